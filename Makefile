@@ -1,0 +1,137 @@
+# nudged — plain GNU make.  See README.md.
+#
+#   make            build build/nudged and build/nudgectl
+#   make check      unit tests, then the integration suite against an
+#                   -fsanitize=address,undefined build (any report fails)
+#   make demo       a local end-to-end run with a catcher SMTP server
+#   make deps       install missing Debian packages (or print the command)
+#   make install    PREFIX, DESTDIR, SYSCONFDIR honoured; never overwrites a config
+#   make bench      benchmarks
+#   SANITIZE=1      build into build-asan/ with ASan and UBSan
+
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+MANDIR     ?= $(PREFIX)/share/man
+UNITDIR    ?= /lib/systemd/system
+DESTDIR    ?=
+PYTHON     ?= /usr/bin/python3
+VERSION    := 0.1.0
+
+CC         ?= cc
+PKGS       := libcurl libconfig sqlite3 jansson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS     ?= -O2 -g
+WARN       := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+              -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
+DEFS       := -D_GNU_SOURCE -DNUDGED_VERSION=\"$(VERSION)\" \
+              -DNUDGED_SYSCONFDIR=\"$(SYSCONFDIR)\"
+
+ifeq ($(SANITIZE),1)
+B          := build-asan
+SANFLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+CFLAGS     := -O1 -g
+else
+B          := build
+SANFLAGS   :=
+endif
+
+ALL_CFLAGS  = $(WARN) $(DEFS) $(PKG_CFLAGS) $(CFLAGS) $(SANFLAGS) -MMD -MP
+ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
+
+LIB_SRC    := $(filter-out src/main.c src/ctl.c,$(wildcard src/*.c))
+LIB_OBJ    := $(LIB_SRC:src/%.c=$(B)/obj/%.o)
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+
+DEB_PKGS   := gcc make pkg-config libcurl4-openssl-dev libconfig-dev \
+              libsqlite3-dev libjansson-dev libcmocka-dev tzdata openssl \
+              python3 python3-pytest python3-aiosmtpd sqlite3 ca-certificates
+
+.PHONY: all check unit integration demo deps install bench clean asan
+
+all: $(B)/nudged $(B)/nudgectl
+
+$(B)/obj/%.o: src/%.c | $(B)/obj
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/obj $(B)/tests:
+	mkdir -p $@
+
+$(B)/libnudged.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/nudged: $(B)/obj/main.o $(B)/libnudged.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/nudgectl: $(B)/obj/ctl.o $(B)/libnudged.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/tests/%: tests/unit/%.c $(B)/libnudged.a | $(B)/tests
+	$(CC) $(ALL_CFLAGS) -Isrc -Wno-missing-prototypes -o $@ $< $(B)/libnudged.a \
+	    $(ALL_LDFLAGS) $(PKG_LIBS) -lcmocka
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ./$$t; done
+
+asan:
+	$(MAKE) SANITIZE=1 all $(UNIT_SRC:tests/unit/%.c=build-asan/tests/%)
+
+# The integration suite runs the sanitizer build: every end-to-end test is
+# also a memory-error test (tests/integration/conftest.py fails on any report).
+integration: asan
+	NUDGED_BUILD=$(CURDIR)/build-asan $(PYTHON) -m pytest -q tests/integration
+
+check: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) SANITIZE=1 unit
+	$(MAKE) integration
+
+demo: deps all
+	$(PYTHON) tests/demo.py --build $(CURDIR)/build
+
+bench: all
+	$(PYTHON) tests/bench/run.py --build $(CURDIR)/build
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" \
+	        || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	cmd="apt-get install -y --no-install-recommends$$missing"; \
+	if [ "$$(id -u)" = 0 ]; then \
+	    echo "make deps: installing$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive $$cmd; \
+	else \
+	    echo "make deps: missing packages; run as root:"; \
+	    echo "  sudo apt-get update && sudo $$cmd"; exit 1; \
+	fi
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 build/nudged $(DESTDIR)$(PREFIX)/sbin/nudged
+	install -m 0755 build/nudgectl $(DESTDIR)$(PREFIX)/bin/nudgectl
+	install -d $(DESTDIR)$(SYSCONFDIR)/nudged
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/nudged/nudged.conf ]; then \
+	    echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/nudged/nudged.conf"; \
+	    install -m 0640 conf/nudged.conf $(DESTDIR)$(SYSCONFDIR)/nudged/nudged.conf.example; \
+	else \
+	    install -m 0640 conf/nudged.conf $(DESTDIR)$(SYSCONFDIR)/nudged/nudged.conf; \
+	fi
+	@if [ -d systemd ] && ls systemd/*.service >/dev/null 2>&1; then \
+	    install -d $(DESTDIR)$(UNITDIR) && install -m 0644 systemd/*.service $(DESTDIR)$(UNITDIR)/; fi
+	@if [ -f systemd/nudged.sysusers ]; then \
+	    install -d $(DESTDIR)/usr/lib/sysusers.d && \
+	    install -m 0644 systemd/nudged.sysusers $(DESTDIR)/usr/lib/sysusers.d/nudged.conf; fi
+	@for m in man/*.[0-9]; do [ -f "$$m" ] || continue; s=$${m##*.}; \
+	    install -d $(DESTDIR)$(MANDIR)/man$$s; install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+clean:
+	rm -rf build build-asan tests/integration/__pycache__ .pytest_cache
+
+-include $(wildcard build/obj/*.d build-asan/obj/*.d build/tests/*.d build-asan/tests/*.d)

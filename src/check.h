@@ -1,0 +1,16 @@
+/*
+ * check: --check-config's last step: render every template the config can
+ * use with sample data (long names, a long video URL), so a template that
+ * renders badly is found before a client sees it.
+ */
+#ifndef NUDGED_CHECK_H
+#define NUDGED_CHECK_H
+
+#include <stdio.h>
+
+#include "conf.h"
+
+/* 0 when every template renders; problems and warnings go to out. */
+int	 check_templates(const struct conf *, FILE *out);
+
+#endif

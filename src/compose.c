@@ -1,0 +1,203 @@
+/*
+ * compose: template selection and values.  See compose.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compose.h"
+#include "tmpl.h"
+#include "tz.h"
+#include "util.h"
+
+#define COMPOSE_NVARS	24
+
+char *
+compose_oneline(const char *s)
+{
+	char *o;
+
+	if (s == NULL)
+		return NULL;
+	o = xstrdup(s);
+	for (char *p = o; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	return o;
+}
+
+static const char *
+compose_purpose_group(const char *purpose)
+{
+	if (strcmp(purpose, "follow_up") == 0 ||
+	    strcmp(purpose, "cancellation") == 0 ||
+	    strcmp(purpose, "homework") == 0 ||
+	    strcmp(purpose, "alert") == 0)
+		return purpose;
+	return "reminder";
+}
+
+char *
+compose_group(const struct conf *c, const char *purpose, const char *kind,
+    const char *template, int discreet)
+{
+	const char *pg = compose_purpose_group(purpose);
+	const char *base = pg;
+	char *d;
+
+	if (template != NULL && template[0] != '\0')
+		base = template;
+	else if (strcmp(pg, "reminder") == 0 && kind != NULL &&
+	    conf_tmpl_defined(c, kind))
+		base = kind;	/* a kind with its own group: assessment, call */
+	if (!discreet || strcmp(pg, "alert") == 0)
+		return xstrdup(base);
+	d = xasprintf("%s_discreet", base);
+	if (conf_tmpl_defined(c, d))
+		return d;
+	free(d);
+	return xasprintf("%s_discreet", pg);
+}
+
+struct compose_vars {
+	struct tmpl_var	 v[COMPOSE_NVARS];
+	size_t		 n;
+	char		*own[COMPOSE_NVARS];	/* values we allocated */
+	size_t		 nown;
+};
+
+static void
+compose_set(struct compose_vars *cv, const char *name, const char *value)
+{
+	if (cv->n < COMPOSE_NVARS) {
+		cv->v[cv->n].name = name;
+		cv->v[cv->n].value = value;
+		cv->n++;
+	}
+}
+
+/* Data values: one line each, owned by cv. */
+static void
+compose_data(struct compose_vars *cv, const char *name, const char *value)
+{
+	char *o = compose_oneline(value);
+
+	if (o != NULL && cv->nown < COMPOSE_NVARS)
+		cv->own[cv->nown++] = o;
+	else if (o != NULL) {
+		free(o);
+		o = NULL;
+	}
+	compose_set(cv, name, o);
+}
+
+static const char *
+compose_mode(const char *mode)
+{
+	if (mode == NULL)
+		return "";
+	if (strcmp(mode, "in_person") == 0)
+		return "in person";
+	if (strcmp(mode, "phone") == 0)
+		return "by phone";
+	return mode;
+}
+
+static void
+compose_vars(const struct conf *c, const struct compose_in *in,
+    struct compose_vars *cv, char bufs[6][64])
+{
+	const struct appt *a = in->appt;
+
+	compose_set(cv, "practice", c->practice.name);
+	compose_set(cv, "practitioner", c->practice.practitioner);
+	compose_set(cv, "practice_phone", c->practice.phone);
+	compose_set(cv, "practice_email", c->practice.email);
+	compose_set(cv, "summary", in->summary);
+	if (in->client != NULL) {
+		char *first = client_first_name(in->client);
+
+		compose_data(cv, "first_name", first);
+		free(first);
+		compose_data(cv, "name", in->client->name);
+	}
+	if (in->partner != NULL) {
+		char *first = client_first_name(in->partner);
+
+		compose_data(cv, "partner_first_name", first);
+		free(first);
+	}
+	if (a != NULL) {
+		int online = a->mode != NULL && strcmp(a->mode, "online") == 0;
+
+		tz_format_date(a->starts_at, bufs[0], sizeof(bufs[0]));
+		tz_format_time(a->starts_at, bufs[1], sizeof(bufs[1]));
+		snprintf(bufs[2], sizeof(bufs[2]), "%d minutes", a->duration_min);
+		compose_set(cv, "date", bufs[0]);
+		compose_set(cv, "time", bufs[1]);
+		compose_set(cv, "duration", bufs[2]);
+		compose_data(cv, "kind", a->kind);
+		compose_set(cv, "mode", compose_mode(a->mode));
+		if (online)
+			compose_set(cv, "location", "online");
+		else if (a->mode != NULL && strcmp(a->mode, "phone") == 0)
+			compose_set(cv, "location", "by phone");
+		else
+			compose_set(cv, "location", c->practice.address);
+		compose_data(cv, "video_url", !online ? NULL :
+		    (a->video_url != NULL && a->video_url[0] != '\0') ?
+		    a->video_url : c->practice.video_url);
+	}
+	if (in->hw != NULL) {
+		compose_data(cv, "homework_title", in->hw->title);
+		compose_set(cv, "homework_prompt", in->hw->prompt);
+		snprintf(bufs[3], sizeof(bufs[3]), "%d", in->day_number);
+		compose_set(cv, "day_number", bufs[3]);
+	}
+	if (in->next_session != 0) {
+		tz_format_date(in->next_session, bufs[4], sizeof(bufs[4]));
+		tz_format_time(in->next_session, bufs[5], sizeof(bufs[5]));
+		compose_set(cv, "next_date", bufs[4]);
+		compose_set(cv, "next_time", bufs[5]);
+	}
+}
+
+void
+compose_msg(const struct conf *c, const struct compose_in *in,
+    struct composed *out)
+{
+	struct compose_vars cv = { 0 };
+	char bufs[6][64];
+	const char *pg = compose_purpose_group(in->purpose);
+	char *fallback, *subject;
+	int discreet = in->client != NULL && in->client->discreet &&
+	    strcmp(pg, "alert") != 0;
+
+	memset(out, 0, sizeof(*out));
+	out->group = compose_group(c, in->purpose,
+	    in->appt != NULL ? in->appt->kind : NULL, in->template, discreet);
+	fallback = discreet ? xasprintf("%s_discreet", pg) : xstrdup(pg);
+	compose_vars(c, in, &cv, bufs);
+
+	subject = tmpl_render(conf_tmpl_text(c, out->group, "email_subject",
+	    fallback), cv.v, cv.n);
+	out->subject = compose_oneline(subject);
+	free(subject);
+	out->text = tmpl_render(conf_tmpl_text(c, out->group, "email_text",
+	    fallback), cv.v, cv.n);
+	out->sms = tmpl_render(conf_tmpl_text(c, out->group, "sms", fallback),
+	    cv.v, cv.n);
+	free(fallback);
+	for (size_t i = 0; i < cv.nown; i++)
+		free(cv.own[i]);
+}
+
+void
+composed_free(struct composed *o)
+{
+	free(o->group);
+	free(o->subject);
+	free(o->text);
+	free(o->sms);
+	memset(o, 0, sizeof(*o));
+}

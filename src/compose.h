@@ -1,0 +1,51 @@
+/*
+ * compose: the words of one message.  Picks the template group the
+ * contract names for a message (purpose, appointment kind, the rule's
+ * template, discreet clients), fills the template values from fresh data
+ * and renders subject, text and SMS.  Pure: "now" and data come in.
+ *
+ * Values taken from data (names, URLs) have CR, LF and other control
+ * characters replaced by spaces before they reach a template, and the
+ * rendered subject is one line: no line break from data can reach a header.
+ */
+#ifndef NUDGED_COMPOSE_H
+#define NUDGED_COMPOSE_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "conf.h"
+#include "store.h"
+
+struct compose_in {
+	const char		*purpose;	/* reminder, follow_up, cancellation, homework, test, alert */
+	const char		*template;	/* the rule's template group, or NULL */
+	const struct appt	*appt;		/* may be NULL */
+	const struct client	*client;	/* may be NULL (test, alert) */
+	const struct client	*partner;	/* the other member of a couple, or NULL */
+	const struct homework	*hw;		/* may be NULL */
+	time_t			 next_session;	/* the case's next booked session, 0: none */
+	int			 day_number;	/* homework: which prompt, from 1 */
+	const char		*summary;	/* alert digest lines, or NULL */
+};
+
+struct composed {
+	char	*group;		/* the template group used */
+	char	*subject;	/* one line */
+	char	*text;
+	char	*sms;
+};
+
+/* Render; never fails for a valid conf.  Free with composed_free(). */
+void	 compose_msg(const struct conf *, const struct compose_in *,
+	    struct composed *);
+void	 composed_free(struct composed *);
+
+/* The template group for a message, per the contract's fallbacks; caller frees. */
+char	*compose_group(const struct conf *, const char *purpose,
+	    const char *kind, const char *template, int discreet);
+
+/* Replace CR, LF and other C0 controls (but tab) by spaces; caller frees. */
+char	*compose_oneline(const char *);
+
+#endif

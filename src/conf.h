@@ -1,0 +1,165 @@
+/*
+ * conf: the configuration file (libconfig syntax), validated as a whole.
+ *
+ * conf_load() reads every key of the contract, applies defaults, checks
+ * types, ranges, durations, the time zone, the rules and every template,
+ * and collects *all* problems as "FILE:LINE: message" (or "FILE: message"
+ * when there is no line) before failing, so a practitioner fixes the file
+ * in one go.  Unknown keys are errors.  Warnings (a rule on a channel that
+ * is off, an SMS template that may run over max_segments) do not fail.
+ *
+ * Secrets (email.password, sms.token) come inline, from *_file, or from
+ * $CREDENTIALS_DIRECTORY/{smtp-password,sms-token}, in that precedence; one
+ * trailing newline is dropped.  Two ways at once is an error, and so is an
+ * inline secret in a file readable by group or others.  Secrets are wiped
+ * by conf_free().
+ *
+ * The struct conf is owned by whoever called conf_load(); every string in
+ * it is a private copy (libconfig's strings die with its config_t).
+ */
+#ifndef NUDGED_CONF_H
+#define NUDGED_CONF_H
+
+#include <stddef.h>
+
+enum chan {
+	CHAN_EMAIL = 0,
+	CHAN_SMS = 1,
+	CHAN_N
+};
+
+const char	*chan_name(enum chan);		/* "email", "sms" */
+int		 chan_parse(const char *, enum chan *);	/* 0 or -1 */
+
+struct conf_rule {
+	long		 before;	/* seconds; 0 when this is an after-rule */
+	long		 after;		/* seconds after the appointment ends; 0 for before-rules */
+	enum chan	 channel;
+	char		**kinds;	/* NULL: every kind */
+	size_t		 nkinds;
+	char		*template;	/* NULL: by purpose and kind */
+	int		 line;
+	/*
+	 * Identity of the rule inside the outbox: "b172800" or "a86400".
+	 * With channel, appointment, start time and client it names one
+	 * message row for ever (the contract's dedupe invariant).
+	 */
+	char		 key[24];
+};
+
+struct conf_tmpl_group {
+	char	*name;
+	char	*email_subject;	/* NULL: fall back (see conf_tmpl_text) */
+	char	*email_text;
+	char	*sms;
+	int	 line;
+};
+
+struct conf {
+	char	*path;
+
+	struct {
+		char	*name;
+		char	*practitioner;
+		char	*timezone;	/* default "Europe/London" */
+		char	*email;
+		char	*phone;		/* NULL when absent */
+		char	*address;
+		char	*video_url;
+	} practice;
+
+	char	*database;		/* default "/var/lib/nudged/nudged.db" */
+
+	struct {
+		int	 enabled;
+		char	*url;
+		int	 tls_required;	/* tls = "required" (1) | "none" (0) */
+		char	*ca_file;	/* NULL: system default */
+		char	*username;	/* NULL: no AUTH */
+		char	*password;	/* resolved secret, NULL if none */
+		char	*from;		/* "Name <addr>" or "addr" */
+		long	 timeout;	/* seconds, default 30 */
+		int	 calendar;	/* default 1 */
+		int	 html;		/* default 0 */
+	} email;
+
+	struct {
+		int	 enabled;
+		char	*provider;	/* "twilio" | "vonage" | "generic" */
+		char	*url;
+		char	*account;
+		char	*token;		/* resolved secret */
+		char	*from;
+		char	*region;	/* default "GB" */
+		char	*ca_file;
+		long	 max_segments;	/* default 3 */
+		long	 concurrency;	/* default 4 */
+		int	 fallback_email;/* default 1 */
+		long	 timeout;	/* seconds, default 30 */
+		/* generic provider */
+		char	*method;	/* default "POST" */
+		char	**headers;
+		size_t	 nheaders;
+		char	*content_type;	/* default "application/x-www-form-urlencoded" */
+		char	*body;
+		char	*id_field;
+	} sms;
+
+	struct conf_rule *rules;
+	size_t	 nrules;
+	long	 late_limit;		/* seconds, default 3600 */
+	int	 notify_cancellation;	/* default 1 */
+
+	struct {
+		int	 at;		/* minutes after local midnight, default 19:00 */
+		int	 channels[CHAN_N];	/* default both */
+	} homework;
+
+	struct {
+		int	 from;		/* minutes after local midnight, default 21:00 */
+		int	 to;		/* default 08:00 */
+		int	 channels[CHAN_N];	/* default sms only */
+	} quiet;
+
+	struct {
+		long	 attempts;	/* default 8 */
+		long	 first;		/* seconds, default 60 */
+		long	 max;		/* seconds, default 3600 */
+	} retry;
+
+	long	 alerts_every;		/* seconds, default 3600 */
+
+	struct conf_tmpl_group *tmpls;
+	size_t	 ntmpls;
+};
+
+/* A list of diagnostic lines, each already "FILE:LINE: message". */
+struct conf_diag {
+	char	**lines;
+	size_t	 n;
+};
+
+/*
+ * Load and validate path.  On success returns 0 and *out (free with
+ * conf_free); on failure -1 with every problem in errs.  warns may be NULL.
+ */
+int	 conf_load(const char *path, struct conf **out, struct conf_diag *errs,
+	    struct conf_diag *warns);
+void	 conf_free(struct conf *);
+void	 conf_diag_free(struct conf_diag *);
+
+/* 1 when the config defines a group of that name, or it is built in. */
+int	 conf_tmpl_defined(const struct conf *, const char *group);
+/*
+ * Text for one key of a template group, following the contract's
+ * fallbacks: the config's group, else the built-in group of the same
+ * name, else the built-in group named fallback (the message's purpose,
+ * e.g. "reminder" or "reminder_discreet").  Never NULL for a valid conf.
+ */
+const char *conf_tmpl_text(const struct conf *, const char *group,
+	    const char *key, const char *fallback);
+
+/* 1 when channel ch has quiet hours. */
+int	 conf_quiet_on(const struct conf *, enum chan);
+
+#endif

@@ -1,0 +1,290 @@
+/*
+ * daemon: the service loop.  See daemon.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "deliver.h"
+#include "log.h"
+#include "tz.h"
+#include "util.h"
+#include "xfer.h"
+
+static volatile sig_atomic_t daemon_stop_flag;
+static volatile sig_atomic_t daemon_hup_flag;
+static volatile int daemon_stop;	/* polled by deliver_pass */
+static long long daemon_wd_usec;
+static struct timespec daemon_wd_last;
+
+void
+daemon_notify(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t len;
+	int fd;
+
+	if (path == NULL || path[0] == '\0' || strlen(path) >= sizeof(sa.sun_path))
+		return;
+	len = strlen(path);
+	memcpy(sa.sun_path, path, len);
+	if (sa.sun_path[0] == '@')	/* abstract namespace */
+		sa.sun_path[0] = '\0';
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return;
+	(void)sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
+	close(fd);
+}
+
+static long long
+daemon_mono_usec(const struct timespec *t)
+{
+	return (long long)t->tv_sec * 1000000LL + t->tv_nsec / 1000;
+}
+
+/* Feed the watchdog at most every half period; also called during transfers. */
+static void
+daemon_watchdog(void)
+{
+	struct timespec now;
+
+	if (daemon_wd_usec <= 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (daemon_mono_usec(&now) - daemon_mono_usec(&daemon_wd_last) <
+	    daemon_wd_usec / 2)
+		return;
+	daemon_wd_last = now;
+	daemon_notify("WATCHDOG=1");
+}
+
+static void
+daemon_on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		daemon_hup_flag = 1;
+	else {
+		daemon_stop_flag = 1;
+		daemon_stop = 1;
+	}
+}
+
+static int
+daemon_signals(sigset_t *blocked, sigset_t *waitmask)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = daemon_on_signal;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0 ||
+	    sigaction(SIGHUP, &sa, NULL) != 0)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(blocked);
+	sigaddset(blocked, SIGTERM);
+	sigaddset(blocked, SIGINT);
+	sigaddset(blocked, SIGHUP);
+	return sigprocmask(SIG_BLOCK, blocked, waitmask);
+}
+
+/* Watch the database's folder; -1 when inotify is unavailable (we still rescan). */
+static int
+daemon_watch(const char *dbpath, char **base)
+{
+	char *dir = xstrdup(dbpath), *slash = strrchr(dir, '/');
+	int fd;
+
+	if (slash == NULL) {
+		free(dir);
+		dir = xstrdup(".");
+		*base = xstrdup(dbpath);
+	} else {
+		*base = xstrdup(slash + 1);
+		if (slash == dir)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+	}
+	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (fd >= 0 && inotify_add_watch(fd, dir, IN_MODIFY | IN_CLOSE_WRITE |
+	    IN_MOVED_TO | IN_CREATE) < 0) {
+		log_warn("cannot watch %s (%s): changes are seen at the next rescan",
+		    dir, strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	free(dir);
+	return fd;
+}
+
+/* 1 when an event concerned the database file or its WAL. */
+static int
+daemon_drain(int fd, const char *base)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	size_t blen = strlen(base);
+	int hit = 0;
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n; ) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+
+			if (ev->len > 0 && strncmp(ev->name, base, blen) == 0 &&
+			    (ev->name[blen] == '\0' || strcmp(ev->name + blen, "-wal") == 0))
+				hit = 1;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	return hit;
+}
+
+static void
+daemon_status(struct store *st, const struct deliver_stats *s)
+{
+	char buf[256], when[TZ_UTC_LEN] = "none";
+	time_t next = store_next_wake(st);
+
+	if (next != 0)
+		tz_format_utc(next, when);
+	snprintf(buf, sizeof(buf), "STATUS=next message %s; last pass: %d sent, "
+	    "%d failed, %d waiting to retry", when, s->sent, s->failed, s->retry);
+	daemon_notify(buf);
+}
+
+static void
+daemon_reload(struct conf **confp)
+{
+	struct conf_diag errs = { 0 }, warns = { 0 };
+	struct conf *nc;
+	char err[256];
+
+	daemon_notify("RELOADING=1");
+	if (conf_load((*confp)->path, &nc, &errs, &warns) != 0) {
+		for (size_t i = 0; i < errs.n; i++)
+			log_err("%s", errs.lines[i]);
+		log_err("reload refused: keeping the configuration in force");
+	} else if (tz_set(nc->practice.timezone, err, sizeof(err)) != 0) {
+		log_err("reload refused: %s", err);
+		conf_free(nc);
+	} else {
+		for (size_t i = 0; i < warns.n; i++)
+			log_warn("%s", warns.lines[i]);
+		if (strcmp(nc->database, (*confp)->database) != 0)
+			log_warn("database changed in the config: restart nudged "
+			    "to use %s", nc->database);
+		conf_free(*confp);
+		*confp = nc;
+		log_info("configuration reloaded from %s", nc->path);
+	}
+	conf_diag_free(&errs);
+	conf_diag_free(&warns);
+	daemon_notify("READY=1");
+}
+
+int
+daemon_run(struct conf **confp, struct store *st)
+{
+	sigset_t blocked, waitmask;
+	struct deliver_stats stats;
+	char err[512], *base = NULL, *end;
+	const char *wd = getenv("WATCHDOG_USEC");
+	long long seen = -1, dv;
+	int ifd, failures = 0, rc = 0;
+
+	if (wd != NULL) {
+		daemon_wd_usec = strtoll(wd, &end, 10);
+		if (*end != '\0' || daemon_wd_usec < 0)
+			daemon_wd_usec = 0;
+	}
+	xfer_set_tick(daemon_watchdog);
+	if (daemon_signals(&blocked, &waitmask) != 0) {
+		log_err("cannot install signal handlers: %s", strerror(errno));
+		return 71;
+	}
+	ifd = daemon_watch((*confp)->database, &base);
+	daemon_notify("READY=1");
+	log_info("running: waiting for due messages");
+
+	while (!daemon_stop_flag) {
+		struct pollfd pfd = { .fd = ifd, .events = POLLIN };
+		struct timespec ts;
+		time_t now, next;
+		long wait;
+
+		if (daemon_hup_flag) {
+			daemon_hup_flag = 0;
+			daemon_reload(confp);
+		}
+		/* A pass runs with signals deliverable so SIGTERM can end it early. */
+		sigprocmask(SIG_SETMASK, &waitmask, NULL);
+		now = time(NULL);
+		if (deliver_pass(*confp, st, now, 0, NULL, &daemon_stop, &stats,
+		    err, sizeof(err)) != 0) {
+			log_err("pass failed: %s", err);
+			if (++failures >= 30) {
+				rc = 74;
+				break;
+			}
+		} else
+			failures = 0;
+		sigprocmask(SIG_BLOCK, &blocked, NULL);
+		seen = store_data_version(st);
+		daemon_status(st, &stats);
+		daemon_watchdog();
+
+		for (;;) {
+			if (daemon_stop_flag || daemon_hup_flag)
+				break;
+			now = time(NULL);
+			next = store_next_wake(st);
+			wait = DAEMON_RESCAN;
+			if (failures > 0)
+				wait = failures < 6 ? 1L << failures : 60;
+			else if (next != 0 && next - now < wait)
+				wait = next > now ? (long)(next - now) : 0;
+			if (daemon_wd_usec > 0 && wait > daemon_wd_usec / 2000000)
+				wait = (long)(daemon_wd_usec / 2000000);
+			if (wait <= 0 && failures == 0 && next != 0 && next <= now)
+				break;
+			ts.tv_sec = wait;
+			ts.tv_nsec = 0;
+			if (ppoll(ifd >= 0 ? &pfd : NULL, ifd >= 0 ? 1 : 0, &ts,
+			    &waitmask) > 0 && ifd >= 0 && daemon_drain(ifd, base)) {
+				/* Another process wrote?  Our own writes do not count. */
+				dv = store_data_version(st);
+				if (dv != seen)
+					break;
+			}
+			daemon_watchdog();
+			if (time(NULL) >= now + wait && (next == 0 || time(NULL) < next)) {
+				/* the safety rescan, or the watchdog period */
+				if (wait >= DAEMON_RESCAN || failures > 0)
+					break;
+				continue;
+			}
+			if (next != 0 && time(NULL) >= next)
+				break;
+		}
+	}
+	daemon_notify("STOPPING=1");
+	log_info("stopping");
+	if (ifd >= 0)
+		close(ifd);
+	free(base);
+	return rc;
+}

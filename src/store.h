@@ -1,0 +1,238 @@
+/*
+ * store: the SQLite database: schema, migrations, reads and the outbox.
+ *
+ * The database is shared with booking tools and nudgectl, which may write
+ * the contract's tables at any time.  So: WAL, a busy timeout, foreign keys
+ * on, synchronous=FULL (a lost "sent" mark after a power cut would mean a
+ * duplicate text to a client), prepared statements only, and every
+ * read-then-write transaction begins IMMEDIATE (a deferred one fails at
+ * once under WAL if another process committed in between).
+ *
+ * Schema versions live in PRAGMA user_version.  Version 0 with the
+ * contract's tables already present (made by a booking tool) is adopted;
+ * a database newer than this code is refused.
+ *
+ * Outbox states (messages.status):
+ *
+ *   pending --claim--> sending --accepted--> sent
+ *      ^                  |----permanent----> failed
+ *      |----transient-----|   (next_at set, attempts counted)
+ *   pending/sending --> skipped | cancelled  (rules, or re-check at send time)
+ *
+ * A row is marked 'sending' in a committed transaction before it is handed
+ * to a server, and 'sent' after.  store_recover() at start-up deals with
+ * rows a crash left in 'sending': see there.
+ *
+ * Transactions are the caller's: store_begin()/store_commit() bracket the
+ * write functions below.  Within store_dry_begin()/store_dry_end() (nudged
+ * --dry-run, nudgectl upcoming) begin/commit become savepoints inside one
+ * outer transaction that is rolled back at the end, so nothing is written.
+ *
+ * Ownership: every struct filled by a store_* function owns its strings;
+ * free with the matching *_free().  Times are time_t UTC; 0 means NULL.
+ */
+#ifndef NUDGED_STORE_H
+#define NUDGED_STORE_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "conf.h"
+
+struct sqlite3;
+struct store;
+
+#define STORE_SCHEMA_VERSION	1
+
+struct client {
+	long long	 id;
+	char		*name;
+	char		*first_name;	/* as stored; NULL: first word of name */
+	char		*email;		/* NULL or "" : none */
+	char		*phone;		/* as typed */
+	int		 email_consent;
+	int		 sms_consent;
+	int		 discreet;
+	int		 opted_out;	/* opted_out_at is set */
+};
+
+struct appt {
+	long long	 id;
+	long long	 case_id;
+	time_t		 starts_at;
+	int		 duration_min;
+	char		*kind;
+	char		*mode;
+	char		*video_url;	/* NULL: practice.video_url */
+	int		 cancelled;	/* status = 'cancelled' */
+};
+
+struct kase {				/* "case" is a C keyword */
+	long long	 id;
+	char		*label;
+	int		 closed;	/* closed_at is set */
+	long long	*members;	/* client ids, ascending */
+	size_t		 nmembers;
+};
+
+struct homework {
+	long long	 id;
+	long long	 case_id;
+	char		*title;
+	char		*prompt;
+	int		 start_y, start_m, start_d;
+	int		 has_end;
+	int		 end_y, end_m, end_d;
+	int		 every_days;
+	int		 at;		/* minutes after local midnight; -1: homework.at */
+	int		 active;
+};
+
+struct msg {
+	long long	 id;		/* 0 for a row not yet inserted */
+	char		*purpose;	/* reminder follow_up homework cancellation test alert */
+	long long	 appointment_id;/* 0: NULL */
+	long long	 homework_id;
+	long long	 client_id;
+	enum chan	 channel;
+	char		*recipient;
+	time_t		 due_at;
+	char		*status;
+	int		 attempts;
+	char		*last_error;
+	char		*provider_ref;
+	time_t		 sent_at;
+	/* nudged's own columns */
+	char		*rule;		/* conf_rule.key, "cancel"; NULL otherwise */
+	time_t		 appt_start;	/* the start time it was planned for */
+	char		*occurrence;	/* homework: local date "YYYY-MM-DD" */
+	char		*template;	/* template group from the rule, or NULL */
+	time_t		 next_at;	/* next attempt after a transient failure; 0: due_at */
+	int		 recovered;	/* times it was found in 'sending' after a crash */
+};
+
+/* A row the store could not understand: reported, skipped, never fatal. */
+struct bad_row {
+	char		*table;
+	long long	 id;
+	char		*what;		/* e.g. "unreadable starts_at 'next tuesday'" */
+};
+
+/*
+ * What planning looks at: appointments that may still need a message
+ * (every booked or cancelled appointment that starts after since), the
+ * cases and clients they involve, active homework, and every message row
+ * already planned for them.  Arrays are sorted by id.
+ */
+struct snapshot {
+	struct appt	*appts;
+	size_t		 nappts;
+	struct kase	*cases;
+	size_t		 ncases;
+	struct client	*clients;
+	size_t		 nclients;
+	struct homework	*hw;
+	size_t		 nhw;
+	struct msg	*msgs;
+	size_t		 nmsgs;
+	struct bad_row	*bad;
+	size_t		 nbad;
+};
+
+/* A status change the planner wants: applied only if the row still has from. */
+struct msg_change {
+	long long	 id;
+	const char	*from;		/* e.g. "pending" */
+	const char	*to;		/* e.g. "cancelled", "skipped", "pending" */
+	char		*reason;	/* last_error; NULL clears it */
+};
+
+/* Open (creating and migrating as needed).  NULL with err on failure. */
+struct store	*store_open(const char *path, char *err, size_t errlen);
+void		 store_close(struct store *);
+struct sqlite3	*store_db(struct store *);	/* for nudgectl's own statements */
+
+int	 store_begin(struct store *, char *err, size_t);	/* BEGIN IMMEDIATE */
+int	 store_commit(struct store *, char *err, size_t);
+void	 store_rollback(struct store *);
+int	 store_dry_begin(struct store *, char *err, size_t);
+void	 store_dry_end(struct store *);
+
+/* Read what planning needs (see struct snapshot). 0 or -1. */
+int	 store_snapshot(struct store *, time_t since, struct snapshot *,
+	    char *err, size_t);
+void	 snapshot_free(struct snapshot *);
+
+/*
+ * Inside a transaction: insert new rows (INSERT OR IGNORE on the dedupe
+ * keys, so planning twice is harmless) and apply changes.  0 or -1.
+ */
+int	 store_insert_msg(struct store *, const struct msg *, long long *id,
+	    char *err, size_t);
+int	 store_change_msg(struct store *, const struct msg_change *,
+	    char *err, size_t);
+
+/*
+ * Inside a transaction: the next pending message due at or before now
+ * (and whose next_at has come), oldest first.  1 found, 0 none, -1 error.
+ */
+int	 store_next_due(struct store *, time_t now, struct msg *, char *err, size_t);
+/* Messages still pending with due_at (or next_at) <= now. -1 on error. */
+long	 store_count_due(struct store *, time_t now, char *err, size_t);
+/* Earliest due_at/next_at among pending rows; 0 when none. */
+time_t	 store_next_wake(struct store *);
+
+/* Fresh reads for the re-check at send time. 1 found, 0 gone, 2 unreadable row, -1 error. */
+int	 store_get_appt(struct store *, long long id, struct appt *, char *err, size_t);
+int	 store_get_client(struct store *, long long id, struct client *, char *err, size_t);
+int	 store_get_case(struct store *, long long id, struct kase *, char *err, size_t);
+int	 store_get_homework(struct store *, long long id, struct homework *, char *err, size_t);
+int	 store_get_msg(struct store *, long long id, struct msg *, char *err, size_t);
+
+/* Outbox transitions, inside a transaction. 0 or -1. */
+int	 store_mark_sending(struct store *, long long id, const char *recipient,
+	    const char *provider_ref, time_t now, char *err, size_t);
+int	 store_mark_sent(struct store *, long long id, const char *provider_ref,
+	    time_t now, char *err, size_t);
+int	 store_mark_retry(struct store *, long long id, time_t next_at,
+	    const char *why, char *err, size_t);
+int	 store_mark_final(struct store *, long long id, const char *status,
+	    const char *why, char *err, size_t);
+/* Withdraw SMS consent (Twilio 21610). */
+int	 store_sms_unsubscribe(struct store *, long long client_id, char *err, size_t);
+
+/*
+ * Start-up after a crash: rows left in 'sending' by a process that is gone
+ * go back to 'pending' once (recovered = 1; email keeps its Message-ID, so a
+ * receiving server can tell a duplicate); a row found in 'sending' a second
+ * time is 'failed' ("outcome unknown after two interrupted attempts").
+ * Reports counts.  0 or -1.
+ */
+int	 store_recover(struct store *, time_t now, int *resent, int *failed,
+	    char *err, size_t);
+
+/*
+ * Remember a bad row; 1 when it is new (report it), 0 when already known,
+ * -1 on error.  Bad rows that become readable are forgotten.
+ */
+int	 store_note_bad(struct store *, const struct bad_row *, time_t now,
+	    char *err, size_t);
+
+/* PRAGMA data_version: changes when another connection commits. -1 on error. */
+long long store_data_version(struct store *);
+
+/* Small key/value state (last alert time, channel pauses). */
+int	 store_state_get(struct store *, const char *key, char **value);	/* caller frees */
+int	 store_state_set(struct store *, const char *key, const char *value,
+	    char *err, size_t);
+
+void	 client_free(struct client *);
+void	 appt_free(struct appt *);
+void	 kase_free(struct kase *);
+void	 homework_free(struct homework *);
+void	 msg_free(struct msg *);
+
+/* Greeting name: first_name, else the first word of name. Caller frees. */
+char	*client_first_name(const struct client *);
+
+#endif

@@ -1,0 +1,418 @@
+"""Shared fixtures for nudged's end-to-end tests.
+
+Every test runs the real binaries (build/nudged, build/nudgectl, or the
+directory named by $NUDGED_BUILD) against a real SMTP server on loopback
+(smtp_server.py: STARTTLS with a private CA, AUTH nudged/s3cret) and a real
+SQLite file that the test fills the way a booking tool would.
+
+`make check` points NUDGED_BUILD at an -fsanitize=address,undefined build.
+Every subprocess a test starts inherits ASAN_OPTIONS/UBSAN_OPTIONS that
+send reports to files in a per-test directory; the autouse `sanitizer_gate`
+fixture fails the test when any report appeared, so every end-to-end test
+is also a memory-error test.
+"""
+
+import datetime as dt
+import glob
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+from smtp_server import SmtpServer  # noqa: E402
+
+BUILD = os.environ.get("NUDGED_BUILD") or os.path.join(ROOT, "build")
+if not os.path.isabs(BUILD):
+    BUILD = os.path.join(ROOT, BUILD)
+NUDGED = os.path.join(BUILD, "nudged")
+NUDGECTL = os.path.join(BUILD, "nudgectl")
+TIMEOUT = 60
+
+SMTP_USER = "nudged"
+SMTP_PASSWORD = "s3cret"
+PRACTICE_EMAIL = "christian@example.org"
+FROM = "Christian Hughes <appointments@example.org>"
+
+# The contract's tables, exactly as a booking tool may create them.
+CONTRACT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS clients (
+  id INTEGER PRIMARY KEY, name TEXT NOT NULL, first_name TEXT, email TEXT,
+  phone TEXT, email_consent INTEGER NOT NULL DEFAULT 1,
+  sms_consent INTEGER NOT NULL DEFAULT 0, discreet INTEGER NOT NULL DEFAULT 0,
+  opted_out_at TEXT);
+CREATE TABLE IF NOT EXISTS cases (
+  id INTEGER PRIMARY KEY, label TEXT NOT NULL, closed_at TEXT);
+CREATE TABLE IF NOT EXISTS case_members (
+  case_id INTEGER NOT NULL REFERENCES cases(id),
+  client_id INTEGER NOT NULL REFERENCES clients(id),
+  PRIMARY KEY (case_id, client_id));
+CREATE TABLE IF NOT EXISTS appointments (
+  id INTEGER PRIMARY KEY, case_id INTEGER NOT NULL REFERENCES cases(id),
+  starts_at TEXT NOT NULL, duration_min INTEGER NOT NULL DEFAULT 60,
+  kind TEXT NOT NULL DEFAULT 'session', mode TEXT NOT NULL DEFAULT 'in_person',
+  video_url TEXT, status TEXT NOT NULL DEFAULT 'booked');
+CREATE TABLE IF NOT EXISTS homework (
+  id INTEGER PRIMARY KEY, case_id INTEGER NOT NULL REFERENCES cases(id),
+  title TEXT NOT NULL, prompt TEXT NOT NULL, starts_on TEXT NOT NULL,
+  ends_on TEXT, every_days INTEGER NOT NULL DEFAULT 2, at_time TEXT,
+  active INTEGER NOT NULL DEFAULT 1);
+"""
+
+
+# ---------------------------------------------------------------------------
+# time helpers
+
+def parse_utc(s):
+    return dt.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=dt.timezone.utc)
+
+
+def fmt_utc(t):
+    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def shift(s, **delta):
+    """shift("2026-12-03T14:00:00Z", hours=-48) -> "2026-12-01T14:00:00Z"."""
+    return fmt_utc(parse_utc(s) + dt.timedelta(**delta))
+
+
+# ---------------------------------------------------------------------------
+# libconfig text
+
+class Raw(str):
+    """A value written into the config as it is (e.g. a list of groups)."""
+
+
+def lc(value):
+    """A Python value as libconfig text."""
+    if isinstance(value, Raw):
+        return str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        esc = (value.replace("\\", "\\\\").replace('"', '\\"')
+               .replace("\n", "\\n").replace("\t", "\\t"))
+        return f'"{esc}"'
+    if isinstance(value, (list, tuple)):
+        if value and all(isinstance(v, dict) for v in value):
+            return "(\n" + ",\n".join("  " + lc(v) for v in value) + "\n)"
+        return "[" + ", ".join(lc(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + " ".join(f"{k} = {lc(v)};" for k, v in value.items()) + " }"
+    raise TypeError(f"no libconfig form for {value!r}")
+
+
+def group(name, items):
+    lines = [f"{name} = {{"]
+    for k, v in items.items():
+        if v is None:
+            continue
+        lines.append(f"  {k} = {lc(v)};")
+    lines.append("};")
+    return "\n".join(lines)
+
+
+def rules(*specs):
+    """rules("48h", "24h") -> email before-rules; dicts are taken as they are."""
+    out = []
+    for s in specs:
+        out.append(s if isinstance(s, dict) else {"before": s, "channel": "email"})
+    return out
+
+
+def as_utc(s):
+    """A time nudged stored (its UTC form, or SQLite's) as an aware datetime."""
+    assert s, "no time stored"
+    for f in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            return dt.datetime.strptime(s, f).replace(tzinfo=dt.timezone.utc)
+        except ValueError:
+            pass
+    return dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+# ---------------------------------------------------------------------------
+# mail helpers
+
+def mails_to(smtp, addr):
+    """Every message the server accepted for addr (parsed EmailMessages)."""
+    return [m["message"] for m in smtp.messages
+            if addr.lower() in [r.lower() for r in m["rcpt_tos"]]]
+
+
+def client_mails(smtp):
+    """Messages to anyone but the practitioner (whose are failure alerts)."""
+    return [m for m in smtp.messages
+            if [r.lower() for r in m["rcpt_tos"]] != [PRACTICE_EMAIL]]
+
+
+def text_body(msg):
+    """The text/plain body of a parsed EmailMessage."""
+    part = msg.get_body(preferencelist=("plain",))
+    assert part is not None, "message has no text/plain part"
+    return part.get_content()
+
+
+def header_block(raw):
+    """The raw header section of a message (bytes, up to the first blank line)."""
+    end = raw.find(b"\r\n\r\n")
+    if end < 0:
+        end = raw.find(b"\n\n")
+    return raw if end < 0 else raw[:end]
+
+
+# ---------------------------------------------------------------------------
+# the practice: config, database, binaries
+
+class Practice:
+    def __init__(self, tmp_path, get_smtp):
+        self.dir = tmp_path
+        self.db = tmp_path / "nudged.db"
+        self.conf = tmp_path / "nudged.conf"
+        self.password_file = tmp_path / "smtp-password"
+        self._get_smtp = get_smtp
+        self._smtp = None
+        self.text = ""
+        self.write_password(SMTP_PASSWORD)
+
+    @property
+    def smtp(self):
+        if self._smtp is None:
+            self._smtp = self._get_smtp()
+        return self._smtp
+
+    def use_smtp(self, server):
+        """Point later write_conf() calls at another server."""
+        self._smtp = server
+
+    # ---- config --------------------------------------------------------
+
+    def write_password(self, secret, path=None):
+        path = path or self.password_file
+        with open(path, "w") as f:
+            f.write(secret + "\n")
+        os.chmod(path, 0o600)
+        return path
+
+    def conf_text(self, *, practice=None, email=None, sms=None, reminders=None,
+                  database=None, extra="", **top):
+        """The config text.  practice/email override keys of those groups
+        (a value of None drops the key); email=False drops the group;
+        reminders is a list of rule dicts (rules() helps) or Raw text; other
+        keyword arguments are top-level keys (late_limit="1h", ...)."""
+        p = {
+            "name": "Hughes Relationship Therapy",
+            "practitioner": "Christian Hughes",
+            "timezone": "Europe/London",
+            "email": PRACTICE_EMAIL,
+            "phone": "01384 000000",
+            "address": "1 High Street, Stourbridge DY8 1AA",
+            "video_url": "https://meet.example.org/hughes",
+        }
+        p.update(practice or {})
+        parts = [group("practice", p),
+                 f"database = {lc(str(database or self.db))};"]
+        if email is not False:
+            e = {"enabled": True}
+            given = email or {}
+            if "url" not in given or "ca_file" not in given:
+                e.update(url=self.smtp.url, ca_file=self.smtp.ca_file)
+            e.update({
+                "tls": "required",
+                "username": SMTP_USER,
+                "password_file": str(self.password_file),
+                "from": FROM,
+            })
+            e.update(email or {})
+            parts.append(group("email", e))
+        if sms is not None:
+            parts.append(group("sms", sms))
+        if reminders is not None:
+            parts.append(f"reminders = {lc(reminders)};" if reminders
+                         else "reminders = ();")
+        for k, v in top.items():
+            parts.append(f"{k} = {lc(v)};" if not isinstance(v, dict)
+                         else group(k, v))
+        if extra:
+            parts.append(extra)
+        return "\n".join(parts) + "\n"
+
+    def write_conf(self, text=None, mode=0o600, **kw):
+        self.text = text if text is not None else self.conf_text(**kw)
+        with open(self.conf, "w") as f:
+            f.write(self.text)
+        os.chmod(self.conf, mode)
+        return self.conf
+
+    def line_of(self, needle):
+        """1-based line of the first config line containing needle."""
+        for i, line in enumerate(self.text.splitlines(), 1):
+            if needle in line:
+                return i
+        raise AssertionError(f"{needle!r} not in the config")
+
+    # ---- binaries --------------------------------------------------------
+
+    def run(self, *args, conf=True, timeout=TIMEOUT, env=None):
+        argv = [NUDGED] + (["-c", str(self.conf)] if conf else []) + list(args)
+        return _run(argv, timeout, env)
+
+    def once(self, now, *args, **kw):
+        return self.run("--once", "--now", now, *args, **kw)
+
+    def ctl(self, *args, conf=True, timeout=TIMEOUT, env=None):
+        argv = [NUDGECTL] + (["-c", str(self.conf)] if conf else []) + list(args)
+        return _run(argv, timeout, env)
+
+    def init(self):
+        """Create the database the way the practitioner does: nudgectl init."""
+        if not self.conf.exists():
+            self.write_conf()
+        r = self.ctl("init")
+        assert r.returncode == 0, f"nudgectl init failed: {r.stderr}"
+        assert self.db.exists()
+        return r
+
+    # ---- data, as a booking tool writes it --------------------------------
+
+    def connect(self):
+        con = sqlite3.connect(str(self.db), timeout=30)
+        con.row_factory = sqlite3.Row
+        return con
+
+    def set(self, sql, *params):
+        con = self.connect()
+        try:
+            with con:
+                cur = con.execute(sql, params)
+                return cur.lastrowid
+        finally:
+            con.close()
+
+    def query(self, sql, *params):
+        con = self.connect()
+        try:
+            return [dict(r) for r in con.execute(sql, params)]
+        finally:
+            con.close()
+
+    def add_client(self, name, email=None, phone=None, email_consent=1,
+                   sms_consent=0, discreet=0, first_name=None, opted_out_at=None,
+                   id=None):
+        return self.set(
+            "INSERT INTO clients (id, name, first_name, email, phone, email_consent,"
+            " sms_consent, discreet, opted_out_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            id, name, first_name, email, phone, email_consent, sms_consent,
+            discreet, opted_out_at)
+
+    def add_case(self, label, clients, closed_at=None):
+        con = self.connect()
+        try:
+            with con:
+                cid = con.execute("INSERT INTO cases (label, closed_at) VALUES (?,?)",
+                                  (label, closed_at)).lastrowid
+                for c in clients:
+                    con.execute("INSERT INTO case_members (case_id, client_id)"
+                                " VALUES (?,?)", (cid, c))
+            return cid
+        finally:
+            con.close()
+
+    def book(self, case_id, starts_at, kind="session", mode="in_person",
+             duration=60, video_url=None, status="booked", id=None):
+        return self.set(
+            "INSERT INTO appointments (id, case_id, starts_at, duration_min, kind,"
+            " mode, video_url, status) VALUES (?,?,?,?,?,?,?,?)",
+            id, case_id, starts_at, duration, kind, mode, video_url, status)
+
+    def couple(self, starts_at=None, **book_kw):
+        """Sam Taylor and Alex Morgan, one case, optionally one appointment.
+        Returns (sam, alex, case, appointment-or-None)."""
+        sam = self.add_client("Sam Taylor", email="sam@example.org")
+        alex = self.add_client("Alex Morgan", email="alex@example.org")
+        case = self.add_case("Sam & Alex", [sam, alex])
+        appt = self.book(case, starts_at, **book_kw) if starts_at else None
+        return sam, alex, case, appt
+
+    def messages(self, where="1", *params):
+        return self.query(f"SELECT * FROM messages WHERE {where} ORDER BY id",
+                          *params)
+
+
+def _run(argv, timeout, env):
+    assert os.access(argv[0], os.X_OK), \
+        f"{argv[0]} is missing: run `make` (or set NUDGED_BUILD)"
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                          env=full_env, stdin=subprocess.DEVNULL)
+
+
+# ---------------------------------------------------------------------------
+# fixtures
+
+@pytest.fixture(autouse=True)
+def sanitizer_gate(tmp_path_factory, monkeypatch):
+    """Route sanitizer reports of every subprocess to files; any file fails."""
+    d = tmp_path_factory.mktemp("sanitizer")
+    monkeypatch.setenv("ASAN_OPTIONS",
+                       f"log_path={d}/asan:detect_leaks=1:abort_on_error=0")
+    monkeypatch.setenv("UBSAN_OPTIONS",
+                       f"log_path={d}/ubsan:print_stacktrace=1:halt_on_error=1")
+    # Never let the tester's own environment leak into a run.
+    for var in ("CREDENTIALS_DIRECTORY", "NOTIFY_SOCKET", "JOURNAL_STREAM"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    yield d
+    reports = sorted(glob.glob(f"{d}/asan*") + glob.glob(f"{d}/ubsan*"))
+    if reports:
+        text = []
+        for r in reports:
+            with open(r, errors="replace") as f:
+                text.append(f"==== {os.path.basename(r)}\n{f.read()}")
+        pytest.fail("sanitizer report(s):\n" + "\n".join(text), pytrace=False)
+
+
+@pytest.fixture
+def smtp_factory(tmp_path):
+    """make(tls=..., auth=...) -> a started SmtpServer, stopped after the test."""
+    servers = []
+
+    def make(tls="starttls", auth=(SMTP_USER, SMTP_PASSWORD), name=None):
+        d = tmp_path / (name or f"smtp{len(servers)}")
+        srv = SmtpServer(d, tls=tls, auth=auth)
+        srv.start()
+        servers.append(srv)
+        return srv
+
+    yield make
+    for s in servers:
+        s.stop()
+
+
+@pytest.fixture
+def smtp(smtp_factory):
+    return smtp_factory(name="smtp")
+
+
+@pytest.fixture
+def practice(tmp_path, request):
+    # The server starts only when a test needs it (config tests do not).
+    return Practice(tmp_path, lambda: request.getfixturevalue("smtp"))
+
+
+@pytest.fixture
+def ready(practice):
+    """A practice with the default config written and the database created."""
+    practice.write_conf()
+    practice.init()
+    return practice
