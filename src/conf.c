@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "phone.h"
 #include "tmpl.h"
 #include "tz.h"
 #include "util.h"
@@ -94,17 +95,17 @@ in_list(const char *const *list, const char *s)
 }
 
 static void
-diag_vadd(struct conf_diag *d, const char *file, int line, const char *fmt,
-    va_list ap)
+diag_vadd(struct conf_diag *d, const char *file, int line, const char *kind,
+    const char *fmt, va_list ap)
 {
 	struct sbuf b = { 0 };
 
 	if (d == NULL)
 		return;
 	if (line > 0)
-		sbuf_printf(&b, "%s:%d: ", file, line);
+		sbuf_printf(&b, "%s:%d: %s", file, line, kind);
 	else
-		sbuf_printf(&b, "%s: ", file);
+		sbuf_printf(&b, "%s: %s", file, kind);
 	sbuf_vprintf(&b, fmt, ap);
 	d->lines = xrealloc(d->lines, (d->n + 1) * sizeof(*d->lines));
 	d->lines[d->n++] = sbuf_steal(&b);
@@ -126,7 +127,7 @@ lerr(struct ld *ld, const config_setting_t *s, const char *fmt, ...)
 
 	va_start(ap, fmt);
 	diag_vadd(ld->errs, src_file(ld, s),
-	    s != NULL ? config_setting_source_line(s) : 0, fmt, ap);
+	    s != NULL ? config_setting_source_line(s) : 0, "", fmt, ap);
 	va_end(ap);
 }
 
@@ -137,7 +138,7 @@ lwarn(struct ld *ld, const config_setting_t *s, const char *fmt, ...)
 
 	va_start(ap, fmt);
 	diag_vadd(ld->warns, src_file(ld, s),
-	    s != NULL ? config_setting_source_line(s) : 0, fmt, ap);
+	    s != NULL ? config_setting_source_line(s) : 0, "warning: ", fmt, ap);
 	va_end(ap);
 }
 
@@ -623,7 +624,7 @@ loopback_url(const char *url)
 	char rest;
 
 	e = h + strcspn(h, "/?#");
-	if ((at = memchr(h, '@', (size_t)(e - h))) != NULL)
+	if ((at = memrchr(h, '@', (size_t)(e - h))) != NULL)
 		h = at + 1;
 	if (*h == '[')
 		return strncmp(h, "[::1]", 5) == 0 &&
@@ -793,6 +794,11 @@ load_sms(struct ld *ld, const config_setting_t *root)
 			    "two-letter country code such as \"GB\"");
 		for (; *p != '\0'; p++)
 			*p = (char)toupper((unsigned char)*p);
+		if (strlen(c->sms.region) == 2 && !phone_region_known(c->sms.region))
+			lerr(ld, member(g, "region"), "region \"%s\" is not one "
+			    "nudged knows how to dial; write numbers with +country "
+			    "code, or use GB, IE, US, CA, FR, DE, NL, ES or IT",
+			    c->sms.region);
 	}
 	get_str(ld, g, "ca_file", &c->sms.ca_file);
 	get_long(ld, g, "max_segments", 1, 10, &c->sms.max_segments);
@@ -820,7 +826,11 @@ add_tmpl_text(struct ld *ld, const config_setting_t *s, const char *group,
 		return;
 	}
 	v = config_setting_get_string(s);
-	if (tmpl_check(v, err, sizeof(err)) == -1)
+	if (strcmp(config_setting_name(s), "email_subject") == 0 &&
+	    strpbrk(v, "\r\n") != NULL)
+		lerr(ld, s, "template %s.email_subject must be one line",
+		    group);
+	else if (tmpl_check(v, err, sizeof(err)) == -1)
 		lerr(ld, s, "template %s.%s: %s", group,
 		    config_setting_name(s), err);
 	*out = xstrdup(v);

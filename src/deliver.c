@@ -277,7 +277,7 @@ dl_record(struct dl *d, struct dl_msg *x, enum xfer_result res,
     const char *ref, const char *why, char *err, size_t errlen)
 {
 	int attempt = x->m.attempts + 1;
-	char mask[64], scrub[512], reason[600];
+	char mask[64], scrub[512], unknown[600], reason[700];
 	time_t next;
 
 	dl_mask(x->m.recipient, mask, sizeof(mask));
@@ -313,9 +313,9 @@ dl_record(struct dl *d, struct dl_msg *x, enum xfer_result res,
 			return store_mark_final(d->st, x->m.id, "failed", reason,
 			    err, errlen);
 		}
-		snprintf(reason, sizeof(reason), "outcome unknown (%s); resending "
-		    "once with the same Message-ID", why);
-		why = reason;
+		snprintf(unknown, sizeof(unknown), "outcome unknown (%.500s); "
+		    "resending once with the same Message-ID", why);
+		why = unknown;
 		break;
 	case XFER_TEMPFAIL:
 		break;
@@ -327,7 +327,7 @@ dl_record(struct dl *d, struct dl_msg *x, enum xfer_result res,
 	    (x->has_a && strcmp(x->m.purpose, "reminder") == 0 &&
 	    x->a.starts_at - next < d->c->late_limit)) {
 		d->stats->failed++;
-		snprintf(reason, sizeof(reason), "gave up after %d attempt%s: %s",
+		snprintf(reason, sizeof(reason), "gave up after %d attempt%s: %.600s",
 		    attempt, attempt == 1 ? "" : "s", why);
 		log_warn("msg=%lld purpose=%s channel=%s to=%s status=failed "
 		    "attempt=%d err=\"gave up: %s\"", x->m.id, x->m.purpose,

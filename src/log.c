@@ -95,15 +95,18 @@ log_mask(const char *r, char *buf, size_t len)
 		snprintf(buf, len, "%c***%s", r[0] == '@' ? '*' : r[0], at);
 		return buf;
 	}
-	/* A phone: keep a leading '+' and two digits, and the last three. */
+	/*
+	 * A phone: a leading '+' and two digits, six stars whatever the length
+	 * (the length says something too), and the last three digits.
+	 */
 	n = strlen(r);
-	for (i = 0; i < n && o + 1 < len; i++) {
-		if (i < 3 || i + 3 >= n)
-			buf[o++] = r[i];
-		else
-			buf[o++] = '*';
+	if (n <= 6) {
+		snprintf(buf, len, "******");
+		return buf;
 	}
-	buf[o] = '\0';
+	snprintf(buf, len, "%.3s******%s", r, r + n - 3);
+	(void)i;
+	(void)o;
 	return buf;
 }
 

@@ -104,8 +104,11 @@ utf8_clean(const char *s)
 
 	while (*p != '\0') {
 		if ((n = utf8_len(p)) == 0) {
+			/* One U+FFFD for a cut sequence, not one per byte. */
 			sbuf_add(&b, "\xef\xbf\xbd");
-			p++;
+			for (n = 1; n < 4 && *p >= 0xc2 && (p[n] & 0xc0) == 0x80; n++)
+				;
+			p += n;
 		} else {
 			sbuf_addn(&b, (const char *)p, n);
 			p += n;
@@ -414,7 +417,8 @@ hdr_unstructured(struct sbuf *b, const char *field, const char *text)
 		sp = p + strspn(p, " \t");
 		sp += strcspn(sp, " \t");
 		word = (size_t)(sp - p);
-		if (col + word > 78 && p != text && (*p == ' ' || *p == '\t')) {
+		if (col + word > 78 && p != text && (*p == ' ' || *p == '\t') &&
+		    sp[-1] != ' ' && sp[-1] != '\t') {
 			sbuf_add(b, "\r\n");
 			col = 0;
 		}
@@ -422,4 +426,717 @@ hdr_unstructured(struct sbuf *b, const char *field, const char *text)
 		col += word;
 	}
 	sbuf_add(b, "\r\n");
+}
+
+/* ---- body ------------------------------------------------------------- */
+
+/*
+ * Quoted-printable (RFC 2045 6.7) of UTF-8 text: any line end in, CRLF
+ * out, no line over 76 octets.  A leading '.' is encoded too, so the
+ * message never depends on the SMTP client's dot-stuffing.
+ */
+static void
+qp_add(struct sbuf *b, const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	char rep[4];
+	size_t col = 0, rlen, start = b->len;
+	int eol;
+
+	while (*p != '\0') {
+		if (*p == '\r' || *p == '\n') {
+			p += (p[0] == '\r' && p[1] == '\n') ? 2 : 1;
+			sbuf_add(b, "\r\n");
+			col = 0;
+			continue;
+		}
+		eol = p[1] == '\0' || p[1] == '\r' || p[1] == '\n';
+		for (;;) {
+			if ((*p >= 33 && *p <= 126 && *p != '=' &&
+			    !(*p == '.' && col == 0)) ||
+			    ((*p == ' ' || *p == '\t') && !eol)) {
+				rep[0] = (char)*p;
+				rlen = 1;
+			} else {
+				snprintf(rep, sizeof(rep), "=%02X", *p);
+				rlen = 3;
+			}
+			/* Room for the soft break's '=' unless the line ends here. */
+			if (col + rlen <= (eol ? MAIL_QP_MAX : MAIL_QP_MAX - 1) ||
+			    col == 0)
+				break;
+			sbuf_add(b, "=\r\n");
+			col = 0;
+		}
+		sbuf_addn(b, rep, rlen);
+		col += rlen;
+		p++;
+	}
+	if (b->len == start || b->s[b->len - 1] != '\n')
+		sbuf_add(b, "\r\n");
+}
+
+static void
+part_text(struct sbuf *b, const char *subtype, const char *text)
+{
+	char *clean = utf8_clean(text);
+
+	sbuf_printf(b, "Content-Type: text/%s; charset=UTF-8\r\n"
+	    "Content-Transfer-Encoding: quoted-printable\r\n\r\n", subtype);
+	qp_add(b, clean);
+	free(clean);
+}
+
+/* The text part, or text and html as multipart/alternative. */
+static void
+part_body(struct sbuf *b, const struct mail_msg *m)
+{
+	if (m->html == NULL) {
+		part_text(b, "plain", m->text != NULL ? m->text : "");
+		return;
+	}
+	sbuf_add(b, "Content-Type: multipart/alternative; boundary=\""
+	    MAIL_BOUND_ALT "\"\r\n\r\n--" MAIL_BOUND_ALT "\r\n");
+	part_text(b, "plain", m->text != NULL ? m->text : "");
+	sbuf_add(b, "--" MAIL_BOUND_ALT "\r\n");
+	part_text(b, "html", m->html);
+	sbuf_add(b, "--" MAIL_BOUND_ALT "--\r\n");
+}
+
+/* The METHOD of an iCalendar object, for the MIME method= parameter. */
+static void
+ics_method(const char *ics, char *out, size_t len)
+{
+	const char *p;
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (p = ics; (p = strstr(p, "METHOD:")) != NULL; p++) {
+		if (p != ics && p[-1] != '\n')
+			continue;
+		for (p += 7; n + 1 < len && *p >= 'A' && *p <= 'Z'; p++)
+			out[n++] = *p;
+		out[n] = '\0';
+		return;
+	}
+}
+
+static const char *const wdays[] = {
+	"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
+};
+static const char *const months[] = {
+	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+};
+
+static int
+msgid_valid(const char *id)
+{
+	const char *p, *at = strchr(id, '@');
+
+	if (at == NULL || at == id || at[1] == '\0' || strchr(at + 1, '@') ||
+	    strlen(id) > 250)
+		return 0;
+	for (p = id; *p != '\0'; p++)
+		if (!is_atext((unsigned char)*p) && *p != '.' && *p != '@')
+			return 0;
+	return 1;
+}
+
+char *
+mail_format(const struct mail_msg *m, char *err, size_t errlen)
+{
+	struct sbuf b = { 0 };
+	char *fname = NULL, *faddr = NULL, method[32];
+	struct tm tm;
+
+	if (m->from == NULL || m->to_addr == NULL || m->subject == NULL ||
+	    m->message_id == NULL) {
+		snprintf(err, errlen, "message lacks %s", m->from == NULL ?
+		    "a sender" : m->to_addr == NULL ? "a recipient" :
+		    m->subject == NULL ? "a subject" : "a Message-ID");
+		return NULL;
+	}
+	if (hdr_check("sender", m->from, err, errlen) == -1 ||
+	    (m->to_name != NULL &&
+	    hdr_check("recipient name", m->to_name, err, errlen) == -1) ||
+	    hdr_check("recipient address", m->to_addr, err, errlen) == -1 ||
+	    (m->reply_to != NULL &&
+	    hdr_check("reply-to address", m->reply_to, err, errlen) == -1) ||
+	    hdr_check("subject", m->subject, err, errlen) == -1 ||
+	    hdr_check("Message-ID", m->message_id, err, errlen) == -1)
+		return NULL;
+	if (mail_addr_split(m->from, &fname, &faddr) == -1) {
+		snprintf(err, errlen, "sender has no valid address");
+		return NULL;
+	}
+	if (!mail_addr_valid(m->to_addr) ||
+	    (m->reply_to != NULL && !mail_addr_valid(m->reply_to)) ||
+	    !msgid_valid(m->message_id)) {
+		snprintf(err, errlen, "%s is not valid",
+		    !mail_addr_valid(m->to_addr) ? "recipient address" :
+		    !msgid_valid(m->message_id) ? "Message-ID" :
+		    "reply-to address");
+		free(fname);
+		free(faddr);
+		return NULL;
+	}
+	if (gmtime_r(&m->date, &tm) == NULL) {
+		snprintf(err, errlen, "date out of range");
+		free(fname);
+		free(faddr);
+		return NULL;
+	}
+	sbuf_printf(&b, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n",
+	    wdays[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	hdr_address(&b, "From", fname, faddr);
+	hdr_address(&b, "To", m->to_name, m->to_addr);
+	if (m->reply_to != NULL)
+		hdr_address(&b, "Reply-To", NULL, m->reply_to);
+	hdr_unstructured(&b, "Subject", m->subject);
+	sbuf_printf(&b, "Message-ID: <%s>\r\n", m->message_id);
+	sbuf_add(&b, "MIME-Version: 1.0\r\n"
+	    "Auto-Submitted: auto-generated\r\n"
+	    "X-Auto-Response-Suppress: All\r\n");
+	free(fname);
+	free(faddr);
+
+	if (m->ics == NULL) {
+		part_body(&b, m);
+		return sbuf_steal(&b);
+	}
+	sbuf_add(&b, "Content-Type: multipart/mixed; boundary=\""
+	    MAIL_BOUND_MIX "\"\r\n\r\n--" MAIL_BOUND_MIX "\r\n");
+	part_body(&b, m);
+	ics_method(m->ics, method, sizeof(method));
+	sbuf_add(&b, "--" MAIL_BOUND_MIX "\r\n"
+	    "Content-Type: text/calendar; charset=UTF-8");
+	if (method[0] != '\0')
+		sbuf_printf(&b, "; method=%s", method);
+	sbuf_add(&b, "; name=\"invite.ics\"\r\n"
+	    "Content-Disposition: attachment; filename=\"invite.ics\"\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\n");
+	b64_add(&b, (const unsigned char *)m->ics, strlen(m->ics), 1);
+	sbuf_add(&b, "--" MAIL_BOUND_MIX "--\r\n");
+	return sbuf_steal(&b);
+}
+
+/* ---- iCalendar -------------------------------------------------------- */
+
+/*
+ * Written by hand rather than with libical: the object is a dozen fixed
+ * properties, and RFC 5545 asks only for TEXT escaping (3.3.11) and line
+ * folding (3.1), both short and unit-tested here; libical is a large
+ * dependency (not otherwise needed) whose serializer also folds in the
+ * middle of UTF-8 sequences in some releases.
+ */
+
+/* Append one content line, folded at 75 octets between whole characters. */
+static void
+ics_line(struct sbuf *b, const char *line)
+{
+	const unsigned char *p = (const unsigned char *)line;
+	size_t len = strlen(line), n, max = MAIL_ICS_FOLD;
+
+	while (len > max) {
+		n = max;
+		while (n > 0 && (p[n] & 0xc0) == 0x80)
+			n--;
+		sbuf_addn(b, (const char *)p, n);
+		sbuf_add(b, "\r\n ");
+		p += n;
+		len -= n;
+		max = MAIL_ICS_FOLD - 1;
+	}
+	sbuf_addn(b, (const char *)p, len);
+	sbuf_add(b, "\r\n");
+}
+
+/* name:value with value as TEXT (escaped) or as-is, controls dropped. */
+static void
+ics_prop(struct sbuf *b, const char *name, const char *value, int text)
+{
+	struct sbuf l = { 0 };
+	char *clean = utf8_clean(value);
+	const char *p;
+
+	sbuf_printf(&l, "%s:", name);
+	for (p = clean; *p != '\0'; p++) {
+		if (*p == '\r' && p[1] == '\n')
+			continue;
+		if (*p == '\n' || *p == '\r') {
+			if (text)
+				sbuf_add(&l, "\\n");
+			continue;
+		}
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			continue;
+		if (text && (*p == '\\' || *p == ';' || *p == ','))
+			sbuf_addc(&l, '\\');
+		sbuf_addc(&l, *p);
+	}
+	ics_line(b, sbuf_str(&l));
+	sbuf_free(&l);
+	free(clean);
+}
+
+static void
+ics_time(struct sbuf *b, const char *name, time_t t)
+{
+	struct tm tm;
+	char line[64];
+
+	if (gmtime_r(&t, &tm) == NULL)
+		memset(&tm, 0, sizeof(tm));
+	snprintf(line, sizeof(line), "%s:%04d%02d%02dT%02d%02d%02dZ", name,
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec);
+	ics_line(b, line);
+}
+
+char *
+mail_ics_format(const struct mail_ics *ev)
+{
+	struct sbuf b = { 0 };
+	char *org;
+
+	ics_line(&b, "BEGIN:VCALENDAR");
+	ics_line(&b, "PRODID:-//nudged//nudged appointment reminders//EN");
+	ics_line(&b, "VERSION:2.0");
+	ics_line(&b, "CALSCALE:GREGORIAN");
+	/*
+	 * PUBLISH, not REQUEST: a reminder informs, it does not invite the
+	 * client to accept or decline.  A cancellation must be CANCEL with a
+	 * higher SEQUENCE for calendars to remove the event.
+	 */
+	ics_line(&b, ev->cancel ? "METHOD:CANCEL" : "METHOD:PUBLISH");
+	ics_line(&b, "BEGIN:VEVENT");
+	ics_prop(&b, "UID", ev->uid != NULL ? ev->uid : "", 1);
+	ics_line(&b, ev->cancel ? "SEQUENCE:1" : "SEQUENCE:0");
+	ics_time(&b, "DTSTAMP", ev->stamp);
+	ics_time(&b, "DTSTART", ev->start);
+	ics_time(&b, "DTEND", ev->start + (time_t)ev->duration_min * 60);
+	ics_prop(&b, "SUMMARY", ev->summary != NULL ? ev->summary : "", 1);
+	if (ev->location != NULL && ev->location[0] != '\0')
+		ics_prop(&b, "LOCATION", ev->location, 1);
+	if (ev->url != NULL && ev->url[0] != '\0') {
+		ics_prop(&b, "URL", ev->url, 0);
+		/* Most calendars show DESCRIPTION, few show URL. */
+		ics_prop(&b, "DESCRIPTION", ev->url, 1);
+	}
+	if ((org = mail_addr_of(ev->organizer)) != NULL) {
+		struct sbuf o = { 0 };
+
+		sbuf_printf(&o, "ORGANIZER:mailto:%s", org);
+		ics_line(&b, sbuf_str(&o));
+		sbuf_free(&o);
+		free(org);
+	}
+	ics_line(&b, ev->cancel ? "STATUS:CANCELLED" : "STATUS:CONFIRMED");
+	ics_line(&b, "TRANSP:OPAQUE");
+	ics_line(&b, "END:VEVENT");
+	ics_line(&b, "END:VCALENDAR");
+	return sbuf_steal(&b);
+}
+
+/* ---- delivery --------------------------------------------------------- */
+
+/*
+ * The classification table.  First matching row wins.  "reply" is the
+ * last complete reply the server sent to the command of that phase (0:
+ * none came, e.g. the connection dropped); "4xx"/"5xx" match a class.
+ *
+ *  libcurl code                 phase          reply  result    why
+ *  ---------------------------  -------------  -----  --------  -----------------------------
+ *  CURLE_OK                     any            any    OK        250 after the final dot
+ *  any                          any            530    CHANNEL   AUTH or STARTTLS required first
+ *  any                          RCPT           5xx    PERMFAIL  this recipient is refused
+ *  any                          DATA/BODY/DOT  5xx    PERMFAIL  this message is refused
+ *  any                          other          5xx    CHANNEL   greeting, EHLO, STARTTLS, AUTH
+ *                                                               (535) or MAIL FROM: refused
+ *                                                               for every message alike
+ *  any                          any            4xx    TEMPFAIL  421, 450, 451, 452, 454
+ *  LOGIN_DENIED, AUTH_ERROR     any            -      CHANNEL   credentials refused
+ *  PEER_FAILED_VERIFICATION,    any            -      CHANNEL   certificate not trusted
+ *   SSL_CACERT_BADFILE,
+ *   SSL_ISSUER_ERROR,
+ *   SSL_CRL_BADFILE,
+ *   SSL_CERTPROBLEM,
+ *   SSL_PINNEDPUBKEYNOTMATCH
+ *  USE_SSL_FAILED               any            -      CHANNEL   no STARTTLS on offer (or
+ *                                                               stripped on the way)
+ *  UNSUPPORTED_PROTOCOL,        any            -      CHANNEL   email.url is wrong
+ *   URL_MALFORMAT,
+ *   COULDNT_RESOLVE_HOST
+ *  any other                    DOT            -      UNKNOWN   everything went up, no verdict:
+ *                                                               the server may have it
+ *  any other                    before DOT     -      TEMPFAIL  connect, timeout, reset, and
+ *                                                               SSL_CONNECT_ERROR (35): a
+ *                                                               handshake cut short is as
+ *                                                               transient as any reset, and
+ *                                                               the contract counts TLS
+ *                                                               failure as transient
+ *
+ * A refused MAIL FROM is CHANNEL, not PERMFAIL: the sender is the same for
+ * every message, so failing each one would empty the outbox for a config
+ * problem.  A host that does not resolve is a config error on loopback
+ * and LAN relays alike; DNS outages surface as COULDNT_CONNECT elsewhere.
+ */
+#define MAIL_ANY	(-1)
+#define MAIL_4XX	(-4)
+#define MAIL_5XX	(-5)
+
+static const struct mail_rule {
+	int			 curlcode;
+	int			 phase;
+	int			 reply;
+	enum xfer_result	 result;
+} mail_rules[] = {
+	{ CURLE_OK,			MAIL_ANY,		MAIL_ANY, XFER_OK },
+	{ MAIL_ANY,			MAIL_ANY,		530,	XFER_CHANNEL },
+	{ MAIL_ANY,			MAIL_PHASE_RCPT,	MAIL_5XX, XFER_PERMFAIL },
+	{ MAIL_ANY,			MAIL_PHASE_DATA,	MAIL_5XX, XFER_PERMFAIL },
+	{ MAIL_ANY,			MAIL_PHASE_BODY,	MAIL_5XX, XFER_PERMFAIL },
+	{ MAIL_ANY,			MAIL_PHASE_DOT,		MAIL_5XX, XFER_PERMFAIL },
+	{ MAIL_ANY,			MAIL_ANY,		MAIL_5XX, XFER_CHANNEL },
+	{ MAIL_ANY,			MAIL_ANY,		MAIL_4XX, XFER_TEMPFAIL },
+	{ CURLE_LOGIN_DENIED,		MAIL_ANY,		MAIL_ANY, XFER_CHANNEL },
+	{ CURLE_AUTH_ERROR,		MAIL_ANY,		MAIL_ANY, XFER_CHANNEL },
+	{ CURLE_PEER_FAILED_VERIFICATION, MAIL_ANY,		MAIL_ANY, XFER_CHANNEL },
+	{ CURLE_SSL_CACERT_BADFILE,	MAIL_ANY,		MAIL_ANY, XFER_CHANNEL },
+	{ CURLE_SSL_ISSUER_ERROR,	MAIL_ANY,		MAIL_ANY, XFER_CHANNEL },
+	{ CURLE_SSL_CRL_BADFILE,	MAIL_ANY,		MAIL_ANY, XFER_CHANNEL },
+	{ CURLE_SSL_CERTPROBLEM,	MAIL_ANY,		MAIL_ANY, XFER_CHANNEL },
+	{ CURLE_SSL_PINNEDPUBKEYNOTMATCH, MAIL_ANY,		MAIL_ANY, XFER_CHANNEL },
+	{ CURLE_USE_SSL_FAILED,		MAIL_ANY,		MAIL_ANY, XFER_CHANNEL },
+	{ CURLE_UNSUPPORTED_PROTOCOL,	MAIL_ANY,		MAIL_ANY, XFER_CHANNEL },
+	{ CURLE_URL_MALFORMAT,		MAIL_ANY,		MAIL_ANY, XFER_CHANNEL },
+	{ CURLE_COULDNT_RESOLVE_HOST,	MAIL_ANY,		MAIL_ANY, XFER_CHANNEL },
+	{ MAIL_ANY,			MAIL_PHASE_DOT,		MAIL_ANY, XFER_UNKNOWN },
+	{ MAIL_ANY,			MAIL_ANY,		MAIL_ANY, XFER_TEMPFAIL },
+};
+
+static int
+mail_rule_reply(int want, int reply)
+{
+	if (want == MAIL_ANY)
+		return 1;
+	if (want == MAIL_4XX || want == MAIL_5XX)
+		return reply / 100 == -want;
+	return reply == want;
+}
+
+enum xfer_result
+mail_classify(int curlcode, enum mail_phase phase, int reply)
+{
+	const struct mail_rule *r;
+	size_t i;
+
+	for (i = 0; i < sizeof(mail_rules) / sizeof(mail_rules[0]); i++) {
+		r = &mail_rules[i];
+		if ((r->curlcode == MAIL_ANY || r->curlcode == curlcode) &&
+		    (r->phase == MAIL_ANY || r->phase == (int)phase) &&
+		    mail_rule_reply(r->reply, reply))
+			return r->result;
+	}
+	return XFER_TEMPFAIL;
+}
+
+static const char *const mail_phase_names[] = {
+	[MAIL_PHASE_CONNECT] = "connect",
+	[MAIL_PHASE_EHLO] = "EHLO",
+	[MAIL_PHASE_STARTTLS] = "STARTTLS",
+	[MAIL_PHASE_AUTH] = "AUTH",
+	[MAIL_PHASE_MAIL] = "MAIL FROM",
+	[MAIL_PHASE_RCPT] = "RCPT TO",
+	[MAIL_PHASE_DATA] = "DATA",
+	[MAIL_PHASE_BODY] = "message upload",
+	[MAIL_PHASE_DOT] = "end of data",
+};
+
+struct mail_session {
+	const struct conf	*conf;
+	CURL			*curl;
+	char			 errbuf[CURL_ERROR_SIZE];
+	/* The exchange under way. */
+	const char		*data;
+	size_t			 len;
+	size_t			 off;
+	enum mail_phase		 phase;
+	int			 reply;		/* last complete reply, 0: none */
+	int			 in_reply;	/* inside a multi-line reply */
+	int			 quitting;	/* replies no longer count */
+	char			 text[512];	/* that reply, one line */
+};
+
+struct mail_session *
+mail_open(const struct conf *conf)
+{
+	struct mail_session *s = xcalloc(1, sizeof(*s));
+
+	s->conf = conf;
+	return s;
+}
+
+void
+mail_close(struct mail_session *s)
+{
+	if (s == NULL)
+		return;
+	if (s->curl != NULL)
+		curl_easy_cleanup(s->curl);	/* QUIT on the open connection */
+	free(s);
+}
+
+static void
+mail_reset_reply(struct mail_session *s)
+{
+	s->reply = 0;
+	s->in_reply = 0;
+	s->text[0] = '\0';
+}
+
+/* A command went out: the phase is its verb.  Its arguments are not kept. */
+static void
+mail_saw_command(struct mail_session *s, const char *d, size_t n)
+{
+	static const struct {
+		const char	*verb;
+		enum mail_phase	 phase;
+	} verbs[] = {
+		{ "EHLO ", MAIL_PHASE_EHLO }, { "HELO ", MAIL_PHASE_EHLO },
+		{ "STARTTLS\r", MAIL_PHASE_STARTTLS },
+		{ "AUTH ", MAIL_PHASE_AUTH },
+		{ "MAIL FROM:", MAIL_PHASE_MAIL },
+		{ "RCPT TO:", MAIL_PHASE_RCPT },
+		{ "DATA\r", MAIL_PHASE_DATA },
+	};
+	size_t i, vl;
+
+	/* libcurl says QUIT after a failure; "221 Bye" is not the verdict. */
+	if (n >= 4 && strncasecmp(d, "QUIT", 4) == 0) {
+		s->quitting = 1;
+		return;
+	}
+	/* Anything else (an AUTH continuation) stays in its phase. */
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		vl = strlen(verbs[i].verb);
+		if (n >= vl && strncasecmp(d, verbs[i].verb, vl) == 0) {
+			s->phase = verbs[i].phase;
+			break;
+		}
+	}
+	mail_reset_reply(s);
+}
+
+/* Reply lines: "250-..." continues, "250 ..." ends a reply. */
+static void
+mail_saw_reply(struct mail_session *s, const char *d, size_t n)
+{
+	size_t i, len, eol;
+	const char *line;
+
+	for (; n > 0 && !s->quitting; d += eol, n -= eol) {
+		for (eol = 0; eol < n && d[eol] != '\n'; eol++)
+			;
+		line = d;
+		len = eol;
+		if (eol < n)
+			eol++;
+		while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == '\n'))
+			len--;
+		if (len < 3 || line[0] < '2' || line[0] > '5' ||
+		    line[1] < '0' || line[1] > '9' || line[2] < '0' || line[2] > '9')
+			continue;
+		if (!s->in_reply) {
+			s->text[0] = '\0';
+			snprintf(s->text, sizeof(s->text), "%.3s", line);
+		}
+		/* One line of text, whatever the server put in it. */
+		if (len > 4) {
+			size_t o = strlen(s->text);
+
+			for (i = 4; i < len && o + 2 < sizeof(s->text); i++) {
+				if (i == 4)
+					s->text[o++] = ' ';
+				s->text[o++] = (unsigned char)line[i] < 0x20 ||
+				    line[i] == 0x7f ? ' ' : line[i];
+			}
+			s->text[o] = '\0';
+		}
+		s->in_reply = len > 3 && line[3] == '-';
+		if (!s->in_reply)
+			s->reply = (line[0] - '0') * 100 + (line[1] - '0') * 10 +
+			    (line[2] - '0');
+	}
+}
+
+static int
+mail_debug(CURL *c, curl_infotype type, char *d, size_t n, void *arg)
+{
+	(void)c;
+	/* Only the dialogue; message data and TLS records are never looked at. */
+	if (type == CURLINFO_HEADER_OUT)
+		mail_saw_command(arg, d, n);
+	else if (type == CURLINFO_HEADER_IN)
+		mail_saw_reply(arg, d, n);
+	return 0;
+}
+
+static size_t
+mail_read(char *buf, size_t size, size_t nmemb, void *arg)
+{
+	struct mail_session *s = arg;
+	size_t n = size * nmemb;
+
+	if (s->phase < MAIL_PHASE_BODY) {
+		s->phase = MAIL_PHASE_BODY;
+		mail_reset_reply(s);
+	}
+	if (n > s->len - s->off)
+		n = s->len - s->off;
+	memcpy(buf, s->data + s->off, n);
+	s->off += n;
+	if (n == 0)
+		s->phase = MAIL_PHASE_DOT;	/* libcurl now sends the dot */
+	return n;
+}
+
+#define MAIL_SET(opt, val) do {						\
+	if ((rc = curl_easy_setopt(c, opt, val)) != CURLE_OK)		\
+		goto fail;						\
+} while (0)
+
+static int
+mail_setup(struct mail_session *s, char *err, size_t errlen)
+{
+	const struct conf *cf = s->conf;
+	CURLcode rc;
+	CURL *c;
+
+	if ((c = curl_easy_init()) == NULL) {
+		snprintf(err, errlen, "cannot initialise libcurl");
+		return -1;
+	}
+	if ((rc = xfer_setup(c, cf->email.ca_file, cf->email.timeout,
+	    s->errbuf)) != CURLE_OK)
+		goto fail;
+	MAIL_SET(CURLOPT_URL, cf->email.url);
+	MAIL_SET(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	/* _TRY would fall back to plain text without a word; never use it. */
+	MAIL_SET(CURLOPT_USE_SSL, cf->email.tls_required ?
+	    (long)CURLUSESSL_ALL : (long)CURLUSESSL_NONE);
+	if (cf->email.username != NULL) {
+		MAIL_SET(CURLOPT_USERNAME, cf->email.username);
+		MAIL_SET(CURLOPT_PASSWORD, cf->email.password != NULL ?
+		    cf->email.password : "");
+	}
+	MAIL_SET(CURLOPT_UPLOAD, 1L);
+	MAIL_SET(CURLOPT_READFUNCTION, mail_read);
+	MAIL_SET(CURLOPT_READDATA, s);
+	/* VERBOSE is what makes libcurl call the debug hook; nothing prints. */
+	MAIL_SET(CURLOPT_DEBUGFUNCTION, mail_debug);
+	MAIL_SET(CURLOPT_DEBUGDATA, s);
+	MAIL_SET(CURLOPT_VERBOSE, 1L);
+	s->curl = c;
+	return 0;
+fail:
+	snprintf(err, errlen, "libcurl refused an SMTP option: %s",
+	    curl_easy_strerror(rc));
+	curl_easy_cleanup(c);
+	return -1;
+}
+
+/* One attempt: perform, then classify what was seen. */
+static enum xfer_result
+mail_attempt(struct mail_session *s, const char *from, const char *rcpt,
+    const char *data, int *reused, char *err, size_t errlen)
+{
+	struct curl_slist *rl;
+	long nconn = 1;
+	enum xfer_result r;
+	char *to;
+	CURLcode rc;
+
+	to = xasprintf("<%s>", rcpt);
+	rl = curl_slist_append(NULL, to);
+	free(to);
+	if (rl == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return XFER_TEMPFAIL;
+	}
+	s->data = data;
+	s->len = strlen(data);
+	s->off = 0;
+	s->phase = MAIL_PHASE_CONNECT;
+	s->quitting = 0;
+	s->errbuf[0] = '\0';
+	mail_reset_reply(s);
+	if ((rc = curl_easy_setopt(s->curl, CURLOPT_MAIL_FROM, from)) == CURLE_OK &&
+	    (rc = curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, rl)) == CURLE_OK)
+		rc = curl_easy_perform(s->curl);
+	curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, NULL);
+	curl_slist_free_all(rl);
+	curl_easy_getinfo(s->curl, CURLINFO_NUM_CONNECTS, &nconn);
+	*reused = nconn == 0;
+
+	r = mail_classify(rc, s->phase, s->reply);
+	if (r == XFER_OK)
+		return r;
+	if (s->reply >= 400)
+		snprintf(err, errlen, "%s%s (after %s)", r == XFER_CHANNEL &&
+		    s->phase == MAIL_PHASE_AUTH ? "login refused: " : "",
+		    s->text, mail_phase_names[s->phase]);
+	else if (r == XFER_UNKNOWN)
+		snprintf(err, errlen, "no reply after the whole message was "
+		    "sent, the server may have accepted it: %s",
+		    s->errbuf[0] != '\0' ? s->errbuf : curl_easy_strerror(rc));
+	else
+		snprintf(err, errlen, "%s%s: %s", rc == CURLE_USE_SSL_FAILED ?
+		    "server does not offer STARTTLS, during " : "",
+		    mail_phase_names[s->phase],
+		    s->errbuf[0] != '\0' ? s->errbuf : curl_easy_strerror(rc));
+	return r;
+}
+
+enum xfer_result
+mail_send(struct mail_session *s, const char *rcpt, const char *data,
+    char *err, size_t errlen)
+{
+	enum xfer_result r;
+	char *faddr, *from;
+	int reused;
+
+	err[0] = '\0';
+	/* libcurl sends these strings to the server as they are. */
+	if (!mail_addr_valid(rcpt)) {
+		snprintf(err, errlen, "recipient address is not valid");
+		return XFER_PERMFAIL;
+	}
+	if ((faddr = mail_addr_of(s->conf->email.from)) == NULL) {
+		snprintf(err, errlen, "email.from has no valid address");
+		return XFER_CHANNEL;
+	}
+	if (data == NULL || data[0] == '\0') {
+		free(faddr);
+		snprintf(err, errlen, "empty message");
+		return XFER_PERMFAIL;
+	}
+	if (s->curl == NULL && mail_setup(s, err, errlen) == -1) {
+		free(faddr);
+		return XFER_CHANNEL;
+	}
+	from = xasprintf("<%s>", faddr);
+	free(faddr);
+	r = mail_attempt(s, from, rcpt, data, &reused, err, errlen);
+	/*
+	 * A kept connection the server closed while idle fails on MAIL FROM
+	 * with no reply; nothing reached the server, so once more afresh.
+	 */
+	if (r == XFER_TEMPFAIL && reused && s->reply == 0 &&
+	    s->phase <= MAIL_PHASE_MAIL)
+		r = mail_attempt(s, from, rcpt, data, &reused, err, errlen);
+	free(from);
+	return r;
 }

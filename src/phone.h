@@ -64,7 +64,7 @@ int	 phone_region_known(const char *region);
 int	 phone_sms_capable(const char *e164, char *err, size_t errlen);
 /*
  * "+447700900123" -> "+44******123".  0; -1 when out is too small (out
- * gets "" if it has room for that) or e164 is not '+' and 6 to 15 digits
+ * gets "" if it has room for that) or e164 is not '+' and 7 to 15 digits
  * (out gets "******", so nothing of it shows).
  */
 int	 phone_mask(const char *e164, char *out, size_t outlen);

@@ -151,7 +151,8 @@ store_prep(struct store *s, const char *sql, char *err, size_t errlen)
 	sqlite3_stmt *st = NULL;
 
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		store_dberr(s, err, errlen, "preparing a statement");
+		store_errf(err, errlen, "%s: %.40s%s: %s", s->path, sql,
+		    strlen(sql) > 40 ? "..." : "", sqlite3_errmsg(s->db));
 		sqlite3_finalize(st);
 		return NULL;
 	}
@@ -1099,7 +1100,8 @@ snap_msgs(struct store *s, struct snapshot *sn, char *err, size_t errlen)
 	if (rc)
 		return -1;
 	/* A row naming both an appointment and a homework was read twice. */
-	qsort(sn->msgs, sn->nmsgs, sizeof(*sn->msgs), cmp_msg);
+	if (sn->nmsgs > 1)
+		qsort(sn->msgs, sn->nmsgs, sizeof(*sn->msgs), cmp_msg);
 	for (i = 0; i < sn->nmsgs; i++) {
 		if (o > 0 && sn->msgs[o - 1].id == sn->msgs[i].id)
 			msg_free(&sn->msgs[i]);
@@ -1442,8 +1444,9 @@ store_sms_unsubscribe(struct store *s, long long client_id, char *err,
 	return store_run(s, st, "withdrawing SMS consent", err, errlen);
 }
 
+/* A row with a channel we do not know must not wedge the queue: not due. */
 #define DUE_WHERE " WHERE status = 'pending' AND due_at <= ?1" \
-	" AND (next_at IS NULL OR next_at <= ?1)"
+	" AND (next_at IS NULL OR next_at <= ?1) AND channel IN ('email', 'sms')"
 
 int
 store_next_due(struct store *s, time_t now, struct msg *m, char *err,

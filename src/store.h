@@ -50,8 +50,8 @@ struct client {
 	char		*first_name;	/* as stored; NULL: first word of name */
 	char		*email;		/* NULL or "" : none */
 	char		*phone;		/* as typed */
-	int		 email_consent;
-	int		 sms_consent;
+	int		 email_consent;	/* the column is exactly 1 */
+	int		 sms_consent;	/* the column is exactly 1 */
 	int		 discreet;
 	int		 opted_out;	/* opted_out_at is set */
 };
@@ -158,7 +158,12 @@ void	 store_rollback(struct store *);
 int	 store_dry_begin(struct store *, char *err, size_t);
 void	 store_dry_end(struct store *);
 
-/* Read what planning needs (see struct snapshot). 0 or -1. */
+/*
+ * Read what planning needs (see struct snapshot). 0 or -1.  It also
+ * forgets noted problems (store_note_bad) whose rows now read fine, so a
+ * row that breaks again is reported again: call it inside the pass's
+ * transaction.
+ */
 int	 store_snapshot(struct store *, time_t since, struct snapshot *,
 	    char *err, size_t);
 void	 snapshot_free(struct snapshot *);
@@ -177,9 +182,9 @@ int	 store_change_msg(struct store *, const struct msg_change *,
  * (and whose next_at has come), oldest first.  1 found, 0 none, -1 error.
  */
 int	 store_next_due(struct store *, time_t now, struct msg *, char *err, size_t);
-/* Messages still pending with due_at (or next_at) <= now. -1 on error. */
+/* How many rows store_next_due() would still find. -1 on error. */
 long	 store_count_due(struct store *, time_t now, char *err, size_t);
-/* Earliest due_at/next_at among pending rows; 0 when none. */
+/* Earliest due_at/next_at among pending rows; 0 when none (or on error). */
 time_t	 store_next_wake(struct store *);
 
 /* Fresh reads for the re-check at send time. 1 found, 0 gone, 2 unreadable row, -1 error. */
@@ -189,7 +194,15 @@ int	 store_get_case(struct store *, long long id, struct kase *, char *err, size
 int	 store_get_homework(struct store *, long long id, struct homework *, char *err, size_t);
 int	 store_get_msg(struct store *, long long id, struct msg *, char *err, size_t);
 
-/* Outbox transitions, inside a transaction. 0 or -1. */
+/*
+ * Outbox transitions, inside a transaction. 0, or -1 when the row is gone
+ * or not in a state the transition allows:
+ *   mark_sending  pending -> sending (attempts + 1; recipient and
+ *                 provider_ref replaced when not NULL)
+ *   mark_sent     sending -> sent (provider_ref replaced when not NULL)
+ *   mark_retry    pending|sending -> pending, next attempt at next_at
+ *   mark_final    pending|sending -> failed|skipped|cancelled
+ */
 int	 store_mark_sending(struct store *, long long id, const char *recipient,
 	    const char *provider_ref, time_t now, char *err, size_t);
 int	 store_mark_sent(struct store *, long long id, const char *provider_ref,
@@ -198,11 +211,12 @@ int	 store_mark_retry(struct store *, long long id, time_t next_at,
 	    const char *why, char *err, size_t);
 int	 store_mark_final(struct store *, long long id, const char *status,
 	    const char *why, char *err, size_t);
-/* Withdraw SMS consent (Twilio 21610). */
+/* Withdraw SMS consent (Twilio 21610); a client that is gone is no error. */
 int	 store_sms_unsubscribe(struct store *, long long client_id, char *err, size_t);
 
 /*
- * Start-up after a crash: rows left in 'sending' by a process that is gone
+ * Start-up after a crash (in its own transaction unless one is open):
+ * rows left in 'sending' by a process that is gone
  * go back to 'pending' once (recovered = 1; email keeps its Message-ID, so a
  * receiving server can tell a duplicate); a row found in 'sending' a second
  * time is 'failed' ("outcome unknown after two interrupted attempts").
@@ -221,8 +235,11 @@ int	 store_note_bad(struct store *, const struct bad_row *, time_t now,
 /* PRAGMA data_version: changes when another connection commits. -1 on error. */
 long long store_data_version(struct store *);
 
-/* Small key/value state (last alert time, channel pauses). */
-int	 store_state_get(struct store *, const char *key, char **value);	/* caller frees */
+/*
+ * Small key/value state (last alert time, channel pauses).  get: 1 with
+ * *value (caller frees), 0 when unset, -1 on error.  set: NULL deletes.
+ */
+int	 store_state_get(struct store *, const char *key, char **value);
 int	 store_state_set(struct store *, const char *key, const char *value,
 	    char *err, size_t);
 

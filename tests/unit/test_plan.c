@@ -1,0 +1,540 @@
+/*
+ * The planner's rules (CONTRACT.md "Behaviour every test relies on"),
+ * checked on hand-built snapshots: no database, no clock.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "plan.h"
+#include "store.h"
+#include "tz.h"
+#include "util.h"
+
+#define H 3600L
+#define D 86400L
+
+static struct conf_rule rules[4];
+static struct conf cf;
+
+static time_t
+utc(const char *s)
+{
+	time_t t;
+
+	assert_int_equal(tz_parse_utc(s, &t), 0);
+	return t;
+}
+
+static void
+rule(size_t i, long before, long after, enum chan ch)
+{
+	memset(&rules[i], 0, sizeof(rules[i]));
+	rules[i].before = before;
+	rules[i].after = after;
+	rules[i].channel = ch;
+	snprintf(rules[i].key, sizeof(rules[i].key), "%c%ld", before ? 'b' : 'a',
+	    before ? before : after);
+}
+
+static int
+setup(void **state)
+{
+	char err[128];
+
+	(void)state;
+	assert_int_equal(tz_set("Europe/London", err, sizeof(err)), 0);
+	memset(&cf, 0, sizeof(cf));
+	cf.practice.name = "Hughes Relationship Therapy";
+	cf.practice.practitioner = "Christian Hughes";
+	cf.practice.email = "christian@example.org";
+	cf.email.enabled = 1;
+	cf.sms.enabled = 1;
+	cf.sms.region = "GB";
+	rule(0, 48 * H, 0, CHAN_EMAIL);
+	rule(1, 3 * H, 0, CHAN_SMS);
+	cf.rules = rules;
+	cf.nrules = 2;
+	cf.late_limit = H;
+	cf.notify_cancellation = 1;
+	cf.quiet.from = 21 * 60;
+	cf.quiet.to = 8 * 60;
+	cf.quiet.channels[CHAN_SMS] = 1;
+	cf.retry.attempts = 8;
+	cf.retry.first = 60;
+	cf.retry.max = 3600;
+	return 0;
+}
+
+/* A couple (clients 1, 2) in case 10, and one appointment 100. */
+struct world {
+	struct client	 cl[3];
+	long long	 members[2];
+	struct kase	 k;
+	struct appt	 a;
+	struct msg	 m[16];
+	struct snapshot	 s;
+};
+
+static void
+world(struct world *w, const char *start)
+{
+	memset(w, 0, sizeof(*w));
+	w->cl[0] = (struct client){ .id = 1, .name = "Sam Taylor",
+	    .email = "sam@example.org", .phone = "07700 900123",
+	    .email_consent = 1, .sms_consent = 1 };
+	w->cl[1] = (struct client){ .id = 2, .name = "Alex Morgan",
+	    .email = "alex@example.org", .phone = "07700 900456",
+	    .email_consent = 1, .sms_consent = 1 };
+	w->members[0] = 1;
+	w->members[1] = 2;
+	w->k = (struct kase){ .id = 10, .label = "Sam & Alex",
+	    .members = w->members, .nmembers = 2 };
+	w->a = (struct appt){ .id = 100, .case_id = 10, .starts_at = utc(start),
+	    .duration_min = 60, .kind = "session", .mode = "in_person" };
+	w->s.clients = w->cl;
+	w->s.nclients = 2;
+	w->s.cases = &w->k;
+	w->s.ncases = 1;
+	w->s.appts = &w->a;
+	w->s.nappts = 1;
+	w->s.msgs = w->m;
+}
+
+/* Turn what a plan added into existing rows, as the store would. */
+static void
+absorb(struct world *w, const struct plan *p)
+{
+	for (size_t i = 0; i < p->nadd; i++) {
+		struct msg *m = &w->m[w->s.nmsgs];
+
+		*m = p->add[i];
+		m->id = 1000 + (long long)w->s.nmsgs;
+		w->s.nmsgs++;
+	}
+	/* the strings now belong to w->m; plan_free must not free them */
+	free(((struct plan *)p)->add);
+	((struct plan *)p)->add = NULL;
+	((struct plan *)p)->nadd = 0;
+}
+
+static void
+free_world(struct world *w)
+{
+	for (size_t i = 0; i < w->s.nmsgs; i++)
+		msg_free(&w->m[i]);
+}
+
+static size_t
+count(const struct plan *p, const char *status, enum chan ch)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->nadd; i++)
+		if (strcmp(p->add[i].status, status) == 0 && p->add[i].channel == ch)
+			n++;
+	return n;
+}
+
+static void
+test_couple_each_partner(void **state)
+{
+	struct world w;
+	struct plan p;
+
+	(void)state;
+	world(&w, "2026-12-03T14:00:00Z");
+	plan_run(&cf, &w.s, utc("2026-11-30T09:00:00Z"), 8 * D, &p);
+	assert_int_equal(p.nadd, 4);
+	assert_int_equal(count(&p, "pending", CHAN_EMAIL), 2);
+	assert_int_equal(count(&p, "pending", CHAN_SMS), 2);
+	for (size_t i = 0; i < p.nadd; i++) {
+		const struct msg *m = &p.add[i];
+
+		assert_string_equal(m->purpose, "reminder");
+		if (m->channel == CHAN_EMAIL) {
+			assert_int_equal(m->due_at, utc("2026-12-01T14:00:00Z"));
+			assert_string_equal(m->recipient, m->client_id == 1 ?
+			    "sam@example.org" : "alex@example.org");
+		} else {
+			assert_int_equal(m->due_at, utc("2026-12-03T11:00:00Z"));
+			assert_string_equal(m->recipient, m->client_id == 1 ?
+			    "+447700900123" : "+447700900456");
+		}
+	}
+	plan_free(&p);
+}
+
+static void
+test_idempotent(void **state)
+{
+	struct world w;
+	struct plan p;
+	time_t now = utc("2026-11-30T09:00:00Z");
+
+	(void)state;
+	world(&w, "2026-12-03T14:00:00Z");
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	assert_int_equal(p.nadd, 0);
+	assert_int_equal(p.nchg, 0);
+	plan_free(&p);
+	free_world(&w);
+}
+
+static void
+test_consent_and_optout(void **state)
+{
+	struct world w;
+	struct plan p;
+
+	(void)state;
+	world(&w, "2026-12-03T14:00:00Z");
+	w.cl[0].sms_consent = 0;	/* Sam: email only */
+	w.cl[1].opted_out = 1;		/* Alex: nothing */
+	plan_run(&cf, &w.s, utc("2026-11-30T09:00:00Z"), 8 * D, &p);
+	assert_int_equal(p.nadd, 1);
+	assert_int_equal(p.add[0].client_id, 1);
+	assert_int_equal(p.add[0].channel, CHAN_EMAIL);
+	plan_free(&p);
+
+	w.cl[1].opted_out = 0;
+	w.cl[1].phone = NULL;		/* one partner's missing phone blocks nothing */
+	plan_run(&cf, &w.s, utc("2026-11-30T09:00:00Z"), 8 * D, &p);
+	assert_int_equal(count(&p, "pending", CHAN_EMAIL), 2);
+	assert_int_equal(count(&p, "pending", CHAN_SMS), 0);
+	plan_free(&p);
+
+	w.k.closed = 1;
+	plan_run(&cf, &w.s, utc("2026-11-30T09:00:00Z"), 8 * D, &p);
+	assert_int_equal(p.nadd, 0);
+	plan_free(&p);
+}
+
+static void
+test_landline_gets_no_sms(void **state)
+{
+	struct world w;
+	struct plan p;
+
+	(void)state;
+	world(&w, "2026-12-03T14:00:00Z");
+	w.cl[0].phone = "01384 000000";
+	plan_run(&cf, &w.s, utc("2026-11-30T09:00:00Z"), 8 * D, &p);
+	assert_int_equal(count(&p, "pending", CHAN_SMS), 1);
+	plan_free(&p);
+}
+
+static void
+test_kinds_limit_rules(void **state)
+{
+	struct world w;
+	struct plan p;
+	char *kinds[] = { "assessment" };
+
+	(void)state;
+	world(&w, "2026-12-03T14:00:00Z");
+	rules[0].kinds = kinds;
+	rules[0].nkinds = 1;
+	plan_run(&cf, &w.s, utc("2026-11-30T09:00:00Z"), 8 * D, &p);
+	assert_int_equal(count(&p, "pending", CHAN_EMAIL), 0);
+	plan_free(&p);
+	w.a.kind = "assessment";
+	plan_run(&cf, &w.s, utc("2026-11-30T09:00:00Z"), 8 * D, &p);
+	assert_int_equal(count(&p, "pending", CHAN_EMAIL), 2);
+	plan_free(&p);
+	rules[0].kinds = NULL;
+	rules[0].nkinds = 0;
+}
+
+static void
+test_late_booking_closest_goes(void **state)
+{
+	struct world w;
+	struct plan p;
+
+	(void)state;
+	/* 48h, 24h and 3h email rules; booked 10h ahead. */
+	rule(0, 48 * H, 0, CHAN_EMAIL);
+	rule(1, 24 * H, 0, CHAN_EMAIL);
+	rule(2, 3 * H, 0, CHAN_EMAIL);
+	cf.nrules = 3;
+	world(&w, "2026-12-03T14:00:00Z");
+	w.s.nclients = 1;
+	w.k.nmembers = 1;
+	plan_run(&cf, &w.s, utc("2026-12-03T04:00:00Z"), 8 * D, &p);
+	assert_int_equal(p.nadd, 3);
+	for (size_t i = 0; i < p.nadd; i++) {
+		const char *want = strcmp(p.add[i].rule, "b86400") == 0 ? "pending" :
+		    "skipped";
+
+		if (strcmp(p.add[i].rule, "b10800") == 0)
+			want = "pending";	/* not yet due */
+		assert_string_equal(p.add[i].status, want);
+	}
+	plan_free(&p);
+	setup(state);
+}
+
+static void
+test_too_late_all_skipped(void **state)
+{
+	struct world w;
+	struct plan p;
+
+	(void)state;
+	world(&w, "2026-12-03T14:00:00Z");
+	plan_run(&cf, &w.s, utc("2026-12-03T13:30:00Z"), 8 * D, &p);
+	assert_int_equal(p.nadd, 4);
+	assert_int_equal(count(&p, "skipped", CHAN_EMAIL), 2);
+	assert_int_equal(count(&p, "skipped", CHAN_SMS), 2);
+	plan_free(&p);
+}
+
+static void
+test_overdue_within_grace_not_skipped(void **state)
+{
+	struct world w;
+	struct plan p;
+
+	(void)state;
+	world(&w, "2026-12-03T14:00:00Z");
+	/* 59 s after the 3h SMS is due: not overdue. */
+	plan_run(&cf, &w.s, utc("2026-12-03T11:00:59Z"), 8 * D, &p);
+	assert_int_equal(count(&p, "pending", CHAN_SMS), 2);
+	/* the 48h email is long overdue but it is the only email: it goes */
+	assert_int_equal(count(&p, "pending", CHAN_EMAIL), 2);
+	plan_free(&p);
+}
+
+static void
+test_cancel_and_notice(void **state)
+{
+	struct world w;
+	struct plan p;
+	time_t now = utc("2026-12-02T09:00:00Z");
+	size_t notices = 0, cancelled = 0;
+
+	(void)state;
+	world(&w, "2026-12-03T14:00:00Z");
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	/* the 48h emails went out */
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		if (w.m[i].channel == CHAN_EMAIL) {
+			free(w.m[i].status);
+			w.m[i].status = xstrdup("sent");
+		}
+	w.a.cancelled = 1;
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	for (size_t i = 0; i < p.nadd; i++) {
+		assert_string_equal(p.add[i].purpose, "cancellation");
+		assert_int_equal(p.add[i].channel, CHAN_EMAIL);
+		notices++;
+	}
+	for (size_t i = 0; i < p.nchg; i++) {
+		assert_string_equal(p.chg[i].to, "cancelled");
+		cancelled++;
+	}
+	assert_int_equal(notices, 2);
+	assert_int_equal(cancelled, 2);		/* the pending SMS */
+	absorb(&w, &p);
+	plan_free(&p);
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	assert_int_equal(p.nadd, 0);
+	plan_free(&p);
+
+	cf.notify_cancellation = 0;
+	for (size_t i = w.s.nmsgs; i-- > 0; )
+		if (strcmp(w.m[i].purpose, "cancellation") == 0) {
+			msg_free(&w.m[i]);
+			w.s.nmsgs--;
+		}
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	assert_int_equal(p.nadd, 0);
+	plan_free(&p);
+	cf.notify_cancellation = 1;
+	free_world(&w);
+}
+
+static void
+test_move_replans_without_notice(void **state)
+{
+	struct world w;
+	struct plan p;
+	time_t now = utc("2026-12-02T09:00:00Z");
+	size_t fresh = 0;
+
+	(void)state;
+	world(&w, "2026-12-03T14:00:00Z");
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		if (w.m[i].channel == CHAN_EMAIL) {
+			free(w.m[i].status);
+			w.m[i].status = xstrdup("sent");
+		}
+	w.a.starts_at = utc("2026-12-10T14:00:00Z");
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	for (size_t i = 0; i < p.nadd; i++) {
+		assert_string_equal(p.add[i].purpose, "reminder");
+		assert_int_equal(p.add[i].appt_start, w.a.starts_at);
+		fresh++;
+	}
+	assert_int_equal(fresh, 4);
+	assert_int_equal(p.nchg, 2);	/* the old pending SMS */
+	for (size_t i = 0; i < p.nchg; i++)
+		assert_string_equal(p.chg[i].reason, "appointment moved");
+	plan_free(&p);
+	free_world(&w);
+}
+
+static void
+test_quiet_hours(void **state)
+{
+	(void)state;
+	/* An SMS due at 07:00 local goes at 20:59 the evening before. */
+	assert_int_equal(plan_quiet(&cf, CHAN_SMS, utc("2026-12-03T07:00:00Z"),
+	    utc("2026-12-01T00:00:00Z")), utc("2026-12-02T20:59:00Z"));
+	/* In summer the same wall times are an hour earlier in UTC. */
+	assert_int_equal(plan_quiet(&cf, CHAN_SMS, utc("2026-07-03T06:00:00Z"),
+	    utc("2026-07-01T00:00:00Z")), utc("2026-07-02T19:59:00Z"));
+	/* Booked too late for that: held to 08:00. */
+	assert_int_equal(plan_quiet(&cf, CHAN_SMS, utc("2026-12-03T07:00:00Z"),
+	    utc("2026-12-02T22:00:00Z")), utc("2026-12-03T08:00:00Z"));
+	/* 21:00 is inside, 08:00 is not, email has no quiet hours. */
+	assert_int_equal(plan_quiet(&cf, CHAN_SMS, utc("2026-12-02T21:00:00Z"),
+	    0), utc("2026-12-02T20:59:00Z"));
+	assert_int_equal(plan_quiet(&cf, CHAN_SMS, utc("2026-12-03T08:00:00Z"),
+	    0), utc("2026-12-03T08:00:00Z"));
+	assert_int_equal(plan_quiet(&cf, CHAN_EMAIL, utc("2026-12-03T07:00:00Z"),
+	    0), utc("2026-12-03T07:00:00Z"));
+}
+
+static void
+test_dst_elapsed_before(void **state)
+{
+	struct world w;
+	struct plan p;
+
+	(void)state;
+	/* 24h before 10:00 BST on Sunday 29 March 2026 is 09:00 GMT Saturday. */
+	rule(0, 24 * H, 0, CHAN_EMAIL);
+	cf.nrules = 1;
+	world(&w, "2026-03-29T09:00:00Z");
+	plan_run(&cf, &w.s, utc("2026-03-20T00:00:00Z"), 30 * D, &p);
+	assert_int_equal(p.nadd, 2);
+	assert_int_equal(p.add[0].due_at, utc("2026-03-28T09:00:00Z"));
+	plan_free(&p);
+	setup(state);
+}
+
+static void
+test_follow_up(void **state)
+{
+	struct world w;
+	struct plan p;
+
+	(void)state;
+	rule(0, 0, D, CHAN_EMAIL);
+	cf.nrules = 1;
+	world(&w, "2026-12-03T14:00:00Z");
+	w.a.duration_min = 90;
+	plan_run(&cf, &w.s, utc("2026-12-03T09:00:00Z"), 8 * D, &p);
+	assert_int_equal(p.nadd, 2);
+	assert_string_equal(p.add[0].purpose, "follow_up");
+	assert_int_equal(p.add[0].due_at, utc("2026-12-04T15:30:00Z"));
+	plan_free(&p);
+	w.a.cancelled = 1;
+	plan_run(&cf, &w.s, utc("2026-12-03T09:00:00Z"), 8 * D, &p);
+	assert_int_equal(p.nadd, 0);
+	plan_free(&p);
+	setup(state);
+}
+
+static void
+test_recheck(void **state)
+{
+	struct world w;
+	struct msg m = { .id = 1, .purpose = "reminder", .appointment_id = 100,
+	    .client_id = 1, .channel = CHAN_EMAIL, .recipient = "old@example.org",
+	    .rule = "b172800" };
+	char *rcpt = NULL, why[128];
+	time_t hold = 0;
+
+	(void)state;
+	world(&w, "2026-12-03T14:00:00Z");
+	m.appt_start = w.a.starts_at;
+	m.due_at = w.a.starts_at - 48 * H;
+	w.cl[0].email = "new@example.org";
+	assert_int_equal(plan_recheck(&cf, &m, &w.a, &w.k, &w.cl[0], NULL,
+	    m.due_at, &rcpt, &hold, why, sizeof(why)), PLAN_SEND);
+	assert_string_equal(rcpt, "new@example.org");
+	free(rcpt);
+	w.cl[0].email_consent = 0;
+	assert_int_equal(plan_recheck(&cf, &m, &w.a, &w.k, &w.cl[0], NULL,
+	    m.due_at, &rcpt, &hold, why, sizeof(why)), PLAN_CANCEL);
+	w.cl[0].email_consent = 1;
+	w.a.starts_at += H;
+	assert_int_equal(plan_recheck(&cf, &m, &w.a, &w.k, &w.cl[0], NULL,
+	    m.due_at, &rcpt, &hold, why, sizeof(why)), PLAN_CANCEL);
+	w.a.starts_at -= H;
+	assert_int_equal(plan_recheck(&cf, &m, NULL, &w.k, &w.cl[0], NULL,
+	    m.due_at, &rcpt, &hold, why, sizeof(why)), PLAN_CANCEL);
+	/* never after the start, never inside late_limit */
+	assert_int_equal(plan_recheck(&cf, &m, &w.a, &w.k, &w.cl[0], NULL,
+	    w.a.starts_at, &rcpt, &hold, why, sizeof(why)), PLAN_SKIP);
+	assert_int_equal(plan_recheck(&cf, &m, &w.a, &w.k, &w.cl[0], NULL,
+	    w.a.starts_at - 30 * 60, &rcpt, &hold, why, sizeof(why)), PLAN_SKIP);
+	/* SMS inside quiet hours is held to their end */
+	m.channel = CHAN_SMS;
+	assert_int_equal(plan_recheck(&cf, &m, &w.a, &w.k, &w.cl[0], NULL,
+	    utc("2026-12-02T22:00:00Z"), &rcpt, &hold, why, sizeof(why)), PLAN_HOLD);
+	assert_int_equal(hold, utc("2026-12-03T08:00:00Z"));
+}
+
+static void
+test_retry_delay(void **state)
+{
+	(void)state;
+	assert_int_equal(plan_retry_delay(&cf, 1, 0.0), 60);
+	assert_int_equal(plan_retry_delay(&cf, 2, 0.0), 120);
+	assert_int_equal(plan_retry_delay(&cf, 3, 0.0), 240);
+	assert_true(plan_retry_delay(&cf, 1, 0.99) <= 75);
+	assert_true(plan_retry_delay(&cf, 20, 0.0) == 3600);
+	assert_true(plan_retry_delay(&cf, 20, 0.99) <= 3600);
+	assert_true(plan_retry_delay(&cf, 20, 0.99) >= 60);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_couple_each_partner, setup),
+		cmocka_unit_test_setup(test_idempotent, setup),
+		cmocka_unit_test_setup(test_consent_and_optout, setup),
+		cmocka_unit_test_setup(test_landline_gets_no_sms, setup),
+		cmocka_unit_test_setup(test_kinds_limit_rules, setup),
+		cmocka_unit_test_setup(test_late_booking_closest_goes, setup),
+		cmocka_unit_test_setup(test_too_late_all_skipped, setup),
+		cmocka_unit_test_setup(test_overdue_within_grace_not_skipped, setup),
+		cmocka_unit_test_setup(test_cancel_and_notice, setup),
+		cmocka_unit_test_setup(test_move_replans_without_notice, setup),
+		cmocka_unit_test_setup(test_quiet_hours, setup),
+		cmocka_unit_test_setup(test_dst_elapsed_before, setup),
+		cmocka_unit_test_setup(test_follow_up, setup),
+		cmocka_unit_test_setup(test_recheck, setup),
+		cmocka_unit_test_setup(test_retry_delay, setup),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
