@@ -1199,7 +1199,8 @@ conf_load(const char *path, struct conf **out, struct conf_diag *errs,
 	/* @include "x" is found next to the file that includes it */
 	dir = strrchr(path, '/') != NULL ?
 	    xstrndup(path, (size_t)(strrchr(path, '/') - path) + 1) : NULL;
-	config_set_include_dir(&cfg, dir);
+	if (dir != NULL)	/* libconfig 1.5 strdup()s its argument, NULL included */
+		config_set_include_dir(&cfg, dir);
 	if (config_read_file(&cfg, path) != CONFIG_TRUE) {
 		parse_error(&ld, &cfg);
 		goto fail;

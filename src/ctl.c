@@ -1665,7 +1665,7 @@ cmd_init(struct ctx *c, int argc, char **argv)
 
 static const struct cmd cmds[] = {
 	{ NULL, "init", cmd_init, "create or migrate the database",
-	  "usage: nudgectl [-c FILE] init\n"
+	  "usage: nudgectl init\n"
 	  "Create the database named by the config (or migrate it forward).\n" },
 	{ "client", "add", cmd_client_add, "add a client",
 	  "usage: nudgectl client add --name NAME [--first-name NAME] "

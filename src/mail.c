@@ -47,6 +47,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -213,7 +214,6 @@ mail_addr_of(const char *from)
 char *
 mail_message_id(const char *from_addr, long long msg_id)
 {
-	static unsigned long long fallback;
 	unsigned char r[16];
 	char hex[33], *addr;
 	const char *domain = "nudged.invalid";
@@ -230,13 +230,15 @@ mail_message_id(const char *from_addr, long long msg_id)
 		got += (size_t)n;
 	}
 	if (got < sizeof(r)) {
-		/* No kernel entropy: still unique, with the row id. */
+		/* No getrandom(): the clock and pid, unique with the row id. */
 		struct timespec ts;
+		uint64_t a, b;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		fallback++;
-		memcpy(r, &ts, sizeof(r) < sizeof(ts) ? sizeof(r) : sizeof(ts));
-		memcpy(r + 8, &fallback, sizeof(fallback));
+		a = (uint64_t)ts.tv_sec;
+		b = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
+		memcpy(r, &a, sizeof(a));
+		memcpy(r + 8, &b, sizeof(b));
 	}
 	for (i = 0; i < sizeof(r); i++)
 		snprintf(hex + 2 * i, 3, "%02x", r[i]);
@@ -1072,6 +1074,7 @@ mail_attempt(struct mail_session *s, const char *from, const char *rcpt,
 	s->phase = MAIL_PHASE_CONNECT;
 	s->quitting = 0;
 	s->errbuf[0] = '\0';
+	err[0] = '\0';
 	mail_reset_reply(s);
 	if ((rc = curl_easy_setopt(s->curl, CURLOPT_MAIL_FROM, from)) == CURLE_OK &&
 	    (rc = curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, rl)) == CURLE_OK)

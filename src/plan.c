@@ -1,6 +1,7 @@
 /*
  * plan: the contract's delivery rules as pure functions.  See plan.h.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

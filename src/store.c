@@ -1483,7 +1483,9 @@ store_count_due(struct store *s, time_t now, char *err, size_t errlen)
 	sqlite3_stmt *st;
 	long n = -1;
 
-	if ((st = store_prep(s, "SELECT count(*) FROM messages" DUE_WHERE,
+	/* Due, whether or not a retry is already scheduled: what --once reports as 75. */
+	if ((st = store_prep(s, "SELECT count(*) FROM messages WHERE status = "
+	    "'pending' AND due_at <= ?1 AND channel IN ('email', 'sms')",
 	    err, errlen)) == NULL)
 		return -1;
 	bind_time(st, 1, now);
@@ -1493,6 +1495,20 @@ store_count_due(struct store *s, time_t now, char *err, size_t errlen)
 		store_dberr(s, err, errlen, "counting due messages");
 	sqlite3_finalize(st);
 	return n;
+}
+
+long long
+store_data_version(struct store *s)
+{
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	if ((st = store_prep(s, "PRAGMA data_version", NULL, 0)) == NULL)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
 }
 
 /* On a database error 0 too: the caller's loop wakes on its own timer. */

@@ -46,7 +46,6 @@ import subprocess
 import sys
 import threading
 import time
-import warnings
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
@@ -56,7 +55,6 @@ DROP = "drop-after-data"
 # a traceback for every failed TLS handshake (which tests cause on purpose).
 if not os.environ.get("SMTP_SERVER_DEBUG"):
     logging.getLogger("mail.log").setLevel(logging.CRITICAL)
-warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
 TLS_MODES = ("starttls", "implicit", "none")
 
 
@@ -93,6 +91,15 @@ class _Handler:
 
     def __init__(self, owner):
         self.owner = owner
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        # AUTH enforced here rather than with aiosmtpd's auth_required, which
+        # warns when TLS is implicit (it only counts STARTTLS as TLS).
+        if self.owner.auth is not None and not session.authenticated:
+            return "530 5.7.0 Authentication required"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         reply = self.owner._next_reply(address)
@@ -231,11 +238,9 @@ class SmtpServer:
             self.connections += 1
         kw = dict(hostname="localhost", enable_SMTPUTF8=True,
                   decode_data=False, ident="nudged-test-smtpd")
+        kw.update(auth_require_tls=(self.tls == "starttls"))
         if self.auth is not None:
-            kw.update(authenticator=self._authenticate, auth_required=True,
-                      auth_require_tls=(self.tls == "starttls"))
-        else:
-            kw.update(auth_require_tls=(self.tls == "starttls"))
+            kw.update(authenticator=self._authenticate)
         if self.tls == "starttls":
             kw.update(tls_context=self._ssl, require_starttls=True)
         return SMTP(_Handler(self), **kw)

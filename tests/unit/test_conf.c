@@ -653,7 +653,7 @@ test_rules(void **state)
 	assert_int_equal(c->rules[3].before, 0);
 	/* the sms rule while sms is off: a warning, not an error */
 	assert_int_equal(r.w.n, 1);
-	assert_true(has(&r, &r.w, 7, "this rule plans nothing: channel 'sms' is off"));
+	assert_true(has(&r, &r.w, 7, "warning: this rule plans nothing: channel 'sms' is off"));
 	done(&r);
 
 	bad(&r, MIN CH

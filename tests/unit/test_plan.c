@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -384,7 +385,7 @@ test_move_replans_without_notice(void **state)
 			w.m[i].status = xstrdup("sent");
 		}
 	w.a.starts_at = utc("2026-12-10T14:00:00Z");
-	plan_run(&cf, &w.s, now, 8 * D, &p);
+	plan_run(&cf, &w.s, now, 10 * D, &p);
 	for (size_t i = 0; i < p.nadd; i++) {
 		assert_string_equal(p.add[i].purpose, "reminder");
 		assert_int_equal(p.add[i].appt_start, w.a.starts_at);
