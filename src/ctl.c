@@ -28,6 +28,7 @@
 
 #include "conf.h"
 #include "deliver.h"
+#include "log.h"
 #include "mail.h"
 #include "phone.h"
 #include "store.h"
@@ -1155,7 +1156,7 @@ cmd_move(struct ctx *c, int argc, char **argv)
 	const char *to = NULL;
 	char *v[6], buf[96], old[96];
 	long long id, case_id;
-	long dur;
+	long dur, n;
 	int ch, rc, y, mo, d, min;
 	time_t t, was;
 
@@ -1180,13 +1181,15 @@ cmd_move(struct ctx *c, int argc, char **argv)
 		    c->cmd, to, c->conf->practice.timezone));
 	if ((rc = q_row(c, "appointment", id, APPT_SQL, v, 6)) != 0)
 		return tx_end(c, rc);
-	case_id = parse_long(v[0], 1, LONG_MAX, &dur) == 0 ? dur : 0;
+	case_id = parse_long(v[0], 1, LONG_MAX, &n) == 0 ? n : 0;
 	if (v[3] == NULL || parse_long(v[3], 1, 100000, &dur) == -1)
 		dur = 60;
 	if (tz_parse_any(v[1], &was) == 0)
 		when(was, old, sizeof old);
-	else
-		snprintf(old, sizeof old, "'%s'", v[1]), was = 0;
+	else {
+		snprintf(old, sizeof old, "'%s'", v[1]);
+		was = 0;
+	}
 	if (v[2] != NULL && strcmp(v[2], "cancelled") == 0)
 		rc = fail(EX_DATAERR, "%s: appointment %lld is cancelled",
 		    c->cmd, id);
@@ -1823,6 +1826,7 @@ main(int argc, char *argv[])
 
 	memset(&c, 0, sizeof c);
 	c.confpath = CTL_CONF;
+	log_init("nudgectl", 0);
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+:c:hV", lo, NULL)) != -1) {
 		switch (ch) {

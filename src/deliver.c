@@ -302,19 +302,20 @@ dl_record(struct dl *d, struct dl_msg *x, enum xfer_result res,
 		return store_mark_retry(d->st, x->m.id, d->now + CHANNEL_PAUSE, why,
 		    err, errlen);
 	case XFER_UNKNOWN:
-		if (x->m.last_error != NULL &&
-		    strncmp(x->m.last_error, "outcome unknown", 15) == 0) {
+		if (x->m.recovered > 0) {
+			/* Already resent once after an uncertain attempt. */
 			d->stats->failed++;
-			snprintf(reason, sizeof(reason), "outcome unknown twice, not "
-			    "resending (it may have arrived): %s", why);
+			snprintf(reason, sizeof(reason), "outcome unknown again, not "
+			    "resending (it may have arrived): %.600s", why);
 			log_warn("msg=%lld channel=%s to=%s status=failed attempt=%d "
-			    "err=\"outcome unknown twice\"", x->m.id,
+			    "err=\"outcome unknown again\"", x->m.id,
 			    chan_name(x->m.channel), mask, attempt);
 			return store_mark_final(d->st, x->m.id, "failed", reason,
 			    err, errlen);
 		}
 		snprintf(unknown, sizeof(unknown), "outcome unknown (%.500s); "
-		    "resending once with the same Message-ID", why);
+		    "resending once%s", why, x->m.channel == CHAN_EMAIL ?
+		    " with the same Message-ID" : "");
 		why = unknown;
 		break;
 	case XFER_TEMPFAIL:
@@ -335,6 +336,13 @@ dl_record(struct dl *d, struct dl_msg *x, enum xfer_result res,
 		return store_mark_final(d->st, x->m.id, "failed", reason, err, errlen);
 	}
 	d->stats->retry++;
+	if (res == XFER_UNKNOWN) {
+		/* Soon, before the recipient's memory of it fades: one resend. */
+		log_warn("msg=%lld purpose=%s channel=%s to=%s status=unknown "
+		    "attempt=%d err=\"%s\"", x->m.id, x->m.purpose,
+		    chan_name(x->m.channel), mask, attempt, scrub);
+		return store_mark_uncertain(d->st, x->m.id, next, why, err, errlen);
+	}
 	{
 		char when[TZ_UTC_LEN];
 

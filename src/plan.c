@@ -365,7 +365,7 @@ struct plan_cand {
 	long long	 client;
 	enum chan	 ch;
 	long		 before;
-	time_t		 due;
+	int		 overdue;
 	const struct msg *old;	/* an existing row, or */
 	struct msg	*new;	/* a row planned in this pass */
 };
@@ -397,9 +397,11 @@ plan_overdue(const struct conf *c, const struct appt *a,
 
 		if (!plan_is(m->status, "pending") || m->attempts != 0 ||
 		    m->appt_start != a->starts_at || a->cancelled ||
-		    now <= m->due_at + PLAN_OVERDUE_GRACE)
+		    m->due_at > now)
 			continue;
 		if (plan_is(m->purpose, "follow_up")) {
+			if (now <= m->due_at + PLAN_OVERDUE_GRACE)
+				continue;
 			if (now - m->due_at > FOLLOW_UP_STALE) {
 				struct plan_cand one = { .old = i < old->n ? m : NULL,
 				    .new = i < old->n ? NULL : (struct msg *)m };
@@ -414,14 +416,21 @@ plan_overdue(const struct conf *c, const struct appt *a,
 		x[n].client = m->client_id;
 		x[n].ch = m->channel;
 		x[n].before = plan_rule_before(m->rule);
-		x[n].due = m->due_at;
+		x[n].overdue = now > m->due_at + PLAN_OVERDUE_GRACE;
 		x[n].old = i < old->n ? m : NULL;
 		x[n].new = i < old->n ? NULL : (struct msg *)m;
 		n++;
 	}
+	/*
+	 * Rows due now take part in choosing the closest one (a 3h reminder
+	 * due this minute beats an overdue 48h one), but only overdue rows are
+	 * ever skipped here.
+	 */
 	for (size_t i = 0; i < n; i++) {
 		size_t best = i;
 
+		if (!x[i].overdue)
+			continue;
 		if (a->starts_at - now < c->late_limit) {
 			plan_skip(p, &x[i], "overdue, and the appointment is "
 			    "less than late_limit away");

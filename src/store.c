@@ -1406,6 +1406,29 @@ store_mark_retry(struct store *s, long long id, time_t next_at, const char *why,
 	return store_update_one(s, st, id, "marking for retry", err, errlen);
 }
 
+/*
+ * An attempt whose outcome is unknown (the whole message went up, no
+ * verdict came back): back to pending, counted in recovered like a crash,
+ * so that a message is resent after an uncertain attempt at most once.
+ */
+int
+store_mark_uncertain(struct store *s, long long id, time_t next_at,
+    const char *why, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+
+	if ((st = store_prep(s, "UPDATE messages SET status = 'pending',"
+	    " next_at = ?1, last_error = ?2, claimed_at = NULL,"
+	    " recovered = recovered + 1, updated_at = "
+	    SQL_NOW " WHERE id = ?3 AND status IN ('pending', 'sending')",
+	    err, errlen)) == NULL)
+		return -1;
+	bind_time(st, 1, next_at);
+	bind_text(st, 2, why);
+	sqlite3_bind_int64(st, 3, id);
+	return store_update_one(s, st, id, "marking as uncertain", err, errlen);
+}
+
 /* failed, skipped or cancelled: only from pending or sending, never after sent. */
 int
 store_mark_final(struct store *s, long long id, const char *status,
@@ -1545,8 +1568,8 @@ store_recover(struct store *s, time_t now, int *resent, int *failed, char *err,
 	if (own && store_begin(s, err, errlen) == -1)
 		return -1;
 	if ((st = store_prep(s, "UPDATE messages SET status = 'failed',"
-	    " recovered = recovered + 1, last_error = 'outcome unknown after two"
-	    " interrupted attempts', claimed_at = NULL, next_at = NULL,"
+	    " recovered = recovered + 1, last_error = 'interrupted while sending,"
+	    " after an earlier uncertain attempt: not resending (it may have arrived)', claimed_at = NULL, next_at = NULL,"
 	    " updated_at = ?1 WHERE status = 'sending' AND recovered >= 1",
 	    err, errlen)) == NULL)
 		goto fail;

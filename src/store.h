@@ -108,7 +108,9 @@ struct msg {
 	char		*occurrence;	/* homework: local date "YYYY-MM-DD" */
 	char		*template;	/* template group from the rule, or NULL */
 	time_t		 next_at;	/* next attempt after a transient failure; 0: due_at */
-	int		 recovered;	/* times it was found in 'sending' after a crash */
+	int		 recovered;	/* uncertain attempts: found in 'sending' after a
+					 * crash, or sent with no verdict back; a
+					 * message is resent after one at most once */
 };
 
 /* A row the store could not understand: reported, skipped, never fatal. */
@@ -208,6 +210,9 @@ int	 store_mark_sending(struct store *, long long id, const char *recipient,
 int	 store_mark_sent(struct store *, long long id, const char *provider_ref,
 	    time_t now, char *err, size_t);
 int	 store_mark_retry(struct store *, long long id, time_t next_at,
+	    const char *why, char *err, size_t);
+/* Unknown outcome: pending again, recovered + 1 (see store_recover). */
+int	 store_mark_uncertain(struct store *, long long id, time_t next_at,
 	    const char *why, char *err, size_t);
 int	 store_mark_final(struct store *, long long id, const char *status,
 	    const char *why, char *err, size_t);

@@ -714,7 +714,7 @@ test_recover(void **state)
 	assert_int_equal(failed, 1);
 	assert_int_equal(store_get_msg(s, a, &got, err, sizeof(err)), 1);
 	assert_string_equal(got.status, "failed");
-	assert_string_equal(got.last_error, "outcome unknown after two interrupted attempts");
+	assert_string_equal(got.last_error, "interrupted while sending, after an earlier uncertain attempt: not resending (it may have arrived)");
 	msg_free(&got);
 	assert_int_equal(store_get_msg(s, b, &got, err, sizeof(err)), 1);
 	assert_string_equal(got.status, "pending");
