@@ -15,6 +15,7 @@
  * nudgectl never plans or sends by itself: upcoming and send-test go
  * through deliver.c like the daemon does.
  */
+#include <curl/curl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -1852,7 +1853,10 @@ main(int argc, char *argv[])
 	}
 	if (optind >= argc)
 		return fail(EX_USAGE, "no command given (see nudgectl --help)");
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return fail(EX_SOFTWARE, "cannot initialise libcurl");
 	rc = dispatch(&c, argc - optind, argv + optind);
+	curl_global_cleanup();
 	fflush(stdout);
 	if (ferror(stdout) && rc == 0)
 		rc = fail(EX_IOERR, "cannot write the output");

@@ -35,6 +35,7 @@ struct dl {
 	struct deliver_stats	*stats;
 	struct mail_session	*ms;
 	time_t			 paused[CHAN_N];
+	time_t			 until;		/* upcoming: walk the outbox up to here */
 };
 
 /* Everything re-read for one claimed message. */
@@ -250,14 +251,18 @@ dl_email(struct dl *d, struct dl_msg *x, const char *rcpt,
 }
 
 static void
-dl_print(struct dl *d, const struct dl_msg *x, const char *rcpt,
+dl_print(struct dl *d, const struct dl_msg *x, time_t when, const char *rcpt,
     const struct composed *w)
 {
-	char due[TZ_UTC_LEN], mask[64];
+	char due[TZ_UTC_LEN], mask[64], date[64], hm[16];
 
-	tz_format_utc(x->m.due_at, due);
-	fprintf(d->out, "%s %s %s %s msg=%lld\n", due, chan_name(x->m.channel),
-	    dl_mask(rcpt, mask, sizeof(mask)), x->m.purpose, x->m.id);
+	tz_format_utc(when, due);
+	tz_format_date(when, date, sizeof(date));
+	tz_format_time(when, hm, sizeof(hm));
+	fprintf(d->out, "%s (%s %s) %s to %s%s%s: %s, msg=%lld\n", due, date, hm,
+	    chan_name(x->m.channel), x->has_cl ? x->cl.name : "",
+	    x->has_cl ? " " : "", dl_mask(rcpt, mask, sizeof(mask)), x->m.purpose,
+	    x->m.id);
 	if (x->m.channel == CHAN_EMAIL) {
 		fprintf(d->out, "  Subject: %s\n", w->subject);
 		for (const char *p = w->text; *p; ) {
@@ -380,13 +385,14 @@ dl_next(struct dl *d, char *err, size_t errlen)
 	enum xfer_result res;
 	char *rcpt = NULL, *data = NULL, *msgid = NULL;
 	char why[512] = "", fmterr[256];
-	time_t hold = 0;
+	time_t hold = 0, when;
 	int r;
 
 	memset(&x, 0, sizeof(x));
 	if (store_begin(d->st, err, errlen) != 0)
 		return -1;
-	if ((r = store_next_due(d->st, d->now, &x.m, err, errlen)) <= 0) {
+	if ((r = store_next_due(d->st, d->until ? d->until : d->now, &x.m, err,
+	    errlen)) <= 0) {
 		if (r == 0)
 			r = store_commit(d->st, err, errlen) == 0 ? 0 : -1;
 		else
@@ -401,8 +407,14 @@ dl_next(struct dl *d, char *err, size_t errlen)
 	}
 	if (dl_load(d, &x, err, errlen) != 0)
 		goto fail;
+	/* upcoming judges each message at the moment it would go */
+	when = d->now;
+	if (d->until != 0) {
+		when = x.m.due_at > when ? x.m.due_at : when;
+		when = x.m.next_at > when ? x.m.next_at : when;
+	}
 	v = plan_recheck(d->c, &x.m, x.has_a ? &x.a : NULL, x.has_k ? &x.k : NULL,
-	    x.has_cl ? &x.cl : NULL, x.has_hw ? &x.hw : NULL, d->now, &rcpt,
+	    x.has_cl ? &x.cl : NULL, x.has_hw ? &x.hw : NULL, when, &rcpt,
 	    &hold, why, sizeof(why));
 	if (v != PLAN_SEND) {
 		static const char *const st[] = {
@@ -410,9 +422,11 @@ dl_next(struct dl *d, char *err, size_t errlen)
 			[PLAN_FAIL] = "failed",
 		};
 
-		log_info("msg=%lld purpose=%s channel=%s status=%s why=\"%s\"",
-		    x.m.id, x.m.purpose, chan_name(x.m.channel),
-		    v == PLAN_HOLD ? "held" : st[v], why);
+		if (d->until == 0)
+			log_info("msg=%lld purpose=%s channel=%s status=%s "
+			    "why=\"%s\"", x.m.id, x.m.purpose,
+			    chan_name(x.m.channel), v == PLAN_HOLD ? "held" : st[v],
+			    why);
 		if (v == PLAN_HOLD)
 			r = store_mark_retry(d->st, x.m.id, hold, why, err, errlen);
 		else
@@ -441,7 +455,7 @@ dl_next(struct dl *d, char *err, size_t errlen)
 	} else
 		data = xstrdup(w.sms);
 	if (d->dry) {
-		dl_print(d, &x, rcpt, &w);
+		dl_print(d, &x, when, rcpt, &w);
 		d->stats->sent++;
 		/* Inside the dry run's rolled-back transaction: only to move on. */
 		r = store_mark_sending(d->st, x.m.id, rcpt, msgid, d->now, err, errlen);
@@ -533,10 +547,10 @@ deliver_upcoming(const struct conf *c, struct store *st, time_t now,
 	if (dl_plan(&d, until - now, err, errlen) != 0)
 		r = -1;
 	/*
-	 * Walk the outbox as if time had reached until: each message is shown
-	 * as it would be rendered; the rollback below forgets it all.
+	 * Walk the outbox up to until: each message is judged and rendered as
+	 * at its due time; the rollback below forgets it all.
 	 */
-	d.now = until;
+	d.until = until;
 	while (r == 0 && (n = dl_next(&d, err, errlen)) > 0)
 		;
 	if (r == 0 && n < 0)

@@ -1,6 +1,7 @@
 /*
  * nudged: options and exit codes (sysexits.h), nothing else.
  */
+#include <curl/curl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +167,11 @@ main(int argc, char **argv)
 		return rc;
 	}
 
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_err("cannot initialise libcurl");
+		conf_free(c);
+		return EX_SOFTWARE;
+	}
 	if ((st = store_open(c->database, err, sizeof(err))) == NULL) {
 		log_err("%s", err);
 		conf_free(c);
@@ -204,5 +210,6 @@ main(int argc, char **argv)
 		rc = daemon_run(&c, st);
 	store_close(st);
 	conf_free(c);
+	curl_global_cleanup();
 	return rc;
 }
