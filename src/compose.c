@@ -19,7 +19,12 @@ compose_oneline(const char *s)
 
 	if (s == NULL)
 		return NULL;
-	o = xstrdup(s);
+	/*
+	 * A name or a URL is one line: whatever follows a line break in the
+	 * data is not part of it (and is exactly what a header injection
+	 * would put there), so it is dropped; other controls become spaces.
+	 */
+	o = xstrndup(s, strcspn(s, "\r\n"));
 	for (char *p = o; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = ' ';

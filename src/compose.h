@@ -4,8 +4,8 @@
  * template, discreet clients), fills the template values from fresh data
  * and renders subject, text and SMS.  Pure: "now" and data come in.
  *
- * Values taken from data (names, URLs) have CR, LF and other control
- * characters replaced by spaces before they reach a template, and the
+ * Values taken from data (names, URLs) are cut at the first CR or LF and
+ * other control characters become spaces before they reach a template; the
  * rendered subject is one line: no line break from data can reach a header.
  */
 #ifndef NUDGED_COMPOSE_H
@@ -45,7 +45,7 @@ void	 composed_free(struct composed *);
 char	*compose_group(const struct conf *, const char *purpose,
 	    const char *kind, const char *template, int discreet);
 
-/* Replace CR, LF and other C0 controls (but tab) by spaces; caller frees. */
+/* The first line of s, other C0 controls as spaces; caller frees. */
 char	*compose_oneline(const char *);
 
 #endif

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alert.h"
 #include "compose.h"
 #include "deliver.h"
 #include "log.h"
@@ -35,6 +36,7 @@ struct dl {
 	struct deliver_stats	*stats;
 	struct mail_session	*ms;
 	time_t			 paused[CHAN_N];
+	char			*paused_why[CHAN_N];
 	time_t			 until;		/* upcoming: walk the outbox up to here */
 };
 
@@ -301,6 +303,8 @@ dl_record(struct dl *d, struct dl_msg *x, enum xfer_result res,
 		return store_mark_final(d->st, x->m.id, "failed", why, err, errlen);
 	case XFER_CHANNEL:
 		d->paused[x->m.channel] = d->now + CHANNEL_PAUSE;
+		free(d->paused_why[x->m.channel]);
+		d->paused_why[x->m.channel] = xstrdup(why);
 		d->stats->retry++;
 		log_err("channel=%s refused: %s; its messages stay pending",
 		    chan_name(x->m.channel), scrub);
@@ -495,6 +499,124 @@ out:
 	return r;
 }
 
+/* Send the digest a pass owes the practitioner, if any.  -1: database error. */
+static int
+dl_alert(struct dl *d, char *err, size_t errlen)
+{
+	struct alert_in in = { 0 };
+	struct msg *failed = NULL, m = { 0 };
+	struct bad_row *bad = NULL;
+	struct mail_msg mm = { 0 };
+	struct composed w = { 0 };
+	struct compose_in ci = { .purpose = "alert" };
+	size_t nf = 0, nb = 0;
+	char *lasts = NULL, *summary = NULL, *from = NULL, *msgid = NULL;
+	char *data = NULL, stamp[TZ_UTC_LEN], why[512] = "", mask[64];
+	long long id = 0;
+	time_t last = 0;
+	enum xfer_result res;
+	int r = -1;
+
+	if (store_begin(d->st, err, errlen) != 0)
+		return -1;
+	if (store_alert_items(d->st, &failed, &nf, &bad, &nb, err, errlen) != 0 ||
+	    store_state_get(d->st, "alert.last", &lasts) < 0)
+		goto fail;
+	in.failed = failed;
+	in.nfailed = nf;
+	in.bad = bad;
+	in.nbad = nb;
+	for (int ch = 0; ch < CHAN_N; ch++)
+		in.paused[ch] = d->paused_why[ch];
+	if (lasts == NULL || tz_parse_utc(lasts, &last) != 0)
+		last = 0;
+	if (!alert_due(d->c, &in, last, d->now)) {
+		r = store_commit(d->st, err, errlen);
+		goto out;
+	}
+	tz_format_utc(d->now, stamp);
+	if (store_state_set(d->st, "alert.last", stamp, err, errlen) != 0)
+		goto fail;
+	log_mask(d->c->practice.email, mask, sizeof(mask));
+	if (!d->c->email.enabled || d->paused[CHAN_EMAIL] != 0) {
+		log_err("failure digest for %s not sent: the email channel is %s; "
+		    "%zu failed message%s, %zu unreadable row%s", mask,
+		    d->c->email.enabled ? "refused" : "off", nf, nf == 1 ? "" : "s",
+		    nb, nb == 1 ? "" : "s");
+		r = store_commit(d->st, err, errlen);
+		goto out;
+	}
+	summary = alert_summary(&in);
+	ci.summary = summary;
+	compose_msg(d->c, &ci, &w);
+	m.purpose = "alert";
+	m.channel = CHAN_EMAIL;
+	m.recipient = d->c->practice.email;
+	m.due_at = d->now;
+	m.status = "pending";
+	if (store_insert_msg(d->st, &m, &id, err, errlen) != 0)
+		goto fail;
+	from = mail_addr_of(d->c->email.from);
+	msgid = mail_message_id(from ? from : "nudged@nudged.invalid", id);
+	mm.from = d->c->email.from;
+	mm.to_name = d->c->practice.practitioner;
+	mm.to_addr = d->c->practice.email;
+	mm.reply_to = d->c->practice.email;
+	mm.subject = w.subject;
+	mm.text = w.text;
+	mm.message_id = msgid;
+	mm.date = d->now;
+	if ((data = mail_format(&mm, why, sizeof(why))) == NULL) {
+		log_err("failure digest for %s not sent: %s", mask, why);
+		if (store_mark_final(d->st, id, "failed", why, err, errlen) != 0)
+			goto fail;
+		r = store_commit(d->st, err, errlen);
+		goto out;
+	}
+	if (store_mark_sending(d->st, id, mm.to_addr, msgid, d->now, err,
+	    errlen) != 0 || store_commit(d->st, err, errlen) != 0)
+		goto fail;
+	if (d->ms == NULL)
+		d->ms = mail_open(d->c);
+	res = mail_send(d->ms, mm.to_addr, data, why, sizeof(why));
+	if (store_begin(d->st, err, errlen) != 0)
+		goto out;
+	if (res == XFER_OK) {
+		log_info("msg=%lld purpose=alert channel=email to=%s status=sent "
+		    "(%zu failed message%s, %zu unreadable row%s)", id, mask, nf,
+		    nf == 1 ? "" : "s", nb, nb == 1 ? "" : "s");
+		if (store_mark_sent(d->st, id, msgid, d->now, err, errlen) != 0 ||
+		    store_alert_done(d->st, err, errlen) != 0)
+			goto fail;
+	} else {
+		char scrub[512];
+
+		log_err("msg=%lld failure digest for %s could not be sent: %s", id,
+		    mask, log_scrub(why, scrub, sizeof(scrub)));
+		if (store_mark_final(d->st, id, "failed", why, err, errlen) != 0)
+			goto fail;
+	}
+	r = store_commit(d->st, err, errlen);
+	goto out;
+fail:
+	store_rollback(d->st);
+	r = -1;
+out:
+	for (size_t i = 0; i < nf; i++)
+		msg_free(&failed[i]);
+	free(failed);
+	for (size_t i = 0; i < nb; i++)
+		bad_row_free(&bad[i]);
+	free(bad);
+	free(lasts);
+	free(summary);
+	composed_free(&w);
+	free(from);
+	free(msgid);
+	free(data);
+	return r;
+}
+
 int
 deliver_pass(const struct conf *c, struct store *st, time_t now, int dry,
     FILE *out, volatile int *stop, struct deliver_stats *stats,
@@ -517,8 +639,12 @@ deliver_pass(const struct conf *c, struct store *st, time_t now, int dry,
 		if (n <= 0)
 			break;
 	}
+	if (r == 0 && !dry && dl_alert(&d, err, errlen) != 0)
+		r = -1;
 	if (d.ms != NULL)
 		mail_close(d.ms);
+	for (int ch = 0; ch < CHAN_N; ch++)
+		free(d.paused_why[ch]);
 	if (r == 0) {
 		long n = store_count_due(st, now, err, errlen);
 

@@ -23,6 +23,7 @@
 #define NUDGED_SMS_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "conf.h"
 #include "xfer.h"
@@ -47,5 +48,74 @@ struct sms_session *sms_open(const struct conf *);
 /* Send n requests, up to sms.concurrency at a time; fills each one's outputs. */
 void	 sms_send_batch(struct sms_session *, struct sms_req *, size_t n);
 void	 sms_close(struct sms_session *);
+
+/*
+ * The pure half, exposed for the unit tests: no I/O, no clock, no logging.
+ */
+enum sms_provider {
+	SMS_TWILIO,
+	SMS_VONAGE,
+	SMS_GENERIC
+};
+
+/* "twilio" | "vonage" | "generic": 0, or -1. */
+int	 sms_provider_parse(const char *, enum sms_provider *);
+
+/* One HTTP request, ready for libcurl.  Content-Type is in headers. */
+struct sms_http {
+	char		*url;
+	int		 put;		/* PUT instead of POST (generic only) */
+	char		**headers;	/* "Name: value" */
+	size_t		 nheaders;
+	char		*body;		/* may hold the token: wiped when freed */
+	size_t		 len;
+	int		 basic_auth;	/* account:token as HTTP Basic (Twilio) */
+};
+
+/*
+ * Build the request for r->to and r->text.  0, or -1 with r->res and
+ * r->err set when the message can never go like this (PERMFAIL) or the
+ * config cannot send anything (CHANNEL).
+ */
+int	 sms_build(const struct conf *, enum sms_provider, struct sms_req *r,
+	    struct sms_http *);
+void	 sms_http_free(struct sms_http *);
+
+/* application/x-www-form-urlencoded value (curl_easy_escape); caller frees. */
+char	*sms_form_escape(const char *);
+/* RFC 8259 string contents without the quotes; NULL if not UTF-8. */
+char	*sms_json_escape(const char *);
+
+enum sms_enc {
+	SMS_ENC_RAW,			/* as they are (headers) */
+	SMS_ENC_FORM,
+	SMS_ENC_JSON
+};
+
+struct sms_vars {
+	const char	*to, *from, *text, *account, *token;
+};
+
+/*
+ * Substitute {{to}} {{from}} {{text}} {{account}} {{token}} in tmpl, each
+ * value encoded by enc; any other {{...}} is copied as it is (conf.c has
+ * refused those already).  NULL when a value cannot be encoded.
+ */
+char	*sms_render(const char *tmpl, const struct sms_vars *, enum sms_enc);
+
+/*
+ * Retry-After (delta-seconds or an HTTP-date) as seconds from now; 0 when
+ * absent, unreadable or already past; at most SMS_RETRY_AFTER_MAX.
+ */
+#define SMS_RETRY_AFTER_MAX	86400L
+long	 sms_retry_after(const char *value, time_t now);
+
+/*
+ * Classify one complete HTTP answer (status, body) by the provider's
+ * table; fills r->res, ref, err, unsubscribed, partial, retry_after (from
+ * the retry_after argument, for TEMPFAIL only).  id_field: generic only.
+ */
+void	 sms_classify(enum sms_provider, const char *id_field, long status,
+	    long retry_after, const char *body, size_t len, struct sms_req *r);
 
 #endif

@@ -88,7 +88,8 @@ static const char *store_steps[STORE_SCHEMA_VERSION] = {
 	" provider_ref TEXT, sent_at TEXT,"
 	" rule TEXT, appt_start TEXT, occurrence TEXT, template TEXT,"
 	" next_at TEXT, created_at TEXT NOT NULL, updated_at TEXT,"
-	" claimed_at TEXT, recovered INTEGER NOT NULL DEFAULT 0);"
+	" claimed_at TEXT, recovered INTEGER NOT NULL DEFAULT 0,"
+	" alerted INTEGER NOT NULL DEFAULT 0);"
 	/* The contract's "at most one message row, ever" invariants. */
 	"CREATE UNIQUE INDEX IF NOT EXISTS messages_appt_key ON messages"
 	" (appointment_id, appt_start, rule, client_id, channel)"
@@ -101,7 +102,8 @@ static const char *store_steps[STORE_SCHEMA_VERSION] = {
 	"CREATE INDEX IF NOT EXISTS messages_hw ON messages (homework_id);"
 	"CREATE TABLE IF NOT EXISTS problems ("
 	" tbl TEXT NOT NULL, row_id INTEGER NOT NULL, what TEXT NOT NULL,"
-	" first_seen TEXT NOT NULL, UNIQUE (tbl, row_id, what));"
+	" first_seen TEXT NOT NULL, alerted INTEGER NOT NULL DEFAULT 0,"
+	" UNIQUE (tbl, row_id, what));"
 	"CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT);",
 };
 
@@ -118,7 +120,8 @@ static const char *store_need[] = {
 	"homework", "id case_id title prompt starts_on ends_on every_days at_time active",
 	"messages", "id purpose appointment_id homework_id client_id channel recipient"
 	    " due_at status attempts last_error provider_ref sent_at rule appt_start"
-	    " occurrence template next_at created_at updated_at claimed_at recovered",
+	    " occurrence template next_at created_at updated_at claimed_at recovered"
+	    " alerted",
 	NULL
 };
 
@@ -1219,6 +1222,14 @@ store_snapshot(struct store *s, time_t since, struct snapshot *sn, char *err,
 }
 
 void
+bad_row_free(struct bad_row *b)
+{
+	free(b->table);
+	free(b->what);
+	memset(b, 0, sizeof(*b));
+}
+
+void
 snapshot_free(struct snapshot *sn)
 {
 	size_t i;
@@ -1236,8 +1247,7 @@ snapshot_free(struct snapshot *sn)
 	for (i = 0; i < sn->nmsgs; i++)
 		msg_free(&sn->msgs[i]);
 	for (i = 0; i < sn->nbad; i++) {
-		free(sn->bad[i].table);
-		free(sn->bad[i].what);
+		bad_row_free(&sn->bad[i]);
 	}
 	free(sn->appts);
 	free(sn->cases);
@@ -1616,6 +1626,74 @@ store_note_bad(struct store *s, const struct bad_row *b, time_t now, char *err,
 		rc = store_dberr(s, err, errlen, "noting a bad row");
 	sqlite3_finalize(st);
 	return rc;
+}
+
+/*
+ * Failed messages and bad rows the practitioner has not yet heard of.
+ * Alerts and test messages are not themselves reported.
+ */
+int
+store_alert_items(struct store *s, struct msg **msgs, size_t *nmsgs,
+    struct bad_row **bad, size_t *nbad, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*msgs = NULL;
+	*bad = NULL;
+	*nmsgs = *nbad = 0;
+	if ((st = store_prep(s, "SELECT " MSG_COLS " FROM messages WHERE status ="
+	    " 'failed' AND alerted = 0 AND purpose NOT IN ('alert', 'test')"
+	    " ORDER BY id", err, errlen)) == NULL)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*msgs = xrealloc(*msgs, (*nmsgs + 1) * sizeof(**msgs));
+		if (read_msg(st, &(*msgs)[*nmsgs]) == 0)
+			(*nmsgs)++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return store_dberr(s, err, errlen, "reading failed messages");
+	if ((st = store_prep(s, "SELECT tbl, row_id, what FROM problems WHERE"
+	    " alerted = 0 ORDER BY tbl, row_id", err, errlen)) == NULL)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct bad_row *b;
+
+		*bad = xrealloc(*bad, (*nbad + 1) * sizeof(**bad));
+		b = &(*bad)[(*nbad)++];
+		b->table = col_dup(st, 0);
+		b->id = sqlite3_column_int64(st, 1);
+		b->what = col_dup(st, 2);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return store_dberr(s, err, errlen, "reading bad rows");
+	return 0;
+}
+
+/* Mark what store_alert_items() returned as reported (same transaction). */
+int
+store_alert_done(struct store *s, char *err, size_t errlen)
+{
+	static const char *const sql[] = {
+		"UPDATE messages SET alerted = 1 WHERE status = 'failed' AND"
+		    " alerted = 0 AND purpose NOT IN ('alert', 'test')",
+		"UPDATE problems SET alerted = 1 WHERE alerted = 0",
+	};
+
+	for (size_t i = 0; i < 2; i++) {
+		sqlite3_stmt *st;
+		int rc;
+
+		if ((st = store_prep(s, sql[i], err, errlen)) == NULL)
+			return -1;
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return store_dberr(s, err, errlen, "marking alerts");
+	}
+	return 0;
 }
 
 int

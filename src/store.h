@@ -241,6 +241,15 @@ int	 store_note_bad(struct store *, const struct bad_row *, time_t now,
 long long store_data_version(struct store *);
 
 /*
+ * The failure digest: failed messages (not alerts or tests) and bad rows
+ * not yet reported, and marking them reported.  Inside a transaction.
+ */
+int	 store_alert_items(struct store *, struct msg **, size_t *,
+	    struct bad_row **, size_t *, char *err, size_t);
+int	 store_alert_done(struct store *, char *err, size_t);
+void	 bad_row_free(struct bad_row *);
+
+/*
  * Small key/value state (last alert time, channel pauses).  get: 1 with
  * *value (caller frees), 0 when unset, -1 on error.  set: NULL deletes.
  */

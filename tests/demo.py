@@ -71,15 +71,23 @@ class Demo:
         self.problems.append(text)
         print(f"  !! {text}")
 
-    def run(self, argv, show=True):
-        if show:
-            print(f"\n$ {' '.join(os.path.basename(a) if a in (self.nudged, self.nudgectl) else a for a in argv)}")
+    def run(self, argv, brief=False):
+        """Run a program and show its output.  brief: only the lines that
+        are not indented (nudgectl's one-line summaries, not the texts)."""
+        shown = [os.path.basename(a) if a in (self.nudged, self.nudgectl) else a
+                 for a in argv]
+        print(f"\n$ {' '.join(shown)}")
         r = subprocess.run(argv, capture_output=True, text=True, timeout=120,
                            stdin=subprocess.DEVNULL)
-        if show:
-            for line in (r.stdout + r.stderr).rstrip().splitlines():
-                print(f"  | {line}")
-            print(f"  (exit status {r.returncode})")
+        lines = (r.stdout + r.stderr).rstrip().splitlines()
+        if brief:
+            short = [l for l in lines if l.strip() and not l[:1].isspace()]
+            if short and len(short) < len(lines):
+                lines = short + ["(the full texts follow below, as the clients "
+                                 "receive them)"]
+        for line in lines:
+            print(f"  | {line}")
+        print(f"  (exit status {r.returncode})")
         return r
 
     # ---- setting up ---------------------------------------------------------
@@ -174,8 +182,12 @@ reminders = (
                 print(f"  {h + ':':<10}{m[h]}")
         body = m.get_body(preferencelist=("plain",))
         print()
-        for line in (body.get_content() if body else "(no text part)").rstrip().splitlines():
-            print(f"    {line}")
+        text = body.get_content() if body else "(no text part)"
+        for line in text.replace("\r\n", "\n").rstrip().split("\n"):
+            wrapped = textwrap.wrap(line, WIDTH - 4, break_long_words=False,
+                                    break_on_hyphens=False) or [""]
+            for w in wrapped:
+                print(f"    {w}")
         extra = [p for p in m.walk()
                  if not p.is_multipart() and p is not body]
         for p in extra:
@@ -190,11 +202,11 @@ reminders = (
             " m.sent_at, m.last_error, c.name FROM messages m"
             " LEFT JOIN clients c ON c.id = m.client_id ORDER BY m.id").fetchall()
         con.close()
-        print(f"\n  {'#':>3}  {'client':<14}{'what':<13}{'due':<17}{'status':<10}"
+        print(f"\n  {'#':>3}  {'client':<14}{'what':<16}{'due':<17}{'status':<10}"
               f"{'tries':>5}  sent")
         for r in rows:
             print(f"  {r['id']:>3}  {(r['name'] or '-')[:13]:<14}"
-                  f"{r['purpose'] + '/' + r['channel']:<13}{local(r['due_at']):<17}"
+                  f"{r['purpose'] + '/' + r['channel']:<16}{local(r['due_at']):<17}"
                   f"{r['status']:<10}{r['attempts']:>5}  {local(r['sent_at'])}")
             if r["last_error"]:
                 print(f"  {'':>5}{'':<14}why: {r['last_error']}")
@@ -263,7 +275,7 @@ def run_demo(demo, smtp):
     when = now.astimezone(LONDON).strftime("%A %-d %B %Y, %H:%M")
     banner(f"3. What nudged plans to send (as of {when})")
     r = demo.run([demo.nudgectl, "-c", demo.conf, "upcoming", "--days", "3",
-                  "--now", utc(now)])
+                  "--now", utc(now)], brief=True)
     if r.returncode != 0:
         demo.problem(f"nudgectl upcoming exited with status {r.returncode}")
 

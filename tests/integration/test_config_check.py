@@ -19,10 +19,10 @@ OFFLINE = {"url": "smtp://127.0.0.1:9", "ca_file": "/etc/ssl/certs/ca-certificat
 EX_CONFIG = 78
 
 
-def check(practice, **kw):
+def check(prac, /, **kw):
     kw.setdefault("email", dict(OFFLINE))
-    practice.write_conf(**kw)
-    return practice.run("--check-config")
+    prac.write_conf(**kw)
+    return prac.run("--check-config")
 
 
 def assert_ok(practice, r):

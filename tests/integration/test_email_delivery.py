@@ -129,7 +129,10 @@ def test_no_calendar_when_off(practice, smtp):
 
 @pytest.mark.parametrize("kind,duration,words", [
     ("assessment", 90, "90 minutes"),
+    ("assessment", 75, "75 minutes"),
     ("call", 15, "15 minutes"),
+    ("call", 20, "20 minutes"),      # the wording follows the booking
+    ("session", 50, "50 minutes"),
 ])
 def test_kind_wording_has_duration(ready, smtp, kind, duration, words):
     ready.couple(T, kind=kind, duration=duration)
@@ -231,9 +234,15 @@ def test_crlf_in_name_never_reaches_headers(ready, smtp):
         assert len(rec["rcpt_tos"]) == 1, rec["rcpt_tos"]
         assert "evil@example.org" not in [a.lower() for a in rec["rcpt_tos"]]
         head = header_block(rec["data"])
-        assert b"evil@example.org" not in head
-        assert not re.search(rb"(?im)^bcc:", head)
-        assert rec["message"]["Bcc"] is None
+        assert not re.search(rb"(?im)^bcc:", head), head
+        assert b"\r\nBcc" not in head and b"\nBcc" not in head
+        m = rec["message"]
+        assert m["Bcc"] is None
+        for h in ("To", "Cc", "Reply-To", "From", "Sender"):
+            if m[h] is not None:
+                addrs = [a.addr_spec.lower() for a in m[h].addresses]
+                assert "evil@example.org" not in addrs, (h, addrs)
+        assert len(m["To"].addresses) == 1
     to_sam = mails_to(smtp, "sam@example.org")
     assert len(to_sam) <= 1
     [row] = ready.messages("client_id = ? AND purpose = 'reminder'", sam)

@@ -20,8 +20,9 @@ def assert_nothing_sent_to(practice, smtp, client_id, addr):
 
 
 def statuses(practice, client_id, purpose="reminder"):
-    return [r["status"] for r in practice.messages(
-        "client_id = ? AND purpose = ? ORDER BY due_at", client_id, purpose)]
+    return [r["status"] for r in practice.query(
+        "SELECT status FROM messages WHERE client_id = ? AND purpose = ?"
+        " ORDER BY due_at, id", client_id, purpose)]
 
 
 @pytest.fixture
