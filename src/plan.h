@@ -76,6 +76,16 @@ enum plan_verdict plan_recheck(const struct conf *, const struct msg *,
 /* Delay before attempt n+1 after n failed attempts (n >= 1), with jitter from rnd in [0,1). */
 long	 plan_retry_delay(const struct conf *, int attempts, double rnd);
 
+/*
+ * Homework: which prompt of its schedule an occurrence ("YYYY-MM-DD") is,
+ * from 1, session days not counted (starts: the case's booked sessions,
+ * ascending); and when the prompt after it would go (0: unknown).
+ */
+int	 plan_day_number(const struct conf *, const struct homework *,
+	    const char *occurrence, const time_t *starts, size_t n);
+time_t	 plan_hw_next(const struct conf *, const struct homework *,
+	    const char *occurrence);
+
 /* before seconds of a rule key "b172800" (-1 for other keys). */
 long	 plan_rule_before(const char *key);
 

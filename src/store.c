@@ -909,6 +909,14 @@ uniq_ids(long long *ids, size_t n)
 }
 
 static int
+cmp_time(const void *a, const void *b)
+{
+	time_t x = *(const time_t *)a, y = *(const time_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int
 snap_appts(struct store *s, time_t since, struct snapshot *sn, size_t *badcap,
     char *err, size_t errlen)
 {
@@ -925,9 +933,15 @@ snap_appts(struct store *s, time_t since, struct snapshot *sn, size_t *badcap,
 	 */
 	tz_format_utc(since - 2 * 86400, from);
 	from[10] = '\0';
-	if ((st = store_prep(s, "SELECT " APPT_COLS " FROM appointments"
+	/*
+	 * A case with active homework needs its sessions, past ones too: they
+	 * bound the schedule and give day numbers.
+	 */
+	if ((st = store_prep(s, "SELECT " APPT_COLS ", case_id IN (SELECT case_id"
+	    " FROM homework WHERE active = 1) FROM appointments"
 	    " WHERE substr(starts_at, 1, 10) >= ?1 OR starts_at IS NULL"
 	    " OR starts_at NOT GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*'"
+	    " OR case_id IN (SELECT case_id FROM homework WHERE active = 1)"
 	    " ORDER BY id", err, errlen)) == NULL)
 		return -1;
 	bind_text(st, 1, from);
@@ -937,7 +951,7 @@ snap_appts(struct store *s, time_t since, struct snapshot *sn, size_t *badcap,
 			appt_free(&a);
 			continue;
 		}
-		if (a.starts_at < since) {
+		if (a.starts_at < since && sqlite3_column_int(st, 8) == 0) {
 			appt_free(&a);
 			continue;
 		}
@@ -1083,6 +1097,7 @@ snap_msgs_for(struct store *s, const char *sql, const long long *ids, size_t n,
 static int
 snap_msgs(struct store *s, struct snapshot *sn, char *err, size_t errlen)
 {
+	static const long long none = 0;
 	long long *aids, *hids;
 	size_t cap = 0, i, o = 0;
 	int rc;
@@ -1097,7 +1112,12 @@ snap_msgs(struct store *s, struct snapshot *sn, char *err, size_t errlen)
 	    " WHERE appointment_id = ?1", aids, sn->nappts, sn, &cap,
 	    err, errlen) == -1 ||
 	    snap_msgs_for(s, "SELECT " MSG_COLS " FROM messages"
-	    " WHERE homework_id = ?1", hids, sn->nhw, sn, &cap, err, errlen) == -1;
+	    " WHERE homework_id = ?1", hids, sn->nhw, sn, &cap, err, errlen) == -1 ||
+	    /* prompts of homework that was stopped: the planner cancels them */
+	    snap_msgs_for(s, "SELECT " MSG_COLS " FROM messages WHERE status ="
+	    " 'pending' AND homework_id IS NOT NULL AND homework_id NOT IN"
+	    " (SELECT id FROM homework WHERE active = 1) AND ?1 = 0", &none,
+	    1, sn, &cap, err, errlen) == -1;
 	free(aids);
 	free(hids);
 	if (rc)
@@ -1439,6 +1459,27 @@ store_mark_uncertain(struct store *s, long long id, time_t next_at,
 	return store_update_one(s, st, id, "marking as uncertain", err, errlen);
 }
 
+/*
+ * Held by quiet hours: the due time itself moves (contract: "its due time
+ * becomes the end of quiet hours, and the rules above apply to it").
+ */
+int
+store_mark_hold(struct store *s, long long id, time_t due, const char *why,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+
+	if ((st = store_prep(s, "UPDATE messages SET status = 'pending',"
+	    " due_at = ?1, next_at = NULL, last_error = ?2, claimed_at = NULL,"
+	    " updated_at = " SQL_NOW " WHERE id = ?3 AND status IN ('pending',"
+	    " 'sending')", err, errlen)) == NULL)
+		return -1;
+	bind_time(st, 1, due);
+	bind_text(st, 2, why);
+	sqlite3_bind_int64(st, 3, id);
+	return store_update_one(s, st, id, "holding", err, errlen);
+}
+
 /* failed, skipped or cancelled: only from pending or sending, never after sent. */
 int
 store_mark_final(struct store *s, long long id, const char *status,
@@ -1693,6 +1734,38 @@ store_alert_done(struct store *s, char *err, size_t errlen)
 		if (rc != SQLITE_DONE)
 			return store_dberr(s, err, errlen, "marking alerts");
 	}
+	return 0;
+}
+
+int
+store_case_sessions(struct store *s, long long case_id, time_t **starts,
+    size_t *n)
+{
+	sqlite3_stmt *st;
+	time_t t;
+	int rc;
+
+	*starts = NULL;
+	*n = 0;
+	if ((st = store_prep(s, "SELECT starts_at FROM appointments WHERE"
+	    " case_id = ?1 AND status = 'booked'", NULL, 0)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, case_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (tz_parse_any(col_str(st, 0), &t) != 0)
+			continue;	/* reported by the snapshot */
+		*starts = xrealloc(*starts, (*n + 1) * sizeof(**starts));
+		(*starts)[(*n)++] = t;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		free(*starts);
+		*starts = NULL;
+		*n = 0;
+		return -1;
+	}
+	if (*n > 1)
+		qsort(*starts, *n, sizeof(**starts), cmp_time);
 	return 0;
 }
 

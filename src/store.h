@@ -211,6 +211,9 @@ int	 store_mark_sent(struct store *, long long id, const char *provider_ref,
 	    time_t now, char *err, size_t);
 int	 store_mark_retry(struct store *, long long id, time_t next_at,
 	    const char *why, char *err, size_t);
+/* Quiet hours: pending with due_at moved to due. */
+int	 store_mark_hold(struct store *, long long id, time_t due, const char *why,
+	    char *err, size_t);
 /* Unknown outcome: pending again, recovered + 1 (see store_recover). */
 int	 store_mark_uncertain(struct store *, long long id, time_t next_at,
 	    const char *why, char *err, size_t);
@@ -236,6 +239,10 @@ int	 store_recover(struct store *, time_t now, int *resent, int *failed,
  */
 int	 store_note_bad(struct store *, const struct bad_row *, time_t now,
 	    char *err, size_t);
+
+/* Start times of a case's booked appointments, ascending; caller frees. 0 or -1. */
+int	 store_case_sessions(struct store *, long long case_id, time_t **starts,
+	    size_t *n);
 
 /* PRAGMA data_version: changes when another connection commits. -1 on error. */
 long long store_data_version(struct store *);

@@ -454,3 +454,48 @@ def test_other_bad_rows_do_not_stop_the_pass(ready, smtp, column, value):
     assert r.returncode == 0, r.stderr
     assert len(mails_to(smtp, SAM)) == 1
     assert len(mails_to(smtp, ALEX)) == 1
+
+
+# ---------------------------------------------------------------- quiet hours
+
+@pytest.fixture
+def quiet_email(practice, smtp):
+    practice.write_conf(reminders=rules("48h"),
+                        quiet_hours={"from": "21:00", "to": "08:00",
+                                     "channels": ["email"]})
+    practice.init()
+    return practice
+
+
+def test_quiet_hours_move_earlier(quiet_email, smtp):
+    p = quiet_email
+    p.couple("2026-12-03T22:00:00Z")          # due 22:00 GMT on the 1st: quiet
+    assert p.once("2026-12-01T20:58:59Z").returncode == 0
+    assert smtp.messages == []
+    r = p.once("2026-12-01T20:59:00Z")
+    assert r.returncode == 0, r.stderr
+    assert len(client_mails(smtp)) == 2
+    for row in p.messages("purpose = 'reminder'"):
+        assert as_utc(row["due_at"]) == as_utc("2026-12-01T20:59:00Z")
+
+
+def test_quiet_hours_hold_late_booking(quiet_email, smtp):
+    p = quiet_email
+    p.couple("2026-12-03T12:00:00Z")          # booked at 22:30 the night before
+    for now in ("2026-12-02T22:30:00Z", "2026-12-03T03:00:00Z",
+                "2026-12-03T07:59:00Z"):
+        r = p.once(now)
+        assert r.returncode == 0, r.stderr
+        assert smtp.messages == [], now
+    r = p.once("2026-12-03T08:00:00Z")
+    assert r.returncode == 0, r.stderr
+    assert len(client_mails(smtp)) == 2
+
+
+def test_quiet_hours_do_not_touch_other_channels(ready, smtp):
+    # default quiet hours are for SMS only: a 22:00 email goes at 22:00
+    ready.couple("2026-12-03T22:00:00Z")
+    assert ready.once("2026-12-01T21:59:59Z").returncode == 0
+    assert smtp.messages == []
+    assert ready.once("2026-12-01T22:00:00Z").returncode == 0
+    assert len(client_mails(smtp)) == 2

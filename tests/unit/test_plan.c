@@ -229,8 +229,27 @@ test_landline_gets_no_sms(void **state)
 	world(&w, "2026-12-03T14:00:00Z");
 	w.cl[0].phone = "01384 000000";
 	plan_run(&cf, &w.s, utc("2026-11-30T09:00:00Z"), 8 * D, &p);
-	assert_int_equal(count(&p, "pending", CHAN_SMS), 1);
+	/* The row exists so that it fails with a reason and falls back to email. */
+	assert_int_equal(count(&p, "pending", CHAN_SMS), 2);
+	for (size_t i = 0; i < p.nadd; i++)
+		if (p.add[i].channel == CHAN_SMS && p.add[i].client_id == 1)
+			assert_string_equal(p.add[i].recipient, "01384 000000");
 	plan_free(&p);
+	{
+		struct msg m = { .id = 1, .purpose = "reminder",
+		    .appointment_id = 100, .client_id = 1, .channel = CHAN_SMS,
+		    .recipient = "01384 000000", .rule = "b10800",
+		    .appt_start = w.a.starts_at, .due_at = w.a.starts_at - 3 * H };
+		char *rcpt = NULL, why[160];
+		time_t hold = 0;
+
+		assert_int_equal(plan_recheck(&cf, &m, &w.a, &w.k, &w.cl[0], NULL,
+		    m.due_at, &rcpt, &hold, why, sizeof(why)), PLAN_FAIL);
+		assert_non_null(strstr(why, "landline"));
+		w.cl[0].phone = NULL;	/* no phone at all: skipped, nothing to fall back from */
+		assert_int_equal(plan_recheck(&cf, &m, &w.a, &w.k, &w.cl[0], NULL,
+		    m.due_at, &rcpt, &hold, why, sizeof(why)), PLAN_SKIP);
+	}
 }
 
 static void

@@ -1,0 +1,787 @@
+"""nudged as a service: sd_notify, timing, signals, crashes, locks, clock.
+
+Every test starts the real daemon (no --once) with Popen, talks to it the
+way systemd does (a datagram socket named by $NOTIFY_SOCKET, SIGHUP,
+SIGTERM, SIGKILL) and writes the database from this process the way a
+booking tool does, while the daemon runs.  Every wait is bounded.
+
+Environment: NUDGED_KILL_N (default 1000) sets the size of the kill -9
+test; NUDGED_KILL_SEED fixes its random kill moments (the seed is printed).
+"""
+
+import asyncio
+import datetime as dt
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from conftest import NUDGED, PRACTICE_EMAIL, fmt_utc, rules
+from smtp_server import SmtpServer
+
+from aiosmtpd.smtp import SMTP
+
+STOP_LIMIT = 5.0            # the contract: exit within 5 s of SIGTERM
+READY_LIMIT = 5.0           # the contract: READY=1 within 5 s of start
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------------------
+# systemd's side of sd_notify
+
+class Notify:
+    """A notify socket like systemd's: AF_UNIX datagrams, one assignment a line."""
+
+    def __init__(self, abstract=False):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.dir = None
+        if abstract:
+            name = f"nudged-test-{os.getpid()}-{random.getrandbits(48):x}"
+            self.sock.bind("\0" + name)
+            self.env = "@" + name
+        else:
+            # short: sun_path holds 108 bytes and pytest's tmp paths are long
+            self.dir = tempfile.mkdtemp(prefix="nd-", dir="/tmp")
+            self.env = os.path.join(self.dir, "notify")
+            self.sock.bind(self.env)
+        self.lines = []         # (monotonic time, "KEY=value")
+
+    def _recv(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        self.sock.settimeout(left)
+        try:
+            data = self.sock.recv(4096)
+        except socket.timeout:
+            return False
+        t = time.monotonic()
+        for line in data.decode("utf-8", "replace").splitlines():
+            if line:
+                self.lines.append((t, line))
+        return True
+
+    def wait(self, line, timeout, after=0):
+        """Wait for an exact line (or a "KEY=" prefix) among the lines
+        received from index `after` on; return its index."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for i in range(after, len(self.lines)):
+                got = self.lines[i][1]
+                if got == line or (line.endswith("=") and got.startswith(line)):
+                    return i
+            if not self._recv(deadline):
+                raise AssertionError(
+                    f"no {line!r} on the notify socket within {timeout} s; got "
+                    f"{[l for _, l in self.lines[after:]]}")
+
+    def drain(self, seconds=0.0):
+        deadline = time.monotonic() + seconds
+        while self._recv(deadline):
+            pass
+        return [l for _, l in self.lines]
+
+    def close(self):
+        self.sock.close()
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+# the daemon
+
+class Service:
+    """nudged -c CONF without --once, stdout+stderr into a file."""
+
+    def __init__(self, practice, notify=None, env=None, name="nudged"):
+        self.practice = practice
+        self.notify = notify
+        n = 0
+        while (practice.dir / f"{name}-{n}.log").exists():
+            n += 1
+        self.log_path = practice.dir / f"{name}-{n}.log"
+        full_env = dict(os.environ)
+        full_env.pop("NOTIFY_SOCKET", None)
+        if notify is not None:
+            full_env["NOTIFY_SOCKET"] = notify.env
+        full_env.update(env or {})
+        assert os.access(NUDGED, os.X_OK), f"{NUDGED} is missing: run `make`"
+        self._log = open(self.log_path, "wb")
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen([NUDGED, "-c", str(practice.conf)],
+                                     stdin=subprocess.DEVNULL, stdout=self._log,
+                                     stderr=subprocess.STDOUT, env=full_env)
+        self.pid = self.proc.pid
+
+    @property
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def ready(self, timeout=READY_LIMIT):
+        return self.notify.wait("READY=1", timeout)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=STOP_LIMIT):
+        """SIGTERM; the exit code and how long the exit took."""
+        t = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"nudged did not exit within {timeout} s of "
+                                 f"SIGTERM; log:\n{self.log[-3000:]}")
+        return rc, time.monotonic() - t
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def cpu_ticks(self):
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        # after the command name: field 3 is state, utime/stime are 14/15
+        return int(fields[11]) + int(fields[12])
+
+    def close(self):
+        self.kill()
+        self._log.close()
+
+
+@pytest.fixture
+def services():
+    """start(practice, notify=None, env=None) -> Service; all killed after."""
+    started = []
+
+    def start(practice, notify=None, env=None):
+        s = Service(practice, notify, env)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.close()
+
+
+@pytest.fixture
+def notify():
+    n = Notify()
+    yield n
+    n.close()
+
+
+# ---------------------------------------------------------------------------
+# SMTP servers: arrival times, and a slow one
+
+class TimedSmtp(SmtpServer):
+    """SmtpServer that also records when each message arrived
+    (arrivals[i] is the wall-clock time of messages[i])."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.arrivals = []
+
+    def _record(self, envelope, dropped):
+        # called on the server's one event-loop thread, so the orders match
+        self.arrivals.append(time.time())
+        super()._record(envelope, dropped)
+
+
+class _SlowHandler:
+    """Answers DATA's final dot only after owner.delay seconds."""
+
+    def __init__(self, owner):
+        self.owner = owner
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.owner.in_data.append(time.monotonic())
+        await asyncio.sleep(self.owner.delay)
+        self.owner._record(envelope, dropped=False)
+        return "250 2.0.0 OK queued"
+
+
+class SlowSmtp(TimedSmtp):
+    """Plain SMTP, no AUTH, a slow reply to the final dot."""
+
+    def __init__(self, workdir, delay):
+        super().__init__(workdir, tls="none", auth=None)
+        self.delay = delay
+        self.in_data = []       # monotonic times DATA's dot was received
+
+    def _factory(self):
+        with self._cond:
+            self.connections += 1
+        return SMTP(_SlowHandler(self), hostname="localhost", decode_data=False,
+                    ident="nudged-slow-smtpd")
+
+    def wait_in_data(self, n, timeout):
+        deadline = time.monotonic() + timeout
+        while len(self.in_data) < n:
+            assert time.monotonic() < deadline, \
+                f"no message reached DATA within {timeout} s"
+            time.sleep(0.02)
+
+
+PLAIN = {"tls": "none", "username": None, "password_file": None}
+
+
+@pytest.fixture
+def timed_smtp(tmp_path):
+    srv = TimedSmtp(tmp_path / "tsmtp").start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def fast_smtp(tmp_path):
+    srv = SmtpServer(tmp_path / "fsmtp", tls="none", auth=None).start()
+    yield srv
+    srv.stop()
+
+
+# ---------------------------------------------------------------------------
+# data
+
+TWO_H = [{"before": "2h", "channel": "email"}]
+
+
+def now_utc():
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def whole_second_after(seconds):
+    """A whole-second UTC instant at least `seconds` from now."""
+    t = now_utc() + dt.timedelta(seconds=seconds)
+    return t.replace(microsecond=0) + dt.timedelta(seconds=1)
+
+
+def add_single(con, i, starts_at, domain="example.org"):
+    """One client, one case, one appointment, in an open connection."""
+    cid = con.execute("INSERT INTO clients (name, email) VALUES (?, ?)",
+                      (f"Client{i} Test", f"c{i}@{domain}")).lastrowid
+    k = con.execute("INSERT INTO cases (label) VALUES (?)", (f"case {i}",)).lastrowid
+    con.execute("INSERT INTO case_members (case_id, client_id) VALUES (?, ?)",
+                (k, cid))
+    con.execute("INSERT INTO appointments (case_id, starts_at) VALUES (?, ?)",
+                (k, starts_at))
+    return cid
+
+
+def add_many(practice, n, starts_at, domain="example.org"):
+    con = practice.connect()
+    try:
+        with con:
+            for i in range(n):
+                add_single(con, i, starts_at, domain)
+    finally:
+        con.close()
+
+
+def wait_until(cond, timeout, what, step=0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(step)
+
+
+def status_counts(practice, where="purpose = 'reminder'"):
+    rows = practice.query(f"SELECT status, count(*) AS n FROM messages WHERE {where}"
+                          " GROUP BY status")
+    return {r["status"]: r["n"] for r in rows}
+
+
+# ---------------------------------------------------------------------------
+# 1. READY=1, STATUS=, STOPPING=1
+
+@pytest.mark.parametrize("abstract", [False, True], ids=["path", "abstract"])
+def test_ready_status_stopping(ready, services, abstract):
+    n = Notify(abstract=abstract)
+    try:
+        svc = services(ready, n)
+        t0 = time.monotonic()
+        i = svc.ready()
+        assert n.lines[i][0] - t0 <= READY_LIMIT
+        n.wait("STATUS=", 5)
+        time.sleep(0.3)
+        assert svc.alive(), svc.log
+        rc, took = svc.stop()
+        assert rc == 0, svc.log
+        assert took <= STOP_LIMIT
+        lines = n.drain(0.2)
+        assert "STOPPING=1" in lines, lines
+        assert lines.index("STOPPING=1") > lines.index("READY=1")
+        # STATUS= says something a person can read
+        status = [l for l in lines if l.startswith("STATUS=")]
+        assert status and all(len(s) > len("STATUS=") for s in status), lines
+    finally:
+        n.close()
+
+
+def test_no_notify_socket_is_fine(ready, services):
+    svc = services(ready)
+    time.sleep(1.5)
+    assert svc.alive(), svc.log
+    rc, _ = svc.stop()
+    assert rc == 0, svc.log
+
+
+def test_sigint_stops_like_sigterm(ready, services, notify):
+    svc = services(ready, notify)
+    svc.ready()
+    svc.signal(signal.SIGINT)
+    assert svc.proc.wait(STOP_LIMIT) == 0, svc.log
+    notify.wait("STOPPING=1", 1)
+
+
+# ---------------------------------------------------------------------------
+# 2. a booking written by another process while nudged runs
+
+def _arrival_lateness(srv, addrs, due):
+    out = {}
+    for m, t in zip(srv.messages, srv.arrivals):
+        for r in m["rcpt_tos"]:
+            if r in addrs:
+                out[r] = t - due.timestamp()
+    return out
+
+
+def test_booking_inserted_while_running_goes_on_time(practice, timed_smtp,
+                                                     services, notify):
+    practice.use_smtp(timed_smtp)
+    practice.write_conf(reminders=TWO_H, late_limit="1h")
+    practice.init()
+    svc = services(practice, notify)
+    svc.ready()
+    n_status = len(notify.lines)
+    notify.wait("STATUS=", 5)          # the first pass is over: nudged is idle
+    time.sleep(0.5)
+    assert n_status >= 0
+
+    starts = whole_second_after(2 * 3600 + 3)
+    due = starts - dt.timedelta(hours=2)
+    practice.couple(fmt_utc(starts))   # separate connection, separate process' view
+    timed_smtp.wait_for(2, timeout=(due - now_utc()).total_seconds() + 10)
+    late = _arrival_lateness(timed_smtp, {"sam@example.org", "alex@example.org"},
+                             due)
+    assert set(late) == {"sam@example.org", "alex@example.org"}
+    for addr, d in late.items():
+        assert d >= -0.05, f"{addr} got its reminder {-d:.2f} s before it was due"
+        assert d <= 2.0, f"{addr} got its reminder {d:.2f} s after it was due"
+    rc, _ = svc.stop()
+    assert rc == 0, svc.log
+    assert status_counts(practice) == {"sent": 2}
+
+
+def test_booking_inserted_during_a_pass_is_not_missed(practice, tmp_path,
+                                                      services, notify):
+    """A booking committed while a pass is busy sending (a slow server) is
+    still seen: the pass that follows plans it, and it goes on time."""
+    srv = SlowSmtp(tmp_path / "slow", delay=3.0).start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file),
+                            reminders=TWO_H, late_limit="1h")
+        practice.init()
+        # one message due now keeps the first pass busy for 3 s
+        add_many(practice, 1, fmt_utc(whole_second_after(2 * 3600 - 5)),
+                 domain="first.example.org")
+        svc = services(practice, notify)
+        svc.ready()
+        srv.wait_in_data(1, 10)
+        # committed while the pass waits for the server's reply
+        starts = whole_second_after(2 * 3600 + 6)
+        due = starts - dt.timedelta(hours=2)
+        practice.couple(fmt_utc(starts))
+        deadline = (due - now_utc()).total_seconds() + 3 + 8
+        wait_until(lambda: len(srv.messages) >= 3, deadline,
+                   "the booking made during the pass to be delivered")
+        late = _arrival_lateness(srv, {"sam@example.org", "alex@example.org"}, due)
+        # the server itself holds each message 3 s; two go one after the other
+        for addr, d in late.items():
+            assert d >= 0, addr
+            assert d <= 2.0 + 2 * srv.delay, \
+                f"{addr}: {d:.1f} s late (the change made during a pass was missed)"
+        rc, _ = svc.stop(timeout=STOP_LIMIT + srv.delay)
+        assert rc == 0, svc.log
+    finally:
+        srv.stop()
+
+
+# ---------------------------------------------------------------------------
+# 3. idle means idle
+
+@pytest.mark.parametrize("watchdog", [None, "1000000"], ids=["plain", "watchdog1s"])
+def test_idle_cpu(ready, services, notify, watchdog):
+    # something pending far ahead, so there is a next wake-up to wait for
+    ready.couple(fmt_utc(whole_second_after(3 * 86400)))
+    env = {"WATCHDOG_USEC": watchdog} if watchdog else None
+    svc = services(ready, notify, env)
+    svc.ready()
+    notify.wait("STATUS=", 10)
+    time.sleep(1.0)                     # start-up and the first pass are over
+    before = svc.cpu_ticks()
+    t = time.monotonic()
+    time.sleep(5.0)
+    used = svc.cpu_ticks() - before
+    took = time.monotonic() - t
+    assert svc.alive(), svc.log
+    assert used < 5, f"{used} clock ticks of CPU in {took:.1f} s idle (busy polling)"
+    if watchdog:
+        pings = [tm for tm, l in notify.lines if l == "WATCHDOG=1" and tm >= t]
+        # every half period, and never more than the period apart
+        assert len(pings) >= 5, f"only {len(pings)} WATCHDOG=1 in {took:.1f} s"
+        gaps = [b - a for a, b in zip(pings, pings[1:])]
+        assert max(gaps) < 1.0, gaps
+    rc, _ = svc.stop()
+    assert rc == 0, svc.log
+
+
+# ---------------------------------------------------------------------------
+# 4. SIGHUP
+
+TEMPLATES = 'templates = { reminder = { email_subject = "{{practice}}: {{date}} {{time}}"; }; };'
+
+
+def _reload(svc, notify):
+    after = len(notify.lines)
+    svc.signal(signal.SIGHUP)
+    i = notify.wait("RELOADING=1", 5, after)
+    notify.wait("READY=1", 5, i + 1)
+
+
+def _book_and_get_subject(practice, srv, n_before, name, seconds=2):
+    starts = whole_second_after(2 * 3600 + seconds)
+    con = practice.connect()
+    try:
+        with con:
+            add_single(con, name, fmt_utc(starts))
+    finally:
+        con.close()
+    srv.wait_for(n_before + 1, timeout=seconds + 10)
+    [m] = [m for m in srv.messages if m["rcpt_tos"] == [f"c{name}@example.org"]]
+    return str(m["message"]["Subject"])
+
+
+def test_sighup_good_and_broken_config(practice, smtp, services, notify):
+    def conf(name, broken=False):
+        practice.write_conf(practice={"name": name}, reminders=TWO_H,
+                            late_limit="1h",
+                            extra=TEMPLATES + ("\nbogus_key = 1;" if broken else ""))
+
+    conf("Old Practice")
+    practice.init()
+    svc = services(practice, notify)
+    svc.ready()
+    s = _book_and_get_subject(practice, smtp, 0, 1)
+    assert s.startswith("Old Practice:"), s
+
+    # a good change takes effect for the next message
+    conf("New Practice")
+    _reload(svc, notify)
+    s = _book_and_get_subject(practice, smtp, 1, 2)
+    assert s.startswith("New Practice:"), s
+
+    # a broken one is reported with its line; the config in force stays
+    conf("Broken Practice", broken=True)
+    line = practice.line_of("bogus_key")
+    _reload(svc, notify)
+    assert svc.alive(), svc.log
+    log = svc.log
+    assert f"{practice.conf}:{line}" in log, log[-2000:]
+    s = _book_and_get_subject(practice, smtp, 2, 3)
+    assert s.startswith("New Practice:"), s
+
+    # a config file that vanished is no different
+    os.rename(practice.conf, str(practice.conf) + ".away")
+    seen = len(svc.log)
+    _reload(svc, notify)
+    assert svc.alive(), svc.log
+    assert str(practice.conf) in svc.log[seen:], svc.log[seen:]
+    s = _book_and_get_subject(practice, smtp, 3, 4)
+    assert s.startswith("New Practice:"), s
+
+    rc, _ = svc.stop()
+    assert rc == 0, svc.log
+
+
+def test_sighup_adds_a_rule(practice, smtp, services, notify):
+    practice.write_conf(reminders=[], late_limit="1h")
+    practice.init()
+    starts = whole_second_after(2 * 3600 + 4)
+    practice.couple(fmt_utc(starts))
+    svc = services(practice, notify)
+    svc.ready()
+    notify.wait("STATUS=", 5)
+    time.sleep(0.5)
+    assert practice.messages() == []
+    practice.write_conf(reminders=TWO_H, late_limit="1h")
+    _reload(svc, notify)
+    smtp.wait_for(2, timeout=15)
+    assert sorted(r["status"] for r in practice.messages()) == ["sent", "sent"]
+    rc, _ = svc.stop()
+    assert rc == 0, svc.log
+
+
+# ---------------------------------------------------------------------------
+# 5. SIGTERM while a message is in flight
+
+def test_sigterm_finishes_the_message_in_flight(practice, tmp_path, services,
+                                                notify):
+    srv = SlowSmtp(tmp_path / "slow", delay=2.0).start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file),
+                            reminders=TWO_H, late_limit="1h")
+        practice.init()
+        add_many(practice, 3, fmt_utc(whole_second_after(2 * 3600 - 5)))
+        svc = services(practice, notify)
+        svc.ready()
+        srv.wait_in_data(1, 10)
+        t = time.monotonic()
+        svc.signal(signal.SIGTERM)
+        rc = svc.proc.wait(STOP_LIMIT)
+        took = time.monotonic() - t
+        assert rc == 0, svc.log
+        assert took <= STOP_LIMIT
+        notify.wait("STOPPING=1", 1)
+        assert len(srv.messages) >= 1, "the message in flight was abandoned"
+        sent = practice.messages("status = 'sent'")
+        assert len(sent) == len(srv.messages), (sent, srv.messages)
+        assert sent[0]["recipient"] in srv.messages[0]["rcpt_tos"]
+        # nothing is left half-done after a clean stop
+        assert practice.messages("status = 'sending'") == []
+        assert len(practice.messages("status = 'pending'")) == 3 - len(sent)
+    finally:
+        srv.stop()
+
+
+# ---------------------------------------------------------------------------
+# 6. kill -9 at random moments: nothing lost, duplicates only from kills
+
+OUTCOME_UNKNOWN = ("interrupted", "outcome unknown", "uncertain")
+
+
+def test_kill_9_loses_nothing(practice, fast_smtp, services, notify):
+    n = int(os.environ.get("NUDGED_KILL_N", "1000"))
+    seed = int(os.environ.get("NUDGED_KILL_SEED", str(random.randrange(1 << 30))))
+    print(f"\nkill -9 test: {n} messages, seed {seed} "
+          f"(NUDGED_KILL_SEED={seed} repeats it)")
+    rng = random.Random(seed)
+    practice.use_smtp(fast_smtp)
+    practice.write_conf(email=dict(PLAIN, url=fast_smtp.url,
+                                   ca_file=fast_smtp.ca_file),
+                        reminders=TWO_H, late_limit="1h")
+    practice.init()
+    add_many(practice, n, fmt_utc(whole_second_after(2 * 3600 - 10)))
+
+    def settled():
+        rows = practice.query("SELECT count(*) AS n FROM messages WHERE"
+                              " purpose = 'reminder' AND status IN ('sent', 'failed',"
+                              " 'skipped', 'cancelled')")
+        return rows[0]["n"] == n
+
+    t0 = time.monotonic()
+    kills = 0
+    runs = 0
+    budget = 110
+    while True:
+        runs += 1
+        svc = services(practice, notify)
+        time.sleep(rng.uniform(0.3, 1.5))
+        if settled() or time.monotonic() - t0 > budget:
+            break
+        if svc.alive():
+            svc.proc.send_signal(signal.SIGKILL)
+            svc.proc.wait(10)
+            kills += 1
+        else:
+            raise AssertionError(f"nudged exited by itself ({svc.proc.returncode}):"
+                                 f"\n{svc.log[-3000:]}")
+    wait_until(settled, max(5, budget - (time.monotonic() - t0)),
+               "every message to reach a final state")
+    rc, _ = svc.stop(timeout=STOP_LIMIT + 5)
+    assert rc == 0, svc.log[-3000:]
+    took = time.monotonic() - t0
+
+    got = {}
+    for m in fast_smtp.messages:
+        for r in m["rcpt_tos"]:
+            if r.lower() != PRACTICE_EMAIL:
+                got[r.lower()] = got.get(r.lower(), 0) + 1
+    lost = [f"c{i}@example.org" for i in range(n) if f"c{i}@example.org" not in got]
+    dups = sum(c - 1 for c in got.values())
+    too_many = {a: c for a, c in got.items() if c > 2}
+    rows = practice.messages("purpose = 'reminder'")
+    bad = [r for r in rows if not (r["status"] == "sent" or (
+        r["status"] == "failed" and r["last_error"] and any(
+            w in r["last_error"] for w in OUTCOME_UNKNOWN)))]
+    summary = (f"seed {seed}: {n} messages, {runs} runs, {kills} kills, "
+               f"duplicates: {dups}, lost: {len(lost)}, {took:.1f} s")
+    print(summary)
+    assert len(rows) == n, summary
+    assert not lost, f"{summary}; lost e.g. {lost[:5]}"
+    assert not too_many, f"{summary}; more than two: {too_many}"
+    assert not bad, f"{summary}; rows not sent: {bad[:3]}"
+    assert dups <= kills, summary
+
+
+# ---------------------------------------------------------------------------
+# 7. another writer holds the database for 10 s
+
+LOCKER = r"""
+import sqlite3, sys, time
+con = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+con.execute("BEGIN " + sys.argv[2])
+con.execute("UPDATE cases SET label = label WHERE id = 1")
+print("locked", flush=True)
+time.sleep(float(sys.argv[3]))
+con.execute("COMMIT")
+print("released", flush=True)
+"""
+
+
+@pytest.mark.parametrize("mode", ["IMMEDIATE", "EXCLUSIVE"])
+def test_database_locked_for_10s(practice, timed_smtp, services, notify, mode):
+    practice.use_smtp(timed_smtp)
+    practice.write_conf(reminders=TWO_H, late_limit="1h")
+    practice.init()
+    svc = services(practice, notify)
+    svc.ready()
+    starts = whole_second_after(2 * 3600 + 3)
+    add_many(practice, 10, fmt_utc(starts))
+    wait_until(lambda: len(practice.messages()) == 10, 5, "nudged to plan the 10")
+    locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(practice.db),
+                               mode, "10"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert locker.stdout.readline().strip() == "locked"
+        locked_at = time.monotonic()
+        # the messages fall due while the lock is held
+        time.sleep(4)
+        assert svc.alive(), svc.log
+        assert timed_smtp.messages == []
+        assert locker.stdout.readline().strip() == "released"
+        released = time.monotonic()
+        assert locker.wait(5) == 0
+    finally:
+        locker.kill()
+        locker.wait()
+    assert released - locked_at >= 9.5
+    timed_smtp.wait_for(10, timeout=30)
+    print(f"\nall delivered {time.monotonic() - released:.1f} s after the release")
+    assert svc.alive(), svc.log
+    wait_until(lambda: status_counts(practice) == {"sent": 10}, 10,
+               "all ten rows to be 'sent'")
+    rc, _ = svc.stop()
+    assert rc == 0, svc.log
+    got = sorted(m["rcpt_tos"][0] for m in timed_smtp.messages
+                 if m["rcpt_tos"] != [PRACTICE_EMAIL])
+    assert got == sorted(f"c{i}@example.org" for i in range(10))
+
+
+def test_sigterm_while_database_locked(practice, smtp, services, notify):
+    """Waiting for another writer's lock is not a message in flight: a stop
+    request is honoured within 5 s even while the lock is held."""
+    practice.write_conf(reminders=TWO_H, late_limit="1h")
+    practice.init()
+    svc = services(practice, notify)
+    svc.ready()
+    add_many(practice, 2, fmt_utc(whole_second_after(2 * 3600 + 2)))
+    wait_until(lambda: len(practice.messages()) == 2, 5, "nudged to plan the 2")
+    locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(practice.db),
+                               "IMMEDIATE", "25"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert locker.stdout.readline().strip() == "locked"
+        # the messages fall due: nudged's pass now waits for the lock
+        time.sleep(4)
+        assert smtp.messages == []
+        rc, took = svc.stop(timeout=STOP_LIMIT)
+        assert rc == 0, svc.log
+        notify.wait("STOPPING=1", 1)
+    finally:
+        locker.kill()
+        locker.wait()
+    assert practice.messages("status = 'sending'") == []
+
+
+# ---------------------------------------------------------------------------
+# 8. the clock, and --once exit codes
+
+T = "2026-12-03T14:00:00Z"
+
+
+@pytest.mark.parametrize("now", ["2026-12-03T14:00:00Z", "2026-12-03T14:00:01Z",
+                                 "2026-12-03T14:30:00Z", "2026-12-04T09:00:00Z"])
+def test_nothing_after_the_appointment_started(ready, smtp, now):
+    ready.write_conf(reminders=rules("48h", "2h"), late_limit="1h")
+    ready.couple(T)
+    r = ready.once(now)
+    assert r.returncode == 0, r.stderr
+    assert [m for m in smtp.messages if m["rcpt_tos"] != [PRACTICE_EMAIL]] == []
+    rows = ready.messages("purpose = 'reminder'")
+    assert all(row["status"] in ("skipped", "cancelled") for row in rows), rows
+
+
+def test_once_sends_then_exit_0(ready, smtp):
+    ready.write_conf(reminders=rules("48h"), late_limit="1h")
+    ready.couple(T)
+    r = ready.once("2026-12-01T14:00:00Z")
+    assert r.returncode == 0, r.stderr
+    assert len(smtp.messages) == 2
+
+
+def test_once_transient_failure_exit_75(ready, smtp):
+    ready.write_conf(reminders=rules("48h"), late_limit="1h")
+    ready.couple(T)
+    smtp.script("sam@example.org", ["451 4.3.0 Try again later"])
+    r = ready.once("2026-12-01T14:00:00Z")
+    assert r.returncode == 75, (r.returncode, r.stderr)
+    assert [row["status"] for row in ready.messages(
+        "recipient = 'sam@example.org'")] == ["pending"]
+
+
+def test_once_nothing_due_exit_0(ready, smtp):
+    ready.couple(T)
+    r = ready.once("2026-11-01T14:00:00Z")
+    assert r.returncode == 0, r.stderr
+    assert smtp.messages == []
+
+
+def test_once_config_error_exit_78(practice):
+    r = practice.run("--once")            # no config file written
+    assert r.returncode == 78, r.stderr
+    assert str(practice.conf) in r.stderr
+
+
+def test_once_database_error_exit_74(practice, smtp, tmp_path):
+    (tmp_path / "notadb").write_bytes(b"this is not an SQLite database\n" * 100)
+    practice.write_conf(database=str(tmp_path / "notadb"))
+    r = practice.run("--once")
+    assert r.returncode == 74, (r.returncode, r.stderr)
+
+
+def test_service_database_error_exit_74(practice, smtp, tmp_path, services):
+    practice.write_conf(database=str(tmp_path / "no" / "such" / "dir" / "x.db"))
+    svc = services(practice)
+    assert svc.proc.wait(10) == 74, svc.log
