@@ -344,20 +344,26 @@ test_snapshot(void **state)
 
 	assert_int_equal(store_snapshot(s, NOW, &sn, err, sizeof(err)), 0);
 
-	/* 25 starts at 12:00Z == NOW: included; 21, 27 are past; 22, 23, 26, 19 bad. */
-	assert_int_equal(sn.nappts, 3);
+	/*
+	 * 25 starts at 12:00Z == NOW: included; 21 and 27 are past but case 1
+	 * has active homework, whose schedule needs its sessions; 22, 23, 26,
+	 * 19 bad.
+	 */
+	assert_int_equal(sn.nappts, 5);
 	assert_int_equal(sn.appts[0].id, 20);
-	assert_int_equal(sn.appts[1].id, 24);
-	assert_int_equal(sn.appts[2].id, 25);
+	assert_int_equal(sn.appts[1].id, 21);
+	assert_int_equal(sn.appts[2].id, 24);
+	assert_int_equal(sn.appts[3].id, 25);
+	assert_int_equal(sn.appts[4].id, 27);
 	assert_int_equal(sn.appts[0].starts_at, NOW + 2 * DAY - 2 * HOUR);
 	assert_int_equal(sn.appts[0].duration_min, 90);
 	assert_string_equal(sn.appts[0].mode, "online");
 	assert_string_equal(sn.appts[0].video_url, "https://v/x");
 	assert_int_equal(sn.appts[0].cancelled, 0);
-	assert_int_equal(sn.appts[1].cancelled, 1);
+	assert_int_equal(sn.appts[2].cancelled, 1);
 	/* A bare local time: 14:00 BST is 13:00Z. */
-	assert_int_equal(sn.appts[1].starts_at, NOW + 4 * DAY + HOUR);
-	assert_int_equal(sn.appts[2].starts_at, NOW);
+	assert_int_equal(sn.appts[2].starts_at, NOW + 4 * DAY + HOUR);
+	assert_int_equal(sn.appts[3].starts_at, NOW);
 
 	assert_int_equal(sn.nhw, 1);
 	assert_int_equal(sn.hw[0].id, 30);
@@ -404,15 +410,17 @@ test_snapshot(void **state)
 	assert_int_equal(sn.clients[1].opted_out, 1);
 	assert_int_equal(sn.clients[2].id, 3);
 
-	assert_int_equal(sn.nmsgs, 2);
+	/* 21's message comes along with 21 (loaded for the homework). */
+	assert_int_equal(sn.nmsgs, 3);
 	assert_int_equal(sn.msgs[0].appointment_id, 20);
 	assert_int_equal(sn.msgs[0].due_at, NOW + DAY);
 	assert_int_equal(sn.msgs[0].appt_start, NOW + 2 * DAY);
 	assert_string_equal(sn.msgs[0].rule, "b172800");
-	assert_int_equal(sn.msgs[1].homework_id, 30);
-	assert_int_equal(sn.msgs[1].channel, CHAN_SMS);
-	assert_string_equal(sn.msgs[1].occurrence, "2026-06-01");
-	assert_string_equal(sn.msgs[1].status, "pending");
+	assert_int_equal(sn.msgs[1].appointment_id, 21);
+	assert_int_equal(sn.msgs[2].homework_id, 30);
+	assert_int_equal(sn.msgs[2].channel, CHAN_SMS);
+	assert_string_equal(sn.msgs[2].occurrence, "2026-06-01");
+	assert_string_equal(sn.msgs[2].status, "pending");
 	snapshot_free(&sn);
 	store_close(s);
 }
