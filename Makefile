@@ -116,20 +116,25 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 build/nudged $(DESTDIR)$(PREFIX)/sbin/nudged
 	install -m 0755 build/nudgectl $(DESTDIR)$(PREFIX)/bin/nudgectl
-	install -d $(DESTDIR)$(SYSCONFDIR)/nudged
+	install -d $(DESTDIR)/usr/lib/sysusers.d $(DESTDIR)$(UNITDIR)
+	install -m 0644 systemd/nudged.sysusers $(DESTDIR)/usr/lib/sysusers.d/nudged.conf
+	sed 's|/usr/local/sbin/nudged|$(PREFIX)/sbin/nudged|; s|/etc/nudged|$(SYSCONFDIR)/nudged|g' \
+	    systemd/nudged.service > $(DESTDIR)$(UNITDIR)/nudged.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/nudged.service
+	@for m in man/*.[0-9]; do s=$${m##*.}; \
+	    install -d $(DESTDIR)$(MANDIR)/man$$s; install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/nudged
+	@# Never overwrite a practitioner's config.
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/nudged/nudged.conf ]; then \
 	    echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/nudged/nudged.conf"; \
 	    install -m 0640 conf/nudged.conf $(DESTDIR)$(SYSCONFDIR)/nudged/nudged.conf.example; \
 	else \
 	    install -m 0640 conf/nudged.conf $(DESTDIR)$(SYSCONFDIR)/nudged/nudged.conf; \
 	fi
-	@if [ -d systemd ] && ls systemd/*.service >/dev/null 2>&1; then \
-	    install -d $(DESTDIR)$(UNITDIR) && install -m 0644 systemd/*.service $(DESTDIR)$(UNITDIR)/; fi
-	@if [ -f systemd/nudged.sysusers ]; then \
-	    install -d $(DESTDIR)/usr/lib/sysusers.d && \
-	    install -m 0644 systemd/nudged.sysusers $(DESTDIR)/usr/lib/sysusers.d/nudged.conf; fi
-	@for m in man/*.[0-9]; do [ -f "$$m" ] || continue; s=$${m##*.}; \
-	    install -d $(DESTDIR)$(MANDIR)/man$$s; install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	@# On the real system: the nudged user and group, and the config readable by that group.
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v systemd-sysusers >/dev/null; then \
+	    systemd-sysusers /usr/lib/sysusers.d/nudged.conf && \
+	    chgrp nudged $(SYSCONFDIR)/nudged $(SYSCONFDIR)/nudged/nudged.conf*; fi
 
 clean:
 	rm -rf build build-asan tests/integration/__pycache__ .pytest_cache

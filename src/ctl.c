@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <sqlite3.h>
@@ -1828,6 +1829,8 @@ main(int argc, char *argv[])
 	memset(&c, 0, sizeof c);
 	c.confpath = CTL_CONF;
 	log_init("nudgectl", 0);
+	/* Files we create (the database, its -wal/-shm) stay group-shared, never others'. */
+	umask(0007);
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+:c:hV", lo, NULL)) != -1) {
 		switch (ch) {

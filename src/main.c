@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "check.h"
@@ -139,6 +140,8 @@ main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	log_init("nudged", verbose);
+	/* The database and its -wal/-shm are shared with group nudged, never others. */
+	umask(0007);
 	now = time(NULL);
 	if (nowarg != NULL) {
 		if (!once && !dry) {
