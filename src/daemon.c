@@ -44,7 +44,12 @@ daemon_notify(const char *msg)
 		sa.sun_path[0] = '\0';
 	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
 		return;
-	(void)sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+	/*
+	 * Never wait: a receiver whose queue is full (a datagram socket holds
+	 * few messages) must not stop deliveries; a status line may be lost.
+	 */
+	(void)sendto(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT,
+	    (struct sockaddr *)&sa,
 	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
 	close(fd);
 }
@@ -196,21 +201,52 @@ daemon_reload(struct conf **confp)
 	daemon_notify("READY=1");
 }
 
+/*
+ * The timeout from the wall clock now to t (a whole second: "due at t"
+ * means "not before t"), at most cap_usec when that is set.  Sub-second
+ * precision keeps a message from going up to a second late.
+ */
+static void
+daemon_until(time_t t, long long cap_usec, struct timespec *ts)
+{
+	struct timespec now;
+	long long us;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	us = ((long long)t - (long long)now.tv_sec) * 1000000LL - now.tv_nsec / 1000;
+	if (us < 0)
+		us = 0;
+	if (cap_usec > 0 && us > cap_usec)
+		us = cap_usec;
+	ts->tv_sec = (time_t)(us / 1000000);
+	ts->tv_nsec = (long)(us % 1000000) * 1000;
+}
+
+/* $WATCHDOG_USEC, when it is meant for this process ($WATCHDOG_PID). */
+static long long
+daemon_wd_period(void)
+{
+	const char *wd = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+	long v, p;
+
+	if (wd == NULL || parse_long(wd, 1, LONG_MAX, &v) != 0)
+		return 0;
+	if (pid != NULL && (parse_long(pid, 1, LONG_MAX, &p) != 0 ||
+	    p != (long)getpid()))
+		return 0;
+	return v;
+}
+
 int
 daemon_run(struct conf **confp, struct store *st)
 {
 	sigset_t blocked, waitmask;
 	struct deliver_stats stats;
-	char err[512], *base = NULL, *end;
-	const char *wd = getenv("WATCHDOG_USEC");
-	long long seen = -1, dv;
+	char err[512], *base = NULL;
+	long long seen;
 	int ifd, failures = 0, rc = 0;
 
-	if (wd != NULL) {
-		daemon_wd_usec = strtoll(wd, &end, 10);
-		if (*end != '\0' || daemon_wd_usec < 0)
-			daemon_wd_usec = 0;
-	}
+	daemon_wd_usec = daemon_wd_period();
 	xfer_set_tick(daemon_watchdog);
 	if (daemon_signals(&blocked, &waitmask) != 0) {
 		log_err("cannot install signal handlers: %s", strerror(errno));
@@ -223,18 +259,21 @@ daemon_run(struct conf **confp, struct store *st)
 	while (!daemon_stop_flag) {
 		struct pollfd pfd = { .fd = ifd, .events = POLLIN };
 		struct timespec ts;
-		time_t now, next;
-		long wait;
+		time_t now, next, until, wake;
 
 		if (daemon_hup_flag) {
 			daemon_hup_flag = 0;
 			daemon_reload(confp);
 		}
+		/*
+		 * Taken before the pass: a booking tool's commit during the
+		 * pass (while a slow server holds us) must wake us after it.
+		 */
+		seen = store_data_version(st);
 		/* A pass runs with signals deliverable so SIGTERM can end it early. */
 		sigprocmask(SIG_SETMASK, &waitmask, NULL);
-		now = time(NULL);
-		if (deliver_pass(*confp, st, now, 0, NULL, &daemon_stop, &stats,
-		    err, sizeof(err)) != 0) {
+		if (deliver_pass(*confp, st, time(NULL), 0, NULL, &daemon_stop,
+		    &stats, err, sizeof(err)) != 0) {
 			log_err("pass failed: %s", err);
 			if (++failures >= 30) {
 				rc = 74;
@@ -243,42 +282,33 @@ daemon_run(struct conf **confp, struct store *st)
 		} else
 			failures = 0;
 		sigprocmask(SIG_BLOCK, &blocked, NULL);
-		seen = store_data_version(st);
 		daemon_status(st, &stats);
 		daemon_watchdog();
 
+		/* the safety rescan, or the retry of a failed pass */
+		until = time(NULL) + (failures == 0 ? DAEMON_RESCAN :
+		    failures < 6 ? 1L << failures : 60);
 		for (;;) {
 			if (daemon_stop_flag || daemon_hup_flag)
 				break;
 			now = time(NULL);
+			if (now >= until)
+				break;
 			next = store_next_wake(st);
-			wait = DAEMON_RESCAN;
-			if (failures > 0)
-				wait = failures < 6 ? 1L << failures : 60;
-			else if (next != 0 && next - now < wait)
-				wait = next > now ? (long)(next - now) : 0;
-			if (daemon_wd_usec > 0 && wait > daemon_wd_usec / 2000000)
-				wait = (long)(daemon_wd_usec / 2000000);
-			if (wait <= 0 && failures == 0 && next != 0 && next <= now)
-				break;
-			ts.tv_sec = wait;
-			ts.tv_nsec = 0;
+			wake = until;
+			if (failures == 0 && next != 0) {
+				if (next <= now)
+					break;
+				if (next < until)
+					wake = next;
+			}
+			/* the watchdog is fed at least every half period */
+			daemon_until(wake, daemon_wd_usec / 2, &ts);
 			if (ppoll(ifd >= 0 ? &pfd : NULL, ifd >= 0 ? 1 : 0, &ts,
-			    &waitmask) > 0 && ifd >= 0 && daemon_drain(ifd, base)) {
-				/* Another process wrote?  Our own writes do not count. */
-				dv = store_data_version(st);
-				if (dv != seen)
-					break;
-			}
+			    &waitmask) > 0 && ifd >= 0 && daemon_drain(ifd, base) &&
+			    store_data_version(st) != seen)
+				break;	/* another process wrote; our own writes do not count */
 			daemon_watchdog();
-			if (time(NULL) >= now + wait && (next == 0 || time(NULL) < next)) {
-				/* the safety rescan, or the watchdog period */
-				if (wait >= DAEMON_RESCAN || failures > 0)
-					break;
-				continue;
-			}
-			if (next != 0 && time(NULL) >= next)
-				break;
 		}
 	}
 	daemon_notify("STOPPING=1");

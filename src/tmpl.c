@@ -71,6 +71,20 @@ tag_blank(const char *p, const char *end)
 	return p;
 }
 
+/*
+ * The next "{{" or "}}" at or after p.  Not strstr(): sanitizer builds
+ * measure the whole rest of the text on every strstr() call, which turns
+ * a long template quadratic.
+ */
+static const char *
+find_pair(const char *p, char c)
+{
+	for (; *p != '\0'; p++)
+		if (p[0] == c && p[1] == c)
+			return p;
+	return NULL;
+}
+
 /* Read the tag whose "{{" is at p. */
 static enum tag_status
 tag_read(const char *p, struct tag *t)
@@ -78,7 +92,7 @@ tag_read(const char *p, struct tag *t)
 	const char *close, *q;
 
 	t->start = p;
-	if ((close = strstr(p + 2, "}}")) == NULL) {
+	if ((close = find_pair(p + 2, '}')) == NULL) {
 		t->end = p + strlen(p);
 		return TAG_UNCLOSED;
 	}
@@ -209,7 +223,7 @@ tmpl_check_names(const char *text, const char *const *names, char *err,
 		snprintf(err, errlen, "no template text");
 		return -1;
 	}
-	while ((p = strstr(p, "{{")) != NULL) {
+	while ((p = find_pair(p, '{')) != NULL) {
 		switch (tag_read(p, &t)) {
 		case TAG_OK:
 			break;
@@ -343,7 +357,7 @@ tmpl_render(const char *text, const struct tmpl_var *vars, size_t nvars)
 		return sbuf_steal(&out);
 	p = text;
 	while (*p != '\0') {
-		if ((next = strstr(p, "{{")) == NULL) {
+		if ((next = find_pair(p, '{')) == NULL) {
 			if (skip == 0)
 				sbuf_add(&out, p);
 			break;
@@ -519,22 +533,23 @@ static const struct builtin builtins[] = {
 	{ "call", {
 	    "Your phone call with {{practitioner}} on {{date}} at {{time}}",
 	    "Hello {{first_name}},\n\n"
-	    "Just a reminder of your free 15-minute phone call with "
-	    "{{practitioner}} on {{date}}.\n\n"
+	    "Just a reminder of your free phone call with {{practitioner}} "
+	    "on {{date}}{{#duration}} ({{duration}}){{/duration}}.\n\n"
 	    "{{practitioner}} will call you at {{time}} on the number you "
 	    "gave. There is nothing to prepare: it is a chance to say a little "
 	    "about what you are looking for, and to ask any questions.\n\n"
 	    "If the time no longer suits you, " REPLY_EMAIL ".\n\n" SIGNED,
-	    "Hi {{first_name}}, a reminder of your free 15-minute phone call "
-	    "on {{date}}: {{practitioner}} will call you at {{time}} on the "
+	    "Hi {{first_name}}, a reminder of your free phone call "
+	    "{{#duration}}({{duration}}) {{/duration}}on {{date}}: "
+	    "{{practitioner}} will call you at {{time}} on the "
 	    "number you gave. Nothing to prepare. To rearrange, " CONTACT_SMS
 	    "." } },
 	{ "call_discreet", {
 	    "Reminder: your phone call on {{date}} at {{time}}",
 	    "Hello {{first_name}},\n\n"
-	    "Just a reminder of your phone call on {{date}}: you will be "
-	    "called at {{time}} on the number you gave. There is nothing to "
-	    "prepare.\n\n"
+	    "Just a reminder of your phone call on {{date}}{{#duration}} "
+	    "({{duration}}){{/duration}}: you will be called at {{time}} on "
+	    "the number you gave. There is nothing to prepare.\n\n"
 	    "If the time no longer suits you, " REPLY_EMAIL ".\n\n" UNSIGNED,
 	    "Hi {{first_name}}, a reminder of your phone call on {{date}}: "
 	    "you will be called at {{time}} on the number you gave. Nothing "
