@@ -423,41 +423,46 @@ dl_send_sms(struct dl *d, struct dl_item *x, size_t n, char *err, size_t errlen)
 	return 0;
 }
 
-/* Claim and send until nothing is due (or stop).  0 or -1. */
+/*
+ * Claim and send until nothing is due (or stop).  A batch's outcomes can
+ * make new messages due (an SMS reminder's fallback email), so claiming
+ * starts over after each last batch.  0 or -1.
+ */
 static int
 dl_run(struct dl *d, volatile int *stop, char *err, size_t errlen)
 {
 	struct dl_item batch[DL_BATCH_MAX];
 	size_t nb = 0, cap = (size_t)d->c->sms.concurrency;
-	int r = 0;
+	int r = 0, more = 1;
 
 	if (cap < 1 || cap > DL_BATCH_MAX)
 		cap = cap < 1 ? 1 : DL_BATCH_MAX;
-	while (r == 0 && (stop == NULL || !*stop)) {
+	while (r == 0 && more && (stop == NULL || !*stop)) {
 		struct dl_item x;
 		int n = dl_claim(d, &x, err, errlen);
 
 		if (n < 0)
 			r = -1;
-		if (n <= 0)
-			break;
-		if (n == 2) {
-			dl_item_free(&x);
-			continue;
-		}
-		if (x.m.channel == CHAN_EMAIL) {
+		if (n == 0)
+			more = 0;	/* unless the last batch adds some, below */
+		if (n == 1 && x.m.channel == CHAN_EMAIL) {
 			r = dl_send_email(d, &x, err, errlen);
 			dl_item_free(&x);
 			continue;
 		}
-		batch[nb++] = x;
-		if (nb == cap) {
-			r = dl_send_sms(d, batch, nb, err, errlen);
+		if (n == 1)
+			batch[nb++] = x;
+		else if (n == 2)
+			dl_item_free(&x);
+		if (nb > 0 && (nb == cap || n <= 0)) {
+			/* In flight once claimed: a batch goes even on stop. */
+			if (dl_send_sms(d, batch, nb, err, errlen) != 0)
+				r = -1;
 			while (nb > 0)
 				dl_item_free(&batch[--nb]);
+			more = 1;
 		}
 	}
-	/* Claimed messages are in flight already: they go even on stop. */
 	if (nb > 0 && dl_send_sms(d, batch, nb, err, errlen) != 0)
 		r = -1;
 	while (nb > 0)

@@ -184,7 +184,9 @@ dl_record(struct dl *d, struct dl_item *x, enum xfer_result res,
 		return dl_failed(d, x, why, sr, err, errlen);
 	case XFER_CHANNEL:
 		d->stats->retry++;
-		if (dl_pause(d, x->m.channel, why, err, errlen) != 0)
+		/* A batch refused as a whole is one refusal, one pause. */
+		if (d->paused[x->m.channel] == 0 &&
+		    dl_pause(d, x->m.channel, why, err, errlen) != 0)
 			return -1;
 		tz_format_utc(d->paused[x->m.channel], when);
 		log_err("channel=%s refused: %s; its messages stay pending, next "

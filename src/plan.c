@@ -489,6 +489,8 @@ plan_overdue(const struct conf *c, const struct appt *a,
  */
 #define PLAN_HW_LATE	(3L * 3600)	/* missed by more than this: not sent */
 #define PLAN_HW_OPEN	28		/* days, without an end or a next session */
+#define PLAN_HW_GONE	"no longer in the homework's schedule (a session was " \
+			"booked or moved)"
 
 struct plan_sched {
 	long	 first, last;	/* local day numbers, inclusive */
@@ -521,8 +523,6 @@ static void
 plan_schedule(const struct conf *c, const struct homework *h,
     const time_t *starts, size_t n, struct plan_sched *sc)
 {
-	time_t first_at = 0;
-
 	memset(sc, 0, sizeof(*sc));
 	sc->first = tz_days_from_civil(h->start_y, h->start_m, h->start_d);
 	sc->step = h->every_days > 0 ? h->every_days : 1;
@@ -534,10 +534,13 @@ plan_schedule(const struct conf *c, const struct homework *h,
 		sc->last = tz_days_from_civil(h->end_y, h->end_m, h->end_d);
 		return;
 	}
+	/*
+	 * The next session is the first on a day after starts_on: homework is
+	 * often set during a session, with starts_on that day (no prompt then).
+	 */
 	sc->last = sc->first + PLAN_HW_OPEN - 1;
-	(void)tz_local_to_utc(h->start_y, h->start_m, h->start_d, 0, 0, 0, &first_at);
 	for (size_t i = 0; i < n; i++)
-		if (starts[i] >= first_at) {
+		if (plan_day(starts[i]) > sc->first) {
 			sc->last = plan_day(starts[i]) - 1;
 			break;
 		}
@@ -662,14 +665,20 @@ plan_homework(const struct conf *c, const struct snapshot *s,
 	starts = plan_sessions(s, h->case_id, &n);
 	plan_schedule(c, h, starts, n, &sc);
 	free(starts);
-	/* Pending prompts the schedule no longer has (a session moved). */
+	/*
+	 * Pending prompts the schedule no longer has (a session moved) are
+	 * cancelled; cancelled ones it has again (moved back) come back.
+	 */
 	for (size_t i = 0; i < old->n; i++) {
 		const struct msg *m = old->m[i];
+		int has = plan_sched_has(&sc, plan_occ_day(m->occurrence));
 
-		if (plan_is(m->status, "pending") &&
-		    !plan_sched_has(&sc, plan_occ_day(m->occurrence)))
-			plan_change(p, m, "pending", "cancelled", "no longer in the "
-			    "homework's schedule (a session was booked or moved)");
+		if (plan_is(m->status, "pending") && !has)
+			plan_change(p, m, "pending", "cancelled", PLAN_HW_GONE);
+		else if (plan_is(m->status, "cancelled") && has &&
+		    plan_is(m->last_error, PLAN_HW_GONE) &&
+		    m->due_at >= now - PLAN_HW_LATE)
+			plan_change(p, m, "cancelled", "pending", NULL);
 	}
 	for (long day = sc.first; day <= sc.last; day += sc.step) {
 		time_t t = plan_sched_at(&sc, day);

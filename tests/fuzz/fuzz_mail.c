@@ -11,7 +11,8 @@
  * against what mail.h promises: CRLF line ends only, no line over 998
  * octets, a header section of printable ASCII whose fields are the known
  * ones (From, To, Subject once each), no folded header line made only of
- * blanks, and a To naming the address it was given.
+ * blanks, and a To naming the address it was given; the .ics has CRLF
+ * lines of at most 75 octets, folded between whole characters.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -101,6 +102,27 @@ check_message(const char *m, const char *to_addr)
 		fail("From, To and Subject not exactly once each", m);
 }
 
+/* RFC 5545 3.1: CRLF, at most 75 octets a line, folds between characters. */
+static void
+check_ics(const char *ics)
+{
+	const char *p, *eol;
+	size_t len;
+
+	for (p = ics; *p != '\0'; p = eol + 2) {
+		if ((eol = strstr(p, "\r\n")) == NULL)
+			fail("iCalendar does not end in CRLF", ics);
+		len = (size_t)(eol - p);
+		if (memchr(p, '\n', len) != NULL || memchr(p, '\r', len) != NULL)
+			fail("bare CR or LF in the iCalendar object", ics);
+		if (len > 75)
+			fail("iCalendar line longer than 75 octets", ics);
+		if (p != ics && *p == ' ' && len > 1 &&
+		    ((unsigned char)p[1] & 0xc0) == 0x80)
+			fail("iCalendar folded inside a UTF-8 character", ics);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -151,6 +173,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ev.stamp = m.date;
 		if ((ics = mail_ics_format(&ev)) == NULL)
 			fail("mail_ics_format returned NULL", NULL);
+		check_ics(ics);
 		m.ics = ics;
 	}
 	err[0] = '\0';

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from conftest import (as_utc, client_mails, mails_to, parse_utc, rules,
+from conftest import (as_utc, client_mails, mails_to, parse_utc,
                       shift, text_body)
 from fake_sms import FakeTwilio
 
@@ -46,9 +46,10 @@ def sms_conf(tw):
             "account": tw.account, "token": tw.token, "from": "+447700900000"}
 
 
-def week(practice, sms=None, alex_discreet=0, reminders=()):
+def week(practice, sms=None, alex_discreet=0, reminders=(), ctl=False):
     """Config, database, the couple, sessions 1 and 2 and the homework row
-    (daily from the day after session 1, no end: until session 2)."""
+    (daily from the day after session 1, no end: until session 2), written
+    as a booking tool would, or with nudgectl homework add."""
     practice.write_conf(sms=sms, reminders=list(reminders))
     practice.init()
     sam = practice.add_client("Sam Taylor", email=SAM, phone="07700 900123",
@@ -58,9 +59,15 @@ def week(practice, sms=None, alex_discreet=0, reminders=()):
     case = practice.add_case("Sam & Alex", [sam, alex])
     a1 = practice.book(case, S1)
     a2 = practice.book(case, S2)
-    hw = practice.set(
-        "INSERT INTO homework (case_id, title, prompt, starts_on, ends_on,"
-        " every_days) VALUES (?,?,?,?,NULL,1)", case, TITLE, PROMPT, DAYS[0])
+    if ctl:
+        r = practice.ctl("homework", "add", "--case", str(case), "--title", TITLE,
+                         "--prompt", PROMPT, "--starts-on", DAYS[0], "--every", "1")
+        assert r.returncode == 0, r.stderr
+        hw = int(re.search(r"homework (\d+) added", r.stdout).group(1))
+    else:
+        hw = practice.set(
+            "INSERT INTO homework (case_id, title, prompt, starts_on, ends_on,"
+            " every_days) VALUES (?,?,?,?,NULL,1)", case, TITLE, PROMPT, DAYS[0])
     return dict(sam=sam, alex=alex, case=case, a1=a1, a2=a2, hw=hw)
 
 
@@ -246,7 +253,7 @@ def test_prompt_time_is_wall_clock_across_dst(practice, smtp, first, summer):
 def test_downtime_missed_prompts(practice, smtp):
     # Down from the morning of the 4th: the 4th's prompt is lost; the 5th's,
     # 2h59 late, still goes (as day 2); the 6th's, 3h01 late, does not.
-    w = week(practice)
+    week(practice)
     once_ok(practice, "2026-11-04T08:00:00Z")
     once_ok(practice, "2026-11-05T21:59:00Z")
     mails = client_mails(smtp)
@@ -300,7 +307,7 @@ def test_session_moved_earlier_then_back(practice, smtp):
 
 @pytest.mark.parametrize("how", ["nudgectl", "sql"])
 def test_stopped_mid_way(practice, smtp, how):
-    w = week(practice)
+    w = week(practice, ctl=how == "nudgectl")
     seen = Seen(smtp)
     for day in DAYS[:2]:
         once_ok(practice, at19(day))
@@ -449,6 +456,9 @@ def test_no_follow_up_after_cancelled_assessment(practice, smtp, when):
     if when != "before":
         assert len(practice.messages("purpose = 'follow_up' AND status = 'pending'")) == 2
         practice.set("UPDATE appointments SET status = 'cancelled' WHERE id = ?", appt)
+        once_ok(practice, shift(S1, minutes=110))   # cancelled at once
+        assert [r["status"] for r in practice.messages(
+            "purpose = 'follow_up'")] == ["cancelled", "cancelled"]
     once_ok(practice, DUE_FU)
     once_ok(practice, shift(DUE_FU, hours=3))
     assert client_mails(smtp) == []
