@@ -40,7 +40,9 @@ endif
 ALL_CFLAGS  = $(WARN) $(DEFS) $(PKG_CFLAGS) $(CFLAGS) $(SANFLAGS) -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
-LIB_SRC    := $(filter-out src/main.c src/ctl.c,$(wildcard src/*.c))
+CTL_SRC    := $(wildcard src/ctl*.c)
+LIB_SRC    := $(filter-out src/main.c $(CTL_SRC),$(wildcard src/*.c))
+CTL_OBJ    := $(CTL_SRC:src/%.c=$(B)/obj/%.o)
 LIB_OBJ    := $(LIB_SRC:src/%.c=$(B)/obj/%.o)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
@@ -66,7 +68,7 @@ $(B)/libnudged.a: $(LIB_OBJ)
 $(B)/nudged: $(B)/obj/main.o $(B)/libnudged.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(B)/nudgectl: $(B)/obj/ctl.o $(B)/libnudged.a
+$(B)/nudgectl: $(CTL_OBJ) $(B)/libnudged.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/tests/%: tests/unit/%.c $(B)/libnudged.a | $(B)/tests
