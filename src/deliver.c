@@ -66,8 +66,8 @@ dl_plan(struct dl *d, long horizon, char *err, size_t errlen)
 	struct plan p;
 	int rc = -1;
 
-	if (store_begin(d->st, err, errlen) != 0)
-		return -1;
+	if (store_begin_or_stop(d->st, d->stop, err, errlen) != 0)
+		return d->stop != NULL && *d->stop ? 0 : -1;
 	if (store_snapshot(d->st, d->now - dl_since(d->c), &snap, err, errlen) != 0) {
 		store_rollback(d->st);
 		return -1;
@@ -280,8 +280,8 @@ dl_claim(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 	int r;
 
 	memset(x, 0, sizeof(*x));
-	if (store_begin(d->st, err, errlen) != 0)
-		return -1;
+	if (store_begin_or_stop(d->st, d->stop, err, errlen) != 0)
+		return d->stop != NULL && *d->stop ? 0 : -1;
 	r = store_next_due(d->st, d->until ? d->until : d->now, &x->m, err, errlen);
 	if (r <= 0) {
 		if (r == 0 && store_commit(d->st, err, errlen) == 0)
@@ -487,7 +487,7 @@ deliver_pass(const struct conf *c, struct store *st, time_t now, int dry,
     char *err, size_t errlen)
 {
 	struct dl d = { .c = c, .st = st, .now = now, .dry = dry, .out = out,
-	    .stats = stats };
+	    .stats = stats, .stop = stop };
 	int r = 0;
 	long n;
 
@@ -498,9 +498,10 @@ deliver_pass(const struct conf *c, struct store *st, time_t now, int dry,
 	    dl_plan(&d, DELIVER_HORIZON, err, errlen) != 0 ||
 	    dl_run(&d, stop, err, errlen) != 0)
 		r = -1;
-	if (r == 0 && !dry && dl_alert(&d, err, errlen) != 0)
+	if (r == 0 && !dry && (stop == NULL || !*stop) &&
+	    dl_alert(&d, err, errlen) != 0)
 		r = -1;
-	if (r == 0) {
+	if (r == 0 && (stop == NULL || !*stop)) {
 		if ((n = store_count_due(st, now, err, errlen)) < 0)
 			r = -1;
 		else

@@ -36,6 +36,7 @@ struct store {
 	sqlite3	*db;
 	char	*path;
 	int	 dry;		/* inside store_dry_begin(): begin/commit are savepoints */
+	volatile int *stop;	/* during store_begin_or_stop(): give up when set */
 };
 
 /* How long store_begin() keeps trying on top of the busy handler. */
@@ -128,6 +129,7 @@ static const char *store_need[] = {
 static void
 store_errf(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+static int	store_busy(void *, int);
 
 static void
 store_errf(char *err, size_t errlen, const char *fmt, ...)
@@ -417,7 +419,7 @@ store_open(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 0);
-	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
+	sqlite3_busy_handler(s->db, store_busy, s);
 	if ((st = store_prep(s, "PRAGMA journal_mode=WAL", err, errlen)) == NULL)
 		goto fail;
 	ok = sqlite3_step(st) == SQLITE_ROW && (mode = col_str(st, 0)) != NULL &&
@@ -475,6 +477,22 @@ store_clock(void)
  * handler waits up to STORE_BUSY_MS per try; keep trying for
  * STORE_LOCK_WAIT seconds in all.
  */
+/*
+ * SQLite's busy handler: wait in short naps (so a stop request is seen
+ * within a tenth of a second) up to STORE_BUSY_MS per statement.
+ */
+static int
+store_busy(void *arg, int n)
+{
+	struct store *s = arg;
+	struct timespec nap = { 0, 20 * 1000 * 1000 };
+
+	if ((s->stop != NULL && *s->stop) || n * 20 >= STORE_BUSY_MS)
+		return 0;
+	nanosleep(&nap, NULL);
+	return 1;
+}
+
 static int
 store_exec_wait(struct store *s, const char *sql, char *err, size_t errlen)
 {
@@ -486,11 +504,28 @@ store_exec_wait(struct store *s, const char *sql, char *err, size_t errlen)
 		rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
 		if (rc == SQLITE_OK)
 			return 0;
+		if (s->stop != NULL && *s->stop) {
+			store_errf(err, errlen, "%s: gave up waiting for the "
+			    "database: stopping", s->path);
+			return -1;
+		}
 		if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) ||
 		    store_clock() - start >= STORE_LOCK_WAIT)
 			return store_dberr(s, err, errlen, sql);
 		nanosleep(&nap, NULL);
 	}
+}
+
+int
+store_begin_or_stop(struct store *s, volatile int *stop, char *err,
+    size_t errlen)
+{
+	int r;
+
+	s->stop = stop;
+	r = store_begin(s, err, errlen);
+	s->stop = NULL;
+	return r;
 }
 
 int

@@ -156,6 +156,8 @@ struct sqlite3	*store_db(struct store *);	/* for nudgectl's own statements */
 
 int	 store_begin(struct store *, char *err, size_t);	/* BEGIN IMMEDIATE */
 int	 store_commit(struct store *, char *err, size_t);
+/* store_begin() that gives up (-1) as soon as *stop becomes non-zero. */
+int	 store_begin_or_stop(struct store *, volatile int *stop, char *err, size_t);
 void	 store_rollback(struct store *);
 int	 store_dry_begin(struct store *, char *err, size_t);
 void	 store_dry_end(struct store *);
