@@ -7,6 +7,7 @@
 #   make deps       install missing Debian packages (or print the command)
 #   make install    PREFIX, DESTDIR, SYSCONFDIR honoured; never overwrites a config
 #   make bench      benchmarks
+#   make fuzz       libFuzzer targets (tests/fuzz), FUZZ_TIME seconds each
 #   SANITIZE=1      build into build-asan/ with ASan and UBSan
 
 PREFIX     ?= /usr/local
@@ -49,9 +50,10 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 DEB_PKGS   := gcc make pkg-config libcurl4-openssl-dev libconfig-dev \
               libsqlite3-dev libjansson-dev libcmocka-dev tzdata openssl \
-              python3 python3-pytest python3-aiosmtpd sqlite3 ca-certificates
+              python3 python3-pytest python3-aiosmtpd sqlite3 ca-certificates \
+              systemd
 
-.PHONY: all check unit integration demo deps install bench clean asan
+.PHONY: all check unit integration demo deps install bench clean asan fuzz fuzz-build
 
 all: $(B)/nudged $(B)/nudgectl
 
@@ -137,6 +139,39 @@ install: all
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v systemd-sysusers >/dev/null; then \
 	    systemd-sysusers /usr/lib/sysusers.d/nudged.conf && \
 	    chgrp nudged $(SYSCONFDIR)/nudged $(SYSCONFDIR)/nudged/nudged.conf*; fi
+
+# ---- fuzzing: `make fuzz` (libFuzzer; needs clang and libclang-rt-14-dev) ----
+FUZZ_CC     ?= clang
+FUZZ_TIME   ?= 60
+FUZZ_DIR    ?= build/fuzz
+FUZZ_NAMES  := fuzz_tmpl fuzz_time fuzz_phone fuzz_mail
+FUZZ_CFLAGS  = $(WARN) $(DEFS) $(PKG_CFLAGS) -Isrc -g -O1 -fno-omit-frame-pointer \
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+
+fuzz-build: $(FUZZ_NAMES:%=$(FUZZ_DIR)/%)
+
+$(FUZZ_DIR)/fuzz_tmpl: tests/fuzz/fuzz_tmpl.c src/tmpl.c src/util.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
+$(FUZZ_DIR)/fuzz_time: tests/fuzz/fuzz_time.c src/tz.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
+$(FUZZ_DIR)/fuzz_phone: tests/fuzz/fuzz_phone.c src/phone.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
+$(FUZZ_DIR)/fuzz_mail: tests/fuzz/fuzz_mail.c src/mail.c src/util.c src/xfer.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+fuzz: fuzz-build
+	@set -e; for f in $(FUZZ_NAMES); do \
+	    n=$${f#fuzz_}; mkdir -p $(FUZZ_DIR)/corpus/$$n $(FUZZ_DIR)/crashes/$$n; \
+	    echo "== $$f ($(FUZZ_TIME) s)"; \
+	    $(FUZZ_DIR)/$$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+	        -artifact_prefix=$(FUZZ_DIR)/crashes/$$n/ $(FUZZ_DIR)/corpus/$$n \
+	        2>$(FUZZ_DIR)/$$f.log || { tail -40 $(FUZZ_DIR)/$$f.log; exit 1; }; \
+	    grep -E '^(Done|stat::new_units_added)' $(FUZZ_DIR)/$$f.log; \
+	done
 
 clean:
 	rm -rf build build-asan tests/integration/__pycache__ .pytest_cache

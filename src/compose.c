@@ -12,23 +12,79 @@
 
 #define COMPOSE_NVARS	24
 
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is not one. */
+static size_t
+compose_utf8_len(const unsigned char *p)
+{
+	size_t n;
+	unsigned int cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	/* overlong forms, surrogates, beyond U+10FFFF */
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
 char *
 compose_oneline(const char *s)
 {
-	char *o;
+	const unsigned char *p;
+	struct sbuf b = { 0 };
+	size_t end;
+	int blank = 1;		/* drops leading blanks and squeezes runs */
 
 	if (s == NULL)
 		return NULL;
 	/*
 	 * A name or a URL is one line: whatever follows a line break in the
 	 * data is not part of it (and is exactly what a header injection
-	 * would put there), so it is dropped; other controls become spaces.
+	 * would put there), so it is dropped.  Control characters (C0, DEL,
+	 * C1) become spaces, runs of blanks one space, and bytes that are not
+	 * UTF-8 (a booking tool writing Latin-1) U+FFFD, so that one odd byte
+	 * never costs a client a message.
 	 */
-	o = xstrndup(s, strcspn(s, "\r\n"));
-	for (char *p = o; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
-	return o;
+	end = strcspn(s, "\r\n");
+	for (p = (const unsigned char *)s; p < (const unsigned char *)s + end; ) {
+		size_t n = compose_utf8_len(p);
+		int space = n == 1 && (*p < 0x20 || *p == 0x7f || *p == ' ');
+
+		if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0)
+			space = 1;			/* C1 controls */
+		if (n == 0 || p + n > (const unsigned char *)s + end) {
+			sbuf_add(&b, "\xef\xbf\xbd");	/* U+FFFD */
+			blank = 0;
+			p++;
+			continue;
+		}
+		if (space) {
+			if (!blank)
+				sbuf_addc(&b, ' ');
+			blank = 1;
+		} else {
+			sbuf_addn(&b, (const char *)p, n);
+			blank = 0;
+		}
+		p += n;
+	}
+	if (b.len > 0 && b.s[b.len - 1] == ' ')
+		b.s[--b.len] = '\0';
+	return sbuf_steal(&b);
 }
 
 static const char *

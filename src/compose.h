@@ -45,7 +45,10 @@ void	 composed_free(struct composed *);
 char	*compose_group(const struct conf *, const char *purpose,
 	    const char *kind, const char *template, int discreet);
 
-/* The first line of s, other C0 controls as spaces; caller frees. */
+/*
+ * The first line of s as clean one-line UTF-8: controls as spaces, blanks
+ * squeezed and trimmed, invalid bytes as U+FFFD; caller frees.
+ */
 char	*compose_oneline(const char *);
 
 #endif

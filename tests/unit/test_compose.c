@@ -1,0 +1,155 @@
+/*
+ * compose: which template group a message uses (the contract's fallback
+ * rules), the values it gets, and how data is made safe for one line.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compose.h"
+#include "conf.h"
+#include "store.h"
+#include "tz.h"
+
+static struct conf cf;
+static struct conf_tmpl_group groups[2];
+
+static int
+setup(void **state)
+{
+	char err[128];
+
+	(void)state;
+	assert_int_equal(tz_set("Europe/London", err, sizeof(err)), 0);
+	memset(&cf, 0, sizeof(cf));
+	memset(groups, 0, sizeof(groups));
+	cf.practice.name = "Hughes Relationship Therapy";
+	cf.practice.practitioner = "Christian Hughes";
+	cf.practice.email = "christian@example.org";
+	cf.practice.address = "1 High Street";
+	cf.practice.video_url = "https://meet.example.org/hughes";
+	return 0;
+}
+
+static void
+check_group(const char *purpose, const char *kind, const char *tmpl,
+    int discreet, const char *want)
+{
+	char *g = compose_group(&cf, purpose, kind, tmpl, discreet);
+
+	assert_string_equal(g, want);
+	free(g);
+}
+
+static void
+test_group_fallbacks(void **state)
+{
+	(void)state;
+	check_group("reminder", "session", NULL, 0, "reminder");
+	check_group("reminder", "assessment", NULL, 0, "assessment");
+	check_group("reminder", "call", NULL, 0, "call");
+	check_group("reminder", "assessment", NULL, 1, "assessment_discreet");
+	check_group("reminder", "session", NULL, 1, "reminder_discreet");
+	check_group("follow_up", "assessment", "assessment_follow_up", 0,
+	    "assessment_follow_up");
+	check_group("follow_up", "session", NULL, 0, "follow_up");
+	check_group("cancellation", "assessment", NULL, 1, "cancellation_discreet");
+	check_group("alert", NULL, NULL, 1, "alert");
+	/* A group of the practitioner's own without a discreet variant. */
+	groups[0].name = "gentle";
+	groups[0].sms = "Hi {{first_name}}";
+	cf.tmpls = groups;
+	cf.ntmpls = 1;
+	check_group("reminder", "session", "gentle", 0, "gentle");
+	check_group("reminder", "session", "gentle", 1, "reminder_discreet");
+	/* A kind given its own group in the config is used for that kind. */
+	groups[1].name = "session";
+	groups[1].email_subject = "Session on {{date}}";
+	cf.ntmpls = 2;
+	check_group("reminder", "session", NULL, 0, "session");
+}
+
+static void
+test_oneline(void **state)
+{
+	char *o;
+
+	(void)state;
+	o = compose_oneline("Sam\r\nBcc: evil@example.org");
+	assert_string_equal(o, "Sam");
+	free(o);
+	o = compose_oneline("  Zo\xc3\xab \t  \x01 \xc2\x85 \xc3\x98" "degaard  ");
+	assert_string_equal(o, "Zo\xc3\xab \xc3\x98" "degaard");
+	free(o);
+	o = compose_oneline("Zo\xeb");		/* Latin-1 from a booking tool */
+	assert_string_equal(o, "Zo\xef\xbf\xbd");
+	free(o);
+	o = compose_oneline("\xed\xa0\x80x");	/* an encoded surrogate */
+	assert_string_equal(o, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" "x");
+	free(o);
+	assert_null(compose_oneline(NULL));
+}
+
+static void
+test_values(void **state)
+{
+	struct client cl = { .id = 1, .name = "Sam Taylor", .email = "s@example.org",
+	    .email_consent = 1 };
+	struct client partner = { .id = 2, .name = "Alex Morgan" };
+	struct appt a = { .id = 9, .case_id = 1, .duration_min = 90,
+	    .kind = "assessment", .mode = "in_person" };
+	struct compose_in in = { .purpose = "reminder", .appt = &a, .client = &cl,
+	    .partner = &partner };
+	struct composed w;
+
+	(void)state;
+	assert_int_equal(tz_parse_utc("2026-07-02T13:00:00Z", &a.starts_at), 0);
+	cf.tmpls = groups;
+	cf.ntmpls = 1;
+	groups[0].name = "assessment";
+	groups[0].email_subject = "{{first_name}}+{{partner_first_name}} {{date}} "
+	    "{{time}} {{duration}} [{{location}}] [{{video_url}}]";
+	groups[0].email_text = "x";
+	groups[0].sms = "x";
+	compose_msg(&cf, &in, &w);
+	assert_string_equal(w.subject, "Sam+Alex Thursday 2 July 2026 14:00 "
+	    "90 minutes [1 High Street] []");
+	composed_free(&w);
+	a.mode = "online";
+	compose_msg(&cf, &in, &w);
+	assert_string_equal(w.subject, "Sam+Alex Thursday 2 July 2026 14:00 "
+	    "90 minutes [online] [https://meet.example.org/hughes]");
+	composed_free(&w);
+	a.video_url = "https://v.example.org/own";
+	a.mode = "phone";
+	compose_msg(&cf, &in, &w);
+	assert_string_equal(w.subject, "Sam+Alex Thursday 2 July 2026 14:00 "
+	    "90 minutes [by phone] []");
+	composed_free(&w);
+	/* The built-in discreet text never names the practice. */
+	cl.discreet = 1;
+	cf.ntmpls = 0;
+	compose_msg(&cf, &in, &w);
+	assert_string_equal(w.group, "assessment_discreet");
+	assert_null(strstr(w.subject, "Hughes"));
+	assert_null(strstr(w.sms, "Hughes"));
+	assert_non_null(strstr(w.subject, "2 July 2026"));
+	composed_free(&w);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_group_fallbacks, setup),
+		cmocka_unit_test_setup(test_oneline, setup),
+		cmocka_unit_test_setup(test_values, setup),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
