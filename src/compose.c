@@ -262,3 +262,64 @@ composed_free(struct composed *o)
 	free(o->sms);
 	memset(o, 0, sizeof(*o));
 }
+
+char *
+compose_html(const char *text)
+{
+	struct sbuf b = { 0 };
+
+	/*
+	 * The plain text is the message; the HTML part only presents it
+	 * (paragraphs, line breaks, links), so both always say the same.
+	 */
+	sbuf_add(&b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+	    "</head>\n<body><p>");
+	for (const char *p = text; p != NULL && *p != '\0'; p++) {
+		if (strncmp(p, "https://", 8) == 0 || strncmp(p, "http://", 7) == 0) {
+			size_t n = strcspn(p, " \t\r\n<>\"");
+			struct sbuf url = { 0 };
+
+			/* a sentence's last full stop is not part of the link */
+			while (n > 0 && strchr(".,;:)", p[n - 1]) != NULL)
+				n--;
+			for (size_t i = 0; i < n; i++)
+				if (p[i] == '&')
+					sbuf_add(&url, "&amp;");
+				else
+					sbuf_addc(&url, p[i]);
+			sbuf_printf(&b, "<a href=\"%s\">%s</a>", sbuf_str(&url),
+			    sbuf_str(&url));
+			sbuf_free(&url);
+			p += n - 1;
+			continue;
+		}
+		switch (*p) {
+		case '<':
+			sbuf_add(&b, "&lt;");
+			break;
+		case '>':
+			sbuf_add(&b, "&gt;");
+			break;
+		case '&':
+			sbuf_add(&b, "&amp;");
+			break;
+		case '"':
+			sbuf_add(&b, "&quot;");
+			break;
+		case '\r':
+			break;
+		case '\n':
+			if (p[1] == '\n') {
+				sbuf_add(&b, "</p>\n<p>");
+				while (p[1] == '\n')
+					p++;
+			} else
+				sbuf_add(&b, "<br>\n");
+			break;
+		default:
+			sbuf_addc(&b, *p);
+		}
+	}
+	sbuf_add(&b, "</p></body></html>\n");
+	return sbuf_steal(&b);
+}

@@ -51,4 +51,7 @@ char	*compose_group(const struct conf *, const char *purpose,
  */
 char	*compose_oneline(const char *);
 
+/* An HTML rendering of a plain-text message (escaped, links made); caller frees. */
+char	*compose_html(const char *text);
+
 #endif

@@ -179,14 +179,18 @@ dl_compose(struct dl *d, struct dl_item *x)
 	time_t *starts = NULL;
 	size_t n = 0;
 
-	/* Homework: the case's booked sessions give next_date and day_number. */
-	if (x->has_hw && x->m.occurrence != NULL &&
-	    store_case_sessions(d->st, x->hw.case_id, &starts, &n) == 0) {
+	/*
+	 * The case's booked sessions give next_date/next_time (the first one
+	 * after the moment the message is due: for a reminder, usually its own
+	 * appointment) and a homework prompt's day_number.
+	 */
+	if (x->has_k && store_case_sessions(d->st, x->k.id, &starts, &n) == 0) {
 		for (size_t i = 0; i < n && in.next_session == 0; i++)
 			if (starts[i] > x->m.due_at)
 				in.next_session = starts[i];
-		in.day_number = plan_day_number(d->c, &x->hw, x->m.occurrence,
-		    starts, n);
+		if (x->has_hw && x->m.occurrence != NULL)
+			in.day_number = plan_day_number(d->c, &x->hw,
+			    x->m.occurrence, starts, n);
 	}
 	free(starts);
 	compose_msg(d->c, &in, &x->w);
@@ -200,7 +204,7 @@ dl_email(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 	struct mail_ics ics = { 0 };
 	char *name = x->has_cl ? compose_oneline(x->cl.name) : NULL;
 	char *from = mail_addr_of(d->c->email.from);
-	char *ical = NULL, *uid = NULL, *data;
+	char *ical = NULL, *uid = NULL, *html = NULL, *data;
 	const char *dom;
 
 	if (d->c->email.calendar && x->has_a &&
@@ -226,6 +230,8 @@ dl_email(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 	mm.reply_to = d->c->practice.email;
 	mm.subject = x->w.subject;
 	mm.text = x->w.text;
+	if (d->c->email.html)
+		mm.html = html = compose_html(x->w.text);
 	mm.ics = ical;
 	mm.message_id = x->msgid;
 	mm.date = d->now;
@@ -234,6 +240,7 @@ dl_email(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 	free(from);
 	free(ical);
 	free(uid);
+	free(html);
 	return data;
 }
 

@@ -142,6 +142,20 @@ test_values(void **state)
 	composed_free(&w);
 }
 
+static void
+test_html(void **state)
+{
+	char *h;
+
+	(void)state;
+	h = compose_html("Hello <Sam> & Alex,\n\nJoin: https://meet.example.org/a?x=1&y=2.\nBye");
+	assert_non_null(strstr(h, "<p>Hello &lt;Sam&gt; &amp; Alex,</p>"));
+	assert_non_null(strstr(h, "<a href=\"https://meet.example.org/a?x=1&amp;y=2\">"));
+	assert_non_null(strstr(h, "</a>.<br>"));
+	assert_null(strstr(h, "<Sam>"));
+	free(h);
+}
+
 int
 main(void)
 {
@@ -149,6 +163,7 @@ main(void)
 		cmocka_unit_test_setup(test_group_fallbacks, setup),
 		cmocka_unit_test_setup(test_oneline, setup),
 		cmocka_unit_test_setup(test_values, setup),
+		cmocka_unit_test_setup(test_html, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
