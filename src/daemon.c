@@ -201,23 +201,38 @@ daemon_reload(struct conf **confp)
 	daemon_notify("READY=1");
 }
 
+static long long
+daemon_mono_now(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return daemon_mono_usec(&now);
+}
+
 /*
- * The timeout from the wall clock now to t (a whole second: "due at t"
- * means "not before t"), at most cap_usec when that is set.  Sub-second
- * precision keeps a message from going up to a second late.
+ * The timeout until the wall-clock instant t (a whole second: "due at t"
+ * means "not before t"; 0: no such instant), at most cap_usec.  Sub-second
+ * precision keeps a message from going up to a second late.  Due times
+ * are wall-clock by nature (they are stored); everything else, the rescan
+ * and the watchdog, runs on the monotonic clock, so a clock that jumps
+ * back or forward does not stretch or skip them.
  */
 static void
 daemon_until(time_t t, long long cap_usec, struct timespec *ts)
 {
 	struct timespec now;
-	long long us;
+	long long us = cap_usec;
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	us = ((long long)t - (long long)now.tv_sec) * 1000000LL - now.tv_nsec / 1000;
+	if (t != 0) {
+		clock_gettime(CLOCK_REALTIME, &now);
+		us = ((long long)t - (long long)now.tv_sec) * 1000000LL -
+		    now.tv_nsec / 1000;
+		if (us > cap_usec)
+			us = cap_usec;
+	}
 	if (us < 0)
 		us = 0;
-	if (cap_usec > 0 && us > cap_usec)
-		us = cap_usec;
 	ts->tv_sec = (time_t)(us / 1000000);
 	ts->tv_nsec = (long)(us % 1000000) * 1000;
 }
@@ -259,7 +274,8 @@ daemon_run(struct conf **confp, struct store *st)
 	while (!daemon_stop_flag) {
 		struct pollfd pfd = { .fd = ifd, .events = POLLIN };
 		struct timespec ts;
-		time_t now, next, until, wake;
+		time_t now, next;
+		long long until, cap;
 
 		if (daemon_hup_flag) {
 			daemon_hup_flag = 0;
@@ -285,25 +301,22 @@ daemon_run(struct conf **confp, struct store *st)
 		daemon_status(st, &stats);
 		daemon_watchdog();
 
-		/* the safety rescan, or the retry of a failed pass */
-		until = time(NULL) + (failures == 0 ? DAEMON_RESCAN :
-		    failures < 6 ? 1L << failures : 60);
+		/* the safety rescan, or the retry of a failed pass (monotonic) */
+		until = daemon_mono_now() + 1000000LL * (failures == 0 ?
+		    DAEMON_RESCAN : failures < 6 ? 1L << failures : 60);
 		for (;;) {
 			if (daemon_stop_flag || daemon_hup_flag)
 				break;
-			now = time(NULL);
-			if (now >= until)
+			if ((cap = until - daemon_mono_now()) <= 0)
 				break;
-			next = store_next_wake(st);
-			wake = until;
-			if (failures == 0 && next != 0) {
-				if (next <= now)
-					break;
-				if (next < until)
-					wake = next;
-			}
+			now = time(NULL);
+			next = failures == 0 ? store_next_wake(st) : 0;
+			if (next != 0 && next <= now)
+				break;
 			/* the watchdog is fed at least every half period */
-			daemon_until(wake, daemon_wd_usec / 2, &ts);
+			if (daemon_wd_usec > 0 && cap > daemon_wd_usec / 2)
+				cap = daemon_wd_usec / 2;
+			daemon_until(next, cap, &ts);
 			if (ppoll(ifd >= 0 ? &pfd : NULL, ifd >= 0 ? 1 : 0, &ts,
 			    &waitmask) > 0 && ifd >= 0 && daemon_drain(ifd, base) &&
 			    store_data_version(st) != seen)
