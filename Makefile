@@ -78,7 +78,7 @@ $(B)/tests/%: tests/unit/%.c $(B)/libnudged.a | $(B)/tests
 	    $(ALL_LDFLAGS) $(PKG_LIBS) -lcmocka
 
 unit: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ./$$t; done
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; case $$t in /*) $$t;; *) ./$$t;; esac; done
 
 asan:
 	$(MAKE) SANITIZE=1 all $(UNIT_SRC:tests/unit/%.c=build-asan/tests/%)
@@ -159,7 +159,7 @@ $(FUZZ_DIR)/fuzz_time: tests/fuzz/fuzz_time.c src/tz.c
 $(FUZZ_DIR)/fuzz_phone: tests/fuzz/fuzz_phone.c src/phone.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
-$(FUZZ_DIR)/fuzz_mail: tests/fuzz/fuzz_mail.c src/mail.c src/util.c src/xfer.c
+$(FUZZ_DIR)/fuzz_mail: tests/fuzz/fuzz_mail.c src/mail.c src/mime.c src/util.c src/xfer.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS)
 

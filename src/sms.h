@@ -8,7 +8,7 @@
  * in size, and connect, total and low-speed timeouts are set.  Certificates
  * are always verified; plain http:// only for loopback hosts.
  *
- * Every answer is classified by one table per provider (see sms.c):
+ * Every answer is classified by one table per provider (see sms_req.c):
  *   XFER_OK        accepted; ref holds the provider's id
  *   XFER_PERMFAIL  this message can never go (invalid number, unsubscribed
  *                  recipient: unsubscribed is set, other 4xx)
