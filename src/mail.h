@@ -23,6 +23,9 @@
  * or DATA: PERMFAIL with the server's reply in err.  The connection lost
  * or timed out after the whole message went up: UNKNOWN.  Login refused,
  * certificate not trusted, STARTTLS not offered: CHANNEL.
+ *
+ * The pure half (addresses, mail_format, mail_ics_format) is in mime.c;
+ * Message-IDs and delivery are in mail.c.
  */
 #ifndef NUDGED_MAIL_H
 #define NUDGED_MAIL_H

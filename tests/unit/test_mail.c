@@ -1,6 +1,7 @@
 /*
- * Unit tests for the pure half of mail.c: addresses, Message-IDs, the
- * message text, the iCalendar object and the SMTP classification table.
+ * Unit tests for the pure parts of mail.c and mime.c: addresses,
+ * Message-IDs, the message text, the iCalendar object and the SMTP
+ * classification table.
  * The decoders below are independent of mail.c's encoders, so a test
  * checks that what was written reads back, not that it matches itself.
  */
@@ -471,6 +472,105 @@ test_format_subject(void **state)
 	sbuf_free(&s);
 }
 
+/*
+ * The header section up to the blank line: no line over max octets, and
+ * no folded line made only of blanks (RFC 5322 3.2.2).
+ */
+static void
+assert_header_lines(const char *msg, size_t max)
+{
+	const char *p, *e, *q;
+
+	for (p = msg; (e = strstr(p, "\r\n")) != NULL && e != p; p = e + 2) {
+		if ((size_t)(e - p) > max)
+			fail_msg("header line of %zu octets: %.40s...",
+			    (size_t)(e - p), p);
+		if (*p != ' ' && *p != '\t')
+			continue;
+		for (q = p; q < e && (*q == ' ' || *q == '\t'); q++)
+			;
+		assert_true(q < e);
+	}
+	assert_non_null(e);
+}
+
+/* Subject text that decodes back exactly; returns the message. */
+static char *
+subject_roundtrip(const char *subject)
+{
+	struct mail_msg m = base_msg();
+	char err[256], *msg, *v;
+
+	m.subject = subject;
+	msg = mail_format(&m, err, sizeof(err));
+	assert_non_null(msg);
+	assert_header_lines(msg, 998);
+	assert_lines(msg, 998);
+	v = header(msg, "Subject");
+	assert_non_null(v);
+	assert_string_equal(v, subject);
+	free(v);
+	return msg;
+}
+
+/*
+ * Long runs of blanks: folding can only go before a blank that a word
+ * follows, so a run of 1000 blanks would sit on one line of over 998
+ * octets.  Such a subject must come out as encoded words (which keep
+ * every blank), with the words in order.
+ */
+static void
+test_format_subject_blanks(void **state)
+{
+	static const char *const blanks[] = { " ", "\t", " \t" };
+	struct sbuf s = { 0 };
+	const char *b, *r;
+	char *msg, *v;
+	size_t i, k;
+	int shape;
+
+	(void)state;
+	for (k = 0; k < sizeof(blanks) / sizeof(blanks[0]); k++) {
+		/* 0: between words, 1: leading, 2: trailing */
+		for (shape = 0; shape < 3; shape++) {
+			if (shape != 1)
+				sbuf_add(&s, "Breathe");
+			for (i = 0; i < 1000; i++)
+				sbuf_addc(&s, blanks[k][i % strlen(blanks[k])]);
+			if (shape != 2)
+				sbuf_add(&s, "slowly");
+			msg = subject_roundtrip(sbuf_str(&s));
+			v = header(msg, "Subject");
+			b = strstr(v, "Breathe");
+			r = strstr(v, "slowly");
+			assert_true(shape == 1 || b == v);
+			assert_true(shape == 2 ||
+			    (r != NULL && r[6] == '\0' && (b == NULL || b < r)));
+			free(v);
+			free(msg);
+			sbuf_free(&s);
+		}
+	}
+
+	/* Two runs that fit alone but not together on the last line. */
+	for (i = 0; i < 850; i++)
+		sbuf_addc(&s, 'w');
+	for (i = 0; i < 850; i++)
+		sbuf_addc(&s, ' ');
+	free(subject_roundtrip(sbuf_str(&s)));
+	sbuf_free(&s);
+
+	/* A shorter run still goes out as it is, unencoded. */
+	sbuf_add(&s, "Breathe");
+	for (i = 0; i < 100; i++)
+		sbuf_addc(&s, ' ');
+	sbuf_add(&s, "slowly");
+	msg = subject_roundtrip(sbuf_str(&s));
+	assert_null(strstr(msg, "=?UTF-8?"));
+	free(msg);
+	sbuf_free(&s);
+}
+
 static void
 test_format_injection(void **state)
 {
@@ -830,6 +930,7 @@ main(void)
 		cmocka_unit_test(test_format_headers),
 		cmocka_unit_test(test_format_names),
 		cmocka_unit_test(test_format_subject),
+		cmocka_unit_test(test_format_subject_blanks),
 		cmocka_unit_test(test_format_injection),
 		cmocka_unit_test(test_format_body),
 		cmocka_unit_test(test_format_multipart),
