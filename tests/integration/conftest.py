@@ -416,3 +416,20 @@ def ready(practice):
     practice.write_conf()
     practice.init()
     return practice
+
+
+# Measurements a test wants shown even when it passes (pytest -q hides
+# print output): collected here, printed in the run's closing summary.
+_MEASUREMENTS = []
+
+
+@pytest.fixture
+def measurement():
+    return _MEASUREMENTS.append
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _MEASUREMENTS:
+        terminalreporter.section("nudged measurements")
+        for line in _MEASUREMENTS:
+            terminalreporter.write_line(line)

@@ -616,7 +616,7 @@ def test_sigterm_finishes_the_message_in_flight(practice, tmp_path, services,
 OUTCOME_UNKNOWN = ("interrupted", "outcome unknown", "uncertain")
 
 
-def test_kill_9_loses_nothing(practice, fast_smtp, services, notify):
+def test_kill_9_loses_nothing(practice, fast_smtp, services, notify, measurement):
     n = int(os.environ.get("NUDGED_KILL_N", "1000"))
     seed = int(os.environ.get("NUDGED_KILL_SEED", str(random.randrange(1 << 30))))
     print(f"\nkill -9 test: {n} messages, seed {seed} "
@@ -673,6 +673,7 @@ def test_kill_9_loses_nothing(practice, fast_smtp, services, notify):
     summary = (f"seed {seed}: {n} messages, {runs} runs, {kills} kills, "
                f"duplicates: {dups}, lost: {len(lost)}, {took:.1f} s")
     print(summary)
+    measurement("kill -9 test: " + summary)
     assert len(rows) == n, summary
     assert not lost, f"{summary}; lost e.g. {lost[:5]}"
     assert not too_many, f"{summary}; more than two: {too_many}"
