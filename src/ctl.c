@@ -277,7 +277,9 @@ ctl_ctx_open(struct ctx *c)
 	conf_diag_free(&errs);
 	if (tz_set(c->conf->practice.timezone, err, sizeof err) == -1)
 		return ctl_fail(EX_CONFIG, "%s: %s", c->confpath, err);
-	if ((c->st = store_open(c->conf->database, err, sizeof err)) == NULL)
+	c->st = c->preview ? store_open_copy(c->conf->database, err, sizeof err) :
+	    store_open(c->conf->database, err, sizeof err);
+	if (c->st == NULL)
 		return ctl_fail(EX_IOERR, "%s: %s", c->conf->database, err);
 	c->db = store_db(c->st);
 	return 0;

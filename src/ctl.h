@@ -28,6 +28,7 @@ struct ctx {
 	struct store	*st;
 	sqlite3		*db;
 	struct sbuf	 out;		/* printed once committed */
+	int		 preview;	/* open a private copy of the database */
 };
 
 enum {

@@ -46,6 +46,8 @@ cmd_upcoming(struct ctx *c, int argc, char **argv)
 		else
 			return ctl_badopt(c, ch, argv);
 	}
+	/* A preview: planned on a private copy, no lock held, nothing written. */
+	c->preview = 1;
 	if ((rc = ctl_no_args(c, argc, argv)) != 0 ||
 	    (rc = ctl_ctx_open(c)) != 0)
 		return rc;

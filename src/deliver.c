@@ -315,10 +315,13 @@ dl_claim(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 	    x->has_k ? &x->k : NULL, x->has_cl ? &x->cl : NULL,
 	    x->has_hw ? &x->hw : NULL, x->when, &x->rcpt, &hold, why, sizeof(why));
 	if (v != PLAN_SEND) {
-		if (d->until == 0)
+		char scrub[600];
+
+		/* failures are logged by dl_fail, with the fallback taken */
+		if (d->until == 0 && v != PLAN_FAIL)
 			log_info("msg=%lld purpose=%s channel=%s status=%s why=\"%s\"",
 			    x->m.id, x->m.purpose, chan_name(x->m.channel),
-			    verdict[v], why);
+			    verdict[v], log_scrub(why, scrub, sizeof(scrub)));
 		if (v == PLAN_HOLD)
 			r = store_mark_hold(d->st, x->m.id, hold, why, err, errlen);
 		else if (v == PLAN_FAIL)

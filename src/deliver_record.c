@@ -92,6 +92,7 @@ dl_fallback(struct dl *d, const struct dl_item *x, char *err, size_t errlen)
 {
 	struct msg m = { 0 };
 	long long id = 0;
+	char *addr;
 
 	if (!d->c->sms.fallback_email || !d->c->email.enabled ||
 	    x->m.channel != CHAN_SMS || strcmp(x->m.purpose, "reminder") != 0 ||
@@ -99,31 +100,35 @@ dl_fallback(struct dl *d, const struct dl_item *x, char *err, size_t errlen)
 	    x->a.starts_at != x->m.appt_start ||
 	    x->a.starts_at - d->now < d->c->late_limit ||
 	    (x->has_k && x->k.closed) || x->cl.opted_out ||
-	    !x->cl.email_consent || x->cl.email == NULL ||
-	    !mail_addr_valid(x->cl.email))
+	    !x->cl.email_consent)
 		return 0;
+	if ((addr = compose_oneline(x->cl.email)) == NULL || !mail_addr_valid(addr)) {
+		free(addr);
+		return 0;
+	}
 	m.purpose = "reminder";
 	m.appointment_id = x->m.appointment_id;
 	m.client_id = x->m.client_id;
 	m.channel = CHAN_EMAIL;
-	m.recipient = x->cl.email;
+	m.recipient = addr;
 	m.due_at = d->now;
 	m.status = "pending";
 	m.rule = x->m.rule;
 	m.appt_start = x->m.appt_start;
 	m.template = x->m.template;
 	if (store_insert_msg(d->st, &m, &id, err, errlen) != 0)
-		return -1;
-	if (id != 0)
+		id = -1;
+	else if (id != 0)
 		log_info("msg=%lld fallback: the reminder goes by email as msg=%lld",
 		    x->m.id, id);
+	free(addr);
 	return id;
 }
 
 /* Failed for good: the reason, plus what was done about it. */
 static int
 dl_failed(struct dl *d, struct dl_item *x, const char *why,
-    const struct sms_req *sr, char *err, size_t errlen)
+    const struct sms_req *sr, int tried, char *err, size_t errlen)
 {
 	char reason[900], mask[64], scrub[512];
 	long long fb = 0;
@@ -148,7 +153,7 @@ dl_failed(struct dl *d, struct dl_item *x, const char *why,
 	d->stats->failed++;
 	log_warn("msg=%lld purpose=%s channel=%s to=%s status=failed attempt=%d "
 	    "err=\"%s\"", x->m.id, x->m.purpose, chan_name(x->m.channel),
-	    log_mask(x->m.recipient, mask, sizeof(mask)), x->m.attempts + 1,
+	    log_mask(x->m.recipient, mask, sizeof(mask)), x->m.attempts + tried,
 	    log_scrub(reason, scrub, sizeof(scrub)));
 	return store_mark_final(d->st, x->m.id, "failed", reason, err, errlen);
 }
@@ -158,7 +163,7 @@ dl_fail(struct dl *d, struct dl_item *x, const char *why, char *err,
     size_t errlen)
 {
 	/* Nothing was tried: attempts stays as it is (0 for a new message). */
-	return dl_failed(d, x, why, NULL, err, errlen);
+	return dl_failed(d, x, why, NULL, 0, err, errlen);
 }
 
 int
@@ -181,7 +186,7 @@ dl_record(struct dl *d, struct dl_item *x, enum xfer_result res,
 			return -1;
 		return store_mark_sent(d->st, x->m.id, ref, d->now, err, errlen);
 	case XFER_PERMFAIL:
-		return dl_failed(d, x, why, sr, err, errlen);
+		return dl_failed(d, x, why, sr, 1, err, errlen);
 	case XFER_CHANNEL:
 		d->stats->retry++;
 		/* A batch refused as a whole is one refusal, one pause. */
@@ -197,7 +202,7 @@ dl_record(struct dl *d, struct dl_item *x, enum xfer_result res,
 		if (x->m.recovered > 0) {
 			snprintf(reason, sizeof(reason), "outcome unknown again, not "
 			    "resending (it may have arrived): %.600s", why);
-			return dl_failed(d, x, reason, NULL, err, errlen);
+			return dl_failed(d, x, reason, NULL, 1, err, errlen);
 		}
 		snprintf(unknown, sizeof(unknown), "outcome unknown (%.500s); "
 		    "resending once%s", why, x->m.channel == CHAN_EMAIL ?
@@ -215,19 +220,19 @@ dl_record(struct dl *d, struct dl_item *x, enum xfer_result res,
 	if (attempt >= d->c->retry.attempts) {
 		snprintf(reason, sizeof(reason), "gave up after %d attempts: %.600s",
 		    attempt, why);
-		return dl_failed(d, x, reason, NULL, err, errlen);
+		return dl_failed(d, x, reason, NULL, 1, err, errlen);
 	}
 	if (x->has_a && strcmp(x->m.purpose, "reminder") == 0 &&
 	    x->a.starts_at - next < d->c->late_limit) {
 		snprintf(reason, sizeof(reason), "gave up: a retry would come less "
 		    "than late_limit before the appointment: %.600s", why);
-		return dl_failed(d, x, reason, NULL, err, errlen);
+		return dl_failed(d, x, reason, NULL, 1, err, errlen);
 	}
 	if (x->has_hw && plan_hw_next(d->c, &x->hw, x->m.occurrence) <= next &&
 	    plan_hw_next(d->c, &x->hw, x->m.occurrence) != 0) {
 		snprintf(reason, sizeof(reason), "gave up: the next prompt of this "
 		    "homework comes first: %.600s", why);
-		return dl_failed(d, x, reason, NULL, err, errlen);
+		return dl_failed(d, x, reason, NULL, 1, err, errlen);
 	}
 	d->stats->retry++;
 	tz_format_utc(next, when);

@@ -175,16 +175,25 @@ main(int argc, char **argv)
 		conf_free(c);
 		return EX_SOFTWARE;
 	}
-	if ((st = store_open(c->database, err, sizeof(err))) == NULL) {
+	/* A preview works on a private copy: no lock taken, nothing written. */
+	st = dry ? store_open_copy(c->database, err, sizeof(err)) :
+	    store_open(c->database, err, sizeof(err));
+	if (st == NULL) {
 		log_err("%s", err);
 		conf_free(c);
 		return EX_IOERR;
 	}
 	log_start(c, dry ? "dry run" : once ? "single pass" : "service");
-	{
+	if (!dry) {
 		int resent = 0, failed = 0;
 
-		if (!dry && store_recover(st, now, &resent, &failed, err,
+		if ((rc = store_lock(st, err, sizeof(err))) != 0) {
+			log_err("%s", err);
+			store_close(st);
+			conf_free(c);
+			return rc == 1 ? EX_TEMPFAIL : EX_IOERR;
+		}
+		if (store_recover(st, now, &resent, &failed, err,
 		    sizeof(err)) != 0) {
 			log_err("%s", err);
 			store_close(st);
@@ -203,10 +212,11 @@ main(int argc, char **argv)
 			log_err("%s", err);
 			rc = EX_IOERR;
 		} else {
-			log_info("pass done: %d planned, %d sent, %d failed, %d "
-			    "skipped, %d cancelled, %ld still pending", stats.planned,
-			    stats.sent, stats.failed, stats.skipped, stats.cancelled,
-			    stats.pending_due);
+			log_info("pass done%s: %d planned, %d %s, %d failed, %d "
+			    "skipped, %d cancelled, %ld still pending",
+			    dry ? " (dry run, nothing written)" : "", stats.planned,
+			    stats.sent, dry ? "would be sent" : "sent", stats.failed,
+			    stats.skipped, stats.cancelled, stats.pending_due);
 			rc = (!dry && stats.pending_due > 0) ? EX_TEMPFAIL : 0;
 		}
 	} else

@@ -107,22 +107,42 @@ plan_allowed(const struct conf *c, const struct client *cl,
 	return -1;
 }
 
+/* A copy without leading and trailing spaces and tabs; NULL in, NULL out. */
+static char *
+plan_trim(const char *v)
+{
+	size_t n;
+
+	if (v == NULL)
+		return NULL;
+	v += strspn(v, " \t");
+	for (n = strlen(v); n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'); n--)
+		;
+	return xstrndup(v, n);
+}
+
 char *
 plan_recipient(const struct conf *c, const struct client *cl, enum chan ch,
     char *why, size_t len)
 {
-	char num[32], perr[160];
+	char num[32], perr[160], *addr;
 
 	if (ch == CHAN_EMAIL) {
-		if (cl->email == NULL || cl->email[0] == '\0') {
+		/*
+		 * Blanks around an address typed into a form are not part of
+		 * it; anything else odd (a line break) makes it invalid.
+		 */
+		if ((addr = plan_trim(cl->email)) == NULL || addr[0] == '\0') {
+			free(addr);
 			snprintf(why, len, "no email address");
 			return NULL;
 		}
-		if (!mail_addr_valid(cl->email)) {
+		if (!mail_addr_valid(addr)) {
+			free(addr);
 			snprintf(why, len, "invalid email address");
 			return NULL;
 		}
-		return xstrdup(cl->email);
+		return addr;
 	}
 	if (cl->phone == NULL || cl->phone[0] == '\0') {
 		snprintf(why, len, "no phone number");
@@ -134,6 +154,19 @@ plan_recipient(const struct conf *c, const struct client *cl, enum chan ch,
 		return NULL;
 	}
 	return xstrdup(num);
+}
+
+/* 1 when the client has something (valid or not) in the channel's field. */
+static int
+plan_has_address(const struct client *cl, enum chan ch)
+{
+	const char *v = ch == CHAN_SMS ? cl->phone : cl->email;
+
+	if (v == NULL)
+		return 0;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	return *v != '\0';
 }
 
 static int
@@ -266,13 +299,39 @@ plan_set(struct msg *n, const char *status, const char *why)
 	n->last_error = xstrdup(why);
 }
 
-/* Pending rows whose appointment was cancelled, moved, or whose rule is gone. */
-static void
-plan_stale(const struct conf *c, const struct appt *a,
-    const struct plan_slice *old, time_t now, struct plan *p)
+/* Why a row was cancelled, when that cause can go away again. */
+static int
+plan_revivable(const char *why)
 {
+	static const char *const causes[] = {
+		"appointment cancelled", "appointment moved", "client opted out",
+		"case closed", "no consent to email", "no consent to SMS", NULL
+	};
+
+	for (size_t i = 0; why != NULL && causes[i] != NULL; i++)
+		if (strcmp(why, causes[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Pending rows whose appointment was cancelled, moved, or whose rule is
+ * gone are cancelled.  A row cancelled for a cause that has gone again
+ * (booked again, moved back, opted back in) comes back: the row is the one
+ * message its key allows, ever.  Revived rows are returned in rev (their
+ * lateness is judged with the rest by plan_overdue).
+ */
+static void
+plan_stale(const struct conf *c, const struct snapshot *s, const struct appt *a,
+    const struct kase *k, const struct plan_slice *old, time_t now,
+    struct plan *p, struct plan_slice *rev)
+{
+	char why[160];
+
+	rev->n = 0;
 	for (size_t i = 0; i < old->n; i++) {
 		const struct msg *m = old->m[i];
+		const struct client *cl;
 		int timed = plan_is(m->purpose, "reminder") ||
 		    plan_is(m->purpose, "follow_up");
 
@@ -293,10 +352,13 @@ plan_stale(const struct conf *c, const struct appt *a,
 				    "appointment booked again");
 		} else if (plan_is(m->status, "cancelled") && timed &&
 		    !a->cancelled && m->appt_start == a->starts_at &&
-		    plan_is(m->last_error, "appointment cancelled") &&
-		    m->due_at > now && plan_rule_exists(c, m->rule)) {
-			/* Cancelled, then booked again at the same time. */
+		    (m->rule == NULL || plan_rule_exists(c, m->rule)) &&
+		    plan_revivable(m->last_error) && k != NULL &&
+		    (plan_is(m->purpose, "follow_up") || a->starts_at > now) &&
+		    (cl = plan_client(s, m->client_id)) != NULL &&
+		    plan_allowed(c, cl, k, m->channel, why, sizeof(why)) == 0) {
 			plan_change(p, m, "cancelled", "pending", NULL);
+			rev->m[rev->n++] = m;
 		}
 	}
 }
@@ -370,14 +432,15 @@ plan_rules(const struct conf *c, const struct snapshot *s,
 				continue;
 			rcpt = plan_recipient(c, cl, rule->channel, why, sizeof(why));
 			/*
-			 * A phone that cannot take texts still gets its row: it
-			 * fails with the reason when due, and the reminder falls
-			 * back to email (contract "Fallback").
+			 * An address or phone that cannot be used still gets its
+			 * reminder row: it fails with the reason when due (the
+			 * practitioner's digest names it, and an SMS reminder falls
+			 * back to email), instead of vanishing unnoticed.
 			 */
-			if (rcpt == NULL && rule->channel == CHAN_SMS &&
-			    rule->before > 0 && cl->phone != NULL &&
-			    cl->phone[0] != '\0')
-				rcpt = compose_oneline(cl->phone);
+			if (rcpt == NULL && rule->before > 0 &&
+			    plan_has_address(cl, rule->channel))
+				rcpt = compose_oneline(rule->channel == CHAN_SMS ?
+				    cl->phone : cl->email);	/* recorded, never used */
 			if (rcpt == NULL)
 				continue;
 			n = plan_add(p);
@@ -415,16 +478,18 @@ plan_skip(struct plan *p, struct plan_cand *x, const char *why)
  */
 static void
 plan_overdue(const struct conf *c, const struct appt *a,
-    const struct plan_slice *old, size_t first_new, time_t now, struct plan *p)
+    const struct plan_slice *old, const struct plan_slice *rev,
+    size_t first_new, time_t now, struct plan *p)
 {
 	struct plan_cand *x = NULL;
-	size_t n = 0;
+	size_t n = 0, nold = old->n + rev->n;
 
-	for (size_t i = 0; i < old->n + (p->nadd - first_new); i++) {
-		const struct msg *m = i < old->n ? old->m[i] :
-		    &p->add[first_new + i - old->n];
+	for (size_t i = 0; i < nold + (p->nadd - first_new); i++) {
+		const struct msg *m = i < old->n ? old->m[i] : i < nold ?
+		    rev->m[i - old->n] : &p->add[first_new + i - nold];
+		int pending = i >= old->n || plan_is(m->status, "pending");
 
-		if (!plan_is(m->status, "pending") || m->attempts != 0 ||
+		if (!pending || m->attempts != 0 ||
 		    m->appt_start != a->starts_at || a->cancelled ||
 		    m->due_at > now)
 			continue;
@@ -432,8 +497,8 @@ plan_overdue(const struct conf *c, const struct appt *a,
 			if (now <= m->due_at + PLAN_OVERDUE_GRACE)
 				continue;
 			if (now - m->due_at > FOLLOW_UP_STALE) {
-				struct plan_cand one = { .old = i < old->n ? m : NULL,
-				    .new = i < old->n ? NULL : (struct msg *)m };
+				struct plan_cand one = { .old = i < nold ? m : NULL,
+				    .new = i < nold ? NULL : (struct msg *)m };
 
 				plan_skip(p, &one, "too late for a follow-up");
 			}
@@ -446,8 +511,8 @@ plan_overdue(const struct conf *c, const struct appt *a,
 		x[n].ch = m->channel;
 		x[n].before = plan_rule_before(m->rule);
 		x[n].overdue = now > m->due_at + PLAN_OVERDUE_GRACE;
-		x[n].old = i < old->n ? m : NULL;
-		x[n].new = i < old->n ? NULL : (struct msg *)m;
+		x[n].old = i < nold ? m : NULL;
+		x[n].new = i < nold ? NULL : (struct msg *)m;
 		n++;
 	}
 	/*
@@ -532,7 +597,8 @@ void
 plan_run(const struct conf *c, const struct snapshot *s, time_t now,
     long horizon, struct plan *p)
 {
-	const struct msg **by;
+	const struct msg **by, **revbuf = NULL;
+	struct plan_slice rev = { 0 };
 	size_t nby = 0, at = 0;
 
 	memset(p, 0, sizeof(*p));
@@ -554,7 +620,9 @@ plan_run(const struct conf *c, const struct snapshot *s, time_t now,
 		for (old.n = 0; at + old.n < nby &&
 		    by[at + old.n]->appointment_id == a->id; old.n++)
 			;
-		plan_stale(c, a, &old, now, p);
+		revbuf = xrealloc(revbuf, (old.n + 1) * sizeof(*revbuf));
+		rev.m = revbuf;
+		plan_stale(c, s, a, k, &old, now, p, &rev);
 		if (k == NULL)
 			continue;
 		plan_notices(c, s, a, k, &old, now, p);
@@ -562,9 +630,10 @@ plan_run(const struct conf *c, const struct snapshot *s, time_t now,
 			continue;
 		first_new = p->nadd;
 		plan_rules(c, s, a, k, &old, now, horizon, p);
-		plan_overdue(c, a, &old, first_new, now, p);
+		plan_overdue(c, a, &old, &rev, first_new, now, p);
 	}
 	free(by);
+	free(revbuf);
 	plan_all_homework(c, s, now, horizon, p);
 	plan_withdrawn(c, s, p);
 }
@@ -659,8 +728,17 @@ plan_recheck(const struct conf *c, const struct msg *m, const struct appt *a,
 			snprintf(why, len, "the appointment has already started");
 			return m->attempts > 0 ? PLAN_FAIL : PLAN_SKIP;
 		}
+		/*
+		 * The contract's late_limit: a message is judged by its due
+		 * time (or its retry's time), unless the pass reaches it late
+		 * (overdue): then by the moment of the pass.
+		 */
+		time_t at = m->next_at > m->due_at ? m->next_at : m->due_at;
+
+		if (now - at > PLAN_OVERDUE_GRACE)
+			at = now;
 		if (plan_is(m->purpose, "reminder") &&
-		    a->starts_at - now < c->late_limit) {
+		    a->starts_at - at < c->late_limit) {
 			snprintf(why, len, "less than late_limit before the appointment");
 			return m->attempts > 0 ? PLAN_FAIL : PLAN_SKIP;
 		}
@@ -679,7 +757,6 @@ plan_recheck(const struct conf *c, const struct msg *m, const struct appt *a,
 		return PLAN_SEND;
 	}
 	if ((*recipient = plan_recipient(c, cl, m->channel, why, len)) == NULL)
-		return m->channel == CHAN_SMS && cl->phone != NULL &&
-		    cl->phone[0] != '\0' ? PLAN_FAIL : PLAN_SKIP;
+		return plan_has_address(cl, m->channel) ? PLAN_FAIL : PLAN_SKIP;
 	return PLAN_SEND;
 }

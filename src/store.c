@@ -17,7 +17,9 @@
  * tz_parse_any() accepts and are parsed by the row readers
  * (store_read.c), never compared in SQL.
  */
+#include <sys/file.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +27,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -365,6 +368,7 @@ store_open(const char *path, char *err, size_t errlen)
 	const char *mode;
 	int ok;
 
+	s->lockfd = -1;
 	s->path = xstrdup(path);
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
 	    NULL) != SQLITE_OK) {
@@ -393,6 +397,99 @@ fail:
 	return NULL;
 }
 
+/*
+ * A private in-memory copy for previews (--dry-run, nudgectl upcoming):
+ * read once through the backup API, then planned and rendered with no
+ * lock held on the real file and nothing written to it, not even a schema
+ * (the copy is migrated, not the file).  A missing file is an error.
+ */
+struct store *
+store_open_copy(const char *path, char *err, size_t errlen)
+{
+	struct store *s = xcalloc(1, sizeof(*s));
+	sqlite3 *src = NULL;
+	sqlite3_backup *b;
+	int rc;
+
+	s->lockfd = -1;
+	s->path = xstrdup(path);
+	if (sqlite3_open_v2(path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		store_errf(err, errlen, "%s: cannot open database: %s", path,
+		    src != NULL ? sqlite3_errmsg(src) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(src, STORE_BUSY_MS);
+	if (sqlite3_open_v2(":memory:", &s->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		store_dberr(s, err, errlen, "cannot open a memory database");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 0);
+	if ((b = sqlite3_backup_init(s->db, "main", src, "main")) == NULL) {
+		store_dberr(s, err, errlen, "cannot copy the database");
+		goto fail;
+	}
+	rc = sqlite3_backup_step(b, -1);
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE) {
+		store_errf(err, errlen, "%s: cannot read database: %s", path,
+		    sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_close(src);
+	src = NULL;
+	if (store_exec(s, "PRAGMA foreign_keys=ON", err, errlen) == -1 ||
+	    store_migrate(s, err, errlen) == -1)
+		goto fail;
+	return s;
+fail:
+	sqlite3_close(src);
+	store_close(s);
+	return NULL;
+}
+
+/*
+ * One delivering nudged per database: a second one (a `--once` run beside
+ * the service) would take rows the first is sending for rows a crash left
+ * behind, and send them twice.  The lock is an flock() on "<database>.lock"
+ * held until exit; the kernel drops it when the process dies, kill -9
+ * included.
+ */
+int
+store_lock(struct store *s, char *err, size_t errlen)
+{
+	char *lock = xasprintf("%s.lock", s->path), pid[32];
+	int fd, r = -1;
+
+	if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0660)) == -1) {
+		store_errf(err, errlen, "%s: %s", lock, strerror(errno));
+		goto out;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK) {
+			ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+
+			pid[n > 0 ? n : 0] = '\0';
+			pid[strcspn(pid, "\n")] = '\0';
+			store_errf(err, errlen, "another nudged (pid %s) is already "
+			    "delivering from %s", pid[0] ? pid : "unknown", s->path);
+			r = 1;
+		} else
+			store_errf(err, errlen, "%s: %s", lock, strerror(errno));
+		close(fd);
+		goto out;
+	}
+	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, strlen(pid), 0) < 0) {
+		/* the pid is only a courtesy for the message above */
+	}
+	s->lockfd = fd;
+	r = 0;
+out:
+	free(lock);
+	return r;
+}
+
 void
 store_close(struct store *s)
 {
@@ -400,6 +497,8 @@ store_close(struct store *s)
 
 	if (s == NULL)
 		return;
+	if (s->lockfd >= 0)
+		close(s->lockfd);
 	if (s->db != NULL) {
 		for (i = 0; i < s->ncache; i++)
 			sqlite3_finalize(s->cache[i].st);

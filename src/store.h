@@ -152,6 +152,14 @@ struct msg_change {
 /* Open (creating and migrating as needed).  NULL with err on failure. */
 struct store	*store_open(const char *path, char *err, size_t errlen);
 void		 store_close(struct store *);
+/* A private in-memory copy of the database, for previews.  NULL with err. */
+struct store	*store_open_copy(const char *path, char *err, size_t errlen);
+/*
+ * Become the one delivering process for this database (an flock on
+ * "<database>.lock" until store_close).  0, 1 when another holds it
+ * (err says which pid), -1 on error.
+ */
+int		 store_lock(struct store *, char *err, size_t errlen);
 struct sqlite3	*store_db(struct store *);	/* for nudgectl's own statements */
 
 int	 store_begin(struct store *, char *err, size_t);	/* BEGIN IMMEDIATE */

@@ -34,6 +34,7 @@ struct store {
 	volatile int *stop;	/* during store_begin_or_stop(): give up when set */
 	struct store_stmt cache[STORE_NCACHE];
 	size_t	 ncache;
+	int	 lockfd;	/* store_lock(): held until store_close(); -1: none */
 };
 
 #define MSG_COLS "id, purpose, appointment_id, homework_id, client_id, channel," \
