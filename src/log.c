@@ -83,7 +83,7 @@ const char *
 log_mask(const char *r, char *buf, size_t len)
 {
 	const char *at;
-	size_t n, i, o = 0;
+	size_t n;
 
 	if (len == 0)
 		return buf;
@@ -105,8 +105,6 @@ log_mask(const char *r, char *buf, size_t len)
 		return buf;
 	}
 	snprintf(buf, len, "%.3s******%s", r, r + n - 3);
-	(void)i;
-	(void)o;
 	return buf;
 }
 
@@ -141,13 +139,19 @@ log_scrub(const char *text, char *buf, size_t len)
 			continue;
 		}
 		if (isdigit(c) || (c == '+' && isdigit((unsigned char)text[i + 1]))) {
-			/* A run of digits (with spaces or dashes) long enough to be a phone. */
+			/*
+			 * A run of digits long enough to be a phone, however it
+			 * is written: "+44 (0)7700-900.123" is one number.
+			 */
 			for (j = i, digits = 0; text[j] != '\0'; j++) {
 				if (isdigit((unsigned char)text[j]))
 					digits++;
 				else if (!(text[j] == '+' && j == i) &&
-				    !((text[j] == ' ' || text[j] == '-') &&
-				    isdigit((unsigned char)text[j + 1])))
+				    !(strchr(" -./()", text[j]) != NULL &&
+				    (isdigit((unsigned char)text[j + 1]) ||
+				    (text[j + 1] != '\0' &&
+				    strchr(" -./()", text[j + 1]) != NULL &&
+				    isdigit((unsigned char)text[j + 2])))))
 					break;
 			}
 			if (digits >= 7) {

@@ -386,10 +386,8 @@ sms_form_escape(const char *s)
 	char *e, *r;
 
 	/* libcurl ignores the handle here (documented since 7.82). */
-	if ((e = curl_easy_escape(NULL, s, (int)strlen(s))) == NULL) {
-		fprintf(stderr, "nudged: out of memory\n");
-		abort();
-	}
+	if ((e = curl_easy_escape(NULL, s, (int)strlen(s))) == NULL)
+		xoom();
 	r = xstrdup(e);
 	curl_free(e);
 	return r;

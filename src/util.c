@@ -6,8 +6,8 @@
 
 #include "util.h"
 
-static void
-oom(void)
+void
+xoom(void)
 {
 	/* Nothing sensible can be sent or recorded without memory. */
 	fputs("nudged: out of memory\n", stderr);
@@ -20,7 +20,7 @@ xmalloc(size_t n)
 	void *p = malloc(n ? n : 1);
 
 	if (p == NULL)
-		oom();
+		xoom();
 	return p;
 }
 
@@ -30,7 +30,7 @@ xcalloc(size_t n, size_t size)
 	void *p = calloc(n ? n : 1, size ? size : 1);
 
 	if (p == NULL)
-		oom();
+		xoom();
 	return p;
 }
 
@@ -39,7 +39,7 @@ xrealloc(void *p, size_t n)
 {
 	p = realloc(p, n ? n : 1);
 	if (p == NULL)
-		oom();
+		xoom();
 	return p;
 }
 
@@ -51,7 +51,7 @@ xstrdup(const char *s)
 	if (s == NULL)
 		return NULL;
 	if ((p = strdup(s)) == NULL)
-		oom();
+		xoom();
 	return p;
 }
 
@@ -63,7 +63,7 @@ xstrndup(const char *s, size_t n)
 	if (s == NULL)
 		return NULL;
 	if ((p = strndup(s, n)) == NULL)
-		oom();
+		xoom();
 	return p;
 }
 
@@ -98,7 +98,7 @@ sbuf_grow(struct sbuf *b, size_t more)
 	if (need <= b->cap)
 		return;
 	if (need < b->len)
-		oom();
+		xoom();
 	b->cap = b->cap ? b->cap : 64;
 	while (b->cap < need)
 		b->cap *= 2;

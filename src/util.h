@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdarg.h>
 
+void	 xoom(void) __attribute__((noreturn));	/* "out of memory", abort */
 void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
 void	*xrealloc(void *, size_t);
