@@ -224,7 +224,12 @@ dl_email(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 		ics.stamp = d->now;
 		ical = mail_ics_format(&ics);
 	}
-	mm.from = d->c->email.from;
+	/*
+	 * A discreet client's mail shows no name in From either: the display
+	 * name is usually the practitioner's.
+	 */
+	mm.from = x->has_cl && x->cl.discreet && from != NULL ? from :
+	    d->c->email.from;
 	mm.to_name = name;
 	mm.to_addr = x->rcpt;
 	mm.reply_to = d->c->practice.email;

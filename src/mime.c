@@ -675,13 +675,21 @@ mail_ics_format(const struct mail_ics *ev)
 	ics_line(&b, "CALSCALE:GREGORIAN");
 	/*
 	 * PUBLISH, not REQUEST: a reminder informs, it does not invite the
-	 * client to accept or decline.  A cancellation must be CANCEL with a
-	 * higher SEQUENCE for calendars to remove the event.
+	 * client to accept or decline.  One UID per appointment, and a
+	 * SEQUENCE that grows with the time of writing (minutes since 2020):
+	 * a later reminder after a move, or the cancellation, supersedes the
+	 * event a calendar already holds.
 	 */
 	ics_line(&b, ev->cancel ? "METHOD:CANCEL" : "METHOD:PUBLISH");
 	ics_line(&b, "BEGIN:VEVENT");
 	ics_prop(&b, "UID", ev->uid != NULL ? ev->uid : "", 1);
-	ics_line(&b, ev->cancel ? "SEQUENCE:1" : "SEQUENCE:0");
+	{
+		char seq[32];
+
+		snprintf(seq, sizeof(seq), "SEQUENCE:%ld", ev->stamp > 1577836800 ?
+		    (long)((ev->stamp - 1577836800) / 60) : 0L);
+		ics_line(&b, seq);
+	}
 	ics_time(&b, "DTSTAMP", ev->stamp);
 	ics_time(&b, "DTSTART", ev->start);
 	ics_time(&b, "DTEND", ev->start + (time_t)ev->duration_min * 60);

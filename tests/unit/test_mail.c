@@ -804,7 +804,22 @@ test_ics(void **state)
 	ics = mail_ics_format(&ev);
 	assert_non_null(strstr(ics, "\r\nMETHOD:CANCEL\r\n"));
 	assert_non_null(strstr(ics, "\r\nSTATUS:CANCELLED\r\n"));
-	assert_non_null(strstr(ics, "\r\nSEQUENCE:1\r\n"));
+	{
+		/* SEQUENCE grows with the stamp: a later message supersedes. */
+		char *want = xasprintf("\r\nSEQUENCE:%ld\r\n",
+		    (long)((ev.stamp - 1577836800) / 60));
+		char *later;
+
+		assert_non_null(strstr(ics, want));
+		free(want);
+		ev.stamp += 3600;
+		later = mail_ics_format(&ev);
+		want = xasprintf("\r\nSEQUENCE:%ld\r\n",
+		    (long)((ev.stamp - 1577836800) / 60));
+		assert_non_null(strstr(later, want));
+		free(want);
+		free(later);
+	}
 	assert_null(strstr(ics, "LOCATION"));
 	assert_null(strstr(ics, "ORGANIZER"));
 	free(ics);
