@@ -2,6 +2,7 @@
  * store_snap: the snapshot planning works from (see struct snapshot in
  * store.h), and forgetting noted problems whose rows read fine again.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -370,6 +371,40 @@ snap_forget(struct store *s, const struct snapshot *sn, char *err, size_t errlen
 	return rc;
 }
 
+static int
+cmp_case_id(const void *k, const void *e)
+{
+	long long id = *(const long long *)k, o = ((const struct kase *)e)->id;
+
+	return (id > o) - (id < o);
+}
+
+/*
+ * An appointment whose case does not exist (a booking tool's broken
+ * reference) is reported and left out, like any unreadable row.
+ */
+static void
+snap_orphans(struct snapshot *sn, size_t *badcap)
+{
+	size_t i, o = 0;
+	char why[64];
+
+	for (i = 0; i < sn->nappts; i++) {
+		struct appt *a = &sn->appts[i];
+
+		if (bsearch(&a->case_id, sn->cases, sn->ncases, sizeof(*sn->cases),
+		    cmp_case_id) == NULL) {
+			snprintf(why, sizeof(why), "case %lld does not exist",
+			    a->case_id);
+			add_bad(sn, badcap, "appointments", a->id, why);
+			appt_free(a);
+			continue;
+		}
+		sn->appts[o++] = *a;
+	}
+	sn->nappts = o;
+}
+
 int
 store_snapshot(struct store *s, time_t since, struct snapshot *sn, char *err,
     size_t errlen)
@@ -379,8 +414,12 @@ store_snapshot(struct store *s, time_t since, struct snapshot *sn, char *err,
 	memset(sn, 0, sizeof(*sn));
 	if (snap_appts(s, since, sn, &badcap, err, errlen) == -1 ||
 	    snap_homework(s, sn, &badcap, err, errlen) == -1 ||
-	    snap_cases(s, sn, err, errlen) == -1 ||
-	    snap_clients(s, sn, err, errlen) == -1 ||
+	    snap_cases(s, sn, err, errlen) == -1) {
+		snapshot_free(sn);
+		return -1;
+	}
+	snap_orphans(sn, &badcap);
+	if (snap_clients(s, sn, err, errlen) == -1 ||
 	    snap_msgs(s, sn, err, errlen) == -1 ||
 	    snap_forget(s, sn, err, errlen) == -1) {
 		snapshot_free(sn);

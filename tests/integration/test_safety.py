@@ -147,3 +147,17 @@ def test_invalid_phone_never_in_the_log(ready, smtp):
         digits = "".join(ch for ch in "7700 900123" if ch.isdigit())
         assert digits not in "".join(ch for ch in r.stderr if ch.isdigit() or ch == "\n")
         assert "900123" not in r.stderr
+
+
+def test_appointment_of_a_missing_case_is_reported(ready, smtp):
+    ready.couple(T)
+    orphan = ready.book(99, T)           # a booking tool's broken reference
+    r = ready.once(DUE_48H)
+    assert r.returncode == 0, r.stderr
+    assert f"appointments row {orphan}: case 99 does not exist" in r.stderr
+    assert len(smtp.messages) == 3       # both partners, and the digest
+    [alert] = mails_to(smtp, PRACTICE_EMAIL)
+    assert "case 99 does not exist" in alert.get_body(("plain",)).get_content()
+    # reported once, not at every pass
+    r = ready.once(shift(DUE_48H, minutes=5))
+    assert "case 99" not in r.stderr
