@@ -5,6 +5,8 @@
  * times, lists, channel lists), each of which reports a wrong value in
  * words that say what to write instead.
  */
+#include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,6 +218,46 @@ conf_get_bool(struct conf_ld *ld, const config_setting_t *g,
 	return 1;
 }
 
+/*
+ * libconfig 1.5 reads an integer without an L suffix into 32 bits and
+ * wraps silently (4294967297 becomes 1).  The digits written after
+ * "name =" on the setting's source line are read again here, so a value
+ * that wrapped is refused instead of used.  1 when it is as written (or
+ * cannot be checked), 0 when it wrapped.
+ */
+static int
+conf_int_as_written(const struct conf_ld *ld, const config_setting_t *s,
+    const char *name, long long v)
+{
+	const char *file = conf_src_file(ld, s);
+	int line = config_setting_source_line(s), n = 0, ok = 1;
+	char buf[4096], *p, *end;
+	size_t len = strlen(name);
+	long long w;
+	FILE *f;
+
+	if (file == NULL || line <= 0 || (f = fopen(file, "r")) == NULL)
+		return 1;
+	while (fgets(buf, sizeof(buf), f) != NULL && ++n < line)
+		;
+	fclose(f);
+	for (p = buf; n == line && (p = strstr(p, name)) != NULL; p += len) {
+		if (p > buf && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))
+			continue;
+		end = p + len;
+		end += strspn(end, " \t");
+		if (*end != '=' && *end != ':')
+			continue;
+		end++;
+		end += strspn(end, " \t");
+		errno = 0;
+		w = strtoll(end, &p, 0);
+		ok = errno == 0 && p != end && w == v;
+		break;
+	}
+	return ok;
+}
+
 int
 conf_get_long(struct conf_ld *ld, const config_setting_t *g,
     const char *name, long min, long max, long *out)
@@ -232,6 +274,12 @@ conf_get_long(struct conf_ld *ld, const config_setting_t *g,
 		return -1;
 	}
 	v = config_setting_get_int64(s);
+	if (config_setting_type(s) == CONFIG_TYPE_INT &&
+	    !conf_int_as_written(ld, s, name, v)) {
+		conf_err(ld, s, "'%s' is out of range: use %ld to %ld", name,
+		    min, max);
+		return -1;
+	}
 	if (v < min || v > max) {
 		conf_err(ld, s, "'%s' = %lld is out of range: use %ld to %ld",
 		    name, v, min, max);

@@ -217,3 +217,11 @@ def test_every_problem_reported_at_once(practice):
     lines = [l for l in r.stderr.splitlines() if re.match(
         re.escape(str(practice.conf)) + r":\d+:", l)]
     assert len(lines) >= 2, r.stderr
+
+
+@pytest.mark.parametrize("value", ["4294967297", "100000000000", "-4294967295"])
+def test_integer_that_libconfig_would_wrap_is_refused(practice, value):
+    """libconfig 1.5 wraps unsuffixed integers to 32 bits: 4294967297 reads as 1."""
+    r = check(practice, extra=f"retry = {{ attempts = {value}; }};")
+    assert_error_at(practice, r, f"attempts = {value}")
+    assert "out of range" in r.stderr
