@@ -51,7 +51,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 DEB_PKGS   := gcc make pkg-config libcurl4-openssl-dev libconfig-dev \
               libsqlite3-dev libjansson-dev libcmocka-dev tzdata openssl \
               python3 python3-pytest python3-aiosmtpd sqlite3 ca-certificates \
-              systemd
+              systemd clang
 
 .PHONY: all check unit integration demo deps install bench clean asan fuzz fuzz-build
 
@@ -90,6 +90,7 @@ integration: asan
 
 check: deps
 	$(MAKE) all
+	$(MAKE) B=build-clang CC=clang all	# warnings as errors under clang too
 	$(MAKE) unit
 	$(MAKE) SANITIZE=1 unit
 	$(MAKE) integration
@@ -174,6 +175,6 @@ fuzz: fuzz-build
 	done
 
 clean:
-	rm -rf build build-asan tests/integration/__pycache__ .pytest_cache
+	rm -rf build build-asan build-clang tests/integration/__pycache__ .pytest_cache
 
 -include $(wildcard build/obj/*.d build-asan/obj/*.d build/tests/*.d build-asan/tests/*.d)
