@@ -394,11 +394,6 @@ load_rules(struct conf_ld *ld, const config_setting_t *root)
 
 /* ---- the rest ---- */
 
-static int
-in_quiet(int t, int from, int to)
-{
-	return from < to ? t >= from && t < to : t >= from || t < to;
-}
 
 static void
 load_timing(struct conf_ld *ld, const config_setting_t *root)
@@ -425,7 +420,7 @@ load_timing(struct conf_ld *ld, const config_setting_t *root)
 	for (ch = 0; ch < CHAN_N; ch++) {
 		if (!c->homework.channels[ch] || !c->quiet.channels[ch] ||
 		    c->quiet.from == c->quiet.to ||
-		    !in_quiet(c->homework.at, c->quiet.from, c->quiet.to))
+		    !conf_quiet_at(c, ch, c->homework.at))
 			continue;
 		loc = conf_member(hw, "at") != NULL ? conf_member(hw, "at") :
 		    conf_member(q, "from");
@@ -667,4 +662,15 @@ int
 conf_quiet_on(const struct conf *c, enum chan ch)
 {
 	return (unsigned)ch < CHAN_N && c->quiet.channels[ch];
+}
+
+int
+conf_quiet_at(const struct conf *c, enum chan ch, int minute)
+{
+	if (!conf_quiet_on(c, ch) || c->quiet.from == c->quiet.to)
+		return 0;
+	/* from is inside, to is not; the span may wrap past midnight */
+	if (c->quiet.from < c->quiet.to)
+		return minute >= c->quiet.from && minute < c->quiet.to;
+	return minute >= c->quiet.from || minute < c->quiet.to;
 }

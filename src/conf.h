@@ -161,5 +161,7 @@ const char *conf_tmpl_text(const struct conf *, const char *group,
 
 /* 1 when channel ch has quiet hours. */
 int	 conf_quiet_on(const struct conf *, enum chan);
+/* 1 when a local time (minutes after midnight) is inside ch's quiet hours. */
+int	 conf_quiet_at(const struct conf *, enum chan, int minute);
 
 #endif

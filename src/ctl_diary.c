@@ -400,15 +400,6 @@ cmd_appointments(struct ctx *c, int argc, char **argv)
 
 /* ---- homework ---- */
 
-static int
-in_quiet(const struct conf *cf, int min)
-{
-	if (cf->quiet.from == cf->quiet.to)
-		return 0;
-	if (cf->quiet.from < cf->quiet.to)
-		return min >= cf->quiet.from && min < cf->quiet.to;
-	return min >= cf->quiet.from || min < cf->quiet.to;
-}
 
 int
 cmd_homework_add(struct ctx *c, int argc, char **argv)
@@ -482,7 +473,7 @@ cmd_homework_add(struct ctx *c, int argc, char **argv)
 	/* nudged would refuse the same time in its config: say so now. */
 	for (k = 0; k < CHAN_N && min >= 0 && rc == 0; k++)
 		if (c->conf->homework.channels[k] &&
-		    conf_quiet_on(c->conf, (enum chan)k) && in_quiet(c->conf, min))
+		    conf_quiet_at(c->conf, (enum chan)k, min))
 			rc = ctl_fail(EX_DATAERR, "%s: --at %s falls in quiet "
 			    "hours (%02d:%02d-%02d:%02d) on %s", c->cmd, hm,
 			    c->conf->quiet.from / 60, c->conf->quiet.from % 60,

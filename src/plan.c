@@ -169,13 +169,6 @@ plan_has_address(const struct client *cl, enum chan ch)
 	return *v != '\0';
 }
 
-static int
-plan_in_quiet(const struct conf *c, int m)
-{
-	if (c->quiet.from < c->quiet.to)
-		return m >= c->quiet.from && m < c->quiet.to;
-	return m >= c->quiet.from || m < c->quiet.to;
-}
 
 time_t
 plan_quiet(const struct conf *c, enum chan ch, time_t due, time_t now)
@@ -184,11 +177,9 @@ plan_quiet(const struct conf *c, enum chan ch, time_t due, time_t now)
 	time_t start, end;
 	int y, mo, d, m;
 
-	if (!conf_quiet_on(c, ch))
-		return due;
 	tz_to_local(due, &lt);
 	m = lt.tm_hour * 60 + lt.tm_min;
-	if (!plan_in_quiet(c, m))
+	if (!conf_quiet_at(c, ch, m))
 		return due;
 	/* The local date on which this stretch of quiet hours began. */
 	y = lt.tm_year + 1900;
@@ -745,7 +736,7 @@ plan_recheck(const struct conf *c, const struct msg *m, const struct appt *a,
 	}
 	if (conf_quiet_on(c, m->channel)) {
 		tz_to_local(now, &lt);
-		if (plan_in_quiet(c, lt.tm_hour * 60 + lt.tm_min)) {
+		if (conf_quiet_at(c, m->channel, lt.tm_hour * 60 + lt.tm_min)) {
 			*hold = plan_quiet(c, m->channel, now, now + 1);
 			snprintf(why, len, "held: quiet hours");
 			return PLAN_HOLD;
