@@ -148,8 +148,9 @@ load_email(struct conf_ld *ld, const config_setting_t *root)
 	conf_get_bool(ld, g, "html", &c->email.html);
 	conf_load_secret(ld, g, "email", "password", "smtp-password",
 	    c->email.enabled, &c->email.password);
+	/* (a password_file that cannot be read is already an error) */
 	if (c->email.enabled && c->email.username != NULL &&
-	    c->email.password == NULL)
+	    c->email.password == NULL && conf_member(g, "password_file") == NULL)
 		conf_warn(ld, conf_member(g, "username"), "email.username is "
 		    "set but no password is given (password, password_file, or "
 		    "the credential smtp-password): the server will refuse to "

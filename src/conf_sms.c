@@ -223,7 +223,7 @@ conf_load_sms(struct conf_ld *ld, const config_setting_t *root)
 	conf_get_bool(ld, g, "fallback_email", &c->sms.fallback_email);
 	conf_get_dur(ld, g, "timeout", &c->sms.timeout);
 	conf_load_secret(ld, g, "sms", "token", "sms-token", on, &c->sms.token);
-	if (on && c->sms.token == NULL &&
+	if (on && c->sms.token == NULL && conf_member(g, "token_file") == NULL &&
 	    (!generic || generic_uses(c, "{{token}}")))
 		conf_warn(ld, g, "sms is enabled but no token is given (token, "
 		    "token_file, or the credential sms-token): the provider "
