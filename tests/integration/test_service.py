@@ -819,3 +819,30 @@ def test_service_database_error_exit_74(practice, smtp, tmp_path, services):
     practice.write_conf(database=str(tmp_path / "no" / "such" / "dir" / "x.db"))
     svc = services(practice)
     assert svc.proc.wait(10) == 74, svc.log
+
+
+def test_watchdog_fed_during_a_long_smtp_exchange(practice, tmp_path, services,
+                                                  notify):
+    """A slow server is not a stuck loop: the transfer's progress keeps
+    WATCHDOG=1 coming while nudged waits for the reply to the final dot."""
+    srv = SlowSmtp(tmp_path / "slow", delay=5.0).start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file),
+                            reminders=TWO_H, late_limit="1h")
+        practice.init()
+        add_many(practice, 1, fmt_utc(whole_second_after(2 * 3600 - 5)))
+        svc = services(practice, notify, env={"WATCHDOG_USEC": "2000000"})
+        svc.ready()
+        srv.wait_in_data(1, 10)
+        t = time.monotonic()
+        srv.wait_for(1, 15)
+        done = time.monotonic()
+        pings = [tm for tm, l in notify.lines
+                 if l == "WATCHDOG=1" and t <= tm <= done]
+        assert done - t >= 4.0
+        assert len(pings) >= 3, f"only {len(pings)} WATCHDOG=1 in {done - t:.1f} s"
+        rc, _ = svc.stop(timeout=STOP_LIMIT)
+        assert rc == 0, svc.log
+    finally:
+        srv.stop()
