@@ -48,13 +48,21 @@ plan_cmp_appt(const void *k, const void *e)
 	return (id > o) - (id < o);
 }
 
+static int
+plan_cmp_hw(const void *k, const void *e)
+{
+	long long id = *(const long long *)k, o = ((const struct homework *)e)->id;
+
+	return (id > o) - (id < o);
+}
+
+/* Called for every pending prompt: the snapshot's arrays are sorted by id. */
 static const struct homework *
 plan_hw(const struct snapshot *s, long long id)
 {
-	for (size_t i = 0; i < s->nhw; i++)
-		if (s->hw[i].id == id)
-			return &s->hw[i];
-	return NULL;
+	if (s->nhw == 0)	/* bsearch on a NULL array is undefined */
+		return NULL;
+	return bsearch(&id, s->hw, s->nhw, sizeof(*s->hw), plan_cmp_hw);
 }
 
 const struct client *
@@ -558,7 +566,7 @@ plan_withdrawn(const struct conf *c, const struct snapshot *s, struct plan *p)
 				continue;
 			}
 			k = plan_case(s, h->case_id);
-		} else if (m->appointment_id != 0) {
+		} else if (m->appointment_id != 0 && s->nappts > 0) {
 			const struct appt *a = bsearch(&m->appointment_id, s->appts,
 			    s->nappts, sizeof(*s->appts), plan_cmp_appt);
 
