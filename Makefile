@@ -16,6 +16,8 @@ MANDIR     ?= $(PREFIX)/share/man
 UNITDIR    ?= /lib/systemd/system
 DESTDIR    ?=
 PYTHON     ?= /usr/bin/python3
+# Integration tests mostly wait on servers and clocks: run them four at a time.
+TEST_JOBS  ?= 4
 VERSION    := 0.1.0
 
 CC         ?= cc
@@ -50,7 +52,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 DEB_PKGS   := gcc make pkg-config libcurl4-openssl-dev libconfig-dev \
               libsqlite3-dev libjansson-dev libcmocka-dev tzdata openssl \
-              python3 python3-pytest python3-aiosmtpd sqlite3 ca-certificates \
+              python3 python3-pytest python3-pytest-xdist python3-aiosmtpd sqlite3 ca-certificates \
               systemd clang
 
 .PHONY: all check unit integration demo deps install bench clean asan fuzz fuzz-build
@@ -86,7 +88,7 @@ asan:
 # The integration suite runs the sanitizer build: every end-to-end test is
 # also a memory-error test (tests/integration/conftest.py fails on any report).
 integration: asan
-	NUDGED_BUILD=$(CURDIR)/build-asan $(PYTHON) -m pytest -q tests/integration
+	NUDGED_BUILD=$(CURDIR)/build-asan $(PYTHON) -m pytest -q -n $(TEST_JOBS) tests/integration
 
 check: deps
 	$(MAKE) all
