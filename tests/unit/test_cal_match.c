@@ -1,0 +1,217 @@
+/*
+ * Unit tests for cal_match: the documented matching, kind/mode and
+ * book/move/cancel/missing rules, on records built by hand.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cal_match.h"
+#include "util.h"
+
+#define T0	1793000000	/* an instant in November 2026 */
+
+static struct cal_case cases[3];
+static char *sam_email[] = { "sam@example.org", "alex@example.org" };
+static char *robin_email[] = { "robin@example.org" };
+static char *old_email[] = { "old@example.org" };
+
+static int
+setup(void **state)
+{
+	(void)state;
+	cases[0] = (struct cal_case){ 1, "Sam & Alex", 0, sam_email, 2 };
+	cases[1] = (struct cal_case){ 2, "Robin", 0, robin_email, 1 };
+	cases[2] = (struct cal_case){ 3, "Old couple", 1, old_email, 1 };
+	return 0;
+}
+
+static struct cal_event
+ev(const char *uid, const char *summary, time_t start, int mins,
+    const char *email)
+{
+	struct cal_event e = { 0 };
+
+	e.uid = (char *)uid;
+	e.rid = "";
+	e.summary = (char *)summary;
+	e.start = start;
+	e.duration_min = mins;
+	if (email != NULL) {
+		e.attendees = xmalloc(sizeof(char *));
+		e.attendees[0] = (char *)email;
+		e.nattendees = 1;
+	}
+	return e;
+}
+
+static const struct cal_match_opts opts = { 1, 1, "christian@example.org",
+	NULL, 1, T0 - 86400, T0 + 60 * 86400 };
+
+static void
+run(struct cal_event *v, size_t n, const struct cal_appt *as, size_t nas,
+    const struct cal_match_opts *o, struct cal_plan *p)
+{
+	struct cal_events evs = { v, n, NULL, 0 };
+
+	cal_match(&evs, cases, 3, as, nas, o, p);
+}
+
+static void
+free_events(struct cal_event *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].attendees);
+}
+
+static void
+test_match_rules(void **state)
+{
+	struct cal_event v[] = {
+		ev("a", "[sam & alex] Session", T0, 50, NULL),
+		ev("b", "Assessment", T0, 90, "alex@example.org"),
+		ev("c", "Free call", T0, 15, "robin@example.org"),
+		ev("d", "[Nobody] Session", T0, 60, NULL),
+		ev("e", "Session", T0, 60, "old@example.org"),
+		ev("f", "Lunch", T0, 60, "christian@example.org"),
+		ev("g", "[Zoom] Video call", T0, 50, "robin@example.org"),
+	};
+	struct cal_plan p;
+
+	(void)state;
+	v[6].url = "https://zoom.us/j/1";
+	run(v, 7, NULL, 0, &opts, &p);
+	assert_int_equal(p.n, 7);
+	assert_int_equal(p.v[0].act, CAL_BOOK);
+	assert_int_equal(p.v[0].case_id, 1);
+	assert_string_equal(p.v[0].kind, "session");
+	assert_string_equal(p.v[0].mode, "in_person");
+	assert_int_equal(p.v[1].act, CAL_BOOK);	/* either partner */
+	assert_int_equal(p.v[1].case_id, 1);
+	assert_string_equal(p.v[1].kind, "assessment");
+	assert_string_equal(p.v[2].kind, "call");
+	assert_string_equal(p.v[2].mode, "phone");
+	assert_int_equal(p.v[3].act, CAL_UNMATCHED);
+	assert_string_equal(p.v[3].why, "no case labelled 'Nobody'");
+	assert_int_equal(p.v[4].act, CAL_UNMATCHED);
+	assert_string_equal(p.v[4].why, "the attendee's case is closed");
+	assert_int_equal(p.v[5].act, CAL_UNMATCHED);	/* the practice itself */
+	/* an unknown label falls back to the attendee; a long call is a session */
+	assert_int_equal(p.v[6].act, CAL_BOOK);
+	assert_int_equal(p.v[6].case_id, 2);
+	assert_string_equal(p.v[6].kind, "session");
+	assert_string_equal(p.v[6].mode, "online");
+	assert_string_equal(p.v[6].video_url, "https://zoom.us/j/1");
+	cal_plan_free(&p);
+	free_events(v, 7);
+}
+
+static void
+test_match_modes_off(void **state)
+{
+	struct cal_event v[] = { ev("a", "[Sam & Alex]", T0, 50, NULL),
+		ev("b", "x", T0, 50, "robin@example.org") };
+	struct cal_match_opts o = opts;
+	struct cal_plan p;
+
+	(void)state;
+	o.by_label = 0;
+	run(v, 2, NULL, 0, &o, &p);
+	assert_int_equal(p.v[0].act, CAL_UNMATCHED);
+	assert_int_equal(p.v[1].act, CAL_BOOK);
+	cal_plan_free(&p);
+	o.by_label = 1;
+	o.by_attendee = 0;
+	run(v, 2, NULL, 0, &o, &p);
+	assert_int_equal(p.v[0].act, CAL_BOOK);
+	assert_int_equal(p.v[1].act, CAL_UNMATCHED);
+	cal_plan_free(&p);
+	free_events(v, 2);
+}
+
+static void
+test_move_cancel_missing(void **state)
+{
+	struct cal_event v[] = {
+		ev("moved", "[Robin]", T0 + 3600, 60, NULL),
+		ev("same", "[Robin]", T0, 60, NULL),
+		ev("gone-in-cal", "[Robin]", T0, 60, NULL),
+		ev("back", "[Robin]", T0, 60, NULL),
+		ev("longer", "[Robin]", T0, 90, NULL),
+	};
+	struct cal_appt as[] = {
+		{ 10, 2, "moved", T0, 60, "in_person", NULL, 0, 0 },
+		{ 11, 2, "same", T0, 60, "in_person", NULL, 0, 1 },
+		{ 12, 2, "gone-in-cal", T0, 60, "in_person", NULL, 0, 0 },
+		{ 13, 2, "back", T0, 60, "in_person", NULL, 1, 0 },
+		{ 14, 2, "longer", T0, 60, "in_person", NULL, 0, 0 },
+		{ 15, 2, "missing-once", T0, 60, "in_person", NULL, 0, 0 },
+		{ 16, 2, "missing-twice", T0, 60, "in_person", NULL, 0, 1 },
+		{ 17, 2, "past", T0 - 2 * 86400, 60, "in_person", NULL, 0, 1 },
+		{ 18, 2, "bad;RECURRENCE-ID=20261110T100000Z", T0, 60, "in_person",
+		  NULL, 0, 1 },
+	};
+	struct cal_bad bad = { "bad", "unknown zone" };
+	struct cal_events evs = { v, 5, &bad, 1 };
+	struct cal_plan p;
+
+	(void)state;
+	v[2].status = CAL_CANCELLED;
+	cal_match(&evs, cases, 3, as, 9, &opts, &p);
+	assert_int_equal(p.n, 7);
+	assert_int_equal(p.v[0].act, CAL_MOVE);
+	assert_int_equal(p.v[0].appt_id, 10);
+	assert_int_equal(p.v[0].old_start, T0);
+	assert_int_equal(p.v[1].act, CAL_KEEP);
+	assert_int_equal(p.v[2].act, CAL_CANCEL);
+	assert_int_equal(p.v[3].act, CAL_REBOOK);
+	assert_int_equal(p.v[4].act, CAL_UPDATE);
+	assert_int_equal(p.v[5].act, CAL_MISSING);
+	assert_int_equal(p.v[5].appt_id, 15);
+	assert_int_equal(p.v[6].act, CAL_CANCEL);
+	assert_int_equal(p.v[6].appt_id, 16);
+	cal_plan_free(&p);
+	/* a one-off import never cancels what it does not mention */
+	{
+		struct cal_match_opts o = opts;
+
+		o.full = 0;
+		cal_match(&evs, cases, 3, as, 9, &o, &p);
+		assert_int_equal(p.n, 5);
+		cal_plan_free(&p);
+	}
+}
+
+/* A client who declined: the event no longer matches, its booking is cancelled. */
+static void
+test_declined(void **state)
+{
+	struct cal_event v[] = { ev("x", "Session", T0, 60, NULL) };
+	struct cal_appt as[] = { { 20, 2, "x", T0, 60, "in_person", NULL, 0, 0 } };
+	struct cal_plan p;
+
+	(void)state;
+	run(v, 1, as, 1, &opts, &p);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.v[0].act, CAL_CANCEL);
+	assert_non_null(strstr(p.v[0].why, "no longer matches"));
+	cal_plan_free(&p);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_match_rules),
+		cmocka_unit_test(test_match_modes_off),
+		cmocka_unit_test(test_move_cancel_missing),
+		cmocka_unit_test(test_declined),
+	};
+
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
