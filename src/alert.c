@@ -68,9 +68,16 @@ alert_summary(const struct alert_in *in)
 		    log_scrub(m->last_error ? m->last_error : "no reason recorded",
 		    why, sizeof(why)));
 	}
-	for (size_t i = 0; i < in->nbad; i++)
+	for (size_t i = 0; i < in->nbad; i++) {
+		/* a calendar feed's problem (issue 10): "feed NAME: ..." */
+		if (strcmp(in->bad[i].table, "calendar") == 0) {
+			sbuf_printf(&b, "- Calendar %s\n", log_scrub(in->bad[i].what,
+			    why, sizeof(why)));
+			continue;
+		}
 		sbuf_printf(&b, "- %s row %lld could not be read and was "
 		    "skipped: %s\n", alert_table(in->bad[i].table), in->bad[i].id,
 		    log_scrub(in->bad[i].what, why, sizeof(why)));
+	}
 	return sbuf_steal(&b);
 }

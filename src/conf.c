@@ -34,7 +34,7 @@
 
 static const char *const top_keys[] = { "practice", "database", "email",
 	"sms", "reminders", "late_limit", "notify_cancellation", "homework",
-	"quiet_hours", "retry", "alerts", "templates", NULL };
+	"quiet_hours", "retry", "alerts", "templates", "calendar", NULL };
 static const char *const practice_keys[] = { "name", "practitioner",
 	"timezone", "email", "phone", "address", "video_url", NULL };
 static const char *const email_keys[] = { "enabled", "url", "tls",
@@ -557,6 +557,7 @@ conf_load(const char *path, struct conf **out, struct conf_diag *errs,
 	load_timing(&ld, root);
 	load_templates(&ld, root);
 	load_rules(&ld, root);
+	conf_load_calendar(&ld, root);
 	if (ld.errs->n > nerr)
 		goto fail;
 	config_destroy(&cfg);
@@ -593,6 +594,7 @@ conf_free(struct conf *c)
 	free(c->email.username);
 	xfree_secret(c->email.password);
 	free(c->email.from);
+	conf_free_calendar(c);
 	free(c->sms.provider);
 	free(c->sms.url);
 	free(c->sms.account);

@@ -47,6 +47,18 @@ struct conf_rule {
 	char		 key[24];
 };
 
+/* calendar.feeds[] (issue 10): a calendar nudged follows. */
+struct conf_feed {
+	char	*name;		/* [a-z0-9_-], unique; the source is "feed:<name>" */
+	char	*url;		/* https://..., or a file path; a secret */
+	long	 every;		/* seconds between fetches, default 600 */
+	int	 by_attendee;	/* match = ["attendee", "label"] (default both) */
+	int	 by_label;
+	char	*ca_file;	/* NULL: the system's CAs */
+	long	 timeout;	/* seconds, default 30 */
+	int	 line;
+};
+
 struct conf_tmpl_group {
 	char	*name;
 	char	*email_subject;	/* NULL: fall back (see conf_tmpl_text) */
@@ -128,6 +140,12 @@ struct conf {
 	} retry;
 
 	long	 alerts_every;		/* seconds, default 3600 */
+
+	struct {
+		long	 window;	/* seconds ahead, default 60 days */
+		struct conf_feed *feeds;
+		size_t	 nfeeds;
+	} calendar;
 
 	struct conf_tmpl_group *tmpls;
 	size_t	 ntmpls;

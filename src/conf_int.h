@@ -82,6 +82,11 @@ void	 conf_load_secret(struct conf_ld *, const config_setting_t *g,
 	    const char *grp, const char *key, const char *cred, int enabled,
 	    char **out);
 
+/* ---- conf_cal.c (issue 10) ---- */
+
+void	 conf_load_calendar(struct conf_ld *, const config_setting_t *root);
+void	 conf_free_calendar(struct conf *);
+
 /* ---- conf_sms.c ---- */
 
 void	 conf_load_sms(struct conf_ld *, const config_setting_t *root);

@@ -17,7 +17,7 @@
  *
  * This file: main, dispatch and the command table, the helpers every
  * command uses (options, errors, output, database); the commands live in
- * ctl_people.c, ctl_diary.c and ctl_outbox.c (shared: ctl.h).
+ * ctl_people.c, ctl_diary.c, ctl_outbox.c and ctl_cal.c (shared: ctl.h).
  */
 #include <curl/curl.h>
 #include <getopt.h>
@@ -584,6 +584,24 @@ static const struct cmd cmds[] = {
 	{ NULL, "send-test", cmd_send_test, "send one real test message",
 	  "usage: nudgectl send-test --to ADDRESS_OR_PHONE\n"
 	  "An email address goes by email, a phone number by SMS.\n" },
+	{ NULL, "import", cmd_import, "book appointments from an .ics or .csv file",
+	  "usage: nudgectl import FILE [--dry-run] [--columns MAP] "
+	  "[--now YYYY-MM-DDTHH:MM:SSZ]\n"
+	  "Events are matched to cases by [case label] in the summary or by an\n"
+	  "attendee's email; the same file imported again changes nothing.\n"
+	  "  --dry-run       print what would be booked, moved, cancelled and\n"
+	  "                  left unmatched; write nothing\n"
+	  "  --columns MAP   CSV: our column = their header, e.g.\n"
+	  "                  'start=Start Date & Time,email=Invitee Email'\n" },
+	{ "calendar", "sync", cmd_calendar_sync, "fetch the calendar feeds now",
+	  "usage: nudgectl calendar sync [NAME]\n"
+	  "Fetch every feed of the config (or the one named) once and apply it.\n"
+	  "Exit 75 when a feed could not be read (nothing of it changed).\n" },
+	{ "calendar", "unmatched", cmd_calendar_unmatched,
+	  "calendar events that matched no case",
+	  "usage: nudgectl calendar unmatched\n"
+	  "Events the last sync of each feed (or the last import) could not\n"
+	  "match to a case, and why. They are never booked.\n" },
 };
 #define NCMDS	(sizeof cmds / sizeof cmds[0])
 

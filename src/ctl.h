@@ -104,4 +104,9 @@ int	 cmd_upcoming(struct ctx *, int, char **);
 int	 cmd_outbox(struct ctx *, int, char **);
 int	 cmd_send_test(struct ctx *, int, char **);
 
+/* ---- commands (ctl_cal.c, issue 10) ---- */
+int	 cmd_import(struct ctx *, int, char **);
+int	 cmd_calendar_sync(struct ctx *, int, char **);
+int	 cmd_calendar_unmatched(struct ctx *, int, char **);
+
 #endif

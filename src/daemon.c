@@ -15,8 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cal_sync.h"
 #include "daemon.h"
 #include "deliver.h"
+#include "feed_fetch.h"
 #include "log.h"
 #include "tz.h"
 #include "util.h"
@@ -259,10 +261,12 @@ daemon_run(struct conf **confp, struct store *st)
 	struct deliver_stats stats;
 	char err[512], *base = NULL;
 	long long seen;
+	time_t cal_next = 0;
 	int ifd, failures = 0, rc = 0;
 
 	daemon_wd_usec = daemon_wd_period();
 	xfer_set_tick(daemon_watchdog);
+	feed_set_stop(&daemon_stop);
 	if (daemon_signals(&blocked, &waitmask) != 0) {
 		log_err("cannot install signal handlers: %s", strerror(errno));
 		return 71;
@@ -288,6 +292,8 @@ daemon_run(struct conf **confp, struct store *st)
 		seen = store_data_version(st);
 		/* A pass runs with signals deliverable so SIGTERM can end it early. */
 		sigprocmask(SIG_SETMASK, &waitmask, NULL);
+		/* calendar feeds whose time has come (issue 10), before planning */
+		cal_next = cal_sync_due(*confp, st, time(NULL));
 		if (deliver_pass(*confp, st, time(NULL), 0, NULL, &daemon_stop,
 		    &stats, err, sizeof(err)) != 0) {
 			log_err("pass failed: %s", err);
@@ -311,6 +317,8 @@ daemon_run(struct conf **confp, struct store *st)
 				break;
 			now = time(NULL);
 			next = failures == 0 ? store_next_wake(st) : 0;
+			if (cal_next != 0 && (next == 0 || cal_next < next))
+				next = cal_next;
 			if (next != 0 && next <= now)
 				break;
 			/* the watchdog is fed at least every half period */

@@ -94,6 +94,27 @@ static const char *store_steps[STORE_SCHEMA_VERSION] = {
 	" first_seen TEXT NOT NULL, alerted INTEGER NOT NULL DEFAULT 0,"
 	" UNIQUE (tbl, row_id, what));"
 	"CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT);",
+	/*
+	 * Issue 10: appointments from calendars (source, source_uid), and
+	 * the feeds' own state: conditional-GET validators and the last good
+	 * body, how often each booked event has been missing, what matched
+	 * no case.
+	 */
+	"ALTER TABLE appointments ADD COLUMN source TEXT;"
+	"ALTER TABLE appointments ADD COLUMN source_uid TEXT;"
+	"CREATE INDEX IF NOT EXISTS appointments_source ON appointments"
+	" (source, source_uid);"
+	"CREATE TABLE IF NOT EXISTS calendar_feeds ("
+	" name TEXT PRIMARY KEY, etag TEXT, last_modified TEXT, body BLOB,"
+	" last_try TEXT, last_ok TEXT, last_error TEXT,"
+	" failures INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE IF NOT EXISTS calendar_missing ("
+	" source TEXT NOT NULL, source_uid TEXT NOT NULL,"
+	" misses INTEGER NOT NULL, PRIMARY KEY (source, source_uid));"
+	"CREATE TABLE IF NOT EXISTS calendar_unmatched ("
+	" source TEXT NOT NULL, source_uid TEXT NOT NULL, starts_at TEXT NOT NULL,"
+	" summary TEXT, why TEXT NOT NULL, seen_at TEXT NOT NULL,"
+	" PRIMARY KEY (source, source_uid));",
 };
 
 /*
