@@ -171,6 +171,11 @@ cal_sync_feed(const struct conf *c, const struct conf_feed *f,
 	size_t len;
 
 	memset(k, 0, sizeof(*k));
+	if (f->url == NULL) {
+		res = cal_feed_failed(f, st, now, "no url (url, url_file, or the "
+		    "credential calendar-<name>)", err, errlen);
+		goto out;
+	}
 	if (store_feed_get(st, f->name, &prev, err, errlen) < 0)
 		goto out;
 	/* validators only with a body to fall back on */

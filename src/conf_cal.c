@@ -75,10 +75,21 @@ conf_cal_url(struct conf_ld *ld, const config_setting_t *g, struct conf_feed *f)
 	snprintf(what, sizeof(what), "calendar feed %s", f->name);
 	conf_load_secret(ld, g, what, "url", cred, 1, &f->url);
 	if (f->url == NULL) {
-		if (conf_member(g, "url") == NULL &&
-		    conf_member(g, "url_file") == NULL)
+		const char *dir = getenv("CREDENTIALS_DIRECTORY");
+
+		/*
+		 * Outside systemd (a --check-config by hand) the credential
+		 * cannot be seen: only a warning then, as for email.password;
+		 * the feed is skipped (and reported) until it has a url.
+		 */
+		if (conf_member(g, "url") != NULL || conf_member(g, "url_file") != NULL)
+			return;
+		if (dir != NULL && *dir != '\0')
 			conf_err(ld, g, "calendar feed '%s' has no url (give url, "
 			    "url_file, or the credential %s)", f->name, cred);
+		else
+			conf_warn(ld, g, "calendar feed '%s' has no url here (give "
+			    "url, url_file, or the credential %s)", f->name, cred);
 		return;
 	}
 	if (strncasecmp(f->url, "webcal://", 9) == 0) {
