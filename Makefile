@@ -147,7 +147,7 @@ install: all
 FUZZ_CC     ?= clang
 FUZZ_TIME   ?= 60
 FUZZ_DIR    ?= build/fuzz
-FUZZ_NAMES  := fuzz_tmpl fuzz_time fuzz_phone fuzz_mail
+FUZZ_NAMES  := fuzz_tmpl fuzz_time fuzz_phone fuzz_mail fuzz_ical
 FUZZ_CFLAGS  = $(WARN) $(DEFS) $(PKG_CFLAGS) -Isrc -g -O1 -fno-omit-frame-pointer \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 
@@ -166,12 +166,17 @@ $(FUZZ_DIR)/fuzz_mail: tests/fuzz/fuzz_mail.c src/mail.c src/mime.c src/util.c s
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
+$(FUZZ_DIR)/fuzz_ical: tests/fuzz/fuzz_ical.c src/ical_read.c src/csv_read.c src/tz.c src/util.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS)
+
 fuzz: fuzz-build
 	@set -e; for f in $(FUZZ_NAMES); do \
 	    n=$${f#fuzz_}; mkdir -p $(FUZZ_DIR)/corpus/$$n $(FUZZ_DIR)/crashes/$$n; \
 	    echo "== $$f ($(FUZZ_TIME) s)"; \
 	    $(FUZZ_DIR)/$$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
 	        -artifact_prefix=$(FUZZ_DIR)/crashes/$$n/ $(FUZZ_DIR)/corpus/$$n \
+	        $$(ls -d tests/fuzz/corpus/$$n 2>/dev/null) \
 	        2>$(FUZZ_DIR)/$$f.log || { tail -40 $(FUZZ_DIR)/$$f.log; exit 1; }; \
 	    grep -E '^(Done|stat::new_units_added)' $(FUZZ_DIR)/$$f.log; \
 	done
