@@ -237,7 +237,6 @@ cal_sync_due(const struct conf *c, struct store *st, time_t now)
 
 	for (size_t i = 0; i < c->calendar.nfeeds; i++) {
 		const struct conf_feed *f = &c->calendar.feeds[i];
-		enum cal_sync_result r;
 
 		if (store_feed_get(st, f->name, &fs, err, sizeof(err)) < 0) {
 			log_err("calendar feed %s: %s", f->name, err);
@@ -246,7 +245,7 @@ cal_sync_due(const struct conf *c, struct store *st, time_t now)
 		due = fs.last_try == 0 ? now : fs.last_try + f->every;
 		store_feed_free(&fs);
 		if (due <= now) {
-			r = cal_sync_feed(c, f, st, now, NULL, &k, err, sizeof(err));
+			enum cal_sync_result r = cal_sync_feed(c, f, st, now, NULL, &k, err, sizeof(err));
 			if (r == CAL_SYNC_OK) {
 				cal_counts_line(&k, &line);
 				log_info("calendar feed %s: %s%s", f->name,

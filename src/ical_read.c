@@ -244,13 +244,13 @@ static char *
 ical_meeting_link(struct rd *r, icalcomponent *ev)
 {
 	icalproperty *p;
-	const char *name, *v;
 	char *u;
 
 	for (p = icalcomponent_get_first_property(ev, ICAL_ANY_PROPERTY);
 	    p != NULL; p = icalcomponent_get_next_property(ev, ICAL_ANY_PROPERTY)) {
-		name = icalproperty_get_property_name(p);
-		v = icalproperty_get_value_as_string(p);
+		const char *name = icalproperty_get_property_name(p);
+		const char *v = icalproperty_get_value_as_string(p);
+
 		for (size_t i = 0; name != NULL && ical_conf_props[i]; i++)
 			if (strcasecmp(name, ical_conf_props[i]) == 0 &&
 			    v != NULL && strncasecmp(v, "https://", 8) == 0 &&
@@ -392,8 +392,6 @@ ical_base(struct rd *r, icalcomponent *ev, const char *uid, int minutes,
     struct cal_event *e)
 {
 	icalproperty *p;
-	icalparameter *ps;
-	const char *v;
 
 	memset(e, 0, sizeof(*e));
 	e->uid = xstrdup(uid);
@@ -406,7 +404,10 @@ ical_base(struct rd *r, icalcomponent *ev, const char *uid, int minutes,
 	for (p = icalcomponent_get_first_property(ev, ICAL_ATTENDEE_PROPERTY);
 	    p != NULL; p = icalcomponent_get_next_property(ev,
 	    ICAL_ATTENDEE_PROPERTY)) {
-		ps = icalproperty_get_first_parameter(p, ICAL_PARTSTAT_PARAMETER);
+		icalparameter *ps = icalproperty_get_first_parameter(p,
+		    ICAL_PARTSTAT_PARAMETER);
+		const char *v;
+
 		if (ps != NULL &&
 		    icalparameter_get_partstat(ps) == ICAL_PARTSTAT_DECLINED)
 			continue;
@@ -422,7 +423,6 @@ ical_emit(struct rd *r, const struct cal_event *base, time_t start,
     time_t rid, int cancelled)
 {
 	struct cal_event e = *base;
-	char buf[TZ_UTC_LEN];
 
 	e.uid = xstrdup(base->uid);
 	e.summary = xstrdup(base->summary);
@@ -433,6 +433,8 @@ ical_emit(struct rd *r, const struct cal_event *base, time_t start,
 	for (size_t i = 0; i < base->nattendees; i++)
 		cal_attendee_add(&e, base->attendees[i]);
 	if (rid != 0) {
+		char buf[TZ_UTC_LEN];
+
 		ical_rid_str(rid, buf);
 		e.rid = xstrdup(buf);
 	} else
@@ -685,7 +687,6 @@ static void
 ical_overrides(struct rd *r, icalcomponent *cal)
 {
 	icalcomponent *ev;
-	icalproperty *rp;
 	const char *uid;
 	char why[128];
 	time_t rid;
@@ -693,6 +694,8 @@ ical_overrides(struct rd *r, icalcomponent *cal)
 	for (ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
 	    ev != NULL; ev = icalcomponent_get_next_component(cal,
 	    ICAL_VEVENT_COMPONENT)) {
+		icalproperty *rp;
+
 		if ((rp = icalcomponent_get_first_property(ev,
 		    ICAL_RECURRENCEID_PROPERTY)) == NULL ||
 		    (uid = icalcomponent_get_uid(ev)) == NULL)
@@ -749,7 +752,7 @@ ical_read(const char *text, size_t len, const char *zone, const char *video_url,
     time_t from, time_t to, struct cal_events *out, char *err, size_t errlen)
 {
 	struct rd r = { 0 };
-	icalcomponent *root, *c;
+	icalcomponent *root;
 	char *copy;
 
 	memset(out, 0, sizeof(*out));
@@ -779,7 +782,7 @@ ical_read(const char *text, size_t len, const char *zone, const char *video_url,
 	if (icalcomponent_isa(root) == ICAL_VCALENDAR_COMPONENT)
 		ical_calendar(&r, root);
 	else
-		for (c = icalcomponent_get_first_component(root,
+		for (icalcomponent *c = icalcomponent_get_first_component(root,
 		    ICAL_VCALENDAR_COMPONENT); c != NULL;
 		    c = icalcomponent_get_next_component(root,
 		    ICAL_VCALENDAR_COMPONENT))

@@ -200,7 +200,6 @@ store_cal_apply(struct store *s, const char *source, const struct cal_plan *p,
 		"DELETE FROM calendar_missing WHERE source = ?1",
 		"DELETE FROM calendar_unmatched WHERE source = ?1",
 	};
-	sqlite3_stmt *st;
 	int rc = 0;
 
 	/*
@@ -209,6 +208,8 @@ store_cal_apply(struct store *s, const char *source, const struct cal_plan *p,
 	 * unmatched events too (the last import's is the one shown).
 	 */
 	for (size_t i = full ? 0 : 1; i < 2; i++) {
+		sqlite3_stmt *st;
+
 		if ((st = store_prep(s, reset[i], err, errlen)) == NULL)
 			return -1;
 		bind_text(st, 1, source);
