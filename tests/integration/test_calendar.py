@@ -325,3 +325,42 @@ def test_feed_url_as_credential(practice, feed, tmp_path):
     r = p.ctl("calendar", "sync", env={"CREDENTIALS_DIRECTORY": str(creds)})
     assert r.returncode == 0, r.stderr
     assert "1 booked" in r.stdout
+
+
+def test_feed_move_and_cancel_replan_reminders(practice, feed, smtp):
+    """What the planner makes of it: a move withdraws the pending reminder
+    and plans one for the new time; a cancellation withdraws it."""
+    p = practice
+    from conftest import lc
+    f = {"name": "diary", "url": feed.url, "ca_file": feed.ca_file}
+    p.write_conf(reminders=[{"before": "48h", "channel": "email"}],
+                 calendar=Raw("{ feeds = ( " + lc(f) + " ); }"))
+    p.init()
+    people(p)
+    now = fmt_utc(dt.datetime.now(dt.timezone.utc))
+    feed.body = calendar(vevent("a", day(5), "[Sam & Alex] Session"))
+    assert p.ctl("calendar", "sync").returncode == 0
+    assert p.once(now).returncode == 0
+    first = p.messages()
+    assert len(first) == 2 and {m["status"] for m in first} == {"pending"}
+    assert {m["appt_start"] for m in first} == {fmt_utc(day(5))}
+    feed.body = calendar(vevent("a", day(6), "[Sam & Alex] Session"))
+    assert p.ctl("calendar", "sync").returncode == 0
+    assert p.once(now).returncode == 0
+    old = p.messages(f"appt_start = '{fmt_utc(day(5))}'")
+    new = p.messages(f"appt_start = '{fmt_utc(day(6))}'")
+    assert {m["status"] for m in old} == {"cancelled"}
+    assert len(new) == 2 and {m["status"] for m in new} == {"pending"}
+    feed.body = calendar(vevent("a", day(6), "[Sam & Alex] Session",
+                                extra="STATUS:CANCELLED\r\n"))
+    r = p.ctl("calendar", "sync")
+    assert r.returncode == 0 and "1 cancelled" in r.stdout
+    assert p.once(now).returncode == 0
+    assert {m["status"] for m in p.messages(
+        f"appt_start = '{fmt_utc(day(6))}'")} == {"cancelled"}
+    assert client_count(smtp) == 0
+
+
+def client_count(smtp):
+    from conftest import client_mails
+    return len(client_mails(smtp))
