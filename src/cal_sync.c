@@ -181,6 +181,11 @@ cal_sync_feed(const struct conf *c, const struct conf_feed *f,
 	/* validators only with a body to fall back on */
 	fr = feed_fetch(f->url, f->ca_file, f->timeout, prev.body ? prev.etag :
 	    NULL, prev.body ? prev.last_modified : NULL, &got, why, sizeof(why));
+	if (fr == FEED_STOPPED) {	/* not the feed's fault: nothing recorded */
+		snprintf(err, errlen, "%s", why);
+		res = CAL_SYNC_FAILED;
+		goto out;
+	}
 	if (fr == FEED_FAIL) {
 		res = cal_feed_failed(f, st, now, why, err, errlen);
 		goto out;

@@ -204,7 +204,10 @@ feed_fetch(const char *url, const char *ca_file, long timeout_s,
 	}
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-	if (rc != CURLE_OK) {
+	if (rc == CURLE_ABORTED_BY_CALLBACK && feed_stop != NULL && *feed_stop) {
+		snprintf(err, errlen, "stopping");
+		res = FEED_STOPPED;
+	} else if (rc != CURLE_OK) {
 		/* a body cut short (CURLE_PARTIAL_FILE) lands here too */
 		snprintf(err, errlen, "%s%s%s", b.too_big || rc ==
 		    CURLE_FILESIZE_EXCEEDED ? "larger than the 8 MiB limit" :

@@ -18,7 +18,8 @@
 enum feed_result {
 	FEED_OK,	/* a new body */
 	FEED_SAME,	/* 304 Not Modified (or an unchanged file) */
-	FEED_FAIL	/* anything else: err says why */
+	FEED_FAIL,	/* anything else: err says why */
+	FEED_STOPPED	/* given up because the service is stopping */
 };
 
 struct feed_got {

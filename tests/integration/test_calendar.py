@@ -364,3 +364,28 @@ def test_feed_move_and_cancel_replan_reminders(practice, feed, smtp):
 def client_count(smtp):
     from conftest import client_mails
     return len(client_mails(smtp))
+
+
+def test_service_stops_during_slow_fetch(ready, feed):
+    """SIGTERM while a calendar server takes its time: out within the
+    contract's 5 seconds, not after the fetch's timeout."""
+    from test_service import Service
+    p = ready
+    people(p)
+    feed_conf(p, feed, timeout="30s")
+    feed.body = calendar(vevent("a", day(3), "[Sam & Alex] Session"))
+    feed.mode = "slow"
+    feed.slow_seconds = 10
+    s = Service(p)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not feed.statuses():
+            time.sleep(0.1)
+        assert feed.statuses(), s.log
+        rc, took = s.stop()
+        assert rc == 0 and took < 5, (rc, took, s.log)
+        assert appts(p) == []
+        # stopping is not the feed's fault: nothing for the digest
+        assert p.query("SELECT * FROM problems") == []
+    finally:
+        s.close()
