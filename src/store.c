@@ -100,8 +100,7 @@ static const char *store_steps[STORE_SCHEMA_VERSION] = {
 	 * body, how often each booked event has been missing, what matched
 	 * no case.
 	 */
-	"ALTER TABLE appointments ADD COLUMN source TEXT;"
-	"ALTER TABLE appointments ADD COLUMN source_uid TEXT;"
+	/* (the columns themselves: store_optional[], before this step) */
 	"CREATE INDEX IF NOT EXISTS appointments_source ON appointments"
 	" (source, source_uid);"
 	"CREATE TABLE IF NOT EXISTS calendar_feeds ("
@@ -133,6 +132,18 @@ static const char *store_need[] = {
 	    " occurrence template next_at created_at updated_at claimed_at recovered"
 	    " alerted",
 	NULL
+};
+
+/*
+ * Columns of the contract's tables that later schema versions add (issue
+ * 10).  A booking tool that created its tables from the contract with its
+ * additions already has them, so they are added only when missing
+ * (ALTER TABLE would fail on a column that exists), before every step
+ * after the first.
+ */
+static const char *const store_optional[][3] = {
+	{ "appointments", "source", "TEXT" },
+	{ "appointments", "source_uid", "TEXT" },
 };
 
 static int	store_busy(void *, int);
@@ -321,6 +332,35 @@ store_check_columns(struct store *s, char *err, size_t errlen)
 }
 
 static int
+store_add_optional(struct store *s, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	size_t i;
+	int rc = 0, have;
+
+	for (i = 0; rc == 0 && i < sizeof(store_optional) /
+	    sizeof(store_optional[0]); i++) {
+		if ((st = store_prep(s, "SELECT 1 FROM pragma_table_info(?1) WHERE"
+		    " name = ?2", err, errlen)) == NULL)
+			return -1;
+		bind_text(st, 1, store_optional[i][0]);
+		bind_text(st, 2, store_optional[i][1]);
+		have = sqlite3_step(st) == SQLITE_ROW;
+		store_done(s, st);
+		if (!have) {
+			/* names from the table above, never data */
+			char *sql = xasprintf("ALTER TABLE %s ADD COLUMN %s %s",
+			    store_optional[i][0], store_optional[i][1],
+			    store_optional[i][2]);
+
+			rc = store_exec(s, sql, err, errlen);
+			free(sql);
+		}
+	}
+	return rc;
+}
+
+static int
 store_migrate(struct store *s, char *err, size_t errlen)
 {
 	long v;
@@ -341,6 +381,8 @@ store_migrate(struct store *s, char *err, size_t errlen)
 			goto fail;
 		if (v >= STORE_SCHEMA_VERSION)
 			break;
+		if (v >= 1 && store_add_optional(s, err, errlen) != 0)
+			goto fail;
 		if (sqlite3_exec(s->db, store_steps[v], NULL, NULL, NULL) != SQLITE_OK) {
 			store_dberr(s, err, errlen, "migrating the schema");
 			goto fail;

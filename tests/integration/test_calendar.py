@@ -389,3 +389,24 @@ def test_service_stops_during_slow_fetch(ready, feed):
         assert p.query("SELECT * FROM problems") == []
     finally:
         s.close()
+
+
+def test_adopts_tool_database_with_source_columns(practice):
+    """A booking tool that made its tables from the contract with its
+    additions (appointments.source, source_uid) is adopted like any."""
+    import sqlite3
+    from conftest import CONTRACT_SCHEMA
+    schema = CONTRACT_SCHEMA.replace(
+        "status TEXT NOT NULL DEFAULT 'booked');",
+        "status TEXT NOT NULL DEFAULT 'booked', source TEXT, source_uid TEXT);")
+    assert "source_uid" in schema
+    con = sqlite3.connect(str(practice.db))
+    con.executescript(schema)
+    con.close()
+    practice.write_conf(email=False)
+    r = practice.ctl("init")
+    assert r.returncode == 0, r.stderr
+    cols = [c["name"] for c in practice.query("PRAGMA table_info(appointments)")]
+    assert cols.count("source") == 1 and cols.count("source_uid") == 1
+    r = practice.ctl("import", "--now", OCT, os.path.join(FIX, "apple.ics"))
+    assert r.returncode == 0, r.stderr
