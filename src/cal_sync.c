@@ -137,14 +137,23 @@ static enum cal_sync_result
 cal_feed_failed(const struct conf_feed *f, struct store *st, time_t now,
     const char *why, char *err, size_t errlen)
 {
-	char *what = xasprintf("feed %s: could not be read: %s (its "
-	    "appointments are kept as they were)", f->name, why);
+	/*
+	 * The digest's line names the kind of failure only ("Timeout was
+	 * reached", not how many milliseconds): the same failure again is
+	 * the same problem, reported once; the details are in the log.
+	 */
+	const char *cut = strstr(why, ": ");
+	char *what = xasprintf("feed %s: could not be read: %.*s (its "
+	    "appointments are kept as they were)", f->name,
+	    cut != NULL ? (int)(cut - why) : (int)strlen(why), why);
+	struct bad_row b = { "calendar", 0, what };
 	char dberr[256];
 
+	/* added to the feed's other problems, which stay as they are */
 	if (store_begin(st, dberr, sizeof(dberr)) != 0 ||
 	    store_feed_fail(st, f->name, why, now, dberr, sizeof(dberr)) != 0 ||
-	    store_feed_problems(st, f->name, &what, 1, now, dberr,
-	    sizeof(dberr)) != 0 || store_commit(st, dberr, sizeof(dberr)) != 0) {
+	    store_note_bad(st, &b, now, dberr, sizeof(dberr)) < 0 ||
+	    store_commit(st, dberr, sizeof(dberr)) != 0) {
 		store_rollback(st);
 		snprintf(err, errlen, "%s", dberr);
 		free(what);
