@@ -275,6 +275,13 @@ cal_one(const struct cal_event *e, const struct cal_case *cs, size_t ncs,
 	for (size_t i = 0; i < p->n; i++)
 		if (strcmp(p->v[i].key, key) == 0)
 			goto out;	/* the same UID twice: the first counts */
+	if (a != NULL && a->other && !o->full) {
+		/* a feed's appointment: the feed keeps it up to date */
+		d = cal_add(p, CAL_KEEP, e, key);
+		d->appt_id = a->id;
+		d->start = e->start;
+		goto out;
+	}
 	if (e->status == CAL_CANCELLED) {
 		if (a != NULL && !a->cancelled) {
 			d = cal_add(p, CAL_CANCEL, e, key);
@@ -312,6 +319,8 @@ cal_one(const struct cal_event *e, const struct cal_case *cs, size_t ncs,
 	cal_kind_mode(e, o, &tmp);
 	if (a == NULL)
 		d = cal_add(p, CAL_BOOK, e, key);
+	else if (a->cancelled && a->start == e->start)
+		d = cal_add(p, CAL_KEEP, e, key);
 	else if (a->cancelled)
 		d = cal_add(p, CAL_REBOOK, e, key);
 	else if (a->start != e->start)
@@ -381,7 +390,7 @@ cal_match(const struct cal_events *ev, const struct cal_case *cs, size_t ncs,
 	for (size_t i = 0; i < nas; i++) {
 		const struct cal_appt *a = &as[i];
 
-		if (a->cancelled || a->key == NULL || a->start < o->now ||
+		if (a->cancelled || a->other || a->key == NULL || a->start < o->now ||
 		    a->start >= o->until || cal_key_seen(ev, a->key) ||
 		    cal_key_bad(ev, a->key))
 			continue;

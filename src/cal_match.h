@@ -21,7 +21,10 @@
  * Decisions for an event whose key (cal_event_key) a previous sync booked:
  *   cancelled in the calendar          -> CANCEL (if still booked)
  *   another start                      -> MOVE (reminders are re-planned)
- *   cancelled here but back            -> REBOOK
+ *   cancelled here, back at a new time -> REBOOK (a new row; at the
+ *                                         same time it stays cancelled:
+ *                                         it may have been cancelled with
+ *                                         nudgectl)
  *   other duration, mode or link       -> UPDATE
  *   now matching no case (declined)    -> CANCEL
  *   matching another case              -> UNMATCHED (left as it is)
@@ -30,6 +33,11 @@
  * previous good sync too (misses counts them; full syncs only: a one-off
  * import never cancels what it does not mention).  Keys of events that
  * could not be read (cal_events.bad) are never counted missing.
+ *
+ * One event is one appointment, whichever way it came in: a feed is given
+ * the appointments an import booked (other = 1) and takes over those its
+ * events name (never counting the rest missing); an import is given the
+ * feeds' appointments and leaves those its events name alone (KEEP).
  */
 #ifndef NUDGED_CAL_MATCH_H
 #define NUDGED_CAL_MATCH_H
@@ -57,6 +65,7 @@ struct cal_appt {
 	char		*video_url;
 	int		 cancelled;
 	int		 misses;	/* good syncs it has been missing from */
+	int		 other;		/* booked by another source (see below) */
 };
 
 enum cal_act {

@@ -66,12 +66,20 @@ store_cal_appts(struct store *s, const char *source, struct cal_appt **out,
 
 	*out = NULL;
 	*n = 0;
+	/*
+	 * A feed also sees what imports booked, and an import what feeds
+	 * booked (cal_match.h: one event, one appointment); a source's own
+	 * rows come first, then booked before cancelled, newest first.
+	 */
 	if ((st = store_prep(s, "SELECT a.id, a.case_id, a.source_uid, a.starts_at,"
 	    " a.duration_min, a.mode, a.video_url, a.status = 'cancelled',"
-	    " COALESCE(m.misses, 0) FROM appointments a LEFT JOIN calendar_missing"
-	    " m ON m.source = a.source AND m.source_uid = a.source_uid"
-	    " WHERE a.source = ?1 AND a.source_uid IS NOT NULL"
-	    " ORDER BY a.status = 'booked' DESC, a.id DESC", err, errlen)) == NULL)
+	    " COALESCE(m.misses, 0), a.source <> ?1 FROM appointments a"
+	    " LEFT JOIN calendar_missing m ON m.source = a.source AND"
+	    " m.source_uid = a.source_uid WHERE a.source_uid IS NOT NULL AND"
+	    " (a.source = ?1 OR (?1 = 'import' AND a.source LIKE 'feed:%') OR"
+	    " (?1 LIKE 'feed:%' AND a.source = 'import'))"
+	    " ORDER BY a.source = ?1 DESC, a.status = 'booked' DESC, a.id DESC",
+	    err, errlen)) == NULL)
 		return -1;
 	bind_text(st, 1, source);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -92,6 +100,7 @@ store_cal_appts(struct store *s, const char *source, struct cal_appt **out,
 		a->video_url = col_dup(st, 6);
 		a->cancelled = sqlite3_column_int(st, 7);
 		a->misses = sqlite3_column_int(st, 8);
+		a->other = sqlite3_column_int(st, 9);
 	}
 	store_done(s, st);
 	if (rc != SQLITE_DONE) {
@@ -192,6 +201,21 @@ store_cal_note(struct store *s, const char *source, const struct cal_dec *d,
 	return store_run(s, st, "listing an unmatched event", err, errlen);
 }
 
+/* A feed takes over an appointment an import booked from the same event. */
+static int
+store_cal_claim(struct store *s, const char *source, long long id, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *st;
+
+	if ((st = store_prep(s, "UPDATE appointments SET source = ?1 WHERE id = ?2"
+	    " AND source = 'import'", err, errlen)) == NULL)
+		return -1;
+	bind_text(st, 1, source);
+	sqlite3_bind_int64(st, 2, id);
+	return store_run(s, st, "taking over an imported appointment", err, errlen);
+}
+
 int
 store_cal_apply(struct store *s, const char *source, const struct cal_plan *p,
     int full, time_t now, char *err, size_t errlen)
@@ -219,6 +243,9 @@ store_cal_apply(struct store *s, const char *source, const struct cal_plan *p,
 	for (size_t i = 0; i < p->n && rc == 0; i++) {
 		const struct cal_dec *d = &p->v[i];
 
+		if (full && d->appt_id != 0 && d->act != CAL_UNMATCHED &&
+		    store_cal_claim(s, source, d->appt_id, err, errlen) != 0)
+			return -1;
 		switch (d->act) {
 		case CAL_BOOK:
 		case CAL_REBOOK:	/* a new row: the cancelled one keeps its history */

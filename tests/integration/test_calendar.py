@@ -410,3 +410,28 @@ def test_adopts_tool_database_with_source_columns(practice):
     assert cols.count("source") == 1 and cols.count("source_uid") == 1
     r = practice.ctl("import", "--now", OCT, os.path.join(FIX, "apple.ics"))
     assert r.returncode == 0, r.stderr
+
+
+def test_import_and_feed_book_one_appointment_per_event(ready, feed):
+    """A trial import of the diary, then the feed: one appointment per
+    event (never two reminders), the feed takes it over, and the import's
+    other appointments are not the feed's to cancel."""
+    p = ready
+    couple, robin = people(p)
+    feed_conf(p, feed)
+    body = calendar(vevent("a", day(3), "[Sam & Alex] Session"))
+    f = p.dir / "trial.ics"
+    f.write_text(calendar(vevent("a", day(3), "[Sam & Alex] Session"),
+                          vevent("other", day(4), "[Robin] Session")))
+    assert p.ctl("import", str(f)).returncode == 0
+    feed.body = body
+    for _ in range(3):
+        r = p.ctl("calendar", "sync")
+        assert r.returncode == 0, r.stderr
+    rows = appts(p)
+    assert [(a["source_uid"], a["source"], a["status"]) for a in rows] == [
+        ("a", "feed:diary", "booked"), ("other", "import", "booked")]
+    # and an import after the feed leaves the feed's appointment alone
+    r = p.ctl("import", str(f))
+    assert r.returncode == 0 and "0 booked" in r.stdout
+    assert appts(p) == rows

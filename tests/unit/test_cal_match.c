@@ -141,20 +141,20 @@ test_move_cancel_missing(void **state)
 		ev("moved", "[Robin]", T0 + 3600, 60, NULL),
 		ev("same", "[Robin]", T0, 60, NULL),
 		ev("gone-in-cal", "[Robin]", T0, 60, NULL),
-		ev("back", "[Robin]", T0, 60, NULL),
+		ev("back", "[Robin]", T0 + 7200, 60, NULL),
 		ev("longer", "[Robin]", T0, 90, NULL),
 	};
 	struct cal_appt as[] = {
-		{ 10, 2, "moved", T0, 60, "in_person", NULL, 0, 0 },
-		{ 11, 2, "same", T0, 60, "in_person", NULL, 0, 1 },
-		{ 12, 2, "gone-in-cal", T0, 60, "in_person", NULL, 0, 0 },
-		{ 13, 2, "back", T0, 60, "in_person", NULL, 1, 0 },
-		{ 14, 2, "longer", T0, 60, "in_person", NULL, 0, 0 },
-		{ 15, 2, "missing-once", T0, 60, "in_person", NULL, 0, 0 },
-		{ 16, 2, "missing-twice", T0, 60, "in_person", NULL, 0, 1 },
-		{ 17, 2, "past", T0 - 2 * 86400, 60, "in_person", NULL, 0, 1 },
+		{ 10, 2, "moved", T0, 60, "in_person", NULL, 0, 0, 0 },
+		{ 11, 2, "same", T0, 60, "in_person", NULL, 0, 1, 0 },
+		{ 12, 2, "gone-in-cal", T0, 60, "in_person", NULL, 0, 0, 0 },
+		{ 13, 2, "back", T0, 60, "in_person", NULL, 1, 0, 0 },
+		{ 14, 2, "longer", T0, 60, "in_person", NULL, 0, 0, 0 },
+		{ 15, 2, "missing-once", T0, 60, "in_person", NULL, 0, 0, 0 },
+		{ 16, 2, "missing-twice", T0, 60, "in_person", NULL, 0, 1, 0 },
+		{ 17, 2, "past", T0 - 2 * 86400, 60, "in_person", NULL, 0, 1, 0 },
 		{ 18, 2, "bad;RECURRENCE-ID=20261110T100000Z", T0, 60, "in_person",
-		  NULL, 0, 1 },
+		  NULL, 0, 1, 0 },
 	};
 	struct cal_bad bad = { "bad", "unknown zone" };
 	struct cal_events evs = { v, 5, &bad, 1 };
@@ -187,12 +187,46 @@ test_move_cancel_missing(void **state)
 	}
 }
 
+/*
+ * One event, one appointment: cancelled with nudgectl stays cancelled at
+ * the same time; a feed takes over what an import booked (and never
+ * counts the import's others missing); an import leaves a feed's alone.
+ */
+static void
+test_sources(void **state)
+{
+	struct cal_event v[] = {
+		ev("cancelled-here", "[Robin]", T0, 60, NULL),
+		ev("imported", "[Robin]", T0 + 3600, 60, NULL),
+	};
+	struct cal_appt as[] = {
+		{ 30, 2, "cancelled-here", T0, 60, "in_person", NULL, 1, 0, 0 },
+		{ 31, 2, "imported", T0, 60, "in_person", NULL, 0, 0, 1 },
+		{ 32, 2, "other-import", T0, 60, "in_person", NULL, 0, 1, 1 },
+	};
+	struct cal_match_opts o = opts;
+	struct cal_plan p;
+
+	(void)state;
+	run(v, 2, as, 3, &o, &p);
+	assert_int_equal(p.n, 2);
+	assert_int_equal(p.v[0].act, CAL_KEEP);
+	assert_int_equal(p.v[1].act, CAL_MOVE);
+	assert_int_equal(p.v[1].appt_id, 31);
+	cal_plan_free(&p);
+	o.full = 0;
+	run(v, 2, as, 3, &o, &p);
+	assert_int_equal(p.v[1].act, CAL_KEEP);
+	cal_plan_free(&p);
+	free_events(v, 2);
+}
+
 /* A client who declined: the event no longer matches, its booking is cancelled. */
 static void
 test_declined(void **state)
 {
 	struct cal_event v[] = { ev("x", "Session", T0, 60, NULL) };
-	struct cal_appt as[] = { { 20, 2, "x", T0, 60, "in_person", NULL, 0, 0 } };
+	struct cal_appt as[] = { { 20, 2, "x", T0, 60, "in_person", NULL, 0, 0, 0 } };
 	struct cal_plan p;
 
 	(void)state;
@@ -211,6 +245,7 @@ main(void)
 		cmocka_unit_test(test_match_modes_off),
 		cmocka_unit_test(test_move_cancel_missing),
 		cmocka_unit_test(test_declined),
+		cmocka_unit_test(test_sources),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
