@@ -435,3 +435,22 @@ def test_import_and_feed_book_one_appointment_per_event(ready, feed):
     r = p.ctl("import", str(f))
     assert r.returncode == 0 and "0 booked" in r.stdout
     assert appts(p) == rows
+
+
+def test_feed_url_inline_is_a_secret(practice, feed):
+    """Google's secret address inline in a config others can read is
+    refused like an inline password; a file path is no secret."""
+    from conftest import lc
+    p = practice
+    f = {"name": "diary", "url": feed.url}
+    p.write_conf(email=False, mode=0o640,
+                 calendar=Raw("{ feeds = ( " + lc(f) + " ); }"))
+    r = p.run("--check-config")
+    assert r.returncode == 78
+    assert "calendar feed diary.url inline" in r.stderr
+    assert feed.url not in r.stderr
+    f = {"name": "diary", "url": str(p.dir / "diary.ics")}
+    p.write_conf(email=False, mode=0o640,
+                 calendar=Raw("{ feeds = ( " + lc(f) + " ); }"))
+    r = p.run("--check-config")
+    assert r.returncode == 0, r.stderr
