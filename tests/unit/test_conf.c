@@ -1025,6 +1025,50 @@ test_chan(void **state)
 	conf_diag_free(NULL);
 }
 
+
+/* The calendar group (issue 10): defaults, values, the url's forms, errors. */
+static void
+test_calendar(void **state)
+{
+	struct res r;
+	struct conf *c;
+	char *uf;
+
+	(void)state;
+	ok(&r, MIN);
+	assert_int_equal(r.c->calendar.window, 60 * 86400);
+	assert_int_equal(r.c->calendar.nfeeds, 0);
+	done(&r);
+	uf = wfile("feed-url", "https://calendar.example.org/secret.ics\n", 0600);
+	ok(&r, MIN "calendar = { window = \"30d\"; feeds = (\n"
+	    "  { name = \"diary\"; url = \"webcal://cal.example.org/x.ics\"; },\n"
+	    "  { name = \"room-2\"; url = \"/srv/room2.ics\"; every = \"1h\";"
+	    " match = [\"label\"]; timeout = \"10s\"; },\n"
+	    "  { name = \"f\"; url_file = \"feed-url\"; }\n); };\n");
+	c = r.c;
+	assert_int_equal(c->calendar.window, 30 * 86400);
+	assert_int_equal(c->calendar.nfeeds, 3);
+	assert_string_equal(c->calendar.feeds[0].url, "https://cal.example.org/x.ics");
+	assert_int_equal(c->calendar.feeds[0].every, 600);
+	assert_true(c->calendar.feeds[0].by_label && c->calendar.feeds[0].by_attendee);
+	assert_string_equal(c->calendar.feeds[1].url, "/srv/room2.ics");
+	assert_int_equal(c->calendar.feeds[1].every, 3600);
+	assert_true(c->calendar.feeds[1].by_label && !c->calendar.feeds[1].by_attendee);
+	assert_int_equal(c->calendar.feeds[1].timeout, 10);
+	assert_string_equal(c->calendar.feeds[2].url,
+	    "https://calendar.example.org/secret.ics");
+	done(&r);
+	free(uf);
+	bad1(MIN "calendar = { feeds = ( { name = \"a\"; url = \"http://x.org/a\"; } ); };\n",
+	    2, "calendar feed 'a': the url must be https:// (or a file path); a "
+	    "webcal:// address works as https://");
+	bad1(MIN "calendar = { feeds = ( { name = \"a\"; url = \"/a\"; },\n"
+	    "{ name = \"a\"; url = \"/b\"; } ); };\n", 3,
+	    "two calendar feeds are named \"a\"");
+	bad1(MIN "calendar = { window = \"2h\"; };\n", 2,
+	    "calendar 'window' must be at least 1d");
+}
+
 int
 main(void)
 {
@@ -1048,6 +1092,7 @@ main(void)
 		cmocka_unit_test(test_secret_file),
 		cmocka_unit_test(test_credentials),
 		cmocka_unit_test(test_chan),
+		cmocka_unit_test(test_calendar),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
