@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "cal_match.h"
+#include "tz.h"
 #include "util.h"
 
 static const char *const cal_act_names[] = { "keep", "book", "move",
@@ -375,22 +376,70 @@ cal_key_seen(const struct cal_events *ev, const char *key)
 	return 0;
 }
 
+static int
+cal_same_day(time_t a, time_t b)
+{
+	struct tm ta, tb;
+
+	tz_to_local(a, &ta);
+	tz_to_local(b, &tb);
+	return ta.tm_year == tb.tm_year && ta.tm_yday == tb.tm_yday;
+}
+
+/*
+ * A series moved as a whole ("all events" at 11:00 instead of 10:00)
+ * gives every instance a new RECURRENCE-ID: a new instance of the same
+ * UID on the same local day as a booked one the calendar no longer has,
+ * for the same case, moves it (and takes its key) instead of booking a
+ * second appointment and cancelling the first.  paired[] marks the
+ * appointments so used.
+ */
+static void
+cal_pair_series(const struct cal_events *ev, const struct cal_appt *as,
+    size_t nas, struct cal_plan *p, char *paired)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		struct cal_dec *d = &p->v[i];
+		size_t n;
+
+		if (d->act != CAL_BOOK || d->ev == NULL || d->ev->rid[0] == '\0')
+			continue;
+		n = strlen(d->ev->uid);
+		for (size_t j = 0; j < nas; j++) {
+			const struct cal_appt *a = &as[j];
+
+			if (paired[j] || a->cancelled || a->other || a->key == NULL ||
+			    a->case_id != d->case_id ||
+			    strncmp(a->key, d->ev->uid, n) != 0 ||
+			    strncmp(a->key + n, ";RECURRENCE-ID=", 15) != 0 ||
+			    cal_key_seen(ev, a->key) || !cal_same_day(a->start, d->start))
+				continue;
+			paired[j] = 1;
+			d->act = a->start == d->start ? CAL_UPDATE : CAL_MOVE;
+			d->appt_id = a->id;
+			d->old_start = a->start;
+			break;
+		}
+	}
+}
+
 void
 cal_match(const struct cal_events *ev, const struct cal_case *cs, size_t ncs,
     const struct cal_appt *as, size_t nas, const struct cal_match_opts *o,
     struct cal_plan *p)
 {
 	struct cal_dec *d;
+	char *paired = xcalloc(nas + 1, 1);
 
 	memset(p, 0, sizeof(*p));
 	for (size_t i = 0; i < ev->n; i++)
 		cal_one(&ev->v[i], cs, ncs, as, nas, o, p);
-	if (!o->full)
-		return;
-	for (size_t i = 0; i < nas; i++) {
+	cal_pair_series(ev, as, nas, p, paired);
+	for (size_t i = 0; o->full && i < nas; i++) {
 		const struct cal_appt *a = &as[i];
 
-		if (a->cancelled || a->other || a->key == NULL || a->start < o->now ||
+		if (paired[i] || a->cancelled || a->other || a->key == NULL ||
+		    a->start < o->now ||
 		    a->start >= o->until || cal_key_seen(ev, a->key) ||
 		    cal_key_bad(ev, a->key))
 			continue;
@@ -403,4 +452,5 @@ cal_match(const struct cal_events *ev, const struct cal_case *cs, size_t ncs,
 		    "from two fetches in a row)" : "missing from the calendar "
 		    "(cancelled if still missing at the next fetch)");
 	}
+	free(paired);
 }

@@ -28,6 +28,11 @@
  *   other duration, mode or link       -> UPDATE
  *   now matching no case (declined)    -> CANCEL
  *   matching another case              -> UNMATCHED (left as it is)
+ * A new instance of a series on the same local day (same case) as a
+ * booked instance the calendar no longer has is that instance moved: the
+ * series was moved as a whole, which changes every RECURRENCE-ID (MOVE,
+ * and the appointment takes the new key).  Local days come from the zone
+ * chosen with tz_set().
  * A booked appointment of the source that starts in [now, until) and whose
  * key is in no event: MISSING, or CANCEL once it was missing from the
  * previous good sync too (misses counts them; full syncs only: a one-off

@@ -143,9 +143,11 @@ store_cal_update(struct store *s, const char *source, const struct cal_dec *d,
 {
 	sqlite3_stmt *st;
 
+	/* the key too: a series moved as a whole gives instances new ones */
 	if ((st = store_prep(s, "UPDATE appointments SET starts_at = ?1,"
-	    " duration_min = ?2, mode = ?3, video_url = ?4 WHERE id = ?5 AND"
-	    " source = ?6 AND status = 'booked'", err, errlen)) == NULL)
+	    " duration_min = ?2, mode = ?3, video_url = ?4, source_uid = ?7"
+	    " WHERE id = ?5 AND source = ?6 AND status = 'booked'", err,
+	    errlen)) == NULL)
 		return -1;
 	bind_time(st, 1, d->start);
 	sqlite3_bind_int(st, 2, d->duration_min);
@@ -153,6 +155,7 @@ store_cal_update(struct store *s, const char *source, const struct cal_dec *d,
 	bind_text(st, 4, d->video_url);
 	sqlite3_bind_int64(st, 5, d->appt_id);
 	bind_text(st, 6, source);
+	bind_text(st, 7, d->key);
 	return store_run(s, st, "moving from a calendar", err, errlen);
 }
 

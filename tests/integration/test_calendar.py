@@ -454,3 +454,32 @@ def test_feed_url_inline_is_a_secret(practice, feed):
                  calendar=Raw("{ feeds = ( " + lc(f) + " ); }"))
     r = p.run("--check-config")
     assert r.returncode == 0, r.stderr
+
+
+def test_feed_series_moved_as_a_whole(ready, feed):
+    """A weekly series moved from 10:00 to 11:00 ("all events"): every
+    instance gets a new RECURRENCE-ID, yet the same appointments move;
+    nothing is booked twice or cancelled."""
+    p = ready
+    couple, _ = people(p)
+    feed_conf(p, feed)
+
+    def series(hour):
+        start = day(2, hour)
+        return calendar(vevent("weekly", start, "[Sam & Alex] Session",
+                               extra="RRULE:FREQ=WEEKLY;COUNT=3\r\n"))
+    feed.body = series(10)
+    r = p.ctl("calendar", "sync")
+    assert r.returncode == 0 and "3 booked" in r.stdout, r.stdout
+    before = appts(p)
+    feed.body = series(11)
+    r = p.ctl("calendar", "sync")
+    assert r.returncode == 0 and "3 moved" in r.stdout, r.stdout
+    assert "0 booked" in r.stdout and "0 missing" in r.stdout
+    after = appts(p)
+    assert [a["id"] for a in after] == [a["id"] for a in before]
+    assert [a["starts_at"] for a in after] == [fmt_utc(day(2 + 7 * i, 11))
+                                               for i in range(3)]
+    r = p.ctl("calendar", "sync")
+    assert "0 booked, 0 moved, 0 updated, 0 cancelled, 0 unmatched, 0 missing" \
+        in r.stdout

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cal_match.h"
+#include "tz.h"
 #include "util.h"
 
 #define T0	1793000000	/* an instant in November 2026 */
@@ -221,6 +222,38 @@ test_sources(void **state)
 	free_events(v, 2);
 }
 
+/* A series moved as a whole: new RECURRENCE-IDs, the same appointments. */
+static void
+test_series_moved(void **state)
+{
+	struct cal_event v[] = {
+		ev("s", "[Robin]", T0 + 3600, 60, NULL),
+		ev("s", "[Robin]", T0 + 3600 + 7 * 86400, 60, NULL),
+	};
+	struct cal_appt as[] = {
+		{ 40, 2, "s;RECURRENCE-ID=A", T0, 60, "in_person", NULL, 0, 0, 0 },
+		{ 41, 2, "s;RECURRENCE-ID=B", T0 + 3 * 86400, 60, "in_person",
+		  NULL, 0, 0, 0 },
+	};
+	struct cal_plan p;
+	char err[64];
+
+	(void)state;
+	assert_int_equal(tz_set("Europe/London", err, sizeof(err)), 0);
+	v[0].rid = "C";
+	v[1].rid = "D";
+	run(v, 2, as, 2, &opts, &p);
+	assert_int_equal(p.n, 3);
+	assert_int_equal(p.v[0].act, CAL_MOVE);	/* same day: moved */
+	assert_int_equal(p.v[0].appt_id, 40);
+	assert_string_equal(p.v[0].key, "s;RECURRENCE-ID=C");
+	assert_int_equal(p.v[1].act, CAL_BOOK);	/* no instance that day */
+	assert_int_equal(p.v[2].act, CAL_MISSING);
+	assert_int_equal(p.v[2].appt_id, 41);
+	cal_plan_free(&p);
+	free_events(v, 2);
+}
+
 /* A client who declined: the event no longer matches, its booking is cancelled. */
 static void
 test_declined(void **state)
@@ -246,6 +279,7 @@ main(void)
 		cmocka_unit_test(test_move_cancel_missing),
 		cmocka_unit_test(test_declined),
 		cmocka_unit_test(test_sources),
+		cmocka_unit_test(test_series_moved),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
