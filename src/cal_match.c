@@ -271,6 +271,7 @@ cal_one(const struct cal_event *e, const struct cal_case *cs, size_t ncs,
 	char *key = cal_event_key(e), *why = NULL;
 	const struct cal_appt *a = cal_appt_by_key(as, nas, key);
 	struct cal_dec *d, tmp = { 0 };
+	enum cal_act act = CAL_KEEP;
 	long long id = 0;
 
 	for (size_t i = 0; i < p->n; i++)
@@ -319,19 +320,16 @@ cal_one(const struct cal_event *e, const struct cal_case *cs, size_t ncs,
 	}
 	cal_kind_mode(e, o, &tmp);
 	if (a == NULL)
-		d = cal_add(p, CAL_BOOK, e, key);
-	else if (a->cancelled && a->start == e->start)
-		d = cal_add(p, CAL_KEEP, e, key);
-	else if (a->cancelled)
-		d = cal_add(p, CAL_REBOOK, e, key);
+		act = CAL_BOOK;
+	else if (a->cancelled)	/* at the same time: stays cancelled */
+		act = a->start == e->start ? CAL_KEEP : CAL_REBOOK;
 	else if (a->start != e->start)
-		d = cal_add(p, CAL_MOVE, e, key);
+		act = CAL_MOVE;
 	else if (a->duration_min != e->duration_min ||
 	    !cal_str_eq(a->mode, tmp.mode) ||
 	    !cal_str_eq(a->video_url, tmp.video_url))
-		d = cal_add(p, CAL_UPDATE, e, key);
-	else
-		d = cal_add(p, CAL_KEEP, e, key);
+		act = CAL_UPDATE;
+	d = cal_add(p, act, e, key);
 	d->appt_id = a != NULL ? a->id : 0;
 	d->old_start = a != NULL ? a->start : 0;
 	d->case_id = id;

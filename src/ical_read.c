@@ -28,7 +28,7 @@
 /* Instances looked at per rule before giving up (daily for ~270 years). */
 #define ICAL_MAX_STEPS	100000
 /* Longer events are blocks (holidays, conferences), not appointments. */
-#define ICAL_MAX_MIN	(24 * 60)
+#define ICAL_MAX_MIN	(24L * 60)
 
 /*
  * Windows zone names, as Outlook and Exchange write them in TZID (both
