@@ -43,6 +43,8 @@
 #define NUDGED_SYSCONFDIR	"/etc"
 #endif
 #define CTL_CONF	NUDGED_SYSCONFDIR "/nudged/nudged.conf"
+/* The service's group (systemd/nudged.sysusers). */
+#define CTL_GROUP	"nudged"
 
 struct cmd {
 	const char	*group;		/* "client"; NULL: a command of its own */
@@ -264,6 +266,7 @@ ctl_ctx_open(struct ctx *c)
 	struct conf_diag errs = { NULL, 0 };
 	char err[512];
 	size_t i;
+	int r;
 
 	if (conf_load(c->confpath, &c->conf, &errs, NULL) == -1) {
 		for (i = 0; i < errs.n; i++)
@@ -277,18 +280,32 @@ ctl_ctx_open(struct ctx *c)
 	conf_diag_free(&errs);
 	if (tz_set(c->conf->practice.timezone, err, sizeof err) == -1)
 		return ctl_fail(EX_CONFIG, "%s: %s", c->confpath, err);
+	/* init runs before the service ever did: the folder may not exist. */
+	if (c->init) {
+		r = store_perm_mkdir(c->conf->database, CTL_GROUP, err,
+		    sizeof err);
+		if (r == -1)
+			return ctl_fail(EX_IOERR, "%s", err);
+		if (r == 1)
+			printf("%s\n", err);
+	}
 	c->st = c->preview ? store_open_copy(c->conf->database, err, sizeof err) :
 	    store_open(c->conf->database, err, sizeof err);
+	/* err names the file (once). */
 	if (c->st == NULL)
-		return ctl_fail(EX_IOERR, "%s: %s", c->conf->database, err);
+		return ctl_fail(EX_IOERR, "%s", err);
 	c->db = store_db(c->st);
 	return 0;
 }
 
+/* A permission problem is named as one, with the file (store_errmsg). */
 static int
 dberr(struct ctx *c)
 {
-	return ctl_fail(EX_IOERR, "database: %s", sqlite3_errmsg(c->db));
+	char buf[512];
+
+	return ctl_fail(EX_IOERR, "%s", store_errmsg(c->st, buf,
+	    sizeof buf));
 }
 
 int
@@ -300,7 +317,7 @@ ctl_tx_begin(struct ctx *c)
 	if ((rc = ctl_ctx_open(c)) != 0)
 		return rc;
 	if (store_begin(c->st, err, sizeof err) == -1)
-		return ctl_fail(EX_IOERR, "database: %s", err);
+		return ctl_fail(EX_IOERR, "%s", err);
 	return 0;
 }
 
@@ -311,7 +328,7 @@ ctl_tx_end(struct ctx *c, int rc)
 	char err[512];
 
 	if (rc == 0 && store_commit(c->st, err, sizeof err) == -1)
-		rc = ctl_fail(EX_IOERR, "database: %s", err);
+		rc = ctl_fail(EX_IOERR, "%s", err);
 	if (rc != 0) {
 		store_rollback(c->st);
 		return rc;
@@ -479,6 +496,7 @@ cmd_init(struct ctx *c, int argc, char **argv)
 	sqlite3_stmt *s;
 	int rc, r;
 
+	c->init = 1;
 	if ((rc = ctl_args_none(c, argc, argv)) != 0 ||
 	    (rc = ctl_ctx_open(c)) != 0)
 		return rc == DONE ? 0 : rc;

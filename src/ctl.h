@@ -29,6 +29,7 @@ struct ctx {
 	sqlite3		*db;
 	struct sbuf	 out;		/* printed once committed */
 	int		 preview;	/* open a private copy of the database */
+	int		 init;		/* create the database's folder if missing */
 };
 
 enum {

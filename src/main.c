@@ -187,6 +187,11 @@ main(int argc, char **argv)
 	if (!dry) {
 		int resent = 0, failed = 0;
 
+		/* A practitioner in group nudged must be able to write it too. */
+		if (store_perm_repair(c->database, err, sizeof(err)) > 0)
+			log_warn("database files had the wrong mode or group, "
+			    "repaired: %s", err);
+
 		if ((rc = store_lock(st, err, sizeof(err))) != 0) {
 			log_err("%s", err);
 			store_close(st);

@@ -274,6 +274,25 @@ int	 store_state_get(struct store *, const char *key, char **value);
 int	 store_state_set(struct store *, const char *key, const char *value,
 	    char *err, size_t);
 
+/*
+ * store_perm.c: the files' modes (the database, -wal and -shm 0660, the
+ * folder setgid 2770; see there).  store_perm_create: make a missing
+ * database file 0660 (0 or -1 with err).  store_perm_repair: put back
+ * 0660 and the folder's group on the files this user owns; returns how
+ * many were changed, described in msg, for a warning.  store_perm_explain:
+ * 1 with msg naming the file and the problem when this user lacks a
+ * permission it needs, else 0.  store_perm_mkdir: create the database's
+ * missing folder (2770, in group `group`; owned by the user of that name
+ * when root): 1 created (msg says so), 0 it exists, -1 msg says why not.
+ */
+int	 store_perm_create(const char *path, char *err, size_t errlen);
+int	 store_perm_repair(const char *path, char *msg, size_t msglen);
+int	 store_perm_explain(const char *path, char *msg, size_t msglen);
+int	 store_perm_mkdir(const char *path, const char *group, char *msg,
+	    size_t msglen);
+/* The connection's last error, a permission problem explained. */
+const char *store_errmsg(struct store *, char *buf, size_t len);
+
 void	 client_free(struct client *);
 void	 appt_free(struct appt *);
 void	 kase_free(struct kase *);
