@@ -599,6 +599,19 @@ static const struct cmd cmds[] = {
 	  "  --failed        failed messages only, with the reason\n"
 	  "  --since DATE    due on or after that local date\n"
 	  "  --limit N       at most N rows, newest first (default 50)\n" },
+	{ NULL, "status", cmd_status, "is all well? (exit 1: needs attention)",
+	  "usage: nudgectl status [--since YYYY-MM-DD]\n"
+	  "Whether nudged is running, its last pass, paused channels, what "
+	  "waits,\n"
+	  "what was sent and failed since the date (default: 7 days ago), "
+	  "unreadable\n"
+	  "rows and the digest.  Exit 0: nothing needs attention; 1: a "
+	  "channel is\n"
+	  "paused, failures not yet reported, or unreadable rows.\n" },
+	{ NULL, "problems", cmd_problems, "booking rows nudged cannot read",
+	  "usage: nudgectl problems\n"
+	  "Rows of the booking tables that nudged skips because it cannot "
+	  "read them.\n" },
 	{ NULL, "send-test", cmd_send_test, "send one real test message",
 	  "usage: nudgectl send-test --to ADDRESS_OR_PHONE\n"
 	  "An email address goes by email, a phone number by SMS.\n" },

@@ -105,4 +105,8 @@ int	 cmd_upcoming(struct ctx *, int, char **);
 int	 cmd_outbox(struct ctx *, int, char **);
 int	 cmd_send_test(struct ctx *, int, char **);
 
+/* ---- commands (ctl_status.c) ---- */
+int	 cmd_status(struct ctx *, int, char **);
+int	 cmd_problems(struct ctx *, int, char **);
+
 #endif

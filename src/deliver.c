@@ -485,6 +485,22 @@ dl_run(struct dl *d, volatile int *stop, char *err, size_t errlen)
 	return r;
 }
 
+/*
+ * For nudgectl status: when the last pass ran and what it did, as
+ * "TIME planned sent failed skipped cancelled pending" (state pass.last).
+ */
+static int
+dl_note_pass(struct dl *d, char *err, size_t errlen)
+{
+	const struct deliver_stats *x = d->stats;
+	char stamp[TZ_UTC_LEN], v[160];
+
+	tz_format_utc(d->now, stamp);
+	snprintf(v, sizeof(v), "%s %d %d %d %d %d %ld", stamp, x->planned,
+	    x->sent, x->failed, x->skipped, x->cancelled, x->pending_due);
+	return store_state_set(d->st, "pass.last", v, err, errlen);
+}
+
 static void
 dl_close(struct dl *d)
 {
@@ -522,6 +538,10 @@ deliver_pass(const struct conf *c, struct store *st, time_t now, int dry,
 		else
 			stats->pending_due = n;
 	}
+	for (int ch = 0; ch < CHAN_N; ch++)
+		stats->paused[ch] = d.paused_why[ch] != NULL;
+	if (r == 0 && !dry)
+		r = dl_note_pass(&d, err, errlen);
 	dl_close(&d);
 	if (dry)
 		store_dry_end(st);

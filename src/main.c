@@ -217,11 +217,22 @@ main(int argc, char **argv)
 			log_err("%s", err);
 			rc = EX_IOERR;
 		} else {
+			char paused[64] = "";
+
+			/* Visible without the journal: a paused channel is why
+			 * messages wait. */
+			for (int k = 0; k < CHAN_N; k++)
+				if (stats.paused[k])
+					snprintf(paused + strlen(paused),
+					    sizeof(paused) - strlen(paused),
+					    "; %s channel PAUSED",
+					    chan_name((enum chan)k));
 			log_info("pass done%s: %d planned, %d %s, %d failed, %d "
-			    "skipped, %d cancelled, %ld still pending",
+			    "skipped, %d cancelled, %ld still pending%s",
 			    dry ? " (dry run, nothing written)" : "", stats.planned,
 			    stats.sent, dry ? "would be sent" : "sent", stats.failed,
-			    stats.skipped, stats.cancelled, stats.pending_due);
+			    stats.skipped, stats.cancelled, stats.pending_due,
+			    paused);
 			rc = (!dry && stats.pending_due > 0) ? EX_TEMPFAIL : 0;
 		}
 	} else

@@ -290,6 +290,36 @@ int	 store_perm_repair(const char *path, char *msg, size_t msglen);
 int	 store_perm_explain(const char *path, char *msg, size_t msglen);
 int	 store_perm_mkdir(const char *path, const char *group, char *msg,
 	    size_t msglen);
+/*
+ * store_status.c, for nudgectl status and problems.  Times 0: none.
+ */
+struct store_status {
+	long		 waiting;		/* pending or sending */
+	long		 waiting_chan[CHAN_N];	/* pending, per channel */
+	time_t		 next_try[CHAN_N];	/* earliest due/next try, per channel */
+	long long	 next_id;		/* the next pending message; 0: none */
+	enum chan	 next_chan;
+	time_t		 next_at;
+	long		 sent_since, failed_since;	/* since the time given */
+	long		 failed_unreported;	/* failed, not yet in a digest */
+	long		 bad_rows, bad_unreported;	/* unreadable rows now */
+};
+struct store_problem {
+	char		*table;
+	long long	 id;
+	char		*what;
+	time_t		 first_seen;
+	int		 reported;		/* named in a digest already */
+};
+int	 store_status_read(struct store *, time_t since, struct store_status *,
+	    char *err, size_t);
+int	 store_problems(struct store *, struct store_problem **, size_t *,
+	    char *err, size_t);
+void	 store_problems_free(struct store_problem *, size_t);
+/* Is a nudged delivering from the database (its lock held)?  1 yes, with
+ * *pid when known (else 0), 0 no, -1 cannot tell. */
+int	 store_lock_holder(const char *path, long *pid);
+
 /* The connection's last error, a permission problem explained. */
 const char *store_errmsg(struct store *, char *buf, size_t len);
 
