@@ -37,6 +37,7 @@
 #include "log.h"
 #include "store.h"
 #include "tz.h"
+#include "utf8.h"
 #include "util.h"
 
 #ifndef NUDGED_SYSCONFDIR
@@ -239,6 +240,49 @@ ctl:
 	    "(line break, tab, ...)", c->cmd, what);
 utf:
 	return ctl_fail(EX_DATAERR, "%s: %s is not valid UTF-8", c->cmd, what);
+}
+
+/*
+ * A date or time option that did not parse: "impossible" when it has the
+ * right shape but names no real day or time (2026-02-30), else the form
+ * wanted.  form as for tz_impossible(); want is how the form reads.
+ */
+int
+ctl_bad_date(const struct ctx *c, const char *opt, const char *s,
+    const char *form, const char *want)
+{
+	char why[128];
+
+	if (tz_impossible(s, form, why, sizeof why))
+		return ctl_fail(EX_USAGE, "%s: %s '%s' is an impossible date: %s",
+		    c->cmd, opt, s, why);
+	return ctl_fail(EX_USAGE, "%s: %s wants %s, not '%s'", c->cmd, opt,
+	    want, s);
+}
+
+/* A local date option: midnight at its start, in UTC.  0 or exit code. */
+int
+ctl_date_arg(const struct ctx *c, const char *opt, const char *s, time_t *t)
+{
+	int y, mo, d;
+
+	if (tz_parse_date(s, &y, &mo, &d) == -1)
+		return ctl_bad_date(c, opt, s, "9999-99-99", "a date YYYY-MM-DD");
+	if (tz_local_to_utc(y, mo, d, 0, 0, 0, t) == -1)
+		return ctl_fail(EX_USAGE, "%s: cannot place %s in the practice's "
+		    "time zone", c->cmd, s);
+	return 0;
+}
+
+/* Print s left-aligned in width terminal columns (UTF-8 aware). */
+void
+ctl_pad(const char *s, int width)
+{
+	size_t w = utf8_width(s);
+
+	fputs(s, stdout);
+	for (; (int)w < width; w++)
+		putchar(' ');
 }
 
 /* "2026-12-03 14:00" local, for tables; raw text when unreadable. */
@@ -595,10 +639,23 @@ static const struct cmd cmds[] = {
 	  "Every message due in the next N days (default 14), rendered. "
 	  "Writes nothing.\n" },
 	{ NULL, "outbox", cmd_outbox, "what was sent or failed, and why",
-	  "usage: nudgectl outbox [--failed] [--since YYYY-MM-DD] [--limit N]\n"
-	  "  --failed        failed messages only, with the reason\n"
-	  "  --since DATE    due on or after that local date\n"
-	  "  --limit N       at most N rows, newest first (default 50)\n" },
+	  "usage: nudgectl outbox [--status STATUS] [--failed] [--client ID]\n"
+	  "                       [--since YYYY-MM-DD] [--until YYYY-MM-DD] "
+	  "[--limit N]\n"
+	  "  --status STATUS  pending, sending, sent, failed, skipped or "
+	  "cancelled\n"
+	  "  --failed         the same as --status failed\n"
+	  "  --client ID      messages to that client only\n"
+	  "  --since DATE     due on or after that local date\n"
+	  "  --until DATE     due on or before that local date\n"
+	  "  --limit N        at most N rows (default 50)\n"
+	  "Settled messages first, the newest first; then those waiting, the "
+	  "next first.\n" },
+	{ NULL, "report", cmd_report, "the week's messages per client",
+	  "usage: nudgectl report [--week] [YYYY-MM-DD]\n"
+	  "Per client: messages sent, failed, cancelled, skipped and waiting "
+	  "in the\n"
+	  "week (Monday to Sunday) holding the date (default: today).\n" },
 	{ NULL, "status", cmd_status, "is all well? (exit 1: needs attention)",
 	  "usage: nudgectl status [--since YYYY-MM-DD]\n"
 	  "Whether nudged is running, its last pass, paused channels, what "

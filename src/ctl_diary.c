@@ -121,8 +121,9 @@ wall_time(const struct ctx *c, const char *opt, const char *s, int *y,
 		    tz_parse_hhmm(s + 11, min) == 0)
 			return 0;
 	}
-	return ctl_fail(EX_USAGE, "%s: %s wants a local time "
-	    "\"YYYY-MM-DD HH:MM\", not '%s'", c->cmd, opt, s);
+	return ctl_bad_date(c, opt, s, strlen(s) > 10 && s[10] == 'T' ?
+	    "9999-99-99T99:99" :
+	    "9999-99-99 99:99", "a local time \"YYYY-MM-DD HH:MM\"");
 }
 
 int
@@ -383,10 +384,12 @@ cmd_appointments(struct ctx *c, int argc, char **argv)
 			printf("%-5s %-16s %-5s %-20s %-10s %-9s %4s  %s\n", "ID",
 			    "WHEN", "CASE", "LABEL", "KIND", "MODE", "MIN",
 			    "STATUS");
-		printf("%-5lld %-16s %-5lld %-20s %-10s %-9s %4d  %s\n",
+		printf("%-5lld %-16s %-5lld ",
 		    (long long)sqlite3_column_int64(s, 0),
 		    ctl_when_short(ctl_ctext(s, 3), buf, sizeof buf),
-		    (long long)sqlite3_column_int64(s, 1), ctl_ctext(s, 2),
+		    (long long)sqlite3_column_int64(s, 1));
+		ctl_pad(ctl_ctext(s, 2), 20);
+		printf(" %-10s %-9s %4d  %s\n",
 		    ctl_ctext(s, 5), ctl_ctext(s, 6), sqlite3_column_int(s, 4),
 		    ctl_ctext(s, 7));
 	}
@@ -449,11 +452,12 @@ cmd_homework_add(struct ctx *c, int argc, char **argv)
 	if (case_id == 0 || title == NULL || prompt == NULL || starts == NULL)
 		return ctl_fail(EX_USAGE, "%s: --case, --title, --prompt and "
 		    "--starts-on are required", c->cmd);
-	if (tz_parse_date(starts, &y, &mo, &d) == -1 ||
-	    (ends && tz_parse_date(ends, &y2, &mo2, &d2) == -1))
-		return ctl_fail(EX_USAGE, "%s: dates are YYYY-MM-DD, not '%s'",
-		    c->cmd, ends && tz_parse_date(starts, &y, &mo, &d) == 0 ?
-		    ends : starts);
+	if (tz_parse_date(starts, &y, &mo, &d) == -1)
+		return ctl_bad_date(c, "--starts-on", starts, "9999-99-99",
+		    "a date YYYY-MM-DD");
+	if (ends && tz_parse_date(ends, &y2, &mo2, &d2) == -1)
+		return ctl_bad_date(c, "--ends-on", ends, "9999-99-99",
+		    "a date YYYY-MM-DD");
 	if (at && tz_parse_hhmm(at, &min) == -1)
 		return ctl_fail(EX_USAGE, "%s: --at wants HH:MM, not '%s'",
 		    c->cmd, at);
@@ -545,11 +549,14 @@ cmd_homework_list(struct ctx *c, int argc, char **argv)
 		if (n++ == 0)
 			printf("%-5s %-5s %-20s %-8s %-28s %s\n", "ID", "CASE",
 			    "LABEL", "STATUS", "TITLE", "SCHEDULE");
-		printf("%-5lld %-5lld %-20s %-8s %-28s every %d day(s) from %s "
-		    "until %s at %s\n", (long long)sqlite3_column_int64(s, 0),
-		    (long long)sqlite3_column_int64(s, 1), ctl_ctext(s, 2),
-		    sqlite3_column_int(s, 8) ? "active" : "stopped",
-		    ctl_ctext(s, 3), sqlite3_column_int(s, 6), ctl_ctext(s, 4),
+		printf("%-5lld %-5lld ", (long long)sqlite3_column_int64(s, 0),
+		    (long long)sqlite3_column_int64(s, 1));
+		ctl_pad(ctl_ctext(s, 2), 20);
+		printf(" %-8s ", sqlite3_column_int(s, 8) ? "active" :
+		    "stopped");
+		ctl_pad(ctl_ctext(s, 3), 28);
+		printf(" every %d day(s) from %s "
+		    "until %s at %s\n", sqlite3_column_int(s, 6), ctl_ctext(s, 4),
 		    sqlite3_column_type(s, 5) == SQLITE_NULL ? "next session" :
 		    ctl_ctext(s, 5),
 		    sqlite3_column_type(s, 7) == SQLITE_NULL ? at :

@@ -227,8 +227,9 @@ cmd_client_list(struct ctx *c, int argc, char **argv)
 		if (n++ == 0)
 			printf("%-5s %-24s %-30s %-16s %s\n", "ID", "NAME",
 			    "EMAIL", "PHONE", "FLAGS");
-		printf("%-5lld %-24s %-30s %-16s%s%s%s%s\n",
-		    (long long)sqlite3_column_int64(s, 0), ctl_ctext(s, 1),
+		printf("%-5lld ", (long long)sqlite3_column_int64(s, 0));
+		ctl_pad(ctl_ctext(s, 1), 24);
+		printf(" %-30s %-16s%s%s%s%s\n",
 		    sqlite3_column_type(s, 2) == SQLITE_NULL ? "-" :
 		    ctl_ctext(s, 2),
 		    sqlite3_column_type(s, 3) == SQLITE_NULL ? "-" :
@@ -413,9 +414,9 @@ cmd_case_list(struct ctx *c, int argc, char **argv)
 		if (n++ == 0)
 			printf("%-5s %-7s %-24s %s\n", "ID", "STATUS", "LABEL",
 			    "MEMBERS");
-		printf("%-5lld %-7s %-24s", (long long)sqlite3_column_int64(s, 0),
-		    sqlite3_column_type(s, 2) == SQLITE_NULL ? "open" : "closed",
-		    ctl_ctext(s, 1));
+		printf("%-5lld %-7s ", (long long)sqlite3_column_int64(s, 0),
+		    sqlite3_column_type(s, 2) == SQLITE_NULL ? "open" : "closed");
+		ctl_pad(ctl_ctext(s, 1), 24);
 		if ((m = ctl_q_prep(c, "SELECT l.id, l.name FROM "
 		    "case_members x JOIN clients l ON l.id = x.client_id "
 		    "WHERE x.case_id = ?1 ORDER BY l.id", "I",

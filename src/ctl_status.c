@@ -83,20 +83,6 @@ channel(struct ctx *c, enum chan ch, const struct store_status *s)
 	return paused;
 }
 
-static int
-since_arg(const struct ctx *c, const char *s, time_t *t)
-{
-	int y, mo, d;
-
-	if (tz_parse_date(s, &y, &mo, &d) == -1)
-		return ctl_fail(EX_USAGE, "%s: --since wants a date YYYY-MM-DD, "
-		    "not '%s'", c->cmd, s);
-	if (tz_local_to_utc(y, mo, d, 0, 0, 0, t) == -1)
-		return ctl_fail(EX_USAGE, "%s: cannot place %s in the practice's "
-		    "time zone", c->cmd, s);
-	return 0;
-}
-
 int
 cmd_status(struct ctx *c, int argc, char **argv)
 {
@@ -125,7 +111,8 @@ cmd_status(struct ctx *c, int argc, char **argv)
 	if ((rc = ctl_no_args(c, argc, argv)) != 0 ||
 	    (rc = ctl_ctx_open(c)) != 0)
 		return rc;
-	if (since_s != NULL && (rc = since_arg(c, since_s, &since)) != 0)
+	if (since_s != NULL &&
+	    (rc = ctl_date_arg(c, "--since", since_s, &since)) != 0)
 		return rc;
 	if (since == 0)
 		since = time(NULL) - 7 * 86400;

@@ -149,8 +149,13 @@ main(int argc, char **argv)
 			return EX_USAGE;
 		}
 		if (tz_parse_utc(nowarg, &now) != 0) {
-			fprintf(stderr, "nudged: --now '%s' is not a time of the form "
-			    "YYYY-MM-DDTHH:MM:SSZ\n", nowarg);
+			if (tz_impossible(nowarg, "9999-99-99T99:99:99Z", err,
+			    sizeof(err)))
+				fprintf(stderr, "nudged: --now '%s' is an "
+				    "impossible date: %s\n", nowarg, err);
+			else
+				fprintf(stderr, "nudged: --now '%s' is not a time "
+				    "of the form YYYY-MM-DDTHH:MM:SSZ\n", nowarg);
 			return EX_USAGE;
 		}
 	}

@@ -320,6 +320,34 @@ void	 store_problems_free(struct store_problem *, size_t);
  * *pid when known (else 0), 0 no, -1 cannot tell. */
 int	 store_lock_holder(const char *path, long *pid);
 
+/*
+ * store_list.c, for nudgectl outbox and report.  Rows own their strings
+ * (times as stored, text); free with the matching *_free().
+ */
+struct outbox_filter {
+	const char	*status;	/* NULL: any */
+	long long	 client_id;	/* 0: any */
+	time_t		 since, until;	/* due_at in [since, until); 0: open */
+	long		 limit;		/* 0: all */
+};
+struct outbox_row {
+	long long	 id, client_id;
+	char		*purpose, *channel, *recipient, *due_at, *status;
+	char		*last_error, *sent_at, *client_name;
+	int		 attempts;
+};
+struct report_row {
+	long long	 client_id;	/* 0: none */
+	char		*name;		/* NULL: client gone or none */
+	long		 sent, failed, cancelled, skipped, waiting;
+};
+int	 store_outbox_list(struct store *, const struct outbox_filter *,
+	    struct outbox_row **, size_t *, char *err, size_t);
+void	 store_outbox_rows_free(struct outbox_row *, size_t);
+int	 store_report(struct store *, time_t from, time_t until,
+	    struct report_row **, size_t *, char *err, size_t);
+void	 store_report_free(struct report_row *, size_t);
+
 /* The connection's last error, a permission problem explained. */
 const char *store_errmsg(struct store *, char *buf, size_t len);
 

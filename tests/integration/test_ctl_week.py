@@ -125,3 +125,143 @@ def test_problems_lists_unreadable_rows_and_digest_points_there(ready):
     r = ready.ctl("status")
     assert r.returncode == 1
     assert "unreadable:  1 booking row (see: nudgectl problems)" in r.stdout
+
+
+# ---- 7. outbox filters, names, order; the weekly report --------------------
+
+def seed_outbox(c):
+    c.ok("client", "add", "--name", "Sam Taylor", "--email", "sam@example.org")
+    c.ok("client", "add", "--name", "Zoë Ångström", "--email", "zoe@example.org")
+    con = sqlite3.connect(str(c.db))
+    rows = [
+        # id, client, status, due, sent
+        (1, 1, "sent", "2026-11-30T09:00:00Z", "2026-11-30T09:00:05Z"),
+        (2, 2, "failed", "2026-12-01T09:00:00Z", None),
+        (3, 1, "sent", "2026-12-02T09:00:00Z", "2026-12-02T09:00:03Z"),
+        (4, 2, "cancelled", "2026-12-03T09:00:00Z", None),
+        (5, 1, "pending", "2026-12-09T09:00:00Z", None),
+        (6, 2, "pending", "2026-12-08T09:00:00Z", None),
+        (7, 1, "sent", "2026-11-20T09:00:00Z", "2026-11-20T09:00:01Z"),
+    ]
+    with con:
+        for i, cl, st, due, sent in rows:
+            con.execute(
+                "INSERT INTO messages (id, purpose, client_id, channel,"
+                " recipient, due_at, status, attempts, last_error, sent_at,"
+                " created_at, updated_at) VALUES (?, 'reminder', ?, 'email',"
+                " ?, ?, ?, 1, ?, ?, ?, ?)",
+                (i, cl, "sam@example.org" if cl == 1 else "zoe@example.org",
+                 due, st, "550 no such user" if st == "failed" else None,
+                 sent, due, sent or due))
+    con.close()
+
+
+def ids(out):
+    return [int(l.split()[0]) for l in out.splitlines()[1:]
+            if l and l[0].isdigit()]
+
+
+def test_outbox_names_filters_and_order(c):
+    seed_outbox(c)
+    out = c.ok("outbox")
+    head = out.splitlines()[0].split()
+    assert "CLIENT" in head
+    assert "Zoë Ångström" in out and "Sam Taylor" in out
+    # Newest settled first, then what waits (next due first).
+    assert ids(out) == [4, 3, 2, 1, 7, 6, 5]
+    assert ids(c.ok("outbox", "--status", "sent")) == [3, 1, 7]
+    assert ids(c.ok("outbox", "--failed")) == [2]
+    assert ids(c.ok("outbox", "--client", "2")) == [4, 2, 6]
+    assert ids(c.ok("outbox", "--since", "2026-11-30",
+                    "--until", "2026-12-02")) == [3, 2, 1]
+    assert ids(c.ok("outbox", "--status", "pending", "--client", "1")) == [5]
+    assert "no pending messages matching" in c.ok(
+        "outbox", "--status", "pending", "--until", "2026-11-01")
+    line = c.fails(64, "outbox", "--status", "lost")
+    assert "--status is one of" in line
+
+
+def test_report_week_per_client(c):
+    seed_outbox(c)
+    out = c.ok("report", "--week", "2026-12-02")
+    lines = out.splitlines()
+    assert lines[0] == ("Messages due from Monday 30 November 2026 to "
+                        "Sunday 6 December 2026")
+    assert lines[1].split() == ["CLIENT", "NAME", "SENT", "FAILED",
+                                "CANCELLED", "SKIPPED", "WAITING"]
+    sam = [l for l in lines if "Sam Taylor" in l][0]
+    zoe = [l for l in lines if "Zoë Ångström" in l][0]
+    assert sam.split()[-5:] == ["2", "0", "0", "0", "0"]
+    assert zoe.split()[-5:] == ["0", "1", "1", "0", "0"]
+    total = [l for l in lines if l.split()[:1] == ["total"]][0]
+    assert total.split()[-5:] == ["2", "1", "1", "0", "0"]
+    assert "nudgectl outbox --status failed --since 2026-11-30" in out
+    # Columns line up whatever the letters (display width, not bytes).
+    assert len(sam) == len(zoe) == len(lines[1])
+    assert "no messages that week" in c.ok("report", "--week", "2026-10-01")
+    assert c.ok("report") == c.ok("report", "--week",
+                                  dt.date.today().isoformat())
+
+
+# ---- 10. impossible dates -------------------------------------------------
+
+@pytest.mark.parametrize("args,needle", [
+    (["outbox", "--since", "2026-02-30"], "February 2026 has 28 days"),
+    (["report", "--week", "2026-12-32"], "December 2026 has 31 days"),
+    (["book", "--case", "1", "--at", "2026-13-01 10:00"], "no month 13"),
+    (["book", "--case", "1", "--at", "2026-12-01 25:00"],
+     "25:00 is not a time of day"),
+    (["upcoming", "--now", "2026-02-29T10:00:00Z"],
+     "February 2026 has 28 days"),
+    (["homework", "add", "--case", "1", "--title", "t", "--prompt", "p",
+      "--starts-on", "2026-04-31"], "April 2026 has 30 days"),
+])
+def test_impossible_dates_are_called_impossible(c, args, needle):
+    line = c.fails(64, *args)
+    assert "impossible date" in line and needle in line, line
+
+
+def test_malformed_dates_still_show_the_form(c):
+    line = c.fails(64, "outbox", "--since", "30/11/2026")
+    assert "wants a date YYYY-MM-DD" in line and "impossible" not in line
+
+
+def test_nudged_now_impossible(c):
+    r = subprocess.run([NUDGED, "-c", str(c.conf), "--once", "--now",
+                        "2026-12-32T10:00:00Z"], capture_output=True,
+                       text=True)
+    assert r.returncode == 64
+    assert "impossible date" in r.stderr and "December 2026 has 31 days" \
+        in r.stderr, r.stderr
+    r = subprocess.run([NUDGED, "-c", str(c.conf), "--once", "--now",
+                        "2026-12-01 10:00"], capture_output=True, text=True)
+    assert r.returncode == 64 and "not a time of the form" in r.stderr
+
+
+# ---- 9. columns line up with non-ASCII names --------------------------------
+
+def test_columns_line_up_by_display_width(c):
+    names = ["Sam Taylor", "Zoë Ångström", "李小龍 Lee"]
+    for n in names:
+        c.ok("client", "add", "--name", n, "--email", "x@example.org")
+    c.ok("case", "add", "--label", "Zoë & Ångström", "--client", "2")
+    c.ok("case", "add", "--label", "Sam", "--client", "1")
+    c.ok("book", "--case", "1", "--at", future(3))
+    c.ok("book", "--case", "2", "--at", future(4))
+
+    def width(s):
+        return sum(0 if unicodedata.combining(ch) else
+                   2 if unicodedata.east_asian_width(ch) in "WF" else 1
+                   for ch in s)
+
+    def col_of(line, text):
+        return width(line[:line.index(text)])
+
+    out = c.ok("client", "list").splitlines()
+    at = [col_of(l, "x@example.org") for l in out[1:]]
+    assert at == [col_of(out[0], "EMAIL")] * 3, out
+    out = c.ok("appointments").splitlines()
+    at = [col_of(l, "session") for l in out[1:]]
+    assert at == [col_of(out[0], "KIND")] * 2, out
+    out = c.ok("case", "list").splitlines()
+    assert col_of(out[1], " 2 Zoë") == col_of(out[2], " 1 Sam"), out
