@@ -72,6 +72,22 @@ ctl_fail(int code, const char *fmt, ...)
 	return code;
 }
 
+/* A warning: the command goes on.  One line on stderr, like ctl_fail. */
+void
+ctl_warn(const struct ctx *c, const char *fmt, ...)
+{
+	char buf[1024], *p;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	for (p = buf; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	fprintf(stderr, "nudgectl: %s: warning: %s\n", c->cmd, buf);
+}
+
 void
 ctl_outf(struct ctx *c, const char *fmt, ...)
 {
@@ -591,13 +607,24 @@ static const struct cmd cmds[] = {
 	  "Nothing more is sent to this client (until opt-in).\n" },
 	{ "client", "opt-in", cmd_client_optin, "undo an opt-out",
 	  "usage: nudgectl client opt-in ID\n" },
+	{ "client", "delete", cmd_client_delete, "delete a client typed by "
+	  "mistake",
+	  "usage: nudgectl client delete ID\n"
+	  "Only a client with no appointments and no messages on record "
+	  "(else: opt-out).\n" },
 	{ "case", "add", cmd_case_add, "add a case (one person or a couple)",
 	  "usage: nudgectl case add --label LABEL --client ID [--client ID]\n"
 	  "A case has one client, or two for a couple; each must exist.\n" },
 	{ "case", "list", cmd_case_list, "list cases and their members",
 	  "usage: nudgectl case list\n" },
 	{ "case", "close", cmd_case_close, "close a case: no more messages",
-	  "usage: nudgectl case close ID\n" },
+	  "usage: nudgectl case close ID [--cancel-future]\n"
+	  "  --cancel-future  also cancel its booked appointments ahead (also "
+	  "on a\n"
+	  "                   closed case); without it they stay booked, "
+	  "unreminded\n" },
+	{ "case", "reopen", cmd_case_reopen, "reopen a closed case",
+	  "usage: nudgectl case reopen ID\n" },
 	{ NULL, "book", cmd_book, "book an appointment (or a weekly series)",
 	  "usage: nudgectl book --case ID --at \"YYYY-MM-DD HH:MM\" "
 	  "[--kind KIND] [--duration MIN]\n"
@@ -610,7 +637,9 @@ static const struct cmd cmds[] = {
 	  "  --video-url URL  link for an online session (default: "
 	  "practice.video_url)\n"
 	  "  --weekly N       N appointments, a week apart, at the same local "
-	  "time\n" },
+	  "time;\n"
+	  "                   dates in practice.closed are skipped\n"
+	  "Another case's appointment at the same time is warned about.\n" },
 	{ NULL, "appointments", cmd_appointments, "list appointments",
 	  "usage: nudgectl appointments [--case ID] [--all]\n"
 	  "Booked appointments from now on; --all: past and cancelled too.\n" },

@@ -51,6 +51,8 @@ enum {
 int	 ctl_fail(int, const char *, ...) __attribute__((format(printf, 2, 3)));
 void	 ctl_outf(struct ctx *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+void	 ctl_warn(const struct ctx *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
 const char *ctl_when_short(const char *, char *, size_t);
 void	 ctl_pad(const char *, int width);
 int	 ctl_bad_date(const struct ctx *, const char *opt, const char *,
@@ -97,6 +99,8 @@ int	 cmd_client_optin(struct ctx *, int, char **);
 int	 cmd_case_add(struct ctx *, int, char **);
 int	 cmd_case_list(struct ctx *, int, char **);
 int	 cmd_case_close(struct ctx *, int, char **);
+int	 cmd_case_reopen(struct ctx *, int, char **);
+int	 cmd_client_delete(struct ctx *, int, char **);
 
 /* ---- commands (ctl_diary.c) ---- */
 int	 cmd_book(struct ctx *, int, char **);

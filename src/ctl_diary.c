@@ -107,6 +107,42 @@ overlap(struct ctx *c, long long case_id, long long skip, time_t start,
 	return r == -1 ? EX_IOERR : rc;
 }
 
+/*
+ * Another case's appointment at the same time: the practitioner cannot be
+ * in two sessions.  A warning (a colleague's room may be meant); the
+ * booking stands.  0 or an exit code.
+ */
+static int
+double_booked(struct ctx *c, long long case_id, long long skip, time_t start,
+    long dur)
+{
+	struct appt_hit hit;
+	char err[512], buf[96];
+	int r;
+
+	if ((r = store_overlap(c->st, case_id, skip, start, dur, &hit, err,
+	    sizeof err)) == -1)
+		return ctl_fail(EX_IOERR, "%s", err);
+	if (r == 1)
+		ctl_warn(c, "double-booked: appointment %lld of case %lld (%s) "
+		    "is on %s too", hit.id, hit.case_id, hit.label,
+		    when(hit.starts_at, buf, sizeof buf));
+	return 0;
+}
+
+/* Is the local date in practice.closed? */
+static int
+closed_on(const struct ctx *c, int y, int mo, int d)
+{
+	char date[16];
+
+	snprintf(date, sizeof date, "%04d-%02d-%02d", y, mo, d);
+	for (size_t i = 0; i < c->conf->practice.nclosed; i++)
+		if (strcmp(c->conf->practice.closed[i], date) == 0)
+			return 1;
+	return 0;
+}
+
 /* "YYYY-MM-DD HH:MM" (or with a T) into its parts; 0 or exit code. */
 static int
 wall_time(const struct ctx *c, const char *opt, const char *s, int *y,
@@ -221,6 +257,18 @@ cmd_book(struct ctx *c, int argc, char **argv)
 		}
 		if ((rc = overlap(c, case_id, 0, t, dur)) != 0)
 			break;
+		/* A series goes round the practice's holidays. */
+		if (closed_on(c, y2, mo2, d2) && weekly > 1) {
+			ctl_outf(c, "%04d-%02d-%02d skipped: the practice is "
+			    "closed that day (practice.closed)\n", y2, mo2, d2);
+			continue;
+		}
+		if (closed_on(c, y2, mo2, d2))
+			ctl_warn(c, "the practice is closed on %04d-%02d-%02d "
+			    "(practice.closed); booked all the same", y2, mo2,
+			    d2);
+		if ((rc = double_booked(c, case_id, 0, t, dur)) != 0)
+			break;
 		tz_format_utc(t, buf);
 		if ((rc = ctl_q_exec(c, "INSERT INTO appointments (case_id, "
 		    "starts_at, duration_min, kind, mode, video_url, status) "
@@ -328,7 +376,8 @@ cmd_move(struct ctx *c, int argc, char **argv)
 	else if (t == was)
 		rc = ctl_fail(EX_DATAERR, "%s: appointment %lld is on %s "
 		    "already", c->cmd, id, old);
-	else if ((rc = overlap(c, case_id, id, t, dur)) == 0) {
+	else if ((rc = overlap(c, case_id, id, t, dur)) == 0 &&
+	    (rc = double_booked(c, case_id, id, t, dur)) == 0) {
 		tz_format_utc(t, buf);
 		rc = ctl_q_exec(c, "UPDATE appointments SET starts_at = ?1 "
 		    "WHERE id = ?2", "tI", buf, id);

@@ -348,6 +348,27 @@ int	 store_report(struct store *, time_t from, time_t until,
 	    struct report_row **, size_t *, char *err, size_t);
 void	 store_report_free(struct report_row *, size_t);
 
+/*
+ * store_ctl.c, behind nudgectl's warnings and undo commands (inside the
+ * caller's transaction; see there).
+ */
+struct appt_hit {
+	long long	 id, case_id;
+	time_t		 starts_at;
+	char		 label[128];
+};
+int	 store_client_lookalike(struct store *, const char *name,
+	    const char *email, long long skip, long long *same_name,
+	    long long *same_email, char *err, size_t);
+int	 store_overlap(struct store *, long long not_case, long long skip,
+	    time_t start, long dur_min, struct appt_hit *, char *err, size_t);
+int	 store_case_future(struct store *, long long case_id, time_t now,
+	    int cancel, long *n, time_t *first, char *err, size_t);
+int	 store_case_reopen(struct store *, long long case_id, char *err,
+	    size_t);
+int	 store_client_delete(struct store *, long long id, char *why,
+	    size_t whylen, char *err, size_t);
+
 /* The connection's last error, a permission problem explained. */
 const char *store_errmsg(struct store *, char *buf, size_t len);
 

@@ -45,9 +45,11 @@ perm_user(uid_t uid, char *buf, size_t len)
 {
 	struct passwd *pw = getpwuid(uid);
 
+	/* Copied: getpwuid()'s buffer is overwritten by the next call. */
 	if (pw != NULL)
-		return pw->pw_name;
-	snprintf(buf, len, "%ld", (long)uid);
+		snprintf(buf, len, "%s", pw->pw_name);
+	else
+		snprintf(buf, len, "%ld", (long)uid);
 	return buf;
 }
 
@@ -57,8 +59,9 @@ perm_group(gid_t gid, char *buf, size_t len)
 	struct group *gr = getgrgid(gid);
 
 	if (gr != NULL)
-		return gr->gr_name;
-	snprintf(buf, len, "%ld", (long)gid);
+		snprintf(buf, len, "%s", gr->gr_name);
+	else
+		snprintf(buf, len, "%ld", (long)gid);
 	return buf;
 }
 

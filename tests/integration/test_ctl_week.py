@@ -265,3 +265,114 @@ def test_columns_line_up_by_display_width(c):
     assert at == [col_of(out[0], "KIND")] * 2, out
     out = c.ok("case", "list").splitlines()
     assert col_of(out[1], " 2 Zoë") == col_of(out[2], " 1 Sam"), out
+
+
+# ---- 8. warnings before the practice gets hurt; undo commands --------------
+
+def warnings(r):
+    return [l for l in r.stderr.splitlines() if "warning" in l]
+
+
+def test_client_warnings_change_still_made(c):
+    c.ok("client", "add", "--name", "Sam Taylor", "--email", "sam@example.org")
+    r = c.run("client", "add", "--name", "sam taylor", "--email",
+              "other@example.org")
+    assert r.returncode == 0 and "client 2 added" in r.stdout
+    w = warnings(r)
+    assert len(w) == 1 and "client 1 has the same name" in w[0], r.stderr
+    r = c.run("client", "add", "--name", "Alex Morgan", "--email",
+              "SAM@example.org")
+    assert r.returncode == 0
+    assert "client 1 has the same email address" in r.stderr
+    r = c.run("client", "add", "--name", "Kim Lee", "--email", "kim@gmailcom")
+    assert r.returncode == 0 and c.count("clients") == 4
+    assert "no dot in its domain" in r.stderr
+    r = c.run("client", "add", "--name", "Nobody Reachable")
+    assert r.returncode == 0 and "client 5 added" in r.stdout
+    assert "no email and no phone" in r.stderr
+    # edit: only what changed is checked
+    r = c.run("client", "edit", "5", "--email", "kim@gmailcom")
+    assert r.returncode == 0
+    assert "client 4 has the same email" in r.stderr
+    r = c.run("client", "edit", "5", "--clear-email")
+    assert "no email and no phone" in r.stderr
+    r = c.run("client", "edit", "1", "--first-name", "Sammy")
+    assert r.returncode == 0 and r.stderr == ""
+
+
+def test_double_booking_is_warned_but_booked(c):
+    c.ok("client", "add", "--name", "Sam Taylor", "--email", "s@example.org")
+    c.ok("client", "add", "--name", "Kim Lee", "--email", "k@example.org")
+    c.ok("case", "add", "--label", "Sam", "--client", "1")
+    c.ok("case", "add", "--label", "Kim", "--client", "2")
+    c.ok("book", "--case", "1", "--at", future(5, 14))
+    r = c.run("book", "--case", "2", "--at", future(5, 14).replace(
+        ":00", ":30"))
+    assert r.returncode == 0 and "appointment 2 booked" in r.stdout
+    assert "double-booked: appointment 1 of case 1 (Sam)" in r.stderr
+    r = c.run("book", "--case", "2", "--at", future(6, 10))
+    assert r.returncode == 0 and r.stderr == ""
+    r = c.run("move", "3", "--to", future(5, 13).replace(":00", ":30"))
+    assert r.returncode == 0 and "double-booked" in r.stderr
+    assert c.count("appointments") == 3
+
+
+def test_case_close_with_future_appointments(c):
+    c.ok("client", "add", "--name", "Sam Taylor", "--email", "s@example.org")
+    c.ok("case", "add", "--label", "Sam", "--client", "1")
+    c.ok("book", "--case", "1", "--at", future(5), "--weekly", "2")
+    r = c.run("case", "close", "1")
+    assert r.returncode == 0 and "case 1 closed" in r.stdout
+    assert "still has 2 booked appointments ahead" in r.stderr
+    assert "--cancel-future" in r.stderr
+    # on a closed case, --cancel-future still cancels what is ahead
+    out = c.ok("case", "close", "1", "--cancel-future")
+    assert "2 future appointments of case 1 cancelled" in out
+    assert [a["status"] for a in c.q("SELECT status FROM appointments")] == \
+        ["cancelled", "cancelled"]
+    c.fails(65, "case", "close", "1", "--cancel-future")   # nothing left
+    out = c.ok("case", "reopen", "1")
+    assert out.startswith("case 1 reopened: Sam")
+    assert c.q("SELECT closed_at FROM cases")[0]["closed_at"] is None
+    assert "is open" in c.fails(65, "case", "reopen", "1")
+    c.ok("book", "--case", "1", "--at", future(20))
+    out = c.ok("case", "close", "1", "--cancel-future")
+    assert "1 future appointment of case 1 cancelled" in out
+    assert "case 1 closed" in out
+
+
+def test_client_delete_only_without_appointments(c):
+    c.ok("client", "add", "--name", "Sam Taylor", "--email", "s@example.org")
+    c.ok("client", "add", "--name", "Typo Taylor", "--email", "t@example.org")
+    c.ok("case", "add", "--label", "Sam", "--client", "1")
+    c.ok("case", "add", "--label", "Typo", "--client", "2")
+    c.ok("book", "--case", "1", "--at", future(5))
+    line = c.fails(65, "client", "delete", "1")
+    assert "1 appointment" in line and "opt-out" in line
+    out = c.ok("client", "delete", "2")
+    assert out == "client 2 deleted: Typo Taylor\n"
+    assert [r["id"] for r in c.q("SELECT id FROM clients")] == [1]
+    assert [r["id"] for r in c.q("SELECT id FROM cases")] == [1]
+    assert "client 9 does not exist" in c.fails(65, "client", "delete", "9")
+
+
+def test_weekly_series_skips_practice_closed_dates(c):
+    start = dt.date.today() + dt.timedelta(days=3)
+    holiday = start + dt.timedelta(days=7)
+    c.conf.write_text(c.conf.read_text().replace(
+        'video_url = "https://meet.example.org/hughes";',
+        'video_url = "https://meet.example.org/hughes";\n'
+        f'  closed = ["{holiday.isoformat()}", "2099-12-25"];'))
+    c.ok("client", "add", "--name", "Sam Taylor", "--email", "s@example.org")
+    c.ok("case", "add", "--label", "Sam", "--client", "1")
+    out = c.ok("book", "--case", "1", "--at", f"{start} 14:00", "--weekly", "3")
+    assert f"{holiday} skipped: the practice is closed" in out
+    days = sorted(r["starts_at"][:10] for r in
+                  c.q("SELECT starts_at FROM appointments"))
+    assert holiday.isoformat() not in days and len(days) == 2
+    r = c.run("book", "--case", "1", "--at", f"{holiday} 09:00")
+    assert r.returncode == 0 and "closed on" in r.stderr
+    bad = c.conf.read_text().replace('"2099-12-25"', '"2099-12-32"')
+    c.conf.write_text(bad)
+    r = c.run("client", "list")
+    assert r.returncode == 78 and "closed" in r.stderr

@@ -287,12 +287,14 @@ def test_permission_problem_names_the_file(layout):
     L = layout
     assert as_(L, "service", "init").returncode == 0
     os.chmod(L["db"], 0o640)            # as SQLite alone would leave it
-    r = as_(L, "practitioner", "client", "add", "--name", "Sam Taylor")
+    r = as_(L, "practitioner", "client", "add", "--name", "Sam Taylor",
+            "--email", "sam@example.org")
     assert r.returncode == 74, r.stderr
     line = r.stderr.strip()
     assert len(line.splitlines()) == 1, r.stderr
     assert "permission problem" in line and L["db"] in line, line
     assert "readonly" not in line
+    assert f"user {PRACTITIONER} cannot write" in line, line
     # Someone outside group nudged cannot even enter the folder.
     os.chmod(L["db"], 0o660)
     os.chmod(os.path.dirname(L["conf"]), 0o755)
