@@ -169,6 +169,7 @@ main(int argc, char **argv)
 	}
 	if (check) {
 		rc = check_templates(c, stderr) == 0 ? 0 : EX_CONFIG;
+		check_examples(c, stderr);
 		if (rc == 0)
 			printf("%s: OK\n", path);
 		conf_free(c);

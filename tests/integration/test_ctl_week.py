@@ -376,3 +376,37 @@ def test_weekly_series_skips_practice_closed_dates(c):
     c.conf.write_text(bad)
     r = c.run("client", "list")
     assert r.returncode == 78 and "closed" in r.stderr
+
+
+# ---- 11. --check-config names example values still in place ---------------
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+
+def test_check_config_warns_about_example_values():
+    shipped = os.path.join(ROOT, "conf", "nudged.conf")
+    r = subprocess.run([NUDGED, "-c", shipped, "--check-config"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and f"{shipped}: OK" in r.stdout
+    w = [l for l in r.stderr.splitlines() if "example config" in l]
+    assert len(w) == 1, r.stderr
+    for key in ("email.url (\"smtp://mail.example.org:587\")",
+                "practice.phone", "practice.email", "sms.account",
+                "email.from"):
+        assert key in w[0], w[0]
+
+
+def test_check_config_quiet_for_a_real_practice(tmp_path):
+    conf = tmp_path / "nudged.conf"
+    conf.write_text("""
+practice = { name = "Riverside Couples Practice"; practitioner = "Dana Reed";
+             email = "dana@riverside-couples.co.uk"; phone = "0117 496 0000"; };
+database = "%s/x.db";
+email = { enabled = true; url = "smtp://smtp.riverside-couples.co.uk:587";
+          from = "Dana Reed <diary@riverside-couples.co.uk>"; };
+""" % tmp_path)
+    r = subprocess.run([NUDGED, "-c", str(conf), "--check-config"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "example config" not in r.stderr
