@@ -319,6 +319,8 @@ void	 store_problems_free(struct store_problem *, size_t);
 /* Is a nudged delivering from the database (its lock held)?  1 yes, with
  * *pid when known (else 0), 0 no, -1 cannot tell. */
 int	 store_lock_holder(const char *path, long *pid);
+/* The highest message id (0: none or an error): previews tell real rows. */
+long long store_last_msg_id(struct store *);
 
 /*
  * store_list.c, for nudgectl outbox and report.  Rows own their strings

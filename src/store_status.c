@@ -162,3 +162,17 @@ store_lock_holder(const char *path, long *pid)
 	close(fd);
 	return r;
 }
+
+long long
+store_last_msg_id(struct store *s)
+{
+	sqlite3_stmt *st;
+	long long id = 0;
+
+	if ((st = store_prep(s, "SELECT max(id) FROM messages", NULL, 0)) == NULL)
+		return 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	store_done(s, st);
+	return id;
+}

@@ -410,3 +410,22 @@ email = { enabled = true; url = "smtp://smtp.riverside-couples.co.uk:587";
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "example config" not in r.stderr
+
+
+# ---- 12. upcoming shows no made-up message ids ----------------------------
+
+def test_upcoming_shows_only_real_message_ids(ready):
+    sam, alex, case, appt = ready.couple(APPT)
+    r = ready.ctl("upcoming", "--now", "2026-12-07T09:00:00Z", "--days", "3")
+    assert r.returncode == 0, r.stderr
+    heads = [l for l in r.stdout.splitlines() if l.startswith("2026-")]
+    assert len(heads) == 2, r.stdout
+    assert all(l.endswith(", not yet in the outbox") for l in heads), heads
+    assert "msg=" not in r.stdout
+    # Once nudged planned them, the ids shown are the outbox's own.
+    assert ready.once("2026-12-07T09:00:00Z").returncode == 0
+    real = {m["id"] for m in ready.messages()}
+    r = ready.ctl("upcoming", "--now", "2026-12-07T09:00:00Z", "--days", "3")
+    shown = {int(l.rsplit("msg=", 1)[1]) for l in r.stdout.splitlines()
+             if "msg=" in l}
+    assert shown == real and len(real) == 2
