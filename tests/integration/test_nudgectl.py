@@ -51,6 +51,8 @@ ALL_COMMANDS = [
     ["case", "add"], ["case", "list"], ["case", "close"], ["book"],
     ["cancel"], ["move"], ["homework", "add"], ["homework", "list"],
     ["homework", "stop"], ["upcoming"], ["outbox"], ["send-test"],
+    ["status"], ["problems"], ["report"], ["case", "reopen"],
+    ["client", "delete"],
 ]
 
 
