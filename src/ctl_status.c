@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "log.h"
 #include "store.h"
 #include "tz.h"
 #include "util.h"
@@ -60,15 +61,15 @@ channel(struct ctx *c, enum chan ch, const struct store_status *s)
 {
 	int on = ch == CHAN_EMAIL ? c->conf->email.enabled :
 	    c->conf->sms.enabled;
-	char *v = NULL, *why, buf[32], stamp[TZ_UTC_LEN];
+	char *v = NULL, *why, buf[32], stamp[TZ_UTC_LEN], scrub[512];
 	int paused = 0;
 
 	printf("%-5s        ", chan_name(ch));
 	if (store_state_get(c->st, pause_key[ch], &v) == 1 && v != NULL) {
 		why = strchr(v, ' ');
 		why = why ? why + 1 : v;
-		flat(why);
-		printf("PAUSED: %s", why);
+		/* As in the digest: a server's reply may quote an address. */
+		printf("PAUSED: %s", log_scrub(why, scrub, sizeof scrub));
 		if (s->next_try[ch] != 0) {
 			tz_format_utc(s->next_try[ch], stamp);
 			printf("; waiting: %ld, next try %s",
