@@ -22,6 +22,9 @@ VERSION    := 0.1.0
 
 CC         ?= cc
 PKGS       := libcurl libconfig sqlite3 jansson
+# Read when this make starts: a target that first runs `deps` (demo, check,
+# bench, fuzz) builds through a sub-make, which reads them again once the
+# -dev packages are there.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -97,10 +100,12 @@ check: deps
 	$(MAKE) SANITIZE=1 unit
 	$(MAKE) integration
 
-demo: deps all
+demo: deps
+	$(MAKE) all
 	$(PYTHON) tests/demo.py --build $(CURDIR)/build
 
-bench: all
+bench: deps
+	$(MAKE) all
 	$(PYTHON) tests/bench/run.py --build $(CURDIR)/build
 
 deps:
@@ -166,7 +171,8 @@ $(FUZZ_DIR)/fuzz_mail: tests/fuzz/fuzz_mail.c src/mail.c src/mime.c src/util.c s
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-fuzz: fuzz-build
+fuzz: deps
+	$(MAKE) fuzz-build
 	@set -e; for f in $(FUZZ_NAMES); do \
 	    n=$${f#fuzz_}; mkdir -p $(FUZZ_DIR)/corpus/$$n $(FUZZ_DIR)/crashes/$$n; \
 	    echo "== $$f ($(FUZZ_TIME) s)"; \

@@ -36,7 +36,7 @@ static const char *const top_keys[] = { "practice", "database", "email",
 	"sms", "reminders", "late_limit", "notify_cancellation", "homework",
 	"quiet_hours", "retry", "alerts", "templates", NULL };
 static const char *const practice_keys[] = { "name", "practitioner",
-	"timezone", "email", "phone", "address", "video_url", NULL };
+	"timezone", "email", "phone", "address", "video_url", "closed", NULL };
 static const char *const email_keys[] = { "enabled", "url", "tls",
 	"ca_file", "username", "password", "password_file", "from", "timeout",
 	"calendar", "html", NULL };
@@ -68,6 +68,37 @@ chan_parse(const char *s, enum chan *out)
 
 /* ---- groups ---- */
 
+/* practice.closed: holidays, skipped by nudgectl book --weekly. */
+static void
+add_closed(void *arg, const char *v)
+{
+	struct conf *c = arg;
+	int y, m, d;
+
+	if (tz_parse_date(v, &y, &m, &d) == -1)
+		return;		/* reported by load_closed */
+	c->practice.closed = xrealloc(c->practice.closed,
+	    (c->practice.nclosed + 1) * sizeof(*c->practice.closed));
+	c->practice.closed[c->practice.nclosed++] = xstrdup(v);
+}
+
+static void
+load_closed(struct conf_ld *ld, const config_setting_t *g)
+{
+	config_setting_t *s = conf_member(g, "closed"), *e;
+	const char *v;
+	int y, m, d;
+
+	if (conf_get_strlist(ld, g, "closed", NULL, "[\"2026-12-25\"]",
+	    add_closed, ld->c) != 1)
+		return;
+	for (unsigned i = 0; (e = config_setting_get_elem(s, i)) != NULL; i++)
+		if ((v = config_setting_get_string(e)) != NULL &&
+		    tz_parse_date(v, &y, &m, &d) == -1)
+			conf_err(ld, e, "'closed' lists \"%s\", which is not a "
+			    "date YYYY-MM-DD", v);
+}
+
 static void
 load_practice(struct conf_ld *ld, const config_setting_t *root)
 {
@@ -98,6 +129,7 @@ load_practice(struct conf_ld *ld, const config_setting_t *root)
 	conf_get_str(ld, g, "phone", &c->practice.phone);
 	conf_get_str(ld, g, "address", &c->practice.address);
 	conf_get_str(ld, g, "video_url", &c->practice.video_url);
+	load_closed(ld, g);
 }
 
 static void
@@ -587,6 +619,9 @@ conf_free(struct conf *c)
 	free(c->practice.phone);
 	free(c->practice.address);
 	free(c->practice.video_url);
+	for (i = 0; i < c->practice.nclosed; i++)
+		free(c->practice.closed[i]);
+	free(c->practice.closed);
 	free(c->database);
 	free(c->email.url);
 	free(c->email.ca_file);

@@ -66,6 +66,8 @@ struct conf {
 		char	*phone;		/* NULL when absent */
 		char	*address;
 		char	*video_url;
+		char	**closed;	/* practice.closed: local dates "YYYY-MM-DD" */
+		size_t	 nclosed;
 	} practice;
 
 	char	*database;		/* default "/var/lib/nudged/nudged.db" */

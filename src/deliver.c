@@ -257,10 +257,14 @@ dl_print(struct dl *d, const struct dl_item *x)
 	tz_format_utc(x->when, due);
 	tz_format_date(x->when, date, sizeof(date));
 	tz_format_time(x->when, hm, sizeof(hm));
-	fprintf(d->out, "%s (%s %s) %s to %s%s%s: %s, msg=%lld\n", due, date, hm,
+	fprintf(d->out, "%s (%s %s) %s to %s%s%s: %s", due, date, hm,
 	    chan_name(x->m.channel), x->has_cl ? x->cl.name : "",
-	    x->has_cl ? " " : "", log_mask(x->rcpt, mask, sizeof(mask)), x->m.purpose,
-	    x->m.id);
+	    x->has_cl ? " " : "", log_mask(x->rcpt, mask, sizeof(mask)), x->m.purpose);
+	/* A row planned only in the preview's private copy has no real id yet. */
+	if (x->m.id <= d->known)
+		fprintf(d->out, ", msg=%lld\n", x->m.id);
+	else
+		fprintf(d->out, ", not yet in the outbox\n");
 	if (x->m.channel == CHAN_EMAIL) {
 		fprintf(d->out, "  Subject: %s\n", x->w.subject);
 		for (const char *p = x->w.text; *p; ) {
@@ -485,6 +489,22 @@ dl_run(struct dl *d, volatile int *stop, char *err, size_t errlen)
 	return r;
 }
 
+/*
+ * For nudgectl status: when the last pass ran and what it did, as
+ * "TIME planned sent failed skipped cancelled pending" (state pass.last).
+ */
+static int
+dl_note_pass(struct dl *d, char *err, size_t errlen)
+{
+	const struct deliver_stats *x = d->stats;
+	char stamp[TZ_UTC_LEN], v[160];
+
+	tz_format_utc(d->now, stamp);
+	snprintf(v, sizeof(v), "%s %d %d %d %d %d %ld", stamp, x->planned,
+	    x->sent, x->failed, x->skipped, x->cancelled, x->pending_due);
+	return store_state_set(d->st, "pass.last", v, err, errlen);
+}
+
 static void
 dl_close(struct dl *d)
 {
@@ -509,6 +529,7 @@ deliver_pass(const struct conf *c, struct store *st, time_t now, int dry,
 	memset(stats, 0, sizeof(*stats));
 	if (dry && store_dry_begin(st, err, errlen) != 0)
 		return -1;
+	d.known = dry ? store_last_msg_id(st) : 0;
 	if (dl_pause_load(&d, err, errlen) != 0 ||
 	    dl_plan(&d, DELIVER_HORIZON, err, errlen) != 0 ||
 	    dl_run(&d, stop, err, errlen) != 0)
@@ -522,6 +543,10 @@ deliver_pass(const struct conf *c, struct store *st, time_t now, int dry,
 		else
 			stats->pending_due = n;
 	}
+	for (int ch = 0; ch < CHAN_N; ch++)
+		stats->paused[ch] = d.paused_why[ch] != NULL;
+	if (r == 0 && !dry)
+		r = dl_note_pass(&d, err, errlen);
 	dl_close(&d);
 	if (dry)
 		store_dry_end(st);
@@ -540,6 +565,7 @@ deliver_upcoming(const struct conf *c, struct store *st, time_t now,
 	memset(&stats, 0, sizeof(stats));
 	if (store_dry_begin(st, err, errlen) != 0)
 		return -1;
+	d.known = store_last_msg_id(st);
 	/*
 	 * Walk the outbox up to until: each message is judged and rendered as
 	 * at its due time; the rollback below forgets it all.

@@ -21,6 +21,7 @@ struct deliver_stats {
 	int	 retry;		/* left pending after a transient failure */
 	int	 bad_rows;	/* unreadable rows reported this pass */
 	long	 pending_due;	/* due now and still pending at the end */
+	int	 paused[CHAN_N];/* the channel is paused at the end */
 };
 
 /* Horizon of planning in the service and --once (seconds ahead of now). */

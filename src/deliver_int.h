@@ -34,6 +34,7 @@ struct dl {
 	int			 pause_count[CHAN_N];	/* refusals in a row, from state */
 	time_t			 until;		/* upcoming: walk the outbox up to here */
 	volatile int		*stop;		/* service shutdown: claim nothing more */
+	long long		 known;		/* preview: ids up to this are real rows */
 };
 
 /* One claimed message with everything re-read for it, owned. */

@@ -128,10 +128,40 @@ store_errf(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* SQLite says "readonly database"; the practitioner needs which file and why. */
+static int
+store_perm_error(struct store *s, char *buf, size_t len)
+{
+	switch (sqlite3_errcode(s->db)) {
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return store_perm_explain(s->path, buf, len);
+	default:
+		return 0;
+	}
+}
+
+const char *
+store_errmsg(struct store *s, char *buf, size_t len)
+{
+	if (store_perm_error(s, buf, len))
+		return buf;
+	snprintf(buf, len, "%s: %s", s->path, sqlite3_errmsg(s->db));
+	return buf;
+}
+
 int
 store_dberr(struct store *s, char *err, size_t errlen, const char *what)
 {
-	store_errf(err, errlen, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+	char why[512];
+
+	if (store_perm_error(s, why, sizeof(why)))
+		store_errf(err, errlen, "%s: %s", what, why);
+	else
+		store_errf(err, errlen, "%s: %s: %s", s->path, what,
+		    sqlite3_errmsg(s->db));
 	return -1;
 }
 
@@ -355,6 +385,8 @@ store_open_error(struct store *s, char *err, size_t errlen)
 	if (stat(dir, &sb) == -1)
 		store_errf(err, errlen, "%s: cannot open database: directory %s: %s",
 		    s->path, dir, strerror(errno));
+	else if (s->db != NULL && store_perm_error(s, err, errlen))
+		;
 	else
 		store_dberr(s, err, errlen, "cannot open database");
 	free(copy);
@@ -370,6 +402,9 @@ store_open(const char *path, char *err, size_t errlen)
 
 	s->lockfd = -1;
 	s->path = xstrdup(path);
+	/* 0660, so that -wal and -shm, which SQLite makes like it, are too. */
+	if (store_perm_create(path, err, errlen) == -1)
+		goto fail;
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
 	    NULL) != SQLITE_OK) {
 		store_open_error(s, err, errlen);

@@ -611,9 +611,9 @@ static const struct builtin builtins[] = {
 	    "nudged could not deliver some messages, or could not read some "
 	    "of the data it needs:\n\n"
 	    "{{summary}}\n\n"
-	    "To see the details, run: nudgectl outbox --failed\n",
+	    "To see the state of things, run: nudgectl status\n",
 	    "nudged: some messages could not be delivered. The details are in "
-	    "the alert email, or run: nudgectl outbox --failed" } },
+	    "the alert email, or run: nudgectl status" } },
 };
 
 const char *const tmpl_groups[] = {
