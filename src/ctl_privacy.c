@@ -81,11 +81,15 @@ ctl_consent_history(struct ctx *c, long long id)
 
 /* ---- client export ---- */
 
+/* store_export()'s sections, in its order. */
+static const char *const sections[] = { "client", "cases", "partners",
+	"appointments", "homework", "messages", "consent_log", "problems" };
+#define NSECTIONS	(sizeof sections / sizeof sections[0])
+
 struct export {
 	int	 json;
 	json_t	*root;
-	struct sbuf text;
-	const char *section;	/* the last section printed (text) */
+	struct sbuf text[NSECTIONS];	/* text: one per section */
 };
 
 /* Text as JSON wants it: valid UTF-8 (a tool may have written bytes). */
@@ -145,22 +149,25 @@ export_row(void *arg, const struct store_row *r)
 		json_array_append_new(a, o);
 		return;
 	}
-	if (x->section == NULL || strcmp(x->section, r->section) != 0) {
-		sbuf_printf(&x->text, "\n== %s\n", r->section);
-		x->section = r->section;
-	} else
-		sbuf_add(&x->text, "  --\n");
-	for (int i = 0; i < r->ncols; i++) {
-		const char *v = r->values[i];
+	for (size_t k = 0; k < NSECTIONS; k++) {
+		struct sbuf *b = &x->text[k];
 
-		sbuf_printf(&x->text, "  %s: ", r->names[i]);
-		if (v == NULL)
-			sbuf_add(&x->text, "(none)");
-		else
-			for (; *v; v++)	/* one value, one line */
-				sbuf_addc(&x->text, *v == '\n' ? ' ' :
-				    (unsigned char)*v < 0x20 ? '?' : *v);
-		sbuf_addc(&x->text, '\n');
+		if (strcmp(sections[k], r->section) != 0)
+			continue;
+		if (b->len > 0)
+			sbuf_add(b, "  --\n");
+		for (int i = 0; i < r->ncols; i++) {
+			const char *v = r->values[i];
+
+			sbuf_printf(b, "  %s: ", r->names[i]);
+			if (v == NULL)
+				sbuf_add(b, "(none)");
+			else
+				for (; *v; v++)	/* one value, one line */
+					sbuf_addc(b, *v == '\n' ? ' ' :
+					    (unsigned char)*v < 0x20 ? '?' : *v);
+			sbuf_addc(b, '\n');
+		}
 	}
 }
 
@@ -177,6 +184,7 @@ cmd_client_export(struct ctx *c, int argc, char **argv)
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
 	struct export x = { .json = 1 };
+	struct sbuf head = { 0 };
 	char err[512], now[TZ_UTC_LEN], *s;
 	long long id;
 	int ch, rc, r;
@@ -209,27 +217,29 @@ cmd_client_export(struct ctx *c, int argc, char **argv)
 		json_object_set_new(x.root, "practice", jstr(c->conf->practice.name));
 		json_object_set_new(x.root, "note", json_string(EXPORT_NOTE));
 	} else
-		sbuf_printf(&x.text, "Everything %s holds about client %lld, "
+		sbuf_printf(&head, "Everything %s holds about client %lld, "
 		    "exported %s by nudgectl.\n%s\n", c->conf->practice.name, id,
 		    now, EXPORT_NOTE);
 	r = store_export(c->st, id, export_row, &x, err, sizeof err);
 	if (r == 1 && x.json) {
-		static const char *const lists[] = { "cases", "partners",
-			"appointments", "homework", "messages", "consent_log",
-			"problems", NULL };
-
 		/* an empty section is an empty list, not a missing key */
-		for (int i = 0; lists[i] != NULL; i++)
-			if (json_object_get(x.root, lists[i]) == NULL)
-				json_object_set_new(x.root, lists[i], json_array());
+		for (size_t k = 1; k < NSECTIONS; k++)
+			if (json_object_get(x.root, sections[k]) == NULL)
+				json_object_set_new(x.root, sections[k], json_array());
 		s = json_dumps(x.root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		if (s != NULL)
 			printf("%s\n", s);
 		free(s);
-	} else if (r == 1)
-		fputs(sbuf_str(&x.text), stdout);
+	} else if (r == 1) {
+		fputs(sbuf_str(&head), stdout);
+		for (size_t k = 0; k < NSECTIONS; k++)
+			printf("\n== %s\n%s", sections[k], x.text[k].len > 0 ?
+			    sbuf_str(&x.text[k]) : "  (none)\n");
+	}
 	json_decref(x.root);
-	sbuf_free(&x.text);
+	sbuf_free(&head);
+	for (size_t k = 0; k < NSECTIONS; k++)
+		sbuf_free(&x.text[k]);
 	if (r == 0)
 		return ctl_fail(EX_DATAERR, "%s: client %lld does not exist",
 		    c->cmd, id);

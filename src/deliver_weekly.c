@@ -19,13 +19,26 @@
 #include "util.h"
 #include "weekly.h"
 
+/* 1 when the summary for slot is still to be sent (state as it is now). */
+static int
+dl_weekly_due(struct dl *d, time_t slot, char **last, char **retry)
+{
+	time_t t;
+
+	if (store_state_get(d->st, "weekly.last", last) < 0 ||
+	    store_state_get(d->st, "weekly.retry", retry) < 0)
+		return -1;
+	return !((*last != NULL && tz_parse_utc(*last, &t) == 0 && t >= slot) ||
+	    (*retry != NULL && tz_parse_utc(*retry, &t) == 0 && t > d->now));
+}
+
 int
 dl_weekly(struct dl *d, char *err, size_t errlen)
 {
 	struct week_stats w;
 	char *last = NULL, *retry = NULL, *subject = NULL, *text = NULL;
 	char stamp[TZ_UTC_LEN], next[TZ_UTC_LEN];
-	time_t slot, t;
+	time_t slot;
 	enum xfer_result res;
 	int r = -1;
 
@@ -33,18 +46,27 @@ dl_weekly(struct dl *d, char *err, size_t errlen)
 		return 0;
 	slot = weekly_slot(d->c, d->now);
 	memset(&w, 0, sizeof(w));
+	/* Every pass asks; only a due summary takes the write lock. */
+	if ((r = dl_weekly_due(d, slot, &last, &retry)) <= 0) {
+		if (r < 0)
+			snprintf(err, errlen, "cannot read the weekly summary's state");
+		goto out;
+	}
+	free(last);
+	free(retry);
+	last = retry = NULL;
 	if (store_begin(d->st, err, errlen) != 0)
 		return -1;
-	if (store_state_get(d->st, "weekly.last", &last) < 0 ||
-	    store_state_get(d->st, "weekly.retry", &retry) < 0) {
-		snprintf(err, errlen, "cannot read the weekly summary's state");
-		goto fail;
-	}
-	if ((last != NULL && tz_parse_utc(last, &t) == 0 && t >= slot) ||
-	    (retry != NULL && tz_parse_utc(retry, &t) == 0 && t > d->now)) {
+	/* again inside the transaction: another process may have sent it */
+	if ((r = dl_weekly_due(d, slot, &last, &retry)) <= 0) {
+		if (r < 0) {
+			snprintf(err, errlen, "cannot read the weekly summary's state");
+			goto fail;
+		}
 		r = store_commit(d->st, err, errlen);
 		goto out;
 	}
+	r = -1;
 	if (store_week_stats(d->st, slot - 7 * 86400L, slot, slot + 7 * 86400L,
 	    &w, err, errlen) != 0)
 		goto fail;
