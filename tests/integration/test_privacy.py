@@ -540,3 +540,39 @@ def test_failed_unit_verifies(tmp_path):
     bad = [line for line in out.splitlines() if any(
         w in line.lower() for w in ("unknown", "failed", "invalid", "ignoring"))]
     assert bad == [], out
+
+
+def test_service_runs_retention_and_the_weekly_summary(practice, smtp):
+    import time
+    from test_service import Service
+    practice.write_conf(reminders=rules("48h"),
+                        alerts={"weekly": "Mon 09:00"})
+    practice.init()
+    sam = practice.add_client(SAM["name"], email=SAM["email"])
+    old = insert_msg(practice, sam, "sent", "2024-01-05T10:00:00Z",
+                     recipient=SAM["email"])
+    svc = Service(practice)
+    try:
+        end = time.monotonic() + 15
+        while time.monotonic() < end and not (
+                weekly_mails(smtp) and "retention:" in svc.log):
+            time.sleep(0.1)
+        assert len(weekly_mails(smtp)) == 1, svc.log
+        assert "retention: 1 outbox row settled before" in svc.log
+        row = practice.query("SELECT recipient, status FROM messages"
+                             " WHERE id = ?", old)[0]
+        assert row == {"recipient": "", "status": "sent"}
+        rc, _ = svc.stop()
+        assert rc == 0, svc.log
+    finally:
+        svc.close()
+    # a restart does not send the week's summary again
+    svc = Service(practice)
+    try:
+        time.sleep(1.5)
+        assert svc.alive(), svc.log
+        assert len(weekly_mails(smtp)) == 1
+        rc, _ = svc.stop()
+        assert rc == 0, svc.log
+    finally:
+        svc.close()
