@@ -260,8 +260,10 @@ confirm(long long id, const char *name)
 	    "and phone are removed everywhere, their pending messages cancelled, "
 	    "and this cannot be undone. Type yes to go on: ", id, name);
 	fflush(stderr);
-	if (fgets(line, sizeof line, stdin) == NULL)
+	if (fgets(line, sizeof line, stdin) == NULL) {
+		fputc('\n', stderr);
 		return 0;
+	}
 	line[strcspn(line, "\r\n")] = '\0';
 	return strcmp(line, "yes") == 0;
 }
@@ -337,7 +339,7 @@ cmd_client_forget(struct ctx *c, int argc, char **argv)
 	else
 		ctl_outf(c, "client %lld forgotten: name, address and phone "
 		    "removed; %d pending message%s cancelled, %d outbox row%s "
-		    "scrubbed, left %d case%s, %d other value%s that quoted them "
+		    "scrubbed, taken out of %d case%s, %d other value%s that quoted them "
 		    "replaced\n", id, fs.cancelled, fs.cancelled == 1 ? "" : "s",
 		    fs.scrubbed, fs.scrubbed == 1 ? "" : "s", fs.cases,
 		    fs.cases == 1 ? "" : "s", fs.replaced,

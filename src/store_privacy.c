@@ -64,7 +64,7 @@ store_consent_sync(struct store *s, time_t now, const char *how_changed,
 		return -1;
 	rc = sqlite3_step(st);
 	store_done(s, st);
-	if (rc == SQLITE_ERROR || (rc != SQLITE_ROW && rc != SQLITE_DONE))
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return store_dberr(s, err, errlen, "reading consent");
 	for (size_t i = 0; rc == SQLITE_ROW && i < 4; i++) {
 		if ((st = store_prep(s, consent_log_sql[i], err, errlen)) == NULL)

@@ -482,6 +482,33 @@ def test_no_weekly_summary_by_default(practice, smtp):
     assert weekly_mails(smtp) == []
 
 
+def test_weekly_summary_that_could_not_go_is_tried_again_later(practice, smtp):
+    import socket
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    dead = f"smtp://127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()                       # nobody listens: connection refused
+    practice.write_conf(reminders=rules("48h"), email={"url": dead},
+                        alerts={"weekly": "Fri 16:00", "every": "1h"})
+    practice.init()
+    ok(practice.once(shift(FRI, minutes=1)))
+    tries = practice.messages("purpose = 'alert'")
+    assert [t["status"] for t in tries] == ["failed"]
+    assert practice.query("SELECT value FROM state WHERE key = 'weekly.last'") == []
+    # within alerts.every: no new try
+    ok(practice.once(shift(FRI, minutes=30)))
+    assert len(practice.messages("purpose = 'alert'")) == 1
+    # the server is back, an hour later: it goes, once
+    practice.write_conf(reminders=rules("48h"),
+                        alerts={"weekly": "Fri 16:00", "every": "1h"})
+    ok(practice.once(shift(FRI, minutes=62)))
+    ok(practice.once(shift(FRI, minutes=63)))
+    [w] = weekly_mails(smtp)
+    assert "Friday 4 December 2026" in w["Subject"]
+    assert [t["status"] for t in practice.messages("purpose = 'alert'")] == \
+        ["failed", "sent"]
+
+
 # ---------------------------------------------------------------------------
 # service failed
 
