@@ -61,21 +61,21 @@ load_keep(struct conf_ld *ld, const config_setting_t *g, const char *name,
 		return;
 	if (config_setting_type(s) != CONFIG_TYPE_STRING ||
 	    keep_parse((v = config_setting_get_string(s)), &secs) != 0) {
-		conf_err(ld, s, "'%s' must be a number of days such as \"400d\", "
-		    "or \"\" to keep for ever", name);
+		conf_err(ld, s, "'%s' must be a number of days such as "
+		    "\"400d\", or \"\" to keep for ever", name);
 		return;
 	}
 	if (secs != 0 && secs < KEEP_MIN) {
-		conf_err(ld, s, "'%s' = \"%s\" is too short: keep at least \"7d\" "
-		    "(messages may still be retried or answered), or \"\" to keep "
-		    "for ever", name, v);
+		conf_err(ld, s, "'%s' = \"%s\" is too short: keep at least "
+		    "\"7d\" (messages may still be retried or answered), or \"\" "
+		    "to keep for ever", name, v);
 		return;
 	}
 	*out = secs;
 }
 
-static const char *const wdays[] = { "sun", "mon", "tue", "wed", "thu", "fri",
-	"sat" };
+static const char *const wdays[] = { "sunday", "monday", "tuesday",
+	"wednesday", "thursday", "friday", "saturday" };
 
 /* "Fri 16:00" (day names in English, any case, short or long). 0 or -1. */
 static int
@@ -87,11 +87,9 @@ weekly_parse(const char *v, int *wday, int *minute)
 	if (sp == NULL || (n = (size_t)(sp - v)) < 3)
 		return -1;
 	for (int i = 0; i < 7; i++) {
-		static const char *const full[] = { "sunday", "monday", "tuesday",
-			"wednesday", "thursday", "friday", "saturday" };
-
-		if ((n == 3 && strncasecmp(v, wdays[i], 3) == 0) ||
-		    (n == strlen(full[i]) && strncasecmp(v, full[i], n) == 0)) {
+		/* "Fri" or "Friday" */
+		if ((n == 3 || n == strlen(wdays[i])) &&
+		    strncasecmp(v, wdays[i], n) == 0) {
 			while (*sp == ' ')
 				sp++;
 			if (tz_parse_hhmm(sp, minute) != 0)
@@ -120,7 +118,8 @@ conf_load_privacy(struct conf_ld *ld, const config_setting_t *root)
 	if ((s = conf_member(al, "weekly")) == NULL)
 		return;
 	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		conf_err(ld, s, "'weekly' must be a string such as \"Fri 16:00\"");
+		conf_err(ld, s, "'weekly' must be a string such as "
+		    "\"Fri 16:00\"");
 		return;
 	}
 	weekly = config_setting_get_string(s);
@@ -128,8 +127,9 @@ conf_load_privacy(struct conf_ld *ld, const config_setting_t *root)
 		return;		/* "": no weekly summary (the default) */
 	if (weekly_parse(weekly, &c->weekly.wday, &c->weekly.minute) != 0 ||
 	    !conf_one_line(weekly))
-		conf_err(ld, s, "'weekly' = \"%s\" is not a day and a time such "
-		    "as \"Fri 16:00\" (or \"\" for no weekly summary)", weekly);
+		conf_err(ld, s, "'weekly' = \"%s\" is not a day and a time "
+		    "such as \"Fri 16:00\" (or \"\" for no weekly summary)",
+		    weekly);
 	else
 		c->weekly.on = 1;
 }

@@ -61,8 +61,9 @@ history_row(void *arg, const struct store_row *r)
 		v[i] = i < r->ncols && r->values[i] ? r->values[i] : "";
 	if ((*n)++ == 0)
 		printf("  consent history:\n");
-	printf("    %s  %s %s -> %s  %s\n", ctl_when_short(v[0], buf, sizeof buf),
-	    v[1], v[2][0] ? v[2] : "(new)", v[3], v[4]);
+	printf("    %s  %s %s -> %s  %s\n",
+	    ctl_when_short(v[0], buf, sizeof buf), v[1],
+	    v[2][0] ? v[2] : "(new)", v[3], v[4]);
 }
 
 int
@@ -165,7 +166,7 @@ export_row(void *arg, const struct store_row *r)
 			else
 				for (; *v; v++)	/* one value, one line */
 					sbuf_addc(b, *v == '\n' ? ' ' :
-					    (unsigned char)*v < 0x20 ? '?' : *v);
+				    (unsigned char)*v < 0x20 ? '?' : *v);
 			sbuf_addc(b, '\n');
 		}
 	}
@@ -198,8 +199,8 @@ cmd_client_export(struct ctx *c, int argc, char **argv)
 			else if (strcmp(optarg, "text") == 0)
 				x.json = 0;
 			else
-				return ctl_fail(EX_USAGE, "%s: --format is json or "
-				    "text, not '%s'", c->cmd, optarg);
+				return ctl_fail(EX_USAGE, "%s: --format is "
+				    "json or text, not '%s'", c->cmd, optarg);
 			break;
 		case 'h':
 			return ctl_help(c);
@@ -214,7 +215,8 @@ cmd_client_export(struct ctx *c, int argc, char **argv)
 	if (x.json) {
 		x.root = json_object();
 		json_object_set_new(x.root, "exported_at", json_string(now));
-		json_object_set_new(x.root, "practice", jstr(c->conf->practice.name));
+		json_object_set_new(x.root, "practice",
+		    jstr(c->conf->practice.name));
 		json_object_set_new(x.root, "note", json_string(EXPORT_NOTE));
 	} else
 		sbuf_printf(&head, "Everything %s holds about client %lld, "
@@ -339,8 +341,8 @@ cmd_client_forget(struct ctx *c, int argc, char **argv)
 	else
 		ctl_outf(c, "client %lld forgotten: name, address and phone "
 		    "removed; %d pending message%s cancelled, %d outbox row%s "
-		    "scrubbed, taken out of %d case%s, %d other value%s that quoted them "
-		    "replaced\n", id, fs.cancelled, fs.cancelled == 1 ? "" : "s",
+		    "scrubbed, taken out of %d case%s, %d other value%s that "
+		    "quoted them replaced\n", id, fs.cancelled, fs.cancelled == 1 ? "" : "s",
 		    fs.scrubbed, fs.scrubbed == 1 ? "" : "s", fs.cases,
 		    fs.cases == 1 ? "" : "s", fs.replaced,
 		    fs.replaced == 1 ? "" : "s");

@@ -88,7 +88,8 @@ test_compose_names(void **state)
 	w.nnext = 1;
 	weekly_compose(&cf, &w, utc("2026-11-27T16:00:00Z"),
 	    utc("2026-12-04T16:00:00Z"), &subject, &text);
-	assert_string_equal(subject, "nudged: weekly summary to Friday 4 December 2026");
+	assert_string_equal(subject,
+	    "nudged: weekly summary to Friday 4 December 2026");
 	assert_non_null(strstr(text, "- sent: 5\n"));
 	assert_non_null(strstr(text, "appointment 12, case 3, Tuesday 8 December "
 	    "2026 at 10:00\n"));
