@@ -545,6 +545,9 @@ def test_service_failed_alert_needs_its_option(practice):
 def test_units_wire_the_failure_alert():
     unit = open(os.path.join(ROOT, "systemd", "nudged.service")).read()
     assert "OnFailure=nudged-failed.service" in unit
+    # a crash loop must end in "failed" for OnFailure= to fire at all
+    assert re.search(r"(?m)^StartLimitBurst=\d+$", unit)
+    assert re.search(r"(?m)^StartLimitIntervalSec=\S+$", unit)
     failed = open(os.path.join(ROOT, "systemd", "nudged-failed.service")).read()
     assert re.search(r"(?m)^ExecStart=/usr/local/bin/nudgectl .*"
                      r"alert --service-failed$", failed)
