@@ -133,6 +133,9 @@ install: all
 	sed 's|/usr/local/sbin/nudged|$(PREFIX)/sbin/nudged|; s|/etc/nudged|$(SYSCONFDIR)/nudged|g' \
 	    systemd/nudged.service > $(DESTDIR)$(UNITDIR)/nudged.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/nudged.service
+	sed 's|/usr/local/bin/nudgectl|$(PREFIX)/bin/nudgectl|; s|/etc/nudged|$(SYSCONFDIR)/nudged|g' \
+	    systemd/nudged-failed.service > $(DESTDIR)$(UNITDIR)/nudged-failed.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/nudged-failed.service
 	@for m in man/*.[0-9]; do s=$${m##*.}; \
 	    install -d $(DESTDIR)$(MANDIR)/man$$s; install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/nudged

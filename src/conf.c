@@ -34,7 +34,7 @@
 
 static const char *const top_keys[] = { "practice", "database", "email",
 	"sms", "reminders", "late_limit", "notify_cancellation", "homework",
-	"quiet_hours", "retry", "alerts", "templates", NULL };
+	"quiet_hours", "retry", "alerts", "templates", "privacy", NULL };
 static const char *const practice_keys[] = { "name", "practitioner",
 	"timezone", "email", "phone", "address", "video_url", "closed", NULL };
 static const char *const email_keys[] = { "enabled", "url", "tls",
@@ -46,7 +46,7 @@ static const char *const kinds[] = { "assessment", "session", "call", NULL };
 static const char *const homework_keys[] = { "at", "channels", NULL };
 static const char *const quiet_keys[] = { "from", "to", "channels", NULL };
 static const char *const retry_keys[] = { "attempts", "first", "max", NULL };
-static const char *const alerts_keys[] = { "every", NULL };
+static const char *const alerts_keys[] = { "every", "weekly", "names", NULL };
 
 const char *
 chan_name(enum chan ch)
@@ -512,6 +512,8 @@ conf_defaults(const char *path)
 	c->retry.first = 60;
 	c->retry.max = 3600;
 	c->alerts_every = 3600;
+	/* issue 14: see conf_privacy.c and README "Data protection" */
+	c->privacy.keep_messages = 400L * 86400;
 	return c;
 }
 
@@ -589,6 +591,7 @@ conf_load(const char *path, struct conf **out, struct conf_diag *errs,
 	load_timing(&ld, root);
 	load_templates(&ld, root);
 	load_rules(&ld, root);
+	conf_load_privacy(&ld, root);
 	if (ld.errs->n > nerr)
 		goto fail;
 	config_destroy(&cfg);

@@ -131,6 +131,18 @@ struct conf {
 
 	long	 alerts_every;		/* seconds, default 3600 */
 
+	struct {				/* issue 14 (conf_privacy.c) */
+		long	 keep_messages;		/* seconds; 0: keep; default 400d */
+		long	 keep_appointments;	/* seconds; 0: keep (default) */
+	} privacy;
+
+	struct {				/* alerts.weekly, alerts.names */
+		int	 on;			/* default off ("") */
+		int	 wday;			/* 0 Sunday .. 6 Saturday */
+		int	 minute;		/* local, after midnight */
+		int	 names;			/* name clients; default 0 */
+	} weekly;
+
 	struct conf_tmpl_group *tmpls;
 	size_t	 ntmpls;
 };

@@ -82,6 +82,10 @@ void	 conf_load_secret(struct conf_ld *, const config_setting_t *g,
 	    const char *grp, const char *key, const char *cred, int enabled,
 	    char **out);
 
+/* ---- conf_privacy.c: privacy.*, alerts.weekly and alerts.names ---- */
+
+void	 conf_load_privacy(struct conf_ld *, const config_setting_t *root);
+
 /* ---- conf_sms.c ---- */
 
 void	 conf_load_sms(struct conf_ld *, const config_setting_t *root);

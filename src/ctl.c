@@ -36,6 +36,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "store.h"
+#include "store_privacy.h"
 #include "tz.h"
 #include "utf8.h"
 #include "util.h"
@@ -374,10 +375,17 @@ ctl_tx_begin(struct ctx *c)
 	char err[512];
 	int rc;
 
-	if ((rc = ctl_ctx_open(c)) != 0)
+	/* (client forget opens the database first, to ask before it locks) */
+	if (c->st == NULL && (rc = ctl_ctx_open(c)) != 0)
 		return rc;
 	if (store_begin(c->st, err, sizeof err) == -1)
 		return ctl_fail(EX_IOERR, "%s", err);
+	/* Consent changes others made before this command are theirs (issue 14). */
+	if (store_consent_sync(c->st, time(NULL), STORE_HOW_OUTSIDE,
+	    STORE_HOW_FIRST, NULL, err, sizeof err) == -1) {
+		store_rollback(c->st);
+		return ctl_fail(EX_IOERR, "%s", err);
+	}
 	return 0;
 }
 
@@ -385,8 +393,12 @@ ctl_tx_begin(struct ctx *c)
 int
 ctl_tx_end(struct ctx *c, int rc)
 {
-	char err[512];
+	char err[512], how[160];
 
+	/* Every consent value this command changed goes in consent_log. */
+	if (rc == 0 && store_consent_sync(c->st, time(NULL), ctl_how(c, how,
+	    sizeof how), ctl_how(c, how, sizeof how), NULL, err, sizeof err) == -1)
+		rc = ctl_fail(EX_IOERR, "%s", err);
 	if (rc == 0 && store_commit(c->st, err, sizeof err) == -1)
 		rc = ctl_fail(EX_IOERR, "%s", err);
 	if (rc != 0) {
@@ -612,6 +624,18 @@ static const struct cmd cmds[] = {
 	  "usage: nudgectl client delete ID\n"
 	  "Only a client with no appointments and no messages on record "
 	  "(else: opt-out).\n" },
+	{ "client", "export", cmd_client_export, "everything held about a client",
+	  "usage: nudgectl client export ID [--format json|text]\n"
+	  "Everything the database holds about the client (a subject access\n"
+	  "request): their row, cases, appointments, homework, outbox rows and\n"
+	  "consent history; of a partner, only the name.  Default: JSON.\n" },
+	{ "client", "forget", cmd_client_forget, "erase a client's personal data",
+	  "usage: nudgectl client forget ID [--yes]\n"
+	  "Remove the client's name, address and phone everywhere, cancel their\n"
+	  "pending messages, take them out of their cases (a partner's case\n"
+	  "becomes theirs alone) and compact the database file.  Asks first;\n"
+	  "--yes: do not ask (for scripts).  Refused while a message to them is\n"
+	  "being sent.\n" },
 	{ "case", "add", cmd_case_add, "add a case (one person or a couple)",
 	  "usage: nudgectl case add --label LABEL --client ID [--client ID]\n"
 	  "A case has one client, or two for a couple; each must exist.\n" },
@@ -698,6 +722,11 @@ static const struct cmd cmds[] = {
 	  "usage: nudgectl problems\n"
 	  "Rows of the booking tables that nudged skips because it cannot "
 	  "read them.\n" },
+	{ NULL, "alert", cmd_alert, "mail the practitioner that nudged failed",
+	  "usage: nudgectl alert --service-failed\n"
+	  "Mail practice.email that the service stopped for good (run by\n"
+	  "systemd's nudged-failed.service through OnFailure=), with the same\n"
+	  "SMTP settings as nudged.\n" },
 	{ NULL, "send-test", cmd_send_test, "send one real test message",
 	  "usage: nudgectl send-test --to ADDRESS_OR_PHONE\n"
 	  "An email address goes by email, a phone number by SMS.\n" },

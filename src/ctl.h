@@ -111,6 +111,13 @@ int	 cmd_homework_add(struct ctx *, int, char **);
 int	 cmd_homework_list(struct ctx *, int, char **);
 int	 cmd_homework_stop(struct ctx *, int, char **);
 
+/* ---- data care (ctl_privacy.c, issue 14) ---- */
+const char *ctl_how(const struct ctx *, char *, size_t);
+int	 ctl_consent_history(struct ctx *, long long client_id);
+int	 cmd_client_export(struct ctx *, int, char **);
+int	 cmd_client_forget(struct ctx *, int, char **);
+int	 cmd_alert(struct ctx *, int, char **);
+
 /* ---- commands (ctl_outbox.c) ---- */
 int	 cmd_upcoming(struct ctx *, int, char **);
 int	 cmd_outbox(struct ctx *, int, char **);

@@ -315,6 +315,8 @@ cmd_client_show(struct ctx *c, int argc, char **argv)
 	printf("  opted out:  %s\n", v[7] ?
 	    ctl_when_short(v[7], buf, sizeof buf) : "no");
 	ctl_free_row(v, 8);
+	if ((rc = ctl_consent_history(c, id)) != 0)
+		return rc;
 	if ((s = ctl_q_prep(c, "SELECT k.id, k.label, k.closed_at FROM cases k "
 	    "JOIN case_members m ON m.case_id = k.id WHERE m.client_id = ?1 "
 	    "ORDER BY k.id", "I", id)) == NULL)

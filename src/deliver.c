@@ -21,6 +21,7 @@
 #include "log.h"
 #include "phone.h"
 #include "plan.h"
+#include "store_privacy.h"
 #include "tz.h"
 #include "util.h"
 
@@ -69,6 +70,13 @@ dl_plan(struct dl *d, long horizon, char *err, size_t errlen)
 	if (store_begin_or_stop(d->st, d->stop, err, errlen) != 0)
 		return d->stop != NULL && *d->stop ? 0 : -1;
 	if (store_snapshot(d->st, d->now - dl_since(d->c), &snap, err, errlen) != 0) {
+		store_rollback(d->st);
+		return -1;
+	}
+	/* Consent changed by a booking tool since the last look (issue 14). */
+	if (store_consent_sync(d->st, d->now, STORE_HOW_OUTSIDE, STORE_HOW_FIRST,
+	    NULL, err, errlen) != 0) {
+		snapshot_free(&snap);
 		store_rollback(d->st);
 		return -1;
 	}
@@ -535,7 +543,7 @@ deliver_pass(const struct conf *c, struct store *st, time_t now, int dry,
 	    dl_run(&d, stop, err, errlen) != 0)
 		r = -1;
 	if (r == 0 && !dry && (stop == NULL || !*stop) &&
-	    dl_alert(&d, err, errlen) != 0)
+	    (dl_alert(&d, err, errlen) != 0 || dl_weekly(&d, err, errlen) != 0))
 		r = -1;
 	if (r == 0 && (stop == NULL || !*stop)) {
 		if ((n = store_count_due(st, now, err, errlen)) < 0)

@@ -52,4 +52,13 @@ int	 deliver_upcoming(const struct conf *, struct store *, time_t now,
 int	 deliver_test(const struct conf *, struct store *, const char *to,
 	    time_t now, char *err, size_t);
 
+/*
+ * nudgectl alert: one email to practice.email through the digest's path,
+ * recorded as purpose 'alert' when st is not NULL (it may be: the
+ * database may be why the service failed).  Returns the transfer result;
+ * err says why on failure.
+ */
+int	 deliver_notify(const struct conf *, struct store *, const char *subject,
+	    const char *text, time_t now, char *err, size_t);
+
 #endif

@@ -69,5 +69,14 @@ int	 dl_fail(struct dl *, struct dl_item *, const char *why, char *err, size_t);
 int	 dl_pause_load(struct dl *, char *err, size_t);
 /* The failure digest, after a pass.  -1: database error. */
 int	 dl_alert(struct dl *, char *err, size_t);
+/*
+ * Mail practice.email (see deliver_alert.c): inside an open transaction,
+ * which it commits; the outcome is recorded in a new one left open.
+ * d->st may be NULL (nothing recorded).  0, or -1 on a database error.
+ */
+int	 dl_mail_practitioner(struct dl *, const char *subject, const char *text,
+	    const char *what, enum xfer_result *res, char *err, size_t);
+/* The weekly summary, when alerts.weekly says one is due (deliver_weekly.c). */
+int	 dl_weekly(struct dl *, char *err, size_t);
 
 #endif

@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "deliver.h"
 #include "log.h"
+#include "retain.h"
 #include "store.h"
 #include "tz.h"
 
@@ -240,6 +241,12 @@ main(int argc, char **argv)
 			    stats.skipped, stats.cancelled, stats.pending_due,
 			    paused);
 			rc = (!dry && stats.pending_due > 0) ? EX_TEMPFAIL : 0;
+		}
+		/* issue 14: retention runs in every --once (and says so in --dry-run) */
+		if (rc != EX_IOERR && retain_run(c, st, now, dry, stdout, err,
+		    sizeof(err)) != 0) {
+			log_err("retention: %s", err);
+			rc = EX_IOERR;
 		}
 	} else
 		rc = daemon_run(&c, st);

@@ -94,6 +94,19 @@ static const char *store_steps[STORE_SCHEMA_VERSION] = {
 	" first_seen TEXT NOT NULL, alerted INTEGER NOT NULL DEFAULT 0,"
 	" UNIQUE (tbl, row_id, what));"
 	"CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT);",
+	/*
+	 * Issue 14: the consent record (contract "Additions") and nudged's
+	 * copy of the last consent values it recorded (store_privacy.h).
+	 */
+	"CREATE TABLE IF NOT EXISTS consent_log ("
+	" id INTEGER PRIMARY KEY, client_id INTEGER NOT NULL, what TEXT NOT NULL,"
+	" old_value INTEGER, new_value INTEGER, changed_at TEXT NOT NULL,"
+	" how TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS consent_log_client ON consent_log"
+	" (client_id, id);"
+	"CREATE TABLE IF NOT EXISTS consent_seen ("
+	" client_id INTEGER PRIMARY KEY, email_consent INTEGER,"
+	" sms_consent INTEGER, opted_out INTEGER, discreet INTEGER);",
 };
 
 /*

@@ -42,7 +42,7 @@
 struct sqlite3;
 struct store;
 
-#define STORE_SCHEMA_VERSION	1
+#define STORE_SCHEMA_VERSION	2
 
 struct client {
 	long long	 id;

@@ -12,6 +12,7 @@
 
 #include "store.h"
 #include "store_int.h"
+#include "store_privacy.h"
 #include "tz.h"
 #include "util.h"
 
@@ -253,12 +254,20 @@ store_sms_unsubscribe(struct store *s, long long client_id, char *err,
     size_t errlen)
 {
 	sqlite3_stmt *st;
+	time_t now = time(NULL);
 
+	/* consent_log (issue 14): earlier outside changes first, then ours. */
+	if (store_consent_sync(s, now, STORE_HOW_OUTSIDE, STORE_HOW_FIRST, NULL,
+	    err, errlen) != 0)
+		return -1;
 	if ((st = store_prep(s, "UPDATE clients SET sms_consent = 0 WHERE id = ?1",
 	    err, errlen)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, client_id);
-	return store_run(s, st, "withdrawing SMS consent", err, errlen);
+	if (store_run(s, st, "withdrawing SMS consent", err, errlen) != 0)
+		return -1;
+	return store_consent_sync(s, now, "provider reply: recipient unsubscribed"
+	    " (texted STOP; Twilio 21610)", STORE_HOW_FIRST, NULL, err, errlen);
 }
 
 /* A row with a channel we do not know must not wedge the queue: not due. */
