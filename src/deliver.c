@@ -553,7 +553,8 @@ deliver_pass(const struct conf *c, struct store *st, time_t now, int dry,
 	}
 	for (int ch = 0; ch < CHAN_N; ch++)
 		stats->paused[ch] = d.paused_why[ch] != NULL;
-	if (r == 0 && !dry)
+	/* A stop request may be waiting behind another writer's lock. */
+	if (r == 0 && !dry && (stop == NULL || !*stop))
 		r = dl_note_pass(&d, err, errlen);
 	dl_close(&d);
 	if (dry)
