@@ -43,7 +43,10 @@ retain_run(const struct conf *c, struct store *st, time_t now, int dry,
 		    "appointment%s and the words of %ld homework before %s\n",
 		    n.messages, n.messages == 1 ? "" : "s", d1, n.appointments,
 		    n.appointments == 1 ? "" : "s", n.homework, d2);
-	if (!dry)
+	if (!dry && acut == 0)
+		log_info("retention: %ld outbox row%s settled before %s reduced to "
+		    "statistics", n.messages, n.messages == 1 ? "" : "s", d1);
+	else if (!dry)
 		log_info("retention: %ld outbox row%s settled before %s reduced to "
 		    "statistics, %ld appointment%s and %ld homework before %s "
 		    "reduced", n.messages, n.messages == 1 ? "" : "s", d1,
