@@ -29,6 +29,7 @@
 #include <sysexits.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -327,7 +328,7 @@ ctl_ctx_open(struct ctx *c)
 	struct conf_diag errs = { NULL, 0 };
 	char err[512];
 	size_t i;
-	int r;
+	int r, created;
 
 	if (conf_load(c->confpath, &c->conf, &errs, NULL) == -1) {
 		for (i = 0; i < errs.n; i++)
@@ -350,10 +351,15 @@ ctl_ctx_open(struct ctx *c)
 		if (r == 1)
 			printf("%s\n", err);
 	}
+	created = c->init && access(c->conf->database, F_OK) == -1;
 	c->st = c->preview ? store_open_copy(c->conf->database, err, sizeof err) :
 	    store_open(c->conf->database, err, sizeof err);
 	/* err names the file (once). */
 	if (c->st == NULL)
+		return ctl_fail(EX_IOERR, "%s", err);
+	/* `sudo nudgectl init` makes what the service would have made. */
+	if (created && geteuid() == 0 &&
+	    store_perm_give(c->conf->database, CTL_GROUP, err, sizeof err) != 0)
 		return ctl_fail(EX_IOERR, "%s", err);
 	c->db = store_db(c->st);
 	return 0;

@@ -149,7 +149,7 @@ int
 cmd_report(struct ctx *c, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "week", no_argument, NULL, O_WEEK },
+		{ "week", optional_argument, NULL, O_WEEK },
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
 	struct report_row *r;
@@ -163,14 +163,14 @@ cmd_report(struct ctx *c, int argc, char **argv)
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-		if (ch == O_WEEK)
-			;	/* the only report there is, so far */
+		if (ch == O_WEEK)	/* the only report there is, so far */
+			date = optarg;	/* --week=DATE; else DATE follows */
 		else if (ch == 'h')
 			return ctl_help(c);
 		else
 			return ctl_badopt(c, ch, argv);
 	}
-	if (optind < argc)
+	if (date == NULL && optind < argc)
 		date = argv[optind++];
 	if ((rc = ctl_no_args(c, argc, argv)) != 0)
 		return rc;

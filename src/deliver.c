@@ -510,7 +510,14 @@ dl_note_pass(struct dl *d, char *err, size_t errlen)
 	tz_format_utc(d->now, stamp);
 	snprintf(v, sizeof(v), "%s %d %d %d %d %d %ld", stamp, x->planned,
 	    x->sent, x->failed, x->skipped, x->cancelled, x->pending_due);
-	return store_state_set(d->st, "pass.last", v, err, errlen);
+	/* Waiting for a lock another process holds must not delay a stop. */
+	if (store_begin_or_stop(d->st, d->stop, err, errlen) != 0)
+		return -1;
+	if (store_state_set(d->st, "pass.last", v, err, errlen) != 0) {
+		store_rollback(d->st);
+		return -1;
+	}
+	return store_commit(d->st, err, errlen);
 }
 
 static void
@@ -531,6 +538,7 @@ deliver_pass(const struct conf *c, struct store *st, time_t now, int dry,
 {
 	struct dl d = { .c = c, .st = st, .now = now, .dry = dry, .out = out,
 	    .stats = stats, .stop = stop };
+	char why[256];
 	int r = 0;
 	long n;
 
@@ -553,9 +561,10 @@ deliver_pass(const struct conf *c, struct store *st, time_t now, int dry,
 	}
 	for (int ch = 0; ch < CHAN_N; ch++)
 		stats->paused[ch] = d.paused_why[ch] != NULL;
-	/* A stop request may be waiting behind another writer's lock. */
-	if (r == 0 && !dry && (stop == NULL || !*stop))
-		r = dl_note_pass(&d, err, errlen);
+	/* Only for nudgectl status: a pass is not failed for want of it. */
+	if (r == 0 && !dry && (stop == NULL || !*stop) &&
+	    dl_note_pass(&d, why, sizeof(why)) != 0)
+		log_debug("last pass not recorded: %s", why);
 	dl_close(&d);
 	if (dry)
 		store_dry_end(st);

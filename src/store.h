@@ -290,6 +290,9 @@ int	 store_perm_repair(const char *path, char *msg, size_t msglen);
 int	 store_perm_explain(const char *path, char *msg, size_t msglen);
 int	 store_perm_mkdir(const char *path, const char *group, char *msg,
 	    size_t msglen);
+/* Root's nudgectl init: the new files to the service's user (0, -1 msg). */
+int	 store_perm_give(const char *path, const char *user, char *msg,
+	    size_t msglen);
 /*
  * store_status.c, for nudgectl status and problems.  Times 0: none.
  */

@@ -224,3 +224,24 @@ out:
 	free(dir);
 	return r;
 }
+
+int
+store_perm_give(const char *path, const char *user, char *msg, size_t msglen)
+{
+	struct passwd *pw = getpwnam(user);
+	struct group *gr = getgrnam(user);
+	char *f;
+	int r = 0;
+
+	if (pw == NULL || gr == NULL)
+		return 0;
+	for (size_t i = 0; i < PERM_NFILES && r == 0; i++) {
+		f = xasprintf("%s%s", path, perm_suffix[i]);
+		if (chown(f, pw->pw_uid, gr->gr_gid) == -1 && errno != ENOENT) {
+			snprintf(msg, msglen, "%s: %s", f, strerror(errno));
+			r = -1;
+		}
+		free(f);
+	}
+	return r;
+}

@@ -198,6 +198,8 @@ def test_report_week_per_client(c):
     assert "nudgectl outbox --status failed --since 2026-11-30" in out
     # Columns line up whatever the letters (display width, not bytes).
     assert len(sam) == len(zoe) == len(lines[1])
+    assert c.ok("report", "--week=2026-12-06") == out
+    assert c.ok("report", "2026-11-30") == out
     assert "no messages that week" in c.ok("report", "--week", "2026-10-01")
     assert c.ok("report") == c.ok("report", "--week",
                                   dt.date.today().isoformat())

@@ -308,10 +308,18 @@ def test_permission_problem_names_the_file(layout):
 def test_init_as_root_gives_the_new_folder_to_nudged(layout):
     L = layout
     os.rmdir(L["state"])
-    r = run([CTL, "-c", L["conf"], "init"], env=L["env"])
-    assert r.returncode == 0, r.stderr
+    init = run([CTL, "-c", L["conf"], "init"], env=L["env"])
+    assert init.returncode == 0, init.stderr
+    assert init.stdout.count(f"folder {L['state']} created") == 1
     st = os.stat(L["state"])
     assert st.st_uid == L["service"]["uid"] and st.st_gid == L["gid"]
     assert stat.S_IMODE(st.st_mode) == 0o2770
-    assert os.stat(L["db"]).st_gid == L["gid"]
-    assert r.stdout.count(f"folder {L['state']} created") == 1
+    db = os.stat(L["db"])
+    assert (db.st_uid, db.st_gid) == (L["service"]["uid"], L["gid"])
+    assert mode(L["db"]) == 0o660
+    # The service takes over from there, and the practitioner too.
+    r = as_(L, "service", "--once", prog=NUDGED)
+    assert r.returncode == 0 and "wrong mode" not in r.stderr, r.stderr
+    r = as_(L, "practitioner", "client", "add", "--name", "Sam Taylor",
+            "--email", "sam@example.org")
+    assert r.returncode == 0, r.stderr
