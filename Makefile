@@ -151,7 +151,7 @@ FUZZ_CFLAGS  = $(WARN) $(DEFS) $(PKG_CFLAGS) -Isrc -g -O1 -fno-omit-frame-pointe
 
 fuzz-build: $(FUZZ_NAMES:%=$(FUZZ_DIR)/%)
 
-$(FUZZ_DIR)/fuzz_tmpl: tests/fuzz/fuzz_tmpl.c src/tmpl.c src/util.c
+$(FUZZ_DIR)/fuzz_tmpl: tests/fuzz/fuzz_tmpl.c src/tmpl.c src/tmpl_builtin.c src/util.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
 $(FUZZ_DIR)/fuzz_time: tests/fuzz/fuzz_time.c src/tz.c
@@ -160,7 +160,7 @@ $(FUZZ_DIR)/fuzz_time: tests/fuzz/fuzz_time.c src/tz.c
 $(FUZZ_DIR)/fuzz_phone: tests/fuzz/fuzz_phone.c src/phone.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
-$(FUZZ_DIR)/fuzz_mail: tests/fuzz/fuzz_mail.c src/mail.c src/mime.c src/util.c src/xfer.c
+$(FUZZ_DIR)/fuzz_mail: tests/fuzz/fuzz_mail.c src/mail.c src/mime.c src/ics.c src/util.c src/xfer.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
