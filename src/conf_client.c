@@ -73,7 +73,10 @@ conf_clinical_word(const struct conf *c, const char *text, char *word,
 				snprintf(word, wordlen, "%s", conf_clinical[k]);
 				return 1;
 			}
-		/* A name's words of four letters or more ("Hughes"). */
+		/*
+		 * A name's words of four letters or more ("Hughes"), at the
+		 * start of a word: sender ids run words together ("HughesRT").
+		 */
 		for (size_t k = 0; k < 2; k++) {
 			const char *p = names[k];
 
@@ -84,8 +87,7 @@ conf_clinical_word(const struct conf *c, const char *text, char *word,
 				n = strcspn(p, " \t,.&-'");
 				if (n >= 4 && (i == 0 ||
 				    !isalpha((unsigned char)text[i - 1])) &&
-				    strncasecmp(text + i, p, n) == 0 &&
-				    !isalpha((unsigned char)text[i + n])) {
+				    strncasecmp(text + i, p, n) == 0) {
 					snprintf(word, wordlen, "%.*s", (int)n, p);
 					return 1;
 				}
