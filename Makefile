@@ -19,7 +19,7 @@ PYTHON     ?= /usr/bin/python3
 VERSION    := 0.1.0
 
 CC         ?= cc
-PKGS       := libcurl libconfig sqlite3 jansson libical
+PKGS       := libcurl libconfig sqlite3 jansson libical openssl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -51,7 +51,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 DEB_PKGS   := gcc make pkg-config libcurl4-openssl-dev libconfig-dev \
               libsqlite3-dev libjansson-dev libcmocka-dev tzdata openssl \
               python3 python3-pytest python3-aiosmtpd sqlite3 ca-certificates \
-              systemd clang libical-dev python3-icalendar
+              systemd clang libical-dev python3-icalendar libssl-dev
 
 .PHONY: all check unit integration demo deps install bench clean asan fuzz fuzz-build
 

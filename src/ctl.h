@@ -36,7 +36,8 @@ enum {
 	O_NO_EMAIL, O_DISCREET, O_NO_DISCREET, O_CLR_EMAIL, O_CLR_PHONE,
 	O_CLR_FIRST, O_LABEL, O_CLIENT, O_CASE, O_AT, O_DURATION, O_KIND,
 	O_MODE, O_VIDEO, O_WEEKLY, O_TO, O_TITLE, O_PROMPT, O_STARTS, O_ENDS,
-	O_EVERY, O_DAYS, O_NOW, O_FAILED, O_SINCE, O_LIMIT, O_ALL
+	O_EVERY, O_DAYS, O_NOW, O_FAILED, O_SINCE, O_LIMIT, O_ALL,
+	O_FOR, O_EVERYONE	/* issue 9 */
 };
 
 #define HELP_OPT	{ "help", no_argument, NULL, 'h' }
@@ -98,6 +99,12 @@ int	 cmd_move(struct ctx *, int, char **);
 int	 cmd_homework_add(struct ctx *, int, char **);
 int	 cmd_homework_list(struct ctx *, int, char **);
 int	 cmd_homework_stop(struct ctx *, int, char **);
+
+/* ---- commands (ctl_client.c, issue 9) ---- */
+int	 cmd_appt_edit(struct ctx *, int, char **);
+int	 cmd_templates(struct ctx *, int, char **);
+/* Is client a member of case?  0, or an exit code (reported). */
+int	 ctl_member_of(struct ctx *, long long case_id, long long client);
 
 /* ---- commands (ctl_outbox.c) ---- */
 int	 cmd_upcoming(struct ctx *, int, char **);

@@ -54,6 +54,12 @@ struct mail_msg {
 int	 mail_addr_valid(const char *addr);
 /* The bare address inside "Name <addr>" or "addr"; caller frees; NULL if invalid. */
 char	*mail_addr_of(const char *from);
+/*
+ * The URL libcurl gets: url with the EHLO name as its path (libcurl takes
+ * it from there): helo, else a path url already has, else the domain of
+ * from ("Name <addr>").  Caller frees.
+ */
+char	*mail_url(const char *url, const char *helo, const char *from);
 /* A new unique Message-ID (without <>) in the domain of from_addr; caller frees. */
 char	*mail_message_id(const char *from_addr, long long msg_id);
 

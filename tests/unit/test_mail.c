@@ -733,6 +733,31 @@ test_format_multipart(void **state)
 	free(ics);
 }
 
+/* The EHLO name travels in the URL's path (issue 9). */
+static void
+test_url_helo(void **state)
+{
+	const char *from = "Christian Hughes <appointments@example.org>";
+	char *u;
+
+	(void)state;
+	u = mail_url("smtp://mail.example.org:587", NULL, from);
+	assert_string_equal(u, "smtp://mail.example.org:587/example.org");
+	free(u);
+	u = mail_url("smtp://mail.example.org:587/", NULL, from);
+	assert_string_equal(u, "smtp://mail.example.org:587/example.org");
+	free(u);
+	u = mail_url("smtps://mail.example.org/relay.example.net", NULL, from);
+	assert_string_equal(u, "smtps://mail.example.org/relay.example.net");
+	free(u);
+	u = mail_url("smtp://mail.example.org:587/old", "mx.hughes.example", from);
+	assert_string_equal(u, "smtp://mail.example.org:587/mx.hughes.example");
+	free(u);
+	u = mail_url("smtp://mail.example.org", NULL, "not an address");
+	assert_string_equal(u, "smtp://mail.example.org");
+	free(u);
+}
+
 static void
 test_classify(void **state)
 {
@@ -856,6 +881,7 @@ main(void)
 		cmocka_unit_test(test_format_injection),
 		cmocka_unit_test(test_format_body),
 		cmocka_unit_test(test_format_multipart),
+		cmocka_unit_test(test_url_helo),
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_xfer),
 		cmocka_unit_test(test_send_refuses_before_connecting),
