@@ -144,7 +144,10 @@ cmd_appt_edit(struct ctx *c, int argc, char **argv)
 			ctl_outf(c, " for client %lld only", forc);
 		if (everyone)
 			ctl_outf(c, " for every member of the case");
-		ctl_outf(c, "\n(clients already reminded get a change notice)\n");
+		ctl_outf(c, "\n");
+		if (c->conf->notify_move)
+			ctl_outf(c, "(clients already reminded get a change "
+			    "notice)\n");
 	}
 	ctl_free_row(v, 7);
 	return ctl_tx_end(c, rc);

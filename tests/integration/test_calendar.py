@@ -11,6 +11,7 @@ import pytest
 from icalendar import Calendar
 
 from conftest import as_utc, mails_to, shift, text_body
+from test_sms import SAM_PHONE, sms_group, twilio  # noqa: F401 (fixture)
 
 T = "2026-12-03T14:00:00Z"          # Thursday 3 December 2026, GMT
 DUE_48H = shift(T, hours=-48)
@@ -54,6 +55,8 @@ def test_online_entry_has_the_way_in(practice, smtp):
     cal, ev, part = calendar_of(m)
     assert part.get_param("method") == "PUBLISH"
     assert str(cal["METHOD"]) == "PUBLISH" and str(cal["VERSION"]) == "2.0"
+    assert str(cal["CALSCALE"]) == "GREGORIAN"
+    assert str(ev["TRANSP"]) == "OPAQUE"
     assert "nudged" in str(cal["PRODID"])
     assert str(ev["UID"]) == f"appointment-{appt}-{installation(practice)}@example.org"
     assert int(ev["SEQUENCE"]) > 0
@@ -200,3 +203,33 @@ def test_cancelled_then_rebooked_keeps_the_cancellation(ready, smtp):
     purposes = [r["purpose"] for r in ready.messages("client_id = ? AND status = 'sent'", sam)]
     assert purposes == ["reminder", "cancellation"]
     assert not ready.messages("purpose = 'moved'")
+
+
+def test_moved_notice_by_sms(practice, smtp, twilio):  # noqa: F811
+    practice.write_conf(sms=sms_group(twilio),
+                        reminders=[{"before": "3h", "channel": "sms"}])
+    practice.init()
+    sam = practice.add_client("Sam Taylor", email=SAM, phone=SAM_PHONE,
+                              sms_consent=1)
+    dee = practice.add_client("Dee Quinn", email="dee@example.org",
+                              phone="07700 900456", sms_consent=1, discreet=1)
+    case = practice.add_case("Sam & Dee", [sam, dee])
+    appt = practice.book(case, T)
+    assert practice.once(shift(T, hours=-3)).returncode == 0
+    assert len(twilio.requests) == 2
+    T2 = shift(T, days=1)                       # Friday 4 December, 14:00
+    practice.set("UPDATE appointments SET starts_at = ? WHERE id = ?", T2, appt)
+    assert practice.once(shift(T, hours=-2)).returncode == 0
+    notices = {r["form"]["To"]: r["form"]["Body"] for r in twilio.requests[2:]}
+    assert set(notices) == {"+447700900123", "+447700900456"}
+    sam_text = notices["+447700900123"]
+    assert ("your appointment with Christian Hughes on Thursday 3 December 2026 "
+            "at 14:00 has moved to tomorrow, Friday 4 December 2026, at 14:00"
+            in sam_text), sam_text
+    dee_text = notices["+447700900456"]
+    assert "has moved to tomorrow, Friday 4 December 2026, at 14:00" in dee_text
+    for w in ("hughes", "christian", "therap", "counsel"):
+        assert w not in dee_text.lower(), dee_text
+    assert {r["status"] for r in practice.messages("purpose = 'moved'")} == {"sent"}
+    # no emails went: the reminder went by SMS only
+    assert mails_to(smtp, SAM) == []
