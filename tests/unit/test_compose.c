@@ -14,6 +14,7 @@
 #include "compose.h"
 #include "conf.h"
 #include "store.h"
+#include "translit.h"
 #include "tz.h"
 
 static struct conf cf;
@@ -208,6 +209,24 @@ test_issue9_values(void **state)
 	cf.practice.directions = NULL;
 }
 
+/* Letters GSM-7 lacks become plain; those it has, and other scripts, stay. */
+static void
+test_translit(void **state)
+{
+	char *t;
+
+	(void)state;
+	t = translit_gsm("Zo\xc3\xab \xc5\x81ukasz \xc3\x98rsted "
+	    "\xc3\x91\xc3\xba\xc3\xb1" "ez \xc5\x92uvre \xc3\xa9 "
+	    "\xce\x91\xce\xbd\xce\xbd\xce\xb1 \xc3");
+	assert_string_equal(t, "Zoe Lukasz \xc3\x98rsted \xc3\x91u\xc3\xb1" "ez "
+	    "OEuvre \xc3\xa9 \xce\x91\xce\xbd\xce\xbd\xce\xb1 \xc3");
+	free(t);
+	t = translit_gsm(NULL);
+	assert_string_equal(t, "");
+	free(t);
+}
+
 static void
 test_html(void **state)
 {
@@ -230,6 +249,7 @@ main(void)
 		cmocka_unit_test_setup(test_oneline, setup),
 		cmocka_unit_test_setup(test_values, setup),
 		cmocka_unit_test_setup(test_issue9_values, setup),
+		cmocka_unit_test_setup(test_translit, setup),
 		cmocka_unit_test_setup(test_html, setup),
 	};
 
