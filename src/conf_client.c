@@ -284,7 +284,11 @@ conf_load_client(struct conf_ld *ld, const config_setting_t *root)
 		e = NULL;
 	if (s != NULL && config_setting_type(s) != CONFIG_TYPE_GROUP)
 		s = NULL;
-	conf_get_bool(ld, p, "calls_client", &c->practice.calls_client);
+	if (conf_get_bool(ld, p, "calls_client", &c->practice.calls_client) == 1 &&
+	    !c->practice.calls_client && c->practice.phone == NULL)
+		conf_warn(ld, conf_member(p, "calls_client"), "calls_client = "
+		    "false asks clients to call, but practice.phone is not set: "
+		    "the free call's reminder cannot say which number");
 	conf_get_bool(ld, p, "discreet_address", &c->practice.discreet_address);
 	conf_text_key(ld, p, "directions", &c->practice.directions);
 	conf_text_key(ld, p, "online_note", &c->practice.online_note);

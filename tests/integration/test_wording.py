@@ -189,3 +189,14 @@ def test_templates_command(practice):
     assert "{{old_date}} at {{old_time}}" in r.stdout
     r = practice.ctl("templates", "nope")
     assert r.returncode == 64 and "nope" in r.stderr
+
+
+def test_calls_client_false_needs_a_number(practice):
+    practice.write_conf(practice={"calls_client": False, "phone": None})
+    r = practice.run("--check-config")
+    assert r.returncode == 0, r.stderr
+    line = practice.line_of("calls_client")
+    assert f":{line}: warning: calls_client = false" in r.stderr, r.stderr
+    practice.write_conf(practice={"calls_client": False})
+    r = practice.run("--check-config")
+    assert "calls_client" not in r.stderr, r.stderr
