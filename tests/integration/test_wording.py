@@ -199,4 +199,4 @@ def test_calls_client_false_needs_a_number(practice):
     assert f":{line}: warning: calls_client = false" in r.stderr, r.stderr
     practice.write_conf(practice={"calls_client": False})
     r = practice.run("--check-config")
-    assert "calls_client" not in r.stderr, r.stderr
+    assert "calls_client = false" not in r.stderr, r.stderr
