@@ -21,7 +21,7 @@ TEST_JOBS  ?= 4
 VERSION    := 0.1.0
 
 CC         ?= cc
-PKGS       := libcurl libconfig sqlite3 jansson
+PKGS       := libcurl libconfig sqlite3 jansson libical openssl
 # Read when this make starts: a target that first runs `deps` (demo, check,
 # bench, fuzz) builds through a sub-make, which reads them again once the
 # -dev packages are there.
@@ -56,7 +56,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 DEB_PKGS   := gcc make pkg-config libcurl4-openssl-dev libconfig-dev \
               libsqlite3-dev libjansson-dev libcmocka-dev tzdata openssl \
               python3 python3-pytest python3-pytest-xdist python3-aiosmtpd sqlite3 ca-certificates \
-              systemd clang
+              systemd clang libical-dev python3-icalendar libssl-dev
 
 .PHONY: all check unit integration demo deps install bench clean asan fuzz fuzz-build
 
@@ -161,7 +161,7 @@ FUZZ_CFLAGS  = $(WARN) $(DEFS) $(PKG_CFLAGS) -Isrc -g -O1 -fno-omit-frame-pointe
 
 fuzz-build: $(FUZZ_NAMES:%=$(FUZZ_DIR)/%)
 
-$(FUZZ_DIR)/fuzz_tmpl: tests/fuzz/fuzz_tmpl.c src/tmpl.c src/util.c
+$(FUZZ_DIR)/fuzz_tmpl: tests/fuzz/fuzz_tmpl.c src/tmpl.c src/tmpl_builtin.c src/util.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
 $(FUZZ_DIR)/fuzz_time: tests/fuzz/fuzz_time.c src/tz.c
@@ -170,7 +170,7 @@ $(FUZZ_DIR)/fuzz_time: tests/fuzz/fuzz_time.c src/tz.c
 $(FUZZ_DIR)/fuzz_phone: tests/fuzz/fuzz_phone.c src/phone.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
-$(FUZZ_DIR)/fuzz_mail: tests/fuzz/fuzz_mail.c src/mail.c src/mime.c src/util.c src/xfer.c
+$(FUZZ_DIR)/fuzz_mail: tests/fuzz/fuzz_mail.c src/mail.c src/mime.c src/ics.c src/util.c src/xfer.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS)
 

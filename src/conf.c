@@ -34,12 +34,15 @@
 
 static const char *const top_keys[] = { "practice", "database", "email",
 	"sms", "reminders", "late_limit", "notify_cancellation", "homework",
-	"quiet_hours", "retry", "alerts", "templates", "privacy", NULL };
+	"quiet_hours", "retry", "alerts", "templates", "privacy",
+	"notify_move", NULL };
 static const char *const practice_keys[] = { "name", "practitioner",
-	"timezone", "email", "phone", "address", "video_url", "closed", NULL };
+	"timezone", "email", "phone", "address", "video_url", "closed",
+	"calls_client", "directions", "online_note", "discreet_address", NULL };
 static const char *const email_keys[] = { "enabled", "url", "tls",
 	"ca_file", "username", "password", "password_file", "from", "timeout",
-	"calendar", "html", NULL };
+	"calendar", "html",
+	"helo", "discreet_from", "discreet_reply_to", NULL };
 static const char *const rule_keys[] = { "before", "after", "channel",
 	"kinds", "template", NULL };
 static const char *const kinds[] = { "assessment", "session", "call", NULL };
@@ -514,6 +517,10 @@ conf_defaults(const char *path)
 	c->alerts_every = 3600;
 	/* issue 14: see conf_privacy.c and README "Data protection" */
 	c->privacy.keep_messages = 400L * 86400;
+	c->practice.calls_client = 1;		/* issue 9 */
+	c->practice.discreet_address = 1;
+	c->sms.transliterate = 1;
+	c->notify_move = 1;
 	return c;
 }
 
@@ -592,6 +599,7 @@ conf_load(const char *path, struct conf **out, struct conf_diag *errs,
 	load_templates(&ld, root);
 	load_rules(&ld, root);
 	conf_load_privacy(&ld, root);
+	conf_load_client(&ld, root);
 	if (ld.errs->n > nerr)
 		goto fail;
 	config_destroy(&cfg);
@@ -645,6 +653,7 @@ conf_free(struct conf *c)
 	free(c->sms.content_type);
 	free(c->sms.body);
 	free(c->sms.id_field);
+	conf_client_free(c);
 	for (i = 0; i < c->nrules; i++)
 		rule_free(&c->rules[i]);
 	free(c->rules);

@@ -90,4 +90,10 @@ void	 conf_load_privacy(struct conf_ld *, const config_setting_t *root);
 
 void	 conf_load_sms(struct conf_ld *, const config_setting_t *root);
 
+/* ---- conf_client.c: issue 9's keys and the discreet-mode warnings ---- */
+
+/* After every other group (the checks look at templates and senders). */
+void	 conf_load_client(struct conf_ld *, const config_setting_t *root);
+void	 conf_client_free(struct conf *);
+
 #endif

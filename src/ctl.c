@@ -659,6 +659,7 @@ static const struct cmd cmds[] = {
 	  "usage: nudgectl book --case ID --at \"YYYY-MM-DD HH:MM\" "
 	  "[--kind KIND] [--duration MIN]\n"
 	  "                     [--mode MODE] [--video-url URL] [--weekly N]\n"
+	  "                     [--for CLIENT]\n"
 	  "  --at TIME        local time in practice.timezone\n"
 	  "  --kind KIND      assessment, session (default) or call\n"
 	  "  --duration MIN   default 60; 90 for an assessment, 15 for a call\n"
@@ -669,6 +670,8 @@ static const struct cmd cmds[] = {
 	  "  --weekly N       N appointments, a week apart, at the same local "
 	  "time;\n"
 	  "                   dates in practice.closed are skipped\n"
+	  "  --for CLIENT     only this member of the case gets its messages\n"
+	  "                   (e.g. the partner who booked the free call)\n"
 	  "Another case's appointment at the same time is warned about.\n" },
 	{ NULL, "appointments", cmd_appointments, "list appointments",
 	  "usage: nudgectl appointments [--case ID] [--all]\n"
@@ -693,6 +696,22 @@ static const struct cmd cmds[] = {
 	  "usage: nudgectl homework list [--case ID]\n" },
 	{ "homework", "stop", cmd_homework_stop, "stop a homework's prompts",
 	  "usage: nudgectl homework stop ID\n" },
+	{ NULL, "edit", cmd_appt_edit, "change an appointment's mode, length, "
+	  "link or who it is for",
+	  "usage: nudgectl edit APPOINTMENT [--mode MODE] [--duration MIN]\n"
+	  "                     [--video-url URL] [--for CLIENT | --everyone]\n"
+	  "  --mode MODE      in_person, online or phone\n"
+	  "  --duration MIN   its length in minutes\n"
+	  "  --video-url URL  its own link (online only)\n"
+	  "  --for CLIENT     only this member of the case gets its messages\n"
+	  "  --everyone       every member of the case does again\n"
+	  "Clients already reminded get a change notice (notify_move), not a "
+	  "cancellation.\n" },
+	{ NULL, "templates", cmd_templates, "print the built-in wording",
+	  "usage: nudgectl templates [GROUP]\n"
+	  "Without GROUP: the built-in groups and the values templates may "
+	  "use.\nWith GROUP: its email_subject, email_text and sms, as "
+	  "written.\n" },
 	{ NULL, "upcoming", cmd_upcoming, "what will be sent, when, to whom",
 	  "usage: nudgectl upcoming [--days N] [--now YYYY-MM-DDTHH:MM:SSZ]\n"
 	  "Every message due in the next N days (default 14), rendered. "

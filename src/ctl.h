@@ -39,7 +39,8 @@ enum {
 	O_CLR_FIRST, O_LABEL, O_CLIENT, O_CASE, O_AT, O_DURATION, O_KIND,
 	O_MODE, O_VIDEO, O_WEEKLY, O_TO, O_TITLE, O_PROMPT, O_STARTS, O_ENDS,
 	O_EVERY, O_DAYS, O_NOW, O_FAILED, O_SINCE, O_LIMIT, O_ALL,
-	O_STATUS, O_UNTIL, O_WEEK, O_CANCEL_FUTURE, O_FORCE
+	O_STATUS, O_UNTIL, O_WEEK, O_CANCEL_FUTURE, O_FORCE,
+	O_FOR, O_EVERYONE	/* issue 9 */
 };
 
 #define HELP_OPT	{ "help", no_argument, NULL, 'h' }
@@ -117,6 +118,11 @@ int	 ctl_consent_history(struct ctx *, long long client_id);
 int	 cmd_client_export(struct ctx *, int, char **);
 int	 cmd_client_forget(struct ctx *, int, char **);
 int	 cmd_alert(struct ctx *, int, char **);
+/* ---- commands (ctl_client.c, issue 9) ---- */
+int	 cmd_appt_edit(struct ctx *, int, char **);
+int	 cmd_templates(struct ctx *, int, char **);
+/* Is client a member of case?  0, or an exit code (reported). */
+int	 ctl_member_of(struct ctx *, long long case_id, long long client);
 
 /* ---- commands (ctl_outbox.c) ---- */
 int	 cmd_upcoming(struct ctx *, int, char **);

@@ -173,11 +173,12 @@ cmd_book(struct ctx *c, int argc, char **argv)
 		{ "mode", required_argument, NULL, O_MODE },
 		{ "video-url", required_argument, NULL, O_VIDEO },
 		{ "weekly", required_argument, NULL, O_WEEKLY },
+		{ "for", required_argument, NULL, O_FOR },
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
 	const char *at = NULL, *kind = "session", *mode = NULL, *video = NULL;
 	char *label = NULL, buf[96];
-	long long case_id = 0;
+	long long case_id = 0, forc = 0;
 	long dur = 0, weekly = 1, i;
 	int ch, rc, y, mo, d, min, y2, mo2, d2;
 	struct tm tm;
@@ -199,6 +200,9 @@ cmd_book(struct ctx *c, int argc, char **argv)
 		case O_VIDEO: video = optarg; break;
 		case O_WEEKLY:
 			rc = ctl_num(c, "--weekly", optarg, 1, 104, &weekly);
+			break;
+		case O_FOR:
+			rc = ctl_id_arg(c, "--for", optarg, &forc);
 			break;
 		case 'h':
 			return ctl_help(c);
@@ -237,8 +241,11 @@ cmd_book(struct ctx *c, int argc, char **argv)
 	if ((rc = wall_time(c, "--at", at, &y, &mo, &d, &min)) != 0 ||
 	    (rc = ctl_tx_begin(c)) != 0)
 		return rc;
-	if ((rc = open_case(c, case_id, &label)) != 0)
+	if ((rc = open_case(c, case_id, &label)) != 0 ||
+	    (forc != 0 && (rc = ctl_member_of(c, case_id, forc)) != 0)) {
+		free(label);
 		return ctl_tx_end(c, rc);
+	}
 	now = time(NULL);
 	/* Weekly means the same local wall time: across DST the UTC hour moves. */
 	for (i = 0; i < weekly && rc == 0; i++) {
@@ -275,11 +282,17 @@ cmd_book(struct ctx *c, int argc, char **argv)
 		    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'booked')", "Itittt",
 		    case_id, buf, (int)dur, kind, mode, video)) != 0)
 			break;
+		if (forc != 0 && (rc = ctl_q_exec(c, "UPDATE appointments SET "
+		    "for_client = ?1 WHERE id = ?2", "II", forc,
+		    (long long)sqlite3_last_insert_rowid(c->db))) != 0)
+			break;
 		ctl_outf(c, "appointment %lld booked: case %lld (%s), %s on "
 		    "%s, %ld minutes, %s",
 		    (long long)sqlite3_last_insert_rowid(c->db),
 		    case_id, label, kind, when(t, buf, sizeof buf), dur,
 		    mode_words(mode));
+		if (forc != 0)
+			ctl_outf(c, ", for client %lld only", forc);
 		tz_to_local(t, &tm);
 		if (tm.tm_hour * 60 + tm.tm_min != min)
 			ctl_outf(c, " (%02d:%02d does not exist that day: the "

@@ -67,6 +67,17 @@ int	 dl_record(struct dl *, struct dl_item *, enum xfer_result,
 int	 dl_fail(struct dl *, struct dl_item *, const char *why, char *err, size_t);
 /* Load and save the channels' pause state (kept across passes). */
 int	 dl_pause_load(struct dl *, char *err, size_t);
+/* deliver_client.c: the words, the email, the SMS text and sender (issue 9). */
+void	 dl_compose(struct dl *, struct dl_item *);
+/* The full email for x, or NULL with err (a permanent failure). */
+char	*dl_email(struct dl *, struct dl_item *, char *err, size_t);
+/* 1 with why when x no longer needs to go (a moot assessment follow-up). */
+int	 dl_moot(struct dl *, struct dl_item *, char *why, size_t);
+/* The SMS text to send (x->w.sms or, when UCS-2 anyway, sms_exact). */
+const char *dl_sms_text(const struct dl_item *);
+/* The SMS sender for x: sms.discreet_from for a discreet client, else NULL. */
+const char *dl_sms_from(const struct dl *, const struct dl_item *);
+
 /* The failure digest, after a pass.  -1: database error. */
 int	 dl_alert(struct dl *, char *err, size_t);
 /*

@@ -107,6 +107,18 @@ static const char *store_steps[STORE_SCHEMA_VERSION] = {
 	"CREATE TABLE IF NOT EXISTS consent_seen ("
 	" client_id INTEGER PRIMARY KEY, email_consent INTEGER,"
 	" sms_consent INTEGER, opted_out INTEGER, discreet INTEGER);",
+	/*
+	 * Issue 9 (what clients receive): the installation id that makes
+	 * calendar UIDs unique to this database (made once, here, so a
+	 * recreated database gets a new one); the details a change notice
+	 * compares (messages.detail); who an appointment is for.  The ALTER
+	 * of the booking tools' table comes last: a tool may have added the
+	 * column itself, which store_migrate() accepts.
+	 */
+	"INSERT OR IGNORE INTO state (key, value)"
+	" VALUES ('installation_id', lower(hex(randomblob(8))));"
+	"ALTER TABLE messages ADD COLUMN detail TEXT;"
+	"ALTER TABLE appointments ADD COLUMN for_client INTEGER;",
 };
 
 /*
@@ -118,12 +130,13 @@ static const char *store_need[] = {
 	    " discreet opted_out_at",
 	"cases", "id label closed_at",
 	"case_members", "case_id client_id",
-	"appointments", "id case_id starts_at duration_min kind mode video_url status",
+	"appointments", "id case_id starts_at duration_min kind mode video_url status"
+	    " for_client",
 	"homework", "id case_id title prompt starts_on ends_on every_days at_time active",
 	"messages", "id purpose appointment_id homework_id client_id channel recipient"
 	    " due_at status attempts last_error provider_ref sent_at rule appt_start"
 	    " occurrence template next_at created_at updated_at claimed_at recovered"
-	    " alerted",
+	    " alerted detail",
 	NULL
 };
 
@@ -342,6 +355,27 @@ store_check_columns(struct store *s, char *err, size_t errlen)
 	return rc;
 }
 
+/*
+ * A step that failed only because its last statement adds a column a
+ * booking tool already created (the contract names appointments.for_client,
+ * so a tool may write it before nudged adds it) counts as done: every
+ * statement before that ALTER ran.
+ */
+static int
+store_step_column_exists(struct store *s, const char *step)
+{
+	static const char dup[] = "duplicate column name: ";
+	const char *msg = sqlite3_errmsg(s->db), *last = strrchr(step, ';'), *p;
+
+	if (strncmp(msg, dup, sizeof(dup) - 1) != 0 || last == NULL)
+		return 0;
+	for (p = last; p > step && p[-1] != ';'; p--)
+		;
+	/* the failing statement is the last one, and adds that column */
+	return strncmp(p, "ALTER TABLE", 11) == 0 &&
+	    strstr(p, msg + sizeof(dup) - 1) != NULL;
+}
+
 static int
 store_migrate(struct store *s, char *err, size_t errlen)
 {
@@ -363,7 +397,8 @@ store_migrate(struct store *s, char *err, size_t errlen)
 			goto fail;
 		if (v >= STORE_SCHEMA_VERSION)
 			break;
-		if (sqlite3_exec(s->db, store_steps[v], NULL, NULL, NULL) != SQLITE_OK) {
+		if (sqlite3_exec(s->db, store_steps[v], NULL, NULL, NULL) != SQLITE_OK &&
+		    !store_step_column_exists(s, store_steps[v])) {
 			store_dberr(s, err, errlen, "migrating the schema");
 			goto fail;
 		}

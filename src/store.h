@@ -42,7 +42,7 @@
 struct sqlite3;
 struct store;
 
-#define STORE_SCHEMA_VERSION	2
+#define STORE_SCHEMA_VERSION	3
 
 struct client {
 	long long	 id;
@@ -65,6 +65,7 @@ struct appt {
 	char		*mode;
 	char		*video_url;	/* NULL: practice.video_url */
 	int		 cancelled;	/* status = 'cancelled' */
+	long long	 for_client;	/* 0: every member of the case */
 };
 
 struct kase {				/* "case" is a C keyword */
@@ -111,6 +112,8 @@ struct msg {
 	int		 recovered;	/* uncertain attempts: found in 'sending' after a
 					 * crash, or sent with no verdict back; a
 					 * message is resent after one at most once */
+	char		*detail;	/* the appointment's mode, duration and link
+					 * as planned (plan_detail); NULL: unknown */
 };
 
 /* A row the store could not understand: reported, skipped, never fatal. */
@@ -253,6 +256,17 @@ int	 store_note_bad(struct store *, const struct bad_row *, time_t now,
 /* Start times of a case's booked appointments, ascending; caller frees. 0 or -1. */
 int	 store_case_sessions(struct store *, long long case_id, time_t **starts,
 	    size_t *n);
+
+/*
+ * Change notices (store_notice.c).  set_detail: the appointment details a
+ * message goes out with (plan_detail).  told_start: the start time of the
+ * last reminder or notice a client was sent for the appointment as it was
+ * before (another start, or other details); 0 when none.  0 or -1.
+ */
+int	 store_msg_set_detail(struct store *, long long id, const char *detail,
+	    char *err, size_t);
+int	 store_told_start(struct store *, long long appt_id, long long client_id,
+	    time_t start, const char *detail, time_t *told, char *err, size_t);
 
 /* PRAGMA data_version: changes when another connection commits. -1 on error. */
 long long store_data_version(struct store *);
