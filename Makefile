@@ -21,7 +21,10 @@ TEST_JOBS  ?= 4
 VERSION    := 0.1.0
 
 CC         ?= cc
-PKGS       := libcurl libconfig sqlite3 jansson libical
+PKGS       := libcurl libconfig sqlite3 jansson libical openssl
+# Read when this make starts: a target that first runs `deps` (demo, check,
+# bench, fuzz) builds through a sub-make, which reads them again once the
+# -dev packages are there.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -51,9 +54,9 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 DEB_PKGS   := gcc make pkg-config libcurl4-openssl-dev libconfig-dev \
-              libsqlite3-dev libjansson-dev libical-dev libcmocka-dev tzdata openssl \
+              libsqlite3-dev libjansson-dev libcmocka-dev tzdata openssl \
               python3 python3-pytest python3-pytest-xdist python3-aiosmtpd sqlite3 ca-certificates \
-              systemd clang
+              systemd clang libical-dev python3-icalendar libssl-dev
 
 .PHONY: all check unit integration demo deps install bench clean asan fuzz fuzz-build
 
@@ -97,10 +100,12 @@ check: deps
 	$(MAKE) SANITIZE=1 unit
 	$(MAKE) integration
 
-demo: deps all
+demo: deps
+	$(MAKE) all
 	$(PYTHON) tests/demo.py --build $(CURDIR)/build
 
-bench: all
+bench: deps
+	$(MAKE) all
 	$(PYTHON) tests/bench/run.py --build $(CURDIR)/build
 
 deps:
@@ -128,6 +133,9 @@ install: all
 	sed 's|/usr/local/sbin/nudged|$(PREFIX)/sbin/nudged|; s|/etc/nudged|$(SYSCONFDIR)/nudged|g' \
 	    systemd/nudged.service > $(DESTDIR)$(UNITDIR)/nudged.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/nudged.service
+	sed 's|/usr/local/bin/nudgectl|$(PREFIX)/bin/nudgectl|; s|/etc/nudged|$(SYSCONFDIR)/nudged|g' \
+	    systemd/nudged-failed.service > $(DESTDIR)$(UNITDIR)/nudged-failed.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/nudged-failed.service
 	@for m in man/*.[0-9]; do s=$${m##*.}; \
 	    install -d $(DESTDIR)$(MANDIR)/man$$s; install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/nudged
@@ -153,7 +161,7 @@ FUZZ_CFLAGS  = $(WARN) $(DEFS) $(PKG_CFLAGS) -Isrc -g -O1 -fno-omit-frame-pointe
 
 fuzz-build: $(FUZZ_NAMES:%=$(FUZZ_DIR)/%)
 
-$(FUZZ_DIR)/fuzz_tmpl: tests/fuzz/fuzz_tmpl.c src/tmpl.c src/util.c
+$(FUZZ_DIR)/fuzz_tmpl: tests/fuzz/fuzz_tmpl.c src/tmpl.c src/tmpl_builtin.c src/util.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
 $(FUZZ_DIR)/fuzz_time: tests/fuzz/fuzz_time.c src/tz.c
@@ -162,7 +170,7 @@ $(FUZZ_DIR)/fuzz_time: tests/fuzz/fuzz_time.c src/tz.c
 $(FUZZ_DIR)/fuzz_phone: tests/fuzz/fuzz_phone.c src/phone.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
-$(FUZZ_DIR)/fuzz_mail: tests/fuzz/fuzz_mail.c src/mail.c src/mime.c src/util.c src/xfer.c
+$(FUZZ_DIR)/fuzz_mail: tests/fuzz/fuzz_mail.c src/mail.c src/mime.c src/ics.c src/util.c src/xfer.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -170,7 +178,8 @@ $(FUZZ_DIR)/fuzz_ical: tests/fuzz/fuzz_ical.c src/ical_read.c src/csv_read.c src
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-fuzz: fuzz-build
+fuzz: deps
+	$(MAKE) fuzz-build
 	@set -e; for f in $(FUZZ_NAMES); do \
 	    n=$${f#fuzz_}; mkdir -p $(FUZZ_DIR)/corpus/$$n $(FUZZ_DIR)/crashes/$$n; \
 	    echo "== $$f ($(FUZZ_TIME) s)"; \

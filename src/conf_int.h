@@ -86,9 +86,18 @@ void	 conf_load_secret(struct conf_ld *, const config_setting_t *g,
 
 void	 conf_load_calendar(struct conf_ld *, const config_setting_t *root);
 void	 conf_free_calendar(struct conf *);
+/* ---- conf_privacy.c: privacy.*, alerts.weekly and alerts.names ---- */
+
+void	 conf_load_privacy(struct conf_ld *, const config_setting_t *root);
 
 /* ---- conf_sms.c ---- */
 
 void	 conf_load_sms(struct conf_ld *, const config_setting_t *root);
+
+/* ---- conf_client.c: issue 9's keys and the discreet-mode warnings ---- */
+
+/* After every other group (the checks look at templates and senders). */
+void	 conf_load_client(struct conf_ld *, const config_setting_t *root);
+void	 conf_client_free(struct conf *);
 
 #endif

@@ -20,6 +20,7 @@
 #include "deliver.h"
 #include "feed_fetch.h"
 #include "log.h"
+#include "retain.h"
 #include "tz.h"
 #include "util.h"
 #include "xfer.h"
@@ -303,6 +304,10 @@ daemon_run(struct conf **confp, struct store *st)
 			}
 		} else
 			failures = 0;
+		/* issue 14: outbox and diary reduced once a day */
+		if (failures == 0 && !daemon_stop && retain_daily(*confp, st,
+		    time(NULL), err, sizeof(err)) != 0)
+			log_err("retention failed: %s", err);
 		sigprocmask(SIG_BLOCK, &blocked, NULL);
 		daemon_status(st, &stats);
 		daemon_watchdog();
