@@ -133,6 +133,8 @@ int	 cmd_send_test(struct ctx *, int, char **);
 int	 cmd_import(struct ctx *, int, char **);
 int	 cmd_calendar_sync(struct ctx *, int, char **);
 int	 cmd_calendar_unmatched(struct ctx *, int, char **);
+/* nudgectl status: one line per feed; 1 when one is failing (why gets ", ..."). */
+int	 ctl_cal_status(struct ctx *, struct sbuf *why);
 /* ---- commands (ctl_report.c) ---- */
 int	 cmd_report(struct ctx *, int, char **);
 

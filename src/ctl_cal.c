@@ -159,3 +159,41 @@ cmd_calendar_unmatched(struct ctx *c, int argc, char **argv)
 	store_unmatched_free(u, n);
 	return 0;
 }
+
+int
+ctl_cal_status(struct ctx *c, struct sbuf *why)
+{
+	struct store_feed f;
+	char err[512], stamp[TZ_UTC_LEN], buf[64];
+	int attention = 0;
+
+	for (size_t i = 0; i < c->conf->calendar.nfeeds; i++) {
+		const char *name = c->conf->calendar.feeds[i].name;
+		int r = store_feed_get(c->st, name, &f, err, sizeof(err));
+
+		printf("%s feed %s: ", i == 0 ? "calendar:   " : "            ",
+		    name);
+		if (r < 0)
+			printf("unknown (%s)\n", err);
+		else if (r == 0 || f.last_try == 0)
+			printf("not fetched yet\n");
+		else {
+			if (f.last_ok != 0) {
+				tz_format_utc(f.last_ok, stamp);
+				printf("last good %s", ctl_when_short(stamp, buf,
+				    sizeof(buf)));
+			} else
+				printf("never fetched well");
+			if (f.failures > 0) {
+				printf("; FAILING (%d tr%s): %s", f.failures,
+				    f.failures == 1 ? "y" : "ies", f.last_error ?
+				    f.last_error : "unknown");
+				sbuf_printf(why, ", calendar feed %s failing", name);
+				attention = 1;
+			}
+			printf("\n");
+		}
+		store_feed_free(&f);
+	}
+	return attention;
+}

@@ -155,6 +155,7 @@ cmd_status(struct ctx *c, int argc, char **argv)
 	printf("unreadable:  %ld booking row%s%s\n", s.bad_rows,
 	    s.bad_rows == 1 ? "" : "s", s.bad_rows ? " (see: nudgectl "
 	    "problems)" : "");
+	attention |= ctl_cal_status(c, &why);	/* calendar feeds (issue 10) */
 	printf("digest:      ");
 	if (store_state_get(c->st, "alert.last", &last) == 1 && last != NULL &&
 	    tz_parse_utc(last, &t) == 0)

@@ -53,10 +53,11 @@ store_status_read(struct store *s, time_t since, struct store_status *out,
 	    status_count(s, "SELECT count(*) FROM messages WHERE status = "
 	    "'failed' AND alerted = 0 AND purpose NOT IN ('alert', 'test')", 0,
 	    &out->failed_unreported, err, errlen) != 0 ||
-	    status_count(s, "SELECT count(*) FROM problems", 0, &out->bad_rows,
-	    err, errlen) != 0 ||
-	    status_count(s, "SELECT count(*) FROM problems WHERE alerted = 0",
-	    0, &out->bad_unreported, err, errlen) != 0)
+	    /* calendar feeds' problems are not rows: nudgectl status shows them apart */
+	    status_count(s, "SELECT count(*) FROM problems WHERE tbl <>"
+	    " 'calendar'", 0, &out->bad_rows, err, errlen) != 0 ||
+	    status_count(s, "SELECT count(*) FROM problems WHERE alerted = 0"
+	    " AND tbl <> 'calendar'", 0, &out->bad_unreported, err, errlen) != 0)
 		return -1;
 	/* The next message due, and when each channel's next try is. */
 	if ((st = store_prep(s, "SELECT id, channel, due_at, "
@@ -100,7 +101,8 @@ store_problems(struct store *s, struct store_problem **out, size_t *n,
 	*out = NULL;
 	*n = 0;
 	if ((st = store_prep(s, "SELECT tbl, row_id, what, first_seen, alerted "
-	    "FROM problems ORDER BY first_seen, tbl, row_id", err,
+	    "FROM problems WHERE tbl <> 'calendar' ORDER BY first_seen, tbl,"
+	    " row_id", err,
 	    errlen)) == NULL)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

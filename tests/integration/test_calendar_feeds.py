@@ -240,12 +240,21 @@ def test_failing_feed_changes_nothing(ready, feed, mode):
     assert feed.url not in r.stderr          # the secret address is never shown
     probs = p.query("SELECT * FROM problems WHERE tbl = 'calendar'")
     assert len(probs) == 1 and probs[0]["what"].startswith("feed diary: ")
+    # nudgectl status tells, apart from unreadable booking rows
+    r = p.ctl("status")
+    assert r.returncode == 1, r.stdout
+    assert "feed diary: last good" in r.stdout and "FAILING (2 tries)" in r.stdout
+    assert "calendar feed diary failing" in r.stdout
+    assert "unreadable:  0 booking rows" in r.stdout
+    assert feed.url not in r.stdout
     # a good fetch again clears the problem
     feed.mode = "ok"
     feed.body = calendar(vevent("a", day(3), "[Sam & Alex] Session"),
                          vevent("b", day(4), "[Robin] Session"))
     assert p.ctl("calendar", "sync").returncode == 0
     assert p.query("SELECT * FROM problems WHERE tbl = 'calendar'") == []
+    r = p.ctl("status")
+    assert "FAILING" not in r.stdout and "feed diary: last good" in r.stdout
 
 
 def test_failing_feed_in_digest(practice, feed, smtp):
