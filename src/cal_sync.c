@@ -244,20 +244,19 @@ time_t
 cal_sync_due(const struct conf *c, struct store *st, time_t now)
 {
 	struct cal_counts k;
-	struct store_feed fs;
 	struct sbuf line = { 0 };
 	char err[512];
-	time_t next = 0, due;
+	time_t next = 0, due, last;
 
+	/* called before every pass: only the times are read here */
 	for (size_t i = 0; i < c->calendar.nfeeds; i++) {
 		const struct conf_feed *f = &c->calendar.feeds[i];
 
-		if (store_feed_get(st, f->name, &fs, err, sizeof(err)) < 0) {
+		if (store_feed_last_try(st, f->name, &last, err, sizeof(err)) != 0) {
 			log_err("calendar feed %s: %s", f->name, err);
 			continue;
 		}
-		due = fs.last_try == 0 ? now : fs.last_try + f->every;
-		store_feed_free(&fs);
+		due = last == 0 ? now : last + f->every;
 		if (due <= now) {
 			enum cal_sync_result r = cal_sync_feed(c, f, st, now, NULL, &k, err, sizeof(err));
 			if (r == CAL_SYNC_OK) {

@@ -312,6 +312,26 @@ store_feed_get(struct store *s, const char *name, struct store_feed *f,
 	return rc;
 }
 
+int
+store_feed_last_try(struct store *s, const char *name, time_t *t, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*t = 0;
+	if ((st = store_prep(s, "SELECT last_try FROM calendar_feeds WHERE"
+	    " name = ?1", err, errlen)) == NULL)
+		return -1;
+	bind_text(st, 1, name);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*t = col_time(st, 0);
+	store_done(s, st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_dberr(s, err, errlen, "reading a feed's state");
+	return 0;
+}
+
 void
 store_feed_free(struct store_feed *f)
 {

@@ -63,6 +63,9 @@ int	 store_cal_apply(struct store *, const char *source,
 int	 store_feed_get(struct store *, const char *name, struct store_feed *,
 	    char *err, size_t errlen);
 void	 store_feed_free(struct store_feed *);
+/* Only the last try (0: never), without reading the body.  0 or -1. */
+int	 store_feed_last_try(struct store *, const char *name, time_t *,
+	    char *err, size_t errlen);
 /* A good sync: validators and body replaced when body is not NULL. */
 int	 store_feed_ok(struct store *, const char *name, const char *etag,
 	    const char *last_modified, const char *body, size_t len, time_t now,
