@@ -174,7 +174,7 @@ $(FUZZ_DIR)/fuzz_mail: tests/fuzz/fuzz_mail.c src/mail.c src/mime.c src/ics.c sr
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(FUZZ_DIR)/fuzz_ical: tests/fuzz/fuzz_ical.c src/ical_read.c src/csv_read.c src/tz.c src/util.c
+$(FUZZ_DIR)/fuzz_ical: tests/fuzz/fuzz_ical.c src/ical_read.c src/csv_read.c src/cal_link.c src/tz.c src/util.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS)
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cal_link.h"
 #include "csv_read.h"
 #include "tz.h"
 #include "util.h"
@@ -307,7 +308,7 @@ csv_event(struct row *r, const int idx[C_N], const char *video_url,
 			goto fail;
 		}
 		e->url = xstrdup(v);
-	} else if (e->location != NULL && cal_is_meeting_url(e->location,
+	} else if (e->location != NULL && cal_link_is_meeting(e->location,
 	    video_url))
 		e->url = xstrdup(e->location);
 	emails = xstrdup(csv_field(r, idx, C_EMAIL));

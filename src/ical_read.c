@@ -21,6 +21,7 @@
 
 #include <libical/ical.h>
 
+#include "cal_link.h"
 #include "ical_read.h"
 #include "tz.h"
 #include "util.h"
@@ -70,13 +71,6 @@ static const struct {
 	{ "AUS Eastern Standard Time", "Australia/Sydney" },
 	{ "New Zealand Standard Time", "Pacific/Auckland" },
 	{ "South Africa Standard Time", "Africa/Johannesburg" },
-};
-
-/* Hosts of video meeting services; a subdomain matches too. */
-static const char *const ical_meet_hosts[] = {
-	"meet.google.com", "zoom.us", "zoom.com", "teams.microsoft.com",
-	"teams.live.com", "whereby.com", "meet.jit.si", "doxy.me",
-	"webex.com", "gotomeet.me", "app.cal.com", "vsee.me", NULL
 };
 
 /* Properties that hold a conference link outright. */
@@ -184,62 +178,6 @@ cal_event_key(const struct cal_event *e)
 
 /* ------------------------------------------------------------- links */
 
-static int
-ical_host_is(const char *host, size_t hlen, const char *want)
-{
-	size_t wlen = strlen(want);
-
-	if (hlen == wlen)
-		return strncasecmp(host, want, wlen) == 0;
-	return hlen > wlen && host[hlen - wlen - 1] == '.' &&
-	    strncasecmp(host + hlen - wlen, want, wlen) == 0;
-}
-
-/* The host part of an https:// URL; 0 when it is not one. */
-static size_t
-ical_https_host(const char *url, const char **host)
-{
-	if (url == NULL || strncasecmp(url, "https://", 8) != 0)
-		return 0;
-	*host = url + 8;
-	return strcspn(*host, "/:?#@ \t");
-}
-
-int
-cal_is_meeting_url(const char *url, const char *extra)
-{
-	const char *host, *xhost;
-	size_t hlen, xlen;
-
-	if ((hlen = ical_https_host(url, &host)) == 0)
-		return 0;
-	for (size_t i = 0; ical_meet_hosts[i] != NULL; i++)
-		if (ical_host_is(host, hlen, ical_meet_hosts[i]))
-			return 1;
-	if ((xlen = ical_https_host(extra, &xhost)) != 0 && xlen == hlen &&
-	    strncasecmp(host, xhost, hlen) == 0)
-		return 1;
-	return 0;
-}
-
-/* The first meeting link in free text (LOCATION, DESCRIPTION, URL). */
-static char *
-ical_find_link(const char *text, const char *extra)
-{
-	const char *p = text;
-
-	while (p != NULL && (p = strcasestr(p, "https://")) != NULL) {
-		size_t n = strcspn(p, " \t\r\n<>\"'()[]{},;");
-		char *u = xstrndup(p, n);
-
-		if (cal_is_meeting_url(u, extra))
-			return u;
-		free(u);
-		p += n;
-	}
-	return NULL;
-}
-
 static char *
 ical_meeting_link(struct rd *r, icalcomponent *ev)
 {
@@ -258,12 +196,12 @@ ical_meeting_link(struct rd *r, icalcomponent *ev)
 				return xstrdup(v);
 	}
 	if ((p = icalcomponent_get_first_property(ev, ICAL_URL_PROPERTY)) != NULL &&
-	    (u = ical_find_link(icalproperty_get_value_as_string(p),
+	    (u = cal_link_in_text(icalproperty_get_value_as_string(p),
 	    r->video_url)) != NULL)
 		return u;
-	if ((u = ical_find_link(icalcomponent_get_location(ev), r->video_url)) != NULL)
+	if ((u = cal_link_in_text(icalcomponent_get_location(ev), r->video_url)) != NULL)
 		return u;
-	return ical_find_link(icalcomponent_get_description(ev), r->video_url);
+	return cal_link_in_text(icalcomponent_get_description(ev), r->video_url);
 }
 
 /* ------------------------------------------------------------- zones */

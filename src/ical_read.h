@@ -88,13 +88,6 @@ void	 cal_event_free(struct cal_event *);
 /* "UID" or "UID;RECURRENCE-ID=..." for appointments.source_uid; caller frees. */
 char	*cal_event_key(const struct cal_event *);
 
-/*
- * 1 when url is a video meeting link: https on a known meeting host
- * (meet.google.com, zoom.us, teams.microsoft.com, ...) or on the host of
- * extra (practice.video_url; may be NULL).
- */
-int	 cal_is_meeting_url(const char *url, const char *extra);
-
 /* Helpers the CSV reader shares. */
 void	 cal_event_add(struct cal_events *, const struct cal_event *);
 void	 cal_bad_add(struct cal_events *, const char *uid, const char *fmt, ...)

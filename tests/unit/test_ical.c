@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cal_link.h"
 #include "csv_read.h"
 #include "ical_read.h"
 #include "tz.h"
@@ -321,12 +322,12 @@ static void
 test_meeting_url(void **state)
 {
 	(void)state;
-	assert_true(cal_is_meeting_url("https://us02web.zoom.us/j/1", NULL));
-	assert_true(cal_is_meeting_url("https://meet.google.com/a", NULL));
-	assert_false(cal_is_meeting_url("https://evilzoom.us/j/1", NULL));
-	assert_false(cal_is_meeting_url("http://zoom.us/j/1", NULL));
-	assert_false(cal_is_meeting_url("https://cal.com/booking/x", NULL));
-	assert_true(cal_is_meeting_url("https://meet.example.org/x",
+	assert_true(cal_link_is_meeting("https://us02web.zoom.us/j/1", NULL));
+	assert_true(cal_link_is_meeting("https://meet.google.com/a", NULL));
+	assert_false(cal_link_is_meeting("https://evilzoom.us/j/1", NULL));
+	assert_false(cal_link_is_meeting("http://zoom.us/j/1", NULL));
+	assert_false(cal_link_is_meeting("https://cal.com/booking/x", NULL));
+	assert_true(cal_link_is_meeting("https://meet.example.org/x",
 	    "https://meet.example.org/hughes"));
 }
 
