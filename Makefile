@@ -6,7 +6,8 @@
 #   make demo       a local end-to-end run with a catcher SMTP server
 #   make deps       install missing Debian packages (or print the command)
 #   make install    PREFIX, DESTDIR, SYSCONFDIR honoured; never overwrites a config
-#   make bench      benchmarks
+#   make bench      nudged vs a naive peer vs the machine's limits (tests/bench/);
+#                   installs its own tools (make bench-deps: Postfix, nginx, wrk)
 #   make fuzz       libFuzzer targets (tests/fuzz), FUZZ_TIME seconds each
 #   SANITIZE=1      build into build-asan/ with ASan and UBSan
 
@@ -53,7 +54,7 @@ DEB_PKGS   := gcc make pkg-config libcurl4-openssl-dev libconfig-dev \
               python3 python3-pytest python3-aiosmtpd sqlite3 ca-certificates \
               systemd clang
 
-.PHONY: all check unit integration demo deps install bench clean asan fuzz fuzz-build
+.PHONY: all check unit integration demo deps install bench bench-deps clean asan fuzz fuzz-build
 
 all: $(B)/nudged $(B)/nudgectl
 
@@ -98,7 +99,12 @@ check: deps
 demo: deps all
 	$(PYTHON) tests/demo.py --build $(CURDIR)/build
 
-bench: all
+# Postfix (smtp-sink/-source, never started), nginx-light and wrk: only
+# for the bench, so `make deps` and `make check` never install a mail server.
+bench-deps:
+	sh tests/bench/deps.sh
+
+bench: all bench-deps
 	$(PYTHON) tests/bench/run.py --build $(CURDIR)/build
 
 deps:
