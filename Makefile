@@ -129,9 +129,11 @@ install: all
 	install -m 0755 build/nudgectl $(DESTDIR)$(PREFIX)/bin/nudgectl
 	install -d $(DESTDIR)/usr/lib/sysusers.d $(DESTDIR)$(UNITDIR)
 	install -m 0644 systemd/nudged.sysusers $(DESTDIR)/usr/lib/sysusers.d/nudged.conf
-	sed 's|/usr/local/sbin/nudged|$(PREFIX)/sbin/nudged|; s|/etc/nudged|$(SYSCONFDIR)/nudged|g' \
-	    systemd/nudged.service > $(DESTDIR)$(UNITDIR)/nudged.service
-	chmod 0644 $(DESTDIR)$(UNITDIR)/nudged.service
+	@# nudged.service, and the template nudged@.service (one per practice)
+	for u in nudged.service nudged@.service; do \
+	    sed 's|/usr/local/sbin/nudged|$(PREFIX)/sbin/nudged|; s|/etc/nudged|$(SYSCONFDIR)/nudged|g' \
+	        systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
 	@for m in man/*.[0-9]; do s=$${m##*.}; \
 	    install -d $(DESTDIR)$(MANDIR)/man$$s; install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/nudged

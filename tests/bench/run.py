@@ -593,7 +593,7 @@ def table(res):
                      "≥ 10x naive and ≥ 5,000 msg/s"))
         s1 = " / ".join(f"{t[n]['nudged_email']['msgs_per_s'] / t[n]['smtp_source_s1']['msgs_per_s']:.0%}"
                         for n in ns)
-        rows.append((f"email alone, one connection, 2N emails",
+        rows.append(("email alone, one connection, 2N emails",
                      per_n("nudged_email", lambda d: fmt_int(d["msgs_per_s"])) + " msg/s",
                      "`smtp-source -s1`: " +
                      per_n("smtp_source_s1", lambda d: fmt_int(d["msgs_per_s"])) +
