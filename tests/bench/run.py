@@ -137,6 +137,7 @@ def timed(argv, workdir, name, timeout=RUN_TIMEOUT, env=None):
     with open(tfile) as f:
         last = f.read().strip().splitlines()[-1].split()
     return dict(rc=r.returncode, wall_s=wall, cpu_s=float(last[1]) + float(last[2]),
+                user_s=float(last[1]), sys_s=float(last[2]),
                 maxrss_kb=int(last[3]), out=r.stdout, err=r.stderr)
 
 
@@ -241,7 +242,8 @@ class Bench:
                         f" (statuses {r['statuses']})")
             m = median_run(rs)
             total = expect_email + expect_sms
-            return dict(wall_s=m["wall_s"], cpu_s=m["cpu_s"],
+            return dict(wall_s=m["wall_s"], cpu_s=m["cpu_s"], user_s=m["user_s"],
+                        sys_s=m["sys_s"],
                         maxrss_kb=max(r["maxrss_kb"] for r in rs),
                         msgs=total, msgs_per_s=total / m["wall_s"],
                         walls=[round(r["wall_s"], 3) for r in rs],
@@ -324,7 +326,7 @@ class Bench:
                            "year-2"), "nudged --once again (year)")
         if self.sink.messages() - m0 + self.stub.requests() - s0 != data["due"]:
             raise BenchError("year: the second pass sent something")
-        keep = ("wall_s", "cpu_s", "maxrss_kb")
+        keep = ("wall_s", "cpu_s", "user_s", "sys_s", "maxrss_kb")
         return dict(data=data, first={k: first[k] for k in keep},
                     again={k: again[k] for k in keep}, statuses=statuses(db))
 
@@ -656,9 +658,11 @@ def details(res):
                          ("nudged_email", "nudged --once, email only"),
                          ("nudged_sms", "nudged --once, SMS only")):
             d = t[k]
-            lines.append(f"  {label:<28} {d['wall_s']:7.2f} s  cpu {d['cpu_s']:6.2f} s"
-                         f"  {d['msgs_per_s']:8,.0f} msg/s  RSS {mib(d['maxrss_kb'])}"
-                         f"  runs {d['walls']}")
+            lines.append(f"  {label:<28} {d['wall_s']:7.2f} s  cpu {d['user_s']:5.2f}"
+                         f" + {d['sys_s']:5.2f} s"
+                         f"  {d['msgs_per_s']:8,.0f} msg/s"
+                         f" ({d['msgs'] / max(d['cpu_s'], 0.01):,.0f} per cpu s)"
+                         f"  RSS {mib(d['maxrss_kb'])}  runs {d['walls']}")
         for s in (1, 4):
             d = t[f"smtp_source_s{s}"]
             lines.append(f"  {'smtp-source -s%d -d' % s:<28} {d['wall_s']:7.2f} s"
@@ -679,9 +683,10 @@ def markdown(res):
 `make bench` on {h['cpus']} × {h['cpu']} ({h['machine']}, Linux {h['kernel']}),
 {res['measured_at']}, {'--quick sizes, ' if res['quick'] else ''}total {res.get('total_s', '?')} s.
 **Measured under load**: the machine was shared with other builds and test
-runs (load average {' '.join(h['loadavg_at_start'])} at the start), so wall
-times are noisy and the msg/s figures are lower bounds; CPU time is in the
-details.  Everything on loopback; the database on the same disk for every
+runs (load average {' '.join(h['loadavg_at_start'])} at the start,
+{' '.join(h.get('loadavg_at_end', ['?']))} at the end), so wall times are noisy
+and the msg/s figures are lower bounds; CPU time (user + sys, which load
+hardly changes) is in the details.  Everything on loopback; the database on the same disk for every
 program; `synchronous=FULL` for nudged and the naive peer alike.{skipped}
 
 {table(res)}
@@ -759,6 +764,8 @@ def main(argv=None):
             res["latency"] = b.step("latency", a.latency_couples / 2 + 20, b.latency)
             res["idle"] = b.step("idle", a.idle_seconds + 40, b.idle)
         res["total_s"] = round(time.monotonic() - b.t0, 1)
+        with open("/proc/loadavg") as f:
+            res["host"]["loadavg_at_end"] = f.read().split()[:3]
         print(table(res))
         print()
         print(details(res))
