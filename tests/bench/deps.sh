@@ -11,6 +11,7 @@
 #                its own config, on a loopback port); the system service is
 #                not started and is disabled.
 #   wrk          the HTTP limit of that stub.
+#   time         /usr/bin/time, for peak RSS.
 #
 # While installing, a policy-rc.d answering 101 ("action forbidden") keeps
 # maintainer scripts from starting either service; one that already exists
@@ -19,15 +20,16 @@
 # script stops and says so instead, unless BENCH_DEPS_REMOVE_OK=1.
 set -eu
 
-PKGS="postfix nginx-light wrk"
+PKGS="postfix nginx-light wrk time"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing="$missing $p"
 done
 
-# A running postfix master or a system nginx would mean a service was left
-# started (by this script or before it): say so, never kill it here.
+# A running postfix master or a system nginx: after our install, a service
+# was started against our intent (an error); before it, only reported.
+# Never killed here.
 check_not_running() {
 	bad=""
 	for pid in $(ls /proc | grep -E '^[0-9]+$'); do
@@ -49,7 +51,9 @@ check_not_running() {
 }
 
 if [ -z "$missing" ]; then
-	check_not_running
+	# Installed earlier (perhaps on purpose, for a real mail or web server):
+	# the bench does not use them, so a running service is only reported.
+	check_not_running || echo "bench-deps: (not started by this script; the bench runs its own)" >&2
 	exit 0
 fi
 
