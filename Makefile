@@ -6,7 +6,8 @@
 #   make demo       a local end-to-end run with a catcher SMTP server
 #   make deps       install missing Debian packages (or print the command)
 #   make install    PREFIX, DESTDIR, SYSCONFDIR honoured; never overwrites a config
-#   make bench      benchmarks
+#   make bench      nudged vs a naive peer vs the machine's limits (tests/bench/);
+#                   installs its own tools (make bench-deps: Postfix, nginx, wrk)
 #   make fuzz       libFuzzer targets (tests/fuzz), FUZZ_TIME seconds each
 #   SANITIZE=1      build into build-asan/ with ASan and UBSan
 
@@ -58,7 +59,7 @@ DEB_PKGS   := gcc make pkg-config libcurl4-openssl-dev libconfig-dev \
               python3 python3-pytest python3-pytest-xdist python3-aiosmtpd sqlite3 ca-certificates \
               systemd clang libical-dev python3-icalendar libssl-dev
 
-.PHONY: all check unit integration demo deps install bench clean asan fuzz fuzz-build
+.PHONY: all check unit integration demo deps install bench bench-deps clean asan fuzz fuzz-build
 
 all: $(B)/nudged $(B)/nudgectl
 
@@ -104,7 +105,12 @@ demo: deps
 	$(MAKE) all
 	$(PYTHON) tests/demo.py --build $(CURDIR)/build
 
-bench: deps
+# Postfix (smtp-sink/-source, never started), nginx-light and wrk: only
+# for the bench, so `make deps` and `make check` never install a mail server.
+bench-deps:
+	sh tests/bench/deps.sh
+
+bench: deps bench-deps
 	$(MAKE) all
 	$(PYTHON) tests/bench/run.py --build $(CURDIR)/build
 
@@ -130,12 +136,16 @@ install: all
 	install -m 0755 build/nudgectl $(DESTDIR)$(PREFIX)/bin/nudgectl
 	install -d $(DESTDIR)/usr/lib/sysusers.d $(DESTDIR)$(UNITDIR)
 	install -m 0644 systemd/nudged.sysusers $(DESTDIR)/usr/lib/sysusers.d/nudged.conf
-	sed 's|/usr/local/sbin/nudged|$(PREFIX)/sbin/nudged|; s|/etc/nudged|$(SYSCONFDIR)/nudged|g' \
-	    systemd/nudged.service > $(DESTDIR)$(UNITDIR)/nudged.service
-	chmod 0644 $(DESTDIR)$(UNITDIR)/nudged.service
-	sed 's|/usr/local/bin/nudgectl|$(PREFIX)/bin/nudgectl|; s|/etc/nudged|$(SYSCONFDIR)/nudged|g' \
-	    systemd/nudged-failed.service > $(DESTDIR)$(UNITDIR)/nudged-failed.service
-	chmod 0644 $(DESTDIR)$(UNITDIR)/nudged-failed.service
+	@# nudged.service, and the template nudged@.service (one per practice)
+	for u in nudged.service nudged@.service; do \
+	    sed 's|/usr/local/sbin/nudged|$(PREFIX)/sbin/nudged|; s|/etc/nudged|$(SYSCONFDIR)/nudged|g' \
+	        systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	@# their OnFailure= mail to the practitioner
+	for u in nudged-failed.service nudged-failed@.service; do \
+	    sed 's|/usr/local/bin/nudgectl|$(PREFIX)/bin/nudgectl|; s|/etc/nudged|$(SYSCONFDIR)/nudged|g' \
+	        systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
 	@for m in man/*.[0-9]; do s=$${m##*.}; \
 	    install -d $(DESTDIR)$(MANDIR)/man$$s; install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/nudged

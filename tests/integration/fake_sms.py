@@ -165,6 +165,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         }
         fake = self.fake
         fake._enter()
+        left = False
         try:
             scripted = fake._next()
             if isinstance(scripted, tuple) and scripted[0] == "slow":
@@ -177,6 +178,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
             status, headers, body = result
+            # Leave before answering: once the client has its answer it may
+            # send the next request, which must not overlap this one's count.
+            fake._leave()
+            left = True
             try:
                 self.send_response(status)
                 for k, v in headers.items():
@@ -188,7 +193,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
         finally:
-            fake._leave()
+            if not left:
+                fake._leave()
 
     do_POST = do_PUT = do_GET = do_DELETE = do_PATCH = _handle
 
