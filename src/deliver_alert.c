@@ -29,6 +29,8 @@ dl_alert(struct dl *d, char *err, size_t errlen)
 	long long id = 0;
 	time_t last = 0;
 	enum xfer_result res;
+	struct dl_one one = { 0 };
+	struct xfer_mark mark = { dl_mark_one, &one };
 	int r = -1;
 
 	if (store_begin(d->st, err, errlen) != 0)
@@ -92,7 +94,9 @@ dl_alert(struct dl *d, char *err, size_t errlen)
 		goto fail;
 	if (d->ms == NULL)
 		d->ms = mail_open(d->c);
-	res = mail_send(d->ms, mm.to_addr, data, why, sizeof(why));
+	one.st = d->st;
+	one.id = id;
+	res = mail_send(d->ms, mm.to_addr, data, &mark, why, sizeof(why));
 	if (store_begin(d->st, err, errlen) != 0)
 		goto out;
 	if (res == XFER_OK) {
@@ -159,7 +163,7 @@ dl_test_email(const struct conf *c, const char *to, long long id, time_t now,
 	if (data == NULL)
 		return XFER_PERMFAIL;
 	ms = mail_open(c);
-	res = mail_send(ms, to, data, why, whylen);
+	res = mail_send(ms, to, data, NULL, why, whylen);
 	mail_close(ms);
 	free(data);
 	return res;
@@ -177,7 +181,7 @@ dl_test_sms(const struct conf *c, const char *to, char **ref, char *why,
 	req.to = to;
 	req.text = text;
 	ss = sms_open(c);
-	sms_send_batch(ss, &req, 1);
+	sms_send_batch(ss, &req, 1, NULL);
 	sms_close(ss);
 	free(text);
 	snprintf(why, whylen, "%s", req.err);

@@ -13,6 +13,7 @@
  * The message itself is built in mime.c.
  */
 #include <sys/random.h>
+#include <sys/socket.h>
 
 #include <errno.h>
 #include <stdint.h>
@@ -195,6 +196,9 @@ struct mail_session {
 	int			 in_reply;	/* inside a multi-line reply */
 	int			 quitting;	/* replies no longer count */
 	char			 text[512];	/* that reply, one line */
+	const struct xfer_mark	*mark;		/* told before the body goes up */
+	int			 began;		/* the body started to go up */
+	int			 refused;	/* mark said no: nothing went up */
 };
 
 struct mail_session *
@@ -211,8 +215,18 @@ mail_close(struct mail_session *s)
 {
 	if (s == NULL)
 		return;
-	if (s->curl != NULL)
+	if (s->curl != NULL) {
+		curl_socket_t fd = CURL_SOCKET_BAD;
+
+		/*
+		 * Stopping: no polite QUIT that a silent server could hold up
+		 * for email.timeout; the connection is simply dropped.
+		 */
+		if (xfer_stopping() && curl_easy_getinfo(s->curl,
+		    CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK && fd != CURL_SOCKET_BAD)
+			shutdown(fd, SHUT_RDWR);
 		curl_easy_cleanup(s->curl);	/* QUIT on the open connection */
+	}
 	free(s);
 }
 
@@ -321,6 +335,15 @@ mail_read(char *buf, size_t size, size_t nmemb, void *arg)
 		s->phase = MAIL_PHASE_BODY;
 		mail_reset_reply(s);
 	}
+	if (!s->began) {
+		/* Durably noted before the first byte, or not sent at all. */
+		if (s->mark != NULL && s->mark->fn != NULL &&
+		    s->mark->fn(s->mark->arg, 0) != 0) {
+			s->refused = 1;
+			return CURL_READFUNC_ABORT;
+		}
+		s->began = 1;
+	}
 	if (n > s->len - s->off)
 		n = s->len - s->off;
 	memcpy(buf, s->data + s->off, n);
@@ -347,7 +370,7 @@ mail_setup(struct mail_session *s, char *err, size_t errlen)
 		return -1;
 	}
 	if ((rc = xfer_setup(c, cf->email.ca_file, cf->email.timeout,
-	    s->errbuf)) != CURLE_OK)
+	    s->errbuf, &s->began)) != CURLE_OK)
 		goto fail;
 	MAIL_SET(CURLOPT_URL, cf->email.url);
 	MAIL_SET(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
@@ -398,6 +421,8 @@ mail_attempt(struct mail_session *s, const char *from, const char *rcpt,
 	s->off = 0;
 	s->phase = MAIL_PHASE_CONNECT;
 	s->quitting = 0;
+	s->began = 0;
+	s->refused = 0;
 	s->errbuf[0] = '\0';
 	err[0] = '\0';
 	mail_reset_reply(s);
@@ -412,6 +437,16 @@ mail_attempt(struct mail_session *s, const char *from, const char *rcpt,
 	r = mail_classify(rc, s->phase, s->reply);
 	if (r == XFER_OK)
 		return r;
+	if (s->refused) {
+		snprintf(err, errlen, "not sent: the start of the upload could "
+		    "not be recorded");
+		return XFER_TEMPFAIL;
+	}
+	if (rc == CURLE_ABORTED_BY_CALLBACK && !s->began) {
+		snprintf(err, errlen, "not sent: stopping (during %s)",
+		    mail_phase_names[s->phase]);
+		return XFER_TEMPFAIL;
+	}
 	if (s->reply >= 400)
 		snprintf(err, errlen, "%s%s (after %s)", r == XFER_CHANNEL &&
 		    s->phase == MAIL_PHASE_AUTH ? "login refused: " : "",
@@ -430,7 +465,7 @@ mail_attempt(struct mail_session *s, const char *from, const char *rcpt,
 
 enum xfer_result
 mail_send(struct mail_session *s, const char *rcpt, const char *data,
-    char *err, size_t errlen)
+    const struct xfer_mark *mark, char *err, size_t errlen)
 {
 	enum xfer_result r;
 	char *faddr, *from;
@@ -457,6 +492,7 @@ mail_send(struct mail_session *s, const char *rcpt, const char *data,
 	}
 	from = xasprintf("<%s>", faddr);
 	free(faddr);
+	s->mark = mark;
 	r = mail_attempt(s, from, rcpt, data, &reused, err, errlen);
 	/*
 	 * A kept connection the server closed while idle fails on MAIL FROM
@@ -465,6 +501,7 @@ mail_send(struct mail_session *s, const char *rcpt, const char *data,
 	if (r == XFER_TEMPFAIL && reused && s->reply == 0 &&
 	    s->phase <= MAIL_PHASE_MAIL)
 		r = mail_attempt(s, from, rcpt, data, &reused, err, errlen);
+	s->mark = NULL;
 	free(from);
 	return r;
 }

@@ -98,8 +98,14 @@ enum xfer_result mail_classify(int curlcode, enum mail_phase, int reply);
 struct mail_session;
 /* Nothing connects until the first send. Never NULL. */
 struct mail_session *mail_open(const struct conf *);
+/*
+ * mark (may be NULL) is told just before the body goes up (see xfer.h);
+ * a refusal from it, or a stop before that moment, is TEMPFAIL with
+ * nothing of the message sent.
+ */
 enum xfer_result mail_send(struct mail_session *, const char *rcpt,
-	    const char *data, char *err, size_t errlen);
+	    const char *data, const struct xfer_mark *mark, char *err,
+	    size_t errlen);
 void	 mail_close(struct mail_session *);
 
 #endif

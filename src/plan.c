@@ -362,6 +362,19 @@ plan_stale(const struct conf *c, const struct snapshot *s, const struct appt *a,
 	}
 }
 
+/*
+ * A reminder that may have reached its client: sent, or handed over with
+ * its outcome not (yet) known (issue 13) — in 'sending', or with an
+ * uncertain attempt behind it (recovered), whatever became of the row
+ * since.  Such a client is told of a cancellation too.
+ */
+static int
+plan_reached(const struct msg *m)
+{
+	return plan_is(m->status, "sent") || plan_is(m->status, "sending") ||
+	    m->recovered > 0;
+}
+
 /* A notice on each channel a reminder already went out on. */
 static void
 plan_notices(const struct conf *c, const struct snapshot *s,
@@ -378,7 +391,7 @@ plan_notices(const struct conf *c, const struct snapshot *s,
 		const struct client *cl;
 		char *rcpt;
 
-		if (!plan_is(m->purpose, "reminder") || !plan_is(m->status, "sent") ||
+		if (!plan_is(m->purpose, "reminder") || !plan_reached(m) ||
 		    m->appt_start != a->starts_at)
 			continue;
 		if (plan_has_key(old, p, first_new, a->starts_at, "cancel",

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -94,6 +95,14 @@ static const char *store_steps[STORE_SCHEMA_VERSION] = {
 	" first_seen TEXT NOT NULL, alerted INTEGER NOT NULL DEFAULT 0,"
 	" UNIQUE (tbl, row_id, what));"
 	"CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT);",
+	/*
+	 * Issue 13: how far a send got.  upload_started is set (committed)
+	 * just before the message's body goes up; a row found in 'sending'
+	 * without it never left the machine.  Rows already in 'sending' may
+	 * have gone: they count as started.
+	 */
+	"ALTER TABLE messages ADD COLUMN upload_started INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE messages SET upload_started = 1 WHERE status = 'sending';",
 };
 
 /*
@@ -451,43 +460,75 @@ fail:
 /*
  * One delivering nudged per database: a second one (a `--once` run beside
  * the service) would take rows the first is sending for rows a crash left
- * behind, and send them twice.  The lock is an flock() on "<database>.lock"
- * held until exit; the kernel drops it when the process dies, kill -9
+ * behind, and send them twice.  The lock is an flock() on the database
+ * file held until exit; the kernel drops it when the process dies, kill -9
  * included.
+ *
+ * The pid holding an flock on the file (dev, ino), from /proc/locks, for
+ * the refusal message only; 0 when it cannot be told.
+ */
+static long
+store_lock_holder(dev_t dev, ino_t ino)
+{
+	char line[256], want[64];
+	long pid = 0, p;
+	FILE *f;
+
+	if ((f = fopen("/proc/locks", "re")) == NULL)
+		return 0;
+	/* "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF" */
+	snprintf(want, sizeof(want), "%02x:%02x:%llu", major(dev), minor(dev),
+	    (unsigned long long)ino);
+	while (pid == 0 && fgets(line, sizeof(line), f) != NULL) {
+		char kind[16], id[64];
+
+		if (sscanf(line, "%*s %15s %*s %*s %ld %63s", kind, &p, id) == 3 &&
+		    strcmp(kind, "FLOCK") == 0 && strcmp(id, want) == 0)
+			pid = p;
+	}
+	fclose(f);
+	return pid;
+}
+
+/*
+ * One deliverer per database: an flock on the database file itself, so
+ * every path that reaches it (a symlink, a hard link, "./x" and "x") meets
+ * the same lock (issue 13: a lock named from the path as written let a
+ * second --once through).  The flock is independent of SQLite's own fcntl
+ * locks on Linux; the descriptor stays open until store_close() closes it
+ * after the connection (closing any descriptor of the file would drop
+ * SQLite's fcntl locks).
  */
 int
 store_lock(struct store *s, char *err, size_t errlen)
 {
-	char *lock = xasprintf("%s.lock", s->path), pid[32];
-	int fd, r = -1;
+	struct stat st;
+	long pid;
+	int fd;
 
-	if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0660)) == -1) {
-		store_errf(err, errlen, "%s: %s", lock, strerror(errno));
-		goto out;
+	if ((fd = open(s->path, O_RDONLY | O_CLOEXEC)) == -1) {
+		store_errf(err, errlen, "%s: %s", s->path, strerror(errno));
+		return -1;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno == EWOULDBLOCK) {
-			ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
-
-			pid[n > 0 ? n : 0] = '\0';
-			pid[strcspn(pid, "\n")] = '\0';
-			store_errf(err, errlen, "another nudged (pid %s) is already "
-			    "delivering from %s", pid[0] ? pid : "unknown", s->path);
-			r = 1;
-		} else
-			store_errf(err, errlen, "%s: %s", lock, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		s->lockfd = fd;
+		return 0;
+	}
+	if (errno != EWOULDBLOCK) {
+		store_errf(err, errlen, "%s: cannot lock: %s", s->path,
+		    strerror(errno));
 		close(fd);
-		goto out;
+		return -1;
 	}
-	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, strlen(pid), 0) < 0) {
-		/* the pid is only a courtesy for the message above */
-	}
-	s->lockfd = fd;
-	r = 0;
-out:
-	free(lock);
-	return r;
+	pid = fstat(fd, &st) == 0 ? store_lock_holder(st.st_dev, st.st_ino) : 0;
+	if (pid > 0)
+		store_errf(err, errlen, "another nudged (pid %ld) is already "
+		    "delivering from %s", pid, s->path);
+	else
+		store_errf(err, errlen, "another nudged is already delivering "
+		    "from %s", s->path);
+	close(fd);
+	return 1;
 }
 
 void
@@ -497,8 +538,6 @@ store_close(struct store *s)
 
 	if (s == NULL)
 		return;
-	if (s->lockfd >= 0)
-		close(s->lockfd);
 	if (s->db != NULL) {
 		for (i = 0; i < s->ncache; i++)
 			sqlite3_finalize(s->cache[i].st);
@@ -507,6 +546,9 @@ store_close(struct store *s)
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		sqlite3_close(s->db);
 	}
+	/* After the connection: see store_lock(). */
+	if (s->lockfd >= 0)
+		close(s->lockfd);
 	free(s->path);
 	free(s);
 }

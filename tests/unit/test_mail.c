@@ -925,11 +925,11 @@ test_send_refuses_before_connecting(void **state)
 	cf.email.timeout = 1;
 	s = mail_open(&cf);
 	assert_int_equal(mail_send(s, "sam@example.org>\r\nRCPT TO:<x@evil.org",
-	    "Subject: x\r\n\r\nx\r\n", err, sizeof(err)), XFER_PERMFAIL);
+	    "Subject: x\r\n\r\nx\r\n", NULL, err, sizeof(err)), XFER_PERMFAIL);
 	assert_non_null(strstr(err, "recipient"));
 	cf.email.from = "Christian <c@example.org\r\nRCPT TO:<x@evil.org>>";
 	assert_int_equal(mail_send(s, "sam@example.org", "Subject: x\r\n\r\nx\r\n",
-	    err, sizeof(err)), XFER_CHANNEL);
+	    NULL, err, sizeof(err)), XFER_CHANNEL);
 	assert_non_null(strstr(err, "email.from"));
 	mail_close(s);
 	mail_close(NULL);

@@ -571,10 +571,10 @@ test_session_bad_provider(void **state)
 	req_init(&r[0], "+447700900123", "a");
 	req_init(&r[1], "+447700900124", "b");
 	s = sms_open(&cf);
-	sms_send_batch(s, r, 2);
+	sms_send_batch(s, r, 2, NULL);
 	assert_int_equal(r[0].res, XFER_CHANNEL);
 	assert_int_equal(r[1].res, XFER_CHANNEL);
-	sms_send_batch(s, r, 0);
+	sms_send_batch(s, r, 0, NULL);
 	sms_close(s);
 }
 

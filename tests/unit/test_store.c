@@ -273,14 +273,16 @@ static void
 test_newer(void **state)
 {
 	sqlite3 *db;
-	char err[512] = "";
+	char err[512] = "", want[128];
 
 	(void)state;
 	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
 	raw_exec(db, "PRAGMA user_version = 99");
 	sqlite3_close(db);
 	assert_null(store_open(dbpath, err, sizeof(err)));
-	assert_non_null(strstr(err, "database schema version 99 is newer than this nudged (1)"));
+	snprintf(want, sizeof(want), "database schema version 99 is newer than "
+	    "this nudged (%d)", STORE_SCHEMA_VERSION);
+	assert_non_null(strstr(err, want));
 	assert_non_null(strstr(err, dbpath));
 }
 
@@ -692,9 +694,9 @@ static void
 test_recover(void **state)
 {
 	struct store *s;
+	struct store_recovery r;
 	struct msg m, got;
-	long long a, b;
-	int resent, failed;
+	long long a, b, c;
 	char err[256];
 
 	(void)state;
@@ -703,29 +705,57 @@ test_recover(void **state)
 	a = insert(s, &m);
 	m = reminder(2, 1, CHAN_EMAIL, "r1", NOW);
 	b = insert(s, &m);
+	m = reminder(3, 1, CHAN_EMAIL, "r1", NOW);
+	c = insert(s, &m);
 	assert_int_equal(store_mark_sending(s, a, NULL, "id1@x", NOW, err, sizeof(err)), 0);
+	assert_int_equal(store_mark_upload(s, a, NULL, err, sizeof(err)), 0);
 
-	assert_int_equal(store_recover(s, NOW, &resent, &failed, err, sizeof(err)), 0);
-	assert_int_equal(resent, 1);
-	assert_int_equal(failed, 0);
+	assert_int_equal(store_recover(s, NOW, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.resent, 1);
+	assert_int_equal(r.failed, 0);
+	assert_int_equal(r.unstarted, 0);
 	assert_int_equal(store_get_msg(s, a, &got, err, sizeof(err)), 1);
 	assert_string_equal(got.status, "pending");
 	assert_int_equal(got.recovered, 1);
+	assert_int_equal(got.attempts, 1);
 	assert_string_equal(got.provider_ref, "id1@x");	/* same Message-ID again */
 	msg_free(&got);
 
 	/* Interrupted again: failed. b is sending for the first time. */
 	assert_int_equal(store_mark_sending(s, a, NULL, NULL, NOW, err, sizeof(err)), 0);
+	assert_int_equal(store_mark_upload(s, a, NULL, err, sizeof(err)), 0);
 	assert_int_equal(store_mark_sending(s, b, NULL, NULL, NOW, err, sizeof(err)), 0);
-	assert_int_equal(store_recover(s, NOW, &resent, &failed, err, sizeof(err)), 0);
-	assert_int_equal(resent, 1);
-	assert_int_equal(failed, 1);
+	assert_int_equal(store_mark_upload(s, b, NULL, err, sizeof(err)), 0);
+	/* c was killed while connecting: it never left the machine. */
+	assert_int_equal(store_mark_sending(s, c, NULL, NULL, NOW, err, sizeof(err)), 0);
+	assert_int_equal(store_recover(s, NOW, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.resent, 1);
+	assert_int_equal(r.failed, 1);
+	assert_int_equal(r.unstarted, 1);
 	assert_int_equal(store_get_msg(s, a, &got, err, sizeof(err)), 1);
 	assert_string_equal(got.status, "failed");
 	assert_string_equal(got.last_error, "interrupted while sending, after an earlier uncertain attempt: not resending (it may have arrived)");
 	msg_free(&got);
 	assert_int_equal(store_get_msg(s, b, &got, err, sizeof(err)), 1);
 	assert_string_equal(got.status, "pending");
+	msg_free(&got);
+	/* Any number of such interruptions: pending, no attempt, not uncertain. */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(store_mark_sending(s, c, NULL, NULL, NOW, err, sizeof(err)), 0);
+		assert_int_equal(store_recover(s, NOW, &r, err, sizeof(err)), 0);
+		assert_int_equal(r.unstarted, 1);
+	}
+	assert_int_equal(store_get_msg(s, c, &got, err, sizeof(err)), 1);
+	assert_string_equal(got.status, "pending");
+	assert_int_equal(got.attempts, 0);
+	assert_int_equal(got.recovered, 0);
+	msg_free(&got);
+	/* A stop before the upload: the claim is undone the same way. */
+	assert_int_equal(store_mark_sending(s, c, NULL, NULL, NOW, err, sizeof(err)), 0);
+	assert_int_equal(store_unclaim(s, c, err, sizeof(err)), 0);
+	assert_int_equal(store_get_msg(s, c, &got, err, sizeof(err)), 1);
+	assert_string_equal(got.status, "pending");
+	assert_int_equal(got.attempts, 0);
 	msg_free(&got);
 	store_close(s);
 }

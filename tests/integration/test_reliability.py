@@ -1,0 +1,326 @@
+"""Nothing lost, nothing stuck (issue 13): what a crash, a stuck lock, a
+stop or a restart does to the outbox.
+
+Each test reproduces one defect an adversarial run found, against the
+real daemon (service or --once), a real SMTP server or fake SMS provider
+on loopback, and the SQLite file written the way a booking tool does.
+"""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+from aiosmtpd.smtp import SMTP
+
+from conftest import NUDGED, fmt_utc, shift
+from fake_sms import FakeTwilio
+from smtp_server import SmtpServer
+from test_service import (PLAIN, STOP_LIMIT, TWO_H, SlowSmtp, add_many,  # noqa: F401
+                          fast_smtp, notify, services, wait_until,
+                          whole_second_after)
+from test_sms import FROM, sms_group
+
+
+# ---------------------------------------------------------------------------
+# servers that misbehave
+
+class SilentServer:
+    """Accepts TCP connections and never says a word (no SMTP greeting)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.held = []
+        self._stop = False
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    @property
+    def url(self):
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def _run(self):
+        self.sock.settimeout(0.1)
+        while not self._stop:
+            try:
+                c, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            self.held.append(c)
+            self.accepted += 1
+
+    def close(self):
+        self._stop = True
+        self._t.join(2)
+        for c in self.held:
+            c.close()
+        self.sock.close()
+
+
+class _NoQuitSmtp(SMTP):
+    """Accepts mail, then never answers QUIT."""
+
+    async def smtp_QUIT(self, arg):
+        await asyncio.sleep(3600)
+
+
+class NoQuitSmtp(SmtpServer):
+    def __init__(self, workdir):
+        super().__init__(workdir, tls="none", auth=None)
+
+    def _factory(self):
+        from smtp_server import _Handler
+        with self._cond:
+            self.connections += 1
+        return _NoQuitSmtp(_Handler(self), hostname="localhost",
+                           decode_data=False, ident="nudged-noquit-smtpd")
+
+
+@pytest.fixture
+def silent():
+    s = SilentServer()
+    yield s
+    s.close()
+
+
+def rows(practice):
+    return practice.messages("purpose = 'reminder'")
+
+
+def client_copies(srv, addr):
+    return sum(1 for m in srv.messages for r in m["rcpt_tos"] if r.lower() == addr)
+
+
+BLOCK_SENT = ("CREATE TRIGGER block_sent BEFORE UPDATE OF status ON messages"
+              " WHEN NEW.status = 'sent' BEGIN"
+              " SELECT RAISE(ABORT, 'simulated: database or disk is full'); END")
+
+
+# ---------------------------------------------------------------------------
+# Defect 1: an outcome that could not be recorded is kept until it is
+
+def test_outcome_kept_until_recorded(practice, fast_smtp, services, notify):
+    """The server accepted the email; recording 'sent' fails (a stand-in
+    for a full disk or a lock held past our wait: a trigger refuses it).
+    The outcome is kept and recorded once the database takes it again:
+    the row never stays 'sending', and a restart sends nothing twice."""
+    practice.use_smtp(fast_smtp)
+    practice.write_conf(email=dict(PLAIN, url=fast_smtp.url,
+                                   ca_file=fast_smtp.ca_file),
+                        reminders=TWO_H, late_limit="1h")
+    practice.init()
+    practice.set(BLOCK_SENT)
+    add_many(practice, 1, fmt_utc(whole_second_after(2 * 3600 - 3)))
+    svc = services(practice, notify)
+    svc.ready()
+    fast_smtp.wait_for(1, 10)
+    time.sleep(1.5)
+    assert [r["status"] for r in rows(practice)] == ["sending"]
+    practice.set("DROP TRIGGER block_sent")
+    wait_until(lambda: [r["status"] for r in rows(practice)] == ["sent"], 10,
+               "the kept outcome to be recorded")
+    rc, _ = svc.stop()
+    assert rc == 0, svc.log
+    svc2 = services(practice, notify)
+    svc2.ready()
+    time.sleep(1.0)
+    rc, _ = svc2.stop()
+    assert rc == 0, svc2.log
+    assert client_copies(fast_smtp, "c0@example.org") == 1
+    assert "cannot record its outcome" in svc.log
+
+
+def test_stop_while_an_outcome_cannot_be_recorded(practice, fast_smtp, services,
+                                                 notify):
+    """SIGTERM while recording keeps failing: one last try, then exit in
+    time; the row is left to start-up recovery (resent at most once)."""
+    practice.use_smtp(fast_smtp)
+    practice.write_conf(email=dict(PLAIN, url=fast_smtp.url,
+                                   ca_file=fast_smtp.ca_file),
+                        reminders=TWO_H, late_limit="1h")
+    practice.init()
+    practice.set(BLOCK_SENT)
+    add_many(practice, 1, fmt_utc(whole_second_after(2 * 3600 - 3)))
+    svc = services(practice, notify)
+    svc.ready()
+    fast_smtp.wait_for(1, 10)
+    time.sleep(0.5)
+    rc, took = svc.stop()
+    assert rc == 0, svc.log
+    assert took < STOP_LIMIT
+    assert "not recorded" in svc.log
+    r = rows(practice)[0]
+    assert r["status"] == "sending" and r["upload_started"] == 1
+
+
+def test_uncertain_reminder_counts_for_the_cancellation_notice(ready, smtp):
+    """A reminder that may have arrived (an uncertain attempt, resent later)
+    is treated as sent when the appointment is cancelled: the client hears
+    of the cancellation."""
+    t = "2026-12-03T14:00:00Z"
+    ready.write_conf(reminders=[{"before": "48h", "channel": "email"}],
+                     late_limit="1h")
+    sam = ready.add_client("Sam Taylor", email="sam@example.org")
+    case = ready.add_case("Sam", [sam])
+    appt = ready.book(case, t)
+    assert ready.once(shift(t, hours=-48)).returncode == 0
+    # as after a crash during the upload and start-up recovery: pending again
+    ready.set("UPDATE messages SET status = 'pending', recovered = 1,"
+              " next_at = ?, sent_at = NULL", shift(t, hours=-40))
+    ready.set("UPDATE appointments SET status = 'cancelled' WHERE id = ?", appt)
+    r = ready.once(shift(t, hours=-47))
+    assert r.returncode == 0, r.stderr
+    notices = ready.messages("purpose = 'cancellation'")
+    assert [(n["recipient"], n["status"]) for n in notices] == \
+        [("sam@example.org", "sent")]
+
+
+# ---------------------------------------------------------------------------
+# Defect 2: how far a send got; a stop aborts what has not begun
+
+def test_sigterm_during_connect_exits_at_once(practice, silent, services, notify):
+    """A server that never greets: SIGTERM is acted on during the transfer
+    (the contract's 5 s), and the claim is undone without an attempt."""
+    practice.write_conf(email=dict(PLAIN, url=silent.url, timeout="30s"),
+                        reminders=TWO_H, late_limit="1h")
+    practice.init()
+    add_many(practice, 1, fmt_utc(whole_second_after(2 * 3600 - 3)))
+    svc = services(practice, notify)
+    svc.ready()
+    wait_until(lambda: silent.accepted >= 1 and
+               rows(practice)[0]["status"] == "sending", 10, "the connection")
+    rc, took = svc.stop()
+    assert rc == 0, svc.log
+    assert took < STOP_LIMIT
+    r = rows(practice)[0]
+    assert (r["status"], r["attempts"], r["recovered"]) == ("pending", 0, 0), r
+
+
+def test_kills_during_connect_never_fail_a_message(practice, silent, services,
+                                                   notify, fast_smtp):
+    """Killed while connecting, again and again: the message never left the
+    machine, so it is neither failed as "may have arrived" nor charged
+    attempts; it goes once the server answers."""
+    practice.write_conf(email=dict(PLAIN, url=silent.url, timeout="30s"),
+                        reminders=TWO_H, late_limit="1h")
+    practice.init()
+    add_many(practice, 1, fmt_utc(whole_second_after(2 * 3600 - 3)))
+    for i in range(3):
+        svc = services(practice, notify)
+        wait_until(lambda: silent.accepted >= i + 1 and
+                   rows(practice)[0]["status"] == "sending", 10, "the connection")
+        svc.proc.send_signal(signal.SIGKILL)
+        svc.proc.wait(10)
+    practice.use_smtp(fast_smtp)
+    practice.write_conf(email=dict(PLAIN, url=fast_smtp.url,
+                                   ca_file=fast_smtp.ca_file),
+                        reminders=TWO_H, late_limit="1h")
+    r = practice.run("--once")
+    assert r.returncode == 0, r.stderr
+    row = rows(practice)[0]
+    assert (row["status"], row["attempts"], row["recovered"]) == ("sent", 1, 0), row
+    assert client_copies(fast_smtp, "c0@example.org") == 1
+
+
+def test_sigterm_waiting_for_the_verdict_exits_in_time(practice, tmp_path,
+                                                       services, notify):
+    """The whole message went up, the server sits on its reply: nudged
+    waits a moment, then gives up within the 5 s; the outcome is unknown
+    (resent once, same Message-ID), never lost."""
+    srv = SlowSmtp(tmp_path / "slow", delay=30.0).start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file,
+                                       timeout="30s"),
+                            reminders=TWO_H, late_limit="1h")
+        practice.init()
+        add_many(practice, 1, fmt_utc(whole_second_after(2 * 3600 - 3)))
+        svc = services(practice, notify)
+        svc.ready()
+        srv.wait_in_data(1, 10)
+        rc, took = svc.stop()
+        assert rc == 0, svc.log
+        assert took < STOP_LIMIT
+        r = rows(practice)[0]
+        assert (r["status"], r["recovered"]) == ("pending", 1), r
+        assert "outcome unknown" in r["last_error"]
+    finally:
+        srv.stop()
+
+
+# ---------------------------------------------------------------------------
+# Defect 3: one deliverer per database, whatever path names it
+
+@pytest.mark.parametrize("how", ["symlink", "hardlink"])
+def test_second_nudged_through_another_path_is_refused(practice, fast_smtp,
+                                                       services, notify, how):
+    practice.use_smtp(fast_smtp)
+    practice.write_conf(email=dict(PLAIN, url=fast_smtp.url,
+                                   ca_file=fast_smtp.ca_file),
+                        reminders=TWO_H, late_limit="1h")
+    practice.init()
+    svc = services(practice, notify)
+    svc.ready()
+    other = practice.dir / "other"
+    other.mkdir()
+    alias = other / "alias.db"
+    if how == "symlink":
+        alias.symlink_to(practice.db)
+    else:
+        os.link(practice.db, alias)
+    conf2 = other / "nudged.conf"
+    conf2.write_text(practice.text.replace(str(practice.db), str(alias)))
+    os.chmod(conf2, 0o600)
+    r = subprocess.run([NUDGED, "-c", str(conf2), "--once"], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 75, (r.returncode, r.stderr)
+    assert f"another nudged (pid {svc.pid}) is already delivering" in r.stderr
+    rc, _ = svc.stop()
+    assert rc == 0, svc.log
+
+
+# ---------------------------------------------------------------------------
+# Defect 4: each SMS of a batch is recorded as its answer comes
+
+def test_sms_recorded_as_each_answer_comes(practice, smtp):
+    """Four texts in flight, one answer slow: the three answered are 'sent'
+    before the slow one returns, so a kill -9 then duplicates at most the
+    one still in flight."""
+    t = "2026-12-03T14:00:00Z"
+    with FakeTwilio(token="tw-token-1") as tw:
+        practice.write_conf(sms=sms_group(tw, concurrency=4),
+                            reminders=[{"before": "3h", "channel": "sms"}])
+        practice.init()
+        for i in range(4):
+            c = practice.add_client(f"Client{i} Test", phone=f"+4477009001{i:02d}",
+                                    sms_consent=1)
+            practice.book(practice.add_case(f"c{i}", [c]), t)
+        tw.script(["201", "201", "201", ("slow", 6)])
+        p = subprocess.Popen([NUDGED, "-c", str(practice.conf), "--once", "--now",
+                              shift(t, hours=-3)], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            wait_until(lambda: len(tw.messages) >= 3, 10, "three answers")
+            wait_until(lambda: len(practice.messages("status = 'sent'")) >= 3, 3,
+                       "the three answered texts to be recorded")
+        finally:
+            p.kill()
+            p.wait(10)
+        wait_until(lambda: len(tw.messages) >= 4, 10, "the slow answer")
+        r = practice.once(shift(t, hours=-3, minutes=5))
+        assert r.returncode == 0, r.stderr
+        per = {}
+        for m in tw.messages:
+            per[m["To"]] = per.get(m["To"], 0) + 1
+        assert sorted(per.values()) in ([1, 1, 1, 1], [1, 1, 1, 2]), per
+        assert all(r["status"] == "sent" for r in practice.messages()), \
+            practice.messages()
