@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
+
 #include "conf_int.h"
 #include "phone.h"
 #include "util.h"
@@ -72,6 +74,41 @@ body_check(const char *t, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * A JSON body must be JSON once its {{names}} are filled in (issue 13:
+ * `"to": {{to}}` passed the name check and then every SMS failed with
+ * 400).  Each name becomes a sample value the way sms_render() fills it,
+ * JSON-escaped string content without quotes, and the result must parse.
+ * 0, or -1 with err.
+ */
+static int
+body_json_check(const char *t, char *err, size_t errlen)
+{
+	struct sbuf b = { 0 };
+	json_error_t je;
+	const char *p, *e;
+	json_t *j;
+
+	/* body_check() has made sure every "{{" is closed. */
+	for (p = t; (e = strstr(p, "{{")) != NULL && strstr(e, "}}") != NULL;
+	    p = strstr(e, "}}") + 2) {
+		sbuf_addn(&b, p, (size_t)(e - p));
+		sbuf_add(&b, "x1");	/* plain: needs quotes around it */
+	}
+	sbuf_add(&b, p);
+	j = json_loads(sbuf_str(&b), JSON_REJECT_DUPLICATES, &je);
+	sbuf_free(&b);
+	if (j != NULL) {
+		json_decref(j);
+		return 0;
+	}
+	snprintf(err, errlen, "with content_type \"application/json\" the "
+	    "body must be JSON once its {{names}} are filled in, and it is not "
+	    "(%.80s, at character %d); each {{name}} goes inside quotes, as in "
+	    "\"to\": \"{{to}}\"", je.text, je.position);
+	return -1;
+}
+
 static void
 add_header(void *arg, const char *v)
 {
@@ -87,7 +124,7 @@ load_generic(struct conf_ld *ld, const config_setting_t *g, int generic)
 {
 	struct conf *c = ld->c;
 	const char *ct = NULL;
-	char err[160];
+	char err[320];
 	size_t i, n;
 
 	for (i = 0; generic_keys[i] != NULL; i++)
@@ -132,6 +169,10 @@ load_generic(struct conf_ld *ld, const config_setting_t *g, int generic)
 		c->sms.body = xstrdup(config_setting_get_string(
 		    conf_member(g, "body")));
 		if (body_check(c->sms.body, err, sizeof(err)) == -1)
+			conf_err(ld, conf_member(g, "body"), "sms.body: %s",
+			    err);
+		else if (ct != NULL && strncasecmp(ct, "application/json", 16) == 0 &&
+		    body_json_check(c->sms.body, err, sizeof(err)) == -1)
 			conf_err(ld, conf_member(g, "body"), "sms.body: %s",
 			    err);
 	} else if (conf_member(g, "body") != NULL)

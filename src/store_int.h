@@ -70,7 +70,8 @@ int		 store_exec(struct store *, const char *sql, char *err,
 int		 store_in_list(const char *, const char *const *);
 
 /* store_read.c: one row of a SELECT of the *_COLS above into a struct */
-void		 store_read_client(sqlite3_stmt *, struct client *);
+int		 store_read_client(sqlite3_stmt *, struct client *, char *why,
+		    size_t whylen);
 int		 store_read_appt(sqlite3_stmt *, struct appt *, char *why,
 		    size_t whylen);
 int		 store_read_homework(sqlite3_stmt *, struct homework *,

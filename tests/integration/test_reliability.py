@@ -324,3 +324,93 @@ def test_sms_recorded_as_each_answer_comes(practice, smtp):
         assert sorted(per.values()) in ([1, 1, 1, 1], [1, 1, 1, 2]), per
         assert all(r["status"] == "sent" for r in practice.messages()), \
             practice.messages()
+
+
+# ---------------------------------------------------------------------------
+# Defect 6: email.timeout bounds every wait, QUIT's reply included
+
+def test_quit_reply_waits_no_longer_than_the_timeout(practice, tmp_path):
+    """A server that takes the message and never answers QUIT: libcurl's
+    own 120 s wait would hold a --once run (and a stopping service)."""
+    srv = NoQuitSmtp(tmp_path / "noquit").start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file,
+                                       timeout="2s"),
+                            reminders=TWO_H, late_limit="1h")
+        practice.init()
+        add_many(practice, 1, fmt_utc(whole_second_after(2 * 3600 - 3)))
+        t = time.monotonic()
+        r = practice.run("--once", timeout=30)
+        took = time.monotonic() - t
+        assert r.returncode == 0, r.stderr
+        assert took < 8, f"--once took {took:.1f} s with email.timeout = 2s"
+        assert [x["status"] for x in rows(practice)] == ["sent"]
+    finally:
+        srv.stop()
+
+
+# ---------------------------------------------------------------------------
+# Defect 5: the mode rule for every file that holds a secret
+
+def _include_conf(practice, inc_text, inc_mode):
+    sub = practice.dir / "conf.d"
+    sub.mkdir(exist_ok=True)
+    inc = sub / "secret.conf"
+    inc.write_text(inc_text)
+    os.chmod(inc, inc_mode)
+    text = practice.conf_text(email=False) + '@include "conf.d/secret.conf"\n'
+    practice.write_conf(text, mode=0o600)
+    return inc
+
+
+@pytest.mark.parametrize("mode,ok", [(0o644, False), (0o640, False), (0o600, True)])
+def test_inline_secret_in_an_included_file(practice, tmp_path, mode, ok):
+    """The included file is named relative to the config's folder; run from
+    elsewhere (pytest's cwd), its mode must still be checked."""
+    inc = _include_conf(practice, 'email = { enabled = true; url = '
+                        '"smtp://127.0.0.1:2525"; tls = "none"; '
+                        'from = "a@example.org"; username = "u"; '
+                        'password = "s3cret-inline"; };\n', mode)
+    r = practice.run("--check-config")
+    out = r.stdout + r.stderr
+    assert "s3cret-inline" not in out
+    if ok:
+        assert r.returncode == 0, out
+    else:
+        assert r.returncode == 78, out
+        assert str(inc) in r.stderr and "inline" in r.stderr, r.stderr
+
+
+def test_secret_file_readable_by_everyone_refused(practice):
+    secret = practice.write_password("s3cret")
+    os.chmod(secret, 0o644)
+    practice.write_conf()
+    r = practice.run("--check-config")
+    assert r.returncode == 78, r.stdout + r.stderr
+    assert str(secret) in r.stderr and "others" in r.stderr, r.stderr
+    os.chmod(secret, 0o640)          # group nudged may read it
+    assert practice.run("--check-config").returncode == 0
+
+
+# ---------------------------------------------------------------------------
+# Defect 7: a generic gateway's JSON body is checked at load
+
+@pytest.mark.parametrize("body,ok", [
+    ('{"to": {{to}}, "text": "{{text}}"}', False),
+    ('{"to": "{{to}}", "text": "{{text}}",}', False),
+    ('{"to": "{{to}}", "from": "{{from}}", "text": "{{text}}"}', True),
+])
+def test_generic_json_body_checked_at_load(practice, body, ok):
+    practice.write_conf(sms={"enabled": True, "provider": "generic",
+                             "url": "http://127.0.0.1:9/send", "from": FROM,
+                             "content_type": "application/json", "body": body},
+                        reminders=[{"before": "3h", "channel": "sms"}])
+    r = practice.run("--check-config")
+    if ok:
+        assert r.returncode == 0, r.stderr
+    else:
+        assert r.returncode == 78, r.stderr
+        line = practice.line_of("body =")
+        assert f"{practice.conf}:{line}: " in r.stderr, r.stderr
+        assert "must be JSON" in r.stderr

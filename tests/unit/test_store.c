@@ -293,7 +293,7 @@ fill_people(struct store *s)
 	sql(s, "INSERT INTO clients (id, name, first_name, email, phone, email_consent,"
 	    " sms_consent, discreet, opted_out_at) VALUES"
 	    " (1, 'Sam Taylor', NULL, 'sam@example.org', '07700 900123', 1, 1, 0, NULL),"
-	    " (2, 'Alex Morgan', 'Al', '', NULL, 2, 0, 1, '2026-01-01T00:00:00Z'),"
+	    " (2, 'Alex Morgan', 'Al', '', NULL, 0, 0, 1, '2026-01-01T00:00:00Z'),"
 	    " (3, 'Jo Bloggs', NULL, 'jo@example.org', NULL, 1, 0, 0, NULL),"
 	    " (4, 'Outsider', NULL, NULL, NULL, 1, 0, 0, NULL);"
 	    "INSERT INTO cases VALUES (1, 'Sam & Alex', NULL), (2, 'Jo', '2026-05-01');"
@@ -407,7 +407,7 @@ test_snapshot(void **state)
 	assert_int_equal(sn.clients[0].id, 1);
 	assert_int_equal(sn.clients[0].sms_consent, 1);
 	assert_int_equal(sn.clients[1].id, 2);
-	assert_int_equal(sn.clients[1].email_consent, 0);	/* 2 is not 1 */
+	assert_int_equal(sn.clients[1].email_consent, 0);
 	assert_int_equal(sn.clients[1].discreet, 1);
 	assert_int_equal(sn.clients[1].opted_out, 1);
 	assert_int_equal(sn.clients[2].id, 3);
@@ -760,6 +760,52 @@ test_recover(void **state)
 	store_close(s);
 }
 
+/*
+ * Issue 13: a consent that is not 0 or 1 ('yes', 2, NULL) is an unreadable
+ * row: reported, the client left out (nothing sent), never silently read
+ * as "no"; once fixed it is forgotten, so breaking it again is news.
+ */
+static void
+test_consent_not_0_or_1(void **state)
+{
+	struct store *s;
+	struct snapshot sn;
+	struct client c;
+	char err[256];
+
+	(void)state;
+	s = open_ok();
+	sql(s, "INSERT INTO clients (id, name, email, email_consent, sms_consent)"
+	    " VALUES (1, 'Sam', 's@x.org', 1, 'yes'), (2, 'Alex', 'a@x.org', 2, 0),"
+	    " (3, 'Jo', 'j@x.org', 1, 0);"
+	    "INSERT INTO cases VALUES (1, 'Sam & Alex', NULL), (2, 'Jo', NULL);"
+	    "INSERT INTO case_members VALUES (1, 1), (1, 2), (2, 3);"
+	    "INSERT INTO appointments (id, case_id, starts_at) VALUES"
+	    " (20, 1, '2026-06-03T10:00:00Z'), (21, 2, '2026-06-03T12:00:00Z');");
+	assert_int_equal(store_snapshot(s, NOW, &sn, err, sizeof(err)), 0);
+	assert_int_equal(sn.nclients, 1);
+	assert_int_equal(sn.clients[0].id, 3);
+	assert_int_equal(sn.nbad, 2);
+	assert_string_equal(sn.bad[0].table, "clients");
+	assert_int_equal(sn.bad[0].id, 1);
+	assert_string_equal(sn.bad[0].what, "sms_consent 'yes' is not 0 or 1");
+	assert_int_equal(sn.bad[1].id, 2);
+	assert_string_equal(sn.bad[1].what, "email_consent '2' is not 0 or 1");
+	assert_int_equal(store_note_bad(s, &sn.bad[0], NOW, err, sizeof(err)), 1);
+	snapshot_free(&sn);
+	/* The fresh read at send time says "unreadable" too. */
+	assert_int_equal(store_get_client(s, 1, &c, err, sizeof(err)), 2);
+	assert_string_equal(err, "sms_consent 'yes' is not 0 or 1");
+	client_free(&c);
+	sql(s, "UPDATE clients SET sms_consent = 1 WHERE id = 1");
+	assert_int_equal(store_snapshot(s, NOW, &sn, err, sizeof(err)), 0);
+	assert_int_equal(sn.nclients, 2);
+	assert_int_equal(sn.clients[0].sms_consent, 1);
+	snapshot_free(&sn);
+	assert_int_equal(sql_int(s, "SELECT count(*) FROM problems"), 0);
+	store_close(s);
+}
+
 static void
 test_note_bad(void **state)
 {
@@ -965,6 +1011,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_next_due, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_note_bad, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_consent_not_0_or_1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
