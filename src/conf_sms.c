@@ -5,6 +5,9 @@
  * template: method, headers, content type and a body whose {{names}} are
  * checked here so a typo fails at load time, not at the first send.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,9 +34,9 @@ static int
 loopback_url(const char *url)
 {
 	const char *h = url + strlen("http://"), *e, *at;
+	struct in_addr in;
+	char ip[16];
 	size_t n;
-	int a, b, cc, d;
-	char rest;
 
 	e = h + strcspn(h, "/?#");
 	if ((at = memrchr(h, '@', (size_t)(e - h))) != NULL)
@@ -44,10 +47,13 @@ loopback_url(const char *url)
 	n = strcspn(h, ":/?#");
 	if (n == strlen("localhost") && strncasecmp(h, "localhost", n) == 0)
 		return 1;
-	if (sscanf(h, "%3d.%3d.%3d.%3d%c", &a, &b, &cc, &d, &rest) >= 4 &&
-	    a == 127 && b >= 0 && b < 256 && cc >= 0 && cc < 256 &&
-	    d >= 0 && d < 256)
-		return strspn(h, "0123456789.") == n;
+	/* 127.0.0.0/8, in the dotted-quad form inet_pton() insists on */
+	if (n < sizeof(ip) && strspn(h, "0123456789.") == n) {
+		memcpy(ip, h, n);
+		ip[n] = '\0';
+		return inet_pton(AF_INET, ip, &in) == 1 &&
+		    (ntohl(in.s_addr) >> 24) == 127;
+	}
 	return 0;
 }
 
@@ -168,11 +174,9 @@ load_generic(struct conf_ld *ld, const config_setting_t *g, int generic)
 	    config_setting_type(conf_member(g, "body")) == CONFIG_TYPE_STRING) {
 		c->sms.body = xstrdup(config_setting_get_string(
 		    conf_member(g, "body")));
-		if (body_check(c->sms.body, err, sizeof(err)) == -1)
-			conf_err(ld, conf_member(g, "body"), "sms.body: %s",
-			    err);
-		else if (ct != NULL && strncasecmp(ct, "application/json", 16) == 0 &&
-		    body_json_check(c->sms.body, err, sizeof(err)) == -1)
+		if (body_check(c->sms.body, err, sizeof(err)) == -1 ||
+		    (ct != NULL && strncasecmp(ct, "application/json", 16) == 0 &&
+		    body_json_check(c->sms.body, err, sizeof(err)) == -1))
 			conf_err(ld, conf_member(g, "body"), "sms.body: %s",
 			    err);
 	} else if (conf_member(g, "body") != NULL)

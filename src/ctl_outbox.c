@@ -77,7 +77,7 @@ cmd_outbox(struct ctx *c, int argc, char **argv)
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
 	const char *since = NULL;
-	char from[TZ_UTC_LEN], due[32], sent[32];
+	char from[TZ_UTC_LEN] = "", due[32], sent[32];
 	sqlite3_stmt *s;
 	long limit = 50;
 	int ch, rc, r, failed = 0, n = 0, y, mo, d;

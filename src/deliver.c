@@ -413,7 +413,7 @@ dl_mono(void)
 static void
 dl_nap(struct dl *d, long ms)
 {
-	struct timespec nap = { 0, 50 * 1000 * 1000 };
+	struct timespec nap = { 0, 50L * 1000 * 1000 };
 
 	for (long t = 0; t < ms; t += 50) {
 		if (d->stop != NULL && *d->stop)

@@ -313,6 +313,29 @@ mail_saw_reply(struct mail_session *s, const char *d, size_t n)
 	}
 }
 
+int
+mail_reply_parse(const char *data, size_t n, int by_line, char *text,
+    size_t textlen)
+{
+	struct mail_session s;
+	const char *nl;
+	size_t off, k;
+
+	/*
+	 * The parser as mail_debug drives it: libcurl hands over whole reply
+	 * lines, one or several at a time.
+	 */
+	memset(&s, 0, sizeof(s));
+	for (off = 0; off < n; off += k) {
+		nl = by_line ? memchr(data + off, '\n', n - off) : NULL;
+		k = nl != NULL ? (size_t)(nl - (data + off)) + 1 : n - off;
+		mail_saw_reply(&s, data + off, k);
+	}
+	if (textlen > 0)
+		snprintf(text, textlen, "%s", s.text);
+	return s.reply;
+}
+
 static int
 mail_debug(CURL *c, curl_infotype type, char *d, size_t n, void *arg)
 {
@@ -469,7 +492,7 @@ mail_send(struct mail_session *s, const char *rcpt, const char *data,
 {
 	enum xfer_result r;
 	char *faddr, *from;
-	int reused;
+	int reused = 0;
 
 	err[0] = '\0';
 	/* libcurl sends these strings to the server as they are. */

@@ -94,6 +94,14 @@ enum mail_phase {
  * the last reply code the server sent in that phase (0: none).
  */
 enum xfer_result mail_classify(int curlcode, enum mail_phase, int reply);
+/*
+ * The reply reader, pure, for the fuzzer and tests: a server's reply
+ * bytes (fed at once, or one line at a time as libcurl may) give the code
+ * of the last complete reply (0: none) and its text on one line, control
+ * characters blanked.
+ */
+int	 mail_reply_parse(const char *data, size_t n, int by_line, char *text,
+	    size_t textlen);
 
 struct mail_session;
 /* Nothing connects until the first send. Never NULL. */

@@ -25,7 +25,7 @@
 #include "sms.h"
 #include "util.h"
 
-#define SMS_RESP_MAX		(64 * 1024)
+#define SMS_RESP_MAX		65536
 #define SMS_CONNECT_TIMEOUT	10L
 #define SMS_IDLE_MAX		20L	/* seconds a kept connection may idle */
 
@@ -150,7 +150,7 @@ sms_write(char *buf, size_t size, size_t nmemb, void *arg)
 }
 
 #define SMS_SET(opt, val) do {						\
-	if ((rc = curl_easy_setopt(c, opt, val)) != CURLE_OK)		\
+	if (curl_easy_setopt(c, opt, val) != CURLE_OK)			\
 		goto fail;						\
 } while (0)
 
@@ -160,12 +160,11 @@ sms_easy(struct sms_session *s, struct sms_slot *sl)
 {
 	const struct conf *cf = s->conf;
 	long t = cf->sms.timeout > 0 ? cf->sms.timeout : 30;
-	CURLcode rc;
 	CURL *c;
 
 	if ((c = curl_easy_init()) == NULL)
 		return NULL;
-	if ((rc = xfer_setup(c, cf->sms.ca_file, t, sl->errbuf, &sl->began)) !=
+	if (xfer_setup(c, cf->sms.ca_file, t, sl->errbuf, &sl->began) !=
 	    CURLE_OK)
 		goto fail;
 	/* One HTTP exchange: the whole of it within sms.timeout. */
@@ -264,6 +263,9 @@ sms_finish(struct sms_session *s, struct sms_slot *sl, CURLcode rc)
 	struct curl_header *h;
 	const char *detail;
 	long status = 0, ra = 0, reqsize = 0;
+
+	if (r == NULL)
+		return;
 
 	curl_easy_getinfo(sl->c, CURLINFO_RESPONSE_CODE, &status);
 	if (curl_easy_header(sl->c, "Retry-After", 0, CURLH_HEADER, -1,

@@ -389,17 +389,18 @@ int
 store_recover(struct store *s, time_t now, struct store_recovery *r,
     char *err, size_t errlen)
 {
+	/* Parenthesised: each element is one statement split over lines. */
 	static const char *const sql[] = {
-		"UPDATE messages SET status = 'pending', attempts ="
+		("UPDATE messages SET status = 'pending', attempts ="
 		    " max(attempts - 1, 0), claimed_at = NULL, updated_at = ?1"
-		    " WHERE status = 'sending' AND upload_started = 0",
-		"UPDATE messages SET status = 'failed', recovered = recovered + 1,"
+		    " WHERE status = 'sending' AND upload_started = 0"),
+		("UPDATE messages SET status = 'failed', recovered = recovered + 1,"
 		    " last_error = 'interrupted while sending, after an earlier"
 		    " uncertain attempt: not resending (it may have arrived)',"
 		    " claimed_at = NULL, next_at = NULL, updated_at = ?1"
-		    " WHERE status = 'sending' AND recovered >= 1",
-		"UPDATE messages SET status = 'pending', recovered = recovered + 1,"
-		    " claimed_at = NULL, updated_at = ?1 WHERE status = 'sending'",
+		    " WHERE status = 'sending' AND recovered >= 1"),
+		("UPDATE messages SET status = 'pending', recovered = recovered + 1,"
+		    " claimed_at = NULL, updated_at = ?1 WHERE status = 'sending'"),
 	};
 	int *count[] = { &r->unstarted, &r->failed, &r->resent };
 	int own = sqlite3_get_autocommit(s->db);
@@ -442,7 +443,7 @@ store_note_bad(struct store *s, const struct bad_row *b, time_t now, char *err,
 	sqlite3_bind_int64(st, 2, b->id);
 	bind_text(st, 3, b->what);
 	bind_time(st, 4, now);
-	if ((rc = sqlite3_step(st)) == SQLITE_DONE)
+	if (sqlite3_step(st) == SQLITE_DONE)
 		rc = sqlite3_changes(s->db) == 1;
 	else
 		rc = store_dberr(s, err, errlen, "noting a bad row");

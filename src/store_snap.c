@@ -80,7 +80,7 @@ snap_appts(struct store *s, time_t since, struct snapshot *sn, size_t *badcap,
 	 * room for any UTC offset; a value that does not even start with a
 	 * date is read too, so that it is reported.
 	 */
-	tz_format_utc(since - 2 * 86400, from);
+	tz_format_utc(since - 2L * 86400, from);
 	from[10] = '\0';
 	/*
 	 * A case with active homework needs its sessions, past ones too: they
