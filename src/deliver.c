@@ -7,8 +7,9 @@
  *   send     outside any transaction (a slow server never holds the lock):
  *            email one at a time over one SMTP connection, SMS in batches
  *            of sms.concurrency requests in flight
- *   upload   just before the body goes up: upload_started = 1, committed
- *            (no record, no upload: the transfer is aborted instead)
+ *   upload   just before the last of the message goes (the SMTP final
+ *            dot, the end of an HTTP body): uploaded = 1, committed (no
+ *            record: the transfer is aborted, the server cannot accept)
  *   record   BEGIN IMMEDIATE; sent | retry | failed; COMMIT, for each
  *            message as soon as its outcome is known (each SMS of a batch
  *            as its answer comes, not after the slowest)
@@ -18,7 +19,8 @@
  * An outcome is never forgotten: when the database is locked or full at
  * the moment it is recorded, recording is retried (claiming nothing new)
  * until it works or nudged is told to stop; a stop gets one more try.
- * A transfer stopped before its upload began undoes its claim.
+ * A transfer stopped before its message was all handed over undoes its
+ * claim.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -466,7 +468,7 @@ dl_keep(struct dl *d, struct dl_item *x, enum xfer_result res,
     const char *ref, const char *why, const struct sms_req *sr, char *err,
     size_t errlen)
 {
-	/* Stopped before anything went up: undo the claim, count no attempt. */
+	/* Stopped before it all went up: undo the claim, count no attempt. */
 	int unclaim = res == XFER_TEMPFAIL && !x->uploaded && !d->dry &&
 	    (x->unmarked || xfer_stopping());
 	double start = dl_mono(), said = 0;
@@ -510,7 +512,7 @@ struct dl_batch {
 	size_t		 errlen;
 };
 
-/* The transports' upload hook: the start of item i's upload, committed. */
+/* The transports' upload hook: item i is about to go up whole, committed. */
 static int
 dl_upload(void *arg, size_t i)
 {
@@ -520,10 +522,10 @@ dl_upload(void *arg, size_t i)
 
 	if (b->d->dry)
 		return 0;
-	if (store_mark_upload(b->d->st, x->m.id, b->d->stop, err,
+	if (store_mark_uploaded(b->d->st, x->m.id, b->d->stop, err,
 	    sizeof(err)) != 0) {
-		log_err("msg=%lld not sent: the start of its upload cannot be "
-		    "recorded: %s", x->m.id, err);
+		log_err("msg=%lld not sent: its upload cannot be recorded: %s",
+		    x->m.id, err);
 		x->unmarked = 1;
 		return -1;
 	}
@@ -538,9 +540,9 @@ dl_mark_one(void *arg, size_t i)
 	char err[256];
 
 	(void)i;
-	if (store_mark_upload(o->st, o->id, NULL, err, sizeof(err)) != 0) {
-		log_err("msg=%lld not sent: the start of its upload cannot be "
-		    "recorded: %s", o->id, err);
+	if (store_mark_uploaded(o->st, o->id, NULL, err, sizeof(err)) != 0) {
+		log_err("msg=%lld not sent: its upload cannot be recorded: %s",
+		    o->id, err);
 		return -1;
 	}
 	return 0;

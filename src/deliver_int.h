@@ -50,8 +50,8 @@ struct dl_item {
 	char		*data;		/* email text or SMS text */
 	char		*msgid;		/* email Message-ID */
 	time_t		 when;		/* the moment it is judged at */
-	int		 uploaded;	/* the start of its upload is recorded */
-	int		 unmarked;	/* that record failed: nothing went up */
+	int		 uploaded;	/* its whole upload is recorded */
+	int		 unmarked;	/* that record failed: not sent */
 };
 
 /* The upload hook for one message outside the outbox loop (the digest). */

@@ -198,7 +198,7 @@ struct mail_session {
 	char			 text[512];	/* that reply, one line */
 	const struct xfer_mark	*mark;		/* told before the body goes up */
 	int			 began;		/* the body started to go up */
-	int			 refused;	/* mark said no: nothing went up */
+	int			 refused;	/* mark said no: no final dot sent */
 };
 
 struct mail_session *
@@ -358,21 +358,23 @@ mail_read(char *buf, size_t size, size_t nmemb, void *arg)
 		s->phase = MAIL_PHASE_BODY;
 		mail_reset_reply(s);
 	}
-	if (!s->began) {
-		/* Durably noted before the first byte, or not sent at all. */
+	s->began = 1;
+	if (n > s->len - s->off)
+		n = s->len - s->off;
+	if (n == 0 && s->phase < MAIL_PHASE_DOT) {
+		/*
+		 * libcurl sends the final dot next: from then on the server
+		 * may accept.  Durably noted first, or the message is dropped.
+		 */
 		if (s->mark != NULL && s->mark->fn != NULL &&
 		    s->mark->fn(s->mark->arg, 0) != 0) {
 			s->refused = 1;
 			return CURL_READFUNC_ABORT;
 		}
-		s->began = 1;
+		s->phase = MAIL_PHASE_DOT;
 	}
-	if (n > s->len - s->off)
-		n = s->len - s->off;
 	memcpy(buf, s->data + s->off, n);
 	s->off += n;
-	if (n == 0)
-		s->phase = MAIL_PHASE_DOT;	/* libcurl now sends the dot */
 	return n;
 }
 
@@ -461,8 +463,8 @@ mail_attempt(struct mail_session *s, const char *from, const char *rcpt,
 	if (r == XFER_OK)
 		return r;
 	if (s->refused) {
-		snprintf(err, errlen, "not sent: the start of the upload could "
-		    "not be recorded");
+		snprintf(err, errlen, "not sent: the upload could not be "
+		    "recorded");
 		return XFER_TEMPFAIL;
 	}
 	if (rc == CURLE_ABORTED_BY_CALLBACK && !s->began) {

@@ -38,7 +38,8 @@ struct sms_slot {
 	size_t			 idx;		/* req's index in the batch */
 	const struct sms_hooks	*hooks;
 	int			 began;		/* the body started to go up */
-	int			 refused;	/* the mark said no: nothing went up */
+	int			 refused;	/* the mark said no: body not complete */
+	int			 marked;	/* the mark said yes */
 	int			 sent_all;	/* the whole body went to libcurl */
 	int			 too_large;
 	struct sbuf		 resp;
@@ -102,20 +103,24 @@ sms_read(char *buf, size_t size, size_t nmemb, void *arg)
 	struct sms_slot *sl = arg;
 	size_t n = size * nmemb;
 
-	if (!sl->began) {
+	sl->began = 1;
+	sl->req->began = 1;
+	if (n > sl->http.len - sl->off)
+		n = sl->http.len - sl->off;
+	if (n > 0 && sl->off + n == sl->http.len && !sl->marked) {
 		const struct xfer_mark *mk = sl->hooks != NULL ?
 		    sl->hooks->mark : NULL;
 
-		/* Durably noted before the first byte, or not sent at all. */
+		/*
+		 * The body's last bytes: from then on the provider may queue
+		 * the text.  Durably noted first, or the request is dropped.
+		 */
 		if (mk != NULL && mk->fn != NULL && mk->fn(mk->arg, sl->idx) != 0) {
 			sl->refused = 1;
 			return CURL_READFUNC_ABORT;
 		}
-		sl->began = 1;
-		sl->req->began = 1;
+		sl->marked = 1;
 	}
-	if (n > sl->http.len - sl->off)
-		n = sl->http.len - sl->off;
 	memcpy(buf, sl->http.body + sl->off, n);
 	sl->off += n;
 	if (sl->off == sl->http.len)
@@ -214,6 +219,7 @@ sms_start(struct sms_session *s, struct sms_slot *sl, struct sms_req *r)
 	sl->off = 0;
 	sl->began = 0;
 	sl->refused = 0;
+	sl->marked = 0;
 	sl->sent_all = 0;
 	sl->too_large = 0;
 	sl->errbuf[0] = '\0';
@@ -280,8 +286,8 @@ sms_finish(struct sms_session *s, struct sms_slot *sl, CURLcode rc)
 
 	if (sl->refused) {
 		r->res = XFER_TEMPFAIL;
-		snprintf(r->err, sizeof(r->err), "not sent: the start of the "
-		    "upload could not be recorded");
+		snprintf(r->err, sizeof(r->err), "not sent: the upload could "
+		    "not be recorded");
 	} else if (rc == CURLE_ABORTED_BY_CALLBACK && !sl->began) {
 		r->res = XFER_TEMPFAIL;
 		snprintf(r->err, sizeof(r->err), "not sent: stopping");

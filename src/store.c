@@ -97,13 +97,15 @@ static const char *store_steps[STORE_SCHEMA_VERSION] = {
 	" UNIQUE (tbl, row_id, what));"
 	"CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT);",
 	/*
-	 * Issue 13: how far a send got.  upload_started is set (committed)
-	 * just before the message's body goes up; a row found in 'sending'
-	 * without it never left the machine.  Rows already in 'sending' may
-	 * have gone: they count as started.
+	 * Issue 13: how far a send got.  uploaded is set (committed) just
+	 * before the last of the message goes to the server (the SMTP final
+	 * dot, the last bytes of an HTTP body): before that the server cannot
+	 * have accepted it, so a row found in 'sending' without it never
+	 * reached the client.  Rows already in 'sending' may have: they count
+	 * as uploaded.
 	 */
-	"ALTER TABLE messages ADD COLUMN upload_started INTEGER NOT NULL DEFAULT 0;"
-	"UPDATE messages SET upload_started = 1 WHERE status = 'sending';",
+	"ALTER TABLE messages ADD COLUMN uploaded INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE messages SET uploaded = 1 WHERE status = 'sending';",
 };
 
 /*

@@ -221,12 +221,13 @@ int	 store_mark_sending(struct store *, long long id, const char *recipient,
 int	 store_mark_sent(struct store *, long long id, const char *provider_ref,
 	    time_t now, char *err, size_t);
 /*
- * Outside a transaction (committed at once): the body of a 'sending'
- * message is about to go up.  0 or -1 (then do not upload).
+ * Outside a transaction (committed at once): the last of a 'sending'
+ * message is about to go to the server (from then on it may arrive).
+ * 0 or -1 (then do not send it).
  */
-int	 store_mark_upload(struct store *, long long id, volatile int *stop,
+int	 store_mark_uploaded(struct store *, long long id, volatile int *stop,
 	    char *err, size_t);
-/* sending -> pending, attempt uncounted: nothing of it went up (a stop). */
+/* sending -> pending, attempt uncounted: it cannot have arrived (a stop). */
 int	 store_unclaim(struct store *, long long id, char *err, size_t);
 int	 store_mark_retry(struct store *, long long id, time_t next_at,
 	    const char *why, char *err, size_t);
@@ -243,9 +244,9 @@ int	 store_sms_unsubscribe(struct store *, long long client_id, char *err, size_
 
 /*
  * Start-up after a crash (in its own transaction unless one is open):
- * rows left in 'sending' by a process that is gone.  One whose upload had
- * not begun goes back to 'pending', its attempt uncounted (unstarted).
- * One whose upload had begun goes back to 'pending' once (recovered = 1;
+ * rows left in 'sending' by a process that is gone.  One whose upload was
+ * not complete goes back to 'pending', its attempt uncounted (unstarted).
+ * One whose whole message went up goes back to 'pending' once (recovered = 1;
  * email keeps its Message-ID, so a receiving server can tell a duplicate:
  * resent); found in 'sending' after an uncertain attempt already, it is
  * 'failed' (it may have arrived: failed).  0 or -1.

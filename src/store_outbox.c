@@ -134,7 +134,7 @@ store_mark_sending(struct store *s, long long id, const char *recipient,
 	if ((st = store_prep(s, "UPDATE messages SET status = 'sending',"
 	    " attempts = attempts + 1, recipient = COALESCE(?1, recipient),"
 	    " provider_ref = COALESCE(?2, provider_ref), claimed_at = ?3,"
-	    " upload_started = 0, updated_at = " SQL_NOW
+	    " uploaded = 0, updated_at = " SQL_NOW
 	    " WHERE id = ?4 AND status = 'pending'",
 	    err, errlen)) == NULL)
 		return -1;
@@ -147,17 +147,18 @@ store_mark_sending(struct store *s, long long id, const char *recipient,
 
 /*
  * Outside any transaction (its own, committed before this returns): the
- * message's body is about to go up.  From here on a crash leaves an
- * uncertain attempt; before it, the message never left the machine.
+ * last of the message is about to go to the server.  From here on a crash
+ * leaves an uncertain attempt; before it, the server cannot have accepted
+ * the message (no final dot, an incomplete body).
  */
 int
-store_mark_upload(struct store *s, long long id, volatile int *stop,
+store_mark_uploaded(struct store *s, long long id, volatile int *stop,
     char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
 	int r;
 
-	if ((st = store_prep(s, "UPDATE messages SET upload_started = 1"
+	if ((st = store_prep(s, "UPDATE messages SET uploaded = 1"
 	    " WHERE id = ?1 AND status = 'sending'", err, errlen)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
@@ -169,8 +170,8 @@ store_mark_upload(struct store *s, long long id, volatile int *stop,
 }
 
 /*
- * Nothing of the message went up (stopped before its upload began): the
- * claim is undone, the attempt not counted.
+ * The message cannot have been accepted (stopped before its upload was
+ * complete): the claim is undone, the attempt not counted.
  */
 int
 store_unclaim(struct store *s, long long id, char *err, size_t errlen)
@@ -179,8 +180,8 @@ store_unclaim(struct store *s, long long id, char *err, size_t errlen)
 
 	if ((st = store_prep(s, "UPDATE messages SET status = 'pending',"
 	    " attempts = max(attempts - 1, 0), claimed_at = NULL,"
-	    " upload_started = 0, updated_at = " SQL_NOW
-	    " WHERE id = ?1 AND status = 'sending' AND upload_started = 0",
+	    " uploaded = 0, updated_at = " SQL_NOW
+	    " WHERE id = ?1 AND status = 'sending' AND uploaded = 0",
 	    err, errlen)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
@@ -380,10 +381,11 @@ store_next_wake(struct store *s)
  * nudgectl send-test never leaves its row in 'sending' across a restart
  * of the daemon in practice; if it did, it too is treated as interrupted.
  *
- * A row whose upload never began (upload_started = 0: killed while
- * connecting, greeting, logging in) never left the machine: it goes back
- * to 'pending' with its attempt uncounted, and is no uncertain attempt.
- * Only a row whose body had started to go up may have arrived.
+ * A row whose upload was not complete (uploaded = 0: killed while
+ * connecting, greeting, logging in, or with the body half sent) cannot
+ * have been accepted: it goes back to 'pending' with its attempt
+ * uncounted, and is no uncertain attempt.  Only a row whose whole message
+ * had been handed over may have arrived.
  */
 int
 store_recover(struct store *s, time_t now, struct store_recovery *r,
@@ -393,7 +395,7 @@ store_recover(struct store *s, time_t now, struct store_recovery *r,
 	static const char *const sql[] = {
 		("UPDATE messages SET status = 'pending', attempts ="
 		    " max(attempts - 1, 0), claimed_at = NULL, updated_at = ?1"
-		    " WHERE status = 'sending' AND upload_started = 0"),
+		    " WHERE status = 'sending' AND uploaded = 0"),
 		("UPDATE messages SET status = 'failed', recovered = recovered + 1,"
 		    " last_error = 'interrupted while sending, after an earlier"
 		    " uncertain attempt: not resending (it may have arrived)',"

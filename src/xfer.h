@@ -40,10 +40,12 @@ void	 xfer_stop_requested(void);
 int	 xfer_stopping(void);
 
 /*
- * How a transport tells its caller that a message's body is about to go
- * up: fn is called once, just before the first byte; non-zero from it
- * aborts the transfer with nothing of the message sent.  Until then a
- * crash or a stop costs no attempt and cannot cause a duplicate.
+ * How a transport tells its caller that a message is about to go up
+ * whole: fn is called once, just before the last of it is handed to
+ * libcurl (before SMTP's final dot, with the last bytes of an HTTP body);
+ * non-zero from it aborts the transfer, and the server, holding at most
+ * part of the message, cannot accept it.  Until then a crash or a stop
+ * cannot cause a duplicate.
  */
 struct xfer_mark {
 	int	(*fn)(void *arg, size_t i);	/* i: the request's index in a batch */

@@ -708,7 +708,7 @@ test_recover(void **state)
 	m = reminder(3, 1, CHAN_EMAIL, "r1", NOW);
 	c = insert(s, &m);
 	assert_int_equal(store_mark_sending(s, a, NULL, "id1@x", NOW, err, sizeof(err)), 0);
-	assert_int_equal(store_mark_upload(s, a, NULL, err, sizeof(err)), 0);
+	assert_int_equal(store_mark_uploaded(s, a, NULL, err, sizeof(err)), 0);
 
 	assert_int_equal(store_recover(s, NOW, &r, err, sizeof(err)), 0);
 	assert_int_equal(r.resent, 1);
@@ -723,9 +723,9 @@ test_recover(void **state)
 
 	/* Interrupted again: failed. b is sending for the first time. */
 	assert_int_equal(store_mark_sending(s, a, NULL, NULL, NOW, err, sizeof(err)), 0);
-	assert_int_equal(store_mark_upload(s, a, NULL, err, sizeof(err)), 0);
+	assert_int_equal(store_mark_uploaded(s, a, NULL, err, sizeof(err)), 0);
 	assert_int_equal(store_mark_sending(s, b, NULL, NULL, NOW, err, sizeof(err)), 0);
-	assert_int_equal(store_mark_upload(s, b, NULL, err, sizeof(err)), 0);
+	assert_int_equal(store_mark_uploaded(s, b, NULL, err, sizeof(err)), 0);
 	/* c was killed while connecting: it never left the machine. */
 	assert_int_equal(store_mark_sending(s, c, NULL, NULL, NOW, err, sizeof(err)), 0);
 	assert_int_equal(store_recover(s, NOW, &r, err, sizeof(err)), 0);
