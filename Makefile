@@ -185,10 +185,14 @@ $(FUZZ_DIR)/libfuzz.a: $(LIB_SRC:src/%.c=$(FUZZ_DIR)/obj/%.o)
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/libfuzz.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_DIR)/libfuzz.a $(PKG_LIBS)
 
+# libconfig's own leaks are not ours (see the file).
+FUZZ_ENV     = LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp
+
 fuzz-replay: fuzz-build
 	@set -e; for f in $(FUZZ_NAMES); do n=$${f#fuzz_}; \
 	    echo "== $$f: $$(ls tests/fuzz/corpus/$$n | wc -l) seeds"; \
-	    $(FUZZ_DIR)/$$f tests/fuzz/corpus/$$n/* >$(FUZZ_DIR)/$$f.replay.log 2>&1 \
+	    $(FUZZ_ENV) $(FUZZ_DIR)/$$f tests/fuzz/corpus/$$n/* \
+	        >$(FUZZ_DIR)/$$f.replay.log 2>&1 \
 	        || { tail -40 $(FUZZ_DIR)/$$f.replay.log; exit 1; }; \
 	done
 
@@ -196,7 +200,7 @@ fuzz: fuzz-build
 	@set -e; for f in $(FUZZ_NAMES); do \
 	    n=$${f#fuzz_}; mkdir -p $(FUZZ_DIR)/corpus/$$n $(FUZZ_DIR)/crashes/$$n; \
 	    echo "== $$f ($(FUZZ_TIME) s)"; \
-	    $(FUZZ_DIR)/$$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+	    $(FUZZ_ENV) $(FUZZ_DIR)/$$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
 	        -artifact_prefix=$(FUZZ_DIR)/crashes/$$n/ $(FUZZ_DIR)/corpus/$$n \
 	        tests/fuzz/corpus/$$n 2>$(FUZZ_DIR)/$$f.log \
 	        || { tail -40 $(FUZZ_DIR)/$$f.log; exit 1; }; \

@@ -307,9 +307,16 @@ mail_saw_reply(struct mail_session *s, const char *d, size_t n)
 			s->text[o] = '\0';
 		}
 		s->in_reply = len > 3 && line[3] == '-';
-		if (!s->in_reply)
+		if (!s->in_reply) {
 			s->reply = (line[0] - '0') * 100 + (line[1] - '0') * 10 +
 			    (line[2] - '0');
+			/*
+			 * The last line's code decides (as libcurl's does); a
+			 * server that changes it within one reply must not
+			 * make the logged text say another (found by fuzz_smtp).
+			 */
+			memcpy(s->text, line, 3);
+		}
 	}
 }
 

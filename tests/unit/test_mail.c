@@ -826,6 +826,28 @@ test_ics(void **state)
 	sbuf_free(&sum);
 }
 
+/* A hostile server's reply lines (found by fuzz_smtp, issue 13). */
+static void
+test_reply_parse(void **state)
+{
+	static const char two[] = "451-4.3.0 Try\r\n435 again\x07 later\r\n";
+	char text[128];
+
+	(void)state;
+	assert_int_equal(mail_reply_parse("250 OK\r\n", 8, 0, text,
+	    sizeof(text)), 250);
+	assert_string_equal(text, "250 OK");
+	/* the last line's code decides, and the text says the same */
+	assert_int_equal(mail_reply_parse(two, sizeof(two) - 1, 1, text,
+	    sizeof(text)), 435);
+	assert_string_equal(text, "435 4.3.0 Try again  later");
+	assert_int_equal(mail_reply_parse(two, sizeof(two) - 1, 0, text,
+	    sizeof(text)), 435);
+	/* no complete reply yet */
+	assert_int_equal(mail_reply_parse("250-a\r\n", 7, 0, text,
+	    sizeof(text)), 0);
+}
+
 static void
 test_classify(void **state)
 {
@@ -951,6 +973,7 @@ main(void)
 		cmocka_unit_test(test_format_multipart),
 		cmocka_unit_test(test_ics),
 		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_reply_parse),
 		cmocka_unit_test(test_xfer),
 		cmocka_unit_test(test_send_refuses_before_connecting),
 	};
