@@ -196,6 +196,7 @@ struct mail_session {
 	int			 in_reply;	/* inside a multi-line reply */
 	int			 quitting;	/* replies no longer count */
 	char			 text[512];	/* that reply, one line */
+	char			 cur[512];	/* the reply being read */
 	const struct xfer_mark	*mark;		/* told before the body goes up */
 	int			 began;		/* the body started to go up */
 	int			 refused;	/* mark said no: no final dot sent */
@@ -236,6 +237,7 @@ mail_reset_reply(struct mail_session *s)
 	s->reply = 0;
 	s->in_reply = 0;
 	s->text[0] = '\0';
+	s->cur[0] = '\0';
 }
 
 /* A command went out: the phase is its verb.  Its arguments are not kept. */
@@ -290,32 +292,33 @@ mail_saw_reply(struct mail_session *s, const char *d, size_t n)
 		if (len < 3 || line[0] < '2' || line[0] > '5' ||
 		    line[1] < '0' || line[1] > '9' || line[2] < '0' || line[2] > '9')
 			continue;
-		if (!s->in_reply) {
-			s->text[0] = '\0';
-			snprintf(s->text, sizeof(s->text), "%.3s", line);
-		}
+		if (!s->in_reply)
+			snprintf(s->cur, sizeof(s->cur), "%.3s", line);
 		/* One line of text, whatever the server put in it. */
 		if (len > 4) {
-			size_t o = strlen(s->text);
+			size_t o = strlen(s->cur);
 
-			for (i = 4; i < len && o + 2 < sizeof(s->text); i++) {
+			for (i = 4; i < len && o + 2 < sizeof(s->cur); i++) {
 				if (i == 4)
-					s->text[o++] = ' ';
-				s->text[o++] = (unsigned char)line[i] < 0x20 ||
+					s->cur[o++] = ' ';
+				s->cur[o++] = (unsigned char)line[i] < 0x20 ||
 				    line[i] == 0x7f ? ' ' : line[i];
 			}
-			s->text[o] = '\0';
+			s->cur[o] = '\0';
 		}
 		s->in_reply = len > 3 && line[3] == '-';
 		if (!s->in_reply) {
+			/*
+			 * A reply is complete: its code and text go together.
+			 * The last line's code decides (as libcurl's does); a
+			 * server that changes it within one reply, or leaves
+			 * the next one unfinished, must not make the logged
+			 * text say another (both found by fuzz_smtp).
+			 */
 			s->reply = (line[0] - '0') * 100 + (line[1] - '0') * 10 +
 			    (line[2] - '0');
-			/*
-			 * The last line's code decides (as libcurl's does); a
-			 * server that changes it within one reply must not
-			 * make the logged text say another (found by fuzz_smtp).
-			 */
-			memcpy(s->text, line, 3);
+			memcpy(s->cur, line, 3);
+			memcpy(s->text, s->cur, sizeof(s->text));
 		}
 	}
 }
