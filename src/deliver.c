@@ -455,6 +455,28 @@ dl_keep_once(struct dl *d, struct dl_item *x, enum xfer_result res,
 }
 
 /*
+ * The row is no longer ours to record (deleted, or changed from 'sending'
+ * by another program): retrying would never end.  1 when so (logged).
+ */
+static int
+dl_row_moved(struct dl *d, struct dl_item *x, enum xfer_result res)
+{
+	struct msg m;
+	char err[256];
+	int r, moved;
+
+	if ((r = store_get_msg(d->st, x->m.id, &m, err, sizeof(err))) < 0)
+		return 0;		/* the database itself: keep trying */
+	moved = r == 0 || m.status == NULL || strcmp(m.status, "sending") != 0;
+	if (moved)
+		log_warn("msg=%lld was %s by another program while in flight; "
+		    "its outcome (%s) is not recorded", x->m.id, r == 0 ?
+		    "deleted" : "changed", xfer_result_name(res));
+	msg_free(&m);
+	return moved;
+}
+
+/*
  * Keep an outcome until it is durably recorded (issue 13): a database
  * locked by another writer for longer than our wait, or a full disk, must
  * not leave the row 'sending' (resent after a restart: a duplicate; not
@@ -484,6 +506,8 @@ dl_keep(struct dl *d, struct dl_item *x, enum xfer_result res,
 				    dl_mono() - start);
 			return 0;
 		}
+		if (dl_row_moved(d, x, res))
+			return 0;
 		if (last || (d->stop == NULL &&
 		    dl_mono() - start >= DL_KEEP_ONCE_S))
 			break;
