@@ -172,23 +172,26 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 scripted = None
             result = fake.answer(req, scripted)
             fake._record(req)
-            if result == "drop":
-                # The whole request was read; the answer never comes.
-                self.close_connection = True
-                return
-            status, headers, body = result
-            try:
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-                self.wfile.flush()
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True
         finally:
+            # Done before the answer goes out: a client that sends its next
+            # request the moment it reads this answer must not be counted
+            # as one more in flight (max_concurrency was flaky under load).
             fake._leave()
+        if result == "drop":
+            # The whole request was read; the answer never comes.
+            self.close_connection = True
+            return
+        status, headers, body = result
+        try:
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
 
     do_POST = do_PUT = do_GET = do_DELETE = do_PATCH = _handle
 
