@@ -433,15 +433,18 @@ dl_nap(struct dl *d, long ms)
 static int
 dl_keep_once(struct dl *d, struct dl_item *x, enum xfer_result res,
     const char *ref, const char *why, const struct sms_req *sr, int unclaim,
-    char *err, size_t errlen)
+    int nowait, char *err, size_t errlen)
 {
+	/* Set for good: store_begin_or_stop() then tries once, no waiting. */
+	static volatile int dl_no_wait = 1;
 	struct deliver_stats s0 = *d->stats;
 	time_t p0[CHAN_N];
 	int c0[CHAN_N], r;
 
 	memcpy(p0, d->paused, sizeof(p0));
 	memcpy(c0, d->pause_count, sizeof(c0));
-	if (store_begin_or_stop(d->st, d->stop, err, errlen) != 0)
+	if (store_begin_or_stop(d->st, nowait ? &dl_no_wait : d->stop, err,
+	    errlen) != 0)
 		return -1;
 	r = unclaim ? store_unclaim(d->st, x->m.id, err, errlen) :
 	    dl_record(d, x, res, ref, why, sr, err, errlen);
@@ -483,12 +486,13 @@ dl_row_moved(struct dl *d, struct dl_item *x, enum xfer_result res)
  * counted as reminded: no cancellation notice).  Retry with backoff,
  * claiming nothing meanwhile; a stop request gets one last try, then the
  * row is left to start-up recovery.  --once gives up after
- * DL_KEEP_ONCE_S.  0, or -1 with err.
+ * DL_KEEP_ONCE_S.  0, or -1 with err.  nowait: one try without waiting
+ * for another writer; 1 when it must be kept for later.
  */
 static int
 dl_keep(struct dl *d, struct dl_item *x, enum xfer_result res,
-    const char *ref, const char *why, const struct sms_req *sr, char *err,
-    size_t errlen)
+    const char *ref, const char *why, const struct sms_req *sr, int nowait,
+    char *err, size_t errlen)
 {
 	/* Stopped before it all went up: undo the claim, count no attempt. */
 	int unclaim = res == XFER_TEMPFAIL && !x->uploaded && !d->dry &&
@@ -497,8 +501,11 @@ dl_keep(struct dl *d, struct dl_item *x, enum xfer_result res,
 	long wait = DL_KEEP_FIRST_MS;
 	int last = 0;
 
+	if (nowait)
+		return dl_keep_once(d, x, res, ref, why, sr, unclaim, 1, err,
+		    errlen) == 0 || dl_row_moved(d, x, res) ? 0 : 1;
 	for (;;) {
-		if (dl_keep_once(d, x, res, ref, why, sr, unclaim, err,
+		if (dl_keep_once(d, x, res, ref, why, sr, unclaim, 0, err,
 		    errlen) == 0) {
 			if (said != 0)
 				log_info("msg=%lld outcome (%s) recorded after "
@@ -531,7 +538,7 @@ struct dl_batch {
 	struct dl	*d;
 	struct dl_item	*x;
 	struct sms_req	*req;		/* NULL for an email */
-	int		 r;		/* -1 once an outcome was not recorded */
+	int		*later;		/* outcomes the database refused just now */
 	char		*err;
 	size_t		 errlen;
 };
@@ -583,19 +590,23 @@ dl_send_email(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 	if (d->ms == NULL)
 		d->ms = mail_open(d->c);
 	res = mail_send(d->ms, x->rcpt, x->data, &mark, why, sizeof(why));
-	return dl_keep(d, x, res, x->msgid, why, NULL, err, errlen);
+	return dl_keep(d, x, res, x->msgid, why, NULL, 0, err, errlen);
 }
 
-/* An SMS of the batch is settled: record it now (see dl_keep). */
+/*
+ * An SMS of the batch is settled: record it now, if the database takes it
+ * at once.  Waiting here would stall the other requests in flight until
+ * their own timeouts made texts that went unknown; an outcome refused now
+ * is kept and recorded (see dl_keep) when the batch is over.
+ */
 static void
 dl_sms_done(void *arg, size_t i)
 {
 	struct dl_batch *b = arg;
 	struct sms_req *r = &b->req[i];
 
-	if (dl_keep(b->d, &b->x[i], r->res, r->ref, r->err, r, b->err,
-	    b->errlen) != 0)
-		b->r = -1;
+	b->later[i] = dl_keep(b->d, &b->x[i], r->res, r->ref, r->err, r, 1,
+	    b->err, b->errlen);
 }
 
 /* Send a batch of claimed SMS; each outcome is recorded as it comes. */
@@ -603,14 +614,16 @@ static int
 dl_send_sms(struct dl *d, struct dl_item *x, size_t n, char *err, size_t errlen)
 {
 	struct sms_req req[DL_BATCH_MAX];
-	struct dl_batch b = { .d = d, .x = x, .req = req, .err = err,
-	    .errlen = errlen };
+	int later[DL_BATCH_MAX], r = 0;
+	struct dl_batch b = { .d = d, .x = x, .req = req, .later = later,
+	    .err = err, .errlen = errlen };
 	struct xfer_mark mark = { dl_upload, &b };
 	struct sms_hooks hooks = { &mark, dl_sms_done, &b };
 
 	if (n == 0)
 		return 0;
 	memset(req, 0, sizeof(req));
+	memset(later, 0, sizeof(later));
 	for (size_t i = 0; i < n; i++) {
 		req[i].to = x[i].rcpt;
 		req[i].text = x[i].data;
@@ -618,7 +631,11 @@ dl_send_sms(struct dl *d, struct dl_item *x, size_t n, char *err, size_t errlen)
 	if (d->ss == NULL)
 		d->ss = sms_open(d->c);
 	sms_send_batch(d->ss, req, n, &hooks);
-	return b.r;
+	for (size_t i = 0; i < n; i++)
+		if (later[i] && dl_keep(d, &x[i], req[i].res, req[i].ref,
+		    req[i].err, &req[i], 0, err, errlen) != 0)
+			r = -1;
+	return r;
 }
 
 /*
