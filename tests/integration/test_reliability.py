@@ -659,3 +659,29 @@ def test_kill_9_everywhere(practice, tmp_path, services, notify, measurement):
     assert dups <= kills["record"] + kills["random"], summary
     assert kills["connect"] >= 1 and kills["upload"] >= 1 and kills["record"] >= 1, \
         summary
+
+
+def test_sigterm_while_an_sms_provider_does_not_answer(practice, silent, services,
+                                                       notify):
+    """A provider that accepts the connection and never completes the TLS
+    handshake: the SMS has not gone up, so SIGTERM drops it at once (no
+    attempt) and the service exits within the 5 s."""
+    practice.write_conf(sms={"enabled": True, "provider": "twilio",
+                             "url": f"https://127.0.0.1:{silent.port}",
+                             "account": "AC" + "0" * 32, "token": "t",
+                             "from": FROM, "region": "GB", "timeout": "30s"},
+                        reminders=[{"before": "3h", "channel": "sms"}],
+                        late_limit="1h", quiet_hours={"channels": []})
+    practice.init()
+    c = practice.add_client("Sam Taylor", phone="+447700900123", sms_consent=1)
+    practice.book(practice.add_case("Sam", [c]),
+                  fmt_utc(whole_second_after(3 * 3600 - 3)))
+    svc = services(practice, notify)
+    svc.ready()
+    wait_until(lambda: silent.accepted >= 1 and
+               rows(practice)[0]["status"] == "sending", 10, "the request")
+    rc, took = svc.stop()
+    assert rc == 0, svc.log
+    assert took < STOP_LIMIT
+    r = rows(practice)[0]
+    assert (r["status"], r["attempts"], r["recovered"]) == ("pending", 0, 0), r
