@@ -6,7 +6,8 @@
 #   make demo       a local end-to-end run with a catcher SMTP server
 #   make deps       install missing Debian packages (or print the command)
 #   make install    PREFIX, DESTDIR, SYSCONFDIR honoured; never overwrites a config
-#   make bench      benchmarks
+#   make bench      nudged vs a naive peer vs the machine's limits (tests/bench/);
+#                   installs its own tools (make bench-deps: Postfix, nginx, wrk)
 #   make fuzz       libFuzzer targets (tests/fuzz), FUZZ_TIME seconds each
 #   make fuzz-replay  run every fuzz target over its seed corpus (in check)
 #   make lint       cppcheck and clang-tidy (.clang-tidy) over src/ (in check)
@@ -18,10 +19,15 @@ MANDIR     ?= $(PREFIX)/share/man
 UNITDIR    ?= /lib/systemd/system
 DESTDIR    ?=
 PYTHON     ?= /usr/bin/python3
+# Integration tests mostly wait on servers and clocks: run them four at a time.
+TEST_JOBS  ?= 4
 VERSION    := 0.1.0
 
 CC         ?= cc
-PKGS       := libcurl libconfig sqlite3 jansson
+PKGS       := libcurl libconfig sqlite3 jansson libical openssl
+# Read when this make starts: a target that first runs `deps` (demo, check,
+# bench, fuzz) builds through a sub-make, which reads them again once the
+# -dev packages are there.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -52,10 +58,11 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 DEB_PKGS   := gcc make pkg-config libcurl4-openssl-dev libconfig-dev \
               libsqlite3-dev libjansson-dev libcmocka-dev tzdata openssl \
-              python3 python3-pytest python3-aiosmtpd sqlite3 ca-certificates \
-              systemd clang cppcheck clang-tidy libclang-rt-14-dev
+              python3 python3-pytest python3-pytest-xdist python3-aiosmtpd sqlite3 ca-certificates \
+              systemd clang libical-dev python3-icalendar libssl-dev \
+              cppcheck clang-tidy libclang-rt-14-dev
 
-.PHONY: all check unit integration demo deps install bench clean asan fuzz fuzz-build \
+.PHONY: all check unit integration demo deps install bench bench-deps clean asan fuzz fuzz-build \
 	fuzz-replay lint
 
 all: $(B)/nudged $(B)/nudgectl
@@ -89,7 +96,7 @@ asan:
 # The integration suite runs the sanitizer build: every end-to-end test is
 # also a memory-error test (tests/integration/conftest.py fails on any report).
 integration: asan
-	NUDGED_BUILD=$(CURDIR)/build-asan $(PYTHON) -m pytest -q tests/integration
+	NUDGED_BUILD=$(CURDIR)/build-asan $(PYTHON) -m pytest -q -n $(TEST_JOBS) tests/integration
 
 check: deps
 	$(MAKE) all
@@ -100,10 +107,17 @@ check: deps
 	$(MAKE) SANITIZE=1 unit
 	$(MAKE) integration
 
-demo: deps all
+demo: deps
+	$(MAKE) all
 	$(PYTHON) tests/demo.py --build $(CURDIR)/build
 
-bench: all
+# Postfix (smtp-sink/-source, never started), nginx-light and wrk: only
+# for the bench, so `make deps` and `make check` never install a mail server.
+bench-deps:
+	sh tests/bench/deps.sh
+
+bench: deps bench-deps
+	$(MAKE) all
 	$(PYTHON) tests/bench/run.py --build $(CURDIR)/build
 
 deps:
@@ -128,9 +142,16 @@ install: all
 	install -m 0755 build/nudgectl $(DESTDIR)$(PREFIX)/bin/nudgectl
 	install -d $(DESTDIR)/usr/lib/sysusers.d $(DESTDIR)$(UNITDIR)
 	install -m 0644 systemd/nudged.sysusers $(DESTDIR)/usr/lib/sysusers.d/nudged.conf
-	sed 's|/usr/local/sbin/nudged|$(PREFIX)/sbin/nudged|; s|/etc/nudged|$(SYSCONFDIR)/nudged|g' \
-	    systemd/nudged.service > $(DESTDIR)$(UNITDIR)/nudged.service
-	chmod 0644 $(DESTDIR)$(UNITDIR)/nudged.service
+	@# nudged.service, and the template nudged@.service (one per practice)
+	for u in nudged.service nudged@.service; do \
+	    sed 's|/usr/local/sbin/nudged|$(PREFIX)/sbin/nudged|; s|/etc/nudged|$(SYSCONFDIR)/nudged|g' \
+	        systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	@# their OnFailure= mail to the practitioner
+	for u in nudged-failed.service nudged-failed@.service; do \
+	    sed 's|/usr/local/bin/nudgectl|$(PREFIX)/bin/nudgectl|; s|/etc/nudged|$(SYSCONFDIR)/nudged|g' \
+	        systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
 	@for m in man/*.[0-9]; do s=$${m##*.}; \
 	    install -d $(DESTDIR)$(MANDIR)/man$$s; install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/nudged
@@ -210,7 +231,8 @@ fuzz-replay: fuzz-build
 	        || { tail -40 $(FUZZ_DIR)/$$f.replay.log; exit 1; }; \
 	done
 
-fuzz: fuzz-build
+fuzz: deps
+	$(MAKE) fuzz-build
 	@set -e; for f in $(FUZZ_NAMES); do \
 	    n=$${f#fuzz_}; mkdir -p $(FUZZ_DIR)/corpus/$$n $(FUZZ_DIR)/crashes/$$n; \
 	    echo "== $$f ($(FUZZ_TIME) s)"; \

@@ -72,5 +72,11 @@ alert_summary(const struct alert_in *in)
 		sbuf_printf(&b, "- %s row %lld could not be read and was "
 		    "skipped: %s\n", alert_table(in->bad[i].table), in->bad[i].id,
 		    log_scrub(in->bad[i].what, why, sizeof(why)));
+	if (in->nbad > 0)
+		sbuf_printf(&b, "- To list every unreadable row: nudgectl "
+		    "problems\n");
+	if (in->nfailed > 0)
+		sbuf_printf(&b, "- To see why messages failed: nudgectl outbox "
+		    "--status failed\n");
 	return sbuf_steal(&b);
 }

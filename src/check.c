@@ -40,6 +40,8 @@ check_one(const struct conf *c, const char *purpose, const char *kind,
 		.purpose = purpose, .template = template, .appt = &a, .client = &cl,
 		.partner = &partner, .hw = &hw, .next_session = 1791385200,
 		.day_number = 3, .summary = "msg=12 failed: 550 mailbox unavailable",
+		/* the longest forms: "on <date>", and a moved notice's old time */
+		.now = 1790780400 - 2 * 86400, .old_start = 1790780400 - 86400,
 	};
 	struct composed w;
 	struct sms_count n;
@@ -62,12 +64,13 @@ check_templates(const struct conf *c, FILE *out)
 {
 	static const char *const kinds[] = { "assessment", "session", "call" };
 	static const char *const purposes[] = { "reminder", "follow_up",
-	    "cancellation", "homework" };
+	    "cancellation", "homework", "moved" };
 	int warned = 0;
 
 	for (int d = 0; d <= 1; d++) {
 		for (size_t k = 0; k < 3; k++)
-			for (size_t p = 0; p < 4; p++)
+			for (size_t p = 0; p < sizeof(purposes) /
+			    sizeof(purposes[0]); p++)
 				check_one(c, purposes[p], kinds[k], NULL, d, out,
 				    &warned);
 		for (size_t r = 0; r < c->nrules; r++)

@@ -12,5 +12,11 @@
 
 /* 0 when every template renders; problems and warnings go to out. */
 int	 check_templates(const struct conf *, FILE *out);
+/*
+ * check_example.c: one warning line on out naming every value still
+ * taken from the example config (example.org, the example's phone, ...).
+ * 1 when it warned.
+ */
+int	 check_examples(const struct conf *, FILE *out);
 
 #endif

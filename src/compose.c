@@ -7,10 +7,11 @@
 
 #include "compose.h"
 #include "tmpl.h"
+#include "translit.h"
 #include "tz.h"
 #include "util.h"
 
-#define COMPOSE_NVARS	24
+#define COMPOSE_NVARS	40
 
 /* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is not one. */
 static size_t
@@ -93,6 +94,7 @@ compose_purpose_group(const char *purpose)
 	if (strcmp(purpose, "follow_up") == 0 ||
 	    strcmp(purpose, "cancellation") == 0 ||
 	    strcmp(purpose, "homework") == 0 ||
+	    strcmp(purpose, "moved") == 0 ||
 	    strcmp(purpose, "alert") == 0)
 		return purpose;
 	return "reminder";
@@ -164,27 +166,70 @@ compose_mode(const char *mode)
 	return mode;
 }
 
+/* "today", "tomorrow" or "on <date>", in the practice's zone. */
+static void
+compose_when(time_t start, time_t now, char *buf, size_t len)
+{
+	struct tm s, n;
+	int y, m, d;
+
+	tz_to_local(start, &s);
+	tz_to_local(now, &n);
+	y = n.tm_year + 1900;
+	m = n.tm_mon + 1;
+	d = n.tm_mday;
+	if (s.tm_year + 1900 == y && s.tm_mon + 1 == m && s.tm_mday == d) {
+		snprintf(buf, len, "today");
+		return;
+	}
+	tz_date_add_days(&y, &m, &d, 1);
+	if (s.tm_year + 1900 == y && s.tm_mon + 1 == m && s.tm_mday == d) {
+		snprintf(buf, len, "tomorrow");
+		return;
+	}
+	snprintf(buf, len, "on ");
+	tz_format_date(start, buf + 3, len - 3);
+}
+
 static void
 compose_vars(const struct conf *c, const struct compose_in *in,
-    struct compose_vars *cv, char bufs[6][64])
+    struct compose_vars *cv, char bufs[10][64], int translit)
 {
 	const struct appt *a = in->appt;
+	int discreet = in->client != NULL && in->client->discreet;
 
 	compose_set(cv, "practice", c->practice.name);
 	compose_set(cv, "practitioner", c->practice.practitioner);
 	compose_set(cv, "practice_phone", c->practice.phone);
 	compose_set(cv, "practice_email", c->practice.email);
 	compose_set(cv, "summary", in->summary);
+	compose_set(cv, "calls_client", c->practice.calls_client ? "yes" : "");
 	if (in->client != NULL) {
 		char *first = client_first_name(in->client);
+		char *name = xstrdup(in->client->name);
 
+		if (translit) {
+			char *t = translit_gsm(first), *u = translit_gsm(name);
+
+			free(first);
+			free(name);
+			first = t;
+			name = u;
+		}
 		compose_data(cv, "first_name", first);
+		compose_data(cv, "name", name);
 		free(first);
-		compose_data(cv, "name", in->client->name);
+		free(name);
 	}
 	if (in->partner != NULL) {
 		char *first = client_first_name(in->partner);
 
+		if (translit) {
+			char *t = translit_gsm(first);
+
+			free(first);
+			first = t;
+		}
 		compose_data(cv, "partner_first_name", first);
 		free(first);
 	}
@@ -199,12 +244,30 @@ compose_vars(const struct conf *c, const struct compose_in *in,
 		compose_set(cv, "duration", bufs[2]);
 		compose_data(cv, "kind", a->kind);
 		compose_set(cv, "mode", compose_mode(a->mode));
-		if (online)
+		compose_when(a->starts_at, in->now, bufs[6], sizeof(bufs[6]));
+		compose_set(cv, "when_relative", bufs[6]);
+		/* today or tomorrow alone, for templates that add the date */
+		compose_set(cv, "relative_day",
+		    strncmp(bufs[6], "on ", 3) != 0 ? bufs[6] : NULL);
+		if (in->old_start != 0 && in->old_start != a->starts_at) {
+			tz_format_date(in->old_start, bufs[7], sizeof(bufs[7]));
+			tz_format_time(in->old_start, bufs[8], sizeof(bufs[8]));
+			compose_set(cv, "old_date", bufs[7]);
+			compose_set(cv, "old_time", bufs[8]);
+		}
+		if (online) {
 			compose_set(cv, "location", "online");
-		else if (a->mode != NULL && strcmp(a->mode, "phone") == 0)
+			compose_set(cv, "online_note", c->practice.online_note);
+		} else if (a->mode != NULL && strcmp(a->mode, "phone") == 0)
 			compose_set(cv, "location", "by phone");
-		else
+		else if (!discreet || c->practice.discreet_address) {
+			/*
+			 * practice.discreet_address decides for the text and
+			 * the calendar entry alike (deliver_mail.c).
+			 */
 			compose_set(cv, "location", c->practice.address);
+			compose_set(cv, "directions", c->practice.directions);
+		}
 		compose_data(cv, "video_url", !online ? NULL :
 		    (a->video_url != NULL && a->video_url[0] != '\0') ?
 		    a->video_url : c->practice.video_url);
@@ -223,12 +286,46 @@ compose_vars(const struct conf *c, const struct compose_in *in,
 	}
 }
 
+/*
+ * A link ends its line in an SMS: the blank after a URL becomes a line
+ * break (phones link the URL, and the next sentence is not run into it).
+ */
+static char *
+compose_sms_links(char *sms)
+{
+	for (char *p = sms; p != NULL && (p = strstr(p, "http")) != NULL; ) {
+		if (strncmp(p, "https://", 8) != 0 && strncmp(p, "http://", 7) != 0) {
+			p += 4;
+			continue;
+		}
+		p += strcspn(p, " \t\n");
+		if (*p == ' ' && p[1] != '\0' && p[1] != '\n')
+			*p = '\n';
+	}
+	return sms;
+}
+
+static char *
+compose_sms(const struct conf *c, const struct compose_in *in,
+    const char *group, const char *fallback, int translit)
+{
+	struct compose_vars cv = { 0 };
+	char bufs[10][64];
+	char *sms;
+
+	compose_vars(c, in, &cv, bufs, translit);
+	sms = tmpl_render(conf_tmpl_text(c, group, "sms", fallback), cv.v, cv.n);
+	for (size_t i = 0; i < cv.nown; i++)
+		free(cv.own[i]);
+	return compose_sms_links(sms);
+}
+
 void
 compose_msg(const struct conf *c, const struct compose_in *in,
     struct composed *out)
 {
 	struct compose_vars cv = { 0 };
-	char bufs[6][64];
+	char bufs[10][64];
 	const char *pg = compose_purpose_group(in->purpose);
 	char *fallback, *subject;
 	int discreet = in->client != NULL && in->client->discreet &&
@@ -238,7 +335,7 @@ compose_msg(const struct conf *c, const struct compose_in *in,
 	out->group = compose_group(c, in->purpose,
 	    in->appt != NULL ? in->appt->kind : NULL, in->template, discreet);
 	fallback = discreet ? xasprintf("%s_discreet", pg) : xstrdup(pg);
-	compose_vars(c, in, &cv, bufs);
+	compose_vars(c, in, &cv, bufs, 0);
 
 	subject = tmpl_render(conf_tmpl_text(c, out->group, "email_subject",
 	    fallback), cv.v, cv.n);
@@ -246,8 +343,17 @@ compose_msg(const struct conf *c, const struct compose_in *in,
 	free(subject);
 	out->text = tmpl_render(conf_tmpl_text(c, out->group, "email_text",
 	    fallback), cv.v, cv.n);
-	out->sms = tmpl_render(conf_tmpl_text(c, out->group, "sms", fallback),
-	    cv.v, cv.n);
+	out->sms_exact = compose_sms(c, in, out->group, fallback, 0);
+	if (c->sms.transliterate) {
+		out->sms = compose_sms(c, in, out->group, fallback, 1);
+		if (strcmp(out->sms, out->sms_exact) == 0) {
+			free(out->sms_exact);
+			out->sms_exact = NULL;
+		}
+	} else {
+		out->sms = out->sms_exact;
+		out->sms_exact = NULL;
+	}
 	free(fallback);
 	for (size_t i = 0; i < cv.nown; i++)
 		free(cv.own[i]);
@@ -260,6 +366,7 @@ composed_free(struct composed *o)
 	free(o->subject);
 	free(o->text);
 	free(o->sms);
+	free(o->sms_exact);
 	memset(o, 0, sizeof(*o));
 }
 

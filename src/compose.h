@@ -4,6 +4,12 @@
  * template, discreet clients), fills the template values from fresh data
  * and renders subject, text and SMS.  Pure: "now" and data come in.
  *
+ * In SMS a link always ends its line: a space after a URL becomes a line
+ * break, so the link is never run into the next sentence.  With
+ * sms.transliterate the names in SMS are simplified to GSM-7 (translit.h);
+ * sms_exact keeps them as they are, for the sender to use when the text is
+ * UCS-2 anyway.
+ *
  * Values taken from data (names, URLs) are cut at the first CR or LF and
  * other control characters become spaces before they reach a template; the
  * rendered subject is one line: no line break from data can reach a header.
@@ -27,13 +33,16 @@ struct compose_in {
 	time_t			 next_session;	/* the case's next booked session, 0: none */
 	int			 day_number;	/* homework: which prompt, from 1 */
 	const char		*summary;	/* alert digest lines, or NULL */
+	time_t			 now;		/* the moment it goes: when_relative */
+	time_t			 old_start;	/* 'moved': the start the client knew, 0: same */
 };
 
 struct composed {
 	char	*group;		/* the template group used */
 	char	*subject;	/* one line */
 	char	*text;
-	char	*sms;
+	char	*sms;		/* names transliterated (sms.transliterate) */
+	char	*sms_exact;	/* names as they are; NULL: the same as sms */
 };
 
 /* Render; never fails for a valid conf.  Free with composed_free(). */

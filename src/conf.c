@@ -34,19 +34,22 @@
 
 static const char *const top_keys[] = { "practice", "database", "email",
 	"sms", "reminders", "late_limit", "notify_cancellation", "homework",
-	"quiet_hours", "retry", "alerts", "templates", NULL };
+	"quiet_hours", "retry", "alerts", "templates", "privacy",
+	"notify_move", NULL };
 static const char *const practice_keys[] = { "name", "practitioner",
-	"timezone", "email", "phone", "address", "video_url", NULL };
+	"timezone", "email", "phone", "address", "video_url", "closed",
+	"calls_client", "directions", "online_note", "discreet_address", NULL };
 static const char *const email_keys[] = { "enabled", "url", "tls",
 	"ca_file", "username", "password", "password_file", "from", "timeout",
-	"calendar", "html", NULL };
+	"calendar", "html",
+	"helo", "discreet_from", "discreet_reply_to", NULL };
 static const char *const rule_keys[] = { "before", "after", "channel",
 	"kinds", "template", NULL };
 static const char *const kinds[] = { "assessment", "session", "call", NULL };
 static const char *const homework_keys[] = { "at", "channels", NULL };
 static const char *const quiet_keys[] = { "from", "to", "channels", NULL };
 static const char *const retry_keys[] = { "attempts", "first", "max", NULL };
-static const char *const alerts_keys[] = { "every", NULL };
+static const char *const alerts_keys[] = { "every", "weekly", "names", NULL };
 
 const char *
 chan_name(enum chan ch)
@@ -67,6 +70,37 @@ chan_parse(const char *s, enum chan *out)
 }
 
 /* ---- groups ---- */
+
+/* practice.closed: holidays, skipped by nudgectl book --weekly. */
+static void
+add_closed(void *arg, const char *v)
+{
+	struct conf *c = arg;
+	int y, m, d;
+
+	if (tz_parse_date(v, &y, &m, &d) == -1)
+		return;		/* reported by load_closed */
+	c->practice.closed = xrealloc(c->practice.closed,
+	    (c->practice.nclosed + 1) * sizeof(*c->practice.closed));
+	c->practice.closed[c->practice.nclosed++] = xstrdup(v);
+}
+
+static void
+load_closed(struct conf_ld *ld, const config_setting_t *g)
+{
+	config_setting_t *s = conf_member(g, "closed"), *e;
+	const char *v;
+	int y, m, d;
+
+	if (conf_get_strlist(ld, g, "closed", NULL, "[\"2026-12-25\"]",
+	    add_closed, ld->c) != 1)
+		return;
+	for (unsigned i = 0; (e = config_setting_get_elem(s, i)) != NULL; i++)
+		if ((v = config_setting_get_string(e)) != NULL &&
+		    tz_parse_date(v, &y, &m, &d) == -1)
+			conf_err(ld, e, "'closed' lists \"%s\", which is not a "
+			    "date YYYY-MM-DD", v);
+}
 
 static void
 load_practice(struct conf_ld *ld, const config_setting_t *root)
@@ -98,6 +132,7 @@ load_practice(struct conf_ld *ld, const config_setting_t *root)
 	conf_get_str(ld, g, "phone", &c->practice.phone);
 	conf_get_str(ld, g, "address", &c->practice.address);
 	conf_get_str(ld, g, "video_url", &c->practice.video_url);
+	load_closed(ld, g);
 }
 
 static void
@@ -480,6 +515,12 @@ conf_defaults(const char *path)
 	c->retry.first = 60;
 	c->retry.max = 3600;
 	c->alerts_every = 3600;
+	/* issue 14: see conf_privacy.c and README "Data protection" */
+	c->privacy.keep_messages = 400L * 86400;
+	c->practice.calls_client = 1;		/* issue 9 */
+	c->practice.discreet_address = 1;
+	c->sms.transliterate = 1;
+	c->notify_move = 1;
 	return c;
 }
 
@@ -557,6 +598,8 @@ conf_load(const char *path, struct conf **out, struct conf_diag *errs,
 	load_timing(&ld, root);
 	load_templates(&ld, root);
 	load_rules(&ld, root);
+	conf_load_privacy(&ld, root);
+	conf_load_client(&ld, root);
 	if (ld.errs->n > nerr)
 		goto fail;
 	config_destroy(&cfg);
@@ -587,6 +630,9 @@ conf_free(struct conf *c)
 	free(c->practice.phone);
 	free(c->practice.address);
 	free(c->practice.video_url);
+	for (i = 0; i < c->practice.nclosed; i++)
+		free(c->practice.closed[i]);
+	free(c->practice.closed);
 	free(c->database);
 	free(c->email.url);
 	free(c->email.ca_file);
@@ -607,6 +653,7 @@ conf_free(struct conf *c)
 	free(c->sms.content_type);
 	free(c->sms.body);
 	free(c->sms.id_field);
+	conf_client_free(c);
 	for (i = 0; i < c->nrules; i++)
 		rule_free(&c->rules[i]);
 	free(c->rules);

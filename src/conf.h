@@ -66,6 +66,13 @@ struct conf {
 		char	*phone;		/* NULL when absent */
 		char	*address;
 		char	*video_url;
+		char	**closed;	/* practice.closed: local dates "YYYY-MM-DD" */
+		size_t	 nclosed;
+		/* issue 9: what clients receive (conf_client.c) */
+		int	 calls_client;	/* the free call: we call them; default 1 */
+		char	*directions;	/* in person: parking, entrance; NULL: none */
+		char	*online_note;	/* online: one line on joining; NULL: none */
+		int	 discreet_address; /* address to discreet clients; default 1 */
 	} practice;
 
 	char	*database;		/* default "/var/lib/nudged/nudged.db" */
@@ -81,6 +88,9 @@ struct conf {
 		long	 timeout;	/* seconds, default 30 */
 		int	 calendar;	/* default 1 */
 		int	 html;		/* default 0 */
+		char	*helo;		/* EHLO name; NULL: the domain of from */
+		char	*discreet_from;	/* NULL: from, without its display name */
+		char	*discreet_reply_to; /* NULL: practice.email */
 	} email;
 
 	struct {
@@ -103,12 +113,15 @@ struct conf {
 		char	*content_type;	/* default "application/x-www-form-urlencoded" */
 		char	*body;
 		char	*id_field;
+		char	*discreet_from;	/* NULL: from */
+		int	 transliterate;	/* names simplified to GSM-7; default 1 */
 	} sms;
 
 	struct conf_rule *rules;
 	size_t	 nrules;
 	long	 late_limit;		/* seconds, default 3600 */
 	int	 notify_cancellation;	/* default 1 */
+	int	 notify_move;		/* default 1 */
 
 	struct {
 		int	 at;		/* minutes after local midnight, default 19:00 */
@@ -128,6 +141,18 @@ struct conf {
 	} retry;
 
 	long	 alerts_every;		/* seconds, default 3600 */
+
+	struct {				/* issue 14 (conf_privacy.c) */
+		long	 keep_messages;		/* seconds; 0: keep; default 400d */
+		long	 keep_appointments;	/* seconds; 0: keep (default) */
+	} privacy;
+
+	struct {				/* alerts.weekly, alerts.names */
+		int	 on;			/* default off ("") */
+		int	 wday;			/* 0 Sunday .. 6 Saturday */
+		int	 minute;		/* local, after midnight */
+		int	 names;			/* name clients; default 0 */
+	} weekly;
 
 	struct conf_tmpl_group *tmpls;
 	size_t	 ntmpls;
@@ -158,6 +183,14 @@ int	 conf_tmpl_defined(const struct conf *, const char *group);
  */
 const char *conf_tmpl_text(const struct conf *, const char *group,
 	    const char *key, const char *fallback);
+
+/*
+ * The first clinical or practice word in text (the list in conf_client.c,
+ * plus the words of practice.name and practice.practitioner), copied into
+ * word; 0 when there is none.  Matches at the start of a word, any case.
+ */
+int	 conf_clinical_word(const struct conf *, const char *text, char *word,
+	    size_t wordlen);
 
 /* 1 when channel ch has quiet hours. */
 int	 conf_quiet_on(const struct conf *, enum chan);

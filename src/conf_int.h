@@ -82,8 +82,18 @@ void	 conf_load_secret(struct conf_ld *, const config_setting_t *g,
 	    const char *grp, const char *key, const char *cred, int enabled,
 	    char **out);
 
+/* ---- conf_privacy.c: privacy.*, alerts.weekly and alerts.names ---- */
+
+void	 conf_load_privacy(struct conf_ld *, const config_setting_t *root);
+
 /* ---- conf_sms.c ---- */
 
 void	 conf_load_sms(struct conf_ld *, const config_setting_t *root);
+
+/* ---- conf_client.c: issue 9's keys and the discreet-mode warnings ---- */
+
+/* After every other group (the checks look at templates and senders). */
+void	 conf_load_client(struct conf_ld *, const config_setting_t *root);
+void	 conf_client_free(struct conf *);
 
 #endif

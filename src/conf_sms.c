@@ -20,7 +20,8 @@
 #include "phone.h"
 #include "util.h"
 
-static const char *const sms_keys[] = { "enabled", "provider", "url",
+static const char *const sms_keys[] = { "discreet_from", "transliterate",
+	"enabled", "provider", "url",
 	"account", "token", "token_file", "from", "region", "ca_file",
 	"max_segments", "concurrency", "fallback_email", "timeout", "method",
 	"headers", "content_type", "body", "id_field", NULL };

@@ -29,6 +29,7 @@
 #include <sysexits.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -36,13 +37,17 @@
 #include "ctl.h"
 #include "log.h"
 #include "store.h"
+#include "store_privacy.h"
 #include "tz.h"
+#include "utf8.h"
 #include "util.h"
 
 #ifndef NUDGED_SYSCONFDIR
 #define NUDGED_SYSCONFDIR	"/etc"
 #endif
 #define CTL_CONF	NUDGED_SYSCONFDIR "/nudged/nudged.conf"
+/* The service's group (systemd/nudged.sysusers). */
+#define CTL_GROUP	"nudged"
 
 struct cmd {
 	const char	*group;		/* "client"; NULL: a command of its own */
@@ -67,6 +72,22 @@ ctl_fail(int code, const char *fmt, ...)
 			*p = '?';
 	fprintf(stderr, "nudgectl: %s\n", buf);
 	return code;
+}
+
+/* A warning: the command goes on.  One line on stderr, like ctl_fail. */
+void
+ctl_warn(const struct ctx *c, const char *fmt, ...)
+{
+	char buf[1024], *p;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	for (p = buf; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	fprintf(stderr, "nudgectl: %s: warning: %s\n", c->cmd, buf);
 }
 
 void
@@ -239,6 +260,49 @@ utf:
 	return ctl_fail(EX_DATAERR, "%s: %s is not valid UTF-8", c->cmd, what);
 }
 
+/*
+ * A date or time option that did not parse: "impossible" when it has the
+ * right shape but names no real day or time (2026-02-30), else the form
+ * wanted.  form as for tz_impossible(); want is how the form reads.
+ */
+int
+ctl_bad_date(const struct ctx *c, const char *opt, const char *s,
+    const char *form, const char *want)
+{
+	char why[128];
+
+	if (tz_impossible(s, form, why, sizeof why))
+		return ctl_fail(EX_USAGE, "%s: %s '%s' is an impossible date: %s",
+		    c->cmd, opt, s, why);
+	return ctl_fail(EX_USAGE, "%s: %s wants %s, not '%s'", c->cmd, opt,
+	    want, s);
+}
+
+/* A local date option: midnight at its start, in UTC.  0 or exit code. */
+int
+ctl_date_arg(const struct ctx *c, const char *opt, const char *s, time_t *t)
+{
+	int y, mo, d;
+
+	if (tz_parse_date(s, &y, &mo, &d) == -1)
+		return ctl_bad_date(c, opt, s, "9999-99-99", "a date YYYY-MM-DD");
+	if (tz_local_to_utc(y, mo, d, 0, 0, 0, t) == -1)
+		return ctl_fail(EX_USAGE, "%s: cannot place %s in the practice's "
+		    "time zone", c->cmd, s);
+	return 0;
+}
+
+/* Print s left-aligned in width terminal columns (UTF-8 aware). */
+void
+ctl_pad(const char *s, int width)
+{
+	size_t w = utf8_width(s);
+
+	fputs(s, stdout);
+	for (; (int)w < width; w++)
+		putchar(' ');
+}
+
 /* "2026-12-03 14:00" local, for tables; raw text when unreadable. */
 const char *
 ctl_when_short(const char *stored, char *buf, size_t len)
@@ -264,6 +328,7 @@ ctl_ctx_open(struct ctx *c)
 	struct conf_diag errs = { NULL, 0 };
 	char err[512];
 	size_t i;
+	int r, created;
 
 	if (conf_load(c->confpath, &c->conf, &errs, NULL) == -1) {
 		for (i = 0; i < errs.n; i++)
@@ -277,18 +342,37 @@ ctl_ctx_open(struct ctx *c)
 	conf_diag_free(&errs);
 	if (tz_set(c->conf->practice.timezone, err, sizeof err) == -1)
 		return ctl_fail(EX_CONFIG, "%s: %s", c->confpath, err);
+	/* init runs before the service ever did: the folder may not exist. */
+	if (c->init) {
+		r = store_perm_mkdir(c->conf->database, CTL_GROUP, err,
+		    sizeof err);
+		if (r == -1)
+			return ctl_fail(EX_IOERR, "%s", err);
+		if (r == 1)
+			printf("%s\n", err);
+	}
+	created = c->init && access(c->conf->database, F_OK) == -1;
 	c->st = c->preview ? store_open_copy(c->conf->database, err, sizeof err) :
 	    store_open(c->conf->database, err, sizeof err);
+	/* err names the file (once). */
 	if (c->st == NULL)
-		return ctl_fail(EX_IOERR, "%s: %s", c->conf->database, err);
+		return ctl_fail(EX_IOERR, "%s", err);
+	/* `sudo nudgectl init` makes what the service would have made. */
+	if (created && geteuid() == 0 &&
+	    store_perm_give(c->conf->database, CTL_GROUP, err, sizeof err) != 0)
+		return ctl_fail(EX_IOERR, "%s", err);
 	c->db = store_db(c->st);
 	return 0;
 }
 
+/* A permission problem is named as one, with the file (store_errmsg). */
 static int
 dberr(struct ctx *c)
 {
-	return ctl_fail(EX_IOERR, "database: %s", sqlite3_errmsg(c->db));
+	char buf[512];
+
+	return ctl_fail(EX_IOERR, "%s", store_errmsg(c->st, buf,
+	    sizeof buf));
 }
 
 int
@@ -297,10 +381,17 @@ ctl_tx_begin(struct ctx *c)
 	char err[512];
 	int rc;
 
-	if ((rc = ctl_ctx_open(c)) != 0)
+	/* (client forget opens the database first, to ask before it locks) */
+	if (c->st == NULL && (rc = ctl_ctx_open(c)) != 0)
 		return rc;
 	if (store_begin(c->st, err, sizeof err) == -1)
-		return ctl_fail(EX_IOERR, "database: %s", err);
+		return ctl_fail(EX_IOERR, "%s", err);
+	/* Consent changes others made before this command are theirs (issue 14). */
+	if (store_consent_sync(c->st, time(NULL), STORE_HOW_OUTSIDE,
+	    STORE_HOW_FIRST, NULL, err, sizeof err) == -1) {
+		store_rollback(c->st);
+		return ctl_fail(EX_IOERR, "%s", err);
+	}
 	return 0;
 }
 
@@ -308,10 +399,14 @@ ctl_tx_begin(struct ctx *c)
 int
 ctl_tx_end(struct ctx *c, int rc)
 {
-	char err[512];
+	char err[512], how[160];
 
+	/* Every consent value this command changed goes in consent_log. */
+	if (rc == 0 && store_consent_sync(c->st, time(NULL), ctl_how(c, how,
+	    sizeof how), ctl_how(c, how, sizeof how), NULL, err, sizeof err) == -1)
+		rc = ctl_fail(EX_IOERR, "%s", err);
 	if (rc == 0 && store_commit(c->st, err, sizeof err) == -1)
-		rc = ctl_fail(EX_IOERR, "database: %s", err);
+		rc = ctl_fail(EX_IOERR, "%s", err);
 	if (rc != 0) {
 		store_rollback(c->st);
 		return rc;
@@ -479,6 +574,7 @@ cmd_init(struct ctx *c, int argc, char **argv)
 	sqlite3_stmt *s;
 	int rc, r;
 
+	c->init = 1;
 	if ((rc = ctl_args_none(c, argc, argv)) != 0 ||
 	    (rc = ctl_ctx_open(c)) != 0)
 		return rc == DONE ? 0 : rc;
@@ -529,17 +625,41 @@ static const struct cmd cmds[] = {
 	  "Nothing more is sent to this client (until opt-in).\n" },
 	{ "client", "opt-in", cmd_client_optin, "undo an opt-out",
 	  "usage: nudgectl client opt-in ID\n" },
+	{ "client", "delete", cmd_client_delete, "delete a client typed by "
+	  "mistake",
+	  "usage: nudgectl client delete ID\n"
+	  "Only a client with no appointments and no messages on record "
+	  "(else: opt-out).\n" },
+	{ "client", "export", cmd_client_export, "everything held about a client",
+	  "usage: nudgectl client export ID [--format json|text]\n"
+	  "Everything the database holds about the client (a subject access\n"
+	  "request): their row, cases, appointments, homework, outbox rows and\n"
+	  "consent history; of a partner, only the name.  Default: JSON.\n" },
+	{ "client", "forget", cmd_client_forget, "erase a client's personal data",
+	  "usage: nudgectl client forget ID [--yes]\n"
+	  "Remove the client's name, address and phone everywhere, cancel their\n"
+	  "pending messages, take them out of their cases (a partner's case\n"
+	  "becomes theirs alone) and compact the database file.  Asks first;\n"
+	  "--yes: do not ask (for scripts).  Refused while a message to them is\n"
+	  "being sent.\n" },
 	{ "case", "add", cmd_case_add, "add a case (one person or a couple)",
 	  "usage: nudgectl case add --label LABEL --client ID [--client ID]\n"
 	  "A case has one client, or two for a couple; each must exist.\n" },
 	{ "case", "list", cmd_case_list, "list cases and their members",
 	  "usage: nudgectl case list\n" },
 	{ "case", "close", cmd_case_close, "close a case: no more messages",
-	  "usage: nudgectl case close ID\n" },
+	  "usage: nudgectl case close ID [--cancel-future]\n"
+	  "  --cancel-future  also cancel its booked appointments ahead (also "
+	  "on a\n"
+	  "                   closed case); without it they stay booked, "
+	  "unreminded\n" },
+	{ "case", "reopen", cmd_case_reopen, "reopen a closed case",
+	  "usage: nudgectl case reopen ID\n" },
 	{ NULL, "book", cmd_book, "book an appointment (or a weekly series)",
 	  "usage: nudgectl book --case ID --at \"YYYY-MM-DD HH:MM\" "
 	  "[--kind KIND] [--duration MIN]\n"
 	  "                     [--mode MODE] [--video-url URL] [--weekly N]\n"
+	  "                     [--for CLIENT]\n"
 	  "  --at TIME        local time in practice.timezone\n"
 	  "  --kind KIND      assessment, session (default) or call\n"
 	  "  --duration MIN   default 60; 90 for an assessment, 15 for a call\n"
@@ -548,7 +668,11 @@ static const struct cmd cmds[] = {
 	  "  --video-url URL  link for an online session (default: "
 	  "practice.video_url)\n"
 	  "  --weekly N       N appointments, a week apart, at the same local "
-	  "time\n" },
+	  "time;\n"
+	  "                   dates in practice.closed are skipped\n"
+	  "  --for CLIENT     only this member of the case gets its messages\n"
+	  "                   (e.g. the partner who booked the free call)\n"
+	  "Another case's appointment at the same time is warned about.\n" },
 	{ NULL, "appointments", cmd_appointments, "list appointments",
 	  "usage: nudgectl appointments [--case ID] [--all]\n"
 	  "Booked appointments from now on; --all: past and cancelled too.\n" },
@@ -572,15 +696,62 @@ static const struct cmd cmds[] = {
 	  "usage: nudgectl homework list [--case ID]\n" },
 	{ "homework", "stop", cmd_homework_stop, "stop a homework's prompts",
 	  "usage: nudgectl homework stop ID\n" },
+	{ NULL, "edit", cmd_appt_edit, "change an appointment's mode, length, "
+	  "link or who it is for",
+	  "usage: nudgectl edit APPOINTMENT [--mode MODE] [--duration MIN]\n"
+	  "                     [--video-url URL] [--for CLIENT | --everyone]\n"
+	  "  --mode MODE      in_person, online or phone\n"
+	  "  --duration MIN   its length in minutes\n"
+	  "  --video-url URL  its own link (online only)\n"
+	  "  --for CLIENT     only this member of the case gets its messages\n"
+	  "  --everyone       every member of the case does again\n"
+	  "Clients already reminded get a change notice (notify_move), not a "
+	  "cancellation.\n" },
+	{ NULL, "templates", cmd_templates, "print the built-in wording",
+	  "usage: nudgectl templates [GROUP]\n"
+	  "Without GROUP: the built-in groups and the values templates may "
+	  "use.\nWith GROUP: its email_subject, email_text and sms, as "
+	  "written.\n" },
 	{ NULL, "upcoming", cmd_upcoming, "what will be sent, when, to whom",
 	  "usage: nudgectl upcoming [--days N] [--now YYYY-MM-DDTHH:MM:SSZ]\n"
 	  "Every message due in the next N days (default 14), rendered. "
 	  "Writes nothing.\n" },
 	{ NULL, "outbox", cmd_outbox, "what was sent or failed, and why",
-	  "usage: nudgectl outbox [--failed] [--since YYYY-MM-DD] [--limit N]\n"
-	  "  --failed        failed messages only, with the reason\n"
-	  "  --since DATE    due on or after that local date\n"
-	  "  --limit N       at most N rows, newest first (default 50)\n" },
+	  "usage: nudgectl outbox [--status STATUS] [--failed] [--client ID]\n"
+	  "                       [--since YYYY-MM-DD] [--until YYYY-MM-DD] "
+	  "[--limit N]\n"
+	  "  --status STATUS  pending, sending, sent, failed, skipped or "
+	  "cancelled\n"
+	  "  --failed         the same as --status failed\n"
+	  "  --client ID      messages to that client only\n"
+	  "  --since DATE     due on or after that local date\n"
+	  "  --until DATE     due on or before that local date\n"
+	  "  --limit N        at most N rows (default 50)\n"
+	  "Settled messages first, the newest first; then those waiting, the "
+	  "next first.\n" },
+	{ NULL, "report", cmd_report, "the week's messages per client",
+	  "usage: nudgectl report [--week] [YYYY-MM-DD]\n"
+	  "Per client: messages sent, failed, cancelled, skipped and waiting "
+	  "in the\n"
+	  "week (Monday to Sunday) holding the date (default: today).\n" },
+	{ NULL, "status", cmd_status, "is all well? (exit 1: needs attention)",
+	  "usage: nudgectl status [--since YYYY-MM-DD]\n"
+	  "Whether nudged is running, its last pass, paused channels, what "
+	  "waits,\n"
+	  "what was sent and failed since the date (default: 7 days ago), "
+	  "unreadable\n"
+	  "rows and the digest.  Exit 0: nothing needs attention; 1: a "
+	  "channel is\n"
+	  "paused, failures not yet reported, or unreadable rows.\n" },
+	{ NULL, "problems", cmd_problems, "booking rows nudged cannot read",
+	  "usage: nudgectl problems\n"
+	  "Rows of the booking tables that nudged skips because it cannot "
+	  "read them.\n" },
+	{ NULL, "alert", cmd_alert, "mail the practitioner that nudged failed",
+	  "usage: nudgectl alert --service-failed\n"
+	  "Mail practice.email that the service stopped for good (run by\n"
+	  "systemd's nudged-failed.service through OnFailure=), with the same\n"
+	  "SMTP settings as nudged.\n" },
 	{ NULL, "send-test", cmd_send_test, "send one real test message",
 	  "usage: nudgectl send-test --to ADDRESS_OR_PHONE\n"
 	  "An email address goes by email, a phone number by SMS.\n" },

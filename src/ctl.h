@@ -13,6 +13,7 @@
 #define NUDGED_CTL_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -29,6 +30,7 @@ struct ctx {
 	sqlite3		*db;
 	struct sbuf	 out;		/* printed once committed */
 	int		 preview;	/* open a private copy of the database */
+	int		 init;		/* create the database's folder if missing */
 };
 
 enum {
@@ -36,7 +38,9 @@ enum {
 	O_NO_EMAIL, O_DISCREET, O_NO_DISCREET, O_CLR_EMAIL, O_CLR_PHONE,
 	O_CLR_FIRST, O_LABEL, O_CLIENT, O_CASE, O_AT, O_DURATION, O_KIND,
 	O_MODE, O_VIDEO, O_WEEKLY, O_TO, O_TITLE, O_PROMPT, O_STARTS, O_ENDS,
-	O_EVERY, O_DAYS, O_NOW, O_FAILED, O_SINCE, O_LIMIT, O_ALL
+	O_EVERY, O_DAYS, O_NOW, O_FAILED, O_SINCE, O_LIMIT, O_ALL,
+	O_STATUS, O_UNTIL, O_WEEK, O_CANCEL_FUTURE, O_FORCE,
+	O_FOR, O_EVERYONE	/* issue 9 */
 };
 
 #define HELP_OPT	{ "help", no_argument, NULL, 'h' }
@@ -48,7 +52,14 @@ enum {
 int	 ctl_fail(int, const char *, ...) __attribute__((format(printf, 2, 3)));
 void	 ctl_outf(struct ctx *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+void	 ctl_warn(const struct ctx *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
 const char *ctl_when_short(const char *, char *, size_t);
+void	 ctl_pad(const char *, int width);
+int	 ctl_bad_date(const struct ctx *, const char *opt, const char *,
+	    const char *form, const char *want);
+int	 ctl_date_arg(const struct ctx *, const char *opt, const char *,
+	    time_t *);
 
 /* ---- options and arguments ---- */
 int	 ctl_help(const struct ctx *);
@@ -89,6 +100,8 @@ int	 cmd_client_optin(struct ctx *, int, char **);
 int	 cmd_case_add(struct ctx *, int, char **);
 int	 cmd_case_list(struct ctx *, int, char **);
 int	 cmd_case_close(struct ctx *, int, char **);
+int	 cmd_case_reopen(struct ctx *, int, char **);
+int	 cmd_client_delete(struct ctx *, int, char **);
 
 /* ---- commands (ctl_diary.c) ---- */
 int	 cmd_book(struct ctx *, int, char **);
@@ -99,9 +112,28 @@ int	 cmd_homework_add(struct ctx *, int, char **);
 int	 cmd_homework_list(struct ctx *, int, char **);
 int	 cmd_homework_stop(struct ctx *, int, char **);
 
+/* ---- data care (ctl_privacy.c, issue 14) ---- */
+const char *ctl_how(const struct ctx *, char *, size_t);
+int	 ctl_consent_history(struct ctx *, long long client_id);
+int	 cmd_client_export(struct ctx *, int, char **);
+int	 cmd_client_forget(struct ctx *, int, char **);
+int	 cmd_alert(struct ctx *, int, char **);
+/* ---- commands (ctl_client.c, issue 9) ---- */
+int	 cmd_appt_edit(struct ctx *, int, char **);
+int	 cmd_templates(struct ctx *, int, char **);
+/* Is client a member of case?  0, or an exit code (reported). */
+int	 ctl_member_of(struct ctx *, long long case_id, long long client);
+
 /* ---- commands (ctl_outbox.c) ---- */
 int	 cmd_upcoming(struct ctx *, int, char **);
 int	 cmd_outbox(struct ctx *, int, char **);
 int	 cmd_send_test(struct ctx *, int, char **);
+
+/* ---- commands (ctl_report.c) ---- */
+int	 cmd_report(struct ctx *, int, char **);
+
+/* ---- commands (ctl_status.c) ---- */
+int	 cmd_status(struct ctx *, int, char **);
+int	 cmd_problems(struct ctx *, int, char **);
 
 #endif

@@ -107,6 +107,42 @@ overlap(struct ctx *c, long long case_id, long long skip, time_t start,
 	return r == -1 ? EX_IOERR : rc;
 }
 
+/*
+ * Another case's appointment at the same time: the practitioner cannot be
+ * in two sessions.  A warning (a colleague's room may be meant); the
+ * booking stands.  0 or an exit code.
+ */
+static int
+double_booked(struct ctx *c, long long case_id, long long skip, time_t start,
+    long dur)
+{
+	struct appt_hit hit;
+	char err[512], buf[96];
+	int r;
+
+	if ((r = store_overlap(c->st, case_id, skip, start, dur, &hit, err,
+	    sizeof err)) == -1)
+		return ctl_fail(EX_IOERR, "%s", err);
+	if (r == 1)
+		ctl_warn(c, "double-booked: appointment %lld of case %lld (%s) "
+		    "is on %s too", hit.id, hit.case_id, hit.label,
+		    when(hit.starts_at, buf, sizeof buf));
+	return 0;
+}
+
+/* Is the local date in practice.closed? */
+static int
+closed_on(const struct ctx *c, int y, int mo, int d)
+{
+	char date[16];
+
+	snprintf(date, sizeof date, "%04d-%02d-%02d", y, mo, d);
+	for (size_t i = 0; i < c->conf->practice.nclosed; i++)
+		if (strcmp(c->conf->practice.closed[i], date) == 0)
+			return 1;
+	return 0;
+}
+
 /* "YYYY-MM-DD HH:MM" (or with a T) into its parts; 0 or exit code. */
 static int
 wall_time(const struct ctx *c, const char *opt, const char *s, int *y,
@@ -122,8 +158,9 @@ wall_time(const struct ctx *c, const char *opt, const char *s, int *y,
 		    tz_parse_hhmm(s + 11, min) == 0)
 			return 0;
 	}
-	return ctl_fail(EX_USAGE, "%s: %s wants a local time "
-	    "\"YYYY-MM-DD HH:MM\", not '%s'", c->cmd, opt, s);
+	return ctl_bad_date(c, opt, s, strlen(s) > 10 && s[10] == 'T' ?
+	    "9999-99-99T99:99" :
+	    "9999-99-99 99:99", "a local time \"YYYY-MM-DD HH:MM\"");
 }
 
 int
@@ -137,11 +174,12 @@ cmd_book(struct ctx *c, int argc, char **argv)
 		{ "mode", required_argument, NULL, O_MODE },
 		{ "video-url", required_argument, NULL, O_VIDEO },
 		{ "weekly", required_argument, NULL, O_WEEKLY },
+		{ "for", required_argument, NULL, O_FOR },
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
 	const char *at = NULL, *kind = "session", *mode = NULL, *video = NULL;
 	char *label = NULL, buf[96];
-	long long case_id = 0;
+	long long case_id = 0, forc = 0;
 	long dur = 0, weekly = 1, i;
 	int ch, rc, y, mo, d, min, y2, mo2, d2;
 	struct tm tm;
@@ -163,6 +201,9 @@ cmd_book(struct ctx *c, int argc, char **argv)
 		case O_VIDEO: video = optarg; break;
 		case O_WEEKLY:
 			rc = ctl_num(c, "--weekly", optarg, 1, 104, &weekly);
+			break;
+		case O_FOR:
+			rc = ctl_id_arg(c, "--for", optarg, &forc);
 			break;
 		case 'h':
 			return ctl_help(c);
@@ -201,8 +242,11 @@ cmd_book(struct ctx *c, int argc, char **argv)
 	if ((rc = wall_time(c, "--at", at, &y, &mo, &d, &min)) != 0 ||
 	    (rc = ctl_tx_begin(c)) != 0)
 		return rc;
-	if ((rc = open_case(c, case_id, &label)) != 0)
+	if ((rc = open_case(c, case_id, &label)) != 0 ||
+	    (forc != 0 && (rc = ctl_member_of(c, case_id, forc)) != 0)) {
+		free(label);
 		return ctl_tx_end(c, rc);
+	}
 	now = time(NULL);
 	/* Weekly means the same local wall time: across DST the UTC hour moves. */
 	for (i = 0; i < weekly && rc == 0; i++) {
@@ -221,17 +265,35 @@ cmd_book(struct ctx *c, int argc, char **argv)
 		}
 		if ((rc = overlap(c, case_id, 0, t, dur)) != 0)
 			break;
+		/* A series goes round the practice's holidays. */
+		if (closed_on(c, y2, mo2, d2) && weekly > 1) {
+			ctl_outf(c, "%04d-%02d-%02d skipped: the practice is "
+			    "closed that day (practice.closed)\n", y2, mo2, d2);
+			continue;
+		}
+		if (closed_on(c, y2, mo2, d2))
+			ctl_warn(c, "the practice is closed on %04d-%02d-%02d "
+			    "(practice.closed); booked all the same", y2, mo2,
+			    d2);
+		if ((rc = double_booked(c, case_id, 0, t, dur)) != 0)
+			break;
 		tz_format_utc(t, buf);
 		if ((rc = ctl_q_exec(c, "INSERT INTO appointments (case_id, "
 		    "starts_at, duration_min, kind, mode, video_url, status) "
 		    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'booked')", "Itittt",
 		    case_id, buf, (int)dur, kind, mode, video)) != 0)
 			break;
+		if (forc != 0 && (rc = ctl_q_exec(c, "UPDATE appointments SET "
+		    "for_client = ?1 WHERE id = ?2", "II", forc,
+		    (long long)sqlite3_last_insert_rowid(c->db))) != 0)
+			break;
 		ctl_outf(c, "appointment %lld booked: case %lld (%s), %s on "
 		    "%s, %ld minutes, %s",
 		    (long long)sqlite3_last_insert_rowid(c->db),
 		    case_id, label, kind, when(t, buf, sizeof buf), dur,
 		    mode_words(mode));
+		if (forc != 0)
+			ctl_outf(c, ", for client %lld only", forc);
 		tz_to_local(t, &tm);
 		if (tm.tm_hour * 60 + tm.tm_min != min)
 			ctl_outf(c, " (%02d:%02d does not exist that day: the "
@@ -328,7 +390,8 @@ cmd_move(struct ctx *c, int argc, char **argv)
 	else if (t == was)
 		rc = ctl_fail(EX_DATAERR, "%s: appointment %lld is on %s "
 		    "already", c->cmd, id, old);
-	else if ((rc = overlap(c, case_id, id, t, dur)) == 0) {
+	else if ((rc = overlap(c, case_id, id, t, dur)) == 0 &&
+	    (rc = double_booked(c, case_id, id, t, dur)) == 0) {
 		tz_format_utc(t, buf);
 		rc = ctl_q_exec(c, "UPDATE appointments SET starts_at = ?1 "
 		    "WHERE id = ?2", "tI", buf, id);
@@ -384,10 +447,12 @@ cmd_appointments(struct ctx *c, int argc, char **argv)
 			printf("%-5s %-16s %-5s %-20s %-10s %-9s %4s  %s\n", "ID",
 			    "WHEN", "CASE", "LABEL", "KIND", "MODE", "MIN",
 			    "STATUS");
-		printf("%-5lld %-16s %-5lld %-20s %-10s %-9s %4d  %s\n",
+		printf("%-5lld %-16s %-5lld ",
 		    (long long)sqlite3_column_int64(s, 0),
 		    ctl_when_short(ctl_ctext(s, 3), buf, sizeof buf),
-		    (long long)sqlite3_column_int64(s, 1), ctl_ctext(s, 2),
+		    (long long)sqlite3_column_int64(s, 1));
+		ctl_pad(ctl_ctext(s, 2), 20);
+		printf(" %-10s %-9s %4d  %s\n",
 		    ctl_ctext(s, 5), ctl_ctext(s, 6), sqlite3_column_int(s, 4),
 		    ctl_ctext(s, 7));
 	}
@@ -450,11 +515,12 @@ cmd_homework_add(struct ctx *c, int argc, char **argv)
 	if (case_id == 0 || title == NULL || prompt == NULL || starts == NULL)
 		return ctl_fail(EX_USAGE, "%s: --case, --title, --prompt and "
 		    "--starts-on are required", c->cmd);
-	if (tz_parse_date(starts, &y, &mo, &d) == -1 ||
-	    (ends && tz_parse_date(ends, &y2, &mo2, &d2) == -1))
-		return ctl_fail(EX_USAGE, "%s: dates are YYYY-MM-DD, not '%s'",
-		    c->cmd, ends && tz_parse_date(starts, &y, &mo, &d) == 0 ?
-		    ends : starts);
+	if (tz_parse_date(starts, &y, &mo, &d) == -1)
+		return ctl_bad_date(c, "--starts-on", starts, "9999-99-99",
+		    "a date YYYY-MM-DD");
+	if (ends && tz_parse_date(ends, &y2, &mo2, &d2) == -1)
+		return ctl_bad_date(c, "--ends-on", ends, "9999-99-99",
+		    "a date YYYY-MM-DD");
 	if (at && tz_parse_hhmm(at, &min) == -1)
 		return ctl_fail(EX_USAGE, "%s: --at wants HH:MM, not '%s'",
 		    c->cmd, at);
@@ -546,11 +612,14 @@ cmd_homework_list(struct ctx *c, int argc, char **argv)
 		if (n++ == 0)
 			printf("%-5s %-5s %-20s %-8s %-28s %s\n", "ID", "CASE",
 			    "LABEL", "STATUS", "TITLE", "SCHEDULE");
-		printf("%-5lld %-5lld %-20s %-8s %-28s every %d day(s) from %s "
-		    "until %s at %s\n", (long long)sqlite3_column_int64(s, 0),
-		    (long long)sqlite3_column_int64(s, 1), ctl_ctext(s, 2),
-		    sqlite3_column_int(s, 8) ? "active" : "stopped",
-		    ctl_ctext(s, 3), sqlite3_column_int(s, 6), ctl_ctext(s, 4),
+		printf("%-5lld %-5lld ", (long long)sqlite3_column_int64(s, 0),
+		    (long long)sqlite3_column_int64(s, 1));
+		ctl_pad(ctl_ctext(s, 2), 20);
+		printf(" %-8s ", sqlite3_column_int(s, 8) ? "active" :
+		    "stopped");
+		ctl_pad(ctl_ctext(s, 3), 28);
+		printf(" every %d day(s) from %s "
+		    "until %s at %s\n", sqlite3_column_int(s, 6), ctl_ctext(s, 4),
 		    sqlite3_column_type(s, 5) == SQLITE_NULL ? "next session" :
 		    ctl_ctext(s, 5),
 		    sqlite3_column_type(s, 7) == SQLITE_NULL ? at :

@@ -109,6 +109,39 @@ client_parse(struct ctx *c, int argc, char **argv, struct client_opts *o)
 	if (o->email && (strlen(o->email) > 254 || !mail_addr_valid(o->email)))
 		return ctl_fail(EX_DATAERR, "%s: '%s' is not a valid email "
 		    "address", c->cmd, o->email);
+	if (o->email && strchr(strrchr(o->email, '@'), '.') == NULL)
+		ctl_warn(c, "the email address '%s' has no dot in its domain "
+		    "(a typo such as 'gmailcom'?); saved as typed", o->email);
+	return 0;
+}
+
+/*
+ * After a client is added or changed: warn about look-alikes (the same
+ * person typed twice) and a client who can never be reached.  The change
+ * is made all the same.  0 or an exit code.
+ */
+static int
+client_warn(struct ctx *c, long long id, const char *new_name,
+    const char *new_email, const char *name, const char *email,
+    const char *phone)
+{
+	long long same_name, same_email;
+	char err[512];
+
+	/* Only what was typed now is compared: an old twin was warned of. */
+	if (store_client_lookalike(c->st, new_name, new_email, id, &same_name,
+	    &same_email, err, sizeof err) != 0)
+		return ctl_fail(EX_IOERR, "%s", err);
+	if (same_name > 0)
+		ctl_warn(c, "client %lld has the same name (%s): the same "
+		    "person twice?", same_name, new_name);
+	if (same_email > 0)
+		ctl_warn(c, "client %lld has the same email address: the same "
+		    "person twice?", same_email);
+	if ((email == NULL || *email == '\0') && (phone == NULL ||
+	    *phone == '\0'))
+		ctl_warn(c, "client %s has no email and no phone: nudged can "
+		    "never send them anything", name);
 	return 0;
 }
 
@@ -127,6 +160,9 @@ cmd_client_add(struct ctx *c, int argc, char **argv)
 	if ((rc = ctl_tx_begin(c)) != 0)
 		return rc;
 	if (o.phone && (rc = phone_check(c, o.phone, o.sms == 1)) != 0)
+		return ctl_tx_end(c, rc);
+	if ((rc = client_warn(c, 0, o.name, o.email, o.name, o.email,
+	    o.phone)) != 0)
 		return ctl_tx_end(c, rc);
 	rc = ctl_q_exec(c, "INSERT INTO clients (name, first_name, email, "
 	    "phone, email_consent, sms_consent, discreet) VALUES (?1, ?2, ?3, "
@@ -179,6 +215,8 @@ cmd_client_edit(struct ctx *c, int argc, char **argv)
 	phone = o.clr_phone ? NULL : o.phone ? o.phone : v[3];
 	if (phone && (o.phone || o.sms == 1))
 		rc = phone_check(c, phone, flag(v[5], o.sms));
+	if (rc == 0 && (o.name || o.email || o.clr_email || o.clr_phone))
+		rc = client_warn(c, id, o.name, o.email, name, email, phone);
 	if (rc == 0)
 		rc = ctl_q_exec(c, "UPDATE clients SET name = ?1, "
 		    "first_name = ?2, email = ?3, phone = ?4, "
@@ -227,8 +265,9 @@ cmd_client_list(struct ctx *c, int argc, char **argv)
 		if (n++ == 0)
 			printf("%-5s %-24s %-30s %-16s %s\n", "ID", "NAME",
 			    "EMAIL", "PHONE", "FLAGS");
-		printf("%-5lld %-24s %-30s %-16s%s%s%s%s\n",
-		    (long long)sqlite3_column_int64(s, 0), ctl_ctext(s, 1),
+		printf("%-5lld ", (long long)sqlite3_column_int64(s, 0));
+		ctl_pad(ctl_ctext(s, 1), 24);
+		printf(" %-30s %-16s%s%s%s%s\n",
 		    sqlite3_column_type(s, 2) == SQLITE_NULL ? "-" :
 		    ctl_ctext(s, 2),
 		    sqlite3_column_type(s, 3) == SQLITE_NULL ? "-" :
@@ -276,6 +315,8 @@ cmd_client_show(struct ctx *c, int argc, char **argv)
 	printf("  opted out:  %s\n", v[7] ?
 	    ctl_when_short(v[7], buf, sizeof buf) : "no");
 	ctl_free_row(v, 8);
+	if ((rc = ctl_consent_history(c, id)) != 0)
+		return rc;
 	if ((s = ctl_q_prep(c, "SELECT k.id, k.label, k.closed_at FROM cases k "
 	    "JOIN case_members m ON m.case_id = k.id WHERE m.client_id = ?1 "
 	    "ORDER BY k.id", "I", id)) == NULL)
@@ -413,9 +454,9 @@ cmd_case_list(struct ctx *c, int argc, char **argv)
 		if (n++ == 0)
 			printf("%-5s %-7s %-24s %s\n", "ID", "STATUS", "LABEL",
 			    "MEMBERS");
-		printf("%-5lld %-7s %-24s", (long long)sqlite3_column_int64(s, 0),
-		    sqlite3_column_type(s, 2) == SQLITE_NULL ? "open" : "closed",
-		    ctl_ctext(s, 1));
+		printf("%-5lld %-7s ", (long long)sqlite3_column_int64(s, 0),
+		    sqlite3_column_type(s, 2) == SQLITE_NULL ? "open" : "closed");
+		ctl_pad(ctl_ctext(s, 1), 24);
 		if ((m = ctl_q_prep(c, "SELECT l.id, l.name FROM "
 		    "case_members x JOIN clients l ON l.id = x.client_id "
 		    "WHERE x.case_id = ?1 ORDER BY l.id", "I",
@@ -438,26 +479,112 @@ cmd_case_list(struct ctx *c, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * Closing a case whose sessions are still booked is usually a slip: the
+ * clients would get no reminder and no notice.  Say so (the case is
+ * closed all the same); --cancel-future cancels them too, also on a case
+ * closed already.
+ */
 int
 cmd_case_close(struct ctx *c, int argc, char **argv)
 {
-	char *v[2], now[TZ_UTC_LEN];
+	static const struct option lo[] = {
+		{ "cancel-future", no_argument, NULL, O_CANCEL_FUTURE },
+		HELP_OPT, { NULL, 0, NULL, 0 }
+	};
+	char *v[2], now[TZ_UTC_LEN], err[512], d[64], h[16];
+	long long id;
+	long n = 0;
+	time_t first;
+	int ch, rc, cancel = 0;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+		if (ch == O_CANCEL_FUTURE)
+			cancel = 1;
+		else if (ch == 'h')
+			return ctl_help(c);
+		else
+			return ctl_badopt(c, ch, argv);
+	}
+	if ((rc = ctl_one_id(c, argc, argv, "case", &id)) != 0 ||
+	    (rc = ctl_tx_begin(c)) != 0)
+		return rc;
+	if ((rc = ctl_q_row(c, "case", id, "SELECT label, closed_at FROM "
+	    "cases WHERE id = ?1", v, 2)) != 0)
+		return ctl_tx_end(c, rc);
+	now_utc(now);
+	if (store_case_future(c->st, id, time(NULL), cancel, &n, &first, err,
+	    sizeof err) != 0)
+		rc = ctl_fail(EX_IOERR, "%s", err);
+	else if (v[1] != NULL && !(cancel && n > 0))
+		rc = ctl_fail(EX_DATAERR, "%s: case %lld (%s) is closed "
+		    "already", c->cmd, id, v[0]);
+	else if (v[1] == NULL)
+		rc = ctl_q_exec(c, "UPDATE cases SET closed_at = ?1 WHERE "
+		    "id = ?2", "tI", now, id);
+	if (rc == 0 && n > 0) {
+		tz_format_date(first, d, sizeof d);
+		tz_format_time(first, h, sizeof h);
+	}
+	if (rc == 0 && n > 0 && cancel)
+		ctl_outf(c, "%ld future appointment%s of case %lld cancelled "
+		    "(the first was on %s at %s)\n", n, n == 1 ? "" : "s", id,
+		    d, h);
+	else if (rc == 0 && n > 0)
+		ctl_warn(c, "case %lld still has %ld booked appointment%s ahead "
+		    "(the first on %s at %s): no reminder will go for %s; to "
+		    "cancel %s: nudgectl case close %lld --cancel-future", id, n,
+		    n == 1 ? "" : "s", d, h, n == 1 ? "it" : "them",
+		    n == 1 ? "it" : "them", id);
+	if (rc == 0 && v[1] == NULL)
+		ctl_outf(c, "case %lld closed: %s (no more messages for it)\n",
+		    id, v[0]);
+	ctl_free_row(v, 2);
+	return ctl_tx_end(c, rc);
+}
+
+int
+cmd_case_reopen(struct ctx *c, int argc, char **argv)
+{
+	char *v[2], err[512];
 	long long id;
 	int rc;
 
 	if ((rc = ctl_id_row(c, argc, argv, "case", "SELECT label, closed_at "
 	    "FROM cases WHERE id = ?1", v, 2, &id)) != 0)
 		return rc == DONE ? 0 : rc;
-	now_utc(now);
-	if (v[1] != NULL)
-		rc = ctl_fail(EX_DATAERR, "%s: case %lld (%s) is closed "
-		    "already", c->cmd, id, v[0]);
-	else
-		rc = ctl_q_exec(c, "UPDATE cases SET closed_at = ?1 WHERE "
-		    "id = ?2", "tI", now, id);
-	if (rc == 0)
-		ctl_outf(c, "case %lld closed: %s (no more messages for it)\n",
+	if (v[1] == NULL)
+		rc = ctl_fail(EX_DATAERR, "%s: case %lld (%s) is open", c->cmd,
 		    id, v[0]);
+	else if (store_case_reopen(c->st, id, err, sizeof err) != 0)
+		rc = ctl_fail(EX_IOERR, "%s", err);
+	if (rc == 0)
+		ctl_outf(c, "case %lld reopened: %s (its booked appointments "
+		    "get messages again)\n", id, v[0]);
 	ctl_free_row(v, 2);
+	return ctl_tx_end(c, rc);
+}
+
+int
+cmd_client_delete(struct ctx *c, int argc, char **argv)
+{
+	char *v[1], err[512], why[256];
+	long long id;
+	int rc, r;
+
+	if ((rc = ctl_id_row(c, argc, argv, "client", "SELECT name FROM "
+	    "clients WHERE id = ?1", v, 1, &id)) != 0)
+		return rc == DONE ? 0 : rc;
+	r = store_client_delete(c->st, id, why, sizeof why, err, sizeof err);
+	if (r == -1)
+		rc = ctl_fail(EX_IOERR, "%s", err);
+	else if (r == 1)
+		rc = ctl_fail(EX_DATAERR, "%s: client %lld (%s) is not deleted: "
+		    "%s (use nudgectl client opt-out to send them nothing)",
+		    c->cmd, id, v[0], why);
+	else
+		ctl_outf(c, "client %lld deleted: %s\n", id, v[0]);
+	ctl_free_row(v, 1);
 	return ctl_tx_end(c, rc);
 }

@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "deliver.h"
 #include "log.h"
+#include "retain.h"
 #include "tz.h"
 #include "util.h"
 #include "xfer.h"
@@ -299,6 +300,10 @@ daemon_run(struct conf **confp, struct store *st)
 			}
 		} else
 			failures = 0;
+		/* issue 14: outbox and diary reduced once a day */
+		if (failures == 0 && !daemon_stop && retain_daily(*confp, st,
+		    time(NULL), err, sizeof(err)) != 0)
+			log_err("retention failed: %s", err);
 		sigprocmask(SIG_BLOCK, &blocked, NULL);
 		daemon_status(st, &stats);
 		daemon_watchdog();

@@ -31,6 +31,7 @@
 #include "log.h"
 #include "phone.h"
 #include "plan.h"
+#include "store_privacy.h"
 #include "tz.h"
 #include "util.h"
 
@@ -82,6 +83,13 @@ dl_plan(struct dl *d, long horizon, char *err, size_t errlen)
 	if (store_begin_or_stop(d->st, d->stop, err, errlen) != 0)
 		return d->stop != NULL && *d->stop ? 0 : -1;
 	if (store_snapshot(d->st, d->now - dl_since(d->c), &snap, err, errlen) != 0) {
+		store_rollback(d->st);
+		return -1;
+	}
+	/* Consent changed by a booking tool since the last look (issue 14). */
+	if (store_consent_sync(d->st, d->now, STORE_HOW_OUTSIDE, STORE_HOW_FIRST,
+	    NULL, err, errlen) != 0) {
+		snapshot_free(&snap);
 		store_rollback(d->st);
 		return -1;
 	}
@@ -178,91 +186,6 @@ dl_load(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 }
 
 static void
-dl_compose(struct dl *d, struct dl_item *x)
-{
-	struct compose_in in = {
-		.purpose = x->m.purpose,
-		.template = x->m.template,
-		.appt = x->has_a ? &x->a : NULL,
-		.client = x->has_cl ? &x->cl : NULL,
-		.partner = x->has_partner ? &x->partner : NULL,
-		.hw = x->has_hw ? &x->hw : NULL,
-	};
-
-	time_t *starts = NULL;
-	size_t n = 0;
-
-	/*
-	 * The case's booked sessions give next_date/next_time (the first one
-	 * after the moment the message is due: for a reminder, usually its own
-	 * appointment) and a homework prompt's day_number.
-	 */
-	if (x->has_k && store_case_sessions(d->st, x->k.id, &starts, &n) == 0) {
-		for (size_t i = 0; i < n && in.next_session == 0; i++)
-			if (starts[i] > x->m.due_at)
-				in.next_session = starts[i];
-		if (x->has_hw && x->m.occurrence != NULL)
-			in.day_number = plan_day_number(d->c, &x->hw,
-			    x->m.occurrence, starts, n);
-	}
-	free(starts);
-	compose_msg(d->c, &in, &x->w);
-}
-
-/* The full email for x, or NULL with err (a permanent failure). */
-static char *
-dl_email(struct dl *d, struct dl_item *x, char *err, size_t errlen)
-{
-	struct mail_msg mm = { 0 };
-	struct mail_ics ics = { 0 };
-	char *name = x->has_cl ? compose_oneline(x->cl.name) : NULL;
-	char *from = mail_addr_of(d->c->email.from);
-	char *ical = NULL, *uid = NULL, *html = NULL, *data;
-	const char *dom;
-
-	if (d->c->email.calendar && x->has_a &&
-	    (strcmp(x->m.purpose, "reminder") == 0 ||
-	    strcmp(x->m.purpose, "cancellation") == 0)) {
-		dom = from != NULL && strchr(from, '@') ? strchr(from, '@') + 1 :
-		    "nudged.invalid";
-		uid = xasprintf("appointment-%lld@%s", x->a.id, dom);
-		ics.uid = uid;
-		ics.start = x->a.starts_at;
-		ics.duration_min = x->a.duration_min;
-		ics.summary = x->cl.discreet ? "Appointment" : d->c->practice.name;
-		ics.location = x->cl.discreet ? NULL :
-		    strcmp(x->a.mode, "in_person") == 0 ? d->c->practice.address : NULL;
-		ics.organizer = d->c->practice.email;
-		ics.cancel = strcmp(x->m.purpose, "cancellation") == 0;
-		ics.stamp = d->now;
-		ical = mail_ics_format(&ics);
-	}
-	/*
-	 * A discreet client's mail shows no name in From either: the display
-	 * name is usually the practitioner's.
-	 */
-	mm.from = x->has_cl && x->cl.discreet && from != NULL ? from :
-	    d->c->email.from;
-	mm.to_name = name;
-	mm.to_addr = x->rcpt;
-	mm.reply_to = d->c->practice.email;
-	mm.subject = x->w.subject;
-	mm.text = x->w.text;
-	if (d->c->email.html)
-		mm.html = html = compose_html(x->w.text);
-	mm.ics = ical;
-	mm.message_id = x->msgid;
-	mm.date = d->now;
-	data = mail_format(&mm, err, errlen);
-	free(name);
-	free(from);
-	free(ical);
-	free(uid);
-	free(html);
-	return data;
-}
-
-static void
 dl_print(struct dl *d, const struct dl_item *x)
 {
 	char due[TZ_UTC_LEN], mask[64], date[64], hm[16];
@@ -270,20 +193,32 @@ dl_print(struct dl *d, const struct dl_item *x)
 	tz_format_utc(x->when, due);
 	tz_format_date(x->when, date, sizeof(date));
 	tz_format_time(x->when, hm, sizeof(hm));
-	fprintf(d->out, "%s (%s %s) %s to %s%s%s: %s, msg=%lld\n", due, date, hm,
+	fprintf(d->out, "%s (%s %s) %s to %s%s%s: %s", due, date, hm,
 	    chan_name(x->m.channel), x->has_cl ? x->cl.name : "",
-	    x->has_cl ? " " : "", log_mask(x->rcpt, mask, sizeof(mask)), x->m.purpose,
-	    x->m.id);
-	if (x->m.channel == CHAN_EMAIL) {
+	    x->has_cl ? " " : "", log_mask(x->rcpt, mask, sizeof(mask)), x->m.purpose);
+	/* A row planned only in the preview's private copy has no real id yet. */
+	if (x->m.id <= d->known)
+		fprintf(d->out, ", msg=%lld\n", x->m.id);
+	else
+		fprintf(d->out, ", not yet in the outbox\n");
+	if (x->m.channel == CHAN_EMAIL)
 		fprintf(d->out, "  Subject: %s\n", x->w.subject);
-		for (const char *p = x->w.text; *p; ) {
-			size_t n = strcspn(p, "\n");
+	/* an SMS may hold line breaks too (after a link) */
+	for (const char *p = x->m.channel == CHAN_EMAIL ? x->w.text : x->data;
+	    *p; ) {
+		size_t n = strcspn(p, "\n");
 
-			fprintf(d->out, "  | %.*s\n", (int)n, p);
-			p += n + (p[n] == '\n');
-		}
-	} else
-		fprintf(d->out, "  | %s\n", x->w.sms);
+		fprintf(d->out, "  | %.*s\n", (int)n, p);
+		p += n + (p[n] == '\n');
+	}
+	if (x->m.channel == CHAN_SMS) {
+		struct sms_count n;
+
+		/* what it costs: the count the provider bills */
+		sms_count(x->data, &n);
+		fprintf(d->out, "  (%d SMS segment%s, %s)\n", n.segments,
+		    n.segments == 1 ? "" : "s", n.ucs2 ? "UCS-2" : "GSM-7");
+	}
 	fputc('\n', d->out);
 }
 
@@ -353,7 +288,25 @@ dl_claim(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 			d->stats->skipped++;
 		goto settled;
 	}
+	if (dl_moot(d, x, why, sizeof(why))) {
+		if (d->until == 0)
+			log_info("msg=%lld purpose=%s channel=%s status=skipped "
+			    "why=\"%s\"", x->m.id, x->m.purpose,
+			    chan_name(x->m.channel), why);
+		r = store_mark_final(d->st, x->m.id, "skipped", why, err, errlen);
+		d->stats->skipped++;
+		goto settled;
+	}
 	dl_compose(d, x);
+	/* the details it goes out with: a later change is noticed (plan_moves) */
+	if (x->has_a) {
+		char *det = plan_detail(d->c, &x->a);
+
+		r = store_msg_set_detail(d->st, x->m.id, det, err, errlen);
+		free(det);
+		if (r != 0)
+			goto fail;
+	}
 	if (x->m.channel == CHAN_EMAIL) {
 		char *from = mail_addr_of(d->c->email.from);
 
@@ -367,7 +320,7 @@ dl_claim(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 	} else {
 		struct sms_count n;
 
-		sms_count(x->w.sms, &n);
+		sms_count(dl_sms_text(x), &n);
 		if (n.segments > d->c->sms.max_segments) {
 			snprintf(why, sizeof(why), "the text is %d segments long "
 			    "(%s), over max_segments = %ld", n.segments,
@@ -375,7 +328,7 @@ dl_claim(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 			r = dl_fail(d, x, why, err, errlen);
 			goto settled;
 		}
-		x->data = xstrdup(x->w.sms);
+		x->data = xstrdup(dl_sms_text(x));
 	}
 	if (d->dry) {
 		dl_print(d, x);
@@ -627,6 +580,7 @@ dl_send_sms(struct dl *d, struct dl_item *x, size_t n, char *err, size_t errlen)
 	for (size_t i = 0; i < n; i++) {
 		req[i].to = x[i].rcpt;
 		req[i].text = x[i].data;
+		req[i].from = dl_sms_from(d, &x[i]);
 	}
 	if (d->ss == NULL)
 		d->ss = sms_open(d->c);
@@ -685,6 +639,29 @@ dl_run(struct dl *d, volatile int *stop, char *err, size_t errlen)
 	return r;
 }
 
+/*
+ * For nudgectl status: when the last pass ran and what it did, as
+ * "TIME planned sent failed skipped cancelled pending" (state pass.last).
+ */
+static int
+dl_note_pass(struct dl *d, char *err, size_t errlen)
+{
+	const struct deliver_stats *x = d->stats;
+	char stamp[TZ_UTC_LEN], v[160];
+
+	tz_format_utc(d->now, stamp);
+	snprintf(v, sizeof(v), "%s %d %d %d %d %d %ld", stamp, x->planned,
+	    x->sent, x->failed, x->skipped, x->cancelled, x->pending_due);
+	/* Waiting for a lock another process holds must not delay a stop. */
+	if (store_begin_or_stop(d->st, d->stop, err, errlen) != 0)
+		return -1;
+	if (store_state_set(d->st, "pass.last", v, err, errlen) != 0) {
+		store_rollback(d->st);
+		return -1;
+	}
+	return store_commit(d->st, err, errlen);
+}
+
 static void
 dl_close(struct dl *d)
 {
@@ -703,12 +680,14 @@ deliver_pass(const struct conf *c, struct store *st, time_t now, int dry,
 {
 	struct dl d = { .c = c, .st = st, .now = now, .dry = dry, .out = out,
 	    .stats = stats, .stop = stop };
+	char why[256];
 	int r = 0;
 	long n;
 
 	memset(stats, 0, sizeof(*stats));
 	if (dry && store_dry_begin(st, err, errlen) != 0)
 		return -1;
+	d.known = dry ? store_last_msg_id(st) : 0;
 	/* A stop aborts a transfer whose message has not begun to go up. */
 	xfer_set_stop(stop);
 	if (dl_pause_load(&d, err, errlen) != 0 ||
@@ -716,7 +695,7 @@ deliver_pass(const struct conf *c, struct store *st, time_t now, int dry,
 	    dl_run(&d, stop, err, errlen) != 0)
 		r = -1;
 	if (r == 0 && !dry && (stop == NULL || !*stop) &&
-	    dl_alert(&d, err, errlen) != 0)
+	    (dl_alert(&d, err, errlen) != 0 || dl_weekly(&d, err, errlen) != 0))
 		r = -1;
 	if (r == 0 && (stop == NULL || !*stop)) {
 		if ((n = store_count_due(st, now, err, errlen)) < 0)
@@ -724,6 +703,12 @@ deliver_pass(const struct conf *c, struct store *st, time_t now, int dry,
 		else
 			stats->pending_due = n;
 	}
+	for (int ch = 0; ch < CHAN_N; ch++)
+		stats->paused[ch] = d.paused_why[ch] != NULL;
+	/* Only for nudgectl status: a pass is not failed for want of it. */
+	if (r == 0 && !dry && (stop == NULL || !*stop) &&
+	    dl_note_pass(&d, why, sizeof(why)) != 0)
+		log_debug("last pass not recorded: %s", why);
 	dl_close(&d);
 	xfer_set_stop(NULL);
 	if (dry)
@@ -743,6 +728,7 @@ deliver_upcoming(const struct conf *c, struct store *st, time_t now,
 	memset(&stats, 0, sizeof(stats));
 	if (store_dry_begin(st, err, errlen) != 0)
 		return -1;
+	d.known = store_last_msg_id(st);
 	/*
 	 * Walk the outbox up to until: each message is judged and rendered as
 	 * at its due time; the rollback below forgets it all.

@@ -21,6 +21,7 @@ struct deliver_stats {
 	int	 retry;		/* left pending after a transient failure */
 	int	 bad_rows;	/* unreadable rows reported this pass */
 	long	 pending_due;	/* due now and still pending at the end */
+	int	 paused[CHAN_N];/* the channel is paused at the end */
 };
 
 /* Horizon of planning in the service and --once (seconds ahead of now). */
@@ -50,5 +51,14 @@ int	 deliver_upcoming(const struct conf *, struct store *, time_t now,
  */
 int	 deliver_test(const struct conf *, struct store *, const char *to,
 	    time_t now, char *err, size_t);
+
+/*
+ * nudgectl alert: one email to practice.email through the digest's path,
+ * recorded as purpose 'alert' when st is not NULL (it may be: the
+ * database may be why the service failed).  Returns the transfer result;
+ * err says why on failure.
+ */
+int	 deliver_notify(const struct conf *, struct store *, const char *subject,
+	    const char *text, time_t now, char *err, size_t);
 
 #endif

@@ -14,23 +14,107 @@
 #include "tz.h"
 #include "util.h"
 
+/*
+ * Mail the practitioner through the pass's SMTP session: the one path of
+ * the failure digest, the weekly summary and the service-failed alert.
+ * Called inside an open transaction (so that state the caller set there,
+ * such as the time of the last digest, is committed with the claim): an
+ * outbox row (purpose 'alert') is inserted and marked 'sending', that is
+ * committed, the mail goes, and the outcome is recorded in a new
+ * transaction left open for the caller to finish.  With no store (nudgectl
+ * alert when the database cannot be opened) the mail just goes.  *res: the
+ * transfer's result.  0, or -1 on a database error (nothing left open).
+ */
+int
+dl_mail_practitioner(struct dl *d, const char *subject, const char *text,
+    const char *what, enum xfer_result *res, char *err, size_t errlen)
+{
+	struct mail_msg mm = { 0 };
+	struct msg m = { 0 };
+	struct dl_one one = { 0 };
+	struct xfer_mark mark = { dl_mark_one, &one };
+	char *from = NULL, *msgid = NULL, *data = NULL, why[512] = "", mask[64];
+	char scrub[512];
+	long long id = 0;
+	int r = -1;
+
+	*res = XFER_PERMFAIL;
+	log_mask(d->c->practice.email, mask, sizeof(mask));
+	m.purpose = "alert";
+	m.channel = CHAN_EMAIL;
+	m.recipient = d->c->practice.email;
+	m.due_at = d->now;
+	m.status = "pending";
+	if (d->st != NULL && store_insert_msg(d->st, &m, &id, err, errlen) != 0)
+		goto fail;
+	from = mail_addr_of(d->c->email.from);
+	msgid = mail_message_id(from ? from : "nudged@nudged.invalid", id);
+	mm.from = d->c->email.from;
+	mm.to_name = d->c->practice.practitioner;
+	mm.to_addr = d->c->practice.email;
+	mm.reply_to = d->c->practice.email;
+	mm.subject = subject;
+	mm.text = text;
+	mm.message_id = msgid;
+	mm.date = d->now;
+	if ((data = mail_format(&mm, why, sizeof(why))) == NULL) {
+		log_err("%s for %s not sent: %s", what, mask, why);
+		if (d->st != NULL && store_mark_final(d->st, id, "failed", why, err,
+		    errlen) != 0)
+			goto fail;
+		r = 0;
+		goto out;
+	}
+	if (d->st != NULL && (store_mark_sending(d->st, id, mm.to_addr, msgid,
+	    d->now, err, errlen) != 0 || store_commit(d->st, err, errlen) != 0))
+		goto fail;
+	if (d->ms == NULL)
+		d->ms = mail_open(d->c);
+	one.st = d->st;
+	one.id = id;
+	*res = mail_send(d->ms, mm.to_addr, data, d->st != NULL ? &mark : NULL,
+	    why, sizeof(why));
+	if (d->st != NULL && store_begin(d->st, err, errlen) != 0)
+		goto out;	/* left 'sending': start-up recovery resolves it */
+	if (*res == XFER_OK) {
+		log_info("msg=%lld purpose=alert channel=email to=%s status=sent "
+		    "(%s)", id, mask, what);
+		if (d->st != NULL && store_mark_sent(d->st, id, msgid, d->now, err,
+		    errlen) != 0)
+			goto fail;
+	} else {
+		log_err("msg=%lld %s for %s could not be sent: %s", id, what, mask,
+		    log_scrub(why, scrub, sizeof(scrub)));
+		snprintf(err, errlen, "%s", why);
+		if (d->st != NULL && store_mark_final(d->st, id, "failed", why, err,
+		    errlen) != 0)
+			goto fail;
+	}
+	r = 0;
+	goto out;
+fail:
+	if (d->st != NULL)
+		store_rollback(d->st);
+out:
+	free(from);
+	free(msgid);
+	free(data);
+	return r;
+}
+
 int
 dl_alert(struct dl *d, char *err, size_t errlen)
 {
 	struct alert_in in = { 0 };
-	struct msg *failed = NULL, m = { 0 };
+	struct msg *failed = NULL;
 	struct bad_row *bad = NULL;
-	struct mail_msg mm = { 0 };
 	struct composed w = { 0 };
 	struct compose_in ci = { .purpose = "alert" };
 	size_t nf = 0, nb = 0;
-	char *lasts = NULL, *summary = NULL, *from = NULL, *msgid = NULL;
-	char *data = NULL, stamp[TZ_UTC_LEN], why[512] = "", mask[64];
-	long long id = 0;
+	char *lasts = NULL, *summary = NULL, stamp[TZ_UTC_LEN], mask[64];
+	char what[128];
 	time_t last = 0;
 	enum xfer_result res;
-	struct dl_one one = { 0 };
-	struct xfer_mark mark = { dl_mark_one, &one };
 	int r = -1;
 
 	if (store_begin(d->st, err, errlen) != 0)
@@ -65,55 +149,13 @@ dl_alert(struct dl *d, char *err, size_t errlen)
 	summary = alert_summary(&in);
 	ci.summary = summary;
 	compose_msg(d->c, &ci, &w);
-	m.purpose = "alert";
-	m.channel = CHAN_EMAIL;
-	m.recipient = d->c->practice.email;
-	m.due_at = d->now;
-	m.status = "pending";
-	if (store_insert_msg(d->st, &m, &id, err, errlen) != 0)
-		goto fail;
-	from = mail_addr_of(d->c->email.from);
-	msgid = mail_message_id(from ? from : "nudged@nudged.invalid", id);
-	mm.from = d->c->email.from;
-	mm.to_name = d->c->practice.practitioner;
-	mm.to_addr = d->c->practice.email;
-	mm.reply_to = d->c->practice.email;
-	mm.subject = w.subject;
-	mm.text = w.text;
-	mm.message_id = msgid;
-	mm.date = d->now;
-	if ((data = mail_format(&mm, why, sizeof(why))) == NULL) {
-		log_err("failure digest for %s not sent: %s", mask, why);
-		if (store_mark_final(d->st, id, "failed", why, err, errlen) != 0)
-			goto fail;
-		r = store_commit(d->st, err, errlen);
+	snprintf(what, sizeof(what), "failure digest: %zu failed message%s, %zu "
+	    "unreadable row%s", nf, nf == 1 ? "" : "s", nb, nb == 1 ? "" : "s");
+	if (dl_mail_practitioner(d, w.subject, w.text, what, &res, err,
+	    errlen) != 0)
 		goto out;
-	}
-	if (store_mark_sending(d->st, id, mm.to_addr, msgid, d->now, err,
-	    errlen) != 0 || store_commit(d->st, err, errlen) != 0)
+	if (res == XFER_OK && store_alert_done(d->st, err, errlen) != 0)
 		goto fail;
-	if (d->ms == NULL)
-		d->ms = mail_open(d->c);
-	one.st = d->st;
-	one.id = id;
-	res = mail_send(d->ms, mm.to_addr, data, &mark, why, sizeof(why));
-	if (store_begin(d->st, err, errlen) != 0)
-		goto out;
-	if (res == XFER_OK) {
-		log_info("msg=%lld purpose=alert channel=email to=%s status=sent "
-		    "(%zu failed message%s, %zu unreadable row%s)", id, mask, nf,
-		    nf == 1 ? "" : "s", nb, nb == 1 ? "" : "s");
-		if (store_mark_sent(d->st, id, msgid, d->now, err, errlen) != 0 ||
-		    store_alert_done(d->st, err, errlen) != 0)
-			goto fail;
-	} else {
-		char scrub[512];
-
-		log_err("msg=%lld failure digest for %s could not be sent: %s", id,
-		    mask, log_scrub(why, scrub, sizeof(scrub)));
-		if (store_mark_final(d->st, id, "failed", why, err, errlen) != 0)
-			goto fail;
-	}
 	r = store_commit(d->st, err, errlen);
 	goto out;
 fail:
@@ -129,9 +171,6 @@ out:
 	free(lasts);
 	free(summary);
 	composed_free(&w);
-	free(from);
-	free(msgid);
-	free(data);
 	return r;
 }
 

@@ -34,6 +34,7 @@ struct dl {
 	int			 pause_count[CHAN_N];	/* refusals in a row, from state */
 	time_t			 until;		/* upcoming: walk the outbox up to here */
 	volatile int		*stop;		/* service shutdown: claim nothing more */
+	long long		 known;		/* preview: ids up to this are real rows */
 };
 
 /* One claimed message with everything re-read for it, owned. */
@@ -75,7 +76,27 @@ int	 dl_record(struct dl *, struct dl_item *, enum xfer_result,
 int	 dl_fail(struct dl *, struct dl_item *, const char *why, char *err, size_t);
 /* Load and save the channels' pause state (kept across passes). */
 int	 dl_pause_load(struct dl *, char *err, size_t);
+/* deliver_client.c: the words, the email, the SMS text and sender (issue 9). */
+void	 dl_compose(struct dl *, struct dl_item *);
+/* The full email for x, or NULL with err (a permanent failure). */
+char	*dl_email(struct dl *, struct dl_item *, char *err, size_t);
+/* 1 with why when x no longer needs to go (a moot assessment follow-up). */
+int	 dl_moot(struct dl *, struct dl_item *, char *why, size_t);
+/* The SMS text to send (x->w.sms or, when UCS-2 anyway, sms_exact). */
+const char *dl_sms_text(const struct dl_item *);
+/* The SMS sender for x: sms.discreet_from for a discreet client, else NULL. */
+const char *dl_sms_from(const struct dl *, const struct dl_item *);
+
 /* The failure digest, after a pass.  -1: database error. */
 int	 dl_alert(struct dl *, char *err, size_t);
+/*
+ * Mail practice.email (see deliver_alert.c): inside an open transaction,
+ * which it commits; the outcome is recorded in a new one left open.
+ * d->st may be NULL (nothing recorded).  0, or -1 on a database error.
+ */
+int	 dl_mail_practitioner(struct dl *, const char *subject, const char *text,
+	    const char *what, enum xfer_result *res, char *err, size_t);
+/* The weekly summary, when alerts.weekly says one is due (deliver_weekly.c). */
+int	 dl_weekly(struct dl *, char *err, size_t);
 
 #endif

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/ssl.h>
 
 #include "mail.h"
 #include "util.h"
@@ -200,6 +201,7 @@ struct mail_session {
 	const struct xfer_mark	*mark;		/* told before the body goes up */
 	int			 began;		/* the body started to go up */
 	int			 refused;	/* mark said no: no final dot sent */
+	char			*url;		/* email.url with the EHLO name */
 };
 
 struct mail_session *
@@ -228,6 +230,7 @@ mail_close(struct mail_session *s)
 			shutdown(fd, SHUT_RDWR);
 		curl_easy_cleanup(s->curl);	/* QUIT on the open connection */
 	}
+	free(s->url);
 	free(s);
 }
 
@@ -346,15 +349,53 @@ mail_reply_parse(const char *data, size_t n, int by_line, char *text,
 	return s.reply;
 }
 
+/*
+ * Say QUIT on a connection whose login was just refused.  libcurl drops
+ * such a connection without a word (its connect phase failed, so it counts
+ * the connection as dead), which servers log as a client that vanished
+ * mid-dialogue and some count towards blocking it.  The connection is
+ * about to be closed anyway: the QUIT goes through the same TLS session
+ * (or the plain socket) just before libcurl's own close_notify.  Only
+ * libcurl's OpenSSL backend hands us a session we can write to; with
+ * another backend nothing is said, as before.
+ */
+static void
+mail_quit_now(CURL *c)
+{
+	struct curl_tlssessioninfo *tls = NULL;
+	curl_socket_t fd = CURL_SOCKET_BAD;
+	static const char quit[] = "QUIT\r\n";
+
+	if (curl_easy_getinfo(c, CURLINFO_TLS_SSL_PTR, &tls) == CURLE_OK &&
+	    tls != NULL && tls->backend == CURLSSLBACKEND_OPENSSL &&
+	    tls->internals != NULL) {
+		(void)SSL_write(tls->internals, quit, (int)sizeof(quit) - 1);
+		return;
+	}
+	if ((tls == NULL || tls->backend == CURLSSLBACKEND_NONE ||
+	    tls->internals == NULL) &&
+	    curl_easy_getinfo(c, CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK &&
+	    fd != CURL_SOCKET_BAD)
+		(void)send(fd, quit, sizeof(quit) - 1, MSG_NOSIGNAL);
+}
+
 static int
 mail_debug(CURL *c, curl_infotype type, char *d, size_t n, void *arg)
 {
-	(void)c;
+	struct mail_session *s = arg;
+
 	/* Only the dialogue; message data and TLS records are never looked at. */
 	if (type == CURLINFO_HEADER_OUT)
-		mail_saw_command(arg, d, n);
-	else if (type == CURLINFO_HEADER_IN)
-		mail_saw_reply(arg, d, n);
+		mail_saw_command(s, d, n);
+	else if (type == CURLINFO_HEADER_IN) {
+		mail_saw_reply(s, d, n);
+		/* 535: these credentials are refused; libcurl gives up now */
+		if (s->phase == MAIL_PHASE_AUTH && s->reply == 535 &&
+		    !s->in_reply && !s->quitting) {
+			s->quitting = 1;
+			mail_quit_now(c);
+		}
+	}
 	return 0;
 }
 
@@ -388,6 +429,34 @@ mail_read(char *buf, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+char *
+mail_url(const char *url, const char *helo, const char *from)
+{
+	const char *auth = strstr(url, "://"), *path;
+	char *addr, *u;
+
+	if (auth == NULL)
+		return xstrdup(url);
+	path = strchr(auth + 3, '/');
+	/*
+	 * libcurl says EHLO with the URL's path, and "localhost" without one
+	 * (a name many servers count against a sender): email.helo, else a
+	 * name already in the URL, else the domain of the From address.
+	 */
+	if (helo == NULL && path != NULL && path[1] != '\0')
+		return xstrdup(url);
+	if (helo == NULL) {
+		if ((addr = mail_addr_of(from)) == NULL)
+			return xstrdup(url);
+		u = xasprintf("%.*s/%s", (int)(path != NULL ? path - url :
+		    (ptrdiff_t)strlen(url)), url, strchr(addr, '@') + 1);
+		free(addr);
+		return u;
+	}
+	return xasprintf("%.*s/%s", (int)(path != NULL ? path - url :
+	    (ptrdiff_t)strlen(url)), url, helo);
+}
+
 #define MAIL_SET(opt, val) do {						\
 	if ((rc = curl_easy_setopt(c, opt, val)) != CURLE_OK)		\
 		goto fail;						\
@@ -407,7 +476,8 @@ mail_setup(struct mail_session *s, char *err, size_t errlen)
 	if ((rc = xfer_setup(c, cf->email.ca_file, cf->email.timeout,
 	    s->errbuf, &s->began)) != CURLE_OK)
 		goto fail;
-	MAIL_SET(CURLOPT_URL, cf->email.url);
+	s->url = mail_url(cf->email.url, cf->email.helo, cf->email.from);
+	MAIL_SET(CURLOPT_URL, s->url);
 	MAIL_SET(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
 	/* _TRY would fall back to plain text without a word; never use it. */
 	MAIL_SET(CURLOPT_USE_SSL, cf->email.tls_required ?

@@ -24,7 +24,7 @@
  * or timed out after the whole message went up: UNKNOWN.  Login refused,
  * certificate not trusted, STARTTLS not offered: CHANNEL.
  *
- * The pure half (addresses, mail_format, mail_ics_format) is in mime.c;
+ * The pure half (addresses, mail_format) is in mime.c;
  * Message-IDs and delivery are in mail.c.
  */
 #ifndef NUDGED_MAIL_H
@@ -49,29 +49,22 @@ struct mail_msg {
 	time_t		 date;
 };
 
-struct mail_ics {
-	const char	*uid;		/* stable per appointment, e.g. "appt-42@domain" */
-	time_t		 start;
-	int		 duration_min;
-	const char	*summary;	/* UTF-8, discreet-safe */
-	const char	*location;	/* may be NULL */
-	const char	*url;		/* may be NULL */
-	const char	*organizer;	/* practice email, may be NULL */
-	int		 cancel;	/* METHOD:CANCEL instead of REQUEST/PUBLISH */
-	time_t		 stamp;
-};
 
 /* 1 when addr is a plain, safe "local@domain" (no name, no <>, no CR/LF, no spaces). */
 int	 mail_addr_valid(const char *addr);
 /* The bare address inside "Name <addr>" or "addr"; caller frees; NULL if invalid. */
 char	*mail_addr_of(const char *from);
+/*
+ * The URL libcurl gets: url with the EHLO name as its path (libcurl takes
+ * it from there): helo, else a path url already has, else the domain of
+ * from ("Name <addr>").  Caller frees.
+ */
+char	*mail_url(const char *url, const char *helo, const char *from);
 /* A new unique Message-ID (without <>) in the domain of from_addr; caller frees. */
 char	*mail_message_id(const char *from_addr, long long msg_id);
 
 /* The full message text with CRLF line ends; caller frees; NULL + err on bad data. */
 char	*mail_format(const struct mail_msg *, char *err, size_t errlen);
-/* An iCalendar object (RFC 5545, CRLF, folded); caller frees. */
-char	*mail_ics_format(const struct mail_ics *);
 
 /*
  * How far one SMTP exchange got: the last command libcurl sent (BODY: the

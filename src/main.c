@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "deliver.h"
 #include "log.h"
+#include "retain.h"
 #include "store.h"
 #include "tz.h"
 
@@ -149,8 +150,13 @@ main(int argc, char **argv)
 			return EX_USAGE;
 		}
 		if (tz_parse_utc(nowarg, &now) != 0) {
-			fprintf(stderr, "nudged: --now '%s' is not a time of the form "
-			    "YYYY-MM-DDTHH:MM:SSZ\n", nowarg);
+			if (tz_impossible(nowarg, "9999-99-99T99:99:99Z", err,
+			    sizeof(err)))
+				fprintf(stderr, "nudged: --now '%s' is an "
+				    "impossible date: %s\n", nowarg, err);
+			else
+				fprintf(stderr, "nudged: --now '%s' is not a time "
+				    "of the form YYYY-MM-DDTHH:MM:SSZ\n", nowarg);
 			return EX_USAGE;
 		}
 	}
@@ -164,6 +170,7 @@ main(int argc, char **argv)
 	}
 	if (check) {
 		rc = check_templates(c, stderr) == 0 ? 0 : EX_CONFIG;
+		check_examples(c, stderr);
 		if (rc == 0)
 			printf("%s: OK\n", path);
 		conf_free(c);
@@ -186,6 +193,11 @@ main(int argc, char **argv)
 	log_start(c, dry ? "dry run" : once ? "single pass" : "service");
 	if (!dry) {
 		struct store_recovery rec;
+
+		/* A practitioner in group nudged must be able to write it too. */
+		if (store_perm_repair(c->database, err, sizeof(err)) > 0)
+			log_warn("database files had the wrong mode or group, "
+			    "repaired: %s", err);
 
 		if ((rc = store_lock(st, err, sizeof(err))) != 0) {
 			log_err("%s", err);
@@ -215,12 +227,29 @@ main(int argc, char **argv)
 			log_err("%s", err);
 			rc = EX_IOERR;
 		} else {
+			char paused[64] = "";
+
+			/* Visible without the journal: a paused channel is why
+			 * messages wait. */
+			for (int k = 0; k < CHAN_N; k++)
+				if (stats.paused[k])
+					snprintf(paused + strlen(paused),
+					    sizeof(paused) - strlen(paused),
+					    "; %s channel PAUSED",
+					    chan_name((enum chan)k));
 			log_info("pass done%s: %d planned, %d %s, %d failed, %d "
-			    "skipped, %d cancelled, %ld still pending",
+			    "skipped, %d cancelled, %ld still pending%s",
 			    dry ? " (dry run, nothing written)" : "", stats.planned,
 			    stats.sent, dry ? "would be sent" : "sent", stats.failed,
-			    stats.skipped, stats.cancelled, stats.pending_due);
+			    stats.skipped, stats.cancelled, stats.pending_due,
+			    paused);
 			rc = (!dry && stats.pending_due > 0) ? EX_TEMPFAIL : 0;
+		}
+		/* issue 14: retention runs in every --once (and says so in --dry-run) */
+		if (rc != EX_IOERR && retain_run(c, st, now, dry, stdout, err,
+		    sizeof(err)) != 0) {
+			log_err("retention: %s", err);
+			rc = EX_IOERR;
 		}
 	} else
 		rc = daemon_run(&c, st);

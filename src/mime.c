@@ -1,7 +1,7 @@
 /*
- * mime: the message text (mail_format), the iCalendar object
- * (mail_ics_format) and the address grammar both they and the SMTP
- * envelope rely on.  Everything here is pure: data in, text out, no clock,
+ * mime: the message text (mail_format) and the address grammar both it
+ * and the SMTP envelope rely on (the calendar object is built in ics.c).
+ * Everything here is pure: data in, text out, no clock,
  * no randomness, no I/O (Message-IDs are made in mail.c).
  *
  * The message layout (mail_format), CRLF throughout:
@@ -44,7 +44,6 @@
 #define MAIL_EW_RAW	39
 #define MAIL_QP_MAX	76
 #define MAIL_LINE_MAX	998	/* RFC 5322 2.1.1, without the CRLF */
-#define MAIL_ICS_FOLD	75
 #define MAIL_BOUND_ALT	"=_nudged_alt"
 #define MAIL_BOUND_MIX	"=_nudged_mix"
 
@@ -586,131 +585,5 @@ mail_format(const struct mail_msg *m, char *err, size_t errlen)
 	    "Content-Transfer-Encoding: base64\r\n\r\n");
 	b64_add(&b, (const unsigned char *)m->ics, strlen(m->ics), 1);
 	sbuf_add(&b, "--" MAIL_BOUND_MIX "--\r\n");
-	return sbuf_steal(&b);
-}
-
-/* ---- iCalendar -------------------------------------------------------- */
-
-/*
- * Written by hand rather than with libical: the object is a dozen fixed
- * properties, and RFC 5545 asks only for TEXT escaping (3.3.11) and line
- * folding (3.1), both short and unit-tested here; libical is a large
- * dependency (not otherwise needed) whose serializer also folds in the
- * middle of UTF-8 sequences in some releases.
- */
-
-/* Append one content line, folded at 75 octets between whole characters. */
-static void
-ics_line(struct sbuf *b, const char *line)
-{
-	const unsigned char *p = (const unsigned char *)line;
-	size_t len = strlen(line), n, max = MAIL_ICS_FOLD;
-
-	while (len > max) {
-		n = max;
-		while (n > 0 && (p[n] & 0xc0) == 0x80)
-			n--;
-		sbuf_addn(b, (const char *)p, n);
-		sbuf_add(b, "\r\n ");
-		p += n;
-		len -= n;
-		max = MAIL_ICS_FOLD - 1;
-	}
-	sbuf_addn(b, (const char *)p, len);
-	sbuf_add(b, "\r\n");
-}
-
-/* name:value with value as TEXT (escaped) or as-is, controls dropped. */
-static void
-ics_prop(struct sbuf *b, const char *name, const char *value, int text)
-{
-	struct sbuf l = { 0 };
-	char *clean = utf8_clean(value);
-	const char *p;
-
-	sbuf_printf(&l, "%s:", name);
-	for (p = clean; *p != '\0'; p++) {
-		if (*p == '\r' && p[1] == '\n')
-			continue;
-		if (*p == '\n' || *p == '\r') {
-			if (text)
-				sbuf_add(&l, "\\n");
-			continue;
-		}
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			continue;
-		if (text && (*p == '\\' || *p == ';' || *p == ','))
-			sbuf_addc(&l, '\\');
-		sbuf_addc(&l, *p);
-	}
-	ics_line(b, sbuf_str(&l));
-	sbuf_free(&l);
-	free(clean);
-}
-
-static void
-ics_time(struct sbuf *b, const char *name, time_t t)
-{
-	struct tm tm;
-	char line[64];
-
-	if (gmtime_r(&t, &tm) == NULL)
-		memset(&tm, 0, sizeof(tm));
-	snprintf(line, sizeof(line), "%s:%04d%02d%02dT%02d%02d%02dZ", name,
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec);
-	ics_line(b, line);
-}
-
-char *
-mail_ics_format(const struct mail_ics *ev)
-{
-	struct sbuf b = { 0 };
-	char *org;
-
-	ics_line(&b, "BEGIN:VCALENDAR");
-	ics_line(&b, "PRODID:-//nudged//nudged appointment reminders//EN");
-	ics_line(&b, "VERSION:2.0");
-	ics_line(&b, "CALSCALE:GREGORIAN");
-	/*
-	 * PUBLISH, not REQUEST: a reminder informs, it does not invite the
-	 * client to accept or decline.  One UID per appointment, and a
-	 * SEQUENCE that grows with the time of writing (minutes since 2020):
-	 * a later reminder after a move, or the cancellation, supersedes the
-	 * event a calendar already holds.
-	 */
-	ics_line(&b, ev->cancel ? "METHOD:CANCEL" : "METHOD:PUBLISH");
-	ics_line(&b, "BEGIN:VEVENT");
-	ics_prop(&b, "UID", ev->uid != NULL ? ev->uid : "", 1);
-	{
-		char seq[32];
-
-		snprintf(seq, sizeof(seq), "SEQUENCE:%ld", ev->stamp > 1577836800 ?
-		    (long)((ev->stamp - 1577836800) / 60) : 0L);
-		ics_line(&b, seq);
-	}
-	ics_time(&b, "DTSTAMP", ev->stamp);
-	ics_time(&b, "DTSTART", ev->start);
-	ics_time(&b, "DTEND", ev->start + (time_t)ev->duration_min * 60);
-	ics_prop(&b, "SUMMARY", ev->summary != NULL ? ev->summary : "", 1);
-	if (ev->location != NULL && ev->location[0] != '\0')
-		ics_prop(&b, "LOCATION", ev->location, 1);
-	if (ev->url != NULL && ev->url[0] != '\0') {
-		ics_prop(&b, "URL", ev->url, 0);
-		/* Most calendars show DESCRIPTION, few show URL. */
-		ics_prop(&b, "DESCRIPTION", ev->url, 1);
-	}
-	if ((org = mail_addr_of(ev->organizer)) != NULL) {
-		struct sbuf o = { 0 };
-
-		sbuf_printf(&o, "ORGANIZER:mailto:%s", org);
-		ics_line(&b, sbuf_str(&o));
-		sbuf_free(&o);
-		free(org);
-	}
-	ics_line(&b, ev->cancel ? "STATUS:CANCELLED" : "STATUS:CONFIRMED");
-	ics_line(&b, "TRANSP:OPAQUE");
-	ics_line(&b, "END:VEVENT");
-	ics_line(&b, "END:VCALENDAR");
 	return sbuf_steal(&b);
 }

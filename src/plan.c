@@ -273,10 +273,11 @@ plan_has_key(const struct plan_slice *old, const struct plan *p, size_t first_ne
 }
 
 static void
-plan_fill(struct msg *n, const char *purpose, const struct appt *a,
-    const struct client *cl, enum chan ch, char *rcpt, time_t due,
-    const char *rule, const char *template)
+plan_fill(const struct conf *c, struct msg *n, const char *purpose,
+    const struct appt *a, const struct client *cl, enum chan ch, char *rcpt,
+    time_t due, const char *rule, const char *template)
 {
+	n->detail = plan_detail(c, a);
 	n->purpose = xstrdup(purpose);
 	n->appointment_id = a->id;
 	n->client_id = cl->id;
@@ -311,6 +312,27 @@ plan_revivable(const char *why)
 		if (strcmp(why, causes[i]) == 0)
 			return 1;
 	return 0;
+}
+
+/* A 'moved' notice that no longer says how things are: 1 with why. */
+static int
+plan_moved_stale(const struct conf *c, const struct msg *m,
+    const struct appt *a, char *why, size_t len)
+{
+	char *cur;
+	int stale;
+
+	if (a->cancelled) {
+		snprintf(why, len, "appointment cancelled");
+		return 1;
+	}
+	cur = plan_detail(c, a);
+	stale = m->appt_start != a->starts_at ||
+	    (m->detail != NULL && strcmp(m->detail, cur) != 0);
+	free(cur);
+	if (stale)
+		snprintf(why, len, "appointment changed again");
+	return stale;
 }
 
 /*
@@ -349,10 +371,17 @@ plan_stale(const struct conf *c, const struct snapshot *s, const struct appt *a,
 			    !a->cancelled)
 				plan_change(p, m, "pending", "cancelled",
 				    "appointment booked again");
+			else if (plan_is(m->purpose, "moved") &&
+			    plan_moved_stale(c, m, a, why, sizeof(why)))
+				plan_change(p, m, "pending", "cancelled", why);
+			else if (timed && !plan_for(a, m->client_id))
+				plan_change(p, m, "pending", "cancelled",
+				    "the appointment is for another member");
 		} else if (plan_is(m->status, "cancelled") && timed &&
 		    !a->cancelled && m->appt_start == a->starts_at &&
 		    (m->rule == NULL || plan_rule_exists(c, m->rule)) &&
 		    plan_revivable(m->last_error) && k != NULL &&
+		    plan_for(a, m->client_id) &&
 		    (plan_is(m->purpose, "follow_up") || a->starts_at > now) &&
 		    (cl = plan_client(s, m->client_id)) != NULL &&
 		    plan_allowed(c, cl, k, m->channel, why, sizeof(why)) == 0) {
@@ -402,8 +431,8 @@ plan_notices(const struct conf *c, const struct snapshot *s,
 			continue;
 		if ((rcpt = plan_recipient(c, cl, m->channel, why, sizeof(why))) == NULL)
 			continue;
-		plan_fill(plan_add(p), "cancellation", a, cl, m->channel, rcpt, now,
-		    "cancel", NULL);
+		plan_fill(c, plan_add(p), "cancellation", a, cl, m->channel, rcpt,
+		    now, "cancel", NULL);
 	}
 }
 
@@ -436,7 +465,7 @@ plan_rules(const struct conf *c, const struct snapshot *s,
 			struct msg *n;
 			char *rcpt;
 
-			if (cl == NULL ||
+			if (cl == NULL || !plan_for(a, cl->id) ||
 			    plan_allowed(c, cl, k, rule->channel, why, sizeof(why)) != 0)
 				continue;
 			if (plan_has_key(old, p, first_new, a->starts_at, rule->key,
@@ -456,8 +485,9 @@ plan_rules(const struct conf *c, const struct snapshot *s,
 			if (rcpt == NULL)
 				continue;
 			n = plan_add(p);
-			plan_fill(n, rule->before > 0 ? "reminder" : "follow_up", a,
-			    cl, rule->channel, rcpt, due, rule->key, rule->template);
+			plan_fill(c, n, rule->before > 0 ? "reminder" : "follow_up",
+			    a, cl, rule->channel, rcpt, due, rule->key,
+			    rule->template);
 			if (rule->before > 0 && a->starts_at - due < c->late_limit)
 				plan_set(n, "skipped", "it would go less than "
 				    "late_limit before the appointment");
@@ -643,6 +673,7 @@ plan_run(const struct conf *c, const struct snapshot *s, time_t now,
 		first_new = p->nadd;
 		plan_rules(c, s, a, k, &old, now, horizon, p);
 		plan_overdue(c, a, &old, &rev, first_new, now, p);
+		plan_moves(c, s, a, k, &old, first_new, now, p);
 	}
 	free(by);
 	free(revbuf);
@@ -703,6 +734,14 @@ plan_recheck(const struct conf *c, const struct msg *m, const struct appt *a,
 		}
 		if (plan_is(m->purpose, "cancellation") && !a->cancelled) {
 			snprintf(why, len, "appointment booked again");
+			return PLAN_CANCEL;
+		}
+		if (plan_is(m->purpose, "moved") &&
+		    plan_moved_stale(c, m, a, why, len))
+			return PLAN_CANCEL;
+		if ((timed || plan_is(m->purpose, "moved")) &&
+		    !plan_for(a, m->client_id)) {
+			snprintf(why, len, "the appointment is for another member");
 			return PLAN_CANCEL;
 		}
 	}

@@ -86,6 +86,20 @@ int	 plan_day_number(const struct conf *, const struct homework *,
 time_t	 plan_hw_next(const struct conf *, const struct homework *,
 	    const char *occurrence);
 
+/*
+ * What a change notice compares (issue 9): an appointment's mode, duration
+ * and effective link as one string, "online|50|https://...".  Caller frees.
+ */
+char	*plan_detail(const struct conf *, const struct appt *);
+
+/*
+ * An assessment follow-up ("decide whether to continue") is moot when the
+ * case already has a later session booked: starts are the case's booked
+ * appointments.  1 with why, or 0.
+ */
+int	 plan_followup_moot(const struct msg *, const struct appt *,
+	    const time_t *starts, size_t n, char *why, size_t);
+
 /* before seconds of a rule key "b172800" (-1 for other keys). */
 long	 plan_rule_before(const char *key);
 

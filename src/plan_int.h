@@ -38,6 +38,13 @@ struct msg *plan_add(struct plan *);
 void	 plan_change(struct plan *, const struct msg *, const char *from,
 	    const char *to, const char *reason);
 
+/* plan_notice.c: 'moved' notices for an appointment (see there). */
+void	 plan_moves(const struct conf *, const struct snapshot *,
+	    const struct appt *, const struct kase *, const struct plan_slice *,
+	    size_t first_new, time_t now, struct plan *);
+/* 1 when the appointment is for this client (for_client NULL: everyone). */
+int	 plan_for(const struct appt *, long long client);
+
 /* Plan or cancel the prompts of every homework in the snapshot. */
 void	 plan_all_homework(const struct conf *, const struct snapshot *,
 	    time_t now, long horizon, struct plan *);

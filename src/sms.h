@@ -32,6 +32,7 @@ struct sms_req {
 	/* in */
 	const char	*to;		/* E.164, already validated */
 	const char	*text;		/* UTF-8 */
+	const char	*from;		/* sender; NULL: sms.from */
 	/* out */
 	enum xfer_result res;
 	char		 ref[128];	/* provider's message id */

@@ -490,7 +490,7 @@ sms_build_twilio(const struct conf *cf, const struct sms_req *r,
 	    (int)n, cf->sms.url, acct);
 	free(acct);
 	to = sms_form_escape(r->to);
-	from = sms_form_escape(cf->sms.from);
+	from = sms_form_escape(r->from != NULL ? r->from : cf->sms.from);
 	text = sms_form_escape(r->text);
 	h->body = xasprintf("To=%s&From=%s&Body=%s", to, from, text);
 	free(to);
@@ -506,7 +506,7 @@ sms_build_vonage(const struct conf *cf, const struct sms_req *r,
     struct sms_http *h)
 {
 	char *key, *secret, *from, *text;
-	const char *f = cf->sms.from;
+	const char *f = r->from != NULL ? r->from : cf->sms.from;
 	size_t n = strlen(cf->sms.url);
 
 	while (n > 0 && cf->sms.url[n - 1] == '/')
@@ -535,8 +535,8 @@ static int
 sms_build_generic(const struct conf *cf, struct sms_req *r,
     struct sms_http *h)
 {
-	struct sms_vars v = { r->to, cf->sms.from, r->text, cf->sms.account,
-	    cf->sms.token };
+	struct sms_vars v = { r->to, r->from != NULL ? r->from : cf->sms.from,
+	    r->text, cf->sms.account, cf->sms.token };
 	struct sms_vars own = { r->to, "", r->text, "", "" };
 	const char *ct = cf->sms.content_type != NULL ?
 	    cf->sms.content_type : "application/x-www-form-urlencoded";

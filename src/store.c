@@ -97,6 +97,31 @@ static const char *store_steps[STORE_SCHEMA_VERSION] = {
 	" UNIQUE (tbl, row_id, what));"
 	"CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT);",
 	/*
+	 * Issue 14: the consent record (contract "Additions") and nudged's
+	 * copy of the last consent values it recorded (store_privacy.h).
+	 */
+	"CREATE TABLE IF NOT EXISTS consent_log ("
+	" id INTEGER PRIMARY KEY, client_id INTEGER NOT NULL, what TEXT NOT NULL,"
+	" old_value INTEGER, new_value INTEGER, changed_at TEXT NOT NULL,"
+	" how TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS consent_log_client ON consent_log"
+	" (client_id, id);"
+	"CREATE TABLE IF NOT EXISTS consent_seen ("
+	" client_id INTEGER PRIMARY KEY, email_consent INTEGER,"
+	" sms_consent INTEGER, opted_out INTEGER, discreet INTEGER);",
+	/*
+	 * Issue 9 (what clients receive): the installation id that makes
+	 * calendar UIDs unique to this database (made once, here, so a
+	 * recreated database gets a new one); the details a change notice
+	 * compares (messages.detail); who an appointment is for.  The ALTER
+	 * of the booking tools' table comes last: a tool may have added the
+	 * column itself, which store_migrate() accepts.
+	 */
+	"INSERT OR IGNORE INTO state (key, value)"
+	" VALUES ('installation_id', lower(hex(randomblob(8))));"
+	"ALTER TABLE messages ADD COLUMN detail TEXT;"
+	"ALTER TABLE appointments ADD COLUMN for_client INTEGER;",
+	/*
 	 * Issue 13: how far a send got.  uploaded is set (committed) just
 	 * before the last of the message goes to the server (the SMTP final
 	 * dot, the last bytes of an HTTP body): before that the server cannot
@@ -104,8 +129,8 @@ static const char *store_steps[STORE_SCHEMA_VERSION] = {
 	 * reached the client.  Rows already in 'sending' may have: they count
 	 * as uploaded.
 	 */
-	"ALTER TABLE messages ADD COLUMN uploaded INTEGER NOT NULL DEFAULT 0;"
-	"UPDATE messages SET uploaded = 1 WHERE status = 'sending';",
+	("ALTER TABLE messages ADD COLUMN uploaded INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE messages SET uploaded = 1 WHERE status = 'sending';"),
 };
 
 /*
@@ -119,12 +144,13 @@ static const char *store_need[] = {
 	    " discreet opted_out_at",
 	"cases", "id label closed_at",
 	"case_members", "case_id client_id",
-	"appointments", "id case_id starts_at duration_min kind mode video_url status",
+	"appointments", "id case_id starts_at duration_min kind mode video_url status"
+	    " for_client",
 	"homework", "id case_id title prompt starts_on ends_on every_days at_time active",
 	"messages", "id purpose appointment_id homework_id client_id channel recipient"
 	    " due_at status attempts last_error provider_ref sent_at rule appt_start"
 	    " occurrence template next_at created_at updated_at claimed_at recovered"
-	    " alerted",
+	    " alerted detail",
 	NULL
 };
 /* NOLINTEND(bugprone-suspicious-missing-comma) */
@@ -143,10 +169,40 @@ store_errf(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* SQLite says "readonly database"; the practitioner needs which file and why. */
+static int
+store_perm_error(struct store *s, char *buf, size_t len)
+{
+	switch (sqlite3_errcode(s->db)) {
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return store_perm_explain(s->path, buf, len);
+	default:
+		return 0;
+	}
+}
+
+const char *
+store_errmsg(struct store *s, char *buf, size_t len)
+{
+	if (store_perm_error(s, buf, len))
+		return buf;
+	snprintf(buf, len, "%s: %s", s->path, sqlite3_errmsg(s->db));
+	return buf;
+}
+
 int
 store_dberr(struct store *s, char *err, size_t errlen, const char *what)
 {
-	store_errf(err, errlen, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+	char why[512];
+
+	if (store_perm_error(s, why, sizeof(why)))
+		store_errf(err, errlen, "%s: %s", what, why);
+	else
+		store_errf(err, errlen, "%s: %s: %s", s->path, what,
+		    sqlite3_errmsg(s->db));
 	return -1;
 }
 
@@ -314,6 +370,27 @@ store_check_columns(struct store *s, char *err, size_t errlen)
 	return rc;
 }
 
+/*
+ * A step that failed only because its last statement adds a column a
+ * booking tool already created (the contract names appointments.for_client,
+ * so a tool may write it before nudged adds it) counts as done: every
+ * statement before that ALTER ran.
+ */
+static int
+store_step_column_exists(struct store *s, const char *step)
+{
+	static const char dup[] = "duplicate column name: ";
+	const char *msg = sqlite3_errmsg(s->db), *last = strrchr(step, ';'), *p;
+
+	if (strncmp(msg, dup, sizeof(dup) - 1) != 0 || last == NULL)
+		return 0;
+	for (p = last; p > step && p[-1] != ';'; p--)
+		;
+	/* the failing statement is the last one, and adds that column */
+	return strncmp(p, "ALTER TABLE", 11) == 0 &&
+	    strstr(p, msg + sizeof(dup) - 1) != NULL;
+}
+
 static int
 store_migrate(struct store *s, char *err, size_t errlen)
 {
@@ -335,7 +412,8 @@ store_migrate(struct store *s, char *err, size_t errlen)
 			goto fail;
 		if (v >= STORE_SCHEMA_VERSION)
 			break;
-		if (sqlite3_exec(s->db, store_steps[v], NULL, NULL, NULL) != SQLITE_OK) {
+		if (sqlite3_exec(s->db, store_steps[v], NULL, NULL, NULL) != SQLITE_OK &&
+		    !store_step_column_exists(s, store_steps[v])) {
 			store_dberr(s, err, errlen, "migrating the schema");
 			goto fail;
 		}
@@ -370,6 +448,8 @@ store_open_error(struct store *s, char *err, size_t errlen)
 	if (stat(dir, &sb) == -1)
 		store_errf(err, errlen, "%s: cannot open database: directory %s: %s",
 		    s->path, dir, strerror(errno));
+	else if (s->db != NULL && store_perm_error(s, err, errlen))
+		;
 	else
 		store_dberr(s, err, errlen, "cannot open database");
 	free(copy);
@@ -385,6 +465,9 @@ store_open(const char *path, char *err, size_t errlen)
 
 	s->lockfd = -1;
 	s->path = xstrdup(path);
+	/* 0660, so that -wal and -shm, which SQLite makes like it, are too. */
+	if (store_perm_create(path, err, errlen) == -1)
+		goto fail;
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
 	    NULL) != SQLITE_OK) {
 		store_open_error(s, err, errlen);
@@ -470,18 +553,21 @@ fail:
  * file held until exit; the kernel drops it when the process dies, kill -9
  * included.
  *
- * The pid holding an flock on the file (dev, ino), from /proc/locks, for
- * the refusal message only; 0 when it cannot be told.
+ * store_flock_pid: the pid holding an flock on the file (dev, ino), from
+ * /proc/locks: > 0, 0 when none, -1 when /proc/locks cannot be read.
+ * Reading it, rather than trying the lock, never opens (and so never
+ * closes) a descriptor of the database, whose closing would drop the
+ * caller's SQLite locks (nudgectl status asks with the database open).
  */
-static long
-store_lock_holder(dev_t dev, ino_t ino)
+long
+store_flock_pid(dev_t dev, ino_t ino)
 {
 	char line[256], want[64];
 	long pid = 0, p;
 	FILE *f;
 
 	if ((f = fopen("/proc/locks", "re")) == NULL)
-		return 0;
+		return -1;
 	/* "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF" */
 	snprintf(want, sizeof(want), "%02x:%02x:%llu", major(dev), minor(dev),
 	    (unsigned long long)ino);
@@ -530,7 +616,7 @@ store_lock(struct store *s, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
-	pid = fstat(fd, &st) == 0 ? store_lock_holder(st.st_dev, st.st_ino) : 0;
+	pid = fstat(fd, &st) == 0 ? store_flock_pid(st.st_dev, st.st_ino) : 0;
 	if (pid > 0)
 		store_errf(err, errlen, "another nudged (pid %ld) is already "
 		    "delivering from %s", pid, s->path);

@@ -42,7 +42,7 @@
 struct sqlite3;
 struct store;
 
-#define STORE_SCHEMA_VERSION	2
+#define STORE_SCHEMA_VERSION	4
 
 struct client {
 	long long	 id;
@@ -65,6 +65,7 @@ struct appt {
 	char		*mode;
 	char		*video_url;	/* NULL: practice.video_url */
 	int		 cancelled;	/* status = 'cancelled' */
+	long long	 for_client;	/* 0: every member of the case */
 };
 
 struct kase {				/* "case" is a C keyword */
@@ -111,6 +112,8 @@ struct msg {
 	int		 recovered;	/* uncertain attempts: found in 'sending' after a
 					 * crash, or sent with no verdict back; a
 					 * message is resent after one at most once */
+	char		*detail;	/* the appointment's mode, duration and link
+					 * as planned (plan_detail); NULL: unknown */
 };
 
 /* A row the store could not understand: reported, skipped, never fatal. */
@@ -270,6 +273,17 @@ int	 store_note_bad(struct store *, const struct bad_row *, time_t now,
 int	 store_case_sessions(struct store *, long long case_id, time_t **starts,
 	    size_t *n);
 
+/*
+ * Change notices (store_notice.c).  set_detail: the appointment details a
+ * message goes out with (plan_detail).  told_start: the start time of the
+ * last reminder or notice a client was sent for the appointment as it was
+ * before (another start, or other details); 0 when none.  0 or -1.
+ */
+int	 store_msg_set_detail(struct store *, long long id, const char *detail,
+	    char *err, size_t);
+int	 store_told_start(struct store *, long long appt_id, long long client_id,
+	    time_t start, const char *detail, time_t *told, char *err, size_t);
+
 /* PRAGMA data_version: changes when another connection commits. -1 on error. */
 long long store_data_version(struct store *);
 
@@ -289,6 +303,109 @@ void	 bad_row_free(struct bad_row *);
 int	 store_state_get(struct store *, const char *key, char **value);
 int	 store_state_set(struct store *, const char *key, const char *value,
 	    char *err, size_t);
+
+/*
+ * store_perm.c: the files' modes (the database, -wal and -shm 0660, the
+ * folder setgid 2770; see there).  store_perm_create: make a missing
+ * database file 0660 (0 or -1 with err).  store_perm_repair: put back
+ * 0660 and the folder's group on the files this user owns; returns how
+ * many were changed, described in msg, for a warning.  store_perm_explain:
+ * 1 with msg naming the file and the problem when this user lacks a
+ * permission it needs, else 0.  store_perm_mkdir: create the database's
+ * missing folder (2770, in group `group`; owned by the user of that name
+ * when root): 1 created (msg says so), 0 it exists, -1 msg says why not.
+ */
+int	 store_perm_create(const char *path, char *err, size_t errlen);
+int	 store_perm_repair(const char *path, char *msg, size_t msglen);
+int	 store_perm_explain(const char *path, char *msg, size_t msglen);
+int	 store_perm_mkdir(const char *path, const char *group, char *msg,
+	    size_t msglen);
+/* Root's nudgectl init: the new files to the service's user (0, -1 msg). */
+int	 store_perm_give(const char *path, const char *user, char *msg,
+	    size_t msglen);
+/*
+ * store_status.c, for nudgectl status and problems.  Times 0: none.
+ */
+struct store_status {
+	long		 waiting;		/* pending or sending */
+	long		 waiting_chan[CHAN_N];	/* pending, per channel */
+	time_t		 next_try[CHAN_N];	/* earliest due/next try, per channel */
+	long long	 next_id;		/* the next pending message; 0: none */
+	enum chan	 next_chan;
+	time_t		 next_at;
+	long		 sent_since, failed_since;	/* since the time given */
+	long		 failed_unreported;	/* failed, not yet in a digest */
+	long		 bad_rows, bad_unreported;	/* unreadable rows now */
+};
+struct store_problem {
+	char		*table;
+	long long	 id;
+	char		*what;
+	time_t		 first_seen;
+	int		 reported;		/* named in a digest already */
+};
+int	 store_status_read(struct store *, time_t since, struct store_status *,
+	    char *err, size_t);
+int	 store_problems(struct store *, struct store_problem **, size_t *,
+	    char *err, size_t);
+void	 store_problems_free(struct store_problem *, size_t);
+/* Is a nudged delivering from the database (its lock held)?  1 yes, with
+ * *pid when known (else 0), 0 no, -1 cannot tell. */
+int	 store_lock_holder(const char *path, long *pid);
+/* The highest message id (0: none or an error): previews tell real rows. */
+long long store_last_msg_id(struct store *);
+
+/*
+ * store_list.c, for nudgectl outbox and report.  Rows own their strings
+ * (times as stored, text); free with the matching *_free().
+ */
+struct outbox_filter {
+	const char	*status;	/* NULL: any */
+	long long	 client_id;	/* 0: any */
+	time_t		 since, until;	/* due_at in [since, until); 0: open */
+	long		 limit;		/* 0: all */
+};
+struct outbox_row {
+	long long	 id, client_id;
+	char		*purpose, *channel, *recipient, *due_at, *status;
+	char		*last_error, *sent_at, *client_name;
+	int		 attempts;
+};
+struct report_row {
+	long long	 client_id;	/* 0: none */
+	char		*name;		/* NULL: client gone or none */
+	long		 sent, failed, cancelled, skipped, waiting;
+};
+int	 store_outbox_list(struct store *, const struct outbox_filter *,
+	    struct outbox_row **, size_t *, char *err, size_t);
+void	 store_outbox_rows_free(struct outbox_row *, size_t);
+int	 store_report(struct store *, time_t from, time_t until,
+	    struct report_row **, size_t *, char *err, size_t);
+void	 store_report_free(struct report_row *, size_t);
+
+/*
+ * store_ctl.c, behind nudgectl's warnings and undo commands (inside the
+ * caller's transaction; see there).
+ */
+struct appt_hit {
+	long long	 id, case_id;
+	time_t		 starts_at;
+	char		 label[128];
+};
+int	 store_client_lookalike(struct store *, const char *name,
+	    const char *email, long long skip, long long *same_name,
+	    long long *same_email, char *err, size_t);
+int	 store_overlap(struct store *, long long not_case, long long skip,
+	    time_t start, long dur_min, struct appt_hit *, char *err, size_t);
+int	 store_case_future(struct store *, long long case_id, time_t now,
+	    int cancel, long *n, time_t *first, char *err, size_t);
+int	 store_case_reopen(struct store *, long long case_id, char *err,
+	    size_t);
+int	 store_client_delete(struct store *, long long id, char *why,
+	    size_t whylen, char *err, size_t);
+
+/* The connection's last error, a permission problem explained. */
+const char *store_errmsg(struct store *, char *buf, size_t len);
 
 void	 client_free(struct client *);
 void	 appt_free(struct appt *);

@@ -5,6 +5,8 @@
 #ifndef NUDGED_STORE_INT_H
 #define NUDGED_STORE_INT_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <time.h>
 
@@ -39,10 +41,11 @@ struct store {
 
 #define MSG_COLS "id, purpose, appointment_id, homework_id, client_id, channel," \
 	" recipient, due_at, status, attempts, last_error, provider_ref, sent_at," \
-	" rule, appt_start, occurrence, template, next_at, recovered"
+	" rule, appt_start, occurrence, template, next_at, recovered, detail"
 #define CLIENT_COLS "id, name, first_name, email, phone, email_consent," \
 	" sms_consent, discreet, opted_out_at IS NOT NULL"
-#define APPT_COLS "id, case_id, starts_at, duration_min, kind, mode, video_url, status"
+#define APPT_COLS "id, case_id, starts_at, duration_min, kind, mode, video_url," \
+	" status, for_client"
 #define HW_COLS "id, case_id, title, prompt, starts_on, ends_on, every_days," \
 	" at_time, active"
 #define SQL_NOW "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
@@ -52,6 +55,8 @@ struct store {
 	" ORDER BY client_id"
 
 /* store.c: errors, statements, small helpers */
+/* Who holds an flock on the file (dev, ino): pid, 0 nobody, -1 unknown. */
+long		 store_flock_pid(dev_t, ino_t);
 void		 store_errf(char *err, size_t errlen, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
 int		 store_dberr(struct store *, char *err, size_t errlen,

@@ -12,6 +12,7 @@
 
 #include "store.h"
 #include "store_int.h"
+#include "store_privacy.h"
 #include "tz.h"
 #include "util.h"
 
@@ -53,9 +54,9 @@ store_insert_msg(struct store *s, const struct msg *m, long long *id, char *err,
 	if ((st = store_prep(s, "INSERT INTO messages (purpose, appointment_id,"
 	    " homework_id, client_id, channel, recipient, due_at, status, attempts,"
 	    " last_error, provider_ref, sent_at, rule, appt_start, occurrence,"
-	    " template, next_at, created_at, recovered) VALUES (?1, ?2, ?3, ?4,"
-	    " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
-	    SQL_NOW ", ?18) ON CONFLICT DO NOTHING", err, errlen)) == NULL)
+	    " template, next_at, created_at, recovered, detail) VALUES (?1, ?2,"
+	    " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
+	    SQL_NOW ", ?18, ?19) ON CONFLICT DO NOTHING", err, errlen)) == NULL)
 		return -1;
 	bind_text(st, 1, m->purpose);
 	bind_id(st, 2, m->appointment_id);
@@ -75,6 +76,7 @@ store_insert_msg(struct store *s, const struct msg *m, long long *id, char *err,
 	bind_text(st, 16, m->template);
 	bind_time(st, 17, m->next_at);
 	sqlite3_bind_int(st, 18, m->recovered);
+	bind_text(st, 19, m->detail);
 	if ((rc = sqlite3_step(st)) == SQLITE_DONE && sqlite3_changes(s->db) == 1)
 		*id = sqlite3_last_insert_rowid(s->db);
 	else if (rc != SQLITE_DONE)
@@ -297,12 +299,20 @@ store_sms_unsubscribe(struct store *s, long long client_id, char *err,
     size_t errlen)
 {
 	sqlite3_stmt *st;
+	time_t now = time(NULL);
 
+	/* consent_log (issue 14): earlier outside changes first, then ours. */
+	if (store_consent_sync(s, now, STORE_HOW_OUTSIDE, STORE_HOW_FIRST, NULL,
+	    err, errlen) != 0)
+		return -1;
 	if ((st = store_prep(s, "UPDATE clients SET sms_consent = 0 WHERE id = ?1",
 	    err, errlen)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, client_id);
-	return store_run(s, st, "withdrawing SMS consent", err, errlen);
+	if (store_run(s, st, "withdrawing SMS consent", err, errlen) != 0)
+		return -1;
+	return store_consent_sync(s, now, "provider reply: recipient unsubscribed"
+	    " (texted STOP; Twilio 21610)", STORE_HOW_FIRST, NULL, err, errlen);
 }
 
 /* A row with a channel we do not know must not wedge the queue: not due. */
@@ -587,6 +597,7 @@ msg_free(struct msg *m)
 	free(m->rule);
 	free(m->occurrence);
 	free(m->template);
+	free(m->detail);
 	memset(m, 0, sizeof(*m));
 }
 

@@ -138,6 +138,7 @@ store_read_appt(sqlite3_stmt *st, struct appt *a, char *why, size_t whylen)
 	a->mode = xstrdup(mode);
 	a->video_url = col_dup(st, 6);
 	a->cancelled = strcmp(status, "cancelled") == 0;
+	a->for_client = sqlite3_column_int64(st, 8);
 	return 0;
 }
 
@@ -210,6 +211,7 @@ store_read_msg(sqlite3_stmt *st, struct msg *m)
 	m->template = col_dup(st, 16);
 	m->next_at = col_time(st, 17);
 	m->recovered = sqlite3_column_int(st, 18);
+	m->detail = col_dup(st, 19);
 	return 0;
 }
 

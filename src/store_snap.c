@@ -100,7 +100,7 @@ snap_appts(struct store *s, time_t since, struct snapshot *sn, size_t *badcap,
 			appt_free(&a);
 			continue;
 		}
-		if (a.starts_at < since && sqlite3_column_int(st, 8) == 0) {
+		if (a.starts_at < since && sqlite3_column_int(st, 9) == 0) {
 			appt_free(&a);
 			continue;
 		}

@@ -13,8 +13,9 @@
  *
  * Built-in groups (UK English, warm, plain, short), each with the keys
  * "email_subject", "email_text" and "sms":
- *   reminder, assessment, call, cancellation, homework, follow_up,
+ *   reminder, assessment, call, cancellation, moved, homework, follow_up,
  *   assessment_follow_up, alert, and <name>_discreet for each but alert.
+ * (tmpl_builtin.c holds the wording; `nudgectl templates` prints it.)
  * Discreet variants never name the practice or practitioner and never use
  * clinical words (therapy, therapist, counselling, psychotherapy) in the
  * sms text or the email subject.

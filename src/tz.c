@@ -596,3 +596,61 @@ dur_format(long seconds, char *buf, size_t len)
 		v %= u;
 	}
 }
+
+/*
+ * When a date or time that failed to parse has the right shape (digits
+ * where form has '9', the other characters as in form, up to form's
+ * length), it names a day or time that does not exist: say which part is
+ * wrong in why and return 1.  0: the shape itself is wrong.
+ */
+int
+tz_impossible(const char *s, const char *form, char *why, size_t len)
+{
+	static const char *const months[] = { "January", "February", "March",
+	    "April", "May", "June", "July", "August", "September", "October",
+	    "November", "December" };
+	size_t i, n = strlen(form);
+	int y = 0, m = 0, d = 0, h = 0, mi = 0, sec = 0;
+
+	if (s == NULL || strlen(s) != n)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (form[i] == '9' ? (s[i] < '0' || s[i] > '9') : s[i] != form[i])
+			return 0;
+	if (n >= 10 && form[4] == '-' && form[7] == '-') {
+		tz_digits(s, 4, &y);
+		tz_digits(s + 5, 2, &m);
+		tz_digits(s + 8, 2, &d);
+		if (m < 1 || m > 12) {
+			snprintf(why, len, "there is no month %d", m);
+			return 1;
+		}
+		if (y < TZ_YEAR_MIN || y > TZ_YEAR_MAX) {
+			snprintf(why, len, "the year must be from %d to %d",
+			    TZ_YEAR_MIN, TZ_YEAR_MAX);
+			return 1;
+		}
+		if (d < 1 || d > tz_mdays(y, m)) {
+			snprintf(why, len, "%s %d has %d days", months[m - 1], y,
+			    tz_mdays(y, m));
+			return 1;
+		}
+	}
+	if (n >= 16 && form[13] == ':') {
+		tz_digits(s + 11, 2, &h);
+		tz_digits(s + 14, 2, &mi);
+		sec = 0;
+		if (n >= 19 && form[16] == ':')
+			tz_digits(s + 17, 2, &sec);
+		if (!tz_clock_ok(h, mi, sec)) {
+			if (n >= 19 && form[16] == ':')
+				snprintf(why, len, "%02d:%02d:%02d is not a time "
+				    "of day", h, mi, sec);
+			else
+				snprintf(why, len, "%02d:%02d is not a time of "
+				    "day", h, mi);
+			return 1;
+		}
+	}
+	return 0;
+}

@@ -53,6 +53,12 @@ void	 tz_format_local_date(time_t, char *buf, size_t len);
 int	 tz_parse_date(const char *, int *y, int *mon, int *day);
 /* "HH:MM" 00:00..23:59 -> minutes since midnight. 0 or -1. */
 int	 tz_parse_hhmm(const char *, int *minutes);
+/*
+ * s failed to parse but has the shape of form ('9' a digit), e.g.
+ * "9999-99-99" or "9999-99-99T99:99:99Z": 1 with why ("February 2026 has
+ * 28 days") when it names a day or time that does not exist, else 0.
+ */
+int	 tz_impossible(const char *s, const char *form, char *why, size_t len);
 /* Civil date arithmetic (no zone): add days to y-m-d, normalising. */
 void	 tz_date_add_days(int *y, int *mon, int *day, long days);
 /* Days from 1970-01-01 to the civil date (can be negative). */

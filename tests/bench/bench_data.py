@@ -166,3 +166,103 @@ def status_counts(db_path):
             "SELECT status, count(*) FROM messages GROUP BY status").fetchall())
     finally:
         con.close()
+
+
+# ---------------------------------------------------------------------------
+# The throughput and scale databases of `make bench` (issue 12): plain,
+# uniform rows, so that what differs between nudged and the naive peer is
+# the program, not the data.
+
+def _z(t):
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def couple_phone(client_id):
+    """A UK mobile in E.164, unique per client."""
+    return f"+4477{client_id:08d}"
+
+
+def couple_email(client_id):
+    return f"client{client_id}@example.org"
+
+
+def _insert_couples(cur, n, first_case=1):
+    """n couple cases (ids first_case...), both partners with an email and
+    a phone and consent to both channels."""
+    clients, members, cases = [], [], []
+    for c in range(first_case, first_case + n):
+        a, b = 2 * c - 1, 2 * c
+        fa, fb = FIRST[c % len(FIRST)], FIRST[(c * 7 + 3) % len(FIRST)]
+        last = LAST[c % len(LAST)]
+        for cid, first in ((a, fa), (b, fb)):
+            clients.append((cid, f"{first} {last}", couple_email(cid),
+                            couple_phone(cid)))
+            members.append((c, cid))
+        cases.append((c, f"{fa} & {fb}"))
+    cur.executemany("INSERT INTO clients (id, name, email, phone, email_consent,"
+                    " sms_consent) VALUES (?, ?, ?, ?, 1, 1)", clients)
+    cur.executemany("INSERT INTO cases (id, label) VALUES (?, ?)", cases)
+    cur.executemany("INSERT INTO case_members (case_id, client_id) VALUES (?, ?)",
+                    members)
+
+
+def couples(db_path, n, now, lead=dt.timedelta(hours=3)):
+    """n couples, each with one session starting `lead` after now (spread
+    over the minute before, so every reminder with before = lead is due at
+    now and none is overdue).  Each partner is then due one email and one
+    SMS: 4n messages."""
+    con = sqlite3.connect(db_path)
+    with con:
+        cur = con.cursor()
+        _insert_couples(cur, n)
+        cur.executemany(
+            "INSERT INTO appointments (case_id, starts_at) VALUES (?, ?)",
+            [(c, _z(now + lead - dt.timedelta(seconds=c % 60)))
+             for c in range(1, n + 1)])
+    con.close()
+    return dict(couples=n, clients=2 * n, appointments=n, due=4 * n)
+
+
+def year(db_path, now, appointments=1_000_000, cases=10_000, due_cases=25,
+         lead=dt.timedelta(hours=3)):
+    """A year of a large practice around now: `cases` couples, `appointments`
+    sessions in all, evenly spread over a year from 180 days before now
+    (one every 31 s for a million), none from 3 days before now to 4 hours after it, and `due_cases`
+    of them at now + lead, whose 4 * due_cases reminders are the only ones
+    due."""
+    step = max(1, 365 * 86400 // appointments)     # 31 s for a million
+    start = now - dt.timedelta(days=180)
+    gap_from, gap_to = now - dt.timedelta(days=3), now + dt.timedelta(hours=4)
+    con = sqlite3.connect(db_path)
+    with con:
+        cur = con.cursor()
+        _insert_couples(cur, cases)
+        # One INSERT ... SELECT: a million rows in a few seconds.
+        cur.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n"
+            " WHERE i < ? - 1)"
+            " INSERT INTO appointments (case_id, starts_at, kind)"
+            " SELECT i % ? + 1,"
+            "  strftime('%Y-%m-%dT%H:%M:%SZ', ?, '+' || (i * ?) || ' seconds'),"
+            "  CASE WHEN i % 97 = 0 THEN 'call' ELSE 'session' END FROM n",
+            (appointments - due_cases, cases, _z(start).rstrip("Z"), step))
+        cur.execute("DELETE FROM appointments WHERE starts_at > ? AND starts_at < ?",
+                    (_z(gap_from), _z(gap_to)))
+        # Top up after the last one so that the total is exact.
+        missing = appointments - due_cases - cur.execute(
+            "SELECT count(*) FROM appointments").fetchone()[0]
+        if missing > 0:
+            cur.execute(
+                "WITH RECURSIVE n(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM n"
+                " WHERE i < ? - 1)"
+                " INSERT INTO appointments (case_id, starts_at)"
+                " SELECT i % ? + 1,"
+                "  strftime('%Y-%m-%dT%H:%M:%SZ', ?, '+' || (i * ?) || ' seconds')"
+                " FROM n", (appointments - due_cases, appointments - due_cases + missing, cases,
+                            _z(start).rstrip("Z"), step))
+        cur.executemany("INSERT INTO appointments (case_id, starts_at) VALUES (?, ?)",
+                        [(c, _z(now + lead)) for c in range(1, due_cases + 1)])
+        total = cur.execute("SELECT count(*) FROM appointments").fetchone()[0]
+    con.close()
+    return dict(couples=cases, clients=2 * cases, appointments=total,
+                due=4 * due_cases)

@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "ics.h"
 #include "mail.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -130,7 +131,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[256];
 	unsigned flags;
 	struct mail_msg m;
-	struct mail_ics ev;
+	struct ics_event ev;
 	size_t i;
 
 	if (size == 0)
@@ -169,10 +170,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ev.location = m.to_name;
 		ev.url = f[4];
 		ev.organizer = "christian@example.org";
+		ev.organizer_cn = m.to_name;
+		ev.attendee = "sam@example.org";
+		ev.attendee_cn = m.to_name;
+		ev.description = m.text;
 		ev.cancel = (flags & 16) != 0;
 		ev.stamp = m.date;
-		if ((ics = mail_ics_format(&ev)) == NULL)
-			fail("mail_ics_format returned NULL", NULL);
+		if ((ics = ics_format(&ev, err, sizeof(err))) == NULL)
+			fail("ics_format returned NULL", NULL);
 		check_ics(ics);
 		m.ics = ics;
 	}

@@ -428,6 +428,19 @@ def measurement():
     return _MEASUREMENTS.append
 
 
+def pytest_sessionfinish(session):
+    # Under pytest-xdist each worker hands its measurements to the controller.
+    out = getattr(session.config, "workeroutput", None)
+    if out is not None:
+        out["nudged_measurements"] = list(_MEASUREMENTS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    _MEASUREMENTS.extend(
+        getattr(node, "workeroutput", {}).get("nudged_measurements", []))
+
+
 def pytest_terminal_summary(terminalreporter):
     if _MEASUREMENTS:
         terminalreporter.section("nudged measurements")

@@ -165,6 +165,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         }
         fake = self.fake
         fake._enter()
+        left = False
         try:
             scripted = fake._next()
             if isinstance(scripted, tuple) and scripted[0] == "slow":
@@ -172,26 +173,28 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 scripted = None
             result = fake.answer(req, scripted)
             fake._record(req)
-        finally:
-            # Done before the answer goes out: a client that sends its next
-            # request the moment it reads this answer must not be counted
-            # as one more in flight (max_concurrency was flaky under load).
+            if result == "drop":
+                # The whole request was read; the answer never comes.
+                self.close_connection = True
+                return
+            status, headers, body = result
+            # Leave before answering: once the client has its answer it may
+            # send the next request, which must not overlap this one's count.
             fake._leave()
-        if result == "drop":
-            # The whole request was read; the answer never comes.
-            self.close_connection = True
-            return
-        status, headers, body = result
-        try:
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-            self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+            left = True
+            try:
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+        finally:
+            if not left:
+                fake._leave()
 
     do_POST = do_PUT = do_GET = do_DELETE = do_PATCH = _handle
 

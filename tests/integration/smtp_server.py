@@ -18,6 +18,8 @@ tls:  "starttls"  STARTTLS offered and required before AUTH/MAIL (530 otherwise)
       "none"      plain text (a local relay); AUTH, if any, allowed in clear
 auth: (user, password) required before MAIL (535 on a wrong password), or None
 
+ehlo_names, quits: every EHLO name clients gave, and how many said QUIT.
+
 script(rcpt, replies): one reply per delivery attempt to rcpt, consumed in
 order; when the list runs out, normal acceptance.  A reply like "451 4.3.0
 Try again later" or "550 5.1.1 No such user" answers RCPT TO.  "data:554
@@ -92,6 +94,17 @@ class _Handler:
     def __init__(self, owner):
         self.owner = owner
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        with self.owner._cond:
+            self.owner.ehlo_names.append(hostname)
+        return responses
+
+    async def handle_QUIT(self, server, session, envelope):
+        with self.owner._cond:
+            self.owner.quits += 1
+        return "221 Bye"
+
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         # AUTH enforced here rather than with aiosmtpd's auth_required, which
         # warns when TLS is implicit (it only counts STARTTLS as TLS).
@@ -147,6 +160,8 @@ class SmtpServer:
         self.messages = []
         self.connections = 0
         self.auth_failures = 0
+        self.ehlo_names = []        # every EHLO name, in order
+        self.quits = 0              # QUIT commands received
         self._scripts = {}
         self._cond = threading.Condition()
         self._loop = None

@@ -106,7 +106,7 @@ def hw_rows(practice, where="1", *params):
 
 
 UPCOMING = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) \((.*?)\) (email|sms) "
-                      r"to (.+?) \S+: (\w+), msg=\d+$")
+                      r"to (.+?) \S+: (\w+), (?:msg=\d+|not yet in the outbox)$")
 
 
 def upcoming(practice, now, days=8, bodies=None):

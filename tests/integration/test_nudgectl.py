@@ -51,6 +51,8 @@ ALL_COMMANDS = [
     ["case", "add"], ["case", "list"], ["case", "close"], ["book"],
     ["cancel"], ["move"], ["homework", "add"], ["homework", "list"],
     ["homework", "stop"], ["upcoming"], ["outbox"], ["send-test"],
+    ["status"], ["problems"], ["report"], ["case", "reopen"],
+    ["client", "delete"],
 ]
 
 
@@ -586,18 +588,19 @@ def test_outbox(ctl_env):
     out = c.ok("outbox")
     lines = out.splitlines()
     assert lines[0].split()[:3] == ["ID", "DUE", "PURPOSE"]
-    # newest first, local times (BST in July), the reason on its own line
-    assert re.match(r"^3 +2030-07-03 10:00 +reminder +email +pending +0 ", lines[1])
-    assert re.match(r"^2 +2030-07-02 10:00 +reminder +sms +failed +3 +"
-                    r"\+447700900123$", lines[2])
-    assert lines[3].strip() == "why: 21211 invalid 'To' phone number  second line"
+    # settled ones newest first, then what waits (issue 8); local times
+    # (BST in July), the reason on its own line
+    assert re.match(r"^2 +2030-07-02 10:00 +reminder +sms +failed +3 +- +"
+                    r"\+447700900123$", lines[1])
+    assert lines[2].strip() == "why: 21211 invalid 'To' phone number  second line"
     assert re.match(r"^1 +2030-01-02 09:00 .* sam@example.org  sent 2030-01-02 09:00$",
-                    lines[4])
+                    lines[3])
+    assert re.match(r"^3 +2030-07-03 10:00 +reminder +email +pending +0 ", lines[4])
     failed = c.ok("outbox", "--failed").splitlines()
     assert len(failed) == 3 and failed[1].startswith("2 ")
     since = c.ok("outbox", "--since", "2030-07-03").splitlines()
     assert len(since) == 2 and since[1].startswith("3 ")
-    assert len(c.ok("outbox", "--limit", "1").splitlines()) == 2
+    assert len(c.ok("outbox", "--limit", "1").splitlines()) == 3  # row, why
     c.fails(64, "outbox", "--since", "July")
     c.fails(64, "outbox", "--limit", "-1")
 

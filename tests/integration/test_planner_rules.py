@@ -262,7 +262,10 @@ def test_move_gets_fresh_reminders_and_no_notice(two_rules, smtp):
     p.set("UPDATE appointments SET starts_at = ? WHERE id = ?", T2, appt)
     r = p.once(shift(DUE_48H, hours=1))
     assert r.returncode == 0, r.stderr
-    assert len(client_mails(smtp)) == 2
+    # no cancellation notice; each partner, already reminded, gets one
+    # 'moved' notice (notify_move, on by default since issue 9)
+    assert len(client_mails(smtp)) == 4
+    assert len(p.messages("purpose = 'moved' AND status = 'sent'")) == 2
     assert not p.messages("purpose = 'cancellation'")
     # the old 3h reminders are cancelled
     for row in p.messages("purpose = 'reminder'"):
@@ -272,16 +275,16 @@ def test_move_gets_fresh_reminders_and_no_notice(two_rules, smtp):
                           shift(T, hours=-3))
     # the old 3h time passes quietly
     assert p.once(shift(T, hours=-3)).returncode == 0
-    assert len(client_mails(smtp)) == 2
+    assert len(client_mails(smtp)) == 4
     # the new 48h reminders go for the new date
     r = p.once(shift(T2, hours=-48))
     assert r.returncode == 0, r.stderr
-    assert len(client_mails(smtp)) == 4
+    assert len(client_mails(smtp)) == 6
     for addr in (SAM, ALEX):
         new = mails_to(smtp, addr)[-1]
         assert "Sunday 6 December 2026" in new["Subject"] + text_body(new)
     assert p.once(shift(T2, hours=-3)).returncode == 0
-    assert len(client_mails(smtp)) == 6
+    assert len(client_mails(smtp)) == 8
     assert not p.messages("purpose = 'cancellation'")
 
 

@@ -14,6 +14,7 @@
 #include "compose.h"
 #include "conf.h"
 #include "store.h"
+#include "translit.h"
 #include "tz.h"
 
 static struct conf cf;
@@ -142,6 +143,90 @@ test_values(void **state)
 	composed_free(&w);
 }
 
+/* Issue 9: when_relative, old_date, links in SMS, transliteration, discreet address. */
+static void
+test_issue9_values(void **state)
+{
+	struct client cl = { .id = 1, .name = "Zo\xc3\xab \xc5\x81uk",
+	    .first_name = "Zo\xc3\xab", .email = "z@example.org", .email_consent = 1 };
+	struct appt a = { .id = 9, .case_id = 1, .duration_min = 60,
+	    .kind = "session", .mode = "online" };
+	struct compose_in in = { .purpose = "moved", .appt = &a, .client = &cl };
+	struct composed w;
+	time_t t;
+
+	(void)state;
+	cf.sms.transliterate = 1;
+	cf.practice.discreet_address = 0;
+	cf.practice.directions = "Side door";
+	assert_int_equal(tz_parse_utc("2026-07-02T13:00:00Z", &a.starts_at), 0);
+	cf.tmpls = groups;
+	cf.ntmpls = 1;
+	groups[0].name = "moved";
+	groups[0].email_subject = "[{{when_relative}}|{{relative_day}}|{{old_date}} "
+	    "{{old_time}}|{{location}}|{{directions}}]";
+	groups[0].email_text = "{{first_name}}";
+	groups[0].sms = "Hi {{first_name}} {{video_url}} next. {{video_url}}";
+	/* 23:30 BST the day before is "tomorrow" in London (22:30 UTC) */
+	assert_int_equal(tz_parse_utc("2026-07-01T22:30:00Z", &in.now), 0);
+	assert_int_equal(tz_parse_utc("2026-06-30T09:00:00Z", &in.old_start), 0);
+	compose_msg(&cf, &in, &w);
+	assert_string_equal(w.subject, "[tomorrow|tomorrow|Tuesday 30 June 2026 "
+	    "10:00|online|]");
+	assert_string_equal(w.text, "Zo\xc3\xab");	/* emails keep the name */
+	/* the link ends its line; the last one ends the text */
+	assert_string_equal(w.sms, "Hi Zoe https://meet.example.org/hughes\n"
+	    "next. https://meet.example.org/hughes");
+	assert_non_null(w.sms_exact);
+	assert_non_null(strstr(w.sms_exact, "Hi Zo\xc3\xab "));
+	composed_free(&w);
+	/* 23:30 UTC is 00:30 BST on the day: "today"; no old time when the same */
+	assert_int_equal(tz_parse_utc("2026-07-01T23:30:00Z", &in.now), 0);
+	in.old_start = a.starts_at;
+	a.mode = "in_person";
+	compose_msg(&cf, &in, &w);
+	assert_string_equal(w.subject, "[today|today| |1 High Street|Side door]");
+	composed_free(&w);
+	/* a week ahead: "on <date>"; discreet in person: no address, both ways */
+	assert_int_equal(tz_parse_utc("2026-06-25T12:00:00Z", &t), 0);
+	in.now = t;
+	cl.discreet = 1;
+	groups[0].name = "moved_discreet";
+	compose_msg(&cf, &in, &w);
+	assert_string_equal(w.subject, "[on Thursday 2 July 2026|| ||]");
+	composed_free(&w);
+	cf.practice.discreet_address = 1;
+	compose_msg(&cf, &in, &w);
+	assert_string_equal(w.subject,
+	    "[on Thursday 2 July 2026|| |1 High Street|Side door]");
+	composed_free(&w);
+	/* transliteration off: one text, the name as it is */
+	cf.sms.transliterate = 0;
+	compose_msg(&cf, &in, &w);
+	assert_null(w.sms_exact);
+	assert_non_null(strstr(w.sms, "Zo\xc3\xab"));
+	composed_free(&w);
+	cf.practice.directions = NULL;
+}
+
+/* Letters GSM-7 lacks become plain; those it has, and other scripts, stay. */
+static void
+test_translit(void **state)
+{
+	char *t;
+
+	(void)state;
+	t = translit_gsm("Zo\xc3\xab \xc5\x81ukasz \xc3\x98rsted "
+	    "\xc3\x91\xc3\xba\xc3\xb1" "ez \xc5\x92uvre \xc3\xa9 "
+	    "\xce\x91\xce\xbd\xce\xbd\xce\xb1 \xc3");
+	assert_string_equal(t, "Zoe Lukasz \xc3\x98rsted \xc3\x91u\xc3\xb1" "ez "
+	    "OEuvre \xc3\xa9 \xce\x91\xce\xbd\xce\xbd\xce\xb1 \xc3");
+	free(t);
+	t = translit_gsm(NULL);
+	assert_string_equal(t, "");
+	free(t);
+}
+
 static void
 test_html(void **state)
 {
@@ -163,6 +248,8 @@ main(void)
 		cmocka_unit_test_setup(test_group_fallbacks, setup),
 		cmocka_unit_test_setup(test_oneline, setup),
 		cmocka_unit_test_setup(test_values, setup),
+		cmocka_unit_test_setup(test_issue9_values, setup),
+		cmocka_unit_test_setup(test_translit, setup),
 		cmocka_unit_test_setup(test_html, setup),
 	};
 

@@ -220,8 +220,14 @@ test_example(void **state)
 	assert_int_equal(c->rules[2].nkinds, 1);
 	assert_string_equal(c->rules[2].kinds[0], "assessment");
 	assert_string_equal(c->rules[2].template, "assessment_follow_up");
-	/* no secrets on a fresh machine: warned, not refused */
-	assert_int_equal(w.n, 2);
+	/*
+	 * no secrets on a fresh machine: warned, not refused; and discreet
+	 * clients would see practice.email, which names the practitioner
+	 */
+	assert_int_equal(w.n, 3);
+	assert_non_null(strstr(w.lines[2], "discreet clients would see the "
+	    "reply address (practice.email) \"christian@example.org\", which "
+	    "contains \"Christian\"; set email.discreet_reply_to"));
 	conf_free(c);
 	conf_diag_free(&e);
 	conf_diag_free(&w);

@@ -18,6 +18,7 @@
 
 #include <curl/curl.h>
 
+#include "ics.h"
 #include "mail.h"
 #include "util.h"
 
@@ -687,9 +688,10 @@ static void
 test_format_multipart(void **state)
 {
 	struct mail_msg m = base_msg();
-	struct mail_ics ev = {
+	struct ics_event ev = {
 		.uid = "appt-42@example.org", .start = T_DATE, .duration_min = 50,
 		.summary = "Appointment", .stamp = T_DATE - 86400,
+		.organizer = "christian@example.org",
 	};
 	char err[256], *msg, *v, *ics, *dec;
 	const char *p, *e;
@@ -707,7 +709,8 @@ test_format_multipart(void **state)
 	free(msg);
 
 	m.html = NULL;
-	ics = mail_ics_format(&ev);
+	ics = ics_format(&ev, err, sizeof(err));
+	assert_non_null(ics);
 	m.ics = ics;
 	msg = mail_format(&m, err, sizeof(err));
 	assert_non_null(msg);
@@ -730,100 +733,29 @@ test_format_multipart(void **state)
 	free(ics);
 }
 
-/* Unfold an iCalendar text: CRLF + one space disappears. */
-static char *
-ics_unfold(const char *s)
-{
-	struct sbuf b = { 0 };
-
-	for (; *s != '\0'; s++) {
-		if (s[0] == '\r' && s[1] == '\n' && s[2] == ' ') {
-			s += 2;
-			continue;
-		}
-		sbuf_addc(&b, *s);
-	}
-	return sbuf_steal(&b);
-}
-
+/* The EHLO name travels in the URL's path (issue 9). */
 static void
-test_ics(void **state)
+test_url_helo(void **state)
 {
-	struct sbuf sum = { 0 };
-	struct mail_ics ev = {
-		.uid = "appt-42@example.org",
-		.start = T_DATE,
-		.duration_min = 90,
-		.location = "1 High Street, Stourbridge; DY8 1AA\\back\nline2",
-		.url = "https://meet.example.org/hughes?a=1,b=2",
-		.organizer = "Christian <christian@example.org>",
-		.stamp = T_DATE - 3600,
-	};
-	const unsigned char *p;
-	char *ics, *u;
-	int i;
+	const char *from = "Christian Hughes <appointments@example.org>";
+	char *u;
 
 	(void)state;
-	for (i = 0; i < 20; i++)
-		sbuf_add(&sum, "S\xc3\xa9\x61nce \xe2\x80\x94 \xf0\x9f\x8c\xb8 ");
-	ev.summary = sbuf_str(&sum);
-	ics = mail_ics_format(&ev);
-	assert_non_null(ics);
-	assert_lines(ics, 75);
-	/* No fold splits a UTF-8 sequence: a continuation never starts a line. */
-	for (p = (const unsigned char *)ics; (p = (const unsigned char *)strstr((const char *)p, "\r\n ")) != NULL; p += 3)
-		assert_false((p[3] & 0xc0) == 0x80);
-	u = ics_unfold(ics);
-	assert_true(strncmp(u, "BEGIN:VCALENDAR\r\n", 17) == 0);
-	assert_non_null(strstr(u, "\r\nVERSION:2.0\r\n"));
-	assert_non_null(strstr(u, "\r\nPRODID:"));
-	assert_non_null(strstr(u, "\r\nMETHOD:PUBLISH\r\n"));
-	assert_non_null(strstr(u, "\r\nBEGIN:VEVENT\r\nUID:appt-42@example.org\r\n"));
-	assert_non_null(strstr(u, "\r\nDTSTAMP:20261203T090000Z\r\n"));
-	assert_non_null(strstr(u, "\r\nDTSTART:20261203T100000Z\r\n"));
-	assert_non_null(strstr(u, "\r\nDTEND:20261203T113000Z\r\n"));
-	assert_non_null(strstr(u, "\r\nLOCATION:1 High Street\\, Stourbridge\\; DY8 1AA\\\\back\\nline2\r\n"));
-	assert_non_null(strstr(u, "\r\nURL:https://meet.example.org/hughes?a=1,b=2\r\n"));
-	assert_non_null(strstr(u, "\r\nORGANIZER:mailto:christian@example.org\r\n"));
-	assert_non_null(strstr(u, "\r\nSTATUS:CONFIRMED\r\n"));
-	assert_true(strlen(u) > 17 && strcmp(u + strlen(u) - 27, "END:VEVENT\r\nEND:VCALENDAR\r\n") == 0);
-	{
-		char *want = xasprintf("\r\nSUMMARY:%s\r\n", ev.summary);
-
-		assert_non_null(strstr(u, want));
-		free(want);
-	}
+	u = mail_url("smtp://mail.example.org:587", NULL, from);
+	assert_string_equal(u, "smtp://mail.example.org:587/example.org");
 	free(u);
-	free(ics);
-
-	ev.cancel = 1;
-	ev.location = NULL;
-	ev.url = NULL;
-	ev.organizer = NULL;
-	ev.summary = "Appt";
-	ics = mail_ics_format(&ev);
-	assert_non_null(strstr(ics, "\r\nMETHOD:CANCEL\r\n"));
-	assert_non_null(strstr(ics, "\r\nSTATUS:CANCELLED\r\n"));
-	{
-		/* SEQUENCE grows with the stamp: a later message supersedes. */
-		char *want = xasprintf("\r\nSEQUENCE:%ld\r\n",
-		    (long)((ev.stamp - 1577836800) / 60));
-		char *later;
-
-		assert_non_null(strstr(ics, want));
-		free(want);
-		ev.stamp += 3600;
-		later = mail_ics_format(&ev);
-		want = xasprintf("\r\nSEQUENCE:%ld\r\n",
-		    (long)((ev.stamp - 1577836800) / 60));
-		assert_non_null(strstr(later, want));
-		free(want);
-		free(later);
-	}
-	assert_null(strstr(ics, "LOCATION"));
-	assert_null(strstr(ics, "ORGANIZER"));
-	free(ics);
-	sbuf_free(&sum);
+	u = mail_url("smtp://mail.example.org:587/", NULL, from);
+	assert_string_equal(u, "smtp://mail.example.org:587/example.org");
+	free(u);
+	u = mail_url("smtps://mail.example.org/relay.example.net", NULL, from);
+	assert_string_equal(u, "smtps://mail.example.org/relay.example.net");
+	free(u);
+	u = mail_url("smtp://mail.example.org:587/old", "mx.hughes.example", from);
+	assert_string_equal(u, "smtp://mail.example.org:587/mx.hughes.example");
+	free(u);
+	u = mail_url("smtp://mail.example.org", NULL, "not an address");
+	assert_string_equal(u, "smtp://mail.example.org");
+	free(u);
 }
 
 /* A hostile server's reply lines (found by fuzz_smtp, issue 13). */
@@ -971,7 +903,7 @@ main(void)
 		cmocka_unit_test(test_format_injection),
 		cmocka_unit_test(test_format_body),
 		cmocka_unit_test(test_format_multipart),
-		cmocka_unit_test(test_ics),
+		cmocka_unit_test(test_url_helo),
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_reply_parse),
 		cmocka_unit_test(test_xfer),

@@ -418,6 +418,102 @@ test_move_replans_without_notice(void **state)
 	free_world(&w);
 }
 
+/* Issue 9: a 'moved' notice to those reminded, once per new state. */
+static void
+test_moved_notice(void **state)
+{
+	struct world w;
+	struct plan p;
+	time_t now = utc("2026-12-02T09:00:00Z");
+	size_t moved = 0;
+	char *rule1 = NULL;
+
+	(void)state;
+	cf.notify_move = 1;
+	world(&w, "2026-12-03T14:00:00Z");
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		if (w.m[i].channel == CHAN_EMAIL) {
+			free(w.m[i].status);
+			w.m[i].status = xstrdup("sent");
+			w.m[i].sent_at = utc("2026-12-01T14:00:00Z");
+		}
+	w.a.starts_at = utc("2026-12-10T14:00:00Z");
+	plan_run(&cf, &w.s, now, 10 * D, &p);
+	for (size_t i = 0; i < p.nadd; i++) {
+		if (strcmp(p.add[i].purpose, "moved") != 0)
+			continue;
+		moved++;
+		/* on the channel the reminder went on, at once, for the new start */
+		assert_int_equal(p.add[i].channel, CHAN_EMAIL);
+		assert_int_equal(p.add[i].due_at, now);
+		assert_int_equal(p.add[i].appt_start, w.a.starts_at);
+		assert_string_equal(p.add[i].detail, "in_person|60|");
+		assert_true(strncmp(p.add[i].rule, "moved-", 6) == 0);
+	}
+	assert_int_equal(moved, 2);
+	absorb(&w, &p);
+	plan_free(&p);
+	/* planned once: nothing more */
+	plan_run(&cf, &w.s, now, 10 * D, &p);
+	assert_int_equal(p.nadd, 0);
+	plan_free(&p);
+	/* changed again before it went: the pending notice is cancelled, a new one planned */
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		if (strcmp(w.m[i].purpose, "moved") == 0)
+			rule1 = w.m[i].rule;
+	w.a.mode = "online";
+	plan_run(&cf, &w.s, now, 10 * D, &p);
+	moved = 0;
+	for (size_t i = 0; i < p.nadd; i++)
+		if (strcmp(p.add[i].purpose, "moved") == 0) {
+			moved++;
+			assert_string_not_equal(p.add[i].rule, rule1);
+		}
+	assert_int_equal(moved, 2);
+	moved = 0;
+	for (size_t i = 0; i < p.nchg; i++)
+		if (strcmp(p.chg[i].reason, "appointment changed again") == 0)
+			moved++;
+	assert_int_equal(moved, 2);
+	plan_free(&p);
+	free_world(&w);
+}
+
+/* Issue 9: an appointment for one member; the moot assessment follow-up. */
+static void
+test_for_client_and_moot_follow_up(void **state)
+{
+	struct world w;
+	struct plan p;
+	struct msg m = { .purpose = "follow_up", .template = "assessment_follow_up" };
+	time_t starts[2];
+	char why[160];
+
+	(void)state;
+	world(&w, "2026-12-03T14:00:00Z");
+	w.a.for_client = 2;
+	plan_run(&cf, &w.s, utc("2026-12-01T09:00:00Z"), 8 * D, &p);
+	assert_int_equal(p.nadd, 2);
+	for (size_t i = 0; i < p.nadd; i++)
+		assert_int_equal(p.add[i].client_id, 2);
+	plan_free(&p);
+
+	starts[0] = w.a.starts_at;
+	starts[1] = w.a.starts_at + 7 * D;
+	assert_int_equal(plan_followup_moot(&m, &w.a, starts, 1, why,
+	    sizeof(why)), 0);
+	assert_int_equal(plan_followup_moot(&m, &w.a, starts, 2, why,
+	    sizeof(why)), 1);
+	assert_non_null(strstr(why, "later session"));
+	m.template = NULL;	/* a plain follow-up still goes */
+	assert_int_equal(plan_followup_moot(&m, &w.a, starts, 2, why,
+	    sizeof(why)), 0);
+	free_world(&w);
+}
+
 static void
 test_quiet_hours(void **state)
 {
@@ -549,6 +645,8 @@ main(void)
 		cmocka_unit_test_setup(test_overdue_within_grace_not_skipped, setup),
 		cmocka_unit_test_setup(test_cancel_and_notice, setup),
 		cmocka_unit_test_setup(test_move_replans_without_notice, setup),
+		cmocka_unit_test_setup(test_moved_notice, setup),
+		cmocka_unit_test_setup(test_for_client_and_moot_follow_up, setup),
 		cmocka_unit_test_setup(test_quiet_hours, setup),
 		cmocka_unit_test_setup(test_dst_elapsed_before, setup),
 		cmocka_unit_test_setup(test_follow_up, setup),

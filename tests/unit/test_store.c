@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "util.h"
 #include "tz.h"
 
 static char tdir[64];
@@ -196,6 +197,57 @@ static void
 raw_exec(sqlite3 *db, const char *q)
 {
 	assert_int_equal(sqlite3_exec(db, q, NULL, NULL, NULL), SQLITE_OK);
+}
+
+/* Issue 9: an installation id made once, kept across opens. */
+static void
+test_installation_id(void **state)
+{
+	struct store *s;
+	char *a = NULL, *b = NULL;
+
+	(void)state;
+	s = open_ok();
+	assert_int_equal(store_state_get(s, "installation_id", &a), 1);
+	assert_int_equal(strlen(a), 16);
+	store_close(s);
+	s = open_ok();
+	assert_int_equal(store_state_get(s, "installation_id", &b), 1);
+	assert_string_equal(a, b);
+	store_close(s);
+	free(a);
+	free(b);
+}
+
+/* A booking tool that already added appointments.for_client is adopted. */
+static void
+test_adopt_for_client(void **state)
+{
+	sqlite3 *db;
+	struct store *s;
+	struct appt a;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+	raw_exec(db,
+	    "CREATE TABLE cases (id INTEGER PRIMARY KEY, label TEXT NOT NULL, closed_at TEXT);"
+	    "CREATE TABLE appointments (id INTEGER PRIMARY KEY,"
+	    " case_id INTEGER NOT NULL REFERENCES cases(id), starts_at TEXT NOT NULL,"
+	    " duration_min INTEGER NOT NULL DEFAULT 60,"
+	    " kind TEXT NOT NULL DEFAULT 'session', mode TEXT NOT NULL DEFAULT 'in_person',"
+	    " video_url TEXT, status TEXT NOT NULL DEFAULT 'booked', for_client INTEGER);"
+	    "INSERT INTO cases VALUES (3, 'Sam', NULL);"
+	    "INSERT INTO appointments (id, case_id, starts_at, kind, mode, for_client)"
+	    " VALUES (11, 3, '2026-06-03T10:00:00Z', 'call', 'phone', 7);");
+	sqlite3_close(db);
+	s = open_ok();
+	assert_int_equal(sql_int(s, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_int_equal(sql_int(s, "SELECT count(*) FROM state WHERE key = 'installation_id'"), 1);
+	assert_int_equal(store_get_appt(s, 11, &a, err, sizeof(err)), 1);
+	assert_int_equal(a.for_client, 7);
+	appt_free(&a);
+	store_close(s);
 }
 
 static void
@@ -884,7 +936,7 @@ test_dry(void **state)
 	assert_int_equal(store_begin(s, err, sizeof(err)), 0);
 	assert_int_equal(store_state_set(s, "k", "v", err, sizeof(err)), 0);
 	store_rollback(s);
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM state"), 0);
+	assert_int_equal(sql_int(s, "SELECT count(*) FROM state WHERE key != 'installation_id'"), 0);
 	store_dry_end(s);
 
 	assert_int_equal(sql_int(s, "SELECT count(*) FROM messages"), 1);
@@ -896,7 +948,7 @@ test_dry(void **state)
 	assert_int_equal(store_commit(s, err, sizeof(err)), 0);
 	store_close(s);
 	s = open_ok();
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM state"), 1);
+	assert_int_equal(sql_int(s, "SELECT count(*) FROM state WHERE key != 'installation_id'"), 1);
 	assert_int_equal(sql_int(s, "SELECT count(*) FROM messages"), 1);
 	store_close(s);
 }
@@ -912,7 +964,7 @@ test_rollback(void **state)
 	assert_int_equal(store_begin(s, err, sizeof(err)), 0);
 	assert_int_equal(store_state_set(s, "k", "v", err, sizeof(err)), 0);
 	store_rollback(s);
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM state"), 0);
+	assert_int_equal(sql_int(s, "SELECT count(*) FROM state WHERE key != 'installation_id'"), 0);
 	store_close(s);
 }
 
@@ -1000,8 +1052,10 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_installation_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_missing_column, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_for_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get, setup, teardown),

@@ -276,7 +276,10 @@ test_known(void **state)
 	    "duration", "kind", "mode", "location", "video_url", "practice",
 	    "practitioner", "practice_phone", "practice_email",
 	    "homework_title", "homework_prompt", "day_number", "next_date",
-	    "next_time", "partner_first_name", "summary" };
+	    "next_time", "partner_first_name", "summary",
+	    /* issue 9 */
+	    "when_relative", "relative_day", "old_date", "old_time",
+	    "calls_client", "online_note", "directions" };
 	const struct tmpl_var *s;
 	size_t n, i;
 
@@ -342,7 +345,8 @@ static void
 test_builtin_groups(void **state)
 {
 	const char *base[] = { "reminder", "assessment", "call",
-	    "cancellation", "homework", "follow_up", "assessment_follow_up" };
+	    "cancellation", "moved", "homework", "follow_up",
+	    "assessment_follow_up" };
 	char err[256], name[64];
 	size_t g, k;
 	const char *t;
@@ -447,7 +451,7 @@ test_discreet_wording(void **state)
 				assert_true(uses_name(t, "date"));
 		}
 	}
-	assert_int_equal(seen, 7);
+	assert_int_equal(seen, 8);
 	/* the check above can fail: the ordinary reminder names both */
 	assert_true(uses_name(tmpl_builtin("reminder", "sms"),
 	    "practitioner"));

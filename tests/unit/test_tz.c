@@ -806,6 +806,39 @@ test_dur_format(void **state)
 	assert_fmt(31622400, "366d");
 }
 
+/* Issue 8: a date of the right shape that does not exist says why. */
+static void
+test_impossible(void **state)
+{
+	char why[128];
+
+	(void)state;
+	assert_int_equal(tz_impossible("2026-02-30", "9999-99-99", why,
+	    sizeof(why)), 1);
+	assert_string_equal(why, "February 2026 has 28 days");
+	assert_int_equal(tz_impossible("2028-02-30", "9999-99-99", why,
+	    sizeof(why)), 1);
+	assert_string_equal(why, "February 2028 has 29 days");
+	assert_int_equal(tz_impossible("2026-12-32T10:00:00Z",
+	    "9999-99-99T99:99:99Z", why, sizeof(why)), 1);
+	assert_string_equal(why, "December 2026 has 31 days");
+	assert_int_equal(tz_impossible("2026-13-01", "9999-99-99", why,
+	    sizeof(why)), 1);
+	assert_string_equal(why, "there is no month 13");
+	assert_int_equal(tz_impossible("2026-12-01T24:00:00Z",
+	    "9999-99-99T99:99:99Z", why, sizeof(why)), 1);
+	assert_string_equal(why, "24:00:00 is not a time of day");
+	assert_int_equal(tz_impossible("2026-12-01 10:61", "9999-99-99 99:99",
+	    why, sizeof(why)), 1);
+	assert_string_equal(why, "10:61 is not a time of day");
+	/* the wrong shape is not "impossible" */
+	assert_int_equal(tz_impossible("2026-2-3", "9999-99-99", why,
+	    sizeof(why)), 0);
+	assert_int_equal(tz_impossible("2026-12-01 10:00", "9999-99-99", why,
+	    sizeof(why)), 0);
+	assert_int_equal(tz_impossible(NULL, "9999-99-99", why, sizeof(why)), 0);
+}
+
 int
 main(void)
 {
@@ -835,6 +868,7 @@ main(void)
 		cmocka_unit_test(test_dur_parse_good),
 		cmocka_unit_test(test_dur_parse_bad),
 		cmocka_unit_test(test_dur_format),
+		cmocka_unit_test(test_impossible),
 	};
 
 	/* The process must not inherit a zone or zone directory. */
