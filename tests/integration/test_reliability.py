@@ -140,6 +140,30 @@ def test_outcome_kept_until_recorded(practice, fast_smtp, services, notify):
     assert "cannot record its outcome" in svc.log
 
 
+def test_outcome_of_a_row_deleted_in_flight_is_let_go(practice, fast_smtp,
+                                                      services, notify):
+    """A row another program deletes while its outcome waits to be
+    recorded: retrying would never end; nudged lets it go and goes on."""
+    practice.use_smtp(fast_smtp)
+    practice.write_conf(email=dict(PLAIN, url=fast_smtp.url,
+                                   ca_file=fast_smtp.ca_file),
+                        reminders=TWO_H, late_limit="1h")
+    practice.init()
+    practice.set(BLOCK_SENT.replace("WHEN NEW.status = 'sent'",
+                                    "WHEN NEW.status = 'sent' AND NEW.id = 1"))
+    add_many(practice, 2, fmt_utc(whole_second_after(2 * 3600 - 3)))
+    svc = services(practice, notify)
+    svc.ready()
+    fast_smtp.wait_for(1, 10)
+    wait_until(lambda: "cannot record its outcome" in svc.log, 5, "the retry")
+    practice.set("DELETE FROM messages WHERE id = 1")
+    wait_until(lambda: [r["status"] for r in practice.messages(
+        "recipient = 'c1@example.org'")] == ["sent"], 10, "the other message to go")
+    assert "deleted by another program while in flight" in svc.log
+    rc, _ = svc.stop()
+    assert rc == 0, svc.log
+
+
 def test_stop_while_an_outcome_cannot_be_recorded(practice, fast_smtp, services,
                                                  notify):
     """SIGTERM while recording keeps failing: one last try, then exit in
