@@ -9,6 +9,8 @@
 #   make bench      nudged vs a naive peer vs the machine's limits (tests/bench/);
 #                   installs its own tools (make bench-deps: Postfix, nginx, wrk)
 #   make fuzz       libFuzzer targets (tests/fuzz), FUZZ_TIME seconds each
+#   make fuzz-replay  run every fuzz target over its seed corpus (in check)
+#   make lint       cppcheck and clang-tidy (.clang-tidy) over src/ (in check)
 #   SANITIZE=1      build into build-asan/ with ASan and UBSan
 
 PREFIX     ?= /usr/local
@@ -57,9 +59,11 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 DEB_PKGS   := gcc make pkg-config libcurl4-openssl-dev libconfig-dev \
               libsqlite3-dev libjansson-dev libcmocka-dev tzdata openssl \
               python3 python3-pytest python3-pytest-xdist python3-aiosmtpd sqlite3 ca-certificates \
-              systemd clang libical-dev python3-icalendar libssl-dev
+              systemd clang libical-dev python3-icalendar libssl-dev \
+              cppcheck clang-tidy libclang-rt-14-dev
 
-.PHONY: all check unit integration demo deps install bench bench-deps clean asan fuzz fuzz-build
+.PHONY: all check unit integration demo deps install bench bench-deps clean asan fuzz fuzz-build \
+	fuzz-replay lint
 
 all: $(B)/nudged $(B)/nudgectl
 
@@ -97,6 +101,8 @@ integration: asan
 check: deps
 	$(MAKE) all
 	$(MAKE) B=build-clang CC=clang all	# warnings as errors under clang too
+	$(MAKE) -j2 lint
+	$(MAKE) -j2 fuzz-replay
 	$(MAKE) unit
 	$(MAKE) SANITIZE=1 unit
 	$(MAKE) integration
@@ -161,42 +167,80 @@ install: all
 	    systemd-sysusers /usr/lib/sysusers.d/nudged.conf && \
 	    chgrp nudged $(SYSCONFDIR)/nudged $(SYSCONFDIR)/nudged/nudged.conf*; fi
 
+# ---- static analysis: `make lint` (part of `make check`) ----
+# cppcheck, then clang-tidy with the checked-in .clang-tidy (each exclusion
+# is explained there).  clang-tidy costs about a minute on two cores, so
+# each file's clean result is remembered (build/tidy/NAME.ok) until the
+# file, a header it includes (through build/obj/NAME.o's dependencies) or
+# .clang-tidy changes; run it with -j2.
+TIDY_FLAGS  = -std=c11 $(DEFS) $(PKG_CFLAGS)
+TIDY_OK    := $(wildcard src/*.c)
+TIDY_OK    := $(TIDY_OK:src/%.c=build/tidy/%.ok)
+
+lint: $(TIDY_OK)
+	cppcheck --enable=warning,portability --error-exitcode=1 --quiet \
+	    --inline-suppr --std=c11 -D_GNU_SOURCE -Isrc src/*.c
+
+build/tidy/%.ok: src/%.c build/obj/%.o .clang-tidy
+	@mkdir -p $(@D)
+	@echo "clang-tidy $<"
+	@clang-tidy --quiet $< -- $(TIDY_FLAGS) 2>/dev/null
+	@touch $@
+
+ifneq ($(B),build)
+build/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(DEFS) $(PKG_CFLAGS) -O2 -g -MMD -MP -c -o $@ $<
+endif
+
 # ---- fuzzing: `make fuzz` (libFuzzer; needs clang and libclang-rt-14-dev) ----
+# Every target links the whole library, built once with the fuzzer's
+# instrumentation.  `make fuzz-replay` (in `make check`) runs each target
+# over its seed corpus in tests/fuzz/corpus/NAME, once per input.
 FUZZ_CC     ?= clang
 FUZZ_TIME   ?= 60
 FUZZ_DIR    ?= build/fuzz
-FUZZ_NAMES  := fuzz_tmpl fuzz_time fuzz_phone fuzz_mail fuzz_ical
-FUZZ_CFLAGS  = $(WARN) $(DEFS) $(PKG_CFLAGS) -Isrc -g -O1 -fno-omit-frame-pointer \
-               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_NAMES  := fuzz_tmpl fuzz_time fuzz_phone fuzz_mail fuzz_sms fuzz_smtp fuzz_conf \
+               fuzz_ical
+FUZZ_SAN     = -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  = $(WARN) $(DEFS) $(PKG_CFLAGS) -Isrc $(FUZZ_SAN) \
+               -fsanitize=fuzzer,address,undefined
+FUZZ_OBJ_FLAGS = $(WARN) $(DEFS) $(PKG_CFLAGS) $(FUZZ_SAN) \
+               -fsanitize=fuzzer-no-link,address,undefined
 
 fuzz-build: $(FUZZ_NAMES:%=$(FUZZ_DIR)/%)
 
-$(FUZZ_DIR)/fuzz_tmpl: tests/fuzz/fuzz_tmpl.c src/tmpl.c src/tmpl_builtin.c src/util.c
+$(FUZZ_DIR)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
-$(FUZZ_DIR)/fuzz_time: tests/fuzz/fuzz_time.c src/tz.c
-	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
-$(FUZZ_DIR)/fuzz_phone: tests/fuzz/fuzz_phone.c src/phone.c
-	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
-$(FUZZ_DIR)/fuzz_mail: tests/fuzz/fuzz_mail.c src/mail.c src/mime.c src/ics.c src/util.c src/xfer.c
-	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(FUZZ_CC) $(FUZZ_OBJ_FLAGS) -c -o $@ $<
 
-$(FUZZ_DIR)/fuzz_ical: tests/fuzz/fuzz_ical.c src/ical_read.c src/csv_read.c src/cal_link.c src/tz.c src/util.c
-	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS)
+$(FUZZ_DIR)/libfuzz.a: $(LIB_SRC:src/%.c=$(FUZZ_DIR)/obj/%.o)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/libfuzz.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_DIR)/libfuzz.a $(PKG_LIBS)
+
+# libconfig's own leaks are not ours (see the file).
+FUZZ_ENV     = LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp
+
+fuzz-replay: fuzz-build
+	@set -e; for f in $(FUZZ_NAMES); do n=$${f#fuzz_}; \
+	    echo "== $$f: $$(ls tests/fuzz/corpus/$$n | wc -l) seeds"; \
+	    $(FUZZ_ENV) $(FUZZ_DIR)/$$f tests/fuzz/corpus/$$n/* \
+	        >$(FUZZ_DIR)/$$f.replay.log 2>&1 \
+	        || { tail -40 $(FUZZ_DIR)/$$f.replay.log; exit 1; }; \
+	done
 
 fuzz: deps
 	$(MAKE) fuzz-build
 	@set -e; for f in $(FUZZ_NAMES); do \
 	    n=$${f#fuzz_}; mkdir -p $(FUZZ_DIR)/corpus/$$n $(FUZZ_DIR)/crashes/$$n; \
 	    echo "== $$f ($(FUZZ_TIME) s)"; \
-	    $(FUZZ_DIR)/$$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+	    $(FUZZ_ENV) $(FUZZ_DIR)/$$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
 	        -artifact_prefix=$(FUZZ_DIR)/crashes/$$n/ $(FUZZ_DIR)/corpus/$$n \
-	        $$(ls -d tests/fuzz/corpus/$$n 2>/dev/null) \
-	        2>$(FUZZ_DIR)/$$f.log || { tail -40 $(FUZZ_DIR)/$$f.log; exit 1; }; \
+	        tests/fuzz/corpus/$$n 2>$(FUZZ_DIR)/$$f.log \
+	        || { tail -40 $(FUZZ_DIR)/$$f.log; exit 1; }; \
 	    grep -E '^(Done|stat::new_units_added)' $(FUZZ_DIR)/$$f.log; \
 	done
 

@@ -404,12 +404,12 @@ load_rules(struct conf_ld *ld, const config_setting_t *root)
 
 	if (s == NULL) {
 		memset(&r, 0, sizeof(r));
-		r.before = 48 * 3600;
+		r.before = 48L * 3600;
 		r.channel = CHAN_EMAIL;
 		snprintf(r.key, sizeof(r.key), "b%ld", r.before);
 		rule_add(ld, NULL, &r);
 		memset(&r, 0, sizeof(r));
-		r.before = 3 * 3600;
+		r.before = 3L * 3600;
 		r.channel = CHAN_SMS;
 		snprintf(r.key, sizeof(r.key), "b%ld", r.before);
 		rule_add(ld, NULL, &r);

@@ -294,12 +294,11 @@ conf_get_hhmm(struct conf_ld *ld, const config_setting_t *g,
     const char *name, int *out)
 {
 	config_setting_t *s = conf_member(g, name);
-	const char *v;
 
 	if (s == NULL)
 		return 0;
 	if (config_setting_type(s) != CONFIG_TYPE_STRING ||
-	    tz_parse_hhmm((v = config_setting_get_string(s)), out) == -1) {
+	    tz_parse_hhmm(config_setting_get_string(s), out) == -1) {
 		conf_err(ld, s, "'%s' must be a 24-hour time \"HH:MM\" such as "
 		    "\"19:00\"", name);
 		return -1;

@@ -72,29 +72,67 @@ done:
 	return rc;
 }
 
-/* A relative *_file path is taken from the directory of the file naming it. */
+/* A relative path p taken from the directory of the file base. */
 static char *
-rel_path(const char *conffile, const char *p)
+rel_path(const char *base, const char *p)
 {
-	const char *slash = strrchr(conffile, '/');
+	const char *slash = strrchr(base, '/');
 
 	if (p[0] == '/' || slash == NULL)
 		return xstrdup(p);
-	return xasprintf("%.*s/%s", (int)(slash - conffile), conffile, p);
+	return xasprintf("%.*s/%s", (int)(slash - base), base, p);
+}
+
+/*
+ * The file a setting came from, as a path that works from any directory:
+ * libconfig reports an @include'd file by the name written in the
+ * directive, which is relative to the main file's directory (the include
+ * dir conf_load sets), not to ours.  Caller frees.
+ */
+static char *
+src_path(const struct conf_ld *ld, const config_setting_t *s)
+{
+	const char *f = conf_src_file(ld, s);
+
+	return strcmp(f, ld->path) == 0 ? xstrdup(f) : rel_path(ld->path, f);
+}
+
+/*
+ * The mode rule (contract "Secrets"), for every file that holds a secret
+ * (issue 13: an @include'd one passed): inline, readable by group or
+ * others (mask 044), is refused; a secret file readable by others (mask
+ * 004; group nudged may read it) too.  A file whose mode cannot be read
+ * is refused as well: when in doubt, no.
+ */
+static void
+secret_mode(struct conf_ld *ld, const config_setting_t *s, const char *file,
+    unsigned mask, const char *what, const char *fix)
+{
+	struct stat st;
+
+	if (stat(file, &st) == -1) {
+		conf_err(ld, s, "cannot check who may read %s, which holds %s: "
+		    "%s", file, what, strerror(errno));
+		return;
+	}
+	if ((st.st_mode & mask) == 0)
+		return;
+	conf_err(ld, s, "%s holds %s but is readable by %s (mode %04o); "
+	    "chmod %s %s%s", file, what, mask == 004 ? "others" :
+	    "group/others", (unsigned)(st.st_mode & 07777),
+	    mask == 004 ? "o-rwx" : "600", file, fix);
 }
 
 static void
 inline_mode(struct conf_ld *ld, const config_setting_t *s,
     const char *grp, const char *key)
 {
-	const char *file = conf_src_file(ld, s);
-	struct stat st;
+	char *file = src_path(ld, s), what[64], fix[64];
 
-	if (stat(file, &st) == -1 || (st.st_mode & 044) == 0)
-		return;
-	conf_err(ld, NULL, "holds %s.%s inline but is readable by group/others "
-	    "(mode %04o); chmod 600 %s or use %s_file", grp, key,
-	    (unsigned)(st.st_mode & 07777), file, key);
+	snprintf(what, sizeof(what), "%s.%s inline", grp, key);
+	snprintf(fix, sizeof(fix), " or use %s_file", key);
+	secret_mode(ld, s, file, 044, what, fix);
+	free(file);
 }
 
 /*
@@ -142,11 +180,16 @@ conf_load_secret(struct conf_ld *ld, const config_setting_t *g,
 	if (!enabled)
 		return;
 	if (fs != NULL) {
-		path = rel_path(conf_src_file(ld, fs),
-		    config_setting_get_string(fs));
+		char *src = src_path(ld, fs), what[64];
+
+		path = rel_path(src, config_setting_get_string(fs));
+		free(src);
+		snprintf(what, sizeof(what), "%s.%s", grp, key);
 		if (read_secret(path, out, &eno, err, sizeof(err)) == -1)
 			conf_err(ld, fs, "%s.%s \"%s\" %s", grp, fkey, path,
 			    err);
+		else
+			secret_mode(ld, fs, path, 004, what, "");
 		free(path);
 		return;
 	}

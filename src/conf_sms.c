@@ -5,11 +5,16 @@
  * template: method, headers, content type and a body whose {{names}} are
  * checked here so a typo fails at load time, not at the first send.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <jansson.h>
 
 #include "conf_int.h"
 #include "phone.h"
@@ -30,9 +35,9 @@ static int
 loopback_url(const char *url)
 {
 	const char *h = url + strlen("http://"), *e, *at;
+	struct in_addr in;
+	char ip[16];
 	size_t n;
-	int a, b, cc, d;
-	char rest;
 
 	e = h + strcspn(h, "/?#");
 	if ((at = memrchr(h, '@', (size_t)(e - h))) != NULL)
@@ -43,10 +48,13 @@ loopback_url(const char *url)
 	n = strcspn(h, ":/?#");
 	if (n == strlen("localhost") && strncasecmp(h, "localhost", n) == 0)
 		return 1;
-	if (sscanf(h, "%3d.%3d.%3d.%3d%c", &a, &b, &cc, &d, &rest) >= 4 &&
-	    a == 127 && b >= 0 && b < 256 && cc >= 0 && cc < 256 &&
-	    d >= 0 && d < 256)
-		return strspn(h, "0123456789.") == n;
+	/* 127.0.0.0/8, in the dotted-quad form inet_pton() insists on */
+	if (n < sizeof(ip) && strspn(h, "0123456789.") == n) {
+		memcpy(ip, h, n);
+		ip[n] = '\0';
+		return inet_pton(AF_INET, ip, &in) == 1 &&
+		    (ntohl(in.s_addr) >> 24) == 127;
+	}
 	return 0;
 }
 
@@ -73,6 +81,41 @@ body_check(const char *t, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * A JSON body must be JSON once its {{names}} are filled in (issue 13:
+ * `"to": {{to}}` passed the name check and then every SMS failed with
+ * 400).  Each name becomes a sample value the way sms_render() fills it,
+ * JSON-escaped string content without quotes, and the result must parse.
+ * 0, or -1 with err.
+ */
+static int
+body_json_check(const char *t, char *err, size_t errlen)
+{
+	struct sbuf b = { 0 };
+	json_error_t je;
+	const char *p, *e;
+	json_t *j;
+
+	/* body_check() has made sure every "{{" is closed. */
+	for (p = t; (e = strstr(p, "{{")) != NULL && strstr(e, "}}") != NULL;
+	    p = strstr(e, "}}") + 2) {
+		sbuf_addn(&b, p, (size_t)(e - p));
+		sbuf_add(&b, "x1");	/* plain: needs quotes around it */
+	}
+	sbuf_add(&b, p);
+	j = json_loads(sbuf_str(&b), JSON_REJECT_DUPLICATES, &je);
+	sbuf_free(&b);
+	if (j != NULL) {
+		json_decref(j);
+		return 0;
+	}
+	snprintf(err, errlen, "with content_type \"application/json\" the "
+	    "body must be JSON once its {{names}} are filled in, and it is not "
+	    "(%.80s, at character %d); each {{name}} goes inside quotes, as in "
+	    "\"to\": \"{{to}}\"", je.text, je.position);
+	return -1;
+}
+
 static void
 add_header(void *arg, const char *v)
 {
@@ -88,7 +131,7 @@ load_generic(struct conf_ld *ld, const config_setting_t *g, int generic)
 {
 	struct conf *c = ld->c;
 	const char *ct = NULL;
-	char err[160];
+	char err[320];
 	size_t i, n;
 
 	for (i = 0; generic_keys[i] != NULL; i++)
@@ -132,7 +175,9 @@ load_generic(struct conf_ld *ld, const config_setting_t *g, int generic)
 	    config_setting_type(conf_member(g, "body")) == CONFIG_TYPE_STRING) {
 		c->sms.body = xstrdup(config_setting_get_string(
 		    conf_member(g, "body")));
-		if (body_check(c->sms.body, err, sizeof(err)) == -1)
+		if (body_check(c->sms.body, err, sizeof(err)) == -1 ||
+		    (ct != NULL && strncasecmp(ct, "application/json", 16) == 0 &&
+		    body_json_check(c->sms.body, err, sizeof(err)) == -1))
 			conf_err(ld, conf_member(g, "body"), "sms.body: %s",
 			    err);
 	} else if (conf_member(g, "body") != NULL)

@@ -150,6 +150,7 @@ wall_time(const struct ctx *c, const char *opt, const char *s, int *y,
 {
 	char date[11];
 
+	*y = *mo = *d = *min = 0;
 	if (strlen(s) == 16 && (s[10] == ' ' || s[10] == 'T')) {
 		memcpy(date, s, 10);
 		date[10] = '\0';

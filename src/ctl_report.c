@@ -67,7 +67,8 @@ cmd_outbox(struct ctx *c, int argc, char **argv)
 			f.status = "failed";
 			break;
 		case O_STATUS:
-			for (k = 0; statuses[k] && strcmp(statuses[k], optarg); k++)
+			for (k = 0; statuses[k] &&
+			    strcmp(statuses[k], optarg) != 0; k++)
 				;
 			if (statuses[k] == NULL)
 				return ctl_fail(EX_USAGE, "%s: --status is one of "
@@ -195,7 +196,7 @@ cmd_report(struct ctx *c, int argc, char **argv)
 	if (store_report(c->st, from, until, &r, &n, err, sizeof err) != 0)
 		return ctl_fail(EX_IOERR, "%s", err);
 	tz_format_date(from, d1, sizeof d1);
-	t = until - 12 * 3600;		/* Sunday, whatever the clocks did */
+	t = until - 12L * 3600;		/* Sunday, whatever the clocks did */
 	tz_format_date(t, d2, sizeof d2);
 	printf("Messages due from %s to %s\n", d1, d2);
 	for (i = 0; i < n; i++)

@@ -35,15 +35,28 @@ flat(char *s)
 static void
 last_pass(struct ctx *c)
 {
-	char *v = NULL, buf[32], stamp[TZ_UTC_LEN + 1];
-	int planned, sent, failed, skipped, cancelled;
+	char *v = NULL, *save = NULL, *tok, buf[32], stamp[TZ_UTC_LEN + 1] = "";
+	long n[6] = { 0 };
+	int planned, sent, failed, skipped, cancelled, k = -1;
 	long pending;
 	time_t t;
 
-	if (store_state_get(c->st, "pass.last", &v) != 1 || v == NULL ||
-	    sscanf(v, "%20s %d %d %d %d %d %ld", stamp, &planned, &sent,
-	    &failed, &skipped, &cancelled, &pending) != 7 ||
-	    tz_parse_utc(stamp, &t) != 0) {
+	/* "STAMP PLANNED SENT FAILED SKIPPED CANCELLED PENDING", each checked */
+	if (store_state_get(c->st, "pass.last", &v) == 1 && v != NULL &&
+	    (tok = strtok_r(v, " ", &save)) != NULL &&
+	    strlen(tok) < sizeof(stamp)) {
+		snprintf(stamp, sizeof(stamp), "%s", tok);
+		for (k = 0; k < 6 && (tok = strtok_r(NULL, " ", &save)) != NULL &&
+		    parse_long(tok, 0, 1L << 30, &n[k]) == 0; k++)
+			;
+	}
+	planned = (int)n[0];
+	sent = (int)n[1];
+	failed = (int)n[2];
+	skipped = (int)n[3];
+	cancelled = (int)n[4];
+	pending = n[5];
+	if (k != 6 || tz_parse_utc(stamp, &t) != 0) {
 		printf("last pass:   none recorded yet\n");
 		free(v);
 		return;
@@ -116,7 +129,7 @@ cmd_status(struct ctx *c, int argc, char **argv)
 	    (rc = ctl_date_arg(c, "--since", since_s, &since)) != 0)
 		return rc;
 	if (since == 0)
-		since = time(NULL) - 7 * 86400;
+		since = time(NULL) - 7L * 86400;
 	if (store_status_read(c->st, since, &s, err, sizeof err) != 0)
 		return ctl_fail(EX_IOERR, "%s", err);
 

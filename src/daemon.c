@@ -87,6 +87,8 @@ daemon_on_signal(int sig)
 	else {
 		daemon_stop_flag = 1;
 		daemon_stop = 1;
+		/* A transfer in flight gets its grace from now (xfer.h). */
+		xfer_stop_requested();
 	}
 }
 

@@ -7,15 +7,25 @@
  *   send     outside any transaction (a slow server never holds the lock):
  *            email one at a time over one SMTP connection, SMS in batches
  *            of sms.concurrency requests in flight
- *   record   BEGIN IMMEDIATE; sent | retry | failed; COMMIT (one
- *            transaction per SMS batch)
+ *   upload   just before the last of the message goes (the SMTP final
+ *            dot, the end of an HTTP body): uploaded = 1, committed (no
+ *            record: the transfer is aborted, the server cannot accept)
+ *   record   BEGIN IMMEDIATE; sent | retry | failed; COMMIT, for each
+ *            message as soon as its outcome is known (each SMS of a batch
+ *            as its answer comes, not after the slowest)
  *
  * A message is never marked sent before the server or provider accepted
  * it, and always marked 'sending' (committed) before it is handed over.
+ * An outcome is never forgotten: when the database is locked or full at
+ * the moment it is recorded, recording is retried (claiming nothing new)
+ * until it works or nudged is told to stop; a stop gets one more try.
+ * A transfer stopped before its message was all handed over undoes its
+ * claim.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "deliver_int.h"
 #include "log.h"
@@ -26,6 +36,9 @@
 #include "util.h"
 
 #define DL_BATCH_MAX	32
+#define DL_KEEP_FIRST_MS	100	/* an unrecorded outcome: retry after */
+#define DL_KEEP_MAX_MS		5000	/* doubling up to */
+#define DL_KEEP_ONCE_S		120	/* --once gives up after (no stop flag) */
 
 void
 dl_item_free(struct dl_item *x)
@@ -342,36 +355,228 @@ fail:
 	return -1;
 }
 
-static int
-dl_send_email(struct dl *d, struct dl_item *x, char *err, size_t errlen)
+static double
+dl_mono(void)
 {
-	enum xfer_result res;
-	char why[512] = "";
+	struct timespec t;
 
-	if (d->ms == NULL)
-		d->ms = mail_open(d->c);
-	res = mail_send(d->ms, x->rcpt, x->data, why, sizeof(why));
-	/* A failure below leaves the row 'sending': start-up recovery resolves it. */
-	if (store_begin(d->st, err, errlen) != 0)
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Sleep ms, in short naps that keep the watchdog fed and see a stop. */
+static void
+dl_nap(struct dl *d, long ms)
+{
+	struct timespec nap = { 0, 50L * 1000 * 1000 };
+
+	for (long t = 0; t < ms; t += 50) {
+		if (d->stop != NULL && *d->stop)
+			return;
+		nanosleep(&nap, NULL);
+		xfer_tick();
+	}
+}
+
+/*
+ * One outcome into the outbox, in its own transaction: unclaim (nothing
+ * went up) or dl_record.  The in-memory side effects of a try that did
+ * not commit (counts, pauses) are undone so the next try starts clean.
+ */
+static int
+dl_keep_once(struct dl *d, struct dl_item *x, enum xfer_result res,
+    const char *ref, const char *why, const struct sms_req *sr, int unclaim,
+    int nowait, char *err, size_t errlen)
+{
+	/* Set for good: store_begin_or_stop() then tries once, no waiting. */
+	static volatile int dl_no_wait = 1;
+	struct deliver_stats s0 = *d->stats;
+	time_t p0[CHAN_N];
+	int c0[CHAN_N], r;
+
+	memcpy(p0, d->paused, sizeof(p0));
+	memcpy(c0, d->pause_count, sizeof(c0));
+	if (store_begin_or_stop(d->st, nowait ? &dl_no_wait : d->stop, err,
+	    errlen) != 0)
 		return -1;
-	if (dl_record(d, x, res, x->msgid, why, NULL, err, errlen) != 0 ||
-	    store_commit(d->st, err, errlen) != 0) {
-		store_rollback(d->st);
+	r = unclaim ? store_unclaim(d->st, x->m.id, err, errlen) :
+	    dl_record(d, x, res, ref, why, sr, err, errlen);
+	if (r == 0 && store_commit(d->st, err, errlen) == 0)
+		return 0;
+	store_rollback(d->st);
+	*d->stats = s0;
+	memcpy(d->paused, p0, sizeof(p0));
+	memcpy(d->pause_count, c0, sizeof(c0));
+	return -1;
+}
+
+/*
+ * The row is no longer ours to record (deleted, or changed from 'sending'
+ * by another program): retrying would never end.  1 when so (logged).
+ */
+static int
+dl_row_moved(struct dl *d, struct dl_item *x, enum xfer_result res)
+{
+	struct msg m;
+	char err[256];
+	int r, moved;
+
+	if ((r = store_get_msg(d->st, x->m.id, &m, err, sizeof(err))) < 0)
+		return 0;		/* the database itself: keep trying */
+	moved = r == 0 || m.status == NULL || strcmp(m.status, "sending") != 0;
+	if (moved)
+		log_warn("msg=%lld was %s by another program while in flight; "
+		    "its outcome (%s) is not recorded", x->m.id, r == 0 ?
+		    "deleted" : "changed", xfer_result_name(res));
+	msg_free(&m);
+	return moved;
+}
+
+/*
+ * Keep an outcome until it is durably recorded (issue 13): a database
+ * locked by another writer for longer than our wait, or a full disk, must
+ * not leave the row 'sending' (resent after a restart: a duplicate; not
+ * counted as reminded: no cancellation notice).  Retry with backoff,
+ * claiming nothing meanwhile; a stop request gets one last try, then the
+ * row is left to start-up recovery.  --once gives up after
+ * DL_KEEP_ONCE_S.  0, or -1 with err.  nowait: one try without waiting
+ * for another writer; 1 when it must be kept for later.
+ */
+static int
+dl_keep(struct dl *d, struct dl_item *x, enum xfer_result res,
+    const char *ref, const char *why, const struct sms_req *sr, int nowait,
+    char *err, size_t errlen)
+{
+	/* Stopped before it all went up: undo the claim, count no attempt. */
+	int unclaim = res == XFER_TEMPFAIL && !x->uploaded && !d->dry &&
+	    (x->unmarked || xfer_stopping());
+	double start = dl_mono(), said = 0;
+	long wait = DL_KEEP_FIRST_MS;
+	int last = 0;
+
+	if (nowait)
+		return dl_keep_once(d, x, res, ref, why, sr, unclaim, 1, err,
+		    errlen) == 0 || dl_row_moved(d, x, res) ? 0 : 1;
+	for (;;) {
+		if (dl_keep_once(d, x, res, ref, why, sr, unclaim, 0, err,
+		    errlen) == 0) {
+			if (said != 0)
+				log_info("msg=%lld outcome (%s) recorded after "
+				    "%.0f s", x->m.id, xfer_result_name(res),
+				    dl_mono() - start);
+			return 0;
+		}
+		if (dl_row_moved(d, x, res))
+			return 0;
+		if (last || (d->stop == NULL &&
+		    dl_mono() - start >= DL_KEEP_ONCE_S))
+			break;
+		if (said == 0 || dl_mono() - said >= 60) {
+			log_err("msg=%lld cannot record its outcome (%s) yet: %s; "
+			    "trying again, sending nothing else meanwhile",
+			    x->m.id, xfer_result_name(res), err);
+			said = dl_mono();
+		}
+		dl_nap(d, wait);
+		wait = wait * 2 > DL_KEEP_MAX_MS ? DL_KEEP_MAX_MS : wait * 2;
+		last = d->stop != NULL && *d->stop;
+	}
+	log_err("msg=%lld outcome (%s) not recorded: %s; the row stays "
+	    "'sending' until the next start", x->m.id, xfer_result_name(res),
+	    err);
+	return -1;
+}
+
+struct dl_batch {
+	struct dl	*d;
+	struct dl_item	*x;
+	struct sms_req	*req;		/* NULL for an email */
+	int		*later;		/* outcomes the database refused just now */
+	char		*err;
+	size_t		 errlen;
+};
+
+/* The transports' upload hook: item i is about to go up whole, committed. */
+static int
+dl_upload(void *arg, size_t i)
+{
+	struct dl_batch *b = arg;
+	struct dl_item *x = &b->x[i];
+	char err[256];
+
+	if (b->d->dry)
+		return 0;
+	if (store_mark_uploaded(b->d->st, x->m.id, b->d->stop, err,
+	    sizeof(err)) != 0) {
+		log_err("msg=%lld not sent: its upload cannot be recorded: %s",
+		    x->m.id, err);
+		x->unmarked = 1;
+		return -1;
+	}
+	x->uploaded = 1;
+	return 0;
+}
+
+int
+dl_mark_one(void *arg, size_t i)
+{
+	struct dl_one *o = arg;
+	char err[256];
+
+	(void)i;
+	if (store_mark_uploaded(o->st, o->id, NULL, err, sizeof(err)) != 0) {
+		log_err("msg=%lld not sent: its upload cannot be recorded: %s",
+		    o->id, err);
 		return -1;
 	}
 	return 0;
 }
 
-/* Send a batch of claimed SMS and record every outcome in one transaction. */
+static int
+dl_send_email(struct dl *d, struct dl_item *x, char *err, size_t errlen)
+{
+	struct dl_batch b = { .d = d, .x = x };
+	struct xfer_mark mark = { dl_upload, &b };
+	enum xfer_result res;
+	char why[512] = "";
+
+	if (d->ms == NULL)
+		d->ms = mail_open(d->c);
+	res = mail_send(d->ms, x->rcpt, x->data, &mark, why, sizeof(why));
+	return dl_keep(d, x, res, x->msgid, why, NULL, 0, err, errlen);
+}
+
+/*
+ * An SMS of the batch is settled: record it now, if the database takes it
+ * at once.  Waiting here would stall the other requests in flight until
+ * their own timeouts made texts that went unknown; an outcome refused now
+ * is kept and recorded (see dl_keep) when the batch is over.
+ */
+static void
+dl_sms_done(void *arg, size_t i)
+{
+	struct dl_batch *b = arg;
+	struct sms_req *r = &b->req[i];
+
+	b->later[i] = dl_keep(b->d, &b->x[i], r->res, r->ref, r->err, r, 1,
+	    b->err, b->errlen);
+}
+
+/* Send a batch of claimed SMS; each outcome is recorded as it comes. */
 static int
 dl_send_sms(struct dl *d, struct dl_item *x, size_t n, char *err, size_t errlen)
 {
 	struct sms_req req[DL_BATCH_MAX];
-	int r = 0;
+	int later[DL_BATCH_MAX], r = 0;
+	struct dl_batch b = { .d = d, .x = x, .req = req, .later = later,
+	    .err = err, .errlen = errlen };
+	struct xfer_mark mark = { dl_upload, &b };
+	struct sms_hooks hooks = { &mark, dl_sms_done, &b };
 
 	if (n == 0)
 		return 0;
 	memset(req, 0, sizeof(req));
+	memset(later, 0, sizeof(later));
 	for (size_t i = 0; i < n; i++) {
 		req[i].to = x[i].rcpt;
 		req[i].text = x[i].data;
@@ -379,17 +584,12 @@ dl_send_sms(struct dl *d, struct dl_item *x, size_t n, char *err, size_t errlen)
 	}
 	if (d->ss == NULL)
 		d->ss = sms_open(d->c);
-	sms_send_batch(d->ss, req, n);
-	if (store_begin(d->st, err, errlen) != 0)
-		return -1;
-	for (size_t i = 0; i < n && r == 0; i++)
-		r = dl_record(d, &x[i], req[i].res, req[i].ref, req[i].err, &req[i],
-		    err, errlen);
-	if (r != 0 || store_commit(d->st, err, errlen) != 0) {
-		store_rollback(d->st);
-		return -1;
-	}
-	return 0;
+	sms_send_batch(d->ss, req, n, &hooks);
+	for (size_t i = 0; i < n; i++)
+		if (later[i] && dl_keep(d, &x[i], req[i].res, req[i].ref,
+		    req[i].err, &req[i], 0, err, errlen) != 0)
+			r = -1;
+	return r;
 }
 
 /*
@@ -488,6 +688,8 @@ deliver_pass(const struct conf *c, struct store *st, time_t now, int dry,
 	if (dry && store_dry_begin(st, err, errlen) != 0)
 		return -1;
 	d.known = dry ? store_last_msg_id(st) : 0;
+	/* A stop aborts a transfer whose message has not begun to go up. */
+	xfer_set_stop(stop);
 	if (dl_pause_load(&d, err, errlen) != 0 ||
 	    dl_plan(&d, DELIVER_HORIZON, err, errlen) != 0 ||
 	    dl_run(&d, stop, err, errlen) != 0)
@@ -508,6 +710,7 @@ deliver_pass(const struct conf *c, struct store *st, time_t now, int dry,
 	    dl_note_pass(&d, why, sizeof(why)) != 0)
 		log_debug("last pass not recorded: %s", why);
 	dl_close(&d);
+	xfer_set_stop(NULL);
 	if (dry)
 		store_dry_end(st);
 	return r;

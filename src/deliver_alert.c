@@ -31,6 +31,8 @@ dl_mail_practitioner(struct dl *d, const char *subject, const char *text,
 {
 	struct mail_msg mm = { 0 };
 	struct msg m = { 0 };
+	struct dl_one one = { 0 };
+	struct xfer_mark mark = { dl_mark_one, &one };
 	char *from = NULL, *msgid = NULL, *data = NULL, why[512] = "", mask[64];
 	char scrub[512];
 	long long id = 0;
@@ -68,7 +70,10 @@ dl_mail_practitioner(struct dl *d, const char *subject, const char *text,
 		goto fail;
 	if (d->ms == NULL)
 		d->ms = mail_open(d->c);
-	*res = mail_send(d->ms, mm.to_addr, data, why, sizeof(why));
+	one.st = d->st;
+	one.id = id;
+	*res = mail_send(d->ms, mm.to_addr, data, d->st != NULL ? &mark : NULL,
+	    why, sizeof(why));
 	if (d->st != NULL && store_begin(d->st, err, errlen) != 0)
 		goto out;	/* left 'sending': start-up recovery resolves it */
 	if (*res == XFER_OK) {
@@ -197,7 +202,7 @@ dl_test_email(const struct conf *c, const char *to, long long id, time_t now,
 	if (data == NULL)
 		return XFER_PERMFAIL;
 	ms = mail_open(c);
-	res = mail_send(ms, to, data, why, whylen);
+	res = mail_send(ms, to, data, NULL, why, whylen);
 	mail_close(ms);
 	free(data);
 	return res;
@@ -215,7 +220,7 @@ dl_test_sms(const struct conf *c, const char *to, char **ref, char *why,
 	req.to = to;
 	req.text = text;
 	ss = sms_open(c);
-	sms_send_batch(ss, &req, 1);
+	sms_send_batch(ss, &req, 1, NULL);
 	sms_close(ss);
 	free(text);
 	snprintf(why, whylen, "%s", req.err);

@@ -51,7 +51,16 @@ struct dl_item {
 	char		*data;		/* email text or SMS text */
 	char		*msgid;		/* email Message-ID */
 	time_t		 when;		/* the moment it is judged at */
+	int		 uploaded;	/* its whole upload is recorded */
+	int		 unmarked;	/* that record failed: not sent */
 };
+
+/* The upload hook for one message outside the outbox loop (the digest). */
+struct dl_one {
+	struct store	*st;
+	long long	 id;
+};
+int	 dl_mark_one(void *arg, size_t i);
 
 void	 dl_item_free(struct dl_item *);
 

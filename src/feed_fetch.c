@@ -172,7 +172,7 @@ feed_fetch(const char *url, const char *ca_file, long timeout_s,
 		snprintf(err, errlen, "cannot start libcurl");
 		return FEED_FAIL;
 	}
-	rc = xfer_setup(c, ca_file, timeout_s, ebuf);
+	rc = xfer_setup(c, ca_file, timeout_s, ebuf, NULL);
 	FEED_SET(CURLOPT_URL, url);
 	FEED_SET(CURLOPT_FOLLOWLOCATION, 1L);
 	FEED_SET(CURLOPT_MAXREDIRS, 5L);

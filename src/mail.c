@@ -197,6 +197,10 @@ struct mail_session {
 	int			 in_reply;	/* inside a multi-line reply */
 	int			 quitting;	/* replies no longer count */
 	char			 text[512];	/* that reply, one line */
+	char			 cur[512];	/* the reply being read */
+	const struct xfer_mark	*mark;		/* told before the body goes up */
+	int			 began;		/* the body started to go up */
+	int			 refused;	/* mark said no: no final dot sent */
 	char			*url;		/* email.url with the EHLO name */
 };
 
@@ -214,8 +218,18 @@ mail_close(struct mail_session *s)
 {
 	if (s == NULL)
 		return;
-	if (s->curl != NULL)
+	if (s->curl != NULL) {
+		curl_socket_t fd = CURL_SOCKET_BAD;
+
+		/*
+		 * Stopping: no polite QUIT that a silent server could hold up
+		 * for email.timeout; the connection is simply dropped.
+		 */
+		if (xfer_stopping() && curl_easy_getinfo(s->curl,
+		    CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK && fd != CURL_SOCKET_BAD)
+			shutdown(fd, SHUT_RDWR);
 		curl_easy_cleanup(s->curl);	/* QUIT on the open connection */
+	}
 	free(s->url);
 	free(s);
 }
@@ -226,6 +240,7 @@ mail_reset_reply(struct mail_session *s)
 	s->reply = 0;
 	s->in_reply = 0;
 	s->text[0] = '\0';
+	s->cur[0] = '\0';
 }
 
 /* A command went out: the phase is its verb.  Its arguments are not kept. */
@@ -280,27 +295,58 @@ mail_saw_reply(struct mail_session *s, const char *d, size_t n)
 		if (len < 3 || line[0] < '2' || line[0] > '5' ||
 		    line[1] < '0' || line[1] > '9' || line[2] < '0' || line[2] > '9')
 			continue;
-		if (!s->in_reply) {
-			s->text[0] = '\0';
-			snprintf(s->text, sizeof(s->text), "%.3s", line);
-		}
+		if (!s->in_reply)
+			snprintf(s->cur, sizeof(s->cur), "%.3s", line);
 		/* One line of text, whatever the server put in it. */
 		if (len > 4) {
-			size_t o = strlen(s->text);
+			size_t o = strlen(s->cur);
 
-			for (i = 4; i < len && o + 2 < sizeof(s->text); i++) {
+			for (i = 4; i < len && o + 2 < sizeof(s->cur); i++) {
 				if (i == 4)
-					s->text[o++] = ' ';
-				s->text[o++] = (unsigned char)line[i] < 0x20 ||
+					s->cur[o++] = ' ';
+				s->cur[o++] = (unsigned char)line[i] < 0x20 ||
 				    line[i] == 0x7f ? ' ' : line[i];
 			}
-			s->text[o] = '\0';
+			s->cur[o] = '\0';
 		}
 		s->in_reply = len > 3 && line[3] == '-';
-		if (!s->in_reply)
+		if (!s->in_reply) {
+			/*
+			 * A reply is complete: its code and text go together.
+			 * The last line's code decides (as libcurl's does); a
+			 * server that changes it within one reply, or leaves
+			 * the next one unfinished, must not make the logged
+			 * text say another (both found by fuzz_smtp).
+			 */
 			s->reply = (line[0] - '0') * 100 + (line[1] - '0') * 10 +
 			    (line[2] - '0');
+			memcpy(s->cur, line, 3);
+			memcpy(s->text, s->cur, sizeof(s->text));
+		}
 	}
+}
+
+int
+mail_reply_parse(const char *data, size_t n, int by_line, char *text,
+    size_t textlen)
+{
+	struct mail_session s;
+	const char *nl;
+	size_t off, k;
+
+	/*
+	 * The parser as mail_debug drives it: libcurl hands over whole reply
+	 * lines, one or several at a time.
+	 */
+	memset(&s, 0, sizeof(s));
+	for (off = 0; off < n; off += k) {
+		nl = by_line ? memchr(data + off, '\n', n - off) : NULL;
+		k = nl != NULL ? (size_t)(nl - (data + off)) + 1 : n - off;
+		mail_saw_reply(&s, data + off, k);
+	}
+	if (textlen > 0)
+		snprintf(text, textlen, "%s", s.text);
+	return s.reply;
 }
 
 /*
@@ -363,12 +409,23 @@ mail_read(char *buf, size_t size, size_t nmemb, void *arg)
 		s->phase = MAIL_PHASE_BODY;
 		mail_reset_reply(s);
 	}
+	s->began = 1;
 	if (n > s->len - s->off)
 		n = s->len - s->off;
+	if (n == 0 && s->phase < MAIL_PHASE_DOT) {
+		/*
+		 * libcurl sends the final dot next: from then on the server
+		 * may accept.  Durably noted first, or the message is dropped.
+		 */
+		if (s->mark != NULL && s->mark->fn != NULL &&
+		    s->mark->fn(s->mark->arg, 0) != 0) {
+			s->refused = 1;
+			return CURL_READFUNC_ABORT;
+		}
+		s->phase = MAIL_PHASE_DOT;
+	}
 	memcpy(buf, s->data + s->off, n);
 	s->off += n;
-	if (n == 0)
-		s->phase = MAIL_PHASE_DOT;	/* libcurl now sends the dot */
 	return n;
 }
 
@@ -417,7 +474,7 @@ mail_setup(struct mail_session *s, char *err, size_t errlen)
 		return -1;
 	}
 	if ((rc = xfer_setup(c, cf->email.ca_file, cf->email.timeout,
-	    s->errbuf)) != CURLE_OK)
+	    s->errbuf, &s->began)) != CURLE_OK)
 		goto fail;
 	s->url = mail_url(cf->email.url, cf->email.helo, cf->email.from);
 	MAIL_SET(CURLOPT_URL, s->url);
@@ -469,6 +526,8 @@ mail_attempt(struct mail_session *s, const char *from, const char *rcpt,
 	s->off = 0;
 	s->phase = MAIL_PHASE_CONNECT;
 	s->quitting = 0;
+	s->began = 0;
+	s->refused = 0;
 	s->errbuf[0] = '\0';
 	err[0] = '\0';
 	mail_reset_reply(s);
@@ -483,6 +542,16 @@ mail_attempt(struct mail_session *s, const char *from, const char *rcpt,
 	r = mail_classify(rc, s->phase, s->reply);
 	if (r == XFER_OK)
 		return r;
+	if (s->refused) {
+		snprintf(err, errlen, "not sent: the upload could not be "
+		    "recorded");
+		return XFER_TEMPFAIL;
+	}
+	if (rc == CURLE_ABORTED_BY_CALLBACK && !s->began) {
+		snprintf(err, errlen, "not sent: stopping (during %s)",
+		    mail_phase_names[s->phase]);
+		return XFER_TEMPFAIL;
+	}
 	if (s->reply >= 400)
 		snprintf(err, errlen, "%s%s (after %s)", r == XFER_CHANNEL &&
 		    s->phase == MAIL_PHASE_AUTH ? "login refused: " : "",
@@ -501,11 +570,11 @@ mail_attempt(struct mail_session *s, const char *from, const char *rcpt,
 
 enum xfer_result
 mail_send(struct mail_session *s, const char *rcpt, const char *data,
-    char *err, size_t errlen)
+    const struct xfer_mark *mark, char *err, size_t errlen)
 {
 	enum xfer_result r;
 	char *faddr, *from;
-	int reused;
+	int reused = 0;
 
 	err[0] = '\0';
 	/* libcurl sends these strings to the server as they are. */
@@ -528,6 +597,7 @@ mail_send(struct mail_session *s, const char *rcpt, const char *data,
 	}
 	from = xasprintf("<%s>", faddr);
 	free(faddr);
+	s->mark = mark;
 	r = mail_attempt(s, from, rcpt, data, &reused, err, errlen);
 	/*
 	 * A kept connection the server closed while idle fails on MAIL FROM
@@ -536,6 +606,7 @@ mail_send(struct mail_session *s, const char *rcpt, const char *data,
 	if (r == XFER_TEMPFAIL && reused && s->reply == 0 &&
 	    s->phase <= MAIL_PHASE_MAIL)
 		r = mail_attempt(s, from, rcpt, data, &reused, err, errlen);
+	s->mark = NULL;
 	free(from);
 	return r;
 }

@@ -87,12 +87,26 @@ enum mail_phase {
  * the last reply code the server sent in that phase (0: none).
  */
 enum xfer_result mail_classify(int curlcode, enum mail_phase, int reply);
+/*
+ * The reply reader, pure, for the fuzzer and tests: a server's reply
+ * bytes (fed at once, or one line at a time as libcurl may) give the code
+ * of the last complete reply (0: none) and its text on one line, control
+ * characters blanked.
+ */
+int	 mail_reply_parse(const char *data, size_t n, int by_line, char *text,
+	    size_t textlen);
 
 struct mail_session;
 /* Nothing connects until the first send. Never NULL. */
 struct mail_session *mail_open(const struct conf *);
+/*
+ * mark (may be NULL) is told just before the body goes up (see xfer.h);
+ * a refusal from it, or a stop before that moment, is TEMPFAIL with
+ * nothing of the message sent.
+ */
 enum xfer_result mail_send(struct mail_session *, const char *rcpt,
-	    const char *data, char *err, size_t errlen);
+	    const char *data, const struct xfer_mark *mark, char *err,
+	    size_t errlen);
 void	 mail_close(struct mail_session *);
 
 #endif

@@ -192,7 +192,7 @@ main(int argc, char **argv)
 	}
 	log_start(c, dry ? "dry run" : once ? "single pass" : "service");
 	if (!dry) {
-		int resent = 0, failed = 0;
+		struct store_recovery rec;
 
 		/* A practitioner in group nudged must be able to write it too. */
 		if (store_perm_repair(c->database, err, sizeof(err)) > 0)
@@ -205,17 +205,20 @@ main(int argc, char **argv)
 			conf_free(c);
 			return rc == 1 ? EX_TEMPFAIL : EX_IOERR;
 		}
-		if (store_recover(st, now, &resent, &failed, err,
-		    sizeof(err)) != 0) {
+		if (store_recover(st, now, &rec, err, sizeof(err)) != 0) {
 			log_err("%s", err);
 			store_close(st);
 			conf_free(c);
 			return EX_IOERR;
 		}
-		if (resent + failed > 0)
+		if (rec.resent + rec.failed > 0)
 			log_warn("after an interruption: %d message%s to resend, "
-			    "%d failed (outcome unknown)", resent,
-			    resent == 1 ? "" : "s", failed);
+			    "%d failed (outcome unknown)", rec.resent,
+			    rec.resent == 1 ? "" : "s", rec.failed);
+		if (rec.unstarted > 0)
+			log_info("after an interruption: %d message%s had not "
+			    "started to go up; sending as planned", rec.unstarted,
+			    rec.unstarted == 1 ? "" : "s");
 	}
 
 	if (once || dry) {

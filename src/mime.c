@@ -116,9 +116,8 @@ int
 mail_addr_valid(const char *addr)
 {
 	const char *at, *p, *label;
-	size_t len;
 
-	if (addr == NULL || (len = strlen(addr)) > 254 ||
+	if (addr == NULL || strlen(addr) > 254 ||
 	    (at = strchr(addr, '@')) == NULL || strchr(at + 1, '@') != NULL)
 		return 0;
 	if (at == addr || at - addr > 64 || addr[0] == '.' || at[-1] == '.')

@@ -255,7 +255,7 @@ phone_put(char *out, size_t outlen, const char *cc, const char *nsn,
 	if (c + m > PHONE_E164_MAXDIGITS)
 		return phone_fail(err, errlen, "%zu digits, E.164 allows "
 		    "at most %d", c + m, PHONE_E164_MAXDIGITS);
-	if (outlen < 1 + c + m + 1)
+	if (out == NULL || outlen < 1 + c + m + 1)
 		return phone_fail(err, errlen, "phone_e164: output buffer "
 		    "too small");
 	out[0] = '+';

@@ -391,6 +391,19 @@ plan_stale(const struct conf *c, const struct snapshot *s, const struct appt *a,
 	}
 }
 
+/*
+ * A reminder that may have reached its client: sent, or handed over with
+ * its outcome not (yet) known (issue 13) — in 'sending', or with an
+ * uncertain attempt behind it (recovered), whatever became of the row
+ * since.  Such a client is told of a cancellation too.
+ */
+static int
+plan_reached(const struct msg *m)
+{
+	return plan_is(m->status, "sent") || plan_is(m->status, "sending") ||
+	    m->recovered > 0;
+}
+
 /* A notice on each channel a reminder already went out on. */
 static void
 plan_notices(const struct conf *c, const struct snapshot *s,
@@ -407,7 +420,7 @@ plan_notices(const struct conf *c, const struct snapshot *s,
 		const struct client *cl;
 		char *rcpt;
 
-		if (!plan_is(m->purpose, "reminder") || !plan_is(m->status, "sent") ||
+		if (!plan_is(m->purpose, "reminder") || !plan_reached(m) ||
 		    m->appt_start != a->starts_at)
 			continue;
 		if (plan_has_key(old, p, first_new, a->starts_at, "cancel",
@@ -562,7 +575,7 @@ plan_overdue(const struct conf *c, const struct appt *a,
 		for (size_t j = 0; j < n; j++)
 			if (x[j].client == x[i].client && x[j].ch == x[i].ch &&
 			    (x[j].before < x[best].before ||
-			    (x[j].before == x[best].before && j < best)))
+			    (j < best && x[j].before == x[best].before)))
 				best = j;
 		if (best != i)
 			plan_skip(p, &x[i], "overdue, superseded by a reminder "
@@ -631,11 +644,11 @@ plan_run(const struct conf *c, const struct snapshot *s, time_t now,
 	size_t nby = 0, at = 0;
 
 	memset(p, 0, sizeof(*p));
-	by = xcalloc(s->nmsgs + 1, sizeof(*by));
+	by = xcalloc(s->nmsgs + 1, sizeof(const struct msg *));
 	for (size_t i = 0; i < s->nmsgs; i++)
 		if (s->msgs[i].appointment_id != 0)
 			by[nby++] = &s->msgs[i];
-	qsort(by, nby, sizeof(*by), plan_cmp_msgp);
+	qsort(by, nby, sizeof(const struct msg *), plan_cmp_msgp);
 
 	for (size_t i = 0; i < s->nappts; i++) {
 		const struct appt *a = &s->appts[i];
@@ -649,7 +662,7 @@ plan_run(const struct conf *c, const struct snapshot *s, time_t now,
 		for (old.n = 0; at + old.n < nby &&
 		    by[at + old.n]->appointment_id == a->id; old.n++)
 			;
-		revbuf = xrealloc(revbuf, (old.n + 1) * sizeof(*revbuf));
+		revbuf = xrealloc(revbuf, (old.n + 1) * sizeof(const struct msg *));
 		rev.m = revbuf;
 		plan_stale(c, s, a, k, &old, now, p, &rev);
 		if (k == NULL)

@@ -271,13 +271,13 @@ void
 plan_all_homework(const struct conf *c, const struct snapshot *s, time_t now,
     long horizon, struct plan *p)
 {
-	const struct msg **by = xcalloc(s->nmsgs + 1, sizeof(*by));
+	const struct msg **by = xcalloc(s->nmsgs + 1, sizeof(const struct msg *));
 	size_t nby = 0, at = 0;
 
 	for (size_t i = 0; i < s->nmsgs; i++)
 		if (s->msgs[i].homework_id != 0)
 			by[nby++] = &s->msgs[i];
-	qsort(by, nby, sizeof(*by), plan_cmp_hwp);
+	qsort(by, nby, sizeof(const struct msg *), plan_cmp_hwp);
 	for (size_t i = 0; i < s->nhw; i++) {
 		struct plan_slice old;
 

@@ -25,7 +25,7 @@
 #include "sms.h"
 #include "util.h"
 
-#define SMS_RESP_MAX		(64 * 1024)
+#define SMS_RESP_MAX		65536
 #define SMS_CONNECT_TIMEOUT	10L
 #define SMS_IDLE_MAX		20L	/* seconds a kept connection may idle */
 
@@ -35,6 +35,11 @@ struct sms_slot {
 	struct sms_req		*req;
 	struct sms_http		 http;
 	size_t			 off;
+	size_t			 idx;		/* req's index in the batch */
+	const struct sms_hooks	*hooks;
+	int			 began;		/* the body started to go up */
+	int			 refused;	/* the mark said no: body not complete */
+	int			 marked;	/* the mark said yes */
 	int			 sent_all;	/* the whole body went to libcurl */
 	int			 too_large;
 	struct sbuf		 resp;
@@ -98,8 +103,24 @@ sms_read(char *buf, size_t size, size_t nmemb, void *arg)
 	struct sms_slot *sl = arg;
 	size_t n = size * nmemb;
 
+	sl->began = 1;
+	sl->req->began = 1;
 	if (n > sl->http.len - sl->off)
 		n = sl->http.len - sl->off;
+	if (n > 0 && sl->off + n == sl->http.len && !sl->marked) {
+		const struct xfer_mark *mk = sl->hooks != NULL ?
+		    sl->hooks->mark : NULL;
+
+		/*
+		 * The body's last bytes: from then on the provider may queue
+		 * the text.  Durably noted first, or the request is dropped.
+		 */
+		if (mk != NULL && mk->fn != NULL && mk->fn(mk->arg, sl->idx) != 0) {
+			sl->refused = 1;
+			return CURL_READFUNC_ABORT;
+		}
+		sl->marked = 1;
+	}
 	memcpy(buf, sl->http.body + sl->off, n);
 	sl->off += n;
 	if (sl->off == sl->http.len)
@@ -134,7 +155,7 @@ sms_write(char *buf, size_t size, size_t nmemb, void *arg)
 }
 
 #define SMS_SET(opt, val) do {						\
-	if ((rc = curl_easy_setopt(c, opt, val)) != CURLE_OK)		\
+	if (curl_easy_setopt(c, opt, val) != CURLE_OK)			\
 		goto fail;						\
 } while (0)
 
@@ -144,12 +165,12 @@ sms_easy(struct sms_session *s, struct sms_slot *sl)
 {
 	const struct conf *cf = s->conf;
 	long t = cf->sms.timeout > 0 ? cf->sms.timeout : 30;
-	CURLcode rc;
 	CURL *c;
 
 	if ((c = curl_easy_init()) == NULL)
 		return NULL;
-	if ((rc = xfer_setup(c, cf->sms.ca_file, t, sl->errbuf)) != CURLE_OK)
+	if (xfer_setup(c, cf->sms.ca_file, t, sl->errbuf, &sl->began) !=
+	    CURLE_OK)
 		goto fail;
 	/* One HTTP exchange: the whole of it within sms.timeout. */
 	SMS_SET(CURLOPT_TIMEOUT, t);
@@ -196,6 +217,9 @@ sms_start(struct sms_session *s, struct sms_slot *sl, struct sms_req *r)
 			goto fail;
 	sl->req = r;
 	sl->off = 0;
+	sl->began = 0;
+	sl->refused = 0;
+	sl->marked = 0;
 	sl->sent_all = 0;
 	sl->too_large = 0;
 	sl->errbuf[0] = '\0';
@@ -246,6 +270,9 @@ sms_finish(struct sms_session *s, struct sms_slot *sl, CURLcode rc)
 	const char *detail;
 	long status = 0, ra = 0, reqsize = 0;
 
+	if (r == NULL)
+		return;
+
 	curl_easy_getinfo(sl->c, CURLINFO_RESPONSE_CODE, &status);
 	if (curl_easy_header(sl->c, "Retry-After", 0, CURLH_HEADER, -1,
 	    &h) == CURLHE_OK)
@@ -257,7 +284,14 @@ sms_finish(struct sms_session *s, struct sms_slot *sl, CURLcode rc)
 	if (rc == CURLE_SEND_FAIL_REWIND)
 		detail = "a kept connection closed without an answer";
 
-	if (rc == CURLE_OK)
+	if (sl->refused) {
+		r->res = XFER_TEMPFAIL;
+		snprintf(r->err, sizeof(r->err), "not sent: the upload could "
+		    "not be recorded");
+	} else if (rc == CURLE_ABORTED_BY_CALLBACK && !sl->began) {
+		r->res = XFER_TEMPFAIL;
+		snprintf(r->err, sizeof(r->err), "not sent: stopping");
+	} else if (rc == CURLE_OK)
 		sms_classify(s->prov, s->conf->sms.id_field, status, ra,
 		    sbuf_str(&sl->resp), sl->resp.len, r);
 	else if (status >= 300) {
@@ -321,6 +355,7 @@ sms_setup(struct sms_session *s, size_t n)
 static void
 sms_reset_out(struct sms_req *r)
 {
+	r->began = 0;
 	r->res = XFER_TEMPFAIL;
 	r->ref[0] = '\0';
 	r->err[0] = '\0';
@@ -329,12 +364,21 @@ sms_reset_out(struct sms_req *r)
 	r->partial = 0;
 }
 
+/* Request i is settled: the caller may record it now. */
+static void
+sms_done(const struct sms_hooks *h, size_t i)
+{
+	if (h != NULL && h->done != NULL)
+		h->done(h->arg, i);
+}
+
 void
-sms_send_batch(struct sms_session *s, struct sms_req *reqs, size_t n)
+sms_send_batch(struct sms_session *s, struct sms_req *reqs, size_t n,
+    const struct sms_hooks *h)
 {
 	struct sms_slot *sl;
 	CURLMsg *m;
-	size_t i, next = 0, active = 0;
+	size_t i, idx, next = 0, active = 0;
 	int running, left;
 
 	for (i = 0; i < n; i++)
@@ -347,6 +391,7 @@ sms_send_batch(struct sms_session *s, struct sms_req *reqs, size_t n)
 			snprintf(reqs[i].err, sizeof(reqs[i].err), "%s",
 			    s->prov_ok ? "cannot initialise libcurl" :
 			    "sms.provider is not twilio, vonage or generic");
+			sms_done(h, i);
 		}
 		return;
 	}
@@ -354,8 +399,20 @@ sms_send_batch(struct sms_session *s, struct sms_req *reqs, size_t n)
 		for (i = 0; i < s->nslots && next < n; i++) {
 			if (s->slots[i].req != NULL)
 				continue;
-			if (sms_start(s, &s->slots[i], &reqs[next++]) == 0)
+			idx = next++;
+			/* Stopping: what has not started stays for the next start. */
+			if (xfer_stopping()) {
+				snprintf(reqs[idx].err, sizeof(reqs[idx].err),
+				    "not sent: stopping");
+				sms_done(h, idx);
+				continue;
+			}
+			s->slots[i].idx = idx;
+			s->slots[i].hooks = h;
+			if (sms_start(s, &s->slots[i], &reqs[idx]) == 0)
 				active++;
+			else
+				sms_done(h, idx);
 		}
 		if (active == 0 && next == n)
 			break;
@@ -373,17 +430,25 @@ sms_send_batch(struct sms_session *s, struct sms_req *reqs, size_t n)
 			/* m dies with remove_handle: read its result first. */
 			sms_finish(s, sl, m->data.result);
 			curl_multi_remove_handle(s->multi, sl->c);
+			idx = sl->idx;
 			sms_slot_clear(sl);
 			active--;
+			/*
+			 * Recorded as it completes, not after the batch's
+			 * slowest request: a crash now costs no duplicate of it.
+			 */
+			sms_done(h, idx);
 		}
 		if (active > 0 && running > 0)
 			curl_multi_poll(s->multi, NULL, 0, 1000, NULL);
 		xfer_tick();
 	}
 	/* Only if the multi handle itself failed: settle what is left. */
-	for (i = next; i < n; i++)
+	for (i = next; i < n; i++) {
 		snprintf(reqs[i].err, sizeof(reqs[i].err), "libcurl multi "
 		    "handle failed before this request");
+		sms_done(h, i);
+	}
 	for (i = 0; i < s->nslots; i++) {
 		if ((sl = &s->slots[i])->req == NULL)
 			continue;
@@ -391,6 +456,8 @@ sms_send_batch(struct sms_session *s, struct sms_req *reqs, size_t n)
 		sl->req->res = sl->sent_all ? XFER_UNKNOWN : XFER_TEMPFAIL;
 		snprintf(sl->req->err, sizeof(sl->req->err), "libcurl multi "
 		    "handle failed");
+		idx = sl->idx;
 		sms_slot_clear(sl);
+		sms_done(h, idx);
 	}
 }

@@ -40,14 +40,29 @@ struct sms_req {
 	int		 unsubscribed;	/* the recipient opted out at the provider */
 	long		 retry_after;	/* seconds the provider asked us to wait, 0: none */
 	int		 partial;	/* a multi-part text partly accepted */
+	int		 began;		/* its body started to go up */
+};
+
+/* What the caller hears during a batch; any member may be NULL. */
+struct sms_hooks {
+	const struct xfer_mark	*mark;	/* before request i's body goes up */
+	/* request i is settled (outputs filled): record it now */
+	void			(*done)(void *arg, size_t i);
+	void			*arg;
 };
 
 struct sms_session;
 
 /* Nothing connects until the first batch.  Never NULL. */
 struct sms_session *sms_open(const struct conf *);
-/* Send n requests, up to sms.concurrency at a time; fills each one's outputs. */
-void	 sms_send_batch(struct sms_session *, struct sms_req *, size_t n);
+/*
+ * Send n requests, up to sms.concurrency at a time; fills each one's
+ * outputs and calls hooks->done for each as soon as it is settled (hooks
+ * may be NULL).  Once xfer_stopping(), requests not yet started are
+ * settled TEMPFAIL "not sent: stopping" with began = 0.
+ */
+void	 sms_send_batch(struct sms_session *, struct sms_req *, size_t n,
+	    const struct sms_hooks *hooks);
 void	 sms_close(struct sms_session *);
 
 /*

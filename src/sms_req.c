@@ -34,7 +34,8 @@
  * messages[].status), SMS_ANY matches any or none.
  *
  * Twilio (201 + JSON, errors as JSON {code, message, status}):
- *   2xx   any          OK        ref = sid
+ *   2xx   any          OK        ref = sid; UNKNOWN when the answer is not
+ *                                a JSON object (the text may have gone)
  *   3xx   any          CHANNEL   redirect: sms.url is wrong, not followed
  *   any   20003        CHANNEL   authentication failed
  *   any   20005,30002  CHANNEL   account not active / suspended
@@ -196,6 +197,13 @@ sms_classify_twilio(long status, json_t *j, struct sms_req *r)
 	rule = sms_match(twilio_rules, NELEM(twilio_rules), status, code);
 	r->res = rule->res;
 	r->unsubscribed = (rule->flags & SMS_UNSUB) != 0;
+	if (r->res == XFER_OK && !json_is_object(j)) {
+		/* Accepted or not, we cannot tell: resent once at most. */
+		r->res = XFER_UNKNOWN;
+		snprintf(r->err, sizeof(r->err), "twilio: HTTP %ld with an "
+		    "answer that cannot be read; the text may have gone", status);
+		return;
+	}
 	if (r->res == XFER_OK) {
 		sms_copy(r->ref, sizeof(r->ref), sms_jstr(j, "sid"), SIZE_MAX);
 		if (r->ref[0] == '\0')

@@ -21,11 +21,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -139,12 +141,24 @@ static const char *store_steps[STORE_SCHEMA_VERSION] = {
 	" source TEXT NOT NULL, source_uid TEXT NOT NULL, starts_at TEXT NOT NULL,"
 	" summary TEXT, why TEXT NOT NULL, seen_at TEXT NOT NULL,"
 	" PRIMARY KEY (source, source_uid));",
+	/*
+	 * Issue 13: how far a send got.  uploaded is set (committed) just
+	 * before the last of the message goes to the server (the SMTP final
+	 * dot, the last bytes of an HTTP body): before that the server cannot
+	 * have accepted it, so a row found in 'sending' without it never
+	 * reached the client.  Rows already in 'sending' may have: they count
+	 * as uploaded.
+	 */
+	("ALTER TABLE messages ADD COLUMN uploaded INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE messages SET uploaded = 1 WHERE status = 'sending';"),
 };
 
 /*
  * Columns the code reads.  A booking tool's older table without one of
  * them is refused at open with a clear message, not at the first pass.
  */
+/* Each table's columns are one string split over lines (no comma missing). */
+/* NOLINTBEGIN(bugprone-suspicious-missing-comma) */
 static const char *store_need[] = {
 	"clients", "id name first_name email phone email_consent sms_consent"
 	    " discreet opted_out_at",
@@ -159,6 +173,7 @@ static const char *store_need[] = {
 	    " alerted detail",
 	NULL
 };
+/* NOLINTEND(bugprone-suspicious-missing-comma) */
 
 /*
  * Columns of the contract's tables that later schema versions add (issue
@@ -597,43 +612,82 @@ fail:
 /*
  * One delivering nudged per database: a second one (a `--once` run beside
  * the service) would take rows the first is sending for rows a crash left
- * behind, and send them twice.  The lock is an flock() on "<database>.lock"
- * held until exit; the kernel drops it when the process dies, kill -9
+ * behind, and send them twice.  The lock is an flock() on the database
+ * file held until exit; the kernel drops it when the process dies, kill -9
  * included.
+ *
+ * store_flock_pid: the pid holding an flock on the file (dev, ino), from
+ * /proc/locks: > 0, 0 when none, -1 when /proc/locks cannot be read.
+ * Reading it, rather than trying the lock, never opens (and so never
+ * closes) a descriptor of the database, whose closing would drop the
+ * caller's SQLite locks (nudgectl status asks with the database open).
+ */
+long
+store_flock_pid(dev_t dev, ino_t ino)
+{
+	char line[256], want[64];
+	long pid = 0, p;
+	FILE *f;
+
+	if ((f = fopen("/proc/locks", "re")) == NULL)
+		return -1;
+	/* "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF" */
+	snprintf(want, sizeof(want), "%02x:%02x:%llu", major(dev), minor(dev),
+	    (unsigned long long)ino);
+	while (pid == 0 && fgets(line, sizeof(line), f) != NULL) {
+		char *fld[6], *save = NULL, *tok = strtok_r(line, " \t\n", &save);
+		size_t n = 0;
+
+		for (; tok != NULL && n < 6; tok = strtok_r(NULL, " \t\n", &save))
+			fld[n++] = tok;
+		if (n == 6 && strcmp(fld[1], "FLOCK") == 0 &&
+		    strcmp(fld[5], want) == 0 &&
+		    parse_long(fld[4], 1, LONG_MAX, &p) == 0)
+			pid = p;
+	}
+	fclose(f);
+	return pid;
+}
+
+/*
+ * One deliverer per database: an flock on the database file itself, so
+ * every path that reaches it (a symlink, a hard link, "./x" and "x") meets
+ * the same lock (issue 13: a lock named from the path as written let a
+ * second --once through).  The flock is independent of SQLite's own fcntl
+ * locks on Linux; the descriptor stays open until store_close() closes it
+ * after the connection (closing any descriptor of the file would drop
+ * SQLite's fcntl locks).
  */
 int
 store_lock(struct store *s, char *err, size_t errlen)
 {
-	char *lock = xasprintf("%s.lock", s->path), pid[32];
-	int fd, r = -1;
+	struct stat st;
+	long pid;
+	int fd;
 
-	if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0660)) == -1) {
-		store_errf(err, errlen, "%s: %s", lock, strerror(errno));
-		goto out;
+	if ((fd = open(s->path, O_RDONLY | O_CLOEXEC)) == -1) {
+		store_errf(err, errlen, "%s: %s", s->path, strerror(errno));
+		return -1;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno == EWOULDBLOCK) {
-			ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
-
-			pid[n > 0 ? n : 0] = '\0';
-			pid[strcspn(pid, "\n")] = '\0';
-			store_errf(err, errlen, "another nudged (pid %s) is already "
-			    "delivering from %s", pid[0] ? pid : "unknown", s->path);
-			r = 1;
-		} else
-			store_errf(err, errlen, "%s: %s", lock, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		s->lockfd = fd;
+		return 0;
+	}
+	if (errno != EWOULDBLOCK) {
+		store_errf(err, errlen, "%s: cannot lock: %s", s->path,
+		    strerror(errno));
 		close(fd);
-		goto out;
+		return -1;
 	}
-	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, strlen(pid), 0) < 0) {
-		/* the pid is only a courtesy for the message above */
-	}
-	s->lockfd = fd;
-	r = 0;
-out:
-	free(lock);
-	return r;
+	pid = fstat(fd, &st) == 0 ? store_flock_pid(st.st_dev, st.st_ino) : 0;
+	if (pid > 0)
+		store_errf(err, errlen, "another nudged (pid %ld) is already "
+		    "delivering from %s", pid, s->path);
+	else
+		store_errf(err, errlen, "another nudged is already delivering "
+		    "from %s", s->path);
+	close(fd);
+	return 1;
 }
 
 void
@@ -643,8 +697,6 @@ store_close(struct store *s)
 
 	if (s == NULL)
 		return;
-	if (s->lockfd >= 0)
-		close(s->lockfd);
 	if (s->db != NULL) {
 		for (i = 0; i < s->ncache; i++)
 			sqlite3_finalize(s->cache[i].st);
@@ -653,6 +705,9 @@ store_close(struct store *s)
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		sqlite3_close(s->db);
 	}
+	/* After the connection: see store_lock(). */
+	if (s->lockfd >= 0)
+		close(s->lockfd);
 	free(s->path);
 	free(s);
 }
@@ -671,7 +726,7 @@ store_clock(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /*
@@ -682,7 +737,7 @@ static int
 store_busy(void *arg, int n)
 {
 	struct store *s = arg;
-	struct timespec nap = { 0, 20 * 1000 * 1000 };
+	struct timespec nap = { 0, 20L * 1000 * 1000 };
 
 	if ((s->stop != NULL && *s->stop) || n * 20 >= STORE_BUSY_MS)
 		return 0;
@@ -700,7 +755,7 @@ static int
 store_exec_wait(struct store *s, const char *sql, char *err, size_t errlen)
 {
 	double start = store_clock();
-	struct timespec nap = { 0, 50 * 1000 * 1000 };
+	struct timespec nap = { 0, 50L * 1000 * 1000 };
 	int rc;
 
 	for (;;) {

@@ -42,7 +42,7 @@
 struct sqlite3;
 struct store;
 
-#define STORE_SCHEMA_VERSION	4
+#define STORE_SCHEMA_VERSION	5
 
 struct client {
 	long long	 id;
@@ -158,9 +158,10 @@ void		 store_close(struct store *);
 /* A private in-memory copy of the database, for previews.  NULL with err. */
 struct store	*store_open_copy(const char *path, char *err, size_t errlen);
 /*
- * Become the one delivering process for this database (an flock on
- * "<database>.lock" until store_close).  0, 1 when another holds it
- * (err says which pid), -1 on error.
+ * Become the one delivering process for this database (an flock on the
+ * database file itself, whatever path, symlink or hard link named it,
+ * until store_close).  0, 1 when another holds it (err says which pid),
+ * -1 on error.
  */
 int		 store_lock(struct store *, char *err, size_t errlen);
 struct sqlite3	*store_db(struct store *);	/* for nudgectl's own statements */
@@ -222,6 +223,15 @@ int	 store_mark_sending(struct store *, long long id, const char *recipient,
 	    const char *provider_ref, time_t now, char *err, size_t);
 int	 store_mark_sent(struct store *, long long id, const char *provider_ref,
 	    time_t now, char *err, size_t);
+/*
+ * Outside a transaction (committed at once): the last of a 'sending'
+ * message is about to go to the server (from then on it may arrive).
+ * 0 or -1 (then do not send it).
+ */
+int	 store_mark_uploaded(struct store *, long long id, volatile int *stop,
+	    char *err, size_t);
+/* sending -> pending, attempt uncounted: it cannot have arrived (a stop). */
+int	 store_unclaim(struct store *, long long id, char *err, size_t);
 int	 store_mark_retry(struct store *, long long id, time_t next_at,
 	    const char *why, char *err, size_t);
 /* Quiet hours: pending with due_at moved to due. */
@@ -237,13 +247,19 @@ int	 store_sms_unsubscribe(struct store *, long long client_id, char *err, size_
 
 /*
  * Start-up after a crash (in its own transaction unless one is open):
- * rows left in 'sending' by a process that is gone
- * go back to 'pending' once (recovered = 1; email keeps its Message-ID, so a
- * receiving server can tell a duplicate); a row found in 'sending' a second
- * time is 'failed' ("outcome unknown after two interrupted attempts").
- * Reports counts.  0 or -1.
+ * rows left in 'sending' by a process that is gone.  One whose upload was
+ * not complete goes back to 'pending', its attempt uncounted (unstarted).
+ * One whose whole message went up goes back to 'pending' once (recovered = 1;
+ * email keeps its Message-ID, so a receiving server can tell a duplicate:
+ * resent); found in 'sending' after an uncertain attempt already, it is
+ * 'failed' (it may have arrived: failed).  0 or -1.
  */
-int	 store_recover(struct store *, time_t now, int *resent, int *failed,
+struct store_recovery {
+	int	 unstarted;
+	int	 resent;
+	int	 failed;
+};
+int	 store_recover(struct store *, time_t now, struct store_recovery *,
 	    char *err, size_t);
 
 /*

@@ -5,6 +5,8 @@
 #ifndef NUDGED_STORE_INT_H
 #define NUDGED_STORE_INT_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <time.h>
 
@@ -53,6 +55,8 @@ struct store {
 	" ORDER BY client_id"
 
 /* store.c: errors, statements, small helpers */
+/* Who holds an flock on the file (dev, ino): pid, 0 nobody, -1 unknown. */
+long		 store_flock_pid(dev_t, ino_t);
 void		 store_errf(char *err, size_t errlen, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
 int		 store_dberr(struct store *, char *err, size_t errlen,
@@ -71,7 +75,8 @@ int		 store_exec(struct store *, const char *sql, char *err,
 int		 store_in_list(const char *, const char *const *);
 
 /* store_read.c: one row of a SELECT of the *_COLS above into a struct */
-void		 store_read_client(sqlite3_stmt *, struct client *);
+int		 store_read_client(sqlite3_stmt *, struct client *, char *why,
+		    size_t whylen);
 int		 store_read_appt(sqlite3_stmt *, struct appt *, char *why,
 		    size_t whylen);
 int		 store_read_homework(sqlite3_stmt *, struct homework *,

@@ -136,7 +136,8 @@ store_mark_sending(struct store *s, long long id, const char *recipient,
 	if ((st = store_prep(s, "UPDATE messages SET status = 'sending',"
 	    " attempts = attempts + 1, recipient = COALESCE(?1, recipient),"
 	    " provider_ref = COALESCE(?2, provider_ref), claimed_at = ?3,"
-	    " updated_at = " SQL_NOW " WHERE id = ?4 AND status = 'pending'",
+	    " uploaded = 0, updated_at = " SQL_NOW
+	    " WHERE id = ?4 AND status = 'pending'",
 	    err, errlen)) == NULL)
 		return -1;
 	bind_text(st, 1, recipient);
@@ -144,6 +145,49 @@ store_mark_sending(struct store *s, long long id, const char *recipient,
 	bind_time(st, 3, now);
 	sqlite3_bind_int64(st, 4, id);
 	return store_update_one(s, st, id, "claiming", err, errlen);
+}
+
+/*
+ * Outside any transaction (its own, committed before this returns): the
+ * last of the message is about to go to the server.  From here on a crash
+ * leaves an uncertain attempt; before it, the server cannot have accepted
+ * the message (no final dot, an incomplete body).
+ */
+int
+store_mark_uploaded(struct store *s, long long id, volatile int *stop,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if ((st = store_prep(s, "UPDATE messages SET uploaded = 1"
+	    " WHERE id = ?1 AND status = 'sending'", err, errlen)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	/* A stop request cuts a wait for another writer short. */
+	s->stop = stop;
+	r = store_update_one(s, st, id, "marking the upload", err, errlen);
+	s->stop = NULL;
+	return r;
+}
+
+/*
+ * The message cannot have been accepted (stopped before its upload was
+ * complete): the claim is undone, the attempt not counted.
+ */
+int
+store_unclaim(struct store *s, long long id, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+
+	if ((st = store_prep(s, "UPDATE messages SET status = 'pending',"
+	    " attempts = max(attempts - 1, 0), claimed_at = NULL,"
+	    " uploaded = 0, updated_at = " SQL_NOW
+	    " WHERE id = ?1 AND status = 'sending' AND uploaded = 0",
+	    err, errlen)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	return store_update_one(s, st, id, "undoing a claim", err, errlen);
 }
 
 int
@@ -346,42 +390,53 @@ store_next_wake(struct store *s)
  * there is no live sender to wait for, and all of them are recovered.
  * nudgectl send-test never leaves its row in 'sending' across a restart
  * of the daemon in practice; if it did, it too is treated as interrupted.
+ *
+ * A row whose upload was not complete (uploaded = 0: killed while
+ * connecting, greeting, logging in, or with the body half sent) cannot
+ * have been accepted: it goes back to 'pending' with its attempt
+ * uncounted, and is no uncertain attempt.  Only a row whose whole message
+ * had been handed over may have arrived.
  */
 int
-store_recover(struct store *s, time_t now, int *resent, int *failed, char *err,
-    size_t errlen)
+store_recover(struct store *s, time_t now, struct store_recovery *r,
+    char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
+	/* Parenthesised: each element is one statement split over lines. */
+	static const char *const sql[] = {
+		("UPDATE messages SET status = 'pending', attempts ="
+		    " max(attempts - 1, 0), claimed_at = NULL, updated_at = ?1"
+		    " WHERE status = 'sending' AND uploaded = 0"),
+		("UPDATE messages SET status = 'failed', recovered = recovered + 1,"
+		    " last_error = 'interrupted while sending, after an earlier"
+		    " uncertain attempt: not resending (it may have arrived)',"
+		    " claimed_at = NULL, next_at = NULL, updated_at = ?1"
+		    " WHERE status = 'sending' AND recovered >= 1"),
+		("UPDATE messages SET status = 'pending', recovered = recovered + 1,"
+		    " claimed_at = NULL, updated_at = ?1 WHERE status = 'sending'"),
+	};
+	int *count[] = { &r->unstarted, &r->failed, &r->resent };
 	int own = sqlite3_get_autocommit(s->db);
 
-	*resent = *failed = 0;
+	memset(r, 0, sizeof(*r));
 	if (own && store_begin(s, err, errlen) == -1)
 		return -1;
-	if ((st = store_prep(s, "UPDATE messages SET status = 'failed',"
-	    " recovered = recovered + 1, last_error = 'interrupted while sending,"
-	    " after an earlier uncertain attempt: not resending (it may have arrived)', claimed_at = NULL, next_at = NULL,"
-	    " updated_at = ?1 WHERE status = 'sending' AND recovered >= 1",
-	    err, errlen)) == NULL)
-		goto fail;
-	bind_time(st, 1, now);
-	if (store_run(s, st, "recovering messages", err, errlen) == -1)
-		goto fail;
-	*failed = sqlite3_changes(s->db);
-	if ((st = store_prep(s, "UPDATE messages SET status = 'pending',"
-	    " recovered = recovered + 1, claimed_at = NULL, updated_at = ?1"
-	    " WHERE status = 'sending'", err, errlen)) == NULL)
-		goto fail;
-	bind_time(st, 1, now);
-	if (store_run(s, st, "recovering messages", err, errlen) == -1)
-		goto fail;
-	*resent = sqlite3_changes(s->db);
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		sqlite3_stmt *st;
+
+		if ((st = store_prep(s, sql[i], err, errlen)) == NULL)
+			goto fail;
+		bind_time(st, 1, now);
+		if (store_run(s, st, "recovering messages", err, errlen) == -1)
+			goto fail;
+		*count[i] = sqlite3_changes(s->db);
+	}
 	if (own && store_commit(s, err, errlen) == -1)
 		goto fail;
 	return 0;
 fail:
 	if (own)
 		store_rollback(s);
-	*resent = *failed = 0;
+	memset(r, 0, sizeof(*r));
 	return -1;
 }
 
@@ -400,7 +455,7 @@ store_note_bad(struct store *s, const struct bad_row *b, time_t now, char *err,
 	sqlite3_bind_int64(st, 2, b->id);
 	bind_text(st, 3, b->what);
 	bind_time(st, 4, now);
-	if ((rc = sqlite3_step(st)) == SQLITE_DONE)
+	if (sqlite3_step(st) == SQLITE_DONE)
 		rc = sqlite3_changes(s->db) == 1;
 	else
 		rc = store_dberr(s, err, errlen, "noting a bad row");

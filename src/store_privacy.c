@@ -277,14 +277,14 @@ static int
 scrub_everywhere(struct store *s, const char *v, char *err, size_t errlen)
 {
 	sqlite3_stmt *tl, *cl, *up;
-	int n = 0, rc;
+	int n = 0;
 
 	if (sqlite3_prepare_v2(s->db, "SELECT name FROM sqlite_master WHERE"
 	    " type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND"
 	    " name <> 'clients' AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name",
 	    -1, &tl, NULL) != SQLITE_OK)
 		return store_dberr(s, err, errlen, "listing tables");
-	while (n >= 0 && (rc = sqlite3_step(tl)) == SQLITE_ROW) {
+	while (n >= 0 && sqlite3_step(tl) == SQLITE_ROW) {
 		const char *table = col_str(tl, 0);
 		char *qt = ident(table);
 

@@ -4,7 +4,8 @@
  *
  * Consent: the contract says "no SMS without sms_consent = 1; no email
  * without email_consent = 1", so only exactly 1 counts as consent for both
- * (a tool writing 2 or 'yes' gets nothing sent).  discreet is any
+ * (a tool writing 2 or 'yes' gets nothing sent, and the row is reported
+ * as unreadable).  discreet is any
  * non-zero value; opted_out_at and closed_at count as set when not NULL
  * (an empty string too: when in doubt, send nothing).
  */
@@ -53,10 +54,33 @@ quote_value(const char *v, char *buf, size_t len)
 
 /* ------------------------------------------------------------- readers */
 
-void
-store_read_client(sqlite3_stmt *st, struct client *c)
+/*
+ * A consent column holds exactly 0 or 1.  Anything else ('yes', 2, NULL)
+ * is a tool's mistake that must be seen, not silently read as "no"
+ * (issue 13): the row is unreadable.
+ */
+static int
+consent_ok(sqlite3_stmt *st, int col, const char *name, char *why,
+    size_t whylen)
+{
+	char q[STORE_BAD_VALUE_MAX + 8];
+	long long v = sqlite3_column_int64(st, col);
+
+	if (sqlite3_column_type(st, col) == SQLITE_INTEGER && (v == 0 || v == 1))
+		return 0;
+	quote_value(col_str(st, col), q, sizeof(q));
+	store_errf(why, whylen, "%s %s is not 0 or 1", name, q);
+	return -1;
+}
+
+int
+store_read_client(sqlite3_stmt *st, struct client *c, char *why,
+    size_t whylen)
 {
 	memset(c, 0, sizeof(*c));
+	if (consent_ok(st, 5, "email_consent", why, whylen) != 0 ||
+	    consent_ok(st, 6, "sms_consent", why, whylen) != 0)
+		return -1;
 	c->id = sqlite3_column_int64(st, 0);
 	c->name = xstrdup(col_str(st, 1) ? col_str(st, 1) : "");
 	c->first_name = col_dup(st, 2);
@@ -66,6 +90,7 @@ store_read_client(sqlite3_stmt *st, struct client *c)
 	c->sms_consent = sqlite3_column_int64(st, 6) == 1;
 	c->discreet = sqlite3_column_int64(st, 7) != 0;
 	c->opted_out = sqlite3_column_int(st, 8) != 0;
+	return 0;
 }
 
 /* 0, or -1 with why when the row cannot be understood (a bad row). */
@@ -283,10 +308,7 @@ fill_homework(sqlite3_stmt *st, void *out, char *why, size_t whylen)
 static int
 fill_client(sqlite3_stmt *st, void *out, char *why, size_t whylen)
 {
-	(void)why;
-	(void)whylen;
-	store_read_client(st, out);
-	return 0;
+	return store_read_client(st, out, why, whylen);
 }
 
 static int

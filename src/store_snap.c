@@ -80,7 +80,7 @@ snap_appts(struct store *s, time_t since, struct snapshot *sn, size_t *badcap,
 	 * room for any UTC offset; a value that does not even start with a
 	 * date is read too, so that it is reported.
 	 */
-	tz_format_utc(since - 2 * 86400, from);
+	tz_format_utc(since - 2L * 86400, from);
 	from[10] = '\0';
 	/*
 	 * A case with active homework needs its sessions, past ones too: they
@@ -176,8 +176,10 @@ out:
 }
 
 static int
-snap_clients(struct store *s, struct snapshot *sn, char *err, size_t errlen)
+snap_clients(struct store *s, struct snapshot *sn, size_t *badcap, char *err,
+    size_t errlen)
 {
+	char why[128];
 	sqlite3_stmt *st;
 	long long *ids;
 	size_t i, j, n = 0, cap = 0;
@@ -201,7 +203,12 @@ snap_clients(struct store *s, struct snapshot *sn, char *err, size_t errlen)
 		sqlite3_bind_int64(st, 1, ids[i]);
 		switch (sqlite3_step(st)) {
 		case SQLITE_ROW:
-			store_read_client(st, &sn->clients[sn->nclients++]);
+			/* Unreadable: reported, and the client gets nothing. */
+			if (store_read_client(st, &sn->clients[sn->nclients],
+			    why, sizeof(why)) == 0)
+				sn->nclients++;
+			else
+				add_bad(sn, badcap, "clients", ids[i], why);
 			break;
 		case SQLITE_DONE:
 			break;
@@ -297,6 +304,10 @@ snap_has(const struct snapshot *sn, const char *table, long long id)
 	} else if (strcmp(table, "homework") == 0) {
 		for (i = 0; i < sn->nhw; i++)
 			if (sn->hw[i].id == id)
+				return 1;
+	} else if (strcmp(table, "clients") == 0) {
+		for (i = 0; i < sn->nclients; i++)
+			if (sn->clients[i].id == id)
 				return 1;
 	}
 	return 0;
@@ -419,7 +430,7 @@ store_snapshot(struct store *s, time_t since, struct snapshot *sn, char *err,
 		return -1;
 	}
 	snap_orphans(sn, &badcap);
-	if (snap_clients(s, sn, err, errlen) == -1 ||
+	if (snap_clients(s, sn, &badcap, err, errlen) == -1 ||
 	    snap_msgs(s, sn, err, errlen) == -1 ||
 	    snap_forget(s, sn, err, errlen) == -1) {
 		snapshot_free(sn);

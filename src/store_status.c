@@ -4,6 +4,7 @@
  * last pass that nudged recorded (state key "pass.last").
  */
 #include <sys/file.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -133,36 +134,23 @@ store_problems_free(struct store_problem *p, size_t n)
 }
 
 /*
- * A shared lock fails only while a nudged holds its exclusive one.  Held
- * for an instant: a nudged starting in that instant would be refused, and
- * systemd restarts it.
+ * The delivering nudged holds an flock on the database file itself (see
+ * store_lock()); /proc/locks says whether one is held, and by whom,
+ * without opening the file (issue 13).
  */
 int
 store_lock_holder(const char *path, long *pid)
 {
-	char *lock = xasprintf("%s.lock", path), buf[32];
-	ssize_t n;
-	int fd, r;
+	struct stat st;
+	long p;
 
 	*pid = 0;
-	fd = open(lock, O_RDONLY | O_CLOEXEC);
-	free(lock);
-	if (fd == -1)
+	if (stat(path, &st) == -1)
 		return errno == ENOENT ? 0 : -1;
-	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
-		flock(fd, LOCK_UN);
-		r = 0;
-	} else if (errno == EWOULDBLOCK) {
-		n = pread(fd, buf, sizeof(buf) - 1, 0);
-		buf[n > 0 ? n : 0] = '\0';
-		if (parse_long(strtok(buf, "\n") ? buf : "", 1, 1L << 30,
-		    pid) != 0)
-			*pid = 0;
-		r = 1;
-	} else
-		r = -1;
-	close(fd);
-	return r;
+	if ((p = store_flock_pid(st.st_dev, st.st_ino)) < 0)
+		return -1;
+	*pid = p;
+	return p > 0;
 }
 
 long long

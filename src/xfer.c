@@ -12,6 +12,8 @@
 
 static void	(*xfer_hook)(void);
 static struct timespec xfer_last;
+static volatile int *xfer_stop;
+static volatile long long xfer_stop_ms;	/* when the stop came, monotonic; 0: unknown */
 
 static const char *const xfer_names[] = {
 	[XFER_OK] = "ok",
@@ -53,17 +55,58 @@ xfer_tick(void)
 	xfer_hook();
 }
 
+static long long
+xfer_mono_ms(void)
+{
+	struct timespec t;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &t) == -1)
+		return 0;
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+void
+xfer_set_stop(volatile int *stop)
+{
+	xfer_stop = stop;
+}
+
+/* From a signal handler: clock_gettime is async-signal-safe. */
+void
+xfer_stop_requested(void)
+{
+	xfer_stop_ms = xfer_mono_ms();
+}
+
+int
+xfer_stopping(void)
+{
+	return xfer_stop != NULL && *xfer_stop;
+}
+
+/* libcurl calls this about once a second even while nothing moves. */
 static int
 xfer_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
     curl_off_t ultotal, curl_off_t ulnow)
 {
-	(void)arg;
+	const int *began = arg;
+	long long now;
+
 	(void)dltotal;
 	(void)dlnow;
 	(void)ultotal;
 	(void)ulnow;
 	xfer_tick();
-	return 0;
+	if (!xfer_stopping())
+		return 0;
+	/* Nothing of the message went up yet: stopping costs nothing. */
+	if (began == NULL || !*began)
+		return 1;
+	if ((now = xfer_mono_ms()) == 0)
+		return 1;
+	if (xfer_stop_ms == 0)
+		xfer_stop_ms = now;
+	return now - xfer_stop_ms >= XFER_STOP_GRACE_MS;
 }
 
 #define XFER_SET(opt, val) do {						\
@@ -72,7 +115,8 @@ xfer_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 } while (0)
 
 CURLcode
-xfer_setup(CURL *c, const char *ca_file, long timeout_s, char *errbuf)
+xfer_setup(CURL *c, const char *ca_file, long timeout_s, char *errbuf,
+    const int *began)
 {
 	CURLcode rc;
 
@@ -96,7 +140,13 @@ xfer_setup(CURL *c, const char *ca_file, long timeout_s, char *errbuf)
 	XFER_SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
 	XFER_SET(CURLOPT_LOW_SPEED_TIME, timeout_s);
 	XFER_SET(CURLOPT_TIMEOUT, 4 * timeout_s);
+	/*
+	 * libcurl's own wait for an SMTP reply is 120 s, QUIT included (and
+	 * QUIT runs outside CURLOPT_TIMEOUT, at cleanup): bound it too.
+	 */
+	XFER_SET(CURLOPT_SERVER_RESPONSE_TIMEOUT, timeout_s);
 	XFER_SET(CURLOPT_XFERINFOFUNCTION, xfer_progress);
+	XFER_SET(CURLOPT_XFERINFODATA, (void *)began);
 	XFER_SET(CURLOPT_NOPROGRESS, 0L);
 	return CURLE_OK;
 }

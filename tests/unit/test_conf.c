@@ -600,15 +600,22 @@ test_sms(void **state)
 	bad1(GEN("body = \"u={{account}}&t={{text}}\"; token = \"k\";"), 0,
 	    "missing required key 'sms.account' (sms.body uses {{account}})");
 
+	/* issue 13: a JSON body that is not JSON once filled in fails at load */
+	bad1(GEN("content_type = \"application/json\";\n"
+	    "body = \"{\\\"to\\\": {{to}}, \\\"text\\\": \\\"{{text}}\\\"}\"; token = \"k\";"), 4,
+	    "sms.body: with content_type \"application/json\" the body must be "
+	    "JSON once its {{names}} are filled in, and it is not (invalid token "
+	    "near 'x', at character 8); each {{name}} goes inside quotes, as in "
+	    "\"to\": \"{{to}}\"");
 	ok(&r, GEN("method = \"PUT\"; content_type = \"application/json; charset=utf-8\";\n"
 	    "headers = [\"Authorization: Bearer {{token}}\", \"X-A: b\"];\n"
-	    "body = \"{\\\"to\\\": {{to}}, \\\"text\\\": {{text}}}\"; id_field = \"id\"; token = \"k\";"));
+	    "body = \"{\\\"to\\\": \\\"{{to}}\\\", \\\"text\\\": \\\"{{text}}\\\"}\"; id_field = \"id\"; token = \"k\";"));
 	c = r.c;
 	assert_string_equal(c->sms.provider, "generic");
 	assert_string_equal(c->sms.method, "PUT");
 	assert_int_equal(c->sms.nheaders, 2);
 	assert_string_equal(c->sms.headers[0], "Authorization: Bearer {{token}}");
-	assert_string_equal(c->sms.body, "{\"to\": {{to}}, \"text\": {{text}}}");
+	assert_string_equal(c->sms.body, "{\"to\": \"{{to}}\", \"text\": \"{{text}}\"}");
 	assert_string_equal(c->sms.id_field, "id");
 	assert_null(c->sms.account);
 	assert_int_equal(r.w.n, 0);
@@ -855,9 +862,10 @@ test_secret_inline(void **state)
 
 	run_mode(&r, EMAIL("password = \"hunter2\";"), 0644);
 	assert_int_equal(r.rc, -1);
-	msg = xasprintf("holds email.password inline but is readable by "
-	    "group/others (mode 0644); chmod 600 %s or use password_file", r.path);
-	assert_true(has(&r, &r.e, 0, msg));
+	msg = xasprintf("%s holds email.password inline but is readable by "
+	    "group/others (mode 0644); chmod 600 %s or use password_file",
+	    r.path, r.path);
+	assert_true(has(&r, &r.e, 3, msg));
 	free(msg);
 	for (i = 0; i < r.e.n; i++)
 		assert_null(strstr(r.e.lines[i], "hunter2"));
@@ -865,9 +873,10 @@ test_secret_inline(void **state)
 
 	run_mode(&r, MIN "sms = { enabled = false; token = \"tok\"; };\n", 0640);
 	assert_int_equal(r.rc, -1);
-	msg = xasprintf("holds sms.token inline but is readable by "
-	    "group/others (mode 0640); chmod 600 %s or use token_file", r.path);
-	assert_true(has(&r, &r.e, 0, msg));
+	msg = xasprintf("%s holds sms.token inline but is readable by "
+	    "group/others (mode 0640); chmod 600 %s or use token_file", r.path,
+	    r.path);
+	assert_true(has(&r, &r.e, 2, msg));
 	free(msg);
 	done(&r);
 
@@ -884,7 +893,7 @@ static void
 test_secret_file(void **state)
 {
 	struct res r;
-	char *p, *text;
+	char *p, *text, *msg;
 
 	(void)state;
 	p = wfile("pw1", "s3cret\n", 0600);
@@ -919,12 +928,20 @@ test_secret_file(void **state)
 	done(&r);
 	free(p);
 
-	/* a secret file may be readable by others: that is the admin's choice */
-	p = wfile("tok1", "t0ken\n", 0644);
+	/* a secret file may be readable by group nudged, not by others (issue 13) */
+	p = wfile("tok1", "t0ken\n", 0640);
 	ok(&r, MIN "sms = { provider = \"vonage\"; url = \"https://v\"; account = \"k\";\n"
 	    "  from = \"x\"; token_file = \"tok1\"; };\n");
 	assert_string_equal(r.c->sms.token, "t0ken");
 	assert_int_equal(r.w.n, 0);
+	done(&r);
+	assert_int_equal(chmod(p, 0644), 0);
+	bad(&r, MIN "sms = { provider = \"vonage\"; url = \"https://v\"; account = \"k\";\n"
+	    "  from = \"x\"; token_file = \"tok1\"; };\n");
+	msg = xasprintf("%s holds sms.token but is readable by others (mode "
+	    "0644); chmod o-rwx %s", p, p);
+	assert_true(has(&r, &r.e, 3, msg));
+	free(msg);
 	done(&r);
 	free(p);
 

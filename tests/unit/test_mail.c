@@ -758,6 +758,28 @@ test_url_helo(void **state)
 	free(u);
 }
 
+/* A hostile server's reply lines (found by fuzz_smtp, issue 13). */
+static void
+test_reply_parse(void **state)
+{
+	static const char two[] = "451-4.3.0 Try\r\n435 again\x07 later\r\n";
+	char text[128];
+
+	(void)state;
+	assert_int_equal(mail_reply_parse("250 OK\r\n", 8, 0, text,
+	    sizeof(text)), 250);
+	assert_string_equal(text, "250 OK");
+	/* the last line's code decides, and the text says the same */
+	assert_int_equal(mail_reply_parse(two, sizeof(two) - 1, 1, text,
+	    sizeof(text)), 435);
+	assert_string_equal(text, "435 4.3.0 Try again  later");
+	assert_int_equal(mail_reply_parse(two, sizeof(two) - 1, 0, text,
+	    sizeof(text)), 435);
+	/* no complete reply yet */
+	assert_int_equal(mail_reply_parse("250-a\r\n", 7, 0, text,
+	    sizeof(text)), 0);
+}
+
 static void
 test_classify(void **state)
 {
@@ -857,11 +879,11 @@ test_send_refuses_before_connecting(void **state)
 	cf.email.timeout = 1;
 	s = mail_open(&cf);
 	assert_int_equal(mail_send(s, "sam@example.org>\r\nRCPT TO:<x@evil.org",
-	    "Subject: x\r\n\r\nx\r\n", err, sizeof(err)), XFER_PERMFAIL);
+	    "Subject: x\r\n\r\nx\r\n", NULL, err, sizeof(err)), XFER_PERMFAIL);
 	assert_non_null(strstr(err, "recipient"));
 	cf.email.from = "Christian <c@example.org\r\nRCPT TO:<x@evil.org>>";
 	assert_int_equal(mail_send(s, "sam@example.org", "Subject: x\r\n\r\nx\r\n",
-	    err, sizeof(err)), XFER_CHANNEL);
+	    NULL, err, sizeof(err)), XFER_CHANNEL);
 	assert_non_null(strstr(err, "email.from"));
 	mail_close(s);
 	mail_close(NULL);
@@ -883,6 +905,7 @@ main(void)
 		cmocka_unit_test(test_format_multipart),
 		cmocka_unit_test(test_url_helo),
 		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_reply_parse),
 		cmocka_unit_test(test_xfer),
 		cmocka_unit_test(test_send_refuses_before_connecting),
 	};

@@ -325,20 +325,16 @@ static void
 test_newer(void **state)
 {
 	sqlite3 *db;
-	char err[512] = "";
+	char err[512] = "", want[128];
 
 	(void)state;
 	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
 	raw_exec(db, "PRAGMA user_version = 99");
 	sqlite3_close(db);
 	assert_null(store_open(dbpath, err, sizeof(err)));
-	{
-		char want[96];
-
-		snprintf(want, sizeof(want), "database schema version 99 is newer "
-		    "than this nudged (%d)", STORE_SCHEMA_VERSION);
-		assert_non_null(strstr(err, want));
-	}
+	snprintf(want, sizeof(want), "database schema version 99 is newer than "
+	    "this nudged (%d)", STORE_SCHEMA_VERSION);
+	assert_non_null(strstr(err, want));
 	assert_non_null(strstr(err, dbpath));
 }
 
@@ -349,7 +345,7 @@ fill_people(struct store *s)
 	sql(s, "INSERT INTO clients (id, name, first_name, email, phone, email_consent,"
 	    " sms_consent, discreet, opted_out_at) VALUES"
 	    " (1, 'Sam Taylor', NULL, 'sam@example.org', '07700 900123', 1, 1, 0, NULL),"
-	    " (2, 'Alex Morgan', 'Al', '', NULL, 2, 0, 1, '2026-01-01T00:00:00Z'),"
+	    " (2, 'Alex Morgan', 'Al', '', NULL, 0, 0, 1, '2026-01-01T00:00:00Z'),"
 	    " (3, 'Jo Bloggs', NULL, 'jo@example.org', NULL, 1, 0, 0, NULL),"
 	    " (4, 'Outsider', NULL, NULL, NULL, 1, 0, 0, NULL);"
 	    "INSERT INTO cases VALUES (1, 'Sam & Alex', NULL), (2, 'Jo', '2026-05-01');"
@@ -463,7 +459,7 @@ test_snapshot(void **state)
 	assert_int_equal(sn.clients[0].id, 1);
 	assert_int_equal(sn.clients[0].sms_consent, 1);
 	assert_int_equal(sn.clients[1].id, 2);
-	assert_int_equal(sn.clients[1].email_consent, 0);	/* 2 is not 1 */
+	assert_int_equal(sn.clients[1].email_consent, 0);
 	assert_int_equal(sn.clients[1].discreet, 1);
 	assert_int_equal(sn.clients[1].opted_out, 1);
 	assert_int_equal(sn.clients[2].id, 3);
@@ -750,9 +746,9 @@ static void
 test_recover(void **state)
 {
 	struct store *s;
+	struct store_recovery r;
 	struct msg m, got;
-	long long a, b;
-	int resent, failed;
+	long long a, b, c;
 	char err[256];
 
 	(void)state;
@@ -761,23 +757,33 @@ test_recover(void **state)
 	a = insert(s, &m);
 	m = reminder(2, 1, CHAN_EMAIL, "r1", NOW);
 	b = insert(s, &m);
+	m = reminder(3, 1, CHAN_EMAIL, "r1", NOW);
+	c = insert(s, &m);
 	assert_int_equal(store_mark_sending(s, a, NULL, "id1@x", NOW, err, sizeof(err)), 0);
+	assert_int_equal(store_mark_uploaded(s, a, NULL, err, sizeof(err)), 0);
 
-	assert_int_equal(store_recover(s, NOW, &resent, &failed, err, sizeof(err)), 0);
-	assert_int_equal(resent, 1);
-	assert_int_equal(failed, 0);
+	assert_int_equal(store_recover(s, NOW, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.resent, 1);
+	assert_int_equal(r.failed, 0);
+	assert_int_equal(r.unstarted, 0);
 	assert_int_equal(store_get_msg(s, a, &got, err, sizeof(err)), 1);
 	assert_string_equal(got.status, "pending");
 	assert_int_equal(got.recovered, 1);
+	assert_int_equal(got.attempts, 1);
 	assert_string_equal(got.provider_ref, "id1@x");	/* same Message-ID again */
 	msg_free(&got);
 
 	/* Interrupted again: failed. b is sending for the first time. */
 	assert_int_equal(store_mark_sending(s, a, NULL, NULL, NOW, err, sizeof(err)), 0);
+	assert_int_equal(store_mark_uploaded(s, a, NULL, err, sizeof(err)), 0);
 	assert_int_equal(store_mark_sending(s, b, NULL, NULL, NOW, err, sizeof(err)), 0);
-	assert_int_equal(store_recover(s, NOW, &resent, &failed, err, sizeof(err)), 0);
-	assert_int_equal(resent, 1);
-	assert_int_equal(failed, 1);
+	assert_int_equal(store_mark_uploaded(s, b, NULL, err, sizeof(err)), 0);
+	/* c was killed while connecting: it never left the machine. */
+	assert_int_equal(store_mark_sending(s, c, NULL, NULL, NOW, err, sizeof(err)), 0);
+	assert_int_equal(store_recover(s, NOW, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.resent, 1);
+	assert_int_equal(r.failed, 1);
+	assert_int_equal(r.unstarted, 1);
 	assert_int_equal(store_get_msg(s, a, &got, err, sizeof(err)), 1);
 	assert_string_equal(got.status, "failed");
 	assert_string_equal(got.last_error, "interrupted while sending, after an earlier uncertain attempt: not resending (it may have arrived)");
@@ -785,6 +791,70 @@ test_recover(void **state)
 	assert_int_equal(store_get_msg(s, b, &got, err, sizeof(err)), 1);
 	assert_string_equal(got.status, "pending");
 	msg_free(&got);
+	/* Any number of such interruptions: pending, no attempt, not uncertain. */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(store_mark_sending(s, c, NULL, NULL, NOW, err, sizeof(err)), 0);
+		assert_int_equal(store_recover(s, NOW, &r, err, sizeof(err)), 0);
+		assert_int_equal(r.unstarted, 1);
+	}
+	assert_int_equal(store_get_msg(s, c, &got, err, sizeof(err)), 1);
+	assert_string_equal(got.status, "pending");
+	assert_int_equal(got.attempts, 0);
+	assert_int_equal(got.recovered, 0);
+	msg_free(&got);
+	/* A stop before the upload: the claim is undone the same way. */
+	assert_int_equal(store_mark_sending(s, c, NULL, NULL, NOW, err, sizeof(err)), 0);
+	assert_int_equal(store_unclaim(s, c, err, sizeof(err)), 0);
+	assert_int_equal(store_get_msg(s, c, &got, err, sizeof(err)), 1);
+	assert_string_equal(got.status, "pending");
+	assert_int_equal(got.attempts, 0);
+	msg_free(&got);
+	store_close(s);
+}
+
+/*
+ * Issue 13: a consent that is not 0 or 1 ('yes', 2, NULL) is an unreadable
+ * row: reported, the client left out (nothing sent), never silently read
+ * as "no"; once fixed it is forgotten, so breaking it again is news.
+ */
+static void
+test_consent_not_0_or_1(void **state)
+{
+	struct store *s;
+	struct snapshot sn;
+	struct client c;
+	char err[256];
+
+	(void)state;
+	s = open_ok();
+	sql(s, "INSERT INTO clients (id, name, email, email_consent, sms_consent)"
+	    " VALUES (1, 'Sam', 's@x.org', 1, 'yes'), (2, 'Alex', 'a@x.org', 2, 0),"
+	    " (3, 'Jo', 'j@x.org', 1, 0);"
+	    "INSERT INTO cases VALUES (1, 'Sam & Alex', NULL), (2, 'Jo', NULL);"
+	    "INSERT INTO case_members VALUES (1, 1), (1, 2), (2, 3);"
+	    "INSERT INTO appointments (id, case_id, starts_at) VALUES"
+	    " (20, 1, '2026-06-03T10:00:00Z'), (21, 2, '2026-06-03T12:00:00Z');");
+	assert_int_equal(store_snapshot(s, NOW, &sn, err, sizeof(err)), 0);
+	assert_int_equal(sn.nclients, 1);
+	assert_int_equal(sn.clients[0].id, 3);
+	assert_int_equal(sn.nbad, 2);
+	assert_string_equal(sn.bad[0].table, "clients");
+	assert_int_equal(sn.bad[0].id, 1);
+	assert_string_equal(sn.bad[0].what, "sms_consent 'yes' is not 0 or 1");
+	assert_int_equal(sn.bad[1].id, 2);
+	assert_string_equal(sn.bad[1].what, "email_consent '2' is not 0 or 1");
+	assert_int_equal(store_note_bad(s, &sn.bad[0], NOW, err, sizeof(err)), 1);
+	snapshot_free(&sn);
+	/* The fresh read at send time says "unreadable" too. */
+	assert_int_equal(store_get_client(s, 1, &c, err, sizeof(err)), 2);
+	assert_string_equal(err, "sms_consent 'yes' is not 0 or 1");
+	client_free(&c);
+	sql(s, "UPDATE clients SET sms_consent = 1 WHERE id = 1");
+	assert_int_equal(store_snapshot(s, NOW, &sn, err, sizeof(err)), 0);
+	assert_int_equal(sn.nclients, 2);
+	assert_int_equal(sn.clients[0].sms_consent, 1);
+	snapshot_free(&sn);
+	assert_int_equal(sql_int(s, "SELECT count(*) FROM problems"), 0);
 	store_close(s);
 }
 
@@ -995,6 +1065,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_next_due, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_note_bad, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_consent_not_0_or_1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
