@@ -202,20 +202,62 @@ out:
 	return rc;
 }
 
+/*
+ * Reads between min and max decimal digits at *sp into *v and moves *sp
+ * past them; -1 when there are fewer than min.  (sscanf's %d would accept
+ * signs and blanks and report no overflow.)
+ */
+static int
+csv_digits(const char **sp, int min, int max, int *v)
+{
+	const char *p = *sp;
+	int n = 0;
+
+	*v = 0;
+	while (n < max && p[n] >= '0' && p[n] <= '9') {
+		*v = *v * 10 + (p[n] - '0');
+		n++;
+	}
+	if (n < min)
+		return -1;
+	*sp = p + n;
+	return 0;
+}
+
+/* Is *sp at character c?  Then step over it. */
+static int
+csv_lit(const char **sp, char c)
+{
+	if (**sp != c)
+		return -1;
+	(*sp)++;
+	return 0;
+}
+
 /* "YYYY-MM-DD h:MM am|pm" in local time. */
 static int
 csv_ampm(const char *s, time_t *out)
 {
-	int y, mo, d, h, mi, n = 0;
-	char ap[3] = "";
+	int y, mo, d, h, mi, pm;
 
-	if (sscanf(s, "%4d-%2d-%2d %2d:%2d %2[aApP]%*1[mM]%n", &y, &mo, &d, &h,
-	    &mi, ap, &n) != 6 || s[n] != '\0' || h < 1 || h > 12 || mi > 59 ||
-	    mo < 1 || mo > 12 || d < 1 || d > 31)
+	if (csv_digits(&s, 4, 4, &y) || csv_lit(&s, '-') ||
+	    csv_digits(&s, 1, 2, &mo) || csv_lit(&s, '-') ||
+	    csv_digits(&s, 1, 2, &d) || csv_lit(&s, ' ') ||
+	    csv_digits(&s, 1, 2, &h) || csv_lit(&s, ':') ||
+	    csv_digits(&s, 2, 2, &mi) || csv_lit(&s, ' '))
+		return -1;
+	if (tolower((unsigned char)s[0]) == 'p')
+		pm = 1;
+	else if (tolower((unsigned char)s[0]) == 'a')
+		pm = 0;
+	else
+		return -1;
+	if (tolower((unsigned char)s[1]) != 'm' || s[2] != '\0' || h < 1 ||
+	    h > 12 || mi > 59 || mo < 1 || mo > 12 || d < 1 || d > 31)
 		return -1;
 	if (h == 12)
 		h = 0;
-	if (tolower((unsigned char)ap[0]) == 'p')
+	if (pm)
 		h += 12;
 	return tz_local_to_utc(y, mo, d, h, mi, 0, out);
 }
