@@ -266,8 +266,13 @@ daemon_run(struct conf **confp, struct store *st)
 	long long seen;
 	time_t cal_next = 0;
 	int ifd, failures = 0, rc = 0;
+	long rescan;
 
 	daemon_wd_usec = daemon_wd_period();
+	/* test-only: a shorter safety rescan (nudged(8), ENVIRONMENT) */
+	rescan = util_test_timing("rescan", DAEMON_RESCAN);
+	if (getenv("NUDGED_TEST_TIMING") != NULL)
+		log_warn("NUDGED_TEST_TIMING is set: test timings, not for production");
 	xfer_set_tick(daemon_watchdog);
 	feed_set_stop(&daemon_stop);
 	if (daemon_signals(&blocked, &waitmask) != 0) {
@@ -316,7 +321,7 @@ daemon_run(struct conf **confp, struct store *st)
 
 		/* the safety rescan, or the retry of a failed pass (monotonic) */
 		until = daemon_mono_now() + 1000000LL * (failures == 0 ?
-		    DAEMON_RESCAN : failures < 6 ? 1L << failures : 60);
+		    rescan : failures < 6 ? 1L << failures : 60);
 		for (;;) {
 			if (daemon_stop_flag || daemon_hup_flag)
 				break;

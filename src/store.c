@@ -41,6 +41,18 @@
 /* How long store_begin() keeps trying on top of the busy handler. */
 #define STORE_LOCK_WAIT		30
 #define STORE_BUSY_MS		10000
+/* Both shortened only by the test-only $NUDGED_TEST_TIMING, read once. */
+static long store_busy_ms, store_lock_wait;
+#define STORE_BUSY	store_timing(&store_busy_ms, "busy_ms", STORE_BUSY_MS)
+#define STORE_WAIT	store_timing(&store_lock_wait, "lock_wait", STORE_LOCK_WAIT)
+
+static long
+store_timing(long *v, const char *key, long dflt)
+{
+	if (*v == 0)
+		*v = util_test_timing(key, dflt);
+	return *v;
+}
 
 /*
  * Migrations: step i takes user_version i to i + 1.  Step 0 creates the
@@ -579,7 +591,7 @@ store_open_copy(const char *path, char *err, size_t errlen)
 		    src != NULL ? sqlite3_errmsg(src) : "out of memory");
 		goto fail;
 	}
-	sqlite3_busy_timeout(src, STORE_BUSY_MS);
+	sqlite3_busy_timeout(src, (int)STORE_BUSY);
 	if (sqlite3_open_v2(":memory:", &s->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
 		store_dberr(s, err, errlen, "cannot open a memory database");
@@ -739,7 +751,7 @@ store_busy(void *arg, int n)
 	struct store *s = arg;
 	struct timespec nap = { 0, 20L * 1000 * 1000 };
 
-	if ((s->stop != NULL && *s->stop) || n * 20 >= STORE_BUSY_MS)
+	if ((s->stop != NULL && *s->stop) || n * 20 >= STORE_BUSY)
 		return 0;
 	nanosleep(&nap, NULL);
 	return 1;
@@ -768,7 +780,7 @@ store_exec_wait(struct store *s, const char *sql, char *err, size_t errlen)
 			return -1;
 		}
 		if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) ||
-		    store_clock() - start >= STORE_LOCK_WAIT)
+		    store_clock() - start >= STORE_WAIT)
 			return store_dberr(s, err, errlen, sql);
 		nanosleep(&nap, NULL);
 	}

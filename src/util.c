@@ -192,3 +192,28 @@ parse_long(const char *s, long min, long max, long *out)
 	*out = v;
 	return 0;
 }
+
+long
+util_test_timing(const char *key, long dflt)
+{
+	const char *p = getenv("NUDGED_TEST_TIMING");
+	size_t klen = strlen(key);
+	char num[24];
+	long v;
+
+	while (p != NULL && *p != '\0') {
+		size_t n = strcspn(p, ",");
+
+		if (n > klen + 1 && n - klen - 1 < sizeof(num) &&
+		    strncmp(p, key, klen) == 0 && p[klen] == '=') {
+			memcpy(num, p + klen + 1, n - klen - 1);
+			num[n - klen - 1] = '\0';
+			if (parse_long(num, 1, dflt, &v) == 0)
+				return v;
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return dflt;
+}

@@ -42,4 +42,12 @@ void	 sbuf_free(struct sbuf *);
 /* Parse a whole decimal integer in [min, max]; 0 or -1. No atoi anywhere. */
 int	 parse_long(const char *, long min, long max, long *out);
 
+/*
+ * Test-only (nudged(8), ENVIRONMENT): the value of key in
+ * $NUDGED_TEST_TIMING ("busy_ms=500,lock_wait=3,rescan=2"), or dflt when
+ * the variable is unset or has no valid key=N with 1 <= N <= dflt: it can
+ * only shorten a period, never lengthen one.  Not for production.
+ */
+long	 util_test_timing(const char *key, long dflt);
+
 #endif
