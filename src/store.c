@@ -751,7 +751,7 @@ store_busy(void *arg, int n)
 	struct store *s = arg;
 	struct timespec nap = { 0, 20L * 1000 * 1000 };
 
-	if ((s->stop != NULL && *s->stop) || n * 20 >= STORE_BUSY)
+	if ((s->stop != NULL && *s->stop) || (long)n * 20 >= STORE_BUSY)
 		return 0;
 	nanosleep(&nap, NULL);
 	return 1;
