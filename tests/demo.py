@@ -22,13 +22,15 @@ import textwrap
 from zoneinfo import ZoneInfo
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "integration"))
 
+import practice_conf  # noqa: E402
 from smtp_server import SmtpServer  # noqa: E402
 
 LONDON = ZoneInfo("Europe/London")
 WIDTH = 72
-PRACTICE_EMAIL = "christian@example.org"
+PRACTICE_EMAIL = practice_conf.PRACTICE_EMAIL
 
 
 def banner(title):
@@ -93,41 +95,15 @@ class Demo:
     # ---- setting up ---------------------------------------------------------
 
     def write_config(self, smtp):
-        pw = os.path.join(self.dir, "smtp-password")
-        with open(pw, "w") as f:
-            f.write("s3cret\n")
-        os.chmod(pw, 0o600)
-        text = f"""# nudged demo configuration (written by tests/demo.py)
-practice = {{
-  name         = "Hughes Relationship Therapy";
-  practitioner = "Christian Hughes";
-  timezone     = "Europe/London";
-  email        = "{PRACTICE_EMAIL}";
-  phone        = "01384 000000";
-  address      = "1 High Street, Stourbridge DY8 1AA";
-  video_url    = "https://meet.example.org/hughes";
-}};
-
-database = "{self.db}";
-
-email = {{
-  enabled  = true;
-  url      = "{smtp.url}";
-  tls      = "required";
-  ca_file  = "{smtp.ca_file}";
-  username = "nudged";
-  password_file = "{pw}";
-  from     = "Christian Hughes <appointments@example.org>";
-}};
-
-reminders = (
-  {{ before = "48h"; channel = "email"; }},
-  {{ before = "3h";  channel = "email"; }}
-);
-"""
-        with open(self.conf, "w") as f:
-            f.write(text)
-        os.chmod(self.conf, 0o600)
+        pw = practice_conf.write_password(os.path.join(self.dir, "smtp-password"))
+        text = practice_conf.conf_text(
+            self.db, comment="nudged demo configuration (written by tests/demo.py)",
+            email={"enabled": True, "url": smtp.url, "tls": "required",
+                   "ca_file": smtp.ca_file, "username": practice_conf.SMTP_USER,
+                   "password_file": pw, "from": practice_conf.FROM},
+            reminders=[{"before": "48h", "channel": "email"},
+                       {"before": "3h", "channel": "email"}])
+        practice_conf.write_conf(self.conf, text)
 
     def create_database(self):
         r = self.run([self.nudgectl, "-c", self.conf, "init"])
@@ -227,7 +203,7 @@ def main():
     workdir = tempfile.mkdtemp(prefix="nudged-demo-")
     demo = Demo(build, workdir)
     smtp = SmtpServer(os.path.join(workdir, "smtp"), tls="starttls",
-                      auth=("nudged", "s3cret"))
+                      auth=(practice_conf.SMTP_USER, practice_conf.SMTP_PASSWORD))
     smtp.start()
     try:
         return run_demo(demo, smtp)

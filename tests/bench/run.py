@@ -59,9 +59,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))  # practice_conf
 sys.dont_write_bytecode = True  # no __pycache__ left in the source tree
 
 import bench_data  # noqa: E402
+import practice_conf  # noqa: E402
 import servers  # noqa: E402
 
 NOW = dt.datetime(2026, 12, 8, 10, 0, tzinfo=dt.timezone.utc)  # a Tuesday, 10:00 GMT
@@ -78,37 +80,21 @@ class BenchError(Exception):
 
 
 def conf_text(db, smtp_url, sms_url, reminders, extra=""):
-    sms = ("sms = { enabled = false; };" if sms_url is None else
-           f'sms = {{ enabled = true; provider = "twilio"; url = "{sms_url}";'
-           f' account = "{ACCOUNT}"; token = "bench-token";'
-           f' from = "+447700900000"; }};')
-    return f"""# nudged benchmark configuration (tests/bench/run.py)
-practice = {{
-  name         = "Hughes Relationship Therapy";
-  practitioner = "Christian Hughes";
-  timezone     = "Europe/London";
-  email        = "christian@example.org";
-  phone        = "01384 000000";
-  address      = "1 High Street, Stourbridge DY8 1AA";
-  video_url    = "https://meet.example.org/hughes";
-}};
-database = "{db}";
-email = {{
-  enabled = true;
-  url     = "{smtp_url}";
-  tls     = "none";
-  from    = "Christian Hughes <appointments@example.org>";
-}};
-{sms}
-reminders = {reminders};
-{extra}
-"""
+    """The practice's config (tests/practice_conf.py): plain SMTP to the
+    sink, SMS to the stub (or off); reminders is libconfig text."""
+    sms = ({"enabled": False} if sms_url is None else
+           {"enabled": True, "provider": "twilio", "url": sms_url,
+            "account": ACCOUNT, "token": "bench-token", "from": "+447700900000"})
+    return practice_conf.conf_text(
+        db, comment="nudged benchmark configuration (tests/bench/run.py)",
+        email={"enabled": True, "url": smtp_url, "tls": "none",
+               "from": practice_conf.FROM},
+        sms=sms, reminders=practice_conf.Raw(reminders), extra=extra)
 
 
 def write_conf(path, text):
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, 0o600)      # it holds the (fake) SMS token inline
+    # 0600: it holds the (fake) SMS token inline
+    practice_conf.write_conf(path, text)
 
 
 def init_db(build, workdir, name):

@@ -24,7 +24,11 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
 
+import practice_conf  # noqa: E402
+from practice_conf import (FROM, PRACTICE_EMAIL, SMTP_PASSWORD,  # noqa: E402,F401
+                           SMTP_USER, Raw, group, lc)
 from smtp_server import SmtpServer  # noqa: E402
 
 BUILD = os.environ.get("NUDGED_BUILD") or os.path.join(ROOT, "build")
@@ -33,11 +37,6 @@ if not os.path.isabs(BUILD):
 NUDGED = os.path.join(BUILD, "nudged")
 NUDGECTL = os.path.join(BUILD, "nudgectl")
 TIMEOUT = 60
-
-SMTP_USER = "nudged"
-SMTP_PASSWORD = "s3cret"
-PRACTICE_EMAIL = "christian@example.org"
-FROM = "Christian Hughes <appointments@example.org>"
 
 # The contract's tables, exactly as a booking tool may create them.
 CONTRACT_SCHEMA = """
@@ -83,42 +82,7 @@ def shift(s, **delta):
 
 
 # ---------------------------------------------------------------------------
-# libconfig text
-
-class Raw(str):
-    """A value written into the config as it is (e.g. a list of groups)."""
-
-
-def lc(value):
-    """A Python value as libconfig text."""
-    if isinstance(value, Raw):
-        return str(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        esc = (value.replace("\\", "\\\\").replace('"', '\\"')
-               .replace("\n", "\\n").replace("\t", "\\t"))
-        return f'"{esc}"'
-    if isinstance(value, (list, tuple)):
-        if value and all(isinstance(v, dict) for v in value):
-            return "(\n" + ",\n".join("  " + lc(v) for v in value) + "\n)"
-        return "[" + ", ".join(lc(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + " ".join(f"{k} = {lc(v)};" for k, v in value.items()) + " }"
-    raise TypeError(f"no libconfig form for {value!r}")
-
-
-def group(name, items):
-    lines = [f"{name} = {{"]
-    for k, v in items.items():
-        if v is None:
-            continue
-        lines.append(f"  {k} = {lc(v)};")
-    lines.append("};")
-    return "\n".join(lines)
-
+# libconfig text (lc, group, Raw: tests/practice_conf.py)
 
 def rules(*specs):
     """rules("48h", "24h") -> email before-rules; dicts are taken as they are."""
@@ -196,30 +160,16 @@ class Practice:
     # ---- config --------------------------------------------------------
 
     def write_password(self, secret, path=None):
-        path = path or self.password_file
-        with open(path, "w") as f:
-            f.write(secret + "\n")
-        os.chmod(path, 0o600)
-        return path
+        return practice_conf.write_password(path or self.password_file, secret)
 
     def conf_text(self, *, practice=None, email=None, sms=None, reminders=None,
                   database=None, extra="", **top):
-        """The config text.  practice/email override keys of those groups
-        (a value of None drops the key); email=False drops the group;
-        reminders is a list of rule dicts (rules() helps) or Raw text; other
-        keyword arguments are top-level keys (late_limit="1h", ...)."""
-        p = {
-            "name": "Hughes Relationship Therapy",
-            "practitioner": "Christian Hughes",
-            "timezone": "Europe/London",
-            "email": PRACTICE_EMAIL,
-            "phone": "01384 000000",
-            "address": "1 High Street, Stourbridge DY8 1AA",
-            "video_url": "https://meet.example.org/hughes",
-        }
-        p.update(practice or {})
-        parts = [group("practice", p),
-                 f"database = {lc(str(database or self.db))};"]
+        """The config text (tests/practice_conf.py).  practice/email override
+        keys of those groups (a value of None drops the key); email=False
+        drops the group; reminders is a list of rule dicts (rules() helps)
+        or Raw text; other keyword arguments are top-level keys
+        (late_limit="1h", ...)."""
+        e = False
         if email is not False:
             e = {"enabled": True}
             given = email or {}
@@ -232,24 +182,13 @@ class Practice:
                 "from": FROM,
             })
             e.update(email or {})
-            parts.append(group("email", e))
-        if sms is not None:
-            parts.append(group("sms", sms))
-        if reminders is not None:
-            parts.append(f"reminders = {lc(reminders)};" if reminders
-                         else "reminders = ();")
-        for k, v in top.items():
-            parts.append(f"{k} = {lc(v)};" if not isinstance(v, dict)
-                         else group(k, v))
-        if extra:
-            parts.append(extra)
-        return "\n".join(parts) + "\n"
+        return practice_conf.conf_text(database or self.db, practice=practice,
+                                       email=e, sms=sms, reminders=reminders,
+                                       extra=extra, **top)
 
     def write_conf(self, text=None, mode=0o600, **kw):
         self.text = text if text is not None else self.conf_text(**kw)
-        with open(self.conf, "w") as f:
-            f.write(self.text)
-        os.chmod(self.conf, mode)
+        practice_conf.write_conf(self.conf, self.text, mode)
         return self.conf
 
     def line_of(self, needle):
