@@ -83,28 +83,34 @@ $(B)/nudged: $(B)/obj/main.o $(B)/libnudged.a
 $(B)/nudgectl: $(CTL_OBJ) $(B)/libnudged.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(B)/tests/%: tests/unit/%.c $(B)/libnudged.a | $(B)/tests
-	$(CC) $(ALL_CFLAGS) -Isrc -Wno-missing-prototypes -o $@ $< $(B)/libnudged.a \
-	    $(ALL_LDFLAGS) $(PKG_LIBS) -lcmocka
+# tests/unit/fixture.c: the helpers the unit tests share, in every binary.
+$(B)/tests/fixture.o: tests/unit/fixture.c | $(B)/tests
+	$(CC) $(ALL_CFLAGS) -Isrc -c -o $@ $<
+
+$(B)/tests/%: tests/unit/%.c $(B)/tests/fixture.o $(B)/libnudged.a | $(B)/tests
+	$(CC) $(ALL_CFLAGS) -Isrc -Wno-missing-prototypes -o $@ $< $(B)/tests/fixture.o \
+	    $(B)/libnudged.a $(ALL_LDFLAGS) $(PKG_LIBS) -lcmocka
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; case $$t in /*) $$t;; *) ./$$t;; esac; done
 
 asan:
-	$(MAKE) SANITIZE=1 all $(UNIT_SRC:tests/unit/%.c=build-asan/tests/%)
+	$(MAKE) -j2 SANITIZE=1 all $(UNIT_SRC:tests/unit/%.c=build-asan/tests/%)
 
 # The integration suite runs the sanitizer build: every end-to-end test is
 # also a memory-error test (tests/integration/conftest.py fails on any report).
 integration: asan
 	NUDGED_BUILD=$(CURDIR)/build-asan $(PYTHON) -m pytest -q -n $(TEST_JOBS) tests/integration
 
+# Builds run two jobs at a time (-j2: each step builds into its own
+# directory); the unit binaries still run one after another.
 check: deps
-	$(MAKE) all
-	$(MAKE) B=build-clang CC=clang all	# warnings as errors under clang too
+	$(MAKE) -j2 all
+	$(MAKE) -j2 B=build-clang CC=clang all	# warnings as errors under clang too
 	$(MAKE) -j2 lint
 	$(MAKE) -j2 fuzz-replay
-	$(MAKE) unit
-	$(MAKE) SANITIZE=1 unit
+	$(MAKE) -j2 unit
+	$(MAKE) -j2 SANITIZE=1 unit
 	$(MAKE) integration
 
 demo: deps

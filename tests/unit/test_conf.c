@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "fixture.h"
 #include "tmpl.h"
 #include "util.h"
 
@@ -26,7 +27,6 @@
 #define MIN "practice = { name = \"P\"; practitioner = \"Q\"; " \
 	    "email = \"q@example.org\"; };\n"
 
-static char dir[64];
 static int seq;
 
 struct res {
@@ -36,20 +36,6 @@ struct res {
 	int		 rc;
 };
 
-static char *
-wfile(const char *name, const char *text, mode_t mode)
-{
-	char *p = xasprintf("%s/%s", dir, name);
-	int fd;
-
-	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	assert_int_equal(chmod(p, mode), 0);
-	return p;
-}
-
 static void
 run_mode(struct res *r, const char *text, mode_t mode)
 {
@@ -57,7 +43,7 @@ run_mode(struct res *r, const char *text, mode_t mode)
 
 	memset(r, 0, sizeof(*r));
 	snprintf(name, sizeof(name), "c%d.conf", ++seq);
-	r->path = wfile(name, text, mode);
+	r->path = fx_file(name, text, mode);
 	r->rc = conf_load(r->path, &r->c, &r->e, &r->w);
 }
 
@@ -164,8 +150,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/test_conf.XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (fx_dir_make("conf") != 0)
 		return -1;
 	unsetenv("CREDENTIALS_DIRECTORY");
 	return 0;
@@ -174,22 +159,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	struct dirent *de;
-	DIR *d;
-	char *p;
-
 	(void)state;
-	if ((d = opendir(dir)) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		p = xasprintf("%s/%s", dir, de->d_name);
-		unlink(p);
-		free(p);
-	}
-	closedir(d);
-	return rmdir(dir);
+	return fx_dir_remove();
 }
 
 static void
@@ -349,7 +320,7 @@ test_file_errors(void **state)
 
 	(void)state;
 	memset(&r, 0, sizeof(r));
-	r.path = xasprintf("%s/absent.conf", dir);
+	r.path = xasprintf("%s/absent.conf", fx_dir());
 	r.rc = conf_load(r.path, &r.c, &r.e, NULL);
 	assert_int_equal(r.rc, -1);
 	assert_null(r.c);
@@ -358,7 +329,7 @@ test_file_errors(void **state)
 	done(&r);
 
 	memset(&r, 0, sizeof(r));
-	r.path = xstrdup(dir);
+	r.path = xstrdup(fx_dir());
 	assert_int_equal(conf_load(r.path, &r.c, &r.e, NULL), -1);
 	assert_true(has(&r, &r.e, 0, "cannot read: Is a directory"));
 	done(&r);
@@ -372,7 +343,7 @@ test_file_errors(void **state)
 	bad1(MIN "a = 1;\na = 2;\n", 3, "duplicate setting name");
 
 	/* errs may be reused: conf_load appends */
-	p = wfile("e.conf", "", 0600);
+	p = fx_file("e.conf", "", 0600);
 	memset(&r, 0, sizeof(r));
 	r.path = p;
 	assert_int_equal(conf_load(p, &r.c, &r.e, NULL), -1);
@@ -896,7 +867,7 @@ test_secret_file(void **state)
 	char *p, *text, *msg;
 
 	(void)state;
-	p = wfile("pw1", "s3cret\n", 0600);
+	p = fx_file("pw1", "s3cret\n", 0600);
 	text = xasprintf(EMAIL("password_file = \"%s\";"), p);
 	ok(&r, text);
 	assert_string_equal(r.c->email.password, "s3cret");
@@ -904,7 +875,7 @@ test_secret_file(void **state)
 	free(text);
 	free(p);
 
-	p = wfile("pw2", "s3cret\r\n", 0600);
+	p = fx_file("pw2", "s3cret\r\n", 0600);
 	text = xasprintf(EMAIL("password_file = \"%s\";"), p);
 	ok(&r, text);
 	assert_string_equal(r.c->email.password, "s3cret");
@@ -913,7 +884,7 @@ test_secret_file(void **state)
 	free(p);
 
 	/* only one newline is dropped */
-	p = wfile("pw3", "s3cret\n\n", 0600);
+	p = fx_file("pw3", "s3cret\n\n", 0600);
 	text = xasprintf(EMAIL("password_file = \"%s\";"), p);
 	ok(&r, text);
 	assert_string_equal(r.c->email.password, "s3cret\n");
@@ -922,14 +893,14 @@ test_secret_file(void **state)
 	free(p);
 
 	/* no newline at all; a relative path is next to the config */
-	p = wfile("pw4", "  spaced out", 0600);
+	p = fx_file("pw4", "  spaced out", 0600);
 	ok(&r, EMAIL("password_file = \"pw4\";"));
 	assert_string_equal(r.c->email.password, "  spaced out");
 	done(&r);
 	free(p);
 
 	/* a secret file may be readable by group nudged, not by others (issue 13) */
-	p = wfile("tok1", "t0ken\n", 0640);
+	p = fx_file("tok1", "t0ken\n", 0640);
 	ok(&r, MIN "sms = { provider = \"vonage\"; url = \"https://v\"; account = \"k\";\n"
 	    "  from = \"x\"; token_file = \"tok1\"; };\n");
 	assert_string_equal(r.c->sms.token, "t0ken");
@@ -947,14 +918,14 @@ test_secret_file(void **state)
 
 	bad(&r, EMAIL("password_file = \"nope\";"));
 	text = xasprintf("email.password_file \"%s/nope\" cannot read: No such "
-	    "file or directory", dir);
+	    "file or directory", fx_dir());
 	assert_true(has(&r, &r.e, 3, text));
 	free(text);
 	done(&r);
 
-	p = wfile("empty", "\n", 0600);
+	p = fx_file("empty", "\n", 0600);
 	bad(&r, EMAIL("password_file = \"empty\";"));
-	text = xasprintf("email.password_file \"%s/empty\" is empty", dir);
+	text = xasprintf("email.password_file \"%s/empty\" is empty", fx_dir());
 	assert_true(has(&r, &r.e, 3, text));
 	free(text);
 	done(&r);
@@ -978,13 +949,13 @@ test_credentials(void **state)
 	char *cred, *p1, *p2, *p3, *text;
 
 	(void)state;
-	cred = xasprintf("%s/creds", dir);
+	cred = xasprintf("%s/creds", fx_dir());
 	assert_int_equal(mkdir(cred, 0700), 0);
-	p1 = xasprintf("%s/creds/smtp-password", dir);
-	p2 = xasprintf("%s/creds/sms-token", dir);
-	free(wfile("creds/smtp-password", "from-cred\n", 0600));
-	free(wfile("creds/sms-token", "tok-cred\r\n", 0600));
-	p3 = wfile("pwf", "from-file\n", 0600);
+	p1 = xasprintf("%s/creds/smtp-password", fx_dir());
+	p2 = xasprintf("%s/creds/sms-token", fx_dir());
+	free(fx_file("creds/smtp-password", "from-cred\n", 0600));
+	free(fx_file("creds/sms-token", "tok-cred\r\n", 0600));
+	p3 = fx_file("pwf", "from-file\n", 0600);
 	setenv("CREDENTIALS_DIRECTORY", cred, 1);
 
 	ok(&r, EMAIL("") "sms = { provider = \"twilio\"; url = \"https://t\"; "
@@ -1062,7 +1033,7 @@ test_calendar(void **state)
 	assert_int_equal(r.c->calendar.window, 60 * 86400);
 	assert_int_equal(r.c->calendar.nfeeds, 0);
 	done(&r);
-	uf = wfile("feed-url", "https://calendar.example.org/secret.ics\n", 0600);
+	uf = fx_file("feed-url", "https://calendar.example.org/secret.ics\n", 0600);
 	ok(&r, MIN "calendar = { window = \"30d\"; feeds = (\n"
 	    "  { name = \"diary\"; url = \"webcal://cal.example.org/x.ics\"; },\n"
 	    "  { name = \"room-2\"; url = \"/srv/room2.ics\"; every = \"1h\";"

@@ -17,13 +17,10 @@
 
 #include <sqlite3.h>
 
+#include "fixture.h"
 #include "store.h"
 #include "util.h"
 #include "tz.h"
-
-static char tdir[64];
-static char dbpath[128];
-static int dbn;
 
 /* 2026-06-01T12:00:00Z */
 #define NOW	((time_t)1780315200)
@@ -33,41 +30,22 @@ static int dbn;
 static int
 group_setup(void **state)
 {
-	char err[256];
-
 	(void)state;
-	if (tz_set("Europe/London", err, sizeof(err)) != 0) {
-		fprintf(stderr, "tz_set: %s\n", err);
-		return -1;
-	}
-	snprintf(tdir, sizeof(tdir), "/tmp/nudged-store-XXXXXX");
-	return mkdtemp(tdir) == NULL ? -1 : 0;
+	return fx_tz_london() != 0 ? -1 : fx_dir_make("store");
 }
 
 static int
 group_teardown(void **state)
 {
 	(void)state;
-	return rmdir(tdir);
-}
-
-static void
-rm_db(const char *p)
-{
-	char b[160];
-
-	unlink(p);
-	snprintf(b, sizeof(b), "%s-wal", p);
-	unlink(b);
-	snprintf(b, sizeof(b), "%s-shm", p);
-	unlink(b);
+	return fx_dir_remove();
 }
 
 static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(dbpath, sizeof(dbpath), "%s/t%d.db", tdir, ++dbn);
+	fx_db_new();
 	return 0;
 }
 
@@ -75,60 +53,8 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	rm_db(dbpath);
+	fx_db_remove(fx_db());
 	return 0;
-}
-
-static struct store *
-open_ok(void)
-{
-	char err[512] = "";
-	struct store *s = store_open(dbpath, err, sizeof(err));
-
-	if (s == NULL)
-		fail_msg("store_open: %s", err);
-	return s;
-}
-
-/* Run SQL (test data only) on a store's connection. */
-static void
-sql(struct store *s, const char *q)
-{
-	char *e = NULL;
-
-	if (sqlite3_exec(store_db(s), q, NULL, NULL, &e) != SQLITE_OK) {
-		fprintf(stderr, "%s: %s\n", q, e);
-		sqlite3_free(e);
-		fail();
-	}
-}
-
-static long long
-sql_int(struct store *s, const char *q)
-{
-	sqlite3_stmt *st;
-	long long v = -999;
-
-	assert_int_equal(sqlite3_prepare_v2(store_db(s), q, -1, &st, NULL), SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
-/* Text of the first column of q, or "(null)"; into buf. */
-static const char *
-sql_text(struct store *s, const char *q, char *buf, size_t len)
-{
-	sqlite3_stmt *st;
-
-	snprintf(buf, len, "(none)");
-	assert_int_equal(sqlite3_prepare_v2(store_db(s), q, -1, &st, NULL), SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		snprintf(buf, len, "%s", sqlite3_column_text(st, 0) ?
-		    (const char *)sqlite3_column_text(st, 0) : "(null)");
-	sqlite3_finalize(st);
-	return buf;
 }
 
 static struct msg
@@ -167,18 +93,18 @@ test_create(void **state)
 	char buf[64];
 
 	(void)state;
-	s = open_ok();
-	assert_int_equal(sql_int(s, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-	assert_string_equal(sql_text(s, "PRAGMA journal_mode", buf, sizeof(buf)), "wal");
-	assert_int_equal(sql_int(s, "PRAGMA foreign_keys"), 1);
-	assert_int_equal(sql_int(s, "PRAGMA synchronous"), 2);	/* FULL */
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM sqlite_master WHERE name IN"
+	s = fx_open();
+	assert_int_equal(fx_sql_int(s, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_string_equal(fx_sql_text(s, "PRAGMA journal_mode", buf, sizeof(buf)), "wal");
+	assert_int_equal(fx_sql_int(s, "PRAGMA foreign_keys"), 1);
+	assert_int_equal(fx_sql_int(s, "PRAGMA synchronous"), 2);	/* FULL */
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM sqlite_master WHERE name IN"
 	    " ('clients','cases','case_members','appointments','homework',"
 	    "'messages','problems','state')"), 8);
 	store_close(s);
 	/* Opening again migrates nothing and keeps working. */
-	s = open_ok();
-	assert_int_equal(sql_int(s, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	s = fx_open();
+	assert_int_equal(fx_sql_int(s, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	store_close(s);
 }
 
@@ -188,7 +114,7 @@ test_missing_dir(void **state)
 	char err[512] = "", p[160];
 
 	(void)state;
-	snprintf(p, sizeof(p), "%s/no/such/dir/x.db", tdir);
+	snprintf(p, sizeof(p), "%s/no/such/dir/x.db", fx_dir());
 	assert_null(store_open(p, err, sizeof(err)));
 	assert_non_null(strstr(err, p));
 }
@@ -207,11 +133,11 @@ test_installation_id(void **state)
 	char *a = NULL, *b = NULL;
 
 	(void)state;
-	s = open_ok();
+	s = fx_open();
 	assert_int_equal(store_state_get(s, "installation_id", &a), 1);
 	assert_int_equal(strlen(a), 16);
 	store_close(s);
-	s = open_ok();
+	s = fx_open();
 	assert_int_equal(store_state_get(s, "installation_id", &b), 1);
 	assert_string_equal(a, b);
 	store_close(s);
@@ -229,7 +155,7 @@ test_adopt_for_client(void **state)
 	char err[256];
 
 	(void)state;
-	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_open(fx_db(), &db), SQLITE_OK);
 	raw_exec(db,
 	    "CREATE TABLE cases (id INTEGER PRIMARY KEY, label TEXT NOT NULL, closed_at TEXT);"
 	    "CREATE TABLE appointments (id INTEGER PRIMARY KEY,"
@@ -241,9 +167,9 @@ test_adopt_for_client(void **state)
 	    "INSERT INTO appointments (id, case_id, starts_at, kind, mode, for_client)"
 	    " VALUES (11, 3, '2026-06-03T10:00:00Z', 'call', 'phone', 7);");
 	sqlite3_close(db);
-	s = open_ok();
-	assert_int_equal(sql_int(s, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM state WHERE key = 'installation_id'"), 1);
+	s = fx_open();
+	assert_int_equal(fx_sql_int(s, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM state WHERE key = 'installation_id'"), 1);
 	assert_int_equal(store_get_appt(s, 11, &a, err, sizeof(err)), 1);
 	assert_int_equal(a.for_client, 7);
 	appt_free(&a);
@@ -260,7 +186,7 @@ test_adopt(void **state)
 
 	(void)state;
 	/* A booking tool made the contract's tables and filled them. */
-	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_open(fx_db(), &db), SQLITE_OK);
 	raw_exec(db,
 	    "CREATE TABLE clients (id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
 	    " first_name TEXT, email TEXT, phone TEXT,"
@@ -288,10 +214,10 @@ test_adopt(void **state)
 	    " VALUES (11, 3, '2026-06-03T10:00:00Z');");
 	sqlite3_close(db);
 
-	s = open_ok();
-	assert_int_equal(sql_int(s, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM clients"), 1);
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM sqlite_master"
+	s = fx_open();
+	assert_int_equal(fx_sql_int(s, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM clients"), 1);
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM sqlite_master"
 	    " WHERE name IN ('messages','problems','state')"), 3);
 	assert_int_equal(store_snapshot(s, NOW, &sn, err, sizeof(err)), 0);
 	assert_int_equal(sn.nappts, 1);
@@ -313,11 +239,11 @@ test_adopt_missing_column(void **state)
 	char err[512] = "";
 
 	(void)state;
-	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_open(fx_db(), &db), SQLITE_OK);
 	raw_exec(db, "CREATE TABLE appointments (id INTEGER PRIMARY KEY,"
 	    " case_id INTEGER NOT NULL, starts_at TEXT NOT NULL)");
 	sqlite3_close(db);
-	assert_null(store_open(dbpath, err, sizeof(err)));
+	assert_null(store_open(fx_db(), err, sizeof(err)));
 	assert_non_null(strstr(err, "appointments has no column duration_min"));
 }
 
@@ -328,21 +254,21 @@ test_newer(void **state)
 	char err[512] = "", want[128];
 
 	(void)state;
-	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_open(fx_db(), &db), SQLITE_OK);
 	raw_exec(db, "PRAGMA user_version = 99");
 	sqlite3_close(db);
-	assert_null(store_open(dbpath, err, sizeof(err)));
+	assert_null(store_open(fx_db(), err, sizeof(err)));
 	snprintf(want, sizeof(want), "database schema version 99 is newer than "
 	    "this nudged (%d)", STORE_SCHEMA_VERSION);
 	assert_non_null(strstr(err, want));
-	assert_non_null(strstr(err, dbpath));
+	assert_non_null(strstr(err, fx_db()));
 }
 
 /* Two clients in case 1, one in case 2 (closed), plus an outsider. */
 static void
 fill_people(struct store *s)
 {
-	sql(s, "INSERT INTO clients (id, name, first_name, email, phone, email_consent,"
+	fx_sql(s, "INSERT INTO clients (id, name, first_name, email, phone, email_consent,"
 	    " sms_consent, discreet, opted_out_at) VALUES"
 	    " (1, 'Sam Taylor', NULL, 'sam@example.org', '07700 900123', 1, 1, 0, NULL),"
 	    " (2, 'Alex Morgan', 'Al', '', NULL, 0, 0, 1, '2026-01-01T00:00:00Z'),"
@@ -362,9 +288,9 @@ test_snapshot(void **state)
 	size_t i;
 
 	(void)state;
-	s = open_ok();
+	s = fx_open();
 	fill_people(s);
-	sql(s, "INSERT INTO appointments (id, case_id, starts_at, duration_min, kind,"
+	fx_sql(s, "INSERT INTO appointments (id, case_id, starts_at, duration_min, kind,"
 	    " mode, video_url, status) VALUES"
 	    " (20, 1, '2026-06-03T10:00:00Z', 90, 'assessment', 'online', 'https://v/x', 'booked'),"
 	    " (21, 1, '2026-05-20T10:00:00Z', 60, 'session', 'in_person', NULL, 'booked'),"
@@ -490,9 +416,9 @@ test_get(void **state)
 	char err[256], *fn;
 
 	(void)state;
-	s = open_ok();
+	s = fx_open();
 	fill_people(s);
-	sql(s, "INSERT INTO appointments (id, case_id, starts_at) VALUES"
+	fx_sql(s, "INSERT INTO appointments (id, case_id, starts_at) VALUES"
 	    " (40, 1, '2026-06-03T10:00:00Z'), (41, 1, '3rd June');"
 	    "INSERT INTO homework (id, case_id, title, prompt, starts_on, ends_on)"
 	    " VALUES (50, 1, 't', 'p', '2026-06-01', '2026-06-09');");
@@ -557,7 +483,7 @@ test_insert_dedupe(void **state)
 	char err[256];
 
 	(void)state;
-	s = open_ok();
+	s = fx_open();
 	m = reminder(20, 1, CHAN_EMAIL, "b172800", NOW + DAY);
 	m.template = "assessment";
 	id1 = insert(s, &m);
@@ -606,7 +532,7 @@ test_insert_dedupe(void **state)
 	assert_int_equal(got.attempts, 0);
 	assert_int_equal(got.sent_at, 0);
 	msg_free(&got);
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM messages WHERE created_at"
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM messages WHERE created_at"
 	    " GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*Z'"), 8);
 	store_close(s);
 }
@@ -621,7 +547,7 @@ test_transitions(void **state)
 	char err[256], buf[64];
 
 	(void)state;
-	s = open_ok();
+	s = fx_open();
 	m = reminder(20, 1, CHAN_EMAIL, "b172800", NOW - 60);
 	id = insert(s, &m);
 
@@ -636,7 +562,7 @@ test_transitions(void **state)
 	assert_string_equal(got.recipient, "new@example.org");
 	assert_string_equal(got.provider_ref, "abc@host");
 	msg_free(&got);
-	assert_string_equal(sql_text(s, "SELECT claimed_at FROM messages", buf,
+	assert_string_equal(fx_sql_text(s, "SELECT claimed_at FROM messages", buf,
 	    sizeof(buf)), "2026-06-01T12:00:00Z");
 
 	/* Transient failure: back to pending, with next_at. */
@@ -674,7 +600,7 @@ test_transitions(void **state)
 	id = insert(s, &m);
 	assert_int_equal(store_mark_final(s, id, "skipped", "too late", err,
 	    sizeof(err)), 0);
-	assert_string_equal(sql_text(s, "SELECT status || ':' || last_error FROM"
+	assert_string_equal(fx_sql_text(s, "SELECT status || ':' || last_error FROM"
 	    " messages WHERE channel = 'sms'", buf, sizeof(buf)), "skipped:too late");
 
 	/* A change applies only while the row has from; none is no error. */
@@ -685,17 +611,17 @@ test_transitions(void **state)
 	ch.to = "cancelled";
 	ch.reason = "appointment cancelled";
 	assert_int_equal(store_change_msg(s, &ch, err, sizeof(err)), 0);
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM messages WHERE status = 'cancelled'"), 0);
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM messages WHERE status = 'cancelled'"), 0);
 	ch.from = "pending";
 	assert_int_equal(store_change_msg(s, &ch, err, sizeof(err)), 0);
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM messages WHERE status = 'cancelled'"), 1);
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM messages WHERE status = 'cancelled'"), 1);
 	ch.to = "bogus";
 	assert_int_equal(store_change_msg(s, &ch, err, sizeof(err)), -1);
 
 	/* Twilio 21610. */
 	fill_people(s);
 	assert_int_equal(store_sms_unsubscribe(s, 1, err, sizeof(err)), 0);
-	assert_int_equal(sql_int(s, "SELECT sms_consent FROM clients WHERE id = 1"), 0);
+	assert_int_equal(fx_sql_int(s, "SELECT sms_consent FROM clients WHERE id = 1"), 0);
 	store_close(s);
 }
 
@@ -708,7 +634,7 @@ test_next_due(void **state)
 	char err[256];
 
 	(void)state;
-	s = open_ok();
+	s = fx_open();
 	assert_int_equal(store_next_wake(s), 0);
 	assert_int_equal(store_next_due(s, NOW, &got, err, sizeof(err)), 0);
 	m = reminder(1, 1, CHAN_EMAIL, "r1", NOW - 10);
@@ -752,7 +678,7 @@ test_recover(void **state)
 	char err[256];
 
 	(void)state;
-	s = open_ok();
+	s = fx_open();
 	m = reminder(1, 1, CHAN_EMAIL, "r1", NOW);
 	a = insert(s, &m);
 	m = reminder(2, 1, CHAN_EMAIL, "r1", NOW);
@@ -826,8 +752,8 @@ test_consent_not_0_or_1(void **state)
 	char err[256];
 
 	(void)state;
-	s = open_ok();
-	sql(s, "INSERT INTO clients (id, name, email, email_consent, sms_consent)"
+	s = fx_open();
+	fx_sql(s, "INSERT INTO clients (id, name, email, email_consent, sms_consent)"
 	    " VALUES (1, 'Sam', 's@x.org', 1, 'yes'), (2, 'Alex', 'a@x.org', 2, 0),"
 	    " (3, 'Jo', 'j@x.org', 1, 0);"
 	    "INSERT INTO cases VALUES (1, 'Sam & Alex', NULL), (2, 'Jo', NULL);"
@@ -849,12 +775,12 @@ test_consent_not_0_or_1(void **state)
 	assert_int_equal(store_get_client(s, 1, &c, err, sizeof(err)), 2);
 	assert_string_equal(err, "sms_consent 'yes' is not 0 or 1");
 	client_free(&c);
-	sql(s, "UPDATE clients SET sms_consent = 1 WHERE id = 1");
+	fx_sql(s, "UPDATE clients SET sms_consent = 1 WHERE id = 1");
 	assert_int_equal(store_snapshot(s, NOW, &sn, err, sizeof(err)), 0);
 	assert_int_equal(sn.nclients, 2);
 	assert_int_equal(sn.clients[0].sms_consent, 1);
 	snapshot_free(&sn);
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM problems"), 0);
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM problems"), 0);
 	store_close(s);
 }
 
@@ -867,9 +793,9 @@ test_note_bad(void **state)
 	char err[256];
 
 	(void)state;
-	s = open_ok();
+	s = fx_open();
 	fill_people(s);
-	sql(s, "INSERT INTO appointments (id, case_id, starts_at) VALUES (22, 1, 'x')");
+	fx_sql(s, "INSERT INTO appointments (id, case_id, starts_at) VALUES (22, 1, 'x')");
 	assert_int_equal(store_note_bad(s, &b, NOW, err, sizeof(err)), 1);
 	assert_int_equal(store_note_bad(s, &b, NOW, err, sizeof(err)), 0);
 	/* Still bad the same way: remembered. */
@@ -879,12 +805,12 @@ test_note_bad(void **state)
 	snapshot_free(&sn);
 	assert_int_equal(store_note_bad(s, &b, NOW, err, sizeof(err)), 0);
 	/* Fixed: forgotten, so breaking it again is news again. */
-	sql(s, "UPDATE appointments SET starts_at = '2026-06-09T10:00:00Z'");
+	fx_sql(s, "UPDATE appointments SET starts_at = '2026-06-09T10:00:00Z'");
 	assert_int_equal(store_snapshot(s, NOW, &sn, err, sizeof(err)), 0);
 	assert_int_equal(sn.nbad, 0);
 	assert_int_equal(sn.nappts, 1);
 	snapshot_free(&sn);
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM problems"), 0);
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM problems"), 0);
 	assert_int_equal(store_note_bad(s, &b, NOW, err, sizeof(err)), 1);
 	store_close(s);
 }
@@ -896,7 +822,7 @@ test_state(void **state)
 	char err[256], *v;
 
 	(void)state;
-	s = open_ok();
+	s = fx_open();
 	assert_int_equal(store_state_get(s, "last_alert", &v), 0);
 	assert_null(v);
 	assert_int_equal(store_state_set(s, "last_alert", "1", err, sizeof(err)), 0);
@@ -918,7 +844,7 @@ test_dry(void **state)
 	char err[256];
 
 	(void)state;
-	s = open_ok();
+	s = fx_open();
 	m = reminder(1, 1, CHAN_EMAIL, "r1", NOW);
 	id = insert(s, &m);
 	assert_int_equal(store_dry_begin(s, err, sizeof(err)), 0);
@@ -927,7 +853,7 @@ test_dry(void **state)
 	assert_true(insert(s, &m) > 0);
 	assert_int_equal(store_commit(s, err, sizeof(err)), 0);
 	/* Inside the dry run the pass sees its own writes. */
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM messages"), 2);
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM messages"), 2);
 	assert_int_equal(store_begin(s, err, sizeof(err)), 0);
 	assert_int_equal(store_mark_sending(s, id, NULL, NULL, NOW, err, sizeof(err)), 0);
 	assert_int_equal(store_mark_sent(s, id, NULL, NOW, err, sizeof(err)), 0);
@@ -936,20 +862,20 @@ test_dry(void **state)
 	assert_int_equal(store_begin(s, err, sizeof(err)), 0);
 	assert_int_equal(store_state_set(s, "k", "v", err, sizeof(err)), 0);
 	store_rollback(s);
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM state WHERE key != 'installation_id'"), 0);
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM state WHERE key != 'installation_id'"), 0);
 	store_dry_end(s);
 
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM messages"), 1);
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM messages WHERE status = 'pending'"
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM messages"), 1);
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM messages WHERE status = 'pending'"
 	    " AND attempts = 0"), 1);
 	/* And normal transactions work again afterwards. */
 	assert_int_equal(store_begin(s, err, sizeof(err)), 0);
 	assert_int_equal(store_state_set(s, "k", "v", err, sizeof(err)), 0);
 	assert_int_equal(store_commit(s, err, sizeof(err)), 0);
 	store_close(s);
-	s = open_ok();
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM state WHERE key != 'installation_id'"), 1);
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM messages"), 1);
+	s = fx_open();
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM state WHERE key != 'installation_id'"), 1);
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM messages"), 1);
 	store_close(s);
 }
 
@@ -960,11 +886,11 @@ test_rollback(void **state)
 	char err[256];
 
 	(void)state;
-	s = open_ok();
+	s = fx_open();
 	assert_int_equal(store_begin(s, err, sizeof(err)), 0);
 	assert_int_equal(store_state_set(s, "k", "v", err, sizeof(err)), 0);
 	store_rollback(s);
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM state WHERE key != 'installation_id'"), 0);
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM state WHERE key != 'installation_id'"), 0);
 	store_close(s);
 }
 
@@ -983,7 +909,7 @@ hold_lock(void *arg)
 	struct timespec nap = { 1, 500 * 1000 * 1000 };
 	sqlite3 *db;
 
-	h->rc = sqlite3_open(dbpath, &db) == SQLITE_OK &&
+	h->rc = sqlite3_open(fx_db(), &db) == SQLITE_OK &&
 	    sqlite3_exec(db, "BEGIN IMMEDIATE; INSERT INTO state VALUES ('held', 'yes')",
 	    NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 	pthread_mutex_lock(&h->mu);
@@ -1016,7 +942,7 @@ test_busy(void **state)
 	double t0, waited;
 	char err[256], *v;
 
-	s = open_ok();
+	s = fx_open();
 	/* Shorter than the hold: store_begin's own retries must bridge it. */
 	if (short_handler)
 		sqlite3_busy_timeout(store_db(s), 200);

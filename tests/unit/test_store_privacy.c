@@ -15,76 +15,42 @@
 
 #include <sqlite3.h>
 
+#include "fixture.h"
 #include "store.h"
 #include "store_privacy.h"
 #include "tz.h"
-
-static char dbpath[128];
 
 #define NOW	((time_t)1780315200)	/* 2026-06-01T12:00:00Z */
 #define DAY	86400L
 
 static int
+group_setup(void **state)
+{
+	(void)state;
+	return fx_tz_london() != 0 ? -1 : fx_dir_make("privacy");
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	return fx_dir_remove();
+}
+
+static int
 setup(void **state)
 {
-	char err[256];
-
 	(void)state;
-	assert_int_equal(tz_set("Europe/London", err, sizeof(err)), 0);
-	snprintf(dbpath, sizeof(dbpath), "/tmp/nudged-privacy-%ld.db",
-	    (long)getpid());
+	fx_db_new();
 	return 0;
 }
 
 static int
 teardown(void **state)
 {
-	char b[160];
-
 	(void)state;
-	unlink(dbpath);
-	snprintf(b, sizeof(b), "%s-wal", dbpath);
-	unlink(b);
-	snprintf(b, sizeof(b), "%s-shm", dbpath);
-	unlink(b);
+	fx_db_remove(fx_db());
 	return 0;
-}
-
-static struct store *
-open_ok(void)
-{
-	char err[512] = "";
-	struct store *s = store_open(dbpath, err, sizeof(err));
-
-	if (s == NULL)
-		fail_msg("store_open: %s", err);
-	return s;
-}
-
-static void
-sql(struct store *s, const char *q)
-{
-	char *e = NULL;
-
-	if (sqlite3_exec(store_db(s), q, NULL, NULL, &e) != SQLITE_OK) {
-		fprintf(stderr, "%s: %s\n", q, e);
-		sqlite3_free(e);
-		fail();
-	}
-}
-
-static long long
-sql_int(struct store *s, const char *q)
-{
-	sqlite3_stmt *st;
-	long long v = -999;
-
-	assert_int_equal(sqlite3_prepare_v2(store_db(s), q, -1, &st, NULL),
-	    SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
 }
 
 static void
@@ -103,24 +69,24 @@ sync_ok(struct store *s, const char *how, int want)
 static void
 test_consent_diff(void **state)
 {
-	struct store *s = open_ok();
+	struct store *s = fx_open();
 
 	(void)state;
-	sql(s, "INSERT INTO clients (id, name) VALUES (1, 'A')");
+	fx_sql(s, "INSERT INTO clients (id, name) VALUES (1, 'A')");
 	sync_ok(s, "x", 4);		/* first seen: four values */
 	sync_ok(s, "x", 0);		/* nothing changed */
 	/* 2 is not consent (only exactly 1 is), so 1 -> 2 is a withdrawal */
-	sql(s, "UPDATE clients SET email_consent = 2, opted_out_at = '' WHERE"
+	fx_sql(s, "UPDATE clients SET email_consent = 2, opted_out_at = '' WHERE"
 	    " id = 1");
 	sync_ok(s, "tool", 2);
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM consent_log WHERE"
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM consent_log WHERE"
 	    " how = 'tool' AND ((what = 'email_consent' AND old_value = 1 AND"
 	    " new_value = 0) OR (what = 'opted_out' AND old_value = 0 AND"
 	    " new_value = 1))"), 2);
 	/* a deleted client is forgotten by consent_seen, not logged */
-	sql(s, "DELETE FROM clients WHERE id = 1");
+	fx_sql(s, "DELETE FROM clients WHERE id = 1");
 	sync_ok(s, "x", 0);
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM consent_seen"), 0);
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM consent_seen"), 0);
 	store_close(s);
 }
 
@@ -146,46 +112,46 @@ static void
 test_forget_edges(void **state)
 {
 	const char *const scrub[] = { "Sam Taylor", "sam@example.org", "Al", NULL };
-	struct store *s = open_ok();
+	struct store *s = fx_open();
 
 	(void)state;
-	sql(s, "INSERT INTO clients (id, name, email) VALUES (1, 'Sam Taylor',"
+	fx_sql(s, "INSERT INTO clients (id, name, email) VALUES (1, 'Sam Taylor',"
 	    " 'sam@example.org'), (2, 'Alex', 'alex@example.org')");
-	sql(s, "INSERT INTO cases (id, label) VALUES (1, 'Sam & Alex'),"
+	fx_sql(s, "INSERT INTO cases (id, label) VALUES (1, 'Sam & Alex'),"
 	    " (2, 'Sam alone')");
-	sql(s, "INSERT INTO case_members VALUES (1, 1), (1, 2), (2, 1)");
-	sql(s, "INSERT INTO messages (purpose, client_id, channel, recipient,"
+	fx_sql(s, "INSERT INTO case_members VALUES (1, 1), (1, 2), (2, 1)");
+	fx_sql(s, "INSERT INTO messages (purpose, client_id, channel, recipient,"
 	    " due_at, status, created_at) VALUES ('reminder', 1, 'email',"
 	    " 'sam@example.org', '2026-06-01T10:00:00Z', 'sending', 'x')");
 	assert_int_equal(forget(s, 1, scrub, 4), 1);	/* being sent: refused */
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM case_members"), 3);
-	sql(s, "UPDATE messages SET status = 'sent'");
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM case_members"), 3);
+	fx_sql(s, "UPDATE messages SET status = 'sent'");
 	/* quoted in another case; two problems made equal by the scrub */
-	sql(s, "INSERT INTO problems (tbl, row_id, what, first_seen) VALUES"
+	fx_sql(s, "INSERT INTO problems (tbl, row_id, what, first_seen) VALUES"
 	    " ('homework', 1, 'bad value ''Sam Taylor''', 'x'),"
 	    " ('homework', 1, 'bad value ''sam@example.org''', 'x'),"
 	    " ('homework', 3, 'From SAM@Example.ORG', 'x'),"
 	    " ('homework', 2, 'Also fine', 'x')");
 	assert_int_equal(forget(s, 1, scrub, 4), 0);
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM problems WHERE"
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM problems WHERE"
 	    " instr(lower(what), 'sam@') > 0"), 0);
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM problems WHERE"
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM problems WHERE"
 	    " tbl = 'homework' AND row_id = 1"), 1);
 	/* another letter case: the whole value goes */
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM problems WHERE"
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM problems WHERE"
 	    " row_id = 3 AND what = '[forgotten]'"), 1);
 	/* "Al" is too short to search for: "Also" is left alone */
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM problems WHERE"
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM problems WHERE"
 	    " what = 'Also fine'"), 1);
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM messages WHERE"
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM messages WHERE"
 	    " recipient = '' AND status = 'sent'"), 1);
 	/* the couple's case is Alex's; the case left empty is closed */
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM cases WHERE id = 1 AND"
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM cases WHERE id = 1 AND"
 	    " label = 'Alex' AND closed_at IS NULL"), 1);
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM cases WHERE id = 2 AND"
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM cases WHERE id = 2 AND"
 	    " label = 'case 2' AND closed_at IS NOT NULL"), 1);
 	/* the partner's own row is untouched */
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM clients WHERE id = 2 AND"
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM clients WHERE id = 2 AND"
 	    " email = 'alex@example.org'"), 1);
 	store_close(s);
 }
@@ -194,12 +160,12 @@ static void
 test_retain_boundaries(void **state)
 {
 	struct retain_counts n;
-	struct store *s = open_ok();
+	struct store *s = fx_open();
 	char err[512] = "";
 
 	(void)state;
 	/* settled 10 and 2 days ago, one pending; an appointment each side */
-	sql(s, "INSERT INTO messages (purpose, channel, recipient, due_at, status,"
+	fx_sql(s, "INSERT INTO messages (purpose, channel, recipient, due_at, status,"
 	    " sent_at, provider_ref, created_at) VALUES"
 	    " ('reminder', 'email', 'a@x.org', '2026-05-22T12:00:00Z', 'sent',"
 	    "  '2026-05-22T12:00:00Z', 'id1', 'x'),"
@@ -207,8 +173,8 @@ test_retain_boundaries(void **state)
 	    "  '2026-05-30T12:00:00Z', 'id2', 'x'),"
 	    " ('reminder', 'email', 'c@x.org', '2026-05-01T12:00:00Z', 'pending',"
 	    "  NULL, NULL, 'x')");
-	sql(s, "INSERT INTO cases (id, label) VALUES (1, 'c')");
-	sql(s, "INSERT INTO appointments (case_id, starts_at, video_url) VALUES"
+	fx_sql(s, "INSERT INTO cases (id, label) VALUES (1, 'c')");
+	fx_sql(s, "INSERT INTO appointments (case_id, starts_at, video_url) VALUES"
 	    " (1, '2026-05-20T10:00', 'u1'), (1, '2026-05-31T10:00:00Z', 'u2'),"
 	    " (1, 'next week', 'u3')");
 	assert_int_equal(store_begin(s, err, sizeof(err)), 0);
@@ -220,12 +186,12 @@ test_retain_boundaries(void **state)
 	    sizeof(err)), 0);
 	assert_int_equal(store_commit(s, err, sizeof(err)), 0);
 	assert_int_equal(n.messages, 1);
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM messages WHERE"
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM messages WHERE"
 	    " recipient = '' AND provider_ref IS NULL"), 1);
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM messages WHERE"
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM messages WHERE"
 	    " recipient = 'c@x.org'"), 1);	/* pending: never */
 	/* unreadable starts_at: kept (planning reports it) */
-	assert_int_equal(sql_int(s, "SELECT count(*) FROM appointments WHERE"
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM appointments WHERE"
 	    " video_url IS NULL"), 1);
 	assert_int_equal(store_begin(s, err, sizeof(err)), 0);
 	assert_int_equal(store_retain(s, NOW - 7 * DAY, 0, 0, &n, err,
@@ -245,5 +211,5 @@ main(void)
 		    teardown),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
