@@ -357,6 +357,33 @@ def ready(practice):
     return practice
 
 
+# ---------------------------------------------------------------------------
+# order: the slow tests early, spread out
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: several seconds of wall time (started early, spread out)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Spread the tests marked slow through the first half of the run:
+    pytest-xdist hands out tests in collection order, so a slow one left
+    near the end keeps one worker busy while the others have finished,
+    and several in a row would all go to the same worker."""
+    slow = [it for it in items if it.get_closest_marker("slow")]
+    if not slow or len(slow) == len(items):
+        return
+    rest = [it for it in items if not it.get_closest_marker("slow")]
+    step = max(1, len(rest) // (2 * len(slow)))
+    out = []
+    for i, it in enumerate(slow):
+        out.append(it)
+        out.extend(rest[i * step:(i + 1) * step])
+    out.extend(rest[len(slow) * step:])
+    assert len(out) == len(items)
+    items[:] = out
+
+
 # Measurements a test wants shown even when it passes (pytest -q hides
 # print output): collected here, printed in the run's closing summary.
 _MEASUREMENTS = []

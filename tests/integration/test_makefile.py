@@ -26,6 +26,7 @@ FAKES = {
 }
 
 
+@pytest.mark.slow
 def test_first_demo_run_installs_deps_then_links(tmp_path):
     real = shutil.which("pkg-config")
     if real is None or shutil.which("make") is None:

@@ -227,6 +227,7 @@ def as_(lay, who, *args, prog=None):
                user=lay[who], env=lay["env"])
 
 
+@pytest.mark.slow
 def test_practitioner_runs_every_command_on_the_service_database(layout):
     L = layout
     # The service starts first and creates the database.

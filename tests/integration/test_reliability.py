@@ -572,6 +572,7 @@ class HoldLock:
         self.t.join(10)
 
 
+@pytest.mark.slow
 def test_kill_9_everywhere(practice, tmp_path, services, notify, measurement):
     """kill -9 aimed at each moment of a delivery, in turn: while
     connecting (a slow greeting), while the message goes up (a slow link),

@@ -426,31 +426,32 @@ def test_booking_inserted_while_running_goes_on_time(practice, timed_smtp,
     assert status_counts(practice) == {"sent": 2}
 
 
+@pytest.mark.slow
 def test_booking_inserted_during_a_pass_is_not_missed(practice, tmp_path,
                                                       services, notify):
     """A booking committed while a pass is busy sending (a slow server) is
     still seen: the pass that follows plans it, and it goes on time."""
-    srv = SlowSmtp(tmp_path / "slow", delay=3.0).start()
+    srv = SlowSmtp(tmp_path / "slow", delay=1.5).start()
     try:
         practice.use_smtp(srv)
         practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file),
                             reminders=TWO_H, late_limit="1h")
         practice.init()
-        # one message due now keeps the first pass busy for 3 s
+        # one message due now keeps the first pass busy for 1.5 s
         add_many(practice, 1, fmt_utc(whole_second_after(2 * 3600 - 5)),
                  domain="first.example.org")
         svc = services(practice, notify)
         svc.ready()
         srv.wait_in_data(1, 10)
         # committed while the pass waits for the server's reply
-        starts = whole_second_after(2 * 3600 + 6)
+        starts = whole_second_after(2 * 3600 + 3)
         due = starts - dt.timedelta(hours=2)
         practice.couple(fmt_utc(starts))
-        deadline = (due - now_utc()).total_seconds() + 3 + 8
+        deadline = (due - now_utc()).total_seconds() + 2 * srv.delay + 8
         wait_until(lambda: len(srv.messages) >= 3, deadline,
                    "the booking made during the pass to be delivered")
         late = _arrival_lateness(srv, {"sam@example.org", "alex@example.org"}, due)
-        # the server itself holds each message 3 s; two go one after the other
+        # the server itself holds each message srv.delay; two go one after the other
         for addr, d in late.items():
             assert d >= 0, addr
             assert d <= 2.0 + 2 * srv.delay, \
@@ -464,6 +465,7 @@ def test_booking_inserted_during_a_pass_is_not_missed(practice, tmp_path,
 # ---------------------------------------------------------------------------
 # 3. idle means idle
 
+@pytest.mark.slow
 @pytest.mark.parametrize("watchdog", [None, "1000000"], ids=["plain", "watchdog1s"])
 def test_idle_cpu(ready, services, notify, watchdog):
     # something pending far ahead, so there is a next wake-up to wait for
@@ -503,7 +505,9 @@ def _reload(svc, notify):
     notify.wait("READY=1", 5, i + 1)
 
 
-def _book_and_get_subject(practice, srv, n_before, name, seconds=2):
+def _book_and_get_subject(practice, srv, n_before, name, seconds=0):
+    """Book an appointment whose reminder falls due within a second (or
+    `seconds` later); the subject of the reminder that arrives."""
     starts = whole_second_after(2 * 3600 + seconds)
     con = practice.connect()
     try:
@@ -516,6 +520,7 @@ def _book_and_get_subject(practice, srv, n_before, name, seconds=2):
     return str(m["message"]["Subject"])
 
 
+@pytest.mark.slow
 def test_sighup_good_and_broken_config(practice, smtp, services, notify):
     def conf(name, broken=False):
         practice.write_conf(practice={"name": name}, reminders=TWO_H,
@@ -616,6 +621,7 @@ def test_sigterm_finishes_the_message_in_flight(practice, tmp_path, services,
 OUTCOME_UNKNOWN = ("interrupted", "outcome unknown", "uncertain")
 
 
+@pytest.mark.slow
 def test_kill_9_loses_nothing(practice, fast_smtp, services, notify, measurement):
     n = int(os.environ.get("NUDGED_KILL_N", "1000"))
     seed = int(os.environ.get("NUDGED_KILL_SEED", str(random.randrange(1 << 30))))
@@ -682,7 +688,16 @@ def test_kill_9_loses_nothing(practice, fast_smtp, services, notify, measurement
 
 
 # ---------------------------------------------------------------------------
-# 7. another writer holds the database for 10 s
+# 7. another writer holds the database longer than the busy timeout
+#
+# The service runs with the test-only NUDGED_TEST_TIMING (nudged(8)): a
+# 1 s busy timeout per statement and a 6 s wait for the lock in all,
+# instead of 10 s and 30 s, so the same situations fit in a few seconds.
+
+BUSY_S = 1.0                    # busy_ms
+LOCK_WAIT_S = 6                 # lock_wait
+TIMING = {"NUDGED_TEST_TIMING": f"busy_ms={int(BUSY_S * 1000)},lock_wait={LOCK_WAIT_S}"}
+LOCK_S = 4.0                    # longer than the busy timeout, within the wait
 
 LOCKER = r"""
 import sqlite3, sys, time
@@ -696,23 +711,26 @@ print("released", flush=True)
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["IMMEDIATE", "EXCLUSIVE"])
-def test_database_locked_for_10s(practice, timed_smtp, services, notify, mode):
+def test_database_locked_longer_than_the_busy_timeout(practice, timed_smtp,
+                                                      services, notify, mode):
     practice.use_smtp(timed_smtp)
     practice.write_conf(reminders=TWO_H, late_limit="1h")
     practice.init()
-    svc = services(practice, notify)
+    svc = services(practice, notify, env=TIMING)
     svc.ready()
-    starts = whole_second_after(2 * 3600 + 3)
+    starts = whole_second_after(2 * 3600 + 2)
     add_many(practice, 10, fmt_utc(starts))
     wait_until(lambda: len(practice.messages()) == 10, 5, "nudged to plan the 10")
     locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(practice.db),
-                               mode, "10"], stdout=subprocess.PIPE, text=True)
+                               mode, str(LOCK_S)], stdout=subprocess.PIPE, text=True)
     try:
         assert locker.stdout.readline().strip() == "locked"
         locked_at = time.monotonic()
         # the messages fall due while the lock is held
-        time.sleep(4)
+        time.sleep(LOCK_S - 0.7)
+        assert now_utc() > starts - dt.timedelta(hours=2)
         assert svc.alive(), svc.log
         assert timed_smtp.messages == []
         assert locker.stdout.readline().strip() == "released"
@@ -721,17 +739,57 @@ def test_database_locked_for_10s(practice, timed_smtp, services, notify, mode):
     finally:
         locker.kill()
         locker.wait()
-    assert released - locked_at >= 9.5
+    assert released - locked_at >= LOCK_S - 0.5 > BUSY_S
     timed_smtp.wait_for(10, timeout=30)
     print(f"\nall delivered {time.monotonic() - released:.1f} s after the release")
     assert svc.alive(), svc.log
+    assert "NUDGED_TEST_TIMING is set" in svc.log
     wait_until(lambda: status_counts(practice) == {"sent": 10}, 10,
                "all ten rows to be 'sent'")
     rc, _ = svc.stop()
     assert rc == 0, svc.log
+    # waited out in one pass: the lock never failed it
+    assert "pass failed" not in svc.log, svc.log
     got = sorted(m["rcpt_tos"][0] for m in timed_smtp.messages
                  if m["rcpt_tos"] != [PRACTICE_EMAIL])
     assert got == sorted(f"c{i}@example.org" for i in range(10))
+
+
+@pytest.mark.slow
+def test_database_locked_past_the_whole_wait(practice, timed_smtp, services,
+                                             notify):
+    """A lock held longer than nudged waits for it in all fails that pass
+    (logged); the pass is tried again and, once the lock is released,
+    every message goes, once.  (30 s in production: 2 s here.)"""
+    practice.use_smtp(timed_smtp)
+    practice.write_conf(reminders=TWO_H, late_limit="1h")
+    practice.init()
+    svc = services(practice, notify,
+                   env={"NUDGED_TEST_TIMING": "busy_ms=500,lock_wait=2"})
+    svc.ready()
+    starts = whole_second_after(2 * 3600 + 1)
+    add_many(practice, 3, fmt_utc(starts))
+    wait_until(lambda: len(practice.messages()) == 3, 5, "nudged to plan the 3")
+    locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(practice.db),
+                               "IMMEDIATE", "4.5"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert locker.stdout.readline().strip() == "locked"
+        wait_until(lambda: "pass failed" in svc.log, 8,
+                   "the pass to give up waiting for the lock")
+        assert timed_smtp.messages == []
+        assert svc.alive(), svc.log
+        assert locker.stdout.readline().strip() == "released"
+        assert locker.wait(5) == 0
+    finally:
+        locker.kill()
+        locker.wait()
+    timed_smtp.wait_for(3, timeout=20)
+    wait_until(lambda: status_counts(practice) == {"sent": 3}, 10,
+               "all three rows to be 'sent'")
+    rc, _ = svc.stop()
+    assert rc == 0, svc.log
+    got = sorted(m["rcpt_tos"][0] for m in timed_smtp.messages)
+    assert got == [f"c{i}@example.org" for i in range(3)]
 
 
 def test_sigterm_while_database_locked(practice, smtp, services, notify):
@@ -739,16 +797,22 @@ def test_sigterm_while_database_locked(practice, smtp, services, notify):
     request is honoured within 5 s even while the lock is held."""
     practice.write_conf(reminders=TWO_H, late_limit="1h")
     practice.init()
-    svc = services(practice, notify)
+    svc = services(practice, notify, env=TIMING)
     svc.ready()
-    add_many(practice, 2, fmt_utc(whole_second_after(2 * 3600 + 2)))
+    starts = whole_second_after(2 * 3600 + 1)
+    add_many(practice, 2, fmt_utc(starts))
     wait_until(lambda: len(practice.messages()) == 2, 5, "nudged to plan the 2")
+    # held past the stop and past the whole wait for it
     locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(practice.db),
-                               "IMMEDIATE", "25"], stdout=subprocess.PIPE, text=True)
+                               "IMMEDIATE", str(LOCK_WAIT_S + 5)],
+                              stdout=subprocess.PIPE, text=True)
     try:
         assert locker.stdout.readline().strip() == "locked"
-        # the messages fall due: nudged's pass now waits for the lock
-        time.sleep(4)
+        # the messages fall due: nudged's pass now waits for the lock,
+        # past the busy timeout
+        wait_until(lambda: now_utc() > starts - dt.timedelta(hours=2), 5,
+                   "the messages to fall due")
+        time.sleep(BUSY_S + 0.5)
         assert smtp.messages == []
         rc, took = svc.stop(timeout=STOP_LIMIT)
         assert rc == 0, svc.log
@@ -821,6 +885,7 @@ def test_service_database_error_exit_74(practice, smtp, tmp_path, services):
     assert svc.proc.wait(10) == 74, svc.log
 
 
+@pytest.mark.slow
 def test_watchdog_fed_during_a_long_smtp_exchange(practice, tmp_path, services,
                                                   notify):
     """A slow server is not a stuck loop: the transfer's progress keeps

@@ -598,8 +598,10 @@ def test_discreet_client_sms_wording(practice, smtp, twilio):
     assert "3 December" in body and "14:00" in body
 
 
-@pytest.mark.parametrize("phone,why", [("01384 000000", "landline"),
-                                       ("07012 345678", "070")])
+# One number end to end (the fallback and the digest); which numbers
+# cannot take texts, and why, is phone_sms_capable's unit test
+# (tests/unit/test_phone.c: landlines, 070, premium rate, ...).
+@pytest.mark.parametrize("phone,why", [("01384 000000", "landline")])
 def test_number_that_cannot_take_texts(practice, smtp, twilio, phone, why):
     configure(practice, twilio)
     sam, appt = solo(practice, phone=phone)
