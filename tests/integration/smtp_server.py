@@ -37,15 +37,18 @@ email.ca_file is WORKDIR/ca.crt):
 
 import argparse
 import asyncio
+import atexit
 import email
 import email.policy
 import logging
 import os
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -60,10 +63,27 @@ if not os.environ.get("SMTP_SERVER_DEBUG"):
 TLS_MODES = ("starttls", "implicit", "none")
 
 
+_CERTS = None       # this process's CA and leaf, made once (see make_certs)
+
+
 def make_certs(workdir):
     """A throwaway CA and a leaf for 127.0.0.1/localhost (libcurl checks the
-    SAN, not the CN).  Returns (ca_file, cert_file, key_file)."""
+    SAN, not the CN), copied into workdir.  Returns (ca_file, cert_file,
+    key_file).  They are made once per process (three openssl runs cost
+    about 50 ms of CPU, and the suite starts hundreds of servers); no test
+    needs two servers with different CAs (an untrusted certificate is one
+    checked against the system's CAs)."""
+    global _CERTS
+    if _CERTS is None:
+        d = tempfile.mkdtemp(prefix="nudged-certs-")
+        atexit.register(shutil.rmtree, d, True)
+        _CERTS = _make_certs(d)
     os.makedirs(workdir, exist_ok=True)
+    return tuple(shutil.copy(f, os.path.join(workdir, os.path.basename(f)))
+                 for f in _CERTS)
+
+
+def _make_certs(workdir):
     p = lambda n: os.path.join(workdir, n)  # noqa: E731
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
 
