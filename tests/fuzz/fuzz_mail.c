@@ -21,8 +21,8 @@
 #include <strings.h>
 #include <time.h>
 
-#include "ics.h"
-#include "mail.h"
+#include "base/ics.h"
+#include "transport/mail.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -18,9 +18,9 @@
 
 #include <curl/curl.h>
 
-#include "ics.h"
-#include "mail.h"
-#include "util.h"
+#include "base/ics.h"
+#include "transport/mail.h"
+#include "base/util.h"
 
 /* 2026-12-03 10:00:00 UTC, a Thursday. */
 #define T_DATE	((time_t)1796292000)

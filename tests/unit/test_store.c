@@ -17,9 +17,9 @@
 
 #include <sqlite3.h>
 
-#include "store.h"
-#include "util.h"
-#include "tz.h"
+#include "store/store.h"
+#include "base/util.h"
+#include "base/tz.h"
 
 static char tdir[64];
 static char dbpath[128];

@@ -15,9 +15,9 @@
 
 #include <sqlite3.h>
 
-#include "store.h"
-#include "store_privacy.h"
-#include "tz.h"
+#include "store/store.h"
+#include "store/store_privacy.h"
+#include "base/tz.h"
 
 static char dbpath[128];
 
