@@ -33,29 +33,7 @@ ALLOW = {
     ("cmd/ctl_diary.c", "sqlite3.h"): "diary queries not yet in store/",
     ("cmd/ctl_outbox.c", "sqlite3.h"): "outbox queries not yet in store/",
     ("cmd/ctl_people.c", "sqlite3.h"): "people queries not yet in store/",
-    # curl_global_init/cleanup called directly by the two programs
-    ("cmd/ctl.c", "curl/curl.h"): "curl_global_init not yet behind xfer_",
-    ("cmd/main.c", "curl/curl.h"): "curl_global_init not yet behind xfer_",
-    # records still in store.h / ical_read.h / cal_match.h (step 2: model/)
-    ("policy/alert.h", "store/store.h"): "message records live in store.h",
-    ("policy/compose.h", "store/store.h"): "client/appointment records live in store.h",
-    ("policy/plan.h", "store/store.h"): "records live in store.h",
-    ("policy/plan_int.h", "store/store.h"): "records live in store.h",
-    ("policy/weekly.h", "store/store_privacy.h"): "week_stats lives in store_privacy.h",
-    ("policy/cal_match.h", "transport/ical_read.h"): "cal_event lives in ical_read.h",
-    ("store/store_cal.h", "policy/cal_match.h"): "cal_case/cal_appt live in cal_match.h",
-    ("policy/plan.c", "transport/mail.h"): "mail_addr_valid lives in mail.c",
-    ("store/store_cal.c", "call:policy/cal_match"): "cal_match frees live in cal_match.c",
-    ("policy/plan.c", "call:transport/mime"): "mail_addr_valid lives in mime.c",
-    ("policy/plan.c", "call:store/store_outbox"): "record frees live in store_outbox.c",
-    ("policy/compose.c", "call:store/store_outbox"): "record frees live in store_outbox.c",
-    ("policy/cal_match.c", "call:transport/ical_read"): "cal_event frees live in ical_read.c",
     # circles over calls
-    ("store/store_outbox", "calls:store/store_outbox store/store_read"):
-        "record frees live in store_outbox.c",
-    ("conf/conf", "calls:conf/conf conf/conf_cal conf/conf_client conf/conf_get "
-     "conf/conf_privacy conf/conf_secret conf/conf_sms"):
-        "conf.c's section readers call back the shared getters in conf_get.c, which use conf.c's diag",
     ("policy/plan", "calls:policy/plan policy/plan_homework policy/plan_notice"):
         "plan.c's helpers are shared by plan_homework.c, which plan.c calls",
     ("engine/deliver", "calls:engine/deliver engine/deliver_alert engine/deliver_weekly"):

@@ -19,7 +19,6 @@
  * command uses (options, errors, output, database); the commands live in
  * ctl_people.c, ctl_diary.c, ctl_outbox.c and ctl_cal.c (shared: ctl.h).
  */
-#include <curl/curl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -35,6 +34,7 @@
 
 #include "conf/conf.h"
 #include "cmd/ctl.h"
+#include "transport/xfer.h"
 #include "base/log.h"
 #include "store/store.h"
 #include "store/store_privacy.h"
@@ -881,10 +881,10 @@ main(int argc, char *argv[])
 	if (optind >= argc)
 		return ctl_fail(EX_USAGE, "no command given (see nudgectl "
 		    "--help)");
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	if (xfer_global_init() == -1)
 		return ctl_fail(EX_SOFTWARE, "cannot initialise libcurl");
 	rc = dispatch(&c, argc - optind, argv + optind);
-	curl_global_cleanup();
+	xfer_global_cleanup();
 	fflush(stdout);
 	if (ferror(stdout) && rc == 0)
 		rc = ctl_fail(EX_IOERR, "cannot write the output");

@@ -106,7 +106,7 @@ client_parse(struct ctx *c, int argc, char **argv, struct client_opts *o)
 	    (rc = ctl_text_ok(c, "--first-name", o->first, 100)) != 0) ||
 	    (o->phone && (rc = ctl_text_ok(c, "--phone", o->phone, 40)) != 0))
 		return rc;
-	if (o->email && (strlen(o->email) > 254 || !mail_addr_valid(o->email)))
+	if (o->email && (strlen(o->email) > 254 || !address_valid(o->email)))
 		return ctl_fail(EX_DATAERR, "%s: '%s' is not a valid email "
 		    "address", c->cmd, o->email);
 	if (o->email && strchr(strrchr(o->email, '@'), '.') == NULL)

@@ -1,7 +1,6 @@
 /*
  * nudged: options and exit codes (sysexits.h), nothing else.
  */
-#include <curl/curl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include "engine/check.h"
 #include "conf/conf.h"
 #include "cmd/daemon.h"
+#include "transport/xfer.h"
 #include "engine/deliver.h"
 #include "base/log.h"
 #include "engine/retain.h"
@@ -177,7 +177,7 @@ main(int argc, char **argv)
 		return rc;
 	}
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (xfer_global_init() == -1) {
 		log_err("cannot initialise libcurl");
 		conf_free(c);
 		return EX_SOFTWARE;
@@ -255,6 +255,6 @@ main(int argc, char **argv)
 		rc = daemon_run(&c, st);
 	store_close(st);
 	conf_free(c);
-	curl_global_cleanup();
+	xfer_global_cleanup();
 	return rc;
 }

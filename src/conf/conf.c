@@ -45,29 +45,10 @@ static const char *const email_keys[] = { "enabled", "url", "tls",
 	"helo", "discreet_from", "discreet_reply_to", NULL };
 static const char *const rule_keys[] = { "before", "after", "channel",
 	"kinds", "template", NULL };
-static const char *const kinds[] = { "assessment", "session", "call", NULL };
 static const char *const homework_keys[] = { "at", "channels", NULL };
 static const char *const quiet_keys[] = { "from", "to", "channels", NULL };
 static const char *const retry_keys[] = { "attempts", "first", "max", NULL };
 static const char *const alerts_keys[] = { "every", "weekly", "names", NULL };
-
-const char *
-chan_name(enum chan ch)
-{
-	return ch == CHAN_SMS ? "sms" : "email";
-}
-
-int
-chan_parse(const char *s, enum chan *out)
-{
-	if (s != NULL && strcmp(s, "email") == 0)
-		*out = CHAN_EMAIL;
-	else if (s != NULL && strcmp(s, "sms") == 0)
-		*out = CHAN_SMS;
-	else
-		return -1;
-	return 0;
-}
 
 /* ---- groups ---- */
 
@@ -368,7 +349,7 @@ load_rule(struct conf_ld *ld, const config_setting_t *s)
 		conf_err(ld, ch, "'channel' must be \"email\" or \"sms\"");
 		ok = 0;
 	}
-	if ((g = conf_get_strlist(ld, s, "kinds", kinds, "[\"assessment\", "
+	if ((g = conf_get_strlist(ld, s, "kinds", appt_kind_names, "[\"assessment\", "
 	    "\"session\", \"call\"]", add_kind, &r)) == -1)
 		ok = 0;
 	else if (g == 1 && r.nkinds == 0) {

@@ -22,14 +22,8 @@
 
 #include <stddef.h>
 
-enum chan {
-	CHAN_EMAIL = 0,
-	CHAN_SMS = 1,
-	CHAN_N
-};
+#include "model/model.h"
 
-const char	*chan_name(enum chan);		/* "email", "sms" */
-int		 chan_parse(const char *, enum chan *);	/* 0 or -1 */
 
 struct conf_rule {
 	long		 before;	/* seconds; 0 when this is an after-rule */

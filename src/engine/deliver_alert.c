@@ -244,7 +244,7 @@ deliver_test(const struct conf *c, struct store *st, const char *to,
 		    chan_name(m.channel));
 		return XFER_CHANNEL;
 	}
-	if (email && !mail_addr_valid(to)) {
+	if (email && !address_valid(to)) {
 		snprintf(err, errlen, "not a valid email address");
 		return XFER_PERMFAIL;
 	}

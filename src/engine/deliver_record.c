@@ -11,13 +11,16 @@
  *   CHANNEL   pending; the channel pauses (5 min, doubling to 6 h) and the
  *             practitioner's digest names it until it works again
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "engine/deliver_int.h"
 #include "base/log.h"
 #include "policy/plan.h"
+#include "policy/retry.h"
 #include "base/tz.h"
 #include "base/util.h"
 
@@ -83,6 +86,22 @@ dl_unpause(struct dl *d, enum chan ch, char *err, size_t errlen)
 }
 
 /*
+ * The retry jitter's draw in [0, 1): from getrandom(), so two daemons (or
+ * two starts) do not retry in step.  32 bits over 2^32 never reach 1.  If
+ * the kernel has no entropy to give yet, the middle of the range: a
+ * jitter still bounded, only less spread.
+ */
+static double
+dl_jitter(void)
+{
+	uint32_t u;
+
+	if (getrandom(&u, sizeof(u), GRND_NONBLOCK) != (ssize_t)sizeof(u))
+		return 0.5;
+	return (double)u / 4294967296.0;
+}
+
+/*
  * An SMS reminder that failed for good goes by email in the same pass
  * (contract "Fallback").  Returns the new message's id, 0 when no fallback
  * applies or an email for the same rule exists already, -1 on error.
@@ -98,11 +117,11 @@ dl_fallback(struct dl *d, const struct dl_item *x, char *err, size_t errlen)
 	    x->m.channel != CHAN_SMS || strcmp(x->m.purpose, "reminder") != 0 ||
 	    !x->has_cl || !x->has_a || x->a.cancelled ||
 	    x->a.starts_at != x->m.appt_start ||
-	    x->a.starts_at - d->now < d->c->late_limit ||
+	    retry_too_late(d->c, x->a.starts_at, d->now) ||
 	    (x->has_k && x->k.closed) || x->cl.opted_out ||
 	    !x->cl.email_consent)
 		return 0;
-	if ((addr = compose_oneline(x->cl.email)) == NULL || !mail_addr_valid(addr)) {
+	if ((addr = compose_oneline(x->cl.email)) == NULL || !address_valid(addr)) {
 		free(addr);
 		return 0;
 	}
@@ -173,6 +192,7 @@ dl_record(struct dl *d, struct dl_item *x, enum xfer_result res,
 {
 	int attempt = x->m.attempts + 1;
 	char mask[64], scrub[512], unknown[700], reason[800], when[TZ_UTC_LEN];
+	struct retry_in ri = { 0 };
 	time_t next;
 
 	log_mask(x->m.recipient, mask, sizeof(mask));
@@ -213,23 +233,25 @@ dl_record(struct dl *d, struct dl_item *x, enum xfer_result res,
 		break;
 	}
 	/* Transient: retry later, unless tries or time have run out. */
-	next = d->now + plan_retry_delay(d->c, attempt, (double)random() / RAND_MAX);
-	if (sr != NULL && sr->retry_after > 0 && d->now + sr->retry_after > next)
-		next = d->now + sr->retry_after;
-	next = plan_quiet(d->c, x->m.channel, next, next);
-	if (attempt >= d->c->retry.attempts) {
+	ri.channel = x->m.channel;
+	ri.attempt = attempt;
+	ri.rnd = dl_jitter();
+	ri.retry_after = sr != NULL ? sr->retry_after : 0;
+	ri.appt_start = x->has_a && strcmp(x->m.purpose, "reminder") == 0 ?
+	    x->a.starts_at : 0;
+	ri.hw_next = x->has_hw ? plan_hw_next(d->c, &x->hw, x->m.occurrence) : 0;
+	switch (retry_decide(d->c, &ri, d->now, &next)) {
+	case RETRY_AGAIN:
+		break;
+	case RETRY_ATTEMPTS:
 		snprintf(reason, sizeof(reason), "gave up after %d attempts: %.600s",
 		    attempt, why);
 		return dl_failed(d, x, reason, NULL, 1, err, errlen);
-	}
-	if (x->has_a && strcmp(x->m.purpose, "reminder") == 0 &&
-	    x->a.starts_at - next < d->c->late_limit) {
+	case RETRY_LATE:
 		snprintf(reason, sizeof(reason), "gave up: a retry would come less "
 		    "than late_limit before the appointment: %.600s", why);
 		return dl_failed(d, x, reason, NULL, 1, err, errlen);
-	}
-	if (x->has_hw && plan_hw_next(d->c, &x->hw, x->m.occurrence) <= next &&
-	    plan_hw_next(d->c, &x->hw, x->m.occurrence) != 0) {
+	case RETRY_SUPERSEDED:
 		snprintf(reason, sizeof(reason), "gave up: the next prompt of this "
 		    "homework comes first: %.600s", why);
 		return dl_failed(d, x, reason, NULL, 1, err, errlen);

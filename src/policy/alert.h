@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "conf/conf.h"
-#include "store/store.h"
+#include "model/model.h"
 
 struct alert_in {
 	const struct msg	*failed;	/* failed messages not yet reported */

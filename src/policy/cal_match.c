@@ -12,46 +12,6 @@
 #include "base/tz.h"
 #include "base/util.h"
 
-static const char *const cal_act_names[] = { "keep", "book", "move",
-	"rebook", "update", "cancel", "missing", "unmatched" };
-
-const char *
-cal_act_name(enum cal_act a)
-{
-	return (unsigned)a < sizeof(cal_act_names) / sizeof(cal_act_names[0]) ?
-	    cal_act_names[a] : "?";
-}
-
-void
-cal_case_free(struct cal_case *c)
-{
-	free(c->label);
-	for (size_t i = 0; i < c->nemails; i++)
-		free(c->emails[i]);
-	free(c->emails);
-}
-
-void
-cal_appt_free(struct cal_appt *a)
-{
-	free(a->key);
-	free(a->mode);
-	free(a->video_url);
-}
-
-void
-cal_plan_free(struct cal_plan *p)
-{
-	for (size_t i = 0; i < p->n; i++) {
-		free(p->v[i].key);
-		free(p->v[i].video_url);
-		free(p->v[i].why);
-	}
-	free(p->v);
-	p->v = NULL;
-	p->n = 0;
-}
-
 static struct cal_dec *
 cal_add(struct cal_plan *p, enum cal_act act, const struct cal_event *ev,
     const char *key)

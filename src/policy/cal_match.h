@@ -50,59 +50,8 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "transport/ical_read.h"
+#include "model/model.h"
 
-struct cal_case {
-	long long	 id;
-	char		*label;
-	int		 closed;
-	char		**emails;	/* members' addresses, lower case */
-	size_t		 nemails;
-};
-
-struct cal_appt {
-	long long	 id;
-	long long	 case_id;
-	char		*key;		/* appointments.source_uid */
-	time_t		 start;
-	int		 duration_min;
-	char		*mode;
-	char		*video_url;
-	int		 cancelled;
-	int		 misses;	/* good syncs it has been missing from */
-	int		 other;		/* booked by another source (see below) */
-};
-
-enum cal_act {
-	CAL_KEEP,	/* nothing to change */
-	CAL_BOOK,
-	CAL_MOVE,
-	CAL_REBOOK,
-	CAL_UPDATE,
-	CAL_CANCEL,
-	CAL_MISSING,	/* first miss: counted, nothing changed */
-	CAL_UNMATCHED
-};
-
-struct cal_dec {
-	enum cal_act	 act;
-	const struct cal_event *ev;	/* NULL for MISSING and a missing CANCEL */
-	long long	 appt_id;	/* 0 for BOOK and UNMATCHED */
-	long long	 case_id;
-	char		*key;
-	time_t		 start;
-	time_t		 old_start;	/* MOVE */
-	int		 duration_min;
-	const char	*kind;		/* static strings */
-	const char	*mode;
-	char		*video_url;	/* NULL: practice.video_url */
-	char		*why;		/* UNMATCHED, and CANCEL: the reason */
-};
-
-struct cal_plan {
-	struct cal_dec	*v;
-	size_t		 n;
-};
 
 struct cal_match_opts {
 	int		 by_label;
@@ -117,11 +66,7 @@ struct cal_match_opts {
 void	 cal_match(const struct cal_events *, const struct cal_case *, size_t,
 	    const struct cal_appt *, size_t, const struct cal_match_opts *,
 	    struct cal_plan *);
-void	 cal_plan_free(struct cal_plan *);
 
-const char *cal_act_name(enum cal_act);	/* "book", "move", ... */
 
-void	 cal_case_free(struct cal_case *);
-void	 cal_appt_free(struct cal_appt *);
 
 #endif

@@ -21,7 +21,7 @@
 #include <time.h>
 
 #include "conf/conf.h"
-#include "store/store.h"
+#include "model/model.h"
 
 struct compose_in {
 	const char		*purpose;	/* reminder, follow_up, cancellation, homework, test, alert */

@@ -9,9 +9,10 @@
 #include <string.h>
 
 #include "policy/compose.h"
-#include "transport/mail.h"
+#include "base/address.h"
 #include "base/phone.h"
 #include "policy/plan.h"
+#include "policy/retry.h"
 #include "policy/plan_int.h"
 #include "base/tz.h"
 #include "base/util.h"
@@ -145,7 +146,7 @@ plan_recipient(const struct conf *c, const struct client *cl, enum chan ch,
 			snprintf(why, len, "no email address");
 			return NULL;
 		}
-		if (!mail_addr_valid(addr)) {
+		if (!address_valid(addr)) {
 			free(addr);
 			snprintf(why, len, "invalid email address");
 			return NULL;
@@ -177,37 +178,6 @@ plan_has_address(const struct client *cl, enum chan ch)
 	return *v != '\0';
 }
 
-
-time_t
-plan_quiet(const struct conf *c, enum chan ch, time_t due, time_t now)
-{
-	struct tm lt;
-	time_t start, end;
-	int y, mo, d, m;
-
-	tz_to_local(due, &lt);
-	m = lt.tm_hour * 60 + lt.tm_min;
-	if (!conf_quiet_at(c, ch, m))
-		return due;
-	/* The local date on which this stretch of quiet hours began. */
-	y = lt.tm_year + 1900;
-	mo = lt.tm_mon + 1;
-	d = lt.tm_mday;
-	if (c->quiet.from > c->quiet.to && m < c->quiet.to)
-		tz_date_add_days(&y, &mo, &d, -1);
-	if (tz_local_to_utc(y, mo, d, c->quiet.from / 60, c->quiet.from % 60, 0,
-	    &start) != 0)
-		return due;
-	if (start - 60 >= now)
-		return start - 60;
-	/* Too late to go before: hold it to the end of quiet hours. */
-	if (c->quiet.from > c->quiet.to)
-		tz_date_add_days(&y, &mo, &d, 1);
-	if (tz_local_to_utc(y, mo, d, c->quiet.to / 60, c->quiet.to % 60, 0,
-	    &end) != 0)
-		return due;
-	return end;
-}
 
 static int
 plan_rule_applies(const struct conf_rule *r, const char *kind)
@@ -488,7 +458,7 @@ plan_rules(const struct conf *c, const struct snapshot *s,
 			plan_fill(c, n, rule->before > 0 ? "reminder" : "follow_up",
 			    a, cl, rule->channel, rcpt, due, rule->key,
 			    rule->template);
-			if (rule->before > 0 && a->starts_at - due < c->late_limit)
+			if (rule->before > 0 && retry_too_late(c, a->starts_at, due))
 				plan_set(n, "skipped", "it would go less than "
 				    "late_limit before the appointment");
 		}
@@ -567,7 +537,7 @@ plan_overdue(const struct conf *c, const struct appt *a,
 
 		if (!x[i].overdue)
 			continue;
-		if (a->starts_at - now < c->late_limit) {
+		if (retry_too_late(c, a->starts_at, now)) {
 			plan_skip(p, &x[i], "overdue, and the appointment is "
 			    "less than late_limit away");
 			continue;
@@ -693,23 +663,6 @@ plan_free(struct plan *p)
 	memset(p, 0, sizeof(*p));
 }
 
-long
-plan_retry_delay(const struct conf *c, int attempts, double rnd)
-{
-	double base = (double)c->retry.first, jitter;
-
-	for (int i = 1; i < attempts && base < (double)c->retry.max; i++)
-		base *= 2;
-	if (base > (double)c->retry.max)
-		base = (double)c->retry.max;
-	/* Up to a quarter more, so retries from one outage do not align. */
-	jitter = base * 0.25 * rnd;
-	if (base + jitter > (double)c->retry.max)
-		return (long)(base - jitter) > c->retry.first ?
-		    (long)(base - jitter) : c->retry.first;
-	return (long)(base + jitter);
-}
-
 enum plan_verdict
 plan_recheck(const struct conf *c, const struct msg *m, const struct appt *a,
     const struct kase *k, const struct client *cl, const struct homework *hw,
@@ -789,7 +742,7 @@ plan_recheck(const struct conf *c, const struct msg *m, const struct appt *a,
 		if (now - at > PLAN_OVERDUE_GRACE)
 			at = now;
 		if (plan_is(m->purpose, "reminder") &&
-		    a->starts_at - at < c->late_limit) {
+		    retry_too_late(c, a->starts_at, at)) {
 			snprintf(why, len, "less than late_limit before the appointment");
 			return m->attempts > 0 ? PLAN_FAIL : PLAN_SKIP;
 		}

@@ -29,7 +29,8 @@
 #include <time.h>
 
 #include "conf/conf.h"
-#include "store/store.h"
+#include "policy/plan_quiet.h"
+#include "model/model.h"
 
 /* A pass is "late" for a message when it starts this long after its due time. */
 #define PLAN_OVERDUE_GRACE	60
@@ -45,12 +46,6 @@ struct plan {
 void	 plan_run(const struct conf *, const struct snapshot *, time_t now,
 	    long horizon, struct plan *);
 void	 plan_free(struct plan *);
-
-/*
- * A due time moved out of quiet hours for channel ch: one minute before they
- * begin, or, when that moment is before now, held to their end.
- */
-time_t	 plan_quiet(const struct conf *, enum chan, time_t due, time_t now);
 
 /* The recipient for channel ch as the client's data stands now; caller frees; NULL: none. */
 char	*plan_recipient(const struct conf *, const struct client *, enum chan,
@@ -72,9 +67,6 @@ enum plan_verdict plan_recheck(const struct conf *, const struct msg *,
 	    const struct appt *, const struct kase *, const struct client *,
 	    const struct homework *, time_t now, char **recipient,
 	    time_t *hold, char *why, size_t);
-
-/* Delay before attempt n+1 after n failed attempts (n >= 1), with jitter from rnd in [0,1). */
-long	 plan_retry_delay(const struct conf *, int attempts, double rnd);
 
 /*
  * Homework: which prompt of its schedule an occurrence ("YYYY-MM-DD") is,

@@ -10,7 +10,7 @@
 
 #include "conf/conf.h"
 #include "policy/plan.h"
-#include "store/store.h"
+#include "model/model.h"
 
 /* A homework prompt missed by more than this is not sent. */
 #define PLAN_HW_LATE	(3L * 3600)

@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "conf/conf.h"
-#include "store/store_privacy.h"
+#include "model/model.h"
 
 /* The latest alerts.weekly moment at or before now (local day and time). */
 time_t	 weekly_slot(const struct conf *, time_t now);

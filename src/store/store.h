@@ -38,119 +38,16 @@
 #include <time.h>
 
 #include "conf/conf.h"
+#include "model/model.h"
 
 struct sqlite3;
 struct store;
 
 #define STORE_SCHEMA_VERSION	5
 
-struct client {
-	long long	 id;
-	char		*name;
-	char		*first_name;	/* as stored; NULL: first word of name */
-	char		*email;		/* NULL or "" : none */
-	char		*phone;		/* as typed */
-	int		 email_consent;	/* the column is exactly 1 */
-	int		 sms_consent;	/* the column is exactly 1 */
-	int		 discreet;
-	int		 opted_out;	/* opted_out_at is set */
-};
 
-struct appt {
-	long long	 id;
-	long long	 case_id;
-	time_t		 starts_at;
-	int		 duration_min;
-	char		*kind;
-	char		*mode;
-	char		*video_url;	/* NULL: practice.video_url */
-	int		 cancelled;	/* status = 'cancelled' */
-	long long	 for_client;	/* 0: every member of the case */
-};
 
-struct kase {				/* "case" is a C keyword */
-	long long	 id;
-	char		*label;
-	int		 closed;	/* closed_at is set */
-	long long	*members;	/* client ids, ascending */
-	size_t		 nmembers;
-};
 
-struct homework {
-	long long	 id;
-	long long	 case_id;
-	char		*title;
-	char		*prompt;
-	int		 start_y, start_m, start_d;
-	int		 has_end;
-	int		 end_y, end_m, end_d;
-	int		 every_days;
-	int		 at;		/* minutes after local midnight; -1: homework.at */
-	int		 active;
-};
-
-struct msg {
-	long long	 id;		/* 0 for a row not yet inserted */
-	char		*purpose;	/* reminder follow_up homework cancellation test alert */
-	long long	 appointment_id;/* 0: NULL */
-	long long	 homework_id;
-	long long	 client_id;
-	enum chan	 channel;
-	char		*recipient;
-	time_t		 due_at;
-	char		*status;
-	int		 attempts;
-	char		*last_error;
-	char		*provider_ref;
-	time_t		 sent_at;
-	/* nudged's own columns */
-	char		*rule;		/* conf_rule.key, "cancel"; NULL otherwise */
-	time_t		 appt_start;	/* the start time it was planned for */
-	char		*occurrence;	/* homework: local date "YYYY-MM-DD" */
-	char		*template;	/* template group from the rule, or NULL */
-	time_t		 next_at;	/* next attempt after a transient failure; 0: due_at */
-	int		 recovered;	/* uncertain attempts: found in 'sending' after a
-					 * crash, or sent with no verdict back; a
-					 * message is resent after one at most once */
-	char		*detail;	/* the appointment's mode, duration and link
-					 * as planned (plan_detail); NULL: unknown */
-};
-
-/* A row the store could not understand: reported, skipped, never fatal. */
-struct bad_row {
-	char		*table;
-	long long	 id;
-	char		*what;		/* e.g. "unreadable starts_at 'next tuesday'" */
-};
-
-/*
- * What planning looks at: appointments that may still need a message
- * (every booked or cancelled appointment that starts after since), the
- * cases and clients they involve, active homework, and every message row
- * already planned for them.  Arrays are sorted by id.
- */
-struct snapshot {
-	struct appt	*appts;
-	size_t		 nappts;
-	struct kase	*cases;
-	size_t		 ncases;
-	struct client	*clients;
-	size_t		 nclients;
-	struct homework	*hw;
-	size_t		 nhw;
-	struct msg	*msgs;
-	size_t		 nmsgs;
-	struct bad_row	*bad;
-	size_t		 nbad;
-};
-
-/* A status change the planner wants: applied only if the row still has from. */
-struct msg_change {
-	long long	 id;
-	const char	*from;		/* e.g. "pending" */
-	const char	*to;		/* e.g. "cancelled", "skipped", "pending" */
-	char		*reason;	/* last_error; NULL clears it */
-};
 
 /* Open (creating and migrating as needed).  NULL with err on failure. */
 struct store	*store_open(const char *path, char *err, size_t errlen);
@@ -182,7 +79,6 @@ void	 store_dry_end(struct store *);
  */
 int	 store_snapshot(struct store *, time_t since, struct snapshot *,
 	    char *err, size_t);
-void	 snapshot_free(struct snapshot *);
 
 /*
  * Inside a transaction: insert new rows (INSERT OR IGNORE on the dedupe
@@ -294,7 +190,6 @@ long long store_data_version(struct store *);
 int	 store_alert_items(struct store *, struct msg **, size_t *,
 	    struct bad_row **, size_t *, char *err, size_t);
 int	 store_alert_done(struct store *, char *err, size_t);
-void	 bad_row_free(struct bad_row *);
 
 /*
  * Small key/value state (last alert time, channel pauses).  get: 1 with
@@ -407,13 +302,5 @@ int	 store_client_delete(struct store *, long long id, char *why,
 /* The connection's last error, a permission problem explained. */
 const char *store_errmsg(struct store *, char *buf, size_t len);
 
-void	 client_free(struct client *);
-void	 appt_free(struct appt *);
-void	 kase_free(struct kase *);
-void	 homework_free(struct homework *);
-void	 msg_free(struct msg *);
-
-/* Greeting name: first_name, else the first word of name. Caller frees. */
-char	*client_first_name(const struct client *);
 
 #endif

@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "policy/cal_match.h"
+#include "model/model.h"
 #include "store/store.h"
 
 struct store_feed {

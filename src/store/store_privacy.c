@@ -665,18 +665,3 @@ store_week_stats(struct store *s, time_t from, time_t to, time_t next_to,
 	return 0;
 }
 
-void
-week_stats_free(struct week_stats *w)
-{
-	for (size_t i = 0; i < w->nskips; i++)
-		free(w->skips[i].reason);
-	free(w->skips);
-	free(w->paused[0]);
-	free(w->paused[1]);
-	free(w->failed_ids);
-	free(w->failed_due);
-	for (size_t i = 0; i < w->nnext; i++)
-		free(w->next[i].label);
-	free(w->next);
-	memset(w, 0, sizeof(*w));
-}

@@ -111,34 +111,8 @@ struct retain_counts {
 int	 store_retain(struct store *, time_t msg_cutoff, time_t appt_cutoff,
 	    int dry, struct retain_counts *, char *err, size_t);
 
-/* The weekly summary's numbers for messages due in [from, to). */
-struct week_reason {
-	char	*reason;
-	long	 n;
-};
-
-struct week_session {
-	long long	 id;
-	long long	 case_id;
-	time_t		 starts_at;
-	char		*label;		/* the case's label */
-};
-
-struct week_stats {
-	long			 sent, failed, cancelled, skipped;
-	struct week_reason	*skips;		/* skipped, by last_error */
-	size_t			 nskips;
-	long			 unreadable;	/* problems first seen in the week */
-	char			*paused[2];	/* state pause.email / pause.sms */
-	long long		*failed_ids;	/* failed messages (ids) */
-	time_t			*failed_due;
-	size_t			 nfailed_ids;
-	struct week_session	*next;		/* booked in [to, next_to) */
-	size_t			 nnext;
-};
 
 int	 store_week_stats(struct store *, time_t from, time_t to, time_t next_to,
 	    struct week_stats *, char *err, size_t);
-void	 week_stats_free(struct week_stats *);
 
 #endif

@@ -439,31 +439,3 @@ store_snapshot(struct store *s, time_t since, struct snapshot *sn, char *err,
 	return 0;
 }
 
-void
-snapshot_free(struct snapshot *sn)
-{
-	size_t i;
-
-	if (sn == NULL)
-		return;
-	for (i = 0; i < sn->nappts; i++)
-		appt_free(&sn->appts[i]);
-	for (i = 0; i < sn->ncases; i++)
-		kase_free(&sn->cases[i]);
-	for (i = 0; i < sn->nclients; i++)
-		client_free(&sn->clients[i]);
-	for (i = 0; i < sn->nhw; i++)
-		homework_free(&sn->hw[i]);
-	for (i = 0; i < sn->nmsgs; i++)
-		msg_free(&sn->msgs[i]);
-	for (i = 0; i < sn->nbad; i++) {
-		bad_row_free(&sn->bad[i]);
-	}
-	free(sn->appts);
-	free(sn->cases);
-	free(sn->clients);
-	free(sn->hw);
-	free(sn->msgs);
-	free(sn->bad);
-	memset(sn, 0, sizeof(*sn));
-}

@@ -138,44 +138,6 @@ cal_attendee_add(struct cal_event *e, const char *email)
 	e->attendees[e->nattendees++] = a;
 }
 
-void
-cal_event_free(struct cal_event *e)
-{
-	free(e->uid);
-	free(e->rid);
-	free(e->summary);
-	free(e->location);
-	free(e->url);
-	free(e->case_label);
-	for (size_t i = 0; i < e->nattendees; i++)
-		free(e->attendees[i]);
-	free(e->attendees);
-}
-
-void
-cal_events_free(struct cal_events *o)
-{
-	if (o == NULL)
-		return;
-	for (size_t i = 0; i < o->n; i++)
-		cal_event_free(&o->v[i]);
-	for (size_t i = 0; i < o->nbad; i++) {
-		free(o->bad[i].uid);
-		free(o->bad[i].what);
-	}
-	free(o->v);
-	free(o->bad);
-	memset(o, 0, sizeof(*o));
-}
-
-char *
-cal_event_key(const struct cal_event *e)
-{
-	if (e->rid == NULL || e->rid[0] == '\0')
-		return xstrdup(e->uid);
-	return xasprintf("%s;RECURRENCE-ID=%s", e->uid, e->rid);
-}
-
 /* ------------------------------------------------------------- links */
 
 static char *

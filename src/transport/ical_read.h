@@ -40,37 +40,8 @@
 #include <stddef.h>
 #include <time.h>
 
-enum cal_status {
-	CAL_BOOKED = 0,
-	CAL_CANCELLED = 1
-};
+#include "model/model.h"
 
-struct cal_event {
-	char		*uid;
-	char		*rid;		/* "" or "YYYYMMDDTHHMMSSZ" (original start) */
-	time_t		 start;		/* UTC */
-	int		 duration_min;	/* >= 1 */
-	char		*summary;	/* NULL: none */
-	char		*location;
-	char		*url;		/* a meeting link, or NULL (see ical_read.c) */
-	char		*case_label;	/* CSV only: a case named outright; else NULL */
-	char		**attendees;	/* lower-case email addresses, not declined */
-	size_t		 nattendees;
-	enum cal_status	 status;
-	int		 line;		/* CSV: the record's first line; 0 for iCalendar */
-};
-
-struct cal_bad {
-	char		*uid;		/* may be "" when the event had none */
-	char		*what;
-};
-
-struct cal_events {
-	struct cal_event *v;
-	size_t		 n;
-	struct cal_bad	*bad;
-	size_t		 nbad;
-};
 
 /*
  * Parse text (len bytes, need not be NUL-terminated) into out: instances
@@ -81,12 +52,7 @@ struct cal_events {
 int	 ical_read(const char *text, size_t len, const char *zone,
 	    const char *video_url, time_t from, time_t to,
 	    struct cal_events *out, char *err, size_t errlen);
-void	 cal_events_free(struct cal_events *);
-/* The strings of one record (not the record itself). */
-void	 cal_event_free(struct cal_event *);
 
-/* "UID" or "UID;RECURRENCE-ID=..." for appointments.source_uid; caller frees. */
-char	*cal_event_key(const struct cal_event *);
 
 /* Helpers the CSV reader shares. */
 void	 cal_event_add(struct cal_events *, const struct cal_event *);

@@ -578,7 +578,7 @@ mail_send(struct mail_session *s, const char *rcpt, const char *data,
 
 	err[0] = '\0';
 	/* libcurl sends these strings to the server as they are. */
-	if (!mail_addr_valid(rcpt)) {
+	if (!address_valid(rcpt)) {
 		snprintf(err, errlen, "recipient address is not valid");
 		return XFER_PERMFAIL;
 	}

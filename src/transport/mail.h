@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "base/address.h"
 #include "conf/conf.h"
 #include "transport/xfer.h"
 
@@ -50,8 +51,6 @@ struct mail_msg {
 };
 
 
-/* 1 when addr is a plain, safe "local@domain" (no name, no <>, no CR/LF, no spaces). */
-int	 mail_addr_valid(const char *addr);
 /* The bare address inside "Name <addr>" or "addr"; caller frees; NULL if invalid. */
 char	*mail_addr_of(const char *from);
 /*

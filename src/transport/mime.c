@@ -104,41 +104,6 @@ utf8_clean(const char *s)
 	return sbuf_steal(&b);
 }
 
-static int
-is_atext(int c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || (c != '\0' &&
-	    strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
-}
-
-int
-mail_addr_valid(const char *addr)
-{
-	const char *at, *p, *label;
-
-	if (addr == NULL || strlen(addr) > 254 ||
-	    (at = strchr(addr, '@')) == NULL || strchr(at + 1, '@') != NULL)
-		return 0;
-	if (at == addr || at - addr > 64 || addr[0] == '.' || at[-1] == '.')
-		return 0;
-	for (p = addr; p < at; p++)
-		if (!is_atext((unsigned char)*p) && !(*p == '.' && p[1] != '.'))
-			return 0;
-	for (label = p = at + 1;; p++) {
-		if (*p == '.' || *p == '\0') {
-			if (p == label || p - label > 63 || *label == '-' ||
-			    p[-1] == '-')
-				return 0;
-			if (*p == '\0')
-				return 1;
-			label = p + 1;
-		} else if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' &&
-		    *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-'))
-			return 0;
-	}
-}
-
 /*
  * Split "Name <addr>", "\"Quoted, Name\" <addr>", "<addr>" or "addr".
  * *name is NULL when there is none.  0, or -1 when addr is not valid.
@@ -176,7 +141,7 @@ mail_addr_split(const char *from, char **name, char **addr)
 		} else if (e > s)
 			*name = xstrndup(s, (size_t)(e - s));
 	}
-	if (!mail_addr_valid(*addr)) {
+	if (!address_valid(*addr)) {
 		free(*name);
 		free(*addr);
 		*name = *addr = NULL;
@@ -298,7 +263,7 @@ hdr_phrase(struct sbuf *b, const char *name)
 		return;
 	}
 	for (p = name; *p != '\0'; p++)
-		if (!is_atext((unsigned char)*p) && *p != ' ')
+		if (!address_atext((unsigned char)*p) && *p != ' ')
 			plain = 0;
 	/* "=?" unquoted would be read back as an encoded word. */
 	if (plain && strstr(name, "=?") == NULL && name[0] != ' ') {
@@ -504,7 +469,7 @@ msgid_valid(const char *id)
 	    strlen(id) > 250)
 		return 0;
 	for (p = id; *p != '\0'; p++)
-		if (!is_atext((unsigned char)*p) && *p != '.' && *p != '@')
+		if (!address_atext((unsigned char)*p) && *p != '.' && *p != '@')
 			return 0;
 	return 1;
 }
@@ -536,11 +501,11 @@ mail_format(const struct mail_msg *m, char *err, size_t errlen)
 		snprintf(err, errlen, "sender has no valid address");
 		return NULL;
 	}
-	if (!mail_addr_valid(m->to_addr) ||
-	    (m->reply_to != NULL && !mail_addr_valid(m->reply_to)) ||
+	if (!address_valid(m->to_addr) ||
+	    (m->reply_to != NULL && !address_valid(m->reply_to)) ||
 	    !msgid_valid(m->message_id)) {
 		snprintf(err, errlen, "%s is not valid",
-		    !mail_addr_valid(m->to_addr) ? "recipient address" :
+		    !address_valid(m->to_addr) ? "recipient address" :
 		    !msgid_valid(m->message_id) ? "Message-ID" :
 		    "reply-to address");
 		free(fname);

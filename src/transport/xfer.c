@@ -10,6 +10,18 @@
 
 #include "transport/xfer.h"
 
+int
+xfer_global_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+void
+xfer_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
 static void	(*xfer_hook)(void);
 static struct timespec xfer_last;
 static volatile int *xfer_stop;

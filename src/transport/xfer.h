@@ -21,6 +21,10 @@ enum xfer_result {
 
 const char *xfer_result_name(enum xfer_result);	/* "ok", "tempfail", ... */
 
+/* libcurl's process-wide set-up, once at start (0 or -1), and its end. */
+int	 xfer_global_init(void);
+void	 xfer_global_cleanup(void);
+
 /* Called (at most about once a second) while a transfer is under way. */
 void	 xfer_set_tick(void (*)(void));
 void	 xfer_tick(void);
