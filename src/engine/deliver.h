@@ -47,7 +47,8 @@ int	 deliver_upcoming(const struct conf *, struct store *, time_t now,
 /*
  * nudgectl send-test: one real message to an email address or a phone
  * number through the matching channel, recorded as purpose 'test'.
- * Returns the transfer result; err says why on failure.
+ * Returns the transfer result; err says why on failure; -1 when its
+ * outcome could not be recorded (err names the row and what happened).
  */
 int	 deliver_test(const struct conf *, struct store *, const char *to,
 	    time_t now, char *err, size_t);

@@ -65,31 +65,26 @@ dl_mail_practitioner(struct dl *d, const char *subject, const char *text,
 		r = 0;
 		goto out;
 	}
-	if (d->st != NULL && (store_mark_sending(d->st, id, mm.to_addr, msgid,
-	    d->now, err, errlen) != 0 || store_commit(d->st, err, errlen) != 0))
-		goto fail;
+	if (d->st != NULL && dl_seq_claim(d->st, id, mm.to_addr, msgid, d->now,
+	    err, errlen) != 0)
+		goto out;
 	if (d->ms == NULL)
 		d->ms = mail_open(d->c);
 	one.st = d->st;
 	one.id = id;
 	*res = mail_send(d->ms, mm.to_addr, data, d->st != NULL ? &mark : NULL,
 	    why, sizeof(why));
-	if (d->st != NULL && store_begin(d->st, err, errlen) != 0)
-		goto out;	/* left 'sending': start-up recovery resolves it */
-	if (*res == XFER_OK) {
+	if (*res == XFER_OK)
 		log_info("msg=%lld purpose=alert channel=email to=%s status=sent "
 		    "(%s)", id, mask, what);
-		if (d->st != NULL && store_mark_sent(d->st, id, msgid, d->now, err,
-		    errlen) != 0)
-			goto fail;
-	} else {
+	else {
 		log_err("msg=%lld %s for %s could not be sent: %s", id, what, mask,
 		    log_scrub(why, scrub, sizeof(scrub)));
 		snprintf(err, errlen, "%s", why);
-		if (d->st != NULL && store_mark_final(d->st, id, "failed", why, err,
-		    errlen) != 0)
-			goto fail;
 	}
+	if (d->st != NULL && dl_seq_record(d->st, id, *res, msgid, why, d->now, 1,
+	    err, errlen) != 0)
+		goto out;
 	r = 0;
 	goto out;
 fail:
@@ -257,23 +252,17 @@ deliver_test(const struct conf *c, struct store *st, const char *to,
 	m.status = "pending";
 	if (store_begin(st, err, errlen) != 0)
 		return XFER_TEMPFAIL;
-	if (store_insert_msg(st, &m, &id, err, errlen) != 0 ||
-	    store_mark_sending(st, id, m.recipient, NULL, now, err, errlen) != 0 ||
-	    store_commit(st, err, errlen) != 0) {
+	if (store_insert_msg(st, &m, &id, err, errlen) != 0) {
 		store_rollback(st);
 		return XFER_TEMPFAIL;
 	}
+	if (dl_seq_claim(st, id, m.recipient, NULL, now, err, errlen) != 0)
+		return XFER_TEMPFAIL;
 	res = email ? dl_test_email(c, to, id, now, &ref, why, sizeof(why)) :
 	    dl_test_sms(c, num, &ref, why, sizeof(why));
-	if (store_begin(st, err, errlen) == 0) {
-		int r = res == XFER_OK ?
-		    store_mark_sent(st, id, ref, now, err, errlen) :
-		    store_mark_final(st, id, "failed", why, err, errlen);
-
-		if (r == 0)
-			store_commit(st, err, errlen);
-		else
-			store_rollback(st);
+	if (dl_seq_record(st, id, res, ref, why, now, 0, err, errlen) != 0) {
+		free(ref);
+		return -1;	/* err names the row */
 	}
 	if (res != XFER_OK)
 		snprintf(err, errlen, "%s", why);

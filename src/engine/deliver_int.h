@@ -90,6 +90,17 @@ const char *dl_sms_from(const struct dl *, const struct dl_item *);
 /* The failure digest, after a pass.  -1: database error. */
 int	 dl_alert(struct dl *, char *err, size_t);
 /*
+ * The send sequence (deliver_seq.c).  claim: row id pending -> sending and
+ * commit the caller's open transaction (rolled back on failure).  record:
+ * sent (res XFER_OK) or failed with why, in a new transaction committed
+ * unless keep_open; retried while the database is busy.  0 or -1 with err.
+ */
+int	 dl_seq_claim(struct store *, long long id, const char *rcpt,
+	    const char *ref, time_t now, char *err, size_t);
+int	 dl_seq_record(struct store *, long long id, enum xfer_result,
+	    const char *ref, const char *why, time_t now, int keep_open,
+	    char *err, size_t);
+/*
  * Mail practice.email (see deliver_alert.c): inside an open transaction,
  * which it commits; the outcome is recorded in a new one left open.
  * d->st may be NULL (nothing recorded).  0, or -1 on a database error.
