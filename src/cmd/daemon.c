@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -27,7 +28,7 @@
 
 static volatile sig_atomic_t daemon_stop_flag;
 static volatile sig_atomic_t daemon_hup_flag;
-static volatile int daemon_stop;	/* polled by deliver_pass */
+static volatile sig_atomic_t daemon_stop;	/* polled by deliver_pass */
 static long long daemon_wd_usec;
 static struct timespec daemon_wd_last;
 
@@ -272,7 +273,7 @@ daemon_run(struct conf **confp, struct store *st)
 	feed_set_stop(&daemon_stop);
 	if (daemon_signals(&blocked, &waitmask) != 0) {
 		log_err("cannot install signal handlers: %s", strerror(errno));
-		return 71;
+		return EX_OSERR;
 	}
 	ifd = daemon_watch((*confp)->database, &base);
 	daemon_notify("READY=1");

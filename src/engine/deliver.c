@@ -22,6 +22,7 @@
  * A transfer stopped before its message was all handed over undoes its
  * claim.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,9 +226,16 @@ dl_print(struct dl *d, const struct dl_item *x)
 
 /*
  * Claim the next due message: re-check it, render it, mark it 'sending'.
- * 1: claimed, send it; 2: settled without sending; 0: none left; -1: error.
+ * x is filled in every case (free it with dl_item_free).
  */
-static int
+enum dl_claimed {
+	DL_CLAIM_ERROR = -1,	/* err says why; nothing left open */
+	DL_CLAIM_NONE = 0,	/* nothing due (or stopping) */
+	DL_CLAIM_SEND,		/* claimed: send it */
+	DL_CLAIM_SETTLED	/* settled without sending (skipped, held, ...) */
+};
+
+static enum dl_claimed
 dl_claim(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 {
 	static const char *const verdict[] = {
@@ -241,13 +249,13 @@ dl_claim(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 
 	memset(x, 0, sizeof(*x));
 	if (store_begin_or_stop(d->st, d->stop, err, errlen) != 0)
-		return d->stop != NULL && *d->stop ? 0 : -1;
+		return d->stop != NULL && *d->stop ? DL_CLAIM_NONE : DL_CLAIM_ERROR;
 	r = store_next_due(d->st, d->until ? d->until : d->now, &x->m, err, errlen);
 	if (r <= 0) {
 		if (r == 0 && store_commit(d->st, err, errlen) == 0)
-			return 0;
+			return DL_CLAIM_NONE;
 		store_rollback(d->st);
-		return -1;
+		return DL_CLAIM_ERROR;
 	}
 	if (d->paused[x->m.channel] != 0) {
 		/* The channel refused us in this pass: no more tries for now. */
@@ -346,13 +354,13 @@ dl_claim(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 		goto fail;
 	free(x->m.recipient);
 	x->m.recipient = xstrdup(x->rcpt);
-	return 1;
+	return DL_CLAIM_SEND;
 settled:
 	if (r == 0 && store_commit(d->st, err, errlen) == 0)
-		return 2;
+		return DL_CLAIM_SETTLED;
 fail:
 	store_rollback(d->st);
-	return -1;
+	return DL_CLAIM_ERROR;
 }
 
 static double
@@ -389,7 +397,7 @@ dl_keep_once(struct dl *d, struct dl_item *x, enum xfer_result res,
     int nowait, char *err, size_t errlen)
 {
 	/* Set for good: store_begin_or_stop() then tries once, no waiting. */
-	static volatile int dl_no_wait = 1;
+	static volatile sig_atomic_t dl_no_wait = 1;
 	struct deliver_stats s0 = *d->stats;
 	time_t p0[CHAN_N];
 	int c0[CHAN_N], r;
@@ -598,7 +606,7 @@ dl_send_sms(struct dl *d, struct dl_item *x, size_t n, char *err, size_t errlen)
  * starts over after each last batch.  0 or -1.
  */
 static int
-dl_run(struct dl *d, volatile int *stop, char *err, size_t errlen)
+dl_run(struct dl *d, volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
 	struct dl_item batch[DL_BATCH_MAX];
 	size_t nb = 0, cap = (size_t)d->c->sms.concurrency;
@@ -608,22 +616,24 @@ dl_run(struct dl *d, volatile int *stop, char *err, size_t errlen)
 		cap = cap < 1 ? 1 : DL_BATCH_MAX;
 	while (r == 0 && more && (stop == NULL || !*stop)) {
 		struct dl_item x;
-		int n = dl_claim(d, &x, err, errlen);
+		enum dl_claimed n = dl_claim(d, &x, err, errlen);
 
-		if (n < 0)
+		if (n == DL_CLAIM_ERROR)
 			r = -1;
-		if (n == 0)
+		if (n == DL_CLAIM_NONE)
 			more = 0;	/* unless the last batch adds some, below */
-		if (n == 1 && x.m.channel == CHAN_EMAIL) {
+		if (n == DL_CLAIM_SEND && x.m.channel == CHAN_EMAIL) {
 			r = dl_send_email(d, &x, err, errlen);
 			dl_item_free(&x);
 			continue;
 		}
-		if (n == 1)
+		if (n == DL_CLAIM_SEND) {
+			assert(nb < cap);
 			batch[nb++] = x;
-		else if (n == 2)
+		} else	/* what a failed or settled claim loaded */
 			dl_item_free(&x);
-		if (nb > 0 && (nb == cap || n <= 0)) {
+		if (nb > 0 && (nb == cap || n == DL_CLAIM_NONE ||
+		    n == DL_CLAIM_ERROR)) {
 			/* In flight once claimed: a batch goes even on stop. */
 			if (dl_send_sms(d, batch, nb, err, errlen) != 0)
 				r = -1;
@@ -675,7 +685,7 @@ dl_close(struct dl *d)
 
 int
 deliver_pass(const struct conf *c, struct store *st, time_t now, int dry,
-    FILE *out, volatile int *stop, struct deliver_stats *stats,
+    FILE *out, volatile sig_atomic_t *stop, struct deliver_stats *stats,
     char *err, size_t errlen)
 {
 	struct dl d = { .c = c, .st = st, .now = now, .dry = dry, .out = out,

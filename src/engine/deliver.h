@@ -6,6 +6,7 @@
 #ifndef NUDGED_DELIVER_H
 #define NUDGED_DELIVER_H
 
+#include <signal.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -34,7 +35,7 @@ struct deliver_stats {
  * in flight.  0, or -1 with err on a database failure.
  */
 int	 deliver_pass(const struct conf *, struct store *, time_t now, int dry,
-	    FILE *out, volatile int *stop, struct deliver_stats *,
+	    FILE *out, volatile sig_atomic_t *stop, struct deliver_stats *,
 	    char *err, size_t);
 
 /*

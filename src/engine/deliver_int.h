@@ -33,7 +33,7 @@ struct dl {
 	char			*paused_why[CHAN_N];	/* refused now or in a recent pass */
 	int			 pause_count[CHAN_N];	/* refusals in a row, from state */
 	time_t			 until;		/* upcoming: walk the outbox up to here */
-	volatile int		*stop;		/* service shutdown: claim nothing more */
+	volatile sig_atomic_t		*stop;		/* service shutdown: claim nothing more */
 	long long		 known;		/* preview: ids up to this are real rows */
 };
 

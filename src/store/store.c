@@ -775,7 +775,7 @@ store_exec_wait(struct store *s, const char *sql, char *err, size_t errlen)
 }
 
 int
-store_begin_or_stop(struct store *s, volatile int *stop, char *err,
+store_begin_or_stop(struct store *s, volatile sig_atomic_t *stop, char *err,
     size_t errlen)
 {
 	int r;

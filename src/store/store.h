@@ -34,6 +34,7 @@
 #ifndef NUDGED_STORE_H
 #define NUDGED_STORE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -66,7 +67,7 @@ struct sqlite3	*store_db(struct store *);	/* for nudgectl's own statements */
 int	 store_begin(struct store *, char *err, size_t);	/* BEGIN IMMEDIATE */
 int	 store_commit(struct store *, char *err, size_t);
 /* store_begin() that gives up (-1) as soon as *stop becomes non-zero. */
-int	 store_begin_or_stop(struct store *, volatile int *stop, char *err, size_t);
+int	 store_begin_or_stop(struct store *, volatile sig_atomic_t *stop, char *err, size_t);
 void	 store_rollback(struct store *);
 int	 store_dry_begin(struct store *, char *err, size_t);
 void	 store_dry_end(struct store *);
@@ -124,7 +125,7 @@ int	 store_mark_sent(struct store *, long long id, const char *provider_ref,
  * message is about to go to the server (from then on it may arrive).
  * 0 or -1 (then do not send it).
  */
-int	 store_mark_uploaded(struct store *, long long id, volatile int *stop,
+int	 store_mark_uploaded(struct store *, long long id, volatile sig_atomic_t *stop,
 	    char *err, size_t);
 /* sending -> pending, attempt uncounted: it cannot have arrived (a stop). */
 int	 store_unclaim(struct store *, long long id, char *err, size_t);

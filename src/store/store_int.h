@@ -5,6 +5,7 @@
 #ifndef NUDGED_STORE_INT_H
 #define NUDGED_STORE_INT_H
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <stddef.h>
@@ -33,7 +34,7 @@ struct store {
 	sqlite3	*db;
 	char	*path;
 	int	 dry;		/* inside store_dry_begin(): begin/commit are savepoints */
-	volatile int *stop;	/* during store_begin_or_stop(): give up when set */
+	volatile sig_atomic_t *stop;	/* during store_begin_or_stop(): give up when set */
 	struct store_stmt cache[STORE_NCACHE];
 	size_t	 ncache;
 	int	 lockfd;	/* store_lock(): held until store_close(); -1: none */

@@ -154,7 +154,7 @@ store_mark_sending(struct store *s, long long id, const char *recipient,
  * the message (no final dot, an incomplete body).
  */
 int
-store_mark_uploaded(struct store *s, long long id, volatile int *stop,
+store_mark_uploaded(struct store *s, long long id, volatile sig_atomic_t *stop,
     char *err, size_t errlen)
 {
 	sqlite3_stmt *st;

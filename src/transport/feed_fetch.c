@@ -18,10 +18,10 @@
 #include "base/util.h"
 #include "transport/xfer.h"
 
-static volatile int *feed_stop;
+static volatile sig_atomic_t *feed_stop;
 
 void
-feed_set_stop(volatile int *stop)
+feed_set_stop(volatile sig_atomic_t *stop)
 {
 	feed_stop = stop;
 }

@@ -11,6 +11,7 @@
 #ifndef NUDGED_FEED_FETCH_H
 #define NUDGED_FEED_FETCH_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #define FEED_MAX_BYTES	(8L * 1024 * 1024)
@@ -39,6 +40,6 @@ void	 feed_got_free(struct feed_got *);
  * after it becomes non-zero, so SIGTERM is not kept waiting by a slow
  * calendar server.  NULL: never.
  */
-void	 feed_set_stop(volatile int *);
+void	 feed_set_stop(volatile sig_atomic_t *);
 
 #endif

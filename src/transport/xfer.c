@@ -24,7 +24,7 @@ xfer_global_cleanup(void)
 
 static void	(*xfer_hook)(void);
 static struct timespec xfer_last;
-static volatile int *xfer_stop;
+static volatile sig_atomic_t *xfer_stop;
 static volatile long long xfer_stop_ms;	/* when the stop came, monotonic; 0: unknown */
 
 static const char *const xfer_names[] = {
@@ -78,7 +78,7 @@ xfer_mono_ms(void)
 }
 
 void
-xfer_set_stop(volatile int *stop)
+xfer_set_stop(volatile sig_atomic_t *stop)
 {
 	xfer_stop = stop;
 }

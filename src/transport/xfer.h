@@ -7,6 +7,7 @@
 #ifndef NUDGED_XFER_H
 #define NUDGED_XFER_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include <curl/curl.h>
@@ -39,7 +40,7 @@ void	 xfer_tick(void);
  * xfer_stop_requested() notes the moment (async-signal-safe).
  */
 #define XFER_STOP_GRACE_MS	3000
-void	 xfer_set_stop(volatile int *);
+void	 xfer_set_stop(volatile sig_atomic_t *);
 void	 xfer_stop_requested(void);
 int	 xfer_stopping(void);
 
