@@ -14,6 +14,7 @@
 #include <libical/ical.h>
 
 #include "base/ics.h"
+#include "base/utf8.h"
 #include "base/util.h"
 
 #define ICS_FOLD	75
@@ -31,34 +32,6 @@ ics_uid(long long appt_id, const char *installation, const char *domain)
 	return xasprintf("appointment-%lld-%s@%s", appt_id,
 	    installation != NULL && installation[0] != '\0' ? installation : "0",
 	    domain != NULL && domain[0] != '\0' ? domain : "nudged.invalid");
-}
-
-/* Length of the valid UTF-8 sequence at s (1-4), or 0. */
-static size_t
-ics_utf8_len(const unsigned char *s)
-{
-	unsigned long cp;
-	size_t n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 ||
-	    cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
 }
 
 /*
@@ -79,7 +52,7 @@ ics_clean(const char *s, int lines, int param)
 			sbuf_addc(&b, '\n');
 			continue;
 		}
-		if ((n = ics_utf8_len(p)) == 0) {
+		if ((n = utf8_len(p)) == 0) {
 			sbuf_add(&b, "\xef\xbf\xbd");
 			p++;
 			continue;

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "base/phone.h"
+#include "base/utf8.h"
+#include "base/util.h"
 
 /*
  * The regions a national number may be read in.  min/max count the digits
@@ -62,11 +64,9 @@ phone_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	verrf(err, errlen, fmt, ap);
+	va_end(ap);
 	return -1;
 }
 
@@ -554,40 +554,9 @@ sms_gsm7_cost(uint32_t cp)
 static size_t
 sms_utf8_next(const unsigned char *s, uint32_t *cp)
 {
-	uint32_t v, min;
-	size_t n, i;
+	size_t n = utf8_next(s, cp);
 
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		v = s[0] & 0x1f;
-		min = 0x80;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		v = s[0] & 0x0f;
-		min = 0x800;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		v = s[0] & 0x07;
-		min = 0x10000;
-	} else
-		goto bad;
-	/* The terminating NUL fails the continuation test: no overread. */
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			goto bad;
-		v = v << 6 | (s[i] & 0x3f);
-	}
-	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-		goto bad;
-	*cp = v;
-	return n;
-bad:
-	*cp = 0xfffd;
-	return 1;
+	return n > 0 ? n : 1;	/* *cp is U+FFFD */
 }
 
 int

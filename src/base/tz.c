@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "base/tz.h"
+#include "base/util.h"
 
 #define TZ_DEFAULT_DIR	"/usr/share/zoneinfo"
 #define TZ_NAME_MAX	255
@@ -44,18 +45,6 @@ static const char *const tz_months[] = {
 	"January", "February", "March", "April", "May", "June", "July",
 	"August", "September", "October", "November", "December"
 };
-
-static void __attribute__((format(printf, 3, 4)))
-tz_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Echo a rejected name only when that cannot garble a log line. */
 static int
@@ -138,21 +127,21 @@ tz_set(const char *name, char *err, size_t errlen)
 	char env[TZ_NAME_MAX + 2];
 
 	if (name == NULL || *name == '\0') {
-		tz_err(err, errlen, "empty time zone name");
+		errf(err, errlen, "empty time zone name");
 		return -1;
 	}
 	if (!tz_valid(name)) {
 		if (tz_quotable(name))
-			tz_err(err, errlen, "unknown time zone \"%s\"", name);
+			errf(err, errlen, "unknown time zone \"%s\"", name);
 		else
-			tz_err(err, errlen, "unknown time zone");
+			errf(err, errlen, "unknown time zone");
 		return -1;
 	}
 	/* The colon makes glibc read the file; without it "EST5EDT"-style
 	 * names could be taken as POSIX rules instead. */
 	snprintf(env, sizeof(env), ":%s", name);
 	if (setenv("TZ", env, 1) == -1) {
-		tz_err(err, errlen, "cannot set time zone \"%s\"", name);
+		errf(err, errlen, "cannot set time zone \"%s\"", name);
 		return -1;
 	}
 	tzset();

@@ -67,3 +67,41 @@ utf8_width(const char *s)
 	}
 	return w;
 }
+
+size_t
+utf8_next(const unsigned char *s, uint32_t *cp)
+{
+	uint32_t v, min;
+	size_t n, i;
+
+	*cp = 0xfffd;
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, v = s[0] & 0x1f, min = 0x80;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, v = s[0] & 0x0f, min = 0x800;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, v = s[0] & 0x07, min = 0x10000;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		v = v << 6 | (s[i] & 0x3f);
+	}
+	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return n;
+}
+
+size_t
+utf8_len(const unsigned char *s)
+{
+	uint32_t cp;
+
+	return utf8_next(s, &cp);
+}

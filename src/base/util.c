@@ -192,3 +192,42 @@ parse_long(const char *s, long min, long max, long *out)
 	*out = v;
 	return 0;
 }
+
+void
+verrf(char *err, size_t errlen, const char *fmt, va_list ap)
+{
+	if (err != NULL && errlen > 0)
+		vsnprintf(err, errlen, fmt, ap);
+}
+
+void
+errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verrf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int
+str_in_list(const char *s, const char *const *list)
+{
+	for (; s != NULL && *list != NULL; list++)
+		if (strcmp(s, *list) == 0)
+			return 1;
+	return 0;
+}
+
+char *
+str_trim(const char *v)
+{
+	size_t n;
+
+	if (v == NULL)
+		return NULL;
+	v += strspn(v, " \t");
+	for (n = strlen(v); n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'); n--)
+		;
+	return xstrndup(v, n);
+}

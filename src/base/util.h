@@ -39,6 +39,19 @@ const char *sbuf_str(const struct sbuf *);	/* "" while empty */
 char	*sbuf_steal(struct sbuf *);		/* caller frees; never NULL */
 void	 sbuf_free(struct sbuf *);
 
+/*
+ * The error buffer every module fills (char *err, size_t errlen): a
+ * formatted message; err may be NULL or errlen 0 (then nothing is written).
+ */
+void	 errf(char *err, size_t errlen, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	 verrf(char *err, size_t errlen, const char *fmt, va_list);
+
+/* 1 when s (may be NULL) is one of list's strings (NULL-terminated). */
+int	 str_in_list(const char *s, const char *const *list);
+/* A copy of v without leading and trailing blanks (space, tab); NULL: NULL. */
+char	*str_trim(const char *v);
+
 /* Parse a whole decimal integer in [min, max]; 0 or -1. No atoi anywhere. */
 int	 parse_long(const char *, long min, long max, long *out);
 

@@ -63,17 +63,6 @@ mode_words(const char *mode)
 	return mode;
 }
 
-static int
-one_of(const char *s, const char *const *list)
-{
-	for (; *list != NULL; list++)
-		if (strcmp(s, *list) == 0)
-			return 1;
-	return 0;
-}
-
-static const char *const kinds[] = { "assessment", "session", "call", NULL };
-static const char *const modes[] = { "in_person", "online", "phone", NULL };
 
 /*
  * Refuse a time that overlaps another booked appointment of the same case:
@@ -218,10 +207,10 @@ cmd_book(struct ctx *c, int argc, char **argv)
 	if (case_id == 0 || at == NULL)
 		return ctl_fail(EX_USAGE, "%s: --case and --at are required",
 		    c->cmd);
-	if (!one_of(kind, kinds))
+	if (!str_in_list(kind, appt_kind_names))
 		return ctl_fail(EX_USAGE, "%s: --kind is assessment, "
 		    "session or call, not '%s'", c->cmd, kind);
-	if (mode != NULL && !one_of(mode, modes))
+	if (mode != NULL && !str_in_list(mode, appt_mode_names))
 		return ctl_fail(EX_USAGE, "%s: --mode is in_person, online or "
 		    "phone, not '%s'", c->cmd, mode);
 	if (mode == NULL)

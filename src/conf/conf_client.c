@@ -108,7 +108,6 @@ conf_bare_addr(const char *v)
 {
 	const char *lt, *gt;
 	char *a;
-	size_t n;
 
 	if (v == NULL)
 		return NULL;
@@ -117,10 +116,7 @@ conf_bare_addr(const char *v)
 			return NULL;
 		a = xstrndup(lt + 1, (size_t)(gt - lt - 1));
 	} else {
-		v += strspn(v, " \t");
-		for (n = strlen(v); n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'); n--)
-			;
-		a = xstrndup(v, n);
+		a = str_trim(v);
 	}
 	if (strchr(a, '@') == NULL || a[0] == '@' || a[strlen(a) - 1] == '@' ||
 	    strpbrk(a, " \t\r\n<>\"") != NULL || strchr(a, '@') != strrchr(a, '@')) {

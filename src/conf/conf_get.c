@@ -19,15 +19,6 @@
 
 #define DUR_HINT	"a duration such as \"30s\""
 
-int
-conf_in_list(const char *const *list, const char *s)
-{
-	for (; *list != NULL; list++)
-		if (strcmp(*list, s) == 0)
-			return 1;
-	return 0;
-}
-
 static void
 diag_vadd(struct conf_diag *d, const char *file, int line, const char *kind,
     const char *fmt, va_list ap)
@@ -102,7 +93,7 @@ conf_known_keys(struct conf_ld *ld, const config_setting_t *g,
 	int i;
 
 	for (i = 0; (e = config_setting_get_elem(g, (unsigned)i)) != NULL; i++) {
-		if (conf_in_list(keys, config_setting_name(e)))
+		if (str_in_list(config_setting_name(e), keys))
 			continue;
 		if (where != NULL)
 			conf_err(ld, e, "unknown key '%s' in %s",
@@ -334,7 +325,7 @@ conf_get_strlist(struct conf_ld *ld, const config_setting_t *g,
 			continue;
 		}
 		v = config_setting_get_string(e);
-		if (allowed != NULL && !conf_in_list(allowed, v)) {
+		if (allowed != NULL && !str_in_list(v, allowed)) {
 			conf_err(ld, e, "'%s' lists \"%s\": the choices are %s",
 			    name, v, hint);
 			ok = 0;

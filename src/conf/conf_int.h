@@ -25,7 +25,6 @@ struct conf_ld {
 
 /* ---- conf_get.c: diagnostics, lookups, typed getters ---- */
 
-int	 conf_in_list(const char *const *list, const char *s);
 int	 conf_one_line(const char *v);
 int	 conf_has_scheme(const char *url, const char *scheme);
 

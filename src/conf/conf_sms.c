@@ -71,7 +71,7 @@ body_check(const char *t, char *err, size_t errlen)
 		}
 		snprintf(name, sizeof(name), "%.*s", (int)(e - p - 2), p + 2);
 		if ((size_t)(e - p - 2) >= sizeof(name) ||
-		    !conf_in_list(body_names, name)) {
+		    !str_in_list(name, body_names)) {
 			snprintf(err, errlen, "unknown name {{%.*s}}: the names "
 			    "are {{to}} {{from}} {{text}} {{account}} {{token}}",
 			    (int)(e - p - 2), p + 2);

@@ -316,11 +316,8 @@ dl_claim(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 			goto fail;
 	}
 	if (x->m.channel == CHAN_EMAIL) {
-		char *from = mail_addr_of(d->c->email.from);
-
 		x->msgid = x->m.provider_ref != NULL ? xstrdup(x->m.provider_ref) :
-		    mail_message_id(from ? from : "nudged@nudged.invalid", x->m.id);
-		free(from);
+		    mail_message_id(d->c->email.from, x->m.id);
 		if ((x->data = dl_email(d, x, why, sizeof(why))) == NULL) {
 			r = dl_fail(d, x, why, err, errlen);
 			goto settled;

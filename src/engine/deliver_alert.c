@@ -33,7 +33,7 @@ dl_mail_practitioner(struct dl *d, const char *subject, const char *text,
 	struct msg m = { 0 };
 	struct dl_one one = { 0 };
 	struct xfer_mark mark = { dl_mark_one, &one };
-	char *from = NULL, *msgid = NULL, *data = NULL, why[512] = "", mask[64];
+	char *msgid = NULL, *data = NULL, why[512] = "", mask[64];
 	char scrub[512];
 	long long id = 0;
 	int r = -1;
@@ -47,8 +47,7 @@ dl_mail_practitioner(struct dl *d, const char *subject, const char *text,
 	m.status = "pending";
 	if (d->st != NULL && store_insert_msg(d->st, &m, &id, err, errlen) != 0)
 		goto fail;
-	from = mail_addr_of(d->c->email.from);
-	msgid = mail_message_id(from ? from : "nudged@nudged.invalid", id);
+	msgid = mail_message_id(d->c->email.from, id);
 	mm.from = d->c->email.from;
 	mm.to_name = d->c->practice.practitioner;
 	mm.to_addr = d->c->practice.email;
@@ -91,7 +90,6 @@ fail:
 	if (d->st != NULL)
 		store_rollback(d->st);
 out:
-	free(from);
 	free(msgid);
 	free(data);
 	return r;
@@ -177,11 +175,9 @@ dl_test_email(const struct conf *c, const char *to, long long id, time_t now,
 	struct mail_msg mm = { 0 };
 	struct mail_session *ms;
 	enum xfer_result res;
-	char *from, *text, *data;
+	char *text, *data;
 
-	from = mail_addr_of(c->email.from);
-	*ref = mail_message_id(from ? from : "nudged@nudged.invalid", id);
-	free(from);
+	*ref = mail_message_id(c->email.from, id);
 	text = xasprintf("This is a test message from nudged for %s.\n\n"
 	    "If you can read it, email reminders will reach clients.\n",
 	    c->practice.name);

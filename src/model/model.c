@@ -12,8 +12,8 @@
 static const char *const chan_names[CHAN_N] = { "email", "sms" };
 const char *const appt_kind_names[KIND_N + 1] = { "assessment", "session",
 	"call", NULL };
-static const char *const appt_mode_names[MODE_N] = { "in_person", "online",
-	"phone" };
+const char *const appt_mode_names[MODE_N + 1] = { "in_person", "online",
+	"phone", NULL };
 static const char *const cal_act_names[] = { "keep", "book", "move",
 	"rebook", "update", "cancel", "missing", "unmatched" };
 

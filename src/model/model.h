@@ -48,6 +48,7 @@ enum appt_mode {
 };
 const char	*appt_mode_name(enum appt_mode);	/* "in_person", ... */
 int		 appt_mode_parse(const char *, enum appt_mode *);	/* 0 or -1 */
+extern const char *const appt_mode_names[];	/* NULL-terminated */
 
 /* ------------------------------------------------------- the practice's */
 

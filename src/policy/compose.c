@@ -9,38 +9,10 @@
 #include "base/tmpl.h"
 #include "base/translit.h"
 #include "base/tz.h"
+#include "base/utf8.h"
 #include "base/util.h"
 
 #define COMPOSE_NVARS	40
-
-/* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is not one. */
-static size_t
-compose_utf8_len(const unsigned char *p)
-{
-	size_t n;
-	unsigned int cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	/* overlong forms, surrogates, beyond U+10FFFF */
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
 
 char *
 compose_oneline(const char *s)
@@ -62,7 +34,7 @@ compose_oneline(const char *s)
 	 */
 	end = strcspn(s, "\r\n");
 	for (p = (const unsigned char *)s; p < (const unsigned char *)s + end; ) {
-		size_t n = compose_utf8_len(p);
+		size_t n = utf8_len(p);
 		int space = n == 1 && (*p < 0x20 || *p == 0x7f || *p == ' ');
 
 		if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0)

@@ -117,19 +117,6 @@ plan_allowed(const struct conf *c, const struct client *cl,
 }
 
 /* A copy without leading and trailing spaces and tabs; NULL in, NULL out. */
-static char *
-plan_trim(const char *v)
-{
-	size_t n;
-
-	if (v == NULL)
-		return NULL;
-	v += strspn(v, " \t");
-	for (n = strlen(v); n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'); n--)
-		;
-	return xstrndup(v, n);
-}
-
 char *
 plan_recipient(const struct conf *c, const struct client *cl, enum chan ch,
     char *why, size_t len)
@@ -141,7 +128,7 @@ plan_recipient(const struct conf *c, const struct client *cl, enum chan ch,
 		 * Blanks around an address typed into a form are not part of
 		 * it; anything else odd (a line break) makes it invalid.
 		 */
-		if ((addr = plan_trim(cl->email)) == NULL || addr[0] == '\0') {
+		if ((addr = str_trim(cl->email)) == NULL || addr[0] == '\0') {
 			free(addr);
 			snprintf(why, len, "no email address");
 			return NULL;

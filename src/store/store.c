@@ -189,18 +189,6 @@ static const char *const store_optional[][3] = {
 
 static int	store_busy(void *, int);
 
-void
-store_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* SQLite says "readonly database"; the practitioner needs which file and why. */
 static int
 store_perm_error(struct store *s, char *buf, size_t len)
@@ -231,9 +219,9 @@ store_dberr(struct store *s, char *err, size_t errlen, const char *what)
 	char why[512];
 
 	if (store_perm_error(s, why, sizeof(why)))
-		store_errf(err, errlen, "%s: %s", what, why);
+		errf(err, errlen, "%s: %s", what, why);
 	else
-		store_errf(err, errlen, "%s: %s: %s", s->path, what,
+		errf(err, errlen, "%s: %s: %s", s->path, what,
 		    sqlite3_errmsg(s->db));
 	return -1;
 }
@@ -246,7 +234,7 @@ store_prep_new(struct store *s, const char *sql, unsigned int flags, char *err,
 	sqlite3_stmt *st = NULL;
 
 	if (sqlite3_prepare_v3(s->db, sql, -1, flags, &st, NULL) != SQLITE_OK) {
-		store_errf(err, errlen, "%s: %.40s%s: %s", s->path, sql,
+		errf(err, errlen, "%s: %.40s%s: %s", s->path, sql,
 		    strlen(sql) > 40 ? "..." : "", sqlite3_errmsg(s->db));
 		sqlite3_finalize(st);
 		return NULL;
@@ -339,15 +327,6 @@ store_exec(struct store *s, const char *sql, char *err, size_t errlen)
 	return store_run(s, st, sql, err, errlen);
 }
 
-int
-store_in_list(const char *v, const char *const *list)
-{
-	for (; v != NULL && *list != NULL; list++)
-		if (strcmp(v, *list) == 0)
-			return 1;
-	return 0;
-}
-
 /* ---------------------------------------------------------------- open */
 
 static int
@@ -388,7 +367,7 @@ store_check_columns(struct store *s, char *err, size_t errlen)
 			case SQLITE_ROW:
 				break;
 			case SQLITE_DONE:
-				store_errf(err, errlen, "%s: table %s has no column %s",
+				errf(err, errlen, "%s: table %s has no column %s",
 				    s->path, t[0], col);
 				rc = -1;
 				break;
@@ -462,7 +441,7 @@ store_migrate(struct store *s, char *err, size_t errlen)
 		return -1;
 	while (v < STORE_SCHEMA_VERSION) {
 		if (v < 0) {
-			store_errf(err, errlen, "%s: database schema version %ld is invalid",
+			errf(err, errlen, "%s: database schema version %ld is invalid",
 			    s->path, v);
 			return -1;
 		}
@@ -491,7 +470,7 @@ store_migrate(struct store *s, char *err, size_t errlen)
 	if (!sqlite3_get_autocommit(s->db))
 		store_rollback(s);
 	if (v > STORE_SCHEMA_VERSION) {
-		store_errf(err, errlen, "%s: database schema version %ld is newer than"
+		errf(err, errlen, "%s: database schema version %ld is newer than"
 		    " this nudged (%d)", s->path, v, STORE_SCHEMA_VERSION);
 		return -1;
 	}
@@ -509,7 +488,7 @@ store_open_error(struct store *s, char *err, size_t errlen)
 	struct stat sb;
 
 	if (stat(dir, &sb) == -1)
-		store_errf(err, errlen, "%s: cannot open database: directory %s: %s",
+		errf(err, errlen, "%s: cannot open database: directory %s: %s",
 		    s->path, dir, strerror(errno));
 	else if (s->db != NULL && store_perm_error(s, err, errlen))
 		;
@@ -543,7 +522,7 @@ store_open(const char *path, char *err, size_t errlen)
 	ok = sqlite3_step(st) == SQLITE_ROW && (mode = col_str(st, 0)) != NULL &&
 	    strcasecmp(mode, "wal") == 0;
 	if (!ok)
-		store_errf(err, errlen, "%s: cannot switch to WAL journal mode: %s",
+		errf(err, errlen, "%s: cannot switch to WAL journal mode: %s",
 		    path, sqlite3_errmsg(s->db));
 	store_done(s, st);
 	if (!ok)
@@ -575,7 +554,7 @@ store_open_copy(const char *path, char *err, size_t errlen)
 	s->lockfd = -1;
 	s->path = xstrdup(path);
 	if (sqlite3_open_v2(path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		store_errf(err, errlen, "%s: cannot open database: %s", path,
+		errf(err, errlen, "%s: cannot open database: %s", path,
 		    src != NULL ? sqlite3_errmsg(src) : "out of memory");
 		goto fail;
 	}
@@ -593,7 +572,7 @@ store_open_copy(const char *path, char *err, size_t errlen)
 	rc = sqlite3_backup_step(b, -1);
 	sqlite3_backup_finish(b);
 	if (rc != SQLITE_DONE) {
-		store_errf(err, errlen, "%s: cannot read database: %s", path,
+		errf(err, errlen, "%s: cannot read database: %s", path,
 		    sqlite3_errstr(rc));
 		goto fail;
 	}
@@ -666,7 +645,7 @@ store_lock(struct store *s, char *err, size_t errlen)
 	int fd;
 
 	if ((fd = open(s->path, O_RDONLY | O_CLOEXEC)) == -1) {
-		store_errf(err, errlen, "%s: %s", s->path, strerror(errno));
+		errf(err, errlen, "%s: %s", s->path, strerror(errno));
 		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
@@ -674,17 +653,17 @@ store_lock(struct store *s, char *err, size_t errlen)
 		return 0;
 	}
 	if (errno != EWOULDBLOCK) {
-		store_errf(err, errlen, "%s: cannot lock: %s", s->path,
+		errf(err, errlen, "%s: cannot lock: %s", s->path,
 		    strerror(errno));
 		close(fd);
 		return -1;
 	}
 	pid = fstat(fd, &st) == 0 ? store_flock_pid(st.st_dev, st.st_ino) : 0;
 	if (pid > 0)
-		store_errf(err, errlen, "another nudged (pid %ld) is already "
+		errf(err, errlen, "another nudged (pid %ld) is already "
 		    "delivering from %s", pid, s->path);
 	else
-		store_errf(err, errlen, "another nudged is already delivering "
+		errf(err, errlen, "another nudged is already delivering "
 		    "from %s", s->path);
 	close(fd);
 	return 1;
@@ -763,7 +742,7 @@ store_exec_wait(struct store *s, const char *sql, char *err, size_t errlen)
 		if (rc == SQLITE_OK)
 			return 0;
 		if (s->stop != NULL && *s->stop) {
-			store_errf(err, errlen, "%s: gave up waiting for the "
+			errf(err, errlen, "%s: gave up waiting for the "
 			    "database: stopping", s->path);
 			return -1;
 		}
@@ -825,7 +804,7 @@ int
 store_dry_begin(struct store *s, char *err, size_t errlen)
 {
 	if (s->dry) {
-		store_errf(err, errlen, "%s: dry run already started", s->path);
+		errf(err, errlen, "%s: dry run already started", s->path);
 		return -1;
 	}
 	if (store_exec_wait(s, "BEGIN IMMEDIATE", err, errlen) == -1)

@@ -58,8 +58,6 @@ struct store {
 /* store.c: errors, statements, small helpers */
 /* Who holds an flock on the file (dev, ino): pid, 0 nobody, -1 unknown. */
 long		 store_flock_pid(dev_t, ino_t);
-void		 store_errf(char *err, size_t errlen, const char *fmt, ...)
-		    __attribute__((format(printf, 3, 4)));
 int		 store_dberr(struct store *, char *err, size_t errlen,
 		    const char *what);
 /*
@@ -73,7 +71,6 @@ int		 store_run(struct store *, sqlite3_stmt *, const char *what,
 		    char *err, size_t errlen);
 int		 store_exec(struct store *, const char *sql, char *err,
 		    size_t errlen);
-int		 store_in_list(const char *, const char *const *);
 
 /* store_read.c: one row of a SELECT of the *_COLS above into a struct */
 int		 store_read_client(sqlite3_stmt *, struct client *, char *why,

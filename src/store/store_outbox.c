@@ -30,7 +30,7 @@ valid_status(const char *v)
 	static const char *const st[] = { "pending", "sending", "sent", "failed",
 	    "skipped", "cancelled", NULL };
 
-	return store_in_list(v, st);
+	return str_in_list(v, st);
 }
 
 int
@@ -43,7 +43,7 @@ store_insert_msg(struct store *s, const struct msg *m, long long *id, char *err,
 	*id = 0;
 	if (m->purpose == NULL || m->recipient == NULL || m->due_at == 0 ||
 	    !valid_status(m->status ? m->status : "pending")) {
-		store_errf(err, errlen, "%s: message without purpose, recipient,"
+		errf(err, errlen, "%s: message without purpose, recipient,"
 		    " due time or valid status", s->path);
 		return -1;
 	}
@@ -92,7 +92,7 @@ store_change_msg(struct store *s, const struct msg_change *c, char *err,
 	sqlite3_stmt *st;
 
 	if (!valid_status(c->to) || !valid_status(c->from)) {
-		store_errf(err, errlen, "%s: message %lld: bad status change %s -> %s",
+		errf(err, errlen, "%s: message %lld: bad status change %s -> %s",
 		    s->path, c->id, c->from ? c->from : "NULL",
 		    c->to ? c->to : "NULL");
 		return -1;
@@ -119,7 +119,7 @@ store_update_one(struct store *s, sqlite3_stmt *st, long long id,
 	if (sqlite3_step(st) != SQLITE_DONE)
 		store_dberr(s, err, errlen, what);
 	else if (sqlite3_changes(s->db) != 1)
-		store_errf(err, errlen, "%s: %s: message %lld is gone or not in a"
+		errf(err, errlen, "%s: %s: message %lld is gone or not in a"
 		    " state that allows it", s->path, what, id);
 	else
 		rc = 0;
@@ -277,8 +277,8 @@ store_mark_final(struct store *s, long long id, const char *status,
 	static const char *const finals[] = { "failed", "skipped", "cancelled", NULL };
 	sqlite3_stmt *st;
 
-	if (!store_in_list(status, finals)) {
-		store_errf(err, errlen, "%s: message %lld: %s is not a final status",
+	if (!str_in_list(status, finals)) {
+		errf(err, errlen, "%s: message %lld: %s is not a final status",
 		    s->path, id, status ? status : "NULL");
 		return -1;
 	}
@@ -335,7 +335,7 @@ store_next_due(struct store *s, time_t now, struct msg *m, char *err,
 		if (store_read_msg(st, m) == 0) {
 			rc = 1;
 		} else {
-			store_errf(err, errlen, "%s: message %lld has an unknown"
+			errf(err, errlen, "%s: message %lld has an unknown"
 			    " channel", s->path, m->id);
 			rc = -1;
 		}

@@ -69,7 +69,7 @@ consent_ok(sqlite3_stmt *st, int col, const char *name, char *why,
 	if (sqlite3_column_type(st, col) == SQLITE_INTEGER && (v == 0 || v == 1))
 		return 0;
 	quote_value(col_str(st, col), q, sizeof(q));
-	store_errf(why, whylen, "%s %s is not 0 or 1", name, q);
+	errf(why, whylen, "%s %s is not 0 or 1", name, q);
 	return -1;
 }
 
@@ -97,8 +97,6 @@ store_read_client(sqlite3_stmt *st, struct client *c, char *why,
 int
 store_read_appt(sqlite3_stmt *st, struct appt *a, char *why, size_t whylen)
 {
-	static const char *const kinds[] = { "assessment", "session", "call", NULL };
-	static const char *const modes[] = { "in_person", "online", "phone", NULL };
 	static const char *const statuses[] = { "booked", "cancelled", NULL };
 	const char *starts = col_str(st, 2), *kind = col_str(st, 4);
 	const char *mode = col_str(st, 5), *status = col_str(st, 7);
@@ -110,27 +108,27 @@ store_read_appt(sqlite3_stmt *st, struct appt *a, char *why, size_t whylen)
 	a->case_id = sqlite3_column_int64(st, 1);
 	if (starts == NULL || tz_parse_any(starts, &a->starts_at) == -1) {
 		quote_value(starts, q, sizeof(q));
-		store_errf(why, whylen, "unreadable starts_at %s", q);
+		errf(why, whylen, "unreadable starts_at %s", q);
 		return -1;
 	}
-	if (!store_in_list(kind, kinds)) {
+	if (!str_in_list(kind, appt_kind_names)) {
 		quote_value(kind, q, sizeof(q));
-		store_errf(why, whylen, "unknown kind %s", q);
+		errf(why, whylen, "unknown kind %s", q);
 		return -1;
 	}
-	if (!store_in_list(mode, modes)) {
+	if (!str_in_list(mode, appt_mode_names)) {
 		quote_value(mode, q, sizeof(q));
-		store_errf(why, whylen, "unknown mode %s", q);
+		errf(why, whylen, "unknown mode %s", q);
 		return -1;
 	}
-	if (!store_in_list(status, statuses)) {
+	if (!str_in_list(status, statuses)) {
 		quote_value(status, q, sizeof(q));
-		store_errf(why, whylen, "unknown status %s", q);
+		errf(why, whylen, "unknown status %s", q);
 		return -1;
 	}
 	if (sqlite3_column_type(st, 3) != SQLITE_INTEGER || dur < 1 || dur > 1440) {
 		quote_value(col_str(st, 3), q, sizeof(q));
-		store_errf(why, whylen, "duration_min %s not in 1..1440", q);
+		errf(why, whylen, "duration_min %s not in 1..1440", q);
 		return -1;
 	}
 	a->duration_min = (int)dur;
@@ -157,27 +155,27 @@ store_read_homework(sqlite3_stmt *st, struct homework *h, char *why, size_t whyl
 	if (starts == NULL ||
 	    tz_parse_date(starts, &h->start_y, &h->start_m, &h->start_d) == -1) {
 		quote_value(starts, q, sizeof(q));
-		store_errf(why, whylen, "unreadable starts_on %s", q);
+		errf(why, whylen, "unreadable starts_on %s", q);
 		return -1;
 	}
 	/* Tools may write '' for "not set". */
 	if (ends != NULL && *ends != '\0') {
 		if (tz_parse_date(ends, &h->end_y, &h->end_m, &h->end_d) == -1) {
 			quote_value(ends, q, sizeof(q));
-			store_errf(why, whylen, "unreadable ends_on %s", q);
+			errf(why, whylen, "unreadable ends_on %s", q);
 			return -1;
 		}
 		h->has_end = 1;
 	}
 	if (at != NULL && *at != '\0' && tz_parse_hhmm(at, &h->at) == -1) {
 		quote_value(at, q, sizeof(q));
-		store_errf(why, whylen, "unreadable at_time %s", q);
+		errf(why, whylen, "unreadable at_time %s", q);
 		return -1;
 	}
 	if (sqlite3_column_type(st, 6) != SQLITE_INTEGER || every < 1 ||
 	    every > 366) {
 		quote_value(col_str(st, 6), q, sizeof(q));
-		store_errf(why, whylen, "every_days %s not in 1..366", q);
+		errf(why, whylen, "every_days %s not in 1..366", q);
 		return -1;
 	}
 	h->every_days = (int)every;
@@ -316,7 +314,7 @@ fill_msg(sqlite3_stmt *st, void *out, char *why, size_t whylen)
 {
 	if (store_read_msg(st, out) == 0)
 		return 0;
-	store_errf(why, whylen, "message %lld has an unknown channel",
+	errf(why, whylen, "message %lld has an unknown channel",
 	    (long long)sqlite3_column_int64(st, 0));
 	return -1;
 }

@@ -38,6 +38,7 @@
 #include <time.h>
 
 #include "transport/mail.h"
+#include "base/utf8.h"
 #include "base/util.h"
 
 /* Raw bytes per RFC 2047 word: 52 base64 chars, 64 with the wrapper. */
@@ -49,37 +50,6 @@
 
 static const char b64chars[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Length of the valid UTF-8 sequence at s, or 0 (overlong, surrogate...). */
-static size_t
-utf8_len(const unsigned char *s)
-{
-	unsigned long cp;
-	size_t n, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		cp = s[0] & 0x07;
-	} else
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 ||
-	    cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
 
 /* A copy with every invalid sequence replaced by U+FFFD. */
 static char *
