@@ -75,8 +75,15 @@ log_start(const struct conf *c, const char *mode)
 	    nrules == 1 ? "" : "s");
 }
 
-int
-main(int argc, char **argv)
+struct main_opts {
+	const char	*path;
+	const char	*nowarg;
+	int		 check, once, dry, verbose;
+};
+
+/* The options into o: -1 to go on, else the exit code (help, usage). */
+static int
+main_args(int argc, char **argv, struct main_opts *o)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -89,41 +96,35 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *path = NUDGED_SYSCONFDIR "/nudged/nudged.conf", *nowarg = NULL;
-	int check = 0, once = 0, dry = 0, verbose = 0, ch, rc;
-	struct conf *c = NULL;
-	struct store *st;
-	struct deliver_stats stats;
-	time_t now;
-	char err[512];
+	int ch;
 
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":c:vh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			path = optarg;
+			o->path = optarg;
 			break;
 		case 'k':
-			check = 1;
+			o->check = 1;
 			break;
 		case 'o':
-			once = 1;
+			o->once = 1;
 			break;
 		case 'n':
-			nowarg = optarg;
+			o->nowarg = optarg;
 			break;
 		case 'd':
-			dry = 1;
+			o->dry = 1;
 			break;
 		case 'v':
-			verbose = 1;
+			o->verbose = 1;
 			break;
 		case 'V':
 			printf("nudged %s\n", NUDGED_VERSION);
-			return 0;
+			return EX_OK;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return EX_OK;
 		case ':':
 			fprintf(stderr, "nudged: option %s needs a value\n",
 			    argv[optind - 1]);
@@ -140,121 +141,158 @@ main(int argc, char **argv)
 		fprintf(stderr, "nudged: unexpected argument '%s'\n", argv[optind]);
 		return EX_USAGE;
 	}
-	log_init("nudged", verbose);
+	return -1;
+}
+
+/* --now into *now (left alone without it).  0 or EX_USAGE. */
+static int
+main_now(const struct main_opts *o, time_t *now)
+{
+	char err[512];
+
+	if (o->nowarg == NULL)
+		return 0;
+	if (!o->once && !o->dry) {
+		fprintf(stderr, "nudged: --now needs --once or --dry-run\n");
+		return EX_USAGE;
+	}
+	if (tz_parse_utc(o->nowarg, now) == 0)
+		return 0;
+	if (tz_impossible(o->nowarg, "9999-99-99T99:99:99Z", err, sizeof(err)))
+		fprintf(stderr, "nudged: --now '%s' is an impossible date: %s\n",
+		    o->nowarg, err);
+	else
+		fprintf(stderr, "nudged: --now '%s' is not a time of the form "
+		    "YYYY-MM-DDTHH:MM:SSZ\n", o->nowarg);
+	return EX_USAGE;
+}
+
+/*
+ * The delivering process's start: the files' modes, the lock, and what a
+ * crash left in 'sending'.  0, or the exit code.
+ */
+static int
+main_take_over(const struct conf *c, struct store *st, time_t now)
+{
+	struct store_recovery rec;
+	char err[512];
+	int r;
+
+	/* A practitioner in group nudged must be able to write it too. */
+	if (store_perm_repair(c->database, err, sizeof(err)) > 0)
+		log_warn("database files had the wrong mode or group, "
+		    "repaired: %s", err);
+	if ((r = store_lock(st, err, sizeof(err))) != 0) {
+		log_err("%s", err);
+		return r == 1 ? EX_TEMPFAIL : EX_IOERR;
+	}
+	if (store_recover(st, now, &rec, err, sizeof(err)) != 0) {
+		log_err("%s", err);
+		return EX_IOERR;
+	}
+	if (rec.resent + rec.failed > 0)
+		log_warn("after an interruption: %d message%s to resend, "
+		    "%d failed (outcome unknown)", rec.resent,
+		    rec.resent == 1 ? "" : "s", rec.failed);
+	if (rec.unstarted > 0)
+		log_info("after an interruption: %d message%s had not "
+		    "started to go up; sending as planned", rec.unstarted,
+		    rec.unstarted == 1 ? "" : "s");
+	return 0;
+}
+
+/* --once and --dry-run: one pass, then retention.  The exit code. */
+static int
+main_once(const struct conf *c, struct store *st, time_t now, int dry)
+{
+	struct deliver_stats stats;
+	char err[512], paused[64] = "";
+	int rc;
+
+	if (deliver_pass(c, st, now, dry, stdout, NULL, &stats, err,
+	    sizeof(err)) != 0) {
+		log_err("%s", err);
+		return EX_IOERR;
+	}
+	/* Visible without the journal: a paused channel is why messages wait. */
+	for (int k = 0; k < CHAN_N; k++)
+		if (stats.paused[k])
+			snprintf(paused + strlen(paused), sizeof(paused) -
+			    strlen(paused), "; %s channel PAUSED",
+			    chan_name((enum chan)k));
+	log_info("pass done%s: %d planned, %d %s, %d failed, %d "
+	    "skipped, %d cancelled, %ld still pending%s",
+	    dry ? " (dry run, nothing written)" : "", stats.planned,
+	    stats.sent, dry ? "would be sent" : "sent", stats.failed,
+	    stats.skipped, stats.cancelled, stats.pending_due, paused);
+	rc = (!dry && stats.pending_due > 0) ? EX_TEMPFAIL : EX_OK;
+	/* issue 14: retention runs in every --once (and says so in --dry-run) */
+	if (retain_run(c, st, now, dry, stdout, err, sizeof(err)) != 0) {
+		log_err("retention: %s", err);
+		rc = EX_IOERR;
+	}
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct main_opts o = { NUDGED_SYSCONFDIR "/nudged/nudged.conf", NULL,
+	    0, 0, 0, 0 };
+	struct conf *c = NULL;
+	struct store *st = NULL;
+	time_t now;
+	char err[512];
+	int rc, curl = 0;
+
+	if ((rc = main_args(argc, argv, &o)) != -1)
+		return rc;
+	log_init("nudged", o.verbose);
 	/* The database and its -wal/-shm are shared with group nudged, never others. */
 	umask(0007);
 	now = time(NULL);
-	if (nowarg != NULL) {
-		if (!once && !dry) {
-			fprintf(stderr, "nudged: --now needs --once or --dry-run\n");
-			return EX_USAGE;
-		}
-		if (tz_parse_utc(nowarg, &now) != 0) {
-			if (tz_impossible(nowarg, "9999-99-99T99:99:99Z", err,
-			    sizeof(err)))
-				fprintf(stderr, "nudged: --now '%s' is an "
-				    "impossible date: %s\n", nowarg, err);
-			else
-				fprintf(stderr, "nudged: --now '%s' is not a time "
-				    "of the form YYYY-MM-DDTHH:MM:SSZ\n", nowarg);
-			return EX_USAGE;
-		}
-	}
-
-	if ((rc = load_conf(path, &c)) != 0)
+	if ((rc = main_now(&o, &now)) != 0)
 		return rc;
+
+	if ((rc = load_conf(o.path, &c)) != 0)
+		goto out;
 	if (tz_set(c->practice.timezone, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s: %s\n", path, err);
-		conf_free(c);
-		return EX_CONFIG;
+		fprintf(stderr, "%s: %s\n", o.path, err);
+		rc = EX_CONFIG;
+		goto out;
 	}
-	if (check) {
-		rc = check_templates(c, stderr) == 0 ? 0 : EX_CONFIG;
+	if (o.check) {
+		rc = check_templates(c, stderr) == 0 ? EX_OK : EX_CONFIG;
 		check_examples(c, stderr);
-		if (rc == 0)
-			printf("%s: OK\n", path);
-		conf_free(c);
-		return rc;
+		if (rc == EX_OK)
+			printf("%s: OK\n", o.path);
+		goto out;
 	}
-
 	if (xfer_global_init() == -1) {
 		log_err("cannot initialise libcurl");
-		conf_free(c);
-		return EX_SOFTWARE;
+		rc = EX_SOFTWARE;
+		goto out;
 	}
+	curl = 1;
 	/* A preview works on a private copy: no lock taken, nothing written. */
-	st = dry ? store_open_copy(c->database, err, sizeof(err)) :
+	st = o.dry ? store_open_copy(c->database, err, sizeof(err)) :
 	    store_open(c->database, err, sizeof(err));
 	if (st == NULL) {
 		log_err("%s", err);
-		conf_free(c);
-		return EX_IOERR;
+		rc = EX_IOERR;
+		goto out;
 	}
-	log_start(c, dry ? "dry run" : once ? "single pass" : "service");
-	if (!dry) {
-		struct store_recovery rec;
-
-		/* A practitioner in group nudged must be able to write it too. */
-		if (store_perm_repair(c->database, err, sizeof(err)) > 0)
-			log_warn("database files had the wrong mode or group, "
-			    "repaired: %s", err);
-
-		if ((rc = store_lock(st, err, sizeof(err))) != 0) {
-			log_err("%s", err);
-			store_close(st);
-			conf_free(c);
-			return rc == 1 ? EX_TEMPFAIL : EX_IOERR;
-		}
-		if (store_recover(st, now, &rec, err, sizeof(err)) != 0) {
-			log_err("%s", err);
-			store_close(st);
-			conf_free(c);
-			return EX_IOERR;
-		}
-		if (rec.resent + rec.failed > 0)
-			log_warn("after an interruption: %d message%s to resend, "
-			    "%d failed (outcome unknown)", rec.resent,
-			    rec.resent == 1 ? "" : "s", rec.failed);
-		if (rec.unstarted > 0)
-			log_info("after an interruption: %d message%s had not "
-			    "started to go up; sending as planned", rec.unstarted,
-			    rec.unstarted == 1 ? "" : "s");
-	}
-
-	if (once || dry) {
-		if (deliver_pass(c, st, now, dry, stdout, NULL, &stats, err,
-		    sizeof(err)) != 0) {
-			log_err("%s", err);
-			rc = EX_IOERR;
-		} else {
-			char paused[64] = "";
-
-			/* Visible without the journal: a paused channel is why
-			 * messages wait. */
-			for (int k = 0; k < CHAN_N; k++)
-				if (stats.paused[k])
-					snprintf(paused + strlen(paused),
-					    sizeof(paused) - strlen(paused),
-					    "; %s channel PAUSED",
-					    chan_name((enum chan)k));
-			log_info("pass done%s: %d planned, %d %s, %d failed, %d "
-			    "skipped, %d cancelled, %ld still pending%s",
-			    dry ? " (dry run, nothing written)" : "", stats.planned,
-			    stats.sent, dry ? "would be sent" : "sent", stats.failed,
-			    stats.skipped, stats.cancelled, stats.pending_due,
-			    paused);
-			rc = (!dry && stats.pending_due > 0) ? EX_TEMPFAIL : 0;
-		}
-		/* issue 14: retention runs in every --once (and says so in --dry-run) */
-		if (rc != EX_IOERR && retain_run(c, st, now, dry, stdout, err,
-		    sizeof(err)) != 0) {
-			log_err("retention: %s", err);
-			rc = EX_IOERR;
-		}
-	} else
+	log_start(c, o.dry ? "dry run" : o.once ? "single pass" : "service");
+	if (!o.dry && (rc = main_take_over(c, st, now)) != 0)
+		goto out;
+	if (o.once || o.dry)
+		rc = main_once(c, st, now, o.dry);
+	else
 		rc = daemon_run(&c, st);
+out:
 	store_close(st);
 	conf_free(c);
-	xfer_global_cleanup();
+	if (curl)
+		xfer_global_cleanup();
 	return rc;
 }

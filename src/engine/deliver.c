@@ -225,6 +225,98 @@ dl_print(struct dl *d, const struct dl_item *x)
 
 
 /*
+ * A message the re-check will not send: held, failed (with the fallback),
+ * cancelled or skipped, inside the claim's transaction.  0 or -1.
+ */
+static int
+dl_settle(struct dl *d, struct dl_item *x, enum plan_verdict v,
+    const char *why, time_t hold, char *err, size_t errlen)
+{
+	static const char *const verdict[] = {
+		[PLAN_CANCEL] = "cancelled", [PLAN_SKIP] = "skipped",
+		[PLAN_FAIL] = "failed", [PLAN_HOLD] = "held",
+	};
+	char scrub[600];
+
+	assert(v != PLAN_SEND);
+	/* failures are logged by dl_fail, with the fallback taken */
+	if (d->until == 0 && v != PLAN_FAIL)
+		log_info("msg=%lld purpose=%s channel=%s status=%s why=\"%s\"",
+		    x->m.id, x->m.purpose, chan_name(x->m.channel),
+		    verdict[v], log_scrub(why, scrub, sizeof(scrub)));
+	if (v == PLAN_CANCEL)
+		d->stats->cancelled++;
+	else if (v == PLAN_SKIP)
+		d->stats->skipped++;
+	if (v == PLAN_HOLD)
+		return store_mark_hold(d->st, x->m.id, hold, why, err, errlen);
+	if (v == PLAN_FAIL)
+		return dl_fail(d, x, why, err, errlen);
+	return store_mark_final(d->st, x->m.id, verdict[v], why, err, errlen);
+}
+
+/* The re-check against fresh data, at the moment the message would go. */
+static enum plan_verdict
+dl_recheck(struct dl *d, struct dl_item *x, time_t *hold, char *why,
+    size_t whylen)
+{
+	enum plan_verdict v;
+
+	/* upcoming judges each message at the moment it would go */
+	x->when = d->now;
+	if (d->until != 0) {
+		x->when = x->m.due_at > x->when ? x->m.due_at : x->when;
+		x->when = x->m.next_at > x->when ? x->m.next_at : x->when;
+	}
+	v = plan_recheck(d->c, &x->m, x->has_a ? &x->a : NULL,
+	    x->has_k ? &x->k : NULL, x->has_cl ? &x->cl : NULL,
+	    x->has_hw ? &x->hw : NULL, x->when, &x->rcpt, hold, why, whylen);
+	/* Sendable, but pointless now (dl_moot): skipped like the planner's. */
+	if (v == PLAN_SEND && dl_moot(d, x, why, whylen))
+		return PLAN_SKIP;
+	return v;
+}
+
+/* --dry-run and upcoming: print it, and mark it only to move on. */
+static int
+dl_dry(struct dl *d, struct dl_item *x, char *err, size_t errlen)
+{
+	dl_print(d, x);
+	d->stats->sent++;
+	/* Inside the dry run's rolled-back transaction: only to move on. */
+	if (store_mark_sending(d->st, x->m.id, x->rcpt, x->msgid, d->now, err,
+	    errlen) != 0)
+		return -1;
+	return store_mark_sent(d->st, x->m.id, x->msgid, d->now, err, errlen);
+}
+
+/*
+ * The bytes that go: the email (and its Message-ID, kept across resends)
+ * or the SMS text.  0, or -1 with why when it can never go.
+ */
+static int
+dl_render(struct dl *d, struct dl_item *x, char *why, size_t whylen)
+{
+	struct sms_count n;
+
+	if (x->m.channel == CHAN_EMAIL) {
+		x->msgid = x->m.provider_ref != NULL ? xstrdup(x->m.provider_ref) :
+		    mail_message_id(d->c->email.from, x->m.id);
+		x->data = dl_email(d, x, why, whylen);
+		return x->data != NULL ? 0 : -1;
+	}
+	sms_count(dl_sms_text(x), &n);
+	if (n.segments > d->c->sms.max_segments) {
+		snprintf(why, whylen, "the text is %d segments long (%s), over "
+		    "max_segments = %ld", n.segments, n.ucs2 ? "UCS-2" : "GSM-7",
+		    d->c->sms.max_segments);
+		return -1;
+	}
+	x->data = xstrdup(dl_sms_text(x));
+	return 0;
+}
+
+/*
  * Claim the next due message: re-check it, render it, mark it 'sending'.
  * x is filled in every case (free it with dl_item_free).
  */
@@ -238,10 +330,6 @@ enum dl_claimed {
 static enum dl_claimed
 dl_claim(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 {
-	static const char *const verdict[] = {
-		[PLAN_CANCEL] = "cancelled", [PLAN_SKIP] = "skipped",
-		[PLAN_FAIL] = "failed", [PLAN_HOLD] = "held",
-	};
 	enum plan_verdict v;
 	char why[512] = "";
 	time_t hold = 0;
@@ -266,43 +354,8 @@ dl_claim(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 	}
 	if (dl_load(d, x, err, errlen) != 0)
 		goto fail;
-	/* upcoming judges each message at the moment it would go */
-	x->when = d->now;
-	if (d->until != 0) {
-		x->when = x->m.due_at > x->when ? x->m.due_at : x->when;
-		x->when = x->m.next_at > x->when ? x->m.next_at : x->when;
-	}
-	v = plan_recheck(d->c, &x->m, x->has_a ? &x->a : NULL,
-	    x->has_k ? &x->k : NULL, x->has_cl ? &x->cl : NULL,
-	    x->has_hw ? &x->hw : NULL, x->when, &x->rcpt, &hold, why, sizeof(why));
-	if (v != PLAN_SEND) {
-		char scrub[600];
-
-		/* failures are logged by dl_fail, with the fallback taken */
-		if (d->until == 0 && v != PLAN_FAIL)
-			log_info("msg=%lld purpose=%s channel=%s status=%s why=\"%s\"",
-			    x->m.id, x->m.purpose, chan_name(x->m.channel),
-			    verdict[v], log_scrub(why, scrub, sizeof(scrub)));
-		if (v == PLAN_HOLD)
-			r = store_mark_hold(d->st, x->m.id, hold, why, err, errlen);
-		else if (v == PLAN_FAIL)
-			r = dl_fail(d, x, why, err, errlen);
-		else
-			r = store_mark_final(d->st, x->m.id, verdict[v], why, err,
-			    errlen);
-		if (v == PLAN_CANCEL)
-			d->stats->cancelled++;
-		else if (v == PLAN_SKIP)
-			d->stats->skipped++;
-		goto settled;
-	}
-	if (dl_moot(d, x, why, sizeof(why))) {
-		if (d->until == 0)
-			log_info("msg=%lld purpose=%s channel=%s status=skipped "
-			    "why=\"%s\"", x->m.id, x->m.purpose,
-			    chan_name(x->m.channel), why);
-		r = store_mark_final(d->st, x->m.id, "skipped", why, err, errlen);
-		d->stats->skipped++;
+	if ((v = dl_recheck(d, x, &hold, why, sizeof(why))) != PLAN_SEND) {
+		r = dl_settle(d, x, v, why, hold, err, errlen);
 		goto settled;
 	}
 	dl_compose(d, x);
@@ -315,35 +368,12 @@ dl_claim(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 		if (r != 0)
 			goto fail;
 	}
-	if (x->m.channel == CHAN_EMAIL) {
-		x->msgid = x->m.provider_ref != NULL ? xstrdup(x->m.provider_ref) :
-		    mail_message_id(d->c->email.from, x->m.id);
-		if ((x->data = dl_email(d, x, why, sizeof(why))) == NULL) {
-			r = dl_fail(d, x, why, err, errlen);
-			goto settled;
-		}
-	} else {
-		struct sms_count n;
-
-		sms_count(dl_sms_text(x), &n);
-		if (n.segments > d->c->sms.max_segments) {
-			snprintf(why, sizeof(why), "the text is %d segments long "
-			    "(%s), over max_segments = %ld", n.segments,
-			    n.ucs2 ? "UCS-2" : "GSM-7", d->c->sms.max_segments);
-			r = dl_fail(d, x, why, err, errlen);
-			goto settled;
-		}
-		x->data = xstrdup(dl_sms_text(x));
+	if (dl_render(d, x, why, sizeof(why)) != 0) {
+		r = dl_fail(d, x, why, err, errlen);
+		goto settled;
 	}
 	if (d->dry) {
-		dl_print(d, x);
-		d->stats->sent++;
-		/* Inside the dry run's rolled-back transaction: only to move on. */
-		r = store_mark_sending(d->st, x->m.id, x->rcpt, x->msgid, d->now,
-		    err, errlen);
-		if (r == 0)
-			r = store_mark_sent(d->st, x->m.id, x->msgid, d->now, err,
-			    errlen);
+		r = dl_dry(d, x, err, errlen);
 		goto settled;
 	}
 	if (store_mark_sending(d->st, x->m.id, x->rcpt, x->msgid, d->now, err,
