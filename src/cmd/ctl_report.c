@@ -17,8 +17,6 @@
 #include "base/utf8.h"
 #include "base/util.h"
 
-static const char *const statuses[] = { "pending", "sending", "sent",
-	"failed", "skipped", "cancelled", NULL };
 
 /* Server replies may carry line breaks; a table row must stay one line. */
 static void
@@ -67,14 +65,14 @@ cmd_outbox(struct ctx *c, int argc, char **argv)
 			f.status = "failed";
 			break;
 		case O_STATUS:
-			for (k = 0; statuses[k] &&
-			    strcmp(statuses[k], optarg) != 0; k++)
+			for (k = 0; msg_status_names[k] &&
+			    strcmp(msg_status_names[k], optarg) != 0; k++)
 				;
-			if (statuses[k] == NULL)
+			if (msg_status_names[k] == NULL)
 				return ctl_fail(EX_USAGE, "%s: --status is one of "
 				    "pending, sending, sent, failed, skipped, "
 				    "cancelled; not '%s'", c->cmd, optarg);
-			f.status = statuses[k];
+			f.status = msg_status_names[k];
 			break;
 		case O_CLIENT:
 			rc = ctl_id_arg(c, "--client", optarg, &f.client_id);

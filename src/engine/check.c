@@ -62,15 +62,13 @@ check_one(const struct conf *c, const char *purpose, const char *kind,
 int
 check_templates(const struct conf *c, FILE *out)
 {
-	static const char *const purposes[] = { "reminder", "follow_up",
-	    "cancellation", "homework", "moved" };
 	int warned = 0;
 
 	for (int d = 0; d <= 1; d++) {
 		for (int k = 0; k < KIND_N; k++)
-			for (size_t p = 0; p < sizeof(purposes) /
-			    sizeof(purposes[0]); p++)
-				check_one(c, purposes[p],
+			for (int p = 0; p < PURPOSE_CLIENT_N; p++)
+				check_one(c,
+				    msg_purpose_name((enum msg_purpose)p),
 				    appt_kind_name((enum appt_kind)k), NULL, d,
 				    out, &warned);
 		for (size_t r = 0; r < c->nrules; r++)

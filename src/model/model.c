@@ -14,6 +14,10 @@ const char *const appt_kind_names[KIND_N + 1] = { "assessment", "session",
 	"call", NULL };
 const char *const appt_mode_names[MODE_N + 1] = { "in_person", "online",
 	"phone", NULL };
+const char *const msg_status_names[MSG_STATUS_N + 1] = { "pending",
+	"sending", "sent", "failed", "skipped", "cancelled", NULL };
+const char *const msg_purpose_names[PURPOSE_N + 1] = { "reminder",
+	"follow_up", "cancellation", "homework", "moved", "test", "alert", NULL };
 static const char *const cal_act_names[] = { "keep", "book", "move",
 	"rebook", "update", "cancel", "missing", "unmatched" };
 
@@ -59,6 +63,40 @@ appt_kind_parse(const char *s, enum appt_kind *out)
 	if (model_parse(appt_kind_names, KIND_N, s, &i) == -1)
 		return -1;
 	*out = (enum appt_kind)i;
+	return 0;
+}
+
+const char *
+msg_status_name(enum msg_status v)
+{
+	return (unsigned)v < MSG_STATUS_N ? msg_status_names[v] : "?";
+}
+
+int
+msg_status_parse(const char *s, enum msg_status *out)
+{
+	int i;
+
+	if (model_parse(msg_status_names, MSG_STATUS_N, s, &i) == -1)
+		return -1;
+	*out = (enum msg_status)i;
+	return 0;
+}
+
+const char *
+msg_purpose_name(enum msg_purpose v)
+{
+	return (unsigned)v < PURPOSE_N ? msg_purpose_names[v] : "?";
+}
+
+int
+msg_purpose_parse(const char *s, enum msg_purpose *out)
+{
+	int i;
+
+	if (model_parse(msg_purpose_names, PURPOSE_N, s, &i) == -1)
+		return -1;
+	*out = (enum msg_purpose)i;
 	return 0;
 }
 

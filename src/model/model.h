@@ -50,6 +50,36 @@ const char	*appt_mode_name(enum appt_mode);	/* "in_person", ... */
 int		 appt_mode_parse(const char *, enum appt_mode *);	/* 0 or -1 */
 extern const char *const appt_mode_names[];	/* NULL-terminated */
 
+/* An outbox row's status (messages.status; the states in store.h). */
+enum msg_status {
+	MSG_PENDING = 0,
+	MSG_SENDING,
+	MSG_SENT,
+	MSG_FAILED,
+	MSG_SKIPPED,
+	MSG_CANCELLED,
+	MSG_STATUS_N
+};
+extern const char *const msg_status_names[];	/* NULL-terminated */
+const char	*msg_status_name(enum msg_status);
+int		 msg_status_parse(const char *, enum msg_status *);	/* 0 or -1 */
+
+/* Why a message exists (messages.purpose); the client-facing ones first. */
+enum msg_purpose {
+	PURPOSE_REMINDER = 0,
+	PURPOSE_FOLLOW_UP,
+	PURPOSE_CANCELLATION,
+	PURPOSE_HOMEWORK,
+	PURPOSE_MOVED,
+	PURPOSE_TEST,
+	PURPOSE_ALERT,
+	PURPOSE_N
+};
+#define PURPOSE_CLIENT_N	(PURPOSE_MOVED + 1)	/* with templates */
+extern const char *const msg_purpose_names[];	/* NULL-terminated */
+const char	*msg_purpose_name(enum msg_purpose);
+int		 msg_purpose_parse(const char *, enum msg_purpose *);	/* 0 or -1 */
+
 /* ------------------------------------------------------- the practice's */
 
 struct client {

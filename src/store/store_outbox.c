@@ -16,21 +16,12 @@
 #include "base/tz.h"
 #include "base/util.h"
 
-static const char *
-chan_to_db(enum chan c)
-{
-	return c == CHAN_SMS ? "sms" : "email";
-}
-
 /* -------------------------------------------------------------- outbox */
 
 static int
 valid_status(const char *v)
 {
-	static const char *const st[] = { "pending", "sending", "sent", "failed",
-	    "skipped", "cancelled", NULL };
-
-	return str_in_list(v, st);
+	return str_in_list(v, msg_status_names);
 }
 
 int
@@ -62,7 +53,7 @@ store_insert_msg(struct store *s, const struct msg *m, long long *id, char *err,
 	bind_id(st, 2, m->appointment_id);
 	bind_id(st, 3, m->homework_id);
 	bind_id(st, 4, m->client_id);
-	bind_text(st, 5, chan_to_db(m->channel));
+	bind_text(st, 5, chan_name(m->channel));
 	bind_text(st, 6, m->recipient);
 	bind_time(st, 7, m->due_at);
 	bind_text(st, 8, m->status ? m->status : "pending");

@@ -23,18 +23,6 @@
 
 #define STORE_BAD_VALUE_MAX	40
 
-static int
-chan_from_db(const char *v, enum chan *c)
-{
-	if (v != NULL && strcmp(v, "email") == 0)
-		*c = CHAN_EMAIL;
-	else if (v != NULL && strcmp(v, "sms") == 0)
-		*c = CHAN_SMS;
-	else
-		return -1;
-	return 0;
-}
-
 /* 'value' for a bad-row report: short, and no control characters. */
 static void
 quote_value(const char *v, char *buf, size_t len)
@@ -190,7 +178,7 @@ store_read_msg(sqlite3_stmt *st, struct msg *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->id = sqlite3_column_int64(st, 0);
-	if (chan_from_db(col_str(st, 5), &m->channel) == -1)
+	if (chan_parse(col_str(st, 5), &m->channel) == -1)
 		return -1;
 	m->purpose = col_dup(st, 1);
 	m->appointment_id = sqlite3_column_int64(st, 2);

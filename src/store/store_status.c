@@ -68,8 +68,9 @@ store_status_read(struct store *s, time_t since, struct store_status *out,
 		return -1;
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		out->next_id = sqlite3_column_int64(st, 0);
-		out->next_chan = col_str(st, 1) && strcmp(col_str(st, 1),
-		    "sms") == 0 ? CHAN_SMS : CHAN_EMAIL;
+		/* anything but "sms" counts as email, as the sender reads it */
+		if (chan_parse(col_str(st, 1), &out->next_chan) == -1)
+			out->next_chan = CHAN_EMAIL;
 		out->next_at = col_time(st, 3);
 	}
 	store_done(s, st);
@@ -80,8 +81,9 @@ store_status_read(struct store *s, time_t since, struct store_status *out,
 	    "'pending' GROUP BY channel", err, errlen)) == NULL)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int ch = col_str(st, 0) && strcmp(col_str(st, 0), "sms") == 0 ?
-		    CHAN_SMS : CHAN_EMAIL;
+		enum chan ch = CHAN_EMAIL;
+
+		(void)chan_parse(col_str(st, 0), &ch);	/* else email, as above */
 
 		out->waiting_chan[ch] = (long)sqlite3_column_int64(st, 1);
 		out->next_try[ch] = col_time(st, 2);
