@@ -213,8 +213,6 @@ int
 ctl_text_ok(const struct ctx *c, const char *what, const char *s, size_t max)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	unsigned cp;
-	int n, i;
 
 	if (*p == '\0')
 		return ctl_fail(EX_DATAERR, "%s: %s must not be empty", c->cmd,
@@ -223,34 +221,15 @@ ctl_text_ok(const struct ctx *c, const char *what, const char *s, size_t max)
 		return ctl_fail(EX_DATAERR, "%s: %s is longer than %zu bytes",
 		    c->cmd, what, max);
 	while (*p != '\0') {
-		if (*p < 0x80) {
-			if (*p < 0x20 || *p == 0x7f)
-				goto ctl;
-			p++;
-			continue;
-		}
-		if (*p >= 0xc2 && *p <= 0xdf) {
-			n = 1;
-			cp = *p & 0x1f;
-		} else if (*p >= 0xe0 && *p <= 0xef) {
-			n = 2;
-			cp = *p & 0x0f;
-		} else if (*p >= 0xf0 && *p <= 0xf4) {
-			n = 3;
-			cp = *p & 0x07;
-		} else
+		uint32_t cp;
+		size_t n = utf8_next(p, &cp);
+
+		if (n == 0)
 			goto utf;
-		for (i = 1; i <= n; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				goto utf;
-			cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-			goto utf;
-		if (cp >= 0x80 && cp <= 0x9f)
+		/* C0, DEL and C1 */
+		if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f))
 			goto ctl;
-		p += n + 1;
+		p += n;
 	}
 	return 0;
 ctl:
