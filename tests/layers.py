@@ -31,7 +31,6 @@ ALLOW = {
     ("cmd/ctl.c", "sqlite3.h"): "nudgectl still runs its own SQL (ctl_db helpers)",
     ("cmd/ctl.h", "sqlite3.h"): "ctl's SQL binder takes a sqlite3 handle",
     ("cmd/ctl_diary.c", "sqlite3.h"): "diary queries not yet in store/",
-    ("cmd/ctl_outbox.c", "sqlite3.h"): "outbox queries not yet in store/",
     ("cmd/ctl_people.c", "sqlite3.h"): "people queries not yet in store/",
     # circles over calls
     ("policy/plan", "calls:policy/plan policy/plan_homework policy/plan_notice"):
@@ -189,6 +188,8 @@ def main(root, objdir=None):
                     bad(mod + ".c", "call:" + t, f"calls into {t}.c: {ml}/ may not use {tl}/")
 
     for key in sorted(set(ALLOW) - used):
+        if objdir is None and key[1].startswith("call"):
+            continue    # the call graph was not read
         problems.append(f"{key[0]}: allowlist entry {key[1]!r} is no longer needed; remove it")
 
     for p in problems:

@@ -9,7 +9,6 @@
 #include <sysexits.h>
 #include <time.h>
 
-#include <sqlite3.h>
 
 #include "cmd/ctl.h"
 #include "engine/deliver.h"
