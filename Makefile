@@ -10,6 +10,7 @@
 #                   installs its own tools (make bench-deps: Postfix, nginx, wrk)
 #   make fuzz       libFuzzer targets (tests/fuzz), FUZZ_TIME seconds each
 #   make fuzz-replay  run every fuzz target over its seed corpus (in check)
+#   make layers     includes and calls only point down src/'s layers (in check)
 #   make lint       cppcheck and clang-tidy (.clang-tidy) over src/ (in check)
 #   SANITIZE=1      build into build-asan/ with ASan and UBSan
 
@@ -34,7 +35,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS     ?= -O2 -g
 WARN       := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
               -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
-DEFS       := -D_GNU_SOURCE -DNUDGED_VERSION=\"$(VERSION)\" \
+DEFS       := -Isrc -D_GNU_SOURCE -DNUDGED_VERSION=\"$(VERSION)\" \
               -DNUDGED_SYSCONFDIR=\"$(SYSCONFDIR)\"
 
 ifeq ($(SANITIZE),1)
@@ -49,8 +50,11 @@ endif
 ALL_CFLAGS  = $(WARN) $(DEFS) $(PKG_CFLAGS) $(CFLAGS) $(SANFLAGS) -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
-CTL_SRC    := $(wildcard src/ctl*.c)
-LIB_SRC    := $(filter-out src/main.c $(CTL_SRC),$(wildcard src/*.c))
+# One folder per layer (src/README); the library is everything but cmd/.
+LAYERS     := base model conf store policy transport engine
+SRC        := $(foreach l,$(LAYERS) cmd,$(wildcard src/$(l)/*.c))
+CTL_SRC    := $(wildcard src/cmd/ctl*.c)
+LIB_SRC    := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
 CTL_OBJ    := $(CTL_SRC:src/%.c=$(B)/obj/%.o)
 LIB_OBJ    := $(LIB_SRC:src/%.c=$(B)/obj/%.o)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -62,22 +66,23 @@ DEB_PKGS   := gcc make pkg-config libcurl4-openssl-dev libconfig-dev \
               systemd clang libical-dev python3-icalendar libssl-dev \
               cppcheck clang-tidy libclang-rt-14-dev
 
-.PHONY: all check unit integration demo deps install bench bench-deps clean asan fuzz fuzz-build \
+.PHONY: layers all check unit integration demo deps install bench bench-deps clean asan fuzz fuzz-build \
 	fuzz-replay lint
 
 all: $(B)/nudged $(B)/nudgectl
 
-$(B)/obj/%.o: src/%.c | $(B)/obj
+$(B)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(B)/obj $(B)/tests:
+$(B)/tests:
 	mkdir -p $@
 
 $(B)/libnudged.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(B)/nudged: $(B)/obj/main.o $(B)/libnudged.a
+$(B)/nudged: $(B)/obj/cmd/main.o $(B)/obj/cmd/daemon.o $(B)/libnudged.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/nudgectl: $(CTL_OBJ) $(B)/libnudged.a
@@ -85,10 +90,10 @@ $(B)/nudgectl: $(CTL_OBJ) $(B)/libnudged.a
 
 # tests/unit/fixture.c: the helpers the unit tests share, in every binary.
 $(B)/tests/fixture.o: tests/unit/fixture.c | $(B)/tests
-	$(CC) $(ALL_CFLAGS) -Isrc -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(B)/tests/%: tests/unit/%.c $(B)/tests/fixture.o $(B)/libnudged.a | $(B)/tests
-	$(CC) $(ALL_CFLAGS) -Isrc -Wno-missing-prototypes -o $@ $< $(B)/tests/fixture.o \
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -o $@ $< $(B)/tests/fixture.o \
 	    $(B)/libnudged.a $(ALL_LDFLAGS) $(PKG_LIBS) -lcmocka
 
 unit: $(UNIT_BIN)
@@ -106,6 +111,7 @@ integration: asan
 # directory); the unit binaries still run one after another.
 check: deps
 	$(MAKE) -j2 all
+	$(MAKE) layers
 	$(MAKE) -j2 B=build-clang CC=clang all	# warnings as errors under clang too
 	$(MAKE) -j2 lint
 	$(MAKE) -j2 fuzz-replay
@@ -173,6 +179,12 @@ install: all
 	    systemd-sysusers /usr/lib/sysusers.d/nudged.conf && \
 	    chgrp nudged $(SYSCONFDIR)/nudged $(SYSCONFDIR)/nudged/nudged.conf*; fi
 
+# ---- layers: `make layers` (part of `make check`) ----
+# Includes only point down the layers of src/README; no file-level circles;
+# sqlite3.h only in store/, curl.h only in transport/, no log_* in policy/.
+layers: $(LIB_OBJ) $(CTL_OBJ) $(B)/obj/cmd/main.o $(B)/obj/cmd/daemon.o
+	$(PYTHON) tests/layers.py src $(B)/obj
+
 # ---- static analysis: `make lint` (part of `make check`) ----
 # cppcheck, then clang-tidy with the checked-in .clang-tidy (each exclusion
 # is explained there).  clang-tidy costs about a minute on two cores, so
@@ -180,12 +192,12 @@ install: all
 # file, a header it includes (through build/obj/NAME.o's dependencies) or
 # .clang-tidy changes; run it with -j2.
 TIDY_FLAGS  = -std=c11 $(DEFS) $(PKG_CFLAGS)
-TIDY_OK    := $(wildcard src/*.c)
+TIDY_OK    := $(SRC)
 TIDY_OK    := $(TIDY_OK:src/%.c=build/tidy/%.ok)
 
 lint: $(TIDY_OK)
 	cppcheck --enable=warning,portability --error-exitcode=1 --quiet \
-	    --inline-suppr --std=c11 -D_GNU_SOURCE -Isrc src/*.c
+	    --inline-suppr --std=c11 -D_GNU_SOURCE -Isrc $(SRC)
 
 build/tidy/%.ok: src/%.c build/obj/%.o .clang-tidy
 	@mkdir -p $(@D)
@@ -253,4 +265,4 @@ fuzz: deps
 clean:
 	rm -rf build build-asan build-clang tests/integration/__pycache__ .pytest_cache
 
--include $(wildcard build/obj/*.d build-asan/obj/*.d build/tests/*.d build-asan/tests/*.d)
+-include $(wildcard build/obj/*/*.d build-asan/obj/*/*.d build/tests/*.d build-asan/tests/*.d)

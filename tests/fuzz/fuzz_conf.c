@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "conf.h"
+#include "conf/conf.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -18,9 +18,9 @@
 #include <strings.h>
 #include <time.h>
 
-#include "csv_read.h"
-#include "ical_read.h"
-#include "tz.h"
+#include "transport/csv_read.h"
+#include "transport/ical_read.h"
+#include "base/tz.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: mail_format and mail_addr_valid (mail.h).
+ * libFuzzer target: mail_format and address_valid (mail.h).
  *
  * Input: a flag byte, then NUL-separated fields: subject, recipient name,
  * body text, recipient address, HTML body (missing fields: fixed sane
@@ -21,8 +21,8 @@
 #include <strings.h>
 #include <time.h>
 
-#include "ics.h"
-#include "mail.h"
+#include "base/ics.h"
+#include "transport/mail.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -147,9 +147,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	/* The address validator on its own, and its promise. */
-	if (f[3] != NULL && mail_addr_valid(f[3]) &&
+	if (f[3] != NULL && address_valid(f[3]) &&
 	    (strpbrk(f[3], "\r\n <> \t\"") != NULL || strlen(f[3]) > 254))
-		fail("mail_addr_valid accepted an unsafe address", NULL);
+		fail("address_valid accepted an unsafe address", NULL);
 
 	memset(&m, 0, sizeof(m));
 	m.from = "Christian Hughes <appointments@example.org>";

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phone.h"
+#include "base/phone.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

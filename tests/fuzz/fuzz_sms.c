@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sms.h"
+#include "transport/sms.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tz.h"
+#include "base/tz.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

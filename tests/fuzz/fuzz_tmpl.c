@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tmpl.h"
+#include "base/tmpl.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

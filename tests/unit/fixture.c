@@ -16,9 +16,9 @@
 #include <sqlite3.h>
 
 #include "fixture.h"
-#include "store.h"
-#include "tz.h"
-#include "util.h"
+#include "store/store.h"
+#include "base/tz.h"
+#include "base/util.h"
 
 static char fx_tmp[96];
 static char fx_dbpath[160];

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cal_match.h"
-#include "tz.h"
-#include "util.h"
+#include "policy/cal_match.h"
+#include "base/tz.h"
+#include "base/util.h"
 
 #define T0	1793000000	/* an instant in November 2026 */
 

@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compose.h"
-#include "conf.h"
-#include "store.h"
-#include "translit.h"
-#include "tz.h"
+#include "policy/compose.h"
+#include "conf/conf.h"
+#include "store/store.h"
+#include "base/translit.h"
+#include "base/tz.h"
 
 static struct conf cf;
 static struct conf_tmpl_group groups[2];

@@ -18,10 +18,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "conf.h"
+#include "conf/conf.h"
+#include "base/tmpl.h"
+#include "base/util.h"
 #include "fixture.h"
-#include "tmpl.h"
-#include "util.h"
 
 /* Line 1 of every test config: the three required keys. */
 #define MIN "practice = { name = \"P\"; practitioner = \"Q\"; " \

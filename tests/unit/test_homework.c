@@ -12,11 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
-#include "plan.h"
-#include "store.h"
-#include "tz.h"
-#include "util.h"
+#include "conf/conf.h"
+#include "policy/plan.h"
+#include "store/store.h"
+#include "base/tz.h"
+#include "base/util.h"
 
 #define H 3600L
 #define D 86400L

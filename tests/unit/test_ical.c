@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cal_link.h"
-#include "csv_read.h"
-#include "ical_read.h"
-#include "tz.h"
-#include "util.h"
+#include "base/cal_link.h"
+#include "transport/csv_read.h"
+#include "transport/ical_read.h"
+#include "base/tz.h"
+#include "base/util.h"
 
 #define FIX	"tests/fixtures/cal/"
 

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ics.h"
-#include "util.h"
+#include "base/ics.h"
+#include "base/util.h"
 
 /* 2026-12-03 10:00:00 UTC, a Thursday. */
 #define T_DATE	((time_t)1796292000)

@@ -9,7 +9,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "log.h"
+#include "base/log.h"
 
 static void
 test_mask(void **state)

@@ -18,9 +18,9 @@
 
 #include <curl/curl.h>
 
-#include "ics.h"
-#include "mail.h"
-#include "util.h"
+#include "base/ics.h"
+#include "transport/mail.h"
+#include "base/util.h"
 
 /* 2026-12-03 10:00:00 UTC, a Thursday. */
 #define T_DATE	((time_t)1796292000)
@@ -240,16 +240,16 @@ test_addr_valid(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		if (mail_addr_valid(t[i].addr) != t[i].ok)
-			fail_msg("mail_addr_valid(\"%s\") != %d", t[i].addr, t[i].ok);
-	assert_false(mail_addr_valid(NULL));
+		if (address_valid(t[i].addr) != t[i].ok)
+			fail_msg("address_valid(\"%s\") != %d", t[i].addr, t[i].ok);
+	assert_false(address_valid(NULL));
 	/* 64 octets of local part is the limit; 65 is not. */
 	memset(big, 'a', 64);
 	strcpy(big + 64, "@example.org");
-	assert_true(mail_addr_valid(big));
+	assert_true(address_valid(big));
 	memset(big, 'a', 65);
 	strcpy(big + 65, "@example.org");
-	assert_false(mail_addr_valid(big));
+	assert_false(address_valid(big));
 	/* 254 octets in all. */
 	memset(big, 0, sizeof(big));
 	strcpy(big, "a@");
@@ -257,9 +257,9 @@ test_addr_valid(void **state)
 		memcpy(big + i, "bbbbbbbbb.", 10);
 	strcpy(big + 250, "cc");
 	assert_int_equal(strlen(big), 252);
-	assert_true(mail_addr_valid(big));
+	assert_true(address_valid(big));
 	strcpy(big + 250, "cccccc");
-	assert_false(mail_addr_valid(big));
+	assert_false(address_valid(big));
 }
 
 static void

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phone.h"
+#include "base/phone.h"
 
 /* ---- numbers ---- */
 

@@ -11,11 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
-#include "plan.h"
-#include "store.h"
-#include "tz.h"
-#include "util.h"
+#include "conf/conf.h"
+#include "policy/plan.h"
+#include "policy/retry.h"
+#include "store/store.h"
+#include "base/tz.h"
+#include "base/util.h"
 
 #define H 3600L
 #define D 86400L
@@ -622,13 +623,13 @@ static void
 test_retry_delay(void **state)
 {
 	(void)state;
-	assert_int_equal(plan_retry_delay(&cf, 1, 0.0), 60);
-	assert_int_equal(plan_retry_delay(&cf, 2, 0.0), 120);
-	assert_int_equal(plan_retry_delay(&cf, 3, 0.0), 240);
-	assert_true(plan_retry_delay(&cf, 1, 0.99) <= 75);
-	assert_true(plan_retry_delay(&cf, 20, 0.0) == 3600);
-	assert_true(plan_retry_delay(&cf, 20, 0.99) <= 3600);
-	assert_true(plan_retry_delay(&cf, 20, 0.99) >= 60);
+	assert_int_equal(retry_delay(&cf, 1, 0.0), 60);
+	assert_int_equal(retry_delay(&cf, 2, 0.0), 120);
+	assert_int_equal(retry_delay(&cf, 3, 0.0), 240);
+	assert_true(retry_delay(&cf, 1, 0.99) <= 75);
+	assert_true(retry_delay(&cf, 20, 0.0) == 3600);
+	assert_true(retry_delay(&cf, 20, 0.99) <= 3600);
+	assert_true(retry_delay(&cf, 20, 0.99) >= 60);
 }
 
 int

@@ -17,8 +17,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "sms.h"
-#include "util.h"
+#include "transport/sms.h"
+#include "base/util.h"
 
 #define EMOJI	"\xf0\x9f\x98\x80"	/* U+1F600 */
 #define TRICKY	"a+b & c=d 50% caf\xc3\xa9 " EMOJI

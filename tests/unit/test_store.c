@@ -17,10 +17,10 @@
 
 #include <sqlite3.h>
 
+#include "store/store.h"
+#include "base/util.h"
+#include "base/tz.h"
 #include "fixture.h"
-#include "store.h"
-#include "util.h"
-#include "tz.h"
 
 /* 2026-06-01T12:00:00Z */
 #define NOW	((time_t)1780315200)

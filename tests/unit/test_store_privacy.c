@@ -15,10 +15,10 @@
 
 #include <sqlite3.h>
 
+#include "store/store.h"
+#include "store/store_privacy.h"
+#include "base/tz.h"
 #include "fixture.h"
-#include "store.h"
-#include "store_privacy.h"
-#include "tz.h"
 
 #define NOW	((time_t)1780315200)	/* 2026-06-01T12:00:00Z */
 #define DAY	86400L

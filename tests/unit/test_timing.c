@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "util.h"
+#include "base/util.h"
 
 static void
 test_unset_keeps_defaults(void **state)

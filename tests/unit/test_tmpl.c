@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tmpl.h"
-#include "util.h"
+#include "base/tmpl.h"
+#include "base/util.h"
 
 #define NVARS(a)	(sizeof(a) / sizeof((a)[0]))
 

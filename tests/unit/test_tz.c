@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tz.h"
+#include "base/tz.h"
 
 static void
 use_zone(const char *name)

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "utf8.h"
+#include "base/utf8.h"
 
 static void
 test_width(void **state)

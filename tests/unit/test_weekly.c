@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
-#include "store_privacy.h"
-#include "tz.h"
-#include "weekly.h"
+#include "conf/conf.h"
+#include "store/store_privacy.h"
+#include "base/tz.h"
+#include "policy/weekly.h"
 
 static struct conf cf;
 

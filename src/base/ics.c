@@ -1,0 +1,236 @@
+/*
+ * ics: calendar entries with libical.  See ics.h.
+ *
+ * libical builds the object (its TEXT escaping of , ; \ and line breaks,
+ * parameter quoting, the property grammar) and checks it against the iTIP
+ * restrictions for its METHOD.  Its serializer is then unfolded and folded
+ * again here, because it may leave a line over the 75 octets RFC 5545 3.1
+ * asks for when the line holds multi-byte characters.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libical/ical.h>
+
+#include "base/ics.h"
+#include "base/utf8.h"
+#include "base/util.h"
+
+#define ICS_FOLD	75
+#define ICS_EPOCH	1577836800	/* 2020-01-01T00:00:00Z */
+
+long
+ics_sequence(time_t stamp)
+{
+	return stamp > ICS_EPOCH ? (long)((stamp - ICS_EPOCH) / 60) : 0L;
+}
+
+char *
+ics_uid(long long appt_id, const char *installation, const char *domain)
+{
+	return xasprintf("appointment-%lld-%s@%s", appt_id,
+	    installation != NULL && installation[0] != '\0' ? installation : "0",
+	    domain != NULL && domain[0] != '\0' ? domain : "nudged.invalid");
+}
+
+/*
+ * A clean copy: valid UTF-8, no control characters (C0, DEL, C1) except
+ * line breaks when lines is set (as "\n"); for a parameter value (param)
+ * no DQUOTE either, which a quoted parameter cannot hold.
+ */
+static char *
+ics_clean(const char *s, int lines, int param)
+{
+	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
+	struct sbuf b = { 0 };
+	size_t n;
+
+	while (*p != '\0') {
+		if (lines && (*p == '\r' || *p == '\n')) {
+			p += (p[0] == '\r' && p[1] == '\n') ? 2 : 1;
+			sbuf_addc(&b, '\n');
+			continue;
+		}
+		if ((n = utf8_len(p)) == 0) {
+			sbuf_add(&b, "\xef\xbf\xbd");
+			p++;
+			continue;
+		}
+		if ((n == 1 && (*p < 0x20 || *p == 0x7f || (param && *p == '"'))) ||
+		    (n == 2 && p[0] == 0xc2 && p[1] < 0xa0))
+			sbuf_addc(&b, ' ');
+		else
+			sbuf_addn(&b, (const char *)p, n);
+		p += n;
+	}
+	return sbuf_steal(&b);
+}
+
+/* Unfold libical's lines and fold them again at 75 octets, whole characters. */
+static char *
+ics_refold(const char *in)
+{
+	struct sbuf b = { 0 }, line = { 0 };
+	const char *p = in;
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, "\r\n");
+
+		sbuf_addn(&line, p, n);
+		p += n;
+		p += (p[0] == '\r' && p[1] == '\n') ? 2 : (*p != '\0');
+		if (*p == ' ' || *p == '\t') {	/* a continuation */
+			p++;
+			continue;
+		}
+		{
+			const unsigned char *l = (const unsigned char *)sbuf_str(&line);
+			size_t len = line.len, max = ICS_FOLD, cut;
+
+			while (len > max) {
+				cut = max;
+				while (cut > 0 && (l[cut] & 0xc0) == 0x80)
+					cut--;
+				sbuf_addn(&b, (const char *)l, cut);
+				sbuf_add(&b, "\r\n ");
+				l += cut;
+				len -= cut;
+				max = ICS_FOLD - 1;
+			}
+			sbuf_addn(&b, (const char *)l, len);
+			sbuf_add(&b, "\r\n");
+		}
+		line.len = 0;
+		if (line.s != NULL)
+			line.s[0] = '\0';
+	}
+	sbuf_free(&line);
+	return sbuf_steal(&b);
+}
+
+static void
+ics_add_text(icalcomponent *ev, icalproperty *(*make)(const char *),
+    const char *v, int lines)
+{
+	char *c;
+
+	if (v == NULL || v[0] == '\0')
+		return;
+	c = ics_clean(v, lines, 0);
+	icalcomponent_add_property(ev, make(c));
+	free(c);
+}
+
+/* ORGANIZER or ATTENDEE: mailto: the address, with a CN when given. */
+static void
+ics_add_person(icalcomponent *ev, icalproperty *(*make)(const char *),
+    const char *addr, const char *cn)
+{
+	icalproperty *p;
+	char *a, *v;
+
+	a = ics_clean(addr, 0, 1);
+	v = xasprintf("mailto:%s", a);
+	p = make(v);
+	if (cn != NULL && cn[0] != '\0') {
+		char *c = ics_clean(cn, 0, 1);
+
+		icalproperty_add_parameter(p, icalparameter_new_cn(c));
+		free(c);
+	}
+	icalcomponent_add_property(ev, p);
+	free(v);
+	free(a);
+}
+
+/* The first complaint libical's restriction check left in the object. */
+static void
+ics_restriction_error(icalcomponent *cal, char *err, size_t errlen)
+{
+	icalcomponent *ev = icalcomponent_get_first_component(cal,
+	    ICAL_VEVENT_COMPONENT);
+	icalproperty *p = NULL;
+
+	if (ev != NULL)
+		p = icalcomponent_get_first_property(ev, ICAL_XLICERROR_PROPERTY);
+	if (p == NULL)
+		p = icalcomponent_get_first_property(cal, ICAL_XLICERROR_PROPERTY);
+	snprintf(err, errlen, "calendar entry not valid: %s", p != NULL ?
+	    icalproperty_get_xlicerror(p) : "iTIP restrictions not met");
+}
+
+char *
+ics_format(const struct ics_event *e, char *err, size_t errlen)
+{
+	icaltimezone *utc = icaltimezone_get_utc_timezone();
+	icalcomponent *cal, *ev;
+	char *raw, *out, *uid;
+
+	if (e->uid == NULL || e->organizer == NULL ||
+	    (e->cancel && e->attendee == NULL)) {
+		snprintf(err, errlen, "calendar entry lacks %s", e->uid == NULL ?
+		    "a UID" : e->organizer == NULL ? "an organizer" :
+		    "the attendee a cancellation names");
+		return NULL;
+	}
+	cal = icalcomponent_vanew(ICAL_VCALENDAR_COMPONENT,
+	    icalproperty_new_prodid("-//nudged//nudged appointment reminders//EN"),
+	    icalproperty_new_version("2.0"),
+	    icalproperty_new_calscale("GREGORIAN"),
+	    /*
+	     * PUBLISH, not REQUEST: a reminder informs, it does not ask the
+	     * client to accept or decline (and no reply reaches nudged).
+	     */
+	    icalproperty_new_method(e->cancel ? ICAL_METHOD_CANCEL :
+	    ICAL_METHOD_PUBLISH), (void *)0);
+	ev = icalcomponent_new(ICAL_VEVENT_COMPONENT);
+	uid = ics_clean(e->uid, 0, 1);
+	icalcomponent_add_property(ev, icalproperty_new_uid(uid));
+	free(uid);
+	icalcomponent_add_property(ev, icalproperty_new_sequence(
+	    (int)ics_sequence(e->stamp)));
+	icalcomponent_add_property(ev, icalproperty_new_dtstamp(
+	    icaltime_from_timet_with_zone(e->stamp, 0, utc)));
+	icalcomponent_add_property(ev, icalproperty_new_dtstart(
+	    icaltime_from_timet_with_zone(e->start, 0, utc)));
+	icalcomponent_add_property(ev, icalproperty_new_dtend(
+	    icaltime_from_timet_with_zone(e->start +
+	    (time_t)e->duration_min * 60, 0, utc)));
+	ics_add_text(ev, icalproperty_new_summary,
+	    e->summary != NULL && e->summary[0] != '\0' ? e->summary :
+	    "Appointment", 0);
+	ics_add_text(ev, icalproperty_new_location, e->location, 0);
+	ics_add_text(ev, icalproperty_new_description, e->description, 1);
+	if (e->url != NULL && e->url[0] != '\0') {
+		char *u = ics_clean(e->url, 0, 1);
+
+		/* a URI value: no spaces, which ics_clean may have made */
+		if (strchr(u, ' ') == NULL)
+			icalcomponent_add_property(ev, icalproperty_new_url(u));
+		free(u);
+	}
+	ics_add_person(ev, icalproperty_new_organizer, e->organizer,
+	    e->organizer_cn);
+	if (e->cancel)
+		ics_add_person(ev, icalproperty_new_attendee, e->attendee,
+		    e->attendee_cn);
+	icalcomponent_add_property(ev, icalproperty_new_status(e->cancel ?
+	    ICAL_STATUS_CANCELLED : ICAL_STATUS_CONFIRMED));
+	icalcomponent_add_property(ev, icalproperty_new_transp(ICAL_TRANSP_OPAQUE));
+	icalcomponent_add_component(cal, ev);
+	if (!icalrestriction_check(cal)) {
+		ics_restriction_error(cal, err, errlen);
+		icalcomponent_free(cal);
+		return NULL;
+	}
+	raw = icalcomponent_as_ical_string_r(cal);
+	icalcomponent_free(cal);
+	if (raw == NULL) {
+		snprintf(err, errlen, "calendar entry could not be written");
+		return NULL;
+	}
+	out = ics_refold(raw);
+	free(raw);
+	return out;
+}

@@ -1,0 +1,24 @@
+/*
+ * utf8: decoding UTF-8, and the display width of text (terminal
+ * columns), for tables.
+ */
+#ifndef NUDGED_UTF8_H
+#define NUDGED_UTF8_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+size_t	 utf8_width(const char *);
+
+/*
+ * The one UTF-8 decoder.  utf8_next: the code point at s (NUL-terminated)
+ * and the length of its well-formed sequence (1-4), or 0 when none starts
+ * there (a stray or short continuation, an overlong form, a surrogate,
+ * beyond U+10FFFF); then *cp is U+FFFD.  The terminating NUL fails the
+ * continuation test, so it never reads past the string.  utf8_len: the
+ * same length without the code point.
+ */
+size_t	 utf8_next(const unsigned char *s, uint32_t *cp);
+size_t	 utf8_len(const unsigned char *s);
+
+#endif

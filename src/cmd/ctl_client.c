@@ -1,0 +1,200 @@
+/*
+ * ctl_client: nudgectl's commands about what clients receive (issue 9):
+ * `edit APPOINTMENT` (mode, duration, link, who it is for) and
+ * `templates [GROUP]` (the built-in wording, printed as it is written).
+ *
+ * `edit` only changes the row.  The planner notices the change (the
+ * details a client was last sent differ) and sends those already reminded
+ * a 'moved' notice with an updated calendar entry, instead of the
+ * cancellation a cancel-and-rebook would have sent.
+ */
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "cmd/ctl.h"
+#include "base/tmpl.h"
+
+/* The appointment as it is: case, kind, mode, duration, link, status, for. */
+#define EDIT_SQL "SELECT case_id, kind, mode, duration_min, video_url, " \
+	"status, for_client FROM appointments WHERE id = ?1"
+
+/* Is client a member of case? 0, or an exit code. */
+int
+ctl_member_of(struct ctx *c, long long case_id, long long client)
+{
+	sqlite3_stmt *s;
+	int r;
+
+	if ((s = ctl_q_prep(c, "SELECT 1 FROM case_members WHERE case_id = ?1 "
+	    "AND client_id = ?2", "II", case_id, client)) == NULL)
+		return EX_IOERR;
+	r = ctl_q_step(c, s);
+	sqlite3_finalize(s);
+	if (r == -1)
+		return EX_IOERR;
+	if (r == 0)
+		return ctl_fail(EX_DATAERR, "%s: client %lld is not a member of "
+		    "case %lld", c->cmd, client, case_id);
+	return 0;
+}
+
+int
+cmd_appt_edit(struct ctx *c, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "mode", required_argument, NULL, O_MODE },
+		{ "duration", required_argument, NULL, O_DURATION },
+		{ "video-url", required_argument, NULL, O_VIDEO },
+		{ "for", required_argument, NULL, O_FOR },
+		{ "everyone", no_argument, NULL, O_EVERYONE },
+		HELP_OPT, { NULL, 0, NULL, 0 }
+	};
+	const char *mode = NULL, *video = NULL;
+	char *v[7];
+	long long id, forc = 0, case_id;
+	long dur = 0, n;
+	int ch, rc, everyone = 0;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+		rc = 0;
+		switch (ch) {
+		case O_MODE: mode = optarg; break;
+		case O_VIDEO: video = optarg; break;
+		case O_DURATION:
+			rc = ctl_num(c, "--duration", optarg, 5, 600, &dur);
+			break;
+		case O_FOR:
+			rc = ctl_id_arg(c, "--for", optarg, &forc);
+			break;
+		case O_EVERYONE: everyone = 1; break;
+		case 'h':
+			return ctl_help(c);
+		default:
+			return ctl_badopt(c, ch, argv);
+		}
+		if (rc != 0)
+			return rc;
+	}
+	if ((rc = ctl_one_id(c, argc, argv, "appointment", &id)) != 0)
+		return rc;
+	if (mode == NULL && video == NULL && dur == 0 && forc == 0 && !everyone)
+		return ctl_fail(EX_USAGE, "%s: nothing to change (see --help)",
+		    c->cmd);
+	if (forc != 0 && everyone)
+		return ctl_fail(EX_USAGE, "%s: --for or --everyone, not both",
+		    c->cmd);
+	if (mode != NULL && strcmp(mode, "in_person") != 0 &&
+	    strcmp(mode, "online") != 0 && strcmp(mode, "phone") != 0)
+		return ctl_fail(EX_USAGE, "%s: --mode is in_person, online or "
+		    "phone, not '%s'", c->cmd, mode);
+	if (video != NULL &&
+	    ((rc = ctl_text_ok(c, "--video-url", video, 500)) != 0 ||
+	    (strncmp(video, "https://", 8) != 0 &&
+	    strncmp(video, "http://", 7) != 0) || strchr(video, ' ') != NULL))
+		return rc ? rc : ctl_fail(EX_DATAERR, "%s: --video-url must be "
+		    "an http(s):// link without spaces", c->cmd);
+	if ((rc = ctl_tx_begin(c)) != 0)
+		return rc;
+	if ((rc = ctl_q_row(c, "appointment", id, EDIT_SQL, v, 7)) != 0)
+		return ctl_tx_end(c, rc);
+	case_id = parse_long(v[0], 1, LONG_MAX, &n) == 0 ? n : 0;
+	if (v[5] != NULL && strcmp(v[5], "cancelled") == 0)
+		rc = ctl_fail(EX_DATAERR, "%s: appointment %lld is cancelled",
+		    c->cmd, id);
+	else if (video != NULL && strcmp(mode != NULL ? mode : v[2] ? v[2] : "",
+	    "online") != 0)
+		rc = ctl_fail(EX_USAGE, "%s: --video-url is for an online "
+		    "appointment (add --mode online)", c->cmd);
+	else if (forc != 0)
+		rc = ctl_member_of(c, case_id, forc);
+	/* Leaving online drops its own link: the next online one gets practice.video_url. */
+	if (rc == 0 && mode != NULL && strcmp(mode, "online") != 0)
+		rc = ctl_q_exec(c, "UPDATE appointments SET video_url = NULL "
+		    "WHERE id = ?1", "I", id);
+	if (rc == 0 && mode != NULL)
+		rc = ctl_q_exec(c, "UPDATE appointments SET mode = ?1 WHERE "
+		    "id = ?2", "tI", mode, id);
+	if (rc == 0 && video != NULL)
+		rc = ctl_q_exec(c, "UPDATE appointments SET video_url = ?1 "
+		    "WHERE id = ?2", "tI", video, id);
+	if (rc == 0 && dur != 0)
+		rc = ctl_q_exec(c, "UPDATE appointments SET duration_min = ?1 "
+		    "WHERE id = ?2", "iI", (int)dur, id);
+	if (rc == 0 && forc != 0)
+		rc = ctl_q_exec(c, "UPDATE appointments SET for_client = ?1 "
+		    "WHERE id = ?2", "II", forc, id);
+	if (rc == 0 && everyone)
+		rc = ctl_q_exec(c, "UPDATE appointments SET for_client = NULL "
+		    "WHERE id = ?1", "I", id);
+	if (rc == 0) {
+		ctl_outf(c, "appointment %lld changed:", id);
+		if (mode != NULL)
+			ctl_outf(c, " mode %s -> %s", v[2] ? v[2] : "?", mode);
+		if (dur != 0)
+			ctl_outf(c, " duration %s -> %ld minutes", v[3] ? v[3] :
+			    "?", dur);
+		if (video != NULL)
+			ctl_outf(c, " new video link");
+		if (forc != 0)
+			ctl_outf(c, " for client %lld only", forc);
+		if (everyone)
+			ctl_outf(c, " for every member of the case");
+		ctl_outf(c, "\n");
+		if (c->conf->notify_move)
+			ctl_outf(c, "(clients already reminded get a change "
+			    "notice)\n");
+	}
+	ctl_free_row(v, 7);
+	return ctl_tx_end(c, rc);
+}
+
+static void
+print_group(const char *g)
+{
+	for (size_t k = 0; tmpl_keys[k] != NULL; k++) {
+		const char *t = tmpl_builtin(g, tmpl_keys[k]);
+
+		printf("[%s.%s]\n%s%s\n", g, tmpl_keys[k], t != NULL ? t : "",
+		    t != NULL && t[0] != '\0' && t[strlen(t) - 1] == '\n' ? "" :
+		    "\n");
+	}
+}
+
+int
+cmd_templates(struct ctx *c, int argc, char **argv)
+{
+	static const struct option lo[] = { HELP_OPT, { NULL, 0, NULL, 0 } };
+	int ch;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+		if (ch == 'h')
+			return ctl_help(c);
+		return ctl_badopt(c, ch, argv);
+	}
+	if (argc - optind > 1)
+		return ctl_fail(EX_USAGE, "%s: at most one GROUP (see --help)",
+		    c->cmd);
+	if (argc - optind == 1) {
+		if (!tmpl_builtin_group(argv[optind]))
+			return ctl_fail(EX_USAGE, "%s: no built-in group '%s' "
+			    "(nudgectl templates lists them)", c->cmd,
+			    argv[optind]);
+		print_group(argv[optind]);
+		return 0;
+	}
+	/* Without a group: the names, then the values they may use. */
+	printf("built-in template groups (nudgectl templates GROUP prints "
+	    "one):\n");
+	for (size_t g = 0; tmpl_groups[g] != NULL; g++)
+		printf("  %s\n", tmpl_groups[g]);
+	printf("\nvalues a template may use:\n");
+	for (size_t i = 0; tmpl_names[i] != NULL; i++)
+		printf("  {{%s}}\n", tmpl_names[i]);
+	return 0;
+}

@@ -1,0 +1,139 @@
+/*
+ * ctl_outbox: what nudged will send and what it sent (upcoming, outbox),
+ * and one real test message (send-test).  upcoming and send-test go
+ * through deliver.c as the daemon does; outbox only reads the messages.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+
+#include "cmd/ctl.h"
+#include "engine/deliver.h"
+#include "base/tz.h"
+#include "transport/xfer.h"
+
+#ifndef NUDGED_SYSCONFDIR
+#define NUDGED_SYSCONFDIR	"/etc"
+#endif
+
+/* ---- preview, outbox, test ---- */
+
+int
+cmd_upcoming(struct ctx *c, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "days", required_argument, NULL, O_DAYS },
+		{ "now", required_argument, NULL, O_NOW },
+		HELP_OPT, { NULL, 0, NULL, 0 }
+	};
+	char err[512];
+	long days = 14;
+	int ch, rc;
+	time_t now = 0;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+		if (ch == O_DAYS) {
+			if ((rc = ctl_num(c, "--days", optarg, 1, 366,
+			    &days)) != 0)
+				return rc;
+		} else if (ch == O_NOW) {
+			if (tz_parse_utc(optarg, &now) == -1)
+				return ctl_bad_date(c, "--now", optarg,
+				    "9999-99-99T99:99:99Z",
+				    "YYYY-MM-DDTHH:MM:SSZ (UTC)");
+		} else if (ch == 'h')
+			return ctl_help(c);
+		else
+			return ctl_badopt(c, ch, argv);
+	}
+	/* A preview: planned on a private copy, no lock held, nothing written. */
+	c->preview = 1;
+	if ((rc = ctl_no_args(c, argc, argv)) != 0 ||
+	    (rc = ctl_ctx_open(c)) != 0)
+		return rc;
+	if (now == 0)
+		now = time(NULL);
+	if (deliver_upcoming(c->conf, c->st, now, now + days * 86400, stdout,
+	    err, sizeof err) == -1)
+		return ctl_fail(EX_IOERR, "upcoming: %s", err);
+	return 0;
+}
+
+int
+cmd_send_test(struct ctx *c, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "to", required_argument, NULL, O_TO },
+		HELP_OPT, { NULL, 0, NULL, 0 }
+	};
+	const char *to = NULL;
+	char err[512];
+	int ch, rc, r;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+		if (ch == O_TO)
+			to = optarg;
+		else if (ch == 'h')
+			return ctl_help(c);
+		else
+			return ctl_badopt(c, ch, argv);
+	}
+	if ((rc = ctl_no_args(c, argc, argv)) != 0)
+		return rc;
+	if (to == NULL)
+		return ctl_fail(EX_USAGE, "%s: --to is required", c->cmd);
+	if ((rc = ctl_text_ok(c, "--to", to, 254)) != 0 ||
+	    (rc = ctl_ctx_open(c)) != 0)
+		return rc;
+	/*
+	 * The service gets its password from systemd (LoadCredential); a
+	 * practitioner's shell has none, and the server's 535 would read as
+	 * a wrong password.  Say what is missing instead.
+	 */
+	if (strchr(to, '@') != NULL && c->conf->email.enabled &&
+	    c->conf->email.username != NULL && c->conf->email.password == NULL)
+		return ctl_fail(EX_CONFIG, "%s: no SMTP password was available "
+		    "to nudgectl (the config gives no email.password or "
+		    "password_file, and there is no systemd credential "
+		    "smtp-password: only the service gets that one); nothing "
+		    "was sent.  Either set email.password_file to a file "
+		    "readable by group nudged, or run: sudo systemd-run --pipe "
+		    "--wait -p LoadCredential=smtp-password:%s/nudged/"
+		    "smtp-password nudgectl send-test --to ADDRESS", c->cmd,
+		    NUDGED_SYSCONFDIR);
+	if (strchr(to, '@') == NULL && c->conf->sms.enabled &&
+	    c->conf->sms.token == NULL && c->conf->sms.provider != NULL &&
+	    strcmp(c->conf->sms.provider, "generic") != 0)
+		return ctl_fail(EX_CONFIG, "%s: no SMS token was available to "
+		    "nudgectl (the config gives no sms.token or token_file, "
+		    "and there is no systemd credential sms-token: only the "
+		    "service gets that one); nothing was sent.  Either set "
+		    "sms.token_file to a file readable by group nudged, or run "
+		    "it through sudo systemd-run --pipe --wait -p "
+		    "LoadCredential=sms-token:%s/nudged/sms-token", c->cmd,
+		    NUDGED_SYSCONFDIR);
+	err[0] = '\0';
+	r = deliver_test(c->conf, c->st, to, time(NULL), err, sizeof err);
+	switch (r) {
+	case XFER_OK:
+		printf("test message sent to %s\n", to);
+		return 0;
+	case XFER_PERMFAIL:
+		return ctl_fail(EX_DATAERR, "test message to %s refused: %s",
+		    to, err[0] ? err : "permanent failure");
+	case XFER_TEMPFAIL:
+	case XFER_UNKNOWN:
+	case XFER_CHANNEL:
+		return ctl_fail(EX_TEMPFAIL, "test message to %s not sent "
+		    "(%s): %s", to, xfer_result_name((enum xfer_result)r),
+		    err[0] ? err : "no details");
+	default:
+		return ctl_fail(EX_IOERR, "test message to %s: %s", to,
+		    err[0] ? err : "failed");
+	}
+}

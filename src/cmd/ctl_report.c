@@ -1,0 +1,237 @@
+/*
+ * ctl_report: what nudged sent, as the practitioner reads it: nudgectl
+ * outbox (every message with its client, filtered) and nudgectl report
+ * --week (per client: sent, failed, cancelled that week: the table read
+ * on Friday).  Read only; the SQL is in store_list.c.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include "cmd/ctl.h"
+#include "store/store.h"
+#include "base/tz.h"
+#include "base/utf8.h"
+#include "base/util.h"
+
+
+/* Server replies may carry line breaks; a table row must stay one line. */
+static void
+print_flat(const char *s)
+{
+	for (; *s != '\0'; s++)
+		putchar((unsigned char)*s < 0x20 ? ' ' : *s);
+}
+
+static int
+name_width(const struct outbox_row *r, size_t n)
+{
+	size_t w = 6, x;
+
+	for (size_t i = 0; i < n; i++)
+		if (r[i].client_name != NULL &&
+		    (x = utf8_width(r[i].client_name)) > w)
+			w = x;
+	return w > 30 ? 30 : (int)w;
+}
+
+int
+cmd_outbox(struct ctx *c, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "failed", no_argument, NULL, O_FAILED },
+		{ "status", required_argument, NULL, O_STATUS },
+		{ "client", required_argument, NULL, O_CLIENT },
+		{ "since", required_argument, NULL, O_SINCE },
+		{ "until", required_argument, NULL, O_UNTIL },
+		{ "limit", required_argument, NULL, O_LIMIT },
+		HELP_OPT, { NULL, 0, NULL, 0 }
+	};
+	struct outbox_filter f = { NULL, 0, 0, 0, 50 };
+	struct outbox_row *r;
+	const char *since = NULL, *until = NULL;
+	char err[512], due[32], sent[32];
+	size_t n, i;
+	int ch, rc, k, nw;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+		rc = 0;
+		switch (ch) {
+		case O_FAILED:
+			f.status = "failed";
+			break;
+		case O_STATUS:
+			for (k = 0; msg_status_names[k] &&
+			    strcmp(msg_status_names[k], optarg) != 0; k++)
+				;
+			if (msg_status_names[k] == NULL)
+				return ctl_fail(EX_USAGE, "%s: --status is one of "
+				    "pending, sending, sent, failed, skipped, "
+				    "cancelled; not '%s'", c->cmd, optarg);
+			f.status = msg_status_names[k];
+			break;
+		case O_CLIENT:
+			rc = ctl_id_arg(c, "--client", optarg, &f.client_id);
+			break;
+		case O_SINCE:
+			since = optarg;
+			break;
+		case O_UNTIL:
+			until = optarg;
+			break;
+		case O_LIMIT:
+			rc = ctl_num(c, "--limit", optarg, 1, 1000000, &f.limit);
+			break;
+		case 'h':
+			return ctl_help(c);
+		default:
+			return ctl_badopt(c, ch, argv);
+		}
+		if (rc != 0)
+			return rc;
+	}
+	if ((rc = ctl_no_args(c, argc, argv)) != 0)
+		return rc;
+	if ((rc = ctl_ctx_open(c)) != 0 ||
+	    (since && (rc = ctl_date_arg(c, "--since", since, &f.since)) != 0) ||
+	    (until && (rc = ctl_date_arg(c, "--until", until, &f.until)) != 0))
+		return rc;
+	if (until) {		/* inclusive: up to the end of that day */
+		int y, mo, d;
+
+		tz_parse_date(until, &y, &mo, &d);
+		tz_date_add_days(&y, &mo, &d, 1);
+		if (tz_local_to_utc(y, mo, d, 0, 0, 0, &f.until) == -1)
+			return ctl_fail(EX_USAGE, "%s: bad --until", c->cmd);
+	}
+	if (store_outbox_list(c->st, &f, &r, &n, err, sizeof err) != 0)
+		return ctl_fail(EX_IOERR, "%s", err);
+	nw = name_width(r, n);
+	for (i = 0; i < n; i++) {
+		if (i == 0) {
+			printf("%-6s %-16s %-12s %-5s %-9s %5s  ", "ID", "DUE",
+			    "PURPOSE", "CHAN", "STATUS", "TRIES");
+			ctl_pad("CLIENT", nw);
+			printf(" RECIPIENT\n");
+		}
+		printf("%-6lld %-16s %-12s %-5s %-9s %5d  ", r[i].id,
+		    ctl_when_short(r[i].due_at, due, sizeof due),
+		    r[i].purpose ? r[i].purpose : "", r[i].channel ?
+		    r[i].channel : "", r[i].status ? r[i].status : "",
+		    r[i].attempts);
+		ctl_pad(r[i].client_name ? r[i].client_name : "-", nw);
+		putchar(' ');
+		print_flat(r[i].recipient ? r[i].recipient : "");
+		if (r[i].sent_at != NULL)
+			printf("  sent %s", ctl_when_short(r[i].sent_at, sent,
+			    sizeof sent));
+		printf("\n");
+		if (r[i].last_error != NULL) {
+			printf("       why: ");
+			print_flat(r[i].last_error);
+			printf("\n");
+		}
+	}
+	if (n == 0)
+		printf("no %s%smessages%s\n", f.status ? f.status : "",
+		    f.status ? " " : "", since || until || f.client_id ?
+		    " matching" : "");
+	store_outbox_rows_free(r, n);
+	return 0;
+}
+
+int
+cmd_report(struct ctx *c, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "week", optional_argument, NULL, O_WEEK },
+		HELP_OPT, { NULL, 0, NULL, 0 }
+	};
+	struct report_row *r;
+	struct report_row tot = { 0, NULL, 0, 0, 0, 0, 0 };
+	const char *date = NULL;
+	char err[512], d1[64], d2[64];
+	size_t n, i, w = 6, x;
+	int ch, rc, y, mo, d, wd, my, mm, md;
+	time_t from, until, t;
+	struct tm tm;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+		if (ch == O_WEEK)	/* the only report there is, so far */
+			date = optarg;	/* --week=DATE; else DATE follows */
+		else if (ch == 'h')
+			return ctl_help(c);
+		else
+			return ctl_badopt(c, ch, argv);
+	}
+	if (date == NULL && optind < argc)
+		date = argv[optind++];
+	if ((rc = ctl_no_args(c, argc, argv)) != 0)
+		return rc;
+	if (date != NULL && tz_parse_date(date, &y, &mo, &d) == -1)
+		return ctl_bad_date(c, "--week", date, "9999-99-99",
+		    "a date YYYY-MM-DD");
+	if ((rc = ctl_ctx_open(c)) != 0)
+		return rc;
+	if (date == NULL) {
+		tz_to_local(time(NULL), &tm);
+		y = tm.tm_year + 1900, mo = tm.tm_mon + 1, d = tm.tm_mday;
+	}
+	/* The week is Monday to Sunday, local time. */
+	wd = (int)((tz_days_from_civil(y, mo, d) % 7 + 7 + 3) % 7);
+	tz_date_add_days(&y, &mo, &d, -wd);
+	my = y, mm = mo, md = d;
+	if (tz_local_to_utc(y, mo, d, 0, 0, 0, &from) == -1)
+		return ctl_fail(EX_USAGE, "%s: cannot place that week", c->cmd);
+	tz_date_add_days(&y, &mo, &d, 7);
+	if (tz_local_to_utc(y, mo, d, 0, 0, 0, &until) == -1)
+		return ctl_fail(EX_USAGE, "%s: cannot place that week", c->cmd);
+	if (store_report(c->st, from, until, &r, &n, err, sizeof err) != 0)
+		return ctl_fail(EX_IOERR, "%s", err);
+	tz_format_date(from, d1, sizeof d1);
+	t = until - 12L * 3600;		/* Sunday, whatever the clocks did */
+	tz_format_date(t, d2, sizeof d2);
+	printf("Messages due from %s to %s\n", d1, d2);
+	for (i = 0; i < n; i++)
+		if (r[i].name != NULL && (x = utf8_width(r[i].name)) > w)
+			w = x;
+	if (w > 40)
+		w = 40;
+	if (n == 0) {
+		printf("no messages that week\n");
+		store_report_free(r, n);
+		return 0;
+	}
+	printf("%-6s ", "CLIENT");
+	ctl_pad("NAME", (int)w);
+	printf(" %5s %7s %10s %8s %8s\n", "SENT", "FAILED", "CANCELLED",
+	    "SKIPPED", "WAITING");
+	for (i = 0; i < n; i++) {
+		if (r[i].client_id != 0)
+			printf("%-6lld ", r[i].client_id);
+		else
+			printf("%-6s ", "-");
+		ctl_pad(r[i].name ? r[i].name : "(no client)", (int)w);
+		printf(" %5ld %7ld %10ld %8ld %8ld\n", r[i].sent, r[i].failed,
+		    r[i].cancelled, r[i].skipped, r[i].waiting);
+		tot.sent += r[i].sent;
+		tot.failed += r[i].failed;
+		tot.cancelled += r[i].cancelled;
+		tot.skipped += r[i].skipped;
+		tot.waiting += r[i].waiting;
+	}
+	printf("%-6s ", "");
+	ctl_pad("total", (int)w);
+	printf(" %5ld %7ld %10ld %8ld %8ld\n", tot.sent, tot.failed,
+	    tot.cancelled, tot.skipped, tot.waiting);
+	if (tot.failed > 0)
+		printf("Why they failed: nudgectl outbox --status failed --since "
+		    "%04d-%02d-%02d\n", my, mm, md);
+	store_report_free(r, n);
+	return 0;
+}

@@ -1,0 +1,102 @@
+/*
+ * conf_int.h: private to conf*.c.  The loader's state and the helpers the
+ * pieces of the config loader share; nothing else includes this.
+ *
+ * Every check reports through conf_err()/conf_warn() with the file and
+ * line of the offending setting and carries on, so one run lists every
+ * problem (see conf.c).
+ */
+#ifndef NUDGED_CONF_INT_H
+#define NUDGED_CONF_INT_H
+
+#include <stddef.h>
+
+#include <libconfig.h>
+
+#include "conf/conf.h"
+
+/* One conf_load() run: the file, the struct being filled, the diagnostics. */
+struct conf_ld {
+	const char	 *path;
+	struct conf	 *c;
+	struct conf_diag *errs;
+	struct conf_diag *warns;
+};
+
+/* ---- conf_get.c: diagnostics, lookups, typed getters ---- */
+
+int	 conf_one_line(const char *v);
+int	 conf_has_scheme(const char *url, const char *scheme);
+
+/* The file a setting came from (an @include), else the main file. */
+const char *conf_src_file(const struct conf_ld *, const config_setting_t *);
+/*
+ * A problem at setting s ("FILE:LINE: ..."), or in the file as a whole
+ * when s is NULL.  Errors fail conf_load(), warnings do not.
+ */
+void	 conf_err(struct conf_ld *, const config_setting_t *s,
+	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void	 conf_warn(struct conf_ld *, const config_setting_t *s,
+	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void	 conf_missing(struct conf_ld *, const char *key, const char *why);
+
+/* g's member name, or NULL (also when g is NULL). */
+config_setting_t *conf_member(const config_setting_t *g, const char *name);
+/* Reports every member of g not in keys; where: the group, NULL at the top. */
+void	 conf_known_keys(struct conf_ld *, const config_setting_t *g,
+	    const char *where, const char *const *keys);
+/* A group-valued key: the group, or NULL when absent or not a group. */
+config_setting_t *conf_sub(struct conf_ld *, const config_setting_t *g,
+	    const char *name, const char *const *keys);
+
+/*
+ * The getters return 1 when the key was found and stored, 0 when it is
+ * absent (the default stays), -1 when it is present but wrong (reported).
+ */
+int	 conf_get_str(struct conf_ld *, const config_setting_t *g,
+	    const char *name, char **out);
+int	 conf_get_dur(struct conf_ld *, const config_setting_t *g,
+	    const char *name, long *out);
+int	 conf_get_bool(struct conf_ld *, const config_setting_t *g,
+	    const char *name, int *out);
+int	 conf_get_long(struct conf_ld *, const config_setting_t *g,
+	    const char *name, long min, long max, long *out);
+int	 conf_get_hhmm(struct conf_ld *, const config_setting_t *g,
+	    const char *name, int *out);
+/* A list of strings, each one of allowed (NULL: any); calls add() for each. */
+int	 conf_get_strlist(struct conf_ld *, const config_setting_t *g,
+	    const char *name, const char *const *allowed, const char *hint,
+	    void (*add)(void *, const char *), void *arg);
+/* "channels" = ["email", "sms"] into chans[] (replaced only when valid). */
+int	 conf_get_chans(struct conf_ld *, const config_setting_t *g,
+	    int chans[CHAN_N]);
+
+/* ---- conf_secret.c ---- */
+
+/*
+ * grp.key (inline), grp.key_file, or the systemd credential cred, into
+ * *out; files are read only when enabled.
+ */
+void	 conf_load_secret(struct conf_ld *, const config_setting_t *g,
+	    const char *grp, const char *key, const char *cred, int enabled,
+	    char **out);
+
+/* ---- conf_cal.c (issue 10) ---- */
+
+void	 conf_load_calendar(struct conf_ld *, const config_setting_t *root);
+void	 conf_free_calendar(struct conf *);
+/* ---- conf_privacy.c: privacy.*, alerts.weekly and alerts.names ---- */
+
+void	 conf_load_privacy(struct conf_ld *, const config_setting_t *root);
+
+/* ---- conf_sms.c ---- */
+
+void	 conf_load_sms(struct conf_ld *, const config_setting_t *root);
+
+/* ---- conf_client.c: issue 9's keys and the discreet-mode warnings ---- */
+
+/* After every other group (the checks look at templates and senders). */
+void	 conf_load_client(struct conf_ld *, const config_setting_t *root);
+void	 conf_client_free(struct conf *);
+
+#endif

@@ -1,0 +1,378 @@
+/*
+ * cal_sync: calendar feeds and imports into appointments.  See cal_sync.h.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "policy/cal_match.h"
+#include "engine/cal_sync.h"
+#include "transport/csv_read.h"
+#include "transport/feed_fetch.h"
+#include "transport/ical_read.h"
+#include "base/log.h"
+#include "store/store_cal.h"
+#include "base/tz.h"
+
+/* An import looks at least this far ahead (an export may hold months). */
+#define CAL_IMPORT_AHEAD	(366L * 86400)
+
+static void
+cal_local(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	tz_to_local(t, &tm);
+	snprintf(buf, len, "%04d-%02d-%02d %02d:%02d", tm.tm_year + 1900,
+	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min);
+}
+
+/* One line per decision that changes something or needs the practitioner. */
+static void
+cal_print(const struct cal_plan *p, struct sbuf *out)
+{
+	char when[64], old[64];
+
+	for (size_t i = 0; out != NULL && i < p->n; i++) {
+		const struct cal_dec *d = &p->v[i];
+
+		cal_local(d->start, when, sizeof(when));
+		switch (d->act) {
+		case CAL_KEEP:
+			break;
+		case CAL_BOOK:
+		case CAL_REBOOK:
+			sbuf_printf(out, "%-9s %s  case %lld  %s, %s, %d min  %s\n",
+			    "book", when, d->case_id, d->kind, d->mode,
+			    d->duration_min, d->key);
+			break;
+		case CAL_MOVE:
+			cal_local(d->old_start, old, sizeof(old));
+			sbuf_printf(out, "%-9s appointment %lld  %s -> %s  %s\n",
+			    "move", d->appt_id, old, when, d->key);
+			break;
+		case CAL_UPDATE:
+			sbuf_printf(out, "%-9s appointment %lld  %s  %s, %d min  %s\n",
+			    "update", d->appt_id, when, d->mode, d->duration_min,
+			    d->key);
+			break;
+		case CAL_CANCEL:
+		case CAL_MISSING:
+			sbuf_printf(out, "%-9s appointment %lld  %s  (%s)  %s\n",
+			    cal_act_name(d->act), d->appt_id, when, d->why, d->key);
+			break;
+		case CAL_UNMATCHED:
+			sbuf_printf(out, "%-9s %s  \"%s\"  (%s)  %s\n", "unmatched",
+			    when, d->ev != NULL && d->ev->summary != NULL ?
+			    d->ev->summary : "", d->why, d->key);
+			break;
+		}
+	}
+}
+
+void
+cal_counts_line(const struct cal_counts *k, struct sbuf *out)
+{
+	sbuf_printf(out, "%d booked, %d moved, %d updated, %d cancelled, "
+	    "%d unmatched, %d missing", k->n[CAL_BOOK] + k->n[CAL_REBOOK],
+	    k->n[CAL_MOVE], k->n[CAL_UPDATE], k->n[CAL_CANCEL],
+	    k->n[CAL_UNMATCHED], k->n[CAL_MISSING]);
+}
+
+/*
+ * Match ev against the database and apply (unless dry), inside the
+ * transaction the caller opened.  0 or -1 (database).
+ */
+static int
+cal_apply(const struct conf *c, struct store *st, const char *source,
+    const struct cal_events *ev, int full, int by_label, int by_attendee,
+    int dry, time_t now, struct sbuf *out, struct cal_counts *k, char *err,
+    size_t errlen)
+{
+	struct cal_case *cs = NULL;
+	struct cal_appt *as = NULL;
+	size_t ncs = 0, nas = 0;
+	struct cal_plan p = { 0 };
+	struct cal_match_opts o = { 0 };
+	int rc = -1;
+
+	if (store_cal_cases(st, &cs, &ncs, err, errlen) != 0 ||
+	    store_cal_appts(st, source, &as, &nas, err, errlen) != 0)
+		goto out;
+	o.by_label = by_label;
+	o.by_attendee = by_attendee;
+	o.practice_email = c->practice.email;
+	o.video_url = c->practice.video_url;
+	o.full = full;
+	o.now = now;
+	o.until = now + c->calendar.window;
+	cal_match(ev, cs, ncs, as, nas, &o, &p);
+	for (size_t i = 0; i < p.n; i++)
+		k->n[p.v[i].act]++;
+	k->bad = (int)ev->nbad;
+	if (!dry && store_cal_apply(st, source, &p, full, now, err, errlen) != 0)
+		goto out;
+	cal_print(&p, out);
+	rc = 0;
+out:
+	for (size_t i = 0; i < ncs; i++)
+		cal_case_free(&cs[i]);
+	free(cs);
+	for (size_t i = 0; i < nas; i++)
+		cal_appt_free(&as[i]);
+	free(as);
+	cal_plan_free(&p);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- feeds */
+
+static enum cal_sync_result
+cal_feed_failed(const struct conf_feed *f, struct store *st, time_t now,
+    const char *why, char *err, size_t errlen)
+{
+	/*
+	 * The digest's line names the kind of failure only ("Timeout was
+	 * reached", not how many milliseconds): the same failure again is
+	 * the same problem, reported once; the details are in the log.
+	 */
+	const char *cut = strstr(why, ": ");
+	char *what = xasprintf("feed %s: could not be read: %.*s (its "
+	    "appointments are kept as they were)", f->name,
+	    cut != NULL ? (int)(cut - why) : (int)strlen(why), why);
+	struct bad_row b = { "calendar", 0, what };
+	char dberr[256];
+
+	/* added to the feed's other problems, which stay as they are */
+	if (store_begin(st, dberr, sizeof(dberr)) != 0 ||
+	    store_feed_fail(st, f->name, why, now, dberr, sizeof(dberr)) != 0 ||
+	    store_note_bad(st, &b, now, dberr, sizeof(dberr)) < 0 ||
+	    store_commit(st, dberr, sizeof(dberr)) != 0) {
+		store_rollback(st);
+		snprintf(err, errlen, "%s", dberr);
+		free(what);
+		return CAL_SYNC_DBERR;
+	}
+	snprintf(err, errlen, "%s", why);
+	free(what);
+	return CAL_SYNC_FAILED;
+}
+
+enum cal_sync_result
+cal_sync_feed(const struct conf *c, const struct conf_feed *f,
+    struct store *st, time_t now, struct sbuf *out, struct cal_counts *k,
+    char *err, size_t errlen)
+{
+	struct store_feed prev = { 0 };
+	struct feed_got got = { 0 };
+	struct cal_events ev = { 0 };
+	enum feed_result fr;
+	enum cal_sync_result res = CAL_SYNC_DBERR;
+	char why[512] = "", *source = xasprintf("feed:%s", f->name);
+	char **whats = NULL;
+	const char *body;
+	size_t len;
+
+	memset(k, 0, sizeof(*k));
+	if (f->url == NULL) {
+		res = cal_feed_failed(f, st, now, "no url (url, url_file, or the "
+		    "credential calendar-<name>)", err, errlen);
+		goto out;
+	}
+	if (store_feed_get(st, f->name, &prev, err, errlen) < 0)
+		goto out;
+	/* validators only with a body to fall back on */
+	fr = feed_fetch(f->url, f->ca_file, f->timeout, prev.body ? prev.etag :
+	    NULL, prev.body ? prev.last_modified : NULL, &got, why, sizeof(why));
+	if (fr == FEED_STOPPED) {	/* not the feed's fault: nothing recorded */
+		snprintf(err, errlen, "%s", why);
+		res = CAL_SYNC_FAILED;
+		goto out;
+	}
+	if (fr == FEED_FAIL) {
+		res = cal_feed_failed(f, st, now, why, err, errlen);
+		goto out;
+	}
+	if (fr == FEED_SAME && prev.body == NULL) {
+		res = cal_feed_failed(f, st, now, "the server answered 304 Not "
+		    "Modified to a first request", err, errlen);
+		goto out;
+	}
+	k->not_modified = fr == FEED_SAME;
+	body = fr == FEED_SAME ? prev.body : got.body;
+	len = fr == FEED_SAME ? prev.len : got.len;
+	if (ical_read(body, len, c->practice.timezone, c->practice.video_url, now,
+	    now + c->calendar.window, &ev, why, sizeof(why)) != 0) {
+		res = cal_feed_failed(f, st, now, why, err, errlen);
+		goto out;
+	}
+	whats = xcalloc(ev.nbad + 1, sizeof(*whats));
+	for (size_t i = 0; i < ev.nbad; i++)
+		whats[i] = xasprintf("feed %s: %s (left as it was)", f->name,
+		    ev.bad[i].what);
+	if (store_begin(st, err, errlen) != 0)
+		goto out;
+	if (cal_apply(c, st, source, &ev, 1, f->by_label, f->by_attendee, 0, now,
+	    out, k, err, errlen) != 0 ||
+	    store_feed_ok(st, f->name, got.etag, got.last_modified,
+	    fr == FEED_OK ? got.body : NULL, got.len, now, err, errlen) != 0 ||
+	    store_feed_problems(st, f->name, whats, ev.nbad, now, err,
+	    errlen) != 0 || store_commit(st, err, errlen) != 0) {
+		store_rollback(st);
+		goto out;
+	}
+	res = CAL_SYNC_OK;
+out:
+	if (whats != NULL)
+		for (size_t i = 0; i < ev.nbad; i++)
+			free(whats[i]);
+	free(whats);
+	cal_events_free(&ev);
+	feed_got_free(&got);
+	store_feed_free(&prev);
+	free(source);
+	return res;
+}
+
+time_t
+cal_sync_due(const struct conf *c, struct store *st, time_t now)
+{
+	struct cal_counts k;
+	struct sbuf line = { 0 };
+	char err[512];
+	time_t next = 0, due, last;
+
+	/* called before every pass: only the times are read here */
+	for (size_t i = 0; i < c->calendar.nfeeds; i++) {
+		const struct conf_feed *f = &c->calendar.feeds[i];
+
+		if (store_feed_last_try(st, f->name, &last, err, sizeof(err)) != 0) {
+			log_err("calendar feed %s: %s", f->name, err);
+			continue;
+		}
+		due = last == 0 ? now : last + f->every;
+		if (due <= now) {
+			enum cal_sync_result r = cal_sync_feed(c, f, st, now, NULL, &k, err, sizeof(err));
+			if (r == CAL_SYNC_OK) {
+				cal_counts_line(&k, &line);
+				log_info("calendar feed %s: %s%s", f->name,
+				    sbuf_str(&line), k.not_modified ?
+				    " (not modified)" : "");
+				line.len = 0;
+			} else
+				log_err("calendar feed %s: %s%s", f->name, err,
+				    r == CAL_SYNC_FAILED ? " (its appointments are "
+				    "kept as they were)" : "");
+			due = now + f->every;
+		}
+		if (next == 0 || due < next)
+			next = due;
+	}
+	sbuf_free(&line);
+	return next;
+}
+
+/* --------------------------------------------------------------- import */
+
+static int
+cal_read_file(const char *path, char **text, size_t *len, char *err,
+    size_t errlen)
+{
+	struct sbuf b = { 0 };
+	char buf[8192];
+	ssize_t r;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while ((r = read(fd, buf, sizeof(buf))) != 0) {
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1 || b.len + (size_t)r > (size_t)FEED_MAX_BYTES) {
+			snprintf(err, errlen, "%s: %s", path, r == -1 ?
+			    strerror(errno) : "larger than the 8 MiB limit");
+			close(fd);
+			sbuf_free(&b);
+			return -1;
+		}
+		sbuf_addn(&b, buf, (size_t)r);
+	}
+	close(fd);
+	*len = b.len;
+	*text = sbuf_steal(&b);
+	return 0;
+}
+
+static int
+cal_is_csv(const char *path, const char *text)
+{
+	const char *dot = strrchr(path, '.');
+
+	if (dot != NULL && strcasecmp(dot, ".csv") == 0)
+		return 1;
+	if (dot != NULL && (strcasecmp(dot, ".ics") == 0 ||
+	    strcasecmp(dot, ".ical") == 0 || strcasecmp(dot, ".ifb") == 0))
+		return 0;
+	return strcasestr(text, "BEGIN:VCALENDAR") == NULL;
+}
+
+int
+cal_import(const struct conf *c, struct store *st, const char *path,
+    const char *map, int dry, time_t now, struct sbuf *out,
+    struct cal_counts *k, char *err, size_t errlen)
+{
+	struct cal_events ev = { 0 };
+	char *text = NULL, why[512];
+	time_t to = now + (c->calendar.window > CAL_IMPORT_AHEAD ?
+	    c->calendar.window : CAL_IMPORT_AHEAD);
+	size_t len;
+	int r, rc = -1;
+
+	memset(k, 0, sizeof(*k));
+	if (cal_read_file(path, &text, &len, err, errlen) != 0)
+		return -1;
+	if (cal_is_csv(path, text))
+		r = csv_read(text, len, map, c->practice.video_url, now, to, &ev,
+		    why, sizeof(why));
+	else if (map != NULL) {
+		snprintf(why, sizeof(why), "--columns is for CSV files only");
+		r = -1;
+	} else
+		r = ical_read(text, len, c->practice.timezone,
+		    c->practice.video_url, now, to, &ev, why, sizeof(why));
+	if (r != 0) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		goto out;
+	}
+	if (ev.nbad > 0) {
+		snprintf(err, errlen, "%s: %s%s; nothing imported", path,
+		    ev.bad[0].what, ev.nbad > 1 ? " (and more)" : "");
+		goto out;
+	}
+	rc = -2;
+	if (store_begin(st, err, errlen) != 0)
+		goto out;
+	/* both ways of matching: the practitioner chose this file */
+	if (cal_apply(c, st, "import", &ev, 0, 1, 1, dry, now, out, k, err,
+	    errlen) != 0) {
+		store_rollback(st);
+		goto out;
+	}
+	if (dry)
+		store_rollback(st);
+	else if (store_commit(st, err, errlen) != 0)
+		goto out;
+	rc = 0;
+out:
+	cal_events_free(&ev);
+	free(text);
+	return rc;
+}

@@ -1,0 +1,783 @@
+/*
+ * deliver: one pass over the outbox.  See deliver.h.
+ *
+ *   plan     BEGIN IMMEDIATE; snapshot; plan_run; insert/change; COMMIT
+ *   claim    BEGIN IMMEDIATE; next due row; re-read appointment, case,
+ *            client; plan_recheck; render; mark 'sending'; COMMIT
+ *   send     outside any transaction (a slow server never holds the lock):
+ *            email one at a time over one SMTP connection, SMS in batches
+ *            of sms.concurrency requests in flight
+ *   upload   just before the last of the message goes (the SMTP final
+ *            dot, the end of an HTTP body): uploaded = 1, committed (no
+ *            record: the transfer is aborted, the server cannot accept)
+ *   record   BEGIN IMMEDIATE; sent | retry | failed; COMMIT, for each
+ *            message as soon as its outcome is known (each SMS of a batch
+ *            as its answer comes, not after the slowest)
+ *
+ * A message is never marked sent before the server or provider accepted
+ * it, and always marked 'sending' (committed) before it is handed over.
+ * An outcome is never forgotten: when the database is locked or full at
+ * the moment it is recorded, recording is retried (claiming nothing new)
+ * until it works or nudged is told to stop; a stop gets one more try.
+ * A transfer stopped before its message was all handed over undoes its
+ * claim.
+ */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/deliver_int.h"
+#include "base/log.h"
+#include "base/phone.h"
+#include "policy/plan.h"
+#include "store/store_privacy.h"
+#include "base/tz.h"
+#include "base/util.h"
+
+#define DL_BATCH_MAX	32
+#define DL_KEEP_FIRST_MS	100	/* an unrecorded outcome: retry after */
+#define DL_KEEP_MAX_MS		5000	/* doubling up to */
+#define DL_KEEP_ONCE_S		120	/* --once gives up after (no stop flag) */
+
+void
+dl_item_free(struct dl_item *x)
+{
+	msg_free(&x->m);
+	if (x->has_a)
+		appt_free(&x->a);
+	if (x->has_k)
+		kase_free(&x->k);
+	if (x->has_cl)
+		client_free(&x->cl);
+	if (x->has_partner)
+		client_free(&x->partner);
+	if (x->has_hw)
+		homework_free(&x->hw);
+	composed_free(&x->w);
+	free(x->rcpt);
+	free(x->data);
+	free(x->msgid);
+	memset(x, 0, sizeof(*x));
+}
+
+static long
+dl_since(const struct conf *c)
+{
+	long back = 2L * 86400;
+
+	/* Follow-ups look back at appointments that already ended. */
+	for (size_t i = 0; i < c->nrules; i++)
+		if (c->rules[i].after + 3L * 86400 > back)
+			back = c->rules[i].after + 3L * 86400;
+	return back;
+}
+
+static int
+dl_plan(struct dl *d, long horizon, char *err, size_t errlen)
+{
+	struct snapshot snap;
+	struct plan p;
+	int rc = -1;
+
+	if (store_begin_or_stop(d->st, d->stop, err, errlen) != 0)
+		return d->stop != NULL && *d->stop ? 0 : -1;
+	if (store_snapshot(d->st, d->now - dl_since(d->c), &snap, err, errlen) != 0) {
+		store_rollback(d->st);
+		return -1;
+	}
+	/* Consent changed by a booking tool since the last look (issue 14). */
+	if (store_consent_sync(d->st, d->now, STORE_HOW_OUTSIDE, STORE_HOW_FIRST,
+	    NULL, err, errlen) != 0) {
+		snapshot_free(&snap);
+		store_rollback(d->st);
+		return -1;
+	}
+	plan_run(d->c, &snap, d->now, horizon, &p);
+	for (size_t i = 0; i < snap.nbad; i++) {
+		int r = store_note_bad(d->st, &snap.bad[i], d->now, err, errlen);
+
+		if (r < 0)
+			goto out;
+		d->stats->bad_rows++;
+		if (r == 1 || d->dry)
+			log_warn("skipping %s row %lld: %s", snap.bad[i].table,
+			    snap.bad[i].id, snap.bad[i].what);
+	}
+	for (size_t i = 0; i < p.nadd; i++) {
+		long long id = 0;
+		char mask[64];
+
+		if (store_insert_msg(d->st, &p.add[i], &id, err, errlen) != 0)
+			goto out;
+		if (id == 0)
+			continue;
+		d->stats->planned++;
+		log_debug("msg=%lld planned purpose=%s channel=%s to=%s status=%s%s%s",
+		    id, p.add[i].purpose, chan_name(p.add[i].channel),
+		    log_mask(p.add[i].recipient, mask, sizeof(mask)), p.add[i].status,
+		    p.add[i].last_error ? " why=" : "",
+		    p.add[i].last_error ? p.add[i].last_error : "");
+		if (strcmp(p.add[i].status, "skipped") == 0)
+			d->stats->skipped++;
+	}
+	for (size_t i = 0; i < p.nchg; i++) {
+		if (store_change_msg(d->st, &p.chg[i], err, errlen) != 0)
+			goto out;
+		log_debug("msg=%lld %s -> %s%s%s", p.chg[i].id, p.chg[i].from,
+		    p.chg[i].to, p.chg[i].reason ? " why=" : "",
+		    p.chg[i].reason ? p.chg[i].reason : "");
+		if (strcmp(p.chg[i].to, "skipped") == 0)
+			d->stats->skipped++;
+		else if (strcmp(p.chg[i].to, "cancelled") == 0)
+			d->stats->cancelled++;
+	}
+	rc = store_commit(d->st, err, errlen);
+out:
+	if (rc != 0)
+		store_rollback(d->st);
+	plan_free(&p);
+	snapshot_free(&snap);
+	return rc;
+}
+
+/* Fresh reads inside the claiming transaction.  -1 on a database error. */
+static int
+dl_load(struct dl *d, struct dl_item *x, char *err, size_t errlen)
+{
+	long long case_id = 0;
+	int r;
+
+	if (x->m.appointment_id != 0) {
+		r = store_get_appt(d->st, x->m.appointment_id, &x->a, err, errlen);
+		if (r < 0)
+			return -1;
+		x->has_a = r == 1;
+		if (r == 1)
+			case_id = x->a.case_id;
+	}
+	if (x->m.homework_id != 0) {
+		r = store_get_homework(d->st, x->m.homework_id, &x->hw, err, errlen);
+		if (r < 0)
+			return -1;
+		x->has_hw = r == 1;
+		if (r == 1)
+			case_id = x->hw.case_id;
+	}
+	if (case_id != 0) {
+		if ((r = store_get_case(d->st, case_id, &x->k, err, errlen)) < 0)
+			return -1;
+		x->has_k = r == 1;
+	}
+	if (x->m.client_id != 0) {
+		if ((r = store_get_client(d->st, x->m.client_id, &x->cl, err, errlen)) < 0)
+			return -1;
+		x->has_cl = r == 1;
+	}
+	if (x->has_k && x->k.nmembers == 2) {
+		long long other = x->k.members[0] == x->m.client_id ?
+		    x->k.members[1] : x->k.members[0];
+
+		if ((r = store_get_client(d->st, other, &x->partner, err, errlen)) < 0)
+			return -1;
+		x->has_partner = r == 1;
+	}
+	return 0;
+}
+
+static void
+dl_print(struct dl *d, const struct dl_item *x)
+{
+	char due[TZ_UTC_LEN], mask[64], date[64], hm[16];
+
+	tz_format_utc(x->when, due);
+	tz_format_date(x->when, date, sizeof(date));
+	tz_format_time(x->when, hm, sizeof(hm));
+	fprintf(d->out, "%s (%s %s) %s to %s%s%s: %s", due, date, hm,
+	    chan_name(x->m.channel), x->has_cl ? x->cl.name : "",
+	    x->has_cl ? " " : "", log_mask(x->rcpt, mask, sizeof(mask)), x->m.purpose);
+	/* A row planned only in the preview's private copy has no real id yet. */
+	if (x->m.id <= d->known)
+		fprintf(d->out, ", msg=%lld\n", x->m.id);
+	else
+		fprintf(d->out, ", not yet in the outbox\n");
+	if (x->m.channel == CHAN_EMAIL)
+		fprintf(d->out, "  Subject: %s\n", x->w.subject);
+	/* an SMS may hold line breaks too (after a link) */
+	for (const char *p = x->m.channel == CHAN_EMAIL ? x->w.text : x->data;
+	    *p; ) {
+		size_t n = strcspn(p, "\n");
+
+		fprintf(d->out, "  | %.*s\n", (int)n, p);
+		p += n + (p[n] == '\n');
+	}
+	if (x->m.channel == CHAN_SMS) {
+		struct sms_count n;
+
+		/* what it costs: the count the provider bills */
+		sms_count(x->data, &n);
+		fprintf(d->out, "  (%d SMS segment%s, %s)\n", n.segments,
+		    n.segments == 1 ? "" : "s", n.ucs2 ? "UCS-2" : "GSM-7");
+	}
+	fputc('\n', d->out);
+}
+
+
+/*
+ * A message the re-check will not send: held, failed (with the fallback),
+ * cancelled or skipped, inside the claim's transaction.  0 or -1.
+ */
+static int
+dl_settle(struct dl *d, struct dl_item *x, enum plan_verdict v,
+    const char *why, time_t hold, char *err, size_t errlen)
+{
+	static const char *const verdict[] = {
+		[PLAN_CANCEL] = "cancelled", [PLAN_SKIP] = "skipped",
+		[PLAN_FAIL] = "failed", [PLAN_HOLD] = "held",
+	};
+	char scrub[600];
+
+	assert(v != PLAN_SEND);
+	/* failures are logged by dl_fail, with the fallback taken */
+	if (d->until == 0 && v != PLAN_FAIL)
+		log_info("msg=%lld purpose=%s channel=%s status=%s why=\"%s\"",
+		    x->m.id, x->m.purpose, chan_name(x->m.channel),
+		    verdict[v], log_scrub(why, scrub, sizeof(scrub)));
+	if (v == PLAN_CANCEL)
+		d->stats->cancelled++;
+	else if (v == PLAN_SKIP)
+		d->stats->skipped++;
+	if (v == PLAN_HOLD)
+		return store_mark_hold(d->st, x->m.id, hold, why, err, errlen);
+	if (v == PLAN_FAIL)
+		return dl_fail(d, x, why, err, errlen);
+	return store_mark_final(d->st, x->m.id, verdict[v], why, err, errlen);
+}
+
+/* The re-check against fresh data, at the moment the message would go. */
+static enum plan_verdict
+dl_recheck(struct dl *d, struct dl_item *x, time_t *hold, char *why,
+    size_t whylen)
+{
+	enum plan_verdict v;
+
+	/* upcoming judges each message at the moment it would go */
+	x->when = d->now;
+	if (d->until != 0) {
+		x->when = x->m.due_at > x->when ? x->m.due_at : x->when;
+		x->when = x->m.next_at > x->when ? x->m.next_at : x->when;
+	}
+	v = plan_recheck(d->c, &x->m, x->has_a ? &x->a : NULL,
+	    x->has_k ? &x->k : NULL, x->has_cl ? &x->cl : NULL,
+	    x->has_hw ? &x->hw : NULL, x->when, &x->rcpt, hold, why, whylen);
+	/* Sendable, but pointless now (dl_moot): skipped like the planner's. */
+	if (v == PLAN_SEND && dl_moot(d, x, why, whylen))
+		return PLAN_SKIP;
+	return v;
+}
+
+/* --dry-run and upcoming: print it, and mark it only to move on. */
+static int
+dl_dry(struct dl *d, struct dl_item *x, char *err, size_t errlen)
+{
+	dl_print(d, x);
+	d->stats->sent++;
+	/* Inside the dry run's rolled-back transaction: only to move on. */
+	if (store_mark_sending(d->st, x->m.id, x->rcpt, x->msgid, d->now, err,
+	    errlen) != 0)
+		return -1;
+	return store_mark_sent(d->st, x->m.id, x->msgid, d->now, err, errlen);
+}
+
+/*
+ * The bytes that go: the email (and its Message-ID, kept across resends)
+ * or the SMS text.  0, or -1 with why when it can never go.
+ */
+static int
+dl_render(struct dl *d, struct dl_item *x, char *why, size_t whylen)
+{
+	struct sms_count n;
+
+	if (x->m.channel == CHAN_EMAIL) {
+		x->msgid = x->m.provider_ref != NULL ? xstrdup(x->m.provider_ref) :
+		    mail_message_id(d->c->email.from, x->m.id);
+		x->data = dl_email(d, x, why, whylen);
+		return x->data != NULL ? 0 : -1;
+	}
+	sms_count(dl_sms_text(x), &n);
+	if (n.segments > d->c->sms.max_segments) {
+		snprintf(why, whylen, "the text is %d segments long (%s), over "
+		    "max_segments = %ld", n.segments, n.ucs2 ? "UCS-2" : "GSM-7",
+		    d->c->sms.max_segments);
+		return -1;
+	}
+	x->data = xstrdup(dl_sms_text(x));
+	return 0;
+}
+
+/*
+ * Claim the next due message: re-check it, render it, mark it 'sending'.
+ * x is filled in every case (free it with dl_item_free).
+ */
+enum dl_claimed {
+	DL_CLAIM_ERROR = -1,	/* err says why; nothing left open */
+	DL_CLAIM_NONE = 0,	/* nothing due (or stopping) */
+	DL_CLAIM_SEND,		/* claimed: send it */
+	DL_CLAIM_SETTLED	/* settled without sending (skipped, held, ...) */
+};
+
+static enum dl_claimed
+dl_claim(struct dl *d, struct dl_item *x, char *err, size_t errlen)
+{
+	enum plan_verdict v;
+	char why[512] = "";
+	time_t hold = 0;
+	int r;
+
+	memset(x, 0, sizeof(*x));
+	if (store_begin_or_stop(d->st, d->stop, err, errlen) != 0)
+		return d->stop != NULL && *d->stop ? DL_CLAIM_NONE : DL_CLAIM_ERROR;
+	r = store_next_due(d->st, d->until ? d->until : d->now, &x->m, err, errlen);
+	if (r <= 0) {
+		if (r == 0 && store_commit(d->st, err, errlen) == 0)
+			return DL_CLAIM_NONE;
+		store_rollback(d->st);
+		return DL_CLAIM_ERROR;
+	}
+	if (d->paused[x->m.channel] != 0) {
+		/* The channel refused us in this pass: no more tries for now. */
+		r = store_mark_retry(d->st, x->m.id, d->paused[x->m.channel],
+		    x->m.last_error ? x->m.last_error : "channel paused", err, errlen);
+		d->stats->retry++;
+		goto settled;
+	}
+	if (dl_load(d, x, err, errlen) != 0)
+		goto fail;
+	if ((v = dl_recheck(d, x, &hold, why, sizeof(why))) != PLAN_SEND) {
+		r = dl_settle(d, x, v, why, hold, err, errlen);
+		goto settled;
+	}
+	dl_compose(d, x);
+	/* the details it goes out with: a later change is noticed (plan_moves) */
+	if (x->has_a) {
+		char *det = plan_detail(d->c, &x->a);
+
+		r = store_msg_set_detail(d->st, x->m.id, det, err, errlen);
+		free(det);
+		if (r != 0)
+			goto fail;
+	}
+	if (dl_render(d, x, why, sizeof(why)) != 0) {
+		r = dl_fail(d, x, why, err, errlen);
+		goto settled;
+	}
+	if (d->dry) {
+		r = dl_dry(d, x, err, errlen);
+		goto settled;
+	}
+	if (store_mark_sending(d->st, x->m.id, x->rcpt, x->msgid, d->now, err,
+	    errlen) != 0 || store_commit(d->st, err, errlen) != 0)
+		goto fail;
+	free(x->m.recipient);
+	x->m.recipient = xstrdup(x->rcpt);
+	return DL_CLAIM_SEND;
+settled:
+	if (r == 0 && store_commit(d->st, err, errlen) == 0)
+		return DL_CLAIM_SETTLED;
+fail:
+	store_rollback(d->st);
+	return DL_CLAIM_ERROR;
+}
+
+static double
+dl_mono(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Sleep ms, in short naps that keep the watchdog fed and see a stop. */
+static void
+dl_nap(struct dl *d, long ms)
+{
+	struct timespec nap = { 0, 50L * 1000 * 1000 };
+
+	for (long t = 0; t < ms; t += 50) {
+		if (d->stop != NULL && *d->stop)
+			return;
+		nanosleep(&nap, NULL);
+		xfer_tick();
+	}
+}
+
+/*
+ * One outcome into the outbox, in its own transaction: unclaim (nothing
+ * went up) or dl_record.  The in-memory side effects of a try that did
+ * not commit (counts, pauses) are undone so the next try starts clean.
+ */
+static int
+dl_keep_once(struct dl *d, struct dl_item *x, enum xfer_result res,
+    const char *ref, const char *why, const struct sms_req *sr, int unclaim,
+    int nowait, char *err, size_t errlen)
+{
+	/* Set for good: store_begin_or_stop() then tries once, no waiting. */
+	static volatile sig_atomic_t dl_no_wait = 1;
+	struct deliver_stats s0 = *d->stats;
+	time_t p0[CHAN_N];
+	int c0[CHAN_N], r;
+
+	memcpy(p0, d->paused, sizeof(p0));
+	memcpy(c0, d->pause_count, sizeof(c0));
+	if (store_begin_or_stop(d->st, nowait ? &dl_no_wait : d->stop, err,
+	    errlen) != 0)
+		return -1;
+	r = unclaim ? store_unclaim(d->st, x->m.id, err, errlen) :
+	    dl_record(d, x, res, ref, why, sr, err, errlen);
+	if (r == 0 && store_commit(d->st, err, errlen) == 0)
+		return 0;
+	store_rollback(d->st);
+	*d->stats = s0;
+	memcpy(d->paused, p0, sizeof(p0));
+	memcpy(d->pause_count, c0, sizeof(c0));
+	return -1;
+}
+
+/*
+ * The row is no longer ours to record (deleted, or changed from 'sending'
+ * by another program): retrying would never end.  1 when so (logged).
+ */
+static int
+dl_row_moved(struct dl *d, struct dl_item *x, enum xfer_result res)
+{
+	struct msg m;
+	char err[256];
+	int r, moved;
+
+	if ((r = store_get_msg(d->st, x->m.id, &m, err, sizeof(err))) < 0)
+		return 0;		/* the database itself: keep trying */
+	moved = r == 0 || m.status == NULL || strcmp(m.status, "sending") != 0;
+	if (moved)
+		log_warn("msg=%lld was %s by another program while in flight; "
+		    "its outcome (%s) is not recorded", x->m.id, r == 0 ?
+		    "deleted" : "changed", xfer_result_name(res));
+	msg_free(&m);
+	return moved;
+}
+
+/*
+ * Keep an outcome until it is durably recorded (issue 13): a database
+ * locked by another writer for longer than our wait, or a full disk, must
+ * not leave the row 'sending' (resent after a restart: a duplicate; not
+ * counted as reminded: no cancellation notice).  Retry with backoff,
+ * claiming nothing meanwhile; a stop request gets one last try, then the
+ * row is left to start-up recovery.  --once gives up after
+ * DL_KEEP_ONCE_S.  0, or -1 with err.  nowait: one try without waiting
+ * for another writer; 1 when it must be kept for later.
+ */
+static int
+dl_keep(struct dl *d, struct dl_item *x, enum xfer_result res,
+    const char *ref, const char *why, const struct sms_req *sr, int nowait,
+    char *err, size_t errlen)
+{
+	/* Stopped before it all went up: undo the claim, count no attempt. */
+	int unclaim = res == XFER_TEMPFAIL && !x->uploaded && !d->dry &&
+	    (x->unmarked || xfer_stopping());
+	double start = dl_mono(), said = 0;
+	long wait = DL_KEEP_FIRST_MS;
+	int last = 0;
+
+	if (nowait)
+		return dl_keep_once(d, x, res, ref, why, sr, unclaim, 1, err,
+		    errlen) == 0 || dl_row_moved(d, x, res) ? 0 : 1;
+	for (;;) {
+		if (dl_keep_once(d, x, res, ref, why, sr, unclaim, 0, err,
+		    errlen) == 0) {
+			if (said != 0)
+				log_info("msg=%lld outcome (%s) recorded after "
+				    "%.0f s", x->m.id, xfer_result_name(res),
+				    dl_mono() - start);
+			return 0;
+		}
+		if (dl_row_moved(d, x, res))
+			return 0;
+		if (last || (d->stop == NULL &&
+		    dl_mono() - start >= DL_KEEP_ONCE_S))
+			break;
+		if (said == 0 || dl_mono() - said >= 60) {
+			log_err("msg=%lld cannot record its outcome (%s) yet: %s; "
+			    "trying again, sending nothing else meanwhile",
+			    x->m.id, xfer_result_name(res), err);
+			said = dl_mono();
+		}
+		dl_nap(d, wait);
+		wait = wait * 2 > DL_KEEP_MAX_MS ? DL_KEEP_MAX_MS : wait * 2;
+		last = d->stop != NULL && *d->stop;
+	}
+	log_err("msg=%lld outcome (%s) not recorded: %s; the row stays "
+	    "'sending' until the next start", x->m.id, xfer_result_name(res),
+	    err);
+	return -1;
+}
+
+struct dl_batch {
+	struct dl	*d;
+	struct dl_item	*x;
+	struct sms_req	*req;		/* NULL for an email */
+	int		*later;		/* outcomes the database refused just now */
+	char		*err;
+	size_t		 errlen;
+};
+
+/* The transports' upload hook: item i is about to go up whole, committed. */
+static int
+dl_upload(void *arg, size_t i)
+{
+	struct dl_batch *b = arg;
+	struct dl_item *x = &b->x[i];
+	char err[256];
+
+	if (b->d->dry)
+		return 0;
+	if (store_mark_uploaded(b->d->st, x->m.id, b->d->stop, err,
+	    sizeof(err)) != 0) {
+		log_err("msg=%lld not sent: its upload cannot be recorded: %s",
+		    x->m.id, err);
+		x->unmarked = 1;
+		return -1;
+	}
+	x->uploaded = 1;
+	return 0;
+}
+
+int
+dl_mark_one(void *arg, size_t i)
+{
+	struct dl_one *o = arg;
+	char err[256];
+
+	(void)i;
+	if (store_mark_uploaded(o->st, o->id, NULL, err, sizeof(err)) != 0) {
+		log_err("msg=%lld not sent: its upload cannot be recorded: %s",
+		    o->id, err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+dl_send_email(struct dl *d, struct dl_item *x, char *err, size_t errlen)
+{
+	struct dl_batch b = { .d = d, .x = x };
+	struct xfer_mark mark = { dl_upload, &b };
+	enum xfer_result res;
+	char why[512] = "";
+
+	if (d->ms == NULL)
+		d->ms = mail_open(d->c);
+	res = mail_send(d->ms, x->rcpt, x->data, &mark, why, sizeof(why));
+	return dl_keep(d, x, res, x->msgid, why, NULL, 0, err, errlen);
+}
+
+/*
+ * An SMS of the batch is settled: record it now, if the database takes it
+ * at once.  Waiting here would stall the other requests in flight until
+ * their own timeouts made texts that went unknown; an outcome refused now
+ * is kept and recorded (see dl_keep) when the batch is over.
+ */
+static void
+dl_sms_done(void *arg, size_t i)
+{
+	struct dl_batch *b = arg;
+	struct sms_req *r = &b->req[i];
+
+	b->later[i] = dl_keep(b->d, &b->x[i], r->res, r->ref, r->err, r, 1,
+	    b->err, b->errlen);
+}
+
+/* Send a batch of claimed SMS; each outcome is recorded as it comes. */
+static int
+dl_send_sms(struct dl *d, struct dl_item *x, size_t n, char *err, size_t errlen)
+{
+	struct sms_req req[DL_BATCH_MAX];
+	int later[DL_BATCH_MAX], r = 0;
+	struct dl_batch b = { .d = d, .x = x, .req = req, .later = later,
+	    .err = err, .errlen = errlen };
+	struct xfer_mark mark = { dl_upload, &b };
+	struct sms_hooks hooks = { &mark, dl_sms_done, &b };
+
+	if (n == 0)
+		return 0;
+	memset(req, 0, sizeof(req));
+	memset(later, 0, sizeof(later));
+	for (size_t i = 0; i < n; i++) {
+		req[i].to = x[i].rcpt;
+		req[i].text = x[i].data;
+		req[i].from = dl_sms_from(d, &x[i]);
+	}
+	if (d->ss == NULL)
+		d->ss = sms_open(d->c);
+	sms_send_batch(d->ss, req, n, &hooks);
+	for (size_t i = 0; i < n; i++)
+		if (later[i] && dl_keep(d, &x[i], req[i].res, req[i].ref,
+		    req[i].err, &req[i], 0, err, errlen) != 0)
+			r = -1;
+	return r;
+}
+
+/*
+ * Claim and send until nothing is due (or stop).  A batch's outcomes can
+ * make new messages due (an SMS reminder's fallback email), so claiming
+ * starts over after each last batch.  0 or -1.
+ */
+static int
+dl_run(struct dl *d, volatile sig_atomic_t *stop, char *err, size_t errlen)
+{
+	struct dl_item batch[DL_BATCH_MAX];
+	size_t nb = 0, cap = (size_t)d->c->sms.concurrency;
+	int r = 0, more = 1;
+
+	if (cap < 1 || cap > DL_BATCH_MAX)
+		cap = cap < 1 ? 1 : DL_BATCH_MAX;
+	while (r == 0 && more && (stop == NULL || !*stop)) {
+		struct dl_item x;
+		enum dl_claimed n = dl_claim(d, &x, err, errlen);
+
+		if (n == DL_CLAIM_ERROR)
+			r = -1;
+		if (n == DL_CLAIM_NONE)
+			more = 0;	/* unless the last batch adds some, below */
+		if (n == DL_CLAIM_SEND && x.m.channel == CHAN_EMAIL) {
+			r = dl_send_email(d, &x, err, errlen);
+			dl_item_free(&x);
+			continue;
+		}
+		if (n == DL_CLAIM_SEND) {
+			assert(nb < cap);
+			batch[nb++] = x;
+		} else	/* what a failed or settled claim loaded */
+			dl_item_free(&x);
+		if (nb > 0 && (nb == cap || n == DL_CLAIM_NONE ||
+		    n == DL_CLAIM_ERROR)) {
+			/* In flight once claimed: a batch goes even on stop. */
+			if (dl_send_sms(d, batch, nb, err, errlen) != 0)
+				r = -1;
+			while (nb > 0)
+				dl_item_free(&batch[--nb]);
+			more = 1;
+		}
+	}
+	if (nb > 0 && dl_send_sms(d, batch, nb, err, errlen) != 0)
+		r = -1;
+	while (nb > 0)
+		dl_item_free(&batch[--nb]);
+	return r;
+}
+
+/*
+ * For nudgectl status: when the last pass ran and what it did, as
+ * "TIME planned sent failed skipped cancelled pending" (state pass.last).
+ */
+static int
+dl_note_pass(struct dl *d, char *err, size_t errlen)
+{
+	const struct deliver_stats *x = d->stats;
+	char stamp[TZ_UTC_LEN], v[160];
+
+	tz_format_utc(d->now, stamp);
+	snprintf(v, sizeof(v), "%s %d %d %d %d %d %ld", stamp, x->planned,
+	    x->sent, x->failed, x->skipped, x->cancelled, x->pending_due);
+	/* Waiting for a lock another process holds must not delay a stop. */
+	if (store_begin_or_stop(d->st, d->stop, err, errlen) != 0)
+		return -1;
+	if (store_state_set(d->st, "pass.last", v, err, errlen) != 0) {
+		store_rollback(d->st);
+		return -1;
+	}
+	return store_commit(d->st, err, errlen);
+}
+
+static void
+dl_close(struct dl *d)
+{
+	if (d->ms != NULL)
+		mail_close(d->ms);
+	if (d->ss != NULL)
+		sms_close(d->ss);
+	for (int ch = 0; ch < CHAN_N; ch++)
+		free(d->paused_why[ch]);
+}
+
+int
+deliver_pass(const struct conf *c, struct store *st, time_t now, int dry,
+    FILE *out, volatile sig_atomic_t *stop, struct deliver_stats *stats,
+    char *err, size_t errlen)
+{
+	struct dl d = { .c = c, .st = st, .now = now, .dry = dry, .out = out,
+	    .stats = stats, .stop = stop };
+	char why[256];
+	int r = 0;
+	long n;
+
+	memset(stats, 0, sizeof(*stats));
+	if (dry && store_dry_begin(st, err, errlen) != 0)
+		return -1;
+	d.known = dry ? store_last_msg_id(st) : 0;
+	/* A stop aborts a transfer whose message has not begun to go up. */
+	xfer_set_stop(stop);
+	if (dl_pause_load(&d, err, errlen) != 0 ||
+	    dl_plan(&d, DELIVER_HORIZON, err, errlen) != 0 ||
+	    dl_run(&d, stop, err, errlen) != 0)
+		r = -1;
+	if (r == 0 && !dry && (stop == NULL || !*stop) &&
+	    (dl_alert(&d, err, errlen) != 0 || dl_weekly(&d, err, errlen) != 0))
+		r = -1;
+	if (r == 0 && (stop == NULL || !*stop)) {
+		if ((n = store_count_due(st, now, err, errlen)) < 0)
+			r = -1;
+		else
+			stats->pending_due = n;
+	}
+	for (int ch = 0; ch < CHAN_N; ch++)
+		stats->paused[ch] = d.paused_why[ch] != NULL;
+	/* Only for nudgectl status: a pass is not failed for want of it. */
+	if (r == 0 && !dry && (stop == NULL || !*stop) &&
+	    dl_note_pass(&d, why, sizeof(why)) != 0)
+		log_debug("last pass not recorded: %s", why);
+	dl_close(&d);
+	xfer_set_stop(NULL);
+	if (dry)
+		store_dry_end(st);
+	return r;
+}
+
+int
+deliver_upcoming(const struct conf *c, struct store *st, time_t now,
+    time_t until, FILE *out, char *err, size_t errlen)
+{
+	struct deliver_stats stats;
+	struct dl d = { .c = c, .st = st, .now = now, .dry = 1, .out = out,
+	    .stats = &stats };
+	int r = 0;
+
+	memset(&stats, 0, sizeof(stats));
+	if (store_dry_begin(st, err, errlen) != 0)
+		return -1;
+	d.known = store_last_msg_id(st);
+	/*
+	 * Walk the outbox up to until: each message is judged and rendered as
+	 * at its due time; the rollback below forgets it all.
+	 */
+	if (dl_plan(&d, until - now, err, errlen) != 0)
+		r = -1;
+	d.until = until;
+	if (r == 0)
+		r = dl_run(&d, NULL, err, errlen);
+	dl_close(&d);
+	store_dry_end(st);
+	if (r == 0 && stats.sent == 0)
+		fprintf(out, "nothing to send until then\n");
+	return r;
+}

@@ -1,0 +1,113 @@
+/*
+ * deliver_int: what the pieces of one delivery pass share (deliver.c:
+ * plan, claim, send; deliver_record.c: outcomes, fallback, pauses;
+ * deliver_alert.c: the digest and test sends).  Private to them.
+ */
+#ifndef NUDGED_DELIVER_INT_H
+#define NUDGED_DELIVER_INT_H
+
+#include <stdio.h>
+#include <time.h>
+
+#include "policy/compose.h"
+#include "conf/conf.h"
+#include "engine/deliver.h"
+#include "transport/mail.h"
+#include "transport/sms.h"
+#include "store/store.h"
+#include "transport/xfer.h"
+
+#define DL_PAUSE_FIRST	300L		/* a refused channel rests 5 min, */
+#define DL_PAUSE_MAX	(6L * 3600)	/* doubling each time, up to 6 h */
+
+struct dl {
+	const struct conf	*c;
+	struct store		*st;
+	time_t			 now;
+	int			 dry;
+	FILE			*out;
+	struct deliver_stats	*stats;
+	struct mail_session	*ms;		/* opened at the first email */
+	struct sms_session	*ss;		/* opened at the first SMS */
+	time_t			 paused[CHAN_N];	/* refused in this pass: until */
+	char			*paused_why[CHAN_N];	/* refused now or in a recent pass */
+	int			 pause_count[CHAN_N];	/* refusals in a row, from state */
+	time_t			 until;		/* upcoming: walk the outbox up to here */
+	volatile sig_atomic_t		*stop;		/* service shutdown: claim nothing more */
+	long long		 known;		/* preview: ids up to this are real rows */
+};
+
+/* One claimed message with everything re-read for it, owned. */
+struct dl_item {
+	struct msg	 m;
+	struct appt	 a;
+	struct kase	 k;
+	struct client	 cl;
+	struct client	 partner;
+	struct homework	 hw;
+	int		 has_a, has_k, has_cl, has_partner, has_hw;
+	struct composed	 w;
+	char		*rcpt;		/* recipient now */
+	char		*data;		/* email text or SMS text */
+	char		*msgid;		/* email Message-ID */
+	time_t		 when;		/* the moment it is judged at */
+	int		 uploaded;	/* its whole upload is recorded */
+	int		 unmarked;	/* that record failed: not sent */
+};
+
+/* The upload hook for one message outside the outbox loop (the digest). */
+struct dl_one {
+	struct store	*st;
+	long long	 id;
+};
+int	 dl_mark_one(void *arg, size_t i);
+
+void	 dl_item_free(struct dl_item *);
+
+/*
+ * Record one attempt's outcome, inside a transaction: sent, retry,
+ * failed (with the SMS fallback by email), or channel paused.  sr carries
+ * the SMS extras (unsubscribed, retry_after, partial) or is NULL.
+ */
+int	 dl_record(struct dl *, struct dl_item *, enum xfer_result,
+	    const char *ref, const char *why, const struct sms_req *sr,
+	    char *err, size_t);
+/* A message that can never go (before any try): failed, then fallback. */
+int	 dl_fail(struct dl *, struct dl_item *, const char *why, char *err, size_t);
+/* Load and save the channels' pause state (kept across passes). */
+int	 dl_pause_load(struct dl *, char *err, size_t);
+/* deliver_client.c: the words, the email, the SMS text and sender (issue 9). */
+void	 dl_compose(struct dl *, struct dl_item *);
+/* The full email for x, or NULL with err (a permanent failure). */
+char	*dl_email(struct dl *, struct dl_item *, char *err, size_t);
+/* 1 with why when x no longer needs to go (a moot assessment follow-up). */
+int	 dl_moot(struct dl *, struct dl_item *, char *why, size_t);
+/* The SMS text to send (x->w.sms or, when UCS-2 anyway, sms_exact). */
+const char *dl_sms_text(const struct dl_item *);
+/* The SMS sender for x: sms.discreet_from for a discreet client, else NULL. */
+const char *dl_sms_from(const struct dl *, const struct dl_item *);
+
+/* The failure digest, after a pass.  -1: database error. */
+int	 dl_alert(struct dl *, char *err, size_t);
+/*
+ * The send sequence (deliver_seq.c).  claim: row id pending -> sending and
+ * commit the caller's open transaction (rolled back on failure).  record:
+ * sent (res XFER_OK) or failed with why, in a new transaction committed
+ * unless keep_open; retried while the database is busy.  0 or -1 with err.
+ */
+int	 dl_seq_claim(struct store *, long long id, const char *rcpt,
+	    const char *ref, time_t now, char *err, size_t);
+int	 dl_seq_record(struct store *, long long id, enum xfer_result,
+	    const char *ref, const char *why, time_t now, int keep_open,
+	    char *err, size_t);
+/*
+ * Mail practice.email (see deliver_alert.c): inside an open transaction,
+ * which it commits; the outcome is recorded in a new one left open.
+ * d->st may be NULL (nothing recorded).  0, or -1 on a database error.
+ */
+int	 dl_mail_practitioner(struct dl *, const char *subject, const char *text,
+	    const char *what, enum xfer_result *res, char *err, size_t);
+/* The weekly summary, when alerts.weekly says one is due (deliver_weekly.c). */
+int	 dl_weekly(struct dl *, char *err, size_t);
+
+#endif

@@ -1,0 +1,268 @@
+/*
+ * deliver_record: what one attempt's outcome does to the outbox.
+ *
+ *   OK        sent (the provider's id or the Message-ID kept)
+ *   PERMFAIL  failed with the reason; an SMS reminder falls back to email
+ *   TEMPFAIL  pending with next_at = now + growing delay (or Retry-After),
+ *             until retry.attempts tries, or until a retry would come
+ *             less than late_limit before the appointment: then failed
+ *   UNKNOWN   resent once (same Message-ID for email); a second uncertain
+ *             outcome fails it: it may have arrived
+ *   CHANNEL   pending; the channel pauses (5 min, doubling to 6 h) and the
+ *             practitioner's digest names it until it works again
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "engine/deliver_int.h"
+#include "base/log.h"
+#include "policy/plan.h"
+#include "policy/retry.h"
+#include "base/tz.h"
+#include "base/util.h"
+
+static const char *const dl_pause_key[CHAN_N] = { "pause.email", "pause.sms" };
+
+int
+dl_pause_load(struct dl *d, char *err, size_t errlen)
+{
+	for (int ch = 0; ch < CHAN_N; ch++) {
+		char *v = NULL, *why = NULL;
+		long n;
+
+		if (store_state_get(d->st, dl_pause_key[ch], &v) < 0) {
+			snprintf(err, errlen, "cannot read the channels' state");
+			return -1;
+		}
+		if (v == NULL)
+			continue;
+		/* "COUNT REASON" */
+		why = strchr(v, ' ');
+		if (why != NULL)
+			*why++ = '\0';
+		if (parse_long(v, 1, 1000, &n) == 0) {
+			d->pause_count[ch] = (int)n;
+			d->paused_why[ch] = xstrdup(why ? why : "refused");
+		}
+		free(v);
+	}
+	return 0;
+}
+
+static int
+dl_pause(struct dl *d, enum chan ch, const char *why, char *err, size_t errlen)
+{
+	long delay = DL_PAUSE_FIRST;
+	char *v;
+	int r;
+
+	d->pause_count[ch]++;
+	for (int i = 1; i < d->pause_count[ch] && delay < DL_PAUSE_MAX; i++)
+		delay *= 2;
+	if (delay > DL_PAUSE_MAX)
+		delay = DL_PAUSE_MAX;
+	d->paused[ch] = d->now + delay;
+	free(d->paused_why[ch]);
+	d->paused_why[ch] = xstrdup(why);
+	v = xasprintf("%d %s", d->pause_count[ch], why);
+	r = d->dry ? 0 : store_state_set(d->st, dl_pause_key[ch], v, err, errlen);
+	free(v);
+	return r;
+}
+
+static int
+dl_unpause(struct dl *d, enum chan ch, char *err, size_t errlen)
+{
+	if (d->pause_count[ch] == 0)
+		return 0;
+	d->pause_count[ch] = 0;
+	free(d->paused_why[ch]);
+	d->paused_why[ch] = NULL;
+	log_info("channel=%s works again", chan_name(ch));
+	return store_state_set(d->st, dl_pause_key[ch], NULL, err, errlen);
+}
+
+/*
+ * The retry jitter's draw in [0, 1): from getrandom(), so two daemons (or
+ * two starts) do not retry in step.  32 bits over 2^32 never reach 1.  If
+ * the kernel has no entropy to give yet, the middle of the range: a
+ * jitter still bounded, only less spread.
+ */
+static double
+dl_jitter(void)
+{
+	uint32_t u;
+
+	if (getrandom(&u, sizeof(u), GRND_NONBLOCK) != (ssize_t)sizeof(u))
+		return 0.5;
+	return (double)u / 4294967296.0;
+}
+
+/*
+ * An SMS reminder that failed for good goes by email in the same pass
+ * (contract "Fallback").  Returns the new message's id, 0 when no fallback
+ * applies or an email for the same rule exists already, -1 on error.
+ */
+static long long
+dl_fallback(struct dl *d, const struct dl_item *x, char *err, size_t errlen)
+{
+	struct msg m = { 0 };
+	long long id = 0;
+	char *addr;
+
+	if (!d->c->sms.fallback_email || !d->c->email.enabled ||
+	    x->m.channel != CHAN_SMS || strcmp(x->m.purpose, "reminder") != 0 ||
+	    !x->has_cl || !x->has_a || x->a.cancelled ||
+	    x->a.starts_at != x->m.appt_start ||
+	    retry_too_late(d->c, x->a.starts_at, d->now) ||
+	    (x->has_k && x->k.closed) || x->cl.opted_out ||
+	    !x->cl.email_consent)
+		return 0;
+	if ((addr = compose_oneline(x->cl.email)) == NULL || !address_valid(addr)) {
+		free(addr);
+		return 0;
+	}
+	m.purpose = "reminder";
+	m.appointment_id = x->m.appointment_id;
+	m.client_id = x->m.client_id;
+	m.channel = CHAN_EMAIL;
+	m.recipient = addr;
+	m.due_at = d->now;
+	m.status = "pending";
+	m.rule = x->m.rule;
+	m.appt_start = x->m.appt_start;
+	m.template = x->m.template;
+	if (store_insert_msg(d->st, &m, &id, err, errlen) != 0)
+		id = -1;
+	else if (id != 0)
+		log_info("msg=%lld fallback: the reminder goes by email as msg=%lld",
+		    x->m.id, id);
+	free(addr);
+	return id;
+}
+
+/* Failed for good: the reason, plus what was done about it. */
+static int
+dl_failed(struct dl *d, struct dl_item *x, const char *why,
+    const struct sms_req *sr, int tried, char *err, size_t errlen)
+{
+	char reason[900], mask[64], scrub[512];
+	long long fb = 0;
+	size_t len;
+
+	snprintf(reason, sizeof(reason), "%.600s", why);
+	if (sr != NULL && sr->unsubscribed && x->m.client_id != 0) {
+		if (store_sms_unsubscribe(d->st, x->m.client_id, err, errlen) != 0)
+			return -1;
+		len = strlen(reason);
+		snprintf(reason + len, sizeof(reason) - len, "; the client "
+		    "unsubscribed at the provider, so their SMS consent is now off");
+	}
+	if ((sr == NULL || !sr->partial) &&
+	    (fb = dl_fallback(d, x, err, errlen)) < 0)
+		return -1;
+	if (fb > 0) {
+		len = strlen(reason);
+		snprintf(reason + len, sizeof(reason) - len, "; sent by email "
+		    "instead (message %lld)", fb);
+	}
+	d->stats->failed++;
+	log_warn("msg=%lld purpose=%s channel=%s to=%s status=failed attempt=%d "
+	    "err=\"%s\"", x->m.id, x->m.purpose, chan_name(x->m.channel),
+	    log_mask(x->m.recipient, mask, sizeof(mask)), x->m.attempts + tried,
+	    log_scrub(reason, scrub, sizeof(scrub)));
+	return store_mark_final(d->st, x->m.id, "failed", reason, err, errlen);
+}
+
+int
+dl_fail(struct dl *d, struct dl_item *x, const char *why, char *err,
+    size_t errlen)
+{
+	/* Nothing was tried: attempts stays as it is (0 for a new message). */
+	return dl_failed(d, x, why, NULL, 0, err, errlen);
+}
+
+int
+dl_record(struct dl *d, struct dl_item *x, enum xfer_result res,
+    const char *ref, const char *why, const struct sms_req *sr, char *err,
+    size_t errlen)
+{
+	int attempt = x->m.attempts + 1;
+	char mask[64], scrub[512], unknown[700], reason[800], when[TZ_UTC_LEN];
+	struct retry_in ri = { 0 };
+	time_t next;
+
+	log_mask(x->m.recipient, mask, sizeof(mask));
+	log_scrub(why, scrub, sizeof(scrub));
+	switch (res) {
+	case XFER_OK:
+		d->stats->sent++;
+		log_info("msg=%lld purpose=%s channel=%s to=%s status=sent attempt=%d",
+		    x->m.id, x->m.purpose, chan_name(x->m.channel), mask, attempt);
+		if (dl_unpause(d, x->m.channel, err, errlen) != 0)
+			return -1;
+		return store_mark_sent(d->st, x->m.id, ref, d->now, err, errlen);
+	case XFER_PERMFAIL:
+		return dl_failed(d, x, why, sr, 1, err, errlen);
+	case XFER_CHANNEL:
+		d->stats->retry++;
+		/* A batch refused as a whole is one refusal, one pause. */
+		if (d->paused[x->m.channel] == 0 &&
+		    dl_pause(d, x->m.channel, why, err, errlen) != 0)
+			return -1;
+		tz_format_utc(d->paused[x->m.channel], when);
+		log_err("channel=%s refused: %s; its messages stay pending, next "
+		    "try %s", chan_name(x->m.channel), scrub, when);
+		return store_mark_retry(d->st, x->m.id, d->paused[x->m.channel], why,
+		    err, errlen);
+	case XFER_UNKNOWN:
+		if (x->m.recovered > 0) {
+			snprintf(reason, sizeof(reason), "outcome unknown again, not "
+			    "resending (it may have arrived): %.600s", why);
+			return dl_failed(d, x, reason, NULL, 1, err, errlen);
+		}
+		snprintf(unknown, sizeof(unknown), "outcome unknown (%.500s); "
+		    "resending once%s", why, x->m.channel == CHAN_EMAIL ?
+		    " with the same Message-ID" : "");
+		why = unknown;
+		break;
+	case XFER_TEMPFAIL:
+		break;
+	}
+	/* Transient: retry later, unless tries or time have run out. */
+	ri.channel = x->m.channel;
+	ri.attempt = attempt;
+	ri.rnd = dl_jitter();
+	ri.retry_after = sr != NULL ? sr->retry_after : 0;
+	ri.appt_start = x->has_a && strcmp(x->m.purpose, "reminder") == 0 ?
+	    x->a.starts_at : 0;
+	ri.hw_next = x->has_hw ? plan_hw_next(d->c, &x->hw, x->m.occurrence) : 0;
+	switch (retry_decide(d->c, &ri, d->now, &next)) {
+	case RETRY_AGAIN:
+		break;
+	case RETRY_ATTEMPTS:
+		snprintf(reason, sizeof(reason), "gave up after %d attempts: %.600s",
+		    attempt, why);
+		return dl_failed(d, x, reason, NULL, 1, err, errlen);
+	case RETRY_LATE:
+		snprintf(reason, sizeof(reason), "gave up: a retry would come less "
+		    "than late_limit before the appointment: %.600s", why);
+		return dl_failed(d, x, reason, NULL, 1, err, errlen);
+	case RETRY_SUPERSEDED:
+		snprintf(reason, sizeof(reason), "gave up: the next prompt of this "
+		    "homework comes first: %.600s", why);
+		return dl_failed(d, x, reason, NULL, 1, err, errlen);
+	}
+	d->stats->retry++;
+	tz_format_utc(next, when);
+	log_warn("msg=%lld purpose=%s channel=%s to=%s status=%s attempt=%d "
+	    "next=%s err=\"%s\"", x->m.id, x->m.purpose, chan_name(x->m.channel),
+	    mask, res == XFER_UNKNOWN ? "unknown" : "tempfail", attempt, when,
+	    scrub);
+	if (res == XFER_UNKNOWN)
+		return store_mark_uncertain(d->st, x->m.id, next, why, err, errlen);
+	return store_mark_retry(d->st, x->m.id, next, why, err, errlen);
+}

@@ -1,0 +1,73 @@
+/*
+ * retain: the retention job.  See retain.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "base/log.h"
+#include "engine/retain.h"
+#include "store/store_privacy.h"
+#include "base/tz.h"
+
+#define RETAIN_EVERY	86400L
+
+int
+retain_run(const struct conf *c, struct store *st, time_t now, int dry,
+    FILE *out, char *err, size_t errlen)
+{
+	struct retain_counts n;
+	time_t mcut = c->privacy.keep_messages ? now - c->privacy.keep_messages : 0;
+	time_t acut = c->privacy.keep_appointments ?
+	    now - c->privacy.keep_appointments : 0;
+	char stamp[TZ_UTC_LEN], d1[32] = "-", d2[32] = "-";
+
+	if (mcut == 0 && acut == 0)
+		return 0;
+	if (store_begin(st, err, errlen) != 0)
+		return -1;
+	tz_format_utc(now, stamp);
+	if (store_retain(st, mcut, acut, dry, &n, err, errlen) != 0 ||
+	    (!dry && store_state_set(st, "retain.last", stamp, err, errlen) != 0) ||
+	    store_commit(st, err, errlen) != 0) {
+		store_rollback(st);
+		return -1;
+	}
+	if (mcut != 0)
+		tz_format_local_date(mcut, d1, sizeof(d1));
+	if (acut != 0)
+		tz_format_local_date(acut, d2, sizeof(d2));
+	if (dry && out != NULL)
+		fprintf(out, "retention (privacy.keep_messages, keep_appointments)"
+		    " would remove: addresses, provider references and error texts "
+		    "of %ld outbox row%s settled before %s; video links of %ld "
+		    "appointment%s and the words of %ld homework before %s\n",
+		    n.messages, n.messages == 1 ? "" : "s", d1, n.appointments,
+		    n.appointments == 1 ? "" : "s", n.homework, d2);
+	if (!dry && acut == 0)
+		log_info("retention: %ld outbox row%s settled before %s reduced to "
+		    "statistics", n.messages, n.messages == 1 ? "" : "s", d1);
+	else if (!dry)
+		log_info("retention: %ld outbox row%s settled before %s reduced to "
+		    "statistics, %ld appointment%s and %ld homework before %s "
+		    "reduced", n.messages, n.messages == 1 ? "" : "s", d1,
+		    n.appointments, n.appointments == 1 ? "" : "s", n.homework, d2);
+	return 0;
+}
+
+int
+retain_daily(const struct conf *c, struct store *st, time_t now, char *err,
+    size_t errlen)
+{
+	char *v = NULL;
+	time_t last;
+	int due;
+
+	if (store_state_get(st, "retain.last", &v) < 0) {
+		snprintf(err, errlen, "cannot read the retention state");
+		return -1;
+	}
+	due = v == NULL || tz_parse_utc(v, &last) != 0 || now - last >= RETAIN_EVERY ||
+	    last > now;
+	free(v);
+	return due ? retain_run(c, st, now, 0, NULL, err, errlen) : 0;
+}

@@ -1,0 +1,414 @@
+/*
+ * cal_match: events -> book/move/cancel/unmatched decisions.  See
+ * cal_match.h for the rules.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "policy/cal_match.h"
+#include "base/tz.h"
+#include "base/util.h"
+
+static struct cal_dec *
+cal_add(struct cal_plan *p, enum cal_act act, const struct cal_event *ev,
+    const char *key)
+{
+	struct cal_dec *d;
+
+	p->v = xrealloc(p->v, (p->n + 1) * sizeof(*p->v));
+	d = &p->v[p->n++];
+	memset(d, 0, sizeof(*d));
+	d->act = act;
+	d->ev = ev;
+	d->key = xstrdup(key);
+	return d;
+}
+
+/* ------------------------------------------------------------ words */
+
+/* 1 when word occurs in s on word boundaries, case ignored. */
+static int
+cal_has_word(const char *s, const char *word)
+{
+	size_t n = strlen(word);
+	const char *p;
+
+	for (p = s; s != NULL && (p = strcasestr(p, word)) != NULL; p++) {
+		if ((p == s || !isalnum((unsigned char)p[-1])) &&
+		    !isalnum((unsigned char)p[n]))
+			return 1;
+	}
+	return 0;
+}
+
+static int
+cal_is_phone(const char *loc)
+{
+	int digits = 0;
+
+	if (loc == NULL)
+		return 0;
+	if (cal_has_word(loc, "phone") || cal_has_word(loc, "telephone"))
+		return 1;
+	for (const char *p = loc; *p != '\0'; p++) {
+		if (isdigit((unsigned char)*p))
+			digits++;
+		else if (strchr("+-() .", *p) == NULL)
+			return 0;
+	}
+	return digits >= 7;
+}
+
+static void
+cal_kind_mode(const struct cal_event *e, const struct cal_match_opts *o,
+    struct cal_dec *d)
+{
+	(void)o;
+	if (e->summary != NULL && strcasestr(e->summary, "assessment") != NULL)
+		d->kind = "assessment";
+	else if (cal_has_word(e->summary, "call") && e->duration_min <= 30)
+		d->kind = "call";
+	else
+		d->kind = "session";
+	free(d->video_url);
+	d->video_url = NULL;
+	if (e->url != NULL) {
+		d->mode = "online";
+		d->video_url = xstrdup(e->url);
+	} else if (strcmp(d->kind, "call") == 0 || cal_is_phone(e->location))
+		d->mode = "phone";
+	else
+		d->mode = "in_person";
+	d->start = e->start;
+	d->duration_min = e->duration_min;
+}
+
+/* ----------------------------------------------------------- matching */
+
+/* The text inside the first [...] of the summary, trimmed; caller frees. */
+static char *
+cal_bracket(const char *s)
+{
+	const char *a, *b;
+
+	if (s == NULL || (a = strchr(s, '[')) == NULL ||
+	    (b = strchr(a + 1, ']')) == NULL)
+		return NULL;
+	for (a++; a < b && isspace((unsigned char)*a); a++)
+		;
+	while (b > a && isspace((unsigned char)b[-1]))
+		b--;
+	return b > a ? xstrndup(a, (size_t)(b - a)) : NULL;
+}
+
+/* The case labelled label: 1 found (*id), 0 none, -1 closed, -2 several. */
+static int
+cal_by_label(const char *label, const struct cal_case *cs, size_t n,
+    long long *id)
+{
+	int found = 0, closed = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (strcasecmp(cs[i].label, label) != 0)
+			continue;
+		if (cs[i].closed) {
+			closed = 1;
+			continue;
+		}
+		if (found)
+			return -2;
+		found = 1;
+		*id = cs[i].id;
+	}
+	return found ? 1 : closed ? -1 : 0;
+}
+
+static int
+cal_case_has(const struct cal_case *c, const char *email)
+{
+	for (size_t i = 0; i < c->nemails; i++)
+		if (strcasecmp(c->emails[i], email) == 0)
+			return 1;
+	return 0;
+}
+
+/* Same results as cal_by_label, from the attendees. */
+static int
+cal_by_attendee(const struct cal_event *e, const struct cal_case *cs, size_t n,
+    const char *practice, long long *id, struct sbuf *which)
+{
+	int found = 0, closed = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int hit = 0;
+
+		for (size_t j = 0; j < e->nattendees && !hit; j++)
+			hit = (practice == NULL ||
+			    strcasecmp(e->attendees[j], practice) != 0) &&
+			    cal_case_has(&cs[i], e->attendees[j]);
+		if (!hit)
+			continue;
+		if (cs[i].closed) {
+			closed = 1;
+			continue;
+		}
+		sbuf_printf(which, "%s%lld", found ? ", " : "", cs[i].id);
+		found++;
+		*id = cs[i].id;
+	}
+	return found == 1 ? 1 : found > 1 ? -2 : closed ? -1 : 0;
+}
+
+/* The event's case: 0 with *id, or -1 with *why (caller frees). */
+static int
+cal_find_case(const struct cal_event *e, const struct cal_case *cs, size_t n,
+    const struct cal_match_opts *o, long long *id, char **why)
+{
+	struct sbuf which = { 0 };
+	char *label = NULL;
+	int r = 0, ra = 0;
+
+	*why = NULL;
+	if (e->case_label != NULL)
+		label = xstrdup(e->case_label);
+	else if (o->by_label)
+		label = cal_bracket(e->summary);
+	if (label != NULL && (r = cal_by_label(label, cs, n, id)) == 1)
+		goto found;
+	if (e->case_label == NULL && o->by_attendee &&
+	    (ra = cal_by_attendee(e, cs, n, o->practice_email, id, &which)) == 1)
+		goto found;
+	if (r == -1)
+		*why = xasprintf("case '%s' is closed", label);
+	else if (r == -2)
+		*why = xasprintf("several cases are labelled '%s'", label);
+	else if (ra == -2)
+		*why = xasprintf("attendees belong to several cases (%s): put "
+		    "[case label] in the summary", sbuf_str(&which));
+	else if (ra == -1)
+		*why = xasprintf("the attendee's case is closed");
+	else if (label != NULL)
+		*why = xasprintf("no case labelled '%s'", label);
+	else if (e->case_label == NULL && o->by_attendee && e->nattendees > 0)
+		*why = xasprintf("no client has an attendee's email address");
+	else
+		*why = xasprintf("no [case label] in the summary%s",
+		    o->by_attendee && e->case_label == NULL ?
+		    " and no attendee" : "");
+	free(label);
+	sbuf_free(&which);
+	return -1;
+found:
+	free(label);
+	sbuf_free(&which);
+	return 0;
+}
+
+static const struct cal_appt *
+cal_appt_by_key(const struct cal_appt *as, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (as[i].key != NULL && strcmp(as[i].key, key) == 0)
+			return &as[i];
+	return NULL;
+}
+
+static int
+cal_str_eq(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) ||
+	    (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static void
+cal_one(const struct cal_event *e, const struct cal_case *cs, size_t ncs,
+    const struct cal_appt *as, size_t nas, const struct cal_match_opts *o,
+    struct cal_plan *p)
+{
+	char *key = cal_event_key(e), *why = NULL;
+	const struct cal_appt *a = cal_appt_by_key(as, nas, key);
+	struct cal_dec *d, tmp = { 0 };
+	enum cal_act act = CAL_KEEP;
+	long long id = 0;
+
+	for (size_t i = 0; i < p->n; i++)
+		if (strcmp(p->v[i].key, key) == 0)
+			goto out;	/* the same UID twice: the first counts */
+	if (a != NULL && a->other && !o->full) {
+		/* a feed's appointment: the feed keeps it up to date */
+		d = cal_add(p, CAL_KEEP, e, key);
+		d->appt_id = a->id;
+		d->start = e->start;
+		goto out;
+	}
+	if (e->status == CAL_CANCELLED) {
+		if (a != NULL && !a->cancelled) {
+			d = cal_add(p, CAL_CANCEL, e, key);
+			d->appt_id = a->id;
+			d->case_id = a->case_id;
+			d->start = a->start;
+			d->why = xstrdup("cancelled in the calendar");
+		}
+		goto out;
+	}
+	if (cal_find_case(e, cs, ncs, o, &id, &why) != 0) {
+		if (a != NULL && !a->cancelled) {
+			d = cal_add(p, CAL_CANCEL, e, key);
+			d->appt_id = a->id;
+			d->case_id = a->case_id;
+			d->start = a->start;
+			d->why = xasprintf("no longer matches its case: %s", why);
+		} else if (a == NULL) {
+			d = cal_add(p, CAL_UNMATCHED, e, key);
+			d->start = e->start;
+			d->why = why;
+			why = NULL;
+		}
+		goto out;
+	}
+	if (a != NULL && a->case_id != id) {
+		d = cal_add(p, CAL_UNMATCHED, e, key);
+		d->start = e->start;
+		d->appt_id = a->id;
+		d->why = xasprintf("booked as appointment %lld for case %lld, but "
+		    "now matches case %lld: change it with nudgectl", a->id,
+		    a->case_id, id);
+		goto out;
+	}
+	cal_kind_mode(e, o, &tmp);
+	if (a == NULL)
+		act = CAL_BOOK;
+	else if (a->cancelled)	/* at the same time: stays cancelled */
+		act = a->start == e->start ? CAL_KEEP : CAL_REBOOK;
+	else if (a->start != e->start)
+		act = CAL_MOVE;
+	else if (a->duration_min != e->duration_min ||
+	    !cal_str_eq(a->mode, tmp.mode) ||
+	    !cal_str_eq(a->video_url, tmp.video_url))
+		act = CAL_UPDATE;
+	d = cal_add(p, act, e, key);
+	d->appt_id = a != NULL ? a->id : 0;
+	d->old_start = a != NULL ? a->start : 0;
+	d->case_id = id;
+	d->kind = tmp.kind;
+	d->mode = tmp.mode;
+	d->video_url = tmp.video_url;
+	d->start = tmp.start;
+	d->duration_min = tmp.duration_min;
+out:
+	free(why);
+	free(key);
+}
+
+/* 1 when key belongs to an event that could not be read. */
+static int
+cal_key_bad(const struct cal_events *ev, const char *key)
+{
+	for (size_t i = 0; i < ev->nbad; i++) {
+		size_t n = strlen(ev->bad[i].uid);
+
+		if (n > 0 && strncmp(key, ev->bad[i].uid, n) == 0 &&
+		    (key[n] == '\0' || key[n] == ';'))
+			return 1;
+	}
+	return 0;
+}
+
+static int
+cal_key_seen(const struct cal_events *ev, const char *key)
+{
+	for (size_t i = 0; i < ev->n; i++) {
+		size_t n = strlen(ev->v[i].uid);
+		const char *rid = ev->v[i].rid;
+
+		if (strncmp(key, ev->v[i].uid, n) != 0)
+			continue;
+		if (rid[0] == '\0' ? key[n] == '\0' :
+		    strncmp(key + n, ";RECURRENCE-ID=", 15) == 0 &&
+		    strcmp(key + n + 15, rid) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+cal_same_day(time_t a, time_t b)
+{
+	struct tm ta, tb;
+
+	tz_to_local(a, &ta);
+	tz_to_local(b, &tb);
+	return ta.tm_year == tb.tm_year && ta.tm_yday == tb.tm_yday;
+}
+
+/*
+ * A series moved as a whole ("all events" at 11:00 instead of 10:00)
+ * gives every instance a new RECURRENCE-ID: a new instance of the same
+ * UID on the same local day as a booked one the calendar no longer has,
+ * for the same case, moves it (and takes its key) instead of booking a
+ * second appointment and cancelling the first.  paired[] marks the
+ * appointments so used.
+ */
+static void
+cal_pair_series(const struct cal_events *ev, const struct cal_appt *as,
+    size_t nas, struct cal_plan *p, char *paired)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		struct cal_dec *d = &p->v[i];
+		size_t n;
+
+		if (d->act != CAL_BOOK || d->ev == NULL || d->ev->rid[0] == '\0')
+			continue;
+		n = strlen(d->ev->uid);
+		for (size_t j = 0; j < nas; j++) {
+			const struct cal_appt *a = &as[j];
+
+			if (paired[j] || a->cancelled || a->other || a->key == NULL ||
+			    a->case_id != d->case_id ||
+			    strncmp(a->key, d->ev->uid, n) != 0 ||
+			    strncmp(a->key + n, ";RECURRENCE-ID=", 15) != 0 ||
+			    cal_key_seen(ev, a->key) || !cal_same_day(a->start, d->start))
+				continue;
+			paired[j] = 1;
+			d->act = a->start == d->start ? CAL_UPDATE : CAL_MOVE;
+			d->appt_id = a->id;
+			d->old_start = a->start;
+			break;
+		}
+	}
+}
+
+void
+cal_match(const struct cal_events *ev, const struct cal_case *cs, size_t ncs,
+    const struct cal_appt *as, size_t nas, const struct cal_match_opts *o,
+    struct cal_plan *p)
+{
+	struct cal_dec *d;
+	char *paired = xcalloc(nas + 1, 1);
+
+	memset(p, 0, sizeof(*p));
+	for (size_t i = 0; i < ev->n; i++)
+		cal_one(&ev->v[i], cs, ncs, as, nas, o, p);
+	cal_pair_series(ev, as, nas, p, paired);
+	for (size_t i = 0; o->full && i < nas; i++) {
+		const struct cal_appt *a = &as[i];
+
+		if (paired[i] || a->cancelled || a->other || a->key == NULL ||
+		    a->start < o->now ||
+		    a->start >= o->until || cal_key_seen(ev, a->key) ||
+		    cal_key_bad(ev, a->key))
+			continue;
+		d = cal_add(p, a->misses >= 1 ? CAL_CANCEL : CAL_MISSING, NULL,
+		    a->key);
+		d->appt_id = a->id;
+		d->case_id = a->case_id;
+		d->start = a->start;
+		d->why = xstrdup(a->misses >= 1 ? "gone from the calendar (missing "
+		    "from two fetches in a row)" : "missing from the calendar "
+		    "(cancelled if still missing at the next fetch)");
+	}
+	free(paired);
+}

@@ -1,0 +1,404 @@
+/*
+ * compose: template selection and values.  See compose.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/compose.h"
+#include "base/tmpl.h"
+#include "base/translit.h"
+#include "base/tz.h"
+#include "base/utf8.h"
+#include "base/util.h"
+
+#define COMPOSE_NVARS	40
+
+char *
+compose_oneline(const char *s)
+{
+	const unsigned char *p;
+	struct sbuf b = { 0 };
+	size_t end;
+	int blank = 1;		/* drops leading blanks and squeezes runs */
+
+	if (s == NULL)
+		return NULL;
+	/*
+	 * A name or a URL is one line: whatever follows a line break in the
+	 * data is not part of it (and is exactly what a header injection
+	 * would put there), so it is dropped.  Control characters (C0, DEL,
+	 * C1) become spaces, runs of blanks one space, and bytes that are not
+	 * UTF-8 (a booking tool writing Latin-1) U+FFFD, so that one odd byte
+	 * never costs a client a message.
+	 */
+	end = strcspn(s, "\r\n");
+	for (p = (const unsigned char *)s; p < (const unsigned char *)s + end; ) {
+		size_t n = utf8_len(p);
+		int space = n == 1 && (*p < 0x20 || *p == 0x7f || *p == ' ');
+
+		if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0)
+			space = 1;			/* C1 controls */
+		if (n == 0 || p + n > (const unsigned char *)s + end) {
+			sbuf_add(&b, "\xef\xbf\xbd");	/* U+FFFD */
+			blank = 0;
+			p++;
+			continue;
+		}
+		if (space) {
+			if (!blank)
+				sbuf_addc(&b, ' ');
+			blank = 1;
+		} else {
+			sbuf_addn(&b, (const char *)p, n);
+			blank = 0;
+		}
+		p += n;
+	}
+	if (b.len > 0 && b.s[b.len - 1] == ' ')
+		b.s[--b.len] = '\0';
+	return sbuf_steal(&b);
+}
+
+static const char *
+compose_purpose_group(const char *purpose)
+{
+	if (strcmp(purpose, "follow_up") == 0 ||
+	    strcmp(purpose, "cancellation") == 0 ||
+	    strcmp(purpose, "homework") == 0 ||
+	    strcmp(purpose, "moved") == 0 ||
+	    strcmp(purpose, "alert") == 0)
+		return purpose;
+	return "reminder";
+}
+
+char *
+compose_group(const struct conf *c, const char *purpose, const char *kind,
+    const char *template, int discreet)
+{
+	const char *pg = compose_purpose_group(purpose);
+	const char *base = pg;
+	char *d;
+
+	if (template != NULL && template[0] != '\0')
+		base = template;
+	else if (strcmp(pg, "reminder") == 0 && kind != NULL &&
+	    conf_tmpl_defined(c, kind))
+		base = kind;	/* a kind with its own group: assessment, call */
+	if (!discreet || strcmp(pg, "alert") == 0)
+		return xstrdup(base);
+	d = xasprintf("%s_discreet", base);
+	if (conf_tmpl_defined(c, d))
+		return d;
+	free(d);
+	return xasprintf("%s_discreet", pg);
+}
+
+struct compose_vars {
+	struct tmpl_var	 v[COMPOSE_NVARS];
+	size_t		 n;
+	char		*own[COMPOSE_NVARS];	/* values we allocated */
+	size_t		 nown;
+};
+
+static void
+compose_set(struct compose_vars *cv, const char *name, const char *value)
+{
+	if (cv->n < COMPOSE_NVARS) {
+		cv->v[cv->n].name = name;
+		cv->v[cv->n].value = value;
+		cv->n++;
+	}
+}
+
+/* Data values: one line each, owned by cv. */
+static void
+compose_data(struct compose_vars *cv, const char *name, const char *value)
+{
+	char *o = compose_oneline(value);
+
+	if (o != NULL && cv->nown < COMPOSE_NVARS)
+		cv->own[cv->nown++] = o;
+	else if (o != NULL) {
+		free(o);
+		o = NULL;
+	}
+	compose_set(cv, name, o);
+}
+
+static const char *
+compose_mode(const char *mode)
+{
+	if (mode == NULL)
+		return "";
+	if (strcmp(mode, "in_person") == 0)
+		return "in person";
+	if (strcmp(mode, "phone") == 0)
+		return "by phone";
+	return mode;
+}
+
+/* "today", "tomorrow" or "on <date>", in the practice's zone. */
+static void
+compose_when(time_t start, time_t now, char *buf, size_t len)
+{
+	struct tm s, n;
+	int y, m, d;
+
+	tz_to_local(start, &s);
+	tz_to_local(now, &n);
+	y = n.tm_year + 1900;
+	m = n.tm_mon + 1;
+	d = n.tm_mday;
+	if (s.tm_year + 1900 == y && s.tm_mon + 1 == m && s.tm_mday == d) {
+		snprintf(buf, len, "today");
+		return;
+	}
+	tz_date_add_days(&y, &m, &d, 1);
+	if (s.tm_year + 1900 == y && s.tm_mon + 1 == m && s.tm_mday == d) {
+		snprintf(buf, len, "tomorrow");
+		return;
+	}
+	snprintf(buf, len, "on ");
+	tz_format_date(start, buf + 3, len - 3);
+}
+
+static void
+compose_vars(const struct conf *c, const struct compose_in *in,
+    struct compose_vars *cv, char bufs[10][64], int translit)
+{
+	const struct appt *a = in->appt;
+	int discreet = in->client != NULL && in->client->discreet;
+
+	compose_set(cv, "practice", c->practice.name);
+	compose_set(cv, "practitioner", c->practice.practitioner);
+	compose_set(cv, "practice_phone", c->practice.phone);
+	compose_set(cv, "practice_email", c->practice.email);
+	compose_set(cv, "summary", in->summary);
+	compose_set(cv, "calls_client", c->practice.calls_client ? "yes" : "");
+	if (in->client != NULL) {
+		char *first = client_first_name(in->client);
+		char *name = xstrdup(in->client->name);
+
+		if (translit) {
+			char *t = translit_gsm(first), *u = translit_gsm(name);
+
+			free(first);
+			free(name);
+			first = t;
+			name = u;
+		}
+		compose_data(cv, "first_name", first);
+		compose_data(cv, "name", name);
+		free(first);
+		free(name);
+	}
+	if (in->partner != NULL) {
+		char *first = client_first_name(in->partner);
+
+		if (translit) {
+			char *t = translit_gsm(first);
+
+			free(first);
+			first = t;
+		}
+		compose_data(cv, "partner_first_name", first);
+		free(first);
+	}
+	if (a != NULL) {
+		int online = a->mode != NULL && strcmp(a->mode, "online") == 0;
+
+		tz_format_date(a->starts_at, bufs[0], sizeof(bufs[0]));
+		tz_format_time(a->starts_at, bufs[1], sizeof(bufs[1]));
+		snprintf(bufs[2], sizeof(bufs[2]), "%d minutes", a->duration_min);
+		compose_set(cv, "date", bufs[0]);
+		compose_set(cv, "time", bufs[1]);
+		compose_set(cv, "duration", bufs[2]);
+		compose_data(cv, "kind", a->kind);
+		compose_set(cv, "mode", compose_mode(a->mode));
+		compose_when(a->starts_at, in->now, bufs[6], sizeof(bufs[6]));
+		compose_set(cv, "when_relative", bufs[6]);
+		/* today or tomorrow alone, for templates that add the date */
+		compose_set(cv, "relative_day",
+		    strncmp(bufs[6], "on ", 3) != 0 ? bufs[6] : NULL);
+		if (in->old_start != 0 && in->old_start != a->starts_at) {
+			tz_format_date(in->old_start, bufs[7], sizeof(bufs[7]));
+			tz_format_time(in->old_start, bufs[8], sizeof(bufs[8]));
+			compose_set(cv, "old_date", bufs[7]);
+			compose_set(cv, "old_time", bufs[8]);
+		}
+		if (online) {
+			compose_set(cv, "location", "online");
+			compose_set(cv, "online_note", c->practice.online_note);
+		} else if (a->mode != NULL && strcmp(a->mode, "phone") == 0)
+			compose_set(cv, "location", "by phone");
+		else if (!discreet || c->practice.discreet_address) {
+			/*
+			 * practice.discreet_address decides for the text and
+			 * the calendar entry alike (deliver_mail.c).
+			 */
+			compose_set(cv, "location", c->practice.address);
+			compose_set(cv, "directions", c->practice.directions);
+		}
+		compose_data(cv, "video_url", !online ? NULL :
+		    (a->video_url != NULL && a->video_url[0] != '\0') ?
+		    a->video_url : c->practice.video_url);
+	}
+	if (in->hw != NULL) {
+		compose_data(cv, "homework_title", in->hw->title);
+		compose_set(cv, "homework_prompt", in->hw->prompt);
+		snprintf(bufs[3], sizeof(bufs[3]), "%d", in->day_number);
+		compose_set(cv, "day_number", bufs[3]);
+	}
+	if (in->next_session != 0) {
+		tz_format_date(in->next_session, bufs[4], sizeof(bufs[4]));
+		tz_format_time(in->next_session, bufs[5], sizeof(bufs[5]));
+		compose_set(cv, "next_date", bufs[4]);
+		compose_set(cv, "next_time", bufs[5]);
+	}
+}
+
+/*
+ * A link ends its line in an SMS: the blank after a URL becomes a line
+ * break (phones link the URL, and the next sentence is not run into it).
+ */
+static char *
+compose_sms_links(char *sms)
+{
+	for (char *p = sms; p != NULL && (p = strstr(p, "http")) != NULL; ) {
+		if (strncmp(p, "https://", 8) != 0 && strncmp(p, "http://", 7) != 0) {
+			p += 4;
+			continue;
+		}
+		p += strcspn(p, " \t\n");
+		if (*p == ' ' && p[1] != '\0' && p[1] != '\n')
+			*p = '\n';
+	}
+	return sms;
+}
+
+static char *
+compose_sms(const struct conf *c, const struct compose_in *in,
+    const char *group, const char *fallback, int translit)
+{
+	struct compose_vars cv = { 0 };
+	char bufs[10][64];
+	char *sms;
+
+	compose_vars(c, in, &cv, bufs, translit);
+	sms = tmpl_render(conf_tmpl_text(c, group, "sms", fallback), cv.v, cv.n);
+	for (size_t i = 0; i < cv.nown; i++)
+		free(cv.own[i]);
+	return compose_sms_links(sms);
+}
+
+void
+compose_msg(const struct conf *c, const struct compose_in *in,
+    struct composed *out)
+{
+	struct compose_vars cv = { 0 };
+	char bufs[10][64];
+	const char *pg = compose_purpose_group(in->purpose);
+	char *fallback, *subject;
+	int discreet = in->client != NULL && in->client->discreet &&
+	    strcmp(pg, "alert") != 0;
+
+	memset(out, 0, sizeof(*out));
+	out->group = compose_group(c, in->purpose,
+	    in->appt != NULL ? in->appt->kind : NULL, in->template, discreet);
+	fallback = discreet ? xasprintf("%s_discreet", pg) : xstrdup(pg);
+	compose_vars(c, in, &cv, bufs, 0);
+
+	subject = tmpl_render(conf_tmpl_text(c, out->group, "email_subject",
+	    fallback), cv.v, cv.n);
+	out->subject = compose_oneline(subject);
+	free(subject);
+	out->text = tmpl_render(conf_tmpl_text(c, out->group, "email_text",
+	    fallback), cv.v, cv.n);
+	out->sms_exact = compose_sms(c, in, out->group, fallback, 0);
+	if (c->sms.transliterate) {
+		out->sms = compose_sms(c, in, out->group, fallback, 1);
+		if (strcmp(out->sms, out->sms_exact) == 0) {
+			free(out->sms_exact);
+			out->sms_exact = NULL;
+		}
+	} else {
+		out->sms = out->sms_exact;
+		out->sms_exact = NULL;
+	}
+	free(fallback);
+	for (size_t i = 0; i < cv.nown; i++)
+		free(cv.own[i]);
+}
+
+void
+composed_free(struct composed *o)
+{
+	free(o->group);
+	free(o->subject);
+	free(o->text);
+	free(o->sms);
+	free(o->sms_exact);
+	memset(o, 0, sizeof(*o));
+}
+
+char *
+compose_html(const char *text)
+{
+	struct sbuf b = { 0 };
+
+	/*
+	 * The plain text is the message; the HTML part only presents it
+	 * (paragraphs, line breaks, links), so both always say the same.
+	 */
+	sbuf_add(&b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+	    "</head>\n<body><p>");
+	for (const char *p = text; p != NULL && *p != '\0'; p++) {
+		if (strncmp(p, "https://", 8) == 0 || strncmp(p, "http://", 7) == 0) {
+			size_t n = strcspn(p, " \t\r\n<>\"");
+			struct sbuf url = { 0 };
+
+			/* a sentence's last full stop is not part of the link */
+			while (n > 0 && strchr(".,;:)", p[n - 1]) != NULL)
+				n--;
+			for (size_t i = 0; i < n; i++)
+				if (p[i] == '&')
+					sbuf_add(&url, "&amp;");
+				else
+					sbuf_addc(&url, p[i]);
+			sbuf_printf(&b, "<a href=\"%s\">%s</a>", sbuf_str(&url),
+			    sbuf_str(&url));
+			sbuf_free(&url);
+			p += n - 1;
+			continue;
+		}
+		switch (*p) {
+		case '<':
+			sbuf_add(&b, "&lt;");
+			break;
+		case '>':
+			sbuf_add(&b, "&gt;");
+			break;
+		case '&':
+			sbuf_add(&b, "&amp;");
+			break;
+		case '"':
+			sbuf_add(&b, "&quot;");
+			break;
+		case '\r':
+			break;
+		case '\n':
+			if (p[1] == '\n') {
+				sbuf_add(&b, "</p>\n<p>");
+				while (p[1] == '\n')
+					p++;
+			} else
+				sbuf_add(&b, "<br>\n");
+			break;
+		default:
+			sbuf_addc(&b, *p);
+		}
+	}
+	sbuf_add(&b, "</p></body></html>\n");
+	return sbuf_steal(&b);
+}

@@ -1,0 +1,753 @@
+/*
+ * plan: the contract's delivery rules as pure functions.  See plan.h.
+ * This file owns reminders and follow-ups, cancel and move, overdue rows,
+ * quiet hours, withdrawn consent, the recheck before sending and retry
+ * delays; the homework schedule is in plan_homework.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/compose.h"
+#include "base/address.h"
+#include "base/phone.h"
+#include "policy/plan.h"
+#include "policy/retry.h"
+#include "policy/plan_int.h"
+#include "base/tz.h"
+#include "base/util.h"
+
+#define FOLLOW_UP_STALE	(2L * 86400)	/* a follow-up later than this is pointless */
+
+int
+plan_is(const char *a, const char *b)
+{
+	return a != NULL && strcmp(a, b) == 0;
+}
+
+static int
+plan_cmp_client(const void *k, const void *e)
+{
+	long long id = *(const long long *)k, o = ((const struct client *)e)->id;
+
+	return (id > o) - (id < o);
+}
+
+static int
+plan_cmp_case(const void *k, const void *e)
+{
+	long long id = *(const long long *)k, o = ((const struct kase *)e)->id;
+
+	return (id > o) - (id < o);
+}
+
+static int
+plan_cmp_appt(const void *k, const void *e)
+{
+	long long id = *(const long long *)k, o = ((const struct appt *)e)->id;
+
+	return (id > o) - (id < o);
+}
+
+static int
+plan_cmp_hw(const void *k, const void *e)
+{
+	long long id = *(const long long *)k, o = ((const struct homework *)e)->id;
+
+	return (id > o) - (id < o);
+}
+
+/* Called for every pending prompt: the snapshot's arrays are sorted by id. */
+static const struct homework *
+plan_hw(const struct snapshot *s, long long id)
+{
+	if (s->nhw == 0)	/* bsearch on a NULL array is undefined */
+		return NULL;
+	return bsearch(&id, s->hw, s->nhw, sizeof(*s->hw), plan_cmp_hw);
+}
+
+const struct client *
+plan_client(const struct snapshot *s, long long id)
+{
+	return bsearch(&id, s->clients, s->nclients, sizeof(*s->clients),
+	    plan_cmp_client);
+}
+
+const struct kase *
+plan_case(const struct snapshot *s, long long id)
+{
+	return bsearch(&id, s->cases, s->ncases, sizeof(*s->cases),
+	    plan_cmp_case);
+}
+
+long
+plan_rule_before(const char *key)
+{
+	long v;
+
+	if (key == NULL || key[0] != 'b' || parse_long(key + 1, 1, 366L * 86400, &v) != 0)
+		return -1;
+	return v;
+}
+
+static int
+plan_chan_on(const struct conf *c, enum chan ch)
+{
+	return ch == CHAN_EMAIL ? c->email.enabled : c->sms.enabled;
+}
+
+/* May this client receive anything on ch now?  0, or -1 with why. */
+int
+plan_allowed(const struct conf *c, const struct client *cl,
+    const struct kase *k, enum chan ch, char *why, size_t len)
+{
+	if (cl->opted_out)
+		snprintf(why, len, "client opted out");
+	else if (k != NULL && k->closed)
+		snprintf(why, len, "case closed");
+	else if (!plan_chan_on(c, ch))
+		snprintf(why, len, "the %s channel is off", chan_name(ch));
+	else if (ch == CHAN_EMAIL && !cl->email_consent)
+		snprintf(why, len, "no consent to email");
+	else if (ch == CHAN_SMS && !cl->sms_consent)
+		snprintf(why, len, "no consent to SMS");
+	else
+		return 0;
+	return -1;
+}
+
+/* A copy without leading and trailing spaces and tabs; NULL in, NULL out. */
+char *
+plan_recipient(const struct conf *c, const struct client *cl, enum chan ch,
+    char *why, size_t len)
+{
+	char num[32], perr[160], *addr;
+
+	if (ch == CHAN_EMAIL) {
+		/*
+		 * Blanks around an address typed into a form are not part of
+		 * it; anything else odd (a line break) makes it invalid.
+		 */
+		if ((addr = str_trim(cl->email)) == NULL || addr[0] == '\0') {
+			free(addr);
+			snprintf(why, len, "no email address");
+			return NULL;
+		}
+		if (!address_valid(addr)) {
+			free(addr);
+			snprintf(why, len, "invalid email address");
+			return NULL;
+		}
+		return addr;
+	}
+	if (cl->phone == NULL || cl->phone[0] == '\0') {
+		snprintf(why, len, "no phone number");
+		return NULL;
+	}
+	if (phone_e164(cl->phone, c->sms.region, num, sizeof(num), perr,
+	    sizeof(perr)) != 0 || phone_sms_capable(num, perr, sizeof(perr)) != 0) {
+		snprintf(why, len, "%s", perr);
+		return NULL;
+	}
+	return xstrdup(num);
+}
+
+/* 1 when the client has something (valid or not) in the channel's field. */
+static int
+plan_has_address(const struct client *cl, enum chan ch)
+{
+	const char *v = ch == CHAN_SMS ? cl->phone : cl->email;
+
+	if (v == NULL)
+		return 0;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	return *v != '\0';
+}
+
+
+static int
+plan_rule_applies(const struct conf_rule *r, const char *kind)
+{
+	if (r->kinds == NULL)
+		return 1;
+	for (size_t i = 0; i < r->nkinds; i++)
+		if (plan_is(kind, r->kinds[i]))
+			return 1;
+	return 0;
+}
+
+static int
+plan_rule_exists(const struct conf *c, const char *key)
+{
+	for (size_t i = 0; i < c->nrules; i++)
+		if (strcmp(c->rules[i].key, key) == 0)
+			return 1;
+	return 0;
+}
+
+struct msg *
+plan_add(struct plan *p)
+{
+	p->add = xrealloc(p->add, (p->nadd + 1) * sizeof(*p->add));
+	memset(&p->add[p->nadd], 0, sizeof(*p->add));
+	return &p->add[p->nadd++];
+}
+
+void
+plan_change(struct plan *p, const struct msg *m, const char *from,
+    const char *to, const char *reason)
+{
+	struct msg_change *ch;
+
+	p->chg = xrealloc(p->chg, (p->nchg + 1) * sizeof(*p->chg));
+	ch = &p->chg[p->nchg++];
+	ch->id = m->id;
+	ch->from = from;
+	ch->to = to;
+	ch->reason = xstrdup(reason);
+}
+
+static int
+plan_has_key(const struct plan_slice *old, const struct plan *p, size_t first_new,
+    time_t start, const char *rule, long long client, enum chan ch)
+{
+	for (size_t i = 0; i < old->n; i++) {
+		const struct msg *m = old->m[i];
+
+		if (m->appt_start == start && plan_is(m->rule, rule) &&
+		    m->client_id == client && m->channel == ch)
+			return 1;
+	}
+	for (size_t i = first_new; i < p->nadd; i++) {
+		const struct msg *m = &p->add[i];
+
+		if (m->appt_start == start && plan_is(m->rule, rule) &&
+		    m->client_id == client && m->channel == ch)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+plan_fill(const struct conf *c, struct msg *n, const char *purpose,
+    const struct appt *a, const struct client *cl, enum chan ch, char *rcpt,
+    time_t due, const char *rule, const char *template)
+{
+	n->detail = plan_detail(c, a);
+	n->purpose = xstrdup(purpose);
+	n->appointment_id = a->id;
+	n->client_id = cl->id;
+	n->channel = ch;
+	n->recipient = rcpt;
+	n->due_at = due;
+	n->status = xstrdup("pending");
+	n->rule = xstrdup(rule);
+	n->appt_start = a->starts_at;
+	n->template = xstrdup(template);
+}
+
+static void
+plan_set(struct msg *n, const char *status, const char *why)
+{
+	free(n->status);
+	n->status = xstrdup(status);
+	free(n->last_error);
+	n->last_error = xstrdup(why);
+}
+
+/* Why a row was cancelled, when that cause can go away again. */
+static int
+plan_revivable(const char *why)
+{
+	static const char *const causes[] = {
+		"appointment cancelled", "appointment moved", "client opted out",
+		"case closed", "no consent to email", "no consent to SMS", NULL
+	};
+
+	for (size_t i = 0; why != NULL && causes[i] != NULL; i++)
+		if (strcmp(why, causes[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* A 'moved' notice that no longer says how things are: 1 with why. */
+static int
+plan_moved_stale(const struct conf *c, const struct msg *m,
+    const struct appt *a, char *why, size_t len)
+{
+	char *cur;
+	int stale;
+
+	if (a->cancelled) {
+		snprintf(why, len, "appointment cancelled");
+		return 1;
+	}
+	cur = plan_detail(c, a);
+	stale = m->appt_start != a->starts_at ||
+	    (m->detail != NULL && strcmp(m->detail, cur) != 0);
+	free(cur);
+	if (stale)
+		snprintf(why, len, "appointment changed again");
+	return stale;
+}
+
+/*
+ * Pending rows whose appointment was cancelled, moved, or whose rule is
+ * gone are cancelled.  A row cancelled for a cause that has gone again
+ * (booked again, moved back, opted back in) comes back: the row is the one
+ * message its key allows, ever.  Revived rows are returned in rev (their
+ * lateness is judged with the rest by plan_overdue).
+ */
+static void
+plan_stale(const struct conf *c, const struct snapshot *s, const struct appt *a,
+    const struct kase *k, const struct plan_slice *old, time_t now,
+    struct plan *p, struct plan_slice *rev)
+{
+	char why[160];
+
+	rev->n = 0;
+	for (size_t i = 0; i < old->n; i++) {
+		const struct msg *m = old->m[i];
+		const struct client *cl;
+		int timed = plan_is(m->purpose, "reminder") ||
+		    plan_is(m->purpose, "follow_up");
+
+		if (plan_is(m->status, "pending")) {
+			if (timed && a->cancelled)
+				plan_change(p, m, "pending", "cancelled",
+				    "appointment cancelled");
+			else if (timed && m->appt_start != a->starts_at)
+				plan_change(p, m, "pending", "cancelled",
+				    "appointment moved");
+			else if (timed && m->attempts == 0 &&
+			    !plan_rule_exists(c, m->rule))
+				plan_change(p, m, "pending", "cancelled",
+				    "its rule is no longer in the config");
+			else if (plan_is(m->purpose, "cancellation") &&
+			    !a->cancelled)
+				plan_change(p, m, "pending", "cancelled",
+				    "appointment booked again");
+			else if (plan_is(m->purpose, "moved") &&
+			    plan_moved_stale(c, m, a, why, sizeof(why)))
+				plan_change(p, m, "pending", "cancelled", why);
+			else if (timed && !plan_for(a, m->client_id))
+				plan_change(p, m, "pending", "cancelled",
+				    "the appointment is for another member");
+		} else if (plan_is(m->status, "cancelled") && timed &&
+		    !a->cancelled && m->appt_start == a->starts_at &&
+		    (m->rule == NULL || plan_rule_exists(c, m->rule)) &&
+		    plan_revivable(m->last_error) && k != NULL &&
+		    plan_for(a, m->client_id) &&
+		    (plan_is(m->purpose, "follow_up") || a->starts_at > now) &&
+		    (cl = plan_client(s, m->client_id)) != NULL &&
+		    plan_allowed(c, cl, k, m->channel, why, sizeof(why)) == 0) {
+			plan_change(p, m, "cancelled", "pending", NULL);
+			rev->m[rev->n++] = m;
+		}
+	}
+}
+
+/*
+ * A reminder that may have reached its client: sent, or handed over with
+ * its outcome not (yet) known (issue 13) — in 'sending', or with an
+ * uncertain attempt behind it (recovered), whatever became of the row
+ * since.  Such a client is told of a cancellation too.
+ */
+static int
+plan_reached(const struct msg *m)
+{
+	return plan_is(m->status, "sent") || plan_is(m->status, "sending") ||
+	    m->recovered > 0;
+}
+
+/* A notice on each channel a reminder already went out on. */
+static void
+plan_notices(const struct conf *c, const struct snapshot *s,
+    const struct appt *a, const struct kase *k, const struct plan_slice *old,
+    time_t now, struct plan *p)
+{
+	size_t first_new = p->nadd;
+	char why[160];
+
+	if (!a->cancelled || !c->notify_cancellation || a->starts_at <= now)
+		return;
+	for (size_t i = 0; i < old->n; i++) {
+		const struct msg *m = old->m[i];
+		const struct client *cl;
+		char *rcpt;
+
+		if (!plan_is(m->purpose, "reminder") || !plan_reached(m) ||
+		    m->appt_start != a->starts_at)
+			continue;
+		if (plan_has_key(old, p, first_new, a->starts_at, "cancel",
+		    m->client_id, m->channel))
+			continue;
+		if ((cl = plan_client(s, m->client_id)) == NULL ||
+		    plan_allowed(c, cl, k, m->channel, why, sizeof(why)) != 0)
+			continue;
+		if ((rcpt = plan_recipient(c, cl, m->channel, why, sizeof(why))) == NULL)
+			continue;
+		plan_fill(c, plan_add(p), "cancellation", a, cl, m->channel, rcpt,
+		    now, "cancel", NULL);
+	}
+}
+
+static void
+plan_rules(const struct conf *c, const struct snapshot *s,
+    const struct appt *a, const struct kase *k, const struct plan_slice *old,
+    time_t now, long horizon, struct plan *p)
+{
+	size_t first_new = p->nadd;
+	char why[160];
+
+	for (size_t r = 0; r < c->nrules; r++) {
+		const struct conf_rule *rule = &c->rules[r];
+		time_t due;
+
+		if (!plan_chan_on(c, rule->channel) ||
+		    !plan_rule_applies(rule, a->kind))
+			continue;
+		due = rule->before > 0 ? a->starts_at - rule->before :
+		    a->starts_at + (time_t)a->duration_min * 60 + rule->after;
+		/* Nothing new for what has begun, or a follow-up long overdue. */
+		if ((rule->before > 0 && a->starts_at <= now) ||
+		    (rule->after > 0 && due < now - FOLLOW_UP_STALE))
+			continue;
+		due = plan_quiet(c, rule->channel, due, now);
+		if (due > now + horizon)
+			continue;
+		for (size_t i = 0; i < k->nmembers; i++) {
+			const struct client *cl = plan_client(s, k->members[i]);
+			struct msg *n;
+			char *rcpt;
+
+			if (cl == NULL || !plan_for(a, cl->id) ||
+			    plan_allowed(c, cl, k, rule->channel, why, sizeof(why)) != 0)
+				continue;
+			if (plan_has_key(old, p, first_new, a->starts_at, rule->key,
+			    cl->id, rule->channel))
+				continue;
+			rcpt = plan_recipient(c, cl, rule->channel, why, sizeof(why));
+			/*
+			 * An address or phone that cannot be used still gets its
+			 * reminder row: it fails with the reason when due (the
+			 * practitioner's digest names it, and an SMS reminder falls
+			 * back to email), instead of vanishing unnoticed.
+			 */
+			if (rcpt == NULL && rule->before > 0 &&
+			    plan_has_address(cl, rule->channel))
+				rcpt = compose_oneline(rule->channel == CHAN_SMS ?
+				    cl->phone : cl->email);	/* recorded, never used */
+			if (rcpt == NULL)
+				continue;
+			n = plan_add(p);
+			plan_fill(c, n, rule->before > 0 ? "reminder" : "follow_up",
+			    a, cl, rule->channel, rcpt, due, rule->key,
+			    rule->template);
+			if (rule->before > 0 && retry_too_late(c, a->starts_at, due))
+				plan_set(n, "skipped", "it would go less than "
+				    "late_limit before the appointment");
+		}
+	}
+}
+
+struct plan_cand {
+	long long	 client;
+	enum chan	 ch;
+	long		 before;
+	int		 overdue;
+	const struct msg *old;	/* an existing row, or */
+	struct msg	*new;	/* a row planned in this pass */
+};
+
+static void
+plan_skip(struct plan *p, struct plan_cand *x, const char *why)
+{
+	if (x->new != NULL)
+		plan_set(x->new, "skipped", why);
+	else
+		plan_change(p, x->old, "pending", "skipped", why);
+}
+
+/*
+ * Late booking and downtime: of the overdue first attempts for one client
+ * and channel, only the one closest to the appointment may go, and only
+ * while the appointment is still late_limit away.
+ */
+static void
+plan_overdue(const struct conf *c, const struct appt *a,
+    const struct plan_slice *old, const struct plan_slice *rev,
+    size_t first_new, time_t now, struct plan *p)
+{
+	struct plan_cand *x = NULL;
+	size_t n = 0, nold = old->n + rev->n;
+
+	for (size_t i = 0; i < nold + (p->nadd - first_new); i++) {
+		const struct msg *m = i < old->n ? old->m[i] : i < nold ?
+		    rev->m[i - old->n] : &p->add[first_new + i - nold];
+		int pending = i >= old->n || plan_is(m->status, "pending");
+
+		if (!pending || m->attempts != 0 ||
+		    m->appt_start != a->starts_at || a->cancelled ||
+		    m->due_at > now)
+			continue;
+		if (plan_is(m->purpose, "follow_up")) {
+			if (now <= m->due_at + PLAN_OVERDUE_GRACE)
+				continue;
+			if (now - m->due_at > FOLLOW_UP_STALE) {
+				struct plan_cand one = { .old = i < nold ? m : NULL,
+				    .new = i < nold ? NULL : (struct msg *)m };
+
+				plan_skip(p, &one, "too late for a follow-up");
+			}
+			continue;
+		}
+		if (!plan_is(m->purpose, "reminder"))
+			continue;
+		x = xrealloc(x, (n + 1) * sizeof(*x));
+		x[n].client = m->client_id;
+		x[n].ch = m->channel;
+		x[n].before = plan_rule_before(m->rule);
+		x[n].overdue = now > m->due_at + PLAN_OVERDUE_GRACE;
+		x[n].old = i < nold ? m : NULL;
+		x[n].new = i < nold ? NULL : (struct msg *)m;
+		n++;
+	}
+	/*
+	 * Rows due now take part in choosing the closest one (a 3h reminder
+	 * due this minute beats an overdue 48h one), but only overdue rows are
+	 * ever skipped here.
+	 */
+	for (size_t i = 0; i < n; i++) {
+		size_t best = i;
+
+		if (!x[i].overdue)
+			continue;
+		if (retry_too_late(c, a->starts_at, now)) {
+			plan_skip(p, &x[i], "overdue, and the appointment is "
+			    "less than late_limit away");
+			continue;
+		}
+		for (size_t j = 0; j < n; j++)
+			if (x[j].client == x[i].client && x[j].ch == x[i].ch &&
+			    (x[j].before < x[best].before ||
+			    (j < best && x[j].before == x[best].before)))
+				best = j;
+		if (best != i)
+			plan_skip(p, &x[i], "overdue, superseded by a reminder "
+			    "closer to the appointment");
+	}
+	free(x);
+}
+
+/*
+ * Pending messages whose client opted out or withdrew consent, whose case
+ * closed, or whose homework stopped: cancelled at once, not at send time.
+ */
+static void
+plan_withdrawn(const struct conf *c, const struct snapshot *s, struct plan *p)
+{
+	char why[160];
+
+	for (size_t i = 0; i < s->nmsgs; i++) {
+		const struct msg *m = &s->msgs[i];
+		const struct client *cl;
+		const struct kase *k = NULL;
+
+		if (!plan_is(m->status, "pending") || m->client_id == 0)
+			continue;
+		if (m->homework_id != 0) {
+			const struct homework *h = plan_hw(s, m->homework_id);
+
+			if (h == NULL) {
+				plan_change(p, m, "pending", "cancelled",
+				    "homework stopped");
+				continue;
+			}
+			k = plan_case(s, h->case_id);
+		} else if (m->appointment_id != 0 && s->nappts > 0) {
+			const struct appt *a = bsearch(&m->appointment_id, s->appts,
+			    s->nappts, sizeof(*s->appts), plan_cmp_appt);
+
+			if (a != NULL)
+				k = plan_case(s, a->case_id);
+		}
+		if ((cl = plan_client(s, m->client_id)) == NULL)
+			continue;
+		if (plan_allowed(c, cl, k, m->channel, why, sizeof(why)) != 0)
+			plan_change(p, m, "pending", "cancelled", why);
+	}
+}
+
+static int
+plan_cmp_msgp(const void *a, const void *b)
+{
+	const struct msg *x = *(const struct msg *const *)a;
+	const struct msg *y = *(const struct msg *const *)b;
+
+	if (x->appointment_id != y->appointment_id)
+		return (x->appointment_id > y->appointment_id) -
+		    (x->appointment_id < y->appointment_id);
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+void
+plan_run(const struct conf *c, const struct snapshot *s, time_t now,
+    long horizon, struct plan *p)
+{
+	const struct msg **by, **revbuf = NULL;
+	struct plan_slice rev = { 0 };
+	size_t nby = 0, at = 0;
+
+	memset(p, 0, sizeof(*p));
+	by = xcalloc(s->nmsgs + 1, sizeof(const struct msg *));
+	for (size_t i = 0; i < s->nmsgs; i++)
+		if (s->msgs[i].appointment_id != 0)
+			by[nby++] = &s->msgs[i];
+	qsort(by, nby, sizeof(const struct msg *), plan_cmp_msgp);
+
+	for (size_t i = 0; i < s->nappts; i++) {
+		const struct appt *a = &s->appts[i];
+		const struct kase *k = plan_case(s, a->case_id);
+		struct plan_slice old;
+		size_t first_new;
+
+		while (at < nby && by[at]->appointment_id < a->id)
+			at++;
+		old.m = &by[at];
+		for (old.n = 0; at + old.n < nby &&
+		    by[at + old.n]->appointment_id == a->id; old.n++)
+			;
+		revbuf = xrealloc(revbuf, (old.n + 1) * sizeof(const struct msg *));
+		rev.m = revbuf;
+		plan_stale(c, s, a, k, &old, now, p, &rev);
+		if (k == NULL)
+			continue;
+		plan_notices(c, s, a, k, &old, now, p);
+		if (a->cancelled || k->closed)
+			continue;
+		first_new = p->nadd;
+		plan_rules(c, s, a, k, &old, now, horizon, p);
+		plan_overdue(c, a, &old, &rev, first_new, now, p);
+		plan_moves(c, s, a, k, &old, first_new, now, p);
+	}
+	free(by);
+	free(revbuf);
+	plan_all_homework(c, s, now, horizon, p);
+	plan_withdrawn(c, s, p);
+}
+
+void
+plan_free(struct plan *p)
+{
+	for (size_t i = 0; i < p->nadd; i++)
+		msg_free(&p->add[i]);
+	free(p->add);
+	for (size_t i = 0; i < p->nchg; i++)
+		free(p->chg[i].reason);
+	free(p->chg);
+	memset(p, 0, sizeof(*p));
+}
+
+enum plan_verdict
+plan_recheck(const struct conf *c, const struct msg *m, const struct appt *a,
+    const struct kase *k, const struct client *cl, const struct homework *hw,
+    time_t now, char **recipient, time_t *hold, char *why, size_t len)
+{
+	int timed = plan_is(m->purpose, "reminder") || plan_is(m->purpose, "follow_up");
+	struct tm lt;
+
+	*recipient = NULL;
+	if (m->appointment_id != 0) {
+		if (a == NULL) {
+			snprintf(why, len, "appointment no longer exists");
+			return PLAN_CANCEL;
+		}
+		if (timed && a->cancelled) {
+			snprintf(why, len, "appointment cancelled");
+			return PLAN_CANCEL;
+		}
+		if (timed && a->starts_at != m->appt_start) {
+			snprintf(why, len, "appointment moved");
+			return PLAN_CANCEL;
+		}
+		if (plan_is(m->purpose, "cancellation") && !a->cancelled) {
+			snprintf(why, len, "appointment booked again");
+			return PLAN_CANCEL;
+		}
+		if (plan_is(m->purpose, "moved") &&
+		    plan_moved_stale(c, m, a, why, len))
+			return PLAN_CANCEL;
+		if ((timed || plan_is(m->purpose, "moved")) &&
+		    !plan_for(a, m->client_id)) {
+			snprintf(why, len, "the appointment is for another member");
+			return PLAN_CANCEL;
+		}
+	}
+	if (m->homework_id != 0) {
+		if (hw == NULL || !hw->active) {
+			snprintf(why, len, "homework stopped");
+			return PLAN_CANCEL;
+		}
+		if (!c->homework.channels[m->channel] ||
+		    (cl != NULL && cl->discreet && m->channel == CHAN_SMS)) {
+			snprintf(why, len, "homework prompts no longer go by %s",
+			    chan_name(m->channel));
+			return PLAN_CANCEL;
+		}
+		if (now - m->due_at > PLAN_HW_LATE) {
+			snprintf(why, len, "missed by more than %ld hours",
+			    PLAN_HW_LATE / 3600);
+			return m->attempts > 0 ? PLAN_FAIL : PLAN_SKIP;
+		}
+	}
+	if (m->client_id != 0) {
+		if (cl == NULL) {
+			snprintf(why, len, "client no longer exists");
+			return PLAN_CANCEL;
+		}
+		if ((m->appointment_id != 0 || m->homework_id != 0) && k == NULL) {
+			snprintf(why, len, "case no longer exists");
+			return PLAN_CANCEL;
+		}
+		if (plan_allowed(c, cl, k, m->channel, why, len) != 0)
+			return PLAN_CANCEL;
+	}
+	if (m->appointment_id != 0 && !plan_is(m->purpose, "follow_up")) {
+		if (now >= a->starts_at) {
+			snprintf(why, len, "the appointment has already started");
+			return m->attempts > 0 ? PLAN_FAIL : PLAN_SKIP;
+		}
+		/*
+		 * The contract's late_limit: a message is judged by its due
+		 * time (or its retry's time), unless the pass reaches it late
+		 * (overdue): then by the moment of the pass.
+		 */
+		time_t at = m->next_at > m->due_at ? m->next_at : m->due_at;
+
+		if (now - at > PLAN_OVERDUE_GRACE)
+			at = now;
+		if (plan_is(m->purpose, "reminder") &&
+		    retry_too_late(c, a->starts_at, at)) {
+			snprintf(why, len, "less than late_limit before the appointment");
+			return m->attempts > 0 ? PLAN_FAIL : PLAN_SKIP;
+		}
+	}
+	if (conf_quiet_on(c, m->channel)) {
+		tz_to_local(now, &lt);
+		if (conf_quiet_at(c, m->channel, lt.tm_hour * 60 + lt.tm_min)) {
+			*hold = plan_quiet(c, m->channel, now, now + 1);
+			snprintf(why, len, "held: quiet hours");
+			return PLAN_HOLD;
+		}
+	}
+	if (m->client_id == 0) {
+		/* test and alert messages carry their own recipient */
+		*recipient = xstrdup(m->recipient);
+		return PLAN_SEND;
+	}
+	if ((*recipient = plan_recipient(c, cl, m->channel, why, len)) == NULL)
+		return plan_has_address(cl, m->channel) ? PLAN_FAIL : PLAN_SKIP;
+	return PLAN_SEND;
+}

@@ -1,0 +1,52 @@
+/*
+ * Private to plan*.c: what plan.c (appointments, quiet hours, recheck) and
+ * plan_homework.c (the homework schedule) share.  Pure, like all of plan.
+ */
+#ifndef NUDGED_PLAN_INT_H
+#define NUDGED_PLAN_INT_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "conf/conf.h"
+#include "policy/plan.h"
+#include "model/model.h"
+
+/* A homework prompt missed by more than this is not sent. */
+#define PLAN_HW_LATE	(3L * 3600)
+
+/* Messages of one appointment or homework: a slice of pointers into the snapshot. */
+struct plan_slice {
+	const struct msg **m;
+	size_t		 n;
+};
+
+/* a and b equal; a may be NULL. */
+int	 plan_is(const char *a, const char *b);
+
+/* Lookups by id in the snapshot (sorted by id); NULL: not there. */
+const struct client *plan_client(const struct snapshot *, long long id);
+const struct kase *plan_case(const struct snapshot *, long long id);
+
+/* May this client receive anything on ch now?  0, or -1 with why. */
+int	 plan_allowed(const struct conf *, const struct client *,
+	    const struct kase *, enum chan, char *why, size_t);
+
+/* A fresh zeroed row at the end of p->add. */
+struct msg *plan_add(struct plan *);
+/* A status change of m, from -> to, with reason (copied; may be NULL). */
+void	 plan_change(struct plan *, const struct msg *, const char *from,
+	    const char *to, const char *reason);
+
+/* plan_notice.c: 'moved' notices for an appointment (see there). */
+void	 plan_moves(const struct conf *, const struct snapshot *,
+	    const struct appt *, const struct kase *, const struct plan_slice *,
+	    size_t first_new, time_t now, struct plan *);
+/* 1 when the appointment is for this client (for_client NULL: everyone). */
+int	 plan_for(const struct appt *, long long client);
+
+/* Plan or cancel the prompts of every homework in the snapshot. */
+void	 plan_all_homework(const struct conf *, const struct snapshot *,
+	    time_t now, long horizon, struct plan *);
+
+#endif

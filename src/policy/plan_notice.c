@@ -1,0 +1,179 @@
+/*
+ * plan_notice: change notices (purpose 'moved', issue 9), pure like the
+ * rest of plan.
+ *
+ * A booked appointment whose start, mode, duration or link differs from
+ * what a client was last sent (a reminder or an earlier notice) gets a
+ * 'moved' notice for that client on each channel the last one went on,
+ * when notify_move is on.  The row's rule is "moved-<hash of the new
+ * details>" and its appt_start the new start, so the dedupe key allows one
+ * notice per state of the appointment.  A client who was sent a
+ * cancellation after that reminder learns of the rebooking from the fresh
+ * reminders instead.  Pending notices whose appointment changed again are
+ * cancelled (plan.c, plan_stale) and planned afresh.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/plan.h"
+#include "policy/plan_int.h"
+#include "base/util.h"
+
+int
+plan_for(const struct appt *a, long long client)
+{
+	return a->for_client == 0 || a->for_client == client;
+}
+
+char *
+plan_detail(const struct conf *c, const struct appt *a)
+{
+	const char *url = "";
+
+	if (plan_is(a->mode, "online"))
+		url = a->video_url != NULL && a->video_url[0] != '\0' ?
+		    a->video_url : c->practice.video_url != NULL ?
+		    c->practice.video_url : "";
+	return xasprintf("%s|%d|%s", a->mode != NULL ? a->mode : "",
+	    a->duration_min, url);
+}
+
+/* FNV-1a: a short, stable name for a detail string inside a rule key. */
+static unsigned long
+plan_hash(const char *s)
+{
+	unsigned long h = 2166136261UL;
+
+	for (; *s != '\0'; s++)
+		h = ((h ^ (unsigned char)*s) * 16777619UL) & 0xffffffffUL;
+	return h;
+}
+
+/* a came later than b (sent_at, then id). */
+static int
+plan_later(const struct msg *a, const struct msg *b)
+{
+	return a->sent_at > b->sent_at || (a->sent_at == b->sent_at && a->id > b->id);
+}
+
+/*
+ * A fresh reminder for the new time that goes now (the move brought it
+ * due) already tells the client, calendar entry and all.
+ */
+static int
+plan_reminder_now(const struct plan *p, size_t from, long long client,
+    enum chan ch, time_t now)
+{
+	for (size_t j = from; j < p->nadd; j++)
+		if (p->add[j].client_id == client && p->add[j].channel == ch &&
+		    plan_is(p->add[j].purpose, "reminder") &&
+		    plan_is(p->add[j].status, "pending") &&
+		    p->add[j].due_at <= now + PLAN_OVERDUE_GRACE)
+			return 1;
+	return 0;
+}
+
+void
+plan_moves(const struct conf *c, const struct snapshot *s,
+    const struct appt *a, const struct kase *k, const struct plan_slice *old,
+    size_t reminders_from, time_t now, struct plan *p)
+{
+	size_t first_new = p->nadd;
+	char rule[24], why[160], *cur;
+
+	if (!c->notify_move || a->cancelled || a->starts_at <= now)
+		return;
+	cur = plan_detail(c, a);
+	snprintf(rule, sizeof(rule), "moved-%08lx", plan_hash(cur));
+	for (size_t i = 0; i < old->n; i++) {
+		const struct msg *m = old->m[i], *last = m;
+		const struct client *cl;
+		int cancelled = 0;
+		char *rcpt;
+
+		if (!plan_is(m->status, "sent") || !(plan_is(m->purpose,
+		    "reminder") || plan_is(m->purpose, "moved")))
+			continue;
+		/* The last reminder or notice for this client and channel. */
+		for (size_t j = 0; j < old->n; j++) {
+			const struct msg *o = old->m[j];
+
+			if (o->client_id != m->client_id || o->channel != m->channel ||
+			    !plan_is(o->status, "sent"))
+				continue;
+			if ((plan_is(o->purpose, "reminder") ||
+			    plan_is(o->purpose, "moved")) && plan_later(o, last))
+				last = o;
+		}
+		if (last != m)
+			continue;	/* judged when the loop reaches the last */
+		for (size_t j = 0; j < old->n; j++) {
+			const struct msg *o = old->m[j];
+
+			if (o->client_id == m->client_id && o->channel == m->channel &&
+			    plan_is(o->purpose, "cancellation") &&
+			    plan_is(o->status, "sent") && !plan_later(m, o))
+				cancelled = 1;
+		}
+		if (cancelled || (m->appt_start == a->starts_at &&
+		    (m->detail == NULL || strcmp(m->detail, cur) == 0)))
+			continue;
+		if (plan_reminder_now(p, reminders_from, m->client_id,
+		    m->channel, now))
+			continue;
+		if ((cl = plan_client(s, m->client_id)) == NULL ||
+		    !plan_for(a, cl->id) ||
+		    plan_allowed(c, cl, k, m->channel, why, sizeof(why)) != 0)
+			continue;
+		/* the key: one notice per client, channel and new state */
+		{
+			int seen = 0;
+
+			for (size_t j = 0; j < old->n && !seen; j++)
+				seen = old->m[j]->appt_start == a->starts_at &&
+				    plan_is(old->m[j]->rule, rule) &&
+				    old->m[j]->client_id == cl->id &&
+				    old->m[j]->channel == m->channel;
+			for (size_t j = first_new; j < p->nadd && !seen; j++)
+				seen = p->add[j].client_id == cl->id &&
+				    p->add[j].channel == m->channel &&
+				    plan_is(p->add[j].rule, rule);
+			if (seen)
+				continue;
+		}
+		if ((rcpt = plan_recipient(c, cl, m->channel, why, sizeof(why))) == NULL)
+			continue;
+		{
+			struct msg *n = plan_add(p);
+
+			n->purpose = xstrdup("moved");
+			n->appointment_id = a->id;
+			n->client_id = cl->id;
+			n->channel = m->channel;
+			n->recipient = rcpt;
+			n->due_at = plan_quiet(c, m->channel, now, now);
+			n->status = xstrdup("pending");
+			n->rule = xstrdup(rule);
+			n->appt_start = a->starts_at;
+			n->detail = xstrdup(cur);
+		}
+	}
+	free(cur);
+}
+
+int
+plan_followup_moot(const struct msg *m, const struct appt *a,
+    const time_t *starts, size_t n, char *why, size_t len)
+{
+	if (!plan_is(m->purpose, "follow_up") || a == NULL ||
+	    !plan_is(m->template, "assessment_follow_up"))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (starts[i] > a->starts_at) {
+			snprintf(why, len, "a later session is already booked: "
+			    "no need to ask whether to continue");
+			return 1;
+		}
+	return 0;
+}

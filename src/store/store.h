@@ -1,0 +1,307 @@
+/*
+ * store: the SQLite database: schema, migrations, reads and the outbox.
+ *
+ * The database is shared with booking tools and nudgectl, which may write
+ * the contract's tables at any time.  So: WAL, a busy timeout, foreign keys
+ * on, synchronous=FULL (a lost "sent" mark after a power cut would mean a
+ * duplicate text to a client), prepared statements only, and every
+ * read-then-write transaction begins IMMEDIATE (a deferred one fails at
+ * once under WAL if another process committed in between).
+ *
+ * Schema versions live in PRAGMA user_version.  Version 0 with the
+ * contract's tables already present (made by a booking tool) is adopted;
+ * a database newer than this code is refused.
+ *
+ * Outbox states (messages.status):
+ *
+ *   pending --claim--> sending --accepted--> sent
+ *      ^                  |----permanent----> failed
+ *      |----transient-----|   (next_at set, attempts counted)
+ *   pending/sending --> skipped | cancelled  (rules, or re-check at send time)
+ *
+ * A row is marked 'sending' in a committed transaction before it is handed
+ * to a server, and 'sent' after.  store_recover() at start-up deals with
+ * rows a crash left in 'sending': see there.
+ *
+ * Transactions are the caller's: store_begin()/store_commit() bracket the
+ * write functions below.  Within store_dry_begin()/store_dry_end() (nudged
+ * --dry-run, nudgectl upcoming) begin/commit become savepoints inside one
+ * outer transaction that is rolled back at the end, so nothing is written.
+ *
+ * Ownership: every struct filled by a store_* function owns its strings;
+ * free with the matching *_free().  Times are time_t UTC; 0 means NULL.
+ */
+#ifndef NUDGED_STORE_H
+#define NUDGED_STORE_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "conf/conf.h"
+#include "model/model.h"
+
+struct sqlite3;
+struct store;
+
+#define STORE_SCHEMA_VERSION	5
+
+
+
+
+
+/* Open (creating and migrating as needed).  NULL with err on failure. */
+struct store	*store_open(const char *path, char *err, size_t errlen);
+void		 store_close(struct store *);
+/* A private in-memory copy of the database, for previews.  NULL with err. */
+struct store	*store_open_copy(const char *path, char *err, size_t errlen);
+/*
+ * Become the one delivering process for this database (an flock on the
+ * database file itself, whatever path, symlink or hard link named it,
+ * until store_close).  0, 1 when another holds it (err says which pid),
+ * -1 on error.
+ */
+int		 store_lock(struct store *, char *err, size_t errlen);
+struct sqlite3	*store_db(struct store *);	/* for nudgectl's own statements */
+
+int	 store_begin(struct store *, char *err, size_t);	/* BEGIN IMMEDIATE */
+int	 store_commit(struct store *, char *err, size_t);
+/* store_begin() that gives up (-1) as soon as *stop becomes non-zero. */
+int	 store_begin_or_stop(struct store *, volatile sig_atomic_t *stop, char *err, size_t);
+void	 store_rollback(struct store *);
+int	 store_dry_begin(struct store *, char *err, size_t);
+void	 store_dry_end(struct store *);
+
+/*
+ * Read what planning needs (see struct snapshot). 0 or -1.  It also
+ * forgets noted problems (store_note_bad) whose rows now read fine, so a
+ * row that breaks again is reported again: call it inside the pass's
+ * transaction.
+ */
+int	 store_snapshot(struct store *, time_t since, struct snapshot *,
+	    char *err, size_t);
+
+/*
+ * Inside a transaction: insert new rows (INSERT OR IGNORE on the dedupe
+ * keys, so planning twice is harmless) and apply changes.  0 or -1.
+ */
+int	 store_insert_msg(struct store *, const struct msg *, long long *id,
+	    char *err, size_t);
+int	 store_change_msg(struct store *, const struct msg_change *,
+	    char *err, size_t);
+
+/*
+ * Inside a transaction: the next pending message due at or before now
+ * (and whose next_at has come), oldest first.  1 found, 0 none, -1 error.
+ */
+int	 store_next_due(struct store *, time_t now, struct msg *, char *err, size_t);
+/* How many rows store_next_due() would still find. -1 on error. */
+long	 store_count_due(struct store *, time_t now, char *err, size_t);
+/* Earliest due_at/next_at among pending rows; 0 when none (or on error). */
+time_t	 store_next_wake(struct store *);
+
+/* Fresh reads for the re-check at send time. 1 found, 0 gone, 2 unreadable row, -1 error. */
+int	 store_get_appt(struct store *, long long id, struct appt *, char *err, size_t);
+int	 store_get_client(struct store *, long long id, struct client *, char *err, size_t);
+int	 store_get_case(struct store *, long long id, struct kase *, char *err, size_t);
+int	 store_get_homework(struct store *, long long id, struct homework *, char *err, size_t);
+int	 store_get_msg(struct store *, long long id, struct msg *, char *err, size_t);
+
+/*
+ * Outbox transitions, inside a transaction. 0, or -1 when the row is gone
+ * or not in a state the transition allows:
+ *   mark_sending  pending -> sending (attempts + 1; recipient and
+ *                 provider_ref replaced when not NULL)
+ *   mark_sent     sending -> sent (provider_ref replaced when not NULL)
+ *   mark_retry    pending|sending -> pending, next attempt at next_at
+ *   mark_final    pending|sending -> failed|skipped|cancelled
+ */
+int	 store_mark_sending(struct store *, long long id, const char *recipient,
+	    const char *provider_ref, time_t now, char *err, size_t);
+int	 store_mark_sent(struct store *, long long id, const char *provider_ref,
+	    time_t now, char *err, size_t);
+/*
+ * Outside a transaction (committed at once): the last of a 'sending'
+ * message is about to go to the server (from then on it may arrive).
+ * 0 or -1 (then do not send it).
+ */
+int	 store_mark_uploaded(struct store *, long long id, volatile sig_atomic_t *stop,
+	    char *err, size_t);
+/* sending -> pending, attempt uncounted: it cannot have arrived (a stop). */
+int	 store_unclaim(struct store *, long long id, char *err, size_t);
+int	 store_mark_retry(struct store *, long long id, time_t next_at,
+	    const char *why, char *err, size_t);
+/* Quiet hours: pending with due_at moved to due. */
+int	 store_mark_hold(struct store *, long long id, time_t due, const char *why,
+	    char *err, size_t);
+/* Unknown outcome: pending again, recovered + 1 (see store_recover). */
+int	 store_mark_uncertain(struct store *, long long id, time_t next_at,
+	    const char *why, char *err, size_t);
+int	 store_mark_final(struct store *, long long id, const char *status,
+	    const char *why, char *err, size_t);
+/* Withdraw SMS consent (Twilio 21610); a client that is gone is no error. */
+int	 store_sms_unsubscribe(struct store *, long long client_id, char *err, size_t);
+
+/*
+ * Start-up after a crash (in its own transaction unless one is open):
+ * rows left in 'sending' by a process that is gone.  One whose upload was
+ * not complete goes back to 'pending', its attempt uncounted (unstarted).
+ * One whose whole message went up goes back to 'pending' once (recovered = 1;
+ * email keeps its Message-ID, so a receiving server can tell a duplicate:
+ * resent); found in 'sending' after an uncertain attempt already, it is
+ * 'failed' (it may have arrived: failed).  0 or -1.
+ */
+struct store_recovery {
+	int	 unstarted;
+	int	 resent;
+	int	 failed;
+};
+int	 store_recover(struct store *, time_t now, struct store_recovery *,
+	    char *err, size_t);
+
+/*
+ * Remember a bad row; 1 when it is new (report it), 0 when already known,
+ * -1 on error.  Bad rows that become readable are forgotten.
+ */
+int	 store_note_bad(struct store *, const struct bad_row *, time_t now,
+	    char *err, size_t);
+
+/* Start times of a case's booked appointments, ascending; caller frees. 0 or -1. */
+int	 store_case_sessions(struct store *, long long case_id, time_t **starts,
+	    size_t *n);
+
+/*
+ * Change notices (store_notice.c).  set_detail: the appointment details a
+ * message goes out with (plan_detail).  told_start: the start time of the
+ * last reminder or notice a client was sent for the appointment as it was
+ * before (another start, or other details); 0 when none.  0 or -1.
+ */
+int	 store_msg_set_detail(struct store *, long long id, const char *detail,
+	    char *err, size_t);
+int	 store_told_start(struct store *, long long appt_id, long long client_id,
+	    time_t start, const char *detail, time_t *told, char *err, size_t);
+
+/* PRAGMA data_version: changes when another connection commits. -1 on error. */
+long long store_data_version(struct store *);
+
+/*
+ * The failure digest: failed messages (not alerts or tests) and bad rows
+ * not yet reported, and marking them reported.  Inside a transaction.
+ */
+int	 store_alert_items(struct store *, struct msg **, size_t *,
+	    struct bad_row **, size_t *, char *err, size_t);
+int	 store_alert_done(struct store *, char *err, size_t);
+
+/*
+ * Small key/value state (last alert time, channel pauses).  get: 1 with
+ * *value (caller frees), 0 when unset, -1 on error.  set: NULL deletes.
+ */
+int	 store_state_get(struct store *, const char *key, char **value);
+int	 store_state_set(struct store *, const char *key, const char *value,
+	    char *err, size_t);
+
+/*
+ * store_perm.c: the files' modes (the database, -wal and -shm 0660, the
+ * folder setgid 2770; see there).  store_perm_create: make a missing
+ * database file 0660 (0 or -1 with err).  store_perm_repair: put back
+ * 0660 and the folder's group on the files this user owns; returns how
+ * many were changed, described in msg, for a warning.  store_perm_explain:
+ * 1 with msg naming the file and the problem when this user lacks a
+ * permission it needs, else 0.  store_perm_mkdir: create the database's
+ * missing folder (2770, in group `group`; owned by the user of that name
+ * when root): 1 created (msg says so), 0 it exists, -1 msg says why not.
+ */
+int	 store_perm_create(const char *path, char *err, size_t errlen);
+int	 store_perm_repair(const char *path, char *msg, size_t msglen);
+int	 store_perm_explain(const char *path, char *msg, size_t msglen);
+int	 store_perm_mkdir(const char *path, const char *group, char *msg,
+	    size_t msglen);
+/* Root's nudgectl init: the new files to the service's user (0, -1 msg). */
+int	 store_perm_give(const char *path, const char *user, char *msg,
+	    size_t msglen);
+/*
+ * store_status.c, for nudgectl status and problems.  Times 0: none.
+ */
+struct store_status {
+	long		 waiting;		/* pending or sending */
+	long		 waiting_chan[CHAN_N];	/* pending, per channel */
+	time_t		 next_try[CHAN_N];	/* earliest due/next try, per channel */
+	long long	 next_id;		/* the next pending message; 0: none */
+	enum chan	 next_chan;
+	time_t		 next_at;
+	long		 sent_since, failed_since;	/* since the time given */
+	long		 failed_unreported;	/* failed, not yet in a digest */
+	long		 bad_rows, bad_unreported;	/* unreadable rows now */
+};
+struct store_problem {
+	char		*table;
+	long long	 id;
+	char		*what;
+	time_t		 first_seen;
+	int		 reported;		/* named in a digest already */
+};
+int	 store_status_read(struct store *, time_t since, struct store_status *,
+	    char *err, size_t);
+int	 store_problems(struct store *, struct store_problem **, size_t *,
+	    char *err, size_t);
+void	 store_problems_free(struct store_problem *, size_t);
+/* Is a nudged delivering from the database (its lock held)?  1 yes, with
+ * *pid when known (else 0), 0 no, -1 cannot tell. */
+int	 store_lock_holder(const char *path, long *pid);
+/* The highest message id (0: none or an error): previews tell real rows. */
+long long store_last_msg_id(struct store *);
+
+/*
+ * store_list.c, for nudgectl outbox and report.  Rows own their strings
+ * (times as stored, text); free with the matching *_free().
+ */
+struct outbox_filter {
+	const char	*status;	/* NULL: any */
+	long long	 client_id;	/* 0: any */
+	time_t		 since, until;	/* due_at in [since, until); 0: open */
+	long		 limit;		/* 0: all */
+};
+struct outbox_row {
+	long long	 id, client_id;
+	char		*purpose, *channel, *recipient, *due_at, *status;
+	char		*last_error, *sent_at, *client_name;
+	int		 attempts;
+};
+struct report_row {
+	long long	 client_id;	/* 0: none */
+	char		*name;		/* NULL: client gone or none */
+	long		 sent, failed, cancelled, skipped, waiting;
+};
+int	 store_outbox_list(struct store *, const struct outbox_filter *,
+	    struct outbox_row **, size_t *, char *err, size_t);
+void	 store_outbox_rows_free(struct outbox_row *, size_t);
+int	 store_report(struct store *, time_t from, time_t until,
+	    struct report_row **, size_t *, char *err, size_t);
+void	 store_report_free(struct report_row *, size_t);
+
+/*
+ * store_ctl.c, behind nudgectl's warnings and undo commands (inside the
+ * caller's transaction; see there).
+ */
+struct appt_hit {
+	long long	 id, case_id;
+	time_t		 starts_at;
+	char		 label[128];
+};
+int	 store_client_lookalike(struct store *, const char *name,
+	    const char *email, long long skip, long long *same_name,
+	    long long *same_email, char *err, size_t);
+int	 store_overlap(struct store *, long long not_case, long long skip,
+	    time_t start, long dur_min, struct appt_hit *, char *err, size_t);
+int	 store_case_future(struct store *, long long case_id, time_t now,
+	    int cancel, long *n, time_t *first, char *err, size_t);
+int	 store_case_reopen(struct store *, long long case_id, char *err,
+	    size_t);
+int	 store_client_delete(struct store *, long long id, char *why,
+	    size_t whylen, char *err, size_t);
+
+/* The connection's last error, a permission problem explained. */
+const char *store_errmsg(struct store *, char *buf, size_t len);
+
+
+#endif

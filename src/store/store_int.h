@@ -1,0 +1,142 @@
+/*
+ * store_int.h: private to store*.c.  The connection, the column lists the
+ * row readers expect, and the helpers the pieces of the store share.
+ */
+#ifndef NUDGED_STORE_INT_H
+#define NUDGED_STORE_INT_H
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+#include "base/tz.h"
+#include "base/util.h"
+
+/*
+ * Prepared statements live as long as the connection (store_prep): the
+ * store runs a few dozen distinct SQL texts, and preparing them again on
+ * every call was half of the instructions of a whole pass.
+ */
+#define STORE_NCACHE	64
+
+struct store_stmt {
+	const char	*sql;		/* the key: the caller's string literal */
+	sqlite3_stmt	*st;
+	int		 inuse;		/* handed out, store_done() not yet called */
+};
+
+struct store {
+	sqlite3	*db;
+	char	*path;
+	int	 dry;		/* inside store_dry_begin(): begin/commit are savepoints */
+	volatile sig_atomic_t *stop;	/* during store_begin_or_stop(): give up when set */
+	struct store_stmt cache[STORE_NCACHE];
+	size_t	 ncache;
+	int	 lockfd;	/* store_lock(): held until store_close(); -1: none */
+};
+
+#define MSG_COLS "id, purpose, appointment_id, homework_id, client_id, channel," \
+	" recipient, due_at, status, attempts, last_error, provider_ref, sent_at," \
+	" rule, appt_start, occurrence, template, next_at, recovered, detail"
+#define CLIENT_COLS "id, name, first_name, email, phone, email_consent," \
+	" sms_consent, discreet, opted_out_at IS NOT NULL"
+#define APPT_COLS "id, case_id, starts_at, duration_min, kind, mode, video_url," \
+	" status, for_client"
+#define HW_COLS "id, case_id, title, prompt, starts_on, ends_on, every_days," \
+	" at_time, active"
+#define SQL_NOW "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
+
+#define CASE_SQL "SELECT label, closed_at IS NOT NULL FROM cases WHERE id = ?1"
+#define MEMBERS_SQL "SELECT client_id FROM case_members WHERE case_id = ?1" \
+	" ORDER BY client_id"
+
+/* store.c: errors, statements, small helpers */
+/* Who holds an flock on the file (dev, ino): pid, 0 nobody, -1 unknown. */
+long		 store_flock_pid(dev_t, ino_t);
+int		 store_dberr(struct store *, char *err, size_t errlen,
+		    const char *what);
+/*
+ * sql: a string literal (or static table): the cache is keyed by its
+ * address.  store_done() hands the statement back.
+ */
+sqlite3_stmt	*store_prep(struct store *, const char *sql, char *err,
+		    size_t errlen);
+void		 store_done(struct store *, sqlite3_stmt *);
+int		 store_run(struct store *, sqlite3_stmt *, const char *what,
+		    char *err, size_t errlen);
+int		 store_exec(struct store *, const char *sql, char *err,
+		    size_t errlen);
+
+/* store_read.c: one row of a SELECT of the *_COLS above into a struct */
+int		 store_read_client(sqlite3_stmt *, struct client *, char *why,
+		    size_t whylen);
+int		 store_read_appt(sqlite3_stmt *, struct appt *, char *why,
+		    size_t whylen);
+int		 store_read_homework(sqlite3_stmt *, struct homework *,
+		    char *why, size_t whylen);
+int		 store_read_msg(sqlite3_stmt *, struct msg *);
+int		 store_load_case(struct store *, sqlite3_stmt *cst,
+		    sqlite3_stmt *mst, long long id, struct kase *, char *err,
+		    size_t errlen);
+
+static inline void
+bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v == NULL)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+}
+
+static inline void
+bind_id(sqlite3_stmt *st, int i, long long v)
+{
+	if (v == 0)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_int64(st, i, v);
+}
+
+static inline void
+bind_time(sqlite3_stmt *st, int i, time_t t)
+{
+	char buf[TZ_UTC_LEN];
+
+	if (t == 0) {
+		sqlite3_bind_null(st, i);
+		return;
+	}
+	tz_format_utc(t, buf);
+	sqlite3_bind_text(st, i, buf, -1, SQLITE_TRANSIENT);
+}
+
+static inline const char *
+col_str(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+static inline char *
+col_dup(sqlite3_stmt *st, int i)
+{
+	return xstrdup(col_str(st, i));
+}
+
+/* One of our own time columns; a value we did not write reads as 0. */
+static inline time_t
+col_time(sqlite3_stmt *st, int i)
+{
+	const char *v = col_str(st, i);
+	time_t t;
+
+	if (v == NULL || (tz_parse_utc(v, &t) == -1 && tz_parse_any(v, &t) == -1))
+		return 0;
+	return t;
+}
+
+#endif

@@ -1,0 +1,524 @@
+/*
+ * store_outbox: the messages table as a queue: inserting planned rows,
+ * the status transitions (see store.h for the state machine), what is due
+ * next, recovery after a crash, bad rows and the failure digest; and the
+ * *_free() functions and client_first_name() of store.h's structs.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+#include "store/store_int.h"
+#include "store/store_privacy.h"
+#include "base/tz.h"
+#include "base/util.h"
+
+/* -------------------------------------------------------------- outbox */
+
+static int
+valid_status(const char *v)
+{
+	return str_in_list(v, msg_status_names);
+}
+
+int
+store_insert_msg(struct store *s, const struct msg *m, long long *id, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*id = 0;
+	if (m->purpose == NULL || m->recipient == NULL || m->due_at == 0 ||
+	    !valid_status(m->status ? m->status : "pending")) {
+		errf(err, errlen, "%s: message without purpose, recipient,"
+		    " due time or valid status", s->path);
+		return -1;
+	}
+	/*
+	 * ON CONFLICT DO NOTHING, not INSERT OR IGNORE: only the dedupe keys
+	 * may swallow a row; a NOT NULL violation must stay an error.
+	 */
+	if ((st = store_prep(s, "INSERT INTO messages (purpose, appointment_id,"
+	    " homework_id, client_id, channel, recipient, due_at, status, attempts,"
+	    " last_error, provider_ref, sent_at, rule, appt_start, occurrence,"
+	    " template, next_at, created_at, recovered, detail) VALUES (?1, ?2,"
+	    " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
+	    SQL_NOW ", ?18, ?19) ON CONFLICT DO NOTHING", err, errlen)) == NULL)
+		return -1;
+	bind_text(st, 1, m->purpose);
+	bind_id(st, 2, m->appointment_id);
+	bind_id(st, 3, m->homework_id);
+	bind_id(st, 4, m->client_id);
+	bind_text(st, 5, chan_name(m->channel));
+	bind_text(st, 6, m->recipient);
+	bind_time(st, 7, m->due_at);
+	bind_text(st, 8, m->status ? m->status : "pending");
+	sqlite3_bind_int(st, 9, m->attempts);
+	bind_text(st, 10, m->last_error);
+	bind_text(st, 11, m->provider_ref);
+	bind_time(st, 12, m->sent_at);
+	bind_text(st, 13, m->rule);
+	bind_time(st, 14, m->appt_start);
+	bind_text(st, 15, m->occurrence);
+	bind_text(st, 16, m->template);
+	bind_time(st, 17, m->next_at);
+	sqlite3_bind_int(st, 18, m->recovered);
+	bind_text(st, 19, m->detail);
+	if ((rc = sqlite3_step(st)) == SQLITE_DONE && sqlite3_changes(s->db) == 1)
+		*id = sqlite3_last_insert_rowid(s->db);
+	else if (rc != SQLITE_DONE)
+		store_dberr(s, err, errlen, "inserting a message");
+	store_done(s, st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_change_msg(struct store *s, const struct msg_change *c, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *st;
+
+	if (!valid_status(c->to) || !valid_status(c->from)) {
+		errf(err, errlen, "%s: message %lld: bad status change %s -> %s",
+		    s->path, c->id, c->from ? c->from : "NULL",
+		    c->to ? c->to : "NULL");
+		return -1;
+	}
+	/* No row changed is fine: another process may have moved it first. */
+	if ((st = store_prep(s, "UPDATE messages SET status = ?1, last_error = ?2,"
+	    " updated_at = " SQL_NOW " WHERE id = ?3 AND status = ?4",
+	    err, errlen)) == NULL)
+		return -1;
+	bind_text(st, 1, c->to);
+	bind_text(st, 2, c->reason);
+	sqlite3_bind_int64(st, 3, c->id);
+	bind_text(st, 4, c->from);
+	return store_run(s, st, "changing a message", err, errlen);
+}
+
+/* Run an UPDATE of exactly one message row; anything else is an error. */
+static int
+store_update_one(struct store *s, sqlite3_stmt *st, long long id,
+    const char *what, char *err, size_t errlen)
+{
+	int rc = -1;
+
+	if (sqlite3_step(st) != SQLITE_DONE)
+		store_dberr(s, err, errlen, what);
+	else if (sqlite3_changes(s->db) != 1)
+		errf(err, errlen, "%s: %s: message %lld is gone or not in a"
+		    " state that allows it", s->path, what, id);
+	else
+		rc = 0;
+	store_done(s, st);
+	return rc;
+}
+
+int
+store_mark_sending(struct store *s, long long id, const char *recipient,
+    const char *provider_ref, time_t now, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+
+	if ((st = store_prep(s, "UPDATE messages SET status = 'sending',"
+	    " attempts = attempts + 1, recipient = COALESCE(?1, recipient),"
+	    " provider_ref = COALESCE(?2, provider_ref), claimed_at = ?3,"
+	    " uploaded = 0, updated_at = " SQL_NOW
+	    " WHERE id = ?4 AND status = 'pending'",
+	    err, errlen)) == NULL)
+		return -1;
+	bind_text(st, 1, recipient);
+	bind_text(st, 2, provider_ref);
+	bind_time(st, 3, now);
+	sqlite3_bind_int64(st, 4, id);
+	return store_update_one(s, st, id, "claiming", err, errlen);
+}
+
+/*
+ * Outside any transaction (its own, committed before this returns): the
+ * last of the message is about to go to the server.  From here on a crash
+ * leaves an uncertain attempt; before it, the server cannot have accepted
+ * the message (no final dot, an incomplete body).
+ */
+int
+store_mark_uploaded(struct store *s, long long id, volatile sig_atomic_t *stop,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if ((st = store_prep(s, "UPDATE messages SET uploaded = 1"
+	    " WHERE id = ?1 AND status = 'sending'", err, errlen)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	/* A stop request cuts a wait for another writer short. */
+	s->stop = stop;
+	r = store_update_one(s, st, id, "marking the upload", err, errlen);
+	s->stop = NULL;
+	return r;
+}
+
+/*
+ * The message cannot have been accepted (stopped before its upload was
+ * complete): the claim is undone, the attempt not counted.
+ */
+int
+store_unclaim(struct store *s, long long id, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+
+	if ((st = store_prep(s, "UPDATE messages SET status = 'pending',"
+	    " attempts = max(attempts - 1, 0), claimed_at = NULL,"
+	    " uploaded = 0, updated_at = " SQL_NOW
+	    " WHERE id = ?1 AND status = 'sending' AND uploaded = 0",
+	    err, errlen)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	return store_update_one(s, st, id, "undoing a claim", err, errlen);
+}
+
+int
+store_mark_sent(struct store *s, long long id, const char *provider_ref,
+    time_t now, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+
+	if ((st = store_prep(s, "UPDATE messages SET status = 'sent',"
+	    " sent_at = ?1, provider_ref = COALESCE(?2, provider_ref),"
+	    " last_error = NULL, next_at = NULL, updated_at = " SQL_NOW
+	    " WHERE id = ?3 AND status = 'sending'", err, errlen)) == NULL)
+		return -1;
+	bind_time(st, 1, now);
+	bind_text(st, 2, provider_ref);
+	sqlite3_bind_int64(st, 3, id);
+	return store_update_one(s, st, id, "marking sent", err, errlen);
+}
+
+/* Back to pending after a transient failure (or a paused channel). */
+int
+store_mark_retry(struct store *s, long long id, time_t next_at, const char *why,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+
+	if ((st = store_prep(s, "UPDATE messages SET status = 'pending',"
+	    " next_at = ?1, last_error = ?2, claimed_at = NULL, updated_at = "
+	    SQL_NOW " WHERE id = ?3 AND status IN ('pending', 'sending')",
+	    err, errlen)) == NULL)
+		return -1;
+	bind_time(st, 1, next_at);
+	bind_text(st, 2, why);
+	sqlite3_bind_int64(st, 3, id);
+	return store_update_one(s, st, id, "marking for retry", err, errlen);
+}
+
+/*
+ * An attempt whose outcome is unknown (the whole message went up, no
+ * verdict came back): back to pending, counted in recovered like a crash,
+ * so that a message is resent after an uncertain attempt at most once.
+ */
+int
+store_mark_uncertain(struct store *s, long long id, time_t next_at,
+    const char *why, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+
+	if ((st = store_prep(s, "UPDATE messages SET status = 'pending',"
+	    " next_at = ?1, last_error = ?2, claimed_at = NULL,"
+	    " recovered = recovered + 1, updated_at = "
+	    SQL_NOW " WHERE id = ?3 AND status IN ('pending', 'sending')",
+	    err, errlen)) == NULL)
+		return -1;
+	bind_time(st, 1, next_at);
+	bind_text(st, 2, why);
+	sqlite3_bind_int64(st, 3, id);
+	return store_update_one(s, st, id, "marking as uncertain", err, errlen);
+}
+
+/*
+ * Held by quiet hours: the due time itself moves (contract: "its due time
+ * becomes the end of quiet hours, and the rules above apply to it").
+ */
+int
+store_mark_hold(struct store *s, long long id, time_t due, const char *why,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+
+	if ((st = store_prep(s, "UPDATE messages SET status = 'pending',"
+	    " due_at = ?1, next_at = NULL, last_error = ?2, claimed_at = NULL,"
+	    " updated_at = " SQL_NOW " WHERE id = ?3 AND status IN ('pending',"
+	    " 'sending')", err, errlen)) == NULL)
+		return -1;
+	bind_time(st, 1, due);
+	bind_text(st, 2, why);
+	sqlite3_bind_int64(st, 3, id);
+	return store_update_one(s, st, id, "holding", err, errlen);
+}
+
+/* failed, skipped or cancelled: only from pending or sending, never after sent. */
+int
+store_mark_final(struct store *s, long long id, const char *status,
+    const char *why, char *err, size_t errlen)
+{
+	static const char *const finals[] = { "failed", "skipped", "cancelled", NULL };
+	sqlite3_stmt *st;
+
+	if (!str_in_list(status, finals)) {
+		errf(err, errlen, "%s: message %lld: %s is not a final status",
+		    s->path, id, status ? status : "NULL");
+		return -1;
+	}
+	if ((st = store_prep(s, "UPDATE messages SET status = ?1, last_error = ?2,"
+	    " next_at = NULL, claimed_at = NULL, updated_at = " SQL_NOW
+	    " WHERE id = ?3 AND status IN ('pending', 'sending')",
+	    err, errlen)) == NULL)
+		return -1;
+	bind_text(st, 1, status);
+	bind_text(st, 2, why);
+	sqlite3_bind_int64(st, 3, id);
+	return store_update_one(s, st, id, "marking final", err, errlen);
+}
+
+/* A client that no longer exists has no consent to withdraw: not an error. */
+int
+store_sms_unsubscribe(struct store *s, long long client_id, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *st;
+	time_t now = time(NULL);
+
+	/* consent_log (issue 14): earlier outside changes first, then ours. */
+	if (store_consent_sync(s, now, STORE_HOW_OUTSIDE, STORE_HOW_FIRST, NULL,
+	    err, errlen) != 0)
+		return -1;
+	if ((st = store_prep(s, "UPDATE clients SET sms_consent = 0 WHERE id = ?1",
+	    err, errlen)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, client_id);
+	if (store_run(s, st, "withdrawing SMS consent", err, errlen) != 0)
+		return -1;
+	return store_consent_sync(s, now, "provider reply: recipient unsubscribed"
+	    " (texted STOP; Twilio 21610)", STORE_HOW_FIRST, NULL, err, errlen);
+}
+
+/* A row with a channel we do not know must not wedge the queue: not due. */
+#define DUE_WHERE " WHERE status = 'pending' AND due_at <= ?1" \
+	" AND (next_at IS NULL OR next_at <= ?1) AND channel IN ('email', 'sms')"
+
+int
+store_next_due(struct store *s, time_t now, struct msg *m, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	if ((st = store_prep(s, "SELECT " MSG_COLS " FROM messages" DUE_WHERE
+	    " ORDER BY due_at, id LIMIT 1", err, errlen)) == NULL)
+		return -1;
+	bind_time(st, 1, now);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (store_read_msg(st, m) == 0) {
+			rc = 1;
+		} else {
+			errf(err, errlen, "%s: message %lld has an unknown"
+			    " channel", s->path, m->id);
+			rc = -1;
+		}
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		rc = store_dberr(s, err, errlen, "reading due messages");
+	}
+	store_done(s, st);
+	return rc;
+}
+
+long
+store_count_due(struct store *s, time_t now, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	long n = -1;
+
+	/* Due, whether or not a retry is already scheduled: what --once reports as 75. */
+	if ((st = store_prep(s, "SELECT count(*) FROM messages WHERE status = "
+	    "'pending' AND due_at <= ?1 AND channel IN ('email', 'sms')",
+	    err, errlen)) == NULL)
+		return -1;
+	bind_time(st, 1, now);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = (long)sqlite3_column_int64(st, 0);
+	else
+		store_dberr(s, err, errlen, "counting due messages");
+	store_done(s, st);
+	return n;
+}
+
+/* On a database error 0 too: the caller's loop wakes on its own timer. */
+time_t
+store_next_wake(struct store *s)
+{
+	sqlite3_stmt *st;
+	time_t t = 0;
+
+	if ((st = store_prep(s, "SELECT min(COALESCE(next_at, due_at)) FROM messages"
+	    " WHERE status = 'pending'", NULL, 0)) == NULL)
+		return 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		t = col_time(st, 0);
+	store_done(s, st);
+	return t;
+}
+
+/*
+ * nudged runs as one service per database (systemd starts one), so at
+ * start-up every row in 'sending' belongs to a process that is gone:
+ * there is no live sender to wait for, and all of them are recovered.
+ * nudgectl send-test never leaves its row in 'sending' across a restart
+ * of the daemon in practice; if it did, it too is treated as interrupted.
+ *
+ * A row whose upload was not complete (uploaded = 0: killed while
+ * connecting, greeting, logging in, or with the body half sent) cannot
+ * have been accepted: it goes back to 'pending' with its attempt
+ * uncounted, and is no uncertain attempt.  Only a row whose whole message
+ * had been handed over may have arrived.
+ */
+int
+store_recover(struct store *s, time_t now, struct store_recovery *r,
+    char *err, size_t errlen)
+{
+	/* Parenthesised: each element is one statement split over lines. */
+	static const char *const sql[] = {
+		("UPDATE messages SET status = 'pending', attempts ="
+		    " max(attempts - 1, 0), claimed_at = NULL, updated_at = ?1"
+		    " WHERE status = 'sending' AND uploaded = 0"),
+		("UPDATE messages SET status = 'failed', recovered = recovered + 1,"
+		    " last_error = 'interrupted while sending, after an earlier"
+		    " uncertain attempt: not resending (it may have arrived)',"
+		    " claimed_at = NULL, next_at = NULL, updated_at = ?1"
+		    " WHERE status = 'sending' AND recovered >= 1"),
+		("UPDATE messages SET status = 'pending', recovered = recovered + 1,"
+		    " claimed_at = NULL, updated_at = ?1 WHERE status = 'sending'"),
+	};
+	int *count[] = { &r->unstarted, &r->failed, &r->resent };
+	int own = sqlite3_get_autocommit(s->db);
+
+	memset(r, 0, sizeof(*r));
+	if (own && store_begin(s, err, errlen) == -1)
+		return -1;
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		sqlite3_stmt *st;
+
+		if ((st = store_prep(s, sql[i], err, errlen)) == NULL)
+			goto fail;
+		bind_time(st, 1, now);
+		if (store_run(s, st, "recovering messages", err, errlen) == -1)
+			goto fail;
+		*count[i] = sqlite3_changes(s->db);
+	}
+	if (own && store_commit(s, err, errlen) == -1)
+		goto fail;
+	return 0;
+fail:
+	if (own)
+		store_rollback(s);
+	memset(r, 0, sizeof(*r));
+	return -1;
+}
+
+int
+store_note_bad(struct store *s, const struct bad_row *b, time_t now, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = store_prep(s, "INSERT INTO problems (tbl, row_id, what,"
+	    " first_seen) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+	    err, errlen)) == NULL)
+		return -1;
+	bind_text(st, 1, b->table);
+	sqlite3_bind_int64(st, 2, b->id);
+	bind_text(st, 3, b->what);
+	bind_time(st, 4, now);
+	if (sqlite3_step(st) == SQLITE_DONE)
+		rc = sqlite3_changes(s->db) == 1;
+	else
+		rc = store_dberr(s, err, errlen, "noting a bad row");
+	store_done(s, st);
+	return rc;
+}
+
+/*
+ * Failed messages and bad rows the practitioner has not yet heard of.
+ * Alerts and test messages are not themselves reported.
+ */
+int
+store_alert_items(struct store *s, struct msg **msgs, size_t *nmsgs,
+    struct bad_row **bad, size_t *nbad, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*msgs = NULL;
+	*bad = NULL;
+	*nmsgs = *nbad = 0;
+	if ((st = store_prep(s, "SELECT " MSG_COLS " FROM messages WHERE status ="
+	    " 'failed' AND alerted = 0 AND purpose NOT IN ('alert', 'test')"
+	    " ORDER BY id", err, errlen)) == NULL)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*msgs = xrealloc(*msgs, (*nmsgs + 1) * sizeof(**msgs));
+		if (store_read_msg(st, &(*msgs)[*nmsgs]) == 0)
+			(*nmsgs)++;
+	}
+	store_done(s, st);
+	if (rc != SQLITE_DONE)
+		return store_dberr(s, err, errlen, "reading failed messages");
+	if ((st = store_prep(s, "SELECT tbl, row_id, what FROM problems WHERE"
+	    " alerted = 0 ORDER BY tbl, row_id", err, errlen)) == NULL)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct bad_row *b;
+
+		*bad = xrealloc(*bad, (*nbad + 1) * sizeof(**bad));
+		b = &(*bad)[(*nbad)++];
+		b->table = col_dup(st, 0);
+		b->id = sqlite3_column_int64(st, 1);
+		b->what = col_dup(st, 2);
+	}
+	store_done(s, st);
+	if (rc != SQLITE_DONE)
+		return store_dberr(s, err, errlen, "reading bad rows");
+	return 0;
+}
+
+/* Mark what store_alert_items() returned as reported (same transaction). */
+int
+store_alert_done(struct store *s, char *err, size_t errlen)
+{
+	static const char *const sql[] = {
+		"UPDATE messages SET alerted = 1 WHERE status = 'failed' AND"
+		    " alerted = 0 AND purpose NOT IN ('alert', 'test')",
+		"UPDATE problems SET alerted = 1 WHERE alerted = 0",
+	};
+
+	for (size_t i = 0; i < 2; i++) {
+		sqlite3_stmt *st;
+		int rc;
+
+		if ((st = store_prep(s, sql[i], err, errlen)) == NULL)
+			return -1;
+		rc = sqlite3_step(st);
+		store_done(s, st);
+		if (rc != SQLITE_DONE)
+			return store_dberr(s, err, errlen, "marking alerts");
+	}
+	return 0;
+}
+

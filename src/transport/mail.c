@@ -1,0 +1,612 @@
+/*
+ * mail: SMTP delivery through libcurl, and Message-IDs.
+ *
+ * One easy handle per session, so libcurl keeps one connection for a
+ * batch.  libcurl's own error codes are too coarse for SMTP (every
+ * refused RCPT is CURLE_SEND_ERROR, a refused final dot is
+ * CURLE_WEIRD_SERVER_REPLY, and CURLINFO_RESPONSE_CODE keeps an old 250
+ * after a drop), so the session watches the dialogue itself: the debug
+ * callback sees each command going out and each reply coming in, and the
+ * read callback knows when the whole message has gone up.  mail_classify()
+ * turns that into a result, by the table above mail_rules[].
+ *
+ * The message itself is built in mime.c.
+ */
+#include <sys/random.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <openssl/ssl.h>
+
+#include "transport/mail.h"
+#include "base/util.h"
+
+char *
+mail_message_id(const char *from_addr, long long msg_id)
+{
+	unsigned char r[16];
+	char hex[33], *addr;
+	const char *domain = "nudged.invalid";
+	size_t got = 0, i;
+	ssize_t n;
+	char *id;
+
+	while (got < sizeof(r)) {
+		n = getrandom(r + got, sizeof(r) - got, 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got < sizeof(r)) {
+		/* No getrandom(): the clock and pid, unique with the row id. */
+		struct timespec ts;
+		uint64_t a, b;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		a = (uint64_t)ts.tv_sec;
+		b = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
+		memcpy(r, &a, sizeof(a));
+		memcpy(r + 8, &b, sizeof(b));
+	}
+	for (i = 0; i < sizeof(r); i++)
+		snprintf(hex + 2 * i, 3, "%02x", r[i]);
+	addr = mail_addr_of(from_addr);
+	if (addr != NULL)
+		domain = strchr(addr, '@') + 1;
+	id = xasprintf("%s.%lld@%s", hex, msg_id, domain);
+	free(addr);
+	return id;
+}
+
+/* ---- delivery --------------------------------------------------------- */
+
+/*
+ * The classification table.  First matching row wins.  "reply" is the
+ * last complete reply the server sent to the command of that phase (0:
+ * none came, e.g. the connection dropped); "4xx"/"5xx" match a class.
+ *
+ *  libcurl code                 phase          reply  result    why
+ *  ---------------------------  -------------  -----  --------  -----------------------------
+ *  CURLE_OK                     any            any    OK        250 after the final dot
+ *  any                          any            530    CHANNEL   AUTH or STARTTLS required first
+ *  any                          RCPT           5xx    PERMFAIL  this recipient is refused
+ *  any                          DATA/BODY/DOT  5xx    PERMFAIL  this message is refused
+ *  any                          other          5xx    CHANNEL   greeting, EHLO, STARTTLS, AUTH
+ *                                                               (535) or MAIL FROM: refused
+ *                                                               for every message alike
+ *  any                          any            4xx    TEMPFAIL  421, 450, 451, 452, 454
+ *  LOGIN_DENIED, AUTH_ERROR     any            -      CHANNEL   credentials refused
+ *  PEER_FAILED_VERIFICATION,    any            -      CHANNEL   certificate not trusted
+ *   SSL_CACERT_BADFILE,
+ *   SSL_ISSUER_ERROR,
+ *   SSL_CRL_BADFILE,
+ *   SSL_CERTPROBLEM,
+ *   SSL_PINNEDPUBKEYNOTMATCH
+ *  USE_SSL_FAILED               any            -      CHANNEL   no STARTTLS on offer (or
+ *                                                               stripped on the way)
+ *  UNSUPPORTED_PROTOCOL,        any            -      CHANNEL   email.url is wrong
+ *   URL_MALFORMAT,
+ *   COULDNT_RESOLVE_HOST
+ *  any other                    DOT            -      UNKNOWN   everything went up, no verdict:
+ *                                                               the server may have it
+ *  any other                    before DOT     -      TEMPFAIL  connect, timeout, reset, and
+ *                                                               SSL_CONNECT_ERROR (35): a
+ *                                                               handshake cut short is as
+ *                                                               transient as any reset, and
+ *                                                               the contract counts TLS
+ *                                                               failure as transient
+ *
+ * A refused MAIL FROM is CHANNEL, not PERMFAIL: the sender is the same for
+ * every message, so failing each one would empty the outbox for a config
+ * problem.  A host that does not resolve is a config error on loopback
+ * and LAN relays alike; DNS outages surface as COULDNT_CONNECT elsewhere.
+ */
+#define MAIL_ANY	(-1)
+#define MAIL_4XX	(-4)
+#define MAIL_5XX	(-5)
+
+static const struct mail_rule {
+	int			 curlcode;
+	int			 phase;
+	int			 reply;
+	enum xfer_result	 result;
+} mail_rules[] = {
+	{ CURLE_OK,			MAIL_ANY,		MAIL_ANY, XFER_OK },
+	{ MAIL_ANY,			MAIL_ANY,		530,	XFER_CHANNEL },
+	{ MAIL_ANY,			MAIL_PHASE_RCPT,	MAIL_5XX, XFER_PERMFAIL },
+	{ MAIL_ANY,			MAIL_PHASE_DATA,	MAIL_5XX, XFER_PERMFAIL },
+	{ MAIL_ANY,			MAIL_PHASE_BODY,	MAIL_5XX, XFER_PERMFAIL },
+	{ MAIL_ANY,			MAIL_PHASE_DOT,		MAIL_5XX, XFER_PERMFAIL },
+	{ MAIL_ANY,			MAIL_ANY,		MAIL_5XX, XFER_CHANNEL },
+	{ MAIL_ANY,			MAIL_ANY,		MAIL_4XX, XFER_TEMPFAIL },
+	{ CURLE_LOGIN_DENIED,		MAIL_ANY,		MAIL_ANY, XFER_CHANNEL },
+	{ CURLE_AUTH_ERROR,		MAIL_ANY,		MAIL_ANY, XFER_CHANNEL },
+	{ CURLE_PEER_FAILED_VERIFICATION, MAIL_ANY,		MAIL_ANY, XFER_CHANNEL },
+	{ CURLE_SSL_CACERT_BADFILE,	MAIL_ANY,		MAIL_ANY, XFER_CHANNEL },
+	{ CURLE_SSL_ISSUER_ERROR,	MAIL_ANY,		MAIL_ANY, XFER_CHANNEL },
+	{ CURLE_SSL_CRL_BADFILE,	MAIL_ANY,		MAIL_ANY, XFER_CHANNEL },
+	{ CURLE_SSL_CERTPROBLEM,	MAIL_ANY,		MAIL_ANY, XFER_CHANNEL },
+	{ CURLE_SSL_PINNEDPUBKEYNOTMATCH, MAIL_ANY,		MAIL_ANY, XFER_CHANNEL },
+	{ CURLE_USE_SSL_FAILED,		MAIL_ANY,		MAIL_ANY, XFER_CHANNEL },
+	{ CURLE_UNSUPPORTED_PROTOCOL,	MAIL_ANY,		MAIL_ANY, XFER_CHANNEL },
+	{ CURLE_URL_MALFORMAT,		MAIL_ANY,		MAIL_ANY, XFER_CHANNEL },
+	{ CURLE_COULDNT_RESOLVE_HOST,	MAIL_ANY,		MAIL_ANY, XFER_CHANNEL },
+	{ MAIL_ANY,			MAIL_PHASE_DOT,		MAIL_ANY, XFER_UNKNOWN },
+	{ MAIL_ANY,			MAIL_ANY,		MAIL_ANY, XFER_TEMPFAIL },
+};
+
+static int
+mail_rule_reply(int want, int reply)
+{
+	if (want == MAIL_ANY)
+		return 1;
+	if (want == MAIL_4XX || want == MAIL_5XX)
+		return reply / 100 == -want;
+	return reply == want;
+}
+
+enum xfer_result
+mail_classify(int curlcode, enum mail_phase phase, int reply)
+{
+	const struct mail_rule *r;
+	size_t i;
+
+	for (i = 0; i < sizeof(mail_rules) / sizeof(mail_rules[0]); i++) {
+		r = &mail_rules[i];
+		if ((r->curlcode == MAIL_ANY || r->curlcode == curlcode) &&
+		    (r->phase == MAIL_ANY || r->phase == (int)phase) &&
+		    mail_rule_reply(r->reply, reply))
+			return r->result;
+	}
+	return XFER_TEMPFAIL;
+}
+
+static const char *const mail_phase_names[] = {
+	[MAIL_PHASE_CONNECT] = "connect",
+	[MAIL_PHASE_EHLO] = "EHLO",
+	[MAIL_PHASE_STARTTLS] = "STARTTLS",
+	[MAIL_PHASE_AUTH] = "AUTH",
+	[MAIL_PHASE_MAIL] = "MAIL FROM",
+	[MAIL_PHASE_RCPT] = "RCPT TO",
+	[MAIL_PHASE_DATA] = "DATA",
+	[MAIL_PHASE_BODY] = "message upload",
+	[MAIL_PHASE_DOT] = "end of data",
+};
+
+struct mail_session {
+	const struct conf	*conf;
+	CURL			*curl;
+	char			 errbuf[CURL_ERROR_SIZE];
+	/* The exchange under way. */
+	const char		*data;
+	size_t			 len;
+	size_t			 off;
+	enum mail_phase		 phase;
+	int			 reply;		/* last complete reply, 0: none */
+	int			 in_reply;	/* inside a multi-line reply */
+	int			 quitting;	/* replies no longer count */
+	char			 text[512];	/* that reply, one line */
+	char			 cur[512];	/* the reply being read */
+	const struct xfer_mark	*mark;		/* told before the body goes up */
+	int			 began;		/* the body started to go up */
+	int			 refused;	/* mark said no: no final dot sent */
+	char			*url;		/* email.url with the EHLO name */
+};
+
+struct mail_session *
+mail_open(const struct conf *conf)
+{
+	struct mail_session *s = xcalloc(1, sizeof(*s));
+
+	s->conf = conf;
+	return s;
+}
+
+void
+mail_close(struct mail_session *s)
+{
+	if (s == NULL)
+		return;
+	if (s->curl != NULL) {
+		curl_socket_t fd = CURL_SOCKET_BAD;
+
+		/*
+		 * Stopping: no polite QUIT that a silent server could hold up
+		 * for email.timeout; the connection is simply dropped.
+		 */
+		if (xfer_stopping() && curl_easy_getinfo(s->curl,
+		    CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK && fd != CURL_SOCKET_BAD)
+			shutdown(fd, SHUT_RDWR);
+		curl_easy_cleanup(s->curl);	/* QUIT on the open connection */
+	}
+	free(s->url);
+	free(s);
+}
+
+static void
+mail_reset_reply(struct mail_session *s)
+{
+	s->reply = 0;
+	s->in_reply = 0;
+	s->text[0] = '\0';
+	s->cur[0] = '\0';
+}
+
+/* A command went out: the phase is its verb.  Its arguments are not kept. */
+static void
+mail_saw_command(struct mail_session *s, const char *d, size_t n)
+{
+	static const struct {
+		const char	*verb;
+		enum mail_phase	 phase;
+	} verbs[] = {
+		{ "EHLO ", MAIL_PHASE_EHLO }, { "HELO ", MAIL_PHASE_EHLO },
+		{ "STARTTLS\r", MAIL_PHASE_STARTTLS },
+		{ "AUTH ", MAIL_PHASE_AUTH },
+		{ "MAIL FROM:", MAIL_PHASE_MAIL },
+		{ "RCPT TO:", MAIL_PHASE_RCPT },
+		{ "DATA\r", MAIL_PHASE_DATA },
+	};
+	size_t i, vl;
+
+	/* libcurl says QUIT after a failure; "221 Bye" is not the verdict. */
+	if (n >= 4 && strncasecmp(d, "QUIT", 4) == 0) {
+		s->quitting = 1;
+		return;
+	}
+	/* Anything else (an AUTH continuation) stays in its phase. */
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		vl = strlen(verbs[i].verb);
+		if (n >= vl && strncasecmp(d, verbs[i].verb, vl) == 0) {
+			s->phase = verbs[i].phase;
+			break;
+		}
+	}
+	mail_reset_reply(s);
+}
+
+/* Reply lines: "250-..." continues, "250 ..." ends a reply. */
+static void
+mail_saw_reply(struct mail_session *s, const char *d, size_t n)
+{
+	size_t i, len, eol;
+	const char *line;
+
+	for (; n > 0 && !s->quitting; d += eol, n -= eol) {
+		for (eol = 0; eol < n && d[eol] != '\n'; eol++)
+			;
+		line = d;
+		len = eol;
+		if (eol < n)
+			eol++;
+		while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == '\n'))
+			len--;
+		if (len < 3 || line[0] < '2' || line[0] > '5' ||
+		    line[1] < '0' || line[1] > '9' || line[2] < '0' || line[2] > '9')
+			continue;
+		if (!s->in_reply)
+			snprintf(s->cur, sizeof(s->cur), "%.3s", line);
+		/* One line of text, whatever the server put in it. */
+		if (len > 4) {
+			size_t o = strlen(s->cur);
+
+			for (i = 4; i < len && o + 2 < sizeof(s->cur); i++) {
+				if (i == 4)
+					s->cur[o++] = ' ';
+				s->cur[o++] = (unsigned char)line[i] < 0x20 ||
+				    line[i] == 0x7f ? ' ' : line[i];
+			}
+			s->cur[o] = '\0';
+		}
+		s->in_reply = len > 3 && line[3] == '-';
+		if (!s->in_reply) {
+			/*
+			 * A reply is complete: its code and text go together.
+			 * The last line's code decides (as libcurl's does); a
+			 * server that changes it within one reply, or leaves
+			 * the next one unfinished, must not make the logged
+			 * text say another (both found by fuzz_smtp).
+			 */
+			s->reply = (line[0] - '0') * 100 + (line[1] - '0') * 10 +
+			    (line[2] - '0');
+			memcpy(s->cur, line, 3);
+			memcpy(s->text, s->cur, sizeof(s->text));
+		}
+	}
+}
+
+int
+mail_reply_parse(const char *data, size_t n, int by_line, char *text,
+    size_t textlen)
+{
+	struct mail_session s;
+	const char *nl;
+	size_t off, k;
+
+	/*
+	 * The parser as mail_debug drives it: libcurl hands over whole reply
+	 * lines, one or several at a time.
+	 */
+	memset(&s, 0, sizeof(s));
+	for (off = 0; off < n; off += k) {
+		nl = by_line ? memchr(data + off, '\n', n - off) : NULL;
+		k = nl != NULL ? (size_t)(nl - (data + off)) + 1 : n - off;
+		mail_saw_reply(&s, data + off, k);
+	}
+	if (textlen > 0)
+		snprintf(text, textlen, "%s", s.text);
+	return s.reply;
+}
+
+/*
+ * Say QUIT on a connection whose login was just refused.  libcurl drops
+ * such a connection without a word (its connect phase failed, so it counts
+ * the connection as dead), which servers log as a client that vanished
+ * mid-dialogue and some count towards blocking it.  The connection is
+ * about to be closed anyway: the QUIT goes through the same TLS session
+ * (or the plain socket) just before libcurl's own close_notify.  Only
+ * libcurl's OpenSSL backend hands us a session we can write to; with
+ * another backend nothing is said, as before.
+ */
+static void
+mail_quit_now(CURL *c)
+{
+	struct curl_tlssessioninfo *tls = NULL;
+	curl_socket_t fd = CURL_SOCKET_BAD;
+	static const char quit[] = "QUIT\r\n";
+
+	if (curl_easy_getinfo(c, CURLINFO_TLS_SSL_PTR, &tls) == CURLE_OK &&
+	    tls != NULL && tls->backend == CURLSSLBACKEND_OPENSSL &&
+	    tls->internals != NULL) {
+		(void)SSL_write(tls->internals, quit, (int)sizeof(quit) - 1);
+		return;
+	}
+	if ((tls == NULL || tls->backend == CURLSSLBACKEND_NONE ||
+	    tls->internals == NULL) &&
+	    curl_easy_getinfo(c, CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK &&
+	    fd != CURL_SOCKET_BAD)
+		(void)send(fd, quit, sizeof(quit) - 1, MSG_NOSIGNAL);
+}
+
+static int
+mail_debug(CURL *c, curl_infotype type, char *d, size_t n, void *arg)
+{
+	struct mail_session *s = arg;
+
+	/* Only the dialogue; message data and TLS records are never looked at. */
+	if (type == CURLINFO_HEADER_OUT)
+		mail_saw_command(s, d, n);
+	else if (type == CURLINFO_HEADER_IN) {
+		mail_saw_reply(s, d, n);
+		/* 535: these credentials are refused; libcurl gives up now */
+		if (s->phase == MAIL_PHASE_AUTH && s->reply == 535 &&
+		    !s->in_reply && !s->quitting) {
+			s->quitting = 1;
+			mail_quit_now(c);
+		}
+	}
+	return 0;
+}
+
+static size_t
+mail_read(char *buf, size_t size, size_t nmemb, void *arg)
+{
+	struct mail_session *s = arg;
+	size_t n = size * nmemb;
+
+	if (s->phase < MAIL_PHASE_BODY) {
+		s->phase = MAIL_PHASE_BODY;
+		mail_reset_reply(s);
+	}
+	s->began = 1;
+	if (n > s->len - s->off)
+		n = s->len - s->off;
+	if (n == 0 && s->phase < MAIL_PHASE_DOT) {
+		/*
+		 * libcurl sends the final dot next: from then on the server
+		 * may accept.  Durably noted first, or the message is dropped.
+		 */
+		if (s->mark != NULL && s->mark->fn != NULL &&
+		    s->mark->fn(s->mark->arg, 0) != 0) {
+			s->refused = 1;
+			return CURL_READFUNC_ABORT;
+		}
+		s->phase = MAIL_PHASE_DOT;
+	}
+	memcpy(buf, s->data + s->off, n);
+	s->off += n;
+	return n;
+}
+
+char *
+mail_url(const char *url, const char *helo, const char *from)
+{
+	const char *auth = strstr(url, "://"), *path;
+	char *addr, *u;
+
+	if (auth == NULL)
+		return xstrdup(url);
+	path = strchr(auth + 3, '/');
+	/*
+	 * libcurl says EHLO with the URL's path, and "localhost" without one
+	 * (a name many servers count against a sender): email.helo, else a
+	 * name already in the URL, else the domain of the From address.
+	 */
+	if (helo == NULL && path != NULL && path[1] != '\0')
+		return xstrdup(url);
+	if (helo == NULL) {
+		if ((addr = mail_addr_of(from)) == NULL)
+			return xstrdup(url);
+		u = xasprintf("%.*s/%s", (int)(path != NULL ? path - url :
+		    (ptrdiff_t)strlen(url)), url, strchr(addr, '@') + 1);
+		free(addr);
+		return u;
+	}
+	return xasprintf("%.*s/%s", (int)(path != NULL ? path - url :
+	    (ptrdiff_t)strlen(url)), url, helo);
+}
+
+#define MAIL_SET(opt, val) do {						\
+	if ((rc = curl_easy_setopt(c, opt, val)) != CURLE_OK)		\
+		goto fail;						\
+} while (0)
+
+static int
+mail_setup(struct mail_session *s, char *err, size_t errlen)
+{
+	const struct conf *cf = s->conf;
+	CURLcode rc;
+	CURL *c;
+
+	if ((c = curl_easy_init()) == NULL) {
+		snprintf(err, errlen, "cannot initialise libcurl");
+		return -1;
+	}
+	if ((rc = xfer_setup(c, cf->email.ca_file, cf->email.timeout,
+	    s->errbuf, &s->began)) != CURLE_OK)
+		goto fail;
+	s->url = mail_url(cf->email.url, cf->email.helo, cf->email.from);
+	MAIL_SET(CURLOPT_URL, s->url);
+	MAIL_SET(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	/* _TRY would fall back to plain text without a word; never use it. */
+	MAIL_SET(CURLOPT_USE_SSL, cf->email.tls_required ?
+	    (long)CURLUSESSL_ALL : (long)CURLUSESSL_NONE);
+	if (cf->email.username != NULL) {
+		MAIL_SET(CURLOPT_USERNAME, cf->email.username);
+		MAIL_SET(CURLOPT_PASSWORD, cf->email.password != NULL ?
+		    cf->email.password : "");
+	}
+	MAIL_SET(CURLOPT_UPLOAD, 1L);
+	MAIL_SET(CURLOPT_READFUNCTION, mail_read);
+	MAIL_SET(CURLOPT_READDATA, s);
+	/* VERBOSE is what makes libcurl call the debug hook; nothing prints. */
+	MAIL_SET(CURLOPT_DEBUGFUNCTION, mail_debug);
+	MAIL_SET(CURLOPT_DEBUGDATA, s);
+	MAIL_SET(CURLOPT_VERBOSE, 1L);
+	s->curl = c;
+	return 0;
+fail:
+	snprintf(err, errlen, "libcurl refused an SMTP option: %s",
+	    curl_easy_strerror(rc));
+	curl_easy_cleanup(c);
+	return -1;
+}
+
+/* One attempt: perform, then classify what was seen. */
+static enum xfer_result
+mail_attempt(struct mail_session *s, const char *from, const char *rcpt,
+    const char *data, int *reused, char *err, size_t errlen)
+{
+	struct curl_slist *rl;
+	long nconn = 1;
+	enum xfer_result r;
+	char *to;
+	CURLcode rc;
+
+	to = xasprintf("<%s>", rcpt);
+	rl = curl_slist_append(NULL, to);
+	free(to);
+	if (rl == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return XFER_TEMPFAIL;
+	}
+	s->data = data;
+	s->len = strlen(data);
+	s->off = 0;
+	s->phase = MAIL_PHASE_CONNECT;
+	s->quitting = 0;
+	s->began = 0;
+	s->refused = 0;
+	s->errbuf[0] = '\0';
+	err[0] = '\0';
+	mail_reset_reply(s);
+	if ((rc = curl_easy_setopt(s->curl, CURLOPT_MAIL_FROM, from)) == CURLE_OK &&
+	    (rc = curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, rl)) == CURLE_OK)
+		rc = curl_easy_perform(s->curl);
+	curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, NULL);
+	curl_slist_free_all(rl);
+	curl_easy_getinfo(s->curl, CURLINFO_NUM_CONNECTS, &nconn);
+	*reused = nconn == 0;
+
+	r = mail_classify(rc, s->phase, s->reply);
+	if (r == XFER_OK)
+		return r;
+	if (s->refused) {
+		snprintf(err, errlen, "not sent: the upload could not be "
+		    "recorded");
+		return XFER_TEMPFAIL;
+	}
+	if (rc == CURLE_ABORTED_BY_CALLBACK && !s->began) {
+		snprintf(err, errlen, "not sent: stopping (during %s)",
+		    mail_phase_names[s->phase]);
+		return XFER_TEMPFAIL;
+	}
+	if (s->reply >= 400)
+		snprintf(err, errlen, "%s%s (after %s)", r == XFER_CHANNEL &&
+		    s->phase == MAIL_PHASE_AUTH ? "login refused: " : "",
+		    s->text, mail_phase_names[s->phase]);
+	else if (r == XFER_UNKNOWN)
+		snprintf(err, errlen, "no reply after the whole message was "
+		    "sent, the server may have accepted it: %s",
+		    s->errbuf[0] != '\0' ? s->errbuf : curl_easy_strerror(rc));
+	else
+		snprintf(err, errlen, "%s%s: %s", rc == CURLE_USE_SSL_FAILED ?
+		    "server does not offer STARTTLS, during " : "",
+		    mail_phase_names[s->phase],
+		    s->errbuf[0] != '\0' ? s->errbuf : curl_easy_strerror(rc));
+	return r;
+}
+
+enum xfer_result
+mail_send(struct mail_session *s, const char *rcpt, const char *data,
+    const struct xfer_mark *mark, char *err, size_t errlen)
+{
+	enum xfer_result r;
+	char *faddr, *from;
+	int reused = 0;
+
+	err[0] = '\0';
+	/* libcurl sends these strings to the server as they are. */
+	if (!address_valid(rcpt)) {
+		snprintf(err, errlen, "recipient address is not valid");
+		return XFER_PERMFAIL;
+	}
+	if ((faddr = mail_addr_of(s->conf->email.from)) == NULL) {
+		snprintf(err, errlen, "email.from has no valid address");
+		return XFER_CHANNEL;
+	}
+	if (data == NULL || data[0] == '\0') {
+		free(faddr);
+		snprintf(err, errlen, "empty message");
+		return XFER_PERMFAIL;
+	}
+	if (s->curl == NULL && mail_setup(s, err, errlen) == -1) {
+		free(faddr);
+		return XFER_CHANNEL;
+	}
+	from = xasprintf("<%s>", faddr);
+	free(faddr);
+	s->mark = mark;
+	r = mail_attempt(s, from, rcpt, data, &reused, err, errlen);
+	/*
+	 * A kept connection the server closed while idle fails on MAIL FROM
+	 * with no reply; nothing reached the server, so once more afresh.
+	 */
+	if (r == XFER_TEMPFAIL && reused && s->reply == 0 &&
+	    s->phase <= MAIL_PHASE_MAIL)
+		r = mail_attempt(s, from, rcpt, data, &reused, err, errlen);
+	s->mark = NULL;
+	free(from);
+	return r;
+}

@@ -1,0 +1,111 @@
+/*
+ * mail: email messages (RFC 5322 / MIME) and their delivery over SMTP with
+ * libcurl.
+ *
+ * mail_format() is pure: it builds the whole message from data it
+ * validates itself.  No CR or LF from data ever reaches a header (a value
+ * containing one is refused, not cleaned), non-ASCII header text is RFC
+ * 2047 encoded, the body is UTF-8 quoted-printable so no line exceeds 998
+ * octets, and every message carries Date, Message-ID, From, To (with the
+ * client's name), Reply-To, Subject, MIME-Version and
+ * "Auto-Submitted: auto-generated".  With an .ics it becomes
+ * multipart/mixed with a text/calendar part.
+ *
+ * mail_send() delivers one message to exactly one recipient.  A session
+ * keeps one SMTP connection open across a batch.  smtp:// requires STARTTLS
+ * (CURLUSESSL_ALL; never _TRY, which silently falls back to plain text)
+ * unless tls = "none"; smtps:// is implicit TLS; certificates are always
+ * verified.  Addresses are validated here before any connection, because
+ * libcurl passes CR/LF in MAIL FROM / RCPT TO straight to the server.
+ *
+ * Results (see mail.c for the table): 2xx after the final dot: OK.  4xx,
+ * connection or TLS failure before the end: TEMPFAIL.  5xx on MAIL, RCPT
+ * or DATA: PERMFAIL with the server's reply in err.  The connection lost
+ * or timed out after the whole message went up: UNKNOWN.  Login refused,
+ * certificate not trusted, STARTTLS not offered: CHANNEL.
+ *
+ * The pure half (addresses, mail_format) is in mime.c;
+ * Message-IDs and delivery are in mail.c.
+ */
+#ifndef NUDGED_MAIL_H
+#define NUDGED_MAIL_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "base/address.h"
+#include "conf/conf.h"
+#include "transport/xfer.h"
+
+struct mail_msg {
+	const char	*from;		/* "Name <addr>" or "addr" (email.from) */
+	const char	*to_name;	/* client's full name; may be NULL */
+	const char	*to_addr;
+	const char	*reply_to;	/* practice.email */
+	const char	*subject;	/* UTF-8 */
+	const char	*text;		/* UTF-8 plain text body */
+	const char	*html;		/* optional HTML alternative, NULL */
+	const char	*ics;		/* optional text/calendar attachment, NULL */
+	const char	*message_id;	/* without <> */
+	time_t		 date;
+};
+
+
+/* The bare address inside "Name <addr>" or "addr"; caller frees; NULL if invalid. */
+char	*mail_addr_of(const char *from);
+/*
+ * The URL libcurl gets: url with the EHLO name as its path (libcurl takes
+ * it from there): helo, else a path url already has, else the domain of
+ * from ("Name <addr>").  Caller frees.
+ */
+char	*mail_url(const char *url, const char *helo, const char *from);
+/* A new unique Message-ID (without <>) in the domain of from_addr; caller frees. */
+char	*mail_message_id(const char *from_addr, long long msg_id);
+
+/* The full message text with CRLF line ends; caller frees; NULL + err on bad data. */
+char	*mail_format(const struct mail_msg *, char *err, size_t errlen);
+
+/*
+ * How far one SMTP exchange got: the last command libcurl sent (BODY: the
+ * message is going up; DOT: all of it went up, the verdict is awaited).
+ */
+enum mail_phase {
+	MAIL_PHASE_CONNECT,	/* connecting, TLS for smtps://, greeting */
+	MAIL_PHASE_EHLO,
+	MAIL_PHASE_STARTTLS,
+	MAIL_PHASE_AUTH,
+	MAIL_PHASE_MAIL,
+	MAIL_PHASE_RCPT,
+	MAIL_PHASE_DATA,
+	MAIL_PHASE_BODY,
+	MAIL_PHASE_DOT
+};
+
+/*
+ * The classification table (pure): libcurl's code, the phase reached and
+ * the last reply code the server sent in that phase (0: none).
+ */
+enum xfer_result mail_classify(int curlcode, enum mail_phase, int reply);
+/*
+ * The reply reader, pure, for the fuzzer and tests: a server's reply
+ * bytes (fed at once, or one line at a time as libcurl may) give the code
+ * of the last complete reply (0: none) and its text on one line, control
+ * characters blanked.
+ */
+int	 mail_reply_parse(const char *data, size_t n, int by_line, char *text,
+	    size_t textlen);
+
+struct mail_session;
+/* Nothing connects until the first send. Never NULL. */
+struct mail_session *mail_open(const struct conf *);
+/*
+ * mark (may be NULL) is told just before the body goes up (see xfer.h);
+ * a refusal from it, or a stop before that moment, is TEMPFAIL with
+ * nothing of the message sent.
+ */
+enum xfer_result mail_send(struct mail_session *, const char *rcpt,
+	    const char *data, const struct xfer_mark *mark, char *err,
+	    size_t errlen);
+void	 mail_close(struct mail_session *);
+
+#endif
