@@ -28,8 +28,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include "conf/conf.h"
 #include "cmd/ctl.h"
 #include "transport/xfer.h"
@@ -55,20 +53,19 @@ struct cmd {
 static int
 cmd_init(struct ctx *c, int argc, char **argv)
 {
-	sqlite3_stmt *s;
-	int rc, r;
+	char err[512];
+	long v;
+	int rc;
 
 	c->init = 1;
 	if ((rc = ctl_args_none(c, argc, argv)) != 0 ||
 	    (rc = ctl_ctx_open(c)) != 0)
 		return rc == DONE ? 0 : rc;
-	if ((s = ctl_q_prep(c, "PRAGMA user_version", "")) == NULL)
-		return EX_IOERR;
-	if ((r = ctl_q_step(c, s)) == 1)
-		printf("database %s ready (schema %d)\n", c->conf->database,
-		    sqlite3_column_int(s, 0));
-	sqlite3_finalize(s);
-	return r == 1 ? 0 : r == 0 ? ctl_dberr(c) : EX_IOERR;
+	/* err is not shown: ctl_dberr names the file and the cause. */
+	if (store_user_version(c->st, &v, err, sizeof err) == -1)
+		return ctl_dberr(c);
+	printf("database %s ready (schema %ld)\n", c->conf->database, v);
+	return 0;
 }
 
 /* ---- commands ---- */
