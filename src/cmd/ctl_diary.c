@@ -484,6 +484,77 @@ cmd_appointments(struct ctx *c, int argc, char **argv)
 /* ---- homework ---- */
 
 
+/*
+ * homework add's dates: --starts-on and --ends-on (YYYY-MM-DD, the end not
+ * before the start) into sd and ed, --at (HH:MM) into *min and hm (-1 and
+ * untouched without it).  0 or an exit code (reported).
+ */
+static int
+hw_dates(struct ctx *c, const char *starts, const char *ends, const char *at,
+    char sd[static 40], char ed[static 40], char hm[static 24], int *min)
+{
+	int y, mo, d, y2 = 0, mo2 = 0, d2 = 0;
+
+	if (tz_parse_date(starts, &y, &mo, &d) == -1)
+		return ctl_bad_date(c, "--starts-on", starts, "9999-99-99",
+		    "a date YYYY-MM-DD");
+	if (ends && tz_parse_date(ends, &y2, &mo2, &d2) == -1)
+		return ctl_bad_date(c, "--ends-on", ends, "9999-99-99",
+		    "a date YYYY-MM-DD");
+	if (at && tz_parse_hhmm(at, min) == -1)
+		return ctl_fail(EX_USAGE, "%s: --at wants HH:MM, not '%s'",
+		    c->cmd, at);
+	snprintf(sd, 40, "%04d-%02d-%02d", y, mo, d);
+	if (ends) {
+		snprintf(ed, 40, "%04d-%02d-%02d", y2, mo2, d2);
+		if (tz_days_from_civil(y2, mo2, d2) < tz_days_from_civil(y, mo, d))
+			return ctl_fail(EX_DATAERR, "%s: --ends-on %s is "
+			    "before --starts-on %s", c->cmd, ed, sd);
+	}
+	if (*min >= 0)
+		snprintf(hm, 24, "%02d:%02d", *min / 60, *min % 60);
+	return 0;
+}
+
+/* nudged would refuse the same time in its config: say so now.  0 or EX_DATAERR. */
+static int
+hw_quiet(struct ctx *c, int min, const char *hm)
+{
+	int k, rc = 0;
+
+	for (k = 0; k < CHAN_N && rc == 0; k++)
+		if (c->conf->homework.channels[k] &&
+		    conf_quiet_at(c->conf, (enum chan)k, min))
+			rc = ctl_fail(EX_DATAERR, "%s: --at %s falls in quiet "
+			    "hours (%02d:%02d-%02d:%02d) on %s", c->cmd, hm,
+			    c->conf->quiet.from / 60, c->conf->quiet.from % 60,
+			    c->conf->quiet.to / 60, c->conf->quiet.to % 60,
+			    chan_name((enum chan)k));
+	return rc;
+}
+
+/* What homework add did, printed once committed. */
+static void
+hw_added(struct ctx *c, long long case_id, const char *label,
+    const char *title, long every, const char *sd, const char *ends,
+    const char *ed, int min, const char *hm)
+{
+	ctl_outf(c, "homework %lld added: case %lld (%s), \"%s\", "
+	    "every ", (long long)sqlite3_last_insert_rowid(c->db),
+	    case_id, label, title);
+	if (every == 1)
+		ctl_outf(c, "day");
+	else
+		ctl_outf(c, "%ld days", every);
+	ctl_outf(c, " from %s until %s at ", sd, ends ? ed :
+	    "the next session");
+	if (min >= 0)
+		ctl_outf(c, "%s\n", hm);
+	else
+		ctl_outf(c, "%02d:%02d (homework.at)\n",
+		    c->conf->homework.at / 60, c->conf->homework.at % 60);
+}
+
 int
 cmd_homework_add(struct ctx *c, int argc, char **argv)
 {
@@ -502,7 +573,7 @@ cmd_homework_add(struct ctx *c, int argc, char **argv)
 	char *label = NULL, sd[40], ed[40], hm[24];
 	long long case_id = 0;
 	long every = 2;
-	int ch, rc, y, mo, d, y2, mo2, d2, min = -1, k;
+	int ch, rc, min = -1;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
@@ -532,37 +603,14 @@ cmd_homework_add(struct ctx *c, int argc, char **argv)
 	if (case_id == 0 || title == NULL || prompt == NULL || starts == NULL)
 		return ctl_fail(EX_USAGE, "%s: --case, --title, --prompt and "
 		    "--starts-on are required", c->cmd);
-	if (tz_parse_date(starts, &y, &mo, &d) == -1)
-		return ctl_bad_date(c, "--starts-on", starts, "9999-99-99",
-		    "a date YYYY-MM-DD");
-	if (ends && tz_parse_date(ends, &y2, &mo2, &d2) == -1)
-		return ctl_bad_date(c, "--ends-on", ends, "9999-99-99",
-		    "a date YYYY-MM-DD");
-	if (at && tz_parse_hhmm(at, &min) == -1)
-		return ctl_fail(EX_USAGE, "%s: --at wants HH:MM, not '%s'",
-		    c->cmd, at);
-	snprintf(sd, sizeof sd, "%04d-%02d-%02d", y, mo, d);
-	if (ends) {
-		snprintf(ed, sizeof ed, "%04d-%02d-%02d", y2, mo2, d2);
-		if (tz_days_from_civil(y2, mo2, d2) < tz_days_from_civil(y, mo, d))
-			return ctl_fail(EX_DATAERR, "%s: --ends-on %s is "
-			    "before --starts-on %s", c->cmd, ed, sd);
-	}
-	if (min >= 0)
-		snprintf(hm, sizeof hm, "%02d:%02d", min / 60, min % 60);
+	if ((rc = hw_dates(c, starts, ends, at, sd, ed, hm, &min)) != 0)
+		return rc;
 	if ((rc = ctl_text_ok(c, "--title", title, 200)) != 0 ||
 	    (rc = ctl_text_ok(c, "--prompt", prompt, 2000)) != 0 ||
 	    (rc = ctl_tx_begin(c)) != 0)
 		return rc;
-	/* nudged would refuse the same time in its config: say so now. */
-	for (k = 0; k < CHAN_N && min >= 0 && rc == 0; k++)
-		if (c->conf->homework.channels[k] &&
-		    conf_quiet_at(c->conf, (enum chan)k, min))
-			rc = ctl_fail(EX_DATAERR, "%s: --at %s falls in quiet "
-			    "hours (%02d:%02d-%02d:%02d) on %s", c->cmd, hm,
-			    c->conf->quiet.from / 60, c->conf->quiet.from % 60,
-			    c->conf->quiet.to / 60, c->conf->quiet.to % 60,
-			    chan_name((enum chan)k));
+	if (min >= 0)
+		rc = hw_quiet(c, min, hm);
 	if (rc == 0)
 		rc = open_case(c, case_id, &label);
 	if (rc == 0)
@@ -571,22 +619,8 @@ cmd_homework_add(struct ctx *c, int argc, char **argv)
 		    "(?1, ?2, ?3, ?4, ?5, ?6, ?7)", "Ittttit", case_id, title,
 		    prompt, sd, ends ? ed : NULL, (int)every,
 		    min >= 0 ? hm : NULL);
-	if (rc == 0) {
-		ctl_outf(c, "homework %lld added: case %lld (%s), \"%s\", "
-		    "every ", (long long)sqlite3_last_insert_rowid(c->db),
-		    case_id, label, title);
-		if (every == 1)
-			ctl_outf(c, "day");
-		else
-			ctl_outf(c, "%ld days", every);
-		ctl_outf(c, " from %s until %s at ", sd, ends ? ed :
-		    "the next session");
-		if (min >= 0)
-			ctl_outf(c, "%s\n", hm);
-		else
-			ctl_outf(c, "%02d:%02d (homework.at)\n",
-			    c->conf->homework.at / 60, c->conf->homework.at % 60);
-	}
+	if (rc == 0)
+		hw_added(c, case_id, label, title, every, sd, ends, ed, min, hm);
 	free(label);
 	return ctl_tx_end(c, rc);
 }
