@@ -1,7 +1,8 @@
 /*
  * ctl.h: what the pieces of nudgectl share; private to ctl*.c.
  *
- * ctl.c: main, dispatch, option and output helpers, the database;
+ * ctl.c: main, dispatch; ctl_util.c: option and output helpers, the
+ * database;
  * ctl_people.c: clients and cases; ctl_diary.c: appointments and
  * homework; ctl_outbox.c: upcoming, outbox, send-test.
  *
@@ -78,6 +79,8 @@ int	 ctl_args_id(struct ctx *, int, char **, const char *what, long long *);
 
 /* ---- configuration, database, transactions ---- */
 int	 ctl_ctx_open(struct ctx *);
+/* Report the database's last error (a permission problem named as one): EX_IOERR. */
+int	 ctl_dberr(struct ctx *);
 int	 ctl_tx_begin(struct ctx *);
 int	 ctl_tx_end(struct ctx *, int);
 sqlite3_stmt *ctl_q_prep(struct ctx *, const char *sql, const char *types, ...);
@@ -112,8 +115,10 @@ int	 cmd_homework_add(struct ctx *, int, char **);
 int	 cmd_homework_list(struct ctx *, int, char **);
 int	 cmd_homework_stop(struct ctx *, int, char **);
 
-/* ---- data care (ctl_privacy.c, issue 14) ---- */
+/* consent_log.how for this command (ctl_util.c). */
 const char *ctl_how(const struct ctx *, char *, size_t);
+
+/* ---- data care (ctl_privacy.c, issue 14) ---- */
 int	 ctl_consent_history(struct ctx *, long long client_id);
 int	 cmd_client_export(struct ctx *, int, char **);
 int	 cmd_client_forget(struct ctx *, int, char **);

@@ -42,6 +42,91 @@ ctl_member_of(struct ctx *c, long long case_id, long long client)
 	return 0;
 }
 
+/* What appointment edit was asked to change. */
+struct appt_edit {
+	const char	*mode, *video;
+	long long	 forc;
+	long		 dur;
+	int		 everyone;
+};
+
+/* The options' own checks, before the database.  0 or an exit code. */
+static int
+edit_check(struct ctx *c, const struct appt_edit *e)
+{
+	int rc;
+
+	if (e->mode == NULL && e->video == NULL && e->dur == 0 && e->forc == 0 &&
+	    !e->everyone)
+		return ctl_fail(EX_USAGE, "%s: nothing to change (see --help)",
+		    c->cmd);
+	if (e->forc != 0 && e->everyone)
+		return ctl_fail(EX_USAGE, "%s: --for or --everyone, not both",
+		    c->cmd);
+	if (e->mode != NULL && strcmp(e->mode, "in_person") != 0 &&
+	    strcmp(e->mode, "online") != 0 && strcmp(e->mode, "phone") != 0)
+		return ctl_fail(EX_USAGE, "%s: --mode is in_person, online or "
+		    "phone, not '%s'", c->cmd, e->mode);
+	if (e->video != NULL &&
+	    ((rc = ctl_text_ok(c, "--video-url", e->video, 500)) != 0 ||
+	    (strncmp(e->video, "https://", 8) != 0 &&
+	    strncmp(e->video, "http://", 7) != 0) ||
+	    strchr(e->video, ' ') != NULL))
+		return rc ? rc : ctl_fail(EX_DATAERR, "%s: --video-url must be "
+		    "an http(s):// link without spaces", c->cmd);
+	return 0;
+}
+
+/* The changes, in the transaction.  0 or an exit code (reported). */
+static int
+edit_apply(struct ctx *c, const struct appt_edit *e, long long id)
+{
+	int rc = 0;
+
+	/* Leaving online drops its own link: the next online one gets practice.video_url. */
+	if (e->mode != NULL && strcmp(e->mode, "online") != 0)
+		rc = ctl_q_exec(c, "UPDATE appointments SET video_url = NULL "
+		    "WHERE id = ?1", "I", id);
+	if (rc == 0 && e->mode != NULL)
+		rc = ctl_q_exec(c, "UPDATE appointments SET mode = ?1 WHERE "
+		    "id = ?2", "tI", e->mode, id);
+	if (rc == 0 && e->video != NULL)
+		rc = ctl_q_exec(c, "UPDATE appointments SET video_url = ?1 "
+		    "WHERE id = ?2", "tI", e->video, id);
+	if (rc == 0 && e->dur != 0)
+		rc = ctl_q_exec(c, "UPDATE appointments SET duration_min = ?1 "
+		    "WHERE id = ?2", "iI", (int)e->dur, id);
+	if (rc == 0 && e->forc != 0)
+		rc = ctl_q_exec(c, "UPDATE appointments SET for_client = ?1 "
+		    "WHERE id = ?2", "II", e->forc, id);
+	if (rc == 0 && e->everyone)
+		rc = ctl_q_exec(c, "UPDATE appointments SET for_client = NULL "
+		    "WHERE id = ?1", "I", id);
+	return rc;
+}
+
+/* What changed, printed once committed; v: the row before (EDIT_SQL). */
+static void
+edit_report(struct ctx *c, const struct appt_edit *e, long long id, char **v)
+{
+	ctl_outf(c, "appointment %lld changed:", id);
+	if (e->mode != NULL)
+		ctl_outf(c, " mode %s -> %s", v[2] ? v[2] : "?", e->mode);
+	if (e->dur != 0)
+		ctl_outf(c, " duration %s -> %ld minutes", v[3] ? v[3] :
+		    "?", e->dur);
+	if (e->video != NULL)
+		ctl_outf(c, " new video link");
+	if (e->forc != 0)
+		ctl_outf(c, " for client %lld only", e->forc);
+	if (e->everyone)
+		ctl_outf(c, " for every member of the case");
+	ctl_outf(c, "\n");
+	if (c->conf->notify_move)
+		ctl_outf(c, "(clients already reminded get a change "
+		    "notice)\n");
+}
+
 int
 cmd_appt_edit(struct ctx *c, int argc, char **argv)
 {
@@ -53,25 +138,25 @@ cmd_appt_edit(struct ctx *c, int argc, char **argv)
 		{ "everyone", no_argument, NULL, O_EVERYONE },
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
-	const char *mode = NULL, *video = NULL;
+	struct appt_edit e = { 0 };
 	char *v[7];
-	long long id, forc = 0, case_id;
-	long dur = 0, n;
-	int ch, rc, everyone = 0;
+	long long id, case_id;
+	long n;
+	int ch, rc;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
 		rc = 0;
 		switch (ch) {
-		case O_MODE: mode = optarg; break;
-		case O_VIDEO: video = optarg; break;
+		case O_MODE: e.mode = optarg; break;
+		case O_VIDEO: e.video = optarg; break;
 		case O_DURATION:
-			rc = ctl_num(c, "--duration", optarg, 5, 600, &dur);
+			rc = ctl_num(c, "--duration", optarg, 5, 600, &e.dur);
 			break;
 		case O_FOR:
-			rc = ctl_id_arg(c, "--for", optarg, &forc);
+			rc = ctl_id_arg(c, "--for", optarg, &e.forc);
 			break;
-		case O_EVERYONE: everyone = 1; break;
+		case O_EVERYONE: e.everyone = 1; break;
 		case 'h':
 			return ctl_help(c);
 		default:
@@ -82,22 +167,8 @@ cmd_appt_edit(struct ctx *c, int argc, char **argv)
 	}
 	if ((rc = ctl_one_id(c, argc, argv, "appointment", &id)) != 0)
 		return rc;
-	if (mode == NULL && video == NULL && dur == 0 && forc == 0 && !everyone)
-		return ctl_fail(EX_USAGE, "%s: nothing to change (see --help)",
-		    c->cmd);
-	if (forc != 0 && everyone)
-		return ctl_fail(EX_USAGE, "%s: --for or --everyone, not both",
-		    c->cmd);
-	if (mode != NULL && strcmp(mode, "in_person") != 0 &&
-	    strcmp(mode, "online") != 0 && strcmp(mode, "phone") != 0)
-		return ctl_fail(EX_USAGE, "%s: --mode is in_person, online or "
-		    "phone, not '%s'", c->cmd, mode);
-	if (video != NULL &&
-	    ((rc = ctl_text_ok(c, "--video-url", video, 500)) != 0 ||
-	    (strncmp(video, "https://", 8) != 0 &&
-	    strncmp(video, "http://", 7) != 0) || strchr(video, ' ') != NULL))
-		return rc ? rc : ctl_fail(EX_DATAERR, "%s: --video-url must be "
-		    "an http(s):// link without spaces", c->cmd);
+	if ((rc = edit_check(c, &e)) != 0)
+		return rc;
 	if ((rc = ctl_tx_begin(c)) != 0)
 		return rc;
 	if ((rc = ctl_q_row(c, "appointment", id, EDIT_SQL, v, 7)) != 0)
@@ -106,49 +177,16 @@ cmd_appt_edit(struct ctx *c, int argc, char **argv)
 	if (v[5] != NULL && strcmp(v[5], "cancelled") == 0)
 		rc = ctl_fail(EX_DATAERR, "%s: appointment %lld is cancelled",
 		    c->cmd, id);
-	else if (video != NULL && strcmp(mode != NULL ? mode : v[2] ? v[2] : "",
-	    "online") != 0)
+	else if (e.video != NULL && strcmp(e.mode != NULL ? e.mode :
+	    v[2] ? v[2] : "", "online") != 0)
 		rc = ctl_fail(EX_USAGE, "%s: --video-url is for an online "
 		    "appointment (add --mode online)", c->cmd);
-	else if (forc != 0)
-		rc = ctl_member_of(c, case_id, forc);
-	/* Leaving online drops its own link: the next online one gets practice.video_url. */
-	if (rc == 0 && mode != NULL && strcmp(mode, "online") != 0)
-		rc = ctl_q_exec(c, "UPDATE appointments SET video_url = NULL "
-		    "WHERE id = ?1", "I", id);
-	if (rc == 0 && mode != NULL)
-		rc = ctl_q_exec(c, "UPDATE appointments SET mode = ?1 WHERE "
-		    "id = ?2", "tI", mode, id);
-	if (rc == 0 && video != NULL)
-		rc = ctl_q_exec(c, "UPDATE appointments SET video_url = ?1 "
-		    "WHERE id = ?2", "tI", video, id);
-	if (rc == 0 && dur != 0)
-		rc = ctl_q_exec(c, "UPDATE appointments SET duration_min = ?1 "
-		    "WHERE id = ?2", "iI", (int)dur, id);
-	if (rc == 0 && forc != 0)
-		rc = ctl_q_exec(c, "UPDATE appointments SET for_client = ?1 "
-		    "WHERE id = ?2", "II", forc, id);
-	if (rc == 0 && everyone)
-		rc = ctl_q_exec(c, "UPDATE appointments SET for_client = NULL "
-		    "WHERE id = ?1", "I", id);
-	if (rc == 0) {
-		ctl_outf(c, "appointment %lld changed:", id);
-		if (mode != NULL)
-			ctl_outf(c, " mode %s -> %s", v[2] ? v[2] : "?", mode);
-		if (dur != 0)
-			ctl_outf(c, " duration %s -> %ld minutes", v[3] ? v[3] :
-			    "?", dur);
-		if (video != NULL)
-			ctl_outf(c, " new video link");
-		if (forc != 0)
-			ctl_outf(c, " for client %lld only", forc);
-		if (everyone)
-			ctl_outf(c, " for every member of the case");
-		ctl_outf(c, "\n");
-		if (c->conf->notify_move)
-			ctl_outf(c, "(clients already reminded get a change "
-			    "notice)\n");
-	}
+	else if (e.forc != 0)
+		rc = ctl_member_of(c, case_id, e.forc);
+	if (rc == 0)
+		rc = edit_apply(c, &e, id);
+	if (rc == 0)
+		edit_report(c, &e, id, v);
 	ctl_free_row(v, 7);
 	return ctl_tx_end(c, rc);
 }

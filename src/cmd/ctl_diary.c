@@ -152,6 +152,104 @@ wall_time(const struct ctx *c, const char *opt, const char *s, int *y,
 	    "9999-99-99 99:99", "a local time \"YYYY-MM-DD HH:MM\"");
 }
 
+/* What nudgectl book was asked for, once its options are read. */
+struct book {
+	long long	 case_id, forc;
+	const char	*kind, *mode, *video, *label;
+	long		 dur;
+	int		 y, mo, d, min;	/* the first date, local wall time */
+};
+
+/* Check --kind, --mode, --video-url; fill in the default mode and length. */
+static int
+book_check(struct ctx *c, struct book *k)
+{
+	int rc;
+
+	if (!str_in_list(k->kind, appt_kind_names))
+		return ctl_fail(EX_USAGE, "%s: --kind is assessment, "
+		    "session or call, not '%s'", c->cmd, k->kind);
+	if (k->mode != NULL && !str_in_list(k->mode, appt_mode_names))
+		return ctl_fail(EX_USAGE, "%s: --mode is in_person, online or "
+		    "phone, not '%s'", c->cmd, k->mode);
+	if (k->mode == NULL)
+		k->mode = k->video ? "online" : strcmp(k->kind, "call") == 0 ?
+		    "phone" : "in_person";
+	if (k->video != NULL && strcmp(k->mode, "online") != 0)
+		return ctl_fail(EX_USAGE, "%s: --video-url is for --mode "
+		    "online", c->cmd);
+	if (k->video != NULL &&
+	    ((rc = ctl_text_ok(c, "--video-url", k->video, 500)) != 0 ||
+	    (strncmp(k->video, "https://", 8) != 0 &&
+	    strncmp(k->video, "http://", 7) != 0) || strchr(k->video, ' ') != NULL))
+		return rc ? rc : ctl_fail(EX_DATAERR, "%s: --video-url must be "
+		    "an http(s):// link without spaces", c->cmd);
+	if (k->dur == 0)
+		k->dur = strcmp(k->kind, "assessment") == 0 ? 90 :
+		    strcmp(k->kind, "call") == 0 ? 15 : 60;
+	return 0;
+}
+
+/*
+ * Book week i of the series (inside the transaction).  0 also when the
+ * week was skipped for a closed day; an exit code (reported) stops the
+ * series.
+ */
+static int
+book_one(struct ctx *c, const struct book *k, long i, int series, time_t now)
+{
+	int rc, y = k->y, mo = k->mo, d = k->d;
+	char buf[96];
+	struct tm tm;
+	time_t t;
+
+	/* Weekly means the same local wall time: across DST the UTC hour moves. */
+	tz_date_add_days(&y, &mo, &d, 7 * i);
+	if (tz_local_to_utc(y, mo, d, k->min / 60, k->min % 60, 0, &t) == -1)
+		return ctl_fail(EX_DATAERR, "%s: cannot place "
+		    "%04d-%02d-%02d %02d:%02d in %s", c->cmd, y, mo, d,
+		    k->min / 60, k->min % 60, c->conf->practice.timezone);
+	if (t <= now)
+		return ctl_fail(EX_DATAERR, "%s: %s is in the past",
+		    c->cmd, when(t, buf, sizeof buf));
+	if ((rc = overlap(c, k->case_id, 0, t, k->dur)) != 0)
+		return rc;
+	/* A series goes round the practice's holidays. */
+	if (closed_on(c, y, mo, d) && series) {
+		ctl_outf(c, "%04d-%02d-%02d skipped: the practice is "
+		    "closed that day (practice.closed)\n", y, mo, d);
+		return 0;
+	}
+	if (closed_on(c, y, mo, d))
+		ctl_warn(c, "the practice is closed on %04d-%02d-%02d "
+		    "(practice.closed); booked all the same", y, mo, d);
+	if ((rc = double_booked(c, k->case_id, 0, t, k->dur)) != 0)
+		return rc;
+	tz_format_utc(t, buf);
+	if ((rc = ctl_q_exec(c, "INSERT INTO appointments (case_id, "
+	    "starts_at, duration_min, kind, mode, video_url, status) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'booked')", "Itittt",
+	    k->case_id, buf, (int)k->dur, k->kind, k->mode, k->video)) != 0)
+		return rc;
+	if (k->forc != 0 && (rc = ctl_q_exec(c, "UPDATE appointments SET "
+	    "for_client = ?1 WHERE id = ?2", "II", k->forc,
+	    (long long)sqlite3_last_insert_rowid(c->db))) != 0)
+		return rc;
+	ctl_outf(c, "appointment %lld booked: case %lld (%s), %s on "
+	    "%s, %ld minutes, %s",
+	    (long long)sqlite3_last_insert_rowid(c->db),
+	    k->case_id, k->label, k->kind, when(t, buf, sizeof buf), k->dur,
+	    mode_words(k->mode));
+	if (k->forc != 0)
+		ctl_outf(c, ", for client %lld only", k->forc);
+	tz_to_local(t, &tm);
+	if (tm.tm_hour * 60 + tm.tm_min != k->min)
+		ctl_outf(c, " (%02d:%02d does not exist that day: the "
+		    "clocks go forward)", k->min / 60, k->min % 60);
+	ctl_outf(c, "\n");
+	return 0;
+}
+
 int
 cmd_book(struct ctx *c, int argc, char **argv)
 {
@@ -166,33 +264,32 @@ cmd_book(struct ctx *c, int argc, char **argv)
 		{ "for", required_argument, NULL, O_FOR },
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
-	const char *at = NULL, *kind = "session", *mode = NULL, *video = NULL;
-	char *label = NULL, buf[96];
-	long long case_id = 0, forc = 0;
-	long dur = 0, weekly = 1, i;
-	int ch, rc, y, mo, d, min, y2, mo2, d2;
-	struct tm tm;
-	time_t t, now;
+	struct book k = { .kind = "session" };
+	const char *at = NULL;
+	char *label = NULL;
+	long weekly = 1, i;
+	int ch, rc;
+	time_t now;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
 		rc = 0;
 		switch (ch) {
 		case O_CASE:
-			rc = ctl_id_arg(c, "--case", optarg, &case_id);
+			rc = ctl_id_arg(c, "--case", optarg, &k.case_id);
 			break;
 		case O_AT: at = optarg; break;
 		case O_DURATION:
-			rc = ctl_num(c, "--duration", optarg, 5, 600, &dur);
+			rc = ctl_num(c, "--duration", optarg, 5, 600, &k.dur);
 			break;
-		case O_KIND: kind = optarg; break;
-		case O_MODE: mode = optarg; break;
-		case O_VIDEO: video = optarg; break;
+		case O_KIND: k.kind = optarg; break;
+		case O_MODE: k.mode = optarg; break;
+		case O_VIDEO: k.video = optarg; break;
 		case O_WEEKLY:
 			rc = ctl_num(c, "--weekly", optarg, 1, 104, &weekly);
 			break;
 		case O_FOR:
-			rc = ctl_id_arg(c, "--for", optarg, &forc);
+			rc = ctl_id_arg(c, "--for", optarg, &k.forc);
 			break;
 		case 'h':
 			return ctl_help(c);
@@ -204,91 +301,22 @@ cmd_book(struct ctx *c, int argc, char **argv)
 	}
 	if ((rc = ctl_no_args(c, argc, argv)) != 0)
 		return rc;
-	if (case_id == 0 || at == NULL)
+	if (k.case_id == 0 || at == NULL)
 		return ctl_fail(EX_USAGE, "%s: --case and --at are required",
 		    c->cmd);
-	if (!str_in_list(kind, appt_kind_names))
-		return ctl_fail(EX_USAGE, "%s: --kind is assessment, "
-		    "session or call, not '%s'", c->cmd, kind);
-	if (mode != NULL && !str_in_list(mode, appt_mode_names))
-		return ctl_fail(EX_USAGE, "%s: --mode is in_person, online or "
-		    "phone, not '%s'", c->cmd, mode);
-	if (mode == NULL)
-		mode = video ? "online" : strcmp(kind, "call") == 0 ? "phone" :
-		    "in_person";
-	if (video != NULL && strcmp(mode, "online") != 0)
-		return ctl_fail(EX_USAGE, "%s: --video-url is for --mode "
-		    "online", c->cmd);
-	if (video != NULL &&
-	    ((rc = ctl_text_ok(c, "--video-url", video, 500)) != 0 ||
-	    (strncmp(video, "https://", 8) != 0 &&
-	    strncmp(video, "http://", 7) != 0) || strchr(video, ' ') != NULL))
-		return rc ? rc : ctl_fail(EX_DATAERR, "%s: --video-url must be "
-		    "an http(s):// link without spaces", c->cmd);
-	if (dur == 0)
-		dur = strcmp(kind, "assessment") == 0 ? 90 :
-		    strcmp(kind, "call") == 0 ? 15 : 60;
-	if ((rc = wall_time(c, "--at", at, &y, &mo, &d, &min)) != 0 ||
+	if ((rc = book_check(c, &k)) != 0 ||
+	    (rc = wall_time(c, "--at", at, &k.y, &k.mo, &k.d, &k.min)) != 0 ||
 	    (rc = ctl_tx_begin(c)) != 0)
 		return rc;
-	if ((rc = open_case(c, case_id, &label)) != 0 ||
-	    (forc != 0 && (rc = ctl_member_of(c, case_id, forc)) != 0)) {
+	if ((rc = open_case(c, k.case_id, &label)) != 0 ||
+	    (k.forc != 0 && (rc = ctl_member_of(c, k.case_id, k.forc)) != 0)) {
 		free(label);
 		return ctl_tx_end(c, rc);
 	}
+	k.label = label;
 	now = time(NULL);
-	/* Weekly means the same local wall time: across DST the UTC hour moves. */
-	for (i = 0; i < weekly && rc == 0; i++) {
-		y2 = y, mo2 = mo, d2 = d;
-		tz_date_add_days(&y2, &mo2, &d2, 7 * i);
-		if (tz_local_to_utc(y2, mo2, d2, min / 60, min % 60, 0, &t) == -1) {
-			rc = ctl_fail(EX_DATAERR, "%s: cannot place "
-			    "%04d-%02d-%02d %02d:%02d in %s", c->cmd, y2, mo2,
-			    d2, min / 60, min % 60, c->conf->practice.timezone);
-			break;
-		}
-		if (t <= now) {
-			rc = ctl_fail(EX_DATAERR, "%s: %s is in the past",
-			    c->cmd, when(t, buf, sizeof buf));
-			break;
-		}
-		if ((rc = overlap(c, case_id, 0, t, dur)) != 0)
-			break;
-		/* A series goes round the practice's holidays. */
-		if (closed_on(c, y2, mo2, d2) && weekly > 1) {
-			ctl_outf(c, "%04d-%02d-%02d skipped: the practice is "
-			    "closed that day (practice.closed)\n", y2, mo2, d2);
-			continue;
-		}
-		if (closed_on(c, y2, mo2, d2))
-			ctl_warn(c, "the practice is closed on %04d-%02d-%02d "
-			    "(practice.closed); booked all the same", y2, mo2,
-			    d2);
-		if ((rc = double_booked(c, case_id, 0, t, dur)) != 0)
-			break;
-		tz_format_utc(t, buf);
-		if ((rc = ctl_q_exec(c, "INSERT INTO appointments (case_id, "
-		    "starts_at, duration_min, kind, mode, video_url, status) "
-		    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'booked')", "Itittt",
-		    case_id, buf, (int)dur, kind, mode, video)) != 0)
-			break;
-		if (forc != 0 && (rc = ctl_q_exec(c, "UPDATE appointments SET "
-		    "for_client = ?1 WHERE id = ?2", "II", forc,
-		    (long long)sqlite3_last_insert_rowid(c->db))) != 0)
-			break;
-		ctl_outf(c, "appointment %lld booked: case %lld (%s), %s on "
-		    "%s, %ld minutes, %s",
-		    (long long)sqlite3_last_insert_rowid(c->db),
-		    case_id, label, kind, when(t, buf, sizeof buf), dur,
-		    mode_words(mode));
-		if (forc != 0)
-			ctl_outf(c, ", for client %lld only", forc);
-		tz_to_local(t, &tm);
-		if (tm.tm_hour * 60 + tm.tm_min != min)
-			ctl_outf(c, " (%02d:%02d does not exist that day: the "
-			    "clocks go forward)", min / 60, min % 60);
-		ctl_outf(c, "\n");
-	}
+	for (i = 0; i < weekly && rc == 0; i++)
+		rc = book_one(c, &k, i, weekly > 1, now);
 	free(label);
 	return ctl_tx_end(c, rc);
 }
@@ -456,6 +484,77 @@ cmd_appointments(struct ctx *c, int argc, char **argv)
 /* ---- homework ---- */
 
 
+/*
+ * homework add's dates: --starts-on and --ends-on (YYYY-MM-DD, the end not
+ * before the start) into sd and ed, --at (HH:MM) into *min and hm (-1 and
+ * untouched without it).  0 or an exit code (reported).
+ */
+static int
+hw_dates(struct ctx *c, const char *starts, const char *ends, const char *at,
+    char sd[static 40], char ed[static 40], char hm[static 24], int *min)
+{
+	int y, mo, d, y2 = 0, mo2 = 0, d2 = 0;
+
+	if (tz_parse_date(starts, &y, &mo, &d) == -1)
+		return ctl_bad_date(c, "--starts-on", starts, "9999-99-99",
+		    "a date YYYY-MM-DD");
+	if (ends && tz_parse_date(ends, &y2, &mo2, &d2) == -1)
+		return ctl_bad_date(c, "--ends-on", ends, "9999-99-99",
+		    "a date YYYY-MM-DD");
+	if (at && tz_parse_hhmm(at, min) == -1)
+		return ctl_fail(EX_USAGE, "%s: --at wants HH:MM, not '%s'",
+		    c->cmd, at);
+	snprintf(sd, 40, "%04d-%02d-%02d", y, mo, d);
+	if (ends) {
+		snprintf(ed, 40, "%04d-%02d-%02d", y2, mo2, d2);
+		if (tz_days_from_civil(y2, mo2, d2) < tz_days_from_civil(y, mo, d))
+			return ctl_fail(EX_DATAERR, "%s: --ends-on %s is "
+			    "before --starts-on %s", c->cmd, ed, sd);
+	}
+	if (*min >= 0)
+		snprintf(hm, 24, "%02d:%02d", *min / 60, *min % 60);
+	return 0;
+}
+
+/* nudged would refuse the same time in its config: say so now.  0 or EX_DATAERR. */
+static int
+hw_quiet(struct ctx *c, int min, const char *hm)
+{
+	int k, rc = 0;
+
+	for (k = 0; k < CHAN_N && rc == 0; k++)
+		if (c->conf->homework.channels[k] &&
+		    conf_quiet_at(c->conf, (enum chan)k, min))
+			rc = ctl_fail(EX_DATAERR, "%s: --at %s falls in quiet "
+			    "hours (%02d:%02d-%02d:%02d) on %s", c->cmd, hm,
+			    c->conf->quiet.from / 60, c->conf->quiet.from % 60,
+			    c->conf->quiet.to / 60, c->conf->quiet.to % 60,
+			    chan_name((enum chan)k));
+	return rc;
+}
+
+/* What homework add did, printed once committed. */
+static void
+hw_added(struct ctx *c, long long case_id, const char *label,
+    const char *title, long every, const char *sd, const char *ends,
+    const char *ed, int min, const char *hm)
+{
+	ctl_outf(c, "homework %lld added: case %lld (%s), \"%s\", "
+	    "every ", (long long)sqlite3_last_insert_rowid(c->db),
+	    case_id, label, title);
+	if (every == 1)
+		ctl_outf(c, "day");
+	else
+		ctl_outf(c, "%ld days", every);
+	ctl_outf(c, " from %s until %s at ", sd, ends ? ed :
+	    "the next session");
+	if (min >= 0)
+		ctl_outf(c, "%s\n", hm);
+	else
+		ctl_outf(c, "%02d:%02d (homework.at)\n",
+		    c->conf->homework.at / 60, c->conf->homework.at % 60);
+}
+
 int
 cmd_homework_add(struct ctx *c, int argc, char **argv)
 {
@@ -474,7 +573,7 @@ cmd_homework_add(struct ctx *c, int argc, char **argv)
 	char *label = NULL, sd[40], ed[40], hm[24];
 	long long case_id = 0;
 	long every = 2;
-	int ch, rc, y, mo, d, y2, mo2, d2, min = -1, k;
+	int ch, rc, min = -1;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
@@ -504,37 +603,14 @@ cmd_homework_add(struct ctx *c, int argc, char **argv)
 	if (case_id == 0 || title == NULL || prompt == NULL || starts == NULL)
 		return ctl_fail(EX_USAGE, "%s: --case, --title, --prompt and "
 		    "--starts-on are required", c->cmd);
-	if (tz_parse_date(starts, &y, &mo, &d) == -1)
-		return ctl_bad_date(c, "--starts-on", starts, "9999-99-99",
-		    "a date YYYY-MM-DD");
-	if (ends && tz_parse_date(ends, &y2, &mo2, &d2) == -1)
-		return ctl_bad_date(c, "--ends-on", ends, "9999-99-99",
-		    "a date YYYY-MM-DD");
-	if (at && tz_parse_hhmm(at, &min) == -1)
-		return ctl_fail(EX_USAGE, "%s: --at wants HH:MM, not '%s'",
-		    c->cmd, at);
-	snprintf(sd, sizeof sd, "%04d-%02d-%02d", y, mo, d);
-	if (ends) {
-		snprintf(ed, sizeof ed, "%04d-%02d-%02d", y2, mo2, d2);
-		if (tz_days_from_civil(y2, mo2, d2) < tz_days_from_civil(y, mo, d))
-			return ctl_fail(EX_DATAERR, "%s: --ends-on %s is "
-			    "before --starts-on %s", c->cmd, ed, sd);
-	}
-	if (min >= 0)
-		snprintf(hm, sizeof hm, "%02d:%02d", min / 60, min % 60);
+	if ((rc = hw_dates(c, starts, ends, at, sd, ed, hm, &min)) != 0)
+		return rc;
 	if ((rc = ctl_text_ok(c, "--title", title, 200)) != 0 ||
 	    (rc = ctl_text_ok(c, "--prompt", prompt, 2000)) != 0 ||
 	    (rc = ctl_tx_begin(c)) != 0)
 		return rc;
-	/* nudged would refuse the same time in its config: say so now. */
-	for (k = 0; k < CHAN_N && min >= 0 && rc == 0; k++)
-		if (c->conf->homework.channels[k] &&
-		    conf_quiet_at(c->conf, (enum chan)k, min))
-			rc = ctl_fail(EX_DATAERR, "%s: --at %s falls in quiet "
-			    "hours (%02d:%02d-%02d:%02d) on %s", c->cmd, hm,
-			    c->conf->quiet.from / 60, c->conf->quiet.from % 60,
-			    c->conf->quiet.to / 60, c->conf->quiet.to % 60,
-			    chan_name((enum chan)k));
+	if (min >= 0)
+		rc = hw_quiet(c, min, hm);
 	if (rc == 0)
 		rc = open_case(c, case_id, &label);
 	if (rc == 0)
@@ -543,22 +619,8 @@ cmd_homework_add(struct ctx *c, int argc, char **argv)
 		    "(?1, ?2, ?3, ?4, ?5, ?6, ?7)", "Ittttit", case_id, title,
 		    prompt, sd, ends ? ed : NULL, (int)every,
 		    min >= 0 ? hm : NULL);
-	if (rc == 0) {
-		ctl_outf(c, "homework %lld added: case %lld (%s), \"%s\", "
-		    "every ", (long long)sqlite3_last_insert_rowid(c->db),
-		    case_id, label, title);
-		if (every == 1)
-			ctl_outf(c, "day");
-		else
-			ctl_outf(c, "%ld days", every);
-		ctl_outf(c, " from %s until %s at ", sd, ends ? ed :
-		    "the next session");
-		if (min >= 0)
-			ctl_outf(c, "%s\n", hm);
-		else
-			ctl_outf(c, "%02d:%02d (homework.at)\n",
-			    c->conf->homework.at / 60, c->conf->homework.at % 60);
-	}
+	if (rc == 0)
+		hw_added(c, case_id, label, title, every, sd, ends, ed, min, hm);
 	free(label);
 	return ctl_tx_end(c, rc);
 }

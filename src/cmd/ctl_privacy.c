@@ -6,7 +6,6 @@
  * deliver_notify(), the failure digest's path.
  */
 #include <getopt.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,27 +25,6 @@
 #include "transport/xfer.h"
 
 enum { O_FORMAT = 400, O_YES, O_SERVICE_FAILED };
-
-/*
- * consent_log.how for this command: "nudgectl client edit (user sam)";
- * under sudo the invoking user too.
- */
-const char *
-ctl_how(const struct ctx *c, char *buf, size_t len)
-{
-	struct passwd *pw = getpwuid(getuid());
-	const char *sudo = getenv("SUDO_USER");
-	char uid[32];
-
-	snprintf(uid, sizeof uid, "uid %ld", (long)getuid());
-	if (sudo != NULL && (sudo[0] == '\0' || strlen(sudo) > 64 ||
-	    strpbrk(sudo, "\r\n") != NULL))
-		sudo = NULL;
-	snprintf(buf, len, "nudgectl %s (user %s%s%s)", c->cmd,
-	    pw != NULL ? pw->pw_name : uid, sudo ? ", sudo by " : "",
-	    sudo ? sudo : "");
-	return buf;
-}
 
 /* ---- client show: the consent history ---- */
 

@@ -38,6 +38,61 @@ name_width(const struct outbox_row *r, size_t n)
 	return w > 30 ? 30 : (int)w;
 }
 
+/* --since and --until (local dates, --until inclusive) into f.  0 or an exit code. */
+static int
+outbox_dates(struct ctx *c, const char *since, const char *until,
+    struct outbox_filter *f)
+{
+	int rc, y, mo, d;
+
+	if ((since && (rc = ctl_date_arg(c, "--since", since, &f->since)) != 0) ||
+	    (until && (rc = ctl_date_arg(c, "--until", until, &f->until)) != 0))
+		return rc;
+	if (until) {		/* inclusive: up to the end of that day */
+		tz_parse_date(until, &y, &mo, &d);
+		tz_date_add_days(&y, &mo, &d, 1);
+		if (tz_local_to_utc(y, mo, d, 0, 0, 0, &f->until) == -1)
+			return ctl_fail(EX_USAGE, "%s: bad --until", c->cmd);
+	}
+	return 0;
+}
+
+/* The outbox table: a header, then one line per row (and its error). */
+static void
+outbox_table(const struct outbox_row *r, size_t n)
+{
+	char due[32], sent[32];
+	size_t i;
+	int nw;
+
+	nw = name_width(r, n);
+	for (i = 0; i < n; i++) {
+		if (i == 0) {
+			printf("%-6s %-16s %-12s %-5s %-9s %5s  ", "ID", "DUE",
+			    "PURPOSE", "CHAN", "STATUS", "TRIES");
+			ctl_pad("CLIENT", nw);
+			printf(" RECIPIENT\n");
+		}
+		printf("%-6lld %-16s %-12s %-5s %-9s %5d  ", r[i].id,
+		    ctl_when_short(r[i].due_at, due, sizeof due),
+		    r[i].purpose ? r[i].purpose : "", r[i].channel ?
+		    r[i].channel : "", r[i].status ? r[i].status : "",
+		    r[i].attempts);
+		ctl_pad(r[i].client_name ? r[i].client_name : "-", nw);
+		putchar(' ');
+		print_flat(r[i].recipient ? r[i].recipient : "");
+		if (r[i].sent_at != NULL)
+			printf("  sent %s", ctl_when_short(r[i].sent_at, sent,
+			    sizeof sent));
+		printf("\n");
+		if (r[i].last_error != NULL) {
+			printf("       why: ");
+			print_flat(r[i].last_error);
+			printf("\n");
+		}
+	}
+}
+
 int
 cmd_outbox(struct ctx *c, int argc, char **argv)
 {
@@ -53,9 +108,9 @@ cmd_outbox(struct ctx *c, int argc, char **argv)
 	struct outbox_filter f = { NULL, 0, 0, 0, 50 };
 	struct outbox_row *r;
 	const char *since = NULL, *until = NULL;
-	char err[512], due[32], sent[32];
-	size_t n, i;
-	int ch, rc, k, nw;
+	char err[512];
+	size_t n;
+	int ch, rc, k;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
@@ -97,45 +152,11 @@ cmd_outbox(struct ctx *c, int argc, char **argv)
 	if ((rc = ctl_no_args(c, argc, argv)) != 0)
 		return rc;
 	if ((rc = ctl_ctx_open(c)) != 0 ||
-	    (since && (rc = ctl_date_arg(c, "--since", since, &f.since)) != 0) ||
-	    (until && (rc = ctl_date_arg(c, "--until", until, &f.until)) != 0))
+	    (rc = outbox_dates(c, since, until, &f)) != 0)
 		return rc;
-	if (until) {		/* inclusive: up to the end of that day */
-		int y, mo, d;
-
-		tz_parse_date(until, &y, &mo, &d);
-		tz_date_add_days(&y, &mo, &d, 1);
-		if (tz_local_to_utc(y, mo, d, 0, 0, 0, &f.until) == -1)
-			return ctl_fail(EX_USAGE, "%s: bad --until", c->cmd);
-	}
 	if (store_outbox_list(c->st, &f, &r, &n, err, sizeof err) != 0)
 		return ctl_fail(EX_IOERR, "%s", err);
-	nw = name_width(r, n);
-	for (i = 0; i < n; i++) {
-		if (i == 0) {
-			printf("%-6s %-16s %-12s %-5s %-9s %5s  ", "ID", "DUE",
-			    "PURPOSE", "CHAN", "STATUS", "TRIES");
-			ctl_pad("CLIENT", nw);
-			printf(" RECIPIENT\n");
-		}
-		printf("%-6lld %-16s %-12s %-5s %-9s %5d  ", r[i].id,
-		    ctl_when_short(r[i].due_at, due, sizeof due),
-		    r[i].purpose ? r[i].purpose : "", r[i].channel ?
-		    r[i].channel : "", r[i].status ? r[i].status : "",
-		    r[i].attempts);
-		ctl_pad(r[i].client_name ? r[i].client_name : "-", nw);
-		putchar(' ');
-		print_flat(r[i].recipient ? r[i].recipient : "");
-		if (r[i].sent_at != NULL)
-			printf("  sent %s", ctl_when_short(r[i].sent_at, sent,
-			    sizeof sent));
-		printf("\n");
-		if (r[i].last_error != NULL) {
-			printf("       why: ");
-			print_flat(r[i].last_error);
-			printf("\n");
-		}
-	}
+	outbox_table(r, n);
 	if (n == 0)
 		printf("no %s%smessages%s\n", f.status ? f.status : "",
 		    f.status ? " " : "", since || until || f.client_id ?

@@ -552,21 +552,6 @@ dl_upload(void *arg, size_t i)
 	return 0;
 }
 
-int
-dl_mark_one(void *arg, size_t i)
-{
-	struct dl_one *o = arg;
-	char err[256];
-
-	(void)i;
-	if (store_mark_uploaded(o->st, o->id, NULL, err, sizeof(err)) != 0) {
-		log_err("msg=%lld not sent: its upload cannot be recorded: %s",
-		    o->id, err);
-		return -1;
-	}
-	return 0;
-}
-
 static int
 dl_send_email(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 {

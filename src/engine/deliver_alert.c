@@ -14,6 +14,22 @@
 #include "base/tz.h"
 #include "base/util.h"
 
+/* Record the upload of the one message (struct dl_one) before its end of data. */
+static int
+dl_mark_one(void *arg, size_t i)
+{
+	struct dl_one *o = arg;
+	char err[256];
+
+	(void)i;
+	if (store_mark_uploaded(o->st, o->id, NULL, err, sizeof(err)) != 0) {
+		log_err("msg=%lld not sent: its upload cannot be recorded: %s",
+		    o->id, err);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Mail the practitioner through the pass's SMTP session: the one path of
  * the failure digest, the weekly summary and the service-failed alert.

@@ -55,12 +55,11 @@ struct dl_item {
 	int		 unmarked;	/* that record failed: not sent */
 };
 
-/* The upload hook for one message outside the outbox loop (the digest). */
+/* The upload hook's argument for one message outside the outbox loop (the digest). */
 struct dl_one {
 	struct store	*st;
 	long long	 id;
 };
-int	 dl_mark_one(void *arg, size_t i);
 
 void	 dl_item_free(struct dl_item *);
 

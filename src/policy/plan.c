@@ -19,28 +19,6 @@
 
 #define FOLLOW_UP_STALE	(2L * 86400)	/* a follow-up later than this is pointless */
 
-int
-plan_is(const char *a, const char *b)
-{
-	return a != NULL && strcmp(a, b) == 0;
-}
-
-static int
-plan_cmp_client(const void *k, const void *e)
-{
-	long long id = *(const long long *)k, o = ((const struct client *)e)->id;
-
-	return (id > o) - (id < o);
-}
-
-static int
-plan_cmp_case(const void *k, const void *e)
-{
-	long long id = *(const long long *)k, o = ((const struct kase *)e)->id;
-
-	return (id > o) - (id < o);
-}
-
 static int
 plan_cmp_appt(const void *k, const void *e)
 {
@@ -66,20 +44,6 @@ plan_hw(const struct snapshot *s, long long id)
 	return bsearch(&id, s->hw, s->nhw, sizeof(*s->hw), plan_cmp_hw);
 }
 
-const struct client *
-plan_client(const struct snapshot *s, long long id)
-{
-	return bsearch(&id, s->clients, s->nclients, sizeof(*s->clients),
-	    plan_cmp_client);
-}
-
-const struct kase *
-plan_case(const struct snapshot *s, long long id)
-{
-	return bsearch(&id, s->cases, s->ncases, sizeof(*s->cases),
-	    plan_cmp_case);
-}
-
 long
 plan_rule_before(const char *key)
 {
@@ -88,68 +52,6 @@ plan_rule_before(const char *key)
 	if (key == NULL || key[0] != 'b' || parse_long(key + 1, 1, 366L * 86400, &v) != 0)
 		return -1;
 	return v;
-}
-
-static int
-plan_chan_on(const struct conf *c, enum chan ch)
-{
-	return ch == CHAN_EMAIL ? c->email.enabled : c->sms.enabled;
-}
-
-/* May this client receive anything on ch now?  0, or -1 with why. */
-int
-plan_allowed(const struct conf *c, const struct client *cl,
-    const struct kase *k, enum chan ch, char *why, size_t len)
-{
-	if (cl->opted_out)
-		snprintf(why, len, "client opted out");
-	else if (k != NULL && k->closed)
-		snprintf(why, len, "case closed");
-	else if (!plan_chan_on(c, ch))
-		snprintf(why, len, "the %s channel is off", chan_name(ch));
-	else if (ch == CHAN_EMAIL && !cl->email_consent)
-		snprintf(why, len, "no consent to email");
-	else if (ch == CHAN_SMS && !cl->sms_consent)
-		snprintf(why, len, "no consent to SMS");
-	else
-		return 0;
-	return -1;
-}
-
-/* A copy without leading and trailing spaces and tabs; NULL in, NULL out. */
-char *
-plan_recipient(const struct conf *c, const struct client *cl, enum chan ch,
-    char *why, size_t len)
-{
-	char num[32], perr[160], *addr;
-
-	if (ch == CHAN_EMAIL) {
-		/*
-		 * Blanks around an address typed into a form are not part of
-		 * it; anything else odd (a line break) makes it invalid.
-		 */
-		if ((addr = str_trim(cl->email)) == NULL || addr[0] == '\0') {
-			free(addr);
-			snprintf(why, len, "no email address");
-			return NULL;
-		}
-		if (!address_valid(addr)) {
-			free(addr);
-			snprintf(why, len, "invalid email address");
-			return NULL;
-		}
-		return addr;
-	}
-	if (cl->phone == NULL || cl->phone[0] == '\0') {
-		snprintf(why, len, "no phone number");
-		return NULL;
-	}
-	if (phone_e164(cl->phone, c->sms.region, num, sizeof(num), perr,
-	    sizeof(perr)) != 0 || phone_sms_capable(num, perr, sizeof(perr)) != 0) {
-		snprintf(why, len, "%s", perr);
-		return NULL;
-	}
-	return xstrdup(num);
 }
 
 /* 1 when the client has something (valid or not) in the channel's field. */
@@ -164,7 +66,6 @@ plan_has_address(const struct client *cl, enum chan ch)
 		v++;
 	return *v != '\0';
 }
-
 
 static int
 plan_rule_applies(const struct conf_rule *r, const char *kind)
@@ -184,28 +85,6 @@ plan_rule_exists(const struct conf *c, const char *key)
 		if (strcmp(c->rules[i].key, key) == 0)
 			return 1;
 	return 0;
-}
-
-struct msg *
-plan_add(struct plan *p)
-{
-	p->add = xrealloc(p->add, (p->nadd + 1) * sizeof(*p->add));
-	memset(&p->add[p->nadd], 0, sizeof(*p->add));
-	return &p->add[p->nadd++];
-}
-
-void
-plan_change(struct plan *p, const struct msg *m, const char *from,
-    const char *to, const char *reason)
-{
-	struct msg_change *ch;
-
-	p->chg = xrealloc(p->chg, (p->nchg + 1) * sizeof(*p->chg));
-	ch = &p->chg[p->nchg++];
-	ch->id = m->id;
-	ch->from = from;
-	ch->to = to;
-	ch->reason = xstrdup(reason);
 }
 
 static int

@@ -1,6 +1,7 @@
 /*
- * Private to plan*.c: what plan.c (appointments, quiet hours, recheck) and
- * plan_homework.c (the homework schedule) share.  Pure, like all of plan.
+ * Private to plan*.c: what plan.c (appointments, quiet hours, recheck),
+ * plan_homework.c (the homework schedule) and plan_notice.c share; the
+ * shared helpers are in plan_util.c.  Pure, like all of plan.
  */
 #ifndef NUDGED_PLAN_INT_H
 #define NUDGED_PLAN_INT_H
@@ -28,6 +29,8 @@ int	 plan_is(const char *a, const char *b);
 const struct client *plan_client(const struct snapshot *, long long id);
 const struct kase *plan_case(const struct snapshot *, long long id);
 
+/* Is channel ch enabled in the config? */
+int	 plan_chan_on(const struct conf *, enum chan);
 /* May this client receive anything on ch now?  0, or -1 with why. */
 int	 plan_allowed(const struct conf *, const struct client *,
 	    const struct kase *, enum chan, char *why, size_t);

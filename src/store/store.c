@@ -341,7 +341,7 @@ store_exec(struct store *s, const char *sql, char *err, size_t errlen)
 
 /* ---------------------------------------------------------------- open */
 
-static int
+int
 store_user_version(struct store *s, long *v, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;

@@ -300,6 +300,9 @@ int	 store_case_reopen(struct store *, long long case_id, char *err,
 int	 store_client_delete(struct store *, long long id, char *why,
 	    size_t whylen, char *err, size_t);
 
+/* The schema version (PRAGMA user_version): 0, or -1 with err. */
+int	 store_user_version(struct store *, long *v, char *err, size_t);
+
 /* The connection's last error, a permission problem explained. */
 const char *store_errmsg(struct store *, char *buf, size_t len);
 

@@ -557,14 +557,14 @@ cmp_session(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-int
-store_week_stats(struct store *s, time_t from, time_t to, time_t next_to,
-    struct week_stats *w, char *err, size_t errlen)
+/* The week's messages by status (but alerts and test sends). */
+static int
+week_counts(struct store *s, time_t from, time_t to, struct week_stats *w,
+    char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
 	int r;
 
-	memset(w, 0, sizeof(*w));
 	if ((st = store_prep(s, "SELECT status, count(*) FROM messages WHERE"
 	    " due_at >= ?1 AND due_at < ?2 AND purpose NOT IN ('alert', 'test')"
 	    " GROUP BY status", err, errlen)) == NULL)
@@ -589,6 +589,16 @@ store_week_stats(struct store *s, time_t from, time_t to, time_t next_to,
 	store_done(s, st);
 	if (r != SQLITE_DONE)
 		return store_dberr(s, err, errlen, "counting messages");
+	return 0;
+}
+
+/* Why the week's skipped messages were skipped, most frequent first. */
+static int
+week_skips(struct store *s, time_t from, time_t to, struct week_stats *w,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int r;
 
 	if ((st = store_prep(s, "SELECT COALESCE(last_error, 'no reason recorded'),"
 	    " count(*) FROM messages WHERE status = 'skipped' AND due_at >= ?1 AND"
@@ -605,6 +615,16 @@ store_week_stats(struct store *s, time_t from, time_t to, time_t next_to,
 	store_done(s, st);
 	if (r != SQLITE_DONE)
 		return store_dberr(s, err, errlen, "counting skipped messages");
+	return 0;
+}
+
+/* The week's failed messages, by due time. */
+static int
+week_failed(struct store *s, time_t from, time_t to, struct week_stats *w,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int r;
 
 	if ((st = store_prep(s, "SELECT id, due_at FROM messages WHERE status ="
 	    " 'failed' AND due_at >= ?1 AND due_at < ?2 AND purpose NOT IN"
@@ -623,21 +643,16 @@ store_week_stats(struct store *s, time_t from, time_t to, time_t next_to,
 	store_done(s, st);
 	if (r != SQLITE_DONE)
 		return store_dberr(s, err, errlen, "reading failed messages");
+	return 0;
+}
 
-	if ((st = store_prep(s, "SELECT count(*) FROM problems WHERE"
-	    " first_seen >= ?1 AND first_seen < ?2", err, errlen)) == NULL)
-		return -1;
-	bind_time(st, 1, from);
-	bind_time(st, 2, to);
-	if ((r = sqlite3_step(st)) == SQLITE_ROW)
-		w->unreadable = (long)sqlite3_column_int64(st, 0);
-	store_done(s, st);
-	if (r != SQLITE_ROW)
-		return store_dberr(s, err, errlen, "counting problems");
-
-	if (store_state_get(s, "pause.email", &w->paused[0]) < 0 ||
-	    store_state_get(s, "pause.sms", &w->paused[1]) < 0)
-		return store_dberr(s, err, errlen, "reading state");
+/* The open cases' booked sessions in [to, next_to), by time. */
+static int
+week_next(struct store *s, time_t to, time_t next_to, struct week_stats *w,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int r;
 
 	if ((st = store_prep(s, "SELECT a.id, a.case_id, a.starts_at, k.label FROM"
 	    " appointments a JOIN cases k ON k.id = a.case_id WHERE a.status ="
@@ -663,5 +678,35 @@ store_week_stats(struct store *s, time_t from, time_t to, time_t next_to,
 	if (w->nnext > 1)
 		qsort(w->next, w->nnext, sizeof(*w->next), cmp_session);
 	return 0;
+}
+
+int
+store_week_stats(struct store *s, time_t from, time_t to, time_t next_to,
+    struct week_stats *w, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	memset(w, 0, sizeof(*w));
+	if (week_counts(s, from, to, w, err, errlen) != 0 ||
+	    week_skips(s, from, to, w, err, errlen) != 0 ||
+	    week_failed(s, from, to, w, err, errlen) != 0)
+		return -1;
+
+	if ((st = store_prep(s, "SELECT count(*) FROM problems WHERE"
+	    " first_seen >= ?1 AND first_seen < ?2", err, errlen)) == NULL)
+		return -1;
+	bind_time(st, 1, from);
+	bind_time(st, 2, to);
+	if ((r = sqlite3_step(st)) == SQLITE_ROW)
+		w->unreadable = (long)sqlite3_column_int64(st, 0);
+	store_done(s, st);
+	if (r != SQLITE_ROW)
+		return store_dberr(s, err, errlen, "counting problems");
+
+	if (store_state_get(s, "pause.email", &w->paused[0]) < 0 ||
+	    store_state_get(s, "pause.sms", &w->paused[1]) < 0)
+		return store_dberr(s, err, errlen, "reading state");
+	return week_next(s, to, next_to, w, err, errlen);
 }
 

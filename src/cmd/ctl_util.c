@@ -1,0 +1,540 @@
+/*
+ * ctl_util: the helpers every nudgectl command uses (options, errors,
+ * output, opening the config and database, transactions, the statement
+ * binder).  Split from ctl.c so calls go one way: ctl.c dispatches to the
+ * command files, and they (and ctl.c) call down into this file.
+ */
+#include <getopt.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "conf/conf.h"
+#include "cmd/ctl.h"
+#include "base/log.h"
+#include "store/store.h"
+#include "store/store_privacy.h"
+#include "base/tz.h"
+#include "base/utf8.h"
+#include "base/util.h"
+
+/* The service's group (systemd/nudged.sysusers). */
+#define CTL_GROUP	"nudged"
+
+/* One line on stderr; control characters from user data become '?'. */
+int
+ctl_fail(int code, const char *fmt, ...)
+{
+	char buf[1024], *p;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	for (p = buf; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	fprintf(stderr, "nudgectl: %s\n", buf);
+	return code;
+}
+
+/* A warning: the command goes on.  One line on stderr, like ctl_fail. */
+void
+ctl_warn(const struct ctx *c, const char *fmt, ...)
+{
+	char buf[1024], *p;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	for (p = buf; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	fprintf(stderr, "nudgectl: %s: warning: %s\n", c->cmd, buf);
+}
+
+void
+ctl_outf(struct ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	sbuf_vprintf(&c->out, fmt, ap);
+	va_end(ap);
+}
+
+int
+ctl_help(const struct ctx *c)
+{
+	fputs(c->usage, stdout);
+	return 0;
+}
+
+int
+ctl_badopt(const struct ctx *c, int ch, char **argv)
+{
+	char opt[3] = { '-', (char)optopt, '\0' };
+	const char *a = (optopt > 0 && optopt < 128) ? opt : argv[optind - 1];
+
+	if (ch == ':')
+		return ctl_fail(EX_USAGE, "%s: option %s needs a value "
+		    "(see --help)", c->cmd, a);
+	return ctl_fail(EX_USAGE, "%s: unknown option %s (see --help)",
+	    c->cmd, a);
+}
+
+int
+ctl_no_args(const struct ctx *c, int argc, char **argv)
+{
+	if (optind < argc)
+		return ctl_fail(EX_USAGE, "%s: unexpected argument '%s' "
+		    "(see --help)", c->cmd, argv[optind]);
+	return 0;
+}
+
+int
+ctl_num(const struct ctx *c, const char *opt, const char *s, long min, long max,
+    long *out)
+{
+	if (parse_long(s, min, max, out) == -1)
+		return ctl_fail(EX_USAGE, "%s: %s wants a number from %ld to "
+		    "%ld, not '%s'", c->cmd, opt, min, max, s);
+	return 0;
+}
+
+int
+ctl_id_arg(const struct ctx *c, const char *opt, const char *s, long long *id)
+{
+	long v;
+
+	if (parse_long(s, 1, LONG_MAX, &v) == -1)
+		return ctl_fail(EX_USAGE, "%s: %s wants a numeric id, not '%s'",
+		    c->cmd, opt, s);
+	*id = v;
+	return 0;
+}
+
+/* The single positional ID of cancel, client show, case close, ... */
+int
+ctl_one_id(const struct ctx *c, int argc, char **argv, const char *what,
+    long long *id)
+{
+	if (optind >= argc)
+		return ctl_fail(EX_USAGE, "%s: which %s? give its id "
+		    "(see --help)", c->cmd, what);
+	if (optind + 1 < argc)
+		return ctl_fail(EX_USAGE, "%s: unexpected argument '%s'",
+		    c->cmd, argv[optind + 1]);
+	return ctl_id_arg(c, what, argv[optind], id);
+}
+
+static int
+opts_none(struct ctx *c, int argc, char **argv)
+{
+	static const struct option lo[] = { HELP_OPT, { NULL, 0, NULL, 0 } };
+	int ch;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+		if (ch == 'h') {
+			ctl_help(c);
+			return DONE;
+		}
+		return ctl_badopt(c, ch, argv);
+	}
+	return 0;
+}
+
+/* No option but --help, and no arguments.  0, DONE or an exit code. */
+int
+ctl_args_none(struct ctx *c, int argc, char **argv)
+{
+	int rc;
+
+	if ((rc = opts_none(c, argc, argv)) != 0)
+		return rc;
+	return ctl_no_args(c, argc, argv);
+}
+
+/* Only --help and the one positional id: 0, DONE or an exit code. */
+int
+ctl_args_id(struct ctx *c, int argc, char **argv, const char *what,
+    long long *id)
+{
+	int rc;
+
+	if ((rc = opts_none(c, argc, argv)) != 0)
+		return rc;
+	return ctl_one_id(c, argc, argv, what, id);
+}
+
+/*
+ * Text that reaches templates, headers and SMS: non-empty, valid UTF-8,
+ * no control characters (no CR/LF either: a header must never get one).
+ */
+int
+ctl_text_ok(const struct ctx *c, const char *what, const char *s, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	if (*p == '\0')
+		return ctl_fail(EX_DATAERR, "%s: %s must not be empty", c->cmd,
+		    what);
+	if (strlen(s) > max)
+		return ctl_fail(EX_DATAERR, "%s: %s is longer than %zu bytes",
+		    c->cmd, what, max);
+	while (*p != '\0') {
+		uint32_t cp;
+		size_t n = utf8_next(p, &cp);
+
+		if (n == 0)
+			goto utf;
+		/* C0, DEL and C1 */
+		if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f))
+			goto ctl;
+		p += n;
+	}
+	return 0;
+ctl:
+	return ctl_fail(EX_DATAERR, "%s: %s contains a control character "
+	    "(line break, tab, ...)", c->cmd, what);
+utf:
+	return ctl_fail(EX_DATAERR, "%s: %s is not valid UTF-8", c->cmd, what);
+}
+
+/*
+ * A date or time option that did not parse: "impossible" when it has the
+ * right shape but names no real day or time (2026-02-30), else the form
+ * wanted.  form as for tz_impossible(); want is how the form reads.
+ */
+int
+ctl_bad_date(const struct ctx *c, const char *opt, const char *s,
+    const char *form, const char *want)
+{
+	char why[128];
+
+	if (tz_impossible(s, form, why, sizeof why))
+		return ctl_fail(EX_USAGE, "%s: %s '%s' is an impossible date: %s",
+		    c->cmd, opt, s, why);
+	return ctl_fail(EX_USAGE, "%s: %s wants %s, not '%s'", c->cmd, opt,
+	    want, s);
+}
+
+/* A local date option: midnight at its start, in UTC.  0 or exit code. */
+int
+ctl_date_arg(const struct ctx *c, const char *opt, const char *s, time_t *t)
+{
+	int y, mo, d;
+
+	if (tz_parse_date(s, &y, &mo, &d) == -1)
+		return ctl_bad_date(c, opt, s, "9999-99-99", "a date YYYY-MM-DD");
+	if (tz_local_to_utc(y, mo, d, 0, 0, 0, t) == -1)
+		return ctl_fail(EX_USAGE, "%s: cannot place %s in the practice's "
+		    "time zone", c->cmd, s);
+	return 0;
+}
+
+/* Print s left-aligned in width terminal columns (UTF-8 aware). */
+void
+ctl_pad(const char *s, int width)
+{
+	size_t w = utf8_width(s);
+
+	fputs(s, stdout);
+	for (; (int)w < width; w++)
+		putchar(' ');
+}
+
+/* "2026-12-03 14:00" local, for tables; raw text when unreadable. */
+const char *
+ctl_when_short(const char *stored, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t t;
+
+	if (stored == NULL)
+		return "-";
+	if (tz_parse_any(stored, &t) == -1)
+		return stored;
+	tz_to_local(t, &tm);
+	snprintf(buf, len, "%04d-%02d-%02d %02d:%02d", tm.tm_year + 1900,
+	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min);
+	return buf;
+}
+
+/* ---- configuration, database, transactions ---- */
+
+int
+ctl_ctx_open(struct ctx *c)
+{
+	struct conf_diag errs = { NULL, 0 };
+	char err[512];
+	size_t i;
+	int r, created;
+
+	if (conf_load(c->confpath, &c->conf, &errs, NULL) == -1) {
+		for (i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.lines[i]);
+		if (errs.n == 0)
+			ctl_fail(0, "%s: cannot load the config", c->confpath);
+		conf_diag_free(&errs);
+		c->conf = NULL;
+		return EX_CONFIG;
+	}
+	conf_diag_free(&errs);
+	if (tz_set(c->conf->practice.timezone, err, sizeof err) == -1)
+		return ctl_fail(EX_CONFIG, "%s: %s", c->confpath, err);
+	/* init runs before the service ever did: the folder may not exist. */
+	if (c->init) {
+		r = store_perm_mkdir(c->conf->database, CTL_GROUP, err,
+		    sizeof err);
+		if (r == -1)
+			return ctl_fail(EX_IOERR, "%s", err);
+		if (r == 1)
+			printf("%s\n", err);
+	}
+	created = c->init && access(c->conf->database, F_OK) == -1;
+	c->st = c->preview ? store_open_copy(c->conf->database, err, sizeof err) :
+	    store_open(c->conf->database, err, sizeof err);
+	/* err names the file (once). */
+	if (c->st == NULL)
+		return ctl_fail(EX_IOERR, "%s", err);
+	/* `sudo nudgectl init` makes what the service would have made. */
+	if (created && geteuid() == 0 &&
+	    store_perm_give(c->conf->database, CTL_GROUP, err, sizeof err) != 0)
+		return ctl_fail(EX_IOERR, "%s", err);
+	c->db = store_db(c->st);
+	return 0;
+}
+
+/* A permission problem is named as one, with the file (store_errmsg). */
+int
+ctl_dberr(struct ctx *c)
+{
+	char buf[512];
+
+	return ctl_fail(EX_IOERR, "%s", store_errmsg(c->st, buf,
+	    sizeof buf));
+}
+
+int
+ctl_tx_begin(struct ctx *c)
+{
+	char err[512];
+	int rc;
+
+	/* (client forget opens the database first, to ask before it locks) */
+	if (c->st == NULL && (rc = ctl_ctx_open(c)) != 0)
+		return rc;
+	if (store_begin(c->st, err, sizeof err) == -1)
+		return ctl_fail(EX_IOERR, "%s", err);
+	/* Consent changes others made before this command are theirs (issue 14). */
+	if (store_consent_sync(c->st, time(NULL), STORE_HOW_OUTSIDE,
+	    STORE_HOW_FIRST, NULL, err, sizeof err) == -1) {
+		store_rollback(c->st);
+		return ctl_fail(EX_IOERR, "%s", err);
+	}
+	return 0;
+}
+
+/* Commit when rc is 0, else roll back; then (and only then) report. */
+int
+ctl_tx_end(struct ctx *c, int rc)
+{
+	char err[512], how[160];
+
+	/* Every consent value this command changed goes in consent_log. */
+	if (rc == 0 && store_consent_sync(c->st, time(NULL), ctl_how(c, how,
+	    sizeof how), ctl_how(c, how, sizeof how), NULL, err, sizeof err) == -1)
+		rc = ctl_fail(EX_IOERR, "%s", err);
+	if (rc == 0 && store_commit(c->st, err, sizeof err) == -1)
+		rc = ctl_fail(EX_IOERR, "%s", err);
+	if (rc != 0) {
+		store_rollback(c->st);
+		return rc;
+	}
+	fputs(sbuf_str(&c->out), stdout);
+	return 0;
+}
+
+/*
+ * Prepare sql and bind parameters ?1, ?2, ... from types: 't' const char *
+ * (NULL binds NULL), 'i' int, 'I' long long.  NULL on error (reported).
+ */
+static sqlite3_stmt *
+q_vprep(struct ctx *c, const char *sql, const char *types, va_list ap)
+{
+	sqlite3_stmt *s;
+	const char *v;
+	int i, rc = SQLITE_OK;
+
+	if (sqlite3_prepare_v2(c->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		ctl_dberr(c);
+		return NULL;
+	}
+	for (i = 0; types[i] != '\0' && rc == SQLITE_OK; i++) {
+		switch (types[i]) {
+		case 't':
+			v = va_arg(ap, const char *);
+			rc = v == NULL ? sqlite3_bind_null(s, i + 1) :
+			    sqlite3_bind_text(s, i + 1, v, -1, SQLITE_TRANSIENT);
+			break;
+		case 'i':
+			rc = sqlite3_bind_int(s, i + 1, va_arg(ap, int));
+			break;
+		default:
+			rc = sqlite3_bind_int64(s, i + 1, va_arg(ap, long long));
+			break;
+		}
+	}
+	if (rc != SQLITE_OK) {
+		ctl_dberr(c);
+		sqlite3_finalize(s);
+		return NULL;
+	}
+	return s;
+}
+
+sqlite3_stmt *
+ctl_q_prep(struct ctx *c, const char *sql, const char *types, ...)
+{
+	sqlite3_stmt *s;
+	va_list ap;
+
+	va_start(ap, types);
+	s = q_vprep(c, sql, types, ap);
+	va_end(ap);
+	return s;
+}
+
+/* A statement without rows.  0, or EX_IOERR (reported). */
+int
+ctl_q_exec(struct ctx *c, const char *sql, const char *types, ...)
+{
+	sqlite3_stmt *s;
+	va_list ap;
+	int rc;
+
+	va_start(ap, types);
+	s = q_vprep(c, sql, types, ap);
+	va_end(ap);
+	if (s == NULL)
+		return EX_IOERR;
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : ctl_dberr(c);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* Step: 1 a row, 0 done, -1 error (reported). */
+int
+ctl_q_step(struct ctx *c, sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	ctl_dberr(c);
+	return -1;
+}
+
+static char *
+col(sqlite3_stmt *s, int i)
+{
+	return xstrdup((const char *)sqlite3_column_text(s, i));
+}
+
+const char *
+ctl_ctext(sqlite3_stmt *s, int i)
+{
+	const char *v = (const char *)sqlite3_column_text(s, i);
+
+	return v != NULL ? v : "";
+}
+
+/*
+ * A row of one of the contract's tables, as text.  Returns 0 when found
+ * (columns copied into v[0..n-1], caller frees), else an exit code with
+ * the error reported: 65 "<what> N does not exist", 74 database.
+ */
+int
+ctl_q_row(struct ctx *c, const char *what, long long id, const char *sql,
+    char **v, int n)
+{
+	sqlite3_stmt *s;
+	int i, r;
+
+	if ((s = ctl_q_prep(c, sql, "I", id)) == NULL)
+		return EX_IOERR;
+	r = ctl_q_step(c, s);
+	for (i = 0; i < n; i++)
+		v[i] = r == 1 ? col(s, i) : NULL;
+	sqlite3_finalize(s);
+	if (r == -1)
+		return EX_IOERR;
+	if (r == 0)
+		return ctl_fail(EX_DATAERR, "%s: %s %lld does not exist",
+		    c->cmd, what, id);
+	return 0;
+}
+
+void
+ctl_free_row(char **v, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+}
+
+/*
+ * The start of cancel, client opt-out, case close, ...: the command's
+ * one id (ctl_args_id), a transaction, and that row (ctl_q_row).  0: go
+ * on inside the transaction; else DONE or an exit code, with nothing
+ * left open.
+ */
+int
+ctl_id_row(struct ctx *c, int argc, char **argv, const char *what,
+    const char *sql, char **v, int n, long long *id)
+{
+	int rc;
+
+	if ((rc = ctl_args_id(c, argc, argv, what, id)) != 0 ||
+	    (rc = ctl_tx_begin(c)) != 0)
+		return rc;
+	if ((rc = ctl_q_row(c, what, *id, sql, v, n)) != 0)
+		return ctl_tx_end(c, rc);
+	return 0;
+}
+
+/*
+ * consent_log.how for this command: "nudgectl client edit (user sam)";
+ * under sudo the invoking user too.
+ */
+const char *
+ctl_how(const struct ctx *c, char *buf, size_t len)
+{
+	struct passwd *pw = getpwuid(getuid());
+	const char *sudo = getenv("SUDO_USER");
+	char uid[32];
+
+	snprintf(uid, sizeof uid, "uid %ld", (long)getuid());
+	if (sudo != NULL && (sudo[0] == '\0' || strlen(sudo) > 64 ||
+	    strpbrk(sudo, "\r\n") != NULL))
+		sudo = NULL;
+	snprintf(buf, len, "nudgectl %s (user %s%s%s)", c->cmd,
+	    pw != NULL ? pw->pw_name : uid, sudo ? ", sudo by " : "",
+	    sudo ? sudo : "");
+	return buf;
+}
