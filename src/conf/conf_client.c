@@ -126,20 +126,29 @@ conf_bare_addr(const char *v)
 	return a;
 }
 
-/* A plain address key: "Name <addr>" or "addr", one line. */
+/*
+ * The contract shows these keys' defaults as "": an empty string is the
+ * default (none), not an error, unlike conf_get_str's required values.
+ */
+static int
+conf_empty_key(const config_setting_t *g, const char *key)
+{
+	const config_setting_t *s = conf_member(g, key);
+	const char *v;
+
+	return s != NULL && config_setting_type(s) == CONFIG_TYPE_STRING &&
+	    (v = config_setting_get_string(s)) != NULL && v[0] == '\0';
+}
+
+/* A plain address key: "Name <addr>" or "addr", one line; "": none. */
 static void
 conf_addr_key(struct conf_ld *ld, const config_setting_t *g, const char *key,
     char **out)
 {
 	char *a;
 
-	if (conf_get_str(ld, g, key, out) != 1)
+	if (conf_empty_key(g, key) || conf_get_str(ld, g, key, out) != 1)
 		return;
-	if ((*out)[0] == '\0') {
-		free(*out);
-		*out = NULL;
-		return;
-	}
 	if ((a = conf_bare_addr(*out)) == NULL)
 		conf_err(ld, conf_member(g, key), "'%s' must be an address, "
 		    "\"Name <address>\" or \"address\"", key);
@@ -151,10 +160,8 @@ static void
 conf_text_key(struct conf_ld *ld, const config_setting_t *g, const char *key,
     char **out)
 {
-	if (conf_get_str(ld, g, key, out) == 1 && (*out)[0] == '\0') {
-		free(*out);
-		*out = NULL;
-	}
+	if (!conf_empty_key(g, key))
+		(void)conf_get_str(ld, g, key, out);
 }
 
 static void

@@ -1021,6 +1021,32 @@ test_chan(void **state)
 
 
 /* The calendar group (issue 10): defaults, values, the url's forms, errors. */
+/*
+ * The contract's Additions show "" as the default of these keys: written
+ * out as shown, they are the default (none), not an error.
+ */
+static void
+test_additions_empty_defaults(void **state)
+{
+	struct res r;
+
+	(void)state;
+	ok(&r, "practice = { name = \"P\"; practitioner = \"Q\"; "
+	    "email = \"q@example.org\"; directions = \"\"; online_note = \"\"; };\n"
+	    "email = { url = \"smtps://m.example.org\"; from = \"a@example.org\";"
+	    " helo = \"\"; discreet_from = \"\"; discreet_reply_to = \"\"; };\n"
+	    "sms = { enabled = false; discreet_from = \"\"; transliterate = true; };\n"
+	    "privacy = { keep_messages = \"400d\"; keep_appointments = \"\"; };\n"
+	    "alerts = { every = \"1h\"; weekly = \"\"; names = false; };\n");
+	assert_null(r.c->practice.directions);
+	assert_null(r.c->practice.online_note);
+	assert_null(r.c->email.helo);
+	assert_null(r.c->email.discreet_from);
+	assert_null(r.c->email.discreet_reply_to);
+	assert_null(r.c->sms.discreet_from);
+	done(&r);
+}
+
 static void
 test_calendar(void **state)
 {
@@ -1087,6 +1113,7 @@ main(void)
 		cmocka_unit_test(test_credentials),
 		cmocka_unit_test(test_chan),
 		cmocka_unit_test(test_calendar),
+		cmocka_unit_test(test_additions_empty_defaults),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
