@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "engine/deliver_int.h"
+#include "engine/pass_plan.h"
 #include "base/log.h"
 #include "base/phone.h"
 #include "policy/plan.h"
@@ -62,84 +63,12 @@ dl_item_free(struct dl_item *x)
 	memset(x, 0, sizeof(*x));
 }
 
-static long
-dl_since(const struct conf *c)
-{
-	long back = 2L * 86400;
-
-	/* Follow-ups look back at appointments that already ended. */
-	for (size_t i = 0; i < c->nrules; i++)
-		if (c->rules[i].after + 3L * 86400 > back)
-			back = c->rules[i].after + 3L * 86400;
-	return back;
-}
-
+/* The plan step (issue 12: what it reads, pass_plan.c). */
 static int
 dl_plan(struct dl *d, long horizon, char *err, size_t errlen)
 {
-	struct snapshot snap;
-	struct plan p;
-	int rc = -1;
-
-	if (store_begin_or_stop(d->st, d->stop, err, errlen) != 0)
-		return d->stop != NULL && *d->stop ? 0 : -1;
-	if (store_snapshot(d->st, d->now - dl_since(d->c), &snap, err, errlen) != 0) {
-		store_rollback(d->st);
-		return -1;
-	}
-	/* Consent changed by a booking tool since the last look (issue 14). */
-	if (store_consent_sync(d->st, d->now, STORE_HOW_OUTSIDE, STORE_HOW_FIRST,
-	    NULL, err, errlen) != 0) {
-		snapshot_free(&snap);
-		store_rollback(d->st);
-		return -1;
-	}
-	plan_run(d->c, &snap, d->now, horizon, &p);
-	for (size_t i = 0; i < snap.nbad; i++) {
-		int r = store_note_bad(d->st, &snap.bad[i], d->now, err, errlen);
-
-		if (r < 0)
-			goto out;
-		d->stats->bad_rows++;
-		if (r == 1 || d->dry)
-			log_warn("skipping %s row %lld: %s", snap.bad[i].table,
-			    snap.bad[i].id, snap.bad[i].what);
-	}
-	for (size_t i = 0; i < p.nadd; i++) {
-		long long id = 0;
-		char mask[64];
-
-		if (store_insert_msg(d->st, &p.add[i], &id, err, errlen) != 0)
-			goto out;
-		if (id == 0)
-			continue;
-		d->stats->planned++;
-		log_debug("msg=%lld planned purpose=%s channel=%s to=%s status=%s%s%s",
-		    id, p.add[i].purpose, chan_name(p.add[i].channel),
-		    log_mask(p.add[i].recipient, mask, sizeof(mask)), p.add[i].status,
-		    p.add[i].last_error ? " why=" : "",
-		    p.add[i].last_error ? p.add[i].last_error : "");
-		if (strcmp(p.add[i].status, "skipped") == 0)
-			d->stats->skipped++;
-	}
-	for (size_t i = 0; i < p.nchg; i++) {
-		if (store_change_msg(d->st, &p.chg[i], err, errlen) != 0)
-			goto out;
-		log_debug("msg=%lld %s -> %s%s%s", p.chg[i].id, p.chg[i].from,
-		    p.chg[i].to, p.chg[i].reason ? " why=" : "",
-		    p.chg[i].reason ? p.chg[i].reason : "");
-		if (strcmp(p.chg[i].to, "skipped") == 0)
-			d->stats->skipped++;
-		else if (strcmp(p.chg[i].to, "cancelled") == 0)
-			d->stats->cancelled++;
-	}
-	rc = store_commit(d->st, err, errlen);
-out:
-	if (rc != 0)
-		store_rollback(d->st);
-	plan_free(&p);
-	snapshot_free(&snap);
-	return rc;
+	return pass_plan_run(d->c, d->st, d->now, horizon, d->until != 0,
+	    d->dry, d->stop, d->stats, err, errlen);
 }
 
 /* Fresh reads inside the claiming transaction.  -1 on a database error. */
@@ -755,9 +684,9 @@ deliver_upcoming(const struct conf *c, struct store *st, time_t now,
 	 * Walk the outbox up to until: each message is judged and rendered as
 	 * at its due time; the rollback below forgets it all.
 	 */
+	d.until = until;
 	if (dl_plan(&d, until - now, err, errlen) != 0)
 		r = -1;
-	d.until = until;
 	if (r == 0)
 		r = dl_run(&d, NULL, err, errlen);
 	dl_close(&d);

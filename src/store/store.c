@@ -163,6 +163,22 @@ static const char *store_steps[STORE_SCHEMA_VERSION] = {
 	 */
 	("ALTER TABLE messages ADD COLUMN uploaded INTEGER NOT NULL DEFAULT 0;"
 	"UPDATE messages SET uploaded = 1 WHERE status = 'sending';"),
+	/*
+	 * Issue 12: a pass that reads the due window, not the table
+	 * (store_window.c).  Appointments by start instant (julianday()
+	 * reads the contract's three time forms; unreadable ones are NULL,
+	 * first in the index), a client's cases, pending prompts; and
+	 * plan_dirty, kept by triggers, naming the rows any connection
+	 * changed since the last pass.  The first pass after this plans the
+	 * whole window (no plan.pass state yet).
+	 */
+	"CREATE INDEX IF NOT EXISTS appointments_start ON appointments"
+	" (julianday(starts_at));"
+	"CREATE INDEX IF NOT EXISTS case_members_client ON case_members (client_id);"
+	"CREATE INDEX IF NOT EXISTS messages_pending_hw ON messages (homework_id)"
+	" WHERE status = 'pending' AND homework_id IS NOT NULL;"
+	STORE_DIRTY_SQL
+	"DELETE FROM state WHERE key IN ('plan.pass', 'plan.from', 'plan.upto');",
 };
 
 /*

@@ -44,7 +44,7 @@
 struct sqlite3;
 struct store;
 
-#define STORE_SCHEMA_VERSION	5
+#define STORE_SCHEMA_VERSION	6
 
 
 
@@ -80,6 +80,40 @@ void	 store_dry_end(struct store *);
  */
 int	 store_snapshot(struct store *, time_t since, struct snapshot *,
 	    char *err, size_t);
+
+/*
+ * Issue 12 (store_window.c): a pass reads the appointments it needs, not
+ * the table.  store_pass_ids: sorted, unique ids of the appointments
+ * starting inside any of ranges (inclusive), plus those the change log
+ * names (changed appointments; inside [win_lo, win_hi] those of changed
+ * clients and cases), those with pending rows due by due_by, and those
+ * whose start SQLite cannot read.  Bare local times compare as UTC, so
+ * every bound is widened by tz_slack seconds.  *ids: caller frees.
+ * store_snapshot_ids: the snapshot of those appointments (homework: also
+ * the active homework and its cases' sessions, and pending prompts of
+ * stopped homework).  store_dirty_check: 1 when the change log's triggers
+ * were missing (restored: plan the whole window), 0, -1.  All inside the
+ * pass's transaction; store_dirty_clear empties the log once planned and
+ * keeps p's window [win_lo, win_hi], inside which the triggers log an
+ * appointment that is inserted or updated.
+ */
+struct store_pass {
+	const time_t	(*ranges)[2];
+	size_t		 nranges;
+	time_t		 win_lo, win_hi;
+	time_t		 due_by;
+	long		 tz_slack;
+	int		 whole;		/* ranges are the window: no band */
+};
+int	 store_pass_ids(struct store *, const struct store_pass *,
+	    long long **ids, size_t *n, char *err, size_t);
+int	 store_snapshot_ids(struct store *, const long long *ids, size_t n,
+	    int homework, struct snapshot *, char *err, size_t);
+int	 store_dirty_check(struct store *, char *err, size_t);
+int	 store_dirty_clear(struct store *, const struct store_pass *,
+	    char *err, size_t);
+/* Hand SQLite's page cache back to the allocator (between passes). */
+void	 store_release_memory(struct store *);
 
 /*
  * Inside a transaction: insert new rows (INSERT OR IGNORE on the dedupe

@@ -51,6 +51,48 @@ struct store {
 	" at_time, active"
 #define SQL_NOW "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
 
+/*
+ * Issue 12 (store_window.c): the change log a pass reads instead of the
+ * whole table.  Triggers, so that every writer's change is seen: a booking
+ * tool's, nudgectl's, a calendar sync's.  An inserted or updated
+ * appointment is logged when it starts inside the window the last pass
+ * read (state plan.from .. plan.upto, julianday() numbers: beyond it the
+ * coming passes read it anyway; before any pass, the first reads all),
+ * when its start is unreadable, or when it has messages (moved or
+ * cancelled after a reminder: the notices).  An updated client or case,
+ * or a case whose members change, is logged by id: its appointments in
+ * the window are planned again (once a pass has been: plan.upto).  Deletions need nothing: the re-check at
+ * send time cancels what a deleted row leaves.
+ */
+#define STORE_DIRTY_NTRIG	6
+/* Before the first pass there is nothing to log: that pass reads it all. */
+#define STORE_DIRTY_ON	"EXISTS (SELECT 1 FROM state WHERE key = 'plan.upto')"
+#define STORE_DIRTY_APPT(when, what) \
+	"CREATE TRIGGER IF NOT EXISTS plan_dirty_appt_" what " AFTER " when \
+	" ON appointments WHEN julianday(NEW.starts_at) IS NULL OR" \
+	" julianday(NEW.starts_at) BETWEEN (SELECT CAST(value AS REAL) FROM" \
+	" state WHERE key = 'plan.from') AND (SELECT CAST(value AS REAL)" \
+	" FROM state WHERE key = 'plan.upto') OR EXISTS (SELECT 1 FROM" \
+	" messages WHERE appointment_id = NEW.id) BEGIN INSERT OR IGNORE" \
+	" INTO plan_dirty VALUES ('a', NEW.id); END;"
+#define STORE_DIRTY_SQL \
+	"CREATE TABLE IF NOT EXISTS plan_dirty (tbl TEXT NOT NULL," \
+	" row_id INTEGER NOT NULL, PRIMARY KEY (tbl, row_id)) WITHOUT ROWID;" \
+	STORE_DIRTY_APPT("INSERT", "ins") \
+	STORE_DIRTY_APPT("UPDATE", "upd") \
+	"CREATE TRIGGER IF NOT EXISTS plan_dirty_client_upd AFTER UPDATE ON" \
+	" clients WHEN " STORE_DIRTY_ON " BEGIN INSERT OR IGNORE INTO plan_dirty VALUES" \
+	" ('c', NEW.id); END;" \
+	"CREATE TRIGGER IF NOT EXISTS plan_dirty_case_upd AFTER UPDATE ON" \
+	" cases WHEN " STORE_DIRTY_ON " BEGIN INSERT OR IGNORE INTO plan_dirty VALUES" \
+	" ('k', NEW.id); END;" \
+	"CREATE TRIGGER IF NOT EXISTS plan_dirty_member_ins AFTER INSERT ON" \
+	" case_members WHEN " STORE_DIRTY_ON " BEGIN INSERT OR IGNORE INTO plan_dirty VALUES" \
+	" ('k', NEW.case_id); END;" \
+	"CREATE TRIGGER IF NOT EXISTS plan_dirty_member_del AFTER DELETE ON" \
+	" case_members WHEN " STORE_DIRTY_ON " BEGIN INSERT OR IGNORE INTO plan_dirty VALUES" \
+	" ('k', OLD.case_id); END;"
+
 #define CASE_SQL "SELECT label, closed_at IS NOT NULL FROM cases WHERE id = ?1"
 #define MEMBERS_SQL "SELECT client_id FROM case_members WHERE case_id = ?1" \
 	" ORDER BY client_id"

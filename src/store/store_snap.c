@@ -251,7 +251,8 @@ snap_msgs_for(struct store *s, const char *sql, const long long *ids, size_t n,
 }
 
 static int
-snap_msgs(struct store *s, struct snapshot *sn, char *err, size_t errlen)
+snap_msgs(struct store *s, struct snapshot *sn, int stopped, char *err,
+    size_t errlen)
 {
 	static const long long none = 0;
 	long long *aids, *hids;
@@ -270,10 +271,11 @@ snap_msgs(struct store *s, struct snapshot *sn, char *err, size_t errlen)
 	    snap_msgs_for(s, "SELECT " MSG_COLS " FROM messages"
 	    " WHERE homework_id = ?1", hids, sn->nhw, sn, &cap, err, errlen) == -1 ||
 	    /* prompts of homework that was stopped: the planner cancels them */
-	    snap_msgs_for(s, "SELECT " MSG_COLS " FROM messages WHERE status ="
-	    " 'pending' AND homework_id IS NOT NULL AND homework_id NOT IN"
-	    " (SELECT id FROM homework WHERE active = 1) AND ?1 = 0", &none,
-	    1, sn, &cap, err, errlen) == -1;
+	    (stopped && snap_msgs_for(s, "SELECT " MSG_COLS " FROM messages"
+	    " INDEXED BY messages_pending_hw"	/* not every pending row */
+	    " WHERE status = 'pending' AND homework_id IS NOT NULL AND"
+	    " homework_id NOT IN (SELECT id FROM homework WHERE active = 1)"
+	    " AND ?1 = 0", &none, 1, sn, &cap, err, errlen) == -1);
 	free(aids);
 	free(hids);
 	if (rc)
@@ -431,7 +433,7 @@ store_snapshot(struct store *s, time_t since, struct snapshot *sn, char *err,
 	}
 	snap_orphans(sn, &badcap);
 	if (snap_clients(s, sn, &badcap, err, errlen) == -1 ||
-	    snap_msgs(s, sn, err, errlen) == -1 ||
+	    snap_msgs(s, sn, 1, err, errlen) == -1 ||
 	    snap_forget(s, sn, err, errlen) == -1) {
 		snapshot_free(sn);
 		return -1;
@@ -439,3 +441,92 @@ store_snapshot(struct store *s, time_t since, struct snapshot *sn, char *err,
 	return 0;
 }
 
+
+/*
+ * Issue 12: the appointments a pass chose (store_pass_ids), read by id,
+ * with (homework) the active homework and every session of its cases,
+ * which bound and number its prompts.
+ */
+static int
+snap_appt_ids(struct store *s, const long long *want, size_t nwant, int homework,
+    struct snapshot *sn, size_t *badcap, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	long long *ids;
+	size_t n = 0, cap = nwant + 16, acap = 0, i;
+	char why[160];
+	struct appt a;
+	int rc = SQLITE_DONE;
+
+	ids = xcalloc(cap, sizeof(*ids));
+	if (nwant > 0)	/* want may be NULL then */
+		memcpy(ids, want, nwant * sizeof(*ids));
+	n = nwant;
+	if (homework) {
+		if ((st = store_prep(s, "SELECT id FROM appointments WHERE case_id"
+		    " IN (SELECT case_id FROM homework WHERE active = 1)", err,
+		    errlen)) == NULL) {
+			free(ids);
+			return -1;
+		}
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			ids = grow(ids, n, &cap, sizeof(*ids));
+			ids[n++] = sqlite3_column_int64(st, 0);
+		}
+		if (rc != SQLITE_DONE)
+			store_dberr(s, err, errlen, "reading homework sessions");
+		store_done(s, st);
+		if (rc != SQLITE_DONE) {
+			free(ids);
+			return -1;
+		}
+		n = uniq_ids(ids, n);
+	}
+	if ((st = store_prep(s, "SELECT " APPT_COLS " FROM appointments WHERE"
+	    " id = ?1", err, errlen)) == NULL) {
+		free(ids);
+		return -1;
+	}
+	for (i = 0; i < n && rc == SQLITE_DONE; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, ids[i]);
+		if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+			continue;	/* deleted meanwhile: DONE */
+		rc = SQLITE_DONE;
+		if (store_read_appt(st, &a, why, sizeof(why)) == -1) {
+			add_bad(sn, badcap, "appointments", a.id, why);
+			appt_free(&a);
+			continue;
+		}
+		sn->appts = grow(sn->appts, sn->nappts, &acap, sizeof(a));
+		sn->appts[sn->nappts++] = a;
+	}
+	if (rc != SQLITE_DONE)
+		store_dberr(s, err, errlen, "reading appointments");
+	store_done(s, st);
+	free(ids);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_snapshot_ids(struct store *s, const long long *ids, size_t n,
+    int homework, struct snapshot *sn, char *err, size_t errlen)
+{
+	size_t badcap = 0;
+
+	memset(sn, 0, sizeof(*sn));
+	if (snap_appt_ids(s, ids, n, homework, sn, &badcap, err, errlen) == -1 ||
+	    (homework && snap_homework(s, sn, &badcap, err, errlen) == -1) ||
+	    snap_cases(s, sn, err, errlen) == -1) {
+		snapshot_free(sn);
+		return -1;
+	}
+	snap_orphans(sn, &badcap);
+	if (snap_clients(s, sn, &badcap, err, errlen) == -1 ||
+	    snap_msgs(s, sn, homework, err, errlen) == -1 ||
+	    snap_forget(s, sn, err, errlen) == -1) {
+		snapshot_free(sn);
+		return -1;
+	}
+	return 0;
+}

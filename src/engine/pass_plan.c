@@ -1,0 +1,317 @@
+/*
+ * pass_plan: the plan step of a pass (issue 12): it costs the due window
+ * and what changed, not the table.
+ *
+ * Rows are still planned eight days ahead (DELIVER_HORIZON: the outbox,
+ * nudgectl status and the tests show them), but a pass only reads the
+ * appointments that can need something new:
+ *
+ *   whole    no pass remembered (state plan.pass), another config or
+ *            horizon (its fingerprint), the clock went back, the last
+ *            pass is older than the horizon, or the change log's
+ *            triggers were missing: every appointment from the follow-up
+ *            look-back to now + horizon + the longest lead.
+ *   bands    otherwise, for each rule, the appointments whose message for
+ *            that rule came inside the horizon since the last pass: starts
+ *            in [last + horizon + before, now + horizon + before + quiet],
+ *            (quiet hours move a due time earlier, by up to their length);
+ *            for a follow-up, [last + horizon - after - 1 day,
+ *            now + horizon - after + quiet] (a duration is at most a day).
+ *   always   what another connection (or nudgectl) changed since the last
+ *            pass (plan_dirty, kept by triggers), the appointments of
+ *            pending rows already due (the overdue rules), unreadable
+ *            rows, the active homework with its cases' sessions.
+ *
+ * Whatever a pass skips was planned by an earlier one and has not changed
+ * since, so planning it again would add nothing.  The re-check at send
+ * time stays the last word either way.
+ *
+ * Memory is bounded by PASS_PLAN_CHUNK appointments at a time, all in the
+ * one transaction (the homework goes with the last chunk), not by the
+ * window.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/pass_plan.h"
+#include "base/log.h"
+#include "base/tz.h"
+#include "base/util.h"
+#include "policy/plan.h"
+#include "store/store_privacy.h"
+
+#define PASS_PLAN_CHUNK		2048
+#define PASS_PLAN_VERSION	1		/* bump when what a pass plans changes */
+#define PASS_PLAN_MAXDUR	86400L		/* duration_min is at most 1440 */
+#define PASS_PLAN_KEY		"plan.pass"
+
+/* How far back follow-ups look: appointments that already ended. */
+static long
+pass_plan_since(const struct conf *c)
+{
+	long back = 2L * 86400;
+
+	for (size_t i = 0; i < c->nrules; i++)
+		if (c->rules[i].after + 3L * 86400 > back)
+			back = c->rules[i].after + 3L * 86400;
+	return back;
+}
+
+/* The length of quiet hours (a due time inside moves before them), + a minute. */
+static long
+pass_plan_quiet(const struct conf *c, enum chan ch)
+{
+	int len;
+
+	if (!conf_quiet_on(c, ch))
+		return 0;
+	len = (c->quiet.to - c->quiet.from + 1440) % 1440;
+	return (long)(len == 0 ? 1440 : len) * 60 + 60;
+}
+
+/* The longest lead of any before-rule, quiet hours included. */
+static long
+pass_plan_lead(const struct conf *c)
+{
+	long lead = 0;
+
+	for (size_t i = 0; i < c->nrules; i++) {
+		long l = c->rules[i].before + pass_plan_quiet(c, c->rules[i].channel);
+
+		if (l > lead)
+			lead = l;
+	}
+	return lead;
+}
+
+static long
+pass_plan_offset(time_t t)
+{
+	struct tm lt;
+	long days;
+
+	tz_to_local(t, &lt);
+	days = tz_days_from_civil(lt.tm_year + 1900, lt.tm_mon + 1, lt.tm_mday);
+	return days * 86400L + lt.tm_hour * 3600L + lt.tm_min * 60L + lt.tm_sec -
+	    (long)t;
+}
+
+long
+pass_plan_tz_slack(time_t now)
+{
+	long a = labs(pass_plan_offset(now));
+	long b = labs(pass_plan_offset(now + 182L * 86400));
+
+	/* the zone's offsets this year, and an hour for a rule change */
+	return (a > b ? a : b) + 3600;
+}
+
+static unsigned long
+pass_plan_fnv(unsigned long h, const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		h = ((h ^ (unsigned char)*s) * 16777619UL) & 0xffffffffUL;
+	return ((h ^ 0xff) * 16777619UL) & 0xffffffffUL;	/* a separator */
+}
+
+/*
+ * What the plan depends on besides the data: when it changes (a reload,
+ * a --once with another file), the next pass reads the whole window.
+ */
+static unsigned long
+pass_plan_fingerprint(const struct conf *c, long horizon)
+{
+	char buf[256];
+	unsigned long h = 2166136261UL;
+
+	snprintf(buf, sizeof(buf), "v%d h%ld e%d s%d l%ld n%d m%d hw%d,%d,%d"
+	    " q%d,%d,%d,%d", PASS_PLAN_VERSION, horizon, c->email.enabled,
+	    c->sms.enabled, c->late_limit, c->notify_cancellation,
+	    c->notify_move, c->homework.at, c->homework.channels[CHAN_EMAIL],
+	    c->homework.channels[CHAN_SMS], c->quiet.from, c->quiet.to,
+	    c->quiet.channels[CHAN_EMAIL], c->quiet.channels[CHAN_SMS]);
+	h = pass_plan_fnv(h, buf);
+	h = pass_plan_fnv(h, c->practice.timezone);
+	h = pass_plan_fnv(h, c->practice.video_url);
+	h = pass_plan_fnv(h, c->sms.region);
+	for (size_t i = 0; i < c->nrules; i++) {
+		const struct conf_rule *r = &c->rules[i];
+
+		snprintf(buf, sizeof(buf), "%s %d %zu", r->key, (int)r->channel,
+		    r->nkinds);
+		h = pass_plan_fnv(h, buf);
+		h = pass_plan_fnv(h, r->template);
+		for (size_t k = 0; k < r->nkinds; k++)
+			h = pass_plan_fnv(h, r->kinds[k]);
+	}
+	return h;
+}
+
+/*
+ * The last pass this database remembers, if it was planned the same way:
+ * 1 with *last, 0 when the whole window must be read.
+ */
+static int
+pass_plan_last(struct store *st, time_t now, long horizon, unsigned long fp,
+    time_t *last)
+{
+	char *v = NULL, when[TZ_UTC_LEN];
+	unsigned long seen;
+	int ok;
+
+	if (store_state_get(st, PASS_PLAN_KEY, &v) != 1)
+		return 0;
+	ok = sscanf(v, "%20s %lx", when, &seen) == 2 && seen == fp &&
+	    tz_parse_utc(when, last) == 0 && *last <= now &&
+	    now - *last < horizon - 86400;
+	free(v);
+	return ok;
+}
+
+/*
+ * What this pass reads (store_pass_ids): p and its ranges (r, nrules + 1
+ * of them, the caller's).  0 or -1.
+ */
+static int
+pass_plan_scope(const struct conf *c, struct store *st, time_t now,
+    long horizon, int whole, unsigned long fp, struct store_pass *p,
+    time_t (*r)[2], char *err, size_t errlen)
+{
+	time_t last = 0;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	p->ranges = (const time_t (*)[2])r;
+	p->win_lo = now - pass_plan_since(c);
+	p->win_hi = now + horizon + pass_plan_lead(c);
+	p->due_by = now;
+	p->tz_slack = pass_plan_tz_slack(now);
+	if ((rc = store_dirty_check(st, err, errlen)) < 0)
+		return -1;
+	if (whole || rc == 1 || !pass_plan_last(st, now, horizon, fp, &last)) {
+		r[0][0] = p->win_lo;
+		r[0][1] = p->win_hi;
+		p->nranges = 1;
+		p->whole = 1;
+		return 0;
+	}
+	for (size_t i = 0; i < c->nrules; i++) {
+		const struct conf_rule *u = &c->rules[i];
+		long q = pass_plan_quiet(c, u->channel);
+
+		if (u->before > 0) {
+			r[p->nranges][0] = last + horizon + u->before;
+			r[p->nranges][1] = now + horizon + u->before + q;
+		} else {
+			r[p->nranges][0] = last + horizon - u->after -
+			    PASS_PLAN_MAXDUR;
+			r[p->nranges][1] = now + horizon - u->after + q;
+		}
+		p->nranges++;
+	}
+	return 0;
+}
+
+/* Write one chunk's plan; 0 or -1. */
+static int
+pass_plan_write(struct store *st, time_t now, int dry,
+    const struct snapshot *snap, struct plan *p, struct deliver_stats *stats,
+    char *err, size_t errlen)
+{
+	for (size_t i = 0; i < snap->nbad; i++) {
+		int r = store_note_bad(st, &snap->bad[i], now, err, errlen);
+
+		if (r < 0)
+			return -1;
+		stats->bad_rows++;
+		if (r == 1 || dry)
+			log_warn("skipping %s row %lld: %s", snap->bad[i].table,
+			    snap->bad[i].id, snap->bad[i].what);
+	}
+	for (size_t i = 0; i < p->nadd; i++) {
+		long long id = 0;
+		char mask[64];
+
+		if (store_insert_msg(st, &p->add[i], &id, err, errlen) != 0)
+			return -1;
+		if (id == 0)
+			continue;
+		stats->planned++;
+		log_debug("msg=%lld planned purpose=%s channel=%s to=%s status=%s%s%s",
+		    id, p->add[i].purpose, chan_name(p->add[i].channel),
+		    log_mask(p->add[i].recipient, mask, sizeof(mask)),
+		    p->add[i].status, p->add[i].last_error ? " why=" : "",
+		    p->add[i].last_error ? p->add[i].last_error : "");
+		if (strcmp(p->add[i].status, "skipped") == 0)
+			stats->skipped++;
+	}
+	for (size_t i = 0; i < p->nchg; i++) {
+		if (store_change_msg(st, &p->chg[i], err, errlen) != 0)
+			return -1;
+		log_debug("msg=%lld %s -> %s%s%s", p->chg[i].id, p->chg[i].from,
+		    p->chg[i].to, p->chg[i].reason ? " why=" : "",
+		    p->chg[i].reason ? p->chg[i].reason : "");
+		if (strcmp(p->chg[i].to, "skipped") == 0)
+			stats->skipped++;
+		else if (strcmp(p->chg[i].to, "cancelled") == 0)
+			stats->cancelled++;
+	}
+	return 0;
+}
+
+int
+pass_plan_run(const struct conf *c, struct store *st, time_t now, long horizon,
+    int whole, int dry, volatile sig_atomic_t *stop, struct deliver_stats *stats,
+    char *err, size_t errlen)
+{
+	unsigned long fp = pass_plan_fingerprint(c, horizon);
+	time_t (*r)[2] = xcalloc(c->nrules + 1, sizeof(*r));
+	char v[64], stamp[TZ_UTC_LEN];
+	struct store_pass sp;
+	long long *ids = NULL;
+	size_t n = 0, at = 0;
+	int rc = -1;
+
+	if (store_begin_or_stop(st, stop, err, errlen) != 0) {
+		free(r);
+		return stop != NULL && *stop ? 0 : -1;
+	}
+	/* Consent changed by a booking tool since the last look (issue 14). */
+	if (store_consent_sync(st, now, STORE_HOW_OUTSIDE, STORE_HOW_FIRST,
+	    NULL, err, errlen) != 0 ||
+	    pass_plan_scope(c, st, now, horizon, whole, fp, &sp, r, err,
+	    errlen) != 0 ||
+	    store_pass_ids(st, &sp, &ids, &n, err, errlen) != 0)
+		goto out;
+	do {
+		size_t k = n - at > PASS_PLAN_CHUNK ? PASS_PLAN_CHUNK : n - at;
+		int last = at + k == n;
+		struct snapshot snap;
+		struct plan p;
+		int w;
+
+		if (store_snapshot_ids(st, ids + at, k, last, &snap, err,
+		    errlen) != 0)
+			goto out;
+		plan_run(c, &snap, now, horizon, &p);
+		w = pass_plan_write(st, now, dry, &snap, &p, stats, err, errlen);
+		plan_free(&p);
+		snapshot_free(&snap);
+		if (w != 0)
+			goto out;
+		at += k;
+	} while (at < n);
+	tz_format_utc(now, stamp);
+	snprintf(v, sizeof(v), "%s %08lx", stamp, fp);
+	if (store_state_set(st, PASS_PLAN_KEY, v, err, errlen) != 0 ||
+	    store_dirty_clear(st, &sp, err, errlen) != 0)
+		goto out;
+	rc = store_commit(st, err, errlen);
+out:
+	if (rc != 0)
+		store_rollback(st);
+	free(ids);
+	free(r);
+	return rc;
+}

@@ -1,0 +1,32 @@
+/*
+ * pass_plan: the plan step of a delivery pass (issue 12).  See
+ * pass_plan.c.
+ */
+#ifndef NUDGED_PASS_PLAN_H
+#define NUDGED_PASS_PLAN_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "conf/conf.h"
+#include "engine/deliver.h"
+#include "store/store.h"
+
+/*
+ * In one transaction: read what may need planning, plan every message due
+ * up to now + horizon (and cancel or skip what the rules no longer allow),
+ * write it, and remember the pass (state plan.pass) so that the next one
+ * reads only what is new.  whole: read the whole window whatever the last
+ * pass was (nudgectl upcoming).  dry: report every bad row (the pass is
+ * rolled back anyway).  stop: give up waiting for the lock.  Counts go to
+ * stats.  0, or -1 with err (nothing written).
+ */
+int	 pass_plan_run(const struct conf *, struct store *, time_t now,
+	    long horizon, int whole, int dry, volatile sig_atomic_t *stop,
+	    struct deliver_stats *, char *err, size_t);
+
+/* The seconds of the practice's clock a bare local start time may be off UTC by. */
+long	 pass_plan_tz_slack(time_t now);
+
+#endif
