@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -317,6 +318,13 @@ daemon_run(struct conf **confp, struct store *st)
 		    time(NULL), err, sizeof(err)) != 0)
 			log_err("retention failed: %s", err);
 		sigprocmask(SIG_BLOCK, &blocked, NULL);
+		/*
+		 * Idle between passes on as little memory as we can (issue
+		 * 12): SQLite's page cache and the heap the pass freed go
+		 * back to the system.
+		 */
+		store_release_memory(st);
+		malloc_trim(0);
 		daemon_status(st, &stats);
 		daemon_watchdog();
 

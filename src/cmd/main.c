@@ -268,11 +268,7 @@ main(int argc, char **argv)
 			printf("%s: OK\n", o.path);
 		goto out;
 	}
-	if (xfer_global_init() == -1) {
-		log_err("cannot initialise libcurl");
-		rc = EX_SOFTWARE;
-		goto out;
-	}
+	/* libcurl starts at the first transfer (xfer_global_init; issue 12) */
 	curl = 1;
 	/* A preview works on a private copy: no lock taken, nothing written. */
 	st = o.dry ? store_open_copy(c->database, err, sizeof(err)) :

@@ -469,7 +469,7 @@ mail_setup(struct mail_session *s, char *err, size_t errlen)
 	CURLcode rc;
 	CURL *c;
 
-	if ((c = curl_easy_init()) == NULL) {
+	if (xfer_global_init() != 0 || (c = curl_easy_init()) == NULL) {
 		snprintf(err, errlen, "cannot initialise libcurl");
 		return -1;
 	}

@@ -167,7 +167,7 @@ sms_easy(struct sms_session *s, struct sms_slot *sl)
 	long t = cf->sms.timeout > 0 ? cf->sms.timeout : 30;
 	CURL *c;
 
-	if ((c = curl_easy_init()) == NULL)
+	if (xfer_global_init() != 0 || (c = curl_easy_init()) == NULL)
 		return NULL;
 	if (xfer_setup(c, cf->sms.ca_file, t, sl->errbuf, &sl->began) !=
 	    CURLE_OK)
@@ -333,7 +333,8 @@ sms_setup(struct sms_session *s, size_t n)
 	if (want > n)
 		want = n;
 	if (s->multi == NULL) {
-		if ((s->multi = curl_multi_init()) == NULL)
+		if (xfer_global_init() != 0 ||
+		    (s->multi = curl_multi_init()) == NULL)
 			return -1;
 		curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS,
 		    (long)(s->conf->sms.concurrency > 0 ?

@@ -10,16 +10,31 @@
 
 #include "transport/xfer.h"
 
+/*
+ * Issue 12: libcurl (and OpenSSL under it) is initialised at the first
+ * transfer, not at start: an idle service that has nothing due does not
+ * carry OpenSSL's tables.  Single-threaded, so a flag will do.
+ */
+static int xfer_ready;
+
 int
 xfer_global_init(void)
 {
-	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+	if (xfer_ready)
+		return 0;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return -1;
+	xfer_ready = 1;
+	return 0;
 }
 
 void
 xfer_global_cleanup(void)
 {
+	if (!xfer_ready)
+		return;
 	curl_global_cleanup();
+	xfer_ready = 0;
 }
 
 static void	(*xfer_hook)(void);

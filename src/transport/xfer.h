@@ -22,7 +22,10 @@ enum xfer_result {
 
 const char *xfer_result_name(enum xfer_result);	/* "ok", "tempfail", ... */
 
-/* libcurl's process-wide set-up, once at start (0 or -1), and its end. */
+/*
+ * libcurl's process-wide set-up (0 or -1), done by the transports before
+ * their first handle (a no-op after that), and its end at exit.
+ */
 int	 xfer_global_init(void);
 void	 xfer_global_cleanup(void);
 
