@@ -67,8 +67,16 @@ dl_item_free(struct dl_item *x)
 static int
 dl_plan(struct dl *d, long horizon, char *err, size_t errlen)
 {
-	return pass_plan_run(d->c, d->st, d->now, horizon, d->until != 0,
-	    d->dry, d->stop, d->stats, err, errlen);
+	struct pass_plan_stats n = { 0 };
+	int r;
+
+	r = pass_plan_run(d->c, d->st, d->now, horizon, d->until != 0, d->dry,
+	    d->stop, &n, err, errlen);
+	d->stats->planned += n.planned;
+	d->stats->skipped += n.skipped;
+	d->stats->cancelled += n.cancelled;
+	d->stats->bad_rows += n.bad_rows;
+	return r;
 }
 
 /* Fresh reads inside the claiming transaction.  -1 on a database error. */

@@ -13,14 +13,18 @@
  *            look-back to now + horizon + the longest lead.
  *   bands    otherwise, for each rule, the appointments whose message for
  *            that rule came inside the horizon since the last pass: starts
- *            in [last + horizon + before, now + horizon + before + quiet],
- *            (quiet hours move a due time earlier, by up to their length);
- *            for a follow-up, [last + horizon - after - 1 day,
- *            now + horizon - after + quiet] (a duration is at most a day).
+ *            in [last + horizon + before, now + horizon + before]; for a
+ *            follow-up, [last + horizon - after - 1 day, now + horizon -
+ *            after] (a duration is at most a day).  Quiet hours move a
+ *            due time inside them to a minute before they begin: when
+ *            that moment came inside the horizon, the whole stretch's
+ *            appointments are read too.
  *   always   what another connection (or nudgectl) changed since the last
  *            pass (plan_dirty, kept by triggers), the appointments of
  *            pending rows already due (the overdue rules), unreadable
- *            rows, the active homework with its cases' sessions.
+ *            rows, the active homework with its cases' sessions.  The
+ *            consent record (issue 14) compares every client, so only a
+ *            whole pass or a changed client runs it.
  *
  * Whatever a pass skips was planned by an earlier one and has not changed
  * since, so planning it again would add nothing.  The re-check at send
@@ -33,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine/pass_plan.h"
 #include "base/log.h"
@@ -45,6 +50,7 @@
 #define PASS_PLAN_VERSION	1		/* bump when what a pass plans changes */
 #define PASS_PLAN_MAXDUR	86400L		/* duration_min is at most 1440 */
 #define PASS_PLAN_KEY		"plan.pass"
+#define PASS_PLAN_QDAYS		9		/* local days a band can span (< horizon) */
 
 /* How far back follow-ups look: appointments that already ended. */
 static long
@@ -103,8 +109,8 @@ pass_plan_tz_slack(time_t now)
 	long a = labs(pass_plan_offset(now));
 	long b = labs(pass_plan_offset(now + 182L * 86400));
 
-	/* the zone's offsets this year, and an hour for a rule change */
-	return (a > b ? a : b) + 3600;
+	/* the zone's offsets this year (summer and winter) */
+	return a > b ? a : b;
 }
 
 static unsigned long
@@ -170,8 +176,46 @@ pass_plan_last(struct store *st, time_t now, long horizon, unsigned long fp,
 }
 
 /*
- * What this pass reads (store_pass_ids): p and its ranges (r, nrules + 1
- * of them, the caller's).  0 or -1.
+ * Quiet hours move a due time inside them to a minute before they begin:
+ * when such a moment falls in (from, to], the messages due in that whole
+ * stretch came inside the horizon too.  Their bands go to r (at most
+ * PASS_PLAN_QDAYS); returns how many.
+ */
+static size_t
+pass_plan_quiet_bands(const struct conf *c, enum chan ch, time_t from,
+    time_t to, long lead, long lo, time_t (*r)[2])
+{
+	long len = pass_plan_quiet(c, ch);
+	size_t n = 0;
+	struct tm lt;
+	int y, m, d;
+
+	if (len == 0)
+		return 0;
+	tz_to_local(from, &lt);
+	y = lt.tm_year + 1900;
+	m = lt.tm_mon + 1;
+	d = lt.tm_mday;
+	tz_date_add_days(&y, &m, &d, -1);
+	for (int k = 0; k < PASS_PLAN_QDAYS; k++, tz_date_add_days(&y, &m, &d, 1)) {
+		time_t start;
+
+		if (tz_local_to_utc(y, m, d, c->quiet.from / 60, c->quiet.from % 60,
+		    0, &start) != 0 || start - 60 <= from)
+			continue;
+		if (start - 60 > to)
+			break;
+		/* an hour more for a clock change inside the stretch */
+		r[n][0] = start + lead - lo;
+		r[n][1] = start + len + 3600 + lead;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * What this pass reads (store_pass_ids): p and its ranges (r, room for
+ * nrules * (PASS_PLAN_QDAYS + 1) + 1 of them, the caller's).  0 or -1.
  */
 static int
 pass_plan_scope(const struct conf *c, struct store *st, time_t now,
@@ -198,17 +242,15 @@ pass_plan_scope(const struct conf *c, struct store *st, time_t now,
 	}
 	for (size_t i = 0; i < c->nrules; i++) {
 		const struct conf_rule *u = &c->rules[i];
-		long q = pass_plan_quiet(c, u->channel);
+		/* due = start - lead: before-rules, or end + after (lead < 0) */
+		long lead = u->before > 0 ? u->before : -u->after;
+		long lo = u->before > 0 ? 0 : PASS_PLAN_MAXDUR;
 
-		if (u->before > 0) {
-			r[p->nranges][0] = last + horizon + u->before;
-			r[p->nranges][1] = now + horizon + u->before + q;
-		} else {
-			r[p->nranges][0] = last + horizon - u->after -
-			    PASS_PLAN_MAXDUR;
-			r[p->nranges][1] = now + horizon - u->after + q;
-		}
+		r[p->nranges][0] = last + horizon + lead - lo;
+		r[p->nranges][1] = now + horizon + lead;
 		p->nranges++;
+		p->nranges += pass_plan_quiet_bands(c, u->channel, last + horizon,
+		    now + horizon, lead, lo, r + p->nranges);
 	}
 	return 0;
 }
@@ -216,7 +258,7 @@ pass_plan_scope(const struct conf *c, struct store *st, time_t now,
 /* Write one chunk's plan; 0 or -1. */
 static int
 pass_plan_write(struct store *st, time_t now, int dry,
-    const struct snapshot *snap, struct plan *p, struct deliver_stats *stats,
+    const struct snapshot *snap, struct plan *p, struct pass_plan_stats *stats,
     char *err, size_t errlen)
 {
 	for (size_t i = 0; i < snap->nbad; i++) {
@@ -262,27 +304,38 @@ pass_plan_write(struct store *st, time_t now, int dry,
 
 int
 pass_plan_run(const struct conf *c, struct store *st, time_t now, long horizon,
-    int whole, int dry, volatile sig_atomic_t *stop, struct deliver_stats *stats,
+    int whole, int dry, volatile sig_atomic_t *stop, struct pass_plan_stats *stats,
     char *err, size_t errlen)
 {
 	unsigned long fp = pass_plan_fingerprint(c, horizon);
-	time_t (*r)[2] = xcalloc(c->nrules + 1, sizeof(*r));
+	time_t (*r)[2] = xcalloc(c->nrules * (PASS_PLAN_QDAYS + 1) + 1,
+	    sizeof(*r));
 	char v[64], stamp[TZ_UTC_LEN];
 	struct store_pass sp;
 	long long *ids = NULL;
 	size_t n = 0, at = 0;
-	int rc = -1;
+	int rc = -1, dirty = 0;
+	struct timespec t0, t1;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (store_begin_or_stop(st, stop, err, errlen) != 0) {
 		free(r);
 		return stop != NULL && *stop ? 0 : -1;
 	}
-	/* Consent changed by a booking tool since the last look (issue 14). */
-	if (store_consent_sync(st, now, STORE_HOW_OUTSIDE, STORE_HOW_FIRST,
-	    NULL, err, errlen) != 0 ||
-	    pass_plan_scope(c, st, now, horizon, whole, fp, &sp, r, err,
-	    errlen) != 0 ||
-	    store_pass_ids(st, &sp, &ids, &n, err, errlen) != 0)
+	if (pass_plan_scope(c, st, now, horizon, whole, fp, &sp, r, err,
+	    errlen) != 0)
+		goto out;
+	/*
+	 * Consent changed by a booking tool since the last look (issue 14):
+	 * it compares every client, so only when a client was added or
+	 * changed (the change log), or on a whole pass.
+	 */
+	if (sp.whole || (dirty = store_dirty_any(st, "c", err, errlen)) != 0) {
+		if (dirty < 0 || store_consent_sync(st, now, STORE_HOW_OUTSIDE,
+		    STORE_HOW_FIRST, NULL, err, errlen) != 0)
+			goto out;
+	}
+	if (store_pass_ids(st, &sp, &ids, &n, err, errlen) != 0)
 		goto out;
 	do {
 		size_t k = n - at > PASS_PLAN_CHUNK ? PASS_PLAN_CHUNK : n - at;
@@ -308,6 +361,12 @@ pass_plan_run(const struct conf *c, struct store *st, time_t now, long horizon,
 	    store_dirty_clear(st, &sp, err, errlen) != 0)
 		goto out;
 	rc = store_commit(st, err, errlen);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (rc == 0)
+		log_debug("plan: %zu appointments read (%s) in %.1f ms", n,
+		    sp.whole ? "the whole window" : "bands and changes",
+		    (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 out:
 	if (rc != 0)
 		store_rollback(st);

@@ -10,8 +10,15 @@
 #include <time.h>
 
 #include "conf/conf.h"
-#include "engine/deliver.h"
 #include "store/store.h"
+
+/* What a plan step did, for the pass's counts (deliver_stats). */
+struct pass_plan_stats {
+	int	 planned;	/* new rows */
+	int	 skipped;	/* planned skipped, or pending -> skipped */
+	int	 cancelled;	/* pending -> cancelled */
+	int	 bad_rows;	/* unreadable rows reported */
+};
 
 /*
  * In one transaction: read what may need planning, plan every message due
@@ -19,12 +26,12 @@
  * write it, and remember the pass (state plan.pass) so that the next one
  * reads only what is new.  whole: read the whole window whatever the last
  * pass was (nudgectl upcoming).  dry: report every bad row (the pass is
- * rolled back anyway).  stop: give up waiting for the lock.  Counts go to
- * stats.  0, or -1 with err (nothing written).
+ * rolled back anyway).  stop: give up waiting for the lock.  Counts are
+ * added to stats.  0, or -1 with err (nothing written).
  */
 int	 pass_plan_run(const struct conf *, struct store *, time_t now,
 	    long horizon, int whole, int dry, volatile sig_atomic_t *stop,
-	    struct deliver_stats *, char *err, size_t);
+	    struct pass_plan_stats *, char *err, size_t);
 
 /* The seconds of the practice's clock a bare local start time may be off UTC by. */
 long	 pass_plan_tz_slack(time_t now);

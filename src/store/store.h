@@ -110,6 +110,8 @@ int	 store_pass_ids(struct store *, const struct store_pass *,
 int	 store_snapshot_ids(struct store *, const long long *ids, size_t n,
 	    int homework, struct snapshot *, char *err, size_t);
 int	 store_dirty_check(struct store *, char *err, size_t);
+/* 1 when the change log names a row of tbl ("a", "c", "k"), 0, -1. */
+int	 store_dirty_any(struct store *, const char *tbl, char *err, size_t);
 int	 store_dirty_clear(struct store *, const struct store_pass *,
 	    char *err, size_t);
 /* Hand SQLite's page cache back to the allocator (between passes). */

@@ -59,12 +59,13 @@ struct store {
  * read (state plan.from .. plan.upto, julianday() numbers: beyond it the
  * coming passes read it anyway; before any pass, the first reads all),
  * when its start is unreadable, or when it has messages (moved or
- * cancelled after a reminder: the notices).  An updated client or case,
+ * cancelled after a reminder: the notices).  An added or updated client
+ * (its consent, for consent_log too), an updated case,
  * or a case whose members change, is logged by id: its appointments in
  * the window are planned again (once a pass has been: plan.upto).  Deletions need nothing: the re-check at
  * send time cancels what a deleted row leaves.
  */
-#define STORE_DIRTY_NTRIG	6
+#define STORE_DIRTY_NTRIG	7
 /* Before the first pass there is nothing to log: that pass reads it all. */
 #define STORE_DIRTY_ON	"EXISTS (SELECT 1 FROM state WHERE key = 'plan.upto')"
 #define STORE_DIRTY_APPT(when, what) \
@@ -80,6 +81,9 @@ struct store {
 	" row_id INTEGER NOT NULL, PRIMARY KEY (tbl, row_id)) WITHOUT ROWID;" \
 	STORE_DIRTY_APPT("INSERT", "ins") \
 	STORE_DIRTY_APPT("UPDATE", "upd") \
+	"CREATE TRIGGER IF NOT EXISTS plan_dirty_client_ins AFTER INSERT ON" \
+	" clients WHEN " STORE_DIRTY_ON " BEGIN INSERT OR IGNORE INTO plan_dirty" \
+	" VALUES ('c', NEW.id); END;" \
 	"CREATE TRIGGER IF NOT EXISTS plan_dirty_client_upd AFTER UPDATE ON" \
 	" clients WHEN " STORE_DIRTY_ON " BEGIN INSERT OR IGNORE INTO plan_dirty VALUES" \
 	" ('c', NEW.id); END;" \

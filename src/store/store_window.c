@@ -175,6 +175,22 @@ store_dirty_check(struct store *s, char *err, size_t errlen)
 }
 
 int
+store_dirty_any(struct store *s, const char *tbl, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = store_prep(s, "SELECT 1 FROM plan_dirty WHERE tbl = ?1 LIMIT 1",
+	    err, errlen)) == NULL)
+		return -1;
+	bind_text(st, 1, tbl);
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW && rc != SQLITE_DONE)
+		store_dberr(s, err, errlen, "reading the change log");
+	store_done(s, st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
 store_dirty_clear(struct store *s, const struct store_pass *p, char *err,
     size_t errlen)
 {
