@@ -292,6 +292,52 @@ test_homework_still_planned(void **state)
 	store_close(st);
 }
 
+/*
+ * Quiet hours move a due time inside them to a minute before they begin:
+ * a reminder whose due time is still beyond the horizon comes inside it
+ * when that minute does, and the next pass must read its appointment.
+ */
+static void
+test_quiet_hours_bring_a_stretch(void **state)
+{
+	struct conf_diag e = { 0 };
+	struct conf *keep = cf, *q = NULL;
+	struct store *st;
+	char *path;
+	/* 20:30 GMT: now + 8 days is 20:30 on the 9th, 21:30 an hour later */
+	time_t x = 1796157000;	/* 2026-12-01T20:30:00Z */
+	time_t start = 1796871600;	/* 2026-12-10T03:00:00Z */
+
+	(void)state;
+	path = fx_file("quiet.conf",
+	    "practice = { name = \"P\"; practitioner = \"Q\";"
+	    " email = \"q@example.org\"; };\n"
+	    "email = { enabled = true; url = \"smtp://127.0.0.1:9\"; tls = \"none\";"
+	    " from = \"P <p@example.org>\"; };\n"
+	    "reminders = ( { before = \"48h\"; channel = \"email\"; },"
+	    " { before = \"3h\"; channel = \"email\"; } );\n"
+	    "quiet_hours = { from = \"21:00\"; to = \"08:00\";"
+	    " channels = [\"email\"]; };\n"
+	    "homework = { at = \"19:00\"; channels = [\"email\"]; };\n", 0600);
+	assert_int_equal(conf_load(path, &q, &e, NULL), 0);
+	conf_diag_free(&e);
+	free(path);
+	cf = q;
+	st = practice(1);
+	book(st, 1, start);
+	pass(st, x);
+	/* the 48h one (due 03:00 on the 8th, in quiet hours: 20:59 on the 7th) */
+	assert_int_equal(rows(st, 1, start, "reminder", "pending"), 1);
+	pass(st, x + HOUR);
+	/* the 3h one: due 00:00 on the 10th, so 20:59 on the 9th */
+	assert_int_equal(rows(st, 1, start, "reminder", "pending"), 2);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE rule ="
+	    " 'b10800' AND due_at = '2026-12-09T20:59:00Z'"), 1);
+	store_close(st);
+	cf = keep;
+	conf_free(q);
+}
+
 /* What a later pass reads: the band and the changes, not the table. */
 static void
 test_reads_only_the_band(void **state)
@@ -339,6 +385,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_late_booking_inside_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_consent_given_later, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_homework_still_planned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quiet_hours_bring_a_stretch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reads_only_the_band, setup, teardown),
 	};
 
