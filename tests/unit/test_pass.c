@@ -338,6 +338,55 @@ test_quiet_hours_bring_a_stretch(void **state)
 	conf_free(q);
 }
 
+/* Triggers dropped with a booking tool's tables: put back, window read whole. */
+static void
+test_missing_trigger_reads_the_window(void **state)
+{
+	struct store *st = practice(1);
+
+	(void)state;
+	book(st, 1, NOW + 12 * DAY);
+	pass(st, NOW);
+	fx_sql(st, "DROP TRIGGER plan_dirty_appt_ins");
+	book(st, 2, NOW + 3 * DAY);		/* not logged */
+	pass(st, NOW + 60);
+	assert_int_equal(rows(st, 2, NOW + 3 * DAY, "reminder", "pending"), 1);
+	assert_int_equal(countf(st, "SELECT count(*) FROM sqlite_master WHERE"
+	    " name = 'plan_dirty_appt_ins'"), 1);
+	store_close(st);
+}
+
+/* Another rule in the config: the next pass plans it for the whole window. */
+static void
+test_new_rule_reads_the_window(void **state)
+{
+	struct conf_diag e = { 0 };
+	struct conf *keep = cf, *two = NULL;
+	struct store *st = practice(1);
+	char *path;
+
+	(void)state;
+	book(st, 1, NOW + 3 * DAY);
+	pass(st, NOW);
+	path = fx_file("two.conf",
+	    "practice = { name = \"P\"; practitioner = \"Q\";"
+	    " email = \"q@example.org\"; };\n"
+	    "email = { enabled = true; url = \"smtp://127.0.0.1:9\"; tls = \"none\";"
+	    " from = \"P <p@example.org>\"; };\n"
+	    "reminders = ( { before = \"48h\"; channel = \"email\"; },"
+	    " { before = \"24h\"; channel = \"email\"; } );\n", 0600);
+	assert_int_equal(conf_load(path, &two, &e, NULL), 0);
+	conf_diag_free(&e);
+	free(path);
+	cf = two;
+	pass(st, NOW + 60);
+	cf = keep;
+	conf_free(two);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE rule ="
+	    " 'b86400' AND appointment_id = 1"), 1);
+	store_close(st);
+}
+
 /* What a later pass reads: the band and the changes, not the table. */
 static void
 test_reads_only_the_band(void **state)
@@ -386,6 +435,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_consent_given_later, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_homework_still_planned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quiet_hours_bring_a_stretch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_trigger_reads_the_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_rule_reads_the_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reads_only_the_band, setup, teardown),
 	};
 
