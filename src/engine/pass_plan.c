@@ -162,14 +162,17 @@ static int
 pass_plan_last(struct store *st, time_t now, long horizon, unsigned long fp,
     time_t *last)
 {
-	char *v = NULL, when[TZ_UTC_LEN];
-	unsigned long seen;
+	char *v = NULL, *sp, want[24];
 	int ok;
 
 	if (store_state_get(st, PASS_PLAN_KEY, &v) != 1)
 		return 0;
-	ok = sscanf(v, "%20s %lx", when, &seen) == 2 && seen == fp &&
-	    tz_parse_utc(when, last) == 0 && *last <= now &&
+	/* "TIME FINGERPRINT", as pass_plan_run writes it */
+	snprintf(want, sizeof(want), "%08lx", fp);
+	if ((sp = strchr(v, ' ')) != NULL)
+		*sp++ = '\0';
+	ok = sp != NULL && strcmp(sp, want) == 0 &&
+	    tz_parse_utc(v, last) == 0 && *last <= now &&
 	    now - *last < horizon - 86400;
 	free(v);
 	return ok;
