@@ -175,9 +175,7 @@ msg_free(struct msg *m)
 {
 	if (m == NULL)
 		return;
-	free(m->purpose);
 	free(m->recipient);
-	free(m->status);
 	free(m->last_error);
 	free(m->provider_ref);
 	free(m->rule);

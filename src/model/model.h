@@ -129,14 +129,14 @@ struct homework {
 
 struct msg {
 	long long	 id;		/* 0 for a row not yet inserted */
-	char		*purpose;	/* reminder follow_up homework cancellation test alert */
+	enum msg_purpose purpose;
 	long long	 appointment_id;/* 0: NULL */
 	long long	 homework_id;
 	long long	 client_id;
 	enum chan	 channel;
 	char		*recipient;
 	time_t		 due_at;
-	char		*status;
+	enum msg_status status;
 	int		 attempts;
 	char		*last_error;
 	char		*provider_ref;
@@ -164,8 +164,8 @@ struct bad_row {
 /* A status change the planner wants: applied only if the row still has from. */
 struct msg_change {
 	long long	 id;
-	const char	*from;		/* e.g. "pending" */
-	const char	*to;		/* e.g. "cancelled", "skipped", "pending" */
+	enum msg_status	 from;		/* e.g. MSG_PENDING */
+	enum msg_status	 to;		/* e.g. MSG_CANCELLED, MSG_SKIPPED */
 	char		*reason;	/* last_error; NULL clears it */
 };
 

@@ -60,32 +60,28 @@ compose_oneline(const char *s)
 	return sbuf_steal(&b);
 }
 
-static const char *
-compose_purpose_group(const char *purpose)
+/* The purpose whose template group a message uses: a test as a reminder. */
+static enum msg_purpose
+compose_purpose_group(enum msg_purpose purpose)
 {
-	if (strcmp(purpose, "follow_up") == 0 ||
-	    strcmp(purpose, "cancellation") == 0 ||
-	    strcmp(purpose, "homework") == 0 ||
-	    strcmp(purpose, "moved") == 0 ||
-	    strcmp(purpose, "alert") == 0)
-		return purpose;
-	return "reminder";
+	return purpose == PURPOSE_TEST ? PURPOSE_REMINDER : purpose;
 }
 
 char *
-compose_group(const struct conf *c, const char *purpose, const char *kind,
+compose_group(const struct conf *c, enum msg_purpose purpose, const char *kind,
     const char *template, int discreet)
 {
-	const char *pg = compose_purpose_group(purpose);
+	enum msg_purpose gp = compose_purpose_group(purpose);
+	const char *pg = msg_purpose_name(gp);
 	const char *base = pg;
 	char *d;
 
 	if (template != NULL && template[0] != '\0')
 		base = template;
-	else if (strcmp(pg, "reminder") == 0 && kind != NULL &&
+	else if (gp == PURPOSE_REMINDER && kind != NULL &&
 	    conf_tmpl_defined(c, kind))
 		base = kind;	/* a kind with its own group: assessment, call */
-	if (!discreet || strcmp(pg, "alert") == 0)
+	if (!discreet || gp == PURPOSE_ALERT)
 		return xstrdup(base);
 	d = xasprintf("%s_discreet", base);
 	if (conf_tmpl_defined(c, d))
@@ -298,10 +294,11 @@ compose_msg(const struct conf *c, const struct compose_in *in,
 {
 	struct compose_vars cv = { 0 };
 	char bufs[10][64];
-	const char *pg = compose_purpose_group(in->purpose);
+	enum msg_purpose gp = compose_purpose_group(in->purpose);
+	const char *pg = msg_purpose_name(gp);
 	char *fallback, *subject;
 	int discreet = in->client != NULL && in->client->discreet &&
-	    strcmp(pg, "alert") != 0;
+	    gp != PURPOSE_ALERT;
 
 	memset(out, 0, sizeof(*out));
 	out->group = compose_group(c, in->purpose,

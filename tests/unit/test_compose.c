@@ -41,7 +41,11 @@ static void
 check_group(const char *purpose, const char *kind, const char *tmpl,
     int discreet, const char *want)
 {
-	char *g = compose_group(&cf, purpose, kind, tmpl, discreet);
+	enum msg_purpose p;
+	char *g;
+
+	assert_int_equal(msg_purpose_parse(purpose, &p), 0);
+	g = compose_group(&cf, p, kind, tmpl, discreet);
 
 	assert_string_equal(g, want);
 	free(g);
@@ -104,7 +108,7 @@ test_values(void **state)
 	struct client partner = { .id = 2, .name = "Alex Morgan" };
 	struct appt a = { .id = 9, .case_id = 1, .duration_min = 90,
 	    .kind = "assessment", .mode = "in_person" };
-	struct compose_in in = { .purpose = "reminder", .appt = &a, .client = &cl,
+	struct compose_in in = { .purpose = PURPOSE_REMINDER, .appt = &a, .client = &cl,
 	    .partner = &partner };
 	struct composed w;
 
@@ -151,7 +155,7 @@ test_issue9_values(void **state)
 	    .first_name = "Zo\xc3\xab", .email = "z@example.org", .email_consent = 1 };
 	struct appt a = { .id = 9, .case_id = 1, .duration_min = 60,
 	    .kind = "session", .mode = "online" };
-	struct compose_in in = { .purpose = "moved", .appt = &a, .client = &cl };
+	struct compose_in in = { .purpose = PURPOSE_MOVED, .appt = &a, .client = &cl };
 	struct composed w;
 	time_t t;
 
