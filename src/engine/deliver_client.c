@@ -102,8 +102,8 @@ dl_sms_from(const struct dl *d, const struct dl_item *x)
 static char *
 dl_ics_summary(const struct dl *d, const struct dl_item *x, int discreet)
 {
-	const char *what = strcmp(x->a.kind, "call") == 0 ? "Phone call" :
-	    strcmp(x->a.kind, "assessment") == 0 ? "First appointment" :
+	const char *what = x->a.kind == KIND_CALL ? "Phone call" :
+	    x->a.kind == KIND_ASSESSMENT ? "First appointment" :
 	    "Appointment";
 
 	if (discreet)
@@ -121,7 +121,7 @@ dl_ics_place(const struct dl *d, const struct dl_item *x, int discreet,
 
 	*location = *url = NULL;
 	*description = NULL;
-	if (strcmp(x->a.mode, "online") == 0) {
+	if (x->a.mode == MODE_ONLINE) {
 		link = x->a.video_url != NULL && x->a.video_url[0] != '\0' ?
 		    x->a.video_url : c->practice.video_url;
 		if (link == NULL || link[0] == '\0')
@@ -132,7 +132,7 @@ dl_ics_place(const struct dl *d, const struct dl_item *x, int discreet,
 		    xasprintf("Join online: %s\n\n%s", link,
 		    c->practice.online_note) :
 		    xasprintf("Join online: %s", link);
-	} else if (strcmp(x->a.mode, "phone") == 0) {
+	} else if (x->a.mode == MODE_PHONE) {
 		*location = "By phone";
 		if (c->practice.calls_client)
 			*description = discreet ? xstrdup("You will be called.") :

@@ -144,8 +144,6 @@ appt_free(struct appt *a)
 {
 	if (a == NULL)
 		return;
-	free(a->kind);
-	free(a->mode);
 	free(a->video_url);
 	memset(a, 0, sizeof(*a));
 }

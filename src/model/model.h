@@ -99,8 +99,8 @@ struct appt {
 	long long	 case_id;
 	time_t		 starts_at;
 	int		 duration_min;
-	char		*kind;
-	char		*mode;
+	enum appt_kind	 kind;
+	enum appt_mode	 mode;
 	char		*video_url;	/* NULL: practice.video_url */
 	int		 cancelled;	/* status = 'cancelled' */
 	long long	 for_client;	/* 0: every member of the case */

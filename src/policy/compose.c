@@ -123,15 +123,16 @@ compose_data(struct compose_vars *cv, const char *name, const char *value)
 }
 
 static const char *
-compose_mode(const char *mode)
+compose_mode(enum appt_mode mode)
 {
-	if (mode == NULL)
-		return "";
-	if (strcmp(mode, "in_person") == 0)
+	switch (mode) {
+	case MODE_IN_PERSON:
 		return "in person";
-	if (strcmp(mode, "phone") == 0)
+	case MODE_PHONE:
 		return "by phone";
-	return mode;
+	default:
+		return appt_mode_name(mode);
+	}
 }
 
 /* "today", "tomorrow" or "on <date>", in the practice's zone. */
@@ -202,7 +203,7 @@ compose_vars(const struct conf *c, const struct compose_in *in,
 		free(first);
 	}
 	if (a != NULL) {
-		int online = a->mode != NULL && strcmp(a->mode, "online") == 0;
+		int online = a->mode == MODE_ONLINE;
 
 		tz_format_date(a->starts_at, bufs[0], sizeof(bufs[0]));
 		tz_format_time(a->starts_at, bufs[1], sizeof(bufs[1]));
@@ -210,7 +211,7 @@ compose_vars(const struct conf *c, const struct compose_in *in,
 		compose_set(cv, "date", bufs[0]);
 		compose_set(cv, "time", bufs[1]);
 		compose_set(cv, "duration", bufs[2]);
-		compose_data(cv, "kind", a->kind);
+		compose_data(cv, "kind", appt_kind_name(a->kind));
 		compose_set(cv, "mode", compose_mode(a->mode));
 		compose_when(a->starts_at, in->now, bufs[6], sizeof(bufs[6]));
 		compose_set(cv, "when_relative", bufs[6]);
@@ -226,7 +227,7 @@ compose_vars(const struct conf *c, const struct compose_in *in,
 		if (online) {
 			compose_set(cv, "location", "online");
 			compose_set(cv, "online_note", c->practice.online_note);
-		} else if (a->mode != NULL && strcmp(a->mode, "phone") == 0)
+		} else if (a->mode == MODE_PHONE)
 			compose_set(cv, "location", "by phone");
 		else if (!discreet || c->practice.discreet_address) {
 			/*
@@ -302,7 +303,8 @@ compose_msg(const struct conf *c, const struct compose_in *in,
 
 	memset(out, 0, sizeof(*out));
 	out->group = compose_group(c, in->purpose,
-	    in->appt != NULL ? in->appt->kind : NULL, in->template, discreet);
+	    in->appt != NULL ? appt_kind_name(in->appt->kind) : NULL,
+	    in->template, discreet);
 	fallback = discreet ? xasprintf("%s_discreet", pg) : xstrdup(pg);
 	compose_vars(c, in, &cv, bufs, 0);
 

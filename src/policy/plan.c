@@ -68,12 +68,12 @@ plan_has_address(const struct client *cl, enum chan ch)
 }
 
 static int
-plan_rule_applies(const struct conf_rule *r, const char *kind)
+plan_rule_applies(const struct conf_rule *r, enum appt_kind kind)
 {
 	if (r->kinds == NULL)
 		return 1;
 	for (size_t i = 0; i < r->nkinds; i++)
-		if (plan_is(kind, r->kinds[i]))
+		if (r->kinds[i] == kind)
 			return 1;
 	return 0;
 }

@@ -31,12 +31,12 @@ plan_detail(const struct conf *c, const struct appt *a)
 {
 	const char *url = "";
 
-	if (plan_is(a->mode, "online"))
+	if (a->mode == MODE_ONLINE)
 		url = a->video_url != NULL && a->video_url[0] != '\0' ?
 		    a->video_url : c->practice.video_url != NULL ?
 		    c->practice.video_url : "";
-	return xasprintf("%s|%d|%s", a->mode != NULL ? a->mode : "",
-	    a->duration_min, url);
+	return xasprintf("%s|%d|%s", appt_mode_name(a->mode), a->duration_min,
+	    url);
 }
 
 /* FNV-1a: a short, stable name for a detail string inside a rule key. */

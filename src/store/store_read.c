@@ -99,12 +99,12 @@ store_read_appt(sqlite3_stmt *st, struct appt *a, char *why, size_t whylen)
 		errf(why, whylen, "unreadable starts_at %s", q);
 		return -1;
 	}
-	if (!str_in_list(kind, appt_kind_names)) {
+	if (appt_kind_parse(kind, &a->kind) == -1) {
 		quote_value(kind, q, sizeof(q));
 		errf(why, whylen, "unknown kind %s", q);
 		return -1;
 	}
-	if (!str_in_list(mode, appt_mode_names)) {
+	if (appt_mode_parse(mode, &a->mode) == -1) {
 		quote_value(mode, q, sizeof(q));
 		errf(why, whylen, "unknown mode %s", q);
 		return -1;
@@ -120,8 +120,6 @@ store_read_appt(sqlite3_stmt *st, struct appt *a, char *why, size_t whylen)
 		return -1;
 	}
 	a->duration_min = (int)dur;
-	a->kind = xstrdup(kind);
-	a->mode = xstrdup(mode);
 	a->video_url = col_dup(st, 6);
 	a->cancelled = strcmp(status, "cancelled") == 0;
 	a->for_client = sqlite3_column_int64(st, 8);

@@ -119,8 +119,8 @@ book(struct world *w, const char *start, int cancelled)
 
 	assert_true(i < 4);
 	w->a[i] = (struct appt){ .id = 100 + (long long)i, .case_id = 10,
-	    .starts_at = utc(start), .duration_min = 60, .kind = "session",
-	    .mode = "in_person", .cancelled = cancelled };
+	    .starts_at = utc(start), .duration_min = 60, .kind = KIND_SESSION,
+	    .mode = MODE_IN_PERSON, .cancelled = cancelled };
 }
 
 /* The booked sessions, ascending, for plan_day_number. */

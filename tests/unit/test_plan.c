@@ -98,7 +98,7 @@ world(struct world *w, const char *start)
 	w->k = (struct kase){ .id = 10, .label = "Sam & Alex",
 	    .members = w->members, .nmembers = 2 };
 	w->a = (struct appt){ .id = 100, .case_id = 10, .starts_at = utc(start),
-	    .duration_min = 60, .kind = "session", .mode = "in_person" };
+	    .duration_min = 60, .kind = KIND_SESSION, .mode = MODE_IN_PERSON };
 	w->s.clients = w->cl;
 	w->s.nclients = 2;
 	w->s.cases = &w->k;
@@ -258,7 +258,7 @@ test_kinds_limit_rules(void **state)
 {
 	struct world w;
 	struct plan p;
-	char *kinds[] = { "assessment" };
+	enum appt_kind kinds[] = { KIND_ASSESSMENT };
 
 	(void)state;
 	world(&w, "2026-12-03T14:00:00Z");
@@ -267,7 +267,7 @@ test_kinds_limit_rules(void **state)
 	plan_run(&cf, &w.s, utc("2026-11-30T09:00:00Z"), 8 * D, &p);
 	assert_int_equal(count(&p, "pending", CHAN_EMAIL), 0);
 	plan_free(&p);
-	w.a.kind = "assessment";
+	w.a.kind = KIND_ASSESSMENT;
 	plan_run(&cf, &w.s, utc("2026-11-30T09:00:00Z"), 8 * D, &p);
 	assert_int_equal(count(&p, "pending", CHAN_EMAIL), 2);
 	plan_free(&p);
@@ -462,7 +462,7 @@ test_moved_notice(void **state)
 	for (size_t i = 0; i < w.s.nmsgs; i++)
 		if (w.m[i].purpose == PURPOSE_MOVED)
 			rule1 = w.m[i].rule;
-	w.a.mode = "online";
+	w.a.mode = MODE_ONLINE;
 	plan_run(&cf, &w.s, now, 10 * D, &p);
 	moved = 0;
 	for (size_t i = 0; i < p.nadd; i++)

@@ -223,7 +223,7 @@ test_adopt(void **state)
 	assert_int_equal(sn.nappts, 1);
 	assert_int_equal(sn.appts[0].id, 11);
 	assert_int_equal(sn.appts[0].duration_min, 60);
-	assert_string_equal(sn.appts[0].kind, "session");
+	assert_string_equal(appt_kind_name(sn.appts[0].kind), "session");
 	assert_int_equal(sn.nclients, 1);
 	assert_string_equal(sn.clients[0].name, "Sam Taylor");
 	assert_int_equal(sn.clients[0].email_consent, 1);
@@ -337,7 +337,7 @@ test_snapshot(void **state)
 	assert_int_equal(sn.appts[4].id, 27);
 	assert_int_equal(sn.appts[0].starts_at, NOW + 2 * DAY - 2 * HOUR);
 	assert_int_equal(sn.appts[0].duration_min, 90);
-	assert_string_equal(sn.appts[0].mode, "online");
+	assert_string_equal(appt_mode_name(sn.appts[0].mode), "online");
 	assert_string_equal(sn.appts[0].video_url, "https://v/x");
 	assert_int_equal(sn.appts[0].cancelled, 0);
 	assert_int_equal(sn.appts[2].cancelled, 1);
