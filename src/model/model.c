@@ -284,7 +284,6 @@ void
 cal_appt_free(struct cal_appt *a)
 {
 	free(a->key);
-	free(a->mode);
 	free(a->video_url);
 }
 

@@ -282,7 +282,7 @@ struct cal_appt {
 	char		*key;		/* appointments.source_uid */
 	time_t		 start;
 	int		 duration_min;
-	char		*mode;
+	enum appt_mode	 mode;		/* MODE_N: the stored one is unreadable */
 	char		*video_url;
 	int		 cancelled;
 	int		 misses;	/* good syncs it has been missing from */
@@ -309,8 +309,8 @@ struct cal_dec {
 	time_t		 start;
 	time_t		 old_start;	/* MOVE */
 	int		 duration_min;
-	const char	*kind;		/* static strings */
-	const char	*mode;
+	enum appt_kind	 kind;
+	enum appt_mode	 mode;
 	char		*video_url;	/* NULL: practice.video_url */
 	char		*why;		/* UNMATCHED, and CANCEL: the reason */
 };
