@@ -282,7 +282,7 @@ struct cal_appt {
 	char		*key;		/* appointments.source_uid */
 	time_t		 start;
 	int		 duration_min;
-	enum appt_mode	 mode;		/* MODE_N: the stored one is unreadable */
+	enum appt_mode	 mode;		/* MODE_N: the stored one is unknown */
 	char		*video_url;
 	int		 cancelled;
 	int		 misses;	/* good syncs it has been missing from */
