@@ -9,8 +9,10 @@
  * others' headers for it.
  *
  * Each vocabulary has one enum and one name table here: the channel, an
- * appointment's kind and mode, the calendar's decisions.  Strings are for
- * the database and the config; parse them at that edge with *_parse().
+ * appointment's kind and mode, a message's status and purpose, the
+ * calendar's decisions.  The records hold the enums; strings are for the
+ * database, the config and the command line: parse them at that edge with
+ * *_parse(), write them with *_name().
  */
 #ifndef NUDGED_MODEL_H
 #define NUDGED_MODEL_H
