@@ -319,18 +319,17 @@ store_next_due(struct store *s, time_t now, struct msg *m, char *err,
 
 	memset(m, 0, sizeof(*m));
 	if ((st = store_prep(s, "SELECT " MSG_COLS " FROM messages" DUE_WHERE
-	    " ORDER BY due_at, id LIMIT 1", err, errlen)) == NULL)
+	    " ORDER BY due_at, id", err, errlen)) == NULL)
 		return -1;
 	bind_time(st, 1, now);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (store_read_msg(st, m) == 0) {
-			rc = 1;
-		} else {
-			errf(err, errlen, "%s: message %lld has an unknown"
-			    " channel or purpose", s->path, m->id);
-			rc = -1;
-		}
+	/* Nor a purpose we do not know: passed over, never sent. */
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+	    store_read_msg(st, m) != 0)
+		;
+	if (rc == SQLITE_ROW) {
+		rc = 1;
 	} else if (rc == SQLITE_DONE) {
+		memset(m, 0, sizeof(*m));
 		rc = 0;
 	} else {
 		rc = store_dberr(s, err, errlen, "reading due messages");

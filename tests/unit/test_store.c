@@ -668,6 +668,34 @@ test_next_due(void **state)
 	store_close(s);
 }
 
+/* A due row with a purpose nudged does not know: passed over, no error. */
+static void
+test_next_due_unknown_purpose(void **state)
+{
+	struct store *s;
+	struct msg m, got;
+	long long a, b;
+	char err[256], sql[128];
+
+	(void)state;
+	s = fx_open();
+	m = reminder(1, 1, CHAN_EMAIL, "r1", NOW - 100);
+	a = insert(s, &m);
+	m = reminder(2, 1, CHAN_EMAIL, "r1", NOW - 10);
+	b = insert(s, &m);
+	snprintf(sql, sizeof(sql), "UPDATE messages SET purpose = 'nudge'"
+	    " WHERE id = %lld", a);
+	fx_sql(s, sql);
+	assert_int_equal(store_next_due(s, NOW, &got, err, sizeof(err)), 1);
+	assert_int_equal(got.id, b);
+	msg_free(&got);
+	assert_int_equal(store_mark_sending(s, b, NULL, NULL, NOW, err, sizeof(err)), 0);
+	assert_int_equal(store_next_due(s, NOW, &got, err, sizeof(err)), 0);
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM messages WHERE"
+	    " purpose = 'nudge' AND status = 'pending'"), 1);
+	store_close(s);
+}
+
 static void
 test_recover(void **state)
 {
@@ -989,6 +1017,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_insert_dedupe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transitions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_next_due, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_next_due_unknown_purpose,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_note_bad, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_consent_not_0_or_1, setup, teardown),
