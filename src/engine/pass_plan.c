@@ -149,7 +149,7 @@ pass_plan_fingerprint(const struct conf *c, long horizon)
 		h = pass_plan_fnv(h, buf);
 		h = pass_plan_fnv(h, r->template);
 		for (size_t k = 0; k < r->nkinds; k++)
-			h = pass_plan_fnv(h, r->kinds[k]);
+			h = pass_plan_fnv(h, appt_kind_name(r->kinds[k]));
 	}
 	return h;
 }
@@ -284,22 +284,25 @@ pass_plan_write(struct store *st, time_t now, int dry,
 			continue;
 		stats->planned++;
 		log_debug("msg=%lld planned purpose=%s channel=%s to=%s status=%s%s%s",
-		    id, p->add[i].purpose, chan_name(p->add[i].channel),
+		    id, msg_purpose_name(p->add[i].purpose),
+		    chan_name(p->add[i].channel),
 		    log_mask(p->add[i].recipient, mask, sizeof(mask)),
-		    p->add[i].status, p->add[i].last_error ? " why=" : "",
+		    msg_status_name(p->add[i].status),
+		    p->add[i].last_error ? " why=" : "",
 		    p->add[i].last_error ? p->add[i].last_error : "");
-		if (strcmp(p->add[i].status, "skipped") == 0)
+		if (p->add[i].status == MSG_SKIPPED)
 			stats->skipped++;
 	}
 	for (size_t i = 0; i < p->nchg; i++) {
 		if (store_change_msg(st, &p->chg[i], err, errlen) != 0)
 			return -1;
-		log_debug("msg=%lld %s -> %s%s%s", p->chg[i].id, p->chg[i].from,
-		    p->chg[i].to, p->chg[i].reason ? " why=" : "",
+		log_debug("msg=%lld %s -> %s%s%s", p->chg[i].id,
+		    msg_status_name(p->chg[i].from), msg_status_name(p->chg[i].to),
+		    p->chg[i].reason ? " why=" : "",
 		    p->chg[i].reason ? p->chg[i].reason : "");
-		if (strcmp(p->chg[i].to, "skipped") == 0)
+		if (p->chg[i].to == MSG_SKIPPED)
 			stats->skipped++;
-		else if (strcmp(p->chg[i].to, "cancelled") == 0)
+		else if (p->chg[i].to == MSG_CANCELLED)
 			stats->cancelled++;
 	}
 	return 0;
