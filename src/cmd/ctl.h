@@ -1,8 +1,9 @@
 /*
  * ctl.h: what the pieces of nudgectl share; private to ctl*.c.
  *
- * ctl.c: main, dispatch; ctl_util.c: option and output helpers, the
- * database;
+ * ctl.c: main, dispatch; ctl_util.c: option and output helpers, opening
+ * the database, transactions (the SQL is store/'s: store_people.c,
+ * store_diary.c);
  * ctl_people.c: clients and cases; ctl_diary.c: appointments and
  * homework; ctl_outbox.c: upcoming, outbox, send-test.
  *
@@ -16,8 +17,6 @@
 #include <stddef.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
 #include "conf/conf.h"
 #include "store/store.h"
 #include "base/util.h"
@@ -28,7 +27,6 @@ struct ctx {
 	const char	*usage;
 	struct conf	*conf;
 	struct store	*st;
-	sqlite3		*db;
 	struct sbuf	 out;		/* printed once committed */
 	int		 preview;	/* open a private copy of the database */
 	int		 init;		/* create the database's folder if missing */
@@ -83,15 +81,20 @@ int	 ctl_ctx_open(struct ctx *);
 int	 ctl_dberr(struct ctx *);
 int	 ctl_tx_begin(struct ctx *);
 int	 ctl_tx_end(struct ctx *, int);
-sqlite3_stmt *ctl_q_prep(struct ctx *, const char *sql, const char *types, ...);
-int	 ctl_q_exec(struct ctx *, const char *sql, const char *types, ...);
-int	 ctl_q_step(struct ctx *, sqlite3_stmt *);
-const char *ctl_ctext(sqlite3_stmt *, int);
-int	 ctl_q_row(struct ctx *, const char *what, long long, const char *sql,
-	    char **, int);
-void	 ctl_free_row(char **, int);
-int	 ctl_id_row(struct ctx *, int, char **, const char *what,
-	    const char *sql, char **, int, long long *);
+/* A store call's -1: err reported, EX_IOERR. */
+int	 ctl_ioerr(const char *err);
+/*
+ * A one-row read's enum store_found: 0 when found, else reported and the
+ * exit code: EX_DATAERR "<what> N does not exist", EX_IOERR with err.
+ */
+int	 ctl_found(const struct ctx *, int found, const char *what, long long,
+	    const char *err);
+/*
+ * The start of cancel, client opt-out, case close, ...: the command's one
+ * id (ctl_args_id) and a transaction.  0: go on inside it; else DONE or
+ * an exit code, with nothing left open.
+ */
+int	 ctl_id_tx(struct ctx *, int, char **, const char *what, long long *);
 
 /* ---- commands (ctl_people.c) ---- */
 int	 cmd_client_add(struct ctx *, int, char **);

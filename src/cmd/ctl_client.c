@@ -18,107 +18,65 @@
 #include "cmd/ctl.h"
 #include "base/tmpl.h"
 
-/* The appointment as it is: case, kind, mode, duration, link, status, for. */
-#define EDIT_SQL "SELECT case_id, kind, mode, duration_min, video_url, " \
-	"status, for_client FROM appointments WHERE id = ?1"
-
 /* Is client a member of case? 0, or an exit code. */
 int
 ctl_member_of(struct ctx *c, long long case_id, long long client)
 {
-	sqlite3_stmt *s;
-	int r;
+	char err[512];
 
-	if ((s = ctl_q_prep(c, "SELECT 1 FROM case_members WHERE case_id = ?1 "
-	    "AND client_id = ?2", "II", case_id, client)) == NULL)
-		return EX_IOERR;
-	r = ctl_q_step(c, s);
-	sqlite3_finalize(s);
-	if (r == -1)
-		return EX_IOERR;
-	if (r == 0)
+	switch (store_case_member(c->st, case_id, client, err, sizeof err)) {
+	case STORE_FOUND:
+		return 0;
+	case STORE_GONE:
 		return ctl_fail(EX_DATAERR, "%s: client %lld is not a member of "
 		    "case %lld", c->cmd, client, case_id);
-	return 0;
+	default:
+		return ctl_ioerr(err);
+	}
 }
-
-/* What appointment edit was asked to change. */
-struct appt_edit {
-	const char	*mode, *video;
-	long long	 forc;
-	long		 dur;
-	int		 everyone;
-};
 
 /* The options' own checks, before the database.  0 or an exit code. */
 static int
-edit_check(struct ctx *c, const struct appt_edit *e)
+edit_check(struct ctx *c, const struct appt_change *e)
 {
 	int rc;
 
-	if (e->mode == NULL && e->video == NULL && e->dur == 0 && e->forc == 0 &&
-	    !e->everyone)
+	if (e->mode == NULL && e->video_url == NULL && e->duration_min == 0 &&
+	    e->for_client == 0 && !e->everyone)
 		return ctl_fail(EX_USAGE, "%s: nothing to change (see --help)",
 		    c->cmd);
-	if (e->forc != 0 && e->everyone)
+	if (e->for_client != 0 && e->everyone)
 		return ctl_fail(EX_USAGE, "%s: --for or --everyone, not both",
 		    c->cmd);
 	if (e->mode != NULL && strcmp(e->mode, "in_person") != 0 &&
 	    strcmp(e->mode, "online") != 0 && strcmp(e->mode, "phone") != 0)
 		return ctl_fail(EX_USAGE, "%s: --mode is in_person, online or "
 		    "phone, not '%s'", c->cmd, e->mode);
-	if (e->video != NULL &&
-	    ((rc = ctl_text_ok(c, "--video-url", e->video, 500)) != 0 ||
-	    (strncmp(e->video, "https://", 8) != 0 &&
-	    strncmp(e->video, "http://", 7) != 0) ||
-	    strchr(e->video, ' ') != NULL))
+	if (e->video_url != NULL &&
+	    ((rc = ctl_text_ok(c, "--video-url", e->video_url, 500)) != 0 ||
+	    (strncmp(e->video_url, "https://", 8) != 0 &&
+	    strncmp(e->video_url, "http://", 7) != 0) ||
+	    strchr(e->video_url, ' ') != NULL))
 		return rc ? rc : ctl_fail(EX_DATAERR, "%s: --video-url must be "
 		    "an http(s):// link without spaces", c->cmd);
 	return 0;
 }
 
-/* The changes, in the transaction.  0 or an exit code (reported). */
-static int
-edit_apply(struct ctx *c, const struct appt_edit *e, long long id)
-{
-	int rc = 0;
-
-	/* Leaving online drops its own link: the next online one gets practice.video_url. */
-	if (e->mode != NULL && strcmp(e->mode, "online") != 0)
-		rc = ctl_q_exec(c, "UPDATE appointments SET video_url = NULL "
-		    "WHERE id = ?1", "I", id);
-	if (rc == 0 && e->mode != NULL)
-		rc = ctl_q_exec(c, "UPDATE appointments SET mode = ?1 WHERE "
-		    "id = ?2", "tI", e->mode, id);
-	if (rc == 0 && e->video != NULL)
-		rc = ctl_q_exec(c, "UPDATE appointments SET video_url = ?1 "
-		    "WHERE id = ?2", "tI", e->video, id);
-	if (rc == 0 && e->dur != 0)
-		rc = ctl_q_exec(c, "UPDATE appointments SET duration_min = ?1 "
-		    "WHERE id = ?2", "iI", (int)e->dur, id);
-	if (rc == 0 && e->forc != 0)
-		rc = ctl_q_exec(c, "UPDATE appointments SET for_client = ?1 "
-		    "WHERE id = ?2", "II", e->forc, id);
-	if (rc == 0 && e->everyone)
-		rc = ctl_q_exec(c, "UPDATE appointments SET for_client = NULL "
-		    "WHERE id = ?1", "I", id);
-	return rc;
-}
-
-/* What changed, printed once committed; v: the row before (EDIT_SQL). */
+/* What changed, printed once committed; a: the row before. */
 static void
-edit_report(struct ctx *c, const struct appt_edit *e, long long id, char **v)
+edit_report(struct ctx *c, const struct appt_change *e,
+    const struct appt_row *a)
 {
-	ctl_outf(c, "appointment %lld changed:", id);
+	ctl_outf(c, "appointment %lld changed:", a->id);
 	if (e->mode != NULL)
-		ctl_outf(c, " mode %s -> %s", v[2] ? v[2] : "?", e->mode);
-	if (e->dur != 0)
-		ctl_outf(c, " duration %s -> %ld minutes", v[3] ? v[3] :
-		    "?", e->dur);
-	if (e->video != NULL)
+		ctl_outf(c, " mode %s -> %s", a->mode, e->mode);
+	if (e->duration_min != 0)
+		ctl_outf(c, " duration %d -> %ld minutes", a->duration_min,
+		    e->duration_min);
+	if (e->video_url != NULL)
 		ctl_outf(c, " new video link");
-	if (e->forc != 0)
-		ctl_outf(c, " for client %lld only", e->forc);
+	if (e->for_client != 0)
+		ctl_outf(c, " for client %lld only", e->for_client);
 	if (e->everyone)
 		ctl_outf(c, " for every member of the case");
 	ctl_outf(c, "\n");
@@ -138,10 +96,10 @@ cmd_appt_edit(struct ctx *c, int argc, char **argv)
 		{ "everyone", no_argument, NULL, O_EVERYONE },
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
-	struct appt_edit e = { 0 };
-	char *v[7];
-	long long id, case_id;
-	long n;
+	struct appt_change e = { 0 };
+	struct appt_row a;
+	char err[512];
+	long long id;
 	int ch, rc;
 
 	optind = 0;
@@ -149,12 +107,13 @@ cmd_appt_edit(struct ctx *c, int argc, char **argv)
 		rc = 0;
 		switch (ch) {
 		case O_MODE: e.mode = optarg; break;
-		case O_VIDEO: e.video = optarg; break;
+		case O_VIDEO: e.video_url = optarg; break;
 		case O_DURATION:
-			rc = ctl_num(c, "--duration", optarg, 5, 600, &e.dur);
+			rc = ctl_num(c, "--duration", optarg, 5, 600,
+			    &e.duration_min);
 			break;
 		case O_FOR:
-			rc = ctl_id_arg(c, "--for", optarg, &e.forc);
+			rc = ctl_id_arg(c, "--for", optarg, &e.for_client);
 			break;
 		case O_EVERYONE: e.everyone = 1; break;
 		case 'h':
@@ -171,23 +130,23 @@ cmd_appt_edit(struct ctx *c, int argc, char **argv)
 		return rc;
 	if ((rc = ctl_tx_begin(c)) != 0)
 		return rc;
-	if ((rc = ctl_q_row(c, "appointment", id, EDIT_SQL, v, 7)) != 0)
+	if ((rc = ctl_found(c, store_appt_row(c->st, id, &a, err, sizeof err),
+	    "appointment", id, err)) != 0)
 		return ctl_tx_end(c, rc);
-	case_id = parse_long(v[0], 1, LONG_MAX, &n) == 0 ? n : 0;
-	if (v[5] != NULL && strcmp(v[5], "cancelled") == 0)
+	if (strcmp(a.status, "cancelled") == 0)
 		rc = ctl_fail(EX_DATAERR, "%s: appointment %lld is cancelled",
 		    c->cmd, id);
-	else if (e.video != NULL && strcmp(e.mode != NULL ? e.mode :
-	    v[2] ? v[2] : "", "online") != 0)
+	else if (e.video_url != NULL && strcmp(e.mode != NULL ? e.mode :
+	    a.mode, "online") != 0)
 		rc = ctl_fail(EX_USAGE, "%s: --video-url is for an online "
 		    "appointment (add --mode online)", c->cmd);
-	else if (e.forc != 0)
-		rc = ctl_member_of(c, case_id, e.forc);
+	else if (e.for_client != 0)
+		rc = ctl_member_of(c, a.case_id, e.for_client);
+	if (rc == 0 && store_appt_change(c->st, id, &e, err, sizeof err) != 0)
+		rc = ctl_ioerr(err);
 	if (rc == 0)
-		rc = edit_apply(c, &e, id);
-	if (rc == 0)
-		edit_report(c, &e, id, v);
-	ctl_free_row(v, 7);
+		edit_report(c, &e, &a);
+	appt_row_free(&a);
 	return ctl_tx_end(c, rc);
 }
 

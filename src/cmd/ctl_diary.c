@@ -11,8 +11,6 @@
 #include <sysexits.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
 #include "conf/conf.h"
 #include "cmd/ctl.h"
 #include "base/tz.h"
@@ -34,21 +32,23 @@ when(time_t t, char *buf, size_t len)
 static int
 open_case(struct ctx *c, long long id, char **label)
 {
-	char *v[2];
+	struct case_row k;
+	char err[512];
 	int rc;
 
 	*label = NULL;
-	if ((rc = ctl_q_row(c, "case", id, "SELECT label, closed_at FROM cases "
-	    "WHERE id = ?1", v, 2)) != 0)
+	if ((rc = ctl_found(c, store_case_row(c->st, id, &k, err, sizeof err),
+	    "case", id, err)) != 0)
 		return rc;
-	if (v[1] != NULL) {
+	if (k.closed_at != NULL)
 		rc = ctl_fail(EX_DATAERR, "%s: case %lld (%s) is closed",
-		    c->cmd, id, v[0]);
-		ctl_free_row(v, 2);
-		return rc;
+		    c->cmd, id, k.label);
+	else {
+		*label = k.label;
+		k.label = NULL;
 	}
-	*label = v[0];
-	return 0;
+	case_row_free(&k);
+	return rc;
 }
 
 /* ---- appointments ---- */
@@ -72,28 +72,20 @@ static int
 overlap(struct ctx *c, long long case_id, long long skip, time_t start,
     long dur)
 {
-	sqlite3_stmt *s;
-	char buf[96];
-	time_t t;
-	int r = 0, rc = 0;
+	struct appt_hit hit;
+	char err[512], buf[96];
 
-	if ((s = ctl_q_prep(c, "SELECT id, starts_at, duration_min FROM "
-	    "appointments WHERE case_id = ?1 AND status = 'booked' AND "
-	    "id <> ?2", "II", case_id, skip)) == NULL)
-		return EX_IOERR;
-	while (rc == 0 && (r = ctl_q_step(c, s)) == 1) {
-		/* An unreadable row is nudged's to report, not ours. */
-		if (tz_parse_any(ctl_ctext(s, 1), &t) == -1)
-			continue;
-		if (t < start + dur * 60 &&
-		    start < t + sqlite3_column_int64(s, 2) * 60)
-			rc = ctl_fail(EX_DATAERR, "%s: case %lld already has "
-			    "appointment %lld on %s", c->cmd, case_id,
-			    (long long)sqlite3_column_int64(s, 0),
-			    when(t, buf, sizeof buf));
+	switch (store_case_clash(c->st, case_id, skip, start, dur, &hit, err,
+	    sizeof err)) {
+	case STORE_GONE:
+		return 0;
+	case STORE_FOUND:
+		return ctl_fail(EX_DATAERR, "%s: case %lld already has "
+		    "appointment %lld on %s", c->cmd, case_id, hit.id,
+		    when(hit.starts_at, buf, sizeof buf));
+	default:
+		return ctl_ioerr(err);
 	}
-	sqlite3_finalize(s);
-	return r == -1 ? EX_IOERR : rc;
 }
 
 /*
@@ -110,9 +102,9 @@ double_booked(struct ctx *c, long long case_id, long long skip, time_t start,
 	int r;
 
 	if ((r = store_overlap(c->st, case_id, skip, start, dur, &hit, err,
-	    sizeof err)) == -1)
-		return ctl_fail(EX_IOERR, "%s", err);
-	if (r == 1)
+	    sizeof err)) == STORE_ERR)
+		return ctl_ioerr(err);
+	if (r == STORE_FOUND)
 		ctl_warn(c, "double-booked: appointment %lld of case %lld (%s) "
 		    "is on %s too", hit.id, hit.case_id, hit.label,
 		    when(hit.starts_at, buf, sizeof buf));
@@ -199,8 +191,10 @@ static int
 book_one(struct ctx *c, const struct book *k, long i, int series, time_t now)
 {
 	int rc, y = k->y, mo = k->mo, d = k->d;
-	char buf[96];
+	char buf[96], err[512];
+	struct appt a;
 	struct tm tm;
+	long long id;
 	time_t t;
 
 	/* Weekly means the same local wall time: across DST the UTC hour moves. */
@@ -225,20 +219,14 @@ book_one(struct ctx *c, const struct book *k, long i, int series, time_t now)
 		    "(practice.closed); booked all the same", y, mo, d);
 	if ((rc = double_booked(c, k->case_id, 0, t, k->dur)) != 0)
 		return rc;
-	tz_format_utc(t, buf);
-	if ((rc = ctl_q_exec(c, "INSERT INTO appointments (case_id, "
-	    "starts_at, duration_min, kind, mode, video_url, status) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'booked')", "Itittt",
-	    k->case_id, buf, (int)k->dur, k->kind, k->mode, k->video)) != 0)
-		return rc;
-	if (k->forc != 0 && (rc = ctl_q_exec(c, "UPDATE appointments SET "
-	    "for_client = ?1 WHERE id = ?2", "II", k->forc,
-	    (long long)sqlite3_last_insert_rowid(c->db))) != 0)
-		return rc;
+	a = (struct appt){ .case_id = k->case_id, .starts_at = t,
+	    .duration_min = (int)k->dur, .kind = (char *)k->kind,
+	    .mode = (char *)k->mode, .video_url = (char *)k->video,
+	    .for_client = k->forc };
+	if (store_appt_add(c->st, &a, &id, err, sizeof err) != 0)
+		return ctl_ioerr(err);
 	ctl_outf(c, "appointment %lld booked: case %lld (%s), %s on "
-	    "%s, %ld minutes, %s",
-	    (long long)sqlite3_last_insert_rowid(c->db),
-	    k->case_id, k->label, k->kind, when(t, buf, sizeof buf), k->dur,
+	    "%s, %ld minutes, %s", id, k->case_id, k->label, k->kind, when(t, buf, sizeof buf), k->dur,
 	    mode_words(k->mode));
 	if (k->forc != 0)
 		ctl_outf(c, ", for client %lld only", k->forc);
@@ -321,34 +309,77 @@ cmd_book(struct ctx *c, int argc, char **argv)
 	return ctl_tx_end(c, rc);
 }
 
-/* Appointment id's case, start, status, duration, label, case closed_at. */
-#define APPT_SQL	"SELECT a.case_id, a.starts_at, a.status, " \
-	"a.duration_min, k.label, k.closed_at FROM appointments a " \
-	"LEFT JOIN cases k ON k.id = a.case_id WHERE a.id = ?1"
-
 int
 cmd_cancel(struct ctx *c, int argc, char **argv)
 {
-	char *v[6], buf[96];
+	struct appt_row a;
+	char err[512], buf[96];
 	long long id;
 	time_t t;
 	int rc;
 
-	if ((rc = ctl_id_row(c, argc, argv, "appointment", APPT_SQL, v, 6,
-	    &id)) != 0)
+	if ((rc = ctl_id_tx(c, argc, argv, "appointment", &id)) != 0)
 		return rc == DONE ? 0 : rc;
-	if (v[2] != NULL && strcmp(v[2], "cancelled") == 0)
+	if ((rc = ctl_found(c, store_appt_row(c->st, id, &a, err, sizeof err),
+	    "appointment", id, err)) != 0)
+		return ctl_tx_end(c, rc);
+	if (strcmp(a.status, "cancelled") == 0)
 		rc = ctl_fail(EX_DATAERR, "%s: appointment %lld is cancelled "
 		    "already", c->cmd, id);
-	else
-		rc = ctl_q_exec(c, "UPDATE appointments SET status = "
-		    "'cancelled' WHERE id = ?1", "I", id);
+	else if (store_appt_cancel(c->st, id, err, sizeof err) != 0)
+		rc = ctl_ioerr(err);
 	if (rc == 0)
-		ctl_outf(c, "appointment %lld cancelled: case %s (%s), %s\n",
-		    id, v[0], v[4] ? v[4] : "?", tz_parse_any(v[1], &t) == 0 ?
-		    when(t, buf, sizeof buf) : v[1]);
-	ctl_free_row(v, 6);
+		ctl_outf(c, "appointment %lld cancelled: case %lld (%s), %s\n",
+		    id, a.case_id, a.case_label ? a.case_label : "?",
+		    tz_parse_any(a.starts_at, &t) == 0 ?
+		    when(t, buf, sizeof buf) : a.starts_at);
+	appt_row_free(&a);
 	return ctl_tx_end(c, rc);
+}
+
+/*
+ * Move appointment a to t (in the transaction): refused when it is
+ * cancelled, its case closed, t past or its own time, or t clashes.  0 or
+ * an exit code (reported); old gets the time it had, as said.
+ */
+static int
+move_one(struct ctx *c, const struct appt_row *a, time_t t, char *old,
+    size_t oldlen)
+{
+	char buf[96], err[512];
+	long dur;
+	time_t was;
+	int rc;
+
+	dur = a->duration_min >= 1 && a->duration_min <= 100000 ?
+	    a->duration_min : 60;
+	if (tz_parse_any(a->starts_at, &was) == 0)
+		when(was, old, oldlen);
+	else {
+		snprintf(old, oldlen, "'%s'", a->starts_at);
+		was = 0;
+	}
+	if (strcmp(a->status, "cancelled") == 0)
+		return ctl_fail(EX_DATAERR, "%s: appointment %lld is cancelled",
+		    c->cmd, a->id);
+	if (a->case_closed)
+		return ctl_fail(EX_DATAERR, "%s: case %lld (%s) is closed",
+		    c->cmd, a->case_id, a->case_label);
+	if (t <= time(NULL))
+		return ctl_fail(EX_DATAERR, "%s: %s is in the past", c->cmd,
+		    when(t, buf, sizeof buf));
+	if (t == was)
+		return ctl_fail(EX_DATAERR, "%s: appointment %lld is on %s "
+		    "already", c->cmd, a->id, old);
+	if ((rc = overlap(c, a->case_id, a->id, t, dur)) != 0 ||
+	    (rc = double_booked(c, a->case_id, a->id, t, dur)) != 0)
+		return rc;
+	if (store_appt_move(c->st, a->id, t, err, sizeof err) != 0)
+		return ctl_ioerr(err);
+	ctl_outf(c, "appointment %lld moved: case %lld (%s), from %s to %s\n",
+	    a->id, a->case_id, a->case_label ? a->case_label : "?", old,
+	    when(t, buf, sizeof buf));
+	return 0;
 }
 
 int
@@ -358,12 +389,12 @@ cmd_move(struct ctx *c, int argc, char **argv)
 		{ "to", required_argument, NULL, O_TO },
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
+	struct appt_row a;
 	const char *to = NULL;
-	char *v[6], buf[96], old[96];
-	long long id, case_id;
-	long dur, n;
+	char err[512], old[96];
+	long long id;
 	int ch, rc, y, mo, d, min;
-	time_t t, was;
+	time_t t;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
@@ -384,40 +415,11 @@ cmd_move(struct ctx *c, int argc, char **argv)
 	if (tz_local_to_utc(y, mo, d, min / 60, min % 60, 0, &t) == -1)
 		return ctl_tx_end(c, ctl_fail(EX_DATAERR, "%s: cannot place "
 		    "'%s' in %s", c->cmd, to, c->conf->practice.timezone));
-	if ((rc = ctl_q_row(c, "appointment", id, APPT_SQL, v, 6)) != 0)
+	if ((rc = ctl_found(c, store_appt_row(c->st, id, &a, err, sizeof err),
+	    "appointment", id, err)) != 0)
 		return ctl_tx_end(c, rc);
-	case_id = parse_long(v[0], 1, LONG_MAX, &n) == 0 ? n : 0;
-	if (v[3] == NULL || parse_long(v[3], 1, 100000, &dur) == -1)
-		dur = 60;
-	if (tz_parse_any(v[1], &was) == 0)
-		when(was, old, sizeof old);
-	else {
-		snprintf(old, sizeof old, "'%s'", v[1]);
-		was = 0;
-	}
-	if (v[2] != NULL && strcmp(v[2], "cancelled") == 0)
-		rc = ctl_fail(EX_DATAERR, "%s: appointment %lld is cancelled",
-		    c->cmd, id);
-	else if (v[5] != NULL)
-		rc = ctl_fail(EX_DATAERR, "%s: case %lld (%s) is closed",
-		    c->cmd, case_id, v[4]);
-	else if (t <= time(NULL))
-		rc = ctl_fail(EX_DATAERR, "%s: %s is in the past", c->cmd,
-		    when(t, buf, sizeof buf));
-	else if (t == was)
-		rc = ctl_fail(EX_DATAERR, "%s: appointment %lld is on %s "
-		    "already", c->cmd, id, old);
-	else if ((rc = overlap(c, case_id, id, t, dur)) == 0 &&
-	    (rc = double_booked(c, case_id, id, t, dur)) == 0) {
-		tz_format_utc(t, buf);
-		rc = ctl_q_exec(c, "UPDATE appointments SET starts_at = ?1 "
-		    "WHERE id = ?2", "tI", buf, id);
-	}
-	if (rc == 0)
-		ctl_outf(c, "appointment %lld moved: case %lld (%s), from %s "
-		    "to %s\n", id, case_id, v[4] ? v[4] : "?", old,
-		    when(t, buf, sizeof buf));
-	ctl_free_row(v, 6);
+	rc = move_one(c, &a, t, old, sizeof old);
+	appt_row_free(&a);
 	return ctl_tx_end(c, rc);
 }
 
@@ -429,10 +431,11 @@ cmd_appointments(struct ctx *c, int argc, char **argv)
 		{ "all", no_argument, NULL, O_ALL },
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
-	sqlite3_stmt *s;
+	struct appt_row *v;
 	long long case_id = 0;
-	char buf[32];
-	int ch, rc, r, all = 0, n = 0;
+	char buf[32], err[512];
+	int ch, rc, all = 0, n = 0;
+	size_t i, nv;
 	time_t t, now = time(NULL);
 
 	optind = 0;
@@ -451,31 +454,25 @@ cmd_appointments(struct ctx *c, int argc, char **argv)
 	if ((rc = ctl_no_args(c, argc, argv)) != 0 ||
 	    (rc = ctl_ctx_open(c)) != 0)
 		return rc;
-	if ((s = ctl_q_prep(c, "SELECT a.id, a.case_id, k.label, a.starts_at, "
-	    "a.duration_min, a.kind, a.mode, a.status FROM appointments a "
-	    "LEFT JOIN cases k ON k.id = a.case_id WHERE ?1 = 0 OR "
-	    "a.case_id = ?1 ORDER BY a.starts_at, a.id", "I", case_id)) == NULL)
-		return EX_IOERR;
-	while ((r = ctl_q_step(c, s)) == 1) {
-		if (!all && (strcmp(ctl_ctext(s, 7), "booked") != 0 ||
-		    (tz_parse_any(ctl_ctext(s, 3), &t) == 0 && t < now)))
+	if (store_appt_rows(c->st, case_id, &v, &nv, err, sizeof err) != 0)
+		return ctl_ioerr(err);
+	for (i = 0; i < nv; i++) {
+		const struct appt_row *a = &v[i];
+
+		if (!all && (strcmp(a->status, "booked") != 0 ||
+		    (tz_parse_any(a->starts_at, &t) == 0 && t < now)))
 			continue;
 		if (n++ == 0)
 			printf("%-5s %-16s %-5s %-20s %-10s %-9s %4s  %s\n", "ID",
 			    "WHEN", "CASE", "LABEL", "KIND", "MODE", "MIN",
 			    "STATUS");
-		printf("%-5lld %-16s %-5lld ",
-		    (long long)sqlite3_column_int64(s, 0),
-		    ctl_when_short(ctl_ctext(s, 3), buf, sizeof buf),
-		    (long long)sqlite3_column_int64(s, 1));
-		ctl_pad(ctl_ctext(s, 2), 20);
-		printf(" %-10s %-9s %4d  %s\n",
-		    ctl_ctext(s, 5), ctl_ctext(s, 6), sqlite3_column_int(s, 4),
-		    ctl_ctext(s, 7));
+		printf("%-5lld %-16s %-5lld ", a->id,
+		    ctl_when_short(a->starts_at, buf, sizeof buf), a->case_id);
+		ctl_pad(a->case_label ? a->case_label : "", 20);
+		printf(" %-10s %-9s %4d  %s\n", a->kind, a->mode,
+		    a->duration_min, a->status);
 	}
-	sqlite3_finalize(s);
-	if (r == -1)
-		return EX_IOERR;
+	appt_rows_free(v, nv);
 	if (n == 0)
 		printf("no %sappointments\n", all ? "" : "upcoming ");
 	return 0;
@@ -486,33 +483,36 @@ cmd_appointments(struct ctx *c, int argc, char **argv)
 
 /*
  * homework add's dates: --starts-on and --ends-on (YYYY-MM-DD, the end not
- * before the start) into sd and ed, --at (HH:MM) into *min and hm (-1 and
- * untouched without it).  0 or an exit code (reported).
+ * before the start) into h and, as text, sd and ed; --at (HH:MM) into
+ * h->at and hm (left -1 and untouched without it).  0 or an exit code
+ * (reported).
  */
 static int
 hw_dates(struct ctx *c, const char *starts, const char *ends, const char *at,
-    char sd[static 40], char ed[static 40], char hm[static 24], int *min)
+    char sd[static 40], char ed[static 40], char hm[static 24],
+    struct homework *h)
 {
-	int y, mo, d, y2 = 0, mo2 = 0, d2 = 0;
-
-	if (tz_parse_date(starts, &y, &mo, &d) == -1)
+	if (tz_parse_date(starts, &h->start_y, &h->start_m, &h->start_d) == -1)
 		return ctl_bad_date(c, "--starts-on", starts, "9999-99-99",
 		    "a date YYYY-MM-DD");
-	if (ends && tz_parse_date(ends, &y2, &mo2, &d2) == -1)
+	if (ends && tz_parse_date(ends, &h->end_y, &h->end_m,
+	    &h->end_d) == -1)
 		return ctl_bad_date(c, "--ends-on", ends, "9999-99-99",
 		    "a date YYYY-MM-DD");
-	if (at && tz_parse_hhmm(at, min) == -1)
+	if (at && tz_parse_hhmm(at, &h->at) == -1)
 		return ctl_fail(EX_USAGE, "%s: --at wants HH:MM, not '%s'",
 		    c->cmd, at);
-	snprintf(sd, 40, "%04d-%02d-%02d", y, mo, d);
+	snprintf(sd, 40, "%04d-%02d-%02d", h->start_y, h->start_m, h->start_d);
 	if (ends) {
-		snprintf(ed, 40, "%04d-%02d-%02d", y2, mo2, d2);
-		if (tz_days_from_civil(y2, mo2, d2) < tz_days_from_civil(y, mo, d))
+		h->has_end = 1;
+		snprintf(ed, 40, "%04d-%02d-%02d", h->end_y, h->end_m, h->end_d);
+		if (tz_days_from_civil(h->end_y, h->end_m, h->end_d) <
+		    tz_days_from_civil(h->start_y, h->start_m, h->start_d))
 			return ctl_fail(EX_DATAERR, "%s: --ends-on %s is "
 			    "before --starts-on %s", c->cmd, ed, sd);
 	}
-	if (*min >= 0)
-		snprintf(hm, 24, "%02d:%02d", *min / 60, *min % 60);
+	if (h->at >= 0)
+		snprintf(hm, 24, "%02d:%02d", h->at / 60, h->at % 60);
 	return 0;
 }
 
@@ -535,13 +535,12 @@ hw_quiet(struct ctx *c, int min, const char *hm)
 
 /* What homework add did, printed once committed. */
 static void
-hw_added(struct ctx *c, long long case_id, const char *label,
+hw_added(struct ctx *c, long long id, long long case_id, const char *label,
     const char *title, long every, const char *sd, const char *ends,
     const char *ed, int min, const char *hm)
 {
 	ctl_outf(c, "homework %lld added: case %lld (%s), \"%s\", "
-	    "every ", (long long)sqlite3_last_insert_rowid(c->db),
-	    case_id, label, title);
+	    "every ", id, case_id, label, title);
 	if (every == 1)
 		ctl_outf(c, "day");
 	else
@@ -570,10 +569,11 @@ cmd_homework_add(struct ctx *c, int argc, char **argv)
 	};
 	const char *title = NULL, *prompt = NULL, *starts = NULL, *ends = NULL;
 	const char *at = NULL;
-	char *label = NULL, sd[40], ed[40], hm[24];
-	long long case_id = 0;
+	char *label = NULL, sd[40], ed[40], hm[24], err[512];
+	struct homework h = { .at = -1 };
+	long long case_id = 0, id;
 	long every = 2;
-	int ch, rc, min = -1;
+	int ch, rc;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
@@ -603,24 +603,25 @@ cmd_homework_add(struct ctx *c, int argc, char **argv)
 	if (case_id == 0 || title == NULL || prompt == NULL || starts == NULL)
 		return ctl_fail(EX_USAGE, "%s: --case, --title, --prompt and "
 		    "--starts-on are required", c->cmd);
-	if ((rc = hw_dates(c, starts, ends, at, sd, ed, hm, &min)) != 0)
+	if ((rc = hw_dates(c, starts, ends, at, sd, ed, hm, &h)) != 0)
 		return rc;
 	if ((rc = ctl_text_ok(c, "--title", title, 200)) != 0 ||
 	    (rc = ctl_text_ok(c, "--prompt", prompt, 2000)) != 0 ||
 	    (rc = ctl_tx_begin(c)) != 0)
 		return rc;
-	if (min >= 0)
-		rc = hw_quiet(c, min, hm);
+	if (h.at >= 0)
+		rc = hw_quiet(c, h.at, hm);
 	if (rc == 0)
 		rc = open_case(c, case_id, &label);
+	h.case_id = case_id;
+	h.title = (char *)title;
+	h.prompt = (char *)prompt;
+	h.every_days = (int)every;
+	if (rc == 0 && store_homework_add(c->st, &h, &id, err, sizeof err) != 0)
+		rc = ctl_ioerr(err);
 	if (rc == 0)
-		rc = ctl_q_exec(c, "INSERT INTO homework (case_id, title, "
-		    "prompt, starts_on, ends_on, every_days, at_time) VALUES "
-		    "(?1, ?2, ?3, ?4, ?5, ?6, ?7)", "Ittttit", case_id, title,
-		    prompt, sd, ends ? ed : NULL, (int)every,
-		    min >= 0 ? hm : NULL);
-	if (rc == 0)
-		hw_added(c, case_id, label, title, every, sd, ends, ed, min, hm);
+		hw_added(c, id, case_id, label, title, every, sd, ends, ed, h.at,
+		    hm);
 	free(label);
 	return ctl_tx_end(c, rc);
 }
@@ -632,10 +633,11 @@ cmd_homework_list(struct ctx *c, int argc, char **argv)
 		{ "case", required_argument, NULL, O_CASE },
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
-	sqlite3_stmt *s;
+	struct homework_row *v;
 	long long case_id = 0;
-	char at[16];
-	int ch, rc, r, n = 0;
+	char at[16], err[512];
+	size_t i, n;
+	int ch, rc;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
@@ -651,34 +653,26 @@ cmd_homework_list(struct ctx *c, int argc, char **argv)
 	if ((rc = ctl_no_args(c, argc, argv)) != 0 ||
 	    (rc = ctl_ctx_open(c)) != 0)
 		return rc;
-	if ((s = ctl_q_prep(c, "SELECT h.id, h.case_id, k.label, h.title, "
-	    "h.starts_on, h.ends_on, h.every_days, h.at_time, h.active "
-	    "FROM homework h LEFT JOIN cases k ON k.id = h.case_id "
-	    "WHERE ?1 = 0 OR h.case_id = ?1 ORDER BY h.id", "I",
-	    case_id)) == NULL)
-		return EX_IOERR;
+	if (store_homework_rows(c->st, case_id, &v, &n, err, sizeof err) != 0)
+		return ctl_ioerr(err);
 	snprintf(at, sizeof at, "%02d:%02d", c->conf->homework.at / 60,
 	    c->conf->homework.at % 60);
-	while ((r = ctl_q_step(c, s)) == 1) {
-		if (n++ == 0)
+	for (i = 0; i < n; i++) {
+		const struct homework_row *h = &v[i];
+
+		if (i == 0)
 			printf("%-5s %-5s %-20s %-8s %-28s %s\n", "ID", "CASE",
 			    "LABEL", "STATUS", "TITLE", "SCHEDULE");
-		printf("%-5lld %-5lld ", (long long)sqlite3_column_int64(s, 0),
-		    (long long)sqlite3_column_int64(s, 1));
-		ctl_pad(ctl_ctext(s, 2), 20);
-		printf(" %-8s ", sqlite3_column_int(s, 8) ? "active" :
-		    "stopped");
-		ctl_pad(ctl_ctext(s, 3), 28);
-		printf(" every %d day(s) from %s "
-		    "until %s at %s\n", sqlite3_column_int(s, 6), ctl_ctext(s, 4),
-		    sqlite3_column_type(s, 5) == SQLITE_NULL ? "next session" :
-		    ctl_ctext(s, 5),
-		    sqlite3_column_type(s, 7) == SQLITE_NULL ? at :
-		    ctl_ctext(s, 7));
+		printf("%-5lld %-5lld ", h->id, h->case_id);
+		ctl_pad(h->case_label ? h->case_label : "", 20);
+		printf(" %-8s ", h->active ? "active" : "stopped");
+		ctl_pad(h->title, 28);
+		printf(" every %d day(s) from %s until %s at %s\n",
+		    h->every_days, h->starts_on,
+		    h->ends_on ? h->ends_on : "next session",
+		    h->at_time ? h->at_time : at);
 	}
-	sqlite3_finalize(s);
-	if (r == -1)
-		return EX_IOERR;
+	homework_rows_free(v, n);
 	if (n == 0)
 		printf("no homework\n");
 	return 0;
@@ -687,24 +681,24 @@ cmd_homework_list(struct ctx *c, int argc, char **argv)
 int
 cmd_homework_stop(struct ctx *c, int argc, char **argv)
 {
-	char *v[3];
+	struct homework_row h;
+	char err[512];
 	long long id;
-	long active = 1;
 	int rc;
 
-	if ((rc = ctl_id_row(c, argc, argv, "homework", "SELECT title, "
-	    "active, case_id FROM homework WHERE id = ?1", v, 3, &id)) != 0)
+	if ((rc = ctl_id_tx(c, argc, argv, "homework", &id)) != 0)
 		return rc == DONE ? 0 : rc;
-	if (v[1] != NULL && parse_long(v[1], LONG_MIN, LONG_MAX, &active) == 0 &&
-	    active == 0)
+	if ((rc = ctl_found(c, store_homework_row(c->st, id, &h, err,
+	    sizeof err), "homework", id, err)) != 0)
+		return ctl_tx_end(c, rc);
+	if (!h.active)
 		rc = ctl_fail(EX_DATAERR, "%s: homework %lld is stopped "
 		    "already", c->cmd, id);
-	else
-		rc = ctl_q_exec(c, "UPDATE homework SET active = 0 WHERE "
-		    "id = ?1", "I", id);
+	else if (store_homework_stop(c->st, id, err, sizeof err) != 0)
+		rc = ctl_ioerr(err);
 	if (rc == 0)
-		ctl_outf(c, "homework %lld stopped: case %s, \"%s\"\n", id,
-		    v[2], v[0]);
-	ctl_free_row(v, 3);
+		ctl_outf(c, "homework %lld stopped: case %lld, \"%s\"\n", id,
+		    h.case_id, h.title);
+	homework_row_free(&h);
 	return ctl_tx_end(c, rc);
 }

@@ -257,7 +257,8 @@ cmd_client_forget(struct ctx *c, int argc, char **argv)
 	};
 	struct forget_stats fs;
 	const char *scrub[6];
-	char *v[3], e164[PHONE_E164_SIZE], digits[64], err[512];
+	struct client_row cl;
+	char e164[PHONE_E164_SIZE], digits[64], err[512];
 	long long id;
 	size_t ns = 0, nd = 0;
 	int ch, rc, yes = 0;
@@ -280,11 +281,11 @@ cmd_client_forget(struct ctx *c, int argc, char **argv)
 		return rc;
 	/* Asked before the transaction: no lock is held while a person reads. */
 	if (!yes) {
-		if ((rc = ctl_q_row(c, "client", id, "SELECT name FROM clients "
-		    "WHERE id = ?1", v, 1)) != 0)
+		if ((rc = ctl_found(c, store_client_row(c->st, id, &cl, err,
+		    sizeof err), "client", id, err)) != 0)
 			return rc;
-		rc = confirm(id, v[0]);
-		ctl_free_row(v, 1);
+		rc = confirm(id, cl.name);
+		client_row_free(&cl);
 		if (!rc)
 			return ctl_fail(1, "%s: not confirmed; nothing was changed",
 			    c->cmd);
@@ -292,18 +293,18 @@ cmd_client_forget(struct ctx *c, int argc, char **argv)
 	if ((rc = ctl_tx_begin(c)) != 0)
 		return rc;
 	/* What to search for, read inside the transaction: as it is now. */
-	if ((rc = ctl_q_row(c, "client", id, "SELECT name, email, phone FROM "
-	    "clients WHERE id = ?1", v, 3)) != 0)
+	if ((rc = ctl_found(c, store_client_row(c->st, id, &cl, err,
+	    sizeof err), "client", id, err)) != 0)
 		return ctl_tx_end(c, rc);
-	scrub[ns++] = v[0];
-	scrub[ns++] = v[1];
-	scrub[ns++] = v[2];
-	if (v[2] != NULL) {
+	scrub[ns++] = cl.name;
+	scrub[ns++] = cl.email;
+	scrub[ns++] = cl.phone;
+	if (cl.phone != NULL) {
 		/* the outbox holds the number in E.164, a tool may hold digits */
-		if (phone_e164(v[2], c->conf->sms.region ? c->conf->sms.region :
+		if (phone_e164(cl.phone, c->conf->sms.region ? c->conf->sms.region :
 		    "GB", e164, sizeof e164, err, sizeof err) == 0)
 			scrub[ns++] = e164;
-		for (const char *p = v[2]; *p && nd + 1 < sizeof digits; p++)
+		for (const char *p = cl.phone; *p && nd + 1 < sizeof digits; p++)
 			if (*p >= '0' && *p <= '9')
 				digits[nd++] = *p;
 		digits[nd] = '\0';
@@ -324,7 +325,7 @@ cmd_client_forget(struct ctx *c, int argc, char **argv)
 		    fs.scrubbed, fs.scrubbed == 1 ? "" : "s", fs.cases,
 		    fs.cases == 1 ? "" : "s", fs.replaced,
 		    fs.replaced == 1 ? "" : "s");
-	ctl_free_row(v, 3);
+	client_row_free(&cl);
 	if ((rc = ctl_tx_end(c, rc)) != 0)
 		return rc;
 	/* No old page may keep the data: rewrite the file, empty the WAL. */

@@ -1,7 +1,7 @@
 /*
  * ctl_util: the helpers every nudgectl command uses (options, errors,
- * output, opening the config and database, transactions, the statement
- * binder).  Split from ctl.c so calls go one way: ctl.c dispatches to the
+ * output, opening the config and database, transactions, reporting the
+ * store's outcomes).  Split from ctl.c so calls go one way: ctl.c dispatches to the
  * command files, and they (and ctl.c) call down into this file.
  */
 #include <getopt.h>
@@ -15,8 +15,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <sqlite3.h>
 
 #include "conf/conf.h"
 #include "cmd/ctl.h"
@@ -313,7 +311,6 @@ ctl_ctx_open(struct ctx *c)
 	if (created && geteuid() == 0 &&
 	    store_perm_give(c->conf->database, CTL_GROUP, err, sizeof err) != 0)
 		return ctl_fail(EX_IOERR, "%s", err);
-	c->db = store_db(c->st);
 	return 0;
 }
 
@@ -367,155 +364,36 @@ ctl_tx_end(struct ctx *c, int rc)
 	return 0;
 }
 
-/*
- * Prepare sql and bind parameters ?1, ?2, ... from types: 't' const char *
- * (NULL binds NULL), 'i' int, 'I' long long.  NULL on error (reported).
- */
-static sqlite3_stmt *
-q_vprep(struct ctx *c, const char *sql, const char *types, va_list ap)
-{
-	sqlite3_stmt *s;
-	const char *v;
-	int i, rc = SQLITE_OK;
-
-	if (sqlite3_prepare_v2(c->db, sql, -1, &s, NULL) != SQLITE_OK) {
-		ctl_dberr(c);
-		return NULL;
-	}
-	for (i = 0; types[i] != '\0' && rc == SQLITE_OK; i++) {
-		switch (types[i]) {
-		case 't':
-			v = va_arg(ap, const char *);
-			rc = v == NULL ? sqlite3_bind_null(s, i + 1) :
-			    sqlite3_bind_text(s, i + 1, v, -1, SQLITE_TRANSIENT);
-			break;
-		case 'i':
-			rc = sqlite3_bind_int(s, i + 1, va_arg(ap, int));
-			break;
-		default:
-			rc = sqlite3_bind_int64(s, i + 1, va_arg(ap, long long));
-			break;
-		}
-	}
-	if (rc != SQLITE_OK) {
-		ctl_dberr(c);
-		sqlite3_finalize(s);
-		return NULL;
-	}
-	return s;
-}
-
-sqlite3_stmt *
-ctl_q_prep(struct ctx *c, const char *sql, const char *types, ...)
-{
-	sqlite3_stmt *s;
-	va_list ap;
-
-	va_start(ap, types);
-	s = q_vprep(c, sql, types, ap);
-	va_end(ap);
-	return s;
-}
-
-/* A statement without rows.  0, or EX_IOERR (reported). */
 int
-ctl_q_exec(struct ctx *c, const char *sql, const char *types, ...)
+ctl_ioerr(const char *err)
 {
-	sqlite3_stmt *s;
-	va_list ap;
-	int rc;
-
-	va_start(ap, types);
-	s = q_vprep(c, sql, types, ap);
-	va_end(ap);
-	if (s == NULL)
-		return EX_IOERR;
-	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : ctl_dberr(c);
-	sqlite3_finalize(s);
-	return rc;
+	return ctl_fail(EX_IOERR, "%s", err);
 }
 
-/* Step: 1 a row, 0 done, -1 error (reported). */
 int
-ctl_q_step(struct ctx *c, sqlite3_stmt *s)
+ctl_found(const struct ctx *c, int found, const char *what, long long id,
+    const char *err)
 {
-	int rc = sqlite3_step(s);
-
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc == SQLITE_DONE)
+	switch (found) {
+	case STORE_FOUND:
 		return 0;
-	ctl_dberr(c);
-	return -1;
-}
-
-static char *
-col(sqlite3_stmt *s, int i)
-{
-	return xstrdup((const char *)sqlite3_column_text(s, i));
-}
-
-const char *
-ctl_ctext(sqlite3_stmt *s, int i)
-{
-	const char *v = (const char *)sqlite3_column_text(s, i);
-
-	return v != NULL ? v : "";
-}
-
-/*
- * A row of one of the contract's tables, as text.  Returns 0 when found
- * (columns copied into v[0..n-1], caller frees), else an exit code with
- * the error reported: 65 "<what> N does not exist", 74 database.
- */
-int
-ctl_q_row(struct ctx *c, const char *what, long long id, const char *sql,
-    char **v, int n)
-{
-	sqlite3_stmt *s;
-	int i, r;
-
-	if ((s = ctl_q_prep(c, sql, "I", id)) == NULL)
-		return EX_IOERR;
-	r = ctl_q_step(c, s);
-	for (i = 0; i < n; i++)
-		v[i] = r == 1 ? col(s, i) : NULL;
-	sqlite3_finalize(s);
-	if (r == -1)
-		return EX_IOERR;
-	if (r == 0)
+	case STORE_GONE:
 		return ctl_fail(EX_DATAERR, "%s: %s %lld does not exist",
 		    c->cmd, what, id);
-	return 0;
+	default:
+		return ctl_ioerr(err);
+	}
 }
 
-void
-ctl_free_row(char **v, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		free(v[i]);
-}
-
-/*
- * The start of cancel, client opt-out, case close, ...: the command's
- * one id (ctl_args_id), a transaction, and that row (ctl_q_row).  0: go
- * on inside the transaction; else DONE or an exit code, with nothing
- * left open.
- */
 int
-ctl_id_row(struct ctx *c, int argc, char **argv, const char *what,
-    const char *sql, char **v, int n, long long *id)
+ctl_id_tx(struct ctx *c, int argc, char **argv, const char *what,
+    long long *id)
 {
 	int rc;
 
-	if ((rc = ctl_args_id(c, argc, argv, what, id)) != 0 ||
-	    (rc = ctl_tx_begin(c)) != 0)
+	if ((rc = ctl_args_id(c, argc, argv, what, id)) != 0)
 		return rc;
-	if ((rc = ctl_q_row(c, what, *id, sql, v, n)) != 0)
-		return ctl_tx_end(c, rc);
-	return 0;
+	return ctl_tx_begin(c);
 }
 
 /*

@@ -339,6 +339,36 @@ store_exec(struct store *s, const char *sql, char *err, size_t errlen)
 	return store_run(s, st, sql, err, errlen);
 }
 
+/*
+ * One row of a SELECT into a list: make room for one more (doubling), the
+ * new slot zeroed.  The lists are short (a practice's clients), so a
+ * growing array is plenty.
+ */
+void *
+store_grow(void *v, size_t n, size_t *cap, size_t size)
+{
+	if (n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		v = xrealloc(v, *cap * size);
+	}
+	memset((char *)v + n * size, 0, size);
+	return v;
+}
+
+/* Step a read of one row: its enum store_found, err set on STORE_ERR. */
+int
+store_step_one(struct store *s, sqlite3_stmt *st, const char *what,
+    char *err, size_t errlen)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return STORE_FOUND;
+	if (rc == SQLITE_DONE)
+		return STORE_GONE;
+	return store_dberr(s, err, errlen, what);
+}
+
 /* ---------------------------------------------------------------- open */
 
 int

@@ -46,6 +46,17 @@ struct store;
 
 #define STORE_SCHEMA_VERSION	5
 
+/*
+ * What a read of one row found (store_get_*, store_*_row, the overlap
+ * checks).  The values are the old integer codes, so -1 stays "error".
+ */
+enum store_found {
+	STORE_ERR = -1,		/* err says why */
+	STORE_GONE = 0,		/* no such row (or none that matches) */
+	STORE_FOUND = 1,
+	STORE_UNREADABLE = 2	/* store_get_*: there, but unreadable */
+};
+
 
 
 
@@ -62,7 +73,7 @@ struct store	*store_open_copy(const char *path, char *err, size_t errlen);
  * -1 on error.
  */
 int		 store_lock(struct store *, char *err, size_t errlen);
-struct sqlite3	*store_db(struct store *);	/* for nudgectl's own statements */
+struct sqlite3	*store_db(struct store *);	/* for the unit tests' own statements */
 
 int	 store_begin(struct store *, char *err, size_t);	/* BEGIN IMMEDIATE */
 int	 store_commit(struct store *, char *err, size_t);
@@ -299,6 +310,83 @@ int	 store_case_reopen(struct store *, long long case_id, char *err,
 	    size_t);
 int	 store_client_delete(struct store *, long long id, char *why,
 	    size_t whylen, char *err, size_t);
+
+/*
+ * store_people.c and store_diary.c: nudgectl's reads and writes of the
+ * contract's tables, rows as stored (model.h's *_row).  Writes go inside
+ * the caller's transaction.  A read of one row by id returns enum
+ * store_found: STORE_FOUND, STORE_GONE (no such row) or STORE_ERR (err
+ * says why); the others 0 or -1 with err.  Lists are by id, or by start
+ * for appointments; the caller frees them with *_rows_free().
+ */
+int	 store_client_row(struct store *, long long id, struct client_row *,
+	    char *err, size_t);
+int	 store_client_rows(struct store *, struct client_row **, size_t *,
+	    char *err, size_t);
+/* c's id is ignored; the new one in *id. */
+int	 store_client_add(struct store *, const struct client_row *,
+	    long long *id, char *err, size_t);
+/* Every column but opted_out_at, from c (by c->id). */
+int	 store_client_update(struct store *, const struct client_row *,
+	    char *err, size_t);
+/* opted_out_at = at; 0 clears it (opted in again). */
+int	 store_client_opt_out(struct store *, long long id, time_t at,
+	    char *err, size_t);
+/* The cases a client is a member of. */
+int	 store_client_cases(struct store *, long long client_id,
+	    struct case_row **, size_t *, char *err, size_t);
+int	 store_case_row(struct store *, long long id, struct case_row *,
+	    char *err, size_t);
+/* Every case, with its members' ids and names. */
+int	 store_case_rows(struct store *, struct case_row **, size_t *,
+	    char *err, size_t);
+int	 store_case_add(struct store *, const char *label,
+	    const long long *clients, size_t n, long long *id, char *err,
+	    size_t);
+int	 store_case_close(struct store *, long long id, time_t at, char *err,
+	    size_t);
+/* Is client_id a member of case_id: STORE_FOUND, STORE_GONE, STORE_ERR. */
+int	 store_case_member(struct store *, long long case_id,
+	    long long client_id, char *err, size_t);
+
+int	 store_appt_row(struct store *, long long id, struct appt_row *,
+	    char *err, size_t);
+/* Appointments of case_id (0: every case), by start time. */
+int	 store_appt_rows(struct store *, long long case_id, struct appt_row **,
+	    size_t *, char *err, size_t);
+/*
+ * A booked appointment of case_id other than skip that overlaps
+ * [start, start + dur minutes): STORE_FOUND with hit (label left empty),
+ * STORE_GONE none, STORE_ERR.  store_overlap: the same for other cases.
+ */
+int	 store_case_clash(struct store *, long long case_id, long long skip,
+	    time_t start, long dur_min, struct appt_hit *, char *err, size_t);
+/* Book a (its status 'booked'; a->id ignored); the new id in *id. */
+int	 store_appt_add(struct store *, const struct appt *a, long long *id,
+	    char *err, size_t);
+int	 store_appt_cancel(struct store *, long long id, char *err, size_t);
+int	 store_appt_move(struct store *, long long id, time_t start, char *err,
+	    size_t);
+/* nudgectl edit: what to change (NULL and 0: unchanged). */
+struct appt_change {
+	const char	*mode;		/* other than online: the link goes too */
+	const char	*video_url;
+	long		 duration_min;
+	long long	 for_client;
+	int		 everyone;	/* for_client back to NULL */
+};
+int	 store_appt_change(struct store *, long long id,
+	    const struct appt_change *, char *err, size_t);
+
+int	 store_homework_row(struct store *, long long id, struct homework_row *,
+	    char *err, size_t);
+/* Homework of case_id (0: every case). */
+int	 store_homework_rows(struct store *, long long case_id,
+	    struct homework_row **, size_t *, char *err, size_t);
+/* h's case, title, prompt, dates, every_days and at (-1: none). */
+int	 store_homework_add(struct store *, const struct homework *h,
+	    long long *id, char *err, size_t);
+int	 store_homework_stop(struct store *, long long id, char *err, size_t);
 
 /* The schema version (PRAGMA user_version): 0, or -1 with err. */
 int	 store_user_version(struct store *, long *v, char *err, size_t);

@@ -1,7 +1,7 @@
 /*
  * store_ctl: the reads and writes behind nudgectl's warnings and its
- * "undo" commands: look-alike clients, the practice's other appointments
- * at the same time, a case's future appointments (case close
+ * "undo" commands: look-alike clients, overlapping appointments (of the
+ * same case, and the practice's others at the same time), a case's future appointments (case close
  * --cancel-future), case reopen and client delete.  Inside the caller's
  * transaction.
  */
@@ -50,11 +50,19 @@ store_client_lookalike(struct store *s, const char *name, const char *email,
 	return *same_name < 0 || *same_email < 0 ? -1 : 0;
 }
 
+/* Do [a, a + adur minutes) and [b, b + bdur minutes) overlap? */
+static int
+overlaps(time_t a, long long adur, time_t b, long long bdur)
+{
+	return a < b + bdur * 60 && b < a + adur * 60;
+}
+
 /*
  * Booked appointments that overlap [start, start + dur minutes), other
  * than skip, of any case but not_case (0: any).  Times written by
  * booking tools take several forms, so they are parsed here, not
- * compared in SQL.  1 with the first found, 0 none, -1 error.
+ * compared in SQL.  STORE_FOUND with the first found, STORE_GONE none,
+ * STORE_ERR.
  */
 int
 store_overlap(struct store *s, long long not_case, long long skip,
@@ -75,8 +83,7 @@ store_overlap(struct store *s, long long not_case, long long skip,
 	while (!found && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (tz_parse_any(col_str(st, 2), &t) == -1)
 			continue;
-		if (t < start + dur * 60 &&
-		    start < t + sqlite3_column_int64(st, 3) * 60) {
+		if (overlaps(t, sqlite3_column_int64(st, 3), start, dur)) {
 			hit->id = sqlite3_column_int64(st, 0);
 			hit->case_id = sqlite3_column_int64(st, 1);
 			hit->starts_at = t;
@@ -90,7 +97,45 @@ store_overlap(struct store *s, long long not_case, long long skip,
 	store_done(s, st);
 	if (rc != SQLITE_DONE)
 		return store_dberr(s, err, errlen, "reading appointments");
-	return found;
+	return found ? STORE_FOUND : STORE_GONE;
+}
+
+/*
+ * The same within one case (a mistyped date, a series booked twice):
+ * its first booked appointment other than skip that overlaps.  The label
+ * is left empty: the caller named the case.
+ */
+int
+store_case_clash(struct store *s, long long case_id, long long skip,
+    time_t start, long dur, struct appt_hit *hit, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	time_t t;
+	int rc, found = 0;
+
+	if ((st = store_prep(s, "SELECT id, starts_at, duration_min FROM"
+	    " appointments WHERE case_id = ?1 AND status = 'booked' AND"
+	    " id <> ?2 ORDER BY id", err, errlen)) == NULL)
+		return STORE_ERR;
+	sqlite3_bind_int64(st, 1, case_id);
+	sqlite3_bind_int64(st, 2, skip);
+	while (!found && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		/* An unreadable row is nudged's to report, not ours. */
+		if (tz_parse_any(col_str(st, 1), &t) == -1 ||
+		    !overlaps(t, sqlite3_column_int64(st, 2), start, dur))
+			continue;
+		memset(hit, 0, sizeof(*hit));
+		hit->id = sqlite3_column_int64(st, 0);
+		hit->case_id = case_id;
+		hit->starts_at = t;
+		found = 1;
+	}
+	if (found)
+		rc = SQLITE_DONE;
+	store_done(s, st);
+	if (rc != SQLITE_DONE)
+		return store_dberr(s, err, errlen, "reading appointments");
+	return found ? STORE_FOUND : STORE_GONE;
 }
 
 /*

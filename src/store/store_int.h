@@ -71,6 +71,11 @@ int		 store_run(struct store *, sqlite3_stmt *, const char *what,
 		    char *err, size_t errlen);
 int		 store_exec(struct store *, const char *sql, char *err,
 		    size_t errlen);
+/* Step a read of one row: its enum store_found (err set on STORE_ERR). */
+int		 store_step_one(struct store *, sqlite3_stmt *, const char *what,
+		    char *err, size_t errlen);
+/* Room for row n of a growing array (its capacity in *cap), zeroed. */
+void		*store_grow(void *, size_t n, size_t *cap, size_t size);
 
 /* store_read.c: one row of a SELECT of the *_COLS above into a struct */
 int		 store_read_client(sqlite3_stmt *, struct client *, char *why,
