@@ -85,8 +85,10 @@ edit_report(struct ctx *c, const struct appt_change *e,
 		    "notice)\n");
 }
 
-int
-cmd_appt_edit(struct ctx *c, int argc, char **argv)
+/* edit's options, checked (edit_check).  0, DONE or an exit code. */
+static int
+edit_opts(struct ctx *c, int argc, char **argv, struct appt_change *e,
+    long long *id)
 {
 	static const struct option lo[] = {
 		{ "mode", required_argument, NULL, O_MODE },
@@ -96,38 +98,47 @@ cmd_appt_edit(struct ctx *c, int argc, char **argv)
 		{ "everyone", no_argument, NULL, O_EVERYONE },
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
-	struct appt_change e = { 0 };
-	struct appt_row a;
-	char err[512];
-	long long id;
 	int ch, rc;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
 		rc = 0;
 		switch (ch) {
-		case O_MODE: e.mode = optarg; break;
-		case O_VIDEO: e.video_url = optarg; break;
+		case O_MODE: e->mode = optarg; break;
+		case O_VIDEO: e->video_url = optarg; break;
 		case O_DURATION:
 			rc = ctl_num(c, "--duration", optarg, 5, 600,
-			    &e.duration_min);
+			    &e->duration_min);
 			break;
 		case O_FOR:
-			rc = ctl_id_arg(c, "--for", optarg, &e.for_client);
+			rc = ctl_id_arg(c, "--for", optarg, &e->for_client);
 			break;
-		case O_EVERYONE: e.everyone = 1; break;
+		case O_EVERYONE: e->everyone = 1; break;
 		case 'h':
-			return ctl_help(c);
+			ctl_help(c);
+			return DONE;
 		default:
 			return ctl_badopt(c, ch, argv);
 		}
 		if (rc != 0)
 			return rc;
 	}
-	if ((rc = ctl_one_id(c, argc, argv, "appointment", &id)) != 0)
+	if ((rc = ctl_one_id(c, argc, argv, "appointment", id)) != 0)
 		return rc;
-	if ((rc = edit_check(c, &e)) != 0)
-		return rc;
+	return edit_check(c, e);
+}
+
+int
+cmd_appt_edit(struct ctx *c, int argc, char **argv)
+{
+	struct appt_change e = { 0 };
+	struct appt_row a;
+	char err[512];
+	long long id;
+	int rc;
+
+	if ((rc = edit_opts(c, argc, argv, &e, &id)) != 0)
+		return rc == DONE ? 0 : rc;
 	if ((rc = ctl_tx_begin(c)) != 0)
 		return rc;
 	if ((rc = ctl_found(c, store_appt_row(c->st, id, &a, err, sizeof err),

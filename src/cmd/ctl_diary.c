@@ -147,8 +147,8 @@ wall_time(const struct ctx *c, const char *opt, const char *s, int *y,
 /* What nudgectl book was asked for, once its options are read. */
 struct book {
 	long long	 case_id, forc;
-	const char	*kind, *mode, *video, *label;
-	long		 dur;
+	const char	*kind, *mode, *video, *label, *at;
+	long		 dur, weekly;
 	int		 y, mo, d, min;	/* the first date, local wall time */
 };
 
@@ -225,9 +225,9 @@ book_one(struct ctx *c, const struct book *k, long i, int series, time_t now)
 	    .for_client = k->forc };
 	if (store_appt_add(c->st, &a, &id, err, sizeof err) != 0)
 		return ctl_ioerr(err);
-	ctl_outf(c, "appointment %lld booked: case %lld (%s), %s on "
-	    "%s, %ld minutes, %s", id, k->case_id, k->label, k->kind, when(t, buf, sizeof buf), k->dur,
-	    mode_words(k->mode));
+	ctl_outf(c, "appointment %lld booked: case %lld (%s), %s on %s, %ld "
+	    "minutes, %s", id, k->case_id, k->label, k->kind,
+	    when(t, buf, sizeof buf), k->dur, mode_words(k->mode));
 	if (k->forc != 0)
 		ctl_outf(c, ", for client %lld only", k->forc);
 	tz_to_local(t, &tm);
@@ -238,8 +238,9 @@ book_one(struct ctx *c, const struct book *k, long i, int series, time_t now)
 	return 0;
 }
 
-int
-cmd_book(struct ctx *c, int argc, char **argv)
+/* book's options and their presence.  0, DONE or an exit code. */
+static int
+book_opts(struct ctx *c, int argc, char **argv, struct book *k)
 {
 	static const struct option lo[] = {
 		{ "case", required_argument, NULL, O_CASE },
@@ -252,35 +253,31 @@ cmd_book(struct ctx *c, int argc, char **argv)
 		{ "for", required_argument, NULL, O_FOR },
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
-	struct book k = { .kind = "session" };
-	const char *at = NULL;
-	char *label = NULL;
-	long weekly = 1, i;
 	int ch, rc;
-	time_t now;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
 		rc = 0;
 		switch (ch) {
 		case O_CASE:
-			rc = ctl_id_arg(c, "--case", optarg, &k.case_id);
+			rc = ctl_id_arg(c, "--case", optarg, &k->case_id);
 			break;
-		case O_AT: at = optarg; break;
+		case O_AT: k->at = optarg; break;
 		case O_DURATION:
-			rc = ctl_num(c, "--duration", optarg, 5, 600, &k.dur);
+			rc = ctl_num(c, "--duration", optarg, 5, 600, &k->dur);
 			break;
-		case O_KIND: k.kind = optarg; break;
-		case O_MODE: k.mode = optarg; break;
-		case O_VIDEO: k.video = optarg; break;
+		case O_KIND: k->kind = optarg; break;
+		case O_MODE: k->mode = optarg; break;
+		case O_VIDEO: k->video = optarg; break;
 		case O_WEEKLY:
-			rc = ctl_num(c, "--weekly", optarg, 1, 104, &weekly);
+			rc = ctl_num(c, "--weekly", optarg, 1, 104, &k->weekly);
 			break;
 		case O_FOR:
-			rc = ctl_id_arg(c, "--for", optarg, &k.forc);
+			rc = ctl_id_arg(c, "--for", optarg, &k->forc);
 			break;
 		case 'h':
-			return ctl_help(c);
+			ctl_help(c);
+			return DONE;
 		default:
 			return ctl_badopt(c, ch, argv);
 		}
@@ -289,11 +286,25 @@ cmd_book(struct ctx *c, int argc, char **argv)
 	}
 	if ((rc = ctl_no_args(c, argc, argv)) != 0)
 		return rc;
-	if (k.case_id == 0 || at == NULL)
+	if (k->case_id == 0 || k->at == NULL)
 		return ctl_fail(EX_USAGE, "%s: --case and --at are required",
 		    c->cmd);
+	return 0;
+}
+
+int
+cmd_book(struct ctx *c, int argc, char **argv)
+{
+	struct book k = { .kind = "session", .weekly = 1 };
+	char *label = NULL;
+	long i;
+	int rc;
+	time_t now;
+
+	if ((rc = book_opts(c, argc, argv, &k)) != 0)
+		return rc == DONE ? 0 : rc;
 	if ((rc = book_check(c, &k)) != 0 ||
-	    (rc = wall_time(c, "--at", at, &k.y, &k.mo, &k.d, &k.min)) != 0 ||
+	    (rc = wall_time(c, "--at", k.at, &k.y, &k.mo, &k.d, &k.min)) != 0 ||
 	    (rc = ctl_tx_begin(c)) != 0)
 		return rc;
 	if ((rc = open_case(c, k.case_id, &label)) != 0 ||
@@ -303,8 +314,8 @@ cmd_book(struct ctx *c, int argc, char **argv)
 	}
 	k.label = label;
 	now = time(NULL);
-	for (i = 0; i < weekly && rc == 0; i++)
-		rc = book_one(c, &k, i, weekly > 1, now);
+	for (i = 0; i < k.weekly && rc == 0; i++)
+		rc = book_one(c, &k, i, k.weekly > 1, now);
 	free(label);
 	return ctl_tx_end(c, rc);
 }
@@ -554,8 +565,16 @@ hw_added(struct ctx *c, long long id, long long case_id, const char *label,
 		    c->conf->homework.at / 60, c->conf->homework.at % 60);
 }
 
-int
-cmd_homework_add(struct ctx *c, int argc, char **argv)
+/* What homework add was asked for. */
+struct hw_opts {
+	const char	*title, *prompt, *starts, *ends, *at;
+	long long	 case_id;
+	long		 every;
+};
+
+/* homework add's options and their presence.  0, DONE or an exit code. */
+static int
+hw_opts(struct ctx *c, int argc, char **argv, struct hw_opts *o)
 {
 	static const struct option lo[] = {
 		{ "case", required_argument, NULL, O_CASE },
@@ -567,31 +586,27 @@ cmd_homework_add(struct ctx *c, int argc, char **argv)
 		{ "at", required_argument, NULL, O_AT },
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
-	const char *title = NULL, *prompt = NULL, *starts = NULL, *ends = NULL;
-	const char *at = NULL;
-	char *label = NULL, sd[40], ed[40], hm[24], err[512];
-	struct homework h = { .at = -1 };
-	long long case_id = 0, id;
-	long every = 2;
 	int ch, rc;
 
+	*o = (struct hw_opts){ .every = 2 };
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
 		rc = 0;
 		switch (ch) {
 		case O_CASE:
-			rc = ctl_id_arg(c, "--case", optarg, &case_id);
+			rc = ctl_id_arg(c, "--case", optarg, &o->case_id);
 			break;
-		case O_TITLE: title = optarg; break;
-		case O_PROMPT: prompt = optarg; break;
-		case O_STARTS: starts = optarg; break;
-		case O_ENDS: ends = optarg; break;
+		case O_TITLE: o->title = optarg; break;
+		case O_PROMPT: o->prompt = optarg; break;
+		case O_STARTS: o->starts = optarg; break;
+		case O_ENDS: o->ends = optarg; break;
 		case O_EVERY:
-			rc = ctl_num(c, "--every", optarg, 1, 365, &every);
+			rc = ctl_num(c, "--every", optarg, 1, 365, &o->every);
 			break;
-		case O_AT: at = optarg; break;
+		case O_AT: o->at = optarg; break;
 		case 'h':
-			return ctl_help(c);
+			ctl_help(c);
+			return DONE;
 		default:
 			return ctl_badopt(c, ch, argv);
 		}
@@ -600,28 +615,43 @@ cmd_homework_add(struct ctx *c, int argc, char **argv)
 	}
 	if ((rc = ctl_no_args(c, argc, argv)) != 0)
 		return rc;
-	if (case_id == 0 || title == NULL || prompt == NULL || starts == NULL)
+	if (o->case_id == 0 || o->title == NULL || o->prompt == NULL ||
+	    o->starts == NULL)
 		return ctl_fail(EX_USAGE, "%s: --case, --title, --prompt and "
 		    "--starts-on are required", c->cmd);
-	if ((rc = hw_dates(c, starts, ends, at, sd, ed, hm, &h)) != 0)
+	return 0;
+}
+
+int
+cmd_homework_add(struct ctx *c, int argc, char **argv)
+{
+	struct hw_opts o;
+	char *label = NULL, sd[40], ed[40], hm[24], err[512];
+	struct homework h = { .at = -1 };
+	long long id;
+	int rc;
+
+	if ((rc = hw_opts(c, argc, argv, &o)) != 0)
+		return rc == DONE ? 0 : rc;
+	if ((rc = hw_dates(c, o.starts, o.ends, o.at, sd, ed, hm, &h)) != 0)
 		return rc;
-	if ((rc = ctl_text_ok(c, "--title", title, 200)) != 0 ||
-	    (rc = ctl_text_ok(c, "--prompt", prompt, 2000)) != 0 ||
+	if ((rc = ctl_text_ok(c, "--title", o.title, 200)) != 0 ||
+	    (rc = ctl_text_ok(c, "--prompt", o.prompt, 2000)) != 0 ||
 	    (rc = ctl_tx_begin(c)) != 0)
 		return rc;
 	if (h.at >= 0)
 		rc = hw_quiet(c, h.at, hm);
 	if (rc == 0)
-		rc = open_case(c, case_id, &label);
-	h.case_id = case_id;
-	h.title = (char *)title;
-	h.prompt = (char *)prompt;
-	h.every_days = (int)every;
+		rc = open_case(c, o.case_id, &label);
+	h.case_id = o.case_id;
+	h.title = (char *)o.title;
+	h.prompt = (char *)o.prompt;
+	h.every_days = (int)o.every;
 	if (rc == 0 && store_homework_add(c->st, &h, &id, err, sizeof err) != 0)
 		rc = ctl_ioerr(err);
 	if (rc == 0)
-		hw_added(c, id, case_id, label, title, every, sd, ends, ed, h.at,
-		    hm);
+		hw_added(c, id, o.case_id, label, o.title, o.every, sd, o.ends,
+		    ed, h.at, hm);
 	free(label);
 	return ctl_tx_end(c, rc);
 }

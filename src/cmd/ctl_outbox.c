@@ -63,6 +63,39 @@ cmd_upcoming(struct ctx *c, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * The service gets its password from systemd (LoadCredential); a
+ * practitioner's shell has none, and the server's 535 would read as a
+ * wrong password.  Say what is missing instead: 0, or EX_CONFIG.
+ */
+static int
+test_secrets(const struct ctx *c, const char *to)
+{
+	if (strchr(to, '@') != NULL && c->conf->email.enabled &&
+	    c->conf->email.username != NULL && c->conf->email.password == NULL)
+		return ctl_fail(EX_CONFIG, "%s: no SMTP password was available "
+		    "to nudgectl (the config gives no email.password or "
+		    "password_file, and there is no systemd credential "
+		    "smtp-password: only the service gets that one); nothing "
+		    "was sent.  Either set email.password_file to a file "
+		    "readable by group nudged, or run: sudo systemd-run --pipe "
+		    "--wait -p LoadCredential=smtp-password:%s/nudged/"
+		    "smtp-password nudgectl send-test --to ADDRESS", c->cmd,
+		    NUDGED_SYSCONFDIR);
+	if (strchr(to, '@') == NULL && c->conf->sms.enabled &&
+	    c->conf->sms.token == NULL && c->conf->sms.provider != NULL &&
+	    strcmp(c->conf->sms.provider, "generic") != 0)
+		return ctl_fail(EX_CONFIG, "%s: no SMS token was available to "
+		    "nudgectl (the config gives no sms.token or token_file, "
+		    "and there is no systemd credential sms-token: only the "
+		    "service gets that one); nothing was sent.  Either set "
+		    "sms.token_file to a file readable by group nudged, or run "
+		    "it through sudo systemd-run --pipe --wait -p "
+		    "LoadCredential=sms-token:%s/nudged/sms-token", c->cmd,
+		    NUDGED_SYSCONFDIR);
+	return 0;
+}
+
 int
 cmd_send_test(struct ctx *c, int argc, char **argv)
 {
@@ -90,33 +123,8 @@ cmd_send_test(struct ctx *c, int argc, char **argv)
 	if ((rc = ctl_text_ok(c, "--to", to, 254)) != 0 ||
 	    (rc = ctl_ctx_open(c)) != 0)
 		return rc;
-	/*
-	 * The service gets its password from systemd (LoadCredential); a
-	 * practitioner's shell has none, and the server's 535 would read as
-	 * a wrong password.  Say what is missing instead.
-	 */
-	if (strchr(to, '@') != NULL && c->conf->email.enabled &&
-	    c->conf->email.username != NULL && c->conf->email.password == NULL)
-		return ctl_fail(EX_CONFIG, "%s: no SMTP password was available "
-		    "to nudgectl (the config gives no email.password or "
-		    "password_file, and there is no systemd credential "
-		    "smtp-password: only the service gets that one); nothing "
-		    "was sent.  Either set email.password_file to a file "
-		    "readable by group nudged, or run: sudo systemd-run --pipe "
-		    "--wait -p LoadCredential=smtp-password:%s/nudged/"
-		    "smtp-password nudgectl send-test --to ADDRESS", c->cmd,
-		    NUDGED_SYSCONFDIR);
-	if (strchr(to, '@') == NULL && c->conf->sms.enabled &&
-	    c->conf->sms.token == NULL && c->conf->sms.provider != NULL &&
-	    strcmp(c->conf->sms.provider, "generic") != 0)
-		return ctl_fail(EX_CONFIG, "%s: no SMS token was available to "
-		    "nudgectl (the config gives no sms.token or token_file, "
-		    "and there is no systemd credential sms-token: only the "
-		    "service gets that one); nothing was sent.  Either set "
-		    "sms.token_file to a file readable by group nudged, or run "
-		    "it through sudo systemd-run --pipe --wait -p "
-		    "LoadCredential=sms-token:%s/nudged/sms-token", c->cmd,
-		    NUDGED_SYSCONFDIR);
+	if ((rc = test_secrets(c, to)) != 0)
+		return rc;
 	err[0] = '\0';
 	r = deliver_test(c->conf, c->st, to, time(NULL), err, sizeof err);
 	switch (r) {

@@ -43,6 +43,31 @@ struct client_opts {
 	int		 sms, email_ok, discreet;	/* -1: unchanged */
 };
 
+/* The typed values' own checks (the phone number's: phone_check). */
+static int
+client_check(struct ctx *c, const struct client_opts *o)
+{
+	int rc;
+
+	if ((o->first && o->clr_first) || (o->email && o->clr_email) ||
+	    (o->phone && o->clr_phone))
+		return ctl_fail(EX_USAGE, "%s: give a value or clear it, not "
+		    "both", c->cmd);
+	if ((o->name && (rc = ctl_text_ok(c, "--name", o->name, 200)) != 0) ||
+	    (o->first &&
+	    (rc = ctl_text_ok(c, "--first-name", o->first, 100)) != 0) ||
+	    (o->phone && (rc = ctl_text_ok(c, "--phone", o->phone, 40)) != 0))
+		return rc;
+	if (o->email && (strlen(o->email) > 254 || !address_valid(o->email)))
+		return ctl_fail(EX_DATAERR, "%s: '%s' is not a valid email "
+		    "address", c->cmd, o->email);
+	if (o->email && strchr(strrchr(o->email, '@'), '.') == NULL)
+		ctl_warn(c, "the email address '%s' has no dot in its domain "
+		    "(a typo such as 'gmailcom'?); saved as typed", o->email);
+	return 0;
+}
+
+/* client add's and edit's options.  0, DONE or an exit code. */
 static int
 client_parse(struct ctx *c, int argc, char **argv, struct client_opts *o)
 {
@@ -62,7 +87,7 @@ client_parse(struct ctx *c, int argc, char **argv, struct client_opts *o)
 		{ "clear-phone", no_argument, NULL, O_CLR_PHONE },
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
-	int ch, rc;
+	int ch;
 
 	memset(o, 0, sizeof *o);
 	o->sms = o->email_ok = o->discreet = -1;
@@ -89,22 +114,7 @@ client_parse(struct ctx *c, int argc, char **argv, struct client_opts *o)
 			return ctl_badopt(c, ch, argv);
 		}
 	}
-	if ((o->first && o->clr_first) || (o->email && o->clr_email) ||
-	    (o->phone && o->clr_phone))
-		return ctl_fail(EX_USAGE, "%s: give a value or clear it, not "
-		    "both", c->cmd);
-	if ((o->name && (rc = ctl_text_ok(c, "--name", o->name, 200)) != 0) ||
-	    (o->first &&
-	    (rc = ctl_text_ok(c, "--first-name", o->first, 100)) != 0) ||
-	    (o->phone && (rc = ctl_text_ok(c, "--phone", o->phone, 40)) != 0))
-		return rc;
-	if (o->email && (strlen(o->email) > 254 || !address_valid(o->email)))
-		return ctl_fail(EX_DATAERR, "%s: '%s' is not a valid email "
-		    "address", c->cmd, o->email);
-	if (o->email && strchr(strrchr(o->email, '@'), '.') == NULL)
-		ctl_warn(c, "the email address '%s' has no dot in its domain "
-		    "(a typo such as 'gmailcom'?); saved as typed", o->email);
-	return 0;
+	return client_check(c, o);
 }
 
 /*
@@ -380,50 +390,62 @@ cmd_client_optin(struct ctx *c, int argc, char **argv)
 
 /* ---- cases ---- */
 
-int
-cmd_case_add(struct ctx *c, int argc, char **argv)
+/* case add's --label and one or two --client.  0, DONE or an exit code. */
+static int
+case_opts(struct ctx *c, int argc, char **argv, const char **label,
+    long long ids[2], int *n)
 {
 	static const struct option lo[] = {
 		{ "label", required_argument, NULL, O_LABEL },
 		{ "client", required_argument, NULL, O_CLIENT },
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
-	const char *label = NULL;
-	struct client_row cl[2];
-	char err[512];
-	long long ids[2], id;
-	int ch, rc, n = 0, i;
+	int ch, rc;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
 		switch (ch) {
 		case O_LABEL:
-			label = optarg;
+			*label = optarg;
 			break;
 		case O_CLIENT:
-			if (n == 2)
+			if (*n == 2)
 				return ctl_fail(EX_USAGE, "%s: a case has one "
 				    "or two clients", c->cmd);
 			if ((rc = ctl_id_arg(c, "--client", optarg,
-			    &ids[n++])) != 0)
+			    &ids[(*n)++])) != 0)
 				return rc;
 			break;
 		case 'h':
-			return ctl_help(c);
+			ctl_help(c);
+			return DONE;
 		default:
 			return ctl_badopt(c, ch, argv);
 		}
 	}
 	if ((rc = ctl_no_args(c, argc, argv)) != 0)
 		return rc;
-	if (label == NULL || n == 0)
+	if (*label == NULL || *n == 0)
 		return ctl_fail(EX_USAGE, "%s: --label and --client are "
 		    "required", c->cmd);
-	if (n == 2 && ids[0] == ids[1])
+	if (*n == 2 && ids[0] == ids[1])
 		return ctl_fail(EX_USAGE, "%s: the two clients must differ",
 		    c->cmd);
-	if ((rc = ctl_text_ok(c, "--label", label, 200)) != 0 ||
-	    (rc = ctl_tx_begin(c)) != 0)
+	return ctl_text_ok(c, "--label", *label, 200);
+}
+
+int
+cmd_case_add(struct ctx *c, int argc, char **argv)
+{
+	const char *label = NULL;
+	struct client_row cl[2];
+	char err[512];
+	long long ids[2], id;
+	int rc, n = 0, i;
+
+	if ((rc = case_opts(c, argc, argv, &label, ids, &n)) != 0)
+		return rc == DONE ? 0 : rc;
+	if ((rc = ctl_tx_begin(c)) != 0)
 		return rc;
 	memset(cl, 0, sizeof cl);
 	for (i = 0; i < n && rc == 0; i++)

@@ -201,20 +201,14 @@ generic_uses(const struct conf *c, const char *tag)
 	return 0;
 }
 
-void
-conf_load_sms(struct conf_ld *ld, const config_setting_t *root)
+/* sms.provider: 1 when it is "generic". */
+static int
+load_provider(struct conf_ld *ld, const config_setting_t *g, int on)
 {
 	struct conf *c = ld->c;
-	config_setting_t *g = conf_sub(ld, root, "sms", sms_keys);
 	char *prov = NULL;
-	int r, generic = 0, on;
+	int r, generic = 0;
 
-	if (g == NULL) {
-		c->sms.enabled = 0;
-		return;
-	}
-	conf_get_bool(ld, g, "enabled", &c->sms.enabled);
-	on = c->sms.enabled;
 	r = conf_get_str(ld, g, "provider", &prov);
 	if (r == 0 && on)
 		conf_missing(ld, "sms.provider", "sms is enabled");
@@ -229,6 +223,48 @@ conf_load_sms(struct conf_ld *ld, const config_setting_t *root)
 		generic = strcmp(c->sms.provider, "generic") == 0;
 	}
 	free(prov);
+	return generic;
+}
+
+/* sms.region: two letters, upper-cased, a region phone.c can dial. */
+static void
+load_region(struct conf_ld *ld, const config_setting_t *g)
+{
+	struct conf *c = ld->c;
+	char *p;
+
+	if (conf_get_str(ld, g, "region", &c->sms.region) != 1)
+		return;
+	p = c->sms.region;
+	if (strlen(p) != 2 || !isalpha((unsigned char)p[0]) ||
+	    !isalpha((unsigned char)p[1]))
+		conf_err(ld, conf_member(g, "region"), "'region' must "
+		    "be a two-letter country code such as \"GB\"");
+	for (; *p != '\0'; p++)
+		*p = (char)toupper((unsigned char)*p);
+	if (strlen(c->sms.region) == 2 &&
+	    !phone_region_known(c->sms.region))
+		conf_err(ld, conf_member(g, "region"), "region "
+		    "\"%s\" is not one nudged knows how to dial; "
+		    "write numbers with +country code, or use GB, IE, "
+		    "US, CA, FR, DE, NL, ES or IT",
+		    c->sms.region);
+}
+
+void
+conf_load_sms(struct conf_ld *ld, const config_setting_t *root)
+{
+	struct conf *c = ld->c;
+	config_setting_t *g = conf_sub(ld, root, "sms", sms_keys);
+	int r, generic, on;
+
+	if (g == NULL) {
+		c->sms.enabled = 0;
+		return;
+	}
+	conf_get_bool(ld, g, "enabled", &c->sms.enabled);
+	on = c->sms.enabled;
+	generic = load_provider(ld, g, on);
 	load_generic(ld, g, generic);
 
 	r = conf_get_str(ld, g, "url", &c->sms.url);
@@ -246,23 +282,7 @@ conf_load_sms(struct conf_ld *ld, const config_setting_t *root)
 		    "sms.body uses {{account}}" : "sms is enabled");
 	if (conf_get_str(ld, g, "from", &c->sms.from) == 0 && on)
 		conf_missing(ld, "sms.from", "sms is enabled");
-	if (conf_get_str(ld, g, "region", &c->sms.region) == 1) {
-		char *p = c->sms.region;
-
-		if (strlen(p) != 2 || !isalpha((unsigned char)p[0]) ||
-		    !isalpha((unsigned char)p[1]))
-			conf_err(ld, conf_member(g, "region"), "'region' must "
-			    "be a two-letter country code such as \"GB\"");
-		for (; *p != '\0'; p++)
-			*p = (char)toupper((unsigned char)*p);
-		if (strlen(c->sms.region) == 2 &&
-		    !phone_region_known(c->sms.region))
-			conf_err(ld, conf_member(g, "region"), "region "
-			    "\"%s\" is not one nudged knows how to dial; "
-			    "write numbers with +country code, or use GB, IE, "
-			    "US, CA, FR, DE, NL, ES or IT",
-			    c->sms.region);
-	}
+	load_region(ld, g);
 	conf_get_str(ld, g, "ca_file", &c->sms.ca_file);
 	conf_get_long(ld, g, "max_segments", 1, 10, &c->sms.max_segments);
 	conf_get_long(ld, g, "concurrency", 1, 32, &c->sms.concurrency);
