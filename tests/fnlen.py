@@ -26,19 +26,16 @@ NAME = re.compile(r"^([A-Za-z_]\w*)\s*\(")
 # merging.
 BUSY = "being edited in parallel (issue 11): split after the merge"
 ALLOW = {
-    ("engine/deliver.c", "dl_claim"): BUSY,
-    ("engine/deliver.c", "dl_run"): BUSY,
-    ("engine/deliver.c", "deliver_recheck"): BUSY,
-    ("engine/deliver_alert.c", "dl_alert"): BUSY,
-    ("engine/deliver_client.c", "dl_send_client"): BUSY,
-    ("engine/deliver_record.c", "dl_record"): BUSY,
-    ("engine/deliver_seq.c", "deliver_seq_run"): BUSY,
-    ("engine/deliver_weekly.c", "dl_weekly"): BUSY,
-    ("transport/mail.c", "mail_send"): BUSY,
-    ("store/store_outbox.c", "store_recover"): BUSY,
-    ("store/store_snap.c", "store_snapshot"): BUSY,
-    ("policy/plan.c", "plan_appt"): BUSY,
     ("cmd/daemon.c", "daemon_run"): BUSY,
+    ("engine/deliver.c", "dl_plan"): BUSY,
+    ("engine/deliver_alert.c", "dl_alert"): BUSY,
+    ("engine/deliver_alert.c", "dl_mail_practitioner"): BUSY,
+    ("engine/deliver_record.c", "dl_record"): BUSY,
+    ("engine/deliver_weekly.c", "dl_weekly"): BUSY,
+    ("policy/plan.c", "plan_overdue"): BUSY,
+    ("policy/plan.c", "plan_recheck"): BUSY,
+    ("policy/plan_homework.c", "plan_homework"): BUSY,
+    ("policy/plan_notice.c", "plan_moves"): BUSY,
 }
 
 

@@ -73,6 +73,10 @@ int	 ctl_one_id(const struct ctx *, int, char **, const char *what,
 int	 ctl_text_ok(const struct ctx *, const char *what, const char *,
 	    size_t max);
 int	 ctl_args_none(struct ctx *, int, char **);
+/* --mode: one of appt_mode_names.  0 or EX_USAGE (reported). */
+int	 ctl_mode_arg(const struct ctx *, const char *);
+/* --video-url: an http(s):// link, no spaces.  0 or an exit code (reported). */
+int	 ctl_video_arg(const struct ctx *, const char *);
 int	 ctl_args_id(struct ctx *, int, char **, const char *what, long long *);
 
 /* ---- configuration, database, transactions ---- */
@@ -84,7 +88,7 @@ int	 ctl_tx_end(struct ctx *, int);
 /* A store call's -1: err reported, EX_IOERR. */
 int	 ctl_ioerr(const char *err);
 /*
- * A one-row read's enum store_found: 0 when found, else reported and the
+ * A one-row read's enum store_rc: 0 when found, else reported and the
  * exit code: EX_DATAERR "<what> N does not exist", EX_IOERR with err.
  */
 int	 ctl_found(const struct ctx *, int found, const char *what, long long,

@@ -63,12 +63,15 @@ cmd_import(struct ctx *c, int argc, char **argv)
 		    argv[optind + 1]);
 	if ((rc = ctl_ctx_open(c)) != 0)
 		return rc;
-	rc = cal_import(c->conf, c->st, argv[optind], map, dry, now, &c->out,
-	    &k, err, sizeof(err));
-	if (rc == -1)
+	switch (cal_import(c->conf, c->st, argv[optind], map, dry, now,
+	    &c->out, &k, err, sizeof(err))) {
+	case CAL_SYNC_OK:
+		break;
+	case CAL_SYNC_FAILED:
 		return ctl_fail(EX_DATAERR, "%s", err);
-	if (rc != 0)
+	default:
 		return ctl_fail(EX_IOERR, "database: %s", err);
+	}
 	fputs(sbuf_str(&c->out), stdout);
 	printf("%s %s: ", dry ? "would import" : "imported", argv[optind]);
 	c->out.len = 0;
@@ -169,13 +172,14 @@ ctl_cal_status(struct ctx *c, struct sbuf *why)
 
 	for (size_t i = 0; i < c->conf->calendar.nfeeds; i++) {
 		const char *name = c->conf->calendar.feeds[i].name;
-		int r = store_feed_get(c->st, name, &f, err, sizeof(err));
+		enum store_rc r = store_feed_get(c->st, name, &f, err,
+		    sizeof(err));
 
 		printf("%s feed %s: ", i == 0 ? "calendar:   " : "            ",
 		    name);
-		if (r < 0)
+		if (r == STORE_ERR)
 			printf("unknown (%s)\n", err);
-		else if (r == 0 || f.last_try == 0)
+		else if (r == STORE_GONE || f.last_try == 0)
 			printf("not fetched yet\n");
 		else {
 			if (f.last_ok != 0) {

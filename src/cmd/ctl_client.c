@@ -48,17 +48,10 @@ edit_check(struct ctx *c, const struct appt_change *e)
 	if (e->for_client != 0 && e->everyone)
 		return ctl_fail(EX_USAGE, "%s: --for or --everyone, not both",
 		    c->cmd);
-	if (e->mode != NULL && strcmp(e->mode, "in_person") != 0 &&
-	    strcmp(e->mode, "online") != 0 && strcmp(e->mode, "phone") != 0)
-		return ctl_fail(EX_USAGE, "%s: --mode is in_person, online or "
-		    "phone, not '%s'", c->cmd, e->mode);
-	if (e->video_url != NULL &&
-	    ((rc = ctl_text_ok(c, "--video-url", e->video_url, 500)) != 0 ||
-	    (strncmp(e->video_url, "https://", 8) != 0 &&
-	    strncmp(e->video_url, "http://", 7) != 0) ||
-	    strchr(e->video_url, ' ') != NULL))
-		return rc ? rc : ctl_fail(EX_DATAERR, "%s: --video-url must be "
-		    "an http(s):// link without spaces", c->cmd);
+	if (e->mode != NULL && (rc = ctl_mode_arg(c, e->mode)) != 0)
+		return rc;
+	if (e->video_url != NULL && (rc = ctl_video_arg(c, e->video_url)) != 0)
+		return rc;
 	return 0;
 }
 

@@ -161,21 +161,16 @@ book_check(struct ctx *c, struct book *k)
 	if (!str_in_list(k->kind, appt_kind_names))
 		return ctl_fail(EX_USAGE, "%s: --kind is assessment, "
 		    "session or call, not '%s'", c->cmd, k->kind);
-	if (k->mode != NULL && !str_in_list(k->mode, appt_mode_names))
-		return ctl_fail(EX_USAGE, "%s: --mode is in_person, online or "
-		    "phone, not '%s'", c->cmd, k->mode);
+	if (k->mode != NULL && (rc = ctl_mode_arg(c, k->mode)) != 0)
+		return rc;
 	if (k->mode == NULL)
 		k->mode = k->video ? "online" : strcmp(k->kind, "call") == 0 ?
 		    "phone" : "in_person";
 	if (k->video != NULL && strcmp(k->mode, "online") != 0)
 		return ctl_fail(EX_USAGE, "%s: --video-url is for --mode "
 		    "online", c->cmd);
-	if (k->video != NULL &&
-	    ((rc = ctl_text_ok(c, "--video-url", k->video, 500)) != 0 ||
-	    (strncmp(k->video, "https://", 8) != 0 &&
-	    strncmp(k->video, "http://", 7) != 0) || strchr(k->video, ' ') != NULL))
-		return rc ? rc : ctl_fail(EX_DATAERR, "%s: --video-url must be "
-		    "an http(s):// link without spaces", c->cmd);
+	if (k->video != NULL && (rc = ctl_video_arg(c, k->video)) != 0)
+		return rc;
 	if (k->dur == 0)
 		k->dur = strcmp(k->kind, "assessment") == 0 ? 90 :
 		    strcmp(k->kind, "call") == 0 ? 15 : 60;

@@ -592,8 +592,9 @@ cmd_client_delete(struct ctx *c, int argc, char **argv)
 {
 	struct client_row cl;
 	char err[512], why[256];
+	enum store_rc r;
 	long long id;
-	int rc, r;
+	int rc;
 
 	if ((rc = ctl_id_tx(c, argc, argv, "client", &id)) != 0)
 		return rc == DONE ? 0 : rc;
@@ -601,9 +602,9 @@ cmd_client_delete(struct ctx *c, int argc, char **argv)
 	    sizeof err), "client", id, err)) != 0)
 		return ctl_tx_end(c, rc);
 	r = store_client_delete(c->st, id, why, sizeof why, err, sizeof err);
-	if (r == -1)
+	if (r == STORE_ERR)
 		rc = ctl_ioerr(err);
-	else if (r == 1)
+	else if (r == STORE_REFUSED)
 		rc = ctl_fail(EX_DATAERR, "%s: client %lld (%s) is not deleted: "
 		    "%s (use nudgectl client opt-out to send them nothing)",
 		    c->cmd, id, cl.name, why);

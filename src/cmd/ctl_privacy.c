@@ -190,7 +190,8 @@ cmd_client_export(struct ctx *c, int argc, char **argv)
 	struct sbuf head = { 0 };
 	char err[512], now[TZ_UTC_LEN];
 	long long id;
-	int ch, rc, r;
+	enum store_rc r;
+	int ch, rc;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
@@ -225,16 +226,16 @@ cmd_client_export(struct ctx *c, int argc, char **argv)
 		    "exported %s by nudgectl.\n%s\n", c->conf->practice.name, id,
 		    now, EXPORT_NOTE);
 	r = store_export(c->st, id, export_row, &x, err, sizeof err);
-	if (r == 1)
+	if (r == STORE_FOUND)
 		export_print(&x, &head);
 	json_decref(x.root);
 	sbuf_free(&head);
 	for (size_t k = 0; k < NSECTIONS; k++)
 		sbuf_free(&x.text[k]);
-	if (r == 0)
+	if (r == STORE_GONE)
 		return ctl_fail(EX_DATAERR, "%s: client %lld does not exist",
 		    c->cmd, id);
-	if (r < 0)
+	if (r == STORE_ERR)
 		return ctl_fail(EX_IOERR, "%s", err);
 	return 0;
 }
@@ -294,12 +295,12 @@ forget_compact(const struct ctx *c)
 	char err[512];
 
 	switch (store_vacuum(c->st, err, sizeof err)) {
-	case 0:
+	case STORE_OK:
 		printf("database compacted: no copy is left in %s or its -wal "
 		    "file (backups are the practice's to handle)\n",
 		    c->conf->database);
 		return 0;
-	case 1:
+	case STORE_HELD:
 		fprintf(stderr, "nudgectl: warning: another program has %s open, "
 		    "so its -wal file could not be emptied yet; it will be at the "
 		    "next checkpoint\n", c->conf->database);
@@ -346,6 +347,7 @@ cmd_client_forget(struct ctx *c, int argc, char **argv)
 	char e164[PHONE_E164_SIZE], digits[64], err[512];
 	long long id;
 	size_t ns;
+	enum store_rc r;
 	int rc, yes = 0;
 
 	if ((rc = forget_opts(c, argc, argv, &id, &yes)) != 0)
@@ -370,12 +372,12 @@ cmd_client_forget(struct ctx *c, int argc, char **argv)
 	    sizeof err), "client", id, err)) != 0)
 		return ctl_tx_end(c, rc);
 	ns = forget_what(c, &cl, scrub, e164, digits);
-	rc = store_forget(c->st, id, time(NULL), scrub, ns, &fs, err, sizeof err);
-	if (rc == 1)
+	r = store_forget(c->st, id, time(NULL), scrub, ns, &fs, err, sizeof err);
+	if (r == STORE_HELD)
 		rc = ctl_fail(EX_TEMPFAIL, "%s: nudged is sending a message to "
 		    "client %lld right now; nothing was changed: try again in a "
 		    "minute", c->cmd, id);
-	else if (rc < 0)
+	else if (r == STORE_ERR)
 		rc = ctl_fail(EX_IOERR, "%s", err);
 	else
 		ctl_outf(c, "client %lld forgotten: name, address and phone "

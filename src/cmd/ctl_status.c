@@ -42,7 +42,7 @@ last_pass(struct ctx *c)
 	time_t t;
 
 	/* "STAMP PLANNED SENT FAILED SKIPPED CANCELLED PENDING", each checked */
-	if (store_state_get(c->st, "pass.last", &v) == 1 && v != NULL &&
+	if (store_state_get(c->st, "pass.last", &v) == STORE_FOUND && v != NULL &&
 	    (tok = strtok_r(v, " ", &save)) != NULL &&
 	    strlen(tok) < sizeof(stamp)) {
 		snprintf(stamp, sizeof(stamp), "%s", tok);
@@ -78,7 +78,7 @@ channel(struct ctx *c, enum chan ch, const struct store_status *s)
 	int paused = 0;
 
 	printf("%-5s        ", chan_name(ch));
-	if (store_state_get(c->st, pause_key[ch], &v) == 1 && v != NULL) {
+	if (store_state_get(c->st, pause_key[ch], &v) == STORE_FOUND && v != NULL) {
 		why = strchr(v, ' ');
 		why = why ? why + 1 : v;
 		/* As in the digest: a server's reply may quote an address. */
@@ -102,15 +102,15 @@ static void
 status_service(const struct ctx *c)
 {
 	long pid;
-	int held;
+	enum store_rc held;
 
 	printf("database:    %s\n", c->conf->database);
 	held = store_lock_holder(c->conf->database, &pid);
-	if (held == 1 && pid > 0)
+	if (held == STORE_HELD && pid > 0)
 		printf("service:     running (pid %ld)\n", pid);
-	else if (held == 1)
+	else if (held == STORE_HELD)
 		printf("service:     running\n");
-	else if (held == 0)
+	else if (held == STORE_OK)
 		printf("service:     not running (no nudged delivers from this "
 		    "database)\n");
 	else
@@ -152,7 +152,8 @@ status_digest(struct ctx *c, const struct store_status *s, struct sbuf *why)
 	time_t t;
 
 	printf("digest:      ");
-	if (store_state_get(c->st, "alert.last", &last) == 1 && last != NULL &&
+	if (store_state_get(c->st, "alert.last", &last) ==
+	    STORE_FOUND && last != NULL &&
 	    tz_parse_utc(last, &t) == 0)
 		printf("last sent %s", ctl_when_short(last, buf, sizeof buf));
 	else

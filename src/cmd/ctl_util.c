@@ -28,19 +28,28 @@
 /* The service's group (systemd/nudged.sysusers). */
 #define CTL_GROUP	"nudged"
 
-/* One line on stderr; control characters from user data become '?'. */
-int
-ctl_fail(int code, const char *fmt, ...)
+/* fmt into buf, one line: control characters from user data become '?'. */
+static void
+line_vformat(char *buf, size_t len, const char *fmt, va_list ap)
 {
-	char buf[1024], *p;
-	va_list ap;
+	char *p;
 
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
+	vsnprintf(buf, len, fmt, ap);
 	for (p = buf; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
+}
+
+/* One line on stderr. */
+int
+ctl_fail(int code, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	line_vformat(buf, sizeof buf, fmt, ap);
+	va_end(ap);
 	fprintf(stderr, "nudgectl: %s\n", buf);
 	return code;
 }
@@ -49,15 +58,12 @@ ctl_fail(int code, const char *fmt, ...)
 void
 ctl_warn(const struct ctx *c, const char *fmt, ...)
 {
-	char buf[1024], *p;
+	char buf[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
+	line_vformat(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	for (p = buf; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
 	fprintf(stderr, "nudgectl: %s: warning: %s\n", c->cmd, buf);
 }
 
@@ -210,6 +216,29 @@ utf:
 	return ctl_fail(EX_DATAERR, "%s: %s is not valid UTF-8", c->cmd, what);
 }
 
+int
+ctl_mode_arg(const struct ctx *c, const char *mode)
+{
+	if (!str_in_list(mode, appt_mode_names))
+		return ctl_fail(EX_USAGE, "%s: --mode is in_person, online or "
+		    "phone, not '%s'", c->cmd, mode);
+	return 0;
+}
+
+int
+ctl_video_arg(const struct ctx *c, const char *url)
+{
+	int rc;
+
+	if ((rc = ctl_text_ok(c, "--video-url", url, 500)) != 0)
+		return rc;
+	if ((strncmp(url, "https://", 8) != 0 &&
+	    strncmp(url, "http://", 7) != 0) || strchr(url, ' ') != NULL)
+		return ctl_fail(EX_DATAERR, "%s: --video-url must be an "
+		    "http(s):// link without spaces", c->cmd);
+	return 0;
+}
+
 /*
  * A date or time option that did not parse: "impossible" when it has the
  * right shape but names no real day or time (2026-02-30), else the form
@@ -296,9 +325,9 @@ ctl_ctx_open(struct ctx *c)
 	if (c->init) {
 		r = store_perm_mkdir(c->conf->database, CTL_GROUP, err,
 		    sizeof err);
-		if (r == -1)
+		if (r == STORE_ERR)
 			return ctl_fail(EX_IOERR, "%s", err);
-		if (r == 1)
+		if (r == STORE_NEW)
 			printf("%s\n", err);
 	}
 	created = c->init && access(c->conf->database, F_OK) == -1;

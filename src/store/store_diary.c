@@ -21,9 +21,13 @@
 	" h.ends_on, h.every_days, h.at_time, h.active FROM homework h" \
 	" LEFT JOIN cases k ON k.id = h.case_id"
 
-static void
-appt_row_read(sqlite3_stmt *st, struct appt_row *a)
+static int
+appt_fill(sqlite3_stmt *st, void *rec, char *why, size_t whylen)
 {
+	struct appt_row *a = rec;
+
+	(void)why;
+	(void)whylen;
 	a->id = sqlite3_column_int64(st, 0);
 	a->case_id = sqlite3_column_int64(st, 1);
 	a->starts_at = xstrdup(col_str(st, 2) ? col_str(st, 2) : "");
@@ -35,34 +39,23 @@ appt_row_read(sqlite3_stmt *st, struct appt_row *a)
 	a->for_client = sqlite3_column_int64(st, 8);
 	a->case_label = col_dup(st, 9);
 	a->case_closed = sqlite3_column_int(st, 10) != 0;
+	return 0;
 }
 
-int
+enum store_rc
 store_appt_row(struct store *s, long long id, struct appt_row *a, char *err,
     size_t errlen)
 {
-	sqlite3_stmt *st;
-	int r;
-
 	memset(a, 0, sizeof(*a));
-	if ((st = store_prep(s, APPT_ROW_SQL " WHERE a.id = ?1", err,
-	    errlen)) == NULL)
-		return STORE_ERR;
-	sqlite3_bind_int64(st, 1, id);
-	if ((r = store_step_one(s, st, "reading the appointment", err,
-	    errlen)) == STORE_FOUND)
-		appt_row_read(st, a);
-	store_done(s, st);
-	return r;
+	return store_read_id(s, APPT_ROW_SQL " WHERE a.id = ?1", id, appt_fill,
+	    a, "reading the appointment", err, errlen);
 }
 
 int
 store_appt_rows(struct store *s, long long case_id, struct appt_row **out,
     size_t *n, char *err, size_t errlen)
 {
-	struct appt_row *v = NULL;
 	sqlite3_stmt *st;
-	size_t cap = 0;
 	int rc;
 
 	*out = NULL;
@@ -71,18 +64,14 @@ store_appt_rows(struct store *s, long long case_id, struct appt_row **out,
 	    " ORDER BY a.starts_at, a.id", err, errlen)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, case_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		v = store_grow(v, *n, &cap, sizeof(*v));
-		appt_row_read(st, &v[(*n)++]);
-	}
-	store_done(s, st);
-	if (rc != SQLITE_DONE) {
-		appt_rows_free(v, *n);
+	*out = store_read_list(s, st, sizeof(**out), appt_fill, n, &rc,
+	    "reading appointments", err, errlen);
+	if (rc != 0) {
+		appt_rows_free(*out, *n);
+		*out = NULL;
 		*n = 0;
-		return store_dberr(s, err, errlen, "reading appointments");
 	}
-	*out = v;
-	return 0;
+	return rc;
 }
 
 int
@@ -190,9 +179,13 @@ store_appt_change(struct store *s, long long id, const struct appt_change *c,
 
 /* ------------------------------------------------------------- homework */
 
-static void
-homework_row_read(sqlite3_stmt *st, struct homework_row *h)
+static int
+homework_fill(sqlite3_stmt *st, void *rec, char *why, size_t whylen)
 {
+	struct homework_row *h = rec;
+
+	(void)why;
+	(void)whylen;
 	h->id = sqlite3_column_int64(st, 0);
 	h->case_id = sqlite3_column_int64(st, 1);
 	h->case_label = col_dup(st, 2);
@@ -202,34 +195,23 @@ homework_row_read(sqlite3_stmt *st, struct homework_row *h)
 	h->every_days = sqlite3_column_int(st, 6);
 	h->at_time = col_dup(st, 7);
 	h->active = sqlite3_column_int(st, 8) != 0;
+	return 0;
 }
 
-int
+enum store_rc
 store_homework_row(struct store *s, long long id, struct homework_row *h,
     char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
-	int r;
-
 	memset(h, 0, sizeof(*h));
-	if ((st = store_prep(s, HW_ROW_SQL " WHERE h.id = ?1", err,
-	    errlen)) == NULL)
-		return STORE_ERR;
-	sqlite3_bind_int64(st, 1, id);
-	if ((r = store_step_one(s, st, "reading the homework", err,
-	    errlen)) == STORE_FOUND)
-		homework_row_read(st, h);
-	store_done(s, st);
-	return r;
+	return store_read_id(s, HW_ROW_SQL " WHERE h.id = ?1", id,
+	    homework_fill, h, "reading the homework", err, errlen);
 }
 
 int
 store_homework_rows(struct store *s, long long case_id,
     struct homework_row **out, size_t *n, char *err, size_t errlen)
 {
-	struct homework_row *v = NULL;
 	sqlite3_stmt *st;
-	size_t cap = 0;
 	int rc;
 
 	*out = NULL;
@@ -238,18 +220,14 @@ store_homework_rows(struct store *s, long long case_id,
 	    " ORDER BY h.id", err, errlen)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, case_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		v = store_grow(v, *n, &cap, sizeof(*v));
-		homework_row_read(st, &v[(*n)++]);
-	}
-	store_done(s, st);
-	if (rc != SQLITE_DONE) {
-		homework_rows_free(v, *n);
+	*out = store_read_list(s, st, sizeof(**out), homework_fill, n, &rc,
+	    "reading homework", err, errlen);
+	if (rc != 0) {
+		homework_rows_free(*out, *n);
+		*out = NULL;
 		*n = 0;
-		return store_dberr(s, err, errlen, "reading homework");
 	}
-	*out = v;
-	return 0;
+	return rc;
 }
 
 int

@@ -22,9 +22,13 @@ col_flag(sqlite3_stmt *st, int i)
 	return sqlite3_column_int64(st, i) != 0;
 }
 
-static void
-client_row_read(sqlite3_stmt *st, struct client_row *c)
+static int
+client_fill(sqlite3_stmt *st, void *rec, char *why, size_t whylen)
 {
+	struct client_row *c = rec;
+
+	(void)why;
+	(void)whylen;
 	c->id = sqlite3_column_int64(st, 0);
 	c->name = xstrdup(col_str(st, 1) ? col_str(st, 1) : "");
 	c->first_name = col_dup(st, 2);
@@ -34,34 +38,23 @@ client_row_read(sqlite3_stmt *st, struct client_row *c)
 	c->sms_consent = col_flag(st, 6);
 	c->discreet = col_flag(st, 7);
 	c->opted_out_at = col_dup(st, 8);
+	return 0;
 }
 
-int
+enum store_rc
 store_client_row(struct store *s, long long id, struct client_row *c,
     char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
-	int r;
-
 	memset(c, 0, sizeof(*c));
-	if ((st = store_prep(s, CLIENT_ROW_SQL " WHERE id = ?1", err,
-	    errlen)) == NULL)
-		return STORE_ERR;
-	sqlite3_bind_int64(st, 1, id);
-	if ((r = store_step_one(s, st, "reading the client", err,
-	    errlen)) == STORE_FOUND)
-		client_row_read(st, c);
-	store_done(s, st);
-	return r;
+	return store_read_id(s, CLIENT_ROW_SQL " WHERE id = ?1", id,
+	    client_fill, c, "reading the client", err, errlen);
 }
 
 int
 store_client_rows(struct store *s, struct client_row **out, size_t *n,
     char *err, size_t errlen)
 {
-	struct client_row *v = NULL;
 	sqlite3_stmt *st;
-	size_t cap = 0;
 	int rc;
 
 	*out = NULL;
@@ -69,18 +62,14 @@ store_client_rows(struct store *s, struct client_row **out, size_t *n,
 	if ((st = store_prep(s, CLIENT_ROW_SQL " ORDER BY id", err,
 	    errlen)) == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		v = store_grow(v, *n, &cap, sizeof(*v));
-		client_row_read(st, &v[(*n)++]);
-	}
-	store_done(s, st);
-	if (rc != SQLITE_DONE) {
-		client_rows_free(v, *n);
+	*out = store_read_list(s, st, sizeof(**out), client_fill, n, &rc,
+	    "reading clients", err, errlen);
+	if (rc != 0) {
+		client_rows_free(*out, *n);
+		*out = NULL;
 		*n = 0;
-		return store_dberr(s, err, errlen, "reading clients");
 	}
-	*out = v;
-	return 0;
+	return rc;
 }
 
 /* Bind name .. discreet of c as ?1 .. ?7. */
@@ -144,12 +133,17 @@ store_client_opt_out(struct store *s, long long id, time_t at, char *err,
 
 /* ---------------------------------------------------------------- cases */
 
-static void
-case_row_read(sqlite3_stmt *st, struct case_row *k)
+static int
+case_fill(sqlite3_stmt *st, void *rec, char *why, size_t whylen)
 {
+	struct case_row *k = rec;
+
+	(void)why;
+	(void)whylen;
 	k->id = sqlite3_column_int64(st, 0);
 	k->label = xstrdup(col_str(st, 1) ? col_str(st, 1) : "");
 	k->closed_at = col_dup(st, 2);
+	return 0;
 }
 
 /* Cases from st (id, label, closed_at), bound by the caller. */
@@ -157,24 +151,16 @@ static int
 case_list(struct store *s, sqlite3_stmt *st, struct case_row **out,
     size_t *n, char *err, size_t errlen)
 {
-	struct case_row *v = NULL;
-	size_t cap = 0;
 	int rc;
 
-	*out = NULL;
-	*n = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		v = store_grow(v, *n, &cap, sizeof(*v));
-		case_row_read(st, &v[(*n)++]);
-	}
-	store_done(s, st);
-	if (rc != SQLITE_DONE) {
-		case_rows_free(v, *n);
+	*out = store_read_list(s, st, sizeof(**out), case_fill, n, &rc,
+	    "reading cases", err, errlen);
+	if (rc != 0) {
+		case_rows_free(*out, *n);
+		*out = NULL;
 		*n = 0;
-		return store_dberr(s, err, errlen, "reading cases");
 	}
-	*out = v;
-	return 0;
+	return rc;
 }
 
 int
@@ -193,23 +179,14 @@ store_client_cases(struct store *s, long long client_id,
 	return case_list(s, st, out, n, err, errlen);
 }
 
-int
+enum store_rc
 store_case_row(struct store *s, long long id, struct case_row *k, char *err,
     size_t errlen)
 {
-	sqlite3_stmt *st;
-	int r;
-
 	memset(k, 0, sizeof(*k));
-	if ((st = store_prep(s, "SELECT id, label, closed_at FROM cases"
-	    " WHERE id = ?1", err, errlen)) == NULL)
-		return STORE_ERR;
-	sqlite3_bind_int64(st, 1, id);
-	if ((r = store_step_one(s, st, "reading the case", err,
-	    errlen)) == STORE_FOUND)
-		case_row_read(st, k);
-	store_done(s, st);
-	return r;
+	return store_read_id(s, "SELECT id, label, closed_at FROM cases"
+	    " WHERE id = ?1", id, case_fill, k, "reading the case", err,
+	    errlen);
 }
 
 /* k's members, ids ascending, with their names. */
@@ -306,7 +283,7 @@ store_case_close(struct store *s, long long id, time_t at, char *err,
 	return store_run(s, st, "closing the case", err, errlen);
 }
 
-int
+enum store_rc
 store_case_member(struct store *s, long long case_id, long long client_id,
     char *err, size_t errlen)
 {

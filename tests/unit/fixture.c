@@ -162,3 +162,33 @@ fx_sql_text(struct store *s, const char *q, char *buf, size_t len)
 	sqlite3_finalize(st);
 	return buf;
 }
+
+int
+fx_db_group_setup(void **state)
+{
+	(void)state;
+	return fx_tz_london() != 0 ? -1 : fx_dir_make("db");
+}
+
+int
+fx_db_group_teardown(void **state)
+{
+	(void)state;
+	return fx_dir_remove();
+}
+
+int
+fx_db_setup(void **state)
+{
+	(void)state;
+	fx_db_new();
+	return 0;
+}
+
+int
+fx_db_teardown(void **state)
+{
+	(void)state;
+	fx_db_remove(fx_db());
+	return 0;
+}

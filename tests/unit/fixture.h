@@ -35,6 +35,17 @@ void	 fx_db_remove(const char *path);
 /* store_open on the current database, failing the test on error. */
 struct store *fx_open(void);
 
+/*
+ * cmocka fixtures for a group of database tests: the group's directory
+ * (with London time), and a fresh database per test, removed after.
+ */
+int	 fx_db_group_setup(void **state);
+int	 fx_db_group_teardown(void **state);
+int	 fx_db_setup(void **state);
+int	 fx_db_teardown(void **state);
+#define FX_DB_TEST(t)	cmocka_unit_test_setup_teardown(t, fx_db_setup, \
+	fx_db_teardown)
+
 /* Test data and checks on a store's connection. */
 void	 fx_sql(struct store *, const char *sql);
 long long fx_sql_int(struct store *, const char *sql);	/* -999: no row */
