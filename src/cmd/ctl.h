@@ -62,6 +62,15 @@ int	 ctl_date_arg(const struct ctx *, const char *opt, const char *,
 
 /* ---- options and arguments ---- */
 int	 ctl_help(const struct ctx *);
+/*
+ * The next option (getopt_long: shorts, with ":h" first, and lo; set
+ * optind = 0 before the first), or -1 at the end.  --help (printed) and
+ * a bad option (reported) end it too: *rc is then DONE or the exit code,
+ * else 0.
+ */
+struct option;
+int	 ctl_getopt(struct ctx *, int, char **, const char *shorts,
+	    const struct option *lo, int *rc);
 int	 ctl_badopt(const struct ctx *, int, char **);
 int	 ctl_no_args(const struct ctx *, int, char **);
 int	 ctl_num(const struct ctx *, const char *opt, const char *, long min,

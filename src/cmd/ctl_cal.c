@@ -40,10 +40,8 @@ cmd_import(struct ctx *c, int argc, char **argv)
 	int ch, dry = 0, rc;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-		if (ch == 'h')
-			return ctl_help(c);
-		else if (ch == O_DRY)
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
+		if (ch == O_DRY)
 			dry = 1;
 		else if (ch == O_COLUMNS)
 			map = optarg;
@@ -52,9 +50,10 @@ cmd_import(struct ctx *c, int argc, char **argv)
 				return ctl_fail(EX_USAGE, "%s: --now wants "
 				    "YYYY-MM-DDTHH:MM:SSZ, not '%s'", c->cmd,
 				    optarg);
-		} else
-			return ctl_badopt(c, ch, argv);
+		}
 	}
+	if (rc != 0)
+		return rc == DONE ? 0 : rc;
 	if (optind >= argc)
 		return ctl_fail(EX_USAGE, "%s: which file? give an .ics or .csv "
 		    "file (see --help)", c->cmd);
@@ -88,14 +87,13 @@ cmd_calendar_sync(struct ctx *c, int argc, char **argv)
 	struct cal_counts k;
 	char err[1024];
 	const char *only = NULL;
-	int ch, rc, failed = 0, found = 0;
+	int rc, failed = 0, found = 0;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-		if (ch == 'h')
-			return ctl_help(c);
-		return ctl_badopt(c, ch, argv);
-	}
+	while (ctl_getopt(c, argc, argv, ":h", lo, &rc) != -1)
+		continue;
+	if (rc != 0)
+		return rc == DONE ? 0 : rc;
 	if (optind < argc)
 		only = argv[optind++];
 	if ((rc = ctl_no_args(c, argc, argv)) != 0 ||

@@ -35,7 +35,7 @@ cmd_upcoming(struct ctx *c, int argc, char **argv)
 	time_t now = 0;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		if (ch == O_DAYS) {
 			if ((rc = ctl_num(c, "--days", optarg, 1, 366,
 			    &days)) != 0)
@@ -45,11 +45,10 @@ cmd_upcoming(struct ctx *c, int argc, char **argv)
 				return ctl_bad_date(c, "--now", optarg,
 				    "9999-99-99T99:99:99Z",
 				    "YYYY-MM-DDTHH:MM:SSZ (UTC)");
-		} else if (ch == 'h')
-			return ctl_help(c);
-		else
-			return ctl_badopt(c, ch, argv);
+		}
 	}
+	if (rc != 0)
+		return rc == DONE ? 0 : rc;
 	/* A preview: planned on a private copy, no lock held, nothing written. */
 	c->preview = 1;
 	if ((rc = ctl_no_args(c, argc, argv)) != 0 ||
@@ -108,14 +107,12 @@ cmd_send_test(struct ctx *c, int argc, char **argv)
 	int ch, rc, r;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		if (ch == O_TO)
 			to = optarg;
-		else if (ch == 'h')
-			return ctl_help(c);
-		else
-			return ctl_badopt(c, ch, argv);
 	}
+	if (rc != 0)
+		return rc == DONE ? 0 : rc;
 	if ((rc = ctl_no_args(c, argc, argv)) != 0)
 		return rc;
 	if (to == NULL)

@@ -87,12 +87,12 @@ client_parse(struct ctx *c, int argc, char **argv, struct client_opts *o)
 		{ "clear-phone", no_argument, NULL, O_CLR_PHONE },
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
-	int ch;
+	int ch, rc;
 
 	memset(o, 0, sizeof *o);
 	o->sms = o->email_ok = o->discreet = -1;
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		switch (ch) {
 		case O_NAME: o->name = optarg; break;
 		case O_FIRST: o->first = optarg; break;
@@ -107,13 +107,10 @@ client_parse(struct ctx *c, int argc, char **argv, struct client_opts *o)
 		case O_CLR_FIRST: o->clr_first = 1; break;
 		case O_CLR_EMAIL: o->clr_email = 1; break;
 		case O_CLR_PHONE: o->clr_phone = 1; break;
-		case 'h':
-			ctl_help(c);
-			return DONE;
-		default:
-			return ctl_badopt(c, ch, argv);
 		}
 	}
+	if (rc != 0)
+		return rc;
 	return client_check(c, o);
 }
 
@@ -403,7 +400,7 @@ case_opts(struct ctx *c, int argc, char **argv, const char **label,
 	int ch, rc;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		switch (ch) {
 		case O_LABEL:
 			*label = optarg;
@@ -416,13 +413,10 @@ case_opts(struct ctx *c, int argc, char **argv, const char **label,
 			    &ids[(*n)++])) != 0)
 				return rc;
 			break;
-		case 'h':
-			ctl_help(c);
-			return DONE;
-		default:
-			return ctl_badopt(c, ch, argv);
 		}
 	}
+	if (rc != 0)
+		return rc;
 	if ((rc = ctl_no_args(c, argc, argv)) != 0)
 		return rc;
 	if (*label == NULL || *n == 0)
@@ -518,14 +512,12 @@ cmd_case_close(struct ctx *c, int argc, char **argv)
 	int ch, rc, cancel = 0;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		if (ch == O_CANCEL_FUTURE)
 			cancel = 1;
-		else if (ch == 'h')
-			return ctl_help(c);
-		else
-			return ctl_badopt(c, ch, argv);
 	}
+	if (rc != 0)
+		return rc == DONE ? 0 : rc;
 	if ((rc = ctl_one_id(c, argc, argv, "case", &id)) != 0 ||
 	    (rc = ctl_tx_begin(c)) != 0)
 		return rc;

@@ -194,7 +194,7 @@ cmd_client_export(struct ctx *c, int argc, char **argv)
 	int ch, rc;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		switch (ch) {
 		case O_FORMAT:
 			if (strcmp(optarg, "json") == 0)
@@ -205,12 +205,10 @@ cmd_client_export(struct ctx *c, int argc, char **argv)
 				return ctl_fail(EX_USAGE, "%s: --format is "
 				    "json or text, not '%s'", c->cmd, optarg);
 			break;
-		case 'h':
-			return ctl_help(c);
-		default:
-			return ctl_badopt(c, ch, argv);
 		}
 	}
+	if (rc != 0)
+		return rc == DONE ? 0 : rc;
 	if ((rc = ctl_one_id(c, argc, argv, "client", &id)) != 0 ||
 	    (rc = ctl_ctx_open(c)) != 0)
 		return rc;
@@ -319,22 +317,19 @@ forget_opts(struct ctx *c, int argc, char **argv, long long *id, int *yes)
 		{ "yes", no_argument, NULL, O_YES },
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
-	int ch;
+	int ch, rc;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":hy", lo, NULL)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, ":hy", lo, &rc)) != -1) {
 		switch (ch) {
 		case O_YES:
 		case 'y':
 			*yes = 1;
 			break;
-		case 'h':
-			ctl_help(c);
-			return DONE;
-		default:
-			return ctl_badopt(c, ch, argv);
 		}
 	}
+	if (rc != 0)
+		return rc;
 	return ctl_one_id(c, argc, argv, "client", id);
 }
 
@@ -437,17 +432,15 @@ cmd_alert(struct ctx *c, int argc, char **argv)
 	int ch, rc, failed = 0, res;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		switch (ch) {
 		case O_SERVICE_FAILED:
 			failed = 1;
 			break;
-		case 'h':
-			return ctl_help(c);
-		default:
-			return ctl_badopt(c, ch, argv);
 		}
 	}
+	if (rc != 0)
+		return rc == DONE ? 0 : rc;
 	if ((rc = ctl_no_args(c, argc, argv)) != 0)
 		return rc;
 	if (!failed)

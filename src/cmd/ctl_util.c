@@ -142,21 +142,35 @@ ctl_one_id(const struct ctx *c, int argc, char **argv, const char *what,
 	return ctl_id_arg(c, what, argv[optind], id);
 }
 
+int
+ctl_getopt(struct ctx *c, int argc, char **argv, const char *shorts,
+    const struct option *lo, int *rc)
+{
+	int ch = getopt_long(argc, argv, shorts, lo, NULL);
+
+	*rc = 0;
+	if (ch == 'h') {
+		ctl_help(c);
+		*rc = DONE;
+		return -1;
+	}
+	if (ch == ':' || ch == '?') {
+		*rc = ctl_badopt(c, ch, argv);
+		return -1;
+	}
+	return ch;
+}
+
 static int
 opts_none(struct ctx *c, int argc, char **argv)
 {
 	static const struct option lo[] = { HELP_OPT, { NULL, 0, NULL, 0 } };
-	int ch;
+	int rc;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-		if (ch == 'h') {
-			ctl_help(c);
-			return DONE;
-		}
-		return ctl_badopt(c, ch, argv);
-	}
-	return 0;
+	while (ctl_getopt(c, argc, argv, ":h", lo, &rc) != -1)
+		continue;
+	return rc;
 }
 
 /* No option but --help, and no arguments.  0, DONE or an exit code. */

@@ -138,13 +138,13 @@ load_generic(struct conf_ld *ld, const config_setting_t *g, int generic)
 		if (!generic && conf_member(g, generic_keys[i]) != NULL)
 			conf_err(ld, conf_member(g, generic_keys[i]), "'%s' is "
 			    "only for provider = \"generic\"", generic_keys[i]);
-	if (conf_get_str(ld, g, "method", &c->sms.method) == 1 &&
+	if (conf_get_str(ld, g, "method", &c->sms.method) == CONF_SET &&
 	    strcmp(c->sms.method, "POST") != 0 &&
 	    strcmp(c->sms.method, "PUT") != 0)
 		conf_err(ld, conf_member(g, "method"), "'method' must be "
 		    "\"POST\" or \"PUT\", not \"%s\"", c->sms.method);
 	if (conf_get_strlist(ld, g, "headers", NULL, "[\"Authorization: Bearer "
-	    "{{token}}\"]", add_header, c) == 1) {
+	    "{{token}}\"]", add_header, c) == CONF_SET) {
 		for (i = 0; i < c->sms.nheaders; i++) {
 			const char *h = c->sms.headers[i];
 
@@ -159,7 +159,7 @@ load_generic(struct conf_ld *ld, const config_setting_t *g, int generic)
 				    "header \"%.*s\": %s", (int)n, h, err);
 		}
 	}
-	if (conf_get_str(ld, g, "content_type", &c->sms.content_type) == 1) {
+	if (conf_get_str(ld, g, "content_type", &c->sms.content_type) == CONF_SET) {
 		ct = c->sms.content_type;
 		n = strcspn(ct, "; ");
 		if (!(n == 33 && strncasecmp(ct,
@@ -207,16 +207,17 @@ load_provider(struct conf_ld *ld, const config_setting_t *g, int on)
 {
 	struct conf *c = ld->c;
 	char *prov = NULL;
-	int r, generic = 0;
+	enum conf_got r;
+	int generic = 0;
 
 	r = conf_get_str(ld, g, "provider", &prov);
-	if (r == 0 && on)
+	if (r == CONF_ABSENT && on)
 		conf_missing(ld, "sms.provider", "sms is enabled");
-	if (r == 1 && strcmp(prov, "twilio") != 0 &&
+	if (r == CONF_SET && strcmp(prov, "twilio") != 0 &&
 	    strcmp(prov, "vonage") != 0 && strcmp(prov, "generic") != 0)
 		conf_err(ld, conf_member(g, "provider"), "'provider' must be "
 		    "\"twilio\", \"vonage\" or \"generic\", not \"%s\"", prov);
-	else if (r == 1) {
+	else if (r == CONF_SET) {
 		free(c->sms.provider);
 		c->sms.provider = prov;
 		prov = NULL;
@@ -233,7 +234,7 @@ load_region(struct conf_ld *ld, const config_setting_t *g)
 	struct conf *c = ld->c;
 	char *p;
 
-	if (conf_get_str(ld, g, "region", &c->sms.region) != 1)
+	if (conf_get_str(ld, g, "region", &c->sms.region) != CONF_SET)
 		return;
 	p = c->sms.region;
 	if (strlen(p) != 2 || !isalpha((unsigned char)p[0]) ||
@@ -256,7 +257,8 @@ conf_load_sms(struct conf_ld *ld, const config_setting_t *root)
 {
 	struct conf *c = ld->c;
 	config_setting_t *g = conf_sub(ld, root, "sms", sms_keys);
-	int r, generic, on;
+	enum conf_got r;
+	int generic, on;
 
 	if (g == NULL) {
 		c->sms.enabled = 0;
@@ -268,19 +270,19 @@ conf_load_sms(struct conf_ld *ld, const config_setting_t *root)
 	load_generic(ld, g, generic);
 
 	r = conf_get_str(ld, g, "url", &c->sms.url);
-	if (r == 0 && on)
+	if (r == CONF_ABSENT && on)
 		conf_missing(ld, "sms.url", "sms is enabled");
-	if (r == 1 && !conf_has_scheme(c->sms.url, "https://") &&
+	if (r == CONF_SET && !conf_has_scheme(c->sms.url, "https://") &&
 	    !(conf_has_scheme(c->sms.url, "http://") &&
 	    loopback_url(c->sms.url)))
 		conf_err(ld, conf_member(g, "url"), "'url' must start with "
 		    "https:// (plain http:// only for a loopback host such as "
 		    "127.0.0.1 or localhost)");
-	if (conf_get_str(ld, g, "account", &c->sms.account) == 0 && on &&
+	if (conf_get_str(ld, g, "account", &c->sms.account) == CONF_ABSENT && on &&
 	    (!generic || generic_uses(c, "{{account}}")))
 		conf_missing(ld, "sms.account", generic ?
 		    "sms.body uses {{account}}" : "sms is enabled");
-	if (conf_get_str(ld, g, "from", &c->sms.from) == 0 && on)
+	if (conf_get_str(ld, g, "from", &c->sms.from) == CONF_ABSENT && on)
 		conf_missing(ld, "sms.from", "sms is enabled");
 	load_region(ld, g);
 	conf_get_str(ld, g, "ca_file", &c->sms.ca_file);

@@ -1,9 +1,9 @@
 /*
  * store_ctl: the reads and writes behind nudgectl's warnings and its
  * "undo" commands: look-alike clients, overlapping appointments (of the
- * same case, and the practice's others at the same time), a case's future appointments (case close
- * --cancel-future), case reopen and client delete.  Inside the caller's
- * transaction.
+ * same case, and the practice's others at the same time), a case's
+ * future appointments (case close --cancel-future), case reopen and
+ * client delete.  Inside the caller's transaction.
  */
 #include <stdio.h>
 #include <stdlib.h>
