@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "fixture.h"
+#include "conf/conf.h"
 #include "store/store.h"
 #include "base/tz.h"
 #include "base/util.h"
@@ -34,6 +35,35 @@ fx_tz_london(void)
 		return -1;
 	}
 	return 0;
+}
+
+void
+fx_conf_practice(struct conf *cf)
+{
+	memset(cf, 0, sizeof(*cf));
+	cf->practice.name = "Hughes Relationship Therapy";
+	cf->practice.practitioner = "Christian Hughes";
+	cf->practice.email = "christian@example.org";
+	cf->email.enabled = 1;
+	cf->sms.enabled = 1;
+	cf->sms.region = "GB";
+	cf->late_limit = 3600;
+	cf->quiet.from = 21 * 60;
+	cf->quiet.to = 8 * 60;
+	cf->quiet.channels[CHAN_SMS] = 1;
+	cf->retry.attempts = 8;
+	cf->retry.first = 60;
+	cf->retry.max = 3600;
+}
+
+time_t
+fx_utc(const char *s)
+{
+	time_t t;
+
+	if (tz_parse_utc(s, &t) != 0)
+		fail_msg("cannot parse %s", s);
+	return t;
 }
 
 int

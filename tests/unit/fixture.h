@@ -13,11 +13,21 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
+struct conf;
 struct store;
 
 /* Europe/London, as the tests' practice; 0, or -1 with a message on stderr. */
 int	 fx_tz_london(void);
+/*
+ * The tests' practice, zeroed and then: names, email and SMS on (region
+ * GB), late_limit 1h, quiet hours 21:00-08:00 for SMS, retry 8 attempts
+ * from 1m to 1h.  No rules and no homework channels.
+ */
+void	 fx_conf_practice(struct conf *);
+/* "YYYY-MM-DDTHH:MM:SSZ" as a time; fails the test when it does not parse. */
+time_t	 fx_utc(const char *);
 
 /* mkdtemp /tmp/nudged-TAG-XXXXXX; 0 or -1 (for group setups). */
 int	 fx_dir_make(const char *tag);
