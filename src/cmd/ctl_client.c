@@ -127,7 +127,7 @@ cmd_appt_edit(struct ctx *c, int argc, char **argv)
 	struct appt_change e = { 0 };
 	struct appt_row a;
 	char err[512];
-	long long id;
+	long long id = 0;
 	int rc;
 
 	if ((rc = edit_opts(c, argc, argv, &e, &id)) != 0)

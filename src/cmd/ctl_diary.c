@@ -3,6 +3,7 @@
  * appointments, cancel, move; homework add, list, stop).  Times are
  * typed as local wall time in practice.timezone and stored in UTC.
  */
+#include <assert.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -298,6 +299,7 @@ cmd_book(struct ctx *c, int argc, char **argv)
 
 	if ((rc = book_opts(c, argc, argv, &k)) != 0)
 		return rc == DONE ? 0 : rc;
+	assert(k.at != NULL && k.case_id != 0);	/* book_opts requires them */
 	if ((rc = book_check(c, &k)) != 0 ||
 	    (rc = wall_time(c, "--at", k.at, &k.y, &k.mo, &k.d, &k.min)) != 0 ||
 	    (rc = ctl_tx_begin(c)) != 0)
@@ -628,6 +630,8 @@ cmd_homework_add(struct ctx *c, int argc, char **argv)
 
 	if ((rc = hw_opts(c, argc, argv, &o)) != 0)
 		return rc == DONE ? 0 : rc;
+	/* hw_opts requires them */
+	assert(o.title != NULL && o.prompt != NULL && o.starts != NULL);
 	if ((rc = hw_dates(c, o.starts, o.ends, o.at, sd, ed, hm, &h)) != 0)
 		return rc;
 	if ((rc = ctl_text_ok(c, "--title", o.title, 200)) != 0 ||

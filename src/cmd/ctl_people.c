@@ -4,6 +4,7 @@
  * contact details are checked here, when typed, so that nudged does not
  * find a bad address or number only when a reminder is due.
  */
+#include <assert.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -434,11 +435,12 @@ cmd_case_add(struct ctx *c, int argc, char **argv)
 	const char *label = NULL;
 	struct client_row cl[2];
 	char err[512];
-	long long ids[2], id;
+	long long ids[2] = { 0, 0 }, id = 0;
 	int rc, n = 0, i;
 
 	if ((rc = case_opts(c, argc, argv, &label, ids, &n)) != 0)
 		return rc == DONE ? 0 : rc;
+	assert(n >= 1 && n <= 2 && label != NULL);	/* case_opts requires */
 	if ((rc = ctl_tx_begin(c)) != 0)
 		return rc;
 	memset(cl, 0, sizeof cl);
@@ -530,9 +532,9 @@ cmd_case_close(struct ctx *c, int argc, char **argv)
 	else if (k.closed_at != NULL && !(cancel && n > 0))
 		rc = ctl_fail(EX_DATAERR, "%s: case %lld (%s) is closed "
 		    "already", c->cmd, id, k.label);
-	else if (k.closed_at == NULL &&
-	    store_case_close(c->st, id, time(NULL), err, sizeof err) != 0)
-		rc = ctl_ioerr(err);
+	else if (k.closed_at == NULL)
+		rc = store_case_close(c->st, id, time(NULL), err,
+		    sizeof err) != 0 ? ctl_ioerr(err) : 0;
 	if (rc == 0 && n > 0) {
 		tz_format_date(first, d, sizeof d);
 		tz_format_time(first, h, sizeof h);

@@ -340,7 +340,7 @@ cmd_client_forget(struct ctx *c, int argc, char **argv)
 	const char *scrub[6];
 	struct client_row cl;
 	char e164[PHONE_E164_SIZE], digits[64], err[512];
-	long long id;
+	long long id = 0;
 	size_t ns;
 	enum store_rc r;
 	int rc, yes = 0;

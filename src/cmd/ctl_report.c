@@ -232,7 +232,7 @@ cmd_report(struct ctx *c, int argc, char **argv)
 	char err[512], d1[64], d2[64], monday[16];
 	size_t n, i, w = 6, x;
 	int ch, rc, y, mo, d;
-	time_t from, until;
+	time_t from = 0, until = 0;
 	struct tm tm;
 
 	optind = 0;

@@ -79,11 +79,11 @@ void		*store_grow(void *, size_t n, size_t *cap, size_t size);
 /* One row of a SELECT into a record: 0, or -1 with why (unreadable). */
 typedef int	 store_fill_fn(sqlite3_stmt *, void *rec, char *why,
 		    size_t whylen);
-enum store_rc	 store_read_id(struct store *, const char *sql, long long id,
-		    store_fill_fn *, void *rec, const char *what, char *err,
+enum store_rc	 store_read_id(struct store *s, const char *sql, long long id,
+		    store_fill_fn *fill, void *rec, const char *what, char *err,
 		    size_t errlen);
-void		*store_read_list(struct store *, sqlite3_stmt *, size_t size,
-		    store_fill_fn *, size_t *n, int *rc, const char *what,
+void		*store_read_list(struct store *s, sqlite3_stmt *st, size_t size,
+		    store_fill_fn *fill, size_t *n, int *rc, const char *what,
 		    char *err, size_t errlen);
 
 /* store_read.c: one row of a SELECT of the *_COLS above into a struct */
