@@ -82,8 +82,8 @@ int	 ctl_one_id(const struct ctx *, int, char **, const char *what,
 int	 ctl_text_ok(const struct ctx *, const char *what, const char *,
 	    size_t max);
 int	 ctl_args_none(struct ctx *, int, char **);
-/* --mode: one of appt_mode_names.  0 or EX_USAGE (reported). */
-int	 ctl_mode_arg(const struct ctx *, const char *);
+/* --mode into *mode.  0 or EX_USAGE (reported). */
+int	 ctl_mode_arg(const struct ctx *, const char *, enum appt_mode *);
 /* --video-url: an http(s):// link, no spaces.  0 or an exit code (reported). */
 int	 ctl_video_arg(const struct ctx *, const char *);
 int	 ctl_args_id(struct ctx *, int, char **, const char *what, long long *);

@@ -35,22 +35,32 @@ ctl_member_of(struct ctx *c, long long case_id, long long client)
 	}
 }
 
+/* What appointment edit was asked for: the change, and --mode as typed. */
+struct appt_edit {
+	struct appt_change	 ch;
+	const char		*mode_arg;
+};
+
 /* The options' own checks, before the database.  0 or an exit code. */
 static int
-edit_check(struct ctx *c, const struct appt_change *e)
+edit_check(struct ctx *c, struct appt_edit *e)
 {
+	struct appt_change *ch = &e->ch;
 	int rc;
 
-	if (e->mode == NULL && e->video_url == NULL && e->duration_min == 0 &&
-	    e->for_client == 0 && !e->everyone)
+	if (e->mode_arg == NULL && ch->video_url == NULL &&
+	    ch->duration_min == 0 && ch->for_client == 0 && !ch->everyone)
 		return ctl_fail(EX_USAGE, "%s: nothing to change (see --help)",
 		    c->cmd);
-	if (e->for_client != 0 && e->everyone)
+	if (ch->for_client != 0 && ch->everyone)
 		return ctl_fail(EX_USAGE, "%s: --for or --everyone, not both",
 		    c->cmd);
-	if (e->mode != NULL && (rc = ctl_mode_arg(c, e->mode)) != 0)
+	if (e->mode_arg != NULL &&
+	    (rc = ctl_mode_arg(c, e->mode_arg, &ch->mode)) != 0)
 		return rc;
-	if (e->video_url != NULL && (rc = ctl_video_arg(c, e->video_url)) != 0)
+	ch->set_mode = e->mode_arg != NULL;
+	if (ch->video_url != NULL &&
+	    (rc = ctl_video_arg(c, ch->video_url)) != 0)
 		return rc;
 	return 0;
 }
@@ -61,8 +71,8 @@ edit_report(struct ctx *c, const struct appt_change *e,
     const struct appt_row *a)
 {
 	ctl_outf(c, "appointment %lld changed:", a->id);
-	if (e->mode != NULL)
-		ctl_outf(c, " mode %s -> %s", a->mode, e->mode);
+	if (e->set_mode)
+		ctl_outf(c, " mode %s -> %s", a->mode, appt_mode_name(e->mode));
 	if (e->duration_min != 0)
 		ctl_outf(c, " duration %d -> %ld minutes", a->duration_min,
 		    e->duration_min);
@@ -80,7 +90,7 @@ edit_report(struct ctx *c, const struct appt_change *e,
 
 /* edit's options, checked (edit_check).  0, DONE or an exit code. */
 static int
-edit_opts(struct ctx *c, int argc, char **argv, struct appt_change *e,
+edit_opts(struct ctx *c, int argc, char **argv, struct appt_edit *e,
     long long *id)
 {
 	static const struct option lo[] = {
@@ -94,29 +104,24 @@ edit_opts(struct ctx *c, int argc, char **argv, struct appt_change *e,
 	int ch, rc;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-		rc = 0;
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		switch (ch) {
-		case O_MODE: e->mode = optarg; break;
-		case O_VIDEO: e->video_url = optarg; break;
+		case O_MODE: e->mode_arg = optarg; break;
+		case O_VIDEO: e->ch.video_url = optarg; break;
 		case O_DURATION:
 			rc = ctl_num(c, "--duration", optarg, 5, 600,
-			    &e->duration_min);
+			    &e->ch.duration_min);
 			break;
 		case O_FOR:
-			rc = ctl_id_arg(c, "--for", optarg, &e->for_client);
+			rc = ctl_id_arg(c, "--for", optarg, &e->ch.for_client);
 			break;
-		case O_EVERYONE: e->everyone = 1; break;
-		case 'h':
-			ctl_help(c);
-			return DONE;
-		default:
-			return ctl_badopt(c, ch, argv);
+		case O_EVERYONE: e->ch.everyone = 1; break;
 		}
 		if (rc != 0)
 			return rc;
 	}
-	if ((rc = ctl_one_id(c, argc, argv, "appointment", id)) != 0)
+	if (rc != 0 ||
+	    (rc = ctl_one_id(c, argc, argv, "appointment", id)) != 0)
 		return rc;
 	return edit_check(c, e);
 }
@@ -124,8 +129,9 @@ edit_opts(struct ctx *c, int argc, char **argv, struct appt_change *e,
 int
 cmd_appt_edit(struct ctx *c, int argc, char **argv)
 {
-	struct appt_change e = { 0 };
+	struct appt_edit e = { { 0 }, NULL };
 	struct appt_row a;
+	enum appt_mode was;	/* the stored mode, when readable */
 	char err[512];
 	long long id = 0;
 	int rc;
@@ -140,16 +146,17 @@ cmd_appt_edit(struct ctx *c, int argc, char **argv)
 	if (strcmp(a.status, "cancelled") == 0)
 		rc = ctl_fail(EX_DATAERR, "%s: appointment %lld is cancelled",
 		    c->cmd, id);
-	else if (e.video_url != NULL && strcmp(e.mode != NULL ? e.mode :
-	    a.mode, "online") != 0)
+	else if (e.ch.video_url != NULL && (e.ch.set_mode ? e.ch.mode :
+	    appt_mode_parse(a.mode, &was) == 0 ? was : MODE_N) != MODE_ONLINE)
 		rc = ctl_fail(EX_USAGE, "%s: --video-url is for an online "
 		    "appointment (add --mode online)", c->cmd);
-	else if (e.for_client != 0)
-		rc = ctl_member_of(c, a.case_id, e.for_client);
-	if (rc == 0 && store_appt_change(c->st, id, &e, err, sizeof err) != 0)
+	else if (e.ch.for_client != 0)
+		rc = ctl_member_of(c, a.case_id, e.ch.for_client);
+	if (rc == 0 && store_appt_change(c->st, id, &e.ch, err,
+	    sizeof err) != 0)
 		rc = ctl_ioerr(err);
 	if (rc == 0)
-		edit_report(c, &e, &a);
+		edit_report(c, &e.ch, &a);
 	appt_row_free(&a);
 	return ctl_tx_end(c, rc);
 }
@@ -170,14 +177,13 @@ int
 cmd_templates(struct ctx *c, int argc, char **argv)
 {
 	static const struct option lo[] = { HELP_OPT, { NULL, 0, NULL, 0 } };
-	int ch;
+	int rc;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-		if (ch == 'h')
-			return ctl_help(c);
-		return ctl_badopt(c, ch, argv);
-	}
+	while (ctl_getopt(c, argc, argv, ":h", lo, &rc) != -1)
+		continue;
+	if (rc != 0)
+		return rc == DONE ? 0 : rc;
 	if (argc - optind > 1)
 		return ctl_fail(EX_USAGE, "%s: at most one GROUP (see --help)",
 		    c->cmd);

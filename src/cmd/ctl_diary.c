@@ -55,13 +55,16 @@ open_case(struct ctx *c, long long id, char **label)
 /* ---- appointments ---- */
 
 static const char *
-mode_words(const char *mode)
+mode_words(enum appt_mode mode)
 {
-	if (strcmp(mode, "in_person") == 0)
+	switch (mode) {
+	case MODE_IN_PERSON:
 		return "in person";
-	if (strcmp(mode, "phone") == 0)
+	case MODE_PHONE:
 		return "by phone";
-	return mode;
+	default:
+		return appt_mode_name(mode);
+	}
 }
 
 
@@ -148,7 +151,10 @@ wall_time(const struct ctx *c, const char *opt, const char *s, int *y,
 /* What nudgectl book was asked for, once its options are read. */
 struct book {
 	long long	 case_id, forc;
-	const char	*kind, *mode, *video, *label, *at;
+	const char	*kind_arg, *mode_arg;	/* as typed; no --mode: NULL */
+	enum appt_kind	 kind;		/* parsed by book_check */
+	enum appt_mode	 mode;
+	const char	*video, *label, *at;
 	long		 dur, weekly;
 	int		 y, mo, d, min;	/* the first date, local wall time */
 };
@@ -159,22 +165,23 @@ book_check(struct ctx *c, struct book *k)
 {
 	int rc;
 
-	if (!str_in_list(k->kind, appt_kind_names))
+	if (appt_kind_parse(k->kind_arg, &k->kind) == -1)
 		return ctl_fail(EX_USAGE, "%s: --kind is assessment, "
-		    "session or call, not '%s'", c->cmd, k->kind);
-	if (k->mode != NULL && (rc = ctl_mode_arg(c, k->mode)) != 0)
+		    "session or call, not '%s'", c->cmd, k->kind_arg);
+	if (k->mode_arg != NULL &&
+	    (rc = ctl_mode_arg(c, k->mode_arg, &k->mode)) != 0)
 		return rc;
-	if (k->mode == NULL)
-		k->mode = k->video ? "online" : strcmp(k->kind, "call") == 0 ?
-		    "phone" : "in_person";
-	if (k->video != NULL && strcmp(k->mode, "online") != 0)
+	if (k->mode_arg == NULL)
+		k->mode = k->video ? MODE_ONLINE : k->kind == KIND_CALL ?
+		    MODE_PHONE : MODE_IN_PERSON;
+	if (k->video != NULL && k->mode != MODE_ONLINE)
 		return ctl_fail(EX_USAGE, "%s: --video-url is for --mode "
 		    "online", c->cmd);
 	if (k->video != NULL && (rc = ctl_video_arg(c, k->video)) != 0)
 		return rc;
 	if (k->dur == 0)
-		k->dur = strcmp(k->kind, "assessment") == 0 ? 90 :
-		    strcmp(k->kind, "call") == 0 ? 15 : 60;
+		k->dur = k->kind == KIND_ASSESSMENT ? 90 :
+		    k->kind == KIND_CALL ? 15 : 60;
 	return 0;
 }
 
@@ -216,13 +223,12 @@ book_one(struct ctx *c, const struct book *k, long i, int series, time_t now)
 	if ((rc = double_booked(c, k->case_id, 0, t, k->dur)) != 0)
 		return rc;
 	a = (struct appt){ .case_id = k->case_id, .starts_at = t,
-	    .duration_min = (int)k->dur, .kind = (char *)k->kind,
-	    .mode = (char *)k->mode, .video_url = (char *)k->video,
-	    .for_client = k->forc };
+	    .duration_min = (int)k->dur, .kind = k->kind, .mode = k->mode,
+	    .video_url = (char *)k->video, .for_client = k->forc };
 	if (store_appt_add(c->st, &a, &id, err, sizeof err) != 0)
 		return ctl_ioerr(err);
 	ctl_outf(c, "appointment %lld booked: case %lld (%s), %s on %s, %ld "
-	    "minutes, %s", id, k->case_id, k->label, k->kind,
+	    "minutes, %s", id, k->case_id, k->label, appt_kind_name(k->kind),
 	    when(t, buf, sizeof buf), k->dur, mode_words(k->mode));
 	if (k->forc != 0)
 		ctl_outf(c, ", for client %lld only", k->forc);
@@ -252,7 +258,7 @@ book_opts(struct ctx *c, int argc, char **argv, struct book *k)
 	int ch, rc;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		rc = 0;
 		switch (ch) {
 		case O_CASE:
@@ -262,8 +268,8 @@ book_opts(struct ctx *c, int argc, char **argv, struct book *k)
 		case O_DURATION:
 			rc = ctl_num(c, "--duration", optarg, 5, 600, &k->dur);
 			break;
-		case O_KIND: k->kind = optarg; break;
-		case O_MODE: k->mode = optarg; break;
+		case O_KIND: k->kind_arg = optarg; break;
+		case O_MODE: k->mode_arg = optarg; break;
 		case O_VIDEO: k->video = optarg; break;
 		case O_WEEKLY:
 			rc = ctl_num(c, "--weekly", optarg, 1, 104, &k->weekly);
@@ -271,15 +277,12 @@ book_opts(struct ctx *c, int argc, char **argv, struct book *k)
 		case O_FOR:
 			rc = ctl_id_arg(c, "--for", optarg, &k->forc);
 			break;
-		case 'h':
-			ctl_help(c);
-			return DONE;
-		default:
-			return ctl_badopt(c, ch, argv);
 		}
 		if (rc != 0)
 			return rc;
 	}
+	if (rc != 0)
+		return rc;
 	if ((rc = ctl_no_args(c, argc, argv)) != 0)
 		return rc;
 	if (k->case_id == 0 || k->at == NULL)
@@ -291,7 +294,7 @@ book_opts(struct ctx *c, int argc, char **argv, struct book *k)
 int
 cmd_book(struct ctx *c, int argc, char **argv)
 {
-	struct book k = { .kind = "session", .weekly = 1 };
+	struct book k = { .kind_arg = "session", .weekly = 1 };
 	char *label = NULL;
 	long i;
 	int rc;
@@ -405,14 +408,12 @@ cmd_move(struct ctx *c, int argc, char **argv)
 	time_t t;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		if (ch == O_TO)
 			to = optarg;
-		else if (ch == 'h')
-			return ctl_help(c);
-		else
-			return ctl_badopt(c, ch, argv);
 	}
+	if (rc != 0)
+		return rc == DONE ? 0 : rc;
 	if ((rc = ctl_one_id(c, argc, argv, "appointment", &id)) != 0)
 		return rc;
 	if (to == NULL)
@@ -447,18 +448,16 @@ cmd_appointments(struct ctx *c, int argc, char **argv)
 	time_t t, now = time(NULL);
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		if (ch == O_CASE) {
 			if ((rc = ctl_id_arg(c, "--case", optarg,
 			    &case_id)) != 0)
 				return rc;
 		} else if (ch == O_ALL)
 			all = 1;
-		else if (ch == 'h')
-			return ctl_help(c);
-		else
-			return ctl_badopt(c, ch, argv);
 	}
+	if (rc != 0)
+		return rc == DONE ? 0 : rc;
 	if ((rc = ctl_no_args(c, argc, argv)) != 0 ||
 	    (rc = ctl_ctx_open(c)) != 0)
 		return rc;
@@ -587,7 +586,7 @@ hw_opts(struct ctx *c, int argc, char **argv, struct hw_opts *o)
 
 	*o = (struct hw_opts){ .every = 2 };
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		rc = 0;
 		switch (ch) {
 		case O_CASE:
@@ -601,15 +600,12 @@ hw_opts(struct ctx *c, int argc, char **argv, struct hw_opts *o)
 			rc = ctl_num(c, "--every", optarg, 1, 365, &o->every);
 			break;
 		case O_AT: o->at = optarg; break;
-		case 'h':
-			ctl_help(c);
-			return DONE;
-		default:
-			return ctl_badopt(c, ch, argv);
 		}
 		if (rc != 0)
 			return rc;
 	}
+	if (rc != 0)
+		return rc;
 	if ((rc = ctl_no_args(c, argc, argv)) != 0)
 		return rc;
 	if (o->case_id == 0 || o->title == NULL || o->prompt == NULL ||
@@ -669,16 +665,15 @@ cmd_homework_list(struct ctx *c, int argc, char **argv)
 	int ch, rc;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		if (ch == O_CASE) {
 			if ((rc = ctl_id_arg(c, "--case", optarg,
 			    &case_id)) != 0)
 				return rc;
-		} else if (ch == 'h')
-			return ctl_help(c);
-		else
-			return ctl_badopt(c, ch, argv);
+		}
 	}
+	if (rc != 0)
+		return rc == DONE ? 0 : rc;
 	if ((rc = ctl_no_args(c, argc, argv)) != 0 ||
 	    (rc = ctl_ctx_open(c)) != 0)
 		return rc;

@@ -93,8 +93,10 @@ outbox_table(const struct outbox_row *r, size_t n)
 	}
 }
 
-int
-cmd_outbox(struct ctx *c, int argc, char **argv)
+/* outbox's options into f, since and until.  0, DONE or an exit code. */
+static int
+outbox_opts(struct ctx *c, int argc, char **argv, struct outbox_filter *f,
+    const char **since, const char **until)
 {
 	static const struct option lo[] = {
 		{ "failed", no_argument, NULL, O_FAILED },
@@ -105,52 +107,55 @@ cmd_outbox(struct ctx *c, int argc, char **argv)
 		{ "limit", required_argument, NULL, O_LIMIT },
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
+	enum msg_status st;
+	int ch, rc;
+
+	optind = 0;
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
+		switch (ch) {
+		case O_FAILED:
+			f->status = "failed";
+			break;
+		case O_STATUS:
+			if (msg_status_parse(optarg, &st) == -1)
+				return ctl_fail(EX_USAGE, "%s: --status is one of "
+				    "pending, sending, sent, failed, skipped, "
+				    "cancelled; not '%s'", c->cmd, optarg);
+			f->status = msg_status_name(st);
+			break;
+		case O_CLIENT:
+			rc = ctl_id_arg(c, "--client", optarg, &f->client_id);
+			break;
+		case O_SINCE:
+			*since = optarg;
+			break;
+		case O_UNTIL:
+			*until = optarg;
+			break;
+		case O_LIMIT:
+			rc = ctl_num(c, "--limit", optarg, 1, 1000000, &f->limit);
+			break;
+		}
+		if (rc != 0)
+			return rc;
+	}
+	if (rc != 0)
+		return rc;
+	return ctl_no_args(c, argc, argv);
+}
+
+int
+cmd_outbox(struct ctx *c, int argc, char **argv)
+{
 	struct outbox_filter f = { NULL, 0, 0, 0, 50 };
 	struct outbox_row *r;
 	const char *since = NULL, *until = NULL;
 	char err[512];
 	size_t n;
-	int ch, rc, k;
+	int rc;
 
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-		rc = 0;
-		switch (ch) {
-		case O_FAILED:
-			f.status = "failed";
-			break;
-		case O_STATUS:
-			for (k = 0; msg_status_names[k] &&
-			    strcmp(msg_status_names[k], optarg) != 0; k++)
-				;
-			if (msg_status_names[k] == NULL)
-				return ctl_fail(EX_USAGE, "%s: --status is one of "
-				    "pending, sending, sent, failed, skipped, "
-				    "cancelled; not '%s'", c->cmd, optarg);
-			f.status = msg_status_names[k];
-			break;
-		case O_CLIENT:
-			rc = ctl_id_arg(c, "--client", optarg, &f.client_id);
-			break;
-		case O_SINCE:
-			since = optarg;
-			break;
-		case O_UNTIL:
-			until = optarg;
-			break;
-		case O_LIMIT:
-			rc = ctl_num(c, "--limit", optarg, 1, 1000000, &f.limit);
-			break;
-		case 'h':
-			return ctl_help(c);
-		default:
-			return ctl_badopt(c, ch, argv);
-		}
-		if (rc != 0)
-			return rc;
-	}
-	if ((rc = ctl_no_args(c, argc, argv)) != 0)
-		return rc;
+	if ((rc = outbox_opts(c, argc, argv, &f, &since, &until)) != 0)
+		return rc == DONE ? 0 : rc;
 	if ((rc = ctl_ctx_open(c)) != 0 ||
 	    (rc = outbox_dates(c, since, until, &f)) != 0)
 		return rc;
@@ -236,14 +241,12 @@ cmd_report(struct ctx *c, int argc, char **argv)
 	struct tm tm;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		if (ch == O_WEEK)	/* the only report there is, so far */
 			date = optarg;	/* --week=DATE; else DATE follows */
-		else if (ch == 'h')
-			return ctl_help(c);
-		else
-			return ctl_badopt(c, ch, argv);
 	}
+	if (rc != 0)
+		return rc == DONE ? 0 : rc;
 	if (date == NULL && optind < argc)
 		date = argv[optind++];
 	if ((rc = ctl_no_args(c, argc, argv)) != 0)

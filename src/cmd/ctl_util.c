@@ -231,11 +231,11 @@ utf:
 }
 
 int
-ctl_mode_arg(const struct ctx *c, const char *mode)
+ctl_mode_arg(const struct ctx *c, const char *s, enum appt_mode *mode)
 {
-	if (!str_in_list(mode, appt_mode_names))
+	if (appt_mode_parse(s, mode) == -1)
 		return ctl_fail(EX_USAGE, "%s: --mode is in_person, online or "
-		    "phone, not '%s'", c->cmd, mode);
+		    "phone, not '%s'", c->cmd, s);
 	return 0;
 }
 

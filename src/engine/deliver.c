@@ -115,22 +115,25 @@ dl_plan(struct dl *d, long horizon, char *err, size_t errlen)
 			continue;
 		d->stats->planned++;
 		log_debug("msg=%lld planned purpose=%s channel=%s to=%s status=%s%s%s",
-		    id, p.add[i].purpose, chan_name(p.add[i].channel),
-		    log_mask(p.add[i].recipient, mask, sizeof(mask)), p.add[i].status,
+		    id, msg_purpose_name(p.add[i].purpose),
+		    chan_name(p.add[i].channel),
+		    log_mask(p.add[i].recipient, mask, sizeof(mask)),
+		    msg_status_name(p.add[i].status),
 		    p.add[i].last_error ? " why=" : "",
 		    p.add[i].last_error ? p.add[i].last_error : "");
-		if (strcmp(p.add[i].status, "skipped") == 0)
+		if (p.add[i].status == MSG_SKIPPED)
 			d->stats->skipped++;
 	}
 	for (size_t i = 0; i < p.nchg; i++) {
 		if (store_change_msg(d->st, &p.chg[i], err, errlen) != 0)
 			goto out;
-		log_debug("msg=%lld %s -> %s%s%s", p.chg[i].id, p.chg[i].from,
-		    p.chg[i].to, p.chg[i].reason ? " why=" : "",
+		log_debug("msg=%lld %s -> %s%s%s", p.chg[i].id,
+		    msg_status_name(p.chg[i].from), msg_status_name(p.chg[i].to),
+		    p.chg[i].reason ? " why=" : "",
 		    p.chg[i].reason ? p.chg[i].reason : "");
-		if (strcmp(p.chg[i].to, "skipped") == 0)
+		if (p.chg[i].to == MSG_SKIPPED)
 			d->stats->skipped++;
-		else if (strcmp(p.chg[i].to, "cancelled") == 0)
+		else if (p.chg[i].to == MSG_CANCELLED)
 			d->stats->cancelled++;
 	}
 	rc = store_commit(d->st, err, errlen);
@@ -196,7 +199,8 @@ dl_print(struct dl *d, const struct dl_item *x)
 	tz_format_time(x->when, hm, sizeof(hm));
 	fprintf(d->out, "%s (%s %s) %s to %s%s%s: %s", due, date, hm,
 	    chan_name(x->m.channel), x->has_cl ? x->cl.name : "",
-	    x->has_cl ? " " : "", log_mask(x->rcpt, mask, sizeof(mask)), x->m.purpose);
+	    x->has_cl ? " " : "", log_mask(x->rcpt, mask, sizeof(mask)),
+	    msg_purpose_name(x->m.purpose));
 	/* A row planned only in the preview's private copy has no real id yet. */
 	if (x->m.id <= d->known)
 		fprintf(d->out, ", msg=%lld\n", x->m.id);
@@ -242,8 +246,9 @@ dl_settle(struct dl *d, struct dl_item *x, enum plan_verdict v,
 	/* failures are logged by dl_fail, with the fallback taken */
 	if (d->until == 0 && v != PLAN_FAIL)
 		log_info("msg=%lld purpose=%s channel=%s status=%s why=\"%s\"",
-		    x->m.id, x->m.purpose, chan_name(x->m.channel),
-		    verdict[v], log_scrub(why, scrub, sizeof(scrub)));
+		    x->m.id, msg_purpose_name(x->m.purpose),
+		    chan_name(x->m.channel), verdict[v],
+		    log_scrub(why, scrub, sizeof(scrub)));
 	if (v == PLAN_CANCEL)
 		d->stats->cancelled++;
 	else if (v == PLAN_SKIP)
@@ -252,7 +257,8 @@ dl_settle(struct dl *d, struct dl_item *x, enum plan_verdict v,
 		return store_mark_hold(d->st, x->m.id, hold, why, err, errlen);
 	if (v == PLAN_FAIL)
 		return dl_fail(d, x, why, err, errlen);
-	return store_mark_final(d->st, x->m.id, verdict[v], why, err, errlen);
+	return store_mark_final(d->st, x->m.id,
+	    v == PLAN_CANCEL ? MSG_CANCELLED : MSG_SKIPPED, why, err, errlen);
 }
 
 /* The re-check against fresh data, at the moment the message would go. */
@@ -458,7 +464,7 @@ dl_row_moved(struct dl *d, struct dl_item *x, enum xfer_result res)
 
 	if ((r = store_get_msg(d->st, x->m.id, &m, err, sizeof(err))) < 0)
 		return 0;		/* the database itself: keep trying */
-	moved = r == 0 || m.status == NULL || strcmp(m.status, "sending") != 0;
+	moved = r == 0 || m.status != MSG_SENDING;
 	if (moved)
 		log_warn("msg=%lld was %s by another program while in flight; "
 		    "its outcome (%s) is not recorded", x->m.id, r == 0 ?

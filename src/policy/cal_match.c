@@ -68,20 +68,20 @@ cal_kind_mode(const struct cal_event *e, const struct cal_match_opts *o,
 {
 	(void)o;
 	if (e->summary != NULL && strcasestr(e->summary, "assessment") != NULL)
-		d->kind = "assessment";
+		d->kind = KIND_ASSESSMENT;
 	else if (cal_has_word(e->summary, "call") && e->duration_min <= 30)
-		d->kind = "call";
+		d->kind = KIND_CALL;
 	else
-		d->kind = "session";
+		d->kind = KIND_SESSION;
 	free(d->video_url);
 	d->video_url = NULL;
 	if (e->url != NULL) {
-		d->mode = "online";
+		d->mode = MODE_ONLINE;
 		d->video_url = xstrdup(e->url);
-	} else if (strcmp(d->kind, "call") == 0 || cal_is_phone(e->location))
-		d->mode = "phone";
+	} else if (d->kind == KIND_CALL || cal_is_phone(e->location))
+		d->mode = MODE_PHONE;
 	else
-		d->mode = "in_person";
+		d->mode = MODE_IN_PERSON;
 	d->start = e->start;
 	d->duration_min = e->duration_min;
 }
@@ -234,61 +234,27 @@ cal_str_eq(const char *a, const char *b)
 	    (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
+/* Cancel appointment a (why: the reason, which it takes). */
 static void
-cal_one(const struct cal_event *e, const struct cal_case *cs, size_t ncs,
-    const struct cal_appt *as, size_t nas, const struct cal_match_opts *o,
-    struct cal_plan *p)
+cal_cancel(struct cal_plan *p, const struct cal_event *e, const char *key,
+    const struct cal_appt *a, char *why)
 {
-	char *key = cal_event_key(e), *why = NULL;
-	const struct cal_appt *a = cal_appt_by_key(as, nas, key);
+	struct cal_dec *d = cal_add(p, CAL_CANCEL, e, key);
+
+	d->appt_id = a->id;
+	d->case_id = a->case_id;
+	d->start = a->start;
+	d->why = why;
+}
+
+/* Event e matched case id: book, move, rebook, update or keep a. */
+static void
+cal_decide(struct cal_plan *p, const struct cal_event *e, const char *key,
+    const struct cal_appt *a, long long id, const struct cal_match_opts *o)
+{
 	struct cal_dec *d, tmp = { 0 };
 	enum cal_act act = CAL_KEEP;
-	long long id = 0;
 
-	for (size_t i = 0; i < p->n; i++)
-		if (strcmp(p->v[i].key, key) == 0)
-			goto out;	/* the same UID twice: the first counts */
-	if (a != NULL && a->other && !o->full) {
-		/* a feed's appointment: the feed keeps it up to date */
-		d = cal_add(p, CAL_KEEP, e, key);
-		d->appt_id = a->id;
-		d->start = e->start;
-		goto out;
-	}
-	if (e->status == CAL_CANCELLED) {
-		if (a != NULL && !a->cancelled) {
-			d = cal_add(p, CAL_CANCEL, e, key);
-			d->appt_id = a->id;
-			d->case_id = a->case_id;
-			d->start = a->start;
-			d->why = xstrdup("cancelled in the calendar");
-		}
-		goto out;
-	}
-	if (cal_find_case(e, cs, ncs, o, &id, &why) != 0) {
-		if (a != NULL && !a->cancelled) {
-			d = cal_add(p, CAL_CANCEL, e, key);
-			d->appt_id = a->id;
-			d->case_id = a->case_id;
-			d->start = a->start;
-			d->why = xasprintf("no longer matches its case: %s", why);
-		} else if (a == NULL) {
-			d = cal_add(p, CAL_UNMATCHED, e, key);
-			d->start = e->start;
-			d->why = why;
-			why = NULL;
-		}
-		goto out;
-	}
-	if (a != NULL && a->case_id != id) {
-		d = cal_add(p, CAL_UNMATCHED, e, key);
-		d->start = e->start;
-		d->appt_id = a->id;
-		d->why = xasprintf("booked as appointment %lld for case %lld, but "
-		    "now matches case %lld: change it with nudgectl", a->id,
-		    a->case_id, id);
-		goto out;
-	}
 	cal_kind_mode(e, o, &tmp);
 	if (a == NULL)
 		act = CAL_BOOK;
@@ -297,7 +263,7 @@ cal_one(const struct cal_event *e, const struct cal_case *cs, size_t ncs,
 	else if (a->start != e->start)
 		act = CAL_MOVE;
 	else if (a->duration_min != e->duration_min ||
-	    !cal_str_eq(a->mode, tmp.mode) ||
+	    a->mode != tmp.mode ||
 	    !cal_str_eq(a->video_url, tmp.video_url))
 		act = CAL_UPDATE;
 	d = cal_add(p, act, e, key);
@@ -309,6 +275,49 @@ cal_one(const struct cal_event *e, const struct cal_case *cs, size_t ncs,
 	d->video_url = tmp.video_url;
 	d->start = tmp.start;
 	d->duration_min = tmp.duration_min;
+}
+
+static void
+cal_one(const struct cal_event *e, const struct cal_case *cs, size_t ncs,
+    const struct cal_appt *as, size_t nas, const struct cal_match_opts *o,
+    struct cal_plan *p)
+{
+	char *key = cal_event_key(e), *why = NULL;
+	const struct cal_appt *a = cal_appt_by_key(as, nas, key);
+	struct cal_dec *d;
+	long long id = 0;
+
+	for (size_t i = 0; i < p->n; i++)
+		if (strcmp(p->v[i].key, key) == 0)
+			goto out;	/* the same UID twice: the first counts */
+	if (a != NULL && a->other && !o->full) {
+		/* a feed's appointment: the feed keeps it up to date */
+		d = cal_add(p, CAL_KEEP, e, key);
+		d->appt_id = a->id;
+		d->start = e->start;
+	} else if (e->status == CAL_CANCELLED) {
+		if (a != NULL && !a->cancelled)
+			cal_cancel(p, e, key, a,
+			    xstrdup("cancelled in the calendar"));
+	} else if (cal_find_case(e, cs, ncs, o, &id, &why) != 0) {
+		if (a != NULL && !a->cancelled)
+			cal_cancel(p, e, key, a, xasprintf("no longer matches "
+			    "its case: %s", why));
+		else if (a == NULL) {
+			d = cal_add(p, CAL_UNMATCHED, e, key);
+			d->start = e->start;
+			d->why = why;
+			why = NULL;
+		}
+	} else if (a != NULL && a->case_id != id) {
+		d = cal_add(p, CAL_UNMATCHED, e, key);
+		d->start = e->start;
+		d->appt_id = a->id;
+		d->why = xasprintf("booked as appointment %lld for case %lld, but "
+		    "now matches case %lld: change it with nudgectl", a->id,
+		    a->case_id, id);
+	} else
+		cal_decide(p, e, key, a, id, o);
 out:
 	free(why);
 	free(key);

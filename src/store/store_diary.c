@@ -87,8 +87,8 @@ store_appt_add(struct store *s, const struct appt *a, long long *id,
 	sqlite3_bind_int64(st, 1, a->case_id);
 	bind_time(st, 2, a->starts_at);
 	sqlite3_bind_int(st, 3, a->duration_min);
-	bind_text(st, 4, a->kind);
-	bind_text(st, 5, a->mode);
+	bind_text(st, 4, appt_kind_name(a->kind));
+	bind_text(st, 5, appt_mode_name(a->mode));
 	bind_text(st, 6, a->video_url);
 	bind_id(st, 7, a->for_client);
 	if (store_run(s, st, "booking the appointment", err, errlen) != 0)
@@ -158,12 +158,12 @@ store_appt_change(struct store *s, long long id, const struct appt_change *c,
 	int rc = 0;
 
 	/* Leaving online drops its own link: the next online one gets practice.video_url. */
-	if (c->mode != NULL && strcmp(c->mode, "online") != 0)
+	if (c->set_mode && c->mode != MODE_ONLINE)
 		rc = appt_set_text(s, "UPDATE appointments SET video_url = ?1"
 		    " WHERE id = ?2", id, NULL, err, errlen);
-	if (rc == 0 && c->mode != NULL)
+	if (rc == 0 && c->set_mode)
 		rc = appt_set_text(s, "UPDATE appointments SET mode = ?1"
-		    " WHERE id = ?2", id, c->mode, err, errlen);
+		    " WHERE id = ?2", id, appt_mode_name(c->mode), err, errlen);
 	if (rc == 0 && c->video_url != NULL)
 		rc = appt_set_text(s, "UPDATE appointments SET video_url = ?1"
 		    " WHERE id = ?2", id, c->video_url, err, errlen);

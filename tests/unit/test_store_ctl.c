@@ -107,7 +107,7 @@ test_clash_skips_unreadable(void **state)
 {
 	struct store *s = fx_open();
 	struct appt a = { .case_id = 1, .starts_at = NOW + 24 * HOUR,
-	    .duration_min = 60, .kind = "session", .mode = "in_person" };
+	    .duration_min = 60, .kind = KIND_SESSION, .mode = MODE_IN_PERSON };
 	struct appt_hit hit;
 	struct appt_row r;
 	char err[256];
@@ -140,7 +140,7 @@ static void
 test_appt_change_leaving_online(void **state)
 {
 	struct store *s = fx_open();
-	struct appt_change ch = { .mode = "phone" };
+	struct appt_change ch = { .set_mode = 1, .mode = MODE_PHONE };
 	struct appt_row r;
 	char err[256];
 
