@@ -165,7 +165,7 @@ pass_plan_last(struct store *st, time_t now, long horizon, unsigned long fp,
 	char *v = NULL, *sp, want[24];
 	int ok;
 
-	if (store_state_get(st, PASS_PLAN_KEY, &v) != 1)
+	if (store_state_get(st, PASS_PLAN_KEY, &v) != STORE_FOUND)
 		return 0;
 	/* "TIME FINGERPRINT", as pass_plan_run writes it */
 	snprintf(want, sizeof(want), "%08lx", fp);
@@ -265,12 +265,12 @@ pass_plan_write(struct store *st, time_t now, int dry,
     char *err, size_t errlen)
 {
 	for (size_t i = 0; i < snap->nbad; i++) {
-		int r = store_note_bad(st, &snap->bad[i], now, err, errlen);
+		enum store_rc r = store_note_bad(st, &snap->bad[i], now, err, errlen);
 
-		if (r < 0)
+		if (r == STORE_ERR)
 			return -1;
 		stats->bad_rows++;
-		if (r == 1 || dry)
+		if (r == STORE_NEW || dry)
 			log_warn("skipping %s row %lld: %s", snap->bad[i].table,
 			    snap->bad[i].id, snap->bad[i].what);
 	}
@@ -308,6 +308,38 @@ pass_plan_write(struct store *st, time_t now, int dry,
 	return 0;
 }
 
+/*
+ * Plan the chosen appointments PASS_PLAN_CHUNK at a time; the homework
+ * goes with the last chunk (it needs its cases' sessions, which that
+ * snapshot reads).  0 or -1.
+ */
+static int
+pass_plan_chunks(const struct conf *c, struct store *st, time_t now,
+    long horizon, int dry, const long long *ids, size_t n,
+    struct pass_plan_stats *stats, char *err, size_t errlen)
+{
+	size_t at = 0;
+
+	do {
+		size_t k = n - at > PASS_PLAN_CHUNK ? PASS_PLAN_CHUNK : n - at;
+		struct snapshot snap;
+		struct plan p;
+		int w;
+
+		if (store_snapshot_ids(st, ids + at, k, at + k == n, &snap, err,
+		    errlen) != 0)
+			return -1;
+		plan_run(c, &snap, now, horizon, &p);
+		w = pass_plan_write(st, now, dry, &snap, &p, stats, err, errlen);
+		plan_free(&p);
+		snapshot_free(&snap);
+		if (w != 0)
+			return -1;
+		at += k;
+	} while (at < n);
+	return 0;
+}
+
 int
 pass_plan_run(const struct conf *c, struct store *st, time_t now, long horizon,
     int whole, int dry, volatile sig_atomic_t *stop, struct pass_plan_stats *stats,
@@ -319,7 +351,7 @@ pass_plan_run(const struct conf *c, struct store *st, time_t now, long horizon,
 	char v[64], stamp[TZ_UTC_LEN];
 	struct store_pass sp;
 	long long *ids = NULL;
-	size_t n = 0, at = 0;
+	size_t n = 0;
 	int rc = -1, dirty = 0;
 	struct timespec t0, t1;
 
@@ -341,26 +373,10 @@ pass_plan_run(const struct conf *c, struct store *st, time_t now, long horizon,
 		    STORE_HOW_FIRST, NULL, err, errlen) != 0)
 			goto out;
 	}
-	if (store_pass_ids(st, &sp, &ids, &n, err, errlen) != 0)
+	if (store_pass_ids(st, &sp, &ids, &n, err, errlen) != 0 ||
+	    pass_plan_chunks(c, st, now, horizon, dry, ids, n, stats, err,
+	    errlen) != 0)
 		goto out;
-	do {
-		size_t k = n - at > PASS_PLAN_CHUNK ? PASS_PLAN_CHUNK : n - at;
-		int last = at + k == n;
-		struct snapshot snap;
-		struct plan p;
-		int w;
-
-		if (store_snapshot_ids(st, ids + at, k, last, &snap, err,
-		    errlen) != 0)
-			goto out;
-		plan_run(c, &snap, now, horizon, &p);
-		w = pass_plan_write(st, now, dry, &snap, &p, stats, err, errlen);
-		plan_free(&p);
-		snapshot_free(&snap);
-		if (w != 0)
-			goto out;
-		at += k;
-	} while (at < n);
 	tz_format_utc(now, stamp);
 	snprintf(v, sizeof(v), "%s %08lx", stamp, fp);
 	if (store_state_set(st, PASS_PLAN_KEY, v, err, errlen) != 0 ||

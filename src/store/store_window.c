@@ -69,6 +69,48 @@ win_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* What the change log names (see store_pass_ids), into w.  0 or -1. */
+static int
+win_changed(struct store *s, const struct store_pass *p, struct win_ids *w,
+    char *err, size_t errlen)
+{
+	double lo = win_jd(p->win_lo - p->tz_slack);
+	double hi = win_jd(p->win_hi + p->tz_slack);
+	sqlite3_stmt *st;
+
+	/*
+	 * Changed appointments: those in the window, those already with
+	 * messages (moved far away or cancelled after a reminder went: the
+	 * notices), and unreadable ones.  Others (a far booking, the past)
+	 * have nothing to plan until their band comes.
+	 */
+	if ((st = store_prep(s, "SELECT a.id FROM plan_dirty d JOIN appointments a"
+	    " ON a.id = d.row_id WHERE d.tbl = 'a' AND (julianday(a.starts_at)"
+	    " IS NULL OR julianday(a.starts_at) BETWEEN ?1 AND ?2 OR EXISTS"
+	    " (SELECT 1 FROM messages m WHERE m.appointment_id = a.id))",
+	    err, errlen)) == NULL)
+		return -1;
+	sqlite3_bind_double(st, 1, lo);
+	sqlite3_bind_double(st, 2, hi);
+	if (win_collect(s, st, w, err, errlen) != 0)
+		return -1;
+	/*
+	 * Changed clients and cases: consent, opt-out, address, closing,
+	 * members.  A whole pass reads their window anyway.
+	 */
+	if (p->whole)
+		return 0;
+	if ((st = store_prep(s, "SELECT id FROM appointments WHERE case_id IN"
+	    " (SELECT row_id FROM plan_dirty WHERE tbl = 'k' UNION SELECT case_id"
+	    " FROM case_members WHERE client_id IN (SELECT row_id FROM plan_dirty"
+	    " WHERE tbl = 'c')) AND julianday(starts_at) BETWEEN ?1 AND ?2",
+	    err, errlen)) == NULL)
+		return -1;
+	sqlite3_bind_double(st, 1, lo);
+	sqlite3_bind_double(st, 2, hi);
+	return win_collect(s, st, w, err, errlen);
+}
+
 int
 store_pass_ids(struct store *s, const struct store_pass *p, long long **ids,
     size_t *n, char *err, size_t errlen)
@@ -76,8 +118,6 @@ store_pass_ids(struct store *s, const struct store_pass *p, long long **ids,
 	struct win_ids w = { 0 };
 	sqlite3_stmt *st;
 	size_t i, o;
-	double lo = win_jd(p->win_lo - p->tz_slack);
-	double hi = win_jd(p->win_hi + p->tz_slack);
 
 	*ids = NULL;
 	*n = 0;
@@ -90,38 +130,8 @@ store_pass_ids(struct store *s, const struct store_pass *p, long long **ids,
 		if (win_collect(s, st, &w, err, errlen) != 0)
 			goto fail;
 	}
-	/*
-	 * Changed appointments: those in the window, those already with
-	 * messages (moved far away or cancelled after a reminder went: the
-	 * notices), and unreadable ones.  Others (a far booking, the past)
-	 * have nothing to plan until their band comes.
-	 */
-	if ((st = store_prep(s, "SELECT a.id FROM plan_dirty d JOIN appointments a"
-	    " ON a.id = d.row_id WHERE d.tbl = 'a' AND (julianday(a.starts_at)"
-	    " IS NULL OR julianday(a.starts_at) BETWEEN ?1 AND ?2 OR EXISTS"
-	    " (SELECT 1 FROM messages m WHERE m.appointment_id = a.id))",
-	    err, errlen)) == NULL)
+	if (win_changed(s, p, &w, err, errlen) != 0)
 		goto fail;
-	sqlite3_bind_double(st, 1, lo);
-	sqlite3_bind_double(st, 2, hi);
-	if (win_collect(s, st, &w, err, errlen) != 0)
-		goto fail;
-	/*
-	 * Changed clients and cases: consent, opt-out, address, closing,
-	 * members.  A whole pass reads their window anyway.
-	 */
-	if (!p->whole && (st = store_prep(s, "SELECT id FROM appointments WHERE case_id IN"
-	    " (SELECT row_id FROM plan_dirty WHERE tbl = 'k' UNION SELECT case_id"
-	    " FROM case_members WHERE client_id IN (SELECT row_id FROM plan_dirty"
-	    " WHERE tbl = 'c')) AND julianday(starts_at) BETWEEN ?1 AND ?2",
-	    err, errlen)) == NULL)
-		goto fail;
-	if (!p->whole) {
-		sqlite3_bind_double(st, 1, lo);
-		sqlite3_bind_double(st, 2, hi);
-		if (win_collect(s, st, &w, err, errlen) != 0)
-			goto fail;
-	}
 	if ((st = store_prep(s, "SELECT DISTINCT appointment_id FROM messages"
 	    " WHERE status = 'pending' AND due_at <= ?1 AND appointment_id IS NOT"
 	    " NULL", err, errlen)) == NULL)
