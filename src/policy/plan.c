@@ -531,6 +531,113 @@ plan_free(struct plan *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/*
+ * plan_recheck's checks, one per kind of fact a claimed message hangs on.
+ * Each returns PLAN_SEND when its fact still lets the message go, or the
+ * verdict (with why) that stops it; plan_recheck runs them in the
+ * contract's order, so the first reason that applies is the one recorded.
+ */
+
+/* The appointment: gone, cancelled, moved, rebooked, or another member's. */
+static enum plan_verdict
+plan_recheck_appt(const struct conf *c, const struct msg *m,
+    const struct appt *a, int timed, char *why, size_t len)
+{
+	if (a == NULL) {
+		snprintf(why, len, "appointment no longer exists");
+		return PLAN_CANCEL;
+	}
+	if (timed && a->cancelled) {
+		snprintf(why, len, "appointment cancelled");
+		return PLAN_CANCEL;
+	}
+	if (timed && a->starts_at != m->appt_start) {
+		snprintf(why, len, "appointment moved");
+		return PLAN_CANCEL;
+	}
+	if (m->purpose == PURPOSE_CANCELLATION && !a->cancelled) {
+		snprintf(why, len, "appointment booked again");
+		return PLAN_CANCEL;
+	}
+	if (m->purpose == PURPOSE_MOVED && plan_moved_stale(c, m, a, why, len))
+		return PLAN_CANCEL;
+	if ((timed || m->purpose == PURPOSE_MOVED) &&
+	    !plan_for(a, m->client_id)) {
+		snprintf(why, len, "the appointment is for another member");
+		return PLAN_CANCEL;
+	}
+	return PLAN_SEND;
+}
+
+/* The homework: stopped, its channel turned off, or the prompt missed. */
+static enum plan_verdict
+plan_recheck_hw(const struct conf *c, const struct msg *m,
+    const struct client *cl, const struct homework *hw, time_t now,
+    char *why, size_t len)
+{
+	if (hw == NULL || !hw->active) {
+		snprintf(why, len, "homework stopped");
+		return PLAN_CANCEL;
+	}
+	if (!c->homework.channels[m->channel] ||
+	    (cl != NULL && cl->discreet && m->channel == CHAN_SMS)) {
+		snprintf(why, len, "homework prompts no longer go by %s",
+		    chan_name(m->channel));
+		return PLAN_CANCEL;
+	}
+	if (now - m->due_at > PLAN_HW_LATE) {
+		snprintf(why, len, "missed by more than %ld hours",
+		    PLAN_HW_LATE / 3600);
+		return m->attempts > 0 ? PLAN_FAIL : PLAN_SKIP;
+	}
+	return PLAN_SEND;
+}
+
+/* The client and case: gone, or consent withdrawn / opted out / closed. */
+static enum plan_verdict
+plan_recheck_client(const struct conf *c, const struct msg *m,
+    const struct kase *k, const struct client *cl, char *why, size_t len)
+{
+	if (cl == NULL) {
+		snprintf(why, len, "client no longer exists");
+		return PLAN_CANCEL;
+	}
+	if ((m->appointment_id != 0 || m->homework_id != 0) && k == NULL) {
+		snprintf(why, len, "case no longer exists");
+		return PLAN_CANCEL;
+	}
+	if (plan_allowed(c, cl, k, m->channel, why, len) != 0)
+		return PLAN_CANCEL;
+	return PLAN_SEND;
+}
+
+/* Time before the appointment: already started, or within late_limit. */
+static enum plan_verdict
+plan_recheck_late(const struct conf *c, const struct msg *m,
+    const struct appt *a, time_t now, char *why, size_t len)
+{
+	time_t at;
+
+	if (now >= a->starts_at) {
+		snprintf(why, len, "the appointment has already started");
+		return m->attempts > 0 ? PLAN_FAIL : PLAN_SKIP;
+	}
+	/*
+	 * The contract's late_limit: a message is judged by its due
+	 * time (or its retry's time), unless the pass reaches it late
+	 * (overdue): then by the moment of the pass.
+	 */
+	at = m->next_at > m->due_at ? m->next_at : m->due_at;
+	if (now - at > PLAN_OVERDUE_GRACE)
+		at = now;
+	if (m->purpose == PURPOSE_REMINDER &&
+	    retry_too_late(c, a->starts_at, at)) {
+		snprintf(why, len, "less than late_limit before the appointment");
+		return m->attempts > 0 ? PLAN_FAIL : PLAN_SKIP;
+	}
+	return PLAN_SEND;
+}
+
 enum plan_verdict
 plan_recheck(const struct conf *c, const struct msg *m, const struct appt *a,
     const struct kase *k, const struct client *cl, const struct homework *hw,
@@ -538,84 +645,22 @@ plan_recheck(const struct conf *c, const struct msg *m, const struct appt *a,
 {
 	int timed = m->purpose == PURPOSE_REMINDER ||
 	    m->purpose == PURPOSE_FOLLOW_UP;
+	enum plan_verdict v;
 	struct tm lt;
 
 	*recipient = NULL;
-	if (m->appointment_id != 0) {
-		if (a == NULL) {
-			snprintf(why, len, "appointment no longer exists");
-			return PLAN_CANCEL;
-		}
-		if (timed && a->cancelled) {
-			snprintf(why, len, "appointment cancelled");
-			return PLAN_CANCEL;
-		}
-		if (timed && a->starts_at != m->appt_start) {
-			snprintf(why, len, "appointment moved");
-			return PLAN_CANCEL;
-		}
-		if (m->purpose == PURPOSE_CANCELLATION && !a->cancelled) {
-			snprintf(why, len, "appointment booked again");
-			return PLAN_CANCEL;
-		}
-		if (m->purpose == PURPOSE_MOVED &&
-		    plan_moved_stale(c, m, a, why, len))
-			return PLAN_CANCEL;
-		if ((timed || m->purpose == PURPOSE_MOVED) &&
-		    !plan_for(a, m->client_id)) {
-			snprintf(why, len, "the appointment is for another member");
-			return PLAN_CANCEL;
-		}
-	}
-	if (m->homework_id != 0) {
-		if (hw == NULL || !hw->active) {
-			snprintf(why, len, "homework stopped");
-			return PLAN_CANCEL;
-		}
-		if (!c->homework.channels[m->channel] ||
-		    (cl != NULL && cl->discreet && m->channel == CHAN_SMS)) {
-			snprintf(why, len, "homework prompts no longer go by %s",
-			    chan_name(m->channel));
-			return PLAN_CANCEL;
-		}
-		if (now - m->due_at > PLAN_HW_LATE) {
-			snprintf(why, len, "missed by more than %ld hours",
-			    PLAN_HW_LATE / 3600);
-			return m->attempts > 0 ? PLAN_FAIL : PLAN_SKIP;
-		}
-	}
-	if (m->client_id != 0) {
-		if (cl == NULL) {
-			snprintf(why, len, "client no longer exists");
-			return PLAN_CANCEL;
-		}
-		if ((m->appointment_id != 0 || m->homework_id != 0) && k == NULL) {
-			snprintf(why, len, "case no longer exists");
-			return PLAN_CANCEL;
-		}
-		if (plan_allowed(c, cl, k, m->channel, why, len) != 0)
-			return PLAN_CANCEL;
-	}
-	if (m->appointment_id != 0 && m->purpose != PURPOSE_FOLLOW_UP) {
-		if (now >= a->starts_at) {
-			snprintf(why, len, "the appointment has already started");
-			return m->attempts > 0 ? PLAN_FAIL : PLAN_SKIP;
-		}
-		/*
-		 * The contract's late_limit: a message is judged by its due
-		 * time (or its retry's time), unless the pass reaches it late
-		 * (overdue): then by the moment of the pass.
-		 */
-		time_t at = m->next_at > m->due_at ? m->next_at : m->due_at;
-
-		if (now - at > PLAN_OVERDUE_GRACE)
-			at = now;
-		if (m->purpose == PURPOSE_REMINDER &&
-		    retry_too_late(c, a->starts_at, at)) {
-			snprintf(why, len, "less than late_limit before the appointment");
-			return m->attempts > 0 ? PLAN_FAIL : PLAN_SKIP;
-		}
-	}
+	if (m->appointment_id != 0 &&
+	    (v = plan_recheck_appt(c, m, a, timed, why, len)) != PLAN_SEND)
+		return v;
+	if (m->homework_id != 0 &&
+	    (v = plan_recheck_hw(c, m, cl, hw, now, why, len)) != PLAN_SEND)
+		return v;
+	if (m->client_id != 0 &&
+	    (v = plan_recheck_client(c, m, k, cl, why, len)) != PLAN_SEND)
+		return v;
+	if (m->appointment_id != 0 && m->purpose != PURPOSE_FOLLOW_UP &&
+	    (v = plan_recheck_late(c, m, a, now, why, len)) != PLAN_SEND)
+		return v;
 	if (conf_quiet_on(c, m->channel)) {
 		tz_to_local(now, &lt);
 		if (conf_quiet_at(c, m->channel, lt.tm_hour * 60 + lt.tm_min)) {
