@@ -352,6 +352,49 @@ plan_skip(struct plan *p, struct plan_cand *x, const char *why)
 }
 
 /*
+ * The overdue pass's candidates: the appointment's pending first attempts
+ * due by now (old rows, rows revived this pass, rows planned this pass).
+ * A follow-up takes no part in choosing: it is skipped here on its own
+ * once stale.  Returns the reminders (caller frees), their count in *n.
+ */
+static struct plan_cand *
+plan_overdue_cands(const struct appt *a, const struct plan_slice *old,
+    const struct plan_slice *rev, size_t first_new, time_t now,
+    struct plan *p, size_t *n)
+{
+	struct plan_cand *x = NULL;
+	size_t nold = old->n + rev->n;
+
+	*n = 0;
+	for (size_t i = 0; i < nold + (p->nadd - first_new); i++) {
+		const struct msg *m = i < old->n ? old->m[i] : i < nold ?
+		    rev->m[i - old->n] : &p->add[first_new + i - nold];
+		int pending = i >= old->n || m->status == MSG_PENDING;
+		struct plan_cand one = { .client = m->client_id,
+		    .ch = m->channel, .old = i < nold ? m : NULL,
+		    .new = i < nold ? NULL : (struct msg *)m };
+
+		if (!pending || m->attempts != 0 ||
+		    m->appt_start != a->starts_at || a->cancelled ||
+		    m->due_at > now)
+			continue;
+		if (m->purpose == PURPOSE_FOLLOW_UP) {
+			if (now > m->due_at + PLAN_OVERDUE_GRACE &&
+			    now - m->due_at > FOLLOW_UP_STALE)
+				plan_skip(p, &one, "too late for a follow-up");
+			continue;
+		}
+		if (m->purpose != PURPOSE_REMINDER)
+			continue;
+		one.before = plan_rule_before(m->rule);
+		one.overdue = now > m->due_at + PLAN_OVERDUE_GRACE;
+		x = xrealloc(x, (*n + 1) * sizeof(*x));
+		x[(*n)++] = one;
+	}
+	return x;
+}
+
+/*
  * Late booking and downtime: of the overdue first attempts for one client
  * and channel, only the one closest to the appointment may go, and only
  * while the appointment is still late_limit away.
@@ -361,40 +404,10 @@ plan_overdue(const struct conf *c, const struct appt *a,
     const struct plan_slice *old, const struct plan_slice *rev,
     size_t first_new, time_t now, struct plan *p)
 {
-	struct plan_cand *x = NULL;
-	size_t n = 0, nold = old->n + rev->n;
+	size_t n;
+	struct plan_cand *x = plan_overdue_cands(a, old, rev, first_new, now,
+	    p, &n);
 
-	for (size_t i = 0; i < nold + (p->nadd - first_new); i++) {
-		const struct msg *m = i < old->n ? old->m[i] : i < nold ?
-		    rev->m[i - old->n] : &p->add[first_new + i - nold];
-		int pending = i >= old->n || m->status == MSG_PENDING;
-
-		if (!pending || m->attempts != 0 ||
-		    m->appt_start != a->starts_at || a->cancelled ||
-		    m->due_at > now)
-			continue;
-		if (m->purpose == PURPOSE_FOLLOW_UP) {
-			if (now <= m->due_at + PLAN_OVERDUE_GRACE)
-				continue;
-			if (now - m->due_at > FOLLOW_UP_STALE) {
-				struct plan_cand one = { .old = i < nold ? m : NULL,
-				    .new = i < nold ? NULL : (struct msg *)m };
-
-				plan_skip(p, &one, "too late for a follow-up");
-			}
-			continue;
-		}
-		if (m->purpose != PURPOSE_REMINDER)
-			continue;
-		x = xrealloc(x, (n + 1) * sizeof(*x));
-		x[n].client = m->client_id;
-		x[n].ch = m->channel;
-		x[n].before = plan_rule_before(m->rule);
-		x[n].overdue = now > m->due_at + PLAN_OVERDUE_GRACE;
-		x[n].old = i < nold ? m : NULL;
-		x[n].new = i < nold ? NULL : (struct msg *)m;
-		n++;
-	}
 	/*
 	 * Rows due now take part in choosing the closest one (a 3h reminder
 	 * due this minute beats an overdue 48h one), but only overdue rows are
