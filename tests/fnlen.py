@@ -33,7 +33,6 @@ ALLOW = {
     ("engine/deliver_record.c", "dl_record"): BUSY,
     ("engine/deliver_weekly.c", "dl_weekly"): BUSY,
     ("policy/plan_homework.c", "plan_homework"): BUSY,
-    ("policy/plan_notice.c", "plan_moves"): BUSY,
 }
 
 
