@@ -32,7 +32,6 @@ ALLOW = {
     ("engine/deliver_alert.c", "dl_mail_practitioner"): BUSY,
     ("engine/deliver_record.c", "dl_record"): BUSY,
     ("engine/deliver_weekly.c", "dl_weekly"): BUSY,
-    ("policy/plan_homework.c", "plan_homework"): BUSY,
 }
 
 
