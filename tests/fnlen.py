@@ -30,7 +30,6 @@ ALLOW = {
     ("engine/deliver.c", "dl_plan"): BUSY,
     ("engine/deliver_alert.c", "dl_alert"): BUSY,
     ("engine/deliver_alert.c", "dl_mail_practitioner"): BUSY,
-    ("engine/deliver_record.c", "dl_record"): BUSY,
     ("engine/deliver_weekly.c", "dl_weekly"): BUSY,
 }
 
