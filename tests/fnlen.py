@@ -29,7 +29,6 @@ ALLOW = {
     ("cmd/daemon.c", "daemon_run"): BUSY,
     ("engine/deliver.c", "dl_plan"): BUSY,
     ("engine/deliver_alert.c", "dl_alert"): BUSY,
-    ("engine/deliver_alert.c", "dl_mail_practitioner"): BUSY,
     ("engine/deliver_weekly.c", "dl_weekly"): BUSY,
 }
 

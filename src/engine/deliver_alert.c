@@ -41,27 +41,62 @@ dl_mark_one(void *arg, size_t i)
  * alert when the database cannot be opened) the mail just goes.  *res: the
  * transfer's result.  0, or -1 on a database error (nothing left open).
  */
-int
-dl_mail_practitioner(struct dl *d, const char *subject, const char *text,
-    const char *what, enum xfer_result *res, char *err, size_t errlen)
+/* The practitioner's outbox row (purpose 'alert'), due now; its id in *id. */
+static int
+dl_practitioner_row(struct dl *d, long long *id, char *err, size_t errlen)
 {
-	struct mail_msg mm = { 0 };
 	struct msg m = { 0 };
-	struct dl_one one = { 0 };
-	struct xfer_mark mark = { dl_mark_one, &one };
-	char *msgid = NULL, *data = NULL, why[512] = "", mask[64];
-	char scrub[512];
-	long long id = 0;
-	int r = -1;
 
-	*res = XFER_PERMFAIL;
-	log_mask(d->c->practice.email, mask, sizeof(mask));
 	m.purpose = PURPOSE_ALERT;
 	m.channel = CHAN_EMAIL;
 	m.recipient = d->c->practice.email;
 	m.due_at = d->now;
 	m.status = MSG_PENDING;
-	if (d->st != NULL && store_insert_msg(d->st, &m, &id, err, errlen) != 0)
+	return store_insert_msg(d->st, &m, id, err, errlen);
+}
+
+/*
+ * The transfer, logged by message id with the address masked; with a
+ * store, the upload is recorded before the end of data (dl_mark_one).
+ * The outcome in *res, its reason in why (and err when it failed).
+ */
+static void
+dl_practitioner_send(struct dl *d, long long id, const char *to,
+    const char *data, const char *what, const char *mask,
+    enum xfer_result *res, char *why, size_t whylen, char *err, size_t errlen)
+{
+	struct dl_one one = { 0 };
+	struct xfer_mark mark = { dl_mark_one, &one };
+	char scrub[512];
+
+	if (d->ms == NULL)
+		d->ms = mail_open(d->c);
+	one.st = d->st;
+	one.id = id;
+	*res = mail_send(d->ms, to, data, d->st != NULL ? &mark : NULL, why,
+	    whylen);
+	if (*res == XFER_OK)
+		log_info("msg=%lld purpose=alert channel=email to=%s status=sent "
+		    "(%s)", id, mask, what);
+	else {
+		log_err("msg=%lld %s for %s could not be sent: %s", id, what, mask,
+		    log_scrub(why, scrub, sizeof(scrub)));
+		snprintf(err, errlen, "%s", why);
+	}
+}
+
+int
+dl_mail_practitioner(struct dl *d, const char *subject, const char *text,
+    const char *what, enum xfer_result *res, char *err, size_t errlen)
+{
+	struct mail_msg mm = { 0 };
+	char *msgid = NULL, *data = NULL, why[512] = "", mask[64];
+	long long id = 0;
+	int r = -1;
+
+	*res = XFER_PERMFAIL;
+	log_mask(d->c->practice.email, mask, sizeof(mask));
+	if (d->st != NULL && dl_practitioner_row(d, &id, err, errlen) != 0)
 		goto fail;
 	msgid = mail_message_id(d->c->email.from, id);
 	mm.from = d->c->email.from;
@@ -83,20 +118,8 @@ dl_mail_practitioner(struct dl *d, const char *subject, const char *text,
 	if (d->st != NULL && dl_seq_claim(d->st, id, mm.to_addr, msgid, d->now,
 	    err, errlen) != 0)
 		goto out;
-	if (d->ms == NULL)
-		d->ms = mail_open(d->c);
-	one.st = d->st;
-	one.id = id;
-	*res = mail_send(d->ms, mm.to_addr, data, d->st != NULL ? &mark : NULL,
-	    why, sizeof(why));
-	if (*res == XFER_OK)
-		log_info("msg=%lld purpose=alert channel=email to=%s status=sent "
-		    "(%s)", id, mask, what);
-	else {
-		log_err("msg=%lld %s for %s could not be sent: %s", id, what, mask,
-		    log_scrub(why, scrub, sizeof(scrub)));
-		snprintf(err, errlen, "%s", why);
-	}
+	dl_practitioner_send(d, id, mm.to_addr, data, what, mask, res, why,
+	    sizeof(why), err, errlen);
 	if (d->st != NULL && dl_seq_record(d->st, id, *res, msgid, why, d->now, 1,
 	    err, errlen) != 0)
 		goto out;
