@@ -134,19 +134,49 @@ out:
 	return r;
 }
 
+/*
+ * Compose and mail the digest inside dl_alert's transaction, then finish
+ * that transaction: the failures are marked reported only once the digest
+ * went, so a digest that could not go names them again next time.
+ * 0, or -1 (nothing left open).
+ */
+static int
+dl_alert_send(struct dl *d, const struct alert_in *in, char *err,
+    size_t errlen)
+{
+	struct composed w = { 0 };
+	struct compose_in ci = { .purpose = PURPOSE_ALERT };
+	char *summary = alert_summary(in), what[128];
+	size_t nf = in->nfailed, nb = in->nbad;
+	enum xfer_result res;
+	int r = -1;
+
+	ci.summary = summary;
+	compose_msg(d->c, &ci, &w);
+	snprintf(what, sizeof(what), "failure digest: %zu failed message%s, %zu "
+	    "unreadable row%s", nf, nf == 1 ? "" : "s", nb, nb == 1 ? "" : "s");
+	if (dl_mail_practitioner(d, w.subject, w.text, what, &res, err,
+	    errlen) != 0)
+		goto out;
+	if (res == XFER_OK && store_alert_done(d->st, err, errlen) != 0)
+		store_rollback(d->st);
+	else
+		r = store_commit(d->st, err, errlen);
+out:
+	free(summary);
+	composed_free(&w);
+	return r;
+}
+
 int
 dl_alert(struct dl *d, char *err, size_t errlen)
 {
 	struct alert_in in = { 0 };
 	struct msg *failed = NULL;
 	struct bad_row *bad = NULL;
-	struct composed w = { 0 };
-	struct compose_in ci = { .purpose = PURPOSE_ALERT };
 	size_t nf = 0, nb = 0;
-	char *lasts = NULL, *summary = NULL, stamp[TZ_UTC_LEN], mask[64];
-	char what[128];
+	char *lasts = NULL, stamp[TZ_UTC_LEN], mask[64];
 	time_t last = 0;
-	enum xfer_result res;
 	int r = -1;
 
 	if (store_begin(d->st, err, errlen) != 0)
@@ -178,17 +208,7 @@ dl_alert(struct dl *d, char *err, size_t errlen)
 		r = store_commit(d->st, err, errlen);
 		goto out;
 	}
-	summary = alert_summary(&in);
-	ci.summary = summary;
-	compose_msg(d->c, &ci, &w);
-	snprintf(what, sizeof(what), "failure digest: %zu failed message%s, %zu "
-	    "unreadable row%s", nf, nf == 1 ? "" : "s", nb, nb == 1 ? "" : "s");
-	if (dl_mail_practitioner(d, w.subject, w.text, what, &res, err,
-	    errlen) != 0)
-		goto out;
-	if (res == XFER_OK && store_alert_done(d->st, err, errlen) != 0)
-		goto fail;
-	r = store_commit(d->st, err, errlen);
+	r = dl_alert_send(d, &in, err, errlen);
 	goto out;
 fail:
 	store_rollback(d->st);
@@ -201,8 +221,6 @@ out:
 		bad_row_free(&bad[i]);
 	free(bad);
 	free(lasts);
-	free(summary);
-	composed_free(&w);
 	return r;
 }
 
