@@ -27,14 +27,6 @@ NAME = re.compile(r"^([A-Za-z_]\w*)\s*\(")
 BUSY = "being edited in parallel (issue 11): split after the merge"
 ALLOW = {
     ("cmd/daemon.c", "daemon_run"): BUSY,
-    ("engine/deliver_alert.c", "dl_alert"): BUSY,
-    ("engine/deliver_alert.c", "dl_mail_practitioner"): BUSY,
-    ("engine/deliver_record.c", "dl_record"): BUSY,
-    ("engine/deliver_weekly.c", "dl_weekly"): BUSY,
-    ("policy/plan.c", "plan_overdue"): BUSY,
-    ("policy/plan.c", "plan_recheck"): BUSY,
-    ("policy/plan_homework.c", "plan_homework"): BUSY,
-    ("policy/plan_notice.c", "plan_moves"): BUSY,
 }
 
 
