@@ -27,6 +27,9 @@
 #include "base/util.h"
 #include "transport/xfer.h"
 
+/* passes failed in a row (backing off to a minute) before exiting EX_IOERR */
+#define DAEMON_MAX_FAILURES	30
+
 static volatile sig_atomic_t daemon_stop_flag;
 static volatile sig_atomic_t daemon_hup_flag;
 static volatile sig_atomic_t daemon_stop;	/* polled by deliver_pass */
@@ -259,104 +262,135 @@ daemon_wd_period(void)
 	return v;
 }
 
+/* What the loop carries from one pass to the next. */
+struct daemon_loop {
+	struct store	*st;
+	sigset_t	 blocked, waitmask;
+	int		 ifd;		/* inotify on the database's folder; -1 */
+	char		*base;		/* the database's file name in it */
+	long long	 seen;		/* data_version before the last pass */
+	time_t		 cal_next;	/* the next feed fetch; 0: none */
+	int		 failures;	/* passes failed in a row */
+	long		 rescan;	/* the safety rescan, seconds */
+};
+
+/*
+ * One pass: feeds whose time has come, the outbox, the daily retention;
+ * then the memory the pass used goes back.  Signals are deliverable
+ * during it so SIGTERM can end it early.
+ */
+static void
+daemon_pass(struct daemon_loop *l, const struct conf *c)
+{
+	struct deliver_stats stats;
+	char err[512];
+
+	/*
+	 * Taken before the pass: a booking tool's commit during the pass
+	 * (while a slow server holds us) must wake us after it.
+	 */
+	l->seen = store_data_version(l->st);
+	sigprocmask(SIG_SETMASK, &l->waitmask, NULL);
+	/* calendar feeds whose time has come (issue 10), before planning */
+	l->cal_next = cal_sync_due(c, l->st, time(NULL));
+	if (deliver_pass(c, l->st, time(NULL), 0, NULL, &daemon_stop, &stats,
+	    err, sizeof(err)) != 0) {
+		log_err("pass failed: %s", err);
+		l->failures++;
+	} else
+		l->failures = 0;
+	/* issue 14: outbox and diary reduced once a day */
+	if (l->failures == 0 && !daemon_stop && retain_daily(c, l->st,
+	    time(NULL), err, sizeof(err)) != 0)
+		log_err("retention failed: %s", err);
+	sigprocmask(SIG_BLOCK, &l->blocked, NULL);
+	/*
+	 * Idle between passes on as little memory as we can (issue 12):
+	 * SQLite's page cache and the heap the pass freed go back to the
+	 * system.
+	 */
+	store_release_memory(l->st);
+	malloc_trim(0);
+	daemon_status(l->st, &stats);
+	daemon_watchdog();
+}
+
+/*
+ * Sleep until the next due message, a feed, the safety rescan (or the
+ * retry of a failed pass), another process's write, or a signal.
+ */
+static void
+daemon_wait(struct daemon_loop *l)
+{
+	struct pollfd pfd = { .fd = l->ifd, .events = POLLIN };
+	struct timespec ts;
+	time_t now, next;
+	long long until, cap;
+
+	/* monotonic: a clock that jumps does not stretch or skip it */
+	until = daemon_mono_now() + 1000000LL * (l->failures == 0 ?
+	    l->rescan : l->failures < 6 ? 1L << l->failures : 60);
+	for (;;) {
+		if (daemon_stop_flag || daemon_hup_flag)
+			return;
+		if ((cap = until - daemon_mono_now()) <= 0)
+			return;
+		now = time(NULL);
+		next = l->failures == 0 ? store_next_wake(l->st) : 0;
+		if (l->cal_next != 0 && (next == 0 || l->cal_next < next))
+			next = l->cal_next;
+		if (next != 0 && next <= now)
+			return;
+		/* the watchdog is fed at least every half period */
+		if (daemon_wd_usec > 0 && cap > daemon_wd_usec / 2)
+			cap = daemon_wd_usec / 2;
+		daemon_until(next, cap, &ts);
+		if (ppoll(l->ifd >= 0 ? &pfd : NULL, l->ifd >= 0 ? 1 : 0, &ts,
+		    &l->waitmask) > 0 && l->ifd >= 0 &&
+		    daemon_drain(l->ifd, l->base) &&
+		    store_data_version(l->st) != l->seen)
+			return;	/* another process wrote; our own writes do not count */
+		daemon_watchdog();
+	}
+}
+
 int
 daemon_run(struct conf **confp, struct store *st)
 {
-	sigset_t blocked, waitmask;
-	struct deliver_stats stats;
-	char err[512], *base = NULL;
-	long long seen;
-	time_t cal_next = 0;
-	int ifd, failures = 0, rc = 0;
-	long rescan;
+	struct daemon_loop l = { .st = st, .ifd = -1 };
+	int rc = EX_OK;
 
 	daemon_wd_usec = daemon_wd_period();
 	/* test-only: a shorter safety rescan (nudged(8), ENVIRONMENT) */
-	rescan = util_test_timing("rescan", DAEMON_RESCAN);
+	l.rescan = util_test_timing("rescan", DAEMON_RESCAN);
 	if (getenv("NUDGED_TEST_TIMING") != NULL)
 		log_warn("NUDGED_TEST_TIMING is set: test timings, not for production");
 	xfer_set_tick(daemon_watchdog);
 	feed_set_stop(&daemon_stop);
-	if (daemon_signals(&blocked, &waitmask) != 0) {
+	if (daemon_signals(&l.blocked, &l.waitmask) != 0) {
 		log_err("cannot install signal handlers: %s", strerror(errno));
 		return EX_OSERR;
 	}
-	ifd = daemon_watch((*confp)->database, &base);
+	l.ifd = daemon_watch((*confp)->database, &l.base);
 	daemon_notify("READY=1");
 	log_info("running: waiting for due messages");
-
 	while (!daemon_stop_flag) {
-		struct pollfd pfd = { .fd = ifd, .events = POLLIN };
-		struct timespec ts;
-		time_t now, next;
-		long long until, cap;
-
 		if (daemon_hup_flag) {
 			daemon_hup_flag = 0;
 			daemon_reload(confp);
 		}
-		/*
-		 * Taken before the pass: a booking tool's commit during the
-		 * pass (while a slow server holds us) must wake us after it.
-		 */
-		seen = store_data_version(st);
-		/* A pass runs with signals deliverable so SIGTERM can end it early. */
-		sigprocmask(SIG_SETMASK, &waitmask, NULL);
-		/* calendar feeds whose time has come (issue 10), before planning */
-		cal_next = cal_sync_due(*confp, st, time(NULL));
-		if (deliver_pass(*confp, st, time(NULL), 0, NULL, &daemon_stop,
-		    &stats, err, sizeof(err)) != 0) {
-			log_err("pass failed: %s", err);
-			if (++failures >= 30) {
-				rc = 74;
-				break;
-			}
-		} else
-			failures = 0;
-		/* issue 14: outbox and diary reduced once a day */
-		if (failures == 0 && !daemon_stop && retain_daily(*confp, st,
-		    time(NULL), err, sizeof(err)) != 0)
-			log_err("retention failed: %s", err);
-		sigprocmask(SIG_BLOCK, &blocked, NULL);
-		/*
-		 * Idle between passes on as little memory as we can (issue
-		 * 12): SQLite's page cache and the heap the pass freed go
-		 * back to the system.
-		 */
-		store_release_memory(st);
-		malloc_trim(0);
-		daemon_status(st, &stats);
-		daemon_watchdog();
-
-		/* the safety rescan, or the retry of a failed pass (monotonic) */
-		until = daemon_mono_now() + 1000000LL * (failures == 0 ?
-		    rescan : failures < 6 ? 1L << failures : 60);
-		for (;;) {
-			if (daemon_stop_flag || daemon_hup_flag)
-				break;
-			if ((cap = until - daemon_mono_now()) <= 0)
-				break;
-			now = time(NULL);
-			next = failures == 0 ? store_next_wake(st) : 0;
-			if (cal_next != 0 && (next == 0 || cal_next < next))
-				next = cal_next;
-			if (next != 0 && next <= now)
-				break;
-			/* the watchdog is fed at least every half period */
-			if (daemon_wd_usec > 0 && cap > daemon_wd_usec / 2)
-				cap = daemon_wd_usec / 2;
-			daemon_until(next, cap, &ts);
-			if (ppoll(ifd >= 0 ? &pfd : NULL, ifd >= 0 ? 1 : 0, &ts,
-			    &waitmask) > 0 && ifd >= 0 && daemon_drain(ifd, base) &&
-			    store_data_version(st) != seen)
-				break;	/* another process wrote; our own writes do not count */
-			daemon_watchdog();
+		daemon_pass(&l, *confp);
+		/* the database has been failing for about half an hour */
+		if (l.failures >= DAEMON_MAX_FAILURES) {
+			rc = EX_IOERR;
+			break;
 		}
+		daemon_wait(&l);
 	}
 	daemon_notify("STOPPING=1");
 	log_info("stopping");
-	if (ifd >= 0)
-		close(ifd);
-	free(base);
+	if (l.ifd >= 0)
+		close(l.ifd);
+	free(l.base);
 	return rc;
 }
