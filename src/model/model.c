@@ -49,73 +49,32 @@ chan_parse(const char *s, enum chan *out)
 	return 0;
 }
 
-const char *
-appt_kind_name(enum appt_kind k)
-{
-	return (unsigned)k < KIND_N ? appt_kind_names[k] : "?";
+/*
+ * name() and parse() for one vocabulary: the same two functions over its
+ * own table, typed so a purpose is never passed where a status belongs.
+ */
+#define MODEL_VOCAB(type, pfx, names, n)				\
+const char *								\
+pfx##_name(enum type v)							\
+{									\
+	return (unsigned)v < (unsigned)(n) ? (names)[v] : "?";		\
+}									\
+									\
+int									\
+pfx##_parse(const char *s, enum type *out)				\
+{									\
+	int i;								\
+									\
+	if (model_parse((names), (n), s, &i) == -1)			\
+		return -1;						\
+	*out = (enum type)i;						\
+	return 0;							\
 }
 
-int
-appt_kind_parse(const char *s, enum appt_kind *out)
-{
-	int i;
-
-	if (model_parse(appt_kind_names, KIND_N, s, &i) == -1)
-		return -1;
-	*out = (enum appt_kind)i;
-	return 0;
-}
-
-const char *
-msg_status_name(enum msg_status v)
-{
-	return (unsigned)v < MSG_STATUS_N ? msg_status_names[v] : "?";
-}
-
-int
-msg_status_parse(const char *s, enum msg_status *out)
-{
-	int i;
-
-	if (model_parse(msg_status_names, MSG_STATUS_N, s, &i) == -1)
-		return -1;
-	*out = (enum msg_status)i;
-	return 0;
-}
-
-const char *
-msg_purpose_name(enum msg_purpose v)
-{
-	return (unsigned)v < PURPOSE_N ? msg_purpose_names[v] : "?";
-}
-
-int
-msg_purpose_parse(const char *s, enum msg_purpose *out)
-{
-	int i;
-
-	if (model_parse(msg_purpose_names, PURPOSE_N, s, &i) == -1)
-		return -1;
-	*out = (enum msg_purpose)i;
-	return 0;
-}
-
-const char *
-appt_mode_name(enum appt_mode m)
-{
-	return (unsigned)m < MODE_N ? appt_mode_names[m] : "?";
-}
-
-int
-appt_mode_parse(const char *s, enum appt_mode *out)
-{
-	int i;
-
-	if (model_parse(appt_mode_names, MODE_N, s, &i) == -1)
-		return -1;
-	*out = (enum appt_mode)i;
-	return 0;
-}
+MODEL_VOCAB(appt_kind, appt_kind, appt_kind_names, KIND_N)
+MODEL_VOCAB(appt_mode, appt_mode, appt_mode_names, MODE_N)
+MODEL_VOCAB(msg_status, msg_status, msg_status_names, MSG_STATUS_N)
+MODEL_VOCAB(msg_purpose, msg_purpose, msg_purpose_names, PURPOSE_N)
 
 /* ------------------------------------------------------------- frees */
 
