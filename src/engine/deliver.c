@@ -2,17 +2,24 @@
  * deliver: one pass over the outbox.  See deliver.h.
  *
  *   plan     BEGIN IMMEDIATE; snapshot; plan_run; insert/change; COMMIT
- *   claim    BEGIN IMMEDIATE; next due row; re-read appointment, case,
- *            client; plan_recheck; render; mark 'sending'; COMMIT
+ *   claim    a batch (deliver_run.c), in one transaction: BEGIN IMMEDIATE;
+ *            record the previous batch's outcomes not yet recorded; then
+ *            up to DL_BATCH due rows, each: re-read appointment, case,
+ *            client; plan_recheck; render; mark 'sending' (or settle it
+ *            without sending: skipped, held, ...); COMMIT
  *   send     outside any transaction (a slow server never holds the lock):
- *            email one at a time over one SMTP connection, SMS in batches
- *            of sms.concurrency requests in flight
+ *            the batch's email over email.connections SMTP connections,
+ *            its SMS with sms.concurrency requests in flight
  *   upload   just before the last of the message goes (the SMTP final
- *            dot, the end of an HTTP body): uploaded = 1, committed (no
- *            record: the transfer is aborted, the server cannot accept)
- *   record   BEGIN IMMEDIATE; sent | retry | failed; COMMIT, for each
- *            message as soon as its outcome is known (each SMS of a batch
- *            as its answer comes, not after the slowest)
+ *            dot, the end of an HTTP body): uploaded = 1, committed with
+ *            synchronous=NORMAL (no fsync; see store_mark_uploaded); no
+ *            record: the transfer is aborted, the server cannot accept
+ *   record   sent | retry | failed, many outcomes in one transaction:
+ *            with the next claim, or on their own when an outcome has
+ *            waited DL_FLUSH_MS while other transfers are under way
+ *
+ * So a crash can cost at most the messages in flight (handed to a
+ * server, outcome not yet recorded): at most DL_BATCH, each resent once.
  *
  * A message is never marked sent before the server or provider accepted
  * it, and always marked 'sending' (committed) before it is handed over.
@@ -36,10 +43,6 @@
 #include "base/tz.h"
 #include "base/util.h"
 
-#define DL_BATCH_MAX	32
-#define DL_KEEP_FIRST_MS	100	/* an unrecorded outcome: retry after */
-#define DL_KEEP_MAX_MS		5000	/* doubling up to */
-#define DL_KEEP_ONCE_S		120	/* --once gives up after (no stop flag) */
 
 void
 dl_item_free(struct dl_item *x)
@@ -317,18 +320,13 @@ dl_render(struct dl *d, struct dl_item *x, char *why, size_t whylen)
 }
 
 /*
- * Claim the next due message: re-check it, render it, mark it 'sending'.
- * x is filled in every case (free it with dl_item_free).
+ * Claim the next due message inside the caller's open transaction (the
+ * batch's, see deliver_run.c): re-check it, render it, mark it 'sending',
+ * or settle it without sending.  x is filled in every case (free it with
+ * dl_item_free).  On DL_CLAIM_ERROR the caller rolls the transaction back.
  */
-enum dl_claimed {
-	DL_CLAIM_ERROR = -1,	/* err says why; nothing left open */
-	DL_CLAIM_NONE = 0,	/* nothing due (or stopping) */
-	DL_CLAIM_SEND,		/* claimed: send it */
-	DL_CLAIM_SETTLED	/* settled without sending (skipped, held, ...) */
-};
-
-static enum dl_claimed
-dl_claim(struct dl *d, struct dl_item *x, char *err, size_t errlen)
+enum dl_claimed
+dl_claim_row(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 {
 	enum plan_verdict v;
 	char why[512] = "";
@@ -336,15 +334,9 @@ dl_claim(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 	int r;
 
 	memset(x, 0, sizeof(*x));
-	if (store_begin_or_stop(d->st, d->stop, err, errlen) != 0)
-		return d->stop != NULL && *d->stop ? DL_CLAIM_NONE : DL_CLAIM_ERROR;
 	r = store_next_due(d->st, d->until ? d->until : d->now, &x->m, err, errlen);
-	if (r <= 0) {
-		if (r == 0 && store_commit(d->st, err, errlen) == 0)
-			return DL_CLAIM_NONE;
-		store_rollback(d->st);
-		return DL_CLAIM_ERROR;
-	}
+	if (r <= 0)
+		return r == 0 ? DL_CLAIM_NONE : DL_CLAIM_ERROR;
 	if (d->paused[x->m.channel] != 0) {
 		/* The channel refused us in this pass: no more tries for now. */
 		r = store_mark_retry(d->st, x->m.id, d->paused[x->m.channel],
@@ -353,7 +345,7 @@ dl_claim(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 		goto settled;
 	}
 	if (dl_load(d, x, err, errlen) != 0)
-		goto fail;
+		return DL_CLAIM_ERROR;
 	if ((v = dl_recheck(d, x, &hold, why, sizeof(why))) != PLAN_SEND) {
 		r = dl_settle(d, x, v, why, hold, err, errlen);
 		goto settled;
@@ -366,7 +358,7 @@ dl_claim(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 		r = store_msg_set_detail(d->st, x->m.id, det, err, errlen);
 		free(det);
 		if (r != 0)
-			goto fail;
+			return DL_CLAIM_ERROR;
 	}
 	if (dl_render(d, x, why, sizeof(why)) != 0) {
 		r = dl_fail(d, x, why, err, errlen);
@@ -377,288 +369,13 @@ dl_claim(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 		goto settled;
 	}
 	if (store_mark_sending(d->st, x->m.id, x->rcpt, x->msgid, d->now, err,
-	    errlen) != 0 || store_commit(d->st, err, errlen) != 0)
-		goto fail;
+	    errlen) != 0)
+		return DL_CLAIM_ERROR;
 	free(x->m.recipient);
 	x->m.recipient = xstrdup(x->rcpt);
 	return DL_CLAIM_SEND;
 settled:
-	if (r == 0 && store_commit(d->st, err, errlen) == 0)
-		return DL_CLAIM_SETTLED;
-fail:
-	store_rollback(d->st);
-	return DL_CLAIM_ERROR;
-}
-
-static double
-dl_mono(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-/* Sleep ms, in short naps that keep the watchdog fed and see a stop. */
-static void
-dl_nap(struct dl *d, long ms)
-{
-	struct timespec nap = { 0, 50L * 1000 * 1000 };
-
-	for (long t = 0; t < ms; t += 50) {
-		if (d->stop != NULL && *d->stop)
-			return;
-		nanosleep(&nap, NULL);
-		xfer_tick();
-	}
-}
-
-/*
- * One outcome into the outbox, in its own transaction: unclaim (nothing
- * went up) or dl_record.  The in-memory side effects of a try that did
- * not commit (counts, pauses) are undone so the next try starts clean.
- */
-static int
-dl_keep_once(struct dl *d, struct dl_item *x, enum xfer_result res,
-    const char *ref, const char *why, const struct sms_req *sr, int unclaim,
-    int nowait, char *err, size_t errlen)
-{
-	/* Set for good: store_begin_or_stop() then tries once, no waiting. */
-	static volatile sig_atomic_t dl_no_wait = 1;
-	struct deliver_stats s0 = *d->stats;
-	time_t p0[CHAN_N];
-	int c0[CHAN_N], r;
-
-	memcpy(p0, d->paused, sizeof(p0));
-	memcpy(c0, d->pause_count, sizeof(c0));
-	if (store_begin_or_stop(d->st, nowait ? &dl_no_wait : d->stop, err,
-	    errlen) != 0)
-		return -1;
-	r = unclaim ? store_unclaim(d->st, x->m.id, err, errlen) :
-	    dl_record(d, x, res, ref, why, sr, err, errlen);
-	if (r == 0 && store_commit(d->st, err, errlen) == 0)
-		return 0;
-	store_rollback(d->st);
-	*d->stats = s0;
-	memcpy(d->paused, p0, sizeof(p0));
-	memcpy(d->pause_count, c0, sizeof(c0));
-	return -1;
-}
-
-/*
- * The row is no longer ours to record (deleted, or changed from 'sending'
- * by another program): retrying would never end.  1 when so (logged).
- */
-static int
-dl_row_moved(struct dl *d, struct dl_item *x, enum xfer_result res)
-{
-	struct msg m;
-	char err[256];
-	int r, moved;
-
-	if ((r = store_get_msg(d->st, x->m.id, &m, err, sizeof(err))) < 0)
-		return 0;		/* the database itself: keep trying */
-	moved = r == 0 || m.status == NULL || strcmp(m.status, "sending") != 0;
-	if (moved)
-		log_warn("msg=%lld was %s by another program while in flight; "
-		    "its outcome (%s) is not recorded", x->m.id, r == 0 ?
-		    "deleted" : "changed", xfer_result_name(res));
-	msg_free(&m);
-	return moved;
-}
-
-/*
- * Keep an outcome until it is durably recorded (issue 13): a database
- * locked by another writer for longer than our wait, or a full disk, must
- * not leave the row 'sending' (resent after a restart: a duplicate; not
- * counted as reminded: no cancellation notice).  Retry with backoff,
- * claiming nothing meanwhile; a stop request gets one last try, then the
- * row is left to start-up recovery.  --once gives up after
- * DL_KEEP_ONCE_S.  0, or -1 with err.  nowait: one try without waiting
- * for another writer; 1 when it must be kept for later.
- */
-static int
-dl_keep(struct dl *d, struct dl_item *x, enum xfer_result res,
-    const char *ref, const char *why, const struct sms_req *sr, int nowait,
-    char *err, size_t errlen)
-{
-	/* Stopped before it all went up: undo the claim, count no attempt. */
-	int unclaim = res == XFER_TEMPFAIL && !x->uploaded && !d->dry &&
-	    (x->unmarked || xfer_stopping());
-	double start = dl_mono(), said = 0;
-	long wait = DL_KEEP_FIRST_MS;
-	int last = 0;
-
-	if (nowait)
-		return dl_keep_once(d, x, res, ref, why, sr, unclaim, 1, err,
-		    errlen) == 0 || dl_row_moved(d, x, res) ? 0 : 1;
-	for (;;) {
-		if (dl_keep_once(d, x, res, ref, why, sr, unclaim, 0, err,
-		    errlen) == 0) {
-			if (said != 0)
-				log_info("msg=%lld outcome (%s) recorded after "
-				    "%.0f s", x->m.id, xfer_result_name(res),
-				    dl_mono() - start);
-			return 0;
-		}
-		if (dl_row_moved(d, x, res))
-			return 0;
-		if (last || (d->stop == NULL &&
-		    dl_mono() - start >= DL_KEEP_ONCE_S))
-			break;
-		if (said == 0 || dl_mono() - said >= 60) {
-			log_err("msg=%lld cannot record its outcome (%s) yet: %s; "
-			    "trying again, sending nothing else meanwhile",
-			    x->m.id, xfer_result_name(res), err);
-			said = dl_mono();
-		}
-		dl_nap(d, wait);
-		wait = wait * 2 > DL_KEEP_MAX_MS ? DL_KEEP_MAX_MS : wait * 2;
-		last = d->stop != NULL && *d->stop;
-	}
-	log_err("msg=%lld outcome (%s) not recorded: %s; the row stays "
-	    "'sending' until the next start", x->m.id, xfer_result_name(res),
-	    err);
-	return -1;
-}
-
-struct dl_batch {
-	struct dl	*d;
-	struct dl_item	*x;
-	struct sms_req	*req;		/* NULL for an email */
-	int		*later;		/* outcomes the database refused just now */
-	char		*err;
-	size_t		 errlen;
-};
-
-/* The transports' upload hook: item i is about to go up whole, committed. */
-static int
-dl_upload(void *arg, size_t i)
-{
-	struct dl_batch *b = arg;
-	struct dl_item *x = &b->x[i];
-	char err[256];
-
-	if (b->d->dry)
-		return 0;
-	if (store_mark_uploaded(b->d->st, x->m.id, b->d->stop, err,
-	    sizeof(err)) != 0) {
-		log_err("msg=%lld not sent: its upload cannot be recorded: %s",
-		    x->m.id, err);
-		x->unmarked = 1;
-		return -1;
-	}
-	x->uploaded = 1;
-	return 0;
-}
-
-static int
-dl_send_email(struct dl *d, struct dl_item *x, char *err, size_t errlen)
-{
-	struct dl_batch b = { .d = d, .x = x };
-	struct xfer_mark mark = { dl_upload, &b };
-	enum xfer_result res;
-	char why[512] = "";
-
-	if (d->ms == NULL)
-		d->ms = mail_open(d->c);
-	res = mail_send(d->ms, x->rcpt, x->data, &mark, why, sizeof(why));
-	return dl_keep(d, x, res, x->msgid, why, NULL, 0, err, errlen);
-}
-
-/*
- * An SMS of the batch is settled: record it now, if the database takes it
- * at once.  Waiting here would stall the other requests in flight until
- * their own timeouts made texts that went unknown; an outcome refused now
- * is kept and recorded (see dl_keep) when the batch is over.
- */
-static void
-dl_sms_done(void *arg, size_t i)
-{
-	struct dl_batch *b = arg;
-	struct sms_req *r = &b->req[i];
-
-	b->later[i] = dl_keep(b->d, &b->x[i], r->res, r->ref, r->err, r, 1,
-	    b->err, b->errlen);
-}
-
-/* Send a batch of claimed SMS; each outcome is recorded as it comes. */
-static int
-dl_send_sms(struct dl *d, struct dl_item *x, size_t n, char *err, size_t errlen)
-{
-	struct sms_req req[DL_BATCH_MAX];
-	int later[DL_BATCH_MAX], r = 0;
-	struct dl_batch b = { .d = d, .x = x, .req = req, .later = later,
-	    .err = err, .errlen = errlen };
-	struct xfer_mark mark = { dl_upload, &b };
-	struct sms_hooks hooks = { &mark, dl_sms_done, &b };
-
-	if (n == 0)
-		return 0;
-	memset(req, 0, sizeof(req));
-	memset(later, 0, sizeof(later));
-	for (size_t i = 0; i < n; i++) {
-		req[i].to = x[i].rcpt;
-		req[i].text = x[i].data;
-		req[i].from = dl_sms_from(d, &x[i]);
-	}
-	if (d->ss == NULL)
-		d->ss = sms_open(d->c);
-	sms_send_batch(d->ss, req, n, &hooks);
-	for (size_t i = 0; i < n; i++)
-		if (later[i] && dl_keep(d, &x[i], req[i].res, req[i].ref,
-		    req[i].err, &req[i], 0, err, errlen) != 0)
-			r = -1;
-	return r;
-}
-
-/*
- * Claim and send until nothing is due (or stop).  A batch's outcomes can
- * make new messages due (an SMS reminder's fallback email), so claiming
- * starts over after each last batch.  0 or -1.
- */
-static int
-dl_run(struct dl *d, volatile sig_atomic_t *stop, char *err, size_t errlen)
-{
-	struct dl_item batch[DL_BATCH_MAX];
-	size_t nb = 0, cap = (size_t)d->c->sms.concurrency;
-	int r = 0, more = 1;
-
-	if (cap < 1 || cap > DL_BATCH_MAX)
-		cap = cap < 1 ? 1 : DL_BATCH_MAX;
-	while (r == 0 && more && (stop == NULL || !*stop)) {
-		struct dl_item x;
-		enum dl_claimed n = dl_claim(d, &x, err, errlen);
-
-		if (n == DL_CLAIM_ERROR)
-			r = -1;
-		if (n == DL_CLAIM_NONE)
-			more = 0;	/* unless the last batch adds some, below */
-		if (n == DL_CLAIM_SEND && x.m.channel == CHAN_EMAIL) {
-			r = dl_send_email(d, &x, err, errlen);
-			dl_item_free(&x);
-			continue;
-		}
-		if (n == DL_CLAIM_SEND) {
-			assert(nb < cap);
-			batch[nb++] = x;
-		} else	/* what a failed or settled claim loaded */
-			dl_item_free(&x);
-		if (nb > 0 && (nb == cap || n == DL_CLAIM_NONE ||
-		    n == DL_CLAIM_ERROR)) {
-			/* In flight once claimed: a batch goes even on stop. */
-			if (dl_send_sms(d, batch, nb, err, errlen) != 0)
-				r = -1;
-			while (nb > 0)
-				dl_item_free(&batch[--nb]);
-			more = 1;
-		}
-	}
-	if (nb > 0 && dl_send_sms(d, batch, nb, err, errlen) != 0)
-		r = -1;
-	while (nb > 0)
-		dl_item_free(&batch[--nb]);
-	return r;
+	return r == 0 ? DL_CLAIM_SETTLED : DL_CLAIM_ERROR;
 }
 
 /*

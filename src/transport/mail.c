@@ -184,10 +184,19 @@ static const char *const mail_phase_names[] = {
 	[MAIL_PHASE_DOT] = "end of data",
 };
 
-struct mail_session {
-	const struct conf	*conf;
+/*
+ * One SMTP connection's easy handle and the exchange under way on it.
+ * The connections themselves live in the session's multi handle, which
+ * keeps up to email.connections of them open across a batch.
+ */
+struct mail_conn {
+	struct mail_session	*s;
 	CURL			*curl;
 	char			 errbuf[CURL_ERROR_SIZE];
+	struct curl_slist	*rcpt;
+	struct mail_req		*req;		/* NULL: free */
+	size_t			 idx;		/* req's index in the batch */
+	int			 retried;	/* once afresh after a stale connection */
 	/* The exchange under way. */
 	const char		*data;
 	size_t			 len;
@@ -198,10 +207,20 @@ struct mail_session {
 	int			 quitting;	/* replies no longer count */
 	char			 text[512];	/* that reply, one line */
 	char			 cur[512];	/* the reply being read */
-	const struct xfer_mark	*mark;		/* told before the body goes up */
 	int			 began;		/* the body started to go up */
 	int			 refused;	/* mark said no: no final dot sent */
+};
+
+struct mail_session {
+	const struct conf	*conf;
+	CURLM			*multi;
+	struct mail_conn	*conns;
+	size_t			 nconns;
 	char			*url;		/* email.url with the EHLO name */
+	const struct xfer_hooks	*hooks;		/* of the batch under way */
+	/* every socket libcurl opened for us and has not closed (a stop shuts them) */
+	curl_socket_t		*socks;
+	size_t			 nsocks;
 };
 
 struct mail_session *
@@ -216,26 +235,64 @@ mail_open(const struct conf *conf)
 void
 mail_close(struct mail_session *s)
 {
+	size_t i;
+
 	if (s == NULL)
 		return;
-	if (s->curl != NULL) {
-		curl_socket_t fd = CURL_SOCKET_BAD;
-
-		/*
-		 * Stopping: no polite QUIT that a silent server could hold up
-		 * for email.timeout; the connection is simply dropped.
-		 */
-		if (xfer_stopping() && curl_easy_getinfo(s->curl,
-		    CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK && fd != CURL_SOCKET_BAD)
-			shutdown(fd, SHUT_RDWR);
-		curl_easy_cleanup(s->curl);	/* QUIT on the open connection */
+	/*
+	 * Stopping: no polite QUIT that a silent server could hold up for
+	 * email.timeout; the connections are simply dropped.
+	 */
+	if (xfer_stopping())
+		for (i = 0; i < s->nsocks; i++)
+			shutdown(s->socks[i], SHUT_RDWR);
+	for (i = 0; i < s->nconns; i++) {
+		if (s->conns[i].req != NULL)
+			curl_multi_remove_handle(s->multi, s->conns[i].curl);
+		curl_slist_free_all(s->conns[i].rcpt);
+		if (s->conns[i].curl != NULL)
+			curl_easy_cleanup(s->conns[i].curl);
 	}
+	/* QUIT on the connections still open (bounded by email.timeout) */
+	if (s->multi != NULL)
+		curl_multi_cleanup(s->multi);
+	free(s->conns);
+	free(s->socks);
 	free(s->url);
 	free(s);
 }
 
+/* libcurl's socket hooks: the session knows its open sockets. */
+static curl_socket_t
+mail_socket_open(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct mail_session *s = arg;
+	curl_socket_t fd;
+
+	(void)purpose;
+	fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	if (fd == CURL_SOCKET_BAD)
+		return fd;
+	s->socks = xrealloc(s->socks, (s->nsocks + 1) * sizeof(*s->socks));
+	s->socks[s->nsocks++] = fd;
+	return fd;
+}
+
+static int
+mail_socket_close(void *arg, curl_socket_t fd)
+{
+	struct mail_session *s = arg;
+
+	for (size_t i = 0; i < s->nsocks; i++)
+		if (s->socks[i] == fd) {
+			s->socks[i] = s->socks[--s->nsocks];
+			break;
+		}
+	return close(fd);
+}
+
 static void
-mail_reset_reply(struct mail_session *s)
+mail_reset_reply(struct mail_conn *s)
 {
 	s->reply = 0;
 	s->in_reply = 0;
@@ -245,7 +302,7 @@ mail_reset_reply(struct mail_session *s)
 
 /* A command went out: the phase is its verb.  Its arguments are not kept. */
 static void
-mail_saw_command(struct mail_session *s, const char *d, size_t n)
+mail_saw_command(struct mail_conn *s, const char *d, size_t n)
 {
 	static const struct {
 		const char	*verb;
@@ -278,7 +335,7 @@ mail_saw_command(struct mail_session *s, const char *d, size_t n)
 
 /* Reply lines: "250-..." continues, "250 ..." ends a reply. */
 static void
-mail_saw_reply(struct mail_session *s, const char *d, size_t n)
+mail_saw_reply(struct mail_conn *s, const char *d, size_t n)
 {
 	size_t i, len, eol;
 	const char *line;
@@ -330,7 +387,7 @@ int
 mail_reply_parse(const char *data, size_t n, int by_line, char *text,
     size_t textlen)
 {
-	struct mail_session s;
+	struct mail_conn s;
 	const char *nl;
 	size_t off, k;
 
@@ -379,10 +436,11 @@ mail_quit_now(CURL *c)
 		(void)send(fd, quit, sizeof(quit) - 1, MSG_NOSIGNAL);
 }
 
+
 static int
 mail_debug(CURL *c, curl_infotype type, char *d, size_t n, void *arg)
 {
-	struct mail_session *s = arg;
+	struct mail_conn *s = arg;
 
 	/* Only the dialogue; message data and TLS records are never looked at. */
 	if (type == CURLINFO_HEADER_OUT)
@@ -402,7 +460,9 @@ mail_debug(CURL *c, curl_infotype type, char *d, size_t n, void *arg)
 static size_t
 mail_read(char *buf, size_t size, size_t nmemb, void *arg)
 {
-	struct mail_session *s = arg;
+	struct mail_conn *s = arg;
+	const struct xfer_mark *mark = s->s->hooks != NULL ?
+	    s->s->hooks->mark : NULL;
 	size_t n = size * nmemb;
 
 	if (s->phase < MAIL_PHASE_BODY) {
@@ -410,6 +470,7 @@ mail_read(char *buf, size_t size, size_t nmemb, void *arg)
 		mail_reset_reply(s);
 	}
 	s->began = 1;
+	s->req->began = 1;
 	if (n > s->len - s->off)
 		n = s->len - s->off;
 	if (n == 0 && s->phase < MAIL_PHASE_DOT) {
@@ -417,8 +478,8 @@ mail_read(char *buf, size_t size, size_t nmemb, void *arg)
 		 * libcurl sends the final dot next: from then on the server
 		 * may accept.  Durably noted first, or the message is dropped.
 		 */
-		if (s->mark != NULL && s->mark->fn != NULL &&
-		    s->mark->fn(s->mark->arg, 0) != 0) {
+		if (mark != NULL && mark->fn != NULL &&
+		    mark->fn(mark->arg, s->idx) != 0) {
 			s->refused = 1;
 			return CURL_READFUNC_ABORT;
 		}
@@ -462,21 +523,23 @@ mail_url(const char *url, const char *helo, const char *from)
 		goto fail;						\
 } while (0)
 
+/* One connection's easy handle.  0, or -1 with err. */
 static int
-mail_setup(struct mail_session *s, char *err, size_t errlen)
+mail_conn_setup(struct mail_session *s, struct mail_conn *k, char *err,
+    size_t errlen)
 {
 	const struct conf *cf = s->conf;
 	CURLcode rc;
 	CURL *c;
 
+	k->s = s;
 	if ((c = curl_easy_init()) == NULL) {
 		snprintf(err, errlen, "cannot initialise libcurl");
 		return -1;
 	}
 	if ((rc = xfer_setup(c, cf->email.ca_file, cf->email.timeout,
-	    s->errbuf, &s->began)) != CURLE_OK)
+	    k->errbuf, &k->began)) != CURLE_OK)
 		goto fail;
-	s->url = mail_url(cf->email.url, cf->email.helo, cf->email.from);
 	MAIL_SET(CURLOPT_URL, s->url);
 	MAIL_SET(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
 	/* _TRY would fall back to plain text without a word; never use it. */
@@ -489,12 +552,16 @@ mail_setup(struct mail_session *s, char *err, size_t errlen)
 	}
 	MAIL_SET(CURLOPT_UPLOAD, 1L);
 	MAIL_SET(CURLOPT_READFUNCTION, mail_read);
-	MAIL_SET(CURLOPT_READDATA, s);
+	MAIL_SET(CURLOPT_READDATA, k);
 	/* VERBOSE is what makes libcurl call the debug hook; nothing prints. */
 	MAIL_SET(CURLOPT_DEBUGFUNCTION, mail_debug);
-	MAIL_SET(CURLOPT_DEBUGDATA, s);
+	MAIL_SET(CURLOPT_DEBUGDATA, k);
 	MAIL_SET(CURLOPT_VERBOSE, 1L);
-	s->curl = c;
+	MAIL_SET(CURLOPT_OPENSOCKETFUNCTION, mail_socket_open);
+	MAIL_SET(CURLOPT_OPENSOCKETDATA, s);
+	MAIL_SET(CURLOPT_CLOSESOCKETFUNCTION, mail_socket_close);
+	MAIL_SET(CURLOPT_CLOSESOCKETDATA, s);
+	k->curl = c;
 	return 0;
 fail:
 	snprintf(err, errlen, "libcurl refused an SMTP option: %s",
@@ -503,110 +570,281 @@ fail:
 	return -1;
 }
 
-/* One attempt: perform, then classify what was seen. */
-static enum xfer_result
-mail_attempt(struct mail_session *s, const char *from, const char *rcpt,
-    const char *data, int *reused, char *err, size_t errlen)
+/* The multi handle and min(email.connections, n) easy handles.  0 or -1. */
+static int
+mail_setup(struct mail_session *s, size_t n, char *err, size_t errlen)
 {
-	struct curl_slist *rl;
-	long nconn = 1;
-	enum xfer_result r;
-	char *to;
+	long max = s->conf->email.connections > 0 ?
+	    s->conf->email.connections : 1;
+	size_t want = (size_t)max < n ? (size_t)max : n;
+
+	if (s->multi == NULL) {
+		if ((s->multi = curl_multi_init()) == NULL) {
+			snprintf(err, errlen, "cannot initialise libcurl");
+			return -1;
+		}
+		/* never more connections than email.connections, all kept */
+		curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, max);
+		curl_multi_setopt(s->multi, CURLMOPT_MAX_HOST_CONNECTIONS, max);
+		s->url = mail_url(s->conf->email.url, s->conf->email.helo,
+		    s->conf->email.from);
+	}
+	if (want > s->nconns) {
+		s->conns = xrealloc(s->conns, want * sizeof(*s->conns));
+		memset(s->conns + s->nconns, 0, (want - s->nconns) *
+		    sizeof(*s->conns));
+		while (s->nconns < want) {
+			if (mail_conn_setup(s, &s->conns[s->nconns], err,
+			    errlen) != 0)
+				return s->nconns > 0 ? 0 : -1;
+			s->nconns++;
+		}
+	}
+	return 0;
+}
+
+/* Request r on connection k.  0: under way; -1: settled (r->err). */
+static int
+mail_start(struct mail_session *s, struct mail_conn *k, struct mail_req *r,
+    const char *from)
+{
+	char *to = xasprintf("<%s>", r->to);
 	CURLcode rc;
 
-	to = xasprintf("<%s>", rcpt);
-	rl = curl_slist_append(NULL, to);
+	curl_slist_free_all(k->rcpt);
+	k->rcpt = curl_slist_append(NULL, to);
 	free(to);
-	if (rl == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return XFER_TEMPFAIL;
-	}
-	s->data = data;
-	s->len = strlen(data);
-	s->off = 0;
-	s->phase = MAIL_PHASE_CONNECT;
-	s->quitting = 0;
-	s->began = 0;
-	s->refused = 0;
-	s->errbuf[0] = '\0';
-	err[0] = '\0';
-	mail_reset_reply(s);
-	if ((rc = curl_easy_setopt(s->curl, CURLOPT_MAIL_FROM, from)) == CURLE_OK &&
-	    (rc = curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, rl)) == CURLE_OK)
-		rc = curl_easy_perform(s->curl);
-	curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, NULL);
-	curl_slist_free_all(rl);
-	curl_easy_getinfo(s->curl, CURLINFO_NUM_CONNECTS, &nconn);
-	*reused = nconn == 0;
+	k->req = r;
+	k->data = r->data;
+	k->len = strlen(r->data);
+	k->off = 0;
+	k->phase = MAIL_PHASE_CONNECT;
+	k->quitting = 0;
+	k->began = 0;
+	k->refused = 0;
+	k->errbuf[0] = '\0';
+	mail_reset_reply(k);
+	if (k->rcpt != NULL &&
+	    (rc = curl_easy_setopt(k->curl, CURLOPT_MAIL_FROM, from)) == CURLE_OK &&
+	    (rc = curl_easy_setopt(k->curl, CURLOPT_MAIL_RCPT, k->rcpt)) == CURLE_OK &&
+	    curl_multi_add_handle(s->multi, k->curl) == CURLM_OK)
+		return 0;
+	r->res = XFER_TEMPFAIL;
+	snprintf(r->err, sizeof(r->err), "libcurl refused the message");
+	k->req = NULL;
+	return -1;
+}
 
-	r = mail_classify(rc, s->phase, s->reply);
-	if (r == XFER_OK)
-		return r;
-	if (s->refused) {
-		snprintf(err, errlen, "not sent: the upload could not be "
-		    "recorded");
-		return XFER_TEMPFAIL;
+/*
+ * The exchange on k ended with rc: classify what was seen.  1 when it
+ * should go once more afresh (a kept connection the server had closed).
+ */
+static int
+mail_finish(struct mail_conn *k, CURLcode rc)
+{
+	struct mail_req *r = k->req;
+	long nconn = 1;
+	enum xfer_result res;
+
+	curl_easy_getinfo(k->curl, CURLINFO_NUM_CONNECTS, &nconn);
+	res = mail_classify(rc, k->phase, k->reply);
+	/*
+	 * A kept connection the server closed while idle fails on MAIL FROM
+	 * with no reply; nothing reached the server, so once more afresh.
+	 */
+	if (res == XFER_TEMPFAIL && nconn == 0 && k->reply == 0 &&
+	    k->phase <= MAIL_PHASE_MAIL && !k->refused && !k->retried &&
+	    !xfer_stopping()) {
+		k->retried = 1;
+		return 1;
 	}
-	if (rc == CURLE_ABORTED_BY_CALLBACK && !s->began) {
-		snprintf(err, errlen, "not sent: stopping (during %s)",
-		    mail_phase_names[s->phase]);
-		return XFER_TEMPFAIL;
-	}
-	if (s->reply >= 400)
-		snprintf(err, errlen, "%s%s (after %s)", r == XFER_CHANNEL &&
-		    s->phase == MAIL_PHASE_AUTH ? "login refused: " : "",
-		    s->text, mail_phase_names[s->phase]);
-	else if (r == XFER_UNKNOWN)
-		snprintf(err, errlen, "no reply after the whole message was "
-		    "sent, the server may have accepted it: %s",
-		    s->errbuf[0] != '\0' ? s->errbuf : curl_easy_strerror(rc));
+	r->res = res;
+	r->err[0] = '\0';
+	if (res == XFER_OK)
+		return 0;
+	if (k->refused)
+		snprintf(r->err, sizeof(r->err), "not sent: the upload could "
+		    "not be recorded");
+	else if (rc == CURLE_ABORTED_BY_CALLBACK && !k->began)
+		snprintf(r->err, sizeof(r->err), "not sent: stopping (during "
+		    "%s)", mail_phase_names[k->phase]);
+	else if (k->reply >= 400)
+		snprintf(r->err, sizeof(r->err), "%s%.400s (after %s)",
+		    res == XFER_CHANNEL && k->phase == MAIL_PHASE_AUTH ?
+		    "login refused: " : "", k->text, mail_phase_names[k->phase]);
+	else if (res == XFER_UNKNOWN)
+		snprintf(r->err, sizeof(r->err), "no reply after the whole "
+		    "message was sent, the server may have accepted it: %s",
+		    k->errbuf[0] != '\0' ? k->errbuf : curl_easy_strerror(rc));
 	else
-		snprintf(err, errlen, "%s%s: %s", rc == CURLE_USE_SSL_FAILED ?
-		    "server does not offer STARTTLS, during " : "",
-		    mail_phase_names[s->phase],
-		    s->errbuf[0] != '\0' ? s->errbuf : curl_easy_strerror(rc));
-	return r;
+		snprintf(r->err, sizeof(r->err), "%s%s: %s",
+		    rc == CURLE_USE_SSL_FAILED ? "server does not offer "
+		    "STARTTLS, during " : "", mail_phase_names[k->phase],
+		    k->errbuf[0] != '\0' ? k->errbuf : curl_easy_strerror(rc));
+	if (k->refused || (rc == CURLE_ABORTED_BY_CALLBACK && !k->began))
+		r->res = XFER_TEMPFAIL;
+	return 0;
+}
+
+static void
+mail_done(const struct xfer_hooks *h, size_t i)
+{
+	if (h != NULL && h->done != NULL)
+		h->done(h->arg, i);
+}
+
+/* Settled before any connection: what can be told from the request alone. */
+static int
+mail_check(const struct mail_req *r, const char *from, char *err,
+    size_t errlen, enum xfer_result *res)
+{
+	/* libcurl sends these strings to the server as they are. */
+	if (!address_valid(r->to)) {
+		snprintf(err, errlen, "recipient address is not valid");
+		*res = XFER_PERMFAIL;
+	} else if (from == NULL) {
+		snprintf(err, errlen, "email.from has no valid address");
+		*res = XFER_CHANNEL;
+	} else if (r->data == NULL || r->data[0] == '\0') {
+		snprintf(err, errlen, "empty message");
+		*res = XFER_PERMFAIL;
+	} else
+		return 0;
+	return -1;
+}
+
+/* The multi loop: start, finish and restart until all n are settled. */
+static void
+mail_run(struct mail_session *s, struct mail_req *reqs, size_t n,
+    const char *from, const struct xfer_hooks *h)
+{
+	size_t i, next = 0, active = 0;
+	struct mail_conn *k;
+	int running, left;
+	CURLMsg *m;
+
+	for (;;) {
+		for (i = 0; i < s->nconns && next < n; i++) {
+			struct mail_req *r;
+
+			if (s->conns[i].req != NULL)
+				continue;
+			r = &reqs[next];
+			k = &s->conns[i];
+			k->idx = next++;
+			k->retried = 0;
+			if (mail_check(r, from, r->err, sizeof(r->err),
+			    &r->res) != 0) {
+				mail_done(h, k->idx);
+				continue;
+			}
+			/* Stopping: what has not started stays for the next start. */
+			if (xfer_stopping() || (h != NULL && h->go != NULL &&
+			    !h->go(h->arg, k->idx))) {
+				snprintf(r->err, sizeof(r->err), "%s",
+				    xfer_stopping() ? "not sent: stopping" :
+				    "not sent");
+				mail_done(h, k->idx);
+				continue;
+			}
+			if (mail_start(s, k, r, from) == 0)
+				active++;
+			else
+				mail_done(h, k->idx);
+		}
+		if (active == 0 && next == n)
+			break;
+		if (curl_multi_perform(s->multi, &running) != CURLM_OK)
+			break;
+		while ((m = curl_multi_info_read(s->multi, &left)) != NULL) {
+			CURLcode rc = m->data.result;
+			CURL *e = m->easy_handle;
+
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			for (i = 0; i < s->nconns; i++)
+				if (s->conns[i].curl == e)
+					break;
+			if (i == s->nconns || s->conns[i].req == NULL)
+				continue;
+			k = &s->conns[i];
+			/* m dies with remove_handle: its result is read above. */
+			curl_multi_remove_handle(s->multi, e);
+			if (mail_finish(k, rc) == 1 &&
+			    mail_start(s, k, k->req, from) == 0)
+				continue;
+			k->req = NULL;
+			active--;
+			mail_done(h, k->idx);
+		}
+		if (active > 0 && running > 0)
+			curl_multi_poll(s->multi, NULL, 0, (int)xfer_idle(h), NULL);
+		xfer_tick();
+	}
+	/* Only if the multi handle itself failed: settle what is left. */
+	for (i = next; i < n; i++) {
+		reqs[i].res = XFER_TEMPFAIL;
+		snprintf(reqs[i].err, sizeof(reqs[i].err), "libcurl multi "
+		    "handle failed before this message");
+		mail_done(h, i);
+	}
+	for (i = 0; i < s->nconns; i++) {
+		if ((k = &s->conns[i])->req == NULL)
+			continue;
+		curl_multi_remove_handle(s->multi, k->curl);
+		k->req->res = k->phase == MAIL_PHASE_DOT ? XFER_UNKNOWN :
+		    XFER_TEMPFAIL;
+		snprintf(k->req->err, sizeof(k->req->err), "libcurl multi "
+		    "handle failed");
+		k->req = NULL;
+		mail_done(h, k->idx);
+	}
+}
+
+void
+mail_send_batch(struct mail_session *s, struct mail_req *reqs, size_t n,
+    const struct xfer_hooks *h)
+{
+	char *faddr, *from = NULL, err[256];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		reqs[i].res = XFER_TEMPFAIL;
+		reqs[i].err[0] = '\0';
+		reqs[i].began = 0;
+	}
+	if (n == 0)
+		return;
+	if ((faddr = mail_addr_of(s->conf->email.from)) != NULL)
+		from = xasprintf("<%s>", faddr);
+	free(faddr);
+	if (mail_setup(s, n, err, sizeof(err)) != 0) {
+		for (i = 0; i < n; i++) {
+			if (mail_check(&reqs[i], from, reqs[i].err,
+			    sizeof(reqs[i].err), &reqs[i].res) == 0) {
+				reqs[i].res = XFER_CHANNEL;
+				snprintf(reqs[i].err, sizeof(reqs[i].err), "%s",
+				    err);
+			}
+			mail_done(h, i);
+		}
+		free(from);
+		return;
+	}
+	s->hooks = h;
+	mail_run(s, reqs, n, from, h);
+	s->hooks = NULL;
+	free(from);
 }
 
 enum xfer_result
 mail_send(struct mail_session *s, const char *rcpt, const char *data,
     const struct xfer_mark *mark, char *err, size_t errlen)
 {
-	enum xfer_result r;
-	char *faddr, *from;
-	int reused = 0;
+	struct mail_req r = { .to = rcpt, .data = data };
+	struct xfer_hooks h = { .mark = mark };
 
-	err[0] = '\0';
-	/* libcurl sends these strings to the server as they are. */
-	if (!address_valid(rcpt)) {
-		snprintf(err, errlen, "recipient address is not valid");
-		return XFER_PERMFAIL;
-	}
-	if ((faddr = mail_addr_of(s->conf->email.from)) == NULL) {
-		snprintf(err, errlen, "email.from has no valid address");
-		return XFER_CHANNEL;
-	}
-	if (data == NULL || data[0] == '\0') {
-		free(faddr);
-		snprintf(err, errlen, "empty message");
-		return XFER_PERMFAIL;
-	}
-	if (s->curl == NULL && mail_setup(s, err, errlen) == -1) {
-		free(faddr);
-		return XFER_CHANNEL;
-	}
-	from = xasprintf("<%s>", faddr);
-	free(faddr);
-	s->mark = mark;
-	r = mail_attempt(s, from, rcpt, data, &reused, err, errlen);
-	/*
-	 * A kept connection the server closed while idle fails on MAIL FROM
-	 * with no reply; nothing reached the server, so once more afresh.
-	 */
-	if (r == XFER_TEMPFAIL && reused && s->reply == 0 &&
-	    s->phase <= MAIL_PHASE_MAIL)
-		r = mail_attempt(s, from, rcpt, data, &reused, err, errlen);
-	s->mark = NULL;
-	free(from);
-	return r;
+	mail_send_batch(s, &r, 1, &h);
+	snprintf(err, errlen, "%s", r.err);
+	return r.res;
 }

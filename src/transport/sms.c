@@ -36,7 +36,7 @@ struct sms_slot {
 	struct sms_http		 http;
 	size_t			 off;
 	size_t			 idx;		/* req's index in the batch */
-	const struct sms_hooks	*hooks;
+	const struct xfer_hooks	*hooks;
 	int			 began;		/* the body started to go up */
 	int			 refused;	/* the mark said no: body not complete */
 	int			 marked;	/* the mark said yes */
@@ -366,7 +366,7 @@ sms_reset_out(struct sms_req *r)
 
 /* Request i is settled: the caller may record it now. */
 static void
-sms_done(const struct sms_hooks *h, size_t i)
+sms_done(const struct xfer_hooks *h, size_t i)
 {
 	if (h != NULL && h->done != NULL)
 		h->done(h->arg, i);
@@ -374,7 +374,7 @@ sms_done(const struct sms_hooks *h, size_t i)
 
 void
 sms_send_batch(struct sms_session *s, struct sms_req *reqs, size_t n,
-    const struct sms_hooks *h)
+    const struct xfer_hooks *h)
 {
 	struct sms_slot *sl;
 	CURLMsg *m;
@@ -401,9 +401,11 @@ sms_send_batch(struct sms_session *s, struct sms_req *reqs, size_t n,
 				continue;
 			idx = next++;
 			/* Stopping: what has not started stays for the next start. */
-			if (xfer_stopping()) {
+			if (xfer_stopping() || (h != NULL && h->go != NULL &&
+			    !h->go(h->arg, idx))) {
 				snprintf(reqs[idx].err, sizeof(reqs[idx].err),
-				    "not sent: stopping");
+				    xfer_stopping() ? "not sent: stopping" :
+				    "not sent");
 				sms_done(h, idx);
 				continue;
 			}
@@ -440,7 +442,7 @@ sms_send_batch(struct sms_session *s, struct sms_req *reqs, size_t n,
 			sms_done(h, idx);
 		}
 		if (active > 0 && running > 0)
-			curl_multi_poll(s->multi, NULL, 0, 1000, NULL);
+			curl_multi_poll(s->multi, NULL, 0, (int)xfer_idle(h), NULL);
 		xfer_tick();
 	}
 	/* Only if the multi handle itself failed: settle what is left. */

@@ -67,6 +67,17 @@ xfer_tick(void)
 	xfer_hook();
 }
 
+long
+xfer_idle(const struct xfer_hooks *h)
+{
+	long ms;
+
+	if (h == NULL || h->idle == NULL)
+		return 1000;
+	ms = h->idle(h->arg);
+	return ms < 0 ? 0 : ms > 1000 ? 1000 : ms;
+}
+
 static long long
 xfer_mono_ms(void)
 {
