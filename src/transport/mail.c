@@ -16,6 +16,8 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,18 +187,22 @@ static const char *const mail_phase_names[] = {
 };
 
 /*
- * One SMTP connection's easy handle and the exchange under way on it.
- * The connections themselves live in the session's multi handle, which
- * keeps up to email.connections of them open across a batch.
+ * One SMTP connection: its easy handle (which keeps the connection open
+ * between messages) and the exchange under way on it.  With
+ * email.connections > 1 each runs in a thread of its own: libcurl's SMTP
+ * waits for the reply to the final dot without returning, even under a
+ * multi handle, so only threads let N messages wait for their verdicts at
+ * once.  The threads never call the caller's hooks (xfer.h) concurrently:
+ * every hook runs under the session's lock, so the engine above stays
+ * single-threaded in effect (its database connection included).
  */
 struct mail_conn {
 	struct mail_session	*s;
 	CURL			*curl;
+	pthread_t		 th;
 	char			 errbuf[CURL_ERROR_SIZE];
-	struct curl_slist	*rcpt;
-	struct mail_req		*req;		/* NULL: free */
+	struct mail_req		*req;		/* the message under way */
 	size_t			 idx;		/* req's index in the batch */
-	int			 retried;	/* once afresh after a stale connection */
 	/* The exchange under way. */
 	const char		*data;
 	size_t			 len;
@@ -213,11 +219,19 @@ struct mail_conn {
 
 struct mail_session {
 	const struct conf	*conf;
-	CURLM			*multi;
 	struct mail_conn	*conns;
 	size_t			 nconns;
 	char			*url;		/* email.url with the EHLO name */
-	const struct xfer_hooks	*hooks;		/* of the batch under way */
+	pthread_mutex_t		 lock;		/* hooks, the batch's queue, socks */
+	pthread_cond_t		 cond;		/* a message settled, a thread ended */
+	/* the batch under way */
+	const struct xfer_hooks	*hooks;
+	struct mail_req		*reqs;
+	size_t			 n;
+	size_t			 next;		/* the next request to start */
+	size_t			 workers;	/* threads still running */
+	const char		*from;		/* "<addr>", NULL: not valid */
+	int			 threaded;
 	/* every socket libcurl opened for us and has not closed (a stop shuts them) */
 	curl_socket_t		*socks;
 	size_t			 nsocks;
@@ -229,6 +243,8 @@ mail_open(const struct conf *conf)
 	struct mail_session *s = xcalloc(1, sizeof(*s));
 
 	s->conf = conf;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
 	return s;
 }
 
@@ -246,16 +262,12 @@ mail_close(struct mail_session *s)
 	if (xfer_stopping())
 		for (i = 0; i < s->nsocks; i++)
 			shutdown(s->socks[i], SHUT_RDWR);
-	for (i = 0; i < s->nconns; i++) {
-		if (s->conns[i].req != NULL)
-			curl_multi_remove_handle(s->multi, s->conns[i].curl);
-		curl_slist_free_all(s->conns[i].rcpt);
+	/* QUIT on each connection still open (bounded by email.timeout) */
+	for (i = 0; i < s->nconns; i++)
 		if (s->conns[i].curl != NULL)
 			curl_easy_cleanup(s->conns[i].curl);
-	}
-	/* QUIT on the connections still open (bounded by email.timeout) */
-	if (s->multi != NULL)
-		curl_multi_cleanup(s->multi);
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->lock);
 	free(s->conns);
 	free(s->socks);
 	free(s->url);
@@ -273,8 +285,10 @@ mail_socket_open(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 	fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 	if (fd == CURL_SOCKET_BAD)
 		return fd;
+	pthread_mutex_lock(&s->lock);
 	s->socks = xrealloc(s->socks, (s->nsocks + 1) * sizeof(*s->socks));
 	s->socks[s->nsocks++] = fd;
+	pthread_mutex_unlock(&s->lock);
 	return fd;
 }
 
@@ -283,11 +297,13 @@ mail_socket_close(void *arg, curl_socket_t fd)
 {
 	struct mail_session *s = arg;
 
+	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < s->nsocks; i++)
 		if (s->socks[i] == fd) {
 			s->socks[i] = s->socks[--s->nsocks];
 			break;
 		}
+	pthread_mutex_unlock(&s->lock);
 	return close(fd);
 }
 
@@ -464,6 +480,7 @@ mail_read(char *buf, size_t size, size_t nmemb, void *arg)
 	const struct xfer_mark *mark = s->s->hooks != NULL ?
 	    s->s->hooks->mark : NULL;
 	size_t n = size * nmemb;
+	int no;
 
 	if (s->phase < MAIL_PHASE_BODY) {
 		s->phase = MAIL_PHASE_BODY;
@@ -478,10 +495,14 @@ mail_read(char *buf, size_t size, size_t nmemb, void *arg)
 		 * libcurl sends the final dot next: from then on the server
 		 * may accept.  Durably noted first, or the message is dropped.
 		 */
-		if (mark != NULL && mark->fn != NULL &&
-		    mark->fn(mark->arg, s->idx) != 0) {
-			s->refused = 1;
-			return CURL_READFUNC_ABORT;
+		if (mark != NULL && mark->fn != NULL) {
+			pthread_mutex_lock(&s->s->lock);
+			no = mark->fn(mark->arg, s->idx) != 0;
+			pthread_mutex_unlock(&s->s->lock);
+			if (no) {
+				s->refused = 1;
+				return CURL_READFUNC_ABORT;
+			}
 		}
 		s->phase = MAIL_PHASE_DOT;
 	}
@@ -570,7 +591,7 @@ fail:
 	return -1;
 }
 
-/* The multi handle and min(email.connections, n) easy handles.  0 or -1. */
+/* min(email.connections, n) easy handles, made once.  0 or -1. */
 static int
 mail_setup(struct mail_session *s, size_t n, char *err, size_t errlen)
 {
@@ -578,17 +599,9 @@ mail_setup(struct mail_session *s, size_t n, char *err, size_t errlen)
 	    s->conf->email.connections : 1;
 	size_t want = (size_t)max < n ? (size_t)max : n;
 
-	if (s->multi == NULL) {
-		if ((s->multi = curl_multi_init()) == NULL) {
-			snprintf(err, errlen, "cannot initialise libcurl");
-			return -1;
-		}
-		/* never more connections than email.connections, all kept */
-		curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, max);
-		curl_multi_setopt(s->multi, CURLMOPT_MAX_HOST_CONNECTIONS, max);
+	if (s->url == NULL)
 		s->url = mail_url(s->conf->email.url, s->conf->email.helo,
 		    s->conf->email.from);
-	}
 	if (want > s->nconns) {
 		s->conns = xrealloc(s->conns, want * sizeof(*s->conns));
 		memset(s->conns + s->nconns, 0, (want - s->nconns) *
@@ -603,17 +616,23 @@ mail_setup(struct mail_session *s, size_t n, char *err, size_t errlen)
 	return 0;
 }
 
-/* Request r on connection k.  0: under way; -1: settled (r->err). */
-static int
-mail_start(struct mail_session *s, struct mail_conn *k, struct mail_req *r,
-    const char *from)
+/* One attempt on k: perform, then classify what was seen. */
+static enum xfer_result
+mail_attempt(struct mail_conn *k, struct mail_req *r, int *reused)
 {
-	char *to = xasprintf("<%s>", r->to);
+	struct curl_slist *rl;
+	long nconn = 1;
+	enum xfer_result res;
+	char *to;
 	CURLcode rc;
 
-	curl_slist_free_all(k->rcpt);
-	k->rcpt = curl_slist_append(NULL, to);
+	to = xasprintf("<%s>", r->to);
+	rl = curl_slist_append(NULL, to);
 	free(to);
+	if (rl == NULL) {
+		snprintf(r->err, sizeof(r->err), "out of memory");
+		return XFER_TEMPFAIL;
+	}
 	k->req = r;
 	k->data = r->data;
 	k->len = strlen(r->data);
@@ -623,52 +642,31 @@ mail_start(struct mail_session *s, struct mail_conn *k, struct mail_req *r,
 	k->began = 0;
 	k->refused = 0;
 	k->errbuf[0] = '\0';
-	mail_reset_reply(k);
-	if (k->rcpt != NULL &&
-	    (rc = curl_easy_setopt(k->curl, CURLOPT_MAIL_FROM, from)) == CURLE_OK &&
-	    (rc = curl_easy_setopt(k->curl, CURLOPT_MAIL_RCPT, k->rcpt)) == CURLE_OK &&
-	    curl_multi_add_handle(s->multi, k->curl) == CURLM_OK)
-		return 0;
-	r->res = XFER_TEMPFAIL;
-	snprintf(r->err, sizeof(r->err), "libcurl refused the message");
-	k->req = NULL;
-	return -1;
-}
-
-/*
- * The exchange on k ended with rc: classify what was seen.  1 when it
- * should go once more afresh (a kept connection the server had closed).
- */
-static int
-mail_finish(struct mail_conn *k, CURLcode rc)
-{
-	struct mail_req *r = k->req;
-	long nconn = 1;
-	enum xfer_result res;
-
-	curl_easy_getinfo(k->curl, CURLINFO_NUM_CONNECTS, &nconn);
-	res = mail_classify(rc, k->phase, k->reply);
-	/*
-	 * A kept connection the server closed while idle fails on MAIL FROM
-	 * with no reply; nothing reached the server, so once more afresh.
-	 */
-	if (res == XFER_TEMPFAIL && nconn == 0 && k->reply == 0 &&
-	    k->phase <= MAIL_PHASE_MAIL && !k->refused && !k->retried &&
-	    !xfer_stopping()) {
-		k->retried = 1;
-		return 1;
-	}
-	r->res = res;
 	r->err[0] = '\0';
+	mail_reset_reply(k);
+	if ((rc = curl_easy_setopt(k->curl, CURLOPT_MAIL_FROM, k->s->from)) ==
+	    CURLE_OK && (rc = curl_easy_setopt(k->curl, CURLOPT_MAIL_RCPT,
+	    rl)) == CURLE_OK)
+		rc = curl_easy_perform(k->curl);
+	curl_easy_setopt(k->curl, CURLOPT_MAIL_RCPT, NULL);
+	curl_slist_free_all(rl);
+	curl_easy_getinfo(k->curl, CURLINFO_NUM_CONNECTS, &nconn);
+	*reused = nconn == 0;
+
+	res = mail_classify(rc, k->phase, k->reply);
 	if (res == XFER_OK)
-		return 0;
-	if (k->refused)
+		return res;
+	if (k->refused) {
 		snprintf(r->err, sizeof(r->err), "not sent: the upload could "
 		    "not be recorded");
-	else if (rc == CURLE_ABORTED_BY_CALLBACK && !k->began)
+		return XFER_TEMPFAIL;
+	}
+	if (rc == CURLE_ABORTED_BY_CALLBACK && !k->began) {
 		snprintf(r->err, sizeof(r->err), "not sent: stopping (during "
 		    "%s)", mail_phase_names[k->phase]);
-	else if (k->reply >= 400)
+		return XFER_TEMPFAIL;
+	}
+	if (k->reply >= 400)
 		snprintf(r->err, sizeof(r->err), "%s%.400s (after %s)",
 		    res == XFER_CHANNEL && k->phase == MAIL_PHASE_AUTH ?
 		    "login refused: " : "", k->text, mail_phase_names[k->phase]);
@@ -681,124 +679,143 @@ mail_finish(struct mail_conn *k, CURLcode rc)
 		    rc == CURLE_USE_SSL_FAILED ? "server does not offer "
 		    "STARTTLS, during " : "", mail_phase_names[k->phase],
 		    k->errbuf[0] != '\0' ? k->errbuf : curl_easy_strerror(rc));
-	if (k->refused || (rc == CURLE_ABORTED_BY_CALLBACK && !k->began))
-		r->res = XFER_TEMPFAIL;
-	return 0;
-}
-
-static void
-mail_done(const struct xfer_hooks *h, size_t i)
-{
-	if (h != NULL && h->done != NULL)
-		h->done(h->arg, i);
+	return res;
 }
 
 /* Settled before any connection: what can be told from the request alone. */
 static int
-mail_check(const struct mail_req *r, const char *from, char *err,
-    size_t errlen, enum xfer_result *res)
+mail_check(struct mail_req *r, const char *from)
 {
 	/* libcurl sends these strings to the server as they are. */
 	if (!address_valid(r->to)) {
-		snprintf(err, errlen, "recipient address is not valid");
-		*res = XFER_PERMFAIL;
+		snprintf(r->err, sizeof(r->err), "recipient address is not valid");
+		r->res = XFER_PERMFAIL;
 	} else if (from == NULL) {
-		snprintf(err, errlen, "email.from has no valid address");
-		*res = XFER_CHANNEL;
+		snprintf(r->err, sizeof(r->err), "email.from has no valid address");
+		r->res = XFER_CHANNEL;
 	} else if (r->data == NULL || r->data[0] == '\0') {
-		snprintf(err, errlen, "empty message");
-		*res = XFER_PERMFAIL;
+		snprintf(r->err, sizeof(r->err), "empty message");
+		r->res = XFER_PERMFAIL;
 	} else
 		return 0;
 	return -1;
 }
 
-/* The multi loop: start, finish and restart until all n are settled. */
+/*
+ * One connection's share of the batch: take the next message, send it,
+ * report it, until none is left.  Called with the lock held; returns with
+ * it held.  The lock is let go only around the exchange itself.
+ */
 static void
-mail_run(struct mail_session *s, struct mail_req *reqs, size_t n,
-    const char *from, const struct xfer_hooks *h)
+mail_work(struct mail_conn *k)
 {
-	size_t i, next = 0, active = 0;
-	struct mail_conn *k;
-	int running, left;
-	CURLMsg *m;
+	struct mail_session *s = k->s;
+	const struct xfer_hooks *h = s->hooks;
+	struct mail_req *r;
+	int reused = 0;
 
-	for (;;) {
-		for (i = 0; i < s->nconns && next < n; i++) {
-			struct mail_req *r;
-
-			if (s->conns[i].req != NULL)
-				continue;
-			r = &reqs[next];
-			k = &s->conns[i];
-			k->idx = next++;
-			k->retried = 0;
-			if (mail_check(r, from, r->err, sizeof(r->err),
-			    &r->res) != 0) {
-				mail_done(h, k->idx);
-				continue;
-			}
+	while (s->next < s->n) {
+		k->idx = s->next++;
+		r = &s->reqs[k->idx];
+		if (mail_check(r, s->from) == 0) {
 			/* Stopping: what has not started stays for the next start. */
 			if (xfer_stopping() || (h != NULL && h->go != NULL &&
-			    !h->go(h->arg, k->idx))) {
+			    !h->go(h->arg, k->idx)))
 				snprintf(r->err, sizeof(r->err), "%s",
 				    xfer_stopping() ? "not sent: stopping" :
 				    "not sent");
-				mail_done(h, k->idx);
-				continue;
+			else {
+				pthread_mutex_unlock(&s->lock);
+				r->res = mail_attempt(k, r, &reused);
+				/*
+				 * A kept connection the server closed while
+				 * idle fails on MAIL FROM with no reply;
+				 * nothing reached the server, so once more
+				 * afresh.
+				 */
+				if (r->res == XFER_TEMPFAIL && reused &&
+				    k->reply == 0 && !k->refused &&
+				    k->phase <= MAIL_PHASE_MAIL && !xfer_stopping())
+					r->res = mail_attempt(k, r, &reused);
+				pthread_mutex_lock(&s->lock);
 			}
-			if (mail_start(s, k, r, from) == 0)
-				active++;
-			else
-				mail_done(h, k->idx);
 		}
-		if (active == 0 && next == n)
-			break;
-		if (curl_multi_perform(s->multi, &running) != CURLM_OK)
-			break;
-		while ((m = curl_multi_info_read(s->multi, &left)) != NULL) {
-			CURLcode rc = m->data.result;
-			CURL *e = m->easy_handle;
+		if (h != NULL && h->done != NULL)
+			h->done(h->arg, k->idx);
+		k->req = NULL;
+		/* one connection: the caller may record what is done now */
+		if (!s->threaded)
+			(void)xfer_idle(h);
+		pthread_cond_signal(&s->cond);
+	}
+}
 
-			if (m->msg != CURLMSG_DONE)
-				continue;
-			for (i = 0; i < s->nconns; i++)
-				if (s->conns[i].curl == e)
-					break;
-			if (i == s->nconns || s->conns[i].req == NULL)
-				continue;
-			k = &s->conns[i];
-			/* m dies with remove_handle: its result is read above. */
-			curl_multi_remove_handle(s->multi, e);
-			if (mail_finish(k, rc) == 1 &&
-			    mail_start(s, k, k->req, from) == 0)
-				continue;
-			k->req = NULL;
-			active--;
-			mail_done(h, k->idx);
+static void *
+mail_thread(void *arg)
+{
+	struct mail_conn *k = arg;
+	struct mail_session *s = k->s;
+
+	pthread_mutex_lock(&s->lock);
+	mail_work(k);
+	s->workers--;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+/* Wait for the threads, letting the caller record what is done (idle). */
+static void
+mail_wait(struct mail_session *s)
+{
+	while (s->workers > 0) {
+		long ms = xfer_idle(s->hooks);
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += ms / 1000;
+		until.tv_nsec += (ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
 		}
-		if (active > 0 && running > 0)
-			curl_multi_poll(s->multi, NULL, 0, (int)xfer_idle(h), NULL);
+		if (s->workers > 0)
+			pthread_cond_timedwait(&s->cond, &s->lock, &until);
 		xfer_tick();
 	}
-	/* Only if the multi handle itself failed: settle what is left. */
-	for (i = next; i < n; i++) {
-		reqs[i].res = XFER_TEMPFAIL;
-		snprintf(reqs[i].err, sizeof(reqs[i].err), "libcurl multi "
-		    "handle failed before this message");
-		mail_done(h, i);
+}
+
+/* Run the batch on nconns connections, in threads when more than one. */
+static void
+mail_run(struct mail_session *s)
+{
+	sigset_t all, old;
+	size_t i, started = 0;
+
+	pthread_mutex_lock(&s->lock);
+	s->threaded = s->nconns > 1 && s->n > 1;
+	if (s->threaded) {
+		/* Signals stay with the main thread (the daemon's flags). */
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		for (i = 0; i < s->nconns; i++) {
+			if (pthread_create(&s->conns[i].th, NULL, mail_thread,
+			    &s->conns[i]) != 0)
+				break;
+			s->workers++;
+			started++;
+		}
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	}
-	for (i = 0; i < s->nconns; i++) {
-		if ((k = &s->conns[i])->req == NULL)
-			continue;
-		curl_multi_remove_handle(s->multi, k->curl);
-		k->req->res = k->phase == MAIL_PHASE_DOT ? XFER_UNKNOWN :
-		    XFER_TEMPFAIL;
-		snprintf(k->req->err, sizeof(k->req->err), "libcurl multi "
-		    "handle failed");
-		k->req = NULL;
-		mail_done(h, k->idx);
-	}
+	if (started == 0) {
+		/* one connection (or no thread could start): right here */
+		s->threaded = 0;
+		mail_work(&s->conns[0]);
+	} else
+		mail_wait(s);
+	pthread_mutex_unlock(&s->lock);
+	for (i = 0; i < started; i++)
+		pthread_join(s->conns[i].th, NULL);
 }
 
 void
@@ -820,20 +837,27 @@ mail_send_batch(struct mail_session *s, struct mail_req *reqs, size_t n,
 	free(faddr);
 	if (mail_setup(s, n, err, sizeof(err)) != 0) {
 		for (i = 0; i < n; i++) {
-			if (mail_check(&reqs[i], from, reqs[i].err,
-			    sizeof(reqs[i].err), &reqs[i].res) == 0) {
+			if (mail_check(&reqs[i], from) == 0) {
 				reqs[i].res = XFER_CHANNEL;
 				snprintf(reqs[i].err, sizeof(reqs[i].err), "%s",
 				    err);
 			}
-			mail_done(h, i);
+			if (h != NULL && h->done != NULL)
+				h->done(h->arg, i);
 		}
 		free(from);
 		return;
 	}
 	s->hooks = h;
-	mail_run(s, reqs, n, from, h);
+	s->reqs = reqs;
+	s->n = n;
+	s->next = 0;
+	s->from = from;
+	mail_run(s);
 	s->hooks = NULL;
+	s->reqs = NULL;
+	s->n = 0;
+	s->from = NULL;
 	free(from);
 }
 

@@ -4,15 +4,23 @@
  * watchdog) and libcurl's progress callback calls it during long
  * exchanges, rate-limited so a fast transfer does not flood it.
  */
+#include <pthread.h>
 #include <time.h>
 
 #include <curl/curl.h>
 
 #include "transport/xfer.h"
 
+/* The thread the daemon runs on: only it feeds the watchdog (mail.c's
+ * connection threads call the progress hook too). */
+static pthread_t xfer_main;
+static int xfer_main_set;
+
 int
 xfer_global_init(void)
 {
+	xfer_main = pthread_self();
+	xfer_main_set = 1;
 	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
 }
 
@@ -56,7 +64,8 @@ xfer_tick(void)
 {
 	struct timespec now;
 
-	if (xfer_hook == NULL)
+	if (xfer_hook == NULL ||
+	    (xfer_main_set && !pthread_equal(pthread_self(), xfer_main)))
 		return;
 	if (clock_gettime(CLOCK_MONOTONIC, &now) == -1)
 		return;
