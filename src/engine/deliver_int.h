@@ -35,6 +35,8 @@ struct dl {
 	time_t			 until;		/* upcoming: walk the outbox up to here */
 	volatile sig_atomic_t		*stop;		/* service shutdown: claim nothing more */
 	long long		 known;		/* preview: ids up to this are real rows */
+	double			 last_done;	/* deliver_run.c: when the last outcome came */
+	double			 gap;		/* between the last two; 0: not known yet */
 };
 
 /* One claimed message with everything re-read for it, owned. */

@@ -49,6 +49,7 @@ struct dl_batch {
 	size_t		 nsm;
 	enum chan	 chan;		/* the transport now sending */
 	int		 refused[CHAN_N];	/* CHANNEL came back in this batch */
+	int		 stalled;	/* the database refused a record just now */
 	double		 first_done;	/* oldest outcome not recorded; 0: none */
 };
 
@@ -82,6 +83,7 @@ dl_batch_free(struct dl_batch *b)
 		dl_item_free(&b->x[i]);
 	b->n = b->nem = b->nsm = 0;
 	b->first_done = 0;
+	b->stalled = 0;
 	memset(b->refused, 0, sizeof(b->refused));
 }
 
@@ -317,14 +319,19 @@ dl_upload(void *arg, size_t i)
 	return 0;
 }
 
-/* Its channel refused the login a moment ago: do not start another. */
+/*
+ * Whether to start request i: not when its channel refused the login a
+ * moment ago, nor while the database refuses the records of what is done
+ * (nothing more goes out whose outcome could not be kept either: it is
+ * unclaimed, untried, at the next cycle).
+ */
 static int
 dl_go(void *arg, size_t i)
 {
 	struct dl_batch *b = arg;
 	struct dl_item *x = &b->x[dl_item_of(b, i)];
 
-	if (b->refused[b->chan] || b->d->paused[b->chan] != 0) {
+	if (b->refused[b->chan] || b->d->paused[b->chan] != 0 || b->stalled) {
 		x->unstarted = 1;
 		return 0;
 	}
@@ -340,31 +347,46 @@ dl_done(void *arg, size_t i)
 	    b->sr[i].res;
 	int began = b->chan == CHAN_EMAIL ? b->mr[i].began : b->sr[i].began;
 
+	double now = dl_mono();
+
 	x->state = DL_DONE;
+	if (b->d->last_done != 0)
+		b->d->gap = now - b->d->last_done;
+	b->d->last_done = now;
 	if (res == XFER_CHANNEL)
 		b->refused[b->chan] = 1;
 	if (!began && res == XFER_TEMPFAIL && xfer_stopping())
 		x->unstarted = 1;
 	if (b->first_done == 0)
-		b->first_done = dl_mono();
+		b->first_done = now;
 }
 
-/* The transports wait: record what has waited DL_FLUSH_MS. */
+/*
+ * The transports are about to wait for their servers: record what is
+ * done when it has waited DL_FLUSH_MS, or at once when outcomes come
+ * slower than that (a slow server: a commit per outcome costs little
+ * beside it, and keeps what a crash can duplicate to what is really in
+ * flight).  Outcomes that come fast wait for the next cycle's commit.
+ */
 static long
 dl_idle(void *arg)
 {
 	struct dl_batch *b = arg;
+	double gap = b->d->gap * 1000, age;
 	char err[256];
-	double age;
 
 	if (b->first_done == 0)
 		return 1000;
 	age = (dl_mono() - b->first_done) * 1000;
-	if (age < DL_FLUSH_MS)
+	if (age < DL_FLUSH_MS && gap > 0 && gap < DL_FLUSH_MS)
 		return DL_FLUSH_MS - (long)age;
-	/* Waiting here for another writer would stall the transfers. */
+	/*
+	 * One try: waiting here for another writer would stall the transfers
+	 * in flight.  Refused, nothing new starts (dl_go) until it works.
+	 */
 	dl_flush(b, 1, err, sizeof(err));
-	return b->first_done == 0 ? 1000 : DL_FLUSH_MS;
+	b->stalled = b->first_done != 0;
+	return b->stalled ? DL_FLUSH_MS : 1000;
 }
 
 /* Send the batch: its email, then its SMS.  Outcomes stay in b. */
