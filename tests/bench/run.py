@@ -14,7 +14,9 @@ stub answers SMS requests like Twilio's Messages API.  `make bench-deps`
               the same database: `nudged --once --now T`; the naive peer
               (naive_peer.py: stdlib Python, one durable commit per
               outcome); nudged with email alone (one SMTP connection) and
-              with SMS alone.  The limits from the same run: smtp-source
+              with SMS alone; then email alone and email+SMS again with
+              email.connections = 4 (--email-connections).  The limits
+              from the same run: smtp-source
               -s1 and -s4 (-d: connections kept open) sending 2N messages
               of the size nudged sends to the same smtp-sink; wrk with 1
               and 4 connections against the stub.  msg/s = messages the
