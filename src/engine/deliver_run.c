@@ -47,7 +47,6 @@ struct dl_batch {
 	struct sms_req	 sr[DL_BATCH];	/* its SMS */
 	size_t		 sm[DL_BATCH];
 	size_t		 nsm;
-	enum chan	 chan;		/* the transport now sending */
 	int		 refused[CHAN_N];	/* CHANNEL came back in this batch */
 	int		 stalled;	/* the database refused a record just now */
 	double		 first_done;	/* oldest outcome not recorded; 0: none */
@@ -289,10 +288,35 @@ dl_flush(struct dl_batch *b, int nowait, char *err, size_t errlen)
 
 /* ---- the transports' hooks -------------------------------------------- */
 
-static size_t
-dl_item_of(struct dl_batch *b, size_t i)
+/*
+ * The hooks' argument: the batch and the transport's channel.  With the
+ * batch's email and SMS under way at once (email in the mail session's
+ * threads, SMS here), every hook runs under the mail session's lock: the
+ * mail threads take it themselves, the SMS side's hooks (locked) here.
+ */
+struct dl_side {
+	struct dl_batch	*b;
+	enum chan	 chan;
+	int		 locked;
+};
+
+static struct dl_item *
+dl_item_of(struct dl_side *sd, size_t i)
 {
-	return b->chan == CHAN_EMAIL ? b->em[i] : b->sm[i];
+	struct dl_batch *b = sd->b;
+
+	return &b->x[sd->chan == CHAN_EMAIL ? b->em[i] : b->sm[i]];
+}
+
+static void
+dl_side_lock(struct dl_side *sd, int on)
+{
+	if (!sd->locked)
+		return;
+	if (on)
+		mail_lock(sd->b->d->ms);
+	else
+		mail_unlock(sd->b->d->ms);
 }
 
 /*
@@ -302,21 +326,25 @@ dl_item_of(struct dl_batch *b, size_t i)
 static int
 dl_upload(void *arg, size_t i)
 {
-	struct dl_batch *b = arg;
-	struct dl_item *x = &b->x[dl_item_of(b, i)];
+	struct dl_side *sd = arg;
+	struct dl *d = sd->b->d;
+	struct dl_item *x = dl_item_of(sd, i);
 	char err[256];
+	int r = 0;
 
-	if (b->d->dry)
+	if (d->dry)
 		return 0;
-	if (store_mark_uploaded(b->d->st, x->m.id, b->d->stop, err,
+	dl_side_lock(sd, 1);
+	if (store_mark_uploaded(d->st, x->m.id, d->stop, err,
 	    sizeof(err)) != 0) {
 		log_err("msg=%lld not sent: its upload cannot be recorded: %s",
 		    x->m.id, err);
 		x->unmarked = 1;
-		return -1;
-	}
-	x->uploaded = 1;
-	return 0;
+		r = -1;
+	} else
+		x->uploaded = 1;
+	dl_side_lock(sd, 0);
+	return r;
 }
 
 /*
@@ -328,37 +356,43 @@ dl_upload(void *arg, size_t i)
 static int
 dl_go(void *arg, size_t i)
 {
-	struct dl_batch *b = arg;
-	struct dl_item *x = &b->x[dl_item_of(b, i)];
+	struct dl_side *sd = arg;
+	struct dl_batch *b = sd->b;
+	struct dl_item *x = dl_item_of(sd, i);
+	int go;
 
-	if (b->refused[b->chan] || b->d->paused[b->chan] != 0 || b->stalled) {
+	dl_side_lock(sd, 1);
+	go = !b->refused[sd->chan] && b->d->paused[sd->chan] == 0 &&
+	    !b->stalled;
+	if (!go)
 		x->unstarted = 1;
-		return 0;
-	}
-	return 1;
+	dl_side_lock(sd, 0);
+	return go;
 }
 
 static void
 dl_done(void *arg, size_t i)
 {
-	struct dl_batch *b = arg;
-	struct dl_item *x = &b->x[dl_item_of(b, i)];
-	enum xfer_result res = b->chan == CHAN_EMAIL ? b->mr[i].res :
+	struct dl_side *sd = arg;
+	struct dl_batch *b = sd->b;
+	struct dl_item *x = dl_item_of(sd, i);
+	enum xfer_result res = sd->chan == CHAN_EMAIL ? b->mr[i].res :
 	    b->sr[i].res;
-	int began = b->chan == CHAN_EMAIL ? b->mr[i].began : b->sr[i].began;
-
+	int began = sd->chan == CHAN_EMAIL ? b->mr[i].began : b->sr[i].began;
 	double now = dl_mono();
 
+	dl_side_lock(sd, 1);
 	x->state = DL_DONE;
 	if (b->d->last_done != 0)
 		b->d->gap = now - b->d->last_done;
 	b->d->last_done = now;
 	if (res == XFER_CHANNEL)
-		b->refused[b->chan] = 1;
+		b->refused[sd->chan] = 1;
 	if (!began && res == XFER_TEMPFAIL && xfer_stopping())
 		x->unstarted = 1;
 	if (b->first_done == 0)
 		b->first_done = now;
+	dl_side_lock(sd, 0);
 }
 
 /*
@@ -371,30 +405,47 @@ dl_done(void *arg, size_t i)
 static long
 dl_idle(void *arg)
 {
-	struct dl_batch *b = arg;
-	double gap = b->d->gap * 1000, age;
+	struct dl_side *sd = arg;
+	struct dl_batch *b = sd->b;
+	double gap, age;
 	char err[256];
+	long r = 1000;
 
+	dl_side_lock(sd, 1);
+	gap = b->d->gap * 1000;
 	if (b->first_done == 0)
-		return 1000;
+		goto out;
 	age = (dl_mono() - b->first_done) * 1000;
-	if (age < DL_FLUSH_MS && gap > 0 && gap < DL_FLUSH_MS)
-		return DL_FLUSH_MS - (long)age;
+	if (age < DL_FLUSH_MS && gap > 0 && gap < DL_FLUSH_MS) {
+		r = DL_FLUSH_MS - (long)age;
+		goto out;
+	}
 	/*
 	 * One try: waiting here for another writer would stall the transfers
 	 * in flight.  Refused, nothing new starts (dl_go) until it works.
 	 */
 	dl_flush(b, 1, err, sizeof(err));
 	b->stalled = b->first_done != 0;
-	return b->stalled ? DL_FLUSH_MS : 1000;
+	r = b->stalled ? DL_FLUSH_MS : 1000;
+out:
+	dl_side_lock(sd, 0);
+	return r;
 }
 
-/* Send the batch: its email, then its SMS.  Outcomes stay in b. */
+/*
+ * Send the batch: its email in the mail session's threads (one per
+ * connection) while its SMS go from here, so neither waits for the
+ * other; with only one kind, in this thread as before.  Outcomes stay
+ * in b.
+ */
 static void
 dl_send(struct dl *d, struct dl_batch *b)
 {
-	struct xfer_mark mark = { dl_upload, b };
-	struct xfer_hooks hooks = { &mark, dl_go, dl_done, dl_idle, b };
+	struct dl_side se = { b, CHAN_EMAIL, 0 }, ss = { b, CHAN_SMS, 0 };
+	struct xfer_mark me = { dl_upload, &se }, ms = { dl_upload, &ss };
+	struct xfer_hooks he = { &me, dl_go, dl_done, dl_idle, &se };
+	struct xfer_hooks hs = { &ms, dl_go, dl_done, dl_idle, &ss };
+	int both;
 
 	b->nem = b->nsm = 0;
 	for (size_t i = 0; i < b->n; i++) {
@@ -415,18 +466,18 @@ dl_send(struct dl *d, struct dl_batch *b)
 			b->sm[b->nsm++] = i;
 		}
 	}
-	if (b->nem > 0) {
-		if (d->ms == NULL)
-			d->ms = mail_open(d->c);
-		b->chan = CHAN_EMAIL;
-		mail_send_batch(d->ms, b->mr, b->nem, &hooks);
-	}
-	if (b->nsm > 0) {
-		if (d->ss == NULL)
-			d->ss = sms_open(d->c);
-		b->chan = CHAN_SMS;
-		sms_send_batch(d->ss, b->sr, b->nsm, &hooks);
-	}
+	both = b->nem > 0 && b->nsm > 0;
+	if (b->nem > 0 && d->ms == NULL)
+		d->ms = mail_open(d->c);
+	if (b->nsm > 0 && d->ss == NULL)
+		d->ss = sms_open(d->c);
+	ss.locked = both;
+	if (b->nem > 0)
+		mail_batch_start(d->ms, b->mr, b->nem, &he, both);
+	if (b->nsm > 0)
+		sms_send_batch(d->ss, b->sr, b->nsm, &hs);
+	if (b->nem > 0)
+		mail_batch_wait(d->ms);
 }
 
 /*

@@ -56,8 +56,9 @@ struct mail_session {
 	size_t			 n;
 	size_t			 next;		/* the next request to start */
 	size_t			 workers;	/* threads still running */
-	const char		*from;		/* "<addr>", NULL: not valid */
-	int			 threaded;
+	char			*from;		/* "<addr>", NULL: not valid */
+	int			 threaded;	/* the batch runs in threads */
+	size_t			 started;	/* threads to join */
 	/* every socket libcurl opened for us and has not closed (a stop shuts them) */
 	curl_socket_t		*socks;
 	size_t			 nsocks;

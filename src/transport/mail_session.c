@@ -52,6 +52,7 @@ mail_close(struct mail_session *s)
 	pthread_mutex_destroy(&s->lock);
 	free(s->conns);
 	free(s->socks);
+	free(s->from);
 	free(s->url);
 	free(s);
 }
@@ -335,44 +336,43 @@ mail_wait(struct mail_session *s)
 	}
 }
 
-/* Run the batch on nconns connections, in threads when more than one. */
-static void
-mail_run(struct mail_session *s)
+void
+mail_lock(struct mail_session *s)
 {
-	sigset_t all, old;
-	size_t i, started = 0;
-
 	pthread_mutex_lock(&s->lock);
-	s->threaded = s->nconns > 1 && s->n > 1;
-	if (s->threaded) {
-		/* Signals stay with the main thread (the daemon's flags). */
-		sigfillset(&all);
-		pthread_sigmask(SIG_BLOCK, &all, &old);
-		for (i = 0; i < s->nconns; i++) {
-			if (pthread_create(&s->conns[i].th, NULL, mail_thread,
-			    &s->conns[i]) != 0)
-				break;
-			s->workers++;
-			started++;
-		}
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-	}
-	if (started == 0) {
-		/* one connection (or no thread could start): right here */
-		s->threaded = 0;
-		mail_work(&s->conns[0]);
-	} else
-		mail_wait(s);
-	pthread_mutex_unlock(&s->lock);
-	for (i = 0; i < started; i++)
-		pthread_join(s->conns[i].th, NULL);
 }
 
 void
-mail_send_batch(struct mail_session *s, struct mail_req *reqs, size_t n,
-    const struct xfer_hooks *h)
+mail_unlock(struct mail_session *s)
 {
-	char *faddr, *from = NULL, err[256];
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Start the threads (called with the lock held): how many started. */
+static size_t
+mail_spawn(struct mail_session *s)
+{
+	sigset_t all, old;
+	size_t i;
+
+	/* Signals stay with the main thread (the daemon's flags). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (i = 0; i < s->nconns; i++) {
+		if (pthread_create(&s->conns[i].th, NULL, mail_thread,
+		    &s->conns[i]) != 0)
+			break;
+		s->workers++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return i;
+}
+
+void
+mail_batch_start(struct mail_session *s, struct mail_req *reqs, size_t n,
+    const struct xfer_hooks *h, int background)
+{
+	char *faddr, err[256];
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -380,14 +380,19 @@ mail_send_batch(struct mail_session *s, struct mail_req *reqs, size_t n,
 		reqs[i].err[0] = '\0';
 		reqs[i].began = 0;
 	}
+	s->started = 0;
+	s->threaded = 0;
 	if (n == 0)
 		return;
+	pthread_mutex_lock(&s->lock);
+	free(s->from);
+	s->from = NULL;
 	if ((faddr = mail_addr_of(s->conf->email.from)) != NULL)
-		from = xasprintf("<%s>", faddr);
+		s->from = xasprintf("<%s>", faddr);
 	free(faddr);
 	if (mail_setup(s, n, err, sizeof(err)) != 0) {
 		for (i = 0; i < n; i++) {
-			if (mail_check(&reqs[i], from) == 0) {
+			if (mail_check(&reqs[i], s->from) == 0) {
 				reqs[i].res = XFER_CHANNEL;
 				snprintf(reqs[i].err, sizeof(reqs[i].err), "%s",
 				    err);
@@ -395,20 +400,44 @@ mail_send_batch(struct mail_session *s, struct mail_req *reqs, size_t n,
 			if (h != NULL && h->done != NULL)
 				h->done(h->arg, i);
 		}
-		free(from);
+		pthread_mutex_unlock(&s->lock);
 		return;
 	}
 	s->hooks = h;
 	s->reqs = reqs;
 	s->n = n;
 	s->next = 0;
-	s->from = from;
-	mail_run(s);
+	if (background || (s->nconns > 1 && n > 1))
+		s->started = mail_spawn(s);
+	s->threaded = s->started > 0;
+	/* one connection (or no thread could start): right here */
+	if (!s->threaded)
+		mail_work(&s->conns[0]);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void
+mail_batch_wait(struct mail_session *s)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->threaded)
+		mail_wait(s);
 	s->hooks = NULL;
 	s->reqs = NULL;
 	s->n = 0;
-	s->from = NULL;
-	free(from);
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; i < s->started; i++)
+		pthread_join(s->conns[i].th, NULL);
+	s->started = 0;
+	s->threaded = 0;
+}
+
+void
+mail_send_batch(struct mail_session *s, struct mail_req *reqs, size_t n,
+    const struct xfer_hooks *h)
+{
+	mail_batch_start(s, reqs, n, h, 0);
+	mail_batch_wait(s);
 }
 
 enum xfer_result

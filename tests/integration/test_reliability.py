@@ -591,7 +591,7 @@ def test_kill_9_everywhere(practice, tmp_path, services, notify, measurement,
     most once, in flight never more than a batch; with one connection and
     a slow server, at most one per kill that could hit a message waiting
     for its verdict."""
-    n = 16
+    n = 16 * conns          # the same time under way with more connections
     srv = QueueThenWaitSmtp(tmp_path / "slow", delay=0.3).start()
     link = SlowLink(srv.port)
     kinds = ["connect", "upload", "record", "random"]
