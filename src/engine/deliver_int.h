@@ -35,8 +35,7 @@ struct dl {
 	time_t			 until;		/* upcoming: walk the outbox up to here */
 	volatile sig_atomic_t		*stop;		/* service shutdown: claim nothing more */
 	long long		 known;		/* preview: ids up to this are real rows */
-	double			 last_done;	/* deliver_run.c: when the last outcome came */
-	double			 gap;		/* between the last two; 0: not known yet */
+	double			 xfer_s;	/* deliver_run.c: the last exchange took; 0: none yet */
 };
 
 /* One claimed message with everything re-read for it, owned. */
@@ -59,6 +58,7 @@ struct dl_item {
 	int		 state;		/* DL_CLAIMED, DL_DONE, DL_RECORDED */
 	int		 unstarted;	/* the transport never began it */
 	size_t		 req;		/* its request in the batch's mail or sms array */
+	double		 started;	/* its exchange began (monotonic) */
 };
 
 enum {

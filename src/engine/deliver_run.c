@@ -366,6 +366,8 @@ dl_go(void *arg, size_t i)
 	    !b->stalled;
 	if (!go)
 		x->unstarted = 1;
+	else
+		x->started = dl_mono();
 	dl_side_lock(sd, 0);
 	return go;
 }
@@ -383,9 +385,8 @@ dl_done(void *arg, size_t i)
 
 	dl_side_lock(sd, 1);
 	x->state = DL_DONE;
-	if (b->d->last_done != 0)
-		b->d->gap = now - b->d->last_done;
-	b->d->last_done = now;
+	if (x->started != 0)
+		b->d->xfer_s = now - x->started;
 	if (res == XFER_CHANNEL)
 		b->refused[sd->chan] = 1;
 	if (!began && res == XFER_TEMPFAIL && xfer_stopping())
@@ -397,10 +398,13 @@ dl_done(void *arg, size_t i)
 
 /*
  * The transports are about to wait for their servers: record what is
- * done when it has waited DL_FLUSH_MS, or at once when outcomes come
- * slower than that (a slow server: a commit per outcome costs little
+ * done when it has waited DL_FLUSH_MS, or at once when an exchange takes
+ * longer than that (a slow server: a commit per outcome costs little
  * beside it, and keeps what a crash can duplicate to what is really in
- * flight).  Outcomes that come fast wait for the next cycle's commit.
+ * flight).  The exchange's own time decides, not the time between
+ * outcomes, which our commits would lengthen: on a loaded machine that
+ * would turn every outcome into a commit of its own.  Outcomes of fast
+ * exchanges wait for the next cycle's commit.
  */
 static long
 dl_idle(void *arg)
@@ -412,7 +416,7 @@ dl_idle(void *arg)
 	long r = 1000;
 
 	dl_side_lock(sd, 1);
-	gap = b->d->gap * 1000;
+	gap = b->d->xfer_s * 1000;
 	if (b->first_done == 0)
 		goto out;
 	age = (dl_mono() - b->first_done) * 1000;
