@@ -44,7 +44,8 @@ ctl_member_of(struct ctx *c, long long case_id, long long client)
 
 /* What appointment edit was asked to change. */
 struct appt_edit {
-	const char	*mode, *video;
+	const char	*mode_arg, *video;	/* mode_arg: --mode as typed */
+	enum appt_mode	 mode;		/* parsed by edit_check */
 	long long	 forc;
 	long		 dur;
 	int		 everyone;
@@ -52,21 +53,20 @@ struct appt_edit {
 
 /* The options' own checks, before the database.  0 or an exit code. */
 static int
-edit_check(struct ctx *c, const struct appt_edit *e)
+edit_check(struct ctx *c, struct appt_edit *e)
 {
 	int rc;
 
-	if (e->mode == NULL && e->video == NULL && e->dur == 0 && e->forc == 0 &&
-	    !e->everyone)
+	if (e->mode_arg == NULL && e->video == NULL && e->dur == 0 &&
+	    e->forc == 0 && !e->everyone)
 		return ctl_fail(EX_USAGE, "%s: nothing to change (see --help)",
 		    c->cmd);
 	if (e->forc != 0 && e->everyone)
 		return ctl_fail(EX_USAGE, "%s: --for or --everyone, not both",
 		    c->cmd);
-	if (e->mode != NULL && strcmp(e->mode, "in_person") != 0 &&
-	    strcmp(e->mode, "online") != 0 && strcmp(e->mode, "phone") != 0)
+	if (e->mode_arg != NULL && appt_mode_parse(e->mode_arg, &e->mode) == -1)
 		return ctl_fail(EX_USAGE, "%s: --mode is in_person, online or "
-		    "phone, not '%s'", c->cmd, e->mode);
+		    "phone, not '%s'", c->cmd, e->mode_arg);
 	if (e->video != NULL &&
 	    ((rc = ctl_text_ok(c, "--video-url", e->video, 500)) != 0 ||
 	    (strncmp(e->video, "https://", 8) != 0 &&
@@ -84,12 +84,12 @@ edit_apply(struct ctx *c, const struct appt_edit *e, long long id)
 	int rc = 0;
 
 	/* Leaving online drops its own link: the next online one gets practice.video_url. */
-	if (e->mode != NULL && strcmp(e->mode, "online") != 0)
+	if (e->mode_arg != NULL && e->mode != MODE_ONLINE)
 		rc = ctl_q_exec(c, "UPDATE appointments SET video_url = NULL "
 		    "WHERE id = ?1", "I", id);
-	if (rc == 0 && e->mode != NULL)
+	if (rc == 0 && e->mode_arg != NULL)
 		rc = ctl_q_exec(c, "UPDATE appointments SET mode = ?1 WHERE "
-		    "id = ?2", "tI", e->mode, id);
+		    "id = ?2", "tI", appt_mode_name(e->mode), id);
 	if (rc == 0 && e->video != NULL)
 		rc = ctl_q_exec(c, "UPDATE appointments SET video_url = ?1 "
 		    "WHERE id = ?2", "tI", e->video, id);
@@ -110,8 +110,9 @@ static void
 edit_report(struct ctx *c, const struct appt_edit *e, long long id, char **v)
 {
 	ctl_outf(c, "appointment %lld changed:", id);
-	if (e->mode != NULL)
-		ctl_outf(c, " mode %s -> %s", v[2] ? v[2] : "?", e->mode);
+	if (e->mode_arg != NULL)
+		ctl_outf(c, " mode %s -> %s", v[2] ? v[2] : "?",
+		    appt_mode_name(e->mode));
 	if (e->dur != 0)
 		ctl_outf(c, " duration %s -> %ld minutes", v[3] ? v[3] :
 		    "?", e->dur);
@@ -139,6 +140,7 @@ cmd_appt_edit(struct ctx *c, int argc, char **argv)
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
 	struct appt_edit e = { 0 };
+	enum appt_mode was;	/* the stored mode, when readable */
 	char *v[7];
 	long long id, case_id;
 	long n;
@@ -148,7 +150,7 @@ cmd_appt_edit(struct ctx *c, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
 		rc = 0;
 		switch (ch) {
-		case O_MODE: e.mode = optarg; break;
+		case O_MODE: e.mode_arg = optarg; break;
 		case O_VIDEO: e.video = optarg; break;
 		case O_DURATION:
 			rc = ctl_num(c, "--duration", optarg, 5, 600, &e.dur);
@@ -177,8 +179,8 @@ cmd_appt_edit(struct ctx *c, int argc, char **argv)
 	if (v[5] != NULL && strcmp(v[5], "cancelled") == 0)
 		rc = ctl_fail(EX_DATAERR, "%s: appointment %lld is cancelled",
 		    c->cmd, id);
-	else if (e.video != NULL && strcmp(e.mode != NULL ? e.mode :
-	    v[2] ? v[2] : "", "online") != 0)
+	else if (e.video != NULL && (e.mode_arg != NULL ? e.mode :
+	    appt_mode_parse(v[2], &was) == 0 ? was : MODE_N) != MODE_ONLINE)
 		rc = ctl_fail(EX_USAGE, "%s: --video-url is for an online "
 		    "appointment (add --mode online)", c->cmd);
 	else if (e.forc != 0)

@@ -54,13 +54,16 @@ open_case(struct ctx *c, long long id, char **label)
 /* ---- appointments ---- */
 
 static const char *
-mode_words(const char *mode)
+mode_words(enum appt_mode mode)
 {
-	if (strcmp(mode, "in_person") == 0)
+	switch (mode) {
+	case MODE_IN_PERSON:
 		return "in person";
-	if (strcmp(mode, "phone") == 0)
+	case MODE_PHONE:
 		return "by phone";
-	return mode;
+	default:
+		return appt_mode_name(mode);
+	}
 }
 
 
@@ -155,7 +158,10 @@ wall_time(const struct ctx *c, const char *opt, const char *s, int *y,
 /* What nudgectl book was asked for, once its options are read. */
 struct book {
 	long long	 case_id, forc;
-	const char	*kind, *mode, *video, *label;
+	const char	*kind_arg, *mode_arg;	/* as typed; no --mode: NULL */
+	enum appt_kind	 kind;		/* parsed by book_check */
+	enum appt_mode	 mode;
+	const char	*video, *label;
 	long		 dur;
 	int		 y, mo, d, min;	/* the first date, local wall time */
 };
@@ -166,16 +172,16 @@ book_check(struct ctx *c, struct book *k)
 {
 	int rc;
 
-	if (!str_in_list(k->kind, appt_kind_names))
+	if (appt_kind_parse(k->kind_arg, &k->kind) == -1)
 		return ctl_fail(EX_USAGE, "%s: --kind is assessment, "
-		    "session or call, not '%s'", c->cmd, k->kind);
-	if (k->mode != NULL && !str_in_list(k->mode, appt_mode_names))
+		    "session or call, not '%s'", c->cmd, k->kind_arg);
+	if (k->mode_arg != NULL && appt_mode_parse(k->mode_arg, &k->mode) == -1)
 		return ctl_fail(EX_USAGE, "%s: --mode is in_person, online or "
-		    "phone, not '%s'", c->cmd, k->mode);
-	if (k->mode == NULL)
-		k->mode = k->video ? "online" : strcmp(k->kind, "call") == 0 ?
-		    "phone" : "in_person";
-	if (k->video != NULL && strcmp(k->mode, "online") != 0)
+		    "phone, not '%s'", c->cmd, k->mode_arg);
+	if (k->mode_arg == NULL)
+		k->mode = k->video ? MODE_ONLINE : k->kind == KIND_CALL ?
+		    MODE_PHONE : MODE_IN_PERSON;
+	if (k->video != NULL && k->mode != MODE_ONLINE)
 		return ctl_fail(EX_USAGE, "%s: --video-url is for --mode "
 		    "online", c->cmd);
 	if (k->video != NULL &&
@@ -185,8 +191,8 @@ book_check(struct ctx *c, struct book *k)
 		return rc ? rc : ctl_fail(EX_DATAERR, "%s: --video-url must be "
 		    "an http(s):// link without spaces", c->cmd);
 	if (k->dur == 0)
-		k->dur = strcmp(k->kind, "assessment") == 0 ? 90 :
-		    strcmp(k->kind, "call") == 0 ? 15 : 60;
+		k->dur = k->kind == KIND_ASSESSMENT ? 90 :
+		    k->kind == KIND_CALL ? 15 : 60;
 	return 0;
 }
 
@@ -229,7 +235,8 @@ book_one(struct ctx *c, const struct book *k, long i, int series, time_t now)
 	if ((rc = ctl_q_exec(c, "INSERT INTO appointments (case_id, "
 	    "starts_at, duration_min, kind, mode, video_url, status) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'booked')", "Itittt",
-	    k->case_id, buf, (int)k->dur, k->kind, k->mode, k->video)) != 0)
+	    k->case_id, buf, (int)k->dur, appt_kind_name(k->kind),
+	    appt_mode_name(k->mode), k->video)) != 0)
 		return rc;
 	if (k->forc != 0 && (rc = ctl_q_exec(c, "UPDATE appointments SET "
 	    "for_client = ?1 WHERE id = ?2", "II", k->forc,
@@ -238,7 +245,8 @@ book_one(struct ctx *c, const struct book *k, long i, int series, time_t now)
 	ctl_outf(c, "appointment %lld booked: case %lld (%s), %s on "
 	    "%s, %ld minutes, %s",
 	    (long long)sqlite3_last_insert_rowid(c->db),
-	    k->case_id, k->label, k->kind, when(t, buf, sizeof buf), k->dur,
+	    k->case_id, k->label, appt_kind_name(k->kind),
+	    when(t, buf, sizeof buf), k->dur,
 	    mode_words(k->mode));
 	if (k->forc != 0)
 		ctl_outf(c, ", for client %lld only", k->forc);
@@ -264,7 +272,7 @@ cmd_book(struct ctx *c, int argc, char **argv)
 		{ "for", required_argument, NULL, O_FOR },
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
-	struct book k = { .kind = "session" };
+	struct book k = { .kind_arg = "session" };
 	const char *at = NULL;
 	char *label = NULL;
 	long weekly = 1, i;
@@ -282,8 +290,8 @@ cmd_book(struct ctx *c, int argc, char **argv)
 		case O_DURATION:
 			rc = ctl_num(c, "--duration", optarg, 5, 600, &k.dur);
 			break;
-		case O_KIND: k.kind = optarg; break;
-		case O_MODE: k.mode = optarg; break;
+		case O_KIND: k.kind_arg = optarg; break;
+		case O_MODE: k.mode_arg = optarg; break;
 		case O_VIDEO: k.video = optarg; break;
 		case O_WEEKLY:
 			rc = ctl_num(c, "--weekly", optarg, 1, 104, &weekly);

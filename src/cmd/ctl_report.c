@@ -109,8 +109,9 @@ cmd_outbox(struct ctx *c, int argc, char **argv)
 	struct outbox_row *r;
 	const char *since = NULL, *until = NULL;
 	char err[512];
+	enum msg_status st;
 	size_t n;
-	int ch, rc, k;
+	int ch, rc;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
@@ -120,14 +121,11 @@ cmd_outbox(struct ctx *c, int argc, char **argv)
 			f.status = "failed";
 			break;
 		case O_STATUS:
-			for (k = 0; msg_status_names[k] &&
-			    strcmp(msg_status_names[k], optarg) != 0; k++)
-				;
-			if (msg_status_names[k] == NULL)
+			if (msg_status_parse(optarg, &st) == -1)
 				return ctl_fail(EX_USAGE, "%s: --status is one of "
 				    "pending, sending, sent, failed, skipped, "
 				    "cancelled; not '%s'", c->cmd, optarg);
-			f.status = msg_status_names[k];
+			f.status = msg_status_name(st);
 			break;
 		case O_CLIENT:
 			rc = ctl_id_arg(c, "--client", optarg, &f.client_id);

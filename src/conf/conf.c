@@ -247,22 +247,21 @@ static void
 add_kind(void *arg, const char *v)
 {
 	struct conf_rule *r = arg;
+	enum appt_kind k;
 	size_t i;
 
+	if (appt_kind_parse(v, &k) == -1)
+		return;		/* not reached: conf_get_strlist checked v */
 	for (i = 0; i < r->nkinds; i++)
-		if (strcmp(r->kinds[i], v) == 0)
+		if (r->kinds[i] == k)
 			return;
 	r->kinds = xrealloc(r->kinds, (r->nkinds + 1) * sizeof(*r->kinds));
-	r->kinds[r->nkinds++] = xstrdup(v);
+	r->kinds[r->nkinds++] = k;
 }
 
 static void
 rule_free(struct conf_rule *r)
 {
-	size_t i;
-
-	for (i = 0; i < r->nkinds; i++)
-		free(r->kinds[i]);
 	free(r->kinds);
 	free(r->template);
 }
@@ -276,7 +275,7 @@ kinds_overlap(const struct conf_rule *a, const struct conf_rule *b)
 		return 1;
 	for (i = 0; i < a->nkinds; i++)
 		for (j = 0; j < b->nkinds; j++)
-			if (strcmp(a->kinds[i], b->kinds[j]) == 0)
+			if (a->kinds[i] == b->kinds[j])
 				return 1;
 	return 0;
 }

@@ -29,7 +29,7 @@ struct conf_rule {
 	long		 before;	/* seconds; 0 when this is an after-rule */
 	long		 after;		/* seconds after the appointment ends; 0 for before-rules */
 	enum chan	 channel;
-	char		**kinds;	/* NULL: every kind */
+	enum appt_kind	*kinds;		/* NULL: every kind */
 	size_t		 nkinds;
 	char		*template;	/* NULL: by purpose and kind */
 	int		 line;

@@ -49,8 +49,8 @@ cal_print(const struct cal_plan *p, struct sbuf *out)
 		case CAL_BOOK:
 		case CAL_REBOOK:
 			sbuf_printf(out, "%-9s %s  case %lld  %s, %s, %d min  %s\n",
-			    "book", when, d->case_id, d->kind, d->mode,
-			    d->duration_min, d->key);
+			    "book", when, d->case_id, appt_kind_name(d->kind),
+			    appt_mode_name(d->mode), d->duration_min, d->key);
 			break;
 		case CAL_MOVE:
 			cal_local(d->old_start, old, sizeof(old));
@@ -59,8 +59,8 @@ cal_print(const struct cal_plan *p, struct sbuf *out)
 			break;
 		case CAL_UPDATE:
 			sbuf_printf(out, "%-9s appointment %lld  %s  %s, %d min  %s\n",
-			    "update", d->appt_id, when, d->mode, d->duration_min,
-			    d->key);
+			    "update", d->appt_id, when, appt_mode_name(d->mode),
+			    d->duration_min, d->key);
 			break;
 		case CAL_CANCEL:
 		case CAL_MISSING:

@@ -13,7 +13,7 @@
 #include "base/util.h"
 
 static void
-check_one(const struct conf *c, const char *purpose, const char *kind,
+check_one(const struct conf *c, enum msg_purpose purpose, enum appt_kind kind,
     const char *template, int discreet, FILE *out, int *warned)
 {
 	struct client cl = {
@@ -27,7 +27,7 @@ check_one(const struct conf *c, const char *purpose, const char *kind,
 	};
 	struct appt a = {
 		.id = 1, .case_id = 1, .starts_at = 1790780400, /* Wed 30 Sep 2026 */
-		.duration_min = 90, .kind = (char *)kind, .mode = "online",
+		.duration_min = 90, .kind = kind, .mode = MODE_ONLINE,
 		.video_url = "https://meet.example.org/hughes/abcdefghij",
 	};
 	struct homework hw = {
@@ -47,7 +47,7 @@ check_one(const struct conf *c, const char *purpose, const char *kind,
 	struct sms_count n;
 
 	compose_msg(c, &in, &w);
-	if (c->sms.enabled && strcmp(purpose, "alert") != 0) {
+	if (c->sms.enabled && purpose != PURPOSE_ALERT) {
 		sms_count(w.sms, &n);
 		if (n.segments > c->sms.max_segments) {
 			fprintf(out, "%s: warning: template %s.sms rendered with long "
@@ -67,17 +67,16 @@ check_templates(const struct conf *c, FILE *out)
 	for (int d = 0; d <= 1; d++) {
 		for (int k = 0; k < KIND_N; k++)
 			for (int p = 0; p < PURPOSE_CLIENT_N; p++)
-				check_one(c,
-				    msg_purpose_name((enum msg_purpose)p),
-				    appt_kind_name((enum appt_kind)k), NULL, d,
-				    out, &warned);
+				check_one(c, (enum msg_purpose)p,
+				    (enum appt_kind)k, NULL, d, out, &warned);
 		for (size_t r = 0; r < c->nrules; r++)
 			if (c->rules[r].template != NULL)
-				check_one(c, c->rules[r].before ? "reminder" :
-				    "follow_up", "session", c->rules[r].template, d,
-				    out, &warned);
+				check_one(c, c->rules[r].before ?
+				    PURPOSE_REMINDER : PURPOSE_FOLLOW_UP,
+				    KIND_SESSION, c->rules[r].template, d, out,
+				    &warned);
 	}
-	check_one(c, "alert", NULL, NULL, 0, out, &warned);
+	check_one(c, PURPOSE_ALERT, KIND_SESSION, NULL, 0, out, &warned);
 	/* Rendering cannot fail once conf_load has checked every template. */
 	return 0;
 }

@@ -95,22 +95,25 @@ dl_plan(struct dl *d, long horizon, char *err, size_t errlen)
 			continue;
 		d->stats->planned++;
 		log_debug("msg=%lld planned purpose=%s channel=%s to=%s status=%s%s%s",
-		    id, p.add[i].purpose, chan_name(p.add[i].channel),
-		    log_mask(p.add[i].recipient, mask, sizeof(mask)), p.add[i].status,
+		    id, msg_purpose_name(p.add[i].purpose),
+		    chan_name(p.add[i].channel),
+		    log_mask(p.add[i].recipient, mask, sizeof(mask)),
+		    msg_status_name(p.add[i].status),
 		    p.add[i].last_error ? " why=" : "",
 		    p.add[i].last_error ? p.add[i].last_error : "");
-		if (strcmp(p.add[i].status, "skipped") == 0)
+		if (p.add[i].status == MSG_SKIPPED)
 			d->stats->skipped++;
 	}
 	for (size_t i = 0; i < p.nchg; i++) {
 		if (store_change_msg(d->st, &p.chg[i], err, errlen) != 0)
 			goto out;
-		log_debug("msg=%lld %s -> %s%s%s", p.chg[i].id, p.chg[i].from,
-		    p.chg[i].to, p.chg[i].reason ? " why=" : "",
+		log_debug("msg=%lld %s -> %s%s%s", p.chg[i].id,
+		    msg_status_name(p.chg[i].from), msg_status_name(p.chg[i].to),
+		    p.chg[i].reason ? " why=" : "",
 		    p.chg[i].reason ? p.chg[i].reason : "");
-		if (strcmp(p.chg[i].to, "skipped") == 0)
+		if (p.chg[i].to == MSG_SKIPPED)
 			d->stats->skipped++;
-		else if (strcmp(p.chg[i].to, "cancelled") == 0)
+		else if (p.chg[i].to == MSG_CANCELLED)
 			d->stats->cancelled++;
 	}
 	rc = store_commit(d->st, err, errlen);

@@ -56,11 +56,11 @@ dl_mail_practitioner(struct dl *d, const char *subject, const char *text,
 
 	*res = XFER_PERMFAIL;
 	log_mask(d->c->practice.email, mask, sizeof(mask));
-	m.purpose = "alert";
+	m.purpose = PURPOSE_ALERT;
 	m.channel = CHAN_EMAIL;
 	m.recipient = d->c->practice.email;
 	m.due_at = d->now;
-	m.status = "pending";
+	m.status = MSG_PENDING;
 	if (d->st != NULL && store_insert_msg(d->st, &m, &id, err, errlen) != 0)
 		goto fail;
 	msgid = mail_message_id(d->c->email.from, id);
@@ -74,8 +74,8 @@ dl_mail_practitioner(struct dl *d, const char *subject, const char *text,
 	mm.date = d->now;
 	if ((data = mail_format(&mm, why, sizeof(why))) == NULL) {
 		log_err("%s for %s not sent: %s", what, mask, why);
-		if (d->st != NULL && store_mark_final(d->st, id, "failed", why, err,
-		    errlen) != 0)
+		if (d->st != NULL && store_mark_final(d->st, id, MSG_FAILED, why,
+		    err, errlen) != 0)
 			goto fail;
 		r = 0;
 		goto out;
@@ -118,7 +118,7 @@ dl_alert(struct dl *d, char *err, size_t errlen)
 	struct msg *failed = NULL;
 	struct bad_row *bad = NULL;
 	struct composed w = { 0 };
-	struct compose_in ci = { .purpose = "alert" };
+	struct compose_in ci = { .purpose = PURPOSE_ALERT };
 	size_t nf = 0, nb = 0;
 	char *lasts = NULL, *summary = NULL, stamp[TZ_UTC_LEN], mask[64];
 	char what[128];
@@ -258,10 +258,10 @@ deliver_test(const struct conf *c, struct store *st, const char *to,
 	if (!email && (phone_e164(to, c->sms.region, num, sizeof(num), err,
 	    errlen) != 0 || phone_sms_capable(num, err, errlen) != 0))
 		return XFER_PERMFAIL;
-	m.purpose = "test";
+	m.purpose = PURPOSE_TEST;
 	m.recipient = email ? (char *)to : num;
 	m.due_at = now;
-	m.status = "pending";
+	m.status = MSG_PENDING;
 	if (store_begin(st, err, errlen) != 0)
 		return XFER_TEMPFAIL;
 	if (store_insert_msg(st, &m, &id, err, errlen) != 0) {

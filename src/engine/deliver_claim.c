@@ -92,7 +92,8 @@ dl_print(struct dl *d, const struct dl_item *x)
 	tz_format_time(x->when, hm, sizeof(hm));
 	fprintf(d->out, "%s (%s %s) %s to %s%s%s: %s", due, date, hm,
 	    chan_name(x->m.channel), x->has_cl ? x->cl.name : "",
-	    x->has_cl ? " " : "", log_mask(x->rcpt, mask, sizeof(mask)), x->m.purpose);
+	    x->has_cl ? " " : "", log_mask(x->rcpt, mask, sizeof(mask)),
+	    msg_purpose_name(x->m.purpose));
 	/* A row planned only in the preview's private copy has no real id yet. */
 	if (x->m.id <= d->known)
 		fprintf(d->out, ", msg=%lld\n", x->m.id);
@@ -138,8 +139,9 @@ dl_settle(struct dl *d, struct dl_item *x, enum plan_verdict v,
 	/* failures are logged by dl_fail, with the fallback taken */
 	if (d->until == 0 && v != PLAN_FAIL)
 		log_info("msg=%lld purpose=%s channel=%s status=%s why=\"%s\"",
-		    x->m.id, x->m.purpose, chan_name(x->m.channel),
-		    verdict[v], log_scrub(why, scrub, sizeof(scrub)));
+		    x->m.id, msg_purpose_name(x->m.purpose),
+		    chan_name(x->m.channel), verdict[v],
+		    log_scrub(why, scrub, sizeof(scrub)));
 	if (v == PLAN_CANCEL)
 		d->stats->cancelled++;
 	else if (v == PLAN_SKIP)
@@ -148,7 +150,8 @@ dl_settle(struct dl *d, struct dl_item *x, enum plan_verdict v,
 		return store_mark_hold(d->st, x->m.id, hold, why, err, errlen);
 	if (v == PLAN_FAIL)
 		return dl_fail(d, x, why, err, errlen);
-	return store_mark_final(d->st, x->m.id, verdict[v], why, err, errlen);
+	return store_mark_final(d->st, x->m.id,
+	    v == PLAN_CANCEL ? MSG_CANCELLED : MSG_SKIPPED, why, err, errlen);
 }
 
 /* The re-check against fresh data, at the moment the message would go. */

@@ -54,7 +54,7 @@ dl_compose(struct dl *d, struct dl_item *x)
 	}
 	free(starts);
 	/* A change notice says what the client knew before. */
-	if (strcmp(x->m.purpose, "moved") == 0 && x->has_a &&
+	if (x->m.purpose == PURPOSE_MOVED && x->has_a &&
 	    store_told_start(d->st, x->a.id, x->m.client_id, x->a.starts_at,
 	    x->m.detail, &in.old_start, err, sizeof(err)) != 0)
 		in.old_start = 0;
@@ -68,7 +68,7 @@ dl_moot(struct dl *d, struct dl_item *x, char *why, size_t len)
 	size_t n = 0;
 	int moot = 0;
 
-	if (strcmp(x->m.purpose, "follow_up") != 0 || !x->has_a || !x->has_k)
+	if (x->m.purpose != PURPOSE_FOLLOW_UP || !x->has_a || !x->has_k)
 		return 0;
 	if (store_case_sessions(d->st, x->k.id, &starts, &n) == 0)
 		moot = plan_followup_moot(&x->m, &x->a, starts, n, why, len);
@@ -102,8 +102,8 @@ dl_sms_from(const struct dl *d, const struct dl_item *x)
 static char *
 dl_ics_summary(const struct dl *d, const struct dl_item *x, int discreet)
 {
-	const char *what = strcmp(x->a.kind, "call") == 0 ? "Phone call" :
-	    strcmp(x->a.kind, "assessment") == 0 ? "First appointment" :
+	const char *what = x->a.kind == KIND_CALL ? "Phone call" :
+	    x->a.kind == KIND_ASSESSMENT ? "First appointment" :
 	    "Appointment";
 
 	if (discreet)
@@ -121,7 +121,7 @@ dl_ics_place(const struct dl *d, const struct dl_item *x, int discreet,
 
 	*location = *url = NULL;
 	*description = NULL;
-	if (strcmp(x->a.mode, "online") == 0) {
+	if (x->a.mode == MODE_ONLINE) {
 		link = x->a.video_url != NULL && x->a.video_url[0] != '\0' ?
 		    x->a.video_url : c->practice.video_url;
 		if (link == NULL || link[0] == '\0')
@@ -132,7 +132,7 @@ dl_ics_place(const struct dl *d, const struct dl_item *x, int discreet,
 		    xasprintf("Join online: %s\n\n%s", link,
 		    c->practice.online_note) :
 		    xasprintf("Join online: %s", link);
-	} else if (strcmp(x->a.mode, "phone") == 0) {
+	} else if (x->a.mode == MODE_PHONE) {
 		*location = "By phone";
 		if (c->practice.calls_client)
 			*description = discreet ? xstrdup("You will be called.") :
@@ -162,9 +162,9 @@ dl_ics(struct dl *d, struct dl_item *x, const char *from_addr)
 	int discreet = x->has_cl && x->cl.discreet;
 
 	if (!d->c->email.calendar || !x->has_a ||
-	    (strcmp(x->m.purpose, "reminder") != 0 &&
-	    strcmp(x->m.purpose, "moved") != 0 &&
-	    strcmp(x->m.purpose, "cancellation") != 0))
+	    (x->m.purpose != PURPOSE_REMINDER &&
+	    x->m.purpose != PURPOSE_MOVED &&
+	    x->m.purpose != PURPOSE_CANCELLATION))
 		return NULL;
 	dom = from_addr != NULL && strchr(from_addr, '@') != NULL ?
 	    strchr(from_addr, '@') + 1 : "nudged.invalid";
@@ -194,7 +194,7 @@ dl_ics(struct dl *d, struct dl_item *x, const char *from_addr)
 	}
 	ev.attendee = x->rcpt;
 	ev.attendee_cn = name;
-	ev.cancel = strcmp(x->m.purpose, "cancellation") == 0;
+	ev.cancel = x->m.purpose == PURPOSE_CANCELLATION;
 	if ((ical = ics_format(&ev, err, sizeof(err))) == NULL)
 		log_warn("msg=%lld no calendar entry attached: %s", x->m.id, err);
 	free(uid);

@@ -114,7 +114,7 @@ dl_fallback(struct dl *d, const struct dl_item *x, char *err, size_t errlen)
 	char *addr;
 
 	if (!d->c->sms.fallback_email || !d->c->email.enabled ||
-	    x->m.channel != CHAN_SMS || strcmp(x->m.purpose, "reminder") != 0 ||
+	    x->m.channel != CHAN_SMS || x->m.purpose != PURPOSE_REMINDER ||
 	    !x->has_cl || !x->has_a || x->a.cancelled ||
 	    x->a.starts_at != x->m.appt_start ||
 	    retry_too_late(d->c, x->a.starts_at, d->now) ||
@@ -125,13 +125,13 @@ dl_fallback(struct dl *d, const struct dl_item *x, char *err, size_t errlen)
 		free(addr);
 		return 0;
 	}
-	m.purpose = "reminder";
+	m.purpose = PURPOSE_REMINDER;
 	m.appointment_id = x->m.appointment_id;
 	m.client_id = x->m.client_id;
 	m.channel = CHAN_EMAIL;
 	m.recipient = addr;
 	m.due_at = d->now;
-	m.status = "pending";
+	m.status = MSG_PENDING;
 	m.rule = x->m.rule;
 	m.appt_start = x->m.appt_start;
 	m.template = x->m.template;
@@ -171,10 +171,12 @@ dl_failed(struct dl *d, struct dl_item *x, const char *why,
 	}
 	d->stats->failed++;
 	log_warn("msg=%lld purpose=%s channel=%s to=%s status=failed attempt=%d "
-	    "err=\"%s\"", x->m.id, x->m.purpose, chan_name(x->m.channel),
+	    "err=\"%s\"", x->m.id, msg_purpose_name(x->m.purpose),
+	    chan_name(x->m.channel),
 	    log_mask(x->m.recipient, mask, sizeof(mask)), x->m.attempts + tried,
 	    log_scrub(reason, scrub, sizeof(scrub)));
-	return store_mark_final(d->st, x->m.id, "failed", reason, err, errlen);
+	return store_mark_final(d->st, x->m.id, MSG_FAILED, reason, err,
+	    errlen);
 }
 
 int
@@ -201,7 +203,8 @@ dl_record(struct dl *d, struct dl_item *x, enum xfer_result res,
 	case XFER_OK:
 		d->stats->sent++;
 		log_info("msg=%lld purpose=%s channel=%s to=%s status=sent attempt=%d",
-		    x->m.id, x->m.purpose, chan_name(x->m.channel), mask, attempt);
+		    x->m.id, msg_purpose_name(x->m.purpose),
+		    chan_name(x->m.channel), mask, attempt);
 		if (dl_unpause(d, x->m.channel, err, errlen) != 0)
 			return -1;
 		return store_mark_sent(d->st, x->m.id, ref, d->now, err, errlen);
@@ -237,7 +240,7 @@ dl_record(struct dl *d, struct dl_item *x, enum xfer_result res,
 	ri.attempt = attempt;
 	ri.rnd = dl_jitter();
 	ri.retry_after = sr != NULL ? sr->retry_after : 0;
-	ri.appt_start = x->has_a && strcmp(x->m.purpose, "reminder") == 0 ?
+	ri.appt_start = x->has_a && x->m.purpose == PURPOSE_REMINDER ?
 	    x->a.starts_at : 0;
 	ri.hw_next = x->has_hw ? plan_hw_next(d->c, &x->hw, x->m.occurrence) : 0;
 	switch (retry_decide(d->c, &ri, d->now, &next)) {
@@ -259,7 +262,8 @@ dl_record(struct dl *d, struct dl_item *x, enum xfer_result res,
 	d->stats->retry++;
 	tz_format_utc(next, when);
 	log_warn("msg=%lld purpose=%s channel=%s to=%s status=%s attempt=%d "
-	    "next=%s err=\"%s\"", x->m.id, x->m.purpose, chan_name(x->m.channel),
+	    "next=%s err=\"%s\"", x->m.id, msg_purpose_name(x->m.purpose),
+	    chan_name(x->m.channel),
 	    mask, res == XFER_UNKNOWN ? "unknown" : "tempfail", attempt, when,
 	    scrub);
 	if (res == XFER_UNKNOWN)

@@ -185,7 +185,7 @@ dl_row_moved(struct dl *d, struct dl_item *x, enum xfer_result res)
 
 	if ((r = store_get_msg(d->st, x->m.id, &m, err, sizeof(err))) < 0)
 		return 0;		/* the database itself: keep trying */
-	moved = r == 0 || m.status == NULL || strcmp(m.status, "sending") != 0;
+	moved = r == 0 || m.status != MSG_SENDING;
 	if (moved)
 		log_warn("msg=%lld was %s by another program while in flight; "
 		    "its outcome (%s) is not recorded", x->m.id, r == 0 ?

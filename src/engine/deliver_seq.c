@@ -43,7 +43,7 @@ dl_seq_record(struct store *st, long long id, enum xfer_result res,
 		if (store_begin(st, e, sizeof(e)) != 0)
 			continue;
 		r = res == XFER_OK ? store_mark_sent(st, id, ref, now, e, sizeof(e)) :
-		    store_mark_final(st, id, "failed", why, e, sizeof(e));
+		    store_mark_final(st, id, MSG_FAILED, why, e, sizeof(e));
 		if (r == 0 && (keep_open || store_commit(st, e, sizeof(e)) == 0))
 			return 0;
 		store_rollback(st);

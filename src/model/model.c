@@ -144,8 +144,6 @@ appt_free(struct appt *a)
 {
 	if (a == NULL)
 		return;
-	free(a->kind);
-	free(a->mode);
 	free(a->video_url);
 	memset(a, 0, sizeof(*a));
 }
@@ -175,9 +173,7 @@ msg_free(struct msg *m)
 {
 	if (m == NULL)
 		return;
-	free(m->purpose);
 	free(m->recipient);
-	free(m->status);
 	free(m->last_error);
 	free(m->provider_ref);
 	free(m->rule);
@@ -288,7 +284,6 @@ void
 cal_appt_free(struct cal_appt *a)
 {
 	free(a->key);
-	free(a->mode);
 	free(a->video_url);
 }
 

@@ -9,8 +9,10 @@
  * others' headers for it.
  *
  * Each vocabulary has one enum and one name table here: the channel, an
- * appointment's kind and mode, the calendar's decisions.  Strings are for
- * the database and the config; parse them at that edge with *_parse().
+ * appointment's kind and mode, a message's status and purpose, the
+ * calendar's decisions.  The records hold the enums; strings are for the
+ * database, the config and the command line: parse them at that edge with
+ * *_parse(), write them with *_name().
  */
 #ifndef NUDGED_MODEL_H
 #define NUDGED_MODEL_H
@@ -99,8 +101,8 @@ struct appt {
 	long long	 case_id;
 	time_t		 starts_at;
 	int		 duration_min;
-	char		*kind;
-	char		*mode;
+	enum appt_kind	 kind;
+	enum appt_mode	 mode;
 	char		*video_url;	/* NULL: practice.video_url */
 	int		 cancelled;	/* status = 'cancelled' */
 	long long	 for_client;	/* 0: every member of the case */
@@ -129,14 +131,14 @@ struct homework {
 
 struct msg {
 	long long	 id;		/* 0 for a row not yet inserted */
-	char		*purpose;	/* reminder follow_up homework cancellation test alert */
+	enum msg_purpose purpose;
 	long long	 appointment_id;/* 0: NULL */
 	long long	 homework_id;
 	long long	 client_id;
 	enum chan	 channel;
 	char		*recipient;
 	time_t		 due_at;
-	char		*status;
+	enum msg_status status;
 	int		 attempts;
 	char		*last_error;
 	char		*provider_ref;
@@ -164,8 +166,8 @@ struct bad_row {
 /* A status change the planner wants: applied only if the row still has from. */
 struct msg_change {
 	long long	 id;
-	const char	*from;		/* e.g. "pending" */
-	const char	*to;		/* e.g. "cancelled", "skipped", "pending" */
+	enum msg_status	 from;		/* e.g. MSG_PENDING */
+	enum msg_status	 to;		/* e.g. MSG_CANCELLED, MSG_SKIPPED */
 	char		*reason;	/* last_error; NULL clears it */
 };
 
@@ -282,7 +284,7 @@ struct cal_appt {
 	char		*key;		/* appointments.source_uid */
 	time_t		 start;
 	int		 duration_min;
-	char		*mode;
+	enum appt_mode	 mode;		/* MODE_N: the stored one is unknown */
 	char		*video_url;
 	int		 cancelled;
 	int		 misses;	/* good syncs it has been missing from */
@@ -309,8 +311,8 @@ struct cal_dec {
 	time_t		 start;
 	time_t		 old_start;	/* MOVE */
 	int		 duration_min;
-	const char	*kind;		/* static strings */
-	const char	*mode;
+	enum appt_kind	 kind;
+	enum appt_mode	 mode;
 	char		*video_url;	/* NULL: practice.video_url */
 	char		*why;		/* UNMATCHED, and CANCEL: the reason */
 };

@@ -50,7 +50,8 @@ alert_summary(const struct alert_in *in)
 	for (size_t i = 0; i < in->nfailed; i++) {
 		const struct msg *m = &in->failed[i];
 
-		sbuf_printf(&b, "- Message %lld (%s by %s", m->id, m->purpose,
+		sbuf_printf(&b, "- Message %lld (%s by %s", m->id,
+		    msg_purpose_name(m->purpose),
 		    chan_name(m->channel));
 		if (m->client_id != 0)
 			sbuf_printf(&b, " to client %lld", m->client_id);

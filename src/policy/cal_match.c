@@ -68,20 +68,20 @@ cal_kind_mode(const struct cal_event *e, const struct cal_match_opts *o,
 {
 	(void)o;
 	if (e->summary != NULL && strcasestr(e->summary, "assessment") != NULL)
-		d->kind = "assessment";
+		d->kind = KIND_ASSESSMENT;
 	else if (cal_has_word(e->summary, "call") && e->duration_min <= 30)
-		d->kind = "call";
+		d->kind = KIND_CALL;
 	else
-		d->kind = "session";
+		d->kind = KIND_SESSION;
 	free(d->video_url);
 	d->video_url = NULL;
 	if (e->url != NULL) {
-		d->mode = "online";
+		d->mode = MODE_ONLINE;
 		d->video_url = xstrdup(e->url);
-	} else if (strcmp(d->kind, "call") == 0 || cal_is_phone(e->location))
-		d->mode = "phone";
+	} else if (d->kind == KIND_CALL || cal_is_phone(e->location))
+		d->mode = MODE_PHONE;
 	else
-		d->mode = "in_person";
+		d->mode = MODE_IN_PERSON;
 	d->start = e->start;
 	d->duration_min = e->duration_min;
 }
@@ -286,7 +286,7 @@ cal_one(const struct cal_event *e, const struct cal_case *cs, size_t ncs,
 	else if (a->start != e->start)
 		act = CAL_MOVE;
 	else if (a->duration_min != e->duration_min ||
-	    !cal_str_eq(a->mode, tmp.mode) ||
+	    a->mode != tmp.mode ||
 	    !cal_str_eq(a->video_url, tmp.video_url))
 		act = CAL_UPDATE;
 	d = cal_add(p, act, e, key);

@@ -60,32 +60,28 @@ compose_oneline(const char *s)
 	return sbuf_steal(&b);
 }
 
-static const char *
-compose_purpose_group(const char *purpose)
+/* The purpose whose template group a message uses: a test as a reminder. */
+static enum msg_purpose
+compose_purpose_group(enum msg_purpose purpose)
 {
-	if (strcmp(purpose, "follow_up") == 0 ||
-	    strcmp(purpose, "cancellation") == 0 ||
-	    strcmp(purpose, "homework") == 0 ||
-	    strcmp(purpose, "moved") == 0 ||
-	    strcmp(purpose, "alert") == 0)
-		return purpose;
-	return "reminder";
+	return purpose == PURPOSE_TEST ? PURPOSE_REMINDER : purpose;
 }
 
 char *
-compose_group(const struct conf *c, const char *purpose, const char *kind,
+compose_group(const struct conf *c, enum msg_purpose purpose, const char *kind,
     const char *template, int discreet)
 {
-	const char *pg = compose_purpose_group(purpose);
+	enum msg_purpose gp = compose_purpose_group(purpose);
+	const char *pg = msg_purpose_name(gp);
 	const char *base = pg;
 	char *d;
 
 	if (template != NULL && template[0] != '\0')
 		base = template;
-	else if (strcmp(pg, "reminder") == 0 && kind != NULL &&
+	else if (gp == PURPOSE_REMINDER && kind != NULL &&
 	    conf_tmpl_defined(c, kind))
 		base = kind;	/* a kind with its own group: assessment, call */
-	if (!discreet || strcmp(pg, "alert") == 0)
+	if (!discreet || gp == PURPOSE_ALERT)
 		return xstrdup(base);
 	d = xasprintf("%s_discreet", base);
 	if (conf_tmpl_defined(c, d))
@@ -127,15 +123,16 @@ compose_data(struct compose_vars *cv, const char *name, const char *value)
 }
 
 static const char *
-compose_mode(const char *mode)
+compose_mode(enum appt_mode mode)
 {
-	if (mode == NULL)
-		return "";
-	if (strcmp(mode, "in_person") == 0)
+	switch (mode) {
+	case MODE_IN_PERSON:
 		return "in person";
-	if (strcmp(mode, "phone") == 0)
+	case MODE_PHONE:
 		return "by phone";
-	return mode;
+	default:
+		return appt_mode_name(mode);
+	}
 }
 
 /* "today", "tomorrow" or "on <date>", in the practice's zone. */
@@ -206,7 +203,7 @@ compose_vars(const struct conf *c, const struct compose_in *in,
 		free(first);
 	}
 	if (a != NULL) {
-		int online = a->mode != NULL && strcmp(a->mode, "online") == 0;
+		int online = a->mode == MODE_ONLINE;
 
 		tz_format_date(a->starts_at, bufs[0], sizeof(bufs[0]));
 		tz_format_time(a->starts_at, bufs[1], sizeof(bufs[1]));
@@ -214,7 +211,7 @@ compose_vars(const struct conf *c, const struct compose_in *in,
 		compose_set(cv, "date", bufs[0]);
 		compose_set(cv, "time", bufs[1]);
 		compose_set(cv, "duration", bufs[2]);
-		compose_data(cv, "kind", a->kind);
+		compose_data(cv, "kind", appt_kind_name(a->kind));
 		compose_set(cv, "mode", compose_mode(a->mode));
 		compose_when(a->starts_at, in->now, bufs[6], sizeof(bufs[6]));
 		compose_set(cv, "when_relative", bufs[6]);
@@ -230,7 +227,7 @@ compose_vars(const struct conf *c, const struct compose_in *in,
 		if (online) {
 			compose_set(cv, "location", "online");
 			compose_set(cv, "online_note", c->practice.online_note);
-		} else if (a->mode != NULL && strcmp(a->mode, "phone") == 0)
+		} else if (a->mode == MODE_PHONE)
 			compose_set(cv, "location", "by phone");
 		else if (!discreet || c->practice.discreet_address) {
 			/*
@@ -298,14 +295,16 @@ compose_msg(const struct conf *c, const struct compose_in *in,
 {
 	struct compose_vars cv = { 0 };
 	char bufs[10][64];
-	const char *pg = compose_purpose_group(in->purpose);
+	enum msg_purpose gp = compose_purpose_group(in->purpose);
+	const char *pg = msg_purpose_name(gp);
 	char *fallback, *subject;
 	int discreet = in->client != NULL && in->client->discreet &&
-	    strcmp(pg, "alert") != 0;
+	    gp != PURPOSE_ALERT;
 
 	memset(out, 0, sizeof(*out));
 	out->group = compose_group(c, in->purpose,
-	    in->appt != NULL ? in->appt->kind : NULL, in->template, discreet);
+	    in->appt != NULL ? appt_kind_name(in->appt->kind) : NULL,
+	    in->template, discreet);
 	fallback = discreet ? xasprintf("%s_discreet", pg) : xstrdup(pg);
 	compose_vars(c, in, &cv, bufs, 0);
 

@@ -24,7 +24,7 @@
 #include "model/model.h"
 
 struct compose_in {
-	const char		*purpose;	/* reminder, follow_up, cancellation, homework, test, alert */
+	enum msg_purpose	 purpose;
 	const char		*template;	/* the rule's template group, or NULL */
 	const struct appt	*appt;		/* may be NULL */
 	const struct client	*client;	/* may be NULL (test, alert) */
@@ -51,7 +51,7 @@ void	 compose_msg(const struct conf *, const struct compose_in *,
 void	 composed_free(struct composed *);
 
 /* The template group for a message, per the contract's fallbacks; caller frees. */
-char	*compose_group(const struct conf *, const char *purpose,
+char	*compose_group(const struct conf *, enum msg_purpose,
 	    const char *kind, const char *template, int discreet);
 
 /*

@@ -68,12 +68,12 @@ plan_has_address(const struct client *cl, enum chan ch)
 }
 
 static int
-plan_rule_applies(const struct conf_rule *r, const char *kind)
+plan_rule_applies(const struct conf_rule *r, enum appt_kind kind)
 {
 	if (r->kinds == NULL)
 		return 1;
 	for (size_t i = 0; i < r->nkinds; i++)
-		if (plan_is(kind, r->kinds[i]))
+		if (r->kinds[i] == kind)
 			return 1;
 	return 0;
 }
@@ -109,28 +109,27 @@ plan_has_key(const struct plan_slice *old, const struct plan *p, size_t first_ne
 }
 
 static void
-plan_fill(const struct conf *c, struct msg *n, const char *purpose,
+plan_fill(const struct conf *c, struct msg *n, enum msg_purpose purpose,
     const struct appt *a, const struct client *cl, enum chan ch, char *rcpt,
     time_t due, const char *rule, const char *template)
 {
 	n->detail = plan_detail(c, a);
-	n->purpose = xstrdup(purpose);
+	n->purpose = purpose;
 	n->appointment_id = a->id;
 	n->client_id = cl->id;
 	n->channel = ch;
 	n->recipient = rcpt;
 	n->due_at = due;
-	n->status = xstrdup("pending");
+	n->status = MSG_PENDING;
 	n->rule = xstrdup(rule);
 	n->appt_start = a->starts_at;
 	n->template = xstrdup(template);
 }
 
 static void
-plan_set(struct msg *n, const char *status, const char *why)
+plan_set(struct msg *n, enum msg_status status, const char *why)
 {
-	free(n->status);
-	n->status = xstrdup(status);
+	n->status = status;
 	free(n->last_error);
 	n->last_error = xstrdup(why);
 }
@@ -189,39 +188,40 @@ plan_stale(const struct conf *c, const struct snapshot *s, const struct appt *a,
 	for (size_t i = 0; i < old->n; i++) {
 		const struct msg *m = old->m[i];
 		const struct client *cl;
-		int timed = plan_is(m->purpose, "reminder") ||
-		    plan_is(m->purpose, "follow_up");
+		int timed = m->purpose == PURPOSE_REMINDER ||
+		    m->purpose == PURPOSE_FOLLOW_UP;
 
-		if (plan_is(m->status, "pending")) {
+		if (m->status == MSG_PENDING) {
 			if (timed && a->cancelled)
-				plan_change(p, m, "pending", "cancelled",
+				plan_change(p, m, MSG_PENDING, MSG_CANCELLED,
 				    "appointment cancelled");
 			else if (timed && m->appt_start != a->starts_at)
-				plan_change(p, m, "pending", "cancelled",
+				plan_change(p, m, MSG_PENDING, MSG_CANCELLED,
 				    "appointment moved");
 			else if (timed && m->attempts == 0 &&
 			    !plan_rule_exists(c, m->rule))
-				plan_change(p, m, "pending", "cancelled",
+				plan_change(p, m, MSG_PENDING, MSG_CANCELLED,
 				    "its rule is no longer in the config");
-			else if (plan_is(m->purpose, "cancellation") &&
+			else if (m->purpose == PURPOSE_CANCELLATION &&
 			    !a->cancelled)
-				plan_change(p, m, "pending", "cancelled",
+				plan_change(p, m, MSG_PENDING, MSG_CANCELLED,
 				    "appointment booked again");
-			else if (plan_is(m->purpose, "moved") &&
+			else if (m->purpose == PURPOSE_MOVED &&
 			    plan_moved_stale(c, m, a, why, sizeof(why)))
-				plan_change(p, m, "pending", "cancelled", why);
+				plan_change(p, m, MSG_PENDING, MSG_CANCELLED,
+				    why);
 			else if (timed && !plan_for(a, m->client_id))
-				plan_change(p, m, "pending", "cancelled",
+				plan_change(p, m, MSG_PENDING, MSG_CANCELLED,
 				    "the appointment is for another member");
-		} else if (plan_is(m->status, "cancelled") && timed &&
+		} else if (m->status == MSG_CANCELLED && timed &&
 		    !a->cancelled && m->appt_start == a->starts_at &&
 		    (m->rule == NULL || plan_rule_exists(c, m->rule)) &&
 		    plan_revivable(m->last_error) && k != NULL &&
 		    plan_for(a, m->client_id) &&
-		    (plan_is(m->purpose, "follow_up") || a->starts_at > now) &&
+		    (m->purpose == PURPOSE_FOLLOW_UP || a->starts_at > now) &&
 		    (cl = plan_client(s, m->client_id)) != NULL &&
 		    plan_allowed(c, cl, k, m->channel, why, sizeof(why)) == 0) {
-			plan_change(p, m, "cancelled", "pending", NULL);
+			plan_change(p, m, MSG_CANCELLED, MSG_PENDING, NULL);
 			rev->m[rev->n++] = m;
 		}
 	}
@@ -236,7 +236,7 @@ plan_stale(const struct conf *c, const struct snapshot *s, const struct appt *a,
 static int
 plan_reached(const struct msg *m)
 {
-	return plan_is(m->status, "sent") || plan_is(m->status, "sending") ||
+	return m->status == MSG_SENT || m->status == MSG_SENDING ||
 	    m->recovered > 0;
 }
 
@@ -256,7 +256,7 @@ plan_notices(const struct conf *c, const struct snapshot *s,
 		const struct client *cl;
 		char *rcpt;
 
-		if (!plan_is(m->purpose, "reminder") || !plan_reached(m) ||
+		if (m->purpose != PURPOSE_REMINDER || !plan_reached(m) ||
 		    m->appt_start != a->starts_at)
 			continue;
 		if (plan_has_key(old, p, first_new, a->starts_at, "cancel",
@@ -267,8 +267,8 @@ plan_notices(const struct conf *c, const struct snapshot *s,
 			continue;
 		if ((rcpt = plan_recipient(c, cl, m->channel, why, sizeof(why))) == NULL)
 			continue;
-		plan_fill(c, plan_add(p), "cancellation", a, cl, m->channel, rcpt,
-		    now, "cancel", NULL);
+		plan_fill(c, plan_add(p), PURPOSE_CANCELLATION, a, cl, m->channel,
+		    rcpt, now, "cancel", NULL);
 	}
 }
 
@@ -321,12 +321,14 @@ plan_rules(const struct conf *c, const struct snapshot *s,
 			if (rcpt == NULL)
 				continue;
 			n = plan_add(p);
-			plan_fill(c, n, rule->before > 0 ? "reminder" : "follow_up",
+			plan_fill(c, n, rule->before > 0 ? PURPOSE_REMINDER :
+			    PURPOSE_FOLLOW_UP,
 			    a, cl, rule->channel, rcpt, due, rule->key,
 			    rule->template);
 			if (rule->before > 0 && retry_too_late(c, a->starts_at, due))
-				plan_set(n, "skipped", "it would go less than "
-				    "late_limit before the appointment");
+				plan_set(n, MSG_SKIPPED,
+				    "it would go less than late_limit before"
+				    " the appointment");
 		}
 	}
 }
@@ -344,9 +346,9 @@ static void
 plan_skip(struct plan *p, struct plan_cand *x, const char *why)
 {
 	if (x->new != NULL)
-		plan_set(x->new, "skipped", why);
+		plan_set(x->new, MSG_SKIPPED, why);
 	else
-		plan_change(p, x->old, "pending", "skipped", why);
+		plan_change(p, x->old, MSG_PENDING, MSG_SKIPPED, why);
 }
 
 /*
@@ -365,13 +367,13 @@ plan_overdue(const struct conf *c, const struct appt *a,
 	for (size_t i = 0; i < nold + (p->nadd - first_new); i++) {
 		const struct msg *m = i < old->n ? old->m[i] : i < nold ?
 		    rev->m[i - old->n] : &p->add[first_new + i - nold];
-		int pending = i >= old->n || plan_is(m->status, "pending");
+		int pending = i >= old->n || m->status == MSG_PENDING;
 
 		if (!pending || m->attempts != 0 ||
 		    m->appt_start != a->starts_at || a->cancelled ||
 		    m->due_at > now)
 			continue;
-		if (plan_is(m->purpose, "follow_up")) {
+		if (m->purpose == PURPOSE_FOLLOW_UP) {
 			if (now <= m->due_at + PLAN_OVERDUE_GRACE)
 				continue;
 			if (now - m->due_at > FOLLOW_UP_STALE) {
@@ -382,7 +384,7 @@ plan_overdue(const struct conf *c, const struct appt *a,
 			}
 			continue;
 		}
-		if (!plan_is(m->purpose, "reminder"))
+		if (m->purpose != PURPOSE_REMINDER)
 			continue;
 		x = xrealloc(x, (n + 1) * sizeof(*x));
 		x[n].client = m->client_id;
@@ -434,13 +436,13 @@ plan_withdrawn(const struct conf *c, const struct snapshot *s, struct plan *p)
 		const struct client *cl;
 		const struct kase *k = NULL;
 
-		if (!plan_is(m->status, "pending") || m->client_id == 0)
+		if (m->status != MSG_PENDING || m->client_id == 0)
 			continue;
 		if (m->homework_id != 0) {
 			const struct homework *h = plan_hw(s, m->homework_id);
 
 			if (h == NULL) {
-				plan_change(p, m, "pending", "cancelled",
+				plan_change(p, m, MSG_PENDING, MSG_CANCELLED,
 				    "homework stopped");
 				continue;
 			}
@@ -455,7 +457,7 @@ plan_withdrawn(const struct conf *c, const struct snapshot *s, struct plan *p)
 		if ((cl = plan_client(s, m->client_id)) == NULL)
 			continue;
 		if (plan_allowed(c, cl, k, m->channel, why, sizeof(why)) != 0)
-			plan_change(p, m, "pending", "cancelled", why);
+			plan_change(p, m, MSG_PENDING, MSG_CANCELLED, why);
 	}
 }
 
@@ -534,7 +536,8 @@ plan_recheck(const struct conf *c, const struct msg *m, const struct appt *a,
     const struct kase *k, const struct client *cl, const struct homework *hw,
     time_t now, char **recipient, time_t *hold, char *why, size_t len)
 {
-	int timed = plan_is(m->purpose, "reminder") || plan_is(m->purpose, "follow_up");
+	int timed = m->purpose == PURPOSE_REMINDER ||
+	    m->purpose == PURPOSE_FOLLOW_UP;
 	struct tm lt;
 
 	*recipient = NULL;
@@ -551,14 +554,14 @@ plan_recheck(const struct conf *c, const struct msg *m, const struct appt *a,
 			snprintf(why, len, "appointment moved");
 			return PLAN_CANCEL;
 		}
-		if (plan_is(m->purpose, "cancellation") && !a->cancelled) {
+		if (m->purpose == PURPOSE_CANCELLATION && !a->cancelled) {
 			snprintf(why, len, "appointment booked again");
 			return PLAN_CANCEL;
 		}
-		if (plan_is(m->purpose, "moved") &&
+		if (m->purpose == PURPOSE_MOVED &&
 		    plan_moved_stale(c, m, a, why, len))
 			return PLAN_CANCEL;
-		if ((timed || plan_is(m->purpose, "moved")) &&
+		if ((timed || m->purpose == PURPOSE_MOVED) &&
 		    !plan_for(a, m->client_id)) {
 			snprintf(why, len, "the appointment is for another member");
 			return PLAN_CANCEL;
@@ -593,7 +596,7 @@ plan_recheck(const struct conf *c, const struct msg *m, const struct appt *a,
 		if (plan_allowed(c, cl, k, m->channel, why, len) != 0)
 			return PLAN_CANCEL;
 	}
-	if (m->appointment_id != 0 && !plan_is(m->purpose, "follow_up")) {
+	if (m->appointment_id != 0 && m->purpose != PURPOSE_FOLLOW_UP) {
 		if (now >= a->starts_at) {
 			snprintf(why, len, "the appointment has already started");
 			return m->attempts > 0 ? PLAN_FAIL : PLAN_SKIP;
@@ -607,7 +610,7 @@ plan_recheck(const struct conf *c, const struct msg *m, const struct appt *a,
 
 		if (now - at > PLAN_OVERDUE_GRACE)
 			at = now;
-		if (plan_is(m->purpose, "reminder") &&
+		if (m->purpose == PURPOSE_REMINDER &&
 		    retry_too_late(c, a->starts_at, at)) {
 			snprintf(why, len, "less than late_limit before the appointment");
 			return m->attempts > 0 ? PLAN_FAIL : PLAN_SKIP;

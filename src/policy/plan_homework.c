@@ -205,12 +205,13 @@ plan_homework(const struct conf *c, const struct snapshot *s,
 		const struct msg *m = old->m[i];
 		int has = plan_sched_has(&sc, plan_occ_day(m->occurrence));
 
-		if (plan_is(m->status, "pending") && !has)
-			plan_change(p, m, "pending", "cancelled", PLAN_HW_GONE);
-		else if (plan_is(m->status, "cancelled") && has &&
+		if (m->status == MSG_PENDING && !has)
+			plan_change(p, m, MSG_PENDING, MSG_CANCELLED,
+			    PLAN_HW_GONE);
+		else if (m->status == MSG_CANCELLED && has &&
 		    plan_is(m->last_error, PLAN_HW_GONE) &&
 		    m->due_at >= now - PLAN_HW_LATE)
-			plan_change(p, m, "cancelled", "pending", NULL);
+			plan_change(p, m, MSG_CANCELLED, MSG_PENDING, NULL);
 	}
 	for (long day = sc.first; day <= sc.last; day += sc.step) {
 		time_t t = plan_sched_at(&sc, day);
@@ -240,13 +241,13 @@ plan_homework(const struct conf *c, const struct snapshot *s,
 				    sizeof(why))) == NULL)
 					continue;
 				nm = plan_add(p);
-				nm->purpose = xstrdup("homework");
+				nm->purpose = PURPOSE_HOMEWORK;
 				nm->homework_id = h->id;
 				nm->client_id = cl->id;
 				nm->channel = (enum chan)ch;
 				nm->recipient = rcpt;
 				nm->due_at = plan_quiet(c, (enum chan)ch, t, now);
-				nm->status = xstrdup("pending");
+				nm->status = MSG_PENDING;
 				nm->occurrence = xstrdup(occ);
 			}
 		}

@@ -38,8 +38,8 @@ int	 plan_allowed(const struct conf *, const struct client *,
 /* A fresh zeroed row at the end of p->add. */
 struct msg *plan_add(struct plan *);
 /* A status change of m, from -> to, with reason (copied; may be NULL). */
-void	 plan_change(struct plan *, const struct msg *, const char *from,
-	    const char *to, const char *reason);
+void	 plan_change(struct plan *, const struct msg *, enum msg_status from,
+	    enum msg_status to, const char *reason);
 
 /* plan_notice.c: 'moved' notices for an appointment (see there). */
 void	 plan_moves(const struct conf *, const struct snapshot *,

@@ -31,12 +31,12 @@ plan_detail(const struct conf *c, const struct appt *a)
 {
 	const char *url = "";
 
-	if (plan_is(a->mode, "online"))
+	if (a->mode == MODE_ONLINE)
 		url = a->video_url != NULL && a->video_url[0] != '\0' ?
 		    a->video_url : c->practice.video_url != NULL ?
 		    c->practice.video_url : "";
-	return xasprintf("%s|%d|%s", a->mode != NULL ? a->mode : "",
-	    a->duration_min, url);
+	return xasprintf("%s|%d|%s", appt_mode_name(a->mode), a->duration_min,
+	    url);
 }
 
 /* FNV-1a: a short, stable name for a detail string inside a rule key. */
@@ -67,8 +67,8 @@ plan_reminder_now(const struct plan *p, size_t from, long long client,
 {
 	for (size_t j = from; j < p->nadd; j++)
 		if (p->add[j].client_id == client && p->add[j].channel == ch &&
-		    plan_is(p->add[j].purpose, "reminder") &&
-		    plan_is(p->add[j].status, "pending") &&
+		    p->add[j].purpose == PURPOSE_REMINDER &&
+		    p->add[j].status == MSG_PENDING &&
 		    p->add[j].due_at <= now + PLAN_OVERDUE_GRACE)
 			return 1;
 	return 0;
@@ -92,18 +92,18 @@ plan_moves(const struct conf *c, const struct snapshot *s,
 		int cancelled = 0;
 		char *rcpt;
 
-		if (!plan_is(m->status, "sent") || !(plan_is(m->purpose,
-		    "reminder") || plan_is(m->purpose, "moved")))
+		if (m->status != MSG_SENT || !(m->purpose == PURPOSE_REMINDER ||
+		    m->purpose == PURPOSE_MOVED))
 			continue;
 		/* The last reminder or notice for this client and channel. */
 		for (size_t j = 0; j < old->n; j++) {
 			const struct msg *o = old->m[j];
 
 			if (o->client_id != m->client_id || o->channel != m->channel ||
-			    !plan_is(o->status, "sent"))
+			    o->status != MSG_SENT)
 				continue;
-			if ((plan_is(o->purpose, "reminder") ||
-			    plan_is(o->purpose, "moved")) && plan_later(o, last))
+			if ((o->purpose == PURPOSE_REMINDER ||
+			    o->purpose == PURPOSE_MOVED) && plan_later(o, last))
 				last = o;
 		}
 		if (last != m)
@@ -112,8 +112,8 @@ plan_moves(const struct conf *c, const struct snapshot *s,
 			const struct msg *o = old->m[j];
 
 			if (o->client_id == m->client_id && o->channel == m->channel &&
-			    plan_is(o->purpose, "cancellation") &&
-			    plan_is(o->status, "sent") && !plan_later(m, o))
+			    o->purpose == PURPOSE_CANCELLATION &&
+			    o->status == MSG_SENT && !plan_later(m, o))
 				cancelled = 1;
 		}
 		if (cancelled || (m->appt_start == a->starts_at &&
@@ -147,13 +147,13 @@ plan_moves(const struct conf *c, const struct snapshot *s,
 		{
 			struct msg *n = plan_add(p);
 
-			n->purpose = xstrdup("moved");
+			n->purpose = PURPOSE_MOVED;
 			n->appointment_id = a->id;
 			n->client_id = cl->id;
 			n->channel = m->channel;
 			n->recipient = rcpt;
 			n->due_at = plan_quiet(c, m->channel, now, now);
-			n->status = xstrdup("pending");
+			n->status = MSG_PENDING;
 			n->rule = xstrdup(rule);
 			n->appt_start = a->starts_at;
 			n->detail = xstrdup(cur);
@@ -166,7 +166,7 @@ int
 plan_followup_moot(const struct msg *m, const struct appt *a,
     const time_t *starts, size_t n, char *why, size_t len)
 {
-	if (!plan_is(m->purpose, "follow_up") || a == NULL ||
+	if (m->purpose != PURPOSE_FOLLOW_UP || a == NULL ||
 	    !plan_is(m->template, "assessment_follow_up"))
 		return 0;
 	for (size_t i = 0; i < n; i++)

@@ -121,8 +121,8 @@ plan_add(struct plan *p)
 }
 
 void
-plan_change(struct plan *p, const struct msg *m, const char *from,
-    const char *to, const char *reason)
+plan_change(struct plan *p, const struct msg *m, enum msg_status from,
+    enum msg_status to, const char *reason)
 {
 	struct msg_change *ch;
 

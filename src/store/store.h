@@ -137,7 +137,7 @@ int	 store_mark_hold(struct store *, long long id, time_t due, const char *why,
 /* Unknown outcome: pending again, recovered + 1 (see store_recover). */
 int	 store_mark_uncertain(struct store *, long long id, time_t next_at,
 	    const char *why, char *err, size_t);
-int	 store_mark_final(struct store *, long long id, const char *status,
+int	 store_mark_final(struct store *, long long id, enum msg_status,
 	    const char *why, char *err, size_t);
 /* Withdraw SMS consent (Twilio 21610); a client that is gone is no error. */
 int	 store_sms_unsubscribe(struct store *, long long client_id, char *err, size_t);

@@ -96,7 +96,9 @@ store_cal_appts(struct store *s, const char *source, struct cal_appt **out,
 		if (t == NULL || tz_parse_any(t, &a->start) != 0)
 			a->start = 0;
 		a->duration_min = sqlite3_column_int(st, 4);
-		a->mode = col_dup(st, 5);
+		/* unreadable: MODE_N, unlike any; a match rewrites it */
+		if (appt_mode_parse(col_str(st, 5), &a->mode) == -1)
+			a->mode = MODE_N;
 		a->video_url = col_dup(st, 6);
 		a->cancelled = sqlite3_column_int(st, 7);
 		a->misses = sqlite3_column_int(st, 8);
@@ -128,8 +130,8 @@ store_cal_book(struct store *s, const char *source, const struct cal_dec *d,
 	sqlite3_bind_int64(st, 1, d->case_id);
 	bind_time(st, 2, d->start);
 	sqlite3_bind_int(st, 3, d->duration_min);
-	bind_text(st, 4, d->kind);
-	bind_text(st, 5, d->mode);
+	bind_text(st, 4, appt_kind_name(d->kind));
+	bind_text(st, 5, appt_mode_name(d->mode));
 	bind_text(st, 6, d->video_url);
 	bind_text(st, 7, source);
 	bind_text(st, 8, d->key);
@@ -151,7 +153,7 @@ store_cal_update(struct store *s, const char *source, const struct cal_dec *d,
 		return -1;
 	bind_time(st, 1, d->start);
 	sqlite3_bind_int(st, 2, d->duration_min);
-	bind_text(st, 3, d->mode);
+	bind_text(st, 3, appt_mode_name(d->mode));
 	bind_text(st, 4, d->video_url);
 	sqlite3_bind_int64(st, 5, d->appt_id);
 	bind_text(st, 6, source);

@@ -19,9 +19,9 @@
 /* -------------------------------------------------------------- outbox */
 
 static int
-valid_status(const char *v)
+valid_status(enum msg_status v)
 {
-	return str_in_list(v, msg_status_names);
+	return (unsigned)v < MSG_STATUS_N;
 }
 
 int
@@ -32,8 +32,8 @@ store_insert_msg(struct store *s, const struct msg *m, long long *id, char *err,
 	int rc;
 
 	*id = 0;
-	if (m->purpose == NULL || m->recipient == NULL || m->due_at == 0 ||
-	    !valid_status(m->status ? m->status : "pending")) {
+	if ((unsigned)m->purpose >= PURPOSE_N || m->recipient == NULL ||
+	    m->due_at == 0 || !valid_status(m->status)) {
 		errf(err, errlen, "%s: message without purpose, recipient,"
 		    " due time or valid status", s->path);
 		return -1;
@@ -49,14 +49,14 @@ store_insert_msg(struct store *s, const struct msg *m, long long *id, char *err,
 	    " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
 	    SQL_NOW ", ?18, ?19) ON CONFLICT DO NOTHING", err, errlen)) == NULL)
 		return -1;
-	bind_text(st, 1, m->purpose);
+	bind_text(st, 1, msg_purpose_name(m->purpose));
 	bind_id(st, 2, m->appointment_id);
 	bind_id(st, 3, m->homework_id);
 	bind_id(st, 4, m->client_id);
 	bind_text(st, 5, chan_name(m->channel));
 	bind_text(st, 6, m->recipient);
 	bind_time(st, 7, m->due_at);
-	bind_text(st, 8, m->status ? m->status : "pending");
+	bind_text(st, 8, msg_status_name(m->status));
 	sqlite3_bind_int(st, 9, m->attempts);
 	bind_text(st, 10, m->last_error);
 	bind_text(st, 11, m->provider_ref);
@@ -84,8 +84,8 @@ store_change_msg(struct store *s, const struct msg_change *c, char *err,
 
 	if (!valid_status(c->to) || !valid_status(c->from)) {
 		errf(err, errlen, "%s: message %lld: bad status change %s -> %s",
-		    s->path, c->id, c->from ? c->from : "NULL",
-		    c->to ? c->to : "NULL");
+		    s->path, c->id, msg_status_name(c->from),
+		    msg_status_name(c->to));
 		return -1;
 	}
 	/* No row changed is fine: another process may have moved it first. */
@@ -93,10 +93,10 @@ store_change_msg(struct store *s, const struct msg_change *c, char *err,
 	    " updated_at = " SQL_NOW " WHERE id = ?3 AND status = ?4",
 	    err, errlen)) == NULL)
 		return -1;
-	bind_text(st, 1, c->to);
+	bind_text(st, 1, msg_status_name(c->to));
 	bind_text(st, 2, c->reason);
 	sqlite3_bind_int64(st, 3, c->id);
-	bind_text(st, 4, c->from);
+	bind_text(st, 4, msg_status_name(c->from));
 	return store_run(s, st, "changing a message", err, errlen);
 }
 
@@ -290,15 +290,15 @@ store_mark_hold(struct store *s, long long id, time_t due, const char *why,
 
 /* failed, skipped or cancelled: only from pending or sending, never after sent. */
 int
-store_mark_final(struct store *s, long long id, const char *status,
+store_mark_final(struct store *s, long long id, enum msg_status status,
     const char *why, char *err, size_t errlen)
 {
-	static const char *const finals[] = { "failed", "skipped", "cancelled", NULL };
 	sqlite3_stmt *st;
 
-	if (!str_in_list(status, finals)) {
+	if (status != MSG_FAILED && status != MSG_SKIPPED &&
+	    status != MSG_CANCELLED) {
 		errf(err, errlen, "%s: message %lld: %s is not a final status",
-		    s->path, id, status ? status : "NULL");
+		    s->path, id, msg_status_name(status));
 		return -1;
 	}
 	if ((st = store_prep(s, "UPDATE messages SET status = ?1, last_error = ?2,"
@@ -306,7 +306,7 @@ store_mark_final(struct store *s, long long id, const char *status,
 	    " WHERE id = ?3 AND status IN ('pending', 'sending')",
 	    err, errlen)) == NULL)
 		return -1;
-	bind_text(st, 1, status);
+	bind_text(st, 1, msg_status_name(status));
 	bind_text(st, 2, why);
 	sqlite3_bind_int64(st, 3, id);
 	return store_update_one(s, st, id, "marking final", err, errlen);
@@ -347,18 +347,17 @@ store_next_due(struct store *s, time_t now, struct msg *m, char *err,
 
 	memset(m, 0, sizeof(*m));
 	if ((st = store_prep(s, "SELECT " MSG_COLS " FROM messages" DUE_WHERE
-	    " ORDER BY due_at, id LIMIT 1", err, errlen)) == NULL)
+	    " ORDER BY due_at, id", err, errlen)) == NULL)
 		return -1;
 	bind_time(st, 1, now);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (store_read_msg(st, m) == 0) {
-			rc = 1;
-		} else {
-			errf(err, errlen, "%s: message %lld has an unknown"
-			    " channel", s->path, m->id);
-			rc = -1;
-		}
+	/* Nor a purpose we do not know: passed over, never sent. */
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+	    store_read_msg(st, m) != 0)
+		;
+	if (rc == SQLITE_ROW) {
+		rc = 1;
 	} else if (rc == SQLITE_DONE) {
+		memset(m, 0, sizeof(*m));
 		rc = 0;
 	} else {
 		rc = store_dberr(s, err, errlen, "reading due messages");

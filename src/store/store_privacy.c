@@ -572,19 +572,18 @@ week_counts(struct store *s, time_t from, time_t to, struct week_stats *w,
 	bind_time(st, 1, from);
 	bind_time(st, 2, to);
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *v = col_str(st, 0);
 		long n = (long)sqlite3_column_int64(st, 1);
+		enum msg_status ms;
 
-		if (v == NULL)
+		if (msg_status_parse(col_str(st, 0), &ms) == -1)
 			continue;
-		if (strcmp(v, "sent") == 0)
-			w->sent = n;
-		else if (strcmp(v, "failed") == 0)
-			w->failed = n;
-		else if (strcmp(v, "cancelled") == 0)
-			w->cancelled = n;
-		else if (strcmp(v, "skipped") == 0)
-			w->skipped = n;
+		switch (ms) {
+		case MSG_SENT: w->sent = n; break;
+		case MSG_FAILED: w->failed = n; break;
+		case MSG_CANCELLED: w->cancelled = n; break;
+		case MSG_SKIPPED: w->skipped = n; break;
+		default: break;
+		}
 	}
 	store_done(s, st);
 	if (r != SQLITE_DONE)

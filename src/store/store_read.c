@@ -99,12 +99,12 @@ store_read_appt(sqlite3_stmt *st, struct appt *a, char *why, size_t whylen)
 		errf(why, whylen, "unreadable starts_at %s", q);
 		return -1;
 	}
-	if (!str_in_list(kind, appt_kind_names)) {
+	if (appt_kind_parse(kind, &a->kind) == -1) {
 		quote_value(kind, q, sizeof(q));
 		errf(why, whylen, "unknown kind %s", q);
 		return -1;
 	}
-	if (!str_in_list(mode, appt_mode_names)) {
+	if (appt_mode_parse(mode, &a->mode) == -1) {
 		quote_value(mode, q, sizeof(q));
 		errf(why, whylen, "unknown mode %s", q);
 		return -1;
@@ -120,8 +120,6 @@ store_read_appt(sqlite3_stmt *st, struct appt *a, char *why, size_t whylen)
 		return -1;
 	}
 	a->duration_min = (int)dur;
-	a->kind = xstrdup(kind);
-	a->mode = xstrdup(mode);
 	a->video_url = col_dup(st, 6);
 	a->cancelled = strcmp(status, "cancelled") == 0;
 	a->for_client = sqlite3_column_int64(st, 8);
@@ -178,15 +176,15 @@ store_read_msg(sqlite3_stmt *st, struct msg *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->id = sqlite3_column_int64(st, 0);
-	if (chan_parse(col_str(st, 5), &m->channel) == -1)
+	if (chan_parse(col_str(st, 5), &m->channel) == -1 ||
+	    msg_purpose_parse(col_str(st, 1), &m->purpose) == -1 ||
+	    msg_status_parse(col_str(st, 8), &m->status) == -1)
 		return -1;
-	m->purpose = col_dup(st, 1);
 	m->appointment_id = sqlite3_column_int64(st, 2);
 	m->homework_id = sqlite3_column_int64(st, 3);
 	m->client_id = sqlite3_column_int64(st, 4);
 	m->recipient = col_dup(st, 6);
 	m->due_at = col_time(st, 7);
-	m->status = col_dup(st, 8);
 	m->attempts = sqlite3_column_int(st, 9);
 	m->last_error = col_dup(st, 10);
 	m->provider_ref = col_dup(st, 11);
@@ -302,7 +300,8 @@ fill_msg(sqlite3_stmt *st, void *out, char *why, size_t whylen)
 {
 	if (store_read_msg(st, out) == 0)
 		return 0;
-	errf(why, whylen, "message %lld has an unknown channel",
+	errf(why, whylen, "message %lld has an unknown channel, purpose or"
+	    " status",
 	    (long long)sqlite3_column_int64(st, 0));
 	return -1;
 }

@@ -90,13 +90,13 @@ test_match_rules(void **state)
 	assert_int_equal(p.n, 7);
 	assert_int_equal(p.v[0].act, CAL_BOOK);
 	assert_int_equal(p.v[0].case_id, 1);
-	assert_string_equal(p.v[0].kind, "session");
-	assert_string_equal(p.v[0].mode, "in_person");
+	assert_string_equal(appt_kind_name(p.v[0].kind), "session");
+	assert_string_equal(appt_mode_name(p.v[0].mode), "in_person");
 	assert_int_equal(p.v[1].act, CAL_BOOK);	/* either partner */
 	assert_int_equal(p.v[1].case_id, 1);
-	assert_string_equal(p.v[1].kind, "assessment");
-	assert_string_equal(p.v[2].kind, "call");
-	assert_string_equal(p.v[2].mode, "phone");
+	assert_string_equal(appt_kind_name(p.v[1].kind), "assessment");
+	assert_string_equal(appt_kind_name(p.v[2].kind), "call");
+	assert_string_equal(appt_mode_name(p.v[2].mode), "phone");
 	assert_int_equal(p.v[3].act, CAL_UNMATCHED);
 	assert_string_equal(p.v[3].why, "no case labelled 'Nobody'");
 	assert_int_equal(p.v[4].act, CAL_UNMATCHED);
@@ -105,8 +105,8 @@ test_match_rules(void **state)
 	/* an unknown label falls back to the attendee; a long call is a session */
 	assert_int_equal(p.v[6].act, CAL_BOOK);
 	assert_int_equal(p.v[6].case_id, 2);
-	assert_string_equal(p.v[6].kind, "session");
-	assert_string_equal(p.v[6].mode, "online");
+	assert_string_equal(appt_kind_name(p.v[6].kind), "session");
+	assert_string_equal(appt_mode_name(p.v[6].mode), "online");
 	assert_string_equal(p.v[6].video_url, "https://zoom.us/j/1");
 	cal_plan_free(&p);
 	free_events(v, 7);
@@ -146,15 +146,15 @@ test_move_cancel_missing(void **state)
 		ev("longer", "[Robin]", T0, 90, NULL),
 	};
 	struct cal_appt as[] = {
-		{ 10, 2, "moved", T0, 60, "in_person", NULL, 0, 0, 0 },
-		{ 11, 2, "same", T0, 60, "in_person", NULL, 0, 1, 0 },
-		{ 12, 2, "gone-in-cal", T0, 60, "in_person", NULL, 0, 0, 0 },
-		{ 13, 2, "back", T0, 60, "in_person", NULL, 1, 0, 0 },
-		{ 14, 2, "longer", T0, 60, "in_person", NULL, 0, 0, 0 },
-		{ 15, 2, "missing-once", T0, 60, "in_person", NULL, 0, 0, 0 },
-		{ 16, 2, "missing-twice", T0, 60, "in_person", NULL, 0, 1, 0 },
-		{ 17, 2, "past", T0 - 2 * 86400, 60, "in_person", NULL, 0, 1, 0 },
-		{ 18, 2, "bad;RECURRENCE-ID=20261110T100000Z", T0, 60, "in_person",
+		{ 10, 2, "moved", T0, 60, MODE_IN_PERSON, NULL, 0, 0, 0 },
+		{ 11, 2, "same", T0, 60, MODE_IN_PERSON, NULL, 0, 1, 0 },
+		{ 12, 2, "gone-in-cal", T0, 60, MODE_IN_PERSON, NULL, 0, 0, 0 },
+		{ 13, 2, "back", T0, 60, MODE_IN_PERSON, NULL, 1, 0, 0 },
+		{ 14, 2, "longer", T0, 60, MODE_IN_PERSON, NULL, 0, 0, 0 },
+		{ 15, 2, "missing-once", T0, 60, MODE_IN_PERSON, NULL, 0, 0, 0 },
+		{ 16, 2, "missing-twice", T0, 60, MODE_IN_PERSON, NULL, 0, 1, 0 },
+		{ 17, 2, "past", T0 - 2 * 86400, 60, MODE_IN_PERSON, NULL, 0, 1, 0 },
+		{ 18, 2, "bad;RECURRENCE-ID=20261110T100000Z", T0, 60, MODE_IN_PERSON,
 		  NULL, 0, 1, 0 },
 	};
 	struct cal_bad bad = { "bad", "unknown zone" };
@@ -201,9 +201,9 @@ test_sources(void **state)
 		ev("imported", "[Robin]", T0 + 3600, 60, NULL),
 	};
 	struct cal_appt as[] = {
-		{ 30, 2, "cancelled-here", T0, 60, "in_person", NULL, 1, 0, 0 },
-		{ 31, 2, "imported", T0, 60, "in_person", NULL, 0, 0, 1 },
-		{ 32, 2, "other-import", T0, 60, "in_person", NULL, 0, 1, 1 },
+		{ 30, 2, "cancelled-here", T0, 60, MODE_IN_PERSON, NULL, 1, 0, 0 },
+		{ 31, 2, "imported", T0, 60, MODE_IN_PERSON, NULL, 0, 0, 1 },
+		{ 32, 2, "other-import", T0, 60, MODE_IN_PERSON, NULL, 0, 1, 1 },
 	};
 	struct cal_match_opts o = opts;
 	struct cal_plan p;
@@ -231,8 +231,8 @@ test_series_moved(void **state)
 		ev("s", "[Robin]", T0 + 3600 + 7 * 86400, 60, NULL),
 	};
 	struct cal_appt as[] = {
-		{ 40, 2, "s;RECURRENCE-ID=A", T0, 60, "in_person", NULL, 0, 0, 0 },
-		{ 41, 2, "s;RECURRENCE-ID=B", T0 + 3 * 86400, 60, "in_person",
+		{ 40, 2, "s;RECURRENCE-ID=A", T0, 60, MODE_IN_PERSON, NULL, 0, 0, 0 },
+		{ 41, 2, "s;RECURRENCE-ID=B", T0 + 3 * 86400, 60, MODE_IN_PERSON,
 		  NULL, 0, 0, 0 },
 	};
 	struct cal_plan p;
@@ -259,7 +259,7 @@ static void
 test_declined(void **state)
 {
 	struct cal_event v[] = { ev("x", "Session", T0, 60, NULL) };
-	struct cal_appt as[] = { { 20, 2, "x", T0, 60, "in_person", NULL, 0, 0, 0 } };
+	struct cal_appt as[] = { { 20, 2, "x", T0, 60, MODE_IN_PERSON, NULL, 0, 0, 0 } };
 	struct cal_plan p;
 
 	(void)state;

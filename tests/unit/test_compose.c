@@ -41,7 +41,11 @@ static void
 check_group(const char *purpose, const char *kind, const char *tmpl,
     int discreet, const char *want)
 {
-	char *g = compose_group(&cf, purpose, kind, tmpl, discreet);
+	enum msg_purpose p;
+	char *g;
+
+	assert_int_equal(msg_purpose_parse(purpose, &p), 0);
+	g = compose_group(&cf, p, kind, tmpl, discreet);
 
 	assert_string_equal(g, want);
 	free(g);
@@ -103,8 +107,8 @@ test_values(void **state)
 	    .email_consent = 1 };
 	struct client partner = { .id = 2, .name = "Alex Morgan" };
 	struct appt a = { .id = 9, .case_id = 1, .duration_min = 90,
-	    .kind = "assessment", .mode = "in_person" };
-	struct compose_in in = { .purpose = "reminder", .appt = &a, .client = &cl,
+	    .kind = KIND_ASSESSMENT, .mode = MODE_IN_PERSON };
+	struct compose_in in = { .purpose = PURPOSE_REMINDER, .appt = &a, .client = &cl,
 	    .partner = &partner };
 	struct composed w;
 
@@ -121,13 +125,13 @@ test_values(void **state)
 	assert_string_equal(w.subject, "Sam+Alex Thursday 2 July 2026 14:00 "
 	    "90 minutes [1 High Street] []");
 	composed_free(&w);
-	a.mode = "online";
+	a.mode = MODE_ONLINE;
 	compose_msg(&cf, &in, &w);
 	assert_string_equal(w.subject, "Sam+Alex Thursday 2 July 2026 14:00 "
 	    "90 minutes [online] [https://meet.example.org/hughes]");
 	composed_free(&w);
 	a.video_url = "https://v.example.org/own";
-	a.mode = "phone";
+	a.mode = MODE_PHONE;
 	compose_msg(&cf, &in, &w);
 	assert_string_equal(w.subject, "Sam+Alex Thursday 2 July 2026 14:00 "
 	    "90 minutes [by phone] []");
@@ -150,8 +154,8 @@ test_issue9_values(void **state)
 	struct client cl = { .id = 1, .name = "Zo\xc3\xab \xc5\x81uk",
 	    .first_name = "Zo\xc3\xab", .email = "z@example.org", .email_consent = 1 };
 	struct appt a = { .id = 9, .case_id = 1, .duration_min = 60,
-	    .kind = "session", .mode = "online" };
-	struct compose_in in = { .purpose = "moved", .appt = &a, .client = &cl };
+	    .kind = KIND_SESSION, .mode = MODE_ONLINE };
+	struct compose_in in = { .purpose = PURPOSE_MOVED, .appt = &a, .client = &cl };
 	struct composed w;
 	time_t t;
 
@@ -183,7 +187,7 @@ test_issue9_values(void **state)
 	/* 23:30 UTC is 00:30 BST on the day: "today"; no old time when the same */
 	assert_int_equal(tz_parse_utc("2026-07-01T23:30:00Z", &in.now), 0);
 	in.old_start = a.starts_at;
-	a.mode = "in_person";
+	a.mode = MODE_IN_PERSON;
 	compose_msg(&cf, &in, &w);
 	assert_string_equal(w.subject, "[today|today| |1 High Street|Side door]");
 	composed_free(&w);

@@ -189,7 +189,7 @@ test_example(void **state)
 	assert_int_equal(c->rules[1].channel, CHAN_SMS);
 	assert_string_equal(c->rules[2].key, "a86400");
 	assert_int_equal(c->rules[2].nkinds, 1);
-	assert_string_equal(c->rules[2].kinds[0], "assessment");
+	assert_string_equal(appt_kind_name(c->rules[2].kinds[0]), "assessment");
 	assert_string_equal(c->rules[2].template, "assessment_follow_up");
 	/*
 	 * no secrets on a fresh machine: warned, not refused; and discreet

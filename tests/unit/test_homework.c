@@ -119,8 +119,8 @@ book(struct world *w, const char *start, int cancelled)
 
 	assert_true(i < 4);
 	w->a[i] = (struct appt){ .id = 100 + (long long)i, .case_id = 10,
-	    .starts_at = utc(start), .duration_min = 60, .kind = "session",
-	    .mode = "in_person", .cancelled = cancelled };
+	    .starts_at = utc(start), .duration_min = 60, .kind = KIND_SESSION,
+	    .mode = MODE_IN_PERSON, .cancelled = cancelled };
 }
 
 /* The booked sessions, ascending, for plan_day_number. */
@@ -203,8 +203,8 @@ expect_from(struct world *w, time_t now, long horizon, const char *const *occ,
 				if (m == NULL)
 					fail_msg("no row for %s client %lld ch %d",
 					    occ[i], c, ch);
-				assert_string_equal(m->purpose, "homework");
-				assert_string_equal(m->status, "pending");
+				assert_string_equal(msg_purpose_name(m->purpose), "homework");
+				assert_string_equal(msg_status_name(m->status), "pending");
 				assert_int_equal(m->homework_id, 50);
 				assert_int_equal(m->appointment_id, 0);
 				assert_int_equal(m->due_at, utc(due[i]));
@@ -447,7 +447,7 @@ test_session_moved_earlier_cancels(void **state)
 			if (w.m[j].id == p.chg[i].id)
 				m = &w.m[j];
 		assert_non_null(m);
-		assert_string_equal(p.chg[i].to, "cancelled");
+		assert_string_equal(msg_status_name(p.chg[i].to), "cancelled");
 		assert_true(strcmp(m->occurrence, "2026-11-07") >= 0);
 		cancelled++;
 	}
@@ -465,7 +465,7 @@ test_missed_by_more_than_3h(void **state)
 	static const char *const o2[] = { "2026-11-05", NULL };
 	static const char *const d2[] = { "2026-11-05T19:00:00Z" };
 	struct world w;
-	struct msg m = { .id = 1, .purpose = "homework", .homework_id = 50,
+	struct msg m = { .id = 1, .purpose = PURPOSE_HOMEWORK, .homework_id = 50,
 	    .client_id = 1, .channel = CHAN_EMAIL,
 	    .recipient = "sam@example.org", .occurrence = "2026-11-04" };
 	char *rcpt = NULL, why[128];
@@ -543,7 +543,7 @@ test_idempotent_and_stopped(void **state)
 	assert_int_equal(p.nadd, 0);
 	assert_int_equal(p.nchg, 12);
 	for (size_t i = 0; i < p.nchg; i++)
-		assert_string_equal(p.chg[i].to, "cancelled");
+		assert_string_equal(msg_status_name(p.chg[i].to), "cancelled");
 	plan_free(&p);
 	free_world(&w);
 }

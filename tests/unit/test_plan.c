@@ -98,7 +98,7 @@ world(struct world *w, const char *start)
 	w->k = (struct kase){ .id = 10, .label = "Sam & Alex",
 	    .members = w->members, .nmembers = 2 };
 	w->a = (struct appt){ .id = 100, .case_id = 10, .starts_at = utc(start),
-	    .duration_min = 60, .kind = "session", .mode = "in_person" };
+	    .duration_min = 60, .kind = KIND_SESSION, .mode = MODE_IN_PERSON };
 	w->s.clients = w->cl;
 	w->s.nclients = 2;
 	w->s.cases = &w->k;
@@ -138,7 +138,7 @@ count(const struct plan *p, const char *status, enum chan ch)
 	size_t n = 0;
 
 	for (size_t i = 0; i < p->nadd; i++)
-		if (strcmp(p->add[i].status, status) == 0 && p->add[i].channel == ch)
+		if (strcmp(msg_status_name(p->add[i].status), status) == 0 && p->add[i].channel == ch)
 			n++;
 	return n;
 }
@@ -158,7 +158,7 @@ test_couple_each_partner(void **state)
 	for (size_t i = 0; i < p.nadd; i++) {
 		const struct msg *m = &p.add[i];
 
-		assert_string_equal(m->purpose, "reminder");
+		assert_string_equal(msg_purpose_name(m->purpose), "reminder");
 		if (m->channel == CHAN_EMAIL) {
 			assert_int_equal(m->due_at, utc("2026-12-01T14:00:00Z"));
 			assert_string_equal(m->recipient, m->client_id == 1 ?
@@ -237,7 +237,7 @@ test_landline_gets_no_sms(void **state)
 			assert_string_equal(p.add[i].recipient, "01384 000000");
 	plan_free(&p);
 	{
-		struct msg m = { .id = 1, .purpose = "reminder",
+		struct msg m = { .id = 1, .purpose = PURPOSE_REMINDER,
 		    .appointment_id = 100, .client_id = 1, .channel = CHAN_SMS,
 		    .recipient = "01384 000000", .rule = "b10800",
 		    .appt_start = w.a.starts_at, .due_at = w.a.starts_at - 3 * H };
@@ -258,7 +258,7 @@ test_kinds_limit_rules(void **state)
 {
 	struct world w;
 	struct plan p;
-	char *kinds[] = { "assessment" };
+	enum appt_kind kinds[] = { KIND_ASSESSMENT };
 
 	(void)state;
 	world(&w, "2026-12-03T14:00:00Z");
@@ -267,7 +267,7 @@ test_kinds_limit_rules(void **state)
 	plan_run(&cf, &w.s, utc("2026-11-30T09:00:00Z"), 8 * D, &p);
 	assert_int_equal(count(&p, "pending", CHAN_EMAIL), 0);
 	plan_free(&p);
-	w.a.kind = "assessment";
+	w.a.kind = KIND_ASSESSMENT;
 	plan_run(&cf, &w.s, utc("2026-11-30T09:00:00Z"), 8 * D, &p);
 	assert_int_equal(count(&p, "pending", CHAN_EMAIL), 2);
 	plan_free(&p);
@@ -298,7 +298,7 @@ test_late_booking_closest_goes(void **state)
 
 		if (strcmp(p.add[i].rule, "b10800") == 0)
 			want = "pending";	/* not yet due */
-		assert_string_equal(p.add[i].status, want);
+		assert_string_equal(msg_status_name(p.add[i].status), want);
 	}
 	plan_free(&p);
 	setup(state);
@@ -351,18 +351,17 @@ test_cancel_and_notice(void **state)
 	/* the 48h emails went out */
 	for (size_t i = 0; i < w.s.nmsgs; i++)
 		if (w.m[i].channel == CHAN_EMAIL) {
-			free(w.m[i].status);
-			w.m[i].status = xstrdup("sent");
+			w.m[i].status = MSG_SENT;
 		}
 	w.a.cancelled = 1;
 	plan_run(&cf, &w.s, now, 8 * D, &p);
 	for (size_t i = 0; i < p.nadd; i++) {
-		assert_string_equal(p.add[i].purpose, "cancellation");
+		assert_string_equal(msg_purpose_name(p.add[i].purpose), "cancellation");
 		assert_int_equal(p.add[i].channel, CHAN_EMAIL);
 		notices++;
 	}
 	for (size_t i = 0; i < p.nchg; i++) {
-		assert_string_equal(p.chg[i].to, "cancelled");
+		assert_string_equal(msg_status_name(p.chg[i].to), "cancelled");
 		cancelled++;
 	}
 	assert_int_equal(notices, 2);
@@ -375,7 +374,7 @@ test_cancel_and_notice(void **state)
 
 	cf.notify_cancellation = 0;
 	for (size_t i = w.s.nmsgs; i-- > 0; )
-		if (strcmp(w.m[i].purpose, "cancellation") == 0) {
+		if (w.m[i].purpose == PURPOSE_CANCELLATION) {
 			msg_free(&w.m[i]);
 			w.s.nmsgs--;
 		}
@@ -401,13 +400,12 @@ test_move_replans_without_notice(void **state)
 	plan_free(&p);
 	for (size_t i = 0; i < w.s.nmsgs; i++)
 		if (w.m[i].channel == CHAN_EMAIL) {
-			free(w.m[i].status);
-			w.m[i].status = xstrdup("sent");
+			w.m[i].status = MSG_SENT;
 		}
 	w.a.starts_at = utc("2026-12-10T14:00:00Z");
 	plan_run(&cf, &w.s, now, 10 * D, &p);
 	for (size_t i = 0; i < p.nadd; i++) {
-		assert_string_equal(p.add[i].purpose, "reminder");
+		assert_string_equal(msg_purpose_name(p.add[i].purpose), "reminder");
 		assert_int_equal(p.add[i].appt_start, w.a.starts_at);
 		fresh++;
 	}
@@ -437,14 +435,13 @@ test_moved_notice(void **state)
 	plan_free(&p);
 	for (size_t i = 0; i < w.s.nmsgs; i++)
 		if (w.m[i].channel == CHAN_EMAIL) {
-			free(w.m[i].status);
-			w.m[i].status = xstrdup("sent");
+			w.m[i].status = MSG_SENT;
 			w.m[i].sent_at = utc("2026-12-01T14:00:00Z");
 		}
 	w.a.starts_at = utc("2026-12-10T14:00:00Z");
 	plan_run(&cf, &w.s, now, 10 * D, &p);
 	for (size_t i = 0; i < p.nadd; i++) {
-		if (strcmp(p.add[i].purpose, "moved") != 0)
+		if (p.add[i].purpose != PURPOSE_MOVED)
 			continue;
 		moved++;
 		/* on the channel the reminder went on, at once, for the new start */
@@ -463,13 +460,13 @@ test_moved_notice(void **state)
 	plan_free(&p);
 	/* changed again before it went: the pending notice is cancelled, a new one planned */
 	for (size_t i = 0; i < w.s.nmsgs; i++)
-		if (strcmp(w.m[i].purpose, "moved") == 0)
+		if (w.m[i].purpose == PURPOSE_MOVED)
 			rule1 = w.m[i].rule;
-	w.a.mode = "online";
+	w.a.mode = MODE_ONLINE;
 	plan_run(&cf, &w.s, now, 10 * D, &p);
 	moved = 0;
 	for (size_t i = 0; i < p.nadd; i++)
-		if (strcmp(p.add[i].purpose, "moved") == 0) {
+		if (p.add[i].purpose == PURPOSE_MOVED) {
 			moved++;
 			assert_string_not_equal(p.add[i].rule, rule1);
 		}
@@ -489,7 +486,7 @@ test_for_client_and_moot_follow_up(void **state)
 {
 	struct world w;
 	struct plan p;
-	struct msg m = { .purpose = "follow_up", .template = "assessment_follow_up" };
+	struct msg m = { .purpose = PURPOSE_FOLLOW_UP, .template = "assessment_follow_up" };
 	time_t starts[2];
 	char why[160];
 
@@ -568,7 +565,7 @@ test_follow_up(void **state)
 	w.a.duration_min = 90;
 	plan_run(&cf, &w.s, utc("2026-12-03T09:00:00Z"), 8 * D, &p);
 	assert_int_equal(p.nadd, 2);
-	assert_string_equal(p.add[0].purpose, "follow_up");
+	assert_string_equal(msg_purpose_name(p.add[0].purpose), "follow_up");
 	assert_int_equal(p.add[0].due_at, utc("2026-12-04T15:30:00Z"));
 	plan_free(&p);
 	w.a.cancelled = 1;
@@ -582,7 +579,7 @@ static void
 test_recheck(void **state)
 {
 	struct world w;
-	struct msg m = { .id = 1, .purpose = "reminder", .appointment_id = 100,
+	struct msg m = { .id = 1, .purpose = PURPOSE_REMINDER, .appointment_id = 100,
 	    .client_id = 1, .channel = CHAN_EMAIL, .recipient = "old@example.org",
 	    .rule = "b172800" };
 	char *rcpt = NULL, why[128];

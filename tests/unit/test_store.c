@@ -64,13 +64,13 @@ reminder(long long appt, long long client, enum chan ch, const char *rule,
 	struct msg m;
 
 	memset(&m, 0, sizeof(m));
-	m.purpose = "reminder";
+	m.purpose = PURPOSE_REMINDER;
 	m.appointment_id = appt;
 	m.client_id = client;
 	m.channel = ch;
 	m.recipient = ch == CHAN_SMS ? "+447700900123" : "sam@example.org";
 	m.due_at = due;
-	m.status = "pending";
+	m.status = MSG_PENDING;
 	m.rule = (char *)rule;
 	m.appt_start = NOW + 2 * DAY;
 	return m;
@@ -223,7 +223,7 @@ test_adopt(void **state)
 	assert_int_equal(sn.nappts, 1);
 	assert_int_equal(sn.appts[0].id, 11);
 	assert_int_equal(sn.appts[0].duration_min, 60);
-	assert_string_equal(sn.appts[0].kind, "session");
+	assert_string_equal(appt_kind_name(sn.appts[0].kind), "session");
 	assert_int_equal(sn.nclients, 1);
 	assert_string_equal(sn.clients[0].name, "Sam Taylor");
 	assert_int_equal(sn.clients[0].email_consent, 1);
@@ -313,7 +313,7 @@ test_snapshot(void **state)
 	m = reminder(21, 1, CHAN_EMAIL, "b172800", NOW - 12 * DAY);
 	assert_true(insert(s, &m) > 0);
 	memset(&m, 0, sizeof(m));
-	m.purpose = "homework";
+	m.purpose = PURPOSE_HOMEWORK;
 	m.homework_id = 30;
 	m.client_id = 2;
 	m.channel = CHAN_SMS;
@@ -337,7 +337,7 @@ test_snapshot(void **state)
 	assert_int_equal(sn.appts[4].id, 27);
 	assert_int_equal(sn.appts[0].starts_at, NOW + 2 * DAY - 2 * HOUR);
 	assert_int_equal(sn.appts[0].duration_min, 90);
-	assert_string_equal(sn.appts[0].mode, "online");
+	assert_string_equal(appt_mode_name(sn.appts[0].mode), "online");
 	assert_string_equal(sn.appts[0].video_url, "https://v/x");
 	assert_int_equal(sn.appts[0].cancelled, 0);
 	assert_int_equal(sn.appts[2].cancelled, 1);
@@ -400,7 +400,7 @@ test_snapshot(void **state)
 	assert_int_equal(sn.msgs[2].homework_id, 30);
 	assert_int_equal(sn.msgs[2].channel, CHAN_SMS);
 	assert_string_equal(sn.msgs[2].occurrence, "2026-06-01");
-	assert_string_equal(sn.msgs[2].status, "pending");
+	assert_string_equal(msg_status_name(sn.msgs[2].status), "pending");
 	snapshot_free(&sn);
 	store_close(s);
 }
@@ -502,7 +502,7 @@ test_insert_dedupe(void **state)
 	assert_int_equal(insert(s, &m), 0);
 	/* Homework: one per occurrence, client and channel. */
 	memset(&m, 0, sizeof(m));
-	m.purpose = "homework";
+	m.purpose = PURPOSE_HOMEWORK;
 	m.homework_id = 5;
 	m.client_id = 1;
 	m.channel = CHAN_EMAIL;
@@ -515,7 +515,7 @@ test_insert_dedupe(void **state)
 	assert_true(insert(s, &m) > 0);
 	/* Alerts and tests have no key: each is a row. */
 	memset(&m, 0, sizeof(m));
-	m.purpose = "alert";
+	m.purpose = PURPOSE_ALERT;
 	m.channel = CHAN_EMAIL;
 	m.recipient = "p@example.org";
 	m.due_at = NOW;
@@ -557,7 +557,7 @@ test_transitions(void **state)
 	assert_int_equal(store_mark_sending(s, id, NULL, NULL, NOW, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "message"));
 	assert_int_equal(store_get_msg(s, id, &got, err, sizeof(err)), 1);
-	assert_string_equal(got.status, "sending");
+	assert_string_equal(msg_status_name(got.status), "sending");
 	assert_int_equal(got.attempts, 1);
 	assert_string_equal(got.recipient, "new@example.org");
 	assert_string_equal(got.provider_ref, "abc@host");
@@ -569,7 +569,7 @@ test_transitions(void **state)
 	assert_int_equal(store_mark_retry(s, id, NOW + 120, "451 try later", err,
 	    sizeof(err)), 0);
 	assert_int_equal(store_get_msg(s, id, &got, err, sizeof(err)), 1);
-	assert_string_equal(got.status, "pending");
+	assert_string_equal(msg_status_name(got.status), "pending");
 	assert_int_equal(got.next_at, NOW + 120);
 	assert_string_equal(got.last_error, "451 try later");
 	msg_free(&got);
@@ -580,7 +580,7 @@ test_transitions(void **state)
 	    sizeof(err)), 0);
 	assert_int_equal(store_mark_sent(s, id, NULL, NOW + 121, err, sizeof(err)), 0);
 	assert_int_equal(store_get_msg(s, id, &got, err, sizeof(err)), 1);
-	assert_string_equal(got.status, "sent");
+	assert_string_equal(msg_status_name(got.status), "sent");
 	assert_int_equal(got.attempts, 2);
 	assert_int_equal(got.sent_at, NOW + 121);
 	assert_int_equal(got.next_at, 0);
@@ -589,16 +589,16 @@ test_transitions(void **state)
 	msg_free(&got);
 
 	/* Nothing moves a sent row. */
-	assert_int_equal(store_mark_final(s, id, "cancelled", "x", err, sizeof(err)), -1);
+	assert_int_equal(store_mark_final(s, id, MSG_CANCELLED, "x", err, sizeof(err)), -1);
 	assert_int_equal(store_mark_retry(s, id, NOW, "x", err, sizeof(err)), -1);
 	assert_int_equal(store_mark_sent(s, id, NULL, NOW, err, sizeof(err)), -1);
-	assert_int_equal(store_mark_final(s, 12345, "failed", "x", err, sizeof(err)), -1);
-	assert_int_equal(store_mark_final(s, id, "sent", "x", err, sizeof(err)), -1);
+	assert_int_equal(store_mark_final(s, 12345, MSG_FAILED, "x", err, sizeof(err)), -1);
+	assert_int_equal(store_mark_final(s, id, MSG_SENT, "x", err, sizeof(err)), -1);
 
 	/* Final from pending. */
 	m = reminder(20, 1, CHAN_SMS, "b10800", NOW);
 	id = insert(s, &m);
-	assert_int_equal(store_mark_final(s, id, "skipped", "too late", err,
+	assert_int_equal(store_mark_final(s, id, MSG_SKIPPED, "too late", err,
 	    sizeof(err)), 0);
 	assert_string_equal(fx_sql_text(s, "SELECT status || ':' || last_error FROM"
 	    " messages WHERE channel = 'sms'", buf, sizeof(buf)), "skipped:too late");
@@ -607,15 +607,15 @@ test_transitions(void **state)
 	m = reminder(20, 2, CHAN_SMS, "b10800", NOW);
 	id = insert(s, &m);
 	ch.id = id;
-	ch.from = "sending";
-	ch.to = "cancelled";
+	ch.from = MSG_SENDING;
+	ch.to = MSG_CANCELLED;
 	ch.reason = "appointment cancelled";
 	assert_int_equal(store_change_msg(s, &ch, err, sizeof(err)), 0);
 	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM messages WHERE status = 'cancelled'"), 0);
-	ch.from = "pending";
+	ch.from = MSG_PENDING;
 	assert_int_equal(store_change_msg(s, &ch, err, sizeof(err)), 0);
 	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM messages WHERE status = 'cancelled'"), 1);
-	ch.to = "bogus";
+	ch.to = MSG_STATUS_N;	/* no such status */
 	assert_int_equal(store_change_msg(s, &ch, err, sizeof(err)), -1);
 
 	/* Twilio 21610. */
@@ -668,6 +668,34 @@ test_next_due(void **state)
 	store_close(s);
 }
 
+/* A due row with a purpose nudged does not know: passed over, no error. */
+static void
+test_next_due_unknown_purpose(void **state)
+{
+	struct store *s;
+	struct msg m, got;
+	long long a, b;
+	char err[256], sql[128];
+
+	(void)state;
+	s = fx_open();
+	m = reminder(1, 1, CHAN_EMAIL, "r1", NOW - 100);
+	a = insert(s, &m);
+	m = reminder(2, 1, CHAN_EMAIL, "r1", NOW - 10);
+	b = insert(s, &m);
+	snprintf(sql, sizeof(sql), "UPDATE messages SET purpose = 'nudge'"
+	    " WHERE id = %lld", a);
+	fx_sql(s, sql);
+	assert_int_equal(store_next_due(s, NOW, &got, err, sizeof(err)), 1);
+	assert_int_equal(got.id, b);
+	msg_free(&got);
+	assert_int_equal(store_mark_sending(s, b, NULL, NULL, NOW, err, sizeof(err)), 0);
+	assert_int_equal(store_next_due(s, NOW, &got, err, sizeof(err)), 0);
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM messages WHERE"
+	    " purpose = 'nudge' AND status = 'pending'"), 1);
+	store_close(s);
+}
+
 static void
 test_recover(void **state)
 {
@@ -693,7 +721,7 @@ test_recover(void **state)
 	assert_int_equal(r.failed, 0);
 	assert_int_equal(r.unstarted, 0);
 	assert_int_equal(store_get_msg(s, a, &got, err, sizeof(err)), 1);
-	assert_string_equal(got.status, "pending");
+	assert_string_equal(msg_status_name(got.status), "pending");
 	assert_int_equal(got.recovered, 1);
 	assert_int_equal(got.attempts, 1);
 	assert_string_equal(got.provider_ref, "id1@x");	/* same Message-ID again */
@@ -711,11 +739,11 @@ test_recover(void **state)
 	assert_int_equal(r.failed, 1);
 	assert_int_equal(r.unstarted, 1);
 	assert_int_equal(store_get_msg(s, a, &got, err, sizeof(err)), 1);
-	assert_string_equal(got.status, "failed");
+	assert_string_equal(msg_status_name(got.status), "failed");
 	assert_string_equal(got.last_error, "interrupted while sending, after an earlier uncertain attempt: not resending (it may have arrived)");
 	msg_free(&got);
 	assert_int_equal(store_get_msg(s, b, &got, err, sizeof(err)), 1);
-	assert_string_equal(got.status, "pending");
+	assert_string_equal(msg_status_name(got.status), "pending");
 	msg_free(&got);
 	/* Any number of such interruptions: pending, no attempt, not uncertain. */
 	for (int i = 0; i < 3; i++) {
@@ -724,7 +752,7 @@ test_recover(void **state)
 		assert_int_equal(r.unstarted, 1);
 	}
 	assert_int_equal(store_get_msg(s, c, &got, err, sizeof(err)), 1);
-	assert_string_equal(got.status, "pending");
+	assert_string_equal(msg_status_name(got.status), "pending");
 	assert_int_equal(got.attempts, 0);
 	assert_int_equal(got.recovered, 0);
 	msg_free(&got);
@@ -732,7 +760,7 @@ test_recover(void **state)
 	assert_int_equal(store_mark_sending(s, c, NULL, NULL, NOW, err, sizeof(err)), 0);
 	assert_int_equal(store_unclaim(s, c, err, sizeof(err)), 0);
 	assert_int_equal(store_get_msg(s, c, &got, err, sizeof(err)), 1);
-	assert_string_equal(got.status, "pending");
+	assert_string_equal(msg_status_name(got.status), "pending");
 	assert_int_equal(got.attempts, 0);
 	msg_free(&got);
 	store_close(s);
@@ -1057,6 +1085,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_insert_dedupe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transitions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_next_due, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_next_due_unknown_purpose,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upload_mark_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_note_bad, setup, teardown),
