@@ -10,10 +10,12 @@
  * message, and claims are never made for messages that are not due.
  *
  * While a batch is being sent, an outcome is kept in memory; when one has
- * waited DL_FLUSH_MS and the transports are about to wait for their
- * servers, what is done is recorded in one transaction of its own (a slow
- * answer never holds the others' records back).  A record the database
- * refuses then (locked, full) is kept and tried again at the next cycle;
+ * waited DL_FLUSH_MS, or an exchange took longer than that (a slow
+ * server), and the transports are about to wait for their servers, what
+ * is done is recorded in one transaction of its own (a slow answer never
+ * holds the others' records back).  A record the database refuses then
+ * (locked, full) is kept, nothing more of the batch is started, and it is
+ * tried again at the next cycle;
  * if the cycle's transaction fails too, each outcome goes through dl_keep,
  * which retries with backoff, claiming nothing meanwhile, until it is
  * recorded or nudged is told to stop (issue 13: an outcome is never
