@@ -72,7 +72,7 @@ enum {
  * flight at once (handed to a server, outcome not yet recorded), so the
  * most a crash can send twice.  Documented in nudged(8).
  */
-#define DL_BATCH	32
+#define DL_BATCH	32UL
 /* An outcome waits at most this long for its record while others are sent. */
 #define DL_FLUSH_MS	50
 
