@@ -10,7 +10,8 @@
 #                   installs its own tools (make bench-deps: Postfix, nginx, wrk)
 #   make fuzz       libFuzzer targets (tests/fuzz), FUZZ_TIME seconds each
 #   make fuzz-replay  run every fuzz target over its seed corpus (in check)
-#   make layers     includes and calls only point down src/'s layers (in check)
+#   make layers     includes and calls only point down src/'s layers, and no
+#                   function runs over 60 lines without a reason (in check)
 #   make lint       cppcheck and clang-tidy (.clang-tidy) over src/ (in check)
 #   SANITIZE=1      build into build-asan/ with ASan and UBSan
 
@@ -181,9 +182,11 @@ install: all
 
 # ---- layers: `make layers` (part of `make check`) ----
 # Includes only point down the layers of src/README; no file-level circles;
-# sqlite3.h only in store/, curl.h only in transport/, no log_* in policy/.
+# sqlite3.h only in store/, curl.h only in transport/, no log_* in policy/;
+# no function over 60 lines without a /* long: reason */ (tests/fnlen.py).
 layers: $(LIB_OBJ) $(CTL_OBJ) $(B)/obj/cmd/main.o $(B)/obj/cmd/daemon.o
 	$(PYTHON) tests/layers.py src $(B)/obj
+	$(PYTHON) tests/fnlen.py src
 
 # ---- static analysis: `make lint` (part of `make check`) ----
 # cppcheck, then clang-tidy with the checked-in .clang-tidy (each exclusion

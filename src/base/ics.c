@@ -217,32 +217,14 @@ ics_restriction_ok(icalcomponent *cal, icalcomponent *ev, int cancel)
 	return 1;
 }
 
-char *
-ics_format(const struct ics_event *e, char *err, size_t errlen)
+/* The VEVENT of e: its properties, one per field. */
+static icalcomponent *
+ics_vevent(const struct ics_event *e)
 {
 	icaltimezone *utc = icaltimezone_get_utc_timezone();
-	icalcomponent *cal, *ev;
-	char *raw, *out, *uid;
+	icalcomponent *ev = icalcomponent_new(ICAL_VEVENT_COMPONENT);
+	char *uid = ics_clean(e->uid, 0, 1);
 
-	if (e->uid == NULL || e->organizer == NULL ||
-	    (e->cancel && e->attendee == NULL)) {
-		snprintf(err, errlen, "calendar entry lacks %s", e->uid == NULL ?
-		    "a UID" : e->organizer == NULL ? "an organizer" :
-		    "the attendee a cancellation names");
-		return NULL;
-	}
-	cal = icalcomponent_vanew(ICAL_VCALENDAR_COMPONENT,
-	    icalproperty_new_prodid("-//nudged//nudged appointment reminders//EN"),
-	    icalproperty_new_version("2.0"),
-	    icalproperty_new_calscale("GREGORIAN"),
-	    /*
-	     * PUBLISH, not REQUEST: a reminder informs, it does not ask the
-	     * client to accept or decline (and no reply reaches nudged).
-	     */
-	    icalproperty_new_method(e->cancel ? ICAL_METHOD_CANCEL :
-	    ICAL_METHOD_PUBLISH), (void *)0);
-	ev = icalcomponent_new(ICAL_VEVENT_COMPONENT);
-	uid = ics_clean(e->uid, 0, 1);
 	icalcomponent_add_property(ev, icalproperty_new_uid(uid));
 	free(uid);
 	icalcomponent_add_property(ev, icalproperty_new_sequence(
@@ -275,6 +257,33 @@ ics_format(const struct ics_event *e, char *err, size_t errlen)
 	icalcomponent_add_property(ev, icalproperty_new_status(e->cancel ?
 	    ICAL_STATUS_CANCELLED : ICAL_STATUS_CONFIRMED));
 	icalcomponent_add_property(ev, icalproperty_new_transp(ICAL_TRANSP_OPAQUE));
+	return ev;
+}
+
+char *
+ics_format(const struct ics_event *e, char *err, size_t errlen)
+{
+	icalcomponent *cal, *ev;
+	char *raw, *out;
+
+	if (e->uid == NULL || e->organizer == NULL ||
+	    (e->cancel && e->attendee == NULL)) {
+		snprintf(err, errlen, "calendar entry lacks %s", e->uid == NULL ?
+		    "a UID" : e->organizer == NULL ? "an organizer" :
+		    "the attendee a cancellation names");
+		return NULL;
+	}
+	cal = icalcomponent_vanew(ICAL_VCALENDAR_COMPONENT,
+	    icalproperty_new_prodid("-//nudged//nudged appointment reminders//EN"),
+	    icalproperty_new_version("2.0"),
+	    icalproperty_new_calscale("GREGORIAN"),
+	    /*
+	     * PUBLISH, not REQUEST: a reminder informs, it does not ask the
+	     * client to accept or decline (and no reply reaches nudged).
+	     */
+	    icalproperty_new_method(e->cancel ? ICAL_METHOD_CANCEL :
+	    ICAL_METHOD_PUBLISH), (void *)0);
+	ev = ics_vevent(e);
 	icalcomponent_add_component(cal, ev);
 	if (!ics_restriction_ok(cal, ev, e->cancel)) {
 		ics_restriction_error(cal, err, errlen);

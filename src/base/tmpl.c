@@ -209,15 +209,67 @@ quote(char *dst, size_t dstlen, const char *s, size_t n)
 static const char sigils[] = { [TAG_VAR] = ' ', [TAG_OPEN] = '#',
     [TAG_INVERT] = '^', [TAG_CLOSE] = '/' };
 
+/* A tag that did not read (tag_read() said why, as r): err says so. */
+static int
+tag_error(const char *p, const struct tag *t, int r, char *err,
+    size_t errlen)
+{
+	char q[64];
+
+	switch (r) {
+	case TAG_UNCLOSED:
+		quote(q, sizeof(q), p, strlen(p));
+		snprintf(err, errlen, "\"{{\" without a closing \"}}\" "
+		    "in \"%s\"", q);
+		return -1;
+	case TAG_EMPTY:
+		quote(q, sizeof(q), p, (size_t)(t->end - p));
+		snprintf(err, errlen, "empty tag \"%s\": a tag needs a "
+		    "name, as in {{first_name}}", q);
+		return -1;
+	case TAG_MALFORMED:
+		quote(q, sizeof(q), p, (size_t)(t->end - p));
+		snprintf(err, errlen, "malformed tag \"%s\": use "
+		    "{{name}}, {{#name}}, {{^name}} or {{/name}}", q);
+		return -1;
+	default:
+		return 0;
+	}
+}
+
+/* A name not in names: err says so, with the nearest one as a guess. */
+static int
+unknown_name(const struct tag *t, const char *const *names, char *err,
+    size_t errlen)
+{
+	const char *guess = NULL;
+	size_t best = 3, d;
+	char q[64];
+	int i;
+
+	for (i = 0; names[i] != NULL; i++) {
+		d = typo_distance(t->name, t->namelen, names[i]);
+		if (d < best) {
+			best = d;
+			guess = names[i];
+		}
+	}
+	quote(q, sizeof(q), t->name, t->namelen);
+	if (guess != NULL)
+		snprintf(err, errlen, "unknown name \"%s\" (did "
+		    "you mean \"%s\"?)", q, guess);
+	else
+		snprintf(err, errlen, "unknown name \"%s\"", q);
+	return -1;
+}
+
 int
 tmpl_check_names(const char *text, const char *const *names, char *err,
     size_t errlen)
 {
 	struct tag open[TMPL_MAX_DEPTH], t;
-	size_t depth = 0, best, d;
-	const char *p = text, *guess;
-	char q[64];
-	int i;
+	size_t depth = 0;
+	const char *p = text;
 
 	if (err == NULL)
 		errlen = 0;
@@ -226,25 +278,8 @@ tmpl_check_names(const char *text, const char *const *names, char *err,
 		return -1;
 	}
 	while ((p = find_pair(p, '{')) != NULL) {
-		switch (tag_read(p, &t)) {
-		case TAG_OK:
-			break;
-		case TAG_UNCLOSED:
-			quote(q, sizeof(q), p, strlen(p));
-			snprintf(err, errlen, "\"{{\" without a closing \"}}\" "
-			    "in \"%s\"", q);
+		if (tag_error(p, &t, tag_read(p, &t), err, errlen) != 0)
 			return -1;
-		case TAG_EMPTY:
-			quote(q, sizeof(q), p, (size_t)(t.end - p));
-			snprintf(err, errlen, "empty tag \"%s\": a tag needs a "
-			    "name, as in {{first_name}}", q);
-			return -1;
-		case TAG_MALFORMED:
-			quote(q, sizeof(q), p, (size_t)(t.end - p));
-			snprintf(err, errlen, "malformed tag \"%s\": use "
-			    "{{name}}, {{#name}}, {{^name}} or {{/name}}", q);
-			return -1;
-		}
 		if (t.kind == TAG_CLOSE) {
 			if (depth == 0) {
 				snprintf(err, errlen, "\"{{/%.*s}}\" closes no "
@@ -264,24 +299,8 @@ tmpl_check_names(const char *text, const char *const *names, char *err,
 			p = t.end;
 			continue;
 		}
-		if (names_find(names, t.name, t.namelen) < 0) {
-			guess = NULL;
-			best = 3;
-			for (i = 0; names[i] != NULL; i++) {
-				d = typo_distance(t.name, t.namelen, names[i]);
-				if (d < best) {
-					best = d;
-					guess = names[i];
-				}
-			}
-			quote(q, sizeof(q), t.name, t.namelen);
-			if (guess != NULL)
-				snprintf(err, errlen, "unknown name \"%s\" (did "
-				    "you mean \"%s\"?)", q, guess);
-			else
-				snprintf(err, errlen, "unknown name \"%s\"", q);
-			return -1;
-		}
+		if (names_find(names, t.name, t.namelen) < 0)
+			return unknown_name(&t, names, err, errlen);
 		if (t.kind != TAG_VAR) {
 			if (depth == TMPL_MAX_DEPTH) {
 				snprintf(err, errlen, "sections nested deeper "

@@ -1,8 +1,9 @@
 /*
  * ctl.h: what the pieces of nudgectl share; private to ctl*.c.
  *
- * ctl.c: main, dispatch; ctl_util.c: option and output helpers, the
- * database;
+ * ctl.c: main, dispatch; ctl_util.c: option and output helpers, opening
+ * the database, transactions (the SQL is store/'s: store_people.c,
+ * store_diary.c);
  * ctl_people.c: clients and cases; ctl_diary.c: appointments and
  * homework; ctl_outbox.c: upcoming, outbox, send-test.
  *
@@ -16,8 +17,6 @@
 #include <stddef.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
 #include "conf/conf.h"
 #include "store/store.h"
 #include "base/util.h"
@@ -28,7 +27,6 @@ struct ctx {
 	const char	*usage;
 	struct conf	*conf;
 	struct store	*st;
-	sqlite3		*db;
 	struct sbuf	 out;		/* printed once committed */
 	int		 preview;	/* open a private copy of the database */
 	int		 init;		/* create the database's folder if missing */
@@ -64,6 +62,15 @@ int	 ctl_date_arg(const struct ctx *, const char *opt, const char *,
 
 /* ---- options and arguments ---- */
 int	 ctl_help(const struct ctx *);
+/*
+ * The next option (getopt_long: shorts, with ":h" first, and lo; set
+ * optind = 0 before the first), or -1 at the end.  --help (printed) and
+ * a bad option (reported) end it too: *rc is then DONE or the exit code,
+ * else 0.
+ */
+struct option;
+int	 ctl_getopt(struct ctx *, int, char **, const char *shorts,
+	    const struct option *lo, int *rc);
 int	 ctl_badopt(const struct ctx *, int, char **);
 int	 ctl_no_args(const struct ctx *, int, char **);
 int	 ctl_num(const struct ctx *, const char *opt, const char *, long min,
@@ -75,6 +82,10 @@ int	 ctl_one_id(const struct ctx *, int, char **, const char *what,
 int	 ctl_text_ok(const struct ctx *, const char *what, const char *,
 	    size_t max);
 int	 ctl_args_none(struct ctx *, int, char **);
+/* --mode into *mode.  0 or EX_USAGE (reported). */
+int	 ctl_mode_arg(const struct ctx *, const char *, enum appt_mode *);
+/* --video-url: an http(s):// link, no spaces.  0 or an exit code (reported). */
+int	 ctl_video_arg(const struct ctx *, const char *);
 int	 ctl_args_id(struct ctx *, int, char **, const char *what, long long *);
 
 /* ---- configuration, database, transactions ---- */
@@ -83,15 +94,20 @@ int	 ctl_ctx_open(struct ctx *);
 int	 ctl_dberr(struct ctx *);
 int	 ctl_tx_begin(struct ctx *);
 int	 ctl_tx_end(struct ctx *, int);
-sqlite3_stmt *ctl_q_prep(struct ctx *, const char *sql, const char *types, ...);
-int	 ctl_q_exec(struct ctx *, const char *sql, const char *types, ...);
-int	 ctl_q_step(struct ctx *, sqlite3_stmt *);
-const char *ctl_ctext(sqlite3_stmt *, int);
-int	 ctl_q_row(struct ctx *, const char *what, long long, const char *sql,
-	    char **, int);
-void	 ctl_free_row(char **, int);
-int	 ctl_id_row(struct ctx *, int, char **, const char *what,
-	    const char *sql, char **, int, long long *);
+/* A store call's -1: err reported, EX_IOERR. */
+int	 ctl_ioerr(const char *err);
+/*
+ * A one-row read's enum store_rc: 0 when found, else reported and the
+ * exit code: EX_DATAERR "<what> N does not exist", EX_IOERR with err.
+ */
+int	 ctl_found(const struct ctx *, int found, const char *what, long long,
+	    const char *err);
+/*
+ * The start of cancel, client opt-out, case close, ...: the command's one
+ * id (ctl_args_id) and a transaction.  0: go on inside it; else DONE or
+ * an exit code, with nothing left open.
+ */
+int	 ctl_id_tx(struct ctx *, int, char **, const char *what, long long *);
 
 /* ---- commands (ctl_people.c) ---- */
 int	 cmd_client_add(struct ctx *, int, char **);

@@ -40,10 +40,8 @@ cmd_import(struct ctx *c, int argc, char **argv)
 	int ch, dry = 0, rc;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-		if (ch == 'h')
-			return ctl_help(c);
-		else if (ch == O_DRY)
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
+		if (ch == O_DRY)
 			dry = 1;
 		else if (ch == O_COLUMNS)
 			map = optarg;
@@ -52,9 +50,10 @@ cmd_import(struct ctx *c, int argc, char **argv)
 				return ctl_fail(EX_USAGE, "%s: --now wants "
 				    "YYYY-MM-DDTHH:MM:SSZ, not '%s'", c->cmd,
 				    optarg);
-		} else
-			return ctl_badopt(c, ch, argv);
+		}
 	}
+	if (rc != 0)
+		return rc == DONE ? 0 : rc;
 	if (optind >= argc)
 		return ctl_fail(EX_USAGE, "%s: which file? give an .ics or .csv "
 		    "file (see --help)", c->cmd);
@@ -63,12 +62,15 @@ cmd_import(struct ctx *c, int argc, char **argv)
 		    argv[optind + 1]);
 	if ((rc = ctl_ctx_open(c)) != 0)
 		return rc;
-	rc = cal_import(c->conf, c->st, argv[optind], map, dry, now, &c->out,
-	    &k, err, sizeof(err));
-	if (rc == -1)
+	switch (cal_import(c->conf, c->st, argv[optind], map, dry, now,
+	    &c->out, &k, err, sizeof(err))) {
+	case CAL_SYNC_OK:
+		break;
+	case CAL_SYNC_FAILED:
 		return ctl_fail(EX_DATAERR, "%s", err);
-	if (rc != 0)
+	default:
 		return ctl_fail(EX_IOERR, "database: %s", err);
+	}
 	fputs(sbuf_str(&c->out), stdout);
 	printf("%s %s: ", dry ? "would import" : "imported", argv[optind]);
 	c->out.len = 0;
@@ -85,14 +87,13 @@ cmd_calendar_sync(struct ctx *c, int argc, char **argv)
 	struct cal_counts k;
 	char err[1024];
 	const char *only = NULL;
-	int ch, rc, failed = 0, found = 0;
+	int rc, failed = 0, found = 0;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-		if (ch == 'h')
-			return ctl_help(c);
-		return ctl_badopt(c, ch, argv);
-	}
+	while (ctl_getopt(c, argc, argv, ":h", lo, &rc) != -1)
+		continue;
+	if (rc != 0)
+		return rc == DONE ? 0 : rc;
 	if (optind < argc)
 		only = argv[optind++];
 	if ((rc = ctl_no_args(c, argc, argv)) != 0 ||
@@ -169,13 +170,14 @@ ctl_cal_status(struct ctx *c, struct sbuf *why)
 
 	for (size_t i = 0; i < c->conf->calendar.nfeeds; i++) {
 		const char *name = c->conf->calendar.feeds[i].name;
-		int r = store_feed_get(c->st, name, &f, err, sizeof(err));
+		enum store_rc r = store_feed_get(c->st, name, &f, err,
+		    sizeof(err));
 
 		printf("%s feed %s: ", i == 0 ? "calendar:   " : "            ",
 		    name);
-		if (r < 0)
+		if (r == STORE_ERR)
 			printf("unknown (%s)\n", err);
-		else if (r == 0 || f.last_try == 0)
+		else if (r == STORE_GONE || f.last_try == 0)
 			printf("not fetched yet\n");
 		else {
 			if (f.last_ok != 0) {

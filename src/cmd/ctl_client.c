@@ -18,108 +18,68 @@
 #include "cmd/ctl.h"
 #include "base/tmpl.h"
 
-/* The appointment as it is: case, kind, mode, duration, link, status, for. */
-#define EDIT_SQL "SELECT case_id, kind, mode, duration_min, video_url, " \
-	"status, for_client FROM appointments WHERE id = ?1"
-
 /* Is client a member of case? 0, or an exit code. */
 int
 ctl_member_of(struct ctx *c, long long case_id, long long client)
 {
-	sqlite3_stmt *s;
-	int r;
+	char err[512];
 
-	if ((s = ctl_q_prep(c, "SELECT 1 FROM case_members WHERE case_id = ?1 "
-	    "AND client_id = ?2", "II", case_id, client)) == NULL)
-		return EX_IOERR;
-	r = ctl_q_step(c, s);
-	sqlite3_finalize(s);
-	if (r == -1)
-		return EX_IOERR;
-	if (r == 0)
+	switch (store_case_member(c->st, case_id, client, err, sizeof err)) {
+	case STORE_FOUND:
+		return 0;
+	case STORE_GONE:
 		return ctl_fail(EX_DATAERR, "%s: client %lld is not a member of "
 		    "case %lld", c->cmd, client, case_id);
-	return 0;
+	default:
+		return ctl_ioerr(err);
+	}
 }
 
-/* What appointment edit was asked to change. */
+/* What appointment edit was asked for: the change, and --mode as typed. */
 struct appt_edit {
-	const char	*mode_arg, *video;	/* mode_arg: --mode as typed */
-	enum appt_mode	 mode;		/* parsed by edit_check */
-	long long	 forc;
-	long		 dur;
-	int		 everyone;
+	struct appt_change	 ch;
+	const char		*mode_arg;
 };
 
 /* The options' own checks, before the database.  0 or an exit code. */
 static int
 edit_check(struct ctx *c, struct appt_edit *e)
 {
+	struct appt_change *ch = &e->ch;
 	int rc;
 
-	if (e->mode_arg == NULL && e->video == NULL && e->dur == 0 &&
-	    e->forc == 0 && !e->everyone)
+	if (e->mode_arg == NULL && ch->video_url == NULL &&
+	    ch->duration_min == 0 && ch->for_client == 0 && !ch->everyone)
 		return ctl_fail(EX_USAGE, "%s: nothing to change (see --help)",
 		    c->cmd);
-	if (e->forc != 0 && e->everyone)
+	if (ch->for_client != 0 && ch->everyone)
 		return ctl_fail(EX_USAGE, "%s: --for or --everyone, not both",
 		    c->cmd);
-	if (e->mode_arg != NULL && appt_mode_parse(e->mode_arg, &e->mode) == -1)
-		return ctl_fail(EX_USAGE, "%s: --mode is in_person, online or "
-		    "phone, not '%s'", c->cmd, e->mode_arg);
-	if (e->video != NULL &&
-	    ((rc = ctl_text_ok(c, "--video-url", e->video, 500)) != 0 ||
-	    (strncmp(e->video, "https://", 8) != 0 &&
-	    strncmp(e->video, "http://", 7) != 0) ||
-	    strchr(e->video, ' ') != NULL))
-		return rc ? rc : ctl_fail(EX_DATAERR, "%s: --video-url must be "
-		    "an http(s):// link without spaces", c->cmd);
+	if (e->mode_arg != NULL &&
+	    (rc = ctl_mode_arg(c, e->mode_arg, &ch->mode)) != 0)
+		return rc;
+	ch->set_mode = e->mode_arg != NULL;
+	if (ch->video_url != NULL &&
+	    (rc = ctl_video_arg(c, ch->video_url)) != 0)
+		return rc;
 	return 0;
 }
 
-/* The changes, in the transaction.  0 or an exit code (reported). */
-static int
-edit_apply(struct ctx *c, const struct appt_edit *e, long long id)
-{
-	int rc = 0;
-
-	/* Leaving online drops its own link: the next online one gets practice.video_url. */
-	if (e->mode_arg != NULL && e->mode != MODE_ONLINE)
-		rc = ctl_q_exec(c, "UPDATE appointments SET video_url = NULL "
-		    "WHERE id = ?1", "I", id);
-	if (rc == 0 && e->mode_arg != NULL)
-		rc = ctl_q_exec(c, "UPDATE appointments SET mode = ?1 WHERE "
-		    "id = ?2", "tI", appt_mode_name(e->mode), id);
-	if (rc == 0 && e->video != NULL)
-		rc = ctl_q_exec(c, "UPDATE appointments SET video_url = ?1 "
-		    "WHERE id = ?2", "tI", e->video, id);
-	if (rc == 0 && e->dur != 0)
-		rc = ctl_q_exec(c, "UPDATE appointments SET duration_min = ?1 "
-		    "WHERE id = ?2", "iI", (int)e->dur, id);
-	if (rc == 0 && e->forc != 0)
-		rc = ctl_q_exec(c, "UPDATE appointments SET for_client = ?1 "
-		    "WHERE id = ?2", "II", e->forc, id);
-	if (rc == 0 && e->everyone)
-		rc = ctl_q_exec(c, "UPDATE appointments SET for_client = NULL "
-		    "WHERE id = ?1", "I", id);
-	return rc;
-}
-
-/* What changed, printed once committed; v: the row before (EDIT_SQL). */
+/* What changed, printed once committed; a: the row before. */
 static void
-edit_report(struct ctx *c, const struct appt_edit *e, long long id, char **v)
+edit_report(struct ctx *c, const struct appt_change *e,
+    const struct appt_row *a)
 {
-	ctl_outf(c, "appointment %lld changed:", id);
-	if (e->mode_arg != NULL)
-		ctl_outf(c, " mode %s -> %s", v[2] ? v[2] : "?",
-		    appt_mode_name(e->mode));
-	if (e->dur != 0)
-		ctl_outf(c, " duration %s -> %ld minutes", v[3] ? v[3] :
-		    "?", e->dur);
-	if (e->video != NULL)
+	ctl_outf(c, "appointment %lld changed:", a->id);
+	if (e->set_mode)
+		ctl_outf(c, " mode %s -> %s", a->mode, appt_mode_name(e->mode));
+	if (e->duration_min != 0)
+		ctl_outf(c, " duration %d -> %ld minutes", a->duration_min,
+		    e->duration_min);
+	if (e->video_url != NULL)
 		ctl_outf(c, " new video link");
-	if (e->forc != 0)
-		ctl_outf(c, " for client %lld only", e->forc);
+	if (e->for_client != 0)
+		ctl_outf(c, " for client %lld only", e->for_client);
 	if (e->everyone)
 		ctl_outf(c, " for every member of the case");
 	ctl_outf(c, "\n");
@@ -128,8 +88,10 @@ edit_report(struct ctx *c, const struct appt_edit *e, long long id, char **v)
 		    "notice)\n");
 }
 
-int
-cmd_appt_edit(struct ctx *c, int argc, char **argv)
+/* edit's options, checked (edit_check).  0, DONE or an exit code. */
+static int
+edit_opts(struct ctx *c, int argc, char **argv, struct appt_edit *e,
+    long long *id)
 {
 	static const struct option lo[] = {
 		{ "mode", required_argument, NULL, O_MODE },
@@ -139,57 +101,63 @@ cmd_appt_edit(struct ctx *c, int argc, char **argv)
 		{ "everyone", no_argument, NULL, O_EVERYONE },
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
-	struct appt_edit e = { 0 };
-	enum appt_mode was;	/* the stored mode, when readable */
-	char *v[7];
-	long long id, case_id;
-	long n;
 	int ch, rc;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-		rc = 0;
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		switch (ch) {
-		case O_MODE: e.mode_arg = optarg; break;
-		case O_VIDEO: e.video = optarg; break;
+		case O_MODE: e->mode_arg = optarg; break;
+		case O_VIDEO: e->ch.video_url = optarg; break;
 		case O_DURATION:
-			rc = ctl_num(c, "--duration", optarg, 5, 600, &e.dur);
+			rc = ctl_num(c, "--duration", optarg, 5, 600,
+			    &e->ch.duration_min);
 			break;
 		case O_FOR:
-			rc = ctl_id_arg(c, "--for", optarg, &e.forc);
+			rc = ctl_id_arg(c, "--for", optarg, &e->ch.for_client);
 			break;
-		case O_EVERYONE: e.everyone = 1; break;
-		case 'h':
-			return ctl_help(c);
-		default:
-			return ctl_badopt(c, ch, argv);
+		case O_EVERYONE: e->ch.everyone = 1; break;
 		}
 		if (rc != 0)
 			return rc;
 	}
-	if ((rc = ctl_one_id(c, argc, argv, "appointment", &id)) != 0)
+	if (rc != 0 ||
+	    (rc = ctl_one_id(c, argc, argv, "appointment", id)) != 0)
 		return rc;
-	if ((rc = edit_check(c, &e)) != 0)
-		return rc;
+	return edit_check(c, e);
+}
+
+int
+cmd_appt_edit(struct ctx *c, int argc, char **argv)
+{
+	struct appt_edit e = { { 0 }, NULL };
+	struct appt_row a;
+	enum appt_mode was;	/* the stored mode, when readable */
+	char err[512];
+	long long id = 0;
+	int rc;
+
+	if ((rc = edit_opts(c, argc, argv, &e, &id)) != 0)
+		return rc == DONE ? 0 : rc;
 	if ((rc = ctl_tx_begin(c)) != 0)
 		return rc;
-	if ((rc = ctl_q_row(c, "appointment", id, EDIT_SQL, v, 7)) != 0)
+	if ((rc = ctl_found(c, store_appt_row(c->st, id, &a, err, sizeof err),
+	    "appointment", id, err)) != 0)
 		return ctl_tx_end(c, rc);
-	case_id = parse_long(v[0], 1, LONG_MAX, &n) == 0 ? n : 0;
-	if (v[5] != NULL && strcmp(v[5], "cancelled") == 0)
+	if (strcmp(a.status, "cancelled") == 0)
 		rc = ctl_fail(EX_DATAERR, "%s: appointment %lld is cancelled",
 		    c->cmd, id);
-	else if (e.video != NULL && (e.mode_arg != NULL ? e.mode :
-	    appt_mode_parse(v[2], &was) == 0 ? was : MODE_N) != MODE_ONLINE)
+	else if (e.ch.video_url != NULL && (e.ch.set_mode ? e.ch.mode :
+	    appt_mode_parse(a.mode, &was) == 0 ? was : MODE_N) != MODE_ONLINE)
 		rc = ctl_fail(EX_USAGE, "%s: --video-url is for an online "
 		    "appointment (add --mode online)", c->cmd);
-	else if (e.forc != 0)
-		rc = ctl_member_of(c, case_id, e.forc);
+	else if (e.ch.for_client != 0)
+		rc = ctl_member_of(c, a.case_id, e.ch.for_client);
+	if (rc == 0 && store_appt_change(c->st, id, &e.ch, err,
+	    sizeof err) != 0)
+		rc = ctl_ioerr(err);
 	if (rc == 0)
-		rc = edit_apply(c, &e, id);
-	if (rc == 0)
-		edit_report(c, &e, id, v);
-	ctl_free_row(v, 7);
+		edit_report(c, &e.ch, &a);
+	appt_row_free(&a);
 	return ctl_tx_end(c, rc);
 }
 
@@ -209,14 +177,13 @@ int
 cmd_templates(struct ctx *c, int argc, char **argv)
 {
 	static const struct option lo[] = { HELP_OPT, { NULL, 0, NULL, 0 } };
-	int ch;
+	int rc;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-		if (ch == 'h')
-			return ctl_help(c);
-		return ctl_badopt(c, ch, argv);
-	}
+	while (ctl_getopt(c, argc, argv, ":h", lo, &rc) != -1)
+		continue;
+	if (rc != 0)
+		return rc == DONE ? 0 : rc;
 	if (argc - optind > 1)
 		return ctl_fail(EX_USAGE, "%s: at most one GROUP (see --help)",
 		    c->cmd);

@@ -3,6 +3,7 @@
  * appointments, cancel, move; homework add, list, stop).  Times are
  * typed as local wall time in practice.timezone and stored in UTC.
  */
+#include <assert.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -10,8 +11,6 @@
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
-
-#include <sqlite3.h>
 
 #include "conf/conf.h"
 #include "cmd/ctl.h"
@@ -34,21 +33,23 @@ when(time_t t, char *buf, size_t len)
 static int
 open_case(struct ctx *c, long long id, char **label)
 {
-	char *v[2];
+	struct case_row k;
+	char err[512];
 	int rc;
 
 	*label = NULL;
-	if ((rc = ctl_q_row(c, "case", id, "SELECT label, closed_at FROM cases "
-	    "WHERE id = ?1", v, 2)) != 0)
+	if ((rc = ctl_found(c, store_case_row(c->st, id, &k, err, sizeof err),
+	    "case", id, err)) != 0)
 		return rc;
-	if (v[1] != NULL) {
+	if (k.closed_at != NULL)
 		rc = ctl_fail(EX_DATAERR, "%s: case %lld (%s) is closed",
-		    c->cmd, id, v[0]);
-		ctl_free_row(v, 2);
-		return rc;
+		    c->cmd, id, k.label);
+	else {
+		*label = k.label;
+		k.label = NULL;
 	}
-	*label = v[0];
-	return 0;
+	case_row_free(&k);
+	return rc;
 }
 
 /* ---- appointments ---- */
@@ -75,28 +76,20 @@ static int
 overlap(struct ctx *c, long long case_id, long long skip, time_t start,
     long dur)
 {
-	sqlite3_stmt *s;
-	char buf[96];
-	time_t t;
-	int r = 0, rc = 0;
+	struct appt_hit hit;
+	char err[512], buf[96];
 
-	if ((s = ctl_q_prep(c, "SELECT id, starts_at, duration_min FROM "
-	    "appointments WHERE case_id = ?1 AND status = 'booked' AND "
-	    "id <> ?2", "II", case_id, skip)) == NULL)
-		return EX_IOERR;
-	while (rc == 0 && (r = ctl_q_step(c, s)) == 1) {
-		/* An unreadable row is nudged's to report, not ours. */
-		if (tz_parse_any(ctl_ctext(s, 1), &t) == -1)
-			continue;
-		if (t < start + dur * 60 &&
-		    start < t + sqlite3_column_int64(s, 2) * 60)
-			rc = ctl_fail(EX_DATAERR, "%s: case %lld already has "
-			    "appointment %lld on %s", c->cmd, case_id,
-			    (long long)sqlite3_column_int64(s, 0),
-			    when(t, buf, sizeof buf));
+	switch (store_case_clash(c->st, case_id, skip, start, dur, &hit, err,
+	    sizeof err)) {
+	case STORE_GONE:
+		return 0;
+	case STORE_FOUND:
+		return ctl_fail(EX_DATAERR, "%s: case %lld already has "
+		    "appointment %lld on %s", c->cmd, case_id, hit.id,
+		    when(hit.starts_at, buf, sizeof buf));
+	default:
+		return ctl_ioerr(err);
 	}
-	sqlite3_finalize(s);
-	return r == -1 ? EX_IOERR : rc;
 }
 
 /*
@@ -113,9 +106,9 @@ double_booked(struct ctx *c, long long case_id, long long skip, time_t start,
 	int r;
 
 	if ((r = store_overlap(c->st, case_id, skip, start, dur, &hit, err,
-	    sizeof err)) == -1)
-		return ctl_fail(EX_IOERR, "%s", err);
-	if (r == 1)
+	    sizeof err)) == STORE_ERR)
+		return ctl_ioerr(err);
+	if (r == STORE_FOUND)
 		ctl_warn(c, "double-booked: appointment %lld of case %lld (%s) "
 		    "is on %s too", hit.id, hit.case_id, hit.label,
 		    when(hit.starts_at, buf, sizeof buf));
@@ -161,8 +154,8 @@ struct book {
 	const char	*kind_arg, *mode_arg;	/* as typed; no --mode: NULL */
 	enum appt_kind	 kind;		/* parsed by book_check */
 	enum appt_mode	 mode;
-	const char	*video, *label;
-	long		 dur;
+	const char	*video, *label, *at;
+	long		 dur, weekly;
 	int		 y, mo, d, min;	/* the first date, local wall time */
 };
 
@@ -175,21 +168,17 @@ book_check(struct ctx *c, struct book *k)
 	if (appt_kind_parse(k->kind_arg, &k->kind) == -1)
 		return ctl_fail(EX_USAGE, "%s: --kind is assessment, "
 		    "session or call, not '%s'", c->cmd, k->kind_arg);
-	if (k->mode_arg != NULL && appt_mode_parse(k->mode_arg, &k->mode) == -1)
-		return ctl_fail(EX_USAGE, "%s: --mode is in_person, online or "
-		    "phone, not '%s'", c->cmd, k->mode_arg);
+	if (k->mode_arg != NULL &&
+	    (rc = ctl_mode_arg(c, k->mode_arg, &k->mode)) != 0)
+		return rc;
 	if (k->mode_arg == NULL)
 		k->mode = k->video ? MODE_ONLINE : k->kind == KIND_CALL ?
 		    MODE_PHONE : MODE_IN_PERSON;
 	if (k->video != NULL && k->mode != MODE_ONLINE)
 		return ctl_fail(EX_USAGE, "%s: --video-url is for --mode "
 		    "online", c->cmd);
-	if (k->video != NULL &&
-	    ((rc = ctl_text_ok(c, "--video-url", k->video, 500)) != 0 ||
-	    (strncmp(k->video, "https://", 8) != 0 &&
-	    strncmp(k->video, "http://", 7) != 0) || strchr(k->video, ' ') != NULL))
-		return rc ? rc : ctl_fail(EX_DATAERR, "%s: --video-url must be "
-		    "an http(s):// link without spaces", c->cmd);
+	if (k->video != NULL && (rc = ctl_video_arg(c, k->video)) != 0)
+		return rc;
 	if (k->dur == 0)
 		k->dur = k->kind == KIND_ASSESSMENT ? 90 :
 		    k->kind == KIND_CALL ? 15 : 60;
@@ -205,8 +194,10 @@ static int
 book_one(struct ctx *c, const struct book *k, long i, int series, time_t now)
 {
 	int rc, y = k->y, mo = k->mo, d = k->d;
-	char buf[96];
+	char buf[96], err[512];
+	struct appt a;
 	struct tm tm;
+	long long id;
 	time_t t;
 
 	/* Weekly means the same local wall time: across DST the UTC hour moves. */
@@ -231,23 +222,14 @@ book_one(struct ctx *c, const struct book *k, long i, int series, time_t now)
 		    "(practice.closed); booked all the same", y, mo, d);
 	if ((rc = double_booked(c, k->case_id, 0, t, k->dur)) != 0)
 		return rc;
-	tz_format_utc(t, buf);
-	if ((rc = ctl_q_exec(c, "INSERT INTO appointments (case_id, "
-	    "starts_at, duration_min, kind, mode, video_url, status) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'booked')", "Itittt",
-	    k->case_id, buf, (int)k->dur, appt_kind_name(k->kind),
-	    appt_mode_name(k->mode), k->video)) != 0)
-		return rc;
-	if (k->forc != 0 && (rc = ctl_q_exec(c, "UPDATE appointments SET "
-	    "for_client = ?1 WHERE id = ?2", "II", k->forc,
-	    (long long)sqlite3_last_insert_rowid(c->db))) != 0)
-		return rc;
-	ctl_outf(c, "appointment %lld booked: case %lld (%s), %s on "
-	    "%s, %ld minutes, %s",
-	    (long long)sqlite3_last_insert_rowid(c->db),
-	    k->case_id, k->label, appt_kind_name(k->kind),
-	    when(t, buf, sizeof buf), k->dur,
-	    mode_words(k->mode));
+	a = (struct appt){ .case_id = k->case_id, .starts_at = t,
+	    .duration_min = (int)k->dur, .kind = k->kind, .mode = k->mode,
+	    .video_url = (char *)k->video, .for_client = k->forc };
+	if (store_appt_add(c->st, &a, &id, err, sizeof err) != 0)
+		return ctl_ioerr(err);
+	ctl_outf(c, "appointment %lld booked: case %lld (%s), %s on %s, %ld "
+	    "minutes, %s", id, k->case_id, k->label, appt_kind_name(k->kind),
+	    when(t, buf, sizeof buf), k->dur, mode_words(k->mode));
 	if (k->forc != 0)
 		ctl_outf(c, ", for client %lld only", k->forc);
 	tz_to_local(t, &tm);
@@ -258,8 +240,9 @@ book_one(struct ctx *c, const struct book *k, long i, int series, time_t now)
 	return 0;
 }
 
-int
-cmd_book(struct ctx *c, int argc, char **argv)
+/* book's options and their presence.  0, DONE or an exit code. */
+static int
+book_opts(struct ctx *c, int argc, char **argv, struct book *k)
 {
 	static const struct option lo[] = {
 		{ "case", required_argument, NULL, O_CASE },
@@ -272,48 +255,56 @@ cmd_book(struct ctx *c, int argc, char **argv)
 		{ "for", required_argument, NULL, O_FOR },
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
-	struct book k = { .kind_arg = "session" };
-	const char *at = NULL;
-	char *label = NULL;
-	long weekly = 1, i;
 	int ch, rc;
-	time_t now;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		rc = 0;
 		switch (ch) {
 		case O_CASE:
-			rc = ctl_id_arg(c, "--case", optarg, &k.case_id);
+			rc = ctl_id_arg(c, "--case", optarg, &k->case_id);
 			break;
-		case O_AT: at = optarg; break;
+		case O_AT: k->at = optarg; break;
 		case O_DURATION:
-			rc = ctl_num(c, "--duration", optarg, 5, 600, &k.dur);
+			rc = ctl_num(c, "--duration", optarg, 5, 600, &k->dur);
 			break;
-		case O_KIND: k.kind_arg = optarg; break;
-		case O_MODE: k.mode_arg = optarg; break;
-		case O_VIDEO: k.video = optarg; break;
+		case O_KIND: k->kind_arg = optarg; break;
+		case O_MODE: k->mode_arg = optarg; break;
+		case O_VIDEO: k->video = optarg; break;
 		case O_WEEKLY:
-			rc = ctl_num(c, "--weekly", optarg, 1, 104, &weekly);
+			rc = ctl_num(c, "--weekly", optarg, 1, 104, &k->weekly);
 			break;
 		case O_FOR:
-			rc = ctl_id_arg(c, "--for", optarg, &k.forc);
+			rc = ctl_id_arg(c, "--for", optarg, &k->forc);
 			break;
-		case 'h':
-			return ctl_help(c);
-		default:
-			return ctl_badopt(c, ch, argv);
 		}
 		if (rc != 0)
 			return rc;
 	}
+	if (rc != 0)
+		return rc;
 	if ((rc = ctl_no_args(c, argc, argv)) != 0)
 		return rc;
-	if (k.case_id == 0 || at == NULL)
+	if (k->case_id == 0 || k->at == NULL)
 		return ctl_fail(EX_USAGE, "%s: --case and --at are required",
 		    c->cmd);
+	return 0;
+}
+
+int
+cmd_book(struct ctx *c, int argc, char **argv)
+{
+	struct book k = { .kind_arg = "session", .weekly = 1 };
+	char *label = NULL;
+	long i;
+	int rc;
+	time_t now;
+
+	if ((rc = book_opts(c, argc, argv, &k)) != 0)
+		return rc == DONE ? 0 : rc;
+	assert(k.at != NULL && k.case_id != 0);	/* book_opts requires them */
 	if ((rc = book_check(c, &k)) != 0 ||
-	    (rc = wall_time(c, "--at", at, &k.y, &k.mo, &k.d, &k.min)) != 0 ||
+	    (rc = wall_time(c, "--at", k.at, &k.y, &k.mo, &k.d, &k.min)) != 0 ||
 	    (rc = ctl_tx_begin(c)) != 0)
 		return rc;
 	if ((rc = open_case(c, k.case_id, &label)) != 0 ||
@@ -323,40 +314,83 @@ cmd_book(struct ctx *c, int argc, char **argv)
 	}
 	k.label = label;
 	now = time(NULL);
-	for (i = 0; i < weekly && rc == 0; i++)
-		rc = book_one(c, &k, i, weekly > 1, now);
+	for (i = 0; i < k.weekly && rc == 0; i++)
+		rc = book_one(c, &k, i, k.weekly > 1, now);
 	free(label);
 	return ctl_tx_end(c, rc);
 }
 
-/* Appointment id's case, start, status, duration, label, case closed_at. */
-#define APPT_SQL	"SELECT a.case_id, a.starts_at, a.status, " \
-	"a.duration_min, k.label, k.closed_at FROM appointments a " \
-	"LEFT JOIN cases k ON k.id = a.case_id WHERE a.id = ?1"
-
 int
 cmd_cancel(struct ctx *c, int argc, char **argv)
 {
-	char *v[6], buf[96];
+	struct appt_row a;
+	char err[512], buf[96];
 	long long id;
 	time_t t;
 	int rc;
 
-	if ((rc = ctl_id_row(c, argc, argv, "appointment", APPT_SQL, v, 6,
-	    &id)) != 0)
+	if ((rc = ctl_id_tx(c, argc, argv, "appointment", &id)) != 0)
 		return rc == DONE ? 0 : rc;
-	if (v[2] != NULL && strcmp(v[2], "cancelled") == 0)
+	if ((rc = ctl_found(c, store_appt_row(c->st, id, &a, err, sizeof err),
+	    "appointment", id, err)) != 0)
+		return ctl_tx_end(c, rc);
+	if (strcmp(a.status, "cancelled") == 0)
 		rc = ctl_fail(EX_DATAERR, "%s: appointment %lld is cancelled "
 		    "already", c->cmd, id);
-	else
-		rc = ctl_q_exec(c, "UPDATE appointments SET status = "
-		    "'cancelled' WHERE id = ?1", "I", id);
+	else if (store_appt_cancel(c->st, id, err, sizeof err) != 0)
+		rc = ctl_ioerr(err);
 	if (rc == 0)
-		ctl_outf(c, "appointment %lld cancelled: case %s (%s), %s\n",
-		    id, v[0], v[4] ? v[4] : "?", tz_parse_any(v[1], &t) == 0 ?
-		    when(t, buf, sizeof buf) : v[1]);
-	ctl_free_row(v, 6);
+		ctl_outf(c, "appointment %lld cancelled: case %lld (%s), %s\n",
+		    id, a.case_id, a.case_label ? a.case_label : "?",
+		    tz_parse_any(a.starts_at, &t) == 0 ?
+		    when(t, buf, sizeof buf) : a.starts_at);
+	appt_row_free(&a);
 	return ctl_tx_end(c, rc);
+}
+
+/*
+ * Move appointment a to t (in the transaction): refused when it is
+ * cancelled, its case closed, t past or its own time, or t clashes.  0 or
+ * an exit code (reported); old gets the time it had, as said.
+ */
+static int
+move_one(struct ctx *c, const struct appt_row *a, time_t t, char *old,
+    size_t oldlen)
+{
+	char buf[96], err[512];
+	long dur;
+	time_t was;
+	int rc;
+
+	dur = a->duration_min >= 1 && a->duration_min <= 100000 ?
+	    a->duration_min : 60;
+	if (tz_parse_any(a->starts_at, &was) == 0)
+		when(was, old, oldlen);
+	else {
+		snprintf(old, oldlen, "'%s'", a->starts_at);
+		was = 0;
+	}
+	if (strcmp(a->status, "cancelled") == 0)
+		return ctl_fail(EX_DATAERR, "%s: appointment %lld is cancelled",
+		    c->cmd, a->id);
+	if (a->case_closed)
+		return ctl_fail(EX_DATAERR, "%s: case %lld (%s) is closed",
+		    c->cmd, a->case_id, a->case_label);
+	if (t <= time(NULL))
+		return ctl_fail(EX_DATAERR, "%s: %s is in the past", c->cmd,
+		    when(t, buf, sizeof buf));
+	if (t == was)
+		return ctl_fail(EX_DATAERR, "%s: appointment %lld is on %s "
+		    "already", c->cmd, a->id, old);
+	if ((rc = overlap(c, a->case_id, a->id, t, dur)) != 0 ||
+	    (rc = double_booked(c, a->case_id, a->id, t, dur)) != 0)
+		return rc;
+	if (store_appt_move(c->st, a->id, t, err, sizeof err) != 0)
+		return ctl_ioerr(err);
+	ctl_outf(c, "appointment %lld moved: case %lld (%s), from %s to %s\n",
+	    a->id, a->case_id, a->case_label ? a->case_label : "?", old,
+	    when(t, buf, sizeof buf));
+	return 0;
 }
 
 int
@@ -366,22 +400,20 @@ cmd_move(struct ctx *c, int argc, char **argv)
 		{ "to", required_argument, NULL, O_TO },
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
+	struct appt_row a;
 	const char *to = NULL;
-	char *v[6], buf[96], old[96];
-	long long id, case_id;
-	long dur, n;
+	char err[512], old[96];
+	long long id;
 	int ch, rc, y, mo, d, min;
-	time_t t, was;
+	time_t t;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		if (ch == O_TO)
 			to = optarg;
-		else if (ch == 'h')
-			return ctl_help(c);
-		else
-			return ctl_badopt(c, ch, argv);
 	}
+	if (rc != 0)
+		return rc == DONE ? 0 : rc;
 	if ((rc = ctl_one_id(c, argc, argv, "appointment", &id)) != 0)
 		return rc;
 	if (to == NULL)
@@ -392,40 +424,11 @@ cmd_move(struct ctx *c, int argc, char **argv)
 	if (tz_local_to_utc(y, mo, d, min / 60, min % 60, 0, &t) == -1)
 		return ctl_tx_end(c, ctl_fail(EX_DATAERR, "%s: cannot place "
 		    "'%s' in %s", c->cmd, to, c->conf->practice.timezone));
-	if ((rc = ctl_q_row(c, "appointment", id, APPT_SQL, v, 6)) != 0)
+	if ((rc = ctl_found(c, store_appt_row(c->st, id, &a, err, sizeof err),
+	    "appointment", id, err)) != 0)
 		return ctl_tx_end(c, rc);
-	case_id = parse_long(v[0], 1, LONG_MAX, &n) == 0 ? n : 0;
-	if (v[3] == NULL || parse_long(v[3], 1, 100000, &dur) == -1)
-		dur = 60;
-	if (tz_parse_any(v[1], &was) == 0)
-		when(was, old, sizeof old);
-	else {
-		snprintf(old, sizeof old, "'%s'", v[1]);
-		was = 0;
-	}
-	if (v[2] != NULL && strcmp(v[2], "cancelled") == 0)
-		rc = ctl_fail(EX_DATAERR, "%s: appointment %lld is cancelled",
-		    c->cmd, id);
-	else if (v[5] != NULL)
-		rc = ctl_fail(EX_DATAERR, "%s: case %lld (%s) is closed",
-		    c->cmd, case_id, v[4]);
-	else if (t <= time(NULL))
-		rc = ctl_fail(EX_DATAERR, "%s: %s is in the past", c->cmd,
-		    when(t, buf, sizeof buf));
-	else if (t == was)
-		rc = ctl_fail(EX_DATAERR, "%s: appointment %lld is on %s "
-		    "already", c->cmd, id, old);
-	else if ((rc = overlap(c, case_id, id, t, dur)) == 0 &&
-	    (rc = double_booked(c, case_id, id, t, dur)) == 0) {
-		tz_format_utc(t, buf);
-		rc = ctl_q_exec(c, "UPDATE appointments SET starts_at = ?1 "
-		    "WHERE id = ?2", "tI", buf, id);
-	}
-	if (rc == 0)
-		ctl_outf(c, "appointment %lld moved: case %lld (%s), from %s "
-		    "to %s\n", id, case_id, v[4] ? v[4] : "?", old,
-		    when(t, buf, sizeof buf));
-	ctl_free_row(v, 6);
+	rc = move_one(c, &a, t, old, sizeof old);
+	appt_row_free(&a);
 	return ctl_tx_end(c, rc);
 }
 
@@ -437,53 +440,46 @@ cmd_appointments(struct ctx *c, int argc, char **argv)
 		{ "all", no_argument, NULL, O_ALL },
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
-	sqlite3_stmt *s;
+	struct appt_row *v;
 	long long case_id = 0;
-	char buf[32];
-	int ch, rc, r, all = 0, n = 0;
+	char buf[32], err[512];
+	int ch, rc, all = 0, n = 0;
+	size_t i, nv;
 	time_t t, now = time(NULL);
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		if (ch == O_CASE) {
 			if ((rc = ctl_id_arg(c, "--case", optarg,
 			    &case_id)) != 0)
 				return rc;
 		} else if (ch == O_ALL)
 			all = 1;
-		else if (ch == 'h')
-			return ctl_help(c);
-		else
-			return ctl_badopt(c, ch, argv);
 	}
+	if (rc != 0)
+		return rc == DONE ? 0 : rc;
 	if ((rc = ctl_no_args(c, argc, argv)) != 0 ||
 	    (rc = ctl_ctx_open(c)) != 0)
 		return rc;
-	if ((s = ctl_q_prep(c, "SELECT a.id, a.case_id, k.label, a.starts_at, "
-	    "a.duration_min, a.kind, a.mode, a.status FROM appointments a "
-	    "LEFT JOIN cases k ON k.id = a.case_id WHERE ?1 = 0 OR "
-	    "a.case_id = ?1 ORDER BY a.starts_at, a.id", "I", case_id)) == NULL)
-		return EX_IOERR;
-	while ((r = ctl_q_step(c, s)) == 1) {
-		if (!all && (strcmp(ctl_ctext(s, 7), "booked") != 0 ||
-		    (tz_parse_any(ctl_ctext(s, 3), &t) == 0 && t < now)))
+	if (store_appt_rows(c->st, case_id, &v, &nv, err, sizeof err) != 0)
+		return ctl_ioerr(err);
+	for (i = 0; i < nv; i++) {
+		const struct appt_row *a = &v[i];
+
+		if (!all && (strcmp(a->status, "booked") != 0 ||
+		    (tz_parse_any(a->starts_at, &t) == 0 && t < now)))
 			continue;
 		if (n++ == 0)
 			printf("%-5s %-16s %-5s %-20s %-10s %-9s %4s  %s\n", "ID",
 			    "WHEN", "CASE", "LABEL", "KIND", "MODE", "MIN",
 			    "STATUS");
-		printf("%-5lld %-16s %-5lld ",
-		    (long long)sqlite3_column_int64(s, 0),
-		    ctl_when_short(ctl_ctext(s, 3), buf, sizeof buf),
-		    (long long)sqlite3_column_int64(s, 1));
-		ctl_pad(ctl_ctext(s, 2), 20);
-		printf(" %-10s %-9s %4d  %s\n",
-		    ctl_ctext(s, 5), ctl_ctext(s, 6), sqlite3_column_int(s, 4),
-		    ctl_ctext(s, 7));
+		printf("%-5lld %-16s %-5lld ", a->id,
+		    ctl_when_short(a->starts_at, buf, sizeof buf), a->case_id);
+		ctl_pad(a->case_label ? a->case_label : "", 20);
+		printf(" %-10s %-9s %4d  %s\n", a->kind, a->mode,
+		    a->duration_min, a->status);
 	}
-	sqlite3_finalize(s);
-	if (r == -1)
-		return EX_IOERR;
+	appt_rows_free(v, nv);
 	if (n == 0)
 		printf("no %sappointments\n", all ? "" : "upcoming ");
 	return 0;
@@ -494,33 +490,36 @@ cmd_appointments(struct ctx *c, int argc, char **argv)
 
 /*
  * homework add's dates: --starts-on and --ends-on (YYYY-MM-DD, the end not
- * before the start) into sd and ed, --at (HH:MM) into *min and hm (-1 and
- * untouched without it).  0 or an exit code (reported).
+ * before the start) into h and, as text, sd and ed; --at (HH:MM) into
+ * h->at and hm (left -1 and untouched without it).  0 or an exit code
+ * (reported).
  */
 static int
 hw_dates(struct ctx *c, const char *starts, const char *ends, const char *at,
-    char sd[static 40], char ed[static 40], char hm[static 24], int *min)
+    char sd[static 40], char ed[static 40], char hm[static 24],
+    struct homework *h)
 {
-	int y, mo, d, y2 = 0, mo2 = 0, d2 = 0;
-
-	if (tz_parse_date(starts, &y, &mo, &d) == -1)
+	if (tz_parse_date(starts, &h->start_y, &h->start_m, &h->start_d) == -1)
 		return ctl_bad_date(c, "--starts-on", starts, "9999-99-99",
 		    "a date YYYY-MM-DD");
-	if (ends && tz_parse_date(ends, &y2, &mo2, &d2) == -1)
+	if (ends && tz_parse_date(ends, &h->end_y, &h->end_m,
+	    &h->end_d) == -1)
 		return ctl_bad_date(c, "--ends-on", ends, "9999-99-99",
 		    "a date YYYY-MM-DD");
-	if (at && tz_parse_hhmm(at, min) == -1)
+	if (at && tz_parse_hhmm(at, &h->at) == -1)
 		return ctl_fail(EX_USAGE, "%s: --at wants HH:MM, not '%s'",
 		    c->cmd, at);
-	snprintf(sd, 40, "%04d-%02d-%02d", y, mo, d);
+	snprintf(sd, 40, "%04d-%02d-%02d", h->start_y, h->start_m, h->start_d);
 	if (ends) {
-		snprintf(ed, 40, "%04d-%02d-%02d", y2, mo2, d2);
-		if (tz_days_from_civil(y2, mo2, d2) < tz_days_from_civil(y, mo, d))
+		h->has_end = 1;
+		snprintf(ed, 40, "%04d-%02d-%02d", h->end_y, h->end_m, h->end_d);
+		if (tz_days_from_civil(h->end_y, h->end_m, h->end_d) <
+		    tz_days_from_civil(h->start_y, h->start_m, h->start_d))
 			return ctl_fail(EX_DATAERR, "%s: --ends-on %s is "
 			    "before --starts-on %s", c->cmd, ed, sd);
 	}
-	if (*min >= 0)
-		snprintf(hm, 24, "%02d:%02d", *min / 60, *min % 60);
+	if (h->at >= 0)
+		snprintf(hm, 24, "%02d:%02d", h->at / 60, h->at % 60);
 	return 0;
 }
 
@@ -543,13 +542,12 @@ hw_quiet(struct ctx *c, int min, const char *hm)
 
 /* What homework add did, printed once committed. */
 static void
-hw_added(struct ctx *c, long long case_id, const char *label,
+hw_added(struct ctx *c, long long id, long long case_id, const char *label,
     const char *title, long every, const char *sd, const char *ends,
     const char *ed, int min, const char *hm)
 {
 	ctl_outf(c, "homework %lld added: case %lld (%s), \"%s\", "
-	    "every ", (long long)sqlite3_last_insert_rowid(c->db),
-	    case_id, label, title);
+	    "every ", id, case_id, label, title);
 	if (every == 1)
 		ctl_outf(c, "day");
 	else
@@ -563,8 +561,16 @@ hw_added(struct ctx *c, long long case_id, const char *label,
 		    c->conf->homework.at / 60, c->conf->homework.at % 60);
 }
 
-int
-cmd_homework_add(struct ctx *c, int argc, char **argv)
+/* What homework add was asked for. */
+struct hw_opts {
+	const char	*title, *prompt, *starts, *ends, *at;
+	long long	 case_id;
+	long		 every;
+};
+
+/* homework add's options and their presence.  0, DONE or an exit code. */
+static int
+hw_opts(struct ctx *c, int argc, char **argv, struct hw_opts *o)
 {
 	static const struct option lo[] = {
 		{ "case", required_argument, NULL, O_CASE },
@@ -576,59 +582,71 @@ cmd_homework_add(struct ctx *c, int argc, char **argv)
 		{ "at", required_argument, NULL, O_AT },
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
-	const char *title = NULL, *prompt = NULL, *starts = NULL, *ends = NULL;
-	const char *at = NULL;
-	char *label = NULL, sd[40], ed[40], hm[24];
-	long long case_id = 0;
-	long every = 2;
-	int ch, rc, min = -1;
+	int ch, rc;
 
+	*o = (struct hw_opts){ .every = 2 };
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		rc = 0;
 		switch (ch) {
 		case O_CASE:
-			rc = ctl_id_arg(c, "--case", optarg, &case_id);
+			rc = ctl_id_arg(c, "--case", optarg, &o->case_id);
 			break;
-		case O_TITLE: title = optarg; break;
-		case O_PROMPT: prompt = optarg; break;
-		case O_STARTS: starts = optarg; break;
-		case O_ENDS: ends = optarg; break;
+		case O_TITLE: o->title = optarg; break;
+		case O_PROMPT: o->prompt = optarg; break;
+		case O_STARTS: o->starts = optarg; break;
+		case O_ENDS: o->ends = optarg; break;
 		case O_EVERY:
-			rc = ctl_num(c, "--every", optarg, 1, 365, &every);
+			rc = ctl_num(c, "--every", optarg, 1, 365, &o->every);
 			break;
-		case O_AT: at = optarg; break;
-		case 'h':
-			return ctl_help(c);
-		default:
-			return ctl_badopt(c, ch, argv);
+		case O_AT: o->at = optarg; break;
 		}
 		if (rc != 0)
 			return rc;
 	}
+	if (rc != 0)
+		return rc;
 	if ((rc = ctl_no_args(c, argc, argv)) != 0)
 		return rc;
-	if (case_id == 0 || title == NULL || prompt == NULL || starts == NULL)
+	if (o->case_id == 0 || o->title == NULL || o->prompt == NULL ||
+	    o->starts == NULL)
 		return ctl_fail(EX_USAGE, "%s: --case, --title, --prompt and "
 		    "--starts-on are required", c->cmd);
-	if ((rc = hw_dates(c, starts, ends, at, sd, ed, hm, &min)) != 0)
+	return 0;
+}
+
+int
+cmd_homework_add(struct ctx *c, int argc, char **argv)
+{
+	struct hw_opts o;
+	char *label = NULL, sd[40], ed[40], hm[24], err[512];
+	struct homework h = { .at = -1 };
+	long long id;
+	int rc;
+
+	if ((rc = hw_opts(c, argc, argv, &o)) != 0)
+		return rc == DONE ? 0 : rc;
+	/* hw_opts requires them */
+	assert(o.title != NULL && o.prompt != NULL && o.starts != NULL);
+	if ((rc = hw_dates(c, o.starts, o.ends, o.at, sd, ed, hm, &h)) != 0)
 		return rc;
-	if ((rc = ctl_text_ok(c, "--title", title, 200)) != 0 ||
-	    (rc = ctl_text_ok(c, "--prompt", prompt, 2000)) != 0 ||
+	if ((rc = ctl_text_ok(c, "--title", o.title, 200)) != 0 ||
+	    (rc = ctl_text_ok(c, "--prompt", o.prompt, 2000)) != 0 ||
 	    (rc = ctl_tx_begin(c)) != 0)
 		return rc;
-	if (min >= 0)
-		rc = hw_quiet(c, min, hm);
+	if (h.at >= 0)
+		rc = hw_quiet(c, h.at, hm);
 	if (rc == 0)
-		rc = open_case(c, case_id, &label);
+		rc = open_case(c, o.case_id, &label);
+	h.case_id = o.case_id;
+	h.title = (char *)o.title;
+	h.prompt = (char *)o.prompt;
+	h.every_days = (int)o.every;
+	if (rc == 0 && store_homework_add(c->st, &h, &id, err, sizeof err) != 0)
+		rc = ctl_ioerr(err);
 	if (rc == 0)
-		rc = ctl_q_exec(c, "INSERT INTO homework (case_id, title, "
-		    "prompt, starts_on, ends_on, every_days, at_time) VALUES "
-		    "(?1, ?2, ?3, ?4, ?5, ?6, ?7)", "Ittttit", case_id, title,
-		    prompt, sd, ends ? ed : NULL, (int)every,
-		    min >= 0 ? hm : NULL);
-	if (rc == 0)
-		hw_added(c, case_id, label, title, every, sd, ends, ed, min, hm);
+		hw_added(c, id, o.case_id, label, o.title, o.every, sd, o.ends,
+		    ed, h.at, hm);
 	free(label);
 	return ctl_tx_end(c, rc);
 }
@@ -640,53 +658,45 @@ cmd_homework_list(struct ctx *c, int argc, char **argv)
 		{ "case", required_argument, NULL, O_CASE },
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
-	sqlite3_stmt *s;
+	struct homework_row *v;
 	long long case_id = 0;
-	char at[16];
-	int ch, rc, r, n = 0;
+	char at[16], err[512];
+	size_t i, n;
+	int ch, rc;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		if (ch == O_CASE) {
 			if ((rc = ctl_id_arg(c, "--case", optarg,
 			    &case_id)) != 0)
 				return rc;
-		} else if (ch == 'h')
-			return ctl_help(c);
-		else
-			return ctl_badopt(c, ch, argv);
+		}
 	}
+	if (rc != 0)
+		return rc == DONE ? 0 : rc;
 	if ((rc = ctl_no_args(c, argc, argv)) != 0 ||
 	    (rc = ctl_ctx_open(c)) != 0)
 		return rc;
-	if ((s = ctl_q_prep(c, "SELECT h.id, h.case_id, k.label, h.title, "
-	    "h.starts_on, h.ends_on, h.every_days, h.at_time, h.active "
-	    "FROM homework h LEFT JOIN cases k ON k.id = h.case_id "
-	    "WHERE ?1 = 0 OR h.case_id = ?1 ORDER BY h.id", "I",
-	    case_id)) == NULL)
-		return EX_IOERR;
+	if (store_homework_rows(c->st, case_id, &v, &n, err, sizeof err) != 0)
+		return ctl_ioerr(err);
 	snprintf(at, sizeof at, "%02d:%02d", c->conf->homework.at / 60,
 	    c->conf->homework.at % 60);
-	while ((r = ctl_q_step(c, s)) == 1) {
-		if (n++ == 0)
+	for (i = 0; i < n; i++) {
+		const struct homework_row *h = &v[i];
+
+		if (i == 0)
 			printf("%-5s %-5s %-20s %-8s %-28s %s\n", "ID", "CASE",
 			    "LABEL", "STATUS", "TITLE", "SCHEDULE");
-		printf("%-5lld %-5lld ", (long long)sqlite3_column_int64(s, 0),
-		    (long long)sqlite3_column_int64(s, 1));
-		ctl_pad(ctl_ctext(s, 2), 20);
-		printf(" %-8s ", sqlite3_column_int(s, 8) ? "active" :
-		    "stopped");
-		ctl_pad(ctl_ctext(s, 3), 28);
-		printf(" every %d day(s) from %s "
-		    "until %s at %s\n", sqlite3_column_int(s, 6), ctl_ctext(s, 4),
-		    sqlite3_column_type(s, 5) == SQLITE_NULL ? "next session" :
-		    ctl_ctext(s, 5),
-		    sqlite3_column_type(s, 7) == SQLITE_NULL ? at :
-		    ctl_ctext(s, 7));
+		printf("%-5lld %-5lld ", h->id, h->case_id);
+		ctl_pad(h->case_label ? h->case_label : "", 20);
+		printf(" %-8s ", h->active ? "active" : "stopped");
+		ctl_pad(h->title, 28);
+		printf(" every %d day(s) from %s until %s at %s\n",
+		    h->every_days, h->starts_on,
+		    h->ends_on ? h->ends_on : "next session",
+		    h->at_time ? h->at_time : at);
 	}
-	sqlite3_finalize(s);
-	if (r == -1)
-		return EX_IOERR;
+	homework_rows_free(v, n);
 	if (n == 0)
 		printf("no homework\n");
 	return 0;
@@ -695,24 +705,24 @@ cmd_homework_list(struct ctx *c, int argc, char **argv)
 int
 cmd_homework_stop(struct ctx *c, int argc, char **argv)
 {
-	char *v[3];
+	struct homework_row h;
+	char err[512];
 	long long id;
-	long active = 1;
 	int rc;
 
-	if ((rc = ctl_id_row(c, argc, argv, "homework", "SELECT title, "
-	    "active, case_id FROM homework WHERE id = ?1", v, 3, &id)) != 0)
+	if ((rc = ctl_id_tx(c, argc, argv, "homework", &id)) != 0)
 		return rc == DONE ? 0 : rc;
-	if (v[1] != NULL && parse_long(v[1], LONG_MIN, LONG_MAX, &active) == 0 &&
-	    active == 0)
+	if ((rc = ctl_found(c, store_homework_row(c->st, id, &h, err,
+	    sizeof err), "homework", id, err)) != 0)
+		return ctl_tx_end(c, rc);
+	if (!h.active)
 		rc = ctl_fail(EX_DATAERR, "%s: homework %lld is stopped "
 		    "already", c->cmd, id);
-	else
-		rc = ctl_q_exec(c, "UPDATE homework SET active = 0 WHERE "
-		    "id = ?1", "I", id);
+	else if (store_homework_stop(c->st, id, err, sizeof err) != 0)
+		rc = ctl_ioerr(err);
 	if (rc == 0)
-		ctl_outf(c, "homework %lld stopped: case %s, \"%s\"\n", id,
-		    v[2], v[0]);
-	ctl_free_row(v, 3);
+		ctl_outf(c, "homework %lld stopped: case %lld, \"%s\"\n", id,
+		    h.case_id, h.title);
+	homework_row_free(&h);
 	return ctl_tx_end(c, rc);
 }

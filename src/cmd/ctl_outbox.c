@@ -35,7 +35,7 @@ cmd_upcoming(struct ctx *c, int argc, char **argv)
 	time_t now = 0;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		if (ch == O_DAYS) {
 			if ((rc = ctl_num(c, "--days", optarg, 1, 366,
 			    &days)) != 0)
@@ -45,11 +45,10 @@ cmd_upcoming(struct ctx *c, int argc, char **argv)
 				return ctl_bad_date(c, "--now", optarg,
 				    "9999-99-99T99:99:99Z",
 				    "YYYY-MM-DDTHH:MM:SSZ (UTC)");
-		} else if (ch == 'h')
-			return ctl_help(c);
-		else
-			return ctl_badopt(c, ch, argv);
+		}
 	}
+	if (rc != 0)
+		return rc == DONE ? 0 : rc;
 	/* A preview: planned on a private copy, no lock held, nothing written. */
 	c->preview = 1;
 	if ((rc = ctl_no_args(c, argc, argv)) != 0 ||
@@ -63,38 +62,14 @@ cmd_upcoming(struct ctx *c, int argc, char **argv)
 	return 0;
 }
 
-int
-cmd_send_test(struct ctx *c, int argc, char **argv)
+/*
+ * The service gets its password from systemd (LoadCredential); a
+ * practitioner's shell has none, and the server's 535 would read as a
+ * wrong password.  Say what is missing instead: 0, or EX_CONFIG.
+ */
+static int
+test_secrets(const struct ctx *c, const char *to)
 {
-	static const struct option lo[] = {
-		{ "to", required_argument, NULL, O_TO },
-		HELP_OPT, { NULL, 0, NULL, 0 }
-	};
-	const char *to = NULL;
-	char err[512];
-	int ch, rc, r;
-
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-		if (ch == O_TO)
-			to = optarg;
-		else if (ch == 'h')
-			return ctl_help(c);
-		else
-			return ctl_badopt(c, ch, argv);
-	}
-	if ((rc = ctl_no_args(c, argc, argv)) != 0)
-		return rc;
-	if (to == NULL)
-		return ctl_fail(EX_USAGE, "%s: --to is required", c->cmd);
-	if ((rc = ctl_text_ok(c, "--to", to, 254)) != 0 ||
-	    (rc = ctl_ctx_open(c)) != 0)
-		return rc;
-	/*
-	 * The service gets its password from systemd (LoadCredential); a
-	 * practitioner's shell has none, and the server's 535 would read as
-	 * a wrong password.  Say what is missing instead.
-	 */
 	if (strchr(to, '@') != NULL && c->conf->email.enabled &&
 	    c->conf->email.username != NULL && c->conf->email.password == NULL)
 		return ctl_fail(EX_CONFIG, "%s: no SMTP password was available "
@@ -117,6 +92,36 @@ cmd_send_test(struct ctx *c, int argc, char **argv)
 		    "it through sudo systemd-run --pipe --wait -p "
 		    "LoadCredential=sms-token:%s/nudged/sms-token", c->cmd,
 		    NUDGED_SYSCONFDIR);
+	return 0;
+}
+
+int
+cmd_send_test(struct ctx *c, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "to", required_argument, NULL, O_TO },
+		HELP_OPT, { NULL, 0, NULL, 0 }
+	};
+	const char *to = NULL;
+	char err[512];
+	int ch, rc, r;
+
+	optind = 0;
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
+		if (ch == O_TO)
+			to = optarg;
+	}
+	if (rc != 0)
+		return rc == DONE ? 0 : rc;
+	if ((rc = ctl_no_args(c, argc, argv)) != 0)
+		return rc;
+	if (to == NULL)
+		return ctl_fail(EX_USAGE, "%s: --to is required", c->cmd);
+	if ((rc = ctl_text_ok(c, "--to", to, 254)) != 0 ||
+	    (rc = ctl_ctx_open(c)) != 0)
+		return rc;
+	if ((rc = test_secrets(c, to)) != 0)
+		return rc;
 	err[0] = '\0';
 	r = deliver_test(c->conf, c->st, to, time(NULL), err, sizeof err);
 	switch (r) {

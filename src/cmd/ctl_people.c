@@ -4,6 +4,7 @@
  * contact details are checked here, when typed, so that nudged does not
  * find a bad address or number only when a reminder is due.
  */
+#include <assert.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -11,8 +12,6 @@
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
-
-#include <sqlite3.h>
 
 #include "cmd/ctl.h"
 #include "transport/mail.h"
@@ -37,12 +36,6 @@ phone_check(const struct ctx *c, const char *typed, int sms)
 	return 0;
 }
 
-static void
-now_utc(char buf[TZ_UTC_LEN])
-{
-	tz_format_utc(time(NULL), buf);
-}
-
 /* ---- clients ---- */
 
 struct client_opts {
@@ -51,6 +44,31 @@ struct client_opts {
 	int		 sms, email_ok, discreet;	/* -1: unchanged */
 };
 
+/* The typed values' own checks (the phone number's: phone_check). */
+static int
+client_check(struct ctx *c, const struct client_opts *o)
+{
+	int rc;
+
+	if ((o->first && o->clr_first) || (o->email && o->clr_email) ||
+	    (o->phone && o->clr_phone))
+		return ctl_fail(EX_USAGE, "%s: give a value or clear it, not "
+		    "both", c->cmd);
+	if ((o->name && (rc = ctl_text_ok(c, "--name", o->name, 200)) != 0) ||
+	    (o->first &&
+	    (rc = ctl_text_ok(c, "--first-name", o->first, 100)) != 0) ||
+	    (o->phone && (rc = ctl_text_ok(c, "--phone", o->phone, 40)) != 0))
+		return rc;
+	if (o->email && (strlen(o->email) > 254 || !address_valid(o->email)))
+		return ctl_fail(EX_DATAERR, "%s: '%s' is not a valid email "
+		    "address", c->cmd, o->email);
+	if (o->email && strchr(strrchr(o->email, '@'), '.') == NULL)
+		ctl_warn(c, "the email address '%s' has no dot in its domain "
+		    "(a typo such as 'gmailcom'?); saved as typed", o->email);
+	return 0;
+}
+
+/* client add's and edit's options.  0, DONE or an exit code. */
 static int
 client_parse(struct ctx *c, int argc, char **argv, struct client_opts *o)
 {
@@ -75,7 +93,7 @@ client_parse(struct ctx *c, int argc, char **argv, struct client_opts *o)
 	memset(o, 0, sizeof *o);
 	o->sms = o->email_ok = o->discreet = -1;
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		switch (ch) {
 		case O_NAME: o->name = optarg; break;
 		case O_FIRST: o->first = optarg; break;
@@ -90,29 +108,11 @@ client_parse(struct ctx *c, int argc, char **argv, struct client_opts *o)
 		case O_CLR_FIRST: o->clr_first = 1; break;
 		case O_CLR_EMAIL: o->clr_email = 1; break;
 		case O_CLR_PHONE: o->clr_phone = 1; break;
-		case 'h':
-			ctl_help(c);
-			return DONE;
-		default:
-			return ctl_badopt(c, ch, argv);
 		}
 	}
-	if ((o->first && o->clr_first) || (o->email && o->clr_email) ||
-	    (o->phone && o->clr_phone))
-		return ctl_fail(EX_USAGE, "%s: give a value or clear it, not "
-		    "both", c->cmd);
-	if ((o->name && (rc = ctl_text_ok(c, "--name", o->name, 200)) != 0) ||
-	    (o->first &&
-	    (rc = ctl_text_ok(c, "--first-name", o->first, 100)) != 0) ||
-	    (o->phone && (rc = ctl_text_ok(c, "--phone", o->phone, 40)) != 0))
+	if (rc != 0)
 		return rc;
-	if (o->email && (strlen(o->email) > 254 || !address_valid(o->email)))
-		return ctl_fail(EX_DATAERR, "%s: '%s' is not a valid email "
-		    "address", c->cmd, o->email);
-	if (o->email && strchr(strrchr(o->email, '@'), '.') == NULL)
-		ctl_warn(c, "the email address '%s' has no dot in its domain "
-		    "(a typo such as 'gmailcom'?); saved as typed", o->email);
-	return 0;
+	return client_check(c, o);
 }
 
 /*
@@ -149,6 +149,9 @@ int
 cmd_client_add(struct ctx *c, int argc, char **argv)
 {
 	struct client_opts o;
+	struct client_row cl;
+	char err[512];
+	long long id;
 	int rc;
 
 	if ((rc = client_parse(c, argc, argv, &o)) != 0)
@@ -164,33 +167,73 @@ cmd_client_add(struct ctx *c, int argc, char **argv)
 	if ((rc = client_warn(c, 0, o.name, o.email, o.name, o.email,
 	    o.phone)) != 0)
 		return ctl_tx_end(c, rc);
-	rc = ctl_q_exec(c, "INSERT INTO clients (name, first_name, email, "
-	    "phone, email_consent, sms_consent, discreet) VALUES (?1, ?2, ?3, "
-	    "?4, ?5, ?6, ?7)", "ttttiii", o.name, o.first, o.email, o.phone,
-	    o.email_ok != 0, o.sms == 1, o.discreet == 1);
-	if (rc == 0)
-		ctl_outf(c, "client %lld added: %s\n",
-		    (long long)sqlite3_last_insert_rowid(c->db), o.name);
+	/* Email consent unless refused: an address given is for email. */
+	cl = (struct client_row){ .name = (char *)o.name,
+	    .first_name = (char *)o.first, .email = (char *)o.email,
+	    .phone = (char *)o.phone, .email_consent = o.email_ok != 0,
+	    .sms_consent = o.sms == 1, .discreet = o.discreet == 1 };
+	if (store_client_add(c->st, &cl, &id, err, sizeof err) != 0)
+		rc = ctl_ioerr(err);
+	else
+		ctl_outf(c, "client %lld added: %s\n", id, o.name);
 	return ctl_tx_end(c, rc);
 }
 
+/* A flag as it will be: the change asked for, else as stored. */
 static int
-flag(const char *v, int change)
+flag(int stored, int change)
 {
-	long x = 0;
+	return change >= 0 ? change : stored;
+}
 
-	if (change >= 0)
-		return change;
-	return v != NULL && parse_long(v, LONG_MIN, LONG_MAX, &x) == 0 && x != 0;
+/* "name, email, SMS consent given" for what client edit changed. */
+static void
+client_changes(const struct client_opts *o, struct sbuf *what)
+{
+	if (o->name)
+		sbuf_add(what, ", name");
+	if (o->first || o->clr_first)
+		sbuf_add(what, ", first name");
+	if (o->email || o->clr_email)
+		sbuf_add(what, ", email");
+	if (o->phone || o->clr_phone)
+		sbuf_add(what, ", phone");
+	if (o->email_ok >= 0)
+		sbuf_add(what, o->email_ok ? ", email consent given" :
+		    ", email consent withdrawn");
+	if (o->sms >= 0)
+		sbuf_add(what, o->sms ? ", SMS consent given" :
+		    ", SMS consent withdrawn");
+	if (o->discreet >= 0)
+		sbuf_add(what, o->discreet ? ", discreet" : ", not discreet");
+}
+
+/* Client was (as stored) with o's changes applied: the strings borrowed. */
+static struct client_row
+client_edited(const struct client_row *was, const struct client_opts *o)
+{
+	struct client_row n = *was;
+
+	n.name = o->name ? (char *)o->name : was->name;
+	n.first_name = o->clr_first ? NULL : o->first ? (char *)o->first :
+	    was->first_name;
+	n.email = o->clr_email ? NULL : o->email ? (char *)o->email :
+	    was->email;
+	n.phone = o->clr_phone ? NULL : o->phone ? (char *)o->phone :
+	    was->phone;
+	n.email_consent = flag(was->email_consent, o->email_ok);
+	n.sms_consent = flag(was->sms_consent, o->sms);
+	n.discreet = flag(was->discreet, o->discreet);
+	return n;
 }
 
 int
 cmd_client_edit(struct ctx *c, int argc, char **argv)
 {
 	struct client_opts o;
+	struct client_row was, n;
 	struct sbuf what = { NULL, 0, 0 };
-	const char *name, *first, *email, *phone;
-	char *v[7];
+	char err[512];
 	long long id;
 	int rc;
 
@@ -205,81 +248,54 @@ cmd_client_edit(struct ctx *c, int argc, char **argv)
 		    c->cmd);
 	if ((rc = ctl_tx_begin(c)) != 0)
 		return rc;
-	if ((rc = ctl_q_row(c, "client", id, "SELECT name, first_name, email, "
-	    "phone, email_consent, sms_consent, discreet FROM clients "
-	    "WHERE id = ?1", v, 7)) != 0)
+	if ((rc = ctl_found(c, store_client_row(c->st, id, &was, err,
+	    sizeof err), "client", id, err)) != 0)
 		return ctl_tx_end(c, rc);
-	name = o.name ? o.name : v[0];
-	first = o.clr_first ? NULL : o.first ? o.first : v[1];
-	email = o.clr_email ? NULL : o.email ? o.email : v[2];
-	phone = o.clr_phone ? NULL : o.phone ? o.phone : v[3];
-	if (phone && (o.phone || o.sms == 1))
-		rc = phone_check(c, phone, flag(v[5], o.sms));
+	n = client_edited(&was, &o);
+	if (n.phone && (o.phone || o.sms == 1))
+		rc = phone_check(c, n.phone, n.sms_consent);
 	if (rc == 0 && (o.name || o.email || o.clr_email || o.clr_phone))
-		rc = client_warn(c, id, o.name, o.email, name, email, phone);
+		rc = client_warn(c, id, o.name, o.email, n.name, n.email,
+		    n.phone);
+	if (rc == 0 && store_client_update(c->st, &n, err, sizeof err) != 0)
+		rc = ctl_ioerr(err);
+	client_changes(&o, &what);
 	if (rc == 0)
-		rc = ctl_q_exec(c, "UPDATE clients SET name = ?1, "
-		    "first_name = ?2, email = ?3, phone = ?4, "
-		    "email_consent = ?5, sms_consent = ?6, discreet = ?7 "
-		    "WHERE id = ?8", "ttttiiiI", name, first, email, phone,
-		    flag(v[4], o.email_ok), flag(v[5], o.sms),
-		    flag(v[6], o.discreet), id);
-	if (o.name)
-		sbuf_add(&what, ", name");
-	if (o.first || o.clr_first)
-		sbuf_add(&what, ", first name");
-	if (o.email || o.clr_email)
-		sbuf_add(&what, ", email");
-	if (o.phone || o.clr_phone)
-		sbuf_add(&what, ", phone");
-	if (o.email_ok >= 0)
-		sbuf_add(&what, o.email_ok ? ", email consent given" :
-		    ", email consent withdrawn");
-	if (o.sms >= 0)
-		sbuf_add(&what, o.sms ? ", SMS consent given" :
-		    ", SMS consent withdrawn");
-	if (o.discreet >= 0)
-		sbuf_add(&what, o.discreet ? ", discreet" : ", not discreet");
-	if (rc == 0)
-		ctl_outf(c, "client %lld updated: %s (%s)\n", id, name,
+		ctl_outf(c, "client %lld updated: %s (%s)\n", id, n.name,
 		    sbuf_str(&what) + 2);
 	sbuf_free(&what);
-	ctl_free_row(v, 7);
+	client_row_free(&was);
 	return ctl_tx_end(c, rc);
 }
 
 int
 cmd_client_list(struct ctx *c, int argc, char **argv)
 {
-	sqlite3_stmt *s;
-	int rc, r, n = 0;
+	struct client_row *v;
+	char err[512];
+	size_t i, n;
+	int rc;
 
 	if ((rc = ctl_args_none(c, argc, argv)) != 0 ||
 	    (rc = ctl_ctx_open(c)) != 0)
 		return rc == DONE ? 0 : rc;
-	if ((s = ctl_q_prep(c, "SELECT id, name, email, phone, email_consent, "
-	    "sms_consent, discreet, opted_out_at FROM clients ORDER BY id",
-	    "")) == NULL)
-		return EX_IOERR;
-	while ((r = ctl_q_step(c, s)) == 1) {
-		if (n++ == 0)
+	if (store_client_rows(c->st, &v, &n, err, sizeof err) != 0)
+		return ctl_ioerr(err);
+	for (i = 0; i < n; i++) {
+		if (i == 0)
 			printf("%-5s %-24s %-30s %-16s %s\n", "ID", "NAME",
 			    "EMAIL", "PHONE", "FLAGS");
-		printf("%-5lld ", (long long)sqlite3_column_int64(s, 0));
-		ctl_pad(ctl_ctext(s, 1), 24);
+		printf("%-5lld ", v[i].id);
+		ctl_pad(v[i].name, 24);
 		printf(" %-30s %-16s%s%s%s%s\n",
-		    sqlite3_column_type(s, 2) == SQLITE_NULL ? "-" :
-		    ctl_ctext(s, 2),
-		    sqlite3_column_type(s, 3) == SQLITE_NULL ? "-" :
-		    ctl_ctext(s, 3),
-		    sqlite3_column_int(s, 4) ? " email" : "",
-		    sqlite3_column_int(s, 5) ? " sms" : "",
-		    sqlite3_column_int(s, 6) ? " discreet" : "",
-		    sqlite3_column_type(s, 7) != SQLITE_NULL ? " OPTED-OUT" : "");
+		    v[i].email ? v[i].email : "-",
+		    v[i].phone ? v[i].phone : "-",
+		    v[i].email_consent ? " email" : "",
+		    v[i].sms_consent ? " sms" : "",
+		    v[i].discreet ? " discreet" : "",
+		    v[i].opted_out_at ? " OPTED-OUT" : "");
 	}
-	sqlite3_finalize(s);
-	if (r == -1)
-		return EX_IOERR;
+	client_rows_free(v, n);
 	if (n == 0)
 		printf("no clients yet (add one with: nudgectl client add)\n");
 	return 0;
@@ -288,73 +304,73 @@ cmd_client_list(struct ctx *c, int argc, char **argv)
 int
 cmd_client_show(struct ctx *c, int argc, char **argv)
 {
-	sqlite3_stmt *s;
-	char *v[8], buf[64];
+	struct client_row cl;
+	struct case_row *k;
+	char err[512], buf[64];
 	long long id;
-	int rc, r;
+	size_t i, n;
+	int rc;
 
 	if ((rc = ctl_args_id(c, argc, argv, "client", &id)) != 0 ||
 	    (rc = ctl_ctx_open(c)) != 0)
 		return rc == DONE ? 0 : rc;
-	if ((rc = ctl_q_row(c, "client", id, "SELECT name, first_name, email, "
-	    "phone, email_consent, sms_consent, discreet, opted_out_at "
-	    "FROM clients WHERE id = ?1", v, 8)) != 0)
+	if ((rc = ctl_found(c, store_client_row(c->st, id, &cl, err,
+	    sizeof err), "client", id, err)) != 0)
 		return rc;
-	printf("client %lld: %s\n", id, v[0]);
-	if (v[1] != NULL)
-		printf("  greeting:   %s\n", v[1]);
+	printf("client %lld: %s\n", id, cl.name);
+	if (cl.first_name != NULL)
+		printf("  greeting:   %s\n", cl.first_name);
 	else
 		printf("  greeting:   %.*s (first word of the name)\n",
-		    (int)strcspn(v[0], " "), v[0]);
-	printf("  email:      %s (%s)\n", v[2] ? v[2] : "none",
-	    flag(v[4], -1) ? "consents to email" : "no email consent");
-	printf("  phone:      %s (%s)\n", v[3] ? v[3] : "none",
-	    flag(v[5], -1) ? "consents to SMS" : "no SMS consent");
-	printf("  discreet:   %s\n", flag(v[6], -1) ? "yes (neutral wording)" :
+		    (int)strcspn(cl.name, " "), cl.name);
+	printf("  email:      %s (%s)\n", cl.email ? cl.email : "none",
+	    cl.email_consent ? "consents to email" : "no email consent");
+	printf("  phone:      %s (%s)\n", cl.phone ? cl.phone : "none",
+	    cl.sms_consent ? "consents to SMS" : "no SMS consent");
+	printf("  discreet:   %s\n", cl.discreet ? "yes (neutral wording)" :
 	    "no");
-	printf("  opted out:  %s\n", v[7] ?
-	    ctl_when_short(v[7], buf, sizeof buf) : "no");
-	ctl_free_row(v, 8);
+	printf("  opted out:  %s\n", cl.opted_out_at ?
+	    ctl_when_short(cl.opted_out_at, buf, sizeof buf) : "no");
+	client_row_free(&cl);
 	if ((rc = ctl_consent_history(c, id)) != 0)
 		return rc;
-	if ((s = ctl_q_prep(c, "SELECT k.id, k.label, k.closed_at FROM cases k "
-	    "JOIN case_members m ON m.case_id = k.id WHERE m.client_id = ?1 "
-	    "ORDER BY k.id", "I", id)) == NULL)
-		return EX_IOERR;
-	while ((r = ctl_q_step(c, s)) == 1)
-		printf("  case:       %lld %s (%s)\n",
-		    (long long)sqlite3_column_int64(s, 0), ctl_ctext(s, 1),
-		    sqlite3_column_type(s, 2) == SQLITE_NULL ? "open" : "closed");
-	sqlite3_finalize(s);
-	return r == -1 ? EX_IOERR : 0;
+	if (store_client_cases(c->st, id, &k, &n, err, sizeof err) != 0)
+		return ctl_ioerr(err);
+	for (i = 0; i < n; i++)
+		printf("  case:       %lld %s (%s)\n", k[i].id, k[i].label,
+		    k[i].closed_at ? "closed" : "open");
+	case_rows_free(k, n);
+	return 0;
 }
 
 static int
 client_opt(struct ctx *c, int argc, char **argv, int out)
 {
-	char *v[2], now[TZ_UTC_LEN], buf[64];
+	struct client_row cl;
+	char err[512], buf[64];
 	long long id;
 	int rc;
 
-	if ((rc = ctl_id_row(c, argc, argv, "client", "SELECT name, "
-	    "opted_out_at FROM clients WHERE id = ?1", v, 2, &id)) != 0)
+	if ((rc = ctl_id_tx(c, argc, argv, "client", &id)) != 0)
 		return rc == DONE ? 0 : rc;
-	now_utc(now);
-	if (out && v[1] != NULL)
+	if ((rc = ctl_found(c, store_client_row(c->st, id, &cl, err,
+	    sizeof err), "client", id, err)) != 0)
+		return ctl_tx_end(c, rc);
+	if (out && cl.opted_out_at != NULL)
 		rc = ctl_fail(EX_DATAERR, "%s: client %lld (%s) opted out "
-		    "already, on %s", c->cmd, id, v[0],
-		    ctl_when_short(v[1], buf, sizeof buf));
-	else if (!out && v[1] == NULL)
+		    "already, on %s", c->cmd, id, cl.name,
+		    ctl_when_short(cl.opted_out_at, buf, sizeof buf));
+	else if (!out && cl.opted_out_at == NULL)
 		rc = ctl_fail(EX_DATAERR, "%s: client %lld (%s) is not opted "
-		    "out", c->cmd, id, v[0]);
-	else
-		rc = ctl_q_exec(c, "UPDATE clients SET opted_out_at = ?1 WHERE "
-		    "id = ?2", "tI", out ? now : NULL, id);
+		    "out", c->cmd, id, cl.name);
+	else if (store_client_opt_out(c->st, id, out ? time(NULL) : 0, err,
+	    sizeof err) != 0)
+		rc = ctl_ioerr(err);
 	if (rc == 0)
 		ctl_outf(c, "client %lld opted %s: %s%s\n", id,
-		    out ? "out" : "in", v[0],
+		    out ? "out" : "in", cl.name,
 		    out ? " (nothing more will be sent to them)" : "");
-	ctl_free_row(v, 2);
+	client_row_free(&cl);
 	return ctl_tx_end(c, rc);
 }
 
@@ -372,108 +388,106 @@ cmd_client_optin(struct ctx *c, int argc, char **argv)
 
 /* ---- cases ---- */
 
-int
-cmd_case_add(struct ctx *c, int argc, char **argv)
+/* case add's --label and one or two --client.  0, DONE or an exit code. */
+static int
+case_opts(struct ctx *c, int argc, char **argv, const char **label,
+    long long ids[2], int *n)
 {
 	static const struct option lo[] = {
 		{ "label", required_argument, NULL, O_LABEL },
 		{ "client", required_argument, NULL, O_CLIENT },
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
-	const char *label = NULL;
-	char *names[2] = { NULL, NULL };
-	long long ids[2], id;
-	int ch, rc, n = 0, i;
+	int ch, rc;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		switch (ch) {
 		case O_LABEL:
-			label = optarg;
+			*label = optarg;
 			break;
 		case O_CLIENT:
-			if (n == 2)
+			if (*n == 2)
 				return ctl_fail(EX_USAGE, "%s: a case has one "
 				    "or two clients", c->cmd);
 			if ((rc = ctl_id_arg(c, "--client", optarg,
-			    &ids[n++])) != 0)
+			    &ids[(*n)++])) != 0)
 				return rc;
 			break;
-		case 'h':
-			return ctl_help(c);
-		default:
-			return ctl_badopt(c, ch, argv);
 		}
 	}
+	if (rc != 0)
+		return rc;
 	if ((rc = ctl_no_args(c, argc, argv)) != 0)
 		return rc;
-	if (label == NULL || n == 0)
+	if (*label == NULL || *n == 0)
 		return ctl_fail(EX_USAGE, "%s: --label and --client are "
 		    "required", c->cmd);
-	if (n == 2 && ids[0] == ids[1])
+	if (*n == 2 && ids[0] == ids[1])
 		return ctl_fail(EX_USAGE, "%s: the two clients must differ",
 		    c->cmd);
-	if ((rc = ctl_text_ok(c, "--label", label, 200)) != 0 ||
-	    (rc = ctl_tx_begin(c)) != 0)
+	return ctl_text_ok(c, "--label", *label, 200);
+}
+
+int
+cmd_case_add(struct ctx *c, int argc, char **argv)
+{
+	const char *label = NULL;
+	struct client_row cl[2];
+	char err[512];
+	long long ids[2] = { 0, 0 }, id = 0;
+	int rc, n = 0, i;
+
+	if ((rc = case_opts(c, argc, argv, &label, ids, &n)) != 0)
+		return rc == DONE ? 0 : rc;
+	assert(n >= 1 && n <= 2 && label != NULL);	/* case_opts requires */
+	if ((rc = ctl_tx_begin(c)) != 0)
 		return rc;
+	memset(cl, 0, sizeof cl);
 	for (i = 0; i < n && rc == 0; i++)
-		rc = ctl_q_row(c, "client", ids[i], "SELECT name FROM clients "
-		    "WHERE id = ?1", &names[i], 1);
-	if (rc == 0)
-		rc = ctl_q_exec(c, "INSERT INTO cases (label) VALUES (?1)", "t",
-		    label);
-	id = sqlite3_last_insert_rowid(c->db);
-	for (i = 0; i < n && rc == 0; i++)
-		rc = ctl_q_exec(c, "INSERT INTO case_members (case_id, "
-		    "client_id) VALUES (?1, ?2)", "II", id, ids[i]);
+		rc = ctl_found(c, store_client_row(c->st, ids[i], &cl[i], err,
+		    sizeof err), "client", ids[i], err);
+	if (rc == 0 && store_case_add(c->st, label, ids, (size_t)n, &id, err,
+	    sizeof err) != 0)
+		rc = ctl_ioerr(err);
 	if (rc == 0) {
 		ctl_outf(c, "case %lld added: %s (client %lld %s", id, label,
-		    ids[0], names[0]);
+		    ids[0], cl[0].name);
 		if (n == 2)
-			ctl_outf(c, ", client %lld %s", ids[1], names[1]);
+			ctl_outf(c, ", client %lld %s", ids[1], cl[1].name);
 		ctl_outf(c, ")\n");
 	}
-	free(names[0]);
-	free(names[1]);
+	client_row_free(&cl[0]);
+	client_row_free(&cl[1]);
 	return ctl_tx_end(c, rc);
 }
 
 int
 cmd_case_list(struct ctx *c, int argc, char **argv)
 {
-	sqlite3_stmt *s, *m;
-	int rc, r = 0, r2 = 0, n = 0, k;
+	struct case_row *v;
+	char err[512];
+	size_t i, k, n;
+	int rc;
 
 	if ((rc = ctl_args_none(c, argc, argv)) != 0 ||
 	    (rc = ctl_ctx_open(c)) != 0)
 		return rc == DONE ? 0 : rc;
-	if ((s = ctl_q_prep(c, "SELECT id, label, closed_at FROM cases "
-	    "ORDER BY id", "")) == NULL)
-		return EX_IOERR;
-	while (r2 != -1 && (r = ctl_q_step(c, s)) == 1) {
-		if (n++ == 0)
+	if (store_case_rows(c->st, &v, &n, err, sizeof err) != 0)
+		return ctl_ioerr(err);
+	for (i = 0; i < n; i++) {
+		if (i == 0)
 			printf("%-5s %-7s %-24s %s\n", "ID", "STATUS", "LABEL",
 			    "MEMBERS");
-		printf("%-5lld %-7s ", (long long)sqlite3_column_int64(s, 0),
-		    sqlite3_column_type(s, 2) == SQLITE_NULL ? "open" : "closed");
-		ctl_pad(ctl_ctext(s, 1), 24);
-		if ((m = ctl_q_prep(c, "SELECT l.id, l.name FROM "
-		    "case_members x JOIN clients l ON l.id = x.client_id "
-		    "WHERE x.case_id = ?1 ORDER BY l.id", "I",
-		    (long long)sqlite3_column_int64(s, 0))) == NULL) {
-			r2 = -1;
-			break;
-		}
-		for (k = 0; (r2 = ctl_q_step(c, m)) == 1; k++)
-			printf("%s %lld %s", k ? "," : "",
-			    (long long)sqlite3_column_int64(m, 0),
-			    ctl_ctext(m, 1));
-		sqlite3_finalize(m);
+		printf("%-5lld %-7s ", v[i].id, v[i].closed_at ? "closed" :
+		    "open");
+		ctl_pad(v[i].label, 24);
+		for (k = 0; k < v[i].nmembers; k++)
+			printf("%s %lld %s", k ? "," : "", v[i].member_ids[k],
+			    v[i].member_names[k]);
 		printf("\n");
 	}
-	sqlite3_finalize(s);
-	if (r == -1 || r2 == -1)
-		return EX_IOERR;
+	case_rows_free(v, n);
 	if (n == 0)
 		printf("no cases yet (add one with: nudgectl case add)\n");
 	return 0;
@@ -492,37 +506,35 @@ cmd_case_close(struct ctx *c, int argc, char **argv)
 		{ "cancel-future", no_argument, NULL, O_CANCEL_FUTURE },
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
-	char *v[2], now[TZ_UTC_LEN], err[512], d[64], h[16];
+	struct case_row k;
+	char err[512], d[64], h[16];
 	long long id;
 	long n = 0;
 	time_t first;
 	int ch, rc, cancel = 0;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		if (ch == O_CANCEL_FUTURE)
 			cancel = 1;
-		else if (ch == 'h')
-			return ctl_help(c);
-		else
-			return ctl_badopt(c, ch, argv);
 	}
+	if (rc != 0)
+		return rc == DONE ? 0 : rc;
 	if ((rc = ctl_one_id(c, argc, argv, "case", &id)) != 0 ||
 	    (rc = ctl_tx_begin(c)) != 0)
 		return rc;
-	if ((rc = ctl_q_row(c, "case", id, "SELECT label, closed_at FROM "
-	    "cases WHERE id = ?1", v, 2)) != 0)
+	if ((rc = ctl_found(c, store_case_row(c->st, id, &k, err, sizeof err),
+	    "case", id, err)) != 0)
 		return ctl_tx_end(c, rc);
-	now_utc(now);
 	if (store_case_future(c->st, id, time(NULL), cancel, &n, &first, err,
 	    sizeof err) != 0)
-		rc = ctl_fail(EX_IOERR, "%s", err);
-	else if (v[1] != NULL && !(cancel && n > 0))
+		rc = ctl_ioerr(err);
+	else if (k.closed_at != NULL && !(cancel && n > 0))
 		rc = ctl_fail(EX_DATAERR, "%s: case %lld (%s) is closed "
-		    "already", c->cmd, id, v[0]);
-	else if (v[1] == NULL)
-		rc = ctl_q_exec(c, "UPDATE cases SET closed_at = ?1 WHERE "
-		    "id = ?2", "tI", now, id);
+		    "already", c->cmd, id, k.label);
+	else if (k.closed_at == NULL)
+		rc = store_case_close(c->st, id, time(NULL), err,
+		    sizeof err) != 0 ? ctl_ioerr(err) : 0;
 	if (rc == 0 && n > 0) {
 		tz_format_date(first, d, sizeof d);
 		tz_format_time(first, h, sizeof h);
@@ -537,54 +549,61 @@ cmd_case_close(struct ctx *c, int argc, char **argv)
 		    "cancel %s: nudgectl case close %lld --cancel-future", id, n,
 		    n == 1 ? "" : "s", d, h, n == 1 ? "it" : "them",
 		    n == 1 ? "it" : "them", id);
-	if (rc == 0 && v[1] == NULL)
+	if (rc == 0 && k.closed_at == NULL)
 		ctl_outf(c, "case %lld closed: %s (no more messages for it)\n",
-		    id, v[0]);
-	ctl_free_row(v, 2);
+		    id, k.label);
+	case_row_free(&k);
 	return ctl_tx_end(c, rc);
 }
 
 int
 cmd_case_reopen(struct ctx *c, int argc, char **argv)
 {
-	char *v[2], err[512];
+	struct case_row k;
+	char err[512];
 	long long id;
 	int rc;
 
-	if ((rc = ctl_id_row(c, argc, argv, "case", "SELECT label, closed_at "
-	    "FROM cases WHERE id = ?1", v, 2, &id)) != 0)
+	if ((rc = ctl_id_tx(c, argc, argv, "case", &id)) != 0)
 		return rc == DONE ? 0 : rc;
-	if (v[1] == NULL)
+	if ((rc = ctl_found(c, store_case_row(c->st, id, &k, err, sizeof err),
+	    "case", id, err)) != 0)
+		return ctl_tx_end(c, rc);
+	if (k.closed_at == NULL)
 		rc = ctl_fail(EX_DATAERR, "%s: case %lld (%s) is open", c->cmd,
-		    id, v[0]);
+		    id, k.label);
 	else if (store_case_reopen(c->st, id, err, sizeof err) != 0)
-		rc = ctl_fail(EX_IOERR, "%s", err);
+		rc = ctl_ioerr(err);
 	if (rc == 0)
 		ctl_outf(c, "case %lld reopened: %s (its booked appointments "
-		    "get messages again)\n", id, v[0]);
-	ctl_free_row(v, 2);
+		    "get messages again)\n", id, k.label);
+	case_row_free(&k);
 	return ctl_tx_end(c, rc);
 }
 
 int
 cmd_client_delete(struct ctx *c, int argc, char **argv)
 {
-	char *v[1], err[512], why[256];
+	struct client_row cl;
+	char err[512], why[256];
+	enum store_rc r;
 	long long id;
-	int rc, r;
+	int rc;
 
-	if ((rc = ctl_id_row(c, argc, argv, "client", "SELECT name FROM "
-	    "clients WHERE id = ?1", v, 1, &id)) != 0)
+	if ((rc = ctl_id_tx(c, argc, argv, "client", &id)) != 0)
 		return rc == DONE ? 0 : rc;
+	if ((rc = ctl_found(c, store_client_row(c->st, id, &cl, err,
+	    sizeof err), "client", id, err)) != 0)
+		return ctl_tx_end(c, rc);
 	r = store_client_delete(c->st, id, why, sizeof why, err, sizeof err);
-	if (r == -1)
-		rc = ctl_fail(EX_IOERR, "%s", err);
-	else if (r == 1)
+	if (r == STORE_ERR)
+		rc = ctl_ioerr(err);
+	else if (r == STORE_REFUSED)
 		rc = ctl_fail(EX_DATAERR, "%s: client %lld (%s) is not deleted: "
 		    "%s (use nudgectl client opt-out to send them nothing)",
-		    c->cmd, id, v[0], why);
+		    c->cmd, id, cl.name, why);
 	else
-		ctl_outf(c, "client %lld deleted: %s\n", id, v[0]);
-	ctl_free_row(v, 1);
+		ctl_outf(c, "client %lld deleted: %s\n", id, cl.name);
+	client_row_free(&cl);
 	return ctl_tx_end(c, rc);
 }

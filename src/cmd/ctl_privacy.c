@@ -155,6 +155,30 @@ export_row(void *arg, const struct store_row *r)
 	"The outbox keeps what is listed under messages. Of the other member " \
 	"of a couple, only their name is given."
 
+/* Print what store_export() gathered, as JSON or as text. */
+static void
+export_print(struct export *x, const struct sbuf *head)
+{
+	char *s;
+
+	if (x->json) {
+		/* an empty section is an empty list, not a missing key */
+		for (size_t k = 1; k < NSECTIONS; k++)
+			if (json_object_get(x->root, sections[k]) == NULL)
+				json_object_set_new(x->root, sections[k],
+				    json_array());
+		s = json_dumps(x->root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		if (s != NULL)
+			printf("%s\n", s);
+		free(s);
+		return;
+	}
+	fputs(sbuf_str(head), stdout);
+	for (size_t k = 0; k < NSECTIONS; k++)
+		printf("\n== %s\n%s", sections[k], x->text[k].len > 0 ?
+		    sbuf_str(&x->text[k]) : "  (none)\n");
+}
+
 int
 cmd_client_export(struct ctx *c, int argc, char **argv)
 {
@@ -164,12 +188,13 @@ cmd_client_export(struct ctx *c, int argc, char **argv)
 	};
 	struct export x = { .json = 1 };
 	struct sbuf head = { 0 };
-	char err[512], now[TZ_UTC_LEN], *s;
+	char err[512], now[TZ_UTC_LEN];
 	long long id;
-	int ch, rc, r;
+	enum store_rc r;
+	int ch, rc;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		switch (ch) {
 		case O_FORMAT:
 			if (strcmp(optarg, "json") == 0)
@@ -180,12 +205,10 @@ cmd_client_export(struct ctx *c, int argc, char **argv)
 				return ctl_fail(EX_USAGE, "%s: --format is "
 				    "json or text, not '%s'", c->cmd, optarg);
 			break;
-		case 'h':
-			return ctl_help(c);
-		default:
-			return ctl_badopt(c, ch, argv);
 		}
 	}
+	if (rc != 0)
+		return rc == DONE ? 0 : rc;
 	if ((rc = ctl_one_id(c, argc, argv, "client", &id)) != 0 ||
 	    (rc = ctl_ctx_open(c)) != 0)
 		return rc;
@@ -201,29 +224,16 @@ cmd_client_export(struct ctx *c, int argc, char **argv)
 		    "exported %s by nudgectl.\n%s\n", c->conf->practice.name, id,
 		    now, EXPORT_NOTE);
 	r = store_export(c->st, id, export_row, &x, err, sizeof err);
-	if (r == 1 && x.json) {
-		/* an empty section is an empty list, not a missing key */
-		for (size_t k = 1; k < NSECTIONS; k++)
-			if (json_object_get(x.root, sections[k]) == NULL)
-				json_object_set_new(x.root, sections[k], json_array());
-		s = json_dumps(x.root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		if (s != NULL)
-			printf("%s\n", s);
-		free(s);
-	} else if (r == 1) {
-		fputs(sbuf_str(&head), stdout);
-		for (size_t k = 0; k < NSECTIONS; k++)
-			printf("\n== %s\n%s", sections[k], x.text[k].len > 0 ?
-			    sbuf_str(&x.text[k]) : "  (none)\n");
-	}
+	if (r == STORE_FOUND)
+		export_print(&x, &head);
 	json_decref(x.root);
 	sbuf_free(&head);
 	for (size_t k = 0; k < NSECTIONS; k++)
 		sbuf_free(&x.text[k]);
-	if (r == 0)
+	if (r == STORE_GONE)
 		return ctl_fail(EX_DATAERR, "%s: client %lld does not exist",
 		    c->cmd, id);
-	if (r < 0)
+	if (r == STORE_ERR)
 		return ctl_fail(EX_IOERR, "%s", err);
 	return 0;
 }
@@ -248,93 +258,47 @@ confirm(long long id, const char *name)
 	return strcmp(line, "yes") == 0;
 }
 
-int
-cmd_client_forget(struct ctx *c, int argc, char **argv)
+/*
+ * The values to search for and replace: name, email, phone, and the
+ * phone as E.164 (the outbox holds that) and as bare digits (a tool may).
+ * e164 and digits hold the last two; returns how many in scrub.
+ */
+static size_t
+forget_what(const struct ctx *c, const struct client_row *cl,
+    const char *scrub[6], char e164[PHONE_E164_SIZE], char digits[64])
 {
-	static const struct option lo[] = {
-		{ "yes", no_argument, NULL, O_YES },
-		HELP_OPT, { NULL, 0, NULL, 0 }
-	};
-	struct forget_stats fs;
-	const char *scrub[6];
-	char *v[3], e164[PHONE_E164_SIZE], digits[64], err[512];
-	long long id;
+	char err[256];
 	size_t ns = 0, nd = 0;
-	int ch, rc, yes = 0;
 
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":hy", lo, NULL)) != -1) {
-		switch (ch) {
-		case O_YES:
-		case 'y':
-			yes = 1;
-			break;
-		case 'h':
-			return ctl_help(c);
-		default:
-			return ctl_badopt(c, ch, argv);
-		}
-	}
-	if ((rc = ctl_one_id(c, argc, argv, "client", &id)) != 0 ||
-	    (rc = ctl_ctx_open(c)) != 0)
-		return rc;
-	/* Asked before the transaction: no lock is held while a person reads. */
-	if (!yes) {
-		if ((rc = ctl_q_row(c, "client", id, "SELECT name FROM clients "
-		    "WHERE id = ?1", v, 1)) != 0)
-			return rc;
-		rc = confirm(id, v[0]);
-		ctl_free_row(v, 1);
-		if (!rc)
-			return ctl_fail(1, "%s: not confirmed; nothing was changed",
-			    c->cmd);
-	}
-	if ((rc = ctl_tx_begin(c)) != 0)
-		return rc;
-	/* What to search for, read inside the transaction: as it is now. */
-	if ((rc = ctl_q_row(c, "client", id, "SELECT name, email, phone FROM "
-	    "clients WHERE id = ?1", v, 3)) != 0)
-		return ctl_tx_end(c, rc);
-	scrub[ns++] = v[0];
-	scrub[ns++] = v[1];
-	scrub[ns++] = v[2];
-	if (v[2] != NULL) {
-		/* the outbox holds the number in E.164, a tool may hold digits */
-		if (phone_e164(v[2], c->conf->sms.region ? c->conf->sms.region :
-		    "GB", e164, sizeof e164, err, sizeof err) == 0)
-			scrub[ns++] = e164;
-		for (const char *p = v[2]; *p && nd + 1 < sizeof digits; p++)
-			if (*p >= '0' && *p <= '9')
-				digits[nd++] = *p;
-		digits[nd] = '\0';
-		scrub[ns++] = digits;
-	}
-	rc = store_forget(c->st, id, time(NULL), scrub, ns, &fs, err, sizeof err);
-	if (rc == 1)
-		rc = ctl_fail(EX_TEMPFAIL, "%s: nudged is sending a message to "
-		    "client %lld right now; nothing was changed: try again in a "
-		    "minute", c->cmd, id);
-	else if (rc < 0)
-		rc = ctl_fail(EX_IOERR, "%s", err);
-	else
-		ctl_outf(c, "client %lld forgotten: name, address and phone "
-		    "removed; %d pending message%s cancelled, %d outbox row%s "
-		    "scrubbed, taken out of %d case%s, %d other value%s that "
-		    "quoted them replaced\n", id, fs.cancelled, fs.cancelled == 1 ? "" : "s",
-		    fs.scrubbed, fs.scrubbed == 1 ? "" : "s", fs.cases,
-		    fs.cases == 1 ? "" : "s", fs.replaced,
-		    fs.replaced == 1 ? "" : "s");
-	ctl_free_row(v, 3);
-	if ((rc = ctl_tx_end(c, rc)) != 0)
-		return rc;
-	/* No old page may keep the data: rewrite the file, empty the WAL. */
+	scrub[ns++] = cl->name;
+	scrub[ns++] = cl->email;
+	scrub[ns++] = cl->phone;
+	if (cl->phone == NULL)
+		return ns;
+	if (phone_e164(cl->phone, c->conf->sms.region ? c->conf->sms.region :
+	    "GB", e164, PHONE_E164_SIZE, err, sizeof err) == 0)
+		scrub[ns++] = e164;
+	for (const char *p = cl->phone; *p && nd + 1 < 64; p++)
+		if (*p >= '0' && *p <= '9')
+			digits[nd++] = *p;
+	digits[nd] = '\0';
+	scrub[ns++] = digits;
+	return ns;
+}
+
+/* No old page may keep the data: rewrite the file, empty the WAL. */
+static int
+forget_compact(const struct ctx *c)
+{
+	char err[512];
+
 	switch (store_vacuum(c->st, err, sizeof err)) {
-	case 0:
+	case STORE_OK:
 		printf("database compacted: no copy is left in %s or its -wal "
 		    "file (backups are the practice's to handle)\n",
 		    c->conf->database);
 		return 0;
-	case 1:
+	case STORE_HELD:
 		fprintf(stderr, "nudgectl: warning: another program has %s open, "
 		    "so its -wal file could not be emptied yet; it will be at the "
 		    "next checkpoint\n", c->conf->database);
@@ -345,7 +309,115 @@ cmd_client_forget(struct ctx *c, int argc, char **argv)
 	}
 }
 
+/* client forget's id and --yes.  0, DONE or an exit code. */
+static int
+forget_opts(struct ctx *c, int argc, char **argv, long long *id, int *yes)
+{
+	static const struct option lo[] = {
+		{ "yes", no_argument, NULL, O_YES },
+		HELP_OPT, { NULL, 0, NULL, 0 }
+	};
+	int ch, rc;
+
+	optind = 0;
+	while ((ch = ctl_getopt(c, argc, argv, ":hy", lo, &rc)) != -1) {
+		switch (ch) {
+		case O_YES:
+		case 'y':
+			*yes = 1;
+			break;
+		}
+	}
+	if (rc != 0)
+		return rc;
+	return ctl_one_id(c, argc, argv, "client", id);
+}
+
+int
+cmd_client_forget(struct ctx *c, int argc, char **argv)
+{
+	struct forget_stats fs;
+	const char *scrub[6];
+	struct client_row cl;
+	char e164[PHONE_E164_SIZE], digits[64], err[512];
+	long long id = 0;
+	size_t ns;
+	enum store_rc r;
+	int rc, yes = 0;
+
+	if ((rc = forget_opts(c, argc, argv, &id, &yes)) != 0)
+		return rc == DONE ? 0 : rc;
+	if ((rc = ctl_ctx_open(c)) != 0)
+		return rc;
+	/* Asked before the transaction: no lock is held while a person reads. */
+	if (!yes) {
+		if ((rc = ctl_found(c, store_client_row(c->st, id, &cl, err,
+		    sizeof err), "client", id, err)) != 0)
+			return rc;
+		rc = confirm(id, cl.name);
+		client_row_free(&cl);
+		if (!rc)
+			return ctl_fail(1, "%s: not confirmed; nothing was changed",
+			    c->cmd);
+	}
+	if ((rc = ctl_tx_begin(c)) != 0)
+		return rc;
+	/* What to search for, read inside the transaction: as it is now. */
+	if ((rc = ctl_found(c, store_client_row(c->st, id, &cl, err,
+	    sizeof err), "client", id, err)) != 0)
+		return ctl_tx_end(c, rc);
+	ns = forget_what(c, &cl, scrub, e164, digits);
+	r = store_forget(c->st, id, time(NULL), scrub, ns, &fs, err, sizeof err);
+	if (r == STORE_HELD)
+		rc = ctl_fail(EX_TEMPFAIL, "%s: nudged is sending a message to "
+		    "client %lld right now; nothing was changed: try again in a "
+		    "minute", c->cmd, id);
+	else if (r == STORE_ERR)
+		rc = ctl_fail(EX_IOERR, "%s", err);
+	else
+		ctl_outf(c, "client %lld forgotten: name, address and phone "
+		    "removed; %d pending message%s cancelled, %d outbox row%s "
+		    "scrubbed, taken out of %d case%s, %d other value%s that "
+		    "quoted them replaced\n", id, fs.cancelled,
+		    fs.cancelled == 1 ? "" : "s",
+		    fs.scrubbed, fs.scrubbed == 1 ? "" : "s", fs.cases,
+		    fs.cases == 1 ? "" : "s", fs.replaced,
+		    fs.replaced == 1 ? "" : "s");
+	client_row_free(&cl);
+	if ((rc = ctl_tx_end(c, rc)) != 0)
+		return rc;
+	return forget_compact(c);
+}
+
 /* ---- alert --service-failed ---- */
+
+/* The alert's text; db_failed: the database could not be opened. */
+static void
+alert_body(struct sbuf *b, time_t now, int db_failed)
+{
+	char host[256] = "this machine", when[64], hm[16];
+	const char *env;
+
+	gethostname(host, sizeof host - 1);
+	tz_format_date(now, when, sizeof when);
+	tz_format_time(now, hm, sizeof hm);
+	sbuf_printf(b, "Hello,\n\nnudged stopped on %s and systemd has given "
+	    "up restarting it (%s at %s). Until it runs again, no reminders, "
+	    "homework prompts or failure alerts are sent.\n\n", host, when, hm);
+	/* systemd (v251 and later) tells an OnFailure= unit what happened */
+	if ((env = getenv("MONITOR_SERVICE_RESULT")) != NULL)
+		sbuf_printf(b, "Result: %.64s", env);
+	if ((env = getenv("MONITOR_EXIT_CODE")) != NULL)
+		sbuf_printf(b, ", %.32s", env);
+	if ((env = getenv("MONITOR_EXIT_STATUS")) != NULL)
+		sbuf_printf(b, " %.32s", env);
+	if (getenv("MONITOR_SERVICE_RESULT") != NULL)
+		sbuf_add(b, "\n\n");
+	if (db_failed)
+		sbuf_add(b, "The database could not be opened either.\n\n");
+	sbuf_add(b, "To see why: journalctl -u nudged -n 50\n"
+	    "Then: nudged --check-config, and systemctl restart nudged\n");
+}
 
 int
 cmd_alert(struct ctx *c, int argc, char **argv)
@@ -355,24 +427,20 @@ cmd_alert(struct ctx *c, int argc, char **argv)
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
 	struct sbuf b = { 0 };
-	char host[256] = "this machine", err[512] = "", when[64], hm[16];
-	char mask[64];
-	const char *env;
+	char err[512] = "", mask[64];
 	time_t now = time(NULL);
 	int ch, rc, failed = 0, res;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		switch (ch) {
 		case O_SERVICE_FAILED:
 			failed = 1;
 			break;
-		case 'h':
-			return ctl_help(c);
-		default:
-			return ctl_badopt(c, ch, argv);
 		}
 	}
+	if (rc != 0)
+		return rc == DONE ? 0 : rc;
 	if ((rc = ctl_no_args(c, argc, argv)) != 0)
 		return rc;
 	if (!failed)
@@ -387,25 +455,7 @@ cmd_alert(struct ctx *c, int argc, char **argv)
 	if (rc != 0)
 		fprintf(stderr, "nudgectl: warning: the alert goes without an "
 		    "outbox row\n");
-	gethostname(host, sizeof host - 1);
-	tz_format_date(now, when, sizeof when);
-	tz_format_time(now, hm, sizeof hm);
-	sbuf_printf(&b, "Hello,\n\nnudged stopped on %s and systemd has given "
-	    "up restarting it (%s at %s). Until it runs again, no reminders, "
-	    "homework prompts or failure alerts are sent.\n\n", host, when, hm);
-	/* systemd (v251 and later) tells an OnFailure= unit what happened */
-	if ((env = getenv("MONITOR_SERVICE_RESULT")) != NULL)
-		sbuf_printf(&b, "Result: %.64s", env);
-	if ((env = getenv("MONITOR_EXIT_CODE")) != NULL)
-		sbuf_printf(&b, ", %.32s", env);
-	if ((env = getenv("MONITOR_EXIT_STATUS")) != NULL)
-		sbuf_printf(&b, " %.32s", env);
-	if (getenv("MONITOR_SERVICE_RESULT") != NULL)
-		sbuf_add(&b, "\n\n");
-	if (rc != 0)
-		sbuf_add(&b, "The database could not be opened either.\n\n");
-	sbuf_add(&b, "To see why: journalctl -u nudged -n 50\n"
-	    "Then: nudged --check-config, and systemctl restart nudged\n");
+	alert_body(&b, now, rc != 0);
 	res = deliver_notify(c->conf, c->st, "nudged has stopped: reminders "
 	    "are not being sent", sbuf_str(&b), now, err, sizeof err);
 	sbuf_free(&b);

@@ -93,8 +93,10 @@ outbox_table(const struct outbox_row *r, size_t n)
 	}
 }
 
-int
-cmd_outbox(struct ctx *c, int argc, char **argv)
+/* outbox's options into f, since and until.  0, DONE or an exit code. */
+static int
+outbox_opts(struct ctx *c, int argc, char **argv, struct outbox_filter *f,
+    const char **since, const char **until)
 {
 	static const struct option lo[] = {
 		{ "failed", no_argument, NULL, O_FAILED },
@@ -105,50 +107,55 @@ cmd_outbox(struct ctx *c, int argc, char **argv)
 		{ "limit", required_argument, NULL, O_LIMIT },
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
-	struct outbox_filter f = { NULL, 0, 0, 0, 50 };
-	struct outbox_row *r;
-	const char *since = NULL, *until = NULL;
-	char err[512];
 	enum msg_status st;
-	size_t n;
 	int ch, rc;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-		rc = 0;
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		switch (ch) {
 		case O_FAILED:
-			f.status = "failed";
+			f->status = "failed";
 			break;
 		case O_STATUS:
 			if (msg_status_parse(optarg, &st) == -1)
 				return ctl_fail(EX_USAGE, "%s: --status is one of "
 				    "pending, sending, sent, failed, skipped, "
 				    "cancelled; not '%s'", c->cmd, optarg);
-			f.status = msg_status_name(st);
+			f->status = msg_status_name(st);
 			break;
 		case O_CLIENT:
-			rc = ctl_id_arg(c, "--client", optarg, &f.client_id);
+			rc = ctl_id_arg(c, "--client", optarg, &f->client_id);
 			break;
 		case O_SINCE:
-			since = optarg;
+			*since = optarg;
 			break;
 		case O_UNTIL:
-			until = optarg;
+			*until = optarg;
 			break;
 		case O_LIMIT:
-			rc = ctl_num(c, "--limit", optarg, 1, 1000000, &f.limit);
+			rc = ctl_num(c, "--limit", optarg, 1, 1000000, &f->limit);
 			break;
-		case 'h':
-			return ctl_help(c);
-		default:
-			return ctl_badopt(c, ch, argv);
 		}
 		if (rc != 0)
 			return rc;
 	}
-	if ((rc = ctl_no_args(c, argc, argv)) != 0)
+	if (rc != 0)
 		return rc;
+	return ctl_no_args(c, argc, argv);
+}
+
+int
+cmd_outbox(struct ctx *c, int argc, char **argv)
+{
+	struct outbox_filter f = { NULL, 0, 0, 0, 50 };
+	struct outbox_row *r;
+	const char *since = NULL, *until = NULL;
+	char err[512];
+	size_t n;
+	int rc;
+
+	if ((rc = outbox_opts(c, argc, argv, &f, &since, &until)) != 0)
+		return rc == DONE ? 0 : rc;
 	if ((rc = ctl_ctx_open(c)) != 0 ||
 	    (rc = outbox_dates(c, since, until, &f)) != 0)
 		return rc;
@@ -163,6 +170,61 @@ cmd_outbox(struct ctx *c, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * The week (Monday to Sunday, local time) holding the local date y-mo-d:
+ * [from, until) in UTC, and its Monday as "YYYY-MM-DD" in monday.  0 or
+ * an exit code (reported).
+ */
+static int
+report_week(const struct ctx *c, int y, int mo, int d, time_t *from,
+    time_t *until, char monday[static 16])
+{
+	int wd = (int)((tz_days_from_civil(y, mo, d) % 7 + 7 + 3) % 7);
+
+	tz_date_add_days(&y, &mo, &d, -wd);
+	snprintf(monday, 16, "%04d-%02d-%02d", y, mo, d);
+	if (tz_local_to_utc(y, mo, d, 0, 0, 0, from) == -1)
+		return ctl_fail(EX_USAGE, "%s: cannot place that week", c->cmd);
+	tz_date_add_days(&y, &mo, &d, 7);
+	if (tz_local_to_utc(y, mo, d, 0, 0, 0, until) == -1)
+		return ctl_fail(EX_USAGE, "%s: cannot place that week", c->cmd);
+	return 0;
+}
+
+/* One line per client and the totals; names padded to w columns. */
+static void
+report_table(const struct report_row *r, size_t n, int w, const char *monday)
+{
+	struct report_row tot = { 0, NULL, 0, 0, 0, 0, 0 };
+	size_t i;
+
+	printf("%-6s ", "CLIENT");
+	ctl_pad("NAME", w);
+	printf(" %5s %7s %10s %8s %8s\n", "SENT", "FAILED", "CANCELLED",
+	    "SKIPPED", "WAITING");
+	for (i = 0; i < n; i++) {
+		if (r[i].client_id != 0)
+			printf("%-6lld ", r[i].client_id);
+		else
+			printf("%-6s ", "-");
+		ctl_pad(r[i].name ? r[i].name : "(no client)", w);
+		printf(" %5ld %7ld %10ld %8ld %8ld\n", r[i].sent, r[i].failed,
+		    r[i].cancelled, r[i].skipped, r[i].waiting);
+		tot.sent += r[i].sent;
+		tot.failed += r[i].failed;
+		tot.cancelled += r[i].cancelled;
+		tot.skipped += r[i].skipped;
+		tot.waiting += r[i].waiting;
+	}
+	printf("%-6s ", "");
+	ctl_pad("total", w);
+	printf(" %5ld %7ld %10ld %8ld %8ld\n", tot.sent, tot.failed,
+	    tot.cancelled, tot.skipped, tot.waiting);
+	if (tot.failed > 0)
+		printf("Why they failed: nudgectl outbox --status failed --since "
+		    "%s\n", monday);
+}
+
 int
 cmd_report(struct ctx *c, int argc, char **argv)
 {
@@ -171,23 +233,20 @@ cmd_report(struct ctx *c, int argc, char **argv)
 		HELP_OPT, { NULL, 0, NULL, 0 }
 	};
 	struct report_row *r;
-	struct report_row tot = { 0, NULL, 0, 0, 0, 0, 0 };
 	const char *date = NULL;
-	char err[512], d1[64], d2[64];
+	char err[512], d1[64], d2[64], monday[16];
 	size_t n, i, w = 6, x;
-	int ch, rc, y, mo, d, wd, my, mm, md;
-	time_t from, until, t;
+	int ch, rc, y, mo, d;
+	time_t from = 0, until = 0;
 	struct tm tm;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		if (ch == O_WEEK)	/* the only report there is, so far */
 			date = optarg;	/* --week=DATE; else DATE follows */
-		else if (ch == 'h')
-			return ctl_help(c);
-		else
-			return ctl_badopt(c, ch, argv);
 	}
+	if (rc != 0)
+		return rc == DONE ? 0 : rc;
 	if (date == NULL && optind < argc)
 		date = argv[optind++];
 	if ((rc = ctl_no_args(c, argc, argv)) != 0)
@@ -201,56 +260,21 @@ cmd_report(struct ctx *c, int argc, char **argv)
 		tz_to_local(time(NULL), &tm);
 		y = tm.tm_year + 1900, mo = tm.tm_mon + 1, d = tm.tm_mday;
 	}
-	/* The week is Monday to Sunday, local time. */
-	wd = (int)((tz_days_from_civil(y, mo, d) % 7 + 7 + 3) % 7);
-	tz_date_add_days(&y, &mo, &d, -wd);
-	my = y, mm = mo, md = d;
-	if (tz_local_to_utc(y, mo, d, 0, 0, 0, &from) == -1)
-		return ctl_fail(EX_USAGE, "%s: cannot place that week", c->cmd);
-	tz_date_add_days(&y, &mo, &d, 7);
-	if (tz_local_to_utc(y, mo, d, 0, 0, 0, &until) == -1)
-		return ctl_fail(EX_USAGE, "%s: cannot place that week", c->cmd);
+	if ((rc = report_week(c, y, mo, d, &from, &until, monday)) != 0)
+		return rc;
 	if (store_report(c->st, from, until, &r, &n, err, sizeof err) != 0)
 		return ctl_fail(EX_IOERR, "%s", err);
 	tz_format_date(from, d1, sizeof d1);
-	t = until - 12L * 3600;		/* Sunday, whatever the clocks did */
-	tz_format_date(t, d2, sizeof d2);
+	/* Sunday, whatever the clocks did */
+	tz_format_date(until - 12L * 3600, d2, sizeof d2);
 	printf("Messages due from %s to %s\n", d1, d2);
 	for (i = 0; i < n; i++)
 		if (r[i].name != NULL && (x = utf8_width(r[i].name)) > w)
 			w = x;
-	if (w > 40)
-		w = 40;
-	if (n == 0) {
+	if (n == 0)
 		printf("no messages that week\n");
-		store_report_free(r, n);
-		return 0;
-	}
-	printf("%-6s ", "CLIENT");
-	ctl_pad("NAME", (int)w);
-	printf(" %5s %7s %10s %8s %8s\n", "SENT", "FAILED", "CANCELLED",
-	    "SKIPPED", "WAITING");
-	for (i = 0; i < n; i++) {
-		if (r[i].client_id != 0)
-			printf("%-6lld ", r[i].client_id);
-		else
-			printf("%-6s ", "-");
-		ctl_pad(r[i].name ? r[i].name : "(no client)", (int)w);
-		printf(" %5ld %7ld %10ld %8ld %8ld\n", r[i].sent, r[i].failed,
-		    r[i].cancelled, r[i].skipped, r[i].waiting);
-		tot.sent += r[i].sent;
-		tot.failed += r[i].failed;
-		tot.cancelled += r[i].cancelled;
-		tot.skipped += r[i].skipped;
-		tot.waiting += r[i].waiting;
-	}
-	printf("%-6s ", "");
-	ctl_pad("total", (int)w);
-	printf(" %5ld %7ld %10ld %8ld %8ld\n", tot.sent, tot.failed,
-	    tot.cancelled, tot.skipped, tot.waiting);
-	if (tot.failed > 0)
-		printf("Why they failed: nudgectl outbox --status failed --since "
-		    "%04d-%02d-%02d\n", my, mm, md);
+	else
+		report_table(r, n, w > 40 ? 40 : (int)w, monday);
 	store_report_free(r, n);
 	return 0;
 }

@@ -42,7 +42,7 @@ last_pass(struct ctx *c)
 	time_t t;
 
 	/* "STAMP PLANNED SENT FAILED SKIPPED CANCELLED PENDING", each checked */
-	if (store_state_get(c->st, "pass.last", &v) == 1 && v != NULL &&
+	if (store_state_get(c->st, "pass.last", &v) == STORE_FOUND && v != NULL &&
 	    (tok = strtok_r(v, " ", &save)) != NULL &&
 	    strlen(tok) < sizeof(stamp)) {
 		snprintf(stamp, sizeof(stamp), "%s", tok);
@@ -78,7 +78,7 @@ channel(struct ctx *c, enum chan ch, const struct store_status *s)
 	int paused = 0;
 
 	printf("%-5s        ", chan_name(ch));
-	if (store_state_get(c->st, pause_key[ch], &v) == 1 && v != NULL) {
+	if (store_state_get(c->st, pause_key[ch], &v) == STORE_FOUND && v != NULL) {
 		why = strchr(v, ' ');
 		why = why ? why + 1 : v;
 		/* As in the digest: a server's reply may quote an address. */
@@ -97,6 +97,84 @@ channel(struct ctx *c, enum chan ch, const struct store_status *s)
 	return paused;
 }
 
+/* Whether a nudged delivers from the database (its lock). */
+static void
+status_service(const struct ctx *c)
+{
+	long pid;
+	enum store_rc held;
+
+	printf("database:    %s\n", c->conf->database);
+	held = store_lock_holder(c->conf->database, &pid);
+	if (held == STORE_HELD && pid > 0)
+		printf("service:     running (pid %ld)\n", pid);
+	else if (held == STORE_HELD)
+		printf("service:     running\n");
+	else if (held == STORE_OK)
+		printf("service:     not running (no nudged delivers from this "
+		    "database)\n");
+	else
+		printf("service:     unknown (cannot read the lock file)\n");
+}
+
+/* The outbox's numbers: waiting, the next one, since, unreadable rows. */
+static void
+status_counts(const struct store_status *s, time_t since)
+{
+	char buf[32], stamp[TZ_UTC_LEN];
+	struct tm tm;
+
+	printf("waiting:     %ld message%s", s->waiting, s->waiting == 1 ? "" :
+	    "s");
+	if (s->next_id != 0) {
+		tz_format_utc(s->next_at, stamp);
+		printf("; next: message %lld by %s, %s", s->next_id,
+		    chan_name(s->next_chan), ctl_when_short(stamp, buf,
+		    sizeof buf));
+	}
+	printf("\n");
+	tz_to_local(since, &tm);
+	printf("since %04d-%02d-%02d: %ld sent, %ld failed%s\n",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, s->sent_since,
+	    s->failed_since, s->failed_since ? " (see: nudgectl outbox --status "
+	    "failed)" : "");
+	printf("unreadable:  %ld booking row%s%s\n", s->bad_rows,
+	    s->bad_rows == 1 ? "" : "s", s->bad_rows ? " (see: nudgectl "
+	    "problems)" : "");
+}
+
+/* The failure digest's line; 1 (why gets ", ...") when something waits. */
+static int
+status_digest(struct ctx *c, const struct store_status *s, struct sbuf *why)
+{
+	char buf[32], *last = NULL;
+	int attention = 0;
+	time_t t;
+
+	printf("digest:      ");
+	if (store_state_get(c->st, "alert.last", &last) ==
+	    STORE_FOUND && last != NULL &&
+	    tz_parse_utc(last, &t) == 0)
+		printf("last sent %s", ctl_when_short(last, buf, sizeof buf));
+	else
+		printf("none sent yet");
+	printf("; %ld failure%s and %ld unreadable row%s not yet reported\n",
+	    s->failed_unreported, s->failed_unreported == 1 ? "" : "s",
+	    s->bad_unreported, s->bad_unreported == 1 ? "" : "s");
+	free(last);
+	if (s->failed_unreported > 0) {
+		attention = 1;
+		sbuf_printf(why, ", %ld failed message%s not yet reported",
+		    s->failed_unreported, s->failed_unreported == 1 ? "" : "s");
+	}
+	if (s->bad_rows > 0) {
+		attention = 1;
+		sbuf_printf(why, ", %ld unreadable row%s", s->bad_rows,
+		    s->bad_rows == 1 ? "" : "s");
+	}
+	return attention;
+}
+
 int
 cmd_status(struct ctx *c, int argc, char **argv)
 {
@@ -107,21 +185,17 @@ cmd_status(struct ctx *c, int argc, char **argv)
 	struct store_status s;
 	struct sbuf why = { NULL, 0, 0 };
 	const char *since_s = NULL;
-	char err[512], buf[32], stamp[TZ_UTC_LEN], *last = NULL;
-	time_t since = 0, t;
-	long pid;
-	int ch, rc, k, held, attention = 0;
-	struct tm tm;
+	char err[512];
+	time_t since = 0;
+	int ch, rc, k, attention = 0;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, ":h", lo, &rc)) != -1) {
 		if (ch == O_SINCE)
 			since_s = optarg;
-		else if (ch == 'h')
-			return ctl_help(c);
-		else
-			return ctl_badopt(c, ch, argv);
 	}
+	if (rc != 0)
+		return rc == DONE ? 0 : rc;
 	if ((rc = ctl_no_args(c, argc, argv)) != 0 ||
 	    (rc = ctl_ctx_open(c)) != 0)
 		return rc;
@@ -132,18 +206,7 @@ cmd_status(struct ctx *c, int argc, char **argv)
 		since = time(NULL) - 7L * 86400;
 	if (store_status_read(c->st, since, &s, err, sizeof err) != 0)
 		return ctl_fail(EX_IOERR, "%s", err);
-
-	printf("database:    %s\n", c->conf->database);
-	held = store_lock_holder(c->conf->database, &pid);
-	if (held == 1 && pid > 0)
-		printf("service:     running (pid %ld)\n", pid);
-	else if (held == 1)
-		printf("service:     running\n");
-	else if (held == 0)
-		printf("service:     not running (no nudged delivers from this "
-		    "database)\n");
-	else
-		printf("service:     unknown (cannot read the lock file)\n");
+	status_service(c);
 	last_pass(c);
 	for (k = 0; k < CHAN_N; k++)
 		if (channel(c, (enum chan)k, &s)) {
@@ -151,44 +214,9 @@ cmd_status(struct ctx *c, int argc, char **argv)
 			sbuf_printf(&why, ", %s channel paused",
 			    chan_name((enum chan)k));
 		}
-	printf("waiting:     %ld message%s", s.waiting, s.waiting == 1 ? "" :
-	    "s");
-	if (s.next_id != 0) {
-		tz_format_utc(s.next_at, stamp);
-		printf("; next: message %lld by %s, %s", s.next_id,
-		    chan_name(s.next_chan), ctl_when_short(stamp, buf,
-		    sizeof buf));
-	}
-	printf("\n");
-	tz_to_local(since, &tm);
-	printf("since %04d-%02d-%02d: %ld sent, %ld failed%s\n",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, s.sent_since,
-	    s.failed_since, s.failed_since ? " (see: nudgectl outbox --status "
-	    "failed)" : "");
-	printf("unreadable:  %ld booking row%s%s\n", s.bad_rows,
-	    s.bad_rows == 1 ? "" : "s", s.bad_rows ? " (see: nudgectl "
-	    "problems)" : "");
+	status_counts(&s, since);
 	attention |= ctl_cal_status(c, &why);	/* calendar feeds (issue 10) */
-	printf("digest:      ");
-	if (store_state_get(c->st, "alert.last", &last) == 1 && last != NULL &&
-	    tz_parse_utc(last, &t) == 0)
-		printf("last sent %s", ctl_when_short(last, buf, sizeof buf));
-	else
-		printf("none sent yet");
-	printf("; %ld failure%s and %ld unreadable row%s not yet reported\n",
-	    s.failed_unreported, s.failed_unreported == 1 ? "" : "s",
-	    s.bad_unreported, s.bad_unreported == 1 ? "" : "s");
-	free(last);
-	if (s.failed_unreported > 0) {
-		attention = 1;
-		sbuf_printf(&why, ", %ld failed message%s not yet reported",
-		    s.failed_unreported, s.failed_unreported == 1 ? "" : "s");
-	}
-	if (s.bad_rows > 0) {
-		attention = 1;
-		sbuf_printf(&why, ", %ld unreadable row%s", s.bad_rows,
-		    s.bad_rows == 1 ? "" : "s");
-	}
+	attention |= status_digest(c, &s, &why);
 	if (attention)
 		printf("ATTENTION:   %s\n", sbuf_str(&why) + 2);
 	else

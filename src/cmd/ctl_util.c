@@ -1,7 +1,7 @@
 /*
  * ctl_util: the helpers every nudgectl command uses (options, errors,
- * output, opening the config and database, transactions, the statement
- * binder).  Split from ctl.c so calls go one way: ctl.c dispatches to the
+ * output, opening the config and database, transactions, reporting the
+ * store's outcomes).  Split from ctl.c so calls go one way: ctl.c dispatches to the
  * command files, and they (and ctl.c) call down into this file.
  */
 #include <getopt.h>
@@ -16,8 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include "conf/conf.h"
 #include "cmd/ctl.h"
 #include "base/log.h"
@@ -30,19 +28,28 @@
 /* The service's group (systemd/nudged.sysusers). */
 #define CTL_GROUP	"nudged"
 
-/* One line on stderr; control characters from user data become '?'. */
-int
-ctl_fail(int code, const char *fmt, ...)
+/* fmt into buf, one line: control characters from user data become '?'. */
+static void
+line_vformat(char *buf, size_t len, const char *fmt, va_list ap)
 {
-	char buf[1024], *p;
-	va_list ap;
+	char *p;
 
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
+	vsnprintf(buf, len, fmt, ap);
 	for (p = buf; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
+}
+
+/* One line on stderr. */
+int
+ctl_fail(int code, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	line_vformat(buf, sizeof buf, fmt, ap);
+	va_end(ap);
 	fprintf(stderr, "nudgectl: %s\n", buf);
 	return code;
 }
@@ -51,15 +58,12 @@ ctl_fail(int code, const char *fmt, ...)
 void
 ctl_warn(const struct ctx *c, const char *fmt, ...)
 {
-	char buf[1024], *p;
+	char buf[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
+	line_vformat(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	for (p = buf; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
 	fprintf(stderr, "nudgectl: %s: warning: %s\n", c->cmd, buf);
 }
 
@@ -138,21 +142,35 @@ ctl_one_id(const struct ctx *c, int argc, char **argv, const char *what,
 	return ctl_id_arg(c, what, argv[optind], id);
 }
 
+int
+ctl_getopt(struct ctx *c, int argc, char **argv, const char *shorts,
+    const struct option *lo, int *rc)
+{
+	int ch = getopt_long(argc, argv, shorts, lo, NULL);
+
+	*rc = 0;
+	if (ch == 'h') {
+		ctl_help(c);
+		*rc = DONE;
+		return -1;
+	}
+	if (ch == ':' || ch == '?') {
+		*rc = ctl_badopt(c, ch, argv);
+		return -1;
+	}
+	return ch;
+}
+
 static int
 opts_none(struct ctx *c, int argc, char **argv)
 {
 	static const struct option lo[] = { HELP_OPT, { NULL, 0, NULL, 0 } };
-	int ch;
+	int rc;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-		if (ch == 'h') {
-			ctl_help(c);
-			return DONE;
-		}
-		return ctl_badopt(c, ch, argv);
-	}
-	return 0;
+	while (ctl_getopt(c, argc, argv, ":h", lo, &rc) != -1)
+		continue;
+	return rc;
 }
 
 /* No option but --help, and no arguments.  0, DONE or an exit code. */
@@ -210,6 +228,29 @@ ctl:
 	    "(line break, tab, ...)", c->cmd, what);
 utf:
 	return ctl_fail(EX_DATAERR, "%s: %s is not valid UTF-8", c->cmd, what);
+}
+
+int
+ctl_mode_arg(const struct ctx *c, const char *s, enum appt_mode *mode)
+{
+	if (appt_mode_parse(s, mode) == -1)
+		return ctl_fail(EX_USAGE, "%s: --mode is in_person, online or "
+		    "phone, not '%s'", c->cmd, s);
+	return 0;
+}
+
+int
+ctl_video_arg(const struct ctx *c, const char *url)
+{
+	int rc;
+
+	if ((rc = ctl_text_ok(c, "--video-url", url, 500)) != 0)
+		return rc;
+	if ((strncmp(url, "https://", 8) != 0 &&
+	    strncmp(url, "http://", 7) != 0) || strchr(url, ' ') != NULL)
+		return ctl_fail(EX_DATAERR, "%s: --video-url must be an "
+		    "http(s):// link without spaces", c->cmd);
+	return 0;
 }
 
 /*
@@ -298,9 +339,9 @@ ctl_ctx_open(struct ctx *c)
 	if (c->init) {
 		r = store_perm_mkdir(c->conf->database, CTL_GROUP, err,
 		    sizeof err);
-		if (r == -1)
+		if (r == STORE_ERR)
 			return ctl_fail(EX_IOERR, "%s", err);
-		if (r == 1)
+		if (r == STORE_NEW)
 			printf("%s\n", err);
 	}
 	created = c->init && access(c->conf->database, F_OK) == -1;
@@ -313,7 +354,6 @@ ctl_ctx_open(struct ctx *c)
 	if (created && geteuid() == 0 &&
 	    store_perm_give(c->conf->database, CTL_GROUP, err, sizeof err) != 0)
 		return ctl_fail(EX_IOERR, "%s", err);
-	c->db = store_db(c->st);
 	return 0;
 }
 
@@ -367,155 +407,36 @@ ctl_tx_end(struct ctx *c, int rc)
 	return 0;
 }
 
-/*
- * Prepare sql and bind parameters ?1, ?2, ... from types: 't' const char *
- * (NULL binds NULL), 'i' int, 'I' long long.  NULL on error (reported).
- */
-static sqlite3_stmt *
-q_vprep(struct ctx *c, const char *sql, const char *types, va_list ap)
-{
-	sqlite3_stmt *s;
-	const char *v;
-	int i, rc = SQLITE_OK;
-
-	if (sqlite3_prepare_v2(c->db, sql, -1, &s, NULL) != SQLITE_OK) {
-		ctl_dberr(c);
-		return NULL;
-	}
-	for (i = 0; types[i] != '\0' && rc == SQLITE_OK; i++) {
-		switch (types[i]) {
-		case 't':
-			v = va_arg(ap, const char *);
-			rc = v == NULL ? sqlite3_bind_null(s, i + 1) :
-			    sqlite3_bind_text(s, i + 1, v, -1, SQLITE_TRANSIENT);
-			break;
-		case 'i':
-			rc = sqlite3_bind_int(s, i + 1, va_arg(ap, int));
-			break;
-		default:
-			rc = sqlite3_bind_int64(s, i + 1, va_arg(ap, long long));
-			break;
-		}
-	}
-	if (rc != SQLITE_OK) {
-		ctl_dberr(c);
-		sqlite3_finalize(s);
-		return NULL;
-	}
-	return s;
-}
-
-sqlite3_stmt *
-ctl_q_prep(struct ctx *c, const char *sql, const char *types, ...)
-{
-	sqlite3_stmt *s;
-	va_list ap;
-
-	va_start(ap, types);
-	s = q_vprep(c, sql, types, ap);
-	va_end(ap);
-	return s;
-}
-
-/* A statement without rows.  0, or EX_IOERR (reported). */
 int
-ctl_q_exec(struct ctx *c, const char *sql, const char *types, ...)
+ctl_ioerr(const char *err)
 {
-	sqlite3_stmt *s;
-	va_list ap;
-	int rc;
-
-	va_start(ap, types);
-	s = q_vprep(c, sql, types, ap);
-	va_end(ap);
-	if (s == NULL)
-		return EX_IOERR;
-	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : ctl_dberr(c);
-	sqlite3_finalize(s);
-	return rc;
+	return ctl_fail(EX_IOERR, "%s", err);
 }
 
-/* Step: 1 a row, 0 done, -1 error (reported). */
 int
-ctl_q_step(struct ctx *c, sqlite3_stmt *s)
+ctl_found(const struct ctx *c, int found, const char *what, long long id,
+    const char *err)
 {
-	int rc = sqlite3_step(s);
-
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc == SQLITE_DONE)
+	switch (found) {
+	case STORE_FOUND:
 		return 0;
-	ctl_dberr(c);
-	return -1;
-}
-
-static char *
-col(sqlite3_stmt *s, int i)
-{
-	return xstrdup((const char *)sqlite3_column_text(s, i));
-}
-
-const char *
-ctl_ctext(sqlite3_stmt *s, int i)
-{
-	const char *v = (const char *)sqlite3_column_text(s, i);
-
-	return v != NULL ? v : "";
-}
-
-/*
- * A row of one of the contract's tables, as text.  Returns 0 when found
- * (columns copied into v[0..n-1], caller frees), else an exit code with
- * the error reported: 65 "<what> N does not exist", 74 database.
- */
-int
-ctl_q_row(struct ctx *c, const char *what, long long id, const char *sql,
-    char **v, int n)
-{
-	sqlite3_stmt *s;
-	int i, r;
-
-	if ((s = ctl_q_prep(c, sql, "I", id)) == NULL)
-		return EX_IOERR;
-	r = ctl_q_step(c, s);
-	for (i = 0; i < n; i++)
-		v[i] = r == 1 ? col(s, i) : NULL;
-	sqlite3_finalize(s);
-	if (r == -1)
-		return EX_IOERR;
-	if (r == 0)
+	case STORE_GONE:
 		return ctl_fail(EX_DATAERR, "%s: %s %lld does not exist",
 		    c->cmd, what, id);
-	return 0;
+	default:
+		return ctl_ioerr(err);
+	}
 }
 
-void
-ctl_free_row(char **v, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		free(v[i]);
-}
-
-/*
- * The start of cancel, client opt-out, case close, ...: the command's
- * one id (ctl_args_id), a transaction, and that row (ctl_q_row).  0: go
- * on inside the transaction; else DONE or an exit code, with nothing
- * left open.
- */
 int
-ctl_id_row(struct ctx *c, int argc, char **argv, const char *what,
-    const char *sql, char **v, int n, long long *id)
+ctl_id_tx(struct ctx *c, int argc, char **argv, const char *what,
+    long long *id)
 {
 	int rc;
 
-	if ((rc = ctl_args_id(c, argc, argv, what, id)) != 0 ||
-	    (rc = ctl_tx_begin(c)) != 0)
+	if ((rc = ctl_args_id(c, argc, argv, what, id)) != 0)
 		return rc;
-	if ((rc = ctl_q_row(c, what, *id, sql, v, n)) != 0)
-		return ctl_tx_end(c, rc);
-	return 0;
+	return ctl_tx_begin(c);
 }
 
 /*

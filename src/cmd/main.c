@@ -182,9 +182,9 @@ main_take_over(const struct conf *c, struct store *st, time_t now)
 	if (store_perm_repair(c->database, err, sizeof(err)) > 0)
 		log_warn("database files had the wrong mode or group, "
 		    "repaired: %s", err);
-	if ((r = store_lock(st, err, sizeof(err))) != 0) {
+	if ((r = store_lock(st, err, sizeof(err))) != STORE_OK) {
 		log_err("%s", err);
-		return r == 1 ? EX_TEMPFAIL : EX_IOERR;
+		return r == STORE_HELD ? EX_TEMPFAIL : EX_IOERR;
 	}
 	if (store_recover(st, now, &rec, err, sizeof(err)) != 0) {
 		log_err("%s", err);

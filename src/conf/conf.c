@@ -74,7 +74,7 @@ load_closed(struct conf_ld *ld, const config_setting_t *g)
 	int y, m, d;
 
 	if (conf_get_strlist(ld, g, "closed", NULL, "[\"2026-12-25\"]",
-	    add_closed, ld->c) != 1)
+	    add_closed, ld->c) != CONF_SET)
 		return;
 	for (unsigned i = 0; (e = config_setting_get_elem(s, i)) != NULL; i++)
 		if ((v = config_setting_get_string(e)) != NULL &&
@@ -92,11 +92,12 @@ load_practice(struct conf_ld *ld, const config_setting_t *root)
 
 	if (g == NULL && conf_member(root, "practice") != NULL)
 		return;		/* not a group: already reported */
-	if (conf_get_str(ld, g, "name", &c->practice.name) == 0)
+	if (conf_get_str(ld, g, "name", &c->practice.name) == CONF_ABSENT)
 		conf_missing(ld, "practice.name", NULL);
-	if (conf_get_str(ld, g, "practitioner", &c->practice.practitioner) == 0)
+	if (conf_get_str(ld, g, "practitioner",
+	    &c->practice.practitioner) == CONF_ABSENT)
 		conf_missing(ld, "practice.practitioner", NULL);
-	if (conf_get_str(ld, g, "email", &c->practice.email) == 0)
+	if (conf_get_str(ld, g, "email", &c->practice.email) == CONF_ABSENT)
 		conf_missing(ld, "practice.email", NULL);
 	else if (c->practice.email != NULL &&
 	    (strchr(c->practice.email, '@') == NULL ||
@@ -104,7 +105,7 @@ load_practice(struct conf_ld *ld, const config_setting_t *root)
 		conf_err(ld, conf_member(g, "email"), "'email' = \"%s\" is "
 		    "not an email address such as \"christian@example.org\"",
 		    c->practice.email);
-	if (conf_get_str(ld, g, "timezone", &c->practice.timezone) == 1 &&
+	if (conf_get_str(ld, g, "timezone", &c->practice.timezone) == CONF_SET &&
 	    !tz_valid(c->practice.timezone)) {
 		s = conf_member(g, "timezone");
 		conf_err(ld, s, "unknown time zone \"%s\" (use a tz database "
@@ -122,7 +123,7 @@ load_email(struct conf_ld *ld, const config_setting_t *root)
 	struct conf *c = ld->c;
 	config_setting_t *g = conf_sub(ld, root, "email", email_keys);
 	char *tls = NULL;
-	int r;
+	enum conf_got r;
 
 	if (g == NULL) {
 		c->email.enabled = 0;
@@ -130,14 +131,14 @@ load_email(struct conf_ld *ld, const config_setting_t *root)
 	}
 	conf_get_bool(ld, g, "enabled", &c->email.enabled);
 	r = conf_get_str(ld, g, "url", &c->email.url);
-	if (r == 0 && c->email.enabled)
+	if (r == CONF_ABSENT && c->email.enabled)
 		conf_missing(ld, "email.url", "email is enabled");
-	if (r == 1 && !conf_has_scheme(c->email.url, "smtp://") &&
+	if (r == CONF_SET && !conf_has_scheme(c->email.url, "smtp://") &&
 	    !conf_has_scheme(c->email.url, "smtps://"))
 		conf_err(ld, conf_member(g, "url"), "'url' must start with "
 		    "smtp:// (STARTTLS) or smtps:// (implicit TLS), such as "
 		    "\"smtp://mail.example.org:587\"");
-	if (conf_get_str(ld, g, "tls", &tls) == 1) {
+	if (conf_get_str(ld, g, "tls", &tls) == CONF_SET) {
 		if (strcmp(tls, "required") == 0)
 			c->email.tls_required = 1;
 		else if (strcmp(tls, "none") == 0)
@@ -145,7 +146,7 @@ load_email(struct conf_ld *ld, const config_setting_t *root)
 		else
 			conf_err(ld, conf_member(g, "tls"), "'tls' must be "
 			    "\"required\" or \"none\", not \"%s\"", tls);
-		if (!c->email.tls_required && r == 1 &&
+		if (!c->email.tls_required && r == CONF_SET &&
 		    conf_has_scheme(c->email.url, "smtps://"))
 			conf_err(ld, conf_member(g, "tls"), "tls = \"none\" "
 			    "contradicts an smtps:// url, which is always TLS");
@@ -153,7 +154,7 @@ load_email(struct conf_ld *ld, const config_setting_t *root)
 	free(tls);
 	conf_get_str(ld, g, "ca_file", &c->email.ca_file);
 	conf_get_str(ld, g, "username", &c->email.username);
-	if (conf_get_str(ld, g, "from", &c->email.from) == 0 &&
+	if (conf_get_str(ld, g, "from", &c->email.from) == CONF_ABSENT &&
 	    c->email.enabled)
 		conf_missing(ld, "email.from", "email is enabled");
 	else if (c->email.from != NULL && strchr(c->email.from, '@') == NULL)
@@ -321,7 +322,8 @@ load_rule(struct conf_ld *ld, const config_setting_t *s)
 {
 	struct conf_rule r = { 0 };
 	config_setting_t *b, *a, *ch;
-	int ok = 1, g;
+	enum conf_got g;
+	int ok = 1;
 
 	if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
 		conf_err(ld, s, "each entry of 'reminders' must be a rule "
@@ -340,7 +342,7 @@ load_rule(struct conf_ld *ld, const config_setting_t *s)
 		    "(a follow-up), such as before = \"48h\"");
 		ok = 0;
 	} else if (conf_get_dur(ld, s, b != NULL ? "before" : "after",
-	    b != NULL ? &r.before : &r.after) != 1)
+	    b != NULL ? &r.before : &r.after) != CONF_SET)
 		ok = 0;
 	if ((ch = conf_member(s, "channel")) == NULL) {
 		conf_err(ld, s,
@@ -352,14 +354,14 @@ load_rule(struct conf_ld *ld, const config_setting_t *s)
 		ok = 0;
 	}
 	if ((g = conf_get_strlist(ld, s, "kinds", appt_kind_names, "[\"assessment\", "
-	    "\"session\", \"call\"]", add_kind, &r)) == -1)
+	    "\"session\", \"call\"]", add_kind, &r)) == CONF_BAD)
 		ok = 0;
-	else if (g == 1 && r.nkinds == 0) {
+	else if (g == CONF_SET && r.nkinds == 0) {
 		conf_err(ld, conf_member(s, "kinds"), "'kinds' is empty: leave "
 		    "it out to apply the rule to every kind");
 		ok = 0;
 	}
-	if (conf_get_str(ld, s, "template", &r.template) == -1)
+	if (conf_get_str(ld, s, "template", &r.template) == CONF_BAD)
 		ok = 0;
 	else if (r.template != NULL && !conf_tmpl_defined(ld->c, r.template)) {
 		conf_err(ld, conf_member(s, "template"), "template \"%s\" is "
@@ -419,6 +421,7 @@ load_timing(struct conf_ld *ld, const config_setting_t *root)
 {
 	struct conf *c = ld->c;
 	config_setting_t *hw, *q, *rt, *al, *loc;
+	enum conf_got g1, g2;
 	int ch;
 
 	conf_get_dur(ld, root, "late_limit", &c->late_limit);
@@ -430,9 +433,9 @@ load_timing(struct conf_ld *ld, const config_setting_t *root)
 	conf_get_chans(ld, hw, c->homework.channels);
 
 	q = conf_sub(ld, root, "quiet_hours", quiet_keys);
-	if (conf_get_hhmm(ld, q, "from", &c->quiet.from) +
-	    conf_get_hhmm(ld, q, "to", &c->quiet.to) > 0 &&
-	    c->quiet.from == c->quiet.to)
+	g1 = conf_get_hhmm(ld, q, "from", &c->quiet.from);
+	g2 = conf_get_hhmm(ld, q, "to", &c->quiet.to);
+	if (CONF_PAIR_SET(g1, g2) && c->quiet.from == c->quiet.to)
 		conf_err(ld, conf_member(q, "to"), "quiet hours 'from' and "
 		    "'to' are the same time; to have none, set channels = []");
 	conf_get_chans(ld, q, c->quiet.channels);
@@ -454,9 +457,9 @@ load_timing(struct conf_ld *ld, const config_setting_t *root)
 
 	rt = conf_sub(ld, root, "retry", retry_keys);
 	conf_get_long(ld, rt, "attempts", 1, 50, &c->retry.attempts);
-	if (conf_get_dur(ld, rt, "first", &c->retry.first) +
-	    conf_get_dur(ld, rt, "max", &c->retry.max) > 0 &&
-	    c->retry.first > c->retry.max)
+	g1 = conf_get_dur(ld, rt, "first", &c->retry.first);
+	g2 = conf_get_dur(ld, rt, "max", &c->retry.max);
+	if (CONF_PAIR_SET(g1, g2) && c->retry.first > c->retry.max)
 		conf_err(ld, conf_member(rt, "first") != NULL ?
 		    conf_member(rt, "first") : rt,
 		    "retry.first is longer than retry.max");

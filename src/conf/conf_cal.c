@@ -121,7 +121,7 @@ conf_cal_feed(struct conf_ld *ld, const config_setting_t *g)
 	f.every = CONF_CAL_EVERY;
 	f.timeout = 30;
 	f.line = config_setting_source_line(g);
-	if (conf_get_str(ld, g, "name", &f.name) != 1) {
+	if (conf_get_str(ld, g, "name", &f.name) != CONF_SET) {
 		conf_err(ld, g, "a calendar feed needs a name, e.g. name = "
 		    "\"diary\"");
 		f.name = xstrdup("?");
@@ -135,19 +135,20 @@ conf_cal_feed(struct conf_ld *ld, const config_setting_t *g)
 	snprintf(where, sizeof(where), "calendar feed %s", f.name);
 	conf_known_keys(ld, g, where, feed_keys);
 	conf_cal_url(ld, g, &f);
-	if (conf_get_dur(ld, g, "every", &f.every) == 1 &&
+	if (conf_get_dur(ld, g, "every", &f.every) == CONF_SET &&
 	    f.every < CONF_CAL_MIN_EVERY)
 		conf_err(ld, conf_member(g, "every"), "'every' must be at least "
 		    "%lds", CONF_CAL_MIN_EVERY);
 	if (conf_member(g, "match") == NULL)
 		f.by_attendee = f.by_label = 1;
 	else if (conf_get_strlist(ld, g, "match", match_names,
-	    "[\"attendee\", \"label\"]", conf_cal_match, &f) == 1 &&
+	    "[\"attendee\", \"label\"]", conf_cal_match, &f) == CONF_SET &&
 	    !f.by_attendee && !f.by_label)
 		conf_err(ld, conf_member(g, "match"), "'match' must name at "
 		    "least one of \"attendee\", \"label\"");
 	conf_get_str(ld, g, "ca_file", &f.ca_file);
-	if (conf_get_dur(ld, g, "timeout", &f.timeout) == 1 && f.timeout > 300)
+	if (conf_get_dur(ld, g, "timeout", &f.timeout) == CONF_SET &&
+	    f.timeout > 300)
 		conf_err(ld, conf_member(g, "timeout"), "'timeout' must be at "
 		    "most 5m");
 	c->calendar.feeds = xrealloc(c->calendar.feeds,
@@ -164,7 +165,7 @@ conf_load_calendar(struct conf_ld *ld, const config_setting_t *root)
 	c->calendar.window = CONF_CAL_WINDOW;
 	if ((g = conf_sub(ld, root, "calendar", calendar_keys)) == NULL)
 		return;
-	if (conf_get_dur(ld, g, "window", &c->calendar.window) == 1 &&
+	if (conf_get_dur(ld, g, "window", &c->calendar.window) == CONF_SET &&
 	    c->calendar.window < 86400)
 		conf_err(ld, conf_member(g, "window"), "calendar 'window' must "
 		    "be at least 1d");

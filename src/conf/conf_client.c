@@ -147,7 +147,7 @@ conf_addr_key(struct conf_ld *ld, const config_setting_t *g, const char *key,
 {
 	char *a;
 
-	if (conf_empty_key(g, key) || conf_get_str(ld, g, key, out) != 1)
+	if (conf_empty_key(g, key) || conf_get_str(ld, g, key, out) != CONF_SET)
 		return;
 	if ((a = conf_bare_addr(*out)) == NULL)
 		conf_err(ld, conf_member(g, key), "'%s' must be an address, "
@@ -287,7 +287,8 @@ conf_load_client(struct conf_ld *ld, const config_setting_t *root)
 		e = NULL;
 	if (s != NULL && config_setting_type(s) != CONFIG_TYPE_GROUP)
 		s = NULL;
-	if (conf_get_bool(ld, p, "calls_client", &c->practice.calls_client) == 1 &&
+	if (conf_get_bool(ld, p, "calls_client",
+	    &c->practice.calls_client) == CONF_SET &&
 	    !c->practice.calls_client && c->practice.phone == NULL)
 		conf_warn(ld, conf_member(p, "calls_client"), "calls_client = "
 		    "false asks clients to call, but practice.phone is not set: "

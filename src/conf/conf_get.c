@@ -137,10 +137,9 @@ conf_one_line(const char *v)
 }
 
 /*
- * The getters return 1 when the key was found and stored, 0 when it is
- * absent (the default stays), -1 when it is present but wrong (reported).
+ * The getters: enum conf_got (conf_int.h).
  */
-int
+enum conf_got
 conf_get_str(struct conf_ld *ld, const config_setting_t *g,
     const char *name, char **out)
 {
@@ -148,27 +147,27 @@ conf_get_str(struct conf_ld *ld, const config_setting_t *g,
 	const char *v;
 
 	if (s == NULL)
-		return 0;
+		return CONF_ABSENT;
 	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
 		conf_err(ld, s, "'%s' must be a string", name);
-		return -1;
+		return CONF_BAD;
 	}
 	v = config_setting_get_string(s);
 	if (*v == '\0') {
 		conf_err(ld, s, "'%s' must not be empty", name);
-		return -1;
+		return CONF_BAD;
 	}
 	if (!conf_one_line(v)) {
 		conf_err(ld, s, "'%s' must be one line, without control "
 		    "characters", name);
-		return -1;
+		return CONF_BAD;
 	}
 	free(*out);
 	*out = xstrdup(v);
-	return 1;
+	return CONF_SET;
 }
 
-int
+enum conf_got
 conf_get_dur(struct conf_ld *ld, const config_setting_t *g,
     const char *name, long *out)
 {
@@ -176,10 +175,10 @@ conf_get_dur(struct conf_ld *ld, const config_setting_t *g,
 	const char *v;
 
 	if (s == NULL)
-		return 0;
+		return CONF_ABSENT;
 	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
 		conf_err(ld, s, "'%s' must be a string (%s)", name, DUR_HINT);
-		return -1;
+		return CONF_BAD;
 	}
 	v = config_setting_get_string(s);
 	if (dur_parse(v, out) == -1) {
@@ -187,26 +186,26 @@ conf_get_dur(struct conf_ld *ld, const config_setting_t *g,
 		    "number with a unit s, m, h or d, or several largest first, "
 		    "such as \"90m\", \"48h\" or \"1h30m\" (at most 366 days)",
 		    name, v);
-		return -1;
+		return CONF_BAD;
 	}
-	return 1;
+	return CONF_SET;
 }
 
-int
+enum conf_got
 conf_get_bool(struct conf_ld *ld, const config_setting_t *g,
     const char *name, int *out)
 {
 	config_setting_t *s = conf_member(g, name);
 
 	if (s == NULL)
-		return 0;
+		return CONF_ABSENT;
 	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
 		conf_err(ld, s, "'%s' must be true or false (without quotes)",
 		    name);
-		return -1;
+		return CONF_BAD;
 	}
 	*out = config_setting_get_bool(s);
-	return 1;
+	return CONF_SET;
 }
 
 /*
@@ -249,7 +248,7 @@ conf_int_as_written(const struct conf_ld *ld, const config_setting_t *s,
 	return ok;
 }
 
-int
+enum conf_got
 conf_get_long(struct conf_ld *ld, const config_setting_t *g,
     const char *name, long min, long max, long *out)
 {
@@ -257,51 +256,51 @@ conf_get_long(struct conf_ld *ld, const config_setting_t *g,
 	long long v;
 
 	if (s == NULL)
-		return 0;
+		return CONF_ABSENT;
 	if (config_setting_type(s) != CONFIG_TYPE_INT &&
 	    config_setting_type(s) != CONFIG_TYPE_INT64) {
 		conf_err(ld, s, "'%s' must be a whole number from %ld to %ld "
 		    "(without quotes)", name, min, max);
-		return -1;
+		return CONF_BAD;
 	}
 	v = config_setting_get_int64(s);
 	if (config_setting_type(s) == CONFIG_TYPE_INT &&
 	    !conf_int_as_written(ld, s, name, v)) {
 		conf_err(ld, s, "'%s' is out of range: use %ld to %ld", name,
 		    min, max);
-		return -1;
+		return CONF_BAD;
 	}
 	if (v < min || v > max) {
 		conf_err(ld, s, "'%s' = %lld is out of range: use %ld to %ld",
 		    name, v, min, max);
-		return -1;
+		return CONF_BAD;
 	}
 	*out = (long)v;
-	return 1;
+	return CONF_SET;
 }
 
-int
+enum conf_got
 conf_get_hhmm(struct conf_ld *ld, const config_setting_t *g,
     const char *name, int *out)
 {
 	config_setting_t *s = conf_member(g, name);
 
 	if (s == NULL)
-		return 0;
+		return CONF_ABSENT;
 	if (config_setting_type(s) != CONFIG_TYPE_STRING ||
 	    tz_parse_hhmm(config_setting_get_string(s), out) == -1) {
 		conf_err(ld, s, "'%s' must be a 24-hour time \"HH:MM\" such as "
 		    "\"19:00\"", name);
-		return -1;
+		return CONF_BAD;
 	}
-	return 1;
+	return CONF_SET;
 }
 
 /*
  * A list of strings, each one of allowed; calls add() for each.  [] and ()
  * both work.
  */
-int
+enum conf_got
 conf_get_strlist(struct conf_ld *ld, const config_setting_t *g,
     const char *name, const char *const *allowed, const char *hint,
     void (*add)(void *, const char *), void *arg)
@@ -311,11 +310,11 @@ conf_get_strlist(struct conf_ld *ld, const config_setting_t *g,
 	int i, ok = 1;
 
 	if (s == NULL)
-		return 0;
+		return CONF_ABSENT;
 	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
 	    config_setting_type(s) != CONFIG_TYPE_LIST) {
 		conf_err(ld, s, "'%s' must be a list such as %s", name, hint);
-		return -1;
+		return CONF_BAD;
 	}
 	for (i = 0; (e = config_setting_get_elem(s, (unsigned)i)) != NULL; i++) {
 		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
@@ -333,7 +332,7 @@ conf_get_strlist(struct conf_ld *ld, const config_setting_t *g,
 		}
 		add(arg, v);
 	}
-	return ok ? 1 : -1;
+	return ok ? CONF_SET : CONF_BAD;
 }
 
 static const char *const chan_names[] = { "email", "sms", NULL };
@@ -348,15 +347,16 @@ add_chan(void *arg, const char *v)
 		chans[ch] = 1;
 }
 
-int
+enum conf_got
 conf_get_chans(struct conf_ld *ld, const config_setting_t *g,
     int chans[CHAN_N])
 {
-	int tmp[CHAN_N] = { 0 }, r;
+	int tmp[CHAN_N] = { 0 };
+	enum conf_got r;
 
 	r = conf_get_strlist(ld, g, "channels", chan_names,
 	    "[\"email\", \"sms\"]", add_chan, tmp);
-	if (r == 1)
+	if (r == CONF_SET)
 		memcpy(chans, tmp, sizeof(tmp));
 	return r;
 }

@@ -49,26 +49,32 @@ void	 conf_known_keys(struct conf_ld *, const config_setting_t *g,
 config_setting_t *conf_sub(struct conf_ld *, const config_setting_t *g,
 	    const char *name, const char *const *keys);
 
-/*
- * The getters return 1 when the key was found and stored, 0 when it is
- * absent (the default stays), -1 when it is present but wrong (reported).
- */
-int	 conf_get_str(struct conf_ld *, const config_setting_t *g,
+/* What a getter found. */
+enum conf_got {
+	CONF_BAD = -1,		/* present but wrong (reported); value unchanged */
+	CONF_ABSENT = 0,	/* absent: the default stays */
+	CONF_SET = 1		/* found and stored */
+};
+/* Two getters' results: none wrong, and at least one set (check the pair). */
+#define CONF_PAIR_SET(a, b)	((a) != CONF_BAD && (b) != CONF_BAD && \
+	((a) == CONF_SET || (b) == CONF_SET))
+
+enum conf_got conf_get_str(struct conf_ld *, const config_setting_t *g,
 	    const char *name, char **out);
-int	 conf_get_dur(struct conf_ld *, const config_setting_t *g,
+enum conf_got conf_get_dur(struct conf_ld *, const config_setting_t *g,
 	    const char *name, long *out);
-int	 conf_get_bool(struct conf_ld *, const config_setting_t *g,
+enum conf_got conf_get_bool(struct conf_ld *, const config_setting_t *g,
 	    const char *name, int *out);
-int	 conf_get_long(struct conf_ld *, const config_setting_t *g,
+enum conf_got conf_get_long(struct conf_ld *, const config_setting_t *g,
 	    const char *name, long min, long max, long *out);
-int	 conf_get_hhmm(struct conf_ld *, const config_setting_t *g,
+enum conf_got conf_get_hhmm(struct conf_ld *, const config_setting_t *g,
 	    const char *name, int *out);
 /* A list of strings, each one of allowed (NULL: any); calls add() for each. */
-int	 conf_get_strlist(struct conf_ld *, const config_setting_t *g,
+enum conf_got conf_get_strlist(struct conf_ld *, const config_setting_t *g,
 	    const char *name, const char *const *allowed, const char *hint,
 	    void (*add)(void *, const char *), void *arg);
 /* "channels" = ["email", "sms"] into chans[] (replaced only when valid). */
-int	 conf_get_chans(struct conf_ld *, const config_setting_t *g,
+enum conf_got conf_get_chans(struct conf_ld *, const config_setting_t *g,
 	    int chans[CHAN_N]);
 
 /* ---- conf_secret.c ---- */

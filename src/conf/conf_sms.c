@@ -138,13 +138,13 @@ load_generic(struct conf_ld *ld, const config_setting_t *g, int generic)
 		if (!generic && conf_member(g, generic_keys[i]) != NULL)
 			conf_err(ld, conf_member(g, generic_keys[i]), "'%s' is "
 			    "only for provider = \"generic\"", generic_keys[i]);
-	if (conf_get_str(ld, g, "method", &c->sms.method) == 1 &&
+	if (conf_get_str(ld, g, "method", &c->sms.method) == CONF_SET &&
 	    strcmp(c->sms.method, "POST") != 0 &&
 	    strcmp(c->sms.method, "PUT") != 0)
 		conf_err(ld, conf_member(g, "method"), "'method' must be "
 		    "\"POST\" or \"PUT\", not \"%s\"", c->sms.method);
 	if (conf_get_strlist(ld, g, "headers", NULL, "[\"Authorization: Bearer "
-	    "{{token}}\"]", add_header, c) == 1) {
+	    "{{token}}\"]", add_header, c) == CONF_SET) {
 		for (i = 0; i < c->sms.nheaders; i++) {
 			const char *h = c->sms.headers[i];
 
@@ -159,7 +159,7 @@ load_generic(struct conf_ld *ld, const config_setting_t *g, int generic)
 				    "header \"%.*s\": %s", (int)n, h, err);
 		}
 	}
-	if (conf_get_str(ld, g, "content_type", &c->sms.content_type) == 1) {
+	if (conf_get_str(ld, g, "content_type", &c->sms.content_type) == CONF_SET) {
 		ct = c->sms.content_type;
 		n = strcspn(ct, "; ");
 		if (!(n == 33 && strncasecmp(ct,
@@ -201,13 +201,64 @@ generic_uses(const struct conf *c, const char *tag)
 	return 0;
 }
 
+/* sms.provider: 1 when it is "generic". */
+static int
+load_provider(struct conf_ld *ld, const config_setting_t *g, int on)
+{
+	struct conf *c = ld->c;
+	char *prov = NULL;
+	enum conf_got r;
+	int generic = 0;
+
+	r = conf_get_str(ld, g, "provider", &prov);
+	if (r == CONF_ABSENT && on)
+		conf_missing(ld, "sms.provider", "sms is enabled");
+	if (r == CONF_SET && strcmp(prov, "twilio") != 0 &&
+	    strcmp(prov, "vonage") != 0 && strcmp(prov, "generic") != 0)
+		conf_err(ld, conf_member(g, "provider"), "'provider' must be "
+		    "\"twilio\", \"vonage\" or \"generic\", not \"%s\"", prov);
+	else if (r == CONF_SET) {
+		free(c->sms.provider);
+		c->sms.provider = prov;
+		prov = NULL;
+		generic = strcmp(c->sms.provider, "generic") == 0;
+	}
+	free(prov);
+	return generic;
+}
+
+/* sms.region: two letters, upper-cased, a region phone.c can dial. */
+static void
+load_region(struct conf_ld *ld, const config_setting_t *g)
+{
+	struct conf *c = ld->c;
+	char *p;
+
+	if (conf_get_str(ld, g, "region", &c->sms.region) != CONF_SET)
+		return;
+	p = c->sms.region;
+	if (strlen(p) != 2 || !isalpha((unsigned char)p[0]) ||
+	    !isalpha((unsigned char)p[1]))
+		conf_err(ld, conf_member(g, "region"), "'region' must "
+		    "be a two-letter country code such as \"GB\"");
+	for (; *p != '\0'; p++)
+		*p = (char)toupper((unsigned char)*p);
+	if (strlen(c->sms.region) == 2 &&
+	    !phone_region_known(c->sms.region))
+		conf_err(ld, conf_member(g, "region"), "region "
+		    "\"%s\" is not one nudged knows how to dial; "
+		    "write numbers with +country code, or use GB, IE, "
+		    "US, CA, FR, DE, NL, ES or IT",
+		    c->sms.region);
+}
+
 void
 conf_load_sms(struct conf_ld *ld, const config_setting_t *root)
 {
 	struct conf *c = ld->c;
 	config_setting_t *g = conf_sub(ld, root, "sms", sms_keys);
-	char *prov = NULL;
-	int r, generic = 0, on;
+	enum conf_got r;
+	int generic, on;
 
 	if (g == NULL) {
 		c->sms.enabled = 0;
@@ -215,54 +266,25 @@ conf_load_sms(struct conf_ld *ld, const config_setting_t *root)
 	}
 	conf_get_bool(ld, g, "enabled", &c->sms.enabled);
 	on = c->sms.enabled;
-	r = conf_get_str(ld, g, "provider", &prov);
-	if (r == 0 && on)
-		conf_missing(ld, "sms.provider", "sms is enabled");
-	if (r == 1 && strcmp(prov, "twilio") != 0 &&
-	    strcmp(prov, "vonage") != 0 && strcmp(prov, "generic") != 0)
-		conf_err(ld, conf_member(g, "provider"), "'provider' must be "
-		    "\"twilio\", \"vonage\" or \"generic\", not \"%s\"", prov);
-	else if (r == 1) {
-		free(c->sms.provider);
-		c->sms.provider = prov;
-		prov = NULL;
-		generic = strcmp(c->sms.provider, "generic") == 0;
-	}
-	free(prov);
+	generic = load_provider(ld, g, on);
 	load_generic(ld, g, generic);
 
 	r = conf_get_str(ld, g, "url", &c->sms.url);
-	if (r == 0 && on)
+	if (r == CONF_ABSENT && on)
 		conf_missing(ld, "sms.url", "sms is enabled");
-	if (r == 1 && !conf_has_scheme(c->sms.url, "https://") &&
+	if (r == CONF_SET && !conf_has_scheme(c->sms.url, "https://") &&
 	    !(conf_has_scheme(c->sms.url, "http://") &&
 	    loopback_url(c->sms.url)))
 		conf_err(ld, conf_member(g, "url"), "'url' must start with "
 		    "https:// (plain http:// only for a loopback host such as "
 		    "127.0.0.1 or localhost)");
-	if (conf_get_str(ld, g, "account", &c->sms.account) == 0 && on &&
+	if (conf_get_str(ld, g, "account", &c->sms.account) == CONF_ABSENT && on &&
 	    (!generic || generic_uses(c, "{{account}}")))
 		conf_missing(ld, "sms.account", generic ?
 		    "sms.body uses {{account}}" : "sms is enabled");
-	if (conf_get_str(ld, g, "from", &c->sms.from) == 0 && on)
+	if (conf_get_str(ld, g, "from", &c->sms.from) == CONF_ABSENT && on)
 		conf_missing(ld, "sms.from", "sms is enabled");
-	if (conf_get_str(ld, g, "region", &c->sms.region) == 1) {
-		char *p = c->sms.region;
-
-		if (strlen(p) != 2 || !isalpha((unsigned char)p[0]) ||
-		    !isalpha((unsigned char)p[1]))
-			conf_err(ld, conf_member(g, "region"), "'region' must "
-			    "be a two-letter country code such as \"GB\"");
-		for (; *p != '\0'; p++)
-			*p = (char)toupper((unsigned char)*p);
-		if (strlen(c->sms.region) == 2 &&
-		    !phone_region_known(c->sms.region))
-			conf_err(ld, conf_member(g, "region"), "region "
-			    "\"%s\" is not one nudged knows how to dial; "
-			    "write numbers with +country code, or use GB, IE, "
-			    "US, CA, FR, DE, NL, ES or IT",
-			    c->sms.region);
-	}
+	load_region(ld, g);
 	conf_get_str(ld, g, "ca_file", &c->sms.ca_file);
 	conf_get_long(ld, g, "max_segments", 1, 10, &c->sms.max_segments);
 	conf_get_long(ld, g, "concurrency", 1, 32, &c->sms.concurrency);

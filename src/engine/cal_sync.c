@@ -164,6 +164,41 @@ cal_feed_failed(const struct conf_feed *f, struct store *st, time_t now,
 	return CAL_SYNC_FAILED;
 }
 
+/*
+ * Apply what the feed holds (ev) and record the fetch, in one
+ * transaction: CAL_SYNC_OK, or CAL_SYNC_DBERR with err (rolled back).
+ */
+static enum cal_sync_result
+cal_feed_apply(const struct conf *c, const struct conf_feed *f,
+    struct store *st, const struct cal_events *ev, const struct feed_got *got,
+    int fresh, time_t now, struct sbuf *out, struct cal_counts *k, char *err,
+    size_t errlen)
+{
+	enum cal_sync_result res = CAL_SYNC_DBERR;
+	char *source = xasprintf("feed:%s", f->name);
+	char **whats = xcalloc(ev->nbad + 1, sizeof(*whats));
+
+	for (size_t i = 0; i < ev->nbad; i++)
+		whats[i] = xasprintf("feed %s: %s (left as it was)", f->name,
+		    ev->bad[i].what);
+	if (store_begin(st, err, errlen) == 0) {
+		if (cal_apply(c, st, source, ev, 1, f->by_label,
+		    f->by_attendee, 0, now, out, k, err, errlen) != 0 ||
+		    store_feed_ok(st, f->name, got->etag, got->last_modified,
+		    fresh ? got->body : NULL, got->len, now, err, errlen) != 0 ||
+		    store_feed_problems(st, f->name, whats, ev->nbad, now, err,
+		    errlen) != 0 || store_commit(st, err, errlen) != 0)
+			store_rollback(st);
+		else
+			res = CAL_SYNC_OK;
+	}
+	for (size_t i = 0; i < ev->nbad; i++)
+		free(whats[i]);
+	free(whats);
+	free(source);
+	return res;
+}
+
 enum cal_sync_result
 cal_sync_feed(const struct conf *c, const struct conf_feed *f,
     struct store *st, time_t now, struct sbuf *out, struct cal_counts *k,
@@ -174,8 +209,7 @@ cal_sync_feed(const struct conf *c, const struct conf_feed *f,
 	struct cal_events ev = { 0 };
 	enum feed_result fr;
 	enum cal_sync_result res = CAL_SYNC_DBERR;
-	char why[512] = "", *source = xasprintf("feed:%s", f->name);
-	char **whats = NULL;
+	char why[512] = "";
 	const char *body;
 	size_t len;
 
@@ -212,31 +246,12 @@ cal_sync_feed(const struct conf *c, const struct conf_feed *f,
 		res = cal_feed_failed(f, st, now, why, err, errlen);
 		goto out;
 	}
-	whats = xcalloc(ev.nbad + 1, sizeof(*whats));
-	for (size_t i = 0; i < ev.nbad; i++)
-		whats[i] = xasprintf("feed %s: %s (left as it was)", f->name,
-		    ev.bad[i].what);
-	if (store_begin(st, err, errlen) != 0)
-		goto out;
-	if (cal_apply(c, st, source, &ev, 1, f->by_label, f->by_attendee, 0, now,
-	    out, k, err, errlen) != 0 ||
-	    store_feed_ok(st, f->name, got.etag, got.last_modified,
-	    fr == FEED_OK ? got.body : NULL, got.len, now, err, errlen) != 0 ||
-	    store_feed_problems(st, f->name, whats, ev.nbad, now, err,
-	    errlen) != 0 || store_commit(st, err, errlen) != 0) {
-		store_rollback(st);
-		goto out;
-	}
-	res = CAL_SYNC_OK;
+	res = cal_feed_apply(c, f, st, &ev, &got, fr == FEED_OK, now, out, k,
+	    err, errlen);
 out:
-	if (whats != NULL)
-		for (size_t i = 0; i < ev.nbad; i++)
-			free(whats[i]);
-	free(whats);
 	cal_events_free(&ev);
 	feed_got_free(&got);
 	store_feed_free(&prev);
-	free(source);
 	return res;
 }
 
@@ -324,7 +339,7 @@ cal_is_csv(const char *path, const char *text)
 	return strcasestr(text, "BEGIN:VCALENDAR") == NULL;
 }
 
-int
+enum cal_sync_result
 cal_import(const struct conf *c, struct store *st, const char *path,
     const char *map, int dry, time_t now, struct sbuf *out,
     struct cal_counts *k, char *err, size_t errlen)
@@ -334,11 +349,12 @@ cal_import(const struct conf *c, struct store *st, const char *path,
 	time_t to = now + (c->calendar.window > CAL_IMPORT_AHEAD ?
 	    c->calendar.window : CAL_IMPORT_AHEAD);
 	size_t len;
-	int r, rc = -1;
+	enum cal_sync_result rc = CAL_SYNC_FAILED;
+	int r;
 
 	memset(k, 0, sizeof(*k));
 	if (cal_read_file(path, &text, &len, err, errlen) != 0)
-		return -1;
+		return CAL_SYNC_FAILED;
 	if (cal_is_csv(path, text))
 		r = csv_read(text, len, map, c->practice.video_url, now, to, &ev,
 		    why, sizeof(why));
@@ -357,7 +373,7 @@ cal_import(const struct conf *c, struct store *st, const char *path,
 		    ev.bad[0].what, ev.nbad > 1 ? " (and more)" : "");
 		goto out;
 	}
-	rc = -2;
+	rc = CAL_SYNC_DBERR;
 	if (store_begin(st, err, errlen) != 0)
 		goto out;
 	/* both ways of matching: the practitioner chose this file */
@@ -370,7 +386,7 @@ cal_import(const struct conf *c, struct store *st, const char *path,
 		store_rollback(st);
 	else if (store_commit(st, err, errlen) != 0)
 		goto out;
-	rc = 0;
+	rc = CAL_SYNC_OK;
 out:
 	cal_events_free(&ev);
 	free(text);

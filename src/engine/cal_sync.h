@@ -56,10 +56,11 @@ time_t	 cal_sync_due(const struct conf *, struct store *, time_t now);
 /*
  * nudgectl import: path is .ics or .csv (by its name, else its first
  * line); map: --columns for CSV (may be NULL).  dry: decide and print,
- * write nothing.  0; -1 with err for a file that cannot be read or
- * parsed (nothing written); -2 with err for a database failure.
+ * write nothing.  CAL_SYNC_OK; CAL_SYNC_FAILED with err for a file that
+ * cannot be read or parsed (nothing written); CAL_SYNC_DBERR with err for
+ * a database failure.
  */
-int	 cal_import(const struct conf *, struct store *, const char *path,
+enum cal_sync_result cal_import(const struct conf *, struct store *, const char *path,
 	    const char *map, int dry, time_t now, struct sbuf *out,
 	    struct cal_counts *, char *err, size_t errlen);
 

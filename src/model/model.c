@@ -342,3 +342,90 @@ cal_event_key(const struct cal_event *e)
 	return xasprintf("%s;RECURRENCE-ID=%s", e->uid, e->rid);
 }
 
+/* ------------------------------------------------- nudgectl's row views */
+
+void
+client_row_free(struct client_row *c)
+{
+	if (c == NULL)
+		return;
+	free(c->name);
+	free(c->first_name);
+	free(c->email);
+	free(c->phone);
+	free(c->opted_out_at);
+	memset(c, 0, sizeof(*c));
+}
+
+void
+case_row_free(struct case_row *k)
+{
+	if (k == NULL)
+		return;
+	free(k->label);
+	free(k->closed_at);
+	for (size_t i = 0; i < k->nmembers; i++)
+		free(k->member_names[i]);
+	free(k->member_names);
+	free(k->member_ids);
+	memset(k, 0, sizeof(*k));
+}
+
+void
+appt_row_free(struct appt_row *a)
+{
+	if (a == NULL)
+		return;
+	free(a->starts_at);
+	free(a->kind);
+	free(a->mode);
+	free(a->status);
+	free(a->video_url);
+	free(a->case_label);
+	memset(a, 0, sizeof(*a));
+}
+
+void
+homework_row_free(struct homework_row *h)
+{
+	if (h == NULL)
+		return;
+	free(h->case_label);
+	free(h->title);
+	free(h->starts_on);
+	free(h->ends_on);
+	free(h->at_time);
+	memset(h, 0, sizeof(*h));
+}
+
+void
+client_rows_free(struct client_row *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		client_row_free(&v[i]);
+	free(v);
+}
+
+void
+case_rows_free(struct case_row *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		case_row_free(&v[i]);
+	free(v);
+}
+
+void
+appt_rows_free(struct appt_row *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		appt_row_free(&v[i]);
+	free(v);
+}
+
+void
+homework_rows_free(struct homework_row *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		homework_row_free(&v[i]);
+	free(v);
+}

@@ -327,4 +327,64 @@ void	 cal_plan_free(struct cal_plan *);
 void	 cal_case_free(struct cal_case *);
 void	 cal_appt_free(struct cal_appt *);
 
+/* ------------------------------------------------- nudgectl's row views */
+
+/*
+ * Rows as nudgectl shows and checks them: text as stored (a value nudged
+ * cannot read is still shown, not hidden or refused), flags as non-zero.
+ * Filled by the store (store_client_row, ...); free with *_free(), which
+ * accepts a zeroed record.
+ */
+struct client_row {
+	long long	 id;
+	char		*name;
+	char		*first_name;	/* NULL: first word of name */
+	char		*email;		/* NULL: none */
+	char		*phone;		/* NULL: none */
+	int		 email_consent, sms_consent, discreet;	/* non-zero */
+	char		*opted_out_at;	/* as stored; NULL: not opted out */
+};
+
+struct case_row {
+	long long	 id;
+	char		*label;
+	char		*closed_at;	/* as stored; NULL: open */
+	long long	*member_ids;	/* store_case_rows only: ascending */
+	char		**member_names;
+	size_t		 nmembers;
+};
+
+struct appt_row {
+	long long	 id;
+	long long	 case_id;
+	char		*starts_at;	/* as stored */
+	int		 duration_min;	/* 0: NULL */
+	char		*kind, *mode, *status;	/* as stored */
+	char		*video_url;	/* NULL: none */
+	long long	 for_client;	/* 0: every member */
+	char		*case_label;	/* NULL: the case is gone */
+	int		 case_closed;
+};
+
+struct homework_row {
+	long long	 id;
+	long long	 case_id;
+	char		*case_label;	/* NULL: the case is gone */
+	char		*title;
+	char		*starts_on, *ends_on;	/* as stored; ends_on NULL: next session */
+	int		 every_days;
+	char		*at_time;	/* NULL: homework.at */
+	int		 active;
+};
+
+void	 client_row_free(struct client_row *);
+void	 case_row_free(struct case_row *);
+void	 appt_row_free(struct appt_row *);
+void	 homework_row_free(struct homework_row *);
+/* An array of n rows and the rows' strings. */
+void	 client_rows_free(struct client_row *, size_t n);
+void	 case_rows_free(struct case_row *, size_t n);
+void	 appt_rows_free(struct appt_row *, size_t n);
+void	 homework_rows_free(struct homework_row *, size_t n);
+
 #endif

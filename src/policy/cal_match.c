@@ -104,8 +104,16 @@ cal_bracket(const char *s)
 	return b > a ? xstrndup(a, (size_t)(b - a)) : NULL;
 }
 
-/* The case labelled label: 1 found (*id), 0 none, -1 closed, -2 several. */
-static int
+/* What looking for an event's case found (cal_by_label, cal_by_attendee). */
+enum cal_hit {
+	CAL_HIT_NONE,		/* no case */
+	CAL_HIT_ONE,		/* exactly one open case: *id */
+	CAL_HIT_CLOSED,		/* only closed ones */
+	CAL_HIT_SEVERAL		/* more than one open case */
+};
+
+/* The open case labelled label (letter case aside). */
+static enum cal_hit
 cal_by_label(const char *label, const struct cal_case *cs, size_t n,
     long long *id)
 {
@@ -119,11 +127,11 @@ cal_by_label(const char *label, const struct cal_case *cs, size_t n,
 			continue;
 		}
 		if (found)
-			return -2;
+			return CAL_HIT_SEVERAL;
 		found = 1;
 		*id = cs[i].id;
 	}
-	return found ? 1 : closed ? -1 : 0;
+	return found ? CAL_HIT_ONE : closed ? CAL_HIT_CLOSED : CAL_HIT_NONE;
 }
 
 static int
@@ -135,8 +143,8 @@ cal_case_has(const struct cal_case *c, const char *email)
 	return 0;
 }
 
-/* Same results as cal_by_label, from the attendees. */
-static int
+/* The same from the attendees (which: the several cases' ids). */
+static enum cal_hit
 cal_by_attendee(const struct cal_event *e, const struct cal_case *cs, size_t n,
     const char *practice, long long *id, struct sbuf *which)
 {
@@ -159,7 +167,8 @@ cal_by_attendee(const struct cal_event *e, const struct cal_case *cs, size_t n,
 		found++;
 		*id = cs[i].id;
 	}
-	return found == 1 ? 1 : found > 1 ? -2 : closed ? -1 : 0;
+	return found == 1 ? CAL_HIT_ONE : found > 1 ? CAL_HIT_SEVERAL :
+	    closed ? CAL_HIT_CLOSED : CAL_HIT_NONE;
 }
 
 /* The event's case: 0 with *id, or -1 with *why (caller frees). */
@@ -169,26 +178,28 @@ cal_find_case(const struct cal_event *e, const struct cal_case *cs, size_t n,
 {
 	struct sbuf which = { 0 };
 	char *label = NULL;
-	int r = 0, ra = 0;
+	enum cal_hit r = CAL_HIT_NONE, ra = CAL_HIT_NONE;
 
 	*why = NULL;
 	if (e->case_label != NULL)
 		label = xstrdup(e->case_label);
 	else if (o->by_label)
 		label = cal_bracket(e->summary);
-	if (label != NULL && (r = cal_by_label(label, cs, n, id)) == 1)
+	if (label != NULL &&
+	    (r = cal_by_label(label, cs, n, id)) == CAL_HIT_ONE)
 		goto found;
 	if (e->case_label == NULL && o->by_attendee &&
-	    (ra = cal_by_attendee(e, cs, n, o->practice_email, id, &which)) == 1)
+	    (ra = cal_by_attendee(e, cs, n, o->practice_email, id,
+	    &which)) == CAL_HIT_ONE)
 		goto found;
-	if (r == -1)
+	if (r == CAL_HIT_CLOSED)
 		*why = xasprintf("case '%s' is closed", label);
-	else if (r == -2)
+	else if (r == CAL_HIT_SEVERAL)
 		*why = xasprintf("several cases are labelled '%s'", label);
-	else if (ra == -2)
+	else if (ra == CAL_HIT_SEVERAL)
 		*why = xasprintf("attendees belong to several cases (%s): put "
 		    "[case label] in the summary", sbuf_str(&which));
-	else if (ra == -1)
+	else if (ra == CAL_HIT_CLOSED)
 		*why = xasprintf("the attendee's case is closed");
 	else if (label != NULL)
 		*why = xasprintf("no case labelled '%s'", label);
@@ -223,61 +234,27 @@ cal_str_eq(const char *a, const char *b)
 	    (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
+/* Cancel appointment a (why: the reason, which it takes). */
 static void
-cal_one(const struct cal_event *e, const struct cal_case *cs, size_t ncs,
-    const struct cal_appt *as, size_t nas, const struct cal_match_opts *o,
-    struct cal_plan *p)
+cal_cancel(struct cal_plan *p, const struct cal_event *e, const char *key,
+    const struct cal_appt *a, char *why)
 {
-	char *key = cal_event_key(e), *why = NULL;
-	const struct cal_appt *a = cal_appt_by_key(as, nas, key);
+	struct cal_dec *d = cal_add(p, CAL_CANCEL, e, key);
+
+	d->appt_id = a->id;
+	d->case_id = a->case_id;
+	d->start = a->start;
+	d->why = why;
+}
+
+/* Event e matched case id: book, move, rebook, update or keep a. */
+static void
+cal_decide(struct cal_plan *p, const struct cal_event *e, const char *key,
+    const struct cal_appt *a, long long id, const struct cal_match_opts *o)
+{
 	struct cal_dec *d, tmp = { 0 };
 	enum cal_act act = CAL_KEEP;
-	long long id = 0;
 
-	for (size_t i = 0; i < p->n; i++)
-		if (strcmp(p->v[i].key, key) == 0)
-			goto out;	/* the same UID twice: the first counts */
-	if (a != NULL && a->other && !o->full) {
-		/* a feed's appointment: the feed keeps it up to date */
-		d = cal_add(p, CAL_KEEP, e, key);
-		d->appt_id = a->id;
-		d->start = e->start;
-		goto out;
-	}
-	if (e->status == CAL_CANCELLED) {
-		if (a != NULL && !a->cancelled) {
-			d = cal_add(p, CAL_CANCEL, e, key);
-			d->appt_id = a->id;
-			d->case_id = a->case_id;
-			d->start = a->start;
-			d->why = xstrdup("cancelled in the calendar");
-		}
-		goto out;
-	}
-	if (cal_find_case(e, cs, ncs, o, &id, &why) != 0) {
-		if (a != NULL && !a->cancelled) {
-			d = cal_add(p, CAL_CANCEL, e, key);
-			d->appt_id = a->id;
-			d->case_id = a->case_id;
-			d->start = a->start;
-			d->why = xasprintf("no longer matches its case: %s", why);
-		} else if (a == NULL) {
-			d = cal_add(p, CAL_UNMATCHED, e, key);
-			d->start = e->start;
-			d->why = why;
-			why = NULL;
-		}
-		goto out;
-	}
-	if (a != NULL && a->case_id != id) {
-		d = cal_add(p, CAL_UNMATCHED, e, key);
-		d->start = e->start;
-		d->appt_id = a->id;
-		d->why = xasprintf("booked as appointment %lld for case %lld, but "
-		    "now matches case %lld: change it with nudgectl", a->id,
-		    a->case_id, id);
-		goto out;
-	}
 	cal_kind_mode(e, o, &tmp);
 	if (a == NULL)
 		act = CAL_BOOK;
@@ -298,6 +275,49 @@ cal_one(const struct cal_event *e, const struct cal_case *cs, size_t ncs,
 	d->video_url = tmp.video_url;
 	d->start = tmp.start;
 	d->duration_min = tmp.duration_min;
+}
+
+static void
+cal_one(const struct cal_event *e, const struct cal_case *cs, size_t ncs,
+    const struct cal_appt *as, size_t nas, const struct cal_match_opts *o,
+    struct cal_plan *p)
+{
+	char *key = cal_event_key(e), *why = NULL;
+	const struct cal_appt *a = cal_appt_by_key(as, nas, key);
+	struct cal_dec *d;
+	long long id = 0;
+
+	for (size_t i = 0; i < p->n; i++)
+		if (strcmp(p->v[i].key, key) == 0)
+			goto out;	/* the same UID twice: the first counts */
+	if (a != NULL && a->other && !o->full) {
+		/* a feed's appointment: the feed keeps it up to date */
+		d = cal_add(p, CAL_KEEP, e, key);
+		d->appt_id = a->id;
+		d->start = e->start;
+	} else if (e->status == CAL_CANCELLED) {
+		if (a != NULL && !a->cancelled)
+			cal_cancel(p, e, key, a,
+			    xstrdup("cancelled in the calendar"));
+	} else if (cal_find_case(e, cs, ncs, o, &id, &why) != 0) {
+		if (a != NULL && !a->cancelled)
+			cal_cancel(p, e, key, a, xasprintf("no longer matches "
+			    "its case: %s", why));
+		else if (a == NULL) {
+			d = cal_add(p, CAL_UNMATCHED, e, key);
+			d->start = e->start;
+			d->why = why;
+			why = NULL;
+		}
+	} else if (a != NULL && a->case_id != id) {
+		d = cal_add(p, CAL_UNMATCHED, e, key);
+		d->start = e->start;
+		d->appt_id = a->id;
+		d->why = xasprintf("booked as appointment %lld for case %lld, but "
+		    "now matches case %lld: change it with nudgectl", a->id,
+		    a->case_id, id);
+	} else
+		cal_decide(p, e, key, a, id, o);
 out:
 	free(why);
 	free(key);

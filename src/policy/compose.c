@@ -160,87 +160,106 @@ compose_when(time_t start, time_t now, char *buf, size_t len)
 	tz_format_date(start, buf + 3, len - 3);
 }
 
+/* s (which it takes), transliterated to GSM-7 when translit; caller frees. */
+static char *
+compose_name(char *s, int translit)
+{
+	char *t;
+
+	if (!translit)
+		return s;
+	t = translit_gsm(s);
+	free(s);
+	return t;
+}
+
+/* The client's and the partner's names. */
+static void
+compose_people(const struct compose_in *in, struct compose_vars *cv,
+    int translit)
+{
+	char *v;
+
+	if (in->client != NULL) {
+		v = compose_name(client_first_name(in->client), translit);
+		compose_data(cv, "first_name", v);
+		free(v);
+		v = compose_name(xstrdup(in->client->name), translit);
+		compose_data(cv, "name", v);
+		free(v);
+	}
+	if (in->partner != NULL) {
+		v = compose_name(client_first_name(in->partner), translit);
+		compose_data(cv, "partner_first_name", v);
+		free(v);
+	}
+}
+
+/* Where appointment a happens: online, by phone, or the address. */
+static void
+compose_where(const struct conf *c, const struct compose_in *in,
+    const struct appt *a, struct compose_vars *cv)
+{
+	int discreet = in->client != NULL && in->client->discreet;
+
+	if (a->mode == MODE_ONLINE) {
+		compose_set(cv, "location", "online");
+		compose_set(cv, "online_note", c->practice.online_note);
+	} else if (a->mode == MODE_PHONE)
+		compose_set(cv, "location", "by phone");
+	else if (!discreet || c->practice.discreet_address) {
+		/*
+		 * practice.discreet_address decides for the text and the
+		 * calendar entry alike (deliver_mail.c).
+		 */
+		compose_set(cv, "location", c->practice.address);
+		compose_set(cv, "directions", c->practice.directions);
+	}
+	compose_data(cv, "video_url", a->mode != MODE_ONLINE ? NULL :
+	    (a->video_url != NULL && a->video_url[0] != '\0') ?
+	    a->video_url : c->practice.video_url);
+}
+
+/* The appointment's values: when, how long, what, where, and a move. */
+static void
+compose_appt(const struct conf *c, const struct compose_in *in,
+    const struct appt *a, struct compose_vars *cv, char bufs[10][64])
+{
+	tz_format_date(a->starts_at, bufs[0], sizeof(bufs[0]));
+	tz_format_time(a->starts_at, bufs[1], sizeof(bufs[1]));
+	snprintf(bufs[2], sizeof(bufs[2]), "%d minutes", a->duration_min);
+	compose_set(cv, "date", bufs[0]);
+	compose_set(cv, "time", bufs[1]);
+	compose_set(cv, "duration", bufs[2]);
+	compose_data(cv, "kind", appt_kind_name(a->kind));
+	compose_set(cv, "mode", compose_mode(a->mode));
+	compose_when(a->starts_at, in->now, bufs[6], sizeof(bufs[6]));
+	compose_set(cv, "when_relative", bufs[6]);
+	/* today or tomorrow alone, for templates that add the date */
+	compose_set(cv, "relative_day",
+	    strncmp(bufs[6], "on ", 3) != 0 ? bufs[6] : NULL);
+	if (in->old_start != 0 && in->old_start != a->starts_at) {
+		tz_format_date(in->old_start, bufs[7], sizeof(bufs[7]));
+		tz_format_time(in->old_start, bufs[8], sizeof(bufs[8]));
+		compose_set(cv, "old_date", bufs[7]);
+		compose_set(cv, "old_time", bufs[8]);
+	}
+	compose_where(c, in, a, cv);
+}
+
 static void
 compose_vars(const struct conf *c, const struct compose_in *in,
     struct compose_vars *cv, char bufs[10][64], int translit)
 {
-	const struct appt *a = in->appt;
-	int discreet = in->client != NULL && in->client->discreet;
-
 	compose_set(cv, "practice", c->practice.name);
 	compose_set(cv, "practitioner", c->practice.practitioner);
 	compose_set(cv, "practice_phone", c->practice.phone);
 	compose_set(cv, "practice_email", c->practice.email);
 	compose_set(cv, "summary", in->summary);
 	compose_set(cv, "calls_client", c->practice.calls_client ? "yes" : "");
-	if (in->client != NULL) {
-		char *first = client_first_name(in->client);
-		char *name = xstrdup(in->client->name);
-
-		if (translit) {
-			char *t = translit_gsm(first), *u = translit_gsm(name);
-
-			free(first);
-			free(name);
-			first = t;
-			name = u;
-		}
-		compose_data(cv, "first_name", first);
-		compose_data(cv, "name", name);
-		free(first);
-		free(name);
-	}
-	if (in->partner != NULL) {
-		char *first = client_first_name(in->partner);
-
-		if (translit) {
-			char *t = translit_gsm(first);
-
-			free(first);
-			first = t;
-		}
-		compose_data(cv, "partner_first_name", first);
-		free(first);
-	}
-	if (a != NULL) {
-		int online = a->mode == MODE_ONLINE;
-
-		tz_format_date(a->starts_at, bufs[0], sizeof(bufs[0]));
-		tz_format_time(a->starts_at, bufs[1], sizeof(bufs[1]));
-		snprintf(bufs[2], sizeof(bufs[2]), "%d minutes", a->duration_min);
-		compose_set(cv, "date", bufs[0]);
-		compose_set(cv, "time", bufs[1]);
-		compose_set(cv, "duration", bufs[2]);
-		compose_data(cv, "kind", appt_kind_name(a->kind));
-		compose_set(cv, "mode", compose_mode(a->mode));
-		compose_when(a->starts_at, in->now, bufs[6], sizeof(bufs[6]));
-		compose_set(cv, "when_relative", bufs[6]);
-		/* today or tomorrow alone, for templates that add the date */
-		compose_set(cv, "relative_day",
-		    strncmp(bufs[6], "on ", 3) != 0 ? bufs[6] : NULL);
-		if (in->old_start != 0 && in->old_start != a->starts_at) {
-			tz_format_date(in->old_start, bufs[7], sizeof(bufs[7]));
-			tz_format_time(in->old_start, bufs[8], sizeof(bufs[8]));
-			compose_set(cv, "old_date", bufs[7]);
-			compose_set(cv, "old_time", bufs[8]);
-		}
-		if (online) {
-			compose_set(cv, "location", "online");
-			compose_set(cv, "online_note", c->practice.online_note);
-		} else if (a->mode == MODE_PHONE)
-			compose_set(cv, "location", "by phone");
-		else if (!discreet || c->practice.discreet_address) {
-			/*
-			 * practice.discreet_address decides for the text and
-			 * the calendar entry alike (deliver_mail.c).
-			 */
-			compose_set(cv, "location", c->practice.address);
-			compose_set(cv, "directions", c->practice.directions);
-		}
-		compose_data(cv, "video_url", !online ? NULL :
-		    (a->video_url != NULL && a->video_url[0] != '\0') ?
-		    a->video_url : c->practice.video_url);
-	}
+	compose_people(in, cv, translit);
+	if (in->appt != NULL)
+		compose_appt(c, in, in->appt, cv, bufs);
 	if (in->hw != NULL) {
 		compose_data(cv, "homework_title", in->hw->title);
 		compose_set(cv, "homework_prompt", in->hw->prompt);

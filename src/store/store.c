@@ -339,6 +339,84 @@ store_exec(struct store *s, const char *sql, char *err, size_t errlen)
 	return store_run(s, st, sql, err, errlen);
 }
 
+/*
+ * One row of a SELECT into a list: make room for one more (doubling), the
+ * new slot zeroed.  The lists are short (a practice's clients), so a
+ * growing array is plenty.
+ */
+void *
+store_grow(void *v, size_t n, size_t *cap, size_t size)
+{
+	if (n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		v = xrealloc(v, *cap * size);
+	}
+	memset((char *)v + n * size, 0, size);
+	return v;
+}
+
+/*
+ * A read of one row by id: sql (a literal; ?1 = id) run and its row
+ * handed to fill.  STORE_FOUND, STORE_GONE, STORE_UNREADABLE (fill
+ * returned -1, why in err), STORE_ERR.
+ */
+enum store_rc
+store_read_id(struct store *s, const char *sql, long long id,
+    store_fill_fn *fill, void *rec, const char *what, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *st;
+	enum store_rc r;
+
+	if ((st = store_prep(s, sql, err, errlen)) == NULL)
+		return STORE_ERR;
+	sqlite3_bind_int64(st, 1, id);
+	if ((r = store_step_one(s, st, what, err, errlen)) == STORE_FOUND &&
+	    fill(st, rec, err, errlen) != 0)
+		r = STORE_UNREADABLE;
+	store_done(s, st);
+	return r;
+}
+
+/*
+ * Every row of st (bound by the caller, handed back here) into a new
+ * array of size-byte records, each zeroed and filled by fill (which
+ * reads every row).  Returns the array (NULL when empty) with *n; on an
+ * error *rc is -1 and the caller frees the *n rows read.
+ */
+void *
+store_read_list(struct store *s, sqlite3_stmt *st, size_t size,
+    store_fill_fn *fill, size_t *n, int *rc, const char *what, char *err,
+    size_t errlen)
+{
+	void *v = NULL;
+	size_t cap = 0;
+	int r;
+
+	*n = 0;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		v = store_grow(v, *n, &cap, size);
+		fill(st, (char *)v + (*n)++ * size, err, errlen);
+	}
+	store_done(s, st);
+	*rc = r == SQLITE_DONE ? 0 : store_dberr(s, err, errlen, what);
+	return v;
+}
+
+/* Step a read of one row: its enum store_rc, err set on STORE_ERR. */
+enum store_rc
+store_step_one(struct store *s, sqlite3_stmt *st, const char *what,
+    char *err, size_t errlen)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return STORE_FOUND;
+	if (rc == SQLITE_DONE)
+		return STORE_GONE;
+	return store_dberr(s, err, errlen, what);
+}
+
 /* ---------------------------------------------------------------- open */
 
 int
@@ -649,7 +727,7 @@ store_flock_pid(dev_t dev, ino_t ino)
  * after the connection (closing any descriptor of the file would drop
  * SQLite's fcntl locks).
  */
-int
+enum store_rc
 store_lock(struct store *s, char *err, size_t errlen)
 {
 	struct stat st;
@@ -658,17 +736,17 @@ store_lock(struct store *s, char *err, size_t errlen)
 
 	if ((fd = open(s->path, O_RDONLY | O_CLOEXEC)) == -1) {
 		errf(err, errlen, "%s: %s", s->path, strerror(errno));
-		return -1;
+		return STORE_ERR;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
 		s->lockfd = fd;
-		return 0;
+		return STORE_OK;
 	}
 	if (errno != EWOULDBLOCK) {
 		errf(err, errlen, "%s: cannot lock: %s", s->path,
 		    strerror(errno));
 		close(fd);
-		return -1;
+		return STORE_ERR;
 	}
 	pid = fstat(fd, &st) == 0 ? store_flock_pid(st.st_dev, st.st_ino) : 0;
 	if (pid > 0)
@@ -678,7 +756,7 @@ store_lock(struct store *s, char *err, size_t errlen)
 		errf(err, errlen, "another nudged is already delivering "
 		    "from %s", s->path);
 	close(fd);
-	return 1;
+	return STORE_HELD;
 }
 
 void
@@ -857,25 +935,25 @@ store_data_version(struct store *s)
 	return v;
 }
 
-int
+enum store_rc
 store_state_get(struct store *s, const char *key, char **value)
 {
 	sqlite3_stmt *st;
+	enum store_rc r;
 	int rc;
 
 	*value = NULL;
 	if ((st = store_prep(s, "SELECT value FROM state WHERE key = ?1", NULL,
 	    0)) == NULL)
-		return -1;
+		return STORE_ERR;
 	bind_text(st, 1, key);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		*value = col_dup(st, 0);
-		rc = *value != NULL;
-	} else {
-		rc = rc == SQLITE_DONE ? 0 : -1;
-	}
+		r = *value != NULL ? STORE_FOUND : STORE_GONE;
+	} else
+		r = rc == SQLITE_DONE ? STORE_GONE : STORE_ERR;
 	store_done(s, st);
-	return rc;
+	return r;
 }
 
 int

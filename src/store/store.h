@@ -46,6 +46,24 @@ struct store;
 
 #define STORE_SCHEMA_VERSION	5
 
+/*
+ * The store's outcomes, for the functions with more than "0 or -1" (each
+ * says which of these it returns).  -1 is always the error, so a caller
+ * that only tells success from failure may keep testing "< 0".
+ */
+enum store_rc {
+	STORE_ERR = -1,		/* failed; err says why */
+	STORE_OK = 0,		/* done */
+	STORE_GONE = 0,		/* no such row, or none that matches */
+	STORE_FOUND = 1,	/* the row is there (read into the record) */
+	STORE_HELD = 1,		/* not done, nothing changed: another process
+				 * holds what it needs; try again later */
+	STORE_REFUSED = 1,	/* not done: a rule says no (why says which) */
+	STORE_NEW = 1,		/* store_note_bad: a problem not known before */
+	STORE_UNREADABLE = 2	/* store_get_*: the row is there but cannot be
+				 * read (err says why) */
+};
+
 
 
 
@@ -58,11 +76,11 @@ struct store	*store_open_copy(const char *path, char *err, size_t errlen);
 /*
  * Become the one delivering process for this database (an flock on the
  * database file itself, whatever path, symlink or hard link named it,
- * until store_close).  0, 1 when another holds it (err says which pid),
- * -1 on error.
+ * until store_close).  STORE_OK, STORE_HELD when another holds it (err
+ * says which pid), STORE_ERR.
  */
-int		 store_lock(struct store *, char *err, size_t errlen);
-struct sqlite3	*store_db(struct store *);	/* for nudgectl's own statements */
+enum store_rc	 store_lock(struct store *, char *err, size_t errlen);
+struct sqlite3	*store_db(struct store *);	/* for the unit tests' own statements */
 
 int	 store_begin(struct store *, char *err, size_t);	/* BEGIN IMMEDIATE */
 int	 store_commit(struct store *, char *err, size_t);
@@ -92,7 +110,8 @@ int	 store_change_msg(struct store *, const struct msg_change *,
 
 /*
  * Inside a transaction: the next pending message due at or before now
- * (and whose next_at has come), oldest first.  1 found, 0 none, -1 error.
+ * (and whose next_at has come), oldest first.  STORE_FOUND, STORE_GONE
+ * (none), STORE_ERR.
  */
 int	 store_next_due(struct store *, time_t now, struct msg *, char *err, size_t);
 /* How many rows store_next_due() would still find. -1 on error. */
@@ -100,12 +119,20 @@ long	 store_count_due(struct store *, time_t now, char *err, size_t);
 /* Earliest due_at/next_at among pending rows; 0 when none (or on error). */
 time_t	 store_next_wake(struct store *);
 
-/* Fresh reads for the re-check at send time. 1 found, 0 gone, 2 unreadable row, -1 error. */
-int	 store_get_appt(struct store *, long long id, struct appt *, char *err, size_t);
-int	 store_get_client(struct store *, long long id, struct client *, char *err, size_t);
-int	 store_get_case(struct store *, long long id, struct kase *, char *err, size_t);
-int	 store_get_homework(struct store *, long long id, struct homework *, char *err, size_t);
-int	 store_get_msg(struct store *, long long id, struct msg *, char *err, size_t);
+/*
+ * Fresh reads for the re-check at send time: STORE_FOUND, STORE_GONE,
+ * STORE_UNREADABLE, STORE_ERR.
+ */
+enum store_rc store_get_appt(struct store *, long long id, struct appt *,
+	    char *err, size_t);
+enum store_rc store_get_client(struct store *, long long id, struct client *,
+	    char *err, size_t);
+enum store_rc store_get_case(struct store *, long long id, struct kase *,
+	    char *err, size_t);
+enum store_rc store_get_homework(struct store *, long long id,
+	    struct homework *, char *err, size_t);
+enum store_rc store_get_msg(struct store *, long long id, struct msg *,
+	    char *err, size_t);
 
 /*
  * Outbox transitions, inside a transaction. 0, or -1 when the row is gone
@@ -160,8 +187,8 @@ int	 store_recover(struct store *, time_t now, struct store_recovery *,
 	    char *err, size_t);
 
 /*
- * Remember a bad row; 1 when it is new (report it), 0 when already known,
- * -1 on error.  Bad rows that become readable are forgotten.
+ * Remember a bad row: STORE_NEW (report it), STORE_OK when already
+ * known, STORE_ERR.  Bad rows that become readable are forgotten.
  */
 int	 store_note_bad(struct store *, const struct bad_row *, time_t now,
 	    char *err, size_t);
@@ -193,10 +220,11 @@ int	 store_alert_items(struct store *, struct msg **, size_t *,
 int	 store_alert_done(struct store *, char *err, size_t);
 
 /*
- * Small key/value state (last alert time, channel pauses).  get: 1 with
- * *value (caller frees), 0 when unset, -1 on error.  set: NULL deletes.
+ * Small key/value state (last alert time, channel pauses).  get:
+ * STORE_FOUND with *value (caller frees), STORE_GONE when unset,
+ * STORE_ERR.  set: NULL deletes.
  */
-int	 store_state_get(struct store *, const char *key, char **value);
+enum store_rc store_state_get(struct store *, const char *key, char **value);
 int	 store_state_set(struct store *, const char *key, const char *value,
 	    char *err, size_t);
 
@@ -209,12 +237,13 @@ int	 store_state_set(struct store *, const char *key, const char *value,
  * 1 with msg naming the file and the problem when this user lacks a
  * permission it needs, else 0.  store_perm_mkdir: create the database's
  * missing folder (2770, in group `group`; owned by the user of that name
- * when root): 1 created (msg says so), 0 it exists, -1 msg says why not.
+ * when root): STORE_NEW created (msg says so), STORE_OK it exists,
+ * STORE_ERR msg says why not.
  */
 int	 store_perm_create(const char *path, char *err, size_t errlen);
 int	 store_perm_repair(const char *path, char *msg, size_t msglen);
 int	 store_perm_explain(const char *path, char *msg, size_t msglen);
-int	 store_perm_mkdir(const char *path, const char *group, char *msg,
+enum store_rc store_perm_mkdir(const char *path, const char *group, char *msg,
 	    size_t msglen);
 /* Root's nudgectl init: the new files to the service's user (0, -1 msg). */
 int	 store_perm_give(const char *path, const char *user, char *msg,
@@ -245,9 +274,9 @@ int	 store_status_read(struct store *, time_t since, struct store_status *,
 int	 store_problems(struct store *, struct store_problem **, size_t *,
 	    char *err, size_t);
 void	 store_problems_free(struct store_problem *, size_t);
-/* Is a nudged delivering from the database (its lock held)?  1 yes, with
- * *pid when known (else 0), 0 no, -1 cannot tell. */
-int	 store_lock_holder(const char *path, long *pid);
+/* Is a nudged delivering from the database (its lock held)?  STORE_HELD
+ * yes, with *pid when known (else 0), STORE_OK no, STORE_ERR cannot tell. */
+enum store_rc store_lock_holder(const char *path, long *pid);
 /* The highest message id (0: none or an error): previews tell real rows. */
 long long store_last_msg_id(struct store *);
 
@@ -281,7 +310,8 @@ void	 store_report_free(struct report_row *, size_t);
 
 /*
  * store_ctl.c, behind nudgectl's warnings and undo commands (inside the
- * caller's transaction; see there).
+ * caller's transaction; see there).  store_overlap and store_case_clash:
+ * STORE_FOUND (hit filled), STORE_GONE, STORE_ERR.
  */
 struct appt_hit {
 	long long	 id, case_id;
@@ -291,14 +321,93 @@ struct appt_hit {
 int	 store_client_lookalike(struct store *, const char *name,
 	    const char *email, long long skip, long long *same_name,
 	    long long *same_email, char *err, size_t);
-int	 store_overlap(struct store *, long long not_case, long long skip,
+enum store_rc store_overlap(struct store *, long long not_case, long long skip,
 	    time_t start, long dur_min, struct appt_hit *, char *err, size_t);
 int	 store_case_future(struct store *, long long case_id, time_t now,
 	    int cancel, long *n, time_t *first, char *err, size_t);
 int	 store_case_reopen(struct store *, long long case_id, char *err,
 	    size_t);
-int	 store_client_delete(struct store *, long long id, char *why,
+/* STORE_OK, STORE_REFUSED (why says why: see store_ctl.c), STORE_ERR. */
+enum store_rc store_client_delete(struct store *, long long id, char *why,
 	    size_t whylen, char *err, size_t);
+
+/*
+ * store_people.c and store_diary.c: nudgectl's reads and writes of the
+ * contract's tables, rows as stored (model.h's *_row).  Writes go inside
+ * the caller's transaction.  A read of one row by id (store_*_row,
+ * store_case_member) returns STORE_FOUND, STORE_GONE or STORE_ERR; the
+ * others 0 or -1 with err.  Lists are by id, or by start
+ * for appointments; the caller frees them with *_rows_free().
+ */
+enum store_rc store_client_row(struct store *, long long id, struct client_row *,
+	    char *err, size_t);
+int	 store_client_rows(struct store *, struct client_row **, size_t *,
+	    char *err, size_t);
+/* c's id is ignored; the new one in *id. */
+int	 store_client_add(struct store *, const struct client_row *,
+	    long long *id, char *err, size_t);
+/* Every column but opted_out_at, from c (by c->id). */
+int	 store_client_update(struct store *, const struct client_row *,
+	    char *err, size_t);
+/* opted_out_at = at; 0 clears it (opted in again). */
+int	 store_client_opt_out(struct store *, long long id, time_t at,
+	    char *err, size_t);
+/* The cases a client is a member of. */
+int	 store_client_cases(struct store *, long long client_id,
+	    struct case_row **, size_t *, char *err, size_t);
+enum store_rc store_case_row(struct store *, long long id, struct case_row *,
+	    char *err, size_t);
+/* Every case, with its members' ids and names. */
+int	 store_case_rows(struct store *, struct case_row **, size_t *,
+	    char *err, size_t);
+int	 store_case_add(struct store *, const char *label,
+	    const long long *clients, size_t n, long long *id, char *err,
+	    size_t);
+int	 store_case_close(struct store *, long long id, time_t at, char *err,
+	    size_t);
+/* Is client_id a member of case_id: STORE_FOUND, STORE_GONE, STORE_ERR. */
+enum store_rc store_case_member(struct store *, long long case_id,
+	    long long client_id, char *err, size_t);
+
+enum store_rc store_appt_row(struct store *, long long id, struct appt_row *,
+	    char *err, size_t);
+/* Appointments of case_id (0: every case), by start time. */
+int	 store_appt_rows(struct store *, long long case_id, struct appt_row **,
+	    size_t *, char *err, size_t);
+/*
+ * A booked appointment of case_id other than skip that overlaps
+ * [start, start + dur minutes): STORE_FOUND with hit, STORE_GONE none,
+ * STORE_ERR.  store_overlap: the same for other cases.
+ */
+enum store_rc store_case_clash(struct store *, long long case_id, long long skip,
+	    time_t start, long dur_min, struct appt_hit *, char *err, size_t);
+/* Book a (its status 'booked'; a->id ignored); the new id in *id. */
+int	 store_appt_add(struct store *, const struct appt *a, long long *id,
+	    char *err, size_t);
+int	 store_appt_cancel(struct store *, long long id, char *err, size_t);
+int	 store_appt_move(struct store *, long long id, time_t start, char *err,
+	    size_t);
+/* nudgectl edit: what to change (NULL and 0: unchanged). */
+struct appt_change {
+	int		 set_mode;	/* mode given */
+	enum appt_mode	 mode;		/* other than online: the link goes too */
+	const char	*video_url;
+	long		 duration_min;
+	long long	 for_client;
+	int		 everyone;	/* for_client back to NULL */
+};
+int	 store_appt_change(struct store *, long long id,
+	    const struct appt_change *, char *err, size_t);
+
+enum store_rc store_homework_row(struct store *, long long id, struct homework_row *,
+	    char *err, size_t);
+/* Homework of case_id (0: every case). */
+int	 store_homework_rows(struct store *, long long case_id,
+	    struct homework_row **, size_t *, char *err, size_t);
+/* h's case, title, prompt, dates, every_days and at (-1: none). */
+int	 store_homework_add(struct store *, const struct homework *h,
+	    long long *id, char *err, size_t);
+int	 store_homework_stop(struct store *, long long id, char *err, size_t);
 
 /* The schema version (PRAGMA user_version): 0, or -1 with err. */
 int	 store_user_version(struct store *, long *v, char *err, size_t);

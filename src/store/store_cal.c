@@ -276,20 +276,21 @@ store_cal_apply(struct store *s, const char *source, const struct cal_plan *p,
 
 /* ---------------------------------------------------------------- feeds */
 
-int
+enum store_rc
 store_feed_get(struct store *s, const char *name, struct store_feed *f,
     char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
-	int rc;
+	enum store_rc r;
 
 	memset(f, 0, sizeof(*f));
 	if ((st = store_prep(s, "SELECT etag, last_modified, body, last_try,"
 	    " last_ok, last_error, failures FROM calendar_feeds WHERE name = ?1",
 	    err, errlen)) == NULL)
-		return -1;
+		return STORE_ERR;
 	bind_text(st, 1, name);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	if ((r = store_step_one(s, st, "reading a feed's state", err,
+	    errlen)) == STORE_FOUND) {
 		const void *b = sqlite3_column_blob(st, 2);
 		int len = sqlite3_column_bytes(st, 2);
 
@@ -305,13 +306,9 @@ store_feed_get(struct store *s, const char *name, struct store_feed *f,
 		f->last_ok = col_time(st, 4);
 		f->last_error = col_dup(st, 5);
 		f->failures = sqlite3_column_int(st, 6);
-		rc = 1;
-	} else if (rc == SQLITE_DONE)
-		rc = 0;
-	else
-		rc = store_dberr(s, err, errlen, "reading a feed's state");
+	}
 	store_done(s, st);
-	return rc;
+	return r;
 }
 
 int

@@ -59,8 +59,8 @@ int	 store_cal_apply(struct store *, const char *source,
 	    const struct cal_plan *, int full, time_t now, char *err,
 	    size_t errlen);
 
-/* 1 found, 0 never synced, -1 error.  Free with store_feed_free(). */
-int	 store_feed_get(struct store *, const char *name, struct store_feed *,
+/* STORE_FOUND, STORE_GONE (never synced), STORE_ERR.  Free with store_feed_free(). */
+enum store_rc store_feed_get(struct store *, const char *name, struct store_feed *,
 	    char *err, size_t errlen);
 void	 store_feed_free(struct store_feed *);
 /* Only the last try (0: never), without reading the body.  0 or -1. */

@@ -1,9 +1,9 @@
 /*
  * store_ctl: the reads and writes behind nudgectl's warnings and its
- * "undo" commands: look-alike clients, the practice's other appointments
- * at the same time, a case's future appointments (case close
- * --cancel-future), case reopen and client delete.  Inside the caller's
- * transaction.
+ * "undo" commands: look-alike clients, overlapping appointments (of the
+ * same case, and the practice's others at the same time), a case's
+ * future appointments (case close --cancel-future), case reopen and
+ * client delete.  Inside the caller's transaction.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,47 +50,84 @@ store_client_lookalike(struct store *s, const char *name, const char *email,
 	return *same_name < 0 || *same_email < 0 ? -1 : 0;
 }
 
+/* Do [a, a + adur minutes) and [b, b + bdur minutes) overlap? */
+static int
+overlaps(time_t a, long long adur, time_t b, long long bdur)
+{
+	return a < b + bdur * 60 && b < a + adur * 60;
+}
+
+/* Booked appointments other than ?1, as first_overlap reads them. */
+#define BOOKED_SQL "SELECT a.id, a.case_id, a.starts_at, a.duration_min," \
+	" k.label FROM appointments a LEFT JOIN cases k ON k.id = a.case_id" \
+	" WHERE a.status = 'booked' AND a.id <> ?1"
+
+/*
+ * The first row of st (bound; id, case_id, starts_at, duration_min,
+ * label) that overlaps [start, start + dur minutes), into hit.  Times
+ * written by booking tools take several forms, so they are parsed here,
+ * not compared in SQL; an unreadable one is nudged's to report, not
+ * ours.  STORE_FOUND, STORE_GONE, STORE_ERR.
+ */
+static enum store_rc
+first_overlap(struct store *s, sqlite3_stmt *st, time_t start, long dur,
+    struct appt_hit *hit, char *err, size_t errlen)
+{
+	time_t t;
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (tz_parse_any(col_str(st, 2), &t) == -1 ||
+		    !overlaps(t, sqlite3_column_int64(st, 3), start, dur))
+			continue;
+		hit->id = sqlite3_column_int64(st, 0);
+		hit->case_id = sqlite3_column_int64(st, 1);
+		hit->starts_at = t;
+		snprintf(hit->label, sizeof(hit->label), "%s",
+		    col_str(st, 4) ? col_str(st, 4) : "?");
+		store_done(s, st);
+		return STORE_FOUND;
+	}
+	store_done(s, st);
+	if (rc != SQLITE_DONE)
+		return store_dberr(s, err, errlen, "reading appointments");
+	return STORE_GONE;
+}
+
 /*
  * Booked appointments that overlap [start, start + dur minutes), other
- * than skip, of any case but not_case (0: any).  Times written by
- * booking tools take several forms, so they are parsed here, not
- * compared in SQL.  1 with the first found, 0 none, -1 error.
+ * than skip, of any open case but not_case (0: any).
  */
-int
+enum store_rc
 store_overlap(struct store *s, long long not_case, long long skip,
     time_t start, long dur, struct appt_hit *hit, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
-	time_t t;
-	int rc, found = 0;
 
-	if ((st = store_prep(s, "SELECT a.id, a.case_id, a.starts_at,"
-	    " a.duration_min, k.label FROM appointments a"
-	    " LEFT JOIN cases k ON k.id = a.case_id"
-	    " WHERE a.status = 'booked' AND a.id <> ?1 AND a.case_id <> ?2"
+	if ((st = store_prep(s, BOOKED_SQL " AND a.case_id <> ?2"
 	    " AND k.closed_at IS NULL ORDER BY a.id", err, errlen)) == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int64(st, 1, skip);
 	sqlite3_bind_int64(st, 2, not_case);
-	while (!found && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (tz_parse_any(col_str(st, 2), &t) == -1)
-			continue;
-		if (t < start + dur * 60 &&
-		    start < t + sqlite3_column_int64(st, 3) * 60) {
-			hit->id = sqlite3_column_int64(st, 0);
-			hit->case_id = sqlite3_column_int64(st, 1);
-			hit->starts_at = t;
-			snprintf(hit->label, sizeof(hit->label), "%s",
-			    col_str(st, 4) ? col_str(st, 4) : "?");
-			found = 1;
-		}
-	}
-	if (found)
-		rc = SQLITE_DONE;
-	store_done(s, st);
-	if (rc != SQLITE_DONE)
-		return store_dberr(s, err, errlen, "reading appointments");
-	return found;
+	return first_overlap(s, st, start, dur, hit, err, errlen);
+}
+
+/*
+ * The same within one case (a mistyped date, a series booked twice):
+ * its first booked appointment other than skip that overlaps.
+ */
+enum store_rc
+store_case_clash(struct store *s, long long case_id, long long skip,
+    time_t start, long dur, struct appt_hit *hit, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+
+	if ((st = store_prep(s, BOOKED_SQL " AND a.case_id = ?2 ORDER BY a.id",
+	    err, errlen)) == NULL)
+		return STORE_ERR;
+	sqlite3_bind_int64(st, 1, skip);
+	sqlite3_bind_int64(st, 2, case_id);
+	return first_overlap(s, st, start, dur, hit, err, errlen);
 }
 
 /*
@@ -155,10 +192,10 @@ store_case_reopen(struct store *s, long long case_id, char *err,
 /*
  * Delete a client typed by mistake: only one with no appointments in
  * any of their cases and nothing in the outbox (their history stays).
- * 0 deleted (cases left without members are deleted too, when they have
- * no homework), 1 refused (why says why), -1 error.
+ * STORE_OK deleted (cases left without members are deleted too, when they have
+ * no homework), STORE_REFUSED (why says why), STORE_ERR.
  */
-int
+enum store_rc
 store_client_delete(struct store *s, long long id, char *why, size_t whylen,
     char *err, size_t errlen)
 {
@@ -182,7 +219,7 @@ store_client_delete(struct store *s, long long id, char *why, size_t whylen,
 	    " WHERE m.client_id = ?1),"
 	    " (SELECT count(*) FROM messages WHERE client_id = ?1)", err,
 	    errlen)) == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int64(st, 1, id);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		na = (long)sqlite3_column_int64(st, 0);
@@ -195,15 +232,15 @@ store_client_delete(struct store *s, long long id, char *why, size_t whylen,
 		snprintf(why, whylen, "they have %ld appointment%s and %ld "
 		    "message%s on record", na, na == 1 ? "" : "s", nm,
 		    nm == 1 ? "" : "s");
-		return 1;
+		return STORE_REFUSED;
 	}
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
 		if ((st = store_prep(s, steps[i], err, errlen)) == NULL)
-			return -1;
+			return STORE_ERR;
 		if (strchr(steps[i], '?') != NULL)
 			sqlite3_bind_int64(st, 1, id);
 		if (store_run(s, st, "deleting the client", err, errlen) != 0)
-			return -1;
+			return STORE_ERR;
 	}
-	return 0;
+	return STORE_OK;
 }

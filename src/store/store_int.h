@@ -72,6 +72,20 @@ int		 store_run(struct store *, sqlite3_stmt *, const char *what,
 		    char *err, size_t errlen);
 int		 store_exec(struct store *, const char *sql, char *err,
 		    size_t errlen);
+/* Step a read of one row: its enum store_rc (err set on STORE_ERR). */
+int		 store_step_one(struct store *, sqlite3_stmt *, const char *what,
+		    char *err, size_t errlen);
+/* Room for row n of a growing array (its capacity in *cap), zeroed. */
+void		*store_grow(void *, size_t n, size_t *cap, size_t size);
+/* One row of a SELECT into a record: 0, or -1 with why (unreadable). */
+typedef int	 store_fill_fn(sqlite3_stmt *, void *rec, char *why,
+		    size_t whylen);
+enum store_rc	 store_read_id(struct store *s, const char *sql, long long id,
+		    store_fill_fn *fill, void *rec, const char *what, char *err,
+		    size_t errlen);
+void		*store_read_list(struct store *s, sqlite3_stmt *st, size_t size,
+		    store_fill_fn *fill, size_t *n, int *rc, const char *what,
+		    char *err, size_t errlen);
 
 /* store_read.c: one row of a SELECT of the *_COLS above into a struct */
 int		 store_read_client(sqlite3_stmt *, struct client *, char *why,
@@ -81,7 +95,7 @@ int		 store_read_appt(sqlite3_stmt *, struct appt *, char *why,
 int		 store_read_homework(sqlite3_stmt *, struct homework *,
 		    char *why, size_t whylen);
 int		 store_read_msg(sqlite3_stmt *, struct msg *);
-int		 store_load_case(struct store *, sqlite3_stmt *cst,
+enum store_rc	 store_load_case(struct store *, sqlite3_stmt *cst,
 		    sqlite3_stmt *mst, long long id, struct kase *, char *err,
 		    size_t errlen);
 

@@ -178,7 +178,7 @@ store_perm_explain(const char *path, char *msg, size_t msglen)
 	return r;
 }
 
-int
+enum store_rc
 store_perm_mkdir(const char *path, const char *group, char *msg,
     size_t msglen)
 {
@@ -186,12 +186,12 @@ store_perm_mkdir(const char *path, const char *group, char *msg,
 	struct group *gr;
 	struct passwd *pw;
 	struct stat st;
-	int r = -1;
+	enum store_rc r = STORE_ERR;
 
 	msg[0] = '\0';
 	if (stat(dir, &st) == 0) {
 		free(dir);
-		return 0;
+		return STORE_OK;
 	}
 	if (errno != ENOENT || mkdir(dir, 0770) == -1) {
 		snprintf(msg, msglen, "cannot create the folder %s: %s%s", dir,
@@ -219,7 +219,7 @@ store_perm_mkdir(const char *path, const char *group, char *msg,
 	}
 	perm_describe(&st, how, sizeof(how));
 	snprintf(msg, msglen, "folder %s created (%s)", dir, how);
-	r = 1;
+	r = STORE_NEW;
 out:
 	free(dir);
 	return r;

@@ -161,24 +161,22 @@ has_column(struct store *s, const char *table, const char *col)
 
 #define MY_CASES "(SELECT case_id FROM case_members WHERE client_id = ?1)"
 
-static int
+static enum store_rc
 client_exists(struct store *s, long long id, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
-	int rc;
+	enum store_rc r;
 
 	if ((st = store_prep(s, "SELECT 1 FROM clients WHERE id = ?1", err,
 	    errlen)) == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
+	r = store_step_one(s, st, "reading clients", err, errlen);
 	store_done(s, st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_dberr(s, err, errlen, "reading clients");
-	return rc == SQLITE_ROW;
+	return r;
 }
 
-int
+enum store_rc
 store_export(struct store *s, long long id, store_row_fn fn, void *arg,
     char *err, size_t errlen)
 {
@@ -207,16 +205,16 @@ store_export(struct store *s, long long id, store_row_fn fn, void *arg,
 		{ "problems", "SELECT * FROM problems WHERE tbl = 'clients' AND"
 		    " row_id = ?1 ORDER BY first_seen" },
 	};
-	int r = 1;
+	enum store_rc r;
 
 	/* One read transaction: every section from the same moment. */
 	if (sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return store_dberr(s, err, errlen, "starting the export");
-	if ((r = client_exists(s, id, err, errlen)) == 1)
+	if ((r = client_exists(s, id, err, errlen)) == STORE_FOUND)
 		for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
 			if (rows(s, sections[i][0], sections[i][1], id, fn, arg,
 			    err, errlen) != 0) {
-				r = -1;
+				r = STORE_ERR;
 				break;
 			}
 	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
@@ -324,42 +322,56 @@ scrub_everywhere(struct store *s, const char *v, char *err, size_t errlen)
 	return n;
 }
 
-int
-store_forget(struct store *s, long long id, time_t now,
-    const char *const *scrub, size_t nscrub, struct forget_stats *fs,
-    char *err, size_t errlen)
+/*
+ * The client's outbox rows: pending ones cancelled, recipients and
+ * provider references emptied.  STORE_HELD (nothing done) while one is
+ * being sent, STORE_OK, STORE_ERR.
+ */
+static enum store_rc
+forget_outbox(struct store *s, long long id, time_t now,
+    struct forget_stats *fs, char *err, size_t errlen)
 {
-	long long *cases = NULL;
-	size_t ncases = 0;
 	sqlite3_stmt *st;
-	int r, rc = -1;
+	int r;
 
-	memset(fs, 0, sizeof(*fs));
-	/* Freed pages are zeroed too, before the VACUUM rewrites the file. */
-	sqlite3_exec(s->db, "PRAGMA secure_delete = ON", NULL, NULL, NULL);
 	if ((st = store_prep(s, "SELECT count(*) FROM messages WHERE"
 	    " client_id = ?1 AND status = 'sending'", err, errlen)) == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int64(st, 1, id);
 	r = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
 	store_done(s, st);
 	if (r < 0)
 		return store_dberr(s, err, errlen, "reading the outbox");
 	if (r > 0)
-		return 1;
-
+		return STORE_HELD;
 	if ((r = run1(s, "UPDATE messages SET status = 'cancelled', last_error ="
 	    " 'client forgotten', next_at = NULL, updated_at = ?2 WHERE"
 	    " client_id = ?1 AND status = 'pending'", id, now,
 	    "cancelling messages", err, errlen)) < 0)
-		return -1;
+		return STORE_ERR;
 	fs->cancelled = r;
 	if ((r = run1(s, "UPDATE messages SET recipient = '', provider_ref = NULL,"
 	    " last_error = CASE WHEN last_error = 'client forgotten' THEN"
 	    " last_error END WHERE client_id = ?1", id, 0,
 	    "scrubbing the outbox", err, errlen)) < 0)
-		return -1;
+		return STORE_ERR;
 	fs->scrubbed = r;
+	return STORE_OK;
+}
+
+/*
+ * Take the client out of their cases.  The label often names both
+ * partners ("Sam & Alex"): the case keeps the remaining member's name, or
+ * becomes "case N", closed, when nobody is left.  How many cases, or -1.
+ */
+static int
+forget_cases(struct store *s, long long id, time_t now, char *err,
+    size_t errlen)
+{
+	long long *cases = NULL;
+	size_t ncases = 0;
+	sqlite3_stmt *st;
+	int r, rc = -1;
 
 	if ((st = store_prep(s, "SELECT case_id FROM case_members WHERE"
 	    " client_id = ?1 ORDER BY case_id", err, errlen)) == NULL)
@@ -377,11 +389,6 @@ store_forget(struct store *s, long long id, time_t now,
 	if (run1(s, "DELETE FROM case_members WHERE client_id = ?1", id, 0,
 	    "leaving cases", err, errlen) < 0)
 		goto out;
-	/*
-	 * The label often names both partners ("Sam & Alex"): the case keeps
-	 * the remaining member's name, or becomes "case N", closed, when
-	 * nobody is left.
-	 */
 	for (size_t i = 0; i < ncases; i++)
 		if (run1(s, "UPDATE cases SET label = COALESCE((SELECT c.name FROM"
 		    " case_members m JOIN clients c ON c.id = m.client_id WHERE"
@@ -391,29 +398,44 @@ store_forget(struct store *s, long long id, time_t now,
 		    " ?2) END WHERE id = ?1", cases[i], now, "relabelling cases",
 		    err, errlen) < 0)
 			goto out;
-	fs->cases = (int)ncases;
+	rc = (int)ncases;
+out:
+	free(cases);
+	return rc;
+}
 
+enum store_rc
+store_forget(struct store *s, long long id, time_t now,
+    const char *const *scrub, size_t nscrub, struct forget_stats *fs,
+    char *err, size_t errlen)
+{
+	int r;
+
+	memset(fs, 0, sizeof(*fs));
+	/* Freed pages are zeroed too, before the VACUUM rewrites the file. */
+	sqlite3_exec(s->db, "PRAGMA secure_delete = ON", NULL, NULL, NULL);
+	if ((r = forget_outbox(s, id, now, fs, err, errlen)) != STORE_OK)
+		return r;
+	if ((fs->cases = forget_cases(s, id, now, err, errlen)) < 0)
+		return STORE_ERR;
 	if (run1(s, "UPDATE clients SET name = 'forgotten client', first_name ="
 	    " NULL, email = NULL, phone = NULL, email_consent = 0, sms_consent = 0,"
 	    " discreet = 0, opted_out_at = COALESCE(opted_out_at, ?2) WHERE"
 	    " id = ?1", id, now, "anonymising the client", err, errlen) < 0 ||
 	    run1(s, "DELETE FROM problems WHERE tbl = 'clients' AND row_id = ?1",
 	    id, 0, "forgetting problems", err, errlen) < 0)
-		goto out;
+		return STORE_ERR;
 	for (size_t i = 0; i < nscrub; i++) {
 		if (scrub[i] == NULL || strlen(scrub[i]) < SCRUB_MIN)
 			continue;
 		if ((r = scrub_everywhere(s, scrub[i], err, errlen)) < 0)
-			goto out;
+			return STORE_ERR;
 		fs->replaced += r;
 	}
-	rc = 0;
-out:
-	free(cases);
-	return rc;
+	return STORE_OK;
 }
 
-int
+enum store_rc
 store_vacuum(struct store *s, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
@@ -427,7 +449,7 @@ store_vacuum(struct store *s, char *err, size_t errlen)
 	if (sqlite3_step(st) == SQLITE_ROW)
 		busy = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	return busy ? 1 : 0;
+	return busy ? STORE_HELD : STORE_OK;
 }
 
 /* ---------------------------------------------------------- retention */

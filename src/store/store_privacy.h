@@ -53,9 +53,9 @@ typedef void (*store_row_fn)(void *arg, const struct store_row *);
  * "appointments", "homework", "messages", "consent_log", "problems"),
  * inside one read transaction.  An appointment booked for the partner
  * alone (appointments.for_client, when that column exists) is left out.
- * 1 done, 0 no such client, -1 error.
+ * STORE_FOUND done, STORE_GONE no such client, STORE_ERR.
  */
-int	 store_export(struct store *, long long client_id, store_row_fn, void *,
+enum store_rc store_export(struct store *, long long client_id, store_row_fn, void *,
 	    char *err, size_t);
 
 /* The consent history of one client, oldest first ("consent_log" rows). */
@@ -79,20 +79,21 @@ struct forget_stats {
  * that contains one of the strings in scrub (name, address, phone as typed
  * and in E.164) replaced by "[forgotten]" (the whole value when it differs
  * only in letter case).  The clients table itself is not searched: a
- * partner may share an address.  0 done, 1 refused because a message to
- * this client is being sent right now ('sending'), -1 error.
+ * partner may share an address.  STORE_OK done, STORE_HELD (nothing
+ * done) while a message to this client is being sent ('sending'),
+ * STORE_ERR.
  */
-int	 store_forget(struct store *, long long client_id, time_t now,
+enum store_rc store_forget(struct store *, long long client_id, time_t now,
 	    const char *const *scrub, size_t nscrub, struct forget_stats *,
 	    char *err, size_t);
 
 /*
  * After erasure, outside any transaction: VACUUM (no freed page keeps old
- * bytes) and a TRUNCATE checkpoint (the -wal file emptied).  0 done, 1
- * vacuumed but another connection kept the checkpoint from finishing,
- * -1 error.
+ * bytes) and a TRUNCATE checkpoint (the -wal file emptied).  STORE_OK
+ * done, STORE_HELD vacuumed but another connection kept the checkpoint
+ * from finishing, STORE_ERR.
  */
-int	 store_vacuum(struct store *, char *err, size_t);
+enum store_rc store_vacuum(struct store *, char *err, size_t);
 
 struct retain_counts {
 	long	 messages;	/* outbox rows reduced */

@@ -199,8 +199,11 @@ store_read_msg(sqlite3_stmt *st, struct msg *m)
 	return 0;
 }
 
-/* Case row and members with two prepared statements. 1, 0 (gone) or -1. */
-int
+/*
+ * Case row and members with two prepared statements: STORE_FOUND,
+ * STORE_GONE, STORE_ERR.
+ */
+enum store_rc
 store_load_case(struct store *s, sqlite3_stmt *cst, sqlite3_stmt *mst, long long id,
     struct kase *k, char *err, size_t errlen)
 {
@@ -211,7 +214,7 @@ store_load_case(struct store *s, sqlite3_stmt *cst, sqlite3_stmt *mst, long long
 	sqlite3_reset(cst);
 	sqlite3_bind_int64(cst, 1, id);
 	if ((rc = sqlite3_step(cst)) == SQLITE_DONE)
-		return 0;
+		return STORE_GONE;
 	if (rc != SQLITE_ROW)
 		return store_dberr(s, err, errlen, "reading cases");
 	k->id = id;
@@ -232,36 +235,10 @@ store_load_case(struct store *s, sqlite3_stmt *cst, sqlite3_stmt *mst, long long
 		kase_free(k);
 		return store_dberr(s, err, errlen, "reading case_members");
 	}
-	return 1;
+	return STORE_FOUND;
 }
 
 /* --------------------------------------------------------- single rows */
-
-/*
- * Run sql (one ?1 = id) and hand the row to fill.  1 found, 0 gone, 2
- * unreadable (fill returned -1 with why in err), -1 error.
- */
-static int
-store_get_one(struct store *s, const char *sql, long long id,
-    int (*fill)(sqlite3_stmt *, void *, char *, size_t), void *out,
-    const char *what, char *err, size_t errlen)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((st = store_prep(s, sql, err, errlen)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		rc = fill(st, out, err, errlen) == 0 ? 1 : 2;
-	else if (rc == SQLITE_DONE)
-		rc = 0;
-	else
-		rc = store_dberr(s, err, errlen, what);
-	store_done(s, st);
-	return rc;
-}
 
 static int
 fill_appt(sqlite3_stmt *st, void *out, char *why, size_t whylen)
@@ -306,55 +283,55 @@ fill_msg(sqlite3_stmt *st, void *out, char *why, size_t whylen)
 	return -1;
 }
 
-int
+enum store_rc
 store_get_appt(struct store *s, long long id, struct appt *a, char *err,
     size_t errlen)
 {
 	memset(a, 0, sizeof(*a));
-	return store_get_one(s, "SELECT " APPT_COLS " FROM appointments WHERE id = ?1",
+	return store_read_id(s, "SELECT " APPT_COLS " FROM appointments WHERE id = ?1",
 	    id, fill_appt, a, "reading appointments", err, errlen);
 }
 
-int
+enum store_rc
 store_get_homework(struct store *s, long long id, struct homework *h,
     char *err, size_t errlen)
 {
 	memset(h, 0, sizeof(*h));
-	return store_get_one(s, "SELECT " HW_COLS " FROM homework WHERE id = ?1",
+	return store_read_id(s, "SELECT " HW_COLS " FROM homework WHERE id = ?1",
 	    id, fill_homework, h, "reading homework", err, errlen);
 }
 
-int
+enum store_rc
 store_get_client(struct store *s, long long id, struct client *c, char *err,
     size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
-	return store_get_one(s, "SELECT " CLIENT_COLS " FROM clients WHERE id = ?1",
+	return store_read_id(s, "SELECT " CLIENT_COLS " FROM clients WHERE id = ?1",
 	    id, fill_client, c, "reading clients", err, errlen);
 }
 
-int
+enum store_rc
 store_get_msg(struct store *s, long long id, struct msg *m, char *err,
     size_t errlen)
 {
 	memset(m, 0, sizeof(*m));
-	return store_get_one(s, "SELECT " MSG_COLS " FROM messages WHERE id = ?1",
+	return store_read_id(s, "SELECT " MSG_COLS " FROM messages WHERE id = ?1",
 	    id, fill_msg, m, "reading messages", err, errlen);
 }
 
-int
+enum store_rc
 store_get_case(struct store *s, long long id, struct kase *k, char *err,
     size_t errlen)
 {
 	sqlite3_stmt *cst, *mst;
-	int rc;
+	enum store_rc rc;
 
 	memset(k, 0, sizeof(*k));
 	if ((cst = store_prep(s, CASE_SQL, err, errlen)) == NULL)
-		return -1;
+		return STORE_ERR;
 	if ((mst = store_prep(s, MEMBERS_SQL, err, errlen)) == NULL) {
 		store_done(s, cst);
-		return -1;
+		return STORE_ERR;
 	}
 	rc = store_load_case(s, cst, mst, id, k, err, errlen);
 	store_done(s, cst);

@@ -140,7 +140,7 @@ store_problems_free(struct store_problem *p, size_t n)
  * store_lock()); /proc/locks says whether one is held, and by whom,
  * without opening the file (issue 13).
  */
-int
+enum store_rc
 store_lock_holder(const char *path, long *pid)
 {
 	struct stat st;
@@ -148,11 +148,11 @@ store_lock_holder(const char *path, long *pid)
 
 	*pid = 0;
 	if (stat(path, &st) == -1)
-		return errno == ENOENT ? 0 : -1;
+		return errno == ENOENT ? STORE_OK : STORE_ERR;
 	if ((p = store_flock_pid(st.st_dev, st.st_ino)) < 0)
-		return -1;
+		return STORE_ERR;
 	*pid = p;
-	return p > 0;
+	return p > 0 ? STORE_HELD : STORE_OK;
 }
 
 long long

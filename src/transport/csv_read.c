@@ -44,12 +44,61 @@ csv_row_clear(struct row *r)
 	r->n = 0;
 }
 
+/* The rest of a quoted field after its opening '"', into b.  0 or -1. */
+static int
+csv_quoted(struct csv *c, int line, struct sbuf *b, char *err, size_t errlen)
+{
+	for (;;) {
+		if (c->p >= c->end) {
+			snprintf(err, errlen, "line %d: a quoted field is not "
+			    "closed", line);
+			return -1;
+		}
+		if (*c->p == '"') {
+			if (c->p + 1 < c->end && c->p[1] == '"') {
+				sbuf_addc(b, '"');
+				c->p += 2;
+				continue;
+			}
+			c->p++;
+			return 0;
+		}
+		if (*c->p == '\n')
+			c->line++;
+		sbuf_addc(b, *c->p++);
+	}
+}
+
+/* One field, up to its ',' or line end, into b.  0 or -1. */
+static int
+csv_read_field(struct csv *c, int line, struct sbuf *b, char *err, size_t errlen)
+{
+	int quoted = 0;
+
+	if (c->p < c->end && *c->p == '"') {
+		quoted = 1;
+		c->p++;
+		if (csv_quoted(c, line, b, err, errlen) == -1)
+			return -1;
+	}
+	while (c->p < c->end && *c->p != ',' && *c->p != '\n' &&
+	    *c->p != '\r') {
+		if (quoted || *c->p == '"') {
+			snprintf(err, errlen, "line %d: a stray '\"' (a "
+			    "field with quotes must be quoted whole)",
+			    c->line);
+			return -1;
+		}
+		sbuf_addc(b, *c->p++);
+	}
+	return 0;
+}
+
 /* One record into r.  1 read, 0 at the end, -1 error. */
 static int
 csv_record(struct csv *c, struct row *r, char *err, size_t errlen)
 {
 	struct sbuf b = { 0 };
-	int quoted;
 
 	r->n = 0;
 	/* blank lines between records are skipped */
@@ -62,41 +111,9 @@ csv_record(struct csv *c, struct row *r, char *err, size_t errlen)
 		return 0;
 	r->line = c->line;
 	for (;;) {
-		quoted = 0;
 		sbuf_add(&b, "");
-		if (c->p < c->end && *c->p == '"') {
-			quoted = 1;
-			c->p++;
-			for (;;) {
-				if (c->p >= c->end) {
-					snprintf(err, errlen, "line %d: a quoted "
-					    "field is not closed", r->line);
-					goto fail;
-				}
-				if (*c->p == '"') {
-					if (c->p + 1 < c->end && c->p[1] == '"') {
-						sbuf_addc(&b, '"');
-						c->p += 2;
-						continue;
-					}
-					c->p++;
-					break;
-				}
-				if (*c->p == '\n')
-					c->line++;
-				sbuf_addc(&b, *c->p++);
-			}
-		}
-		while (c->p < c->end && *c->p != ',' && *c->p != '\n' &&
-		    *c->p != '\r') {
-			if (quoted || *c->p == '"') {
-				snprintf(err, errlen, "line %d: a stray '\"' (a "
-				    "field with quotes must be quoted whole)",
-				    c->line);
-				goto fail;
-			}
-			sbuf_addc(&b, *c->p++);
-		}
+		if (csv_read_field(c, r->line, &b, err, errlen) == -1)
+			goto fail;
 		if (r->n == CSV_MAX_FIELDS) {
 			snprintf(err, errlen, "line %d: more than %d fields",
 			    r->line, CSV_MAX_FIELDS);
@@ -136,25 +153,21 @@ csv_trim(char *s)
 	return s;
 }
 
-/* Which field holds each of our columns (-1: none), from the header and map. */
+/* --columns NAME=HEADER,...: the header wanted per column (NULL: its name). */
 static int
-csv_header(const struct row *h, const char *map, int idx[C_N], char *err,
-    size_t errlen)
+csv_map(const char *map, char *want[C_N], char *err, size_t errlen)
 {
-	char *want[C_N] = { 0 }, *m, *pair, *save, *eq;
-	int rc = -1;
+	char *m, *pair, *save, *eq;
+	int k, rc = 0;
 
-	for (int k = 0; k < C_N; k++)
-		idx[k] = -1;
 	m = xstrdup(map != NULL ? map : "");
-	for (pair = strtok_r(m, ",", &save); pair != NULL;
+	for (pair = strtok_r(m, ",", &save); pair != NULL && rc == 0;
 	    pair = strtok_r(NULL, ",", &save)) {
-		int k;
-
 		if ((eq = strchr(pair, '=')) == NULL) {
 			snprintf(err, errlen, "--columns: '%s' is not "
 			    "NAME=HEADER", csv_trim(pair));
-			goto out;
+			rc = -1;
+			break;
 		}
 		*eq = '\0';
 		for (k = 0; k < C_N; k++)
@@ -164,11 +177,28 @@ csv_header(const struct row *h, const char *map, int idx[C_N], char *err,
 			snprintf(err, errlen, "--columns: unknown column '%s' "
 			    "(start, end, duration, email, case, summary, "
 			    "location, video_url, status, uid)", csv_trim(pair));
-			goto out;
+			rc = -1;
+			break;
 		}
 		free(want[k]);
 		want[k] = xstrdup(csv_trim(eq + 1));
 	}
+	free(m);
+	return rc;
+}
+
+/* Which field holds each of our columns (-1: none), from the header and map. */
+static int
+csv_header(const struct row *h, const char *map, int idx[C_N], char *err,
+    size_t errlen)
+{
+	char *want[C_N] = { 0 };
+	int rc = -1;
+
+	for (int k = 0; k < C_N; k++)
+		idx[k] = -1;
+	if (csv_map(map, want, err, errlen) == -1)
+		goto out;
 	for (size_t i = 0; i < h->n; i++) {
 		char *name = csv_trim(h->f[i]);
 
@@ -198,7 +228,6 @@ csv_header(const struct row *h, const char *map, int idx[C_N], char *err,
 out:
 	for (int k = 0; k < C_N; k++)
 		free(want[k]);
-	free(m);
 	return rc;
 }
 
@@ -300,17 +329,15 @@ csv_status(const char *s, enum cal_status *st)
 	return -1;
 }
 
+/* start, and end or duration (60 minutes without either).  0 or -1. */
 static int
-csv_event(struct row *r, const int idx[C_N], const char *video_url,
-    struct cal_event *e, char *err, size_t errlen)
+csv_when(struct row *r, const int idx[C_N], struct cal_event *e, char *err,
+    size_t errlen)
 {
 	const char *start = csv_field(r, idx, C_START), *v;
 	time_t end;
 	long mins = 60;
-	char *emails, *tok, *save;
 
-	memset(e, 0, sizeof(*e));
-	e->line = r->line;
 	if (start == NULL || csv_time(csv_trim((char *)start), &e->start) != 0) {
 		snprintf(err, errlen, "line %d: start '%s' is not a date and time "
 		    "such as 2026-12-03 14:00", r->line, start ? start : "");
@@ -334,6 +361,44 @@ csv_event(struct row *r, const int idx[C_N], const char *video_url,
 		return -1;
 	}
 	e->duration_min = (int)mins;
+	return 0;
+}
+
+/* The email field's addresses (split at ';' and blanks) as attendees. */
+static int
+csv_emails(struct row *r, const int idx[C_N], struct cal_event *e, char *err,
+    size_t errlen)
+{
+	char *emails, *tok, *save;
+	int rc = 0;
+
+	emails = xstrdup(csv_field(r, idx, C_EMAIL));
+	for (tok = emails ? strtok_r(emails, "; \t\r\n", &save) : NULL;
+	    tok != NULL; tok = strtok_r(NULL, "; \t\r\n", &save)) {
+		if (strncasecmp(tok, "mailto:", 7) == 0)
+			tok += 7;
+		if (strchr(tok, '@') == NULL) {
+			snprintf(err, errlen, "line %d: email '%s' is not an "
+			    "address", r->line, tok);
+			rc = -1;
+			break;
+		}
+		cal_attendee_add(e, tok);
+	}
+	free(emails);
+	return rc;
+}
+
+static int
+csv_event(struct row *r, const int idx[C_N], const char *video_url,
+    struct cal_event *e, char *err, size_t errlen)
+{
+	const char *start = csv_field(r, idx, C_START), *v;
+
+	memset(e, 0, sizeof(*e));
+	e->line = r->line;
+	if (csv_when(r, idx, e, err, errlen) == -1)
+		return -1;
 	if (csv_status(csv_field(r, idx, C_STATUS), &e->status) != 0) {
 		snprintf(err, errlen, "line %d: status '%s' is neither booked nor "
 		    "cancelled", r->line, csv_field(r, idx, C_STATUS));
@@ -353,20 +418,8 @@ csv_event(struct row *r, const int idx[C_N], const char *video_url,
 	} else if (e->location != NULL && cal_link_is_meeting(e->location,
 	    video_url))
 		e->url = xstrdup(e->location);
-	emails = xstrdup(csv_field(r, idx, C_EMAIL));
-	for (tok = emails ? strtok_r(emails, "; \t\r\n", &save) : NULL;
-	    tok != NULL; tok = strtok_r(NULL, "; \t\r\n", &save)) {
-		if (strncasecmp(tok, "mailto:", 7) == 0)
-			tok += 7;
-		if (strchr(tok, '@') == NULL) {
-			snprintf(err, errlen, "line %d: email '%s' is not an "
-			    "address", r->line, tok);
-			free(emails);
-			goto fail;
-		}
-		cal_attendee_add(e, tok);
-	}
-	free(emails);
+	if (csv_emails(r, idx, e, err, errlen) == -1)
+		goto fail;
 	if ((v = csv_field(r, idx, C_UID)) != NULL)
 		e->uid = xstrdup(csv_trim((char *)v));
 	else

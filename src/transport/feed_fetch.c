@@ -150,14 +150,89 @@ feed_file(const char *path, const char *last_modified, struct feed_got *g,
 		rc = curl_easy_setopt(c, opt, val);			\
 } while (0)
 
+/* The conditional request's headers (none without a validator). */
+static struct curl_slist *
+feed_headers(const char *etag, const char *last_modified)
+{
+	struct curl_slist *hdrs = NULL;
+	char *h;
+
+	if (etag != NULL) {
+		h = xasprintf("If-None-Match: %s", etag);
+		hdrs = curl_slist_append(hdrs, h);
+		free(h);
+	}
+	if (last_modified != NULL && strncmp(last_modified, "file ", 5) != 0) {
+		h = xasprintf("If-Modified-Since: %s", last_modified);
+		hdrs = curl_slist_append(hdrs, h);
+		free(h);
+	}
+	return hdrs;
+}
+
+/* Every option of the transfer; the first failure's code. */
+static CURLcode
+feed_setup(CURL *c, const char *url, const char *ca_file, long timeout_s,
+    char *ebuf, struct feed_buf *b, struct curl_slist *hdrs)
+{
+	CURLcode rc = xfer_setup(c, ca_file, timeout_s, ebuf, NULL);
+
+	FEED_SET(CURLOPT_URL, url);
+	FEED_SET(CURLOPT_FOLLOWLOCATION, 1L);
+	FEED_SET(CURLOPT_MAXREDIRS, 5L);
+	FEED_SET(CURLOPT_PROTOCOLS_STR, "https");
+	FEED_SET(CURLOPT_REDIR_PROTOCOLS_STR, "https");
+	FEED_SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)FEED_MAX_BYTES);
+	FEED_SET(CURLOPT_ACCEPT_ENCODING, "");	/* gzip, as servers like */
+	FEED_SET(CURLOPT_WRITEFUNCTION, feed_write);
+	FEED_SET(CURLOPT_WRITEDATA, b);
+	FEED_SET(CURLOPT_HEADERFUNCTION, feed_header);
+	FEED_SET(CURLOPT_HEADERDATA, b);
+	FEED_SET(CURLOPT_USERAGENT, "nudged calendar feed");
+	FEED_SET(CURLOPT_XFERINFOFUNCTION, feed_progress);
+	FEED_SET(CURLOPT_HTTPHEADER, hdrs);
+	return rc;
+}
+
+/* What the finished transfer (rc, HTTP code) means; g takes the body. */
+static enum feed_result
+feed_outcome(CURLcode rc, long code, struct feed_buf *b, const char *ebuf,
+    struct feed_got *g, char *err, size_t errlen)
+{
+	if (rc == CURLE_ABORTED_BY_CALLBACK && feed_stop != NULL && *feed_stop) {
+		snprintf(err, errlen, "stopping");
+		return FEED_STOPPED;
+	}
+	if (rc != CURLE_OK) {
+		/* a body cut short (CURLE_PARTIAL_FILE) lands here too */
+		snprintf(err, errlen, "%s%s%s", b->too_big || rc ==
+		    CURLE_FILESIZE_EXCEEDED ? "larger than the 8 MiB limit" :
+		    curl_easy_strerror(rc), ebuf[0] && !b->too_big ? ": " : "",
+		    b->too_big ? "" : ebuf);
+		return FEED_FAIL;
+	}
+	if (code == 304)
+		return FEED_SAME;
+	if (code != 200) {
+		snprintf(err, errlen, "the server answered HTTP %ld", code);
+		return FEED_FAIL;
+	}
+	g->len = b->body.len;
+	g->body = sbuf_steal(&b->body);
+	g->etag = b->etag;
+	g->last_modified = b->last_modified;
+	b->etag = b->last_modified = NULL;
+	return FEED_OK;
+}
+
 enum feed_result
 feed_fetch(const char *url, const char *ca_file, long timeout_s,
     const char *etag, const char *last_modified, struct feed_got *g,
     char *err, size_t errlen)
 {
 	struct feed_buf b = { { 0 }, 0, NULL, NULL };
-	struct curl_slist *hdrs = NULL;
-	char ebuf[CURL_ERROR_SIZE] = "", *h;
+	struct curl_slist *hdrs;
+	char ebuf[CURL_ERROR_SIZE] = "";
 	enum feed_result res = FEED_FAIL;
 	long code = 0;
 	CURLcode rc;
@@ -172,60 +247,16 @@ feed_fetch(const char *url, const char *ca_file, long timeout_s,
 		snprintf(err, errlen, "cannot start libcurl");
 		return FEED_FAIL;
 	}
-	rc = xfer_setup(c, ca_file, timeout_s, ebuf, NULL);
-	FEED_SET(CURLOPT_URL, url);
-	FEED_SET(CURLOPT_FOLLOWLOCATION, 1L);
-	FEED_SET(CURLOPT_MAXREDIRS, 5L);
-	FEED_SET(CURLOPT_PROTOCOLS_STR, "https");
-	FEED_SET(CURLOPT_REDIR_PROTOCOLS_STR, "https");
-	FEED_SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)FEED_MAX_BYTES);
-	FEED_SET(CURLOPT_ACCEPT_ENCODING, "");	/* gzip, as servers like */
-	FEED_SET(CURLOPT_WRITEFUNCTION, feed_write);
-	FEED_SET(CURLOPT_WRITEDATA, &b);
-	FEED_SET(CURLOPT_HEADERFUNCTION, feed_header);
-	FEED_SET(CURLOPT_HEADERDATA, &b);
-	FEED_SET(CURLOPT_USERAGENT, "nudged calendar feed");
-	FEED_SET(CURLOPT_XFERINFOFUNCTION, feed_progress);
-	if (etag != NULL) {
-		h = xasprintf("If-None-Match: %s", etag);
-		hdrs = curl_slist_append(hdrs, h);
-		free(h);
-	}
-	if (last_modified != NULL && strncmp(last_modified, "file ", 5) != 0) {
-		h = xasprintf("If-Modified-Since: %s", last_modified);
-		hdrs = curl_slist_append(hdrs, h);
-		free(h);
-	}
-	FEED_SET(CURLOPT_HTTPHEADER, hdrs);
-	if (rc != CURLE_OK) {
+	hdrs = feed_headers(etag, last_modified);
+	if ((rc = feed_setup(c, url, ca_file, timeout_s, ebuf, &b,
+	    hdrs)) != CURLE_OK)
 		snprintf(err, errlen, "cannot set up the transfer: %s",
 		    curl_easy_strerror(rc));
-		goto out;
+	else {
+		rc = curl_easy_perform(c);
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+		res = feed_outcome(rc, code, &b, ebuf, g, err, errlen);
 	}
-	rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-	if (rc == CURLE_ABORTED_BY_CALLBACK && feed_stop != NULL && *feed_stop) {
-		snprintf(err, errlen, "stopping");
-		res = FEED_STOPPED;
-	} else if (rc != CURLE_OK) {
-		/* a body cut short (CURLE_PARTIAL_FILE) lands here too */
-		snprintf(err, errlen, "%s%s%s", b.too_big || rc ==
-		    CURLE_FILESIZE_EXCEEDED ? "larger than the 8 MiB limit" :
-		    curl_easy_strerror(rc), ebuf[0] && !b.too_big ? ": " : "",
-		    b.too_big ? "" : ebuf);
-	} else if (code == 304) {
-		res = FEED_SAME;
-	} else if (code != 200) {
-		snprintf(err, errlen, "the server answered HTTP %ld", code);
-	} else {
-		g->len = b.body.len;
-		g->body = sbuf_steal(&b.body);
-		g->etag = b.etag;
-		g->last_modified = b.last_modified;
-		b.etag = b.last_modified = NULL;
-		res = FEED_OK;
-	}
-out:
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(c);
 	sbuf_free(&b.body);

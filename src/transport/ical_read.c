@@ -510,13 +510,43 @@ ical_minutes(struct rd *r, icalcomponent *ev, time_t start, char *why,
 	return m < 1 ? 60 : (int)m;
 }
 
+/* A recurring event's instances in the window: all of them, or none. */
+static void
+ical_series(struct rd *r, icalcomponent *ev, const struct cal_event *base,
+    struct icaltimetype dt, const struct zref *z, const char *uid)
+{
+	size_t before = r->out->n;
+	char why[256];
+
+	if (ical_expand(r, ev, base, dt, z, why, sizeof(why)) == 0)
+		return;
+	/* none of a half-expanded series: all or nothing */
+	for (size_t i = before; i < r->out->n; i++)
+		cal_event_free(&r->out->v[i]);
+	r->out->n = before;
+	cal_bad_add(r->out, uid, "event %s: %s", uid, why);
+}
+
+/* An override's RECURRENCE-ID in UTC; -1 when unusable (reported). */
+static int
+ical_rid(struct rd *r, icalproperty *rp, const char *uid, time_t *rid)
+{
+	char why[256];
+
+	if (ical_prop_utc(r, rp, icalproperty_get_recurrenceid(rp), rid, why,
+	    sizeof(why)) == 0)
+		return 0;
+	cal_bad_add(r->out, uid, "event %s: RECURRENCE-ID: %s", uid, why);
+	return -1;
+}
+
 static void
 ical_event(struct rd *r, icalcomponent *ev)
 {
 	struct cal_event base;
 	struct zref z = { Z_UTC, NULL };
 	icalproperty *ds, *rp;
-	struct icaltimetype dt, rt;
+	struct icaltimetype dt;
 	const char *uid = icalcomponent_get_uid(ev), *tzid;
 	char why[256];
 	time_t start, rid = 0;
@@ -551,15 +581,9 @@ ical_event(struct rd *r, icalcomponent *ev)
 		cal_bad_add(r->out, uid, "event %s: DTEND: %s", uid, why);
 		return;
 	}
-	if ((rp = icalcomponent_get_first_property(ev,
-	    ICAL_RECURRENCEID_PROPERTY)) != NULL) {
-		rt = icalproperty_get_recurrenceid(rp);
-		if (ical_prop_utc(r, rp, rt, &rid, why, sizeof(why)) != 0) {
-			cal_bad_add(r->out, uid, "event %s: RECURRENCE-ID: %s",
-			    uid, why);
-			return;
-		}
-	}
+	rp = icalcomponent_get_first_property(ev, ICAL_RECURRENCEID_PROPERTY);
+	if (rp != NULL && ical_rid(r, rp, uid, &rid) != 0)
+		return;
 	ical_base(r, ev, uid, minutes, &base);
 	if (rp != NULL) {
 		/* an override: shown when it, or the instance it replaces, is in the window */
@@ -567,17 +591,9 @@ ical_event(struct rd *r, icalcomponent *ev)
 		    (rid >= r->from && rid < r->to))
 			ical_emit(r, &base, start, rid, 0);
 	} else if (icalcomponent_get_first_property(ev, ICAL_RRULE_PROPERTY) != NULL ||
-	    icalcomponent_get_first_property(ev, ICAL_RDATE_PROPERTY) != NULL) {
-		size_t before = r->out->n;
-
-		if (ical_expand(r, ev, &base, dt, &z, why, sizeof(why)) != 0) {
-			/* none of a half-expanded series: all or nothing */
-			for (size_t i = before; i < r->out->n; i++)
-				cal_event_free(&r->out->v[i]);
-			r->out->n = before;
-			cal_bad_add(r->out, uid, "event %s: %s", uid, why);
-		}
-	} else if (start >= r->from && start < r->to)
+	    icalcomponent_get_first_property(ev, ICAL_RDATE_PROPERTY) != NULL)
+		ical_series(r, ev, &base, dt, &z, uid);
+	else if (start >= r->from && start < r->to)
 		ical_emit(r, &base, start, 0, 0);
 	cal_event_free(&base);
 }

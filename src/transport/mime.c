@@ -444,19 +444,16 @@ msgid_valid(const char *id)
 	return 1;
 }
 
-char *
-mail_format(const struct mail_msg *m, char *err, size_t errlen)
+/* The header values nudged got: present, one line each, valid.  0 or -1. */
+static int
+mail_check(const struct mail_msg *m, char *err, size_t errlen)
 {
-	struct sbuf b = { 0 };
-	char *fname = NULL, *faddr = NULL, method[32];
-	struct tm tm;
-
 	if (m->from == NULL || m->to_addr == NULL || m->subject == NULL ||
 	    m->message_id == NULL) {
 		snprintf(err, errlen, "message lacks %s", m->from == NULL ?
 		    "a sender" : m->to_addr == NULL ? "a recipient" :
 		    m->subject == NULL ? "a subject" : "a Message-ID");
-		return NULL;
+		return -1;
 	}
 	if (hdr_check("sender", m->from, err, errlen) == -1 ||
 	    (m->to_name != NULL &&
@@ -466,6 +463,39 @@ mail_format(const struct mail_msg *m, char *err, size_t errlen)
 	    hdr_check("reply-to address", m->reply_to, err, errlen) == -1) ||
 	    hdr_check("subject", m->subject, err, errlen) == -1 ||
 	    hdr_check("Message-ID", m->message_id, err, errlen) == -1)
+		return -1;
+	return 0;
+}
+
+/* The calendar attachment after the body: multipart/mixed. */
+static void
+part_ics(struct sbuf *b, const struct mail_msg *m)
+{
+	char method[32];
+
+	sbuf_add(b, "Content-Type: multipart/mixed; boundary=\""
+	    MAIL_BOUND_MIX "\"\r\n\r\n--" MAIL_BOUND_MIX "\r\n");
+	part_body(b, m);
+	ics_method(m->ics, method, sizeof(method));
+	sbuf_add(b, "--" MAIL_BOUND_MIX "\r\n"
+	    "Content-Type: text/calendar; charset=UTF-8");
+	if (method[0] != '\0')
+		sbuf_printf(b, "; method=%s", method);
+	sbuf_add(b, "; name=\"invite.ics\"\r\n"
+	    "Content-Disposition: attachment; filename=\"invite.ics\"\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\n");
+	b64_add(b, (const unsigned char *)m->ics, strlen(m->ics), 1);
+	sbuf_add(b, "--" MAIL_BOUND_MIX "--\r\n");
+}
+
+char *
+mail_format(const struct mail_msg *m, char *err, size_t errlen)
+{
+	struct sbuf b = { 0 };
+	char *fname = NULL, *faddr = NULL;
+	struct tm tm;
+
+	if (mail_check(m, err, errlen) == -1)
 		return NULL;
 	if (mail_addr_split(m->from, &fname, &faddr) == -1) {
 		snprintf(err, errlen, "sender has no valid address");
@@ -502,23 +532,9 @@ mail_format(const struct mail_msg *m, char *err, size_t errlen)
 	    "X-Auto-Response-Suppress: All\r\n");
 	free(fname);
 	free(faddr);
-
-	if (m->ics == NULL) {
+	if (m->ics == NULL)
 		part_body(&b, m);
-		return sbuf_steal(&b);
-	}
-	sbuf_add(&b, "Content-Type: multipart/mixed; boundary=\""
-	    MAIL_BOUND_MIX "\"\r\n\r\n--" MAIL_BOUND_MIX "\r\n");
-	part_body(&b, m);
-	ics_method(m->ics, method, sizeof(method));
-	sbuf_add(&b, "--" MAIL_BOUND_MIX "\r\n"
-	    "Content-Type: text/calendar; charset=UTF-8");
-	if (method[0] != '\0')
-		sbuf_printf(&b, "; method=%s", method);
-	sbuf_add(&b, "; name=\"invite.ics\"\r\n"
-	    "Content-Disposition: attachment; filename=\"invite.ics\"\r\n"
-	    "Content-Transfer-Encoding: base64\r\n\r\n");
-	b64_add(&b, (const unsigned char *)m->ics, strlen(m->ics), 1);
-	sbuf_add(&b, "--" MAIL_BOUND_MIX "--\r\n");
+	else
+		part_ics(&b, m);
 	return sbuf_steal(&b);
 }

@@ -372,80 +372,76 @@ sms_done(const struct xfer_hooks *h, size_t i)
 		h->done(h->arg, i);
 }
 
-void
-sms_send_batch(struct sms_session *s, struct sms_req *reqs, size_t n,
+/* Start requests from *next in the free slots; returns how many started. */
+static size_t
+sms_fill(struct sms_session *s, struct sms_req *reqs, size_t n, size_t *next,
     const struct xfer_hooks *h)
+{
+	size_t i, idx, started = 0;
+
+	for (i = 0; i < s->nslots && *next < n; i++) {
+		if (s->slots[i].req != NULL)
+			continue;
+		idx = (*next)++;
+		/* Stopping: what has not started stays for the next start. */
+		if (xfer_stopping() || (h != NULL && h->go != NULL &&
+		    !h->go(h->arg, idx))) {
+			snprintf(reqs[idx].err, sizeof(reqs[idx].err),
+			    xfer_stopping() ? "not sent: stopping" : "not sent");
+			sms_done(h, idx);
+			continue;
+		}
+		s->slots[i].idx = idx;
+		s->slots[i].hooks = h;
+		if (sms_start(s, &s->slots[i], &reqs[idx]) == 0)
+			started++;
+		else
+			sms_done(h, idx);
+	}
+	return started;
+}
+
+/* Settle the requests libcurl has finished; returns how many. */
+static size_t
+sms_reap(struct sms_session *s, const struct xfer_hooks *h)
 {
 	struct sms_slot *sl;
 	CURLMsg *m;
-	size_t i, idx, next = 0, active = 0;
-	int running, left;
+	size_t i, idx, done = 0;
+	int left;
 
-	for (i = 0; i < n; i++)
-		sms_reset_out(&reqs[i]);
-	if (n == 0)
-		return;
-	if (!s->prov_ok || sms_setup(s, n) == -1) {
-		for (i = 0; i < n; i++) {
-			reqs[i].res = s->prov_ok ? XFER_TEMPFAIL : XFER_CHANNEL;
-			snprintf(reqs[i].err, sizeof(reqs[i].err), "%s",
-			    s->prov_ok ? "cannot initialise libcurl" :
-			    "sms.provider is not twilio, vonage or generic");
-			sms_done(h, i);
-		}
-		return;
+	while ((m = curl_multi_info_read(s->multi, &left)) != NULL) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		for (i = 0; i < s->nslots; i++)
+			if (s->slots[i].c == m->easy_handle)
+				break;
+		if (i == s->nslots)
+			continue;
+		sl = &s->slots[i];
+		/* m dies with remove_handle: read its result first. */
+		sms_finish(s, sl, m->data.result);
+		curl_multi_remove_handle(s->multi, sl->c);
+		idx = sl->idx;
+		sms_slot_clear(sl);
+		done++;
+		/*
+		 * Reported as it completes, not after the batch's slowest
+		 * request: the caller may record it at once.
+		 */
+		sms_done(h, idx);
 	}
-	for (;;) {
-		for (i = 0; i < s->nslots && next < n; i++) {
-			if (s->slots[i].req != NULL)
-				continue;
-			idx = next++;
-			/* Stopping: what has not started stays for the next start. */
-			if (xfer_stopping() || (h != NULL && h->go != NULL &&
-			    !h->go(h->arg, idx))) {
-				snprintf(reqs[idx].err, sizeof(reqs[idx].err),
-				    xfer_stopping() ? "not sent: stopping" :
-				    "not sent");
-				sms_done(h, idx);
-				continue;
-			}
-			s->slots[i].idx = idx;
-			s->slots[i].hooks = h;
-			if (sms_start(s, &s->slots[i], &reqs[idx]) == 0)
-				active++;
-			else
-				sms_done(h, idx);
-		}
-		if (active == 0 && next == n)
-			break;
-		if (curl_multi_perform(s->multi, &running) != CURLM_OK)
-			break;
-		while ((m = curl_multi_info_read(s->multi, &left)) != NULL) {
-			if (m->msg != CURLMSG_DONE)
-				continue;
-			for (i = 0; i < s->nslots; i++)
-				if (s->slots[i].c == m->easy_handle)
-					break;
-			if (i == s->nslots)
-				continue;
-			sl = &s->slots[i];
-			/* m dies with remove_handle: read its result first. */
-			sms_finish(s, sl, m->data.result);
-			curl_multi_remove_handle(s->multi, sl->c);
-			idx = sl->idx;
-			sms_slot_clear(sl);
-			active--;
-			/*
-			 * Recorded as it completes, not after the batch's
-			 * slowest request: a crash now costs no duplicate of it.
-			 */
-			sms_done(h, idx);
-		}
-		if (active > 0 && running > 0)
-			curl_multi_poll(s->multi, NULL, 0, (int)xfer_idle(h), NULL);
-		xfer_tick();
-	}
-	/* Only if the multi handle itself failed: settle what is left. */
+	return done;
+}
+
+/* Only if the multi handle itself failed: settle what is left. */
+static void
+sms_abandon(struct sms_session *s, struct sms_req *reqs, size_t n,
+    size_t next, const struct xfer_hooks *h)
+{
+	struct sms_slot *sl;
+	size_t i, idx;
+
 	for (i = next; i < n; i++) {
 		snprintf(reqs[i].err, sizeof(reqs[i].err), "libcurl multi "
 		    "handle failed before this request");
@@ -462,4 +458,40 @@ sms_send_batch(struct sms_session *s, struct sms_req *reqs, size_t n,
 		sms_slot_clear(sl);
 		sms_done(h, idx);
 	}
+}
+
+void
+sms_send_batch(struct sms_session *s, struct sms_req *reqs, size_t n,
+    const struct xfer_hooks *h)
+{
+	size_t i, next = 0, active = 0;
+	int running;
+
+	for (i = 0; i < n; i++)
+		sms_reset_out(&reqs[i]);
+	if (n == 0)
+		return;
+	if (!s->prov_ok || sms_setup(s, n) == -1) {
+		for (i = 0; i < n; i++) {
+			reqs[i].res = s->prov_ok ? XFER_TEMPFAIL : XFER_CHANNEL;
+			snprintf(reqs[i].err, sizeof(reqs[i].err), "%s",
+			    s->prov_ok ? "cannot initialise libcurl" :
+			    "sms.provider is not twilio, vonage or generic");
+			sms_done(h, i);
+		}
+		return;
+	}
+	for (;;) {
+		active += sms_fill(s, reqs, n, &next, h);
+		if (active == 0 && next == n)
+			return;
+		if (curl_multi_perform(s->multi, &running) != CURLM_OK)
+			break;
+		active -= sms_reap(s, h);
+		if (active > 0 && running > 0)
+			curl_multi_poll(s->multi, NULL, 0, (int)xfer_idle(h),
+			    NULL);
+		xfer_tick();
+	}
+	sms_abandon(s, reqs, n, next, h);
 }

@@ -221,14 +221,56 @@ sms_classify_twilio(long status, json_t *j, struct sms_req *r)
 		    "sms.url)" : "");
 }
 
+/* A refused part of a Vonage answer: the first one's rule, code, text. */
+struct vonage_refusal {
+	const struct sms_rule	*rule;
+	long			 code;
+	const char		*text;
+};
+
+/*
+ * Each part of a Vonage answer: accepted parts' ids into r->ref (as many
+ * as fit), the first refused part into f.  Returns how many were accepted.
+ */
+static size_t
+vonage_parts(long status, json_t *parts, size_t n, struct sms_req *r,
+    struct vonage_refusal *f)
+{
+	const struct sms_rule *rule;
+	const char *id;
+	json_t *p;
+	size_t i, o, nok = 0;
+	long code;
+
+	for (i = 0; i < n; i++) {
+		p = json_array_get(parts, i);
+		code = sms_jcode(p, "status");
+		rule = sms_match(vonage_part_rules, NELEM(vonage_part_rules),
+		    status, code);
+		if (rule->res != XFER_OK || code != 0) {
+			if (f->rule == NULL)
+				*f = (struct vonage_refusal){ rule, code,
+				    sms_jstr(p, "error-text") };
+			continue;
+		}
+		nok++;
+		if ((id = sms_jstr(p, "message-id")) != NULL &&
+		    (o = strlen(r->ref)) + strlen(id) + 1 < sizeof(r->ref)) {
+			if (o > 0)
+				r->ref[o++] = ',';
+			sms_copy(r->ref + o, sizeof(r->ref) - o, id, SIZE_MAX);
+		}
+	}
+	return nok;
+}
+
 static void
 sms_classify_vonage(long status, json_t *j, struct sms_req *r)
 {
-	const struct sms_rule *rule, *first = NULL;
-	json_t *parts, *p;
-	const char *id, *ftext = NULL;
-	size_t i, n, nok = 0, o;
-	long code, fcode = SMS_ANY;
+	struct vonage_refusal first = { NULL, SMS_ANY, NULL };
+	const struct sms_rule *rule;
+	json_t *parts;
+	size_t n, nok;
 	char msg[SMS_PROVIDER_TEXT + 1];
 
 	if (status != 200) {
@@ -246,44 +288,23 @@ sms_classify_vonage(long status, json_t *j, struct sms_req *r)
 		    "readable answer; the text may have gone");
 		return;
 	}
-	for (i = 0; i < n; i++) {
-		p = json_array_get(parts, i);
-		code = sms_jcode(p, "status");
-		rule = sms_match(vonage_part_rules, NELEM(vonage_part_rules),
-		    status, code);
-		if (rule->res != XFER_OK || code != 0) {
-			if (first == NULL) {
-				first = rule;
-				fcode = code;
-				ftext = sms_jstr(p, "error-text");
-			}
-			continue;
-		}
-		nok++;
-		/* Every accepted part's id, as many as fit. */
-		if ((id = sms_jstr(p, "message-id")) != NULL &&
-		    (o = strlen(r->ref)) + strlen(id) + 1 < sizeof(r->ref)) {
-			if (o > 0)
-				r->ref[o++] = ',';
-			sms_copy(r->ref + o, sizeof(r->ref) - o, id, SIZE_MAX);
-		}
-	}
-	if (first == NULL) {
+	nok = vonage_parts(status, parts, n, r, &first);
+	if (first.rule == NULL) {
 		r->res = XFER_OK;
 		return;
 	}
-	sms_copy(msg, sizeof(msg), ftext, SMS_PROVIDER_TEXT);
+	sms_copy(msg, sizeof(msg), first.text, SMS_PROVIDER_TEXT);
 	if (nok > 0) {
 		r->res = XFER_PERMFAIL;
 		r->partial = 1;
 		snprintf(r->err, sizeof(r->err), "vonage: %zu of %zu parts "
 		    "accepted; not resending (part status %ld%s%s)", nok, n,
-		    fcode, msg[0] != '\0' ? ": " : "", msg);
+		    first.code, msg[0] != '\0' ? ": " : "", msg);
 		return;
 	}
 	r->ref[0] = '\0';
-	r->res = first->res;
-	snprintf(r->err, sizeof(r->err), "vonage: status %ld%s%s", fcode,
+	r->res = first.rule->res;
+	snprintf(r->err, sizeof(r->err), "vonage: status %ld%s%s", first.code,
 	    msg[0] != '\0' ? ": " : "", msg);
 }
 

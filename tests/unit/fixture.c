@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "fixture.h"
+#include "conf/conf.h"
 #include "store/store.h"
 #include "base/tz.h"
 #include "base/util.h"
@@ -34,6 +35,35 @@ fx_tz_london(void)
 		return -1;
 	}
 	return 0;
+}
+
+void
+fx_conf_practice(struct conf *cf)
+{
+	memset(cf, 0, sizeof(*cf));
+	cf->practice.name = "Hughes Relationship Therapy";
+	cf->practice.practitioner = "Christian Hughes";
+	cf->practice.email = "christian@example.org";
+	cf->email.enabled = 1;
+	cf->sms.enabled = 1;
+	cf->sms.region = "GB";
+	cf->late_limit = 3600;
+	cf->quiet.from = 21 * 60;
+	cf->quiet.to = 8 * 60;
+	cf->quiet.channels[CHAN_SMS] = 1;
+	cf->retry.attempts = 8;
+	cf->retry.first = 60;
+	cf->retry.max = 3600;
+}
+
+time_t
+fx_utc(const char *s)
+{
+	time_t t;
+
+	if (tz_parse_utc(s, &t) != 0)
+		fail_msg("cannot parse %s", s);
+	return t;
 }
 
 int
@@ -161,4 +191,34 @@ fx_sql_text(struct store *s, const char *q, char *buf, size_t len)
 	}
 	sqlite3_finalize(st);
 	return buf;
+}
+
+int
+fx_db_group_setup(void **state)
+{
+	(void)state;
+	return fx_tz_london() != 0 ? -1 : fx_dir_make("db");
+}
+
+int
+fx_db_group_teardown(void **state)
+{
+	(void)state;
+	return fx_dir_remove();
+}
+
+int
+fx_db_setup(void **state)
+{
+	(void)state;
+	fx_db_new();
+	return 0;
+}
+
+int
+fx_db_teardown(void **state)
+{
+	(void)state;
+	fx_db_remove(fx_db());
+	return 0;
 }

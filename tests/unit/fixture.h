@@ -13,11 +13,21 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
+struct conf;
 struct store;
 
 /* Europe/London, as the tests' practice; 0, or -1 with a message on stderr. */
 int	 fx_tz_london(void);
+/*
+ * The tests' practice, zeroed and then: names, email and SMS on (region
+ * GB), late_limit 1h, quiet hours 21:00-08:00 for SMS, retry 8 attempts
+ * from 1m to 1h.  No rules and no homework channels.
+ */
+void	 fx_conf_practice(struct conf *);
+/* "YYYY-MM-DDTHH:MM:SSZ" as a time; fails the test when it does not parse. */
+time_t	 fx_utc(const char *);
 
 /* mkdtemp /tmp/nudged-TAG-XXXXXX; 0 or -1 (for group setups). */
 int	 fx_dir_make(const char *tag);
@@ -34,6 +44,17 @@ const char *fx_db(void);
 void	 fx_db_remove(const char *path);
 /* store_open on the current database, failing the test on error. */
 struct store *fx_open(void);
+
+/*
+ * cmocka fixtures for a group of database tests: the group's directory
+ * (with London time), and a fresh database per test, removed after.
+ */
+int	 fx_db_group_setup(void **state);
+int	 fx_db_group_teardown(void **state);
+int	 fx_db_setup(void **state);
+int	 fx_db_teardown(void **state);
+#define FX_DB_TEST(t)	cmocka_unit_test_setup_teardown(t, fx_db_setup, \
+	fx_db_teardown)
 
 /* Test data and checks on a store's connection. */
 void	 fx_sql(struct store *, const char *sql);

@@ -14,6 +14,7 @@
 #include "policy/cal_match.h"
 #include "base/tz.h"
 #include "base/util.h"
+#include "fixture.h"
 
 #define T0	1793000000	/* an instant in November 2026 */
 
@@ -236,10 +237,9 @@ test_series_moved(void **state)
 		  NULL, 0, 0, 0 },
 	};
 	struct cal_plan p;
-	char err[64];
 
 	(void)state;
-	assert_int_equal(tz_set("Europe/London", err, sizeof(err)), 0);
+	assert_int_equal(fx_tz_london(), 0);
 	v[0].rid = "C";
 	v[1].rid = "D";
 	run(v, 2, as, 2, &opts, &p);

@@ -16,6 +16,7 @@
 #include "store/store.h"
 #include "base/translit.h"
 #include "base/tz.h"
+#include "fixture.h"
 
 static struct conf cf;
 static struct conf_tmpl_group groups[2];
@@ -23,10 +24,8 @@ static struct conf_tmpl_group groups[2];
 static int
 setup(void **state)
 {
-	char err[128];
-
 	(void)state;
-	assert_int_equal(tz_set("Europe/London", err, sizeof(err)), 0);
+	assert_int_equal(fx_tz_london(), 0);
 	memset(&cf, 0, sizeof(cf));
 	memset(groups, 0, sizeof(groups));
 	cf.practice.name = "Hughes Relationship Therapy";

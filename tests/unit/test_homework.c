@@ -17,6 +17,7 @@
 #include "store/store.h"
 #include "base/tz.h"
 #include "base/util.h"
+#include "fixture.h"
 
 #define H 3600L
 #define D 86400L
@@ -24,40 +25,15 @@
 
 static struct conf cf;
 
-static time_t
-utc(const char *s)
-{
-	time_t t;
-
-	assert_int_equal(tz_parse_utc(s, &t), 0);
-	return t;
-}
-
 static int
 setup(void **state)
 {
-	char err[128];
-
 	(void)state;
-	assert_int_equal(tz_set("Europe/London", err, sizeof(err)), 0);
-	memset(&cf, 0, sizeof(cf));
-	cf.practice.name = "Hughes Relationship Therapy";
-	cf.practice.practitioner = "Christian Hughes";
-	cf.practice.email = "christian@example.org";
-	cf.email.enabled = 1;
-	cf.sms.enabled = 1;
-	cf.sms.region = "GB";
-	cf.nrules = 0;		/* homework only */
-	cf.late_limit = H;
+	assert_int_equal(fx_tz_london(), 0);
+	fx_conf_practice(&cf);		/* no rules: homework only */
 	cf.homework.at = 19 * 60;
 	cf.homework.channels[CHAN_EMAIL] = 1;
 	cf.homework.channels[CHAN_SMS] = 1;
-	cf.quiet.from = 21 * 60;
-	cf.quiet.to = 8 * 60;
-	cf.quiet.channels[CHAN_SMS] = 1;
-	cf.retry.attempts = 8;
-	cf.retry.first = 60;
-	cf.retry.max = 3600;
 	return 0;
 }
 
@@ -119,7 +95,7 @@ book(struct world *w, const char *start, int cancelled)
 
 	assert_true(i < 4);
 	w->a[i] = (struct appt){ .id = 100 + (long long)i, .case_id = 10,
-	    .starts_at = utc(start), .duration_min = 60, .kind = KIND_SESSION,
+	    .starts_at = fx_utc(start), .duration_min = 60, .kind = KIND_SESSION,
 	    .mode = MODE_IN_PERSON, .cancelled = cancelled };
 }
 
@@ -207,7 +183,7 @@ expect_from(struct world *w, time_t now, long horizon, const char *const *occ,
 				assert_string_equal(msg_status_name(m->status), "pending");
 				assert_int_equal(m->homework_id, 50);
 				assert_int_equal(m->appointment_id, 0);
-				assert_int_equal(m->due_at, utc(due[i]));
+				assert_int_equal(m->due_at, fx_utc(due[i]));
 			}
 		assert_int_equal(plan_day_number(&cf, &w->hw, occ[i], st, nst),
 		    (int)i + day1);
@@ -216,7 +192,7 @@ expect_from(struct world *w, time_t now, long horizon, const char *const *occ,
 	for (n = 0; n + 1 < nocc; n++)
 		if (w->s.nappts == 0)
 			assert_int_equal(plan_hw_next(&cf, &w->hw, occ[n]),
-			    utc(due[n + 1]));
+			    fx_utc(due[n + 1]));
 	plan_free(&p);
 }
 
@@ -244,7 +220,7 @@ test_every_1_2_3_days(void **state)
 	static const char *const d3[] = { "2026-11-04T19:00:00Z",
 	    "2026-11-07T19:00:00Z" };
 	struct world w;
-	time_t now = utc("2026-11-04T08:00:00Z");
+	time_t now = fx_utc("2026-11-04T08:00:00Z");
 
 	(void)state;
 	world(&w, "2026-11-04", "2026-11-09", 1);
@@ -255,7 +231,7 @@ test_every_1_2_3_days(void **state)
 	expect(&w, now, 30 * D, o3, d3);
 	/* and plan_hw_next steps by every_days */
 	assert_int_equal(plan_hw_next(&cf, &w.hw, "2026-11-07"),
-	    utc("2026-11-10T19:00:00Z"));
+	    fx_utc("2026-11-10T19:00:00Z"));
 }
 
 static void
@@ -277,17 +253,17 @@ test_month_and_year_ends(void **state)
 
 	(void)state;
 	world(&w, "2026-01-30", "2026-02-02", 1);
-	expect(&w, utc("2026-01-30T08:00:00Z"), 30 * D, o1, d1);
+	expect(&w, fx_utc("2026-01-30T08:00:00Z"), 30 * D, o1, d1);
 	world(&w, "2026-12-30", "2027-01-04", 2);
-	expect(&w, utc("2026-12-30T08:00:00Z"), 30 * D, o2, d2);
+	expect(&w, fx_utc("2026-12-30T08:00:00Z"), 30 * D, o2, d2);
 	/* 2028 is a leap year: 27 Feb + 3 days is 1 March */
 	world(&w, "2028-02-27", "2028-03-02", 3);
-	expect(&w, utc("2028-02-27T08:00:00Z"), 30 * D, o3, d3);
+	expect(&w, fx_utc("2028-02-27T08:00:00Z"), 30 * D, o3, d3);
 	world(&w, "2026-01-31", NULL, 1);
 	assert_int_equal(plan_hw_next(&cf, &w.hw, "2026-01-31"),
-	    utc("2026-02-01T19:00:00Z"));
+	    fx_utc("2026-02-01T19:00:00Z"));
 	assert_int_equal(plan_hw_next(&cf, &w.hw, "2026-02-28"),
-	    utc("2026-03-01T19:00:00Z"));
+	    fx_utc("2026-03-01T19:00:00Z"));
 }
 
 static void
@@ -308,9 +284,9 @@ test_dst_wall_clock(void **state)
 
 	(void)state;
 	world(&w, "2026-03-27", "2026-03-30", 1);
-	expect(&w, utc("2026-03-27T08:00:00Z"), 30 * D, om, dm);
+	expect(&w, fx_utc("2026-03-27T08:00:00Z"), 30 * D, om, dm);
 	world(&w, "2026-10-23", "2026-10-26", 1);
-	expect(&w, utc("2026-10-23T08:00:00Z"), 30 * D, oo, doo);
+	expect(&w, fx_utc("2026-10-23T08:00:00Z"), 30 * D, oo, doo);
 	/* A row's own at_time is wall-clock too. */
 	world(&w, "2026-03-28", "2026-03-29", 1);
 	w.hw.at = 7 * 60 + 30;
@@ -320,7 +296,7 @@ test_dst_wall_clock(void **state)
 		    "2026-03-29T06:30:00Z" };
 
 		cf.quiet.channels[CHAN_SMS] = 0;	/* 07:30 is quiet on SMS */
-		expect(&w, utc("2026-03-28T06:00:00Z"), 30 * D, o, d);
+		expect(&w, fx_utc("2026-03-28T06:00:00Z"), 30 * D, o, d);
 		setup(state);
 	}
 }
@@ -339,7 +315,7 @@ test_session_day_not_prompted_nor_counted(void **state)
 	(void)state;
 	world(&w, "2026-11-04", "2026-11-08", 1);
 	book(&w, "2026-11-06T10:00:00Z", 0);
-	expect(&w, utc("2026-11-04T08:00:00Z"), 30 * D, o, d);
+	expect(&w, fx_utc("2026-11-04T08:00:00Z"), 30 * D, o, d);
 
 	/* A cancelled session frees its day again. */
 	w.a[0].cancelled = 1;
@@ -358,7 +334,7 @@ test_session_day_not_prompted_nor_counted(void **state)
 		static const char *const d2[] = { "2026-07-05T18:00:00Z",
 		    "2026-07-06T18:00:00Z", "2026-07-08T18:00:00Z" };
 
-		expect(&w, utc("2026-07-05T08:00:00Z"), 30 * D, o2, d2);
+		expect(&w, fx_utc("2026-07-05T08:00:00Z"), 30 * D, o2, d2);
 	}
 }
 
@@ -375,16 +351,16 @@ test_ends_on_inclusive(void **state)
 
 	(void)state;
 	world(&w, "2026-11-04", "2026-11-10", 3);
-	expect(&w, utc("2026-11-04T08:00:00Z"), 30 * D, o, d);
+	expect(&w, fx_utc("2026-11-04T08:00:00Z"), 30 * D, o, d);
 	world(&w, "2026-11-04", "2026-11-09", 3);
 	{
 		static const char *const o2[] = { "2026-11-04", "2026-11-07", NULL };
 
-		expect(&w, utc("2026-11-04T08:00:00Z"), 30 * D, o2, d);
+		expect(&w, fx_utc("2026-11-04T08:00:00Z"), 30 * D, o2, d);
 	}
 	/* starts_on == ends_on: one prompt */
 	world(&w, "2026-11-04", "2026-11-04", 1);
-	expect(&w, utc("2026-11-04T08:00:00Z"), 30 * D, o1, d1);
+	expect(&w, fx_utc("2026-11-04T08:00:00Z"), 30 * D, o1, d1);
 }
 
 static void
@@ -405,7 +381,7 @@ test_until_next_session(void **state)
 	book(&w, "2026-11-17T10:00:00Z", 0);
 	/* a cancelled session in between neither ends it nor blocks its day */
 	book(&w, "2026-11-07T10:00:00Z", 1);
-	expect(&w, utc("2026-11-04T08:00:00Z"), 30 * D, o, d);
+	expect(&w, fx_utc("2026-11-04T08:00:00Z"), 30 * D, o, d);
 
 	/* Every 2 days up to, not including, the 10th. */
 	world(&w, "2026-11-04", NULL, 2);
@@ -417,7 +393,7 @@ test_until_next_session(void **state)
 		static const char *const d2[] = { "2026-11-04T19:00:00Z",
 		    "2026-11-06T19:00:00Z", "2026-11-08T19:00:00Z" };
 
-		expect(&w, utc("2026-11-04T08:00:00Z"), 30 * D, o2, d2);
+		expect(&w, fx_utc("2026-11-04T08:00:00Z"), 30 * D, o2, d2);
 	}
 }
 
@@ -432,13 +408,13 @@ test_session_moved_earlier_cancels(void **state)
 	world(&w, "2026-11-04", NULL, 1);
 	book(&w, "2026-11-03T10:00:00Z", 0);
 	book(&w, "2026-11-10T10:00:00Z", 0);
-	plan_run(&cf, &w.s, utc("2026-11-04T08:00:00Z"), 8 * D, &p);
+	plan_run(&cf, &w.s, fx_utc("2026-11-04T08:00:00Z"), 8 * D, &p);
 	assert_int_equal(p.nadd, 24);
 	absorb(&w, &p);
 	plan_free(&p);
 
-	w.a[1].starts_at = utc("2026-11-07T10:00:00Z");
-	plan_run(&cf, &w.s, utc("2026-11-04T09:00:00Z"), 8 * D, &p);
+	w.a[1].starts_at = fx_utc("2026-11-07T10:00:00Z");
+	plan_run(&cf, &w.s, fx_utc("2026-11-04T09:00:00Z"), 8 * D, &p);
 	assert_int_equal(p.nadd, 0);
 	for (size_t i = 0; i < p.nchg; i++) {
 		const struct msg *m = NULL;
@@ -474,18 +450,18 @@ test_missed_by_more_than_3h(void **state)
 	(void)state;
 	world(&w, "2026-11-04", "2026-11-05", 1);
 	/* Exactly 3 hours late: still planned (sent at once). */
-	expect(&w, utc("2026-11-04T22:00:00Z"), 30 * D, o, d);
+	expect(&w, fx_utc("2026-11-04T22:00:00Z"), 30 * D, o, d);
 	/* A second more: the 4th is lost, but still counted (the 5th is day 2). */
-	expect_from(&w, utc("2026-11-04T22:00:01Z"), 30 * D, o2, d2, 2);
+	expect_from(&w, fx_utc("2026-11-04T22:00:01Z"), 30 * D, o2, d2, 2);
 
 	/* The same at send time. */
-	m.due_at = utc("2026-11-04T19:00:00Z");
+	m.due_at = fx_utc("2026-11-04T19:00:00Z");
 	assert_int_equal(plan_recheck(&cf, &m, NULL, &w.k, &w.cl[0], &w.hw,
-	    utc("2026-11-04T21:59:00Z"), &rcpt, &hold, why, sizeof(why)),
+	    fx_utc("2026-11-04T21:59:00Z"), &rcpt, &hold, why, sizeof(why)),
 	    PLAN_SEND);
 	free(rcpt);
 	assert_int_equal(plan_recheck(&cf, &m, NULL, &w.k, &w.cl[0], &w.hw,
-	    utc("2026-11-04T22:01:00Z"), &rcpt, &hold, why, sizeof(why)),
+	    fx_utc("2026-11-04T22:01:00Z"), &rcpt, &hold, why, sizeof(why)),
 	    PLAN_SKIP);
 	assert_null(rcpt);
 	/* stopped, or the client now discreet on SMS: cancelled */
@@ -509,13 +485,13 @@ test_discreet_and_consent(void **state)
 	world(&w, "2026-11-04", "2026-11-04", 1);
 	w.cl[1].discreet = 1;		/* email only */
 	w.cl[0].sms_consent = 0;	/* no SMS */
-	plan_run(&cf, &w.s, utc("2026-11-04T08:00:00Z"), 8 * D, &p);
+	plan_run(&cf, &w.s, fx_utc("2026-11-04T08:00:00Z"), 8 * D, &p);
 	assert_int_equal(p.nadd, 2);
 	assert_non_null(row(&p, "2026-11-04", 1, CHAN_EMAIL));
 	assert_non_null(row(&p, "2026-11-04", 2, CHAN_EMAIL));
 	plan_free(&p);
 	w.k.closed = 1;
-	plan_run(&cf, &w.s, utc("2026-11-04T08:00:00Z"), 8 * D, &p);
+	plan_run(&cf, &w.s, fx_utc("2026-11-04T08:00:00Z"), 8 * D, &p);
 	assert_int_equal(p.nadd, 0);
 	plan_free(&p);
 }
@@ -525,7 +501,7 @@ test_idempotent_and_stopped(void **state)
 {
 	struct world w;
 	struct plan p;
-	time_t now = utc("2026-11-04T08:00:00Z");
+	time_t now = fx_utc("2026-11-04T08:00:00Z");
 
 	(void)state;
 	world(&w, "2026-11-04", "2026-11-06", 1);
@@ -559,8 +535,8 @@ test_horizon(void **state)
 	(void)state;
 	world(&w, "2026-11-04", "2026-11-30", 1);
 	/* up to now + horizon, inclusive */
-	expect(&w, utc("2026-11-04T08:00:00Z"),
-	    utc("2026-11-05T19:00:00Z") - utc("2026-11-04T08:00:00Z"), o, d);
+	expect(&w, fx_utc("2026-11-04T08:00:00Z"),
+	    fx_utc("2026-11-05T19:00:00Z") - fx_utc("2026-11-04T08:00:00Z"), o, d);
 }
 
 int

@@ -19,18 +19,9 @@
 #include "transport/ical_read.h"
 #include "base/tz.h"
 #include "base/util.h"
+#include "fixture.h"
 
 #define FIX	"tests/fixtures/cal/"
-
-static time_t
-utc(const char *s)
-{
-	time_t t;
-
-	if (tz_parse_utc(s, &t) != 0)
-		fail_msg("cannot parse %s", s);
-	return t;
-}
 
 static char *
 slurp(const char *path, size_t *len)
@@ -63,7 +54,7 @@ read_file(const char *name, struct cal_events *ev)
 	snprintf(path, sizeof(path), FIX "%s", name);
 	text = slurp(path, &len);
 	if (ical_read(text, len, "Europe/London", "https://meet.example.org/hughes",
-	    utc("2026-10-01T00:00:00Z"), utc("2027-01-01T00:00:00Z"), ev, err,
+	    fx_utc("2026-10-01T00:00:00Z"), fx_utc("2027-01-01T00:00:00Z"), ev, err,
 	    sizeof(err)) != 0)
 		fail_msg("%s: %s", name, err);
 	free(text);
@@ -212,12 +203,12 @@ test_floating_other_zone(void **state)
 	(void)state;
 	assert_int_equal(tz_set("America/New_York", err, sizeof(err)), 0);
 	assert_int_equal(ical_read(t, strlen(t), "America/New_York", NULL,
-	    utc("2026-10-01T00:00:00Z"), utc("2027-01-01T00:00:00Z"), &ev, err,
+	    fx_utc("2026-10-01T00:00:00Z"), fx_utc("2027-01-01T00:00:00Z"), &ev, err,
 	    sizeof(err)), 0);
 	assert_int_equal(ev.n, 1);
 	assert_start(&ev.v[0], "2026-11-10T19:30:00Z");
 	cal_events_free(&ev);
-	assert_int_equal(tz_set("Europe/London", err, sizeof(err)), 0);
+	assert_int_equal(fx_tz_london(), 0);
 }
 
 /* cal.com and Calendly: the video link in LOCATION, a booking page in URL. */
@@ -267,7 +258,7 @@ test_window(void **state)
 	(void)state;
 	text = slurp(FIX "google.ics", &len);
 	assert_int_equal(ical_read(text, len, "Europe/London", NULL,
-	    utc("2026-10-21T00:00:00Z"), utc("2026-11-04T00:00:00Z"), &ev, err,
+	    fx_utc("2026-10-21T00:00:00Z"), fx_utc("2026-11-04T00:00:00Z"), &ev, err,
 	    sizeof(err)), 0);
 	assert_int_equal(ev.n, 2);	/* the cancelled 27th and the 3rd */
 	cal_events_free(&ev);
@@ -285,12 +276,12 @@ test_truncated(void **state)
 	(void)state;
 	text = slurp(FIX "google.ics", &len);
 	assert_int_equal(ical_read(text, len / 2, "Europe/London", NULL,
-	    utc("2026-10-01T00:00:00Z"), utc("2027-01-01T00:00:00Z"), &ev, err,
+	    fx_utc("2026-10-01T00:00:00Z"), fx_utc("2027-01-01T00:00:00Z"), &ev, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "cut short"));
 	assert_int_equal(ev.n, 0);
 	assert_int_equal(ical_read("<html>", 6, "Europe/London", NULL, 0,
-	    utc("2027-01-01T00:00:00Z"), &ev, err, sizeof(err)), -1);
+	    fx_utc("2027-01-01T00:00:00Z"), &ev, err, sizeof(err)), -1);
 	free(text);
 }
 
@@ -308,7 +299,7 @@ test_bad_events(void **state)
 
 	(void)state;
 	assert_int_equal(ical_read(t, strlen(t), "Europe/London", NULL,
-	    utc("2026-10-01T00:00:00Z"), utc("2027-01-01T00:00:00Z"), &ev, err,
+	    fx_utc("2026-10-01T00:00:00Z"), fx_utc("2027-01-01T00:00:00Z"), &ev, err,
 	    sizeof(err)), 0);
 	assert_int_equal(ev.n, 0);
 	assert_int_equal(ev.nbad, 3);
@@ -341,8 +332,8 @@ static int
 csv(const char *text, const char *map, struct cal_events *ev, char *err,
     size_t errlen)
 {
-	return csv_read(text, strlen(text), map, NULL, utc("2026-10-01T00:00:00Z"),
-	    utc("2027-01-01T00:00:00Z"), ev, err, errlen);
+	return csv_read(text, strlen(text), map, NULL, fx_utc("2026-10-01T00:00:00Z"),
+	    fx_utc("2027-01-01T00:00:00Z"), ev, err, errlen);
 }
 
 static void

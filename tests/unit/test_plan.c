@@ -17,21 +17,13 @@
 #include "store/store.h"
 #include "base/tz.h"
 #include "base/util.h"
+#include "fixture.h"
 
 #define H 3600L
 #define D 86400L
 
 static struct conf_rule rules[4];
 static struct conf cf;
-
-static time_t
-utc(const char *s)
-{
-	time_t t;
-
-	assert_int_equal(tz_parse_utc(s, &t), 0);
-	return t;
-}
 
 static void
 rule(size_t i, long before, long after, enum chan ch)
@@ -47,29 +39,14 @@ rule(size_t i, long before, long after, enum chan ch)
 static int
 setup(void **state)
 {
-	char err[128];
-
 	(void)state;
-	assert_int_equal(tz_set("Europe/London", err, sizeof(err)), 0);
-	memset(&cf, 0, sizeof(cf));
-	cf.practice.name = "Hughes Relationship Therapy";
-	cf.practice.practitioner = "Christian Hughes";
-	cf.practice.email = "christian@example.org";
-	cf.email.enabled = 1;
-	cf.sms.enabled = 1;
-	cf.sms.region = "GB";
+	assert_int_equal(fx_tz_london(), 0);
+	fx_conf_practice(&cf);
 	rule(0, 48 * H, 0, CHAN_EMAIL);
 	rule(1, 3 * H, 0, CHAN_SMS);
 	cf.rules = rules;
 	cf.nrules = 2;
-	cf.late_limit = H;
 	cf.notify_cancellation = 1;
-	cf.quiet.from = 21 * 60;
-	cf.quiet.to = 8 * 60;
-	cf.quiet.channels[CHAN_SMS] = 1;
-	cf.retry.attempts = 8;
-	cf.retry.first = 60;
-	cf.retry.max = 3600;
 	return 0;
 }
 
@@ -97,7 +74,7 @@ world(struct world *w, const char *start)
 	w->members[1] = 2;
 	w->k = (struct kase){ .id = 10, .label = "Sam & Alex",
 	    .members = w->members, .nmembers = 2 };
-	w->a = (struct appt){ .id = 100, .case_id = 10, .starts_at = utc(start),
+	w->a = (struct appt){ .id = 100, .case_id = 10, .starts_at = fx_utc(start),
 	    .duration_min = 60, .kind = KIND_SESSION, .mode = MODE_IN_PERSON };
 	w->s.clients = w->cl;
 	w->s.nclients = 2;
@@ -151,7 +128,7 @@ test_couple_each_partner(void **state)
 
 	(void)state;
 	world(&w, "2026-12-03T14:00:00Z");
-	plan_run(&cf, &w.s, utc("2026-11-30T09:00:00Z"), 8 * D, &p);
+	plan_run(&cf, &w.s, fx_utc("2026-11-30T09:00:00Z"), 8 * D, &p);
 	assert_int_equal(p.nadd, 4);
 	assert_int_equal(count(&p, "pending", CHAN_EMAIL), 2);
 	assert_int_equal(count(&p, "pending", CHAN_SMS), 2);
@@ -160,11 +137,11 @@ test_couple_each_partner(void **state)
 
 		assert_string_equal(msg_purpose_name(m->purpose), "reminder");
 		if (m->channel == CHAN_EMAIL) {
-			assert_int_equal(m->due_at, utc("2026-12-01T14:00:00Z"));
+			assert_int_equal(m->due_at, fx_utc("2026-12-01T14:00:00Z"));
 			assert_string_equal(m->recipient, m->client_id == 1 ?
 			    "sam@example.org" : "alex@example.org");
 		} else {
-			assert_int_equal(m->due_at, utc("2026-12-03T11:00:00Z"));
+			assert_int_equal(m->due_at, fx_utc("2026-12-03T11:00:00Z"));
 			assert_string_equal(m->recipient, m->client_id == 1 ?
 			    "+447700900123" : "+447700900456");
 		}
@@ -177,7 +154,7 @@ test_idempotent(void **state)
 {
 	struct world w;
 	struct plan p;
-	time_t now = utc("2026-11-30T09:00:00Z");
+	time_t now = fx_utc("2026-11-30T09:00:00Z");
 
 	(void)state;
 	world(&w, "2026-12-03T14:00:00Z");
@@ -201,7 +178,7 @@ test_consent_and_optout(void **state)
 	world(&w, "2026-12-03T14:00:00Z");
 	w.cl[0].sms_consent = 0;	/* Sam: email only */
 	w.cl[1].opted_out = 1;		/* Alex: nothing */
-	plan_run(&cf, &w.s, utc("2026-11-30T09:00:00Z"), 8 * D, &p);
+	plan_run(&cf, &w.s, fx_utc("2026-11-30T09:00:00Z"), 8 * D, &p);
 	assert_int_equal(p.nadd, 1);
 	assert_int_equal(p.add[0].client_id, 1);
 	assert_int_equal(p.add[0].channel, CHAN_EMAIL);
@@ -209,13 +186,13 @@ test_consent_and_optout(void **state)
 
 	w.cl[1].opted_out = 0;
 	w.cl[1].phone = NULL;		/* one partner's missing phone blocks nothing */
-	plan_run(&cf, &w.s, utc("2026-11-30T09:00:00Z"), 8 * D, &p);
+	plan_run(&cf, &w.s, fx_utc("2026-11-30T09:00:00Z"), 8 * D, &p);
 	assert_int_equal(count(&p, "pending", CHAN_EMAIL), 2);
 	assert_int_equal(count(&p, "pending", CHAN_SMS), 0);
 	plan_free(&p);
 
 	w.k.closed = 1;
-	plan_run(&cf, &w.s, utc("2026-11-30T09:00:00Z"), 8 * D, &p);
+	plan_run(&cf, &w.s, fx_utc("2026-11-30T09:00:00Z"), 8 * D, &p);
 	assert_int_equal(p.nadd, 0);
 	plan_free(&p);
 }
@@ -229,7 +206,7 @@ test_landline_gets_no_sms(void **state)
 	(void)state;
 	world(&w, "2026-12-03T14:00:00Z");
 	w.cl[0].phone = "01384 000000";
-	plan_run(&cf, &w.s, utc("2026-11-30T09:00:00Z"), 8 * D, &p);
+	plan_run(&cf, &w.s, fx_utc("2026-11-30T09:00:00Z"), 8 * D, &p);
 	/* The row exists so that it fails with a reason and falls back to email. */
 	assert_int_equal(count(&p, "pending", CHAN_SMS), 2);
 	for (size_t i = 0; i < p.nadd; i++)
@@ -264,11 +241,11 @@ test_kinds_limit_rules(void **state)
 	world(&w, "2026-12-03T14:00:00Z");
 	rules[0].kinds = kinds;
 	rules[0].nkinds = 1;
-	plan_run(&cf, &w.s, utc("2026-11-30T09:00:00Z"), 8 * D, &p);
+	plan_run(&cf, &w.s, fx_utc("2026-11-30T09:00:00Z"), 8 * D, &p);
 	assert_int_equal(count(&p, "pending", CHAN_EMAIL), 0);
 	plan_free(&p);
 	w.a.kind = KIND_ASSESSMENT;
-	plan_run(&cf, &w.s, utc("2026-11-30T09:00:00Z"), 8 * D, &p);
+	plan_run(&cf, &w.s, fx_utc("2026-11-30T09:00:00Z"), 8 * D, &p);
 	assert_int_equal(count(&p, "pending", CHAN_EMAIL), 2);
 	plan_free(&p);
 	rules[0].kinds = NULL;
@@ -290,7 +267,7 @@ test_late_booking_closest_goes(void **state)
 	world(&w, "2026-12-03T14:00:00Z");
 	w.s.nclients = 1;
 	w.k.nmembers = 1;
-	plan_run(&cf, &w.s, utc("2026-12-03T04:00:00Z"), 8 * D, &p);
+	plan_run(&cf, &w.s, fx_utc("2026-12-03T04:00:00Z"), 8 * D, &p);
 	assert_int_equal(p.nadd, 3);
 	for (size_t i = 0; i < p.nadd; i++) {
 		const char *want = strcmp(p.add[i].rule, "b86400") == 0 ? "pending" :
@@ -312,7 +289,7 @@ test_too_late_all_skipped(void **state)
 
 	(void)state;
 	world(&w, "2026-12-03T14:00:00Z");
-	plan_run(&cf, &w.s, utc("2026-12-03T13:30:00Z"), 8 * D, &p);
+	plan_run(&cf, &w.s, fx_utc("2026-12-03T13:30:00Z"), 8 * D, &p);
 	assert_int_equal(p.nadd, 4);
 	assert_int_equal(count(&p, "skipped", CHAN_EMAIL), 2);
 	assert_int_equal(count(&p, "skipped", CHAN_SMS), 2);
@@ -328,7 +305,7 @@ test_overdue_within_grace_not_skipped(void **state)
 	(void)state;
 	world(&w, "2026-12-03T14:00:00Z");
 	/* 59 s after the 3h SMS is due: not overdue. */
-	plan_run(&cf, &w.s, utc("2026-12-03T11:00:59Z"), 8 * D, &p);
+	plan_run(&cf, &w.s, fx_utc("2026-12-03T11:00:59Z"), 8 * D, &p);
 	assert_int_equal(count(&p, "pending", CHAN_SMS), 2);
 	/* the 48h email is long overdue but it is the only email: it goes */
 	assert_int_equal(count(&p, "pending", CHAN_EMAIL), 2);
@@ -340,7 +317,7 @@ test_cancel_and_notice(void **state)
 {
 	struct world w;
 	struct plan p;
-	time_t now = utc("2026-12-02T09:00:00Z");
+	time_t now = fx_utc("2026-12-02T09:00:00Z");
 	size_t notices = 0, cancelled = 0;
 
 	(void)state;
@@ -390,7 +367,7 @@ test_move_replans_without_notice(void **state)
 {
 	struct world w;
 	struct plan p;
-	time_t now = utc("2026-12-02T09:00:00Z");
+	time_t now = fx_utc("2026-12-02T09:00:00Z");
 	size_t fresh = 0;
 
 	(void)state;
@@ -402,7 +379,7 @@ test_move_replans_without_notice(void **state)
 		if (w.m[i].channel == CHAN_EMAIL) {
 			w.m[i].status = MSG_SENT;
 		}
-	w.a.starts_at = utc("2026-12-10T14:00:00Z");
+	w.a.starts_at = fx_utc("2026-12-10T14:00:00Z");
 	plan_run(&cf, &w.s, now, 10 * D, &p);
 	for (size_t i = 0; i < p.nadd; i++) {
 		assert_string_equal(msg_purpose_name(p.add[i].purpose), "reminder");
@@ -423,7 +400,7 @@ test_moved_notice(void **state)
 {
 	struct world w;
 	struct plan p;
-	time_t now = utc("2026-12-02T09:00:00Z");
+	time_t now = fx_utc("2026-12-02T09:00:00Z");
 	size_t moved = 0;
 	char *rule1 = NULL;
 
@@ -436,9 +413,9 @@ test_moved_notice(void **state)
 	for (size_t i = 0; i < w.s.nmsgs; i++)
 		if (w.m[i].channel == CHAN_EMAIL) {
 			w.m[i].status = MSG_SENT;
-			w.m[i].sent_at = utc("2026-12-01T14:00:00Z");
+			w.m[i].sent_at = fx_utc("2026-12-01T14:00:00Z");
 		}
-	w.a.starts_at = utc("2026-12-10T14:00:00Z");
+	w.a.starts_at = fx_utc("2026-12-10T14:00:00Z");
 	plan_run(&cf, &w.s, now, 10 * D, &p);
 	for (size_t i = 0; i < p.nadd; i++) {
 		if (p.add[i].purpose != PURPOSE_MOVED)
@@ -493,7 +470,7 @@ test_for_client_and_moot_follow_up(void **state)
 	(void)state;
 	world(&w, "2026-12-03T14:00:00Z");
 	w.a.for_client = 2;
-	plan_run(&cf, &w.s, utc("2026-12-01T09:00:00Z"), 8 * D, &p);
+	plan_run(&cf, &w.s, fx_utc("2026-12-01T09:00:00Z"), 8 * D, &p);
 	assert_int_equal(p.nadd, 2);
 	for (size_t i = 0; i < p.nadd; i++)
 		assert_int_equal(p.add[i].client_id, 2);
@@ -517,21 +494,21 @@ test_quiet_hours(void **state)
 {
 	(void)state;
 	/* An SMS due at 07:00 local goes at 20:59 the evening before. */
-	assert_int_equal(plan_quiet(&cf, CHAN_SMS, utc("2026-12-03T07:00:00Z"),
-	    utc("2026-12-01T00:00:00Z")), utc("2026-12-02T20:59:00Z"));
+	assert_int_equal(plan_quiet(&cf, CHAN_SMS, fx_utc("2026-12-03T07:00:00Z"),
+	    fx_utc("2026-12-01T00:00:00Z")), fx_utc("2026-12-02T20:59:00Z"));
 	/* In summer the same wall times are an hour earlier in UTC. */
-	assert_int_equal(plan_quiet(&cf, CHAN_SMS, utc("2026-07-03T06:00:00Z"),
-	    utc("2026-07-01T00:00:00Z")), utc("2026-07-02T19:59:00Z"));
+	assert_int_equal(plan_quiet(&cf, CHAN_SMS, fx_utc("2026-07-03T06:00:00Z"),
+	    fx_utc("2026-07-01T00:00:00Z")), fx_utc("2026-07-02T19:59:00Z"));
 	/* Booked too late for that: held to 08:00. */
-	assert_int_equal(plan_quiet(&cf, CHAN_SMS, utc("2026-12-03T07:00:00Z"),
-	    utc("2026-12-02T22:00:00Z")), utc("2026-12-03T08:00:00Z"));
+	assert_int_equal(plan_quiet(&cf, CHAN_SMS, fx_utc("2026-12-03T07:00:00Z"),
+	    fx_utc("2026-12-02T22:00:00Z")), fx_utc("2026-12-03T08:00:00Z"));
 	/* 21:00 is inside, 08:00 is not, email has no quiet hours. */
-	assert_int_equal(plan_quiet(&cf, CHAN_SMS, utc("2026-12-02T21:00:00Z"),
-	    0), utc("2026-12-02T20:59:00Z"));
-	assert_int_equal(plan_quiet(&cf, CHAN_SMS, utc("2026-12-03T08:00:00Z"),
-	    0), utc("2026-12-03T08:00:00Z"));
-	assert_int_equal(plan_quiet(&cf, CHAN_EMAIL, utc("2026-12-03T07:00:00Z"),
-	    0), utc("2026-12-03T07:00:00Z"));
+	assert_int_equal(plan_quiet(&cf, CHAN_SMS, fx_utc("2026-12-02T21:00:00Z"),
+	    0), fx_utc("2026-12-02T20:59:00Z"));
+	assert_int_equal(plan_quiet(&cf, CHAN_SMS, fx_utc("2026-12-03T08:00:00Z"),
+	    0), fx_utc("2026-12-03T08:00:00Z"));
+	assert_int_equal(plan_quiet(&cf, CHAN_EMAIL, fx_utc("2026-12-03T07:00:00Z"),
+	    0), fx_utc("2026-12-03T07:00:00Z"));
 }
 
 static void
@@ -545,9 +522,9 @@ test_dst_elapsed_before(void **state)
 	rule(0, 24 * H, 0, CHAN_EMAIL);
 	cf.nrules = 1;
 	world(&w, "2026-03-29T09:00:00Z");
-	plan_run(&cf, &w.s, utc("2026-03-20T00:00:00Z"), 30 * D, &p);
+	plan_run(&cf, &w.s, fx_utc("2026-03-20T00:00:00Z"), 30 * D, &p);
 	assert_int_equal(p.nadd, 2);
-	assert_int_equal(p.add[0].due_at, utc("2026-03-28T09:00:00Z"));
+	assert_int_equal(p.add[0].due_at, fx_utc("2026-03-28T09:00:00Z"));
 	plan_free(&p);
 	setup(state);
 }
@@ -563,13 +540,13 @@ test_follow_up(void **state)
 	cf.nrules = 1;
 	world(&w, "2026-12-03T14:00:00Z");
 	w.a.duration_min = 90;
-	plan_run(&cf, &w.s, utc("2026-12-03T09:00:00Z"), 8 * D, &p);
+	plan_run(&cf, &w.s, fx_utc("2026-12-03T09:00:00Z"), 8 * D, &p);
 	assert_int_equal(p.nadd, 2);
 	assert_string_equal(msg_purpose_name(p.add[0].purpose), "follow_up");
-	assert_int_equal(p.add[0].due_at, utc("2026-12-04T15:30:00Z"));
+	assert_int_equal(p.add[0].due_at, fx_utc("2026-12-04T15:30:00Z"));
 	plan_free(&p);
 	w.a.cancelled = 1;
-	plan_run(&cf, &w.s, utc("2026-12-03T09:00:00Z"), 8 * D, &p);
+	plan_run(&cf, &w.s, fx_utc("2026-12-03T09:00:00Z"), 8 * D, &p);
 	assert_int_equal(p.nadd, 0);
 	plan_free(&p);
 	setup(state);
@@ -612,8 +589,8 @@ test_recheck(void **state)
 	/* SMS inside quiet hours is held to their end */
 	m.channel = CHAN_SMS;
 	assert_int_equal(plan_recheck(&cf, &m, &w.a, &w.k, &w.cl[0], NULL,
-	    utc("2026-12-02T22:00:00Z"), &rcpt, &hold, why, sizeof(why)), PLAN_HOLD);
-	assert_int_equal(hold, utc("2026-12-03T08:00:00Z"));
+	    fx_utc("2026-12-02T22:00:00Z"), &rcpt, &hold, why, sizeof(why)), PLAN_HOLD);
+	assert_int_equal(hold, fx_utc("2026-12-03T08:00:00Z"));
 }
 
 static void

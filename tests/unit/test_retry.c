@@ -13,35 +13,18 @@
 #include "conf/conf.h"
 #include "policy/retry.h"
 #include "base/tz.h"
+#include "fixture.h"
 
 #define H 3600L
 
 static struct conf cf;
 
-static time_t
-utc(const char *s)
-{
-	time_t t;
-
-	assert_int_equal(tz_parse_utc(s, &t), 0);
-	return t;
-}
-
 static int
 setup(void **state)
 {
-	char err[128];
-
 	(void)state;
-	assert_int_equal(tz_set("Europe/London", err, sizeof(err)), 0);
-	memset(&cf, 0, sizeof(cf));
-	cf.late_limit = H;
-	cf.quiet.from = 21 * 60;
-	cf.quiet.to = 8 * 60;
-	cf.quiet.channels[CHAN_SMS] = 1;
-	cf.retry.attempts = 8;
-	cf.retry.first = 60;
-	cf.retry.max = 3600;
+	assert_int_equal(fx_tz_london(), 0);
+	fx_conf_practice(&cf);
 	return 0;
 }
 
@@ -103,7 +86,7 @@ test_table(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct rcase *c = &cases[i];
-		time_t now = utc(c->now), next = 0, want;
+		time_t now = fx_utc(c->now), next = 0, want;
 		struct retry_in in = { 0 };
 		enum retry_verdict v;
 
@@ -114,7 +97,7 @@ test_table(void **state)
 		in.appt_start = c->appt_in ? now + c->appt_in : 0;
 		in.hw_next = c->hw_in ? now + c->hw_in : 0;
 		v = retry_decide(&cf, &in, now, &next);
-		want = c->want_in >= 0 ? now + c->want_in : utc(c->want_at);
+		want = c->want_in >= 0 ? now + c->want_in : fx_utc(c->want_at);
 		if (v != c->want || next != want)
 			fail_msg("%s: verdict %d next now%+lld, want %d now%+lld",
 			    c->name, (int)v, (long long)(next - now), (int)c->want,

@@ -27,36 +27,6 @@
 #define HOUR	3600
 #define DAY	86400
 
-static int
-group_setup(void **state)
-{
-	(void)state;
-	return fx_tz_london() != 0 ? -1 : fx_dir_make("store");
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	return fx_dir_remove();
-}
-
-static int
-setup(void **state)
-{
-	(void)state;
-	fx_db_new();
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	fx_db_remove(fx_db());
-	return 0;
-}
-
 static struct msg
 reminder(long long appt, long long client, enum chan ch, const char *rule,
     time_t due)
@@ -1072,32 +1042,33 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_create, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_missing_dir, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_installation_id, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_adopt, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_adopt_missing_column, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_adopt_for_client, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_newer, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_get, setup, teardown),
+		FX_DB_TEST(test_create),
+		FX_DB_TEST(test_missing_dir),
+		FX_DB_TEST(test_installation_id),
+		FX_DB_TEST(test_adopt),
+		FX_DB_TEST(test_adopt_missing_column),
+		FX_DB_TEST(test_adopt_for_client),
+		FX_DB_TEST(test_newer),
+		FX_DB_TEST(test_snapshot),
+		FX_DB_TEST(test_get),
 		cmocka_unit_test(test_first_name),
-		cmocka_unit_test_setup_teardown(test_insert_dedupe, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_transitions, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_next_due, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_next_due_unknown_purpose,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_recover, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_upload_mark_sync, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_note_bad, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_consent_not_0_or_1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_state, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dry, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
-		cmocka_unit_test_prestate_setup_teardown(test_busy, setup, teardown,
+		FX_DB_TEST(test_insert_dedupe),
+		FX_DB_TEST(test_transitions),
+		FX_DB_TEST(test_next_due),
+		FX_DB_TEST(test_next_due_unknown_purpose),
+		FX_DB_TEST(test_recover),
+		FX_DB_TEST(test_upload_mark_sync),
+		FX_DB_TEST(test_note_bad),
+		FX_DB_TEST(test_consent_not_0_or_1),
+		FX_DB_TEST(test_state),
+		FX_DB_TEST(test_dry),
+		FX_DB_TEST(test_rollback),
+		FX_DB_TEST(test_busy),
+		cmocka_unit_test_prestate_setup_teardown(test_busy, fx_db_setup,
+		    fx_db_teardown,
 		    (void *)"short"),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, fx_db_group_setup,
+	    fx_db_group_teardown);
 }

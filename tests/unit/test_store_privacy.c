@@ -23,36 +23,6 @@
 #define NOW	((time_t)1780315200)	/* 2026-06-01T12:00:00Z */
 #define DAY	86400L
 
-static int
-group_setup(void **state)
-{
-	(void)state;
-	return fx_tz_london() != 0 ? -1 : fx_dir_make("privacy");
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	return fx_dir_remove();
-}
-
-static int
-setup(void **state)
-{
-	(void)state;
-	fx_db_new();
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	fx_db_remove(fx_db());
-	return 0;
-}
-
 static void
 sync_ok(struct store *s, const char *how, int want)
 {
@@ -205,11 +175,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_consent_diff, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_forget_edges, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_retain_boundaries, setup,
-		    teardown),
+		FX_DB_TEST(test_consent_diff),
+		FX_DB_TEST(test_forget_edges),
+		FX_DB_TEST(test_retain_boundaries),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, fx_db_group_setup,
+	    fx_db_group_teardown);
 }

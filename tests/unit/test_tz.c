@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "base/tz.h"
+#include "fixture.h"
 
 static void
 use_zone(const char *name)
@@ -34,16 +35,6 @@ setup_london(void **state)
 	(void)state;
 	use_zone("Europe/London");
 	return 0;
-}
-
-static time_t
-utc(const char *s)
-{
-	time_t t;
-
-	if (tz_parse_utc(s, &t) != 0)
-		fail_msg("cannot parse %s", s);
-	return t;
 }
 
 static void
@@ -273,7 +264,7 @@ test_london_autumn_repeat(void **state)
 	assert_local(2026, 10, 25, 1, 0, 0, "2026-10-25T00:00:00Z");
 	assert_local(2026, 10, 25, 1, 59, 59, "2026-10-25T00:59:59Z");
 	/* The second pass really exists, one hour later, same wall time. */
-	t = utc("2026-10-25T01:30:00Z");
+	t = fx_utc("2026-10-25T01:30:00Z");
 	assert_time(t, "01:30");
 	assert_int_equal(tz_local_to_utc(2026, 10, 25, 1, 30, 0, &t), 0);
 	assert_time(t, "01:30");
@@ -351,28 +342,28 @@ test_format_london(void **state)
 
 	(void)state;
 	/* GMT: 3 December 2026 14:00 local is 14:00Z. */
-	t = utc("2026-12-03T14:00:00Z");
+	t = fx_utc("2026-12-03T14:00:00Z");
 	assert_date(t, "Thursday 3 December 2026");
 	assert_time(t, "14:00");
 	tz_format_local_date(t, buf, sizeof(buf));
 	assert_string_equal(buf, "2026-12-03");
 	/* BST: 23:30Z on 14 July is already the 15th in London. */
-	t = utc("2026-07-14T23:30:00Z");
+	t = fx_utc("2026-07-14T23:30:00Z");
 	assert_date(t, "Wednesday 15 July 2026");
 	assert_time(t, "00:30");
 	tz_format_local_date(t, buf, sizeof(buf));
 	assert_string_equal(buf, "2026-07-15");
 	/* Every weekday and month name, from the tables. */
-	assert_date(utc("2026-01-05T12:00:00Z"), "Monday 5 January 2026");
-	assert_date(utc("2026-02-10T12:00:00Z"), "Tuesday 10 February 2026");
-	assert_date(utc("2026-04-30T12:00:00Z"), "Thursday 30 April 2026");
-	assert_date(utc("2026-05-01T12:00:00Z"), "Friday 1 May 2026");
-	assert_date(utc("2026-06-06T12:00:00Z"), "Saturday 6 June 2026");
-	assert_date(utc("2026-08-16T12:00:00Z"), "Sunday 16 August 2026");
-	assert_date(utc("2026-09-01T12:00:00Z"), "Tuesday 1 September 2026");
-	assert_date(utc("2026-10-31T12:00:00Z"), "Saturday 31 October 2026");
-	assert_date(utc("2026-11-11T12:00:00Z"), "Wednesday 11 November 2026");
-	assert_date(utc("2026-03-29T12:00:00Z"), "Sunday 29 March 2026");
+	assert_date(fx_utc("2026-01-05T12:00:00Z"), "Monday 5 January 2026");
+	assert_date(fx_utc("2026-02-10T12:00:00Z"), "Tuesday 10 February 2026");
+	assert_date(fx_utc("2026-04-30T12:00:00Z"), "Thursday 30 April 2026");
+	assert_date(fx_utc("2026-05-01T12:00:00Z"), "Friday 1 May 2026");
+	assert_date(fx_utc("2026-06-06T12:00:00Z"), "Saturday 6 June 2026");
+	assert_date(fx_utc("2026-08-16T12:00:00Z"), "Sunday 16 August 2026");
+	assert_date(fx_utc("2026-09-01T12:00:00Z"), "Tuesday 1 September 2026");
+	assert_date(fx_utc("2026-10-31T12:00:00Z"), "Saturday 31 October 2026");
+	assert_date(fx_utc("2026-11-11T12:00:00Z"), "Wednesday 11 November 2026");
+	assert_date(fx_utc("2026-03-29T12:00:00Z"), "Sunday 29 March 2026");
 	/* Short buffers truncate, never overflow. */
 	tz_format_date(t, buf, 5);
 	assert_string_equal(buf, "Wedn");
@@ -397,14 +388,14 @@ test_new_york(void **state)
 	assert_local(2026, 11, 1, 1, 30, 0, "2026-11-01T05:30:00Z");
 	/* London's changes mean nothing here. */
 	assert_local(2026, 3, 29, 1, 30, 0, "2026-03-29T05:30:00Z");
-	t = utc("2026-12-03T03:00:00Z");
+	t = fx_utc("2026-12-03T03:00:00Z");
 	assert_date(t, "Wednesday 2 December 2026");
 	assert_time(t, "22:00");
 	assert_int_equal(tz_parse_any("2026-07-01T14:00", &t), 0);
 	assert_utc(t, "2026-07-01T18:00:00Z");
 	/* Back to London: the same instant reads differently. */
 	use_zone("Europe/London");
-	t = utc("2026-12-03T03:00:00Z");
+	t = fx_utc("2026-12-03T03:00:00Z");
 	assert_date(t, "Thursday 3 December 2026");
 	assert_time(t, "03:00");
 }
@@ -492,7 +483,7 @@ test_tz_set_bad(void **state)
 	/* No error buffer is fine too. */
 	assert_int_equal(tz_set("Nowhere/Atall", NULL, 0), -1);
 	/* A failed tz_set leaves the previous zone in force. */
-	assert_time(utc("2026-07-01T12:00:00Z"), "13:00");
+	assert_time(fx_utc("2026-07-01T12:00:00Z"), "13:00");
 }
 
 static void
@@ -565,12 +556,12 @@ test_tzdir(void **state)
 	assert_int_equal(tz_valid("Test/Zone"), 1);
 	assert_int_equal(tz_set("Test/Zone", err, sizeof(err)), 0);
 	/* It is New York's data under another name. */
-	assert_time(utc("2026-07-01T12:00:00Z"), "08:00");
+	assert_time(fx_utc("2026-07-01T12:00:00Z"), "08:00");
 	assert_local(2026, 11, 1, 1, 30, 0, "2026-11-01T05:30:00Z");
 	assert_int_equal(unsetenv("TZDIR"), 0);
 
 	use_zone("Europe/London");
-	assert_time(utc("2026-07-01T12:00:00Z"), "13:00");
+	assert_time(fx_utc("2026-07-01T12:00:00Z"), "13:00");
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(path, sizeof(path), "%s/Test/%s", dir, names[i]);
 		assert_int_equal(unlink(path), 0);

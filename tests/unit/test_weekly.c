@@ -15,34 +15,24 @@
 #include "store/store_privacy.h"
 #include "base/tz.h"
 #include "policy/weekly.h"
+#include "fixture.h"
 
 static struct conf cf;
-
-static time_t
-utc(const char *s)
-{
-	time_t t;
-
-	assert_int_equal(tz_parse_utc(s, &t), 0);
-	return t;
-}
 
 static void
 check_slot(const char *now, const char *want)
 {
 	char got[TZ_UTC_LEN];
 
-	tz_format_utc(weekly_slot(&cf, utc(now)), got);
+	tz_format_utc(weekly_slot(&cf, fx_utc(now)), got);
 	assert_string_equal(got, want);
 }
 
 static int
 setup(void **state)
 {
-	char err[128];
-
 	(void)state;
-	assert_int_equal(tz_set("Europe/London", err, sizeof(err)), 0);
+	assert_int_equal(fx_tz_london(), 0);
 	memset(&cf, 0, sizeof(cf));
 	cf.weekly.on = 1;
 	cf.weekly.wday = 5;		/* Friday */
@@ -79,15 +69,15 @@ test_compose_names(void **state)
 	char *subject, *text;
 
 	(void)state;
-	s.starts_at = utc("2026-12-08T10:00:00Z");
+	s.starts_at = fx_utc("2026-12-08T10:00:00Z");
 	w.sent = 5;
 	w.skipped = 2;
 	w.skips = &why;
 	w.nskips = 1;
 	w.next = &s;
 	w.nnext = 1;
-	weekly_compose(&cf, &w, utc("2026-11-27T16:00:00Z"),
-	    utc("2026-12-04T16:00:00Z"), &subject, &text);
+	weekly_compose(&cf, &w, fx_utc("2026-11-27T16:00:00Z"),
+	    fx_utc("2026-12-04T16:00:00Z"), &subject, &text);
 	assert_string_equal(subject,
 	    "nudged: weekly summary to Friday 4 December 2026");
 	assert_non_null(strstr(text, "- sent: 5\n"));
@@ -98,8 +88,8 @@ test_compose_names(void **state)
 	free(subject);
 	free(text);
 	cf.weekly.names = 1;
-	weekly_compose(&cf, &w, utc("2026-11-27T16:00:00Z"),
-	    utc("2026-12-04T16:00:00Z"), &subject, &text);
+	weekly_compose(&cf, &w, fx_utc("2026-11-27T16:00:00Z"),
+	    fx_utc("2026-12-04T16:00:00Z"), &subject, &text);
 	assert_non_null(strstr(text, "at 10:00 (Sam & Alex)\n"));
 	free(subject);
 	free(text);
