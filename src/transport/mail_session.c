@@ -167,6 +167,37 @@ mail_setup(struct mail_session *s, size_t n, char *err, size_t errlen)
 	return 0;
 }
 
+/* A failed attempt's words for last_error, and its result. */
+static enum xfer_result
+mail_why(struct mail_conn *k, struct mail_req *r, CURLcode rc,
+    enum xfer_result res)
+{
+	if (k->refused) {
+		snprintf(r->err, sizeof(r->err), "not sent: the upload could "
+		    "not be recorded");
+		return XFER_TEMPFAIL;
+	}
+	if (rc == CURLE_ABORTED_BY_CALLBACK && !k->began) {
+		snprintf(r->err, sizeof(r->err), "not sent: stopping (during "
+		    "%s)", mail_phase_names[k->phase]);
+		return XFER_TEMPFAIL;
+	}
+	if (k->reply >= 400)
+		snprintf(r->err, sizeof(r->err), "%s%.400s (after %s)",
+		    res == XFER_CHANNEL && k->phase == MAIL_PHASE_AUTH ?
+		    "login refused: " : "", k->text, mail_phase_names[k->phase]);
+	else if (res == XFER_UNKNOWN)
+		snprintf(r->err, sizeof(r->err), "no reply after the whole "
+		    "message was sent, the server may have accepted it: %s",
+		    k->errbuf[0] != '\0' ? k->errbuf : curl_easy_strerror(rc));
+	else
+		snprintf(r->err, sizeof(r->err), "%s%s: %s",
+		    rc == CURLE_USE_SSL_FAILED ? "server does not offer "
+		    "STARTTLS, during " : "", mail_phase_names[k->phase],
+		    k->errbuf[0] != '\0' ? k->errbuf : curl_easy_strerror(rc));
+	return res;
+}
+
 /* One attempt on k: perform, then classify what was seen. */
 static enum xfer_result
 mail_attempt(struct mail_conn *k, struct mail_req *r, int *reused)
@@ -205,32 +236,7 @@ mail_attempt(struct mail_conn *k, struct mail_req *r, int *reused)
 	*reused = nconn == 0;
 
 	res = mail_classify(rc, k->phase, k->reply);
-	if (res == XFER_OK)
-		return res;
-	if (k->refused) {
-		snprintf(r->err, sizeof(r->err), "not sent: the upload could "
-		    "not be recorded");
-		return XFER_TEMPFAIL;
-	}
-	if (rc == CURLE_ABORTED_BY_CALLBACK && !k->began) {
-		snprintf(r->err, sizeof(r->err), "not sent: stopping (during "
-		    "%s)", mail_phase_names[k->phase]);
-		return XFER_TEMPFAIL;
-	}
-	if (k->reply >= 400)
-		snprintf(r->err, sizeof(r->err), "%s%.400s (after %s)",
-		    res == XFER_CHANNEL && k->phase == MAIL_PHASE_AUTH ?
-		    "login refused: " : "", k->text, mail_phase_names[k->phase]);
-	else if (res == XFER_UNKNOWN)
-		snprintf(r->err, sizeof(r->err), "no reply after the whole "
-		    "message was sent, the server may have accepted it: %s",
-		    k->errbuf[0] != '\0' ? k->errbuf : curl_easy_strerror(rc));
-	else
-		snprintf(r->err, sizeof(r->err), "%s%s: %s",
-		    rc == CURLE_USE_SSL_FAILED ? "server does not offer "
-		    "STARTTLS, during " : "", mail_phase_names[k->phase],
-		    k->errbuf[0] != '\0' ? k->errbuf : curl_easy_strerror(rc));
-	return res;
+	return res == XFER_OK ? res : mail_why(k, r, rc, res);
 }
 
 /* Settled before any connection: what can be told from the request alone. */
