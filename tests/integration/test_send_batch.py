@@ -16,7 +16,7 @@ from conftest import NUDGED, fmt_utc
 from practice_conf import lc
 from smtp_server import SmtpServer, _CountingSMTP, _Handler
 from test_config_check import EX_CONFIG, OFFLINE, assert_error_at, check
-from test_service import TWO_H, add_many, whole_second_after
+from test_service import PLAIN, TWO_H, add_many, whole_second_after
 
 
 class _SlowData(_Handler):
@@ -114,14 +114,18 @@ def test_connections_default_and_range_accepted(practice):
 
 @pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
 def test_group_commit_syncs_per_batch_not_per_message(practice, tmp_path):
-    """40 emails: the outbox is synced once per batch of claims and
+    """60 emails: the outbox is synced once per batch of claims and
     records (and the upload marks cost no sync), not three times per
-    message as before issue 12."""
-    n = 40
-    srv = SmtpServer(tmp_path / "srv").start()
+    message as before issue 12 (187 here).  Plain SMTP keeps each
+    exchange short even on a loaded machine: an exchange slower than
+    50 ms has its outcome recorded on its own (nudged(8)), which is not
+    what this test is about."""
+    n = 60
+    srv = SmtpServer(tmp_path / "srv", tls="none", auth=None).start()
     try:
         practice.use_smtp(srv)
-        practice.write_conf(reminders=TWO_H, late_limit="1h")
+        practice.write_conf(email=dict(PLAIN, url=srv.url), reminders=TWO_H,
+                            late_limit="1h")
         practice.init()
         add_many(practice, n, fmt_utc(whole_second_after(2 * 3600 - 3)))
         trace = tmp_path / "strace.txt"
@@ -139,5 +143,6 @@ def test_group_commit_syncs_per_batch_not_per_message(practice, tmp_path):
     syncs = sum(1 for line in trace.read_text().splitlines()
                 if "fsync(" in line or "fdatasync(" in line)
     assert len(practice.messages("status = 'sent'")) == n
-    # before: 3 per message (claim, upload mark, record) = 120
-    assert syncs <= 20, syncs
+    # before: 3 per message (claim, upload mark, record) and a few more;
+    # now one per batch of 32 and a few more (13 for 40 on a calm machine)
+    assert syncs <= n // 2, syncs
