@@ -28,14 +28,6 @@ BUSY = "being edited in parallel (issue 11): split after the merge"
 ALLOW = {
     ("cmd/daemon.c", "daemon_run"): BUSY,
     ("engine/deliver.c", "dl_plan"): BUSY,
-    ("engine/deliver_alert.c", "dl_alert"): BUSY,
-    ("engine/deliver_alert.c", "dl_mail_practitioner"): BUSY,
-    ("engine/deliver_record.c", "dl_record"): BUSY,
-    ("engine/deliver_weekly.c", "dl_weekly"): BUSY,
-    ("policy/plan.c", "plan_overdue"): BUSY,
-    ("policy/plan.c", "plan_recheck"): BUSY,
-    ("policy/plan_homework.c", "plan_homework"): BUSY,
-    ("policy/plan_notice.c", "plan_moves"): BUSY,
 }
 
 

@@ -41,27 +41,62 @@ dl_mark_one(void *arg, size_t i)
  * alert when the database cannot be opened) the mail just goes.  *res: the
  * transfer's result.  0, or -1 on a database error (nothing left open).
  */
-int
-dl_mail_practitioner(struct dl *d, const char *subject, const char *text,
-    const char *what, enum xfer_result *res, char *err, size_t errlen)
+/* The practitioner's outbox row (purpose 'alert'), due now; its id in *id. */
+static int
+dl_practitioner_row(struct dl *d, long long *id, char *err, size_t errlen)
 {
-	struct mail_msg mm = { 0 };
 	struct msg m = { 0 };
-	struct dl_one one = { 0 };
-	struct xfer_mark mark = { dl_mark_one, &one };
-	char *msgid = NULL, *data = NULL, why[512] = "", mask[64];
-	char scrub[512];
-	long long id = 0;
-	int r = -1;
 
-	*res = XFER_PERMFAIL;
-	log_mask(d->c->practice.email, mask, sizeof(mask));
 	m.purpose = PURPOSE_ALERT;
 	m.channel = CHAN_EMAIL;
 	m.recipient = d->c->practice.email;
 	m.due_at = d->now;
 	m.status = MSG_PENDING;
-	if (d->st != NULL && store_insert_msg(d->st, &m, &id, err, errlen) != 0)
+	return store_insert_msg(d->st, &m, id, err, errlen);
+}
+
+/*
+ * The transfer, logged by message id with the address masked; with a
+ * store, the upload is recorded before the end of data (dl_mark_one).
+ * The outcome in *res, its reason in why (and err when it failed).
+ */
+static void
+dl_practitioner_send(struct dl *d, long long id, const char *to,
+    const char *data, const char *what, const char *mask,
+    enum xfer_result *res, char *why, size_t whylen, char *err, size_t errlen)
+{
+	struct dl_one one = { 0 };
+	struct xfer_mark mark = { dl_mark_one, &one };
+	char scrub[512];
+
+	if (d->ms == NULL)
+		d->ms = mail_open(d->c);
+	one.st = d->st;
+	one.id = id;
+	*res = mail_send(d->ms, to, data, d->st != NULL ? &mark : NULL, why,
+	    whylen);
+	if (*res == XFER_OK)
+		log_info("msg=%lld purpose=alert channel=email to=%s status=sent "
+		    "(%s)", id, mask, what);
+	else {
+		log_err("msg=%lld %s for %s could not be sent: %s", id, what, mask,
+		    log_scrub(why, scrub, sizeof(scrub)));
+		snprintf(err, errlen, "%s", why);
+	}
+}
+
+int
+dl_mail_practitioner(struct dl *d, const char *subject, const char *text,
+    const char *what, enum xfer_result *res, char *err, size_t errlen)
+{
+	struct mail_msg mm = { 0 };
+	char *msgid = NULL, *data = NULL, why[512] = "", mask[64];
+	long long id = 0;
+	int r = -1;
+
+	*res = XFER_PERMFAIL;
+	log_mask(d->c->practice.email, mask, sizeof(mask));
+	if (d->st != NULL && dl_practitioner_row(d, &id, err, errlen) != 0)
 		goto fail;
 	msgid = mail_message_id(d->c->email.from, id);
 	mm.from = d->c->email.from;
@@ -83,20 +118,8 @@ dl_mail_practitioner(struct dl *d, const char *subject, const char *text,
 	if (d->st != NULL && dl_seq_claim(d->st, id, mm.to_addr, msgid, d->now,
 	    err, errlen) != 0)
 		goto out;
-	if (d->ms == NULL)
-		d->ms = mail_open(d->c);
-	one.st = d->st;
-	one.id = id;
-	*res = mail_send(d->ms, mm.to_addr, data, d->st != NULL ? &mark : NULL,
-	    why, sizeof(why));
-	if (*res == XFER_OK)
-		log_info("msg=%lld purpose=alert channel=email to=%s status=sent "
-		    "(%s)", id, mask, what);
-	else {
-		log_err("msg=%lld %s for %s could not be sent: %s", id, what, mask,
-		    log_scrub(why, scrub, sizeof(scrub)));
-		snprintf(err, errlen, "%s", why);
-	}
+	dl_practitioner_send(d, id, mm.to_addr, data, what, mask, res, why,
+	    sizeof(why), err, errlen);
 	if (d->st != NULL && dl_seq_record(d->st, id, *res, msgid, why, d->now, 1,
 	    err, errlen) != 0)
 		goto out;
@@ -111,19 +134,49 @@ out:
 	return r;
 }
 
+/*
+ * Compose and mail the digest inside dl_alert's transaction, then finish
+ * that transaction: the failures are marked reported only once the digest
+ * went, so a digest that could not go names them again next time.
+ * 0, or -1 (nothing left open).
+ */
+static int
+dl_alert_send(struct dl *d, const struct alert_in *in, char *err,
+    size_t errlen)
+{
+	struct composed w = { 0 };
+	struct compose_in ci = { .purpose = PURPOSE_ALERT };
+	char *summary = alert_summary(in), what[128];
+	size_t nf = in->nfailed, nb = in->nbad;
+	enum xfer_result res;
+	int r = -1;
+
+	ci.summary = summary;
+	compose_msg(d->c, &ci, &w);
+	snprintf(what, sizeof(what), "failure digest: %zu failed message%s, %zu "
+	    "unreadable row%s", nf, nf == 1 ? "" : "s", nb, nb == 1 ? "" : "s");
+	if (dl_mail_practitioner(d, w.subject, w.text, what, &res, err,
+	    errlen) != 0)
+		goto out;
+	if (res == XFER_OK && store_alert_done(d->st, err, errlen) != 0)
+		store_rollback(d->st);
+	else
+		r = store_commit(d->st, err, errlen);
+out:
+	free(summary);
+	composed_free(&w);
+	return r;
+}
+
 int
 dl_alert(struct dl *d, char *err, size_t errlen)
 {
 	struct alert_in in = { 0 };
 	struct msg *failed = NULL;
 	struct bad_row *bad = NULL;
-	struct composed w = { 0 };
-	struct compose_in ci = { .purpose = PURPOSE_ALERT };
 	size_t nf = 0, nb = 0;
-	char *lasts = NULL, *summary = NULL, stamp[TZ_UTC_LEN], mask[64];
-	char what[128];
+	char *lasts = NULL, stamp[TZ_UTC_LEN], mask[64];
 	time_t last = 0;
-	enum xfer_result res;
 	int r = -1;
 
 	if (store_begin(d->st, err, errlen) != 0)
@@ -155,17 +208,7 @@ dl_alert(struct dl *d, char *err, size_t errlen)
 		r = store_commit(d->st, err, errlen);
 		goto out;
 	}
-	summary = alert_summary(&in);
-	ci.summary = summary;
-	compose_msg(d->c, &ci, &w);
-	snprintf(what, sizeof(what), "failure digest: %zu failed message%s, %zu "
-	    "unreadable row%s", nf, nf == 1 ? "" : "s", nb, nb == 1 ? "" : "s");
-	if (dl_mail_practitioner(d, w.subject, w.text, what, &res, err,
-	    errlen) != 0)
-		goto out;
-	if (res == XFER_OK && store_alert_done(d->st, err, errlen) != 0)
-		goto fail;
-	r = store_commit(d->st, err, errlen);
+	r = dl_alert_send(d, &in, err, errlen);
 	goto out;
 fail:
 	store_rollback(d->st);
@@ -178,8 +221,6 @@ out:
 		bad_row_free(&bad[i]);
 	free(bad);
 	free(lasts);
-	free(summary);
-	composed_free(&w);
 	return r;
 }
 

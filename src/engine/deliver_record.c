@@ -187,55 +187,52 @@ dl_fail(struct dl *d, struct dl_item *x, const char *why, char *err,
 	return dl_failed(d, x, why, NULL, 0, err, errlen);
 }
 
-int
-dl_record(struct dl *d, struct dl_item *x, enum xfer_result res,
-    const char *ref, const char *why, const struct sms_req *sr, char *err,
-    size_t errlen)
+/* OK: sent; a channel paused by an earlier refusal works again. */
+static int
+dl_record_sent(struct dl *d, struct dl_item *x, const char *ref,
+    const char *mask, int attempt, char *err, size_t errlen)
 {
-	int attempt = x->m.attempts + 1;
-	char mask[64], scrub[512], unknown[700], reason[800], when[TZ_UTC_LEN];
+	d->stats->sent++;
+	log_info("msg=%lld purpose=%s channel=%s to=%s status=sent attempt=%d",
+	    x->m.id, msg_purpose_name(x->m.purpose),
+	    chan_name(x->m.channel), mask, attempt);
+	if (dl_unpause(d, x->m.channel, err, errlen) != 0)
+		return -1;
+	return store_mark_sent(d->st, x->m.id, ref, d->now, err, errlen);
+}
+
+/* CHANNEL: the message stays pending until the channel's pause ends. */
+static int
+dl_record_refused(struct dl *d, struct dl_item *x, const char *why,
+    const char *scrub, char *err, size_t errlen)
+{
+	char when[TZ_UTC_LEN];
+
+	d->stats->retry++;
+	/* A batch refused as a whole is one refusal, one pause. */
+	if (d->paused[x->m.channel] == 0 &&
+	    dl_pause(d, x->m.channel, why, err, errlen) != 0)
+		return -1;
+	tz_format_utc(d->paused[x->m.channel], when);
+	log_err("channel=%s refused: %s; its messages stay pending, next "
+	    "try %s", chan_name(x->m.channel), scrub, when);
+	return store_mark_retry(d->st, x->m.id, d->paused[x->m.channel], why,
+	    err, errlen);
+}
+
+/*
+ * TEMPFAIL or a first UNKNOWN: retry later, unless tries or time have run
+ * out (retry_decide's verdict, whose reason the failure then records).
+ */
+static int
+dl_record_retry(struct dl *d, struct dl_item *x, enum xfer_result res,
+    const char *why, const struct sms_req *sr, const char *mask,
+    const char *scrub, int attempt, char *err, size_t errlen)
+{
+	char reason[800], when[TZ_UTC_LEN];
 	struct retry_in ri = { 0 };
 	time_t next;
 
-	log_mask(x->m.recipient, mask, sizeof(mask));
-	log_scrub(why, scrub, sizeof(scrub));
-	switch (res) {
-	case XFER_OK:
-		d->stats->sent++;
-		log_info("msg=%lld purpose=%s channel=%s to=%s status=sent attempt=%d",
-		    x->m.id, msg_purpose_name(x->m.purpose),
-		    chan_name(x->m.channel), mask, attempt);
-		if (dl_unpause(d, x->m.channel, err, errlen) != 0)
-			return -1;
-		return store_mark_sent(d->st, x->m.id, ref, d->now, err, errlen);
-	case XFER_PERMFAIL:
-		return dl_failed(d, x, why, sr, 1, err, errlen);
-	case XFER_CHANNEL:
-		d->stats->retry++;
-		/* A batch refused as a whole is one refusal, one pause. */
-		if (d->paused[x->m.channel] == 0 &&
-		    dl_pause(d, x->m.channel, why, err, errlen) != 0)
-			return -1;
-		tz_format_utc(d->paused[x->m.channel], when);
-		log_err("channel=%s refused: %s; its messages stay pending, next "
-		    "try %s", chan_name(x->m.channel), scrub, when);
-		return store_mark_retry(d->st, x->m.id, d->paused[x->m.channel], why,
-		    err, errlen);
-	case XFER_UNKNOWN:
-		if (x->m.recovered > 0) {
-			snprintf(reason, sizeof(reason), "outcome unknown again, not "
-			    "resending (it may have arrived): %.600s", why);
-			return dl_failed(d, x, reason, NULL, 1, err, errlen);
-		}
-		snprintf(unknown, sizeof(unknown), "outcome unknown (%.500s); "
-		    "resending once%s", why, x->m.channel == CHAN_EMAIL ?
-		    " with the same Message-ID" : "");
-		why = unknown;
-		break;
-	case XFER_TEMPFAIL:
-		break;
-	}
-	/* Transient: retry later, unless tries or time have run out. */
 	ri.channel = x->m.channel;
 	ri.attempt = attempt;
 	ri.rnd = dl_jitter();
@@ -269,4 +266,39 @@ dl_record(struct dl *d, struct dl_item *x, enum xfer_result res,
 	if (res == XFER_UNKNOWN)
 		return store_mark_uncertain(d->st, x->m.id, next, why, err, errlen);
 	return store_mark_retry(d->st, x->m.id, next, why, err, errlen);
+}
+
+int
+dl_record(struct dl *d, struct dl_item *x, enum xfer_result res,
+    const char *ref, const char *why, const struct sms_req *sr, char *err,
+    size_t errlen)
+{
+	int attempt = x->m.attempts + 1;
+	char mask[64], scrub[512], unknown[700], reason[800];
+
+	log_mask(x->m.recipient, mask, sizeof(mask));
+	log_scrub(why, scrub, sizeof(scrub));
+	switch (res) {
+	case XFER_OK:
+		return dl_record_sent(d, x, ref, mask, attempt, err, errlen);
+	case XFER_PERMFAIL:
+		return dl_failed(d, x, why, sr, 1, err, errlen);
+	case XFER_CHANNEL:
+		return dl_record_refused(d, x, why, scrub, err, errlen);
+	case XFER_UNKNOWN:
+		if (x->m.recovered > 0) {
+			snprintf(reason, sizeof(reason), "outcome unknown again, not "
+			    "resending (it may have arrived): %.600s", why);
+			return dl_failed(d, x, reason, NULL, 1, err, errlen);
+		}
+		snprintf(unknown, sizeof(unknown), "outcome unknown (%.500s); "
+		    "resending once%s", why, x->m.channel == CHAN_EMAIL ?
+		    " with the same Message-ID" : "");
+		why = unknown;
+		break;
+	case XFER_TEMPFAIL:
+		break;
+	}
+	return dl_record_retry(d, x, res, why, sr, mask, scrub, attempt, err,
+	    errlen);
 }

@@ -32,41 +32,23 @@ dl_weekly_due(struct dl *d, time_t slot, char **last, char **retry)
 	    (*retry != NULL && tz_parse_utc(*retry, &t) == 0 && t > d->now));
 }
 
-int
-dl_weekly(struct dl *d, char *err, size_t errlen)
+/*
+ * Inside the transaction, the summary due: the week's figures, the state
+ * moved on to slot in the transaction that marks the mail 'sending' (so
+ * a crash cannot send it twice), and put back (last) with a retry time
+ * when it did not go.  Finishes the transaction: 0, or -1 (nothing open).
+ */
+static int
+dl_weekly_send(struct dl *d, time_t slot, const char *last, char *err,
+    size_t errlen)
 {
 	struct week_stats w;
-	char *last = NULL, *retry = NULL, *subject = NULL, *text = NULL;
+	char *subject = NULL, *text = NULL;
 	char stamp[TZ_UTC_LEN], next[TZ_UTC_LEN];
-	time_t slot;
 	enum xfer_result res;
 	int r = -1;
 
-	if (!d->c->weekly.on || !d->c->email.enabled || d->paused[CHAN_EMAIL] != 0)
-		return 0;
-	slot = weekly_slot(d->c, d->now);
 	memset(&w, 0, sizeof(w));
-	/* Every pass asks; only a due summary takes the write lock. */
-	if ((r = dl_weekly_due(d, slot, &last, &retry)) <= 0) {
-		if (r < 0)
-			snprintf(err, errlen, "cannot read the weekly summary's state");
-		goto out;
-	}
-	free(last);
-	free(retry);
-	last = retry = NULL;
-	if (store_begin(d->st, err, errlen) != 0)
-		return -1;
-	/* again inside the transaction: another process may have sent it */
-	if ((r = dl_weekly_due(d, slot, &last, &retry)) <= 0) {
-		if (r < 0) {
-			snprintf(err, errlen, "cannot read the weekly summary's state");
-			goto fail;
-		}
-		r = store_commit(d->st, err, errlen);
-		goto out;
-	}
-	r = -1;
 	if (store_week_stats(d->st, slot - 7 * 86400L, slot, slot + 7 * 86400L,
 	    &w, err, errlen) != 0)
 		goto fail;
@@ -91,10 +73,43 @@ fail:
 	r = -1;
 out:
 	week_stats_free(&w);
-	free(last);
-	free(retry);
 	free(subject);
 	free(text);
+	return r;
+}
+
+int
+dl_weekly(struct dl *d, char *err, size_t errlen)
+{
+	char *last = NULL, *retry = NULL;
+	time_t slot;
+	int r;
+
+	if (!d->c->weekly.on || !d->c->email.enabled || d->paused[CHAN_EMAIL] != 0)
+		return 0;
+	slot = weekly_slot(d->c, d->now);
+	/* Every pass asks; only a due summary takes the write lock. */
+	if ((r = dl_weekly_due(d, slot, &last, &retry)) <= 0) {
+		if (r < 0)
+			snprintf(err, errlen, "cannot read the weekly summary's state");
+		goto out;
+	}
+	free(last);
+	free(retry);
+	last = retry = NULL;
+	if (store_begin(d->st, err, errlen) != 0)
+		return -1;
+	/* again inside the transaction: another process may have sent it */
+	if ((r = dl_weekly_due(d, slot, &last, &retry)) < 0) {
+		snprintf(err, errlen, "cannot read the weekly summary's state");
+		store_rollback(d->st);
+	} else if (r == 0)
+		r = store_commit(d->st, err, errlen);
+	else
+		r = dl_weekly_send(d, slot, last, err, errlen);
+out:
+	free(last);
+	free(retry);
 	return r;
 }
 

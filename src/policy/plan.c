@@ -352,6 +352,49 @@ plan_skip(struct plan *p, struct plan_cand *x, const char *why)
 }
 
 /*
+ * The overdue pass's candidates: the appointment's pending first attempts
+ * due by now (old rows, rows revived this pass, rows planned this pass).
+ * A follow-up takes no part in choosing: it is skipped here on its own
+ * once stale.  Returns the reminders (caller frees), their count in *n.
+ */
+static struct plan_cand *
+plan_overdue_cands(const struct appt *a, const struct plan_slice *old,
+    const struct plan_slice *rev, size_t first_new, time_t now,
+    struct plan *p, size_t *n)
+{
+	struct plan_cand *x = NULL;
+	size_t nold = old->n + rev->n;
+
+	*n = 0;
+	for (size_t i = 0; i < nold + (p->nadd - first_new); i++) {
+		const struct msg *m = i < old->n ? old->m[i] : i < nold ?
+		    rev->m[i - old->n] : &p->add[first_new + i - nold];
+		int pending = i >= old->n || m->status == MSG_PENDING;
+		struct plan_cand one = { .client = m->client_id,
+		    .ch = m->channel, .old = i < nold ? m : NULL,
+		    .new = i < nold ? NULL : (struct msg *)m };
+
+		if (!pending || m->attempts != 0 ||
+		    m->appt_start != a->starts_at || a->cancelled ||
+		    m->due_at > now)
+			continue;
+		if (m->purpose == PURPOSE_FOLLOW_UP) {
+			if (now > m->due_at + PLAN_OVERDUE_GRACE &&
+			    now - m->due_at > FOLLOW_UP_STALE)
+				plan_skip(p, &one, "too late for a follow-up");
+			continue;
+		}
+		if (m->purpose != PURPOSE_REMINDER)
+			continue;
+		one.before = plan_rule_before(m->rule);
+		one.overdue = now > m->due_at + PLAN_OVERDUE_GRACE;
+		x = xrealloc(x, (*n + 1) * sizeof(*x));
+		x[(*n)++] = one;
+	}
+	return x;
+}
+
+/*
  * Late booking and downtime: of the overdue first attempts for one client
  * and channel, only the one closest to the appointment may go, and only
  * while the appointment is still late_limit away.
@@ -361,40 +404,10 @@ plan_overdue(const struct conf *c, const struct appt *a,
     const struct plan_slice *old, const struct plan_slice *rev,
     size_t first_new, time_t now, struct plan *p)
 {
-	struct plan_cand *x = NULL;
-	size_t n = 0, nold = old->n + rev->n;
+	size_t n;
+	struct plan_cand *x = plan_overdue_cands(a, old, rev, first_new, now,
+	    p, &n);
 
-	for (size_t i = 0; i < nold + (p->nadd - first_new); i++) {
-		const struct msg *m = i < old->n ? old->m[i] : i < nold ?
-		    rev->m[i - old->n] : &p->add[first_new + i - nold];
-		int pending = i >= old->n || m->status == MSG_PENDING;
-
-		if (!pending || m->attempts != 0 ||
-		    m->appt_start != a->starts_at || a->cancelled ||
-		    m->due_at > now)
-			continue;
-		if (m->purpose == PURPOSE_FOLLOW_UP) {
-			if (now <= m->due_at + PLAN_OVERDUE_GRACE)
-				continue;
-			if (now - m->due_at > FOLLOW_UP_STALE) {
-				struct plan_cand one = { .old = i < nold ? m : NULL,
-				    .new = i < nold ? NULL : (struct msg *)m };
-
-				plan_skip(p, &one, "too late for a follow-up");
-			}
-			continue;
-		}
-		if (m->purpose != PURPOSE_REMINDER)
-			continue;
-		x = xrealloc(x, (n + 1) * sizeof(*x));
-		x[n].client = m->client_id;
-		x[n].ch = m->channel;
-		x[n].before = plan_rule_before(m->rule);
-		x[n].overdue = now > m->due_at + PLAN_OVERDUE_GRACE;
-		x[n].old = i < nold ? m : NULL;
-		x[n].new = i < nold ? NULL : (struct msg *)m;
-		n++;
-	}
 	/*
 	 * Rows due now take part in choosing the closest one (a 3h reminder
 	 * due this minute beats an overdue 48h one), but only overdue rows are
@@ -531,6 +544,113 @@ plan_free(struct plan *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/*
+ * plan_recheck's checks, one per kind of fact a claimed message hangs on.
+ * Each returns PLAN_SEND when its fact still lets the message go, or the
+ * verdict (with why) that stops it; plan_recheck runs them in the
+ * contract's order, so the first reason that applies is the one recorded.
+ */
+
+/* The appointment: gone, cancelled, moved, rebooked, or another member's. */
+static enum plan_verdict
+plan_recheck_appt(const struct conf *c, const struct msg *m,
+    const struct appt *a, int timed, char *why, size_t len)
+{
+	if (a == NULL) {
+		snprintf(why, len, "appointment no longer exists");
+		return PLAN_CANCEL;
+	}
+	if (timed && a->cancelled) {
+		snprintf(why, len, "appointment cancelled");
+		return PLAN_CANCEL;
+	}
+	if (timed && a->starts_at != m->appt_start) {
+		snprintf(why, len, "appointment moved");
+		return PLAN_CANCEL;
+	}
+	if (m->purpose == PURPOSE_CANCELLATION && !a->cancelled) {
+		snprintf(why, len, "appointment booked again");
+		return PLAN_CANCEL;
+	}
+	if (m->purpose == PURPOSE_MOVED && plan_moved_stale(c, m, a, why, len))
+		return PLAN_CANCEL;
+	if ((timed || m->purpose == PURPOSE_MOVED) &&
+	    !plan_for(a, m->client_id)) {
+		snprintf(why, len, "the appointment is for another member");
+		return PLAN_CANCEL;
+	}
+	return PLAN_SEND;
+}
+
+/* The homework: stopped, its channel turned off, or the prompt missed. */
+static enum plan_verdict
+plan_recheck_hw(const struct conf *c, const struct msg *m,
+    const struct client *cl, const struct homework *hw, time_t now,
+    char *why, size_t len)
+{
+	if (hw == NULL || !hw->active) {
+		snprintf(why, len, "homework stopped");
+		return PLAN_CANCEL;
+	}
+	if (!c->homework.channels[m->channel] ||
+	    (cl != NULL && cl->discreet && m->channel == CHAN_SMS)) {
+		snprintf(why, len, "homework prompts no longer go by %s",
+		    chan_name(m->channel));
+		return PLAN_CANCEL;
+	}
+	if (now - m->due_at > PLAN_HW_LATE) {
+		snprintf(why, len, "missed by more than %ld hours",
+		    PLAN_HW_LATE / 3600);
+		return m->attempts > 0 ? PLAN_FAIL : PLAN_SKIP;
+	}
+	return PLAN_SEND;
+}
+
+/* The client and case: gone, or consent withdrawn / opted out / closed. */
+static enum plan_verdict
+plan_recheck_client(const struct conf *c, const struct msg *m,
+    const struct kase *k, const struct client *cl, char *why, size_t len)
+{
+	if (cl == NULL) {
+		snprintf(why, len, "client no longer exists");
+		return PLAN_CANCEL;
+	}
+	if ((m->appointment_id != 0 || m->homework_id != 0) && k == NULL) {
+		snprintf(why, len, "case no longer exists");
+		return PLAN_CANCEL;
+	}
+	if (plan_allowed(c, cl, k, m->channel, why, len) != 0)
+		return PLAN_CANCEL;
+	return PLAN_SEND;
+}
+
+/* Time before the appointment: already started, or within late_limit. */
+static enum plan_verdict
+plan_recheck_late(const struct conf *c, const struct msg *m,
+    const struct appt *a, time_t now, char *why, size_t len)
+{
+	time_t at;
+
+	if (now >= a->starts_at) {
+		snprintf(why, len, "the appointment has already started");
+		return m->attempts > 0 ? PLAN_FAIL : PLAN_SKIP;
+	}
+	/*
+	 * The contract's late_limit: a message is judged by its due
+	 * time (or its retry's time), unless the pass reaches it late
+	 * (overdue): then by the moment of the pass.
+	 */
+	at = m->next_at > m->due_at ? m->next_at : m->due_at;
+	if (now - at > PLAN_OVERDUE_GRACE)
+		at = now;
+	if (m->purpose == PURPOSE_REMINDER &&
+	    retry_too_late(c, a->starts_at, at)) {
+		snprintf(why, len, "less than late_limit before the appointment");
+		return m->attempts > 0 ? PLAN_FAIL : PLAN_SKIP;
+	}
+	return PLAN_SEND;
+}
+
 enum plan_verdict
 plan_recheck(const struct conf *c, const struct msg *m, const struct appt *a,
     const struct kase *k, const struct client *cl, const struct homework *hw,
@@ -538,84 +658,22 @@ plan_recheck(const struct conf *c, const struct msg *m, const struct appt *a,
 {
 	int timed = m->purpose == PURPOSE_REMINDER ||
 	    m->purpose == PURPOSE_FOLLOW_UP;
+	enum plan_verdict v;
 	struct tm lt;
 
 	*recipient = NULL;
-	if (m->appointment_id != 0) {
-		if (a == NULL) {
-			snprintf(why, len, "appointment no longer exists");
-			return PLAN_CANCEL;
-		}
-		if (timed && a->cancelled) {
-			snprintf(why, len, "appointment cancelled");
-			return PLAN_CANCEL;
-		}
-		if (timed && a->starts_at != m->appt_start) {
-			snprintf(why, len, "appointment moved");
-			return PLAN_CANCEL;
-		}
-		if (m->purpose == PURPOSE_CANCELLATION && !a->cancelled) {
-			snprintf(why, len, "appointment booked again");
-			return PLAN_CANCEL;
-		}
-		if (m->purpose == PURPOSE_MOVED &&
-		    plan_moved_stale(c, m, a, why, len))
-			return PLAN_CANCEL;
-		if ((timed || m->purpose == PURPOSE_MOVED) &&
-		    !plan_for(a, m->client_id)) {
-			snprintf(why, len, "the appointment is for another member");
-			return PLAN_CANCEL;
-		}
-	}
-	if (m->homework_id != 0) {
-		if (hw == NULL || !hw->active) {
-			snprintf(why, len, "homework stopped");
-			return PLAN_CANCEL;
-		}
-		if (!c->homework.channels[m->channel] ||
-		    (cl != NULL && cl->discreet && m->channel == CHAN_SMS)) {
-			snprintf(why, len, "homework prompts no longer go by %s",
-			    chan_name(m->channel));
-			return PLAN_CANCEL;
-		}
-		if (now - m->due_at > PLAN_HW_LATE) {
-			snprintf(why, len, "missed by more than %ld hours",
-			    PLAN_HW_LATE / 3600);
-			return m->attempts > 0 ? PLAN_FAIL : PLAN_SKIP;
-		}
-	}
-	if (m->client_id != 0) {
-		if (cl == NULL) {
-			snprintf(why, len, "client no longer exists");
-			return PLAN_CANCEL;
-		}
-		if ((m->appointment_id != 0 || m->homework_id != 0) && k == NULL) {
-			snprintf(why, len, "case no longer exists");
-			return PLAN_CANCEL;
-		}
-		if (plan_allowed(c, cl, k, m->channel, why, len) != 0)
-			return PLAN_CANCEL;
-	}
-	if (m->appointment_id != 0 && m->purpose != PURPOSE_FOLLOW_UP) {
-		if (now >= a->starts_at) {
-			snprintf(why, len, "the appointment has already started");
-			return m->attempts > 0 ? PLAN_FAIL : PLAN_SKIP;
-		}
-		/*
-		 * The contract's late_limit: a message is judged by its due
-		 * time (or its retry's time), unless the pass reaches it late
-		 * (overdue): then by the moment of the pass.
-		 */
-		time_t at = m->next_at > m->due_at ? m->next_at : m->due_at;
-
-		if (now - at > PLAN_OVERDUE_GRACE)
-			at = now;
-		if (m->purpose == PURPOSE_REMINDER &&
-		    retry_too_late(c, a->starts_at, at)) {
-			snprintf(why, len, "less than late_limit before the appointment");
-			return m->attempts > 0 ? PLAN_FAIL : PLAN_SKIP;
-		}
-	}
+	if (m->appointment_id != 0 &&
+	    (v = plan_recheck_appt(c, m, a, timed, why, len)) != PLAN_SEND)
+		return v;
+	if (m->homework_id != 0 &&
+	    (v = plan_recheck_hw(c, m, cl, hw, now, why, len)) != PLAN_SEND)
+		return v;
+	if (m->client_id != 0 &&
+	    (v = plan_recheck_client(c, m, k, cl, why, len)) != PLAN_SEND)
+		return v;
+	if (m->appointment_id != 0 && m->purpose != PURPOSE_FOLLOW_UP &&
+	    (v = plan_recheck_late(c, m, a, now, why, len)) != PLAN_SEND)
+		return v;
 	if (conf_quiet_on(c, m->channel)) {
 		tz_to_local(now, &lt);
 		if (conf_quiet_at(c, m->channel, lt.tm_hour * 60 + lt.tm_min)) {

@@ -181,29 +181,17 @@ plan_hw_key(const struct plan_slice *old, const struct plan *p, size_t first_new
 	return 0;
 }
 
+/*
+ * Pending prompts the schedule no longer has (a session moved) are
+ * cancelled; cancelled ones it has again (moved back) come back.
+ */
 static void
-plan_homework(const struct conf *c, const struct snapshot *s,
-    const struct homework *h, const struct plan_slice *old, time_t now,
-    long horizon, struct plan *p)
+plan_hw_resync(const struct plan_sched *sc, const struct plan_slice *old,
+    time_t now, struct plan *p)
 {
-	const struct kase *k = plan_case(s, h->case_id);
-	struct plan_sched sc;
-	size_t n, first_new = p->nadd;
-	time_t *starts;
-	char why[160];
-
-	if (k == NULL || k->closed || !h->active)
-		return;
-	starts = plan_sessions(s, h->case_id, &n);
-	plan_schedule(c, h, starts, n, &sc);
-	free(starts);
-	/*
-	 * Pending prompts the schedule no longer has (a session moved) are
-	 * cancelled; cancelled ones it has again (moved back) come back.
-	 */
 	for (size_t i = 0; i < old->n; i++) {
 		const struct msg *m = old->m[i];
-		int has = plan_sched_has(&sc, plan_occ_day(m->occurrence));
+		int has = plan_sched_has(sc, plan_occ_day(m->occurrence));
 
 		if (m->status == MSG_PENDING && !has)
 			plan_change(p, m, MSG_PENDING, MSG_CANCELLED,
@@ -213,6 +201,65 @@ plan_homework(const struct conf *c, const struct snapshot *s,
 		    m->due_at >= now - PLAN_HW_LATE)
 			plan_change(p, m, MSG_CANCELLED, MSG_PENDING, NULL);
 	}
+}
+
+/*
+ * One occurrence's prompts: one per case member and homework channel the
+ * member may be reached on, unless planned already (the key).
+ */
+static void
+plan_hw_prompts(const struct conf *c, const struct snapshot *s,
+    const struct homework *h, const struct kase *k,
+    const struct plan_slice *old, size_t first_new, const char *occ,
+    time_t t, time_t now, struct plan *p)
+{
+	char why[160];
+
+	for (size_t i = 0; i < k->nmembers; i++) {
+		const struct client *cl = plan_client(s, k->members[i]);
+
+		for (int ch = 0; ch < CHAN_N && cl != NULL; ch++) {
+			struct msg *nm;
+			char *rcpt;
+
+			if (!c->homework.channels[ch] ||
+			    (cl->discreet && ch == CHAN_SMS) ||
+			    plan_allowed(c, cl, k, (enum chan)ch, why,
+			    sizeof(why)) != 0 ||
+			    plan_hw_key(old, p, first_new, h->id, occ, cl->id,
+			    (enum chan)ch) ||
+			    (rcpt = plan_recipient(c, cl, (enum chan)ch, why,
+			    sizeof(why))) == NULL)
+				continue;
+			nm = plan_add(p);
+			nm->purpose = PURPOSE_HOMEWORK;
+			nm->homework_id = h->id;
+			nm->client_id = cl->id;
+			nm->channel = (enum chan)ch;
+			nm->recipient = rcpt;
+			nm->due_at = plan_quiet(c, (enum chan)ch, t, now);
+			nm->status = MSG_PENDING;
+			nm->occurrence = xstrdup(occ);
+		}
+	}
+}
+
+static void
+plan_homework(const struct conf *c, const struct snapshot *s,
+    const struct homework *h, const struct plan_slice *old, time_t now,
+    long horizon, struct plan *p)
+{
+	const struct kase *k = plan_case(s, h->case_id);
+	struct plan_sched sc;
+	size_t n, first_new = p->nadd;
+	time_t *starts;
+
+	if (k == NULL || k->closed || !h->active)
+		return;
+	starts = plan_sessions(s, h->case_id, &n);
+	plan_schedule(c, h, starts, n, &sc);
+	free(starts);
+	plan_hw_resync(&sc, old, now, p);
 	for (long day = sc.first; day <= sc.last; day += sc.step) {
 		time_t t = plan_sched_at(&sc, day);
 		char occ[16];
@@ -224,33 +271,7 @@ plan_homework(const struct conf *c, const struct snapshot *s,
 			continue;
 		tz_date_add_days(&y, &mo, &d, day);
 		snprintf(occ, sizeof(occ), "%04d-%02d-%02d", y, mo, d);
-		for (size_t i = 0; i < k->nmembers; i++) {
-			const struct client *cl = plan_client(s, k->members[i]);
-
-			for (int ch = 0; ch < CHAN_N && cl != NULL; ch++) {
-				struct msg *nm;
-				char *rcpt;
-
-				if (!c->homework.channels[ch] ||
-				    (cl->discreet && ch == CHAN_SMS) ||
-				    plan_allowed(c, cl, k, (enum chan)ch, why,
-				    sizeof(why)) != 0 ||
-				    plan_hw_key(old, p, first_new, h->id, occ, cl->id,
-				    (enum chan)ch) ||
-				    (rcpt = plan_recipient(c, cl, (enum chan)ch, why,
-				    sizeof(why))) == NULL)
-					continue;
-				nm = plan_add(p);
-				nm->purpose = PURPOSE_HOMEWORK;
-				nm->homework_id = h->id;
-				nm->client_id = cl->id;
-				nm->channel = (enum chan)ch;
-				nm->recipient = rcpt;
-				nm->due_at = plan_quiet(c, (enum chan)ch, t, now);
-				nm->status = MSG_PENDING;
-				nm->occurrence = xstrdup(occ);
-			}
-		}
+		plan_hw_prompts(c, s, h, k, old, first_new, occ, t, now, p);
 	}
 	free(sc.busy);
 }

@@ -74,6 +74,68 @@ plan_reminder_now(const struct plan *p, size_t from, long long client,
 	return 0;
 }
 
+/*
+ * 1 when m is the last reminder or move notice sent to its client on its
+ * channel, and no cancellation notice went after it: only that message
+ * says what the client now believes, so only it is compared with the
+ * appointment.
+ */
+static int
+plan_move_latest(const struct plan_slice *old, const struct msg *m)
+{
+	for (size_t j = 0; j < old->n; j++) {
+		const struct msg *o = old->m[j];
+
+		if (o->client_id != m->client_id || o->channel != m->channel ||
+		    o->status != MSG_SENT)
+			continue;
+		if ((o->purpose == PURPOSE_REMINDER ||
+		    o->purpose == PURPOSE_MOVED) && plan_later(o, m))
+			return 0;	/* judged when the loop reaches o */
+		if (o->purpose == PURPOSE_CANCELLATION && !plan_later(m, o))
+			return 0;
+	}
+	return 1;
+}
+
+/* The key: one notice per client, channel and new state (rule). */
+static int
+plan_move_seen(const struct plan_slice *old, const struct plan *p,
+    size_t first_new, const struct appt *a, const char *rule,
+    long long client, enum chan ch)
+{
+	for (size_t j = 0; j < old->n; j++)
+		if (old->m[j]->appt_start == a->starts_at &&
+		    plan_is(old->m[j]->rule, rule) &&
+		    old->m[j]->client_id == client && old->m[j]->channel == ch)
+			return 1;
+	for (size_t j = first_new; j < p->nadd; j++)
+		if (p->add[j].client_id == client && p->add[j].channel == ch &&
+		    plan_is(p->add[j].rule, rule))
+			return 1;
+	return 0;
+}
+
+/* The move notice row, due now (or when quiet hours end). */
+static void
+plan_move_add(const struct conf *c, const struct appt *a, long long client,
+    enum chan ch, char *rcpt, const char *rule, const char *cur, time_t now,
+    struct plan *p)
+{
+	struct msg *n = plan_add(p);
+
+	n->purpose = PURPOSE_MOVED;
+	n->appointment_id = a->id;
+	n->client_id = client;
+	n->channel = ch;
+	n->recipient = rcpt;
+	n->due_at = plan_quiet(c, ch, now, now);
+	n->status = MSG_PENDING;
+	n->rule = xstrdup(rule);
+	n->appt_start = a->starts_at;
+	n->detail = xstrdup(cur);
+}
+
 void
 plan_moves(const struct conf *c, const struct snapshot *s,
     const struct appt *a, const struct kase *k, const struct plan_slice *old,
@@ -87,36 +149,14 @@ plan_moves(const struct conf *c, const struct snapshot *s,
 	cur = plan_detail(c, a);
 	snprintf(rule, sizeof(rule), "moved-%08lx", plan_hash(cur));
 	for (size_t i = 0; i < old->n; i++) {
-		const struct msg *m = old->m[i], *last = m;
+		const struct msg *m = old->m[i];
 		const struct client *cl;
-		int cancelled = 0;
 		char *rcpt;
 
 		if (m->status != MSG_SENT || !(m->purpose == PURPOSE_REMINDER ||
 		    m->purpose == PURPOSE_MOVED))
 			continue;
-		/* The last reminder or notice for this client and channel. */
-		for (size_t j = 0; j < old->n; j++) {
-			const struct msg *o = old->m[j];
-
-			if (o->client_id != m->client_id || o->channel != m->channel ||
-			    o->status != MSG_SENT)
-				continue;
-			if ((o->purpose == PURPOSE_REMINDER ||
-			    o->purpose == PURPOSE_MOVED) && plan_later(o, last))
-				last = o;
-		}
-		if (last != m)
-			continue;	/* judged when the loop reaches the last */
-		for (size_t j = 0; j < old->n; j++) {
-			const struct msg *o = old->m[j];
-
-			if (o->client_id == m->client_id && o->channel == m->channel &&
-			    o->purpose == PURPOSE_CANCELLATION &&
-			    o->status == MSG_SENT && !plan_later(m, o))
-				cancelled = 1;
-		}
-		if (cancelled || (m->appt_start == a->starts_at &&
+		if (!plan_move_latest(old, m) || (m->appt_start == a->starts_at &&
 		    (m->detail == NULL || strcmp(m->detail, cur) == 0)))
 			continue;
 		if (plan_reminder_now(p, reminders_from, m->client_id,
@@ -126,38 +166,11 @@ plan_moves(const struct conf *c, const struct snapshot *s,
 		    !plan_for(a, cl->id) ||
 		    plan_allowed(c, cl, k, m->channel, why, sizeof(why)) != 0)
 			continue;
-		/* the key: one notice per client, channel and new state */
-		{
-			int seen = 0;
-
-			for (size_t j = 0; j < old->n && !seen; j++)
-				seen = old->m[j]->appt_start == a->starts_at &&
-				    plan_is(old->m[j]->rule, rule) &&
-				    old->m[j]->client_id == cl->id &&
-				    old->m[j]->channel == m->channel;
-			for (size_t j = first_new; j < p->nadd && !seen; j++)
-				seen = p->add[j].client_id == cl->id &&
-				    p->add[j].channel == m->channel &&
-				    plan_is(p->add[j].rule, rule);
-			if (seen)
-				continue;
-		}
+		if (plan_move_seen(old, p, first_new, a, rule, cl->id, m->channel))
+			continue;
 		if ((rcpt = plan_recipient(c, cl, m->channel, why, sizeof(why))) == NULL)
 			continue;
-		{
-			struct msg *n = plan_add(p);
-
-			n->purpose = PURPOSE_MOVED;
-			n->appointment_id = a->id;
-			n->client_id = cl->id;
-			n->channel = m->channel;
-			n->recipient = rcpt;
-			n->due_at = plan_quiet(c, m->channel, now, now);
-			n->status = MSG_PENDING;
-			n->rule = xstrdup(rule);
-			n->appt_start = a->starts_at;
-			n->detail = xstrdup(cur);
-		}
+		plan_move_add(c, a, cl->id, m->channel, rcpt, rule, cur, now, p);
 	}
 	free(cur);
 }
