@@ -42,7 +42,7 @@ static const char *const practice_keys[] = { "name", "practitioner",
 static const char *const email_keys[] = { "enabled", "url", "tls",
 	"ca_file", "username", "password", "password_file", "from", "timeout",
 	"calendar", "html",
-	"helo", "discreet_from", "discreet_reply_to", NULL };
+	"helo", "discreet_from", "discreet_reply_to", "connections", NULL };
 static const char *const rule_keys[] = { "before", "after", "channel",
 	"kinds", "template", NULL };
 static const char *const homework_keys[] = { "at", "channels", NULL };
@@ -161,6 +161,9 @@ load_email(struct conf_ld *ld, const config_setting_t *root)
 		conf_err(ld, conf_member(g, "from"), "'from' must be an "
 		    "address, \"Name <address>\" or \"address\"");
 	conf_get_dur(ld, g, "timeout", &c->email.timeout);
+	/* issue 12: SMTP connections in parallel (mail_send_batch) */
+	conf_get_long(ld, g, "connections", 1, CONF_EMAIL_CONNECTIONS_MAX,
+	    &c->email.connections);
 	conf_get_bool(ld, g, "calendar", &c->email.calendar);
 	conf_get_bool(ld, g, "html", &c->email.html);
 	conf_load_secret(ld, g, "email", "password", "smtp-password",
@@ -476,6 +479,7 @@ conf_defaults(const char *path)
 	c->email.enabled = 1;
 	c->email.tls_required = 1;
 	c->email.timeout = 30;
+	c->email.connections = 1;
 	c->email.calendar = 1;
 	c->sms.enabled = 1;
 	c->sms.provider = xstrdup("twilio");

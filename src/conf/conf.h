@@ -92,6 +92,8 @@ struct conf {
 		char	*password;	/* resolved secret, NULL if none */
 		char	*from;		/* "Name <addr>" or "addr" */
 		long	 timeout;	/* seconds, default 30 */
+		long	 connections;	/* SMTP connections in parallel, default 1 */
+#define CONF_EMAIL_CONNECTIONS_MAX	16
 		int	 calendar;	/* default 1 */
 		int	 html;		/* default 0 */
 		char	*helo;		/* EHLO name; NULL: the domain of from */

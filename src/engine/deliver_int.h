@@ -35,6 +35,7 @@ struct dl {
 	time_t			 until;		/* upcoming: walk the outbox up to here */
 	volatile sig_atomic_t		*stop;		/* service shutdown: claim nothing more */
 	long long		 known;		/* preview: ids up to this are real rows */
+	double			 xfer_s;	/* deliver_run.c: the last exchange took; 0: none yet */
 };
 
 /* One claimed message with everything re-read for it, owned. */
@@ -53,7 +54,27 @@ struct dl_item {
 	time_t		 when;		/* the moment it is judged at */
 	int		 uploaded;	/* its whole upload is recorded */
 	int		 unmarked;	/* that record failed: not sent */
+	/* deliver_run.c: where its attempt stands */
+	int		 state;		/* DL_CLAIMED, DL_DONE, DL_RECORDED */
+	int		 unstarted;	/* the transport never began it */
+	size_t		 req;		/* its request in the batch's mail or sms array */
+	double		 started;	/* its exchange began (monotonic) */
 };
+
+enum {
+	DL_CLAIMED,		/* 'sending', handed to a transport */
+	DL_DONE,		/* outcome known, not yet recorded */
+	DL_RECORDED		/* recorded (or let go: see dl_row_moved) */
+};
+
+/*
+ * Messages claimed in one transaction; also the most that can be in
+ * flight at once (handed to a server, outcome not yet recorded), so the
+ * most a crash can send twice.  Documented in nudged(8).
+ */
+#define DL_BATCH	32UL
+/* An outcome waits at most this long for its record while others are sent. */
+#define DL_FLUSH_MS	50
 
 /* The upload hook's argument for one message outside the outbox loop (the digest). */
 struct dl_one {
@@ -62,6 +83,20 @@ struct dl_one {
 };
 
 void	 dl_item_free(struct dl_item *);
+
+/* deliver.c: the next due row, inside the caller's open transaction. */
+enum dl_claimed {
+	DL_CLAIM_ERROR = -1,	/* err says why; the caller rolls back */
+	DL_CLAIM_NONE = 0,	/* nothing due */
+	DL_CLAIM_SEND,		/* claimed: send it */
+	DL_CLAIM_SETTLED	/* settled without sending (skipped, held, ...) */
+};
+enum dl_claimed dl_claim_row(struct dl *, struct dl_item *, char *err, size_t);
+/*
+ * deliver_run.c: claim, send and record in batches until nothing is due
+ * (or stop).  0, or -1 with err on a database failure.
+ */
+int	 dl_run(struct dl *, volatile sig_atomic_t *stop, char *err, size_t);
 
 /*
  * Record one attempt's outcome, inside a transaction: sent, retry,

@@ -876,6 +876,12 @@ store_begin(struct store *s, char *err, size_t errlen)
 {
 	if (s->dry)
 		return store_exec_wait(s, "SAVEPOINT nudged", err, errlen);
+	/* Every transaction is durable: see store_mark_uploaded(). */
+	if (s->relaxed) {
+		if (store_exec(s, "PRAGMA synchronous=FULL", err, errlen) != 0)
+			return -1;
+		s->relaxed = 0;
+	}
 	return store_exec_wait(s, "BEGIN IMMEDIATE", err, errlen);
 }
 

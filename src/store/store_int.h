@@ -38,6 +38,7 @@ struct store {
 	struct store_stmt cache[STORE_NCACHE];
 	size_t	 ncache;
 	int	 lockfd;	/* store_lock(): held until store_close(); -1: none */
+	int	 relaxed;	/* synchronous=NORMAL for one commit (store_mark_uploaded) */
 };
 
 #define MSG_COLS "id, purpose, appointment_id, homework_id, client_id, channel," \

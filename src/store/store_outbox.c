@@ -143,6 +143,25 @@ store_mark_sending(struct store *s, long long id, const char *recipient,
  * last of the message is about to go to the server.  From here on a crash
  * leaves an uncertain attempt; before it, the server cannot have accepted
  * the message (no final dot, an incomplete body).
+ *
+ * The mark is precise per message but costs no fsync (issue 12).
+ * synchronous is a setting of the connection that may be changed between
+ * transactions (SQLite refuses it inside one), so this one commit runs
+ * with synchronous=NORMAL and the connection is back to FULL before the
+ * next transaction begins (store_begin checks).  In WAL mode a NORMAL
+ * commit is in the WAL file when COMMIT returns, only not synced: SQLite's
+ * documentation of PRAGMA synchronous says a WAL database stays
+ * consistent with NORMAL, a transaction committed so "might roll back
+ * following a power loss or system crash", and "transactions are durable
+ * across application crashes regardless of the synchronous setting".  So
+ * a kill -9 never loses the mark; a power cut can, until the next FULL
+ * commit (the outcome's record) syncs the WAL file and the mark with it.
+ * A mark lost that way makes the row look never uploaded: after the power
+ * cut it goes back to pending uncounted and is sent again, one duplicate
+ * of a message that was in flight, as a crash costs anyway.  It never
+ * goes the dangerous way: a mark can be lost, never invented, so recovery
+ * never counts as "may have arrived" (and, the second time, fails) a
+ * message whose upload did not begin.
  */
 int
 store_mark_uploaded(struct store *s, long long id, volatile sig_atomic_t *stop,
@@ -151,6 +170,12 @@ store_mark_uploaded(struct store *s, long long id, volatile sig_atomic_t *stop,
 	sqlite3_stmt *st;
 	int r;
 
+	/* Not cached: the pragma takes effect when it is prepared. */
+	if (!s->dry && sqlite3_get_autocommit(s->db)) {
+		if (store_exec(s, "PRAGMA synchronous=NORMAL", err, errlen) != 0)
+			return -1;
+		s->relaxed = 1;
+	}
 	if ((st = store_prep(s, "UPDATE messages SET uploaded = 1"
 	    " WHERE id = ?1 AND status = 'sending'", err, errlen)) == NULL)
 		return -1;
@@ -159,6 +184,9 @@ store_mark_uploaded(struct store *s, long long id, volatile sig_atomic_t *stop,
 	s->stop = stop;
 	r = store_update_one(s, st, id, "marking the upload", err, errlen);
 	s->stop = NULL;
+	/* On failure store_begin() tries again before the next transaction. */
+	if (s->relaxed && store_exec(s, "PRAGMA synchronous=FULL", NULL, 0) == 0)
+		s->relaxed = 0;
 	return r;
 }
 

@@ -1,8 +1,9 @@
 /*
- * mail: SMTP delivery through libcurl, and Message-IDs.
+ * mail: SMTP delivery through libcurl (the dialogue and its verdicts;
+ * sessions, connections and threads are in mail_session.c), and
+ * Message-IDs.
  *
- * One easy handle per session, so libcurl keeps one connection for a
- * batch.  libcurl's own error codes are too coarse for SMTP (every
+ * libcurl's own error codes are too coarse for SMTP (every
  * refused RCPT is CURLE_SEND_ERROR, a refused final dot is
  * CURLE_WEIRD_SERVER_REPLY, and CURLINFO_RESPONSE_CODE keeps an old 250
  * after a drop), so the session watches the dialogue itself: the debug
@@ -16,6 +17,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,7 @@
 #include <openssl/ssl.h>
 
 #include "transport/mail.h"
+#include "transport/mail_int.h"
 #include "base/util.h"
 
 char *
@@ -172,7 +175,7 @@ mail_classify(int curlcode, enum mail_phase phase, int reply)
 	return XFER_TEMPFAIL;
 }
 
-static const char *const mail_phase_names[] = {
+const char *const mail_phase_names[] = {
 	[MAIL_PHASE_CONNECT] = "connect",
 	[MAIL_PHASE_EHLO] = "EHLO",
 	[MAIL_PHASE_STARTTLS] = "STARTTLS",
@@ -184,58 +187,8 @@ static const char *const mail_phase_names[] = {
 	[MAIL_PHASE_DOT] = "end of data",
 };
 
-struct mail_session {
-	const struct conf	*conf;
-	CURL			*curl;
-	char			 errbuf[CURL_ERROR_SIZE];
-	/* The exchange under way. */
-	const char		*data;
-	size_t			 len;
-	size_t			 off;
-	enum mail_phase		 phase;
-	int			 reply;		/* last complete reply, 0: none */
-	int			 in_reply;	/* inside a multi-line reply */
-	int			 quitting;	/* replies no longer count */
-	char			 text[512];	/* that reply, one line */
-	char			 cur[512];	/* the reply being read */
-	const struct xfer_mark	*mark;		/* told before the body goes up */
-	int			 began;		/* the body started to go up */
-	int			 refused;	/* mark said no: no final dot sent */
-	char			*url;		/* email.url with the EHLO name */
-};
-
-struct mail_session *
-mail_open(const struct conf *conf)
-{
-	struct mail_session *s = xcalloc(1, sizeof(*s));
-
-	s->conf = conf;
-	return s;
-}
-
 void
-mail_close(struct mail_session *s)
-{
-	if (s == NULL)
-		return;
-	if (s->curl != NULL) {
-		curl_socket_t fd = CURL_SOCKET_BAD;
-
-		/*
-		 * Stopping: no polite QUIT that a silent server could hold up
-		 * for email.timeout; the connection is simply dropped.
-		 */
-		if (xfer_stopping() && curl_easy_getinfo(s->curl,
-		    CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK && fd != CURL_SOCKET_BAD)
-			shutdown(fd, SHUT_RDWR);
-		curl_easy_cleanup(s->curl);	/* QUIT on the open connection */
-	}
-	free(s->url);
-	free(s);
-}
-
-static void
-mail_reset_reply(struct mail_session *s)
+mail_reset_reply(struct mail_conn *s)
 {
 	s->reply = 0;
 	s->in_reply = 0;
@@ -245,7 +198,7 @@ mail_reset_reply(struct mail_session *s)
 
 /* A command went out: the phase is its verb.  Its arguments are not kept. */
 static void
-mail_saw_command(struct mail_session *s, const char *d, size_t n)
+mail_saw_command(struct mail_conn *s, const char *d, size_t n)
 {
 	static const struct {
 		const char	*verb;
@@ -278,7 +231,7 @@ mail_saw_command(struct mail_session *s, const char *d, size_t n)
 
 /* Reply lines: "250-..." continues, "250 ..." ends a reply. */
 static void
-mail_saw_reply(struct mail_session *s, const char *d, size_t n)
+mail_saw_reply(struct mail_conn *s, const char *d, size_t n)
 {
 	size_t i, len, eol;
 	const char *line;
@@ -330,7 +283,7 @@ int
 mail_reply_parse(const char *data, size_t n, int by_line, char *text,
     size_t textlen)
 {
-	struct mail_session s;
+	struct mail_conn s;
 	const char *nl;
 	size_t off, k;
 
@@ -379,10 +332,11 @@ mail_quit_now(CURL *c)
 		(void)send(fd, quit, sizeof(quit) - 1, MSG_NOSIGNAL);
 }
 
-static int
+
+int
 mail_debug(CURL *c, curl_infotype type, char *d, size_t n, void *arg)
 {
-	struct mail_session *s = arg;
+	struct mail_conn *s = arg;
 
 	/* Only the dialogue; message data and TLS records are never looked at. */
 	if (type == CURLINFO_HEADER_OUT)
@@ -399,17 +353,21 @@ mail_debug(CURL *c, curl_infotype type, char *d, size_t n, void *arg)
 	return 0;
 }
 
-static size_t
+size_t
 mail_read(char *buf, size_t size, size_t nmemb, void *arg)
 {
-	struct mail_session *s = arg;
+	struct mail_conn *s = arg;
+	const struct xfer_mark *mark = s->s->hooks != NULL ?
+	    s->s->hooks->mark : NULL;
 	size_t n = size * nmemb;
+	int no;
 
 	if (s->phase < MAIL_PHASE_BODY) {
 		s->phase = MAIL_PHASE_BODY;
 		mail_reset_reply(s);
 	}
 	s->began = 1;
+	s->req->began = 1;
 	if (n > s->len - s->off)
 		n = s->len - s->off;
 	if (n == 0 && s->phase < MAIL_PHASE_DOT) {
@@ -417,10 +375,14 @@ mail_read(char *buf, size_t size, size_t nmemb, void *arg)
 		 * libcurl sends the final dot next: from then on the server
 		 * may accept.  Durably noted first, or the message is dropped.
 		 */
-		if (s->mark != NULL && s->mark->fn != NULL &&
-		    s->mark->fn(s->mark->arg, 0) != 0) {
-			s->refused = 1;
-			return CURL_READFUNC_ABORT;
+		if (mark != NULL && mark->fn != NULL) {
+			pthread_mutex_lock(&s->s->lock);
+			no = mark->fn(mark->arg, s->idx) != 0;
+			pthread_mutex_unlock(&s->s->lock);
+			if (no) {
+				s->refused = 1;
+				return CURL_READFUNC_ABORT;
+			}
 		}
 		s->phase = MAIL_PHASE_DOT;
 	}
@@ -455,158 +417,4 @@ mail_url(const char *url, const char *helo, const char *from)
 	}
 	return xasprintf("%.*s/%s", (int)(path != NULL ? path - url :
 	    (ptrdiff_t)strlen(url)), url, helo);
-}
-
-#define MAIL_SET(opt, val) do {						\
-	if ((rc = curl_easy_setopt(c, opt, val)) != CURLE_OK)		\
-		goto fail;						\
-} while (0)
-
-static int
-mail_setup(struct mail_session *s, char *err, size_t errlen)
-{
-	const struct conf *cf = s->conf;
-	CURLcode rc;
-	CURL *c;
-
-	if (xfer_global_init() != 0 || (c = curl_easy_init()) == NULL) {
-		snprintf(err, errlen, "cannot initialise libcurl");
-		return -1;
-	}
-	if ((rc = xfer_setup(c, cf->email.ca_file, cf->email.timeout,
-	    s->errbuf, &s->began)) != CURLE_OK)
-		goto fail;
-	s->url = mail_url(cf->email.url, cf->email.helo, cf->email.from);
-	MAIL_SET(CURLOPT_URL, s->url);
-	MAIL_SET(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-	/* _TRY would fall back to plain text without a word; never use it. */
-	MAIL_SET(CURLOPT_USE_SSL, cf->email.tls_required ?
-	    (long)CURLUSESSL_ALL : (long)CURLUSESSL_NONE);
-	if (cf->email.username != NULL) {
-		MAIL_SET(CURLOPT_USERNAME, cf->email.username);
-		MAIL_SET(CURLOPT_PASSWORD, cf->email.password != NULL ?
-		    cf->email.password : "");
-	}
-	MAIL_SET(CURLOPT_UPLOAD, 1L);
-	MAIL_SET(CURLOPT_READFUNCTION, mail_read);
-	MAIL_SET(CURLOPT_READDATA, s);
-	/* VERBOSE is what makes libcurl call the debug hook; nothing prints. */
-	MAIL_SET(CURLOPT_DEBUGFUNCTION, mail_debug);
-	MAIL_SET(CURLOPT_DEBUGDATA, s);
-	MAIL_SET(CURLOPT_VERBOSE, 1L);
-	s->curl = c;
-	return 0;
-fail:
-	snprintf(err, errlen, "libcurl refused an SMTP option: %s",
-	    curl_easy_strerror(rc));
-	curl_easy_cleanup(c);
-	return -1;
-}
-
-/* One attempt: perform, then classify what was seen. */
-static enum xfer_result
-mail_attempt(struct mail_session *s, const char *from, const char *rcpt,
-    const char *data, int *reused, char *err, size_t errlen)
-{
-	struct curl_slist *rl;
-	long nconn = 1;
-	enum xfer_result r;
-	char *to;
-	CURLcode rc;
-
-	to = xasprintf("<%s>", rcpt);
-	rl = curl_slist_append(NULL, to);
-	free(to);
-	if (rl == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return XFER_TEMPFAIL;
-	}
-	s->data = data;
-	s->len = strlen(data);
-	s->off = 0;
-	s->phase = MAIL_PHASE_CONNECT;
-	s->quitting = 0;
-	s->began = 0;
-	s->refused = 0;
-	s->errbuf[0] = '\0';
-	err[0] = '\0';
-	mail_reset_reply(s);
-	if ((rc = curl_easy_setopt(s->curl, CURLOPT_MAIL_FROM, from)) == CURLE_OK &&
-	    (rc = curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, rl)) == CURLE_OK)
-		rc = curl_easy_perform(s->curl);
-	curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, NULL);
-	curl_slist_free_all(rl);
-	curl_easy_getinfo(s->curl, CURLINFO_NUM_CONNECTS, &nconn);
-	*reused = nconn == 0;
-
-	r = mail_classify(rc, s->phase, s->reply);
-	if (r == XFER_OK)
-		return r;
-	if (s->refused) {
-		snprintf(err, errlen, "not sent: the upload could not be "
-		    "recorded");
-		return XFER_TEMPFAIL;
-	}
-	if (rc == CURLE_ABORTED_BY_CALLBACK && !s->began) {
-		snprintf(err, errlen, "not sent: stopping (during %s)",
-		    mail_phase_names[s->phase]);
-		return XFER_TEMPFAIL;
-	}
-	if (s->reply >= 400)
-		snprintf(err, errlen, "%s%s (after %s)", r == XFER_CHANNEL &&
-		    s->phase == MAIL_PHASE_AUTH ? "login refused: " : "",
-		    s->text, mail_phase_names[s->phase]);
-	else if (r == XFER_UNKNOWN)
-		snprintf(err, errlen, "no reply after the whole message was "
-		    "sent, the server may have accepted it: %s",
-		    s->errbuf[0] != '\0' ? s->errbuf : curl_easy_strerror(rc));
-	else
-		snprintf(err, errlen, "%s%s: %s", rc == CURLE_USE_SSL_FAILED ?
-		    "server does not offer STARTTLS, during " : "",
-		    mail_phase_names[s->phase],
-		    s->errbuf[0] != '\0' ? s->errbuf : curl_easy_strerror(rc));
-	return r;
-}
-
-enum xfer_result
-mail_send(struct mail_session *s, const char *rcpt, const char *data,
-    const struct xfer_mark *mark, char *err, size_t errlen)
-{
-	enum xfer_result r;
-	char *faddr, *from;
-	int reused = 0;
-
-	err[0] = '\0';
-	/* libcurl sends these strings to the server as they are. */
-	if (!address_valid(rcpt)) {
-		snprintf(err, errlen, "recipient address is not valid");
-		return XFER_PERMFAIL;
-	}
-	if ((faddr = mail_addr_of(s->conf->email.from)) == NULL) {
-		snprintf(err, errlen, "email.from has no valid address");
-		return XFER_CHANNEL;
-	}
-	if (data == NULL || data[0] == '\0') {
-		free(faddr);
-		snprintf(err, errlen, "empty message");
-		return XFER_PERMFAIL;
-	}
-	if (s->curl == NULL && mail_setup(s, err, errlen) == -1) {
-		free(faddr);
-		return XFER_CHANNEL;
-	}
-	from = xasprintf("<%s>", faddr);
-	free(faddr);
-	s->mark = mark;
-	r = mail_attempt(s, from, rcpt, data, &reused, err, errlen);
-	/*
-	 * A kept connection the server closed while idle fails on MAIL FROM
-	 * with no reply; nothing reached the server, so once more afresh.
-	 */
-	if (r == XFER_TEMPFAIL && reused && s->reply == 0 &&
-	    s->phase <= MAIL_PHASE_MAIL)
-		r = mail_attempt(s, from, rcpt, data, &reused, err, errlen);
-	s->mark = NULL;
-	free(from);
-	return r;
 }

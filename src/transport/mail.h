@@ -11,8 +11,9 @@
  * "Auto-Submitted: auto-generated".  With an .ics it becomes
  * multipart/mixed with a text/calendar part.
  *
- * mail_send() delivers one message to exactly one recipient.  A session
- * keeps one SMTP connection open across a batch.  smtp:// requires STARTTLS
+ * mail_send() delivers one message to exactly one recipient;
+ * mail_send_batch() many, over up to email.connections SMTP connections
+ * in parallel (one curl multi handle), each kept open across the batch.  smtp:// requires STARTTLS
  * (CURLUSESSL_ALL; never _TRY, which silently falls back to plain text)
  * unless tls = "none"; smtps:// is implicit TLS; certificates are always
  * verified.  Addresses are validated here before any connection, because
@@ -106,6 +107,38 @@ struct mail_session *mail_open(const struct conf *);
 enum xfer_result mail_send(struct mail_session *, const char *rcpt,
 	    const char *data, const struct xfer_mark *mark, char *err,
 	    size_t errlen);
+/* One message of a batch. */
+struct mail_req {
+	/* in */
+	const char	*to;		/* the bare address */
+	const char	*data;		/* the whole message (mail_format) */
+	/* out */
+	enum xfer_result res;
+	char		 err[512];	/* why, for last_error (no message text) */
+	int		 began;		/* its body started to go up */
+};
+/*
+ * Send n messages, up to email.connections at a time; fills each one's
+ * outputs and calls hooks->done for each as soon as it is settled (hooks
+ * may be NULL; see xfer.h: mark is called with the request's index).
+ * Once xfer_stopping(), or when hooks->go says no, a message not yet
+ * started is settled TEMPFAIL "not sent" with began = 0.
+ */
+void	 mail_send_batch(struct mail_session *, struct mail_req *, size_t n,
+	    const struct xfer_hooks *hooks);
+/*
+ * The same in two halves, so the caller can do something else meanwhile
+ * (send the batch's SMS): with background set the messages go in threads
+ * (one per connection) and start returns at once; wait ends the batch,
+ * calling hooks->idle while it waits.  Every hook is called with the
+ * session locked (mail_lock): a caller that touches what its hooks touch
+ * from elsewhere during the batch takes the same lock.
+ */
+void	 mail_batch_start(struct mail_session *, struct mail_req *, size_t n,
+	    const struct xfer_hooks *hooks, int background);
+void	 mail_batch_wait(struct mail_session *);
+void	 mail_lock(struct mail_session *);
+void	 mail_unlock(struct mail_session *);
 void	 mail_close(struct mail_session *);
 
 #endif

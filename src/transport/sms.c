@@ -36,7 +36,7 @@ struct sms_slot {
 	struct sms_http		 http;
 	size_t			 off;
 	size_t			 idx;		/* req's index in the batch */
-	const struct sms_hooks	*hooks;
+	const struct xfer_hooks	*hooks;
 	int			 began;		/* the body started to go up */
 	int			 refused;	/* the mark said no: body not complete */
 	int			 marked;	/* the mark said yes */
@@ -367,7 +367,7 @@ sms_reset_out(struct sms_req *r)
 
 /* Request i is settled: the caller may record it now. */
 static void
-sms_done(const struct sms_hooks *h, size_t i)
+sms_done(const struct xfer_hooks *h, size_t i)
 {
 	if (h != NULL && h->done != NULL)
 		h->done(h->arg, i);
@@ -376,7 +376,7 @@ sms_done(const struct sms_hooks *h, size_t i)
 /* Start requests from *next in the free slots; returns how many started. */
 static size_t
 sms_fill(struct sms_session *s, struct sms_req *reqs, size_t n, size_t *next,
-    const struct sms_hooks *h)
+    const struct xfer_hooks *h)
 {
 	size_t i, idx, started = 0;
 
@@ -385,9 +385,10 @@ sms_fill(struct sms_session *s, struct sms_req *reqs, size_t n, size_t *next,
 			continue;
 		idx = (*next)++;
 		/* Stopping: what has not started stays for the next start. */
-		if (xfer_stopping()) {
+		if (xfer_stopping() || (h != NULL && h->go != NULL &&
+		    !h->go(h->arg, idx))) {
 			snprintf(reqs[idx].err, sizeof(reqs[idx].err),
-			    "not sent: stopping");
+			    xfer_stopping() ? "not sent: stopping" : "not sent");
 			sms_done(h, idx);
 			continue;
 		}
@@ -403,7 +404,7 @@ sms_fill(struct sms_session *s, struct sms_req *reqs, size_t n, size_t *next,
 
 /* Settle the requests libcurl has finished; returns how many. */
 static size_t
-sms_reap(struct sms_session *s, const struct sms_hooks *h)
+sms_reap(struct sms_session *s, const struct xfer_hooks *h)
 {
 	struct sms_slot *sl;
 	CURLMsg *m;
@@ -426,8 +427,8 @@ sms_reap(struct sms_session *s, const struct sms_hooks *h)
 		sms_slot_clear(sl);
 		done++;
 		/*
-		 * Recorded as it completes, not after the batch's slowest
-		 * request: a crash now costs no duplicate of it.
+		 * Reported as it completes, not after the batch's slowest
+		 * request: the caller may record it at once.
 		 */
 		sms_done(h, idx);
 	}
@@ -437,7 +438,7 @@ sms_reap(struct sms_session *s, const struct sms_hooks *h)
 /* Only if the multi handle itself failed: settle what is left. */
 static void
 sms_abandon(struct sms_session *s, struct sms_req *reqs, size_t n,
-    size_t next, const struct sms_hooks *h)
+    size_t next, const struct xfer_hooks *h)
 {
 	struct sms_slot *sl;
 	size_t i, idx;
@@ -462,7 +463,7 @@ sms_abandon(struct sms_session *s, struct sms_req *reqs, size_t n,
 
 void
 sms_send_batch(struct sms_session *s, struct sms_req *reqs, size_t n,
-    const struct sms_hooks *h)
+    const struct xfer_hooks *h)
 {
 	size_t i, next = 0, active = 0;
 	int running;
@@ -489,7 +490,8 @@ sms_send_batch(struct sms_session *s, struct sms_req *reqs, size_t n,
 			break;
 		active -= sms_reap(s, h);
 		if (active > 0 && running > 0)
-			curl_multi_poll(s->multi, NULL, 0, 1000, NULL);
+			curl_multi_poll(s->multi, NULL, 0, (int)xfer_idle(h),
+			    NULL);
 		xfer_tick();
 	}
 	sms_abandon(s, reqs, n, next, h);

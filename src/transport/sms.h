@@ -43,14 +43,6 @@ struct sms_req {
 	int		 began;		/* its body started to go up */
 };
 
-/* What the caller hears during a batch; any member may be NULL. */
-struct sms_hooks {
-	const struct xfer_mark	*mark;	/* before request i's body goes up */
-	/* request i is settled (outputs filled): record it now */
-	void			(*done)(void *arg, size_t i);
-	void			*arg;
-};
-
 struct sms_session;
 
 /* Nothing connects until the first batch.  Never NULL. */
@@ -58,11 +50,12 @@ struct sms_session *sms_open(const struct conf *);
 /*
  * Send n requests, up to sms.concurrency at a time; fills each one's
  * outputs and calls hooks->done for each as soon as it is settled (hooks
- * may be NULL).  Once xfer_stopping(), requests not yet started are
- * settled TEMPFAIL "not sent: stopping" with began = 0.
+ * may be NULL; see xfer.h).  Once xfer_stopping(), or when hooks->go says
+ * no, a request not yet started is settled TEMPFAIL "not sent" with
+ * began = 0.
  */
 void	 sms_send_batch(struct sms_session *, struct sms_req *, size_t n,
-	    const struct sms_hooks *hooks);
+	    const struct xfer_hooks *hooks);
 void	 sms_close(struct sms_session *);
 
 /*

@@ -4,6 +4,7 @@
  * watchdog) and libcurl's progress callback calls it during long
  * exchanges, rate-limited so a fast transfer does not flood it.
  */
+#include <pthread.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -11,9 +12,17 @@
 #include "transport/xfer.h"
 
 /*
+ * The thread the daemon runs on: only it feeds the watchdog (mail's
+ * connection threads call the progress hook too).  It is the thread that
+ * first initialises libcurl: transports call xfer_global_init before
+ * they start any thread of their own.
+ */
+static pthread_t xfer_main;
+static int xfer_main_set;
+/*
  * Issue 12: libcurl (and OpenSSL under it) is initialised at the first
  * transfer, not at start: an idle service that has nothing due does not
- * carry OpenSSL's tables.  Single-threaded, so a flag will do.
+ * carry OpenSSL's tables.
  */
 static int xfer_ready;
 
@@ -22,6 +31,8 @@ xfer_global_init(void)
 {
 	if (xfer_ready)
 		return 0;
+	xfer_main = pthread_self();
+	xfer_main_set = 1;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return -1;
 	xfer_ready = 1;
@@ -71,7 +82,8 @@ xfer_tick(void)
 {
 	struct timespec now;
 
-	if (xfer_hook == NULL)
+	if (xfer_hook == NULL ||
+	    (xfer_main_set && !pthread_equal(pthread_self(), xfer_main)))
 		return;
 	if (clock_gettime(CLOCK_MONOTONIC, &now) == -1)
 		return;
@@ -80,6 +92,17 @@ xfer_tick(void)
 		return;
 	xfer_last = now;
 	xfer_hook();
+}
+
+long
+xfer_idle(const struct xfer_hooks *h)
+{
+	long ms;
+
+	if (h == NULL || h->idle == NULL)
+		return 1000;
+	ms = h->idle(h->arg);
+	return ms < 0 ? 0 : ms > 1000 ? 1000 : ms;
 }
 
 static long long

@@ -61,6 +61,29 @@ struct xfer_mark {
 };
 
 /*
+ * What the caller of a batch (mail_send_batch, sms_send_batch) hears;
+ * any member may be NULL.
+ *   mark  before request i's last bytes go up (above)
+ *   go    request i is next: 0 settles it unstarted (TEMPFAIL, began 0,
+ *         "not sent"), e.g. its channel was refused a moment ago
+ *   done  request i is settled (its outputs filled): the caller may
+ *         record it (or keep it for a group commit)
+ *   idle  the transport is about to wait for its servers: the caller may
+ *         record what is done; returns the longest wait in ms before idle
+ *         is called again (the transport waits at most 1000 ms anyway)
+ */
+struct xfer_hooks {
+	const struct xfer_mark	*mark;
+	int			(*go)(void *arg, size_t i);
+	void			(*done)(void *arg, size_t i);
+	long			(*idle)(void *arg);
+	void			*arg;
+};
+
+/* The wait before hooks->idle is due again (1000 ms without one). */
+long	 xfer_idle(const struct xfer_hooks *);
+
+/*
  * The settings every transport's easy handle gets: peer and host always
  * verified (ca_file, when not NULL, replaces the system CAs), TLS 1.2 at
  * least, no redirects, no signals, connect timeout timeout_s, a stall of

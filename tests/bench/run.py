@@ -14,7 +14,9 @@ stub answers SMS requests like Twilio's Messages API.  `make bench-deps`
               the same database: `nudged --once --now T`; the naive peer
               (naive_peer.py: stdlib Python, one durable commit per
               outcome); nudged with email alone (one SMTP connection) and
-              with SMS alone.  The limits from the same run: smtp-source
+              with SMS alone; then email alone and email+SMS again with
+              email.connections = 4 (--email-connections).  The limits
+              from the same run: smtp-source
               -s1 and -s4 (-d: connections kept open) sending 2N messages
               of the size nudged sends to the same smtp-sink; wrk with 1
               and 4 connections against the stub.  msg/s = messages the
@@ -81,16 +83,20 @@ class BenchError(Exception):
     pass
 
 
-def conf_text(db, smtp_url, sms_url, reminders, extra=""):
+def conf_text(db, smtp_url, sms_url, reminders, extra="", connections=1):
     """The practice's config (tests/practice_conf.py): plain SMTP to the
-    sink, SMS to the stub (or off); reminders is libconfig text."""
+    sink over `connections` connections, SMS to the stub (or off);
+    reminders is libconfig text."""
     sms = ({"enabled": False} if sms_url is None else
            {"enabled": True, "provider": "twilio", "url": sms_url,
             "account": ACCOUNT, "token": "bench-token", "from": "+447700900000"})
+    email = {"enabled": True, "url": smtp_url, "tls": "none",
+             "from": practice_conf.FROM}
+    if connections != 1:
+        email["connections"] = connections
     return practice_conf.conf_text(
         db, comment="nudged benchmark configuration (tests/bench/run.py)",
-        email={"enabled": True, "url": smtp_url, "tls": "none",
-               "from": practice_conf.FROM},
+        email=email,
         sms=sms, reminders=practice_conf.Raw(reminders), extra=extra)
 
 
@@ -199,12 +205,12 @@ class Bench:
 
     # -- throughput ---------------------------------------------------------
 
-    def nudged_once(self, template, wd, name, reminders, sms, runs):
+    def nudged_once(self, template, wd, name, reminders, sms, runs, connections=1):
         """Runs of nudged --once on fresh copies; each checked complete."""
         db = os.path.join(wd, name + ".db")
         conf = os.path.join(wd, name + ".conf")
         write_conf(conf, conf_text(db, self.sink.url, self.stub.url if sms else None,
-                                   reminders))
+                                   reminders, connections=connections))
         out = []
         for i in range(runs):
             fresh_copy(template, db)
@@ -267,6 +273,12 @@ class Bench:
                                                        EMAIL_ONLY, False, runs), two, 0)
         res["nudged_sms"] = summary(self.nudged_once(template, wd, "sms", SMS_ONLY,
                                                      True, runs), 0, two)
+        # email.connections > 1 (issue 12): against smtp-source -s4
+        for c in self.a.email_connections[1:]:
+            res[f"nudged_email_c{c}"] = summary(self.nudged_once(
+                template, wd, f"email-c{c}", EMAIL_ONLY, False, runs, c), two, 0)
+            res[f"nudged_c{c}"] = summary(self.nudged_once(
+                template, wd, f"both-c{c}", EMAIL_SMS, True, runs, c), two, two)
         for s in (1, 4):
             walls = []
             for _ in range(runs):
@@ -620,6 +632,8 @@ def table(res):
         vals = [fmt(t[n][key]) if key in t[n] else "-" for n in ns]
         return " / ".join(vals)
 
+    CONNS = sorted({int(k[len("nudged_email_c"):]) for n in ns for k in t[n]
+                    if k.startswith("nudged_email_c")})
     if ns:
         nlabel = " / ".join(f"{int(n):,}" for n in ns)
         ratio = " / ".join(f"{t[n]['nudged']['msgs_per_s'] / t[n]['naive']['msgs_per_s']:.1f}x"
@@ -639,6 +653,15 @@ def table(res):
                      f" ({s1}); `-s4`: " +
                      per_n("smtp_source_s4", lambda d: fmt_int(d["msgs_per_s"])),
                      "≥ 70% of -s1 (one conn.), ≥ 50% of -s4 (four)"))
+        for c in CONNS:
+            rows.append((f"email.connections = {c}: email alone / email+SMS",
+                         per_n(f"nudged_email_c{c}", lambda d: fmt_int(d["msgs_per_s"]))
+                         + " / " + per_n(f"nudged_c{c}", lambda d: fmt_int(d["msgs_per_s"]))
+                         + " msg/s",
+                         "email alone vs `smtp-source -s4`: " + " / ".join(
+                             f"{t[n][f'nudged_email_c{c}']['msgs_per_s'] / t[n]['smtp_source_s4']['msgs_per_s']:.0%}"
+                             if f"nudged_email_c{c}" in t[n] else "-" for n in ns),
+                         "≥ 50% of -s4 (four)" if c == 4 else "-"))
         http = (f"wrk -c1: {fmt_int(lim['wrk_c1']['req_per_s'])} req/s; -c4: "
                 f"{fmt_int(lim['wrk_c4']['req_per_s'])}" if lim else "wrk: not run")
         rows.append(("SMS alone (sms.concurrency = 4), 2N SMS",
@@ -698,10 +721,16 @@ def details(res):
     for n, t in sorted(res.get("throughput", {}).items(), key=lambda kv: int(kv[0])):
         lines.append(f"N = {int(n):,} couples ({t['data']['due']:,} messages due),"
                      f" {t['runs']} run(s) each, median wall time:")
+        conns = sorted(int(k[len("nudged_email_c"):]) for k in t
+                       if k.startswith("nudged_email_c"))
         for k, label in (("nudged", "nudged --once, email+SMS"),
                          ("naive", "naive peer, email+SMS"),
                          ("nudged_email", "nudged --once, email only"),
-                         ("nudged_sms", "nudged --once, SMS only")):
+                         ("nudged_sms", "nudged --once, SMS only"),
+                         *((f"nudged_email_c{c}", f"  email only, {c} conn.")
+                           for c in conns),
+                         *((f"nudged_c{c}", f"  email+SMS, {c} conn.")
+                           for c in conns)):
             d = t[k]
             lines.append(f"  {label:<28} {d['wall_s']:7.2f} s  cpu {d['user_s']:5.2f}"
                          f" + {d['sys_s']:5.2f} s"
@@ -761,6 +790,9 @@ def main(argv=None):
     ap.add_argument("--idle-seconds", type=int, help="default 60")
     ap.add_argument("--instances", type=int, help="default 20")
     ap.add_argument("--wrk-seconds", type=int, help="default 3")
+    ap.add_argument("--email-connections", default="1,4",
+                    help="email.connections to measure (the first is the main row; "
+                    "1 only for a nudged without the key)")
     ap.add_argument("--budget", type=int, default=540, help="seconds for the whole run")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     a = ap.parse_args(argv)
@@ -773,6 +805,7 @@ def main(argv=None):
         if getattr(a, k) is None:
             setattr(a, k, v)
     sizes = [int(x) for x in a.sizes.split(",")]
+    a.email_connections = [int(x) for x in a.email_connections.split(",")]
     build = os.path.abspath(a.build)
     for prog in ("nudged", "nudgectl"):
         if not os.access(os.path.join(build, prog), os.X_OK):

@@ -737,6 +737,74 @@ test_recover(void **state)
 }
 
 /*
+ * Issue 12: the upload mark is committed without a sync (synchronous =
+ * NORMAL for that one commit); every transaction after it is FULL again,
+ * and inside a transaction (where the setting cannot change) it is left
+ * as it is.
+ */
+static int
+sync_level(struct store *s)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(store_db(s), "PRAGMA synchronous",
+	    -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int
+uploaded_of(struct store *s, long long id)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(store_db(s), "SELECT uploaded FROM"
+	    " messages WHERE id = ?1", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void
+test_upload_mark_sync(void **state)
+{
+	struct store *s;
+	struct msg m;
+	long long a, b;
+	char err[256];
+
+	(void)state;
+	s = fx_open();
+	assert_int_equal(sync_level(s), 2);		/* FULL */
+	m = reminder(1, 1, CHAN_EMAIL, "r1", NOW);
+	a = insert(s, &m);
+	m = reminder(2, 1, CHAN_EMAIL, "r1", NOW);
+	b = insert(s, &m);
+	assert_int_equal(store_mark_sending(s, a, NULL, NULL, NOW, err, sizeof(err)), 0);
+	assert_int_equal(store_mark_sending(s, b, NULL, NULL, NOW, err, sizeof(err)), 0);
+	assert_int_equal(store_mark_uploaded(s, a, NULL, err, sizeof(err)), 0);
+	assert_int_equal(sync_level(s), 2);		/* back to FULL */
+	assert_int_equal(uploaded_of(s, a), 1);
+	/* inside a transaction: the mark is made, the setting untouched */
+	assert_int_equal(store_begin(s, err, sizeof(err)), 0);
+	assert_int_equal(store_mark_uploaded(s, b, NULL, err, sizeof(err)), 0);
+	assert_int_equal(store_commit(s, err, sizeof(err)), 0);
+	assert_int_equal(sync_level(s), 2);
+	assert_int_equal(uploaded_of(s, b), 1);
+	/* a row not in 'sending' is refused: the transfer must not finish */
+	assert_int_equal(store_mark_sent(s, a, NULL, NOW, err, sizeof(err)), 0);
+	assert_int_equal(store_mark_uploaded(s, a, NULL, err, sizeof(err)), -1);
+	assert_int_equal(sync_level(s), 2);
+	store_close(s);
+}
+
+/*
  * Issue 13: a consent that is not 0 or 1 ('yes', 2, NULL) is an unreadable
  * row: reported, the client left out (nothing sent), never silently read
  * as "no"; once fixed it is forgotten, so breaking it again is news.
@@ -989,6 +1057,7 @@ main(void)
 		FX_DB_TEST(test_next_due),
 		FX_DB_TEST(test_next_due_unknown_purpose),
 		FX_DB_TEST(test_recover),
+		FX_DB_TEST(test_upload_mark_sync),
 		FX_DB_TEST(test_note_bad),
 		FX_DB_TEST(test_consent_not_0_or_1),
 		FX_DB_TEST(test_state),

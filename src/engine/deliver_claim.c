@@ -1,0 +1,275 @@
+/*
+ * deliver_claim: one due message claimed inside the batch's transaction
+ * (see deliver_run.c): read fresh, re-checked against the data as it is
+ * now (plan_recheck), composed, rendered and marked 'sending', or settled
+ * without sending (held, skipped, cancelled, failed); --dry-run and
+ * nudgectl upcoming print it instead.
+ */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/deliver_int.h"
+#include "base/log.h"
+#include "base/phone.h"
+#include "policy/plan.h"
+#include "base/tz.h"
+#include "base/util.h"
+
+void
+dl_item_free(struct dl_item *x)
+{
+	msg_free(&x->m);
+	if (x->has_a)
+		appt_free(&x->a);
+	if (x->has_k)
+		kase_free(&x->k);
+	if (x->has_cl)
+		client_free(&x->cl);
+	if (x->has_partner)
+		client_free(&x->partner);
+	if (x->has_hw)
+		homework_free(&x->hw);
+	composed_free(&x->w);
+	free(x->rcpt);
+	free(x->data);
+	free(x->msgid);
+	memset(x, 0, sizeof(*x));
+}
+/* Fresh reads inside the claiming transaction.  -1 on a database error. */
+static int
+dl_load(struct dl *d, struct dl_item *x, char *err, size_t errlen)
+{
+	long long case_id = 0;
+	int r;
+
+	if (x->m.appointment_id != 0) {
+		r = store_get_appt(d->st, x->m.appointment_id, &x->a, err, errlen);
+		if (r < 0)
+			return -1;
+		x->has_a = r == 1;
+		if (r == 1)
+			case_id = x->a.case_id;
+	}
+	if (x->m.homework_id != 0) {
+		r = store_get_homework(d->st, x->m.homework_id, &x->hw, err, errlen);
+		if (r < 0)
+			return -1;
+		x->has_hw = r == 1;
+		if (r == 1)
+			case_id = x->hw.case_id;
+	}
+	if (case_id != 0) {
+		if ((r = store_get_case(d->st, case_id, &x->k, err, errlen)) < 0)
+			return -1;
+		x->has_k = r == 1;
+	}
+	if (x->m.client_id != 0) {
+		if ((r = store_get_client(d->st, x->m.client_id, &x->cl, err, errlen)) < 0)
+			return -1;
+		x->has_cl = r == 1;
+	}
+	if (x->has_k && x->k.nmembers == 2) {
+		long long other = x->k.members[0] == x->m.client_id ?
+		    x->k.members[1] : x->k.members[0];
+
+		if ((r = store_get_client(d->st, other, &x->partner, err, errlen)) < 0)
+			return -1;
+		x->has_partner = r == 1;
+	}
+	return 0;
+}
+
+static void
+dl_print(struct dl *d, const struct dl_item *x)
+{
+	char due[TZ_UTC_LEN], mask[64], date[64], hm[16];
+
+	tz_format_utc(x->when, due);
+	tz_format_date(x->when, date, sizeof(date));
+	tz_format_time(x->when, hm, sizeof(hm));
+	fprintf(d->out, "%s (%s %s) %s to %s%s%s: %s", due, date, hm,
+	    chan_name(x->m.channel), x->has_cl ? x->cl.name : "",
+	    x->has_cl ? " " : "", log_mask(x->rcpt, mask, sizeof(mask)),
+	    msg_purpose_name(x->m.purpose));
+	/* A row planned only in the preview's private copy has no real id yet. */
+	if (x->m.id <= d->known)
+		fprintf(d->out, ", msg=%lld\n", x->m.id);
+	else
+		fprintf(d->out, ", not yet in the outbox\n");
+	if (x->m.channel == CHAN_EMAIL)
+		fprintf(d->out, "  Subject: %s\n", x->w.subject);
+	/* an SMS may hold line breaks too (after a link) */
+	for (const char *p = x->m.channel == CHAN_EMAIL ? x->w.text : x->data;
+	    *p; ) {
+		size_t n = strcspn(p, "\n");
+
+		fprintf(d->out, "  | %.*s\n", (int)n, p);
+		p += n + (p[n] == '\n');
+	}
+	if (x->m.channel == CHAN_SMS) {
+		struct sms_count n;
+
+		/* what it costs: the count the provider bills */
+		sms_count(x->data, &n);
+		fprintf(d->out, "  (%d SMS segment%s, %s)\n", n.segments,
+		    n.segments == 1 ? "" : "s", n.ucs2 ? "UCS-2" : "GSM-7");
+	}
+	fputc('\n', d->out);
+}
+
+
+/*
+ * A message the re-check will not send: held, failed (with the fallback),
+ * cancelled or skipped, inside the claim's transaction.  0 or -1.
+ */
+static int
+dl_settle(struct dl *d, struct dl_item *x, enum plan_verdict v,
+    const char *why, time_t hold, char *err, size_t errlen)
+{
+	static const char *const verdict[] = {
+		[PLAN_CANCEL] = "cancelled", [PLAN_SKIP] = "skipped",
+		[PLAN_FAIL] = "failed", [PLAN_HOLD] = "held",
+	};
+	char scrub[600];
+
+	assert(v != PLAN_SEND);
+	/* failures are logged by dl_fail, with the fallback taken */
+	if (d->until == 0 && v != PLAN_FAIL)
+		log_info("msg=%lld purpose=%s channel=%s status=%s why=\"%s\"",
+		    x->m.id, msg_purpose_name(x->m.purpose),
+		    chan_name(x->m.channel), verdict[v],
+		    log_scrub(why, scrub, sizeof(scrub)));
+	if (v == PLAN_CANCEL)
+		d->stats->cancelled++;
+	else if (v == PLAN_SKIP)
+		d->stats->skipped++;
+	if (v == PLAN_HOLD)
+		return store_mark_hold(d->st, x->m.id, hold, why, err, errlen);
+	if (v == PLAN_FAIL)
+		return dl_fail(d, x, why, err, errlen);
+	return store_mark_final(d->st, x->m.id,
+	    v == PLAN_CANCEL ? MSG_CANCELLED : MSG_SKIPPED, why, err, errlen);
+}
+
+/* The re-check against fresh data, at the moment the message would go. */
+static enum plan_verdict
+dl_recheck(struct dl *d, struct dl_item *x, time_t *hold, char *why,
+    size_t whylen)
+{
+	enum plan_verdict v;
+
+	/* upcoming judges each message at the moment it would go */
+	x->when = d->now;
+	if (d->until != 0) {
+		x->when = x->m.due_at > x->when ? x->m.due_at : x->when;
+		x->when = x->m.next_at > x->when ? x->m.next_at : x->when;
+	}
+	v = plan_recheck(d->c, &x->m, x->has_a ? &x->a : NULL,
+	    x->has_k ? &x->k : NULL, x->has_cl ? &x->cl : NULL,
+	    x->has_hw ? &x->hw : NULL, x->when, &x->rcpt, hold, why, whylen);
+	/* Sendable, but pointless now (dl_moot): skipped like the planner's. */
+	if (v == PLAN_SEND && dl_moot(d, x, why, whylen))
+		return PLAN_SKIP;
+	return v;
+}
+
+/* --dry-run and upcoming: print it, and mark it only to move on. */
+static int
+dl_dry(struct dl *d, struct dl_item *x, char *err, size_t errlen)
+{
+	dl_print(d, x);
+	d->stats->sent++;
+	/* Inside the dry run's rolled-back transaction: only to move on. */
+	if (store_mark_sending(d->st, x->m.id, x->rcpt, x->msgid, d->now, err,
+	    errlen) != 0)
+		return -1;
+	return store_mark_sent(d->st, x->m.id, x->msgid, d->now, err, errlen);
+}
+
+/*
+ * The bytes that go: the email (and its Message-ID, kept across resends)
+ * or the SMS text.  0, or -1 with why when it can never go.
+ */
+static int
+dl_render(struct dl *d, struct dl_item *x, char *why, size_t whylen)
+{
+	struct sms_count n;
+
+	if (x->m.channel == CHAN_EMAIL) {
+		x->msgid = x->m.provider_ref != NULL ? xstrdup(x->m.provider_ref) :
+		    mail_message_id(d->c->email.from, x->m.id);
+		x->data = dl_email(d, x, why, whylen);
+		return x->data != NULL ? 0 : -1;
+	}
+	sms_count(dl_sms_text(x), &n);
+	if (n.segments > d->c->sms.max_segments) {
+		snprintf(why, whylen, "the text is %d segments long (%s), over "
+		    "max_segments = %ld", n.segments, n.ucs2 ? "UCS-2" : "GSM-7",
+		    d->c->sms.max_segments);
+		return -1;
+	}
+	x->data = xstrdup(dl_sms_text(x));
+	return 0;
+}
+
+/*
+ * Claim the next due message inside the caller's open transaction (the
+ * batch's, see deliver_run.c): re-check it, render it, mark it 'sending',
+ * or settle it without sending.  x is filled in every case (free it with
+ * dl_item_free).  On DL_CLAIM_ERROR the caller rolls the transaction back.
+ */
+enum dl_claimed
+dl_claim_row(struct dl *d, struct dl_item *x, char *err, size_t errlen)
+{
+	enum plan_verdict v;
+	char why[512] = "";
+	time_t hold = 0;
+	int r;
+
+	memset(x, 0, sizeof(*x));
+	r = store_next_due(d->st, d->until ? d->until : d->now, &x->m, err, errlen);
+	if (r <= 0)
+		return r == 0 ? DL_CLAIM_NONE : DL_CLAIM_ERROR;
+	if (d->paused[x->m.channel] != 0) {
+		/* The channel refused us in this pass: no more tries for now. */
+		r = store_mark_retry(d->st, x->m.id, d->paused[x->m.channel],
+		    x->m.last_error ? x->m.last_error : "channel paused", err, errlen);
+		d->stats->retry++;
+		goto settled;
+	}
+	if (dl_load(d, x, err, errlen) != 0)
+		return DL_CLAIM_ERROR;
+	if ((v = dl_recheck(d, x, &hold, why, sizeof(why))) != PLAN_SEND) {
+		r = dl_settle(d, x, v, why, hold, err, errlen);
+		goto settled;
+	}
+	dl_compose(d, x);
+	/* the details it goes out with: a later change is noticed (plan_moves) */
+	if (x->has_a) {
+		char *det = plan_detail(d->c, &x->a);
+
+		r = store_msg_set_detail(d->st, x->m.id, det, err, errlen);
+		free(det);
+		if (r != 0)
+			return DL_CLAIM_ERROR;
+	}
+	if (dl_render(d, x, why, sizeof(why)) != 0) {
+		r = dl_fail(d, x, why, err, errlen);
+		goto settled;
+	}
+	if (d->dry) {
+		r = dl_dry(d, x, err, errlen);
+		goto settled;
+	}
+	if (store_mark_sending(d->st, x->m.id, x->rcpt, x->msgid, d->now, err,
+	    errlen) != 0)
+		return DL_CLAIM_ERROR;
+	free(x->m.recipient);
+	x->m.recipient = xstrdup(x->rcpt);
+	return DL_CLAIM_SEND;
+settled:
+	return r == 0 ? DL_CLAIM_SETTLED : DL_CLAIM_ERROR;
+}

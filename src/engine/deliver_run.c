@@ -1,0 +1,628 @@
+/*
+ * deliver_run: the send loop with group commit (issue 12).
+ *
+ * A cycle is one transaction: BEGIN IMMEDIATE; record the outcomes of the
+ * batch just sent that are not yet recorded; claim the next batch (up to
+ * DL_BATCH due rows, see dl_claim_row); COMMIT.  Then the batch is sent
+ * outside any transaction: its email over email.connections SMTP
+ * connections, its SMS with sms.concurrency requests in flight.  So the
+ * outbox costs one durable commit per batch, not two or three per
+ * message, and claims are never made for messages that are not due.
+ *
+ * While a batch is being sent, an outcome is kept in memory; when one has
+ * waited DL_FLUSH_MS, or an exchange took longer than that (a slow
+ * server), and the transports are about to wait for their servers, what
+ * is done is recorded in one transaction of its own (a slow answer never
+ * holds the others' records back).  A record the database refuses then
+ * (locked, full) is kept, nothing more of the batch is started, and it is
+ * tried again at the next cycle;
+ * if the cycle's transaction fails too, each outcome goes through dl_keep,
+ * which retries with backoff, claiming nothing meanwhile, until it is
+ * recorded or nudged is told to stop (issue 13: an outcome is never
+ * forgotten).
+ *
+ * The duplicate bound: a crash can resend only a row in 'sending' with
+ * uploaded = 1 (store_recover), that is a message handed whole to its
+ * server whose outcome was not yet recorded.  At most DL_BATCH rows are
+ * claimed at once, so a crash costs at most DL_BATCH duplicates, each sent
+ * twice, never three times (a second uncertain interruption fails it).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/deliver_int.h"
+#include "base/log.h"
+#include "base/util.h"
+
+#define DL_KEEP_FIRST_MS	100	/* an unrecorded outcome: retry after */
+#define DL_KEEP_MAX_MS		5000	/* doubling up to */
+#define DL_KEEP_ONCE_S		120	/* --once gives up after (no stop flag) */
+
+struct dl_batch {
+	struct dl	*d;
+	struct dl_item	 x[DL_BATCH];
+	size_t		 n;
+	struct mail_req	 mr[DL_BATCH];	/* the email of the batch, in order */
+	size_t		 em[DL_BATCH];	/* mr[k] is x[em[k]] */
+	size_t		 nem;
+	struct sms_req	 sr[DL_BATCH];	/* its SMS */
+	size_t		 sm[DL_BATCH];
+	size_t		 nsm;
+	int		 refused[CHAN_N];	/* CHANNEL came back in this batch */
+	int		 stalled;	/* the database refused a record just now */
+	double		 first_done;	/* oldest outcome not recorded; 0: none */
+};
+
+static double
+dl_mono(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Sleep ms, in short naps that keep the watchdog fed and see a stop. */
+static void
+dl_nap(struct dl *d, long ms)
+{
+	struct timespec nap = { 0, 50L * 1000 * 1000 };
+
+	for (long t = 0; t < ms; t += 50) {
+		if (d->stop != NULL && *d->stop)
+			return;
+		nanosleep(&nap, NULL);
+		xfer_tick();
+	}
+}
+
+static void
+dl_batch_free(struct dl_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		dl_item_free(&b->x[i]);
+	b->n = b->nem = b->nsm = 0;
+	b->first_done = 0;
+	b->stalled = 0;
+	memset(b->refused, 0, sizeof(b->refused));
+}
+
+/* What the transport said about item i. */
+static void
+dl_outcome(struct dl_batch *b, size_t i, enum xfer_result *res,
+    const char **ref, const char **why, const struct sms_req **sr)
+{
+	struct dl_item *x = &b->x[i];
+
+	if (x->m.channel == CHAN_EMAIL) {
+		*res = b->mr[x->req].res;
+		*ref = x->msgid;
+		*why = b->mr[x->req].err;
+		*sr = NULL;
+	} else {
+		*res = b->sr[x->req].res;
+		*ref = b->sr[x->req].ref;
+		*why = b->sr[x->req].err;
+		*sr = &b->sr[x->req];
+	}
+}
+
+/*
+ * Item i's outcome into the outbox, inside an open transaction: unclaim
+ * (nothing went up), retry at the end of a pause its channel took during
+ * the batch (never started), or dl_record.
+ */
+static int
+dl_record_item(struct dl_batch *b, size_t i, char *err, size_t errlen)
+{
+	struct dl *d = b->d;
+	struct dl_item *x = &b->x[i];
+	const struct sms_req *sr;
+	const char *ref, *why;
+	enum xfer_result res;
+
+	dl_outcome(b, i, &res, &ref, &why, &sr);
+	if (x->unstarted && d->paused[x->m.channel] != 0) {
+		d->stats->retry++;
+		return store_unclaim(d->st, x->m.id, err, errlen) != 0 ? -1 :
+		    store_mark_retry(d->st, x->m.id, d->paused[x->m.channel],
+		    d->paused_why[x->m.channel] ? d->paused_why[x->m.channel] :
+		    "channel paused", err, errlen);
+	}
+	/* Stopped before it all went up: undo the claim, count no attempt. */
+	if (res == XFER_TEMPFAIL && !x->uploaded && !d->dry &&
+	    (x->unmarked || x->unstarted || xfer_stopping()))
+		return store_unclaim(d->st, x->m.id, err, errlen);
+	return dl_record(d, x, res, ref, why, sr, err, errlen);
+}
+
+/*
+ * Record items idx[0..n) in one transaction.  The in-memory side effects
+ * of a try that did not commit (counts, pauses) are undone so the next
+ * try starts clean.  0 or -1.
+ */
+static int
+dl_record_tx(struct dl_batch *b, const size_t *idx, size_t n, int nowait,
+    char *err, size_t errlen)
+{
+	/* Set for good: store_begin_or_stop() then tries once, no waiting. */
+	static volatile sig_atomic_t dl_no_wait = 1;
+	struct dl *d = b->d;
+	struct deliver_stats s0 = *d->stats;
+	time_t p0[CHAN_N];
+	int c0[CHAN_N];
+	size_t k;
+
+	memcpy(p0, d->paused, sizeof(p0));
+	memcpy(c0, d->pause_count, sizeof(c0));
+	if (store_begin_or_stop(d->st, nowait ? &dl_no_wait : d->stop, err,
+	    errlen) != 0)
+		return -1;
+	for (k = 0; k < n; k++)
+		if (dl_record_item(b, idx[k], err, errlen) != 0)
+			break;
+	if (k == n && store_commit(d->st, err, errlen) == 0) {
+		for (k = 0; k < n; k++)
+			b->x[idx[k]].state = DL_RECORDED;
+		return 0;
+	}
+	store_rollback(d->st);
+	*d->stats = s0;
+	memcpy(d->paused, p0, sizeof(p0));
+	memcpy(d->pause_count, c0, sizeof(c0));
+	return -1;
+}
+
+/*
+ * The row is no longer ours to record (deleted, or changed from 'sending'
+ * by another program): retrying would never end.  1 when so (logged).
+ */
+static int
+dl_row_moved(struct dl *d, struct dl_item *x, enum xfer_result res)
+{
+	struct msg m;
+	char err[256];
+	int r, moved;
+
+	if ((r = store_get_msg(d->st, x->m.id, &m, err, sizeof(err))) < 0)
+		return 0;		/* the database itself: keep trying */
+	moved = r == 0 || m.status != MSG_SENDING;
+	if (moved)
+		log_warn("msg=%lld was %s by another program while in flight; "
+		    "its outcome (%s) is not recorded", x->m.id, r == 0 ?
+		    "deleted" : "changed", xfer_result_name(res));
+	msg_free(&m);
+	return moved;
+}
+
+/*
+ * Keep item i's outcome until it is durably recorded (issue 13): a
+ * database locked by another writer for longer than our wait, or a full
+ * disk, must not leave the row 'sending' (resent after a restart: a
+ * duplicate; not counted as reminded: no cancellation notice).  Retry with
+ * backoff, claiming nothing meanwhile; a stop request gets one last try,
+ * then the row is left to start-up recovery.  --once gives up after
+ * DL_KEEP_ONCE_S.  0, or -1 with err.
+ */
+static int
+dl_keep(struct dl_batch *b, size_t i, char *err, size_t errlen)
+{
+	struct dl *d = b->d;
+	struct dl_item *x = &b->x[i];
+	double start = dl_mono(), said = 0;
+	long wait = DL_KEEP_FIRST_MS;
+	const struct sms_req *sr;
+	const char *ref, *why;
+	enum xfer_result res;
+	int last = 0;
+
+	dl_outcome(b, i, &res, &ref, &why, &sr);
+	for (;;) {
+		if (dl_record_tx(b, &i, 1, 0, err, errlen) == 0) {
+			if (said != 0)
+				log_info("msg=%lld outcome (%s) recorded after "
+				    "%.0f s", x->m.id, xfer_result_name(res),
+				    dl_mono() - start);
+			return 0;
+		}
+		if (dl_row_moved(d, x, res)) {
+			x->state = DL_RECORDED;
+			return 0;
+		}
+		if (last || (d->stop == NULL &&
+		    dl_mono() - start >= DL_KEEP_ONCE_S))
+			break;
+		if (said == 0 || dl_mono() - said >= 60) {
+			log_err("msg=%lld cannot record its outcome (%s) yet: %s; "
+			    "trying again, sending nothing else meanwhile",
+			    x->m.id, xfer_result_name(res), err);
+			said = dl_mono();
+		}
+		dl_nap(d, wait);
+		wait = wait * 2 > DL_KEEP_MAX_MS ? DL_KEEP_MAX_MS : wait * 2;
+		last = d->stop != NULL && *d->stop;
+	}
+	log_err("msg=%lld outcome (%s) not recorded: %s; the row stays "
+	    "'sending' until the next start", x->m.id, xfer_result_name(res),
+	    err);
+	x->state = DL_RECORDED;		/* let go: start-up recovery has it */
+	return -1;
+}
+
+/* The items whose outcome is known and not recorded.  Their count. */
+static size_t
+dl_done_list(struct dl_batch *b, size_t *idx)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->n; i++)
+		if (b->x[i].state == DL_DONE)
+			idx[n++] = i;
+	return n;
+}
+
+/*
+ * Record what is done.  nowait (during the sends): one try without
+ * waiting for another writer; refused, it stays for later.  Otherwise
+ * each outcome the group transaction could not take is kept (dl_keep).
+ */
+static int
+dl_flush(struct dl_batch *b, int nowait, char *err, size_t errlen)
+{
+	size_t idx[DL_BATCH], n = dl_done_list(b, idx);
+	int r = 0;
+
+	if (n == 0)
+		return 0;
+	if (dl_record_tx(b, idx, n, nowait, err, errlen) == 0) {
+		b->first_done = 0;
+		return 0;
+	}
+	if (nowait)
+		return 0;
+	for (size_t k = 0; k < n; k++)
+		if (dl_keep(b, idx[k], err, errlen) != 0)
+			r = -1;
+	b->first_done = 0;
+	return r;
+}
+
+/* ---- the transports' hooks -------------------------------------------- */
+
+/*
+ * The hooks' argument: the batch and the transport's channel.  With the
+ * batch's email and SMS under way at once (email in the mail session's
+ * threads, SMS here), every hook runs under the mail session's lock: the
+ * mail threads take it themselves, the SMS side's hooks (locked) here.
+ */
+struct dl_side {
+	struct dl_batch	*b;
+	enum chan	 chan;
+	int		 locked;
+};
+
+static struct dl_item *
+dl_item_of(struct dl_side *sd, size_t i)
+{
+	struct dl_batch *b = sd->b;
+
+	return &b->x[sd->chan == CHAN_EMAIL ? b->em[i] : b->sm[i]];
+}
+
+static void
+dl_side_lock(struct dl_side *sd, int on)
+{
+	if (!sd->locked)
+		return;
+	if (on)
+		mail_lock(sd->b->d->ms);
+	else
+		mail_unlock(sd->b->d->ms);
+}
+
+/*
+ * Request i is about to go up whole: its row is marked uploaded first
+ * (see store_mark_uploaded: no fsync, precise per message).
+ */
+static int
+dl_upload(void *arg, size_t i)
+{
+	struct dl_side *sd = arg;
+	struct dl *d = sd->b->d;
+	struct dl_item *x = dl_item_of(sd, i);
+	char err[256];
+	int r = 0;
+
+	if (d->dry)
+		return 0;
+	dl_side_lock(sd, 1);
+	if (store_mark_uploaded(d->st, x->m.id, d->stop, err,
+	    sizeof(err)) != 0) {
+		log_err("msg=%lld not sent: its upload cannot be recorded: %s",
+		    x->m.id, err);
+		x->unmarked = 1;
+		r = -1;
+	} else
+		x->uploaded = 1;
+	dl_side_lock(sd, 0);
+	return r;
+}
+
+/*
+ * Whether to start request i: not when its channel refused the login a
+ * moment ago, nor while the database refuses the records of what is done
+ * (nothing more goes out whose outcome could not be kept either: it is
+ * unclaimed, untried, at the next cycle).
+ */
+static int
+dl_go(void *arg, size_t i)
+{
+	struct dl_side *sd = arg;
+	struct dl_batch *b = sd->b;
+	struct dl_item *x = dl_item_of(sd, i);
+	int go;
+
+	dl_side_lock(sd, 1);
+	go = !b->refused[sd->chan] && b->d->paused[sd->chan] == 0 &&
+	    !b->stalled;
+	if (!go)
+		x->unstarted = 1;
+	else
+		x->started = dl_mono();
+	dl_side_lock(sd, 0);
+	return go;
+}
+
+static void
+dl_done(void *arg, size_t i)
+{
+	struct dl_side *sd = arg;
+	struct dl_batch *b = sd->b;
+	struct dl_item *x = dl_item_of(sd, i);
+	enum xfer_result res = sd->chan == CHAN_EMAIL ? b->mr[i].res :
+	    b->sr[i].res;
+	int began = sd->chan == CHAN_EMAIL ? b->mr[i].began : b->sr[i].began;
+	double now = dl_mono();
+
+	dl_side_lock(sd, 1);
+	x->state = DL_DONE;
+	if (x->started != 0)
+		b->d->xfer_s = now - x->started;
+	if (res == XFER_CHANNEL)
+		b->refused[sd->chan] = 1;
+	if (!began && res == XFER_TEMPFAIL && xfer_stopping())
+		x->unstarted = 1;
+	if (b->first_done == 0)
+		b->first_done = now;
+	dl_side_lock(sd, 0);
+}
+
+/*
+ * The transports are about to wait for their servers: record what is
+ * done when it has waited DL_FLUSH_MS, or at once when an exchange takes
+ * longer than that (a slow server: a commit per outcome costs little
+ * beside it, and keeps what a crash can duplicate to what is really in
+ * flight).  The exchange's own time decides, not the time between
+ * outcomes, which our commits would lengthen: on a loaded machine that
+ * would turn every outcome into a commit of its own.  Outcomes of fast
+ * exchanges wait for the next cycle's commit.
+ */
+static long
+dl_idle(void *arg)
+{
+	struct dl_side *sd = arg;
+	struct dl_batch *b = sd->b;
+	double gap, age;
+	char err[256];
+	long r = 1000;
+
+	dl_side_lock(sd, 1);
+	gap = b->d->xfer_s * 1000;
+	if (b->first_done == 0)
+		goto out;
+	age = (dl_mono() - b->first_done) * 1000;
+	if (age < DL_FLUSH_MS && gap > 0 && gap < DL_FLUSH_MS) {
+		r = DL_FLUSH_MS - (long)age;
+		goto out;
+	}
+	/*
+	 * One try: waiting here for another writer would stall the transfers
+	 * in flight.  Refused, nothing new starts (dl_go) until it works.
+	 */
+	dl_flush(b, 1, err, sizeof(err));
+	b->stalled = b->first_done != 0;
+	r = b->stalled ? DL_FLUSH_MS : 1000;
+out:
+	dl_side_lock(sd, 0);
+	return r;
+}
+
+/*
+ * Send the batch: its email in the mail session's threads (one per
+ * connection) while its SMS go from here, so neither waits for the
+ * other; with only one kind, in this thread as before.  Outcomes stay
+ * in b.
+ */
+static void
+dl_send(struct dl *d, struct dl_batch *b)
+{
+	struct dl_side se = { b, CHAN_EMAIL, 0 }, ss = { b, CHAN_SMS, 0 };
+	struct xfer_mark me = { dl_upload, &se }, ms = { dl_upload, &ss };
+	struct xfer_hooks he = { &me, dl_go, dl_done, dl_idle, &se };
+	struct xfer_hooks hs = { &ms, dl_go, dl_done, dl_idle, &ss };
+	int both;
+
+	b->nem = b->nsm = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		struct dl_item *x = &b->x[i];
+
+		if (x->m.channel == CHAN_EMAIL) {
+			memset(&b->mr[b->nem], 0, sizeof(b->mr[0]));
+			b->mr[b->nem].to = x->rcpt;
+			b->mr[b->nem].data = x->data;
+			x->req = b->nem;
+			b->em[b->nem++] = i;
+		} else {
+			memset(&b->sr[b->nsm], 0, sizeof(b->sr[0]));
+			b->sr[b->nsm].to = x->rcpt;
+			b->sr[b->nsm].text = x->data;
+			b->sr[b->nsm].from = dl_sms_from(d, x);
+			x->req = b->nsm;
+			b->sm[b->nsm++] = i;
+		}
+	}
+	both = b->nem > 0 && b->nsm > 0;
+	if (b->nem > 0 && d->ms == NULL)
+		d->ms = mail_open(d->c);
+	if (b->nsm > 0 && d->ss == NULL)
+		d->ss = sms_open(d->c);
+	ss.locked = both;
+	if (b->nem > 0)
+		mail_batch_start(d->ms, b->mr, b->nem, &he, both);
+	if (b->nsm > 0)
+		sms_send_batch(d->ss, b->sr, b->nsm, &hs);
+	if (b->nem > 0)
+		mail_batch_wait(d->ms);
+}
+
+/*
+ * Claim up to DL_BATCH messages into b inside the open transaction.
+ * *more: rows may still be due (the batch is full, or rows were settled).
+ * A run of rows settled without sending also ends a batch at 4 * DL_BATCH
+ * rows, so one transaction never holds the lock for a whole backlog.
+ */
+static int
+dl_claim_batch(struct dl *d, struct dl_batch *b, int *more, char *err,
+    size_t errlen)
+{
+	size_t seen = 0;
+
+	*more = 0;
+	while (b->n < DL_BATCH) {
+		struct dl_item *x = &b->x[b->n];
+		enum dl_claimed r;
+
+		if (seen++ >= 4 * DL_BATCH) {
+			*more = 1;
+			return 0;
+		}
+		r = dl_claim_row(d, x, err, errlen);
+		if (r == DL_CLAIM_SEND) {
+			x->state = DL_CLAIMED;
+			b->n++;
+			continue;
+		}
+		dl_item_free(x);
+		if (r == DL_CLAIM_ERROR)
+			return -1;
+		if (r == DL_CLAIM_NONE)
+			return 0;
+		*more = 1;	/* settled: there may be more behind it */
+	}
+	*more = 1;
+	return 0;
+}
+
+/* Claim a batch in a transaction of its own.  0 or -1. */
+static int
+dl_claim_alone(struct dl *d, struct dl_batch *b, int *more, char *err,
+    size_t errlen)
+{
+	struct deliver_stats s0 = *d->stats;
+
+	if (store_begin_or_stop(d->st, d->stop, err, errlen) != 0)
+		return d->stop != NULL && *d->stop ? 0 : -1;
+	if (dl_claim_batch(d, b, more, err, errlen) == 0 &&
+	    store_commit(d->st, err, errlen) == 0)
+		return 0;
+	store_rollback(d->st);
+	*d->stats = s0;
+	dl_batch_free(b);
+	*more = 0;
+	return -1;
+}
+
+/*
+ * One cycle: record what `sent` left unrecorded and claim the next batch
+ * into `next`, in one transaction.  When that transaction fails, the
+ * records go on their own (kept until they work) and the claim is tried
+ * alone.  0 or -1.
+ */
+static int
+dl_cycle(struct dl *d, struct dl_batch *sent, struct dl_batch *next,
+    int claim, int *more, char *err, size_t errlen)
+{
+	struct deliver_stats s0 = *d->stats;
+	size_t idx[DL_BATCH], n = dl_done_list(sent, idx), k;
+	time_t p0[CHAN_N];
+	int c0[CHAN_N], r = 0;
+
+	*more = 0;
+	if (n == 0)
+		return claim ? dl_claim_alone(d, next, more, err, errlen) : 0;
+	if (!claim)
+		return dl_flush(sent, 0, err, errlen);
+	memcpy(p0, d->paused, sizeof(p0));
+	memcpy(c0, d->pause_count, sizeof(c0));
+	if (store_begin_or_stop(d->st, d->stop, err, errlen) != 0)
+		goto alone;
+	for (k = 0; k < n; k++)
+		if (dl_record_item(sent, idx[k], err, errlen) != 0)
+			break;
+	if (k == n && dl_claim_batch(d, next, more, err, errlen) == 0 &&
+	    store_commit(d->st, err, errlen) == 0) {
+		for (k = 0; k < n; k++)
+			sent->x[idx[k]].state = DL_RECORDED;
+		return 0;
+	}
+	store_rollback(d->st);
+	*d->stats = s0;
+	memcpy(d->paused, p0, sizeof(p0));
+	memcpy(d->pause_count, c0, sizeof(c0));
+	dl_batch_free(next);
+alone:
+	if (dl_flush(sent, 0, err, errlen) != 0)
+		r = -1;
+	if (d->stop != NULL && *d->stop) {
+		*more = 0;
+		return r;
+	}
+	if (dl_claim_alone(d, next, more, err, errlen) != 0)
+		r = -1;
+	return r;
+}
+
+int
+dl_run(struct dl *d, volatile sig_atomic_t *stop, char *err, size_t errlen)
+{
+	struct dl_batch *sent = xcalloc(1, sizeof(*sent));
+	struct dl_batch *next = xcalloc(1, sizeof(*next)), *t;
+	int r = 0, more = 1;
+
+	sent->d = next->d = d;
+	for (;;) {
+		/* A batch's outcomes can make new messages due (an SMS
+		 * reminder's fallback email): claiming goes on after it. */
+		int claim = (more || sent->n > 0) && r == 0 &&
+		    (stop == NULL || !*stop);
+
+		if (dl_cycle(d, sent, next, claim, &more, err, errlen) != 0)
+			r = -1;
+		dl_batch_free(sent);
+		t = sent;
+		sent = next;
+		next = t;
+		if (sent->n == 0 && (!more || r != 0 ||
+		    (stop != NULL && *stop)))
+			break;
+		/* In flight once claimed: what has not started when a stop
+		 * comes is settled unstarted and unclaimed by the next cycle. */
+		dl_send(d, sent);
+	}
+	dl_batch_free(sent);
+	dl_batch_free(next);
+	free(sent);
+	free(next);
+	return r;
+}
