@@ -227,12 +227,14 @@ dl_claim_row(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 	enum plan_verdict v;
 	char why[512] = "";
 	time_t hold = 0;
+	enum store_rc due;
 	int r;
 
 	memset(x, 0, sizeof(*x));
-	r = store_next_due(d->st, d->until ? d->until : d->now, &x->m, err, errlen);
-	if (r <= 0)
-		return r == 0 ? DL_CLAIM_NONE : DL_CLAIM_ERROR;
+	due = store_next_due(d->st, d->until ? d->until : d->now, &x->m, err,
+	    errlen);
+	if (due != STORE_FOUND)
+		return due == STORE_GONE ? DL_CLAIM_NONE : DL_CLAIM_ERROR;
 	if (d->paused[x->m.channel] != 0) {
 		/* The channel refused us in this pass: no more tries for now. */
 		r = store_mark_retry(d->st, x->m.id, d->paused[x->m.channel],

@@ -147,9 +147,11 @@ int	 store_change_msg(struct store *, const struct msg_change *,
 /*
  * Inside a transaction: the next pending message due at or before now
  * (and whose next_at has come), oldest first.  STORE_FOUND, STORE_GONE
- * (none), STORE_ERR.
+ * (none), STORE_ERR.  A row it cannot read is noted (store_note_bad) and
+ * passed over.
  */
-int	 store_next_due(struct store *, time_t now, struct msg *, char *err, size_t);
+enum store_rc	 store_next_due(struct store *, time_t now, struct msg *, char *err,
+	    size_t);
 /* How many rows store_next_due() would still find. -1 on error. */
 long	 store_count_due(struct store *, time_t now, char *err, size_t);
 /* Earliest due_at/next_at among pending rows; 0 when none (or on error). */
@@ -226,7 +228,7 @@ int	 store_recover(struct store *, time_t now, struct store_recovery *,
  * Remember a bad row: STORE_NEW (report it), STORE_OK when already
  * known, STORE_ERR.  Bad rows that become readable are forgotten.
  */
-int	 store_note_bad(struct store *, const struct bad_row *, time_t now,
+enum store_rc	 store_note_bad(struct store *, const struct bad_row *, time_t now,
 	    char *err, size_t);
 
 /* Start times of a case's booked appointments, ascending; caller frees. 0 or -1. */

@@ -338,32 +338,52 @@ store_sms_unsubscribe(struct store *s, long long client_id, char *err,
 #define DUE_WHERE " WHERE status = 'pending' AND due_at <= ?1" \
 	" AND (next_at IS NULL OR next_at <= ?1) AND channel IN ('email', 'sms')"
 
-int
+/*
+ * A due row nudged cannot read (a purpose or status it does not know,
+ * written by hand): noted as a problem (nudgectl problems, the digest) and
+ * passed over, never sent, so it cannot wedge the queue.
+ */
+static enum store_rc
+next_due_bad(struct store *s, long long id, time_t now, char *err,
+    size_t errlen)
+{
+	struct bad_row b = { xstrdup("messages"), id,
+	    xstrdup("unknown purpose or status: not sent") };
+	enum store_rc r = store_note_bad(s, &b, now, err, errlen);
+
+	bad_row_free(&b);
+	return r;
+}
+
+enum store_rc
 store_next_due(struct store *s, time_t now, struct msg *m, char *err,
     size_t errlen)
 {
 	sqlite3_stmt *st;
+	enum store_rc r = STORE_GONE;
 	int rc;
 
 	memset(m, 0, sizeof(*m));
 	if ((st = store_prep(s, "SELECT " MSG_COLS " FROM messages" DUE_WHERE
 	    " ORDER BY due_at, id", err, errlen)) == NULL)
-		return -1;
+		return STORE_ERR;
 	bind_time(st, 1, now);
-	/* Nor a purpose we do not know: passed over, never sent. */
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW &&
-	    store_read_msg(st, m) != 0)
-		;
-	if (rc == SQLITE_ROW) {
-		rc = 1;
-	} else if (rc == SQLITE_DONE) {
-		memset(m, 0, sizeof(*m));
-		rc = 0;
-	} else {
-		rc = store_dberr(s, err, errlen, "reading due messages");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (store_read_msg(st, m) == 0) {
+			r = STORE_FOUND;
+			break;
+		}
+		if (next_due_bad(s, m->id, now, err, errlen) == STORE_ERR) {
+			r = STORE_ERR;
+			break;
+		}
 	}
+	if (r == STORE_GONE && rc != SQLITE_DONE)
+		r = store_dberr(s, err, errlen, "reading due messages");
+	if (r != STORE_FOUND)
+		memset(m, 0, sizeof(*m));
 	store_done(s, st);
-	return rc;
+	return r;
 }
 
 long
@@ -458,23 +478,23 @@ fail:
 	return -1;
 }
 
-int
+enum store_rc
 store_note_bad(struct store *s, const struct bad_row *b, time_t now, char *err,
     size_t errlen)
 {
 	sqlite3_stmt *st;
-	int rc;
+	enum store_rc rc;
 
 	if ((st = store_prep(s, "INSERT INTO problems (tbl, row_id, what,"
 	    " first_seen) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
 	    err, errlen)) == NULL)
-		return -1;
+		return STORE_ERR;
 	bind_text(st, 1, b->table);
 	sqlite3_bind_int64(st, 2, b->id);
 	bind_text(st, 3, b->what);
 	bind_time(st, 4, now);
 	if (sqlite3_step(st) == SQLITE_DONE)
-		rc = sqlite3_changes(s->db) == 1;
+		rc = sqlite3_changes(s->db) == 1 ? STORE_NEW : STORE_OK;
 	else
 		rc = store_dberr(s, err, errlen, "noting a bad row");
 	store_done(s, st);

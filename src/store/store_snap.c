@@ -334,6 +334,37 @@ snap_bad(const struct snapshot *sn, const char *table, long long id,
 }
 
 /*
+ * 1 when an outbox row noted as unreadable (store_next_due) is fine now:
+ * it reads, or it is gone, or it is no longer waiting to be sent.
+ */
+static int
+snap_msg_fine(struct store *s, long long id)
+{
+	sqlite3_stmt *st;
+	struct msg m;
+	int fine = 0;
+
+	if ((st = store_prep(s, "SELECT " MSG_COLS " FROM messages WHERE id = ?1"
+	    " AND status = 'pending'", NULL, 0)) == NULL)
+		return 0;
+	sqlite3_bind_int64(st, 1, id);
+	switch (sqlite3_step(st)) {
+	case SQLITE_DONE:
+		fine = 1;
+		break;
+	case SQLITE_ROW:
+		fine = store_read_msg(st, &m) == 0;
+		if (fine)
+			msg_free(&m);
+		break;
+	default:
+		break;
+	}
+	store_done(s, st);
+	return fine;
+}
+
+/*
  * Forget problems with rows that are readable now, or bad for another
  * reason: if they break again the same way, that is news again.  The
  * problems table is nearly always empty, so this costs one query.
@@ -357,7 +388,8 @@ snap_forget(struct store *s, const struct snapshot *sn, char *err, size_t errlen
 		what = col_str(st, 3);
 		if (tbl == NULL || what == NULL)
 			continue;
-		if (snap_has(sn, tbl, id) || snap_bad(sn, tbl, id, what) == 1) {
+		if (snap_has(sn, tbl, id) || snap_bad(sn, tbl, id, what) == 1 ||
+		    (strcmp(tbl, "messages") == 0 && snap_msg_fine(s, id))) {
 			gone = grow(gone, n, &cap, sizeof(*gone));
 			gone[n++] = sqlite3_column_int64(st, 0);
 		}

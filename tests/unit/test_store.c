@@ -643,6 +643,7 @@ static void
 test_next_due_unknown_purpose(void **state)
 {
 	struct store *s;
+	struct snapshot sn;
 	struct msg m, got;
 	long long a, b;
 	char err[256], sql[128];
@@ -663,6 +664,18 @@ test_next_due_unknown_purpose(void **state)
 	assert_int_equal(store_next_due(s, NOW, &got, err, sizeof(err)), 0);
 	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM messages WHERE"
 	    " purpose = 'nudge' AND status = 'pending'"), 1);
+	/* reported once (nudgectl problems, the digest), not silently skipped */
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM problems WHERE"
+	    " tbl = 'messages' AND row_id = %lld", a);
+	assert_int_equal(fx_sql_int(s, sql), 1);
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM problems"), 1);
+	/* fixed by hand: the next pass's snapshot forgets the problem */
+	snprintf(sql, sizeof(sql), "UPDATE messages SET purpose = 'reminder'"
+	    " WHERE id = %lld", a);
+	fx_sql(s, sql);
+	assert_int_equal(store_snapshot(s, NOW - 86400, &sn, err, sizeof(err)), 0);
+	snapshot_free(&sn);
+	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM problems"), 0);
 	store_close(s);
 }
 
