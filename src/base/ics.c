@@ -89,9 +89,7 @@ ics_refold(const char *in)
 			size_t len = line.len, max = ICS_FOLD, cut;
 
 			while (len > max) {
-				cut = max;
-				while (cut > 0 && (l[cut] & 0xc0) == 0x80)
-					cut--;
+				cut = utf8_floor(l, max);
 				sbuf_addn(&b, (const char *)l, cut);
 				sbuf_add(&b, "\r\n ");
 				l += cut;

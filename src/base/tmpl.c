@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "base/tmpl.h"
+#include "base/utf8.h"
 #include "base/util.h"
 
 const char *const tmpl_names[] = {
@@ -185,10 +186,7 @@ quote(char *dst, size_t dstlen, const char *s, size_t n)
 	int more = 0;
 
 	if (n > 37) {
-		n = 37;
-		/* do not cut a UTF-8 sequence in half */
-		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-			n--;
+		n = utf8_floor((const unsigned char *)s, 37);
 		more = 1;
 	}
 	for (i = 0; i < n && o + 4 < dstlen; i++) {

@@ -105,3 +105,11 @@ utf8_len(const unsigned char *s)
 
 	return utf8_next(s, &cp);
 }
+
+size_t
+utf8_floor(const unsigned char *s, size_t n)
+{
+	while (n > 0 && (s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}

@@ -20,5 +20,11 @@ size_t	 utf8_width(const char *);
  */
 size_t	 utf8_next(const unsigned char *s, uint32_t *cp);
 size_t	 utf8_len(const unsigned char *s);
+/*
+ * Where to cut s at most n bytes in without splitting a sequence: n, or
+ * less, back to the start of the character n falls inside.  s must hold
+ * at least n + 1 bytes (its NUL counts).
+ */
+size_t	 utf8_floor(const unsigned char *s, size_t n);
 
 #endif
