@@ -48,8 +48,9 @@ B          := build
 SANFLAGS   :=
 endif
 
-ALL_CFLAGS  = $(WARN) $(DEFS) $(PKG_CFLAGS) $(CFLAGS) $(SANFLAGS) -MMD -MP
-ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
+# -pthread: email.connections > 1 sends over threads (transport/mail_session.c)
+ALL_CFLAGS  = $(WARN) $(DEFS) $(PKG_CFLAGS) $(CFLAGS) $(SANFLAGS) -pthread -MMD -MP
+ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS) -pthread
 
 # One folder per layer (src/README); the library is everything but cmd/.
 LAYERS     := base model conf store policy transport engine
@@ -224,7 +225,7 @@ FUZZ_DIR    ?= build/fuzz
 FUZZ_NAMES  := fuzz_tmpl fuzz_time fuzz_phone fuzz_mail fuzz_sms fuzz_smtp fuzz_conf \
                fuzz_ical
 FUZZ_SAN     = -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-FUZZ_CFLAGS  = $(WARN) $(DEFS) $(PKG_CFLAGS) -Isrc $(FUZZ_SAN) \
+FUZZ_CFLAGS  = $(WARN) $(DEFS) $(PKG_CFLAGS) -Isrc $(FUZZ_SAN) -pthread \
                -fsanitize=fuzzer,address,undefined
 FUZZ_OBJ_FLAGS = $(WARN) $(DEFS) $(PKG_CFLAGS) $(FUZZ_SAN) \
                -fsanitize=fuzzer-no-link,address,undefined

@@ -38,6 +38,7 @@
 #define DL_KEEP_FIRST_MS	100	/* an unrecorded outcome: retry after */
 #define DL_KEEP_MAX_MS		5000	/* doubling up to */
 #define DL_KEEP_ONCE_S		120	/* --once gives up after (no stop flag) */
+#define DL_FRESH_S		1.0	/* a claim's re-read is trusted this long */
 
 struct dl_batch {
 	struct dl	*d;
@@ -52,6 +53,7 @@ struct dl_batch {
 	int		 refused[CHAN_N];	/* CHANNEL came back in this batch */
 	int		 stalled;	/* the database refused a record just now */
 	double		 first_done;	/* oldest outcome not recorded; 0: none */
+	double		 claimed;	/* its claim committed (monotonic) */
 };
 
 static double
@@ -352,8 +354,12 @@ dl_upload(void *arg, size_t i)
 /*
  * Whether to start request i: not when its channel refused the login a
  * moment ago, nor while the database refuses the records of what is done
- * (nothing more goes out whose outcome could not be kept either: it is
- * unclaimed, untried, at the next cycle).
+ * (nothing more goes out whose outcome could not be kept either), nor
+ * when its claim is more than DL_FRESH_S old: the contract's re-read
+ * "just before a message goes" was made at the claim, and behind a slow
+ * server a booking tool may since have cancelled, moved or withdrawn
+ * consent.  Such a row is unclaimed, untried, and the next cycle claims
+ * it again with a fresh re-read.
  */
 static int
 dl_go(void *arg, size_t i)
@@ -365,7 +371,7 @@ dl_go(void *arg, size_t i)
 
 	dl_side_lock(sd, 1);
 	go = !b->refused[sd->chan] && b->d->paused[sd->chan] == 0 &&
-	    !b->stalled;
+	    !b->stalled && (b->d->dry || dl_mono() - b->claimed <= DL_FRESH_S);
 	if (!go)
 		x->unstarted = 1;
 	else
@@ -453,6 +459,7 @@ dl_send(struct dl *d, struct dl_batch *b)
 	struct xfer_hooks hs = { &ms, dl_go, dl_done, dl_idle, &ss };
 	int both;
 
+	b->claimed = dl_mono();	/* the cycle that claimed it just committed */
 	b->nem = b->nsm = 0;
 	for (size_t i = 0; i < b->n; i++) {
 		struct dl_item *x = &b->x[i];
@@ -582,8 +589,11 @@ dl_cycle(struct dl *d, struct dl_batch *sent, struct dl_batch *next,
 	memcpy(d->pause_count, c0, sizeof(c0));
 	dl_batch_free(next);
 alone:
-	if (dl_flush(sent, 0, err, errlen) != 0)
-		r = -1;
+	/* Outcomes not kept (--once gave up): nothing new is claimed. */
+	if (dl_flush(sent, 0, err, errlen) != 0) {
+		*more = 0;
+		return -1;
+	}
 	if (d->stop != NULL && *d->stop) {
 		*more = 0;
 		return r;

@@ -178,12 +178,15 @@ store_mark_uploaded(struct store *s, long long id, volatile sig_atomic_t *stop,
 	}
 	if ((st = store_prep(s, "UPDATE messages SET uploaded = 1"
 	    " WHERE id = ?1 AND status = 'sending'", err, errlen)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	/* A stop request cuts a wait for another writer short. */
-	s->stop = stop;
-	r = store_update_one(s, st, id, "marking the upload", err, errlen);
-	s->stop = NULL;
+		r = -1;
+	else {
+		sqlite3_bind_int64(st, 1, id);
+		/* A stop request cuts a wait for another writer short. */
+		s->stop = stop;
+		r = store_update_one(s, st, id, "marking the upload", err,
+		    errlen);
+		s->stop = NULL;
+	}
 	/* On failure store_begin() tries again before the next transaction. */
 	if (s->relaxed && store_exec(s, "PRAGMA synchronous=FULL", NULL, 0) == 0)
 		s->relaxed = 0;

@@ -926,3 +926,43 @@ def test_watchdog_fed_during_a_long_smtp_exchange(practice, tmp_path, services,
         assert rc == 0, svc.log
     finally:
         srv.stop()
+
+
+@pytest.mark.slow
+def test_cancelled_behind_a_slow_server_is_not_sent(practice, tmp_path, services,
+                                                   notify):
+    """Messages are claimed in batches, but the contract's re-read comes
+    just before each one goes: an appointment a booking tool cancels while
+    the message before it is stuck at a slow server gets no reminder."""
+    srv = SlowSmtp(tmp_path / "slow", delay=2.0).start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file),
+                            reminders=TWO_H, late_limit="1h")
+        practice.init()
+        add_many(practice, 2, fmt_utc(whole_second_after(2 * 3600 - 5)))
+        svc = services(practice, notify)
+        svc.ready()
+        srv.wait_in_data(1, 10)
+        first = practice.messages("status = 'sending'")
+        assert len(first) == 2, first       # both claimed in one batch
+        rows = practice.messages()
+        con = practice.connect()
+        try:
+            with con:
+                # the appointment of the one not yet at the server
+                con.execute("UPDATE appointments SET status = 'cancelled'"
+                            " WHERE id = (SELECT max(appointment_id) FROM messages)")
+        finally:
+            con.close()
+        wait_until(lambda: practice.messages("status IN ('pending', 'sending')") == [],
+                   15, "both rows settled")
+        svc.stop()
+        got = [r for m in srv.messages for r in m["rcpt_tos"]]
+        last = max(rows, key=lambda r: r["appointment_id"])
+        assert last["recipient"] not in got, (got, practice.messages())
+        assert len(srv.messages) == 1, srv.messages
+        (row,) = practice.messages("appointment_id = ?", last["appointment_id"])
+        assert row["status"] == "cancelled", row
+    finally:
+        srv.stop()
