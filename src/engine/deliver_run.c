@@ -140,6 +140,47 @@ dl_record_item(struct dl_batch *b, size_t i, char *err, size_t errlen)
 }
 
 /*
+ * What a record transaction changes in memory (counts, pauses and their
+ * reasons): saved before it, put back when it does not commit, so the
+ * next try starts clean.
+ */
+struct dl_undo {
+	struct deliver_stats	 stats;
+	time_t			 paused[CHAN_N];
+	int			 count[CHAN_N];
+	char			*why[CHAN_N];
+};
+
+static void
+dl_undo_save(const struct dl *d, struct dl_undo *u)
+{
+	u->stats = *d->stats;
+	memcpy(u->paused, d->paused, sizeof(u->paused));
+	memcpy(u->count, d->pause_count, sizeof(u->count));
+	for (int ch = 0; ch < CHAN_N; ch++)
+		u->why[ch] = d->paused_why[ch] ? xstrdup(d->paused_why[ch]) : NULL;
+}
+
+/* Put it back (u's strings move to d), or with apply = 0 only free u. */
+static void
+dl_undo_end(struct dl *d, struct dl_undo *u, int apply)
+{
+	if (apply) {
+		*d->stats = u->stats;
+		memcpy(d->paused, u->paused, sizeof(u->paused));
+		memcpy(d->pause_count, u->count, sizeof(u->count));
+	}
+	for (int ch = 0; ch < CHAN_N; ch++) {
+		if (apply) {
+			free(d->paused_why[ch]);
+			d->paused_why[ch] = u->why[ch];
+		} else
+			free(u->why[ch]);
+		u->why[ch] = NULL;
+	}
+}
+
+/*
  * Record items idx[0..n) in one transaction.  The in-memory side effects
  * of a try that did not commit (counts, pauses) are undone so the next
  * try starts clean.  0 or -1.
@@ -151,28 +192,24 @@ dl_record_tx(struct dl_batch *b, const size_t *idx, size_t n, int nowait,
 	/* Set for good: store_begin_or_stop() then tries once, no waiting. */
 	static volatile sig_atomic_t dl_no_wait = 1;
 	struct dl *d = b->d;
-	struct deliver_stats s0 = *d->stats;
-	time_t p0[CHAN_N];
-	int c0[CHAN_N];
+	struct dl_undo u;
 	size_t k;
 
-	memcpy(p0, d->paused, sizeof(p0));
-	memcpy(c0, d->pause_count, sizeof(c0));
 	if (store_begin_or_stop(d->st, nowait ? &dl_no_wait : d->stop, err,
 	    errlen) != 0)
 		return -1;
+	dl_undo_save(d, &u);
 	for (k = 0; k < n; k++)
 		if (dl_record_item(b, idx[k], err, errlen) != 0)
 			break;
 	if (k == n && store_commit(d->st, err, errlen) == 0) {
 		for (k = 0; k < n; k++)
 			b->x[idx[k]].state = DL_RECORDED;
+		dl_undo_end(d, &u, 0);
 		return 0;
 	}
 	store_rollback(d->st);
-	*d->stats = s0;
-	memcpy(d->paused, p0, sizeof(p0));
-	memcpy(d->pause_count, c0, sizeof(c0));
+	dl_undo_end(d, &u, 1);
 	return -1;
 }
 
@@ -560,20 +597,18 @@ static int
 dl_cycle(struct dl *d, struct dl_batch *sent, struct dl_batch *next,
     int claim, int *more, char *err, size_t errlen)
 {
-	struct deliver_stats s0 = *d->stats;
 	size_t idx[DL_BATCH], n = dl_done_list(sent, idx), k;
-	time_t p0[CHAN_N];
-	int c0[CHAN_N], r = 0;
+	struct dl_undo u;
+	int r = 0;
 
 	*more = 0;
 	if (n == 0)
 		return claim ? dl_claim_alone(d, next, more, err, errlen) : 0;
 	if (!claim)
 		return dl_flush(sent, 0, err, errlen);
-	memcpy(p0, d->paused, sizeof(p0));
-	memcpy(c0, d->pause_count, sizeof(c0));
 	if (store_begin_or_stop(d->st, d->stop, err, errlen) != 0)
 		goto alone;
+	dl_undo_save(d, &u);
 	for (k = 0; k < n; k++)
 		if (dl_record_item(sent, idx[k], err, errlen) != 0)
 			break;
@@ -581,12 +616,11 @@ dl_cycle(struct dl *d, struct dl_batch *sent, struct dl_batch *next,
 	    store_commit(d->st, err, errlen) == 0) {
 		for (k = 0; k < n; k++)
 			sent->x[idx[k]].state = DL_RECORDED;
+		dl_undo_end(d, &u, 0);
 		return 0;
 	}
 	store_rollback(d->st);
-	*d->stats = s0;
-	memcpy(d->paused, p0, sizeof(p0));
-	memcpy(d->pause_count, c0, sizeof(c0));
+	dl_undo_end(d, &u, 1);
 	dl_batch_free(next);
 alone:
 	/* Outcomes not kept (--once gave up): nothing new is claimed. */
