@@ -90,6 +90,10 @@ $(B)/nudged: $(B)/obj/cmd/main.o $(B)/obj/cmd/daemon.o $(B)/libnudged.a
 $(B)/nudgectl: $(CTL_OBJ) $(B)/libnudged.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# The bench's floor: libcurl alone, linked to it directly (tests/bench/curl_floor.c).
+$(B)/curl_floor: tests/bench/curl_floor.c
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) $$(pkg-config --libs libcurl)
+
 # tests/unit/fixture.c: the helpers the unit tests share, in every binary.
 $(B)/tests/fixture.o: tests/unit/fixture.c | $(B)/tests
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -131,7 +135,7 @@ bench-deps:
 	sh tests/bench/deps.sh
 
 bench: deps bench-deps
-	$(MAKE) all
+	$(MAKE) all $(B)/curl_floor
 	$(PYTHON) tests/bench/run.py --build $(CURDIR)/build
 
 deps:

@@ -145,7 +145,7 @@ dl_alert_send(struct dl *d, const struct alert_in *in, char *err,
     size_t errlen)
 {
 	struct composed w = { 0 };
-	struct compose_in ci = { .purpose = PURPOSE_ALERT };
+	struct compose_in ci = { .purpose = PURPOSE_ALERT, .parts = COMPOSE_EMAIL };
 	char *summary = alert_summary(in), what[128];
 	size_t nf = in->nfailed, nb = in->nbad;
 	enum xfer_result res;

@@ -34,6 +34,8 @@ dl_compose(struct dl *d, struct dl_item *x)
 		.partner = x->has_partner ? &x->partner : NULL,
 		.hw = x->has_hw ? &x->hw : NULL,
 		.now = x->when != 0 ? x->when : d->now,
+		/* only what goes: the other channel's templates cost as much */
+		.parts = x->m.channel == CHAN_EMAIL ? COMPOSE_EMAIL : COMPOSE_SMS,
 	};
 	time_t *starts = NULL;
 	size_t n = 0;

@@ -308,10 +308,29 @@ compose_sms(const struct conf *c, const struct compose_in *in,
 	return compose_sms_links(sms);
 }
 
+/* out->sms and out->sms_exact: the exact one only when it differs. */
+static void
+compose_msg_sms(const struct conf *c, const struct compose_in *in,
+    struct composed *out, const char *fallback)
+{
+	out->sms_exact = compose_sms(c, in, out->group, fallback, 0);
+	if (c->sms.transliterate) {
+		out->sms = compose_sms(c, in, out->group, fallback, 1);
+		if (strcmp(out->sms, out->sms_exact) == 0) {
+			free(out->sms_exact);
+			out->sms_exact = NULL;
+		}
+	} else {
+		out->sms = out->sms_exact;
+		out->sms_exact = NULL;
+	}
+}
+
 void
 compose_msg(const struct conf *c, const struct compose_in *in,
     struct composed *out)
 {
+	unsigned parts = in->parts;
 	struct compose_vars cv = { 0 };
 	char bufs[10][64];
 	enum msg_purpose gp = compose_purpose_group(in->purpose);
@@ -325,25 +344,17 @@ compose_msg(const struct conf *c, const struct compose_in *in,
 	    in->appt != NULL ? appt_kind_name(in->appt->kind) : NULL,
 	    in->template, discreet);
 	fallback = discreet ? xasprintf("%s_discreet", pg) : xstrdup(pg);
-	compose_vars(c, in, &cv, bufs, 0);
-
-	subject = tmpl_render(conf_tmpl_text(c, out->group, "email_subject",
-	    fallback), cv.v, cv.n);
-	out->subject = compose_oneline(subject);
-	free(subject);
-	out->text = tmpl_render(conf_tmpl_text(c, out->group, "email_text",
-	    fallback), cv.v, cv.n);
-	out->sms_exact = compose_sms(c, in, out->group, fallback, 0);
-	if (c->sms.transliterate) {
-		out->sms = compose_sms(c, in, out->group, fallback, 1);
-		if (strcmp(out->sms, out->sms_exact) == 0) {
-			free(out->sms_exact);
-			out->sms_exact = NULL;
-		}
-	} else {
-		out->sms = out->sms_exact;
-		out->sms_exact = NULL;
+	if (parts == 0 || (parts & COMPOSE_EMAIL)) {
+		compose_vars(c, in, &cv, bufs, 0);
+		subject = tmpl_render(conf_tmpl_text(c, out->group,
+		    "email_subject", fallback), cv.v, cv.n);
+		out->subject = compose_oneline(subject);
+		free(subject);
+		out->text = tmpl_render(conf_tmpl_text(c, out->group,
+		    "email_text", fallback), cv.v, cv.n);
 	}
+	if (parts == 0 || (parts & COMPOSE_SMS))
+		compose_msg_sms(c, in, out, fallback);
 	free(fallback);
 	for (size_t i = 0; i < cv.nown; i++)
 		free(cv.own[i]);

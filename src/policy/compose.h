@@ -35,13 +35,19 @@ struct compose_in {
 	const char		*summary;	/* alert digest lines, or NULL */
 	time_t			 now;		/* the moment it goes: when_relative */
 	time_t			 old_start;	/* 'moved': the start the client knew, 0: same */
+	unsigned		 parts;		/* COMPOSE_EMAIL | COMPOSE_SMS; 0: both */
 };
+
+/* What compose_msg renders: a message going out needs only its channel's. */
+#define COMPOSE_EMAIL	0x1u	/* subject and text */
+#define COMPOSE_SMS	0x2u	/* sms (and sms_exact) */
 
 struct composed {
 	char	*group;		/* the template group used */
-	char	*subject;	/* one line */
-	char	*text;
-	char	*sms;		/* names transliterated (sms.transliterate) */
+	char	*subject;	/* one line; NULL when not asked for (parts) */
+	char	*text;		/* likewise */
+	char	*sms;		/* names transliterated (sms.transliterate);
+				   NULL when not asked for */
 	char	*sms_exact;	/* names as they are; NULL: the same as sms */
 };
 

@@ -19,7 +19,10 @@ stub answers SMS requests like Twilio's Messages API.  `make bench-deps`
               from the same run: smtp-source
               -s1 and -s4 (-d: connections kept open) sending 2N messages
               of the size nudged sends to the same smtp-sink; wrk with 1
-              and 4 connections against the stub.  msg/s = messages the
+              and 4 connections against the stub; and the floor of the
+              stack nudged is built on: libcurl alone (curl_floor.c), 2N
+              such emails over one connection and 2N SMS-like POSTs over
+              one kept-alive connection, no database.  msg/s = messages the
               servers received / wall time of the program.
   year        1,000,000 appointments over a year around T, 100 messages
               due: one `nudged --once` pass on a fresh copy, then again
@@ -291,7 +294,39 @@ class Bench:
             w = statistics.median(walls)
             res[f"smtp_source_s{s}"] = dict(wall_s=w, msgs=two, msgs_per_s=two / w,
                                             walls=[round(x, 3) for x in walls])
+        res.update(self.curl_floor(two, runs))
         return res
+
+    def curl_floor(self, count, runs):
+        """libcurl alone (curl_floor.c): the same number of emails of the
+        same size over one connection, and as many SMS-sized POSTs over
+        one kept-alive connection; no database, no rendering."""
+        prog = os.path.join(self.build, "curl_floor")
+        out = {}
+        for kind, argv, got in (
+                ("curl_smtp", [prog, "smtp", self.sink.url, str(count),
+                               str(self.a.mail_size)], self.sink.messages),
+                ("curl_http", [prog, "http", self.stub.url +
+                               f"/2010-04-01/Accounts/{ACCOUNT}/Messages.json",
+                               str(count)], self.stub.requests)):
+            walls = []
+            for _ in range(runs):
+                c0 = got()
+                r = subprocess.run(argv, capture_output=True, text=True,
+                                   timeout=max(5, self.left() + 30))
+                if r.returncode != 0:
+                    raise BenchError(f"curl_floor {kind}: exit {r.returncode}: "
+                                     f"{r.stderr[-300:]}")
+                if kind == "curl_smtp":
+                    self.sink.wait_messages(c0 + count)
+                if got() - c0 != count:
+                    raise BenchError(f"curl_floor {kind}: the server got "
+                                     f"{got() - c0}, not {count}")
+                walls.append(float(r.stdout))
+            w = statistics.median(walls)
+            out[kind] = dict(wall_s=w, msgs=count, msgs_per_s=count / w,
+                             walls=[round(x, 3) for x in walls])
+        return out
 
     def mail_size(self):
         """Bytes of one of nudged's reminder emails (smtp-source sends that
@@ -653,6 +688,17 @@ def table(res):
                      f" ({s1}); `-s4`: " +
                      per_n("smtp_source_s4", lambda d: fmt_int(d["msgs_per_s"])),
                      "≥ 70% of -s1 (one conn.), ≥ 50% of -s4 (four)"))
+        if all("curl_smtp" in t[n] for n in ns):
+            rows.append(("the stack's floor: libcurl alone, one connection, no database"
+                         " (curl_floor.c), 2N emails / 2N SMS requests",
+                         "nudged email alone: " + " / ".join(
+                             f"{t[n]['nudged_email']['msgs_per_s'] / t[n]['curl_smtp']['msgs_per_s']:.0%}"
+                             for n in ns) + "; SMS alone: " + " / ".join(
+                             f"{t[n]['nudged_sms']['msgs_per_s'] / t[n]['curl_http']['msgs_per_s']:.0%}"
+                             for n in ns) + " of it",
+                         per_n("curl_smtp", lambda d: fmt_int(d["msgs_per_s"])) + " emails/s; "
+                         + per_n("curl_http", lambda d: fmt_int(d["msgs_per_s"])) + " SMS/s",
+                         "-"))
         for c in CONNS:
             rows.append((f"email.connections = {c}: email alone / email+SMS",
                          per_n(f"nudged_email_c{c}", lambda d: fmt_int(d["msgs_per_s"]))
@@ -741,6 +787,12 @@ def details(res):
             d = t[f"smtp_source_s{s}"]
             lines.append(f"  {'smtp-source -s%d -d' % s:<28} {d['wall_s']:7.2f} s"
                          f"  {'':>10}  {d['msgs_per_s']:8,.0f} msg/s  runs {d['walls']}")
+        for k, label in (("curl_smtp", "libcurl alone, SMTP"),
+                         ("curl_http", "libcurl alone, HTTP")):
+            if k in t:
+                d = t[k]
+                lines.append(f"  {label:<28} {d['wall_s']:7.2f} s  {'':>10}"
+                             f"  {d['msgs_per_s']:8,.0f} msg/s  runs {d['walls']}")
     y = res.get("year")
     if y:
         lines.append(f"year: {y['data']['appointments']:,} appointments, "

@@ -244,6 +244,40 @@ test_html(void **state)
 	free(h);
 }
 
+/* A message going out renders its own channel's words only, the same words. */
+static void
+test_parts(void **state)
+{
+	struct client cl = { .id = 1, .name = "Sam Taylor", .email = "s@example.org",
+	    .email_consent = 1, .sms_consent = 1 };
+	struct appt a = { .id = 9, .case_id = 1, .duration_min = 90,
+	    .kind = KIND_SESSION, .mode = MODE_IN_PERSON, .starts_at = 1782997200 };
+	struct compose_in in = { .purpose = PURPOSE_REMINDER, .appt = &a,
+	    .client = &cl };
+	struct composed all, w;
+
+	(void)state;
+	cf.ntmpls = 0;
+	compose_msg(&cf, &in, &all);
+	assert_non_null(all.subject);
+	assert_non_null(all.sms);
+	in.parts = COMPOSE_EMAIL;
+	compose_msg(&cf, &in, &w);
+	assert_string_equal(w.subject, all.subject);
+	assert_string_equal(w.text, all.text);
+	assert_string_equal(w.group, all.group);
+	assert_null(w.sms);
+	assert_null(w.sms_exact);
+	composed_free(&w);
+	in.parts = COMPOSE_SMS;
+	compose_msg(&cf, &in, &w);
+	assert_string_equal(w.sms, all.sms);
+	assert_null(w.subject);
+	assert_null(w.text);
+	composed_free(&w);
+	composed_free(&all);
+}
+
 int
 main(void)
 {
@@ -251,6 +285,7 @@ main(void)
 		cmocka_unit_test_setup(test_group_fallbacks, setup),
 		cmocka_unit_test_setup(test_oneline, setup),
 		cmocka_unit_test_setup(test_values, setup),
+		cmocka_unit_test_setup(test_parts, setup),
 		cmocka_unit_test_setup(test_issue9_values, setup),
 		cmocka_unit_test_setup(test_translit, setup),
 		cmocka_unit_test_setup(test_html, setup),
