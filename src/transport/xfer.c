@@ -5,6 +5,7 @@
  * exchanges, rate-limited so a fast transfer does not flood it.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -51,7 +52,14 @@ xfer_global_cleanup(void)
 static void	(*xfer_hook)(void);
 static struct timespec xfer_last;
 static volatile sig_atomic_t *xfer_stop;
-static volatile long long xfer_stop_ms;	/* when the stop came, monotonic; 0: unknown */
+/*
+ * When the stop came (monotonic ms; 0: not yet known): set by the signal
+ * handler or by the first connection thread that sees the stop, read by
+ * all of them.  Lock-free, so a signal handler may store it.
+ */
+static _Atomic long long xfer_stop_ms;
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,
+    "xfer_stop_ms is stored from a signal handler");
 
 static const char *const xfer_names[] = {
 	[XFER_OK] = "ok",
@@ -140,7 +148,7 @@ xfer_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
     curl_off_t ultotal, curl_off_t ulnow)
 {
 	const int *began = arg;
-	long long now;
+	long long now, unset = 0;
 
 	(void)dltotal;
 	(void)dlnow;
@@ -154,9 +162,9 @@ xfer_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 		return 1;
 	if ((now = xfer_mono_ms()) == 0)
 		return 1;
-	if (xfer_stop_ms == 0)
-		xfer_stop_ms = now;
-	return now - xfer_stop_ms >= XFER_STOP_GRACE_MS;
+	/* the first thread to see the stop starts the grace period */
+	atomic_compare_exchange_strong(&xfer_stop_ms, &unset, now);
+	return now - atomic_load(&xfer_stop_ms) >= XFER_STOP_GRACE_MS;
 }
 
 #define XFER_SET(opt, val) do {						\
