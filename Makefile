@@ -92,7 +92,7 @@ $(B)/nudgectl: $(CTL_OBJ) $(B)/libnudged.a
 
 # The bench's floor: libcurl alone, linked to it directly (tests/bench/curl_floor.c).
 $(B)/curl_floor: tests/bench/curl_floor.c
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) $$(pkg-config --libs libcurl)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) $$(pkg-config --libs libcurl sqlite3)
 
 # tests/unit/fixture.c: the helpers the unit tests share, in every binary.
 $(B)/tests/fixture.o: tests/unit/fixture.c | $(B)/tests

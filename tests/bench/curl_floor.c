@@ -6,12 +6,24 @@
  *
  *   curl_floor smtp URL COUNT BYTES     COUNT emails of BYTES bytes
  *   curl_floor http URL COUNT           COUNT form POSTs like a Twilio send
+ *   curl_floor smtp-db URL COUNT BYTES DB
+ *                                       the emails plus the bookkeeping the
+ *                                       contract asks of each, and nothing
+ *                                       else, in a fresh SQLite file DB
  *
- * Prints the wall seconds on stdout; exit 1 on the first failed transfer.
+ * The bookkeeping is nudged's (deliver_run.c, store_mark_uploaded), minus
+ * everything that decides what to send: per batch of 32, one transaction
+ * (synchronous=FULL) that records the last batch 'sent' and claims the
+ * next ('sending'); per message, just before the final dot, a commit of
+ * its `uploaded` mark (synchronous=NORMAL).  No re-read, no rendering, no
+ * planning.
+ *
+ * Prints the wall seconds on stdout; exit 1 on the first failure.
  * nudged's own figures are read against it in tests/bench/run.py: what is
- * left between the two is nudged's work per message, what is left between
- * this and smtp-source is libcurl's (four round trips per email, no
- * PIPELINING, a poll per step of its state machine).
+ * left between smtp-db and nudged is nudged's work per message beyond
+ * what the contract's durability costs, what is left between smtp and
+ * smtp-source is libcurl's (four round trips per email, no PIPELINING, a
+ * poll per step of its state machine).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,10 +31,16 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <sqlite3.h>
+
+#define FLOOR_BATCH	32
 
 struct floor_body {
 	const char	*p;
 	size_t		 len, off;
+	sqlite3		*db;		/* smtp-db: the outbox, else NULL */
+	sqlite3_stmt	*up;		/* its uploaded mark */
+	long		 id;		/* the message being sent */
 };
 
 static size_t
@@ -33,6 +51,13 @@ floor_read(char *buf, size_t size, size_t n, void *arg)
 
 	if (k > b->len - b->off)
 		k = b->len - b->off;
+	/* the body is all up: the mark, committed, before the final dot */
+	if (k == 0 && b->db != NULL && b->up != NULL) {
+		sqlite3_bind_int64(b->up, 1, b->id);
+		if (sqlite3_step(b->up) != SQLITE_DONE)
+			return CURL_READFUNC_ABORT;
+		sqlite3_reset(b->up);
+	}
 	memcpy(buf, b->p + b->off, k);
 	b->off += k;
 	return k;
@@ -70,6 +95,86 @@ floor_message(size_t bytes, size_t *len)
 	return m;
 }
 
+static int
+floor_sql(sqlite3 *db, const char *sql)
+{
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	fprintf(stderr, "curl_floor: %s: %s\n", sql, sqlite3_errmsg(db));
+	return -1;
+}
+
+/* An outbox of count pending rows, in WAL mode as nudged keeps it. */
+static sqlite3 *
+floor_db(const char *path, long count)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	if (sqlite3_open(path, &db) != SQLITE_OK ||
+	    floor_sql(db, "PRAGMA journal_mode=WAL") != 0 ||
+	    floor_sql(db, "CREATE TABLE m (id INTEGER PRIMARY KEY, status TEXT"
+	    " NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, uploaded INTEGER"
+	    " NOT NULL DEFAULT 0, updated_at TEXT)") != 0 ||
+	    floor_sql(db, "CREATE INDEX m_due ON m (status)") != 0 ||
+	    floor_sql(db, "BEGIN") != 0 ||
+	    sqlite3_prepare_v2(db, "INSERT INTO m (status) VALUES ('pending')",
+	    -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	for (long i = 0; i < count; i++) {
+		if (sqlite3_step(st) != SQLITE_DONE)
+			return NULL;
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	if (floor_sql(db, "COMMIT") != 0 ||
+	    floor_sql(db, "PRAGMA synchronous=FULL") != 0)
+		return NULL;
+	return db;
+}
+
+/* Set the rows [from, to) to status, in the caller's transaction. */
+static int
+floor_mark(sqlite3 *db, long from, long to, const char *sql)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	for (long id = from; id < to; id++) {
+		sqlite3_bind_int64(st, 1, id + 1);
+		if (sqlite3_step(st) != SQLITE_DONE ||
+		    sqlite3_changes(db) != 1) {
+			sqlite3_finalize(st);
+			return -1;
+		}
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+/*
+ * One cycle: record [done, from) 'sent' and claim [from, to), one
+ * transaction with an fsync.
+ */
+static int
+floor_cycle(sqlite3 *db, long done, long from, long to)
+{
+	if (floor_sql(db, "PRAGMA synchronous=FULL") != 0 ||
+	    floor_sql(db, "BEGIN IMMEDIATE") != 0 ||
+	    floor_mark(db, done, from, "UPDATE m SET status = 'sent',"
+	    " updated_at = datetime('now') WHERE id = ?1 AND status ="
+	    " 'sending'") != 0 ||
+	    floor_mark(db, from, to, "UPDATE m SET status = 'sending',"
+	    " attempts = attempts + 1, uploaded = 0, updated_at ="
+	    " datetime('now') WHERE id = ?1 AND status = 'pending'") != 0 ||
+	    floor_sql(db, "COMMIT") != 0 ||
+	    floor_sql(db, "PRAGMA synchronous=NORMAL") != 0)
+		return -1;
+	return 0;
+}
+
 static double
 floor_now(void)
 {
@@ -83,17 +188,18 @@ int
 main(int argc, char **argv)
 {
 	struct curl_slist *rcpt = NULL;
-	struct floor_body b = { NULL, 0, 0 };
+	struct floor_body b = { 0 };
 	char *msg = NULL, *url;
 	long count, i;
 	int smtp;
 	double t0;
 	CURL *c;
 
-	if (argc < 4 || (strcmp(argv[1], "smtp") != 0 &&
-	    strcmp(argv[1], "http") != 0) || (argv[1][0] == 's' && argc != 5)) {
+	if (argc < 4 || !((strcmp(argv[1], "smtp") == 0 && argc == 5) ||
+	    (strcmp(argv[1], "http") == 0 && argc == 4) ||
+	    (strcmp(argv[1], "smtp-db") == 0 && argc == 6))) {
 		fprintf(stderr, "usage: curl_floor smtp URL COUNT BYTES | "
-		    "http URL COUNT\n");
+		    "http URL COUNT | smtp-db URL COUNT BYTES DB\n");
 		return 2;
 	}
 	smtp = argv[1][0] == 's';
@@ -115,7 +221,13 @@ main(int argc, char **argv)
 		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(c, CURLOPT_READFUNCTION, floor_read);
 		curl_easy_setopt(c, CURLOPT_READDATA, &b);
-		curl_easy_setopt(c, CURLOPT_INFILESIZE, (long)b.len);
+		if (argc == 6 && ((b.db = floor_db(argv[5], count)) == NULL ||
+		    sqlite3_prepare_v2(b.db, "UPDATE m SET uploaded = 1 WHERE"
+		    " id = ?1 AND status = 'sending'", -1, &b.up, NULL) !=
+		    SQLITE_OK)) {
+			fprintf(stderr, "curl_floor: %s: cannot set up\n", argv[5]);
+			return 1;
+		}
 	} else {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS,
 		    "To=%2B447700900123&From=%2B447700900000&Body=Hi%20Sam%2C%20a"
@@ -125,14 +237,24 @@ main(int argc, char **argv)
 	}
 	t0 = floor_now();
 	for (i = 0; i < count; i++) {
+		if (b.db != NULL && i % FLOOR_BATCH == 0 &&
+		    floor_cycle(b.db, i - (i > 0 ? FLOOR_BATCH : 0), i,
+		    i + FLOOR_BATCH < count ? i + FLOOR_BATCH : count) != 0)
+			return 1;
 		b.off = 0;
+		b.id = i + 1;
 		if (curl_easy_perform(c) != CURLE_OK) {
 			fprintf(stderr, "curl_floor: transfer %ld failed\n", i);
 			return 1;
 		}
 	}
+	if (b.db != NULL && floor_cycle(b.db, count - ((count - 1) %
+	    FLOOR_BATCH + 1), count, count) != 0)
+		return 1;
 	printf("%.4f\n", floor_now() - t0);
 	curl_easy_cleanup(c);
+	sqlite3_finalize(b.up);
+	sqlite3_close(b.db);
 	curl_slist_free_all(rcpt);
 	free(msg);
 	curl_global_cleanup();
