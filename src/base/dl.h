@@ -19,6 +19,9 @@
  * "cannot load libcurl.so.4: <why>"); a function called before that
  * loads its library itself (dl_need), and exits if it cannot: that is a
  * missing dl_load at an edge, or a unit test.  A library is never closed.
+ * The table is read without the lock: the edges load on the thread that
+ * then starts any other (mail's connection threads), so a thread that
+ * calls through it sees it filled.
  *
  * Test-only (nudged(8), ENVIRONMENT): a library named in
  * $NUDGED_TEST_DL_MISSING (comma-separated) is looked for where it is not.
