@@ -117,3 +117,15 @@ def test_calendar_import_without_libical_is_an_error(ready, tmp_path):
                   env={"NUDGED_TEST_DL_MISSING": "libical.so.3"})
     assert r.returncode != 0
     assert "cannot load libical.so.3" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("lib", ["libcurl.so.4", "libical.so.3"])
+def test_check_config_warns_of_a_missing_library(practice, smtp, lib):
+    """Found at installation, not at the first reminder: a warning (the
+    file itself is fine, so still exit 0)."""
+    practice.write_conf()
+    r = practice.run("--check-config")
+    assert r.returncode == 0 and "cannot load" not in r.stderr, r.stderr
+    r = practice.run("--check-config", env={"NUDGED_TEST_DL_MISSING": lib})
+    assert r.returncode == 0, r.stderr
+    assert f"warning: cannot load {lib}:" in r.stderr, r.stderr
