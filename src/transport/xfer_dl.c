@@ -53,7 +53,8 @@
 	    (a, b)) \
 	V(curl_slist_free_all, (struct curl_slist *a), (a))
 
-#define XFER_SSL(F, V) \
+/* the same, libssl's (no void function yet) */
+#define XFER_SSL(F) \
 	F(int, SSL_write, (SSL *a, const void *b, int c), (a, b, c))
 
 /* X-macros: a type, a name or a parameter list is pasted whole */
@@ -66,7 +67,7 @@ static struct {
 	__typeof__(curl_easy_setopt) *curl_easy_setopt;
 	__typeof__(curl_easy_getinfo) *curl_easy_getinfo;
 	__typeof__(curl_multi_setopt) *curl_multi_setopt;
-	XFER_SSL(XFER_FIELD, XFER_VFIELD)
+	XFER_SSL(XFER_FIELD)
 } xfer_fn;
 
 #define XFER_SYM(ret, f, params, args)	{ #f, &xfer_fn.f },
@@ -79,7 +80,7 @@ static const struct dl_sym xfer_curl_syms[] = {
 	XFER_VSYM(curl_multi_setopt, , )
 };
 static const struct dl_sym xfer_ssl_syms[] = {
-	XFER_SSL(XFER_SYM, XFER_VSYM)
+	XFER_SSL(XFER_SYM)
 };
 static struct dl_lib xfer_curl = DL_LIB("libcurl.so.4", xfer_curl_syms);
 /* libcurl's own, already mapped by then: mail.c writes QUIT through it */
@@ -108,7 +109,7 @@ xfer_dl_load(char *err, size_t errlen)
 	ret f params { XFER_NEED(xfer_ssl, f); return xfer_fn.f args; }
 
 XFER_CURL(XFER_CURL_DEF, XFER_CURL_VDEF)
-XFER_SSL(XFER_SSL_DEF, XFER_CURL_VDEF)
+XFER_SSL(XFER_SSL_DEF)
 /* NOLINTEND(bugprone-macro-parentheses) */
 
 /* A function pointer of any type, as libcurl's own va_arg reads one. */
