@@ -13,6 +13,7 @@
 
 #include <libical/ical.h>
 
+#include "base/ical_dl.h"
 #include "base/ics.h"
 #include "base/utf8.h"
 #include "base/util.h"
@@ -271,16 +272,20 @@ ics_format(const struct ics_event *e, char *err, size_t errlen)
 		    "the attendee a cancellation names");
 		return NULL;
 	}
-	cal = icalcomponent_vanew(ICAL_VCALENDAR_COMPONENT,
-	    icalproperty_new_prodid("-//nudged//nudged appointment reminders//EN"),
-	    icalproperty_new_version("2.0"),
-	    icalproperty_new_calscale("GREGORIAN"),
-	    /*
-	     * PUBLISH, not REQUEST: a reminder informs, it does not ask the
-	     * client to accept or decline (and no reply reaches nudged).
-	     */
-	    icalproperty_new_method(e->cancel ? ICAL_METHOD_CANCEL :
-	    ICAL_METHOD_PUBLISH), (void *)0);
+	/* libical is opened here, at the first entry (ical_dl.h) */
+	if (ical_dl_load(err, errlen) != 0)
+		return NULL;
+	cal = icalcomponent_new(ICAL_VCALENDAR_COMPONENT);
+	icalcomponent_add_property(cal, icalproperty_new_prodid(
+	    "-//nudged//nudged appointment reminders//EN"));
+	icalcomponent_add_property(cal, icalproperty_new_version("2.0"));
+	icalcomponent_add_property(cal, icalproperty_new_calscale("GREGORIAN"));
+	/*
+	 * PUBLISH, not REQUEST: a reminder informs, it does not ask the
+	 * client to accept or decline (and no reply reaches nudged).
+	 */
+	icalcomponent_add_property(cal, icalproperty_new_method(e->cancel ?
+	    ICAL_METHOD_CANCEL : ICAL_METHOD_PUBLISH));
 	ev = ics_vevent(e);
 	icalcomponent_add_component(cal, ev);
 	if (!ics_restriction_ok(cal, ev, e->cancel)) {

@@ -362,8 +362,7 @@ main(int argc, char *argv[])
 	if (optind >= argc)
 		return ctl_fail(EX_USAGE, "no command given (see nudgectl "
 		    "--help)");
-	if (xfer_global_init() == -1)
-		return ctl_fail(EX_SOFTWARE, "cannot initialise libcurl");
+	/* libcurl is opened by the first command that needs it (issue 12) */
 	rc = dispatch(&c, argc - optind, argv + optind);
 	xfer_global_cleanup();
 	fflush(stdout);

@@ -365,6 +365,9 @@ daemon_run(struct conf **confp, struct store *st)
 	l.rescan = util_test_timing("rescan", DAEMON_RESCAN);
 	if (getenv("NUDGED_TEST_TIMING") != NULL)
 		log_warn("NUDGED_TEST_TIMING is set: test timings, not for production");
+	if (getenv("NUDGED_TEST_DL_MISSING") != NULL)
+		log_warn("NUDGED_TEST_DL_MISSING is set: libraries made missing, "
+		    "not for production");
 	xfer_set_tick(daemon_watchdog);
 	feed_set_stop(&daemon_stop);
 	if (daemon_signals(&l.blocked, &l.waitmask) != 0) {

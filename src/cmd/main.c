@@ -264,6 +264,7 @@ main(int argc, char **argv)
 	if (o.check) {
 		rc = check_templates(c, stderr) == 0 ? EX_OK : EX_CONFIG;
 		check_examples(c, stderr);
+		check_libraries(c, stderr);
 		if (rc == EX_OK)
 			printf("%s: OK\n", o.path);
 		goto out;

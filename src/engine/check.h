@@ -18,5 +18,11 @@ int	 check_templates(const struct conf *, FILE *out);
  * 1 when it warned.
  */
 int	 check_examples(const struct conf *, FILE *out);
+/*
+ * check_libs.c: one warning line on out for each library the config
+ * needs (libcurl and libssl, libical) that cannot be opened.  1 when it
+ * warned.
+ */
+int	 check_libraries(const struct conf *, FILE *out);
 
 #endif

@@ -243,7 +243,9 @@ feed_fetch(const char *url, const char *ca_file, long timeout_s,
 		return feed_file(url, last_modified, g, err, errlen);
 	if (strncasecmp(url, "file://", 7) == 0)
 		return feed_file(url + 7, last_modified, g, err, errlen);
-	if (xfer_global_init() != 0 || (c = curl_easy_init()) == NULL) {
+	if (xfer_global_init(err, errlen) != 0)
+		return FEED_FAIL;
+	if ((c = curl_easy_init()) == NULL) {
 		snprintf(err, errlen, "cannot start libcurl");
 		return FEED_FAIL;
 	}

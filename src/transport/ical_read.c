@@ -22,6 +22,7 @@
 #include <libical/ical.h>
 
 #include "base/cal_link.h"
+#include "base/ical_dl.h"
 #include "transport/ical_read.h"
 #include "base/tz.h"
 #include "base/util.h"
@@ -681,6 +682,9 @@ ical_read(const char *text, size_t len, const char *zone, const char *video_url,
 		    "with BEGIN:VCALENDAR and end with END:VCALENDAR (cut short?)");
 		return -1;
 	}
+	/* libical is opened here, at the first calendar read (ical_dl.h) */
+	if (ical_dl_load(err, errlen) != 0)
+		return -1;
 	icalerror_set_errors_are_fatal(0);
 	copy = xstrndup(text, len);
 	root = icalparser_parse_string(copy);

@@ -1,6 +1,7 @@
 /*
  * ical_read: an iCalendar text (RFC 5545) -> the appointments it holds, as
- * plain event records over a window.  Pure: no clock, no files, no logging;
+ * plain event records over a window.  Pure: no clock, no files, no logging
+ * (but libical itself is opened at the first call: base/ical_dl.h);
  * parsing and recurrence expansion are libical's (icalparser,
  * icalrecur_iterator), never a parser of our own.
  *

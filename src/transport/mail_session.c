@@ -151,10 +151,8 @@ mail_setup(struct mail_session *s, size_t n, char *err, size_t errlen)
 	size_t want = (size_t)max < n ? (size_t)max : n;
 
 	/* here, on the caller's thread, before any connection thread */
-	if (xfer_global_init() != 0) {
-		snprintf(err, errlen, "cannot initialise libcurl");
+	if (xfer_global_init(err, errlen) != 0)
 		return -1;
-	}
 	if (s->url == NULL)
 		s->url = mail_url(s->conf->email.url, s->conf->email.helo,
 		    s->conf->email.from);

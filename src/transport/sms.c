@@ -167,7 +167,8 @@ sms_easy(struct sms_session *s, struct sms_slot *sl)
 	long t = cf->sms.timeout > 0 ? cf->sms.timeout : 30;
 	CURL *c;
 
-	if (xfer_global_init() != 0 || (c = curl_easy_init()) == NULL)
+	/* libcurl is up: sms_setup made the multi handle first */
+	if ((c = curl_easy_init()) == NULL)
 		return NULL;
 	if (xfer_setup(c, cf->sms.ca_file, t, sl->errbuf, &sl->began) !=
 	    CURLE_OK)
@@ -324,18 +325,25 @@ sms_finish(struct sms_session *s, struct sms_slot *sl, CURLcode rc)
 	sms_guard_err(s->conf, r);
 }
 
-static int
-sms_setup(struct sms_session *s, size_t n)
+/*
+ * The multi handle and min(sms.concurrency, n) slots.  XFER_OK;
+ * XFER_CHANNEL when libcurl cannot be loaded (no SMS can go: the
+ * messages stay pending); XFER_TEMPFAIL when a handle cannot be made.
+ */
+static enum xfer_result
+sms_setup(struct sms_session *s, size_t n, char *err, size_t errlen)
 {
 	size_t i, want = (size_t)(s->conf->sms.concurrency > 0 ?
 	    s->conf->sms.concurrency : 1);
 
+	snprintf(err, errlen, "cannot initialise libcurl");
 	if (want > n)
 		want = n;
 	if (s->multi == NULL) {
-		if (xfer_global_init() != 0 ||
-		    (s->multi = curl_multi_init()) == NULL)
-			return -1;
+		if (xfer_global_init(err, errlen) != 0)
+			return XFER_CHANNEL;
+		if ((s->multi = curl_multi_init()) == NULL)
+			return XFER_TEMPFAIL;
 		curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS,
 		    (long)(s->conf->sms.concurrency > 0 ?
 		    s->conf->sms.concurrency : 1));
@@ -347,10 +355,10 @@ sms_setup(struct sms_session *s, size_t n)
 		for (i = s->nslots; i < want; i++) {
 			s->nslots = i + 1;
 			if ((s->slots[i].c = sms_easy(s, &s->slots[i])) == NULL)
-				return -1;
+				return XFER_TEMPFAIL;
 		}
 	}
-	return 0;
+	return XFER_OK;
 }
 
 static void
@@ -466,18 +474,21 @@ sms_send_batch(struct sms_session *s, struct sms_req *reqs, size_t n,
     const struct xfer_hooks *h)
 {
 	size_t i, next = 0, active = 0;
+	enum xfer_result res = XFER_CHANNEL;
+	char why[sizeof(reqs->err)] =
+	    "sms.provider is not twilio, vonage or generic";
 	int running;
 
 	for (i = 0; i < n; i++)
 		sms_reset_out(&reqs[i]);
 	if (n == 0)
 		return;
-	if (!s->prov_ok || sms_setup(s, n) == -1) {
+	if (s->prov_ok)
+		res = sms_setup(s, n, why, sizeof(why));
+	if (res != XFER_OK) {
 		for (i = 0; i < n; i++) {
-			reqs[i].res = s->prov_ok ? XFER_TEMPFAIL : XFER_CHANNEL;
-			snprintf(reqs[i].err, sizeof(reqs[i].err), "%s",
-			    s->prov_ok ? "cannot initialise libcurl" :
-			    "sms.provider is not twilio, vonage or generic");
+			reqs[i].res = res;
+			snprintf(reqs[i].err, sizeof(reqs[i].err), "%s", why);
 			sms_done(h, i);
 		}
 		return;

@@ -6,11 +6,13 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <time.h>
 
 #include <curl/curl.h>
 
 #include "transport/xfer.h"
+#include "transport/xfer_dl.h"
 
 /*
  * The thread the daemon runs on: only it feeds the watchdog (mail's
@@ -21,21 +23,25 @@
 static pthread_t xfer_main;
 static int xfer_main_set;
 /*
- * Issue 12: libcurl (and OpenSSL under it) is initialised at the first
- * transfer, not at start: an idle service that has nothing due does not
- * carry OpenSSL's tables.
+ * Issue 12: libcurl (and OpenSSL under it) is opened and initialised at
+ * the first transfer, not at start: an idle service that has nothing due
+ * maps neither (transport/xfer_dl.c).
  */
 static int xfer_ready;
 
 int
-xfer_global_init(void)
+xfer_global_init(char *err, size_t errlen)
 {
 	if (xfer_ready)
 		return 0;
 	xfer_main = pthread_self();
 	xfer_main_set = 1;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	if (xfer_dl_load(err, errlen) != 0)
 		return -1;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		snprintf(err, errlen, "cannot initialise libcurl");
+		return -1;
+	}
 	xfer_ready = 1;
 	return 0;
 }

@@ -23,10 +23,13 @@ enum xfer_result {
 const char *xfer_result_name(enum xfer_result);	/* "ok", "tempfail", ... */
 
 /*
- * libcurl's process-wide set-up (0 or -1), done by the transports before
- * their first handle (a no-op after that), and its end at exit.
+ * libcurl's process-wide set-up, done by the transports before their
+ * first handle, on the caller's thread before any thread of their own (a
+ * no-op after that): opens libcurl and libssl (xfer_dl.h) and initialises
+ * them.  0, or -1 with err ("cannot load libcurl.so.4: ...").  The end at
+ * exit: xfer_global_cleanup.
  */
-int	 xfer_global_init(void);
+int	 xfer_global_init(char *err, size_t errlen);
 void	 xfer_global_cleanup(void);
 
 /* Called (at most about once a second) while a transfer is under way. */

@@ -1,0 +1,131 @@
+"""libcurl, libssl and libical are opened when first needed (issue 12).
+
+An idle service (nothing due) carried ~11 MiB of their pages when they
+were linked; now it maps none of them until something is sent, and then
+the same process sends.  A library that cannot be opened is an error at
+the edge that needs it: the messages stay pending (exit 75 for --once),
+the log names the library, nothing is lost, and the next run delivers.
+NUDGED_TEST_DL_MISSING (nudged(8), ENVIRONMENT) makes a library "missing".
+"""
+
+import datetime as dt
+import re
+import subprocess
+
+import pytest
+
+from conftest import NUDGECTL, NUDGED, fmt_utc, mails_to, shift
+from test_service import (TWO_H, notify, services, status_counts,  # noqa: F401
+                          wait_until, whole_second_after)
+from test_sms import DUE as SMS_DUE, configure, sms_couple, twilio  # noqa: F401
+
+LAZY = re.compile(r"/lib(curl|ical|ssl)\.so")
+T = "2026-12-03T14:00:00Z"
+DUE_48H = shift(T, hours=-48)
+SAM, ALEX = "sam@example.org", "alex@example.org"
+EX_TEMPFAIL = 75
+
+
+def lazy_maps(pid):
+    """The libcurl/libical/libssl files mapped into pid."""
+    with open(f"/proc/{pid}/maps") as f:
+        return sorted({line.split()[-1] for line in f if LAZY.search(line)})
+
+
+@pytest.mark.parametrize("binary", [NUDGED, NUDGECTL])
+def test_not_linked(binary):
+    """No DT_NEEDED for them: the dynamic loader does not map them at start."""
+    out = subprocess.run(["readelf", "-d", binary], capture_output=True,
+                         text=True, check=True).stdout
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out)
+    assert needed, out
+    assert [n for n in needed if LAZY.search("/" + n) or "crypto" in n] == []
+
+
+def test_idle_service_maps_none_until_something_is_due(practice, smtp,
+                                                       services, notify):
+    practice.write_conf(reminders=TWO_H, late_limit="1h")
+    practice.init()
+    # something planned, nothing due: the pass reads it and sends nothing
+    later = fmt_utc(dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=3))
+    _, _, case, _ = practice.couple(later)
+    svc = services(practice, notify)
+    svc.ready()
+    notify.wait("STATUS=", 5)          # the first pass is over: idle
+    assert lazy_maps(svc.pid) == [], svc.log
+    # due in a moment: the same process opens them and sends
+    practice.book(case, fmt_utc(whole_second_after(2 * 3600 + 1)))
+    smtp.wait_for(2, timeout=15)
+    wait_until(lambda: status_counts(practice).get("sent") == 2, 10,
+               "both reminders recorded as sent")
+    maps = lazy_maps(svc.pid)
+    assert any("libcurl" in m for m in maps), maps
+    # the reminder carries its calendar entry: libical was opened too
+    assert any("libical" in m for m in maps), maps
+    [msg] = mails_to(smtp, SAM)
+    assert any(p.get_content_type() == "text/calendar" for p in msg.walk())
+    rc, _ = svc.stop()
+    assert rc == 0, svc.log
+
+
+def test_email_without_libcurl_stays_pending(ready, smtp):
+    sam, alex, _, _ = ready.couple(T)
+    r = ready.once(DUE_48H, env={"NUDGED_TEST_DL_MISSING": "libcurl.so.4"})
+    assert r.returncode == EX_TEMPFAIL, (r.returncode, r.stderr)
+    assert "cannot load libcurl.so.4" in r.stderr, r.stderr
+    assert smtp.messages == []
+    rows = ready.messages("purpose = 'reminder'")
+    assert [m["status"] for m in rows] == ["pending", "pending"]
+    # the library is back: the next pass delivers both, once
+    r = ready.once(shift(DUE_48H, minutes=10))
+    assert r.returncode == 0, r.stderr
+    assert len(mails_to(smtp, SAM)) == 1 and len(mails_to(smtp, ALEX)) == 1
+    assert status_counts(ready) == {"sent": 2}
+
+
+def test_sms_without_libcurl_stays_pending(practice, smtp, twilio):
+    configure(practice, twilio)
+    sms_couple(practice)
+    r = practice.once(SMS_DUE, env={"NUDGED_TEST_DL_MISSING": "libcurl.so.4"})
+    assert r.returncode == EX_TEMPFAIL, (r.returncode, r.stderr)
+    assert "cannot load libcurl.so.4" in r.stderr, r.stderr
+    assert twilio.requests == []
+    rows = practice.messages("channel = 'sms' AND purpose = 'reminder'")
+    assert [m["status"] for m in rows] == ["pending", "pending"]
+    r = practice.once(shift(SMS_DUE, minutes=10))
+    assert r.returncode == 0, r.stderr
+    assert len(twilio.requests) == 2
+
+
+def test_email_without_libical_goes_without_its_calendar_entry(ready, smtp):
+    """libical only writes the attachment: the reminder goes on time, as
+    when an entry cannot be written, and the log says why it is missing."""
+    ready.couple(T)
+    r = ready.once(DUE_48H, env={"NUDGED_TEST_DL_MISSING": "libical.so.3"})
+    assert r.returncode == 0, r.stderr
+    assert "cannot load libical.so.3" in r.stderr, r.stderr
+    [msg] = mails_to(smtp, SAM)
+    assert not any(p.get_content_type() == "text/calendar" for p in msg.walk())
+    assert status_counts(ready) == {"sent": 2}
+
+
+def test_calendar_import_without_libical_is_an_error(ready, tmp_path):
+    ics = tmp_path / "diary.ics"
+    ics.write_text("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n"
+                   "END:VCALENDAR\r\n")
+    r = ready.ctl("import", str(ics),
+                  env={"NUDGED_TEST_DL_MISSING": "libical.so.3"})
+    assert r.returncode != 0
+    assert "cannot load libical.so.3" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("lib", ["libcurl.so.4", "libical.so.3"])
+def test_check_config_warns_of_a_missing_library(practice, smtp, lib):
+    """Found at installation, not at the first reminder: a warning (the
+    file itself is fine, so still exit 0)."""
+    practice.write_conf()
+    r = practice.run("--check-config")
+    assert r.returncode == 0 and "cannot load" not in r.stderr, r.stderr
+    r = practice.run("--check-config", env={"NUDGED_TEST_DL_MISSING": lib})
+    assert r.returncode == 0, r.stderr
+    assert f"warning: cannot load {lib}:" in r.stderr, r.stderr
