@@ -207,15 +207,22 @@ dl_record_refused(struct dl *d, struct dl_item *x, const char *why,
     const char *scrub, char *err, size_t errlen)
 {
 	char when[TZ_UTC_LEN];
+	enum chan ch = x->m.channel;
+	int first = d->paused[ch] == 0;
 
 	d->stats->retry++;
-	/* A batch refused as a whole is one refusal, one pause. */
-	if (d->paused[x->m.channel] == 0 &&
-	    dl_pause(d, x->m.channel, why, err, errlen) != 0)
+	/*
+	 * A batch refused as a whole is one refusal, one pause, one line:
+	 * the rest of it (a missing libcurl refuses every message) repeats
+	 * the same words, which each row's last_error keeps anyway.
+	 */
+	if (first && dl_pause(d, ch, why, err, errlen) != 0)
 		return -1;
-	tz_format_utc(d->paused[x->m.channel], when);
-	log_err("channel=%s refused: %s; its messages stay pending, next "
-	    "try %s", chan_name(x->m.channel), scrub, when);
+	tz_format_utc(d->paused[ch], when);
+	if (first || d->paused_why[ch] == NULL ||
+	    strcmp(d->paused_why[ch], why) != 0)
+		log_err("channel=%s refused: %s; its messages stay pending, "
+		    "next try %s", chan_name(ch), scrub, when);
 	return store_mark_retry(d->st, x->m.id, d->paused[x->m.channel], why,
 	    err, errlen);
 }

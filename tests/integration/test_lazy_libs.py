@@ -83,12 +83,25 @@ def test_email_without_libcurl_stays_pending(ready, smtp):
     assert status_counts(ready) == {"sent": 2}
 
 
+def test_missing_libcurl_is_logged_once(ready, smtp):
+    """Both reminders of the batch are refused for the one reason: one
+    refusal, one pause, one error line (not one per message)."""
+    ready.couple(T)
+    r = ready.once(DUE_48H, env={"NUDGED_TEST_DL_MISSING": "libcurl.so.4"})
+    assert r.returncode == EX_TEMPFAIL, (r.returncode, r.stderr)
+    assert r.stderr.count("cannot load libcurl.so.4") == 1, r.stderr
+    assert [m["status"] for m in ready.messages("purpose = 'reminder'")] == \
+        ["pending", "pending"]
+
+
 def test_sms_without_libcurl_stays_pending(practice, smtp, twilio):
     configure(practice, twilio)
     sms_couple(practice)
     r = practice.once(SMS_DUE, env={"NUDGED_TEST_DL_MISSING": "libcurl.so.4"})
     assert r.returncode == EX_TEMPFAIL, (r.returncode, r.stderr)
     assert "cannot load libcurl.so.4" in r.stderr, r.stderr
+    # one line for the batch (the digest's own failure is another line)
+    assert r.stderr.count("channel=sms refused") == 1, r.stderr
     assert twilio.requests == []
     rows = practice.messages("channel = 'sms' AND purpose = 'reminder'")
     assert [m["status"] for m in rows] == ["pending", "pending"]
