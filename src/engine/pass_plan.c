@@ -348,15 +348,16 @@ pass_plan_test_hook(size_t chunk, void (*between)(void *), void *arg)
 }
 
 /*
- * After a transaction held the lock for ms: leave it free for a while,
- * as long again (at least PASS_PLAN_GAP_MS).  SQLite queues nobody: a
- * booking tool waiting for the lock tries again after growing sleeps (its
- * busy handler), and would miss a gap of microseconds between two of
- * ours.  The pass takes about twice as long; the writers wait at most
- * about one transaction.
+ * After a transaction held the lock for ms: once the lock was held for
+ * PASS_PLAN_GAP_MS or more since the last gap (*held), leave it free for
+ * about as long.  SQLite queues nobody: a booking tool waiting for the
+ * lock tries again after growing sleeps (its busy handler), and would
+ * miss a gap of microseconds between two of ours.  A whole pass takes
+ * about twice as long; a writer waits about one transaction.  A pass of
+ * a few short transactions (the usual one) does not sleep at all.
  */
 static void
-pass_plan_gap(double ms, int dry)
+pass_plan_gap(double *held, double ms, int dry)
 {
 	static unsigned long seed;
 	struct timespec nap;
@@ -364,6 +365,8 @@ pass_plan_gap(double ms, int dry)
 	/* A dry run holds the lock throughout (its outer transaction). */
 	if (dry || pass_plan_test_chunk != 0)
 		return;		/* the tests' hook stands in for the others */
+	if ((*held += ms) < PASS_PLAN_GAP_MS)
+		return;
 	/*
 	 * Between half and one and a half times as long, at random: a gap
 	 * of a fixed period can fall between a waiting tool's tries every
@@ -374,7 +377,8 @@ pass_plan_gap(double ms, int dry)
 		seed = (unsigned long)nap.tv_nsec | 1;
 	}
 	seed = (seed * 1103515245UL + 12345UL) & 0x7fffffffUL;
-	ms *= 0.5 + (double)(seed >> 8) / (double)(0x7fffffffUL >> 8);
+	ms = *held * (0.5 + (double)(seed >> 8) / (double)(0x7fffffffUL >> 8));
+	*held = 0;
 	if (ms < PASS_PLAN_GAP_MS)
 		ms = PASS_PLAN_GAP_MS;
 	nap.tv_sec = (time_t)(ms / 1e3);
@@ -424,8 +428,8 @@ pass_plan_finish(struct store *st, time_t now, unsigned long fp, char *err,
 static int
 pass_plan_chunks(const struct conf *c, struct store *st, time_t now,
     long horizon, int dry, unsigned long fp, const long long *ids, size_t n,
-    volatile sig_atomic_t *stop, struct pass_plan_stats *stats, int *done,
-    char *err, size_t errlen)
+    volatile sig_atomic_t *stop, double *held, struct pass_plan_stats *stats,
+    int *done, char *err, size_t errlen)
 {
 	size_t at = 0, per = pass_plan_test_chunk ? pass_plan_test_chunk :
 	    PASS_PLAN_TXN;
@@ -468,7 +472,7 @@ pass_plan_chunks(const struct conf *c, struct store *st, time_t now,
 		at += k;
 		if (last)
 			break;
-		pass_plan_gap(ms, dry);
+		pass_plan_gap(held, ms, dry);
 		if (pass_plan_test_between != NULL)
 			pass_plan_test_between(pass_plan_test_arg);
 		/* A stop between chunks: the next pass does all of it again. */
@@ -515,7 +519,8 @@ pass_plan_start(const struct conf *c, struct store *st, time_t now,
  */
 static int
 pass_plan_consent(struct store *st, time_t now, int dry,
-    volatile sig_atomic_t *stop, int *stopped, char *err, size_t errlen)
+    volatile sig_atomic_t *stop, double *held, int *stopped, char *err,
+    size_t errlen)
 {
 	long long from = INT64_MIN;
 	struct timespec t0;
@@ -539,7 +544,7 @@ pass_plan_consent(struct store *st, time_t now, int dry,
 		}
 		if (store_commit(st, err, errlen) != 0)
 			return -1;
-		pass_plan_gap(pass_plan_ms(&t0), dry);
+		pass_plan_gap(held, pass_plan_ms(&t0), dry);
 	} while (from != INT64_MIN);
 	return 0;
 }
@@ -556,8 +561,8 @@ pass_plan_run(const struct conf *c, struct store *st, time_t now, long horizon,
 	long long *ids = NULL;
 	size_t n = 0;
 	int rc = -1, done = 0, consent = 0, stopped = 0;
-	struct timespec t0;
-	double ms;
+	struct timespec t0, t1;
+	double ms, held = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* Lost to a power cut, it leaves the last pass's state, consistent. */
@@ -565,6 +570,7 @@ pass_plan_run(const struct conf *c, struct store *st, time_t now, long horizon,
 		free(r);
 		return stop != NULL && *stop ? 0 : -1;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (pass_plan_start(c, st, now, horizon, whole, fp, &sp, r, &ids, &n,
 	    &consent, err, errlen) != 0) {
 		store_rollback(st);
@@ -572,14 +578,14 @@ pass_plan_run(const struct conf *c, struct store *st, time_t now, long horizon,
 	}
 	if (store_commit(st, err, errlen) != 0)
 		goto out;
-	ms = pass_plan_ms(&t0);
-	pass_plan_gap(ms, dry);
-	if (consent && pass_plan_consent(st, now, dry, stop, &stopped, err,
-	    errlen) != 0)
+	ms = pass_plan_ms(&t1);
+	pass_plan_gap(&held, ms, dry);
+	if (consent && pass_plan_consent(st, now, dry, stop, &held, &stopped,
+	    err, errlen) != 0)
 		goto out;
 	if (!stopped)
 		rc = pass_plan_chunks(c, st, now, horizon, dry, fp, ids, n,
-		    stop, stats, &done, err, errlen);
+		    stop, &held, stats, &done, err, errlen);
 	else
 		rc = 0;
 	if (rc == 0 && done)
