@@ -714,6 +714,87 @@ test_killed_pass_is_done_again(void **state)
 	store_close(st);
 }
 
+/*
+ * A couple (one partner without consent), two reminder rules, bookings
+ * made late (both reminders overdue: only the closer goes), a cancelled
+ * one, homework bounded by the next session: what a pass plans two
+ * appointments per transaction is what it plans in one.
+ */
+static void
+couple_diary(struct store *st)
+{
+	fx_sql(st, "INSERT INTO clients (id, name, email, email_consent) VALUES"
+	    " (1, 'Sam Taylor', 'sam@example.org', 1),"
+	    " (2, 'Alex Taylor', 'alex@example.org', 0)");
+	fx_sql(st, "INSERT INTO cases (id, label) VALUES (1, 'Sam & Alex')");
+	fx_sql(st, "INSERT INTO case_members (case_id, client_id) VALUES (1, 1),"
+	    " (1, 2)");
+	for (long long i = 1; i <= 4; i++)	/* late: 48h and 24h overdue */
+		book(st, i, NOW + 20 * HOUR + i * HOUR);
+	for (long long i = 5; i <= 9; i++)
+		book(st, i, NOW + (i - 3) * DAY);
+	fx_sql(st, "UPDATE appointments SET status = 'cancelled' WHERE id = 7");
+	fx_sql(st, "INSERT INTO homework (id, case_id, title, prompt, starts_on,"
+	    " every_days) VALUES (1, 1, 'T', 'P', '2026-06-01', 1)");
+}
+
+static void
+plan_dump(size_t chunk, char *buf, size_t len)
+{
+	struct store *st;
+
+	fx_db_new();
+	st = fx_open();
+	couple_diary(st);
+	pass_plan_test_hook(chunk, NULL, NULL);
+	pass(st, NOW);
+	pass_plan_test_hook(2, NULL, NULL);
+	fx_sql_text(st, "SELECT count(*) || ':' || group_concat(purpose || '|' ||"
+	    " coalesce(appointment_id, '') || '|' || coalesce(homework_id, '') ||"
+	    " '|' || client_id || '|' || channel || '|' || due_at || '|' || status"
+	    " || '|' || coalesce(rule, '') || '|' || coalesce(occurrence, ''), ';')"
+	    " FROM (SELECT * FROM messages ORDER BY appointment_id, homework_id,"
+	    " occurrence, rule, client_id)", buf, len);
+	store_close(st);
+	fx_db_remove(fx_db());
+}
+
+static void
+test_chunks_plan_what_one_transaction_plans(void **state)
+{
+	static char one[16384], two[16384];
+	struct conf_diag e = { 0 };
+	struct conf *keep = cf, *q = NULL;
+	char *path;
+
+	(void)state;
+	path = fx_file("late.conf",
+	    "practice = { name = \"P\"; practitioner = \"Q\";"
+	    " email = \"q@example.org\"; };\n"
+	    "email = { enabled = true; url = \"smtp://127.0.0.1:9\"; tls = \"none\";"
+	    " from = \"P <p@example.org>\"; };\n"
+	    "reminders = ( { before = \"48h\"; channel = \"email\"; },"
+	    " { before = \"24h\"; channel = \"email\"; } );\n"
+	    "homework = { at = \"19:00\"; channels = [\"email\"]; };\n", 0600);
+	assert_int_equal(conf_load(path, &q, &e, NULL), 0);
+	conf_diag_free(&e);
+	free(path);
+	cf = q;
+	plan_dump(100000, one, sizeof(one));
+	plan_dump(2, two, sizeof(two));
+	cf = keep;
+	conf_free(q);
+	assert_string_equal(two, one);
+	/* and it is the plan the rules call for: the closer overdue one goes */
+	assert_non_null(strstr(one, "reminder|1||1|email|2026-06-01T09:00:00Z|"
+	    "pending|b86400|"));
+	assert_non_null(strstr(one, "reminder|1||1|email|2026-05-31T09:00:00Z|"
+	    "skipped|b172800|"));
+	assert_null(strstr(one, "|2|email|"));		/* Alex: no consent */
+	assert_null(strstr(one, "reminder|7|"));	/* cancelled */
+	assert_non_null(strstr(one, "homework||1|1|email|"));
+}
+
 int
 main(void)
 {
@@ -736,6 +817,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stopped_pass_keeps_the_change_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stopped_whole_pass_stays_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_pass_is_done_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chunks_plan_what_one_transaction_plans, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
