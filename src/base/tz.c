@@ -320,6 +320,16 @@ tz_parse_any(const char *s, time_t *out)
 	return 0;
 }
 
+/* v (0 <= v < 10^n) as n decimal digits, zero-padded. */
+static void
+tz_put_digits(char *p, long v, int n)
+{
+	while (n-- > 0) {
+		p[n] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
 void
 tz_format_utc(time_t t, char buf[TZ_UTC_LEN])
 {
@@ -339,9 +349,23 @@ tz_format_utc(time_t t, char buf[TZ_UTC_LEN])
 		y = 0;
 	else if (y > TZ_YEAR_MAX)
 		y = TZ_YEAR_MAX;
-	snprintf(buf, TZ_UTC_LEN, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y,
-	    m, d, (int)(secs / 3600), (int)(secs / 60 % 60),
-	    (int)(secs % 60));
+	/*
+	 * By hand, not snprintf: every planned row formats several of these
+	 * (issue 12: the pass's per-row cost).  All fields fixed width.
+	 */
+	tz_put_digits(buf, (long)y, 4);
+	buf[4] = '-';
+	tz_put_digits(buf + 5, m, 2);
+	buf[7] = '-';
+	tz_put_digits(buf + 8, d, 2);
+	buf[10] = 'T';
+	tz_put_digits(buf + 11, (long)(secs / 3600), 2);
+	buf[13] = ':';
+	tz_put_digits(buf + 14, (long)(secs / 60 % 60), 2);
+	buf[16] = ':';
+	tz_put_digits(buf + 17, (long)(secs % 60), 2);
+	buf[19] = 'Z';
+	buf[20] = '\0';
 }
 
 void

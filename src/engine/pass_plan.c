@@ -30,10 +30,34 @@
  * since, so planning it again would add nothing.  The re-check at send
  * time stays the last word either way.
  *
- * Memory is bounded by PASS_PLAN_CHUNK appointments at a time, all in the
- * one transaction (the homework goes with the last chunk), not by the
- * window.
+ * Transactions (issue 12, item 3: the first pass over an imported diary
+ * wrote ~90,000 rows holding the write lock for a second while booking
+ * tools and nudgectl waited):
+ *
+ *   first    decide the scope; a whole pass forgets plan.pass; take the
+ *            change log (plan_dirty -> plan_taken) and save the window
+ *            the triggers log in (plan.from/plan.upto), so that what
+ *            others change from now on is logged for the next pass; the
+ *            ids to read.
+ *   consent  when needed, PASS_PLAN_CLIENTS clients per transaction.
+ *   chunks   PASS_PLAN_TXN appointments per transaction: read them
+ *            afresh, plan, write; the homework, plan.pass and emptying
+ *            plan_taken go with the last.
+ *
+ * Between two, the lock is left free about as long as it was held
+ * (pass_plan_gap), so a waiting writer gets in.  Until the last commits,
+ * the saved state is the one before the pass (plus the taken log), from
+ * which the next pass does all of it again: after a crash, a SIGTERM
+ * between chunks, or a lost relaxed commit.  Planning twice adds nothing
+ * (the messages' dedupe keys).  A change another program makes between
+ * two chunks is read by a later chunk, or by the next pass from the log.
+ * Every appointment is planned whole in one chunk, so the overdue rules
+ * (only the closest overdue reminder goes) see all its rows.  All but
+ * the last transaction commit without waiting for the disk
+ * (store_begin_relaxed): a power cut can only undo a tail of them.
+ * Memory is bounded by PASS_PLAN_TXN appointments, not by the window.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +70,9 @@
 #include "policy/plan.h"
 #include "store/store_privacy.h"
 
-#define PASS_PLAN_CHUNK		2048
+#define PASS_PLAN_TXN		32		/* appointments per transaction */
+#define PASS_PLAN_CLIENTS	512		/* clients per consent batch */
+#define PASS_PLAN_GAP_MS	2.0		/* the lock left free, at least */
 #define PASS_PLAN_VERSION	1		/* bump when what a pass plans changes */
 #define PASS_PLAN_MAXDUR	86400L		/* duration_min is at most 1440 */
 #define PASS_PLAN_KEY		"plan.pass"
@@ -308,35 +334,218 @@ pass_plan_write(struct store *st, time_t now, int dry,
 	return 0;
 }
 
+/* Tests only (pass_plan_test_hook): the chunk size and a call between chunks. */
+static size_t pass_plan_test_chunk;
+static void (*pass_plan_test_between)(void *);
+static void *pass_plan_test_arg;
+
+void
+pass_plan_test_hook(size_t chunk, void (*between)(void *), void *arg)
+{
+	pass_plan_test_chunk = chunk;
+	pass_plan_test_between = between;
+	pass_plan_test_arg = arg;
+}
+
 /*
- * Plan the chosen appointments PASS_PLAN_CHUNK at a time; the homework
- * goes with the last chunk (it needs its cases' sessions, which that
- * snapshot reads).  0 or -1.
+ * After a transaction held the lock for ms: once the lock was held for
+ * PASS_PLAN_GAP_MS or more since the last gap (*held), leave it free for
+ * about as long.  SQLite queues nobody: a booking tool waiting for the
+ * lock tries again after growing sleeps (its busy handler), and would
+ * miss a gap of microseconds between two of ours.  A whole pass takes
+ * about twice as long; a writer waits about one transaction.  A pass of
+ * a few short transactions (the usual one) does not sleep at all.
+ */
+static void
+pass_plan_gap(double *held, double ms, int dry)
+{
+	static unsigned long seed;
+	struct timespec nap;
+
+	/* A dry run holds the lock throughout (its outer transaction). */
+	if (dry || pass_plan_test_chunk != 0)
+		return;		/* the tests' hook stands in for the others */
+	if ((*held += ms) < PASS_PLAN_GAP_MS)
+		return;
+	/*
+	 * Between half and one and a half times as long, at random: a gap
+	 * of a fixed period can fall between a waiting tool's tries every
+	 * time (its sleeps grow to 25, 50, 100 ms).
+	 */
+	if (seed == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &nap);
+		seed = (unsigned long)nap.tv_nsec | 1;
+	}
+	seed = (seed * 1103515245UL + 12345UL) & 0x7fffffffUL;
+	ms = *held * (0.5 + (double)(seed >> 8) / (double)(0x7fffffffUL >> 8));
+	*held = 0;
+	if (ms < PASS_PLAN_GAP_MS)
+		ms = PASS_PLAN_GAP_MS;
+	nap.tv_sec = (time_t)(ms / 1e3);
+	nap.tv_nsec = (long)((ms - (double)nap.tv_sec * 1e3) * 1e6);
+	nanosleep(&nap, NULL);
+}
+
+static double
+pass_plan_ms(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
+	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/*
+ * The pass's last transaction: remember it (plan.pass) and forget the
+ * change log it took.  Before this, the state left is the one from which
+ * the next pass redoes the whole of this one.  0 or -1.
+ */
+static int
+pass_plan_finish(struct store *st, time_t now, unsigned long fp, char *err,
+    size_t errlen)
+{
+	char v[64], stamp[TZ_UTC_LEN];
+
+	tz_format_utc(now, stamp);
+	snprintf(v, sizeof(v), "%s %08lx", stamp, fp);
+	if (store_state_set(st, PASS_PLAN_KEY, v, err, errlen) != 0)
+		return -1;
+	return store_dirty_done(st, err, errlen);
+}
+
+/*
+ * Plan the chosen appointments PASS_PLAN_TXN at a time, each chunk in its
+ * own transaction, so that nudgectl and booking tools get the lock in
+ * between; the homework goes with the last chunk (it needs its cases'
+ * sessions, which that snapshot reads), and so does pass_plan_finish.
+ * Each chunk reads its appointments afresh: a change another program made
+ * before it is planned as it is; one made after it is in the change log
+ * for the next pass.  Planning twice adds nothing (the dedupe keys), so a
+ * pass stopped between chunks (*stop, a crash) is simply done again.
+ * 0 (with *done 1 when the pass completed) or -1.
  */
 static int
 pass_plan_chunks(const struct conf *c, struct store *st, time_t now,
-    long horizon, int dry, const long long *ids, size_t n,
-    struct pass_plan_stats *stats, char *err, size_t errlen)
+    long horizon, int dry, unsigned long fp, const long long *ids, size_t n,
+    volatile sig_atomic_t *stop, double *held, struct pass_plan_stats *stats,
+    int *done, char *err, size_t errlen)
 {
-	size_t at = 0;
+	size_t at = 0, per = pass_plan_test_chunk ? pass_plan_test_chunk :
+	    PASS_PLAN_TXN;
+	double longest = 0;
+	int chunks = 0;
 
+	*done = 0;
 	do {
-		size_t k = n - at > PASS_PLAN_CHUNK ? PASS_PLAN_CHUNK : n - at;
+		size_t k = n - at > per ? per : n - at;
+		int last = at + k == n, w;
 		struct snapshot snap;
+		struct timespec t0;
 		struct plan p;
-		int w;
+		double ms;
 
-		if (store_snapshot_ids(st, ids + at, k, at + k == n, &snap, err,
-		    errlen) != 0)
+		/* Lost to a power cut, a chunk is planned again (no plan.pass). */
+		if ((last ? store_begin_or_stop(st, stop, err, errlen) :
+		    store_begin_relaxed(st, stop, err, errlen)) != 0)
+			return stop != NULL && *stop ? 0 : -1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (store_snapshot_ids(st, ids + at, k, last, &snap, err,
+		    errlen) != 0) {
+			store_rollback(st);
 			return -1;
+		}
 		plan_run(c, &snap, now, horizon, &p);
 		w = pass_plan_write(st, now, dry, &snap, &p, stats, err, errlen);
 		plan_free(&p);
 		snapshot_free(&snap);
-		if (w != 0)
+		if (w != 0 || (last && pass_plan_finish(st, now, fp, err,
+		    errlen) != 0)) {
+			store_rollback(st);
 			return -1;
+		}
+		if (store_commit(st, err, errlen) != 0)
+			return -1;
+		if ((ms = pass_plan_ms(&t0)) > longest)
+			longest = ms;
+		chunks++;
 		at += k;
+		if (last)
+			break;
+		pass_plan_gap(held, ms, dry);
+		if (pass_plan_test_between != NULL)
+			pass_plan_test_between(pass_plan_test_arg);
+		/* A stop between chunks: the next pass does all of it again. */
+		if (stop != NULL && *stop)
+			return 0;
 	} while (at < n);
+	*done = 1;
+	log_debug("plan: %d transactions, the longest %.1f ms", chunks, longest);
+	return 0;
+}
+
+/*
+ * The pass's first transaction: what it reads (into sp, r, *ids), the
+ * change log taken; *consent: whether to compare consent (issue 14: it
+ * reads every client, so only when a client was added or changed, or on
+ * a whole pass).  A whole pass first forgets the last one (plan.pass):
+ * stopped half-way, it is followed by another whole one, not by bands
+ * that would miss what it did not reach.  0 or -1.
+ */
+static int
+pass_plan_start(const struct conf *c, struct store *st, time_t now,
+    long horizon, int whole, unsigned long fp, struct store_pass *sp,
+    time_t (*r)[2], long long **ids, size_t *n, int *consent, char *err,
+    size_t errlen)
+{
+	if (pass_plan_scope(c, st, now, horizon, whole, fp, sp, r, err,
+	    errlen) != 0 ||
+	    (sp->whole && store_state_set(st, PASS_PLAN_KEY, NULL, err,
+	    errlen) != 0) ||
+	    store_dirty_take(st, sp, err, errlen) != 0)
+		return -1;
+	if ((*consent = sp->whole ? 1 : store_dirty_any(st, "c", err,
+	    errlen)) < 0)
+		return -1;
+	return store_pass_ids(st, sp, ids, n, err, errlen);
+}
+
+/*
+ * Consent changed by a booking tool since the last look (issue 14), a
+ * batch of clients per transaction: the first look at an imported diary
+ * logs every client.  Stopped half-way, the next pass compares again (the
+ * change log keeps what this pass took).  0 (*stopped set when stopped)
+ * or -1.
+ */
+static int
+pass_plan_consent(struct store *st, time_t now, int dry,
+    volatile sig_atomic_t *stop, double *held, int *stopped, char *err,
+    size_t errlen)
+{
+	long long from = INT64_MIN;
+	struct timespec t0;
+
+	*stopped = 0;
+	do {
+		if (stop != NULL && *stop) {
+			*stopped = 1;
+			return 0;
+		}
+		if (store_begin_relaxed(st, stop, err, errlen) != 0) {
+			*stopped = stop != NULL && *stop;
+			return *stopped ? 0 : -1;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (store_consent_sync_some(st, now, STORE_HOW_OUTSIDE,
+		    STORE_HOW_FIRST, &from, PASS_PLAN_CLIENTS, err,
+		    errlen) != 0) {
+			store_rollback(st);
+			return -1;
+		}
+		if (store_commit(st, err, errlen) != 0)
+			return -1;
+		pass_plan_gap(held, pass_plan_ms(&t0), dry);
+	} while (from != INT64_MIN);
 	return 0;
 }
 
@@ -348,50 +557,45 @@ pass_plan_run(const struct conf *c, struct store *st, time_t now, long horizon,
 	unsigned long fp = pass_plan_fingerprint(c, horizon);
 	time_t (*r)[2] = xcalloc(c->nrules * (PASS_PLAN_QDAYS + 1) + 1,
 	    sizeof(*r));
-	char v[64], stamp[TZ_UTC_LEN];
 	struct store_pass sp;
 	long long *ids = NULL;
 	size_t n = 0;
-	int rc = -1, dirty = 0;
+	int rc = -1, done = 0, consent = 0, stopped = 0;
 	struct timespec t0, t1;
+	double ms, held = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (store_begin_or_stop(st, stop, err, errlen) != 0) {
+	/* Lost to a power cut, it leaves the last pass's state, consistent. */
+	if (store_begin_relaxed(st, stop, err, errlen) != 0) {
 		free(r);
 		return stop != NULL && *stop ? 0 : -1;
 	}
-	if (pass_plan_scope(c, st, now, horizon, whole, fp, &sp, r, err,
-	    errlen) != 0)
-		goto out;
-	/*
-	 * Consent changed by a booking tool since the last look (issue 14):
-	 * it compares every client, so only when a client was added or
-	 * changed (the change log), or on a whole pass.
-	 */
-	if (sp.whole || (dirty = store_dirty_any(st, "c", err, errlen)) != 0) {
-		if (dirty < 0 || store_consent_sync(st, now, STORE_HOW_OUTSIDE,
-		    STORE_HOW_FIRST, NULL, err, errlen) != 0)
-			goto out;
-	}
-	if (store_pass_ids(st, &sp, &ids, &n, err, errlen) != 0 ||
-	    pass_plan_chunks(c, st, now, horizon, dry, ids, n, stats, err,
-	    errlen) != 0)
-		goto out;
-	tz_format_utc(now, stamp);
-	snprintf(v, sizeof(v), "%s %08lx", stamp, fp);
-	if (store_state_set(st, PASS_PLAN_KEY, v, err, errlen) != 0 ||
-	    store_dirty_clear(st, &sp, err, errlen) != 0)
-		goto out;
-	rc = store_commit(st, err, errlen);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (rc == 0)
-		log_debug("plan: %zu appointments read (%s) in %.1f ms", n,
-		    sp.whole ? "the whole window" : "bands and changes",
-		    (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
-out:
-	if (rc != 0)
+	if (pass_plan_start(c, st, now, horizon, whole, fp, &sp, r, &ids, &n,
+	    &consent, err, errlen) != 0) {
 		store_rollback(st);
+		goto out;
+	}
+	if (store_commit(st, err, errlen) != 0)
+		goto out;
+	ms = pass_plan_ms(&t1);
+	pass_plan_gap(&held, ms, dry);
+	if (consent && pass_plan_consent(st, now, dry, stop, &held, &stopped,
+	    err, errlen) != 0)
+		goto out;
+	if (!stopped)
+		rc = pass_plan_chunks(c, st, now, horizon, dry, fp, ids, n,
+		    stop, &held, stats, &done, err, errlen);
+	else
+		rc = 0;
+	if (rc == 0 && done)
+		log_debug("plan: %zu appointments read (%s) in %.1f ms (the"
+		    " first transaction %.1f ms)", n, sp.whole ? "the whole window"
+		    : "bands and changes", pass_plan_ms(&t0), ms);
+	else if (rc == 0)
+		log_info("plan: stopped after part of the %zu appointments; the"
+		    " next pass plans them all again", n);
+out:
 	free(ids);
 	free(r);
 	return rc;

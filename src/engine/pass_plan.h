@@ -21,17 +21,26 @@ struct pass_plan_stats {
 };
 
 /*
- * In one transaction: read what may need planning, plan every message due
+ * In short transactions (a few dozen appointments each, the lock left
+ * free between them): read what may need planning, plan every message due
  * up to now + horizon (and cancel or skip what the rules no longer allow),
- * write it, and remember the pass (state plan.pass) so that the next one
- * reads only what is new.  whole: read the whole window whatever the last
- * pass was (nudgectl upcoming).  dry: report every bad row (the pass is
- * rolled back anyway).  stop: give up waiting for the lock.  Counts are
- * added to stats.  0, or -1 with err (nothing written).
+ * write it, and in the last one remember the pass (state plan.pass) so
+ * that the next one reads only what is new.  whole: read the whole window
+ * whatever the last pass was (nudgectl upcoming).  dry: report every bad
+ * row (the caller's outer transaction rolls it all back).  stop: give up
+ * waiting for the lock, or stop between two transactions; the next pass
+ * then does all of it again.  Counts are added to stats.  0, or -1 with
+ * err (what was committed before stays: planning again adds nothing).
  */
 int	 pass_plan_run(const struct conf *, struct store *, time_t now,
 	    long horizon, int whole, int dry, volatile sig_atomic_t *stop,
 	    struct pass_plan_stats *, char *err, size_t);
+
+/*
+ * Tests only: plan chunk appointments per transaction (0: the default)
+ * and call between(arg) after each chunk's commit but the last.
+ */
+void	 pass_plan_test_hook(size_t chunk, void (*between)(void *), void *arg);
 
 /* The seconds of the practice's clock a bare local start time may be off UTC by. */
 long	 pass_plan_tz_slack(time_t now);

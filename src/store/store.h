@@ -44,7 +44,7 @@
 struct sqlite3;
 struct store;
 
-#define STORE_SCHEMA_VERSION	6
+#define STORE_SCHEMA_VERSION	7
 
 /*
  * The store's outcomes, for the functions with more than "0 or -1" (each
@@ -86,6 +86,16 @@ int	 store_begin(struct store *, char *err, size_t);	/* BEGIN IMMEDIATE */
 int	 store_commit(struct store *, char *err, size_t);
 /* store_begin() that gives up (-1) as soon as *stop becomes non-zero. */
 int	 store_begin_or_stop(struct store *, volatile sig_atomic_t *stop, char *err, size_t);
+/*
+ * Issue 12: store_begin_or_stop() for a transaction whose commit need not
+ * wait for the disk (synchronous=NORMAL): a power cut may undo it, but
+ * WAL keeps the order, so never without undoing every later one too.  For
+ * work that is done again when lost (a pass's chunks, before the
+ * transaction that remembers the pass).  The next store_begin() is
+ * durable again.
+ */
+int	 store_begin_relaxed(struct store *, volatile sig_atomic_t *stop,
+	    char *err, size_t);
 void	 store_rollback(struct store *);
 int	 store_dry_begin(struct store *, char *err, size_t);
 void	 store_dry_end(struct store *);
@@ -110,10 +120,13 @@ int	 store_snapshot(struct store *, time_t since, struct snapshot *,
  * store_snapshot_ids: the snapshot of those appointments (homework: also
  * the active homework and its cases' sessions, and pending prompts of
  * stopped homework).  store_dirty_check: 1 when the change log's triggers
- * were missing (restored: plan the whole window), 0, -1.  All inside the
- * pass's transaction; store_dirty_clear empties the log once planned and
- * keeps p's window [win_lo, win_hi], inside which the triggers log an
- * appointment that is inserted or updated.
+ * were missing (restored: plan the whole window), 0, -1.
+ * store_dirty_take: in the pass's first transaction, move the change log
+ * (plan_dirty) to the pass's own list (plan_taken, which store_pass_ids
+ * and store_dirty_any read) and keep p's window [win_lo, win_hi], inside
+ * which the triggers log an appointment that is inserted or updated from
+ * now on; store_dirty_done, in the pass's last transaction, forgets the
+ * taken list once all of it is planned.
  */
 struct store_pass {
 	const time_t	(*ranges)[2];
@@ -130,8 +143,9 @@ int	 store_snapshot_ids(struct store *, const long long *ids, size_t n,
 int	 store_dirty_check(struct store *, char *err, size_t);
 /* 1 when the change log names a row of tbl ("a", "c", "k"), 0, -1. */
 int	 store_dirty_any(struct store *, const char *tbl, char *err, size_t);
-int	 store_dirty_clear(struct store *, const struct store_pass *,
+int	 store_dirty_take(struct store *, const struct store_pass *,
 	    char *err, size_t);
+int	 store_dirty_done(struct store *, char *err, size_t);
 /* Hand SQLite's page cache back to the allocator (between passes). */
 void	 store_release_memory(struct store *);
 

@@ -6,6 +6,7 @@
  * form the contract allows, so retention and the weekly summary parse
  * those in C (as the row readers do) instead of comparing them in SQL.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,22 +26,26 @@
 
 /* ------------------------------------------------------------ consent */
 
-/* The four values as the store reads them (store_read.c). */
+/*
+ * The four values as the store reads them (store_read.c), for the clients
+ * with id in [?4, ?5] (issue 12: a pass records a large diary's first look
+ * a batch of clients per transaction).
+ */
 #define CONSENT_DIFF \
 	" FROM clients c LEFT JOIN consent_seen s ON s.client_id = c.id" \
-	" WHERE s.client_id IS NULL" \
+	" WHERE c.id BETWEEN ?4 AND ?5 AND (s.client_id IS NULL" \
 	" OR s.email_consent IS NOT (c.email_consent = 1)" \
 	" OR s.sms_consent IS NOT (c.sms_consent = 1)" \
 	" OR s.opted_out IS NOT (c.opted_out_at IS NOT NULL)" \
-	" OR s.discreet IS NOT (c.discreet <> 0)"
+	" OR s.discreet IS NOT (c.discreet <> 0))"
 
 #define CONSENT_LOG(what, seen, now) \
 	"INSERT INTO consent_log (client_id, what, old_value, new_value," \
 	" changed_at, how) SELECT c.id, '" what "', s." seen ", " now ", ?1," \
 	" CASE WHEN s.client_id IS NULL THEN ?3 ELSE ?2 END" \
 	" FROM clients c LEFT JOIN consent_seen s ON s.client_id = c.id" \
-	" WHERE s.client_id IS NULL OR s." seen " IS NOT " now \
-	" ORDER BY c.id"
+	" WHERE c.id BETWEEN ?4 AND ?5 AND (s.client_id IS NULL OR s." seen \
+	" IS NOT " now ") ORDER BY c.id"
 
 static const char *const consent_log_sql[] = {
 	CONSENT_LOG("email_consent", "email_consent", "(c.email_consent = 1)"),
@@ -49,19 +54,21 @@ static const char *const consent_log_sql[] = {
 	CONSENT_LOG("discreet", "discreet", "(c.discreet <> 0)"),
 };
 
-int
-store_consent_sync(struct store *s, time_t now, const char *how_changed,
-    const char *how_new, int *logged, char *err, size_t errlen)
+/* store_consent_sync for the clients with id in [lo, hi]; 0 or -1. */
+static int
+consent_sync_range(struct store *s, time_t now, const char *how_changed,
+    const char *how_new, long long lo, long long hi, int *logged, char *err,
+    size_t errlen)
 {
 	sqlite3_stmt *st;
 	int rc, n = 0;
 
-	if (logged != NULL)
-		*logged = 0;
 	/* The usual case, every pass: one read finds nothing changed. */
 	if ((st = store_prep(s, "SELECT 1" CONSENT_DIFF " LIMIT 1", err,
 	    errlen)) == NULL)
 		return -1;
+	sqlite3_bind_int64(st, 4, lo);
+	sqlite3_bind_int64(st, 5, hi);
 	rc = sqlite3_step(st);
 	store_done(s, st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -72,6 +79,8 @@ store_consent_sync(struct store *s, time_t now, const char *how_changed,
 		bind_time(st, 1, now);
 		bind_text(st, 2, how_changed);
 		bind_text(st, 3, how_new);
+		sqlite3_bind_int64(st, 4, lo);
+		sqlite3_bind_int64(st, 5, hi);
 		if (store_run(s, st, "recording consent", err, errlen) != 0)
 			return -1;
 		n += sqlite3_changes(s->db);
@@ -85,18 +94,70 @@ store_consent_sync(struct store *s, time_t now, const char *how_changed,
 		    " email_consent = excluded.email_consent,"
 		    " sms_consent = excluded.sms_consent,"
 		    " opted_out = excluded.opted_out, discreet = excluded.discreet",
-		    err, errlen)) == NULL ||
-		    store_run(s, st, "recording consent", err, errlen) != 0)
+		    err, errlen)) == NULL)
+			return -1;
+		sqlite3_bind_int64(st, 4, lo);
+		sqlite3_bind_int64(st, 5, hi);
+		if (store_run(s, st, "recording consent", err, errlen) != 0)
 			return -1;
 	}
-	/* A client row deleted (by a tool, or nudgectl client delete). */
-	if ((st = store_prep(s, "DELETE FROM consent_seen WHERE client_id NOT IN"
-	    " (SELECT id FROM clients)", err, errlen)) == NULL ||
-	    store_run(s, st, "recording consent", err, errlen) != 0)
-		return -1;
 	if (logged != NULL)
-		*logged = n;
+		*logged += n;
 	return 0;
+}
+
+/* A client row deleted (by a tool, or nudgectl client delete). */
+static int
+consent_forget_deleted(struct store *s, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+
+	if ((st = store_prep(s, "DELETE FROM consent_seen WHERE client_id NOT IN"
+	    " (SELECT id FROM clients)", err, errlen)) == NULL)
+		return -1;
+	return store_run(s, st, "recording consent", err, errlen);
+}
+
+int
+store_consent_sync(struct store *s, time_t now, const char *how_changed,
+    const char *how_new, int *logged, char *err, size_t errlen)
+{
+	if (logged != NULL)
+		*logged = 0;
+	if (consent_sync_range(s, now, how_changed, how_new, INT64_MIN,
+	    INT64_MAX, logged, err, errlen) != 0)
+		return -1;
+	return consent_forget_deleted(s, err, errlen);
+}
+
+int
+store_consent_sync_some(struct store *s, time_t now, const char *how_changed,
+    const char *how_new, long long *from, int max, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	long long hi = INT64_MAX;
+	int rc;
+
+	/* The max-th client from *from: this batch's last. */
+	if ((st = store_prep(s, "SELECT id FROM clients WHERE id >= ?1 ORDER BY"
+	    " id LIMIT 1 OFFSET ?2", err, errlen)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, *from);
+	sqlite3_bind_int(st, 2, max > 0 ? max - 1 : 0);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		hi = sqlite3_column_int64(st, 0);
+	store_done(s, st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_dberr(s, err, errlen, "reading consent");
+	if (consent_sync_range(s, now, how_changed, how_new, *from, hi, NULL,
+	    err, errlen) != 0)
+		return -1;
+	if (hi < INT64_MAX) {
+		*from = hi + 1;
+		return 0;
+	}
+	*from = INT64_MIN;
+	return consent_forget_deleted(s, err, errlen);
 }
 
 /* ------------------------------------------------------------- export */

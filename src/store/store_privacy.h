@@ -35,6 +35,16 @@
  */
 int	 store_consent_sync(struct store *, time_t now, const char *how_changed,
 	    const char *how_new, int *logged, char *err, size_t);
+/*
+ * The same for a batch (issue 12: a pass over a large imported diary
+ * records its first look a transaction per batch): the clients from id
+ * *from (INT64_MIN: the first) on, at most max of them; *from becomes the
+ * next batch's first id, or INT64_MIN once the last batch is done (which
+ * also forgets deleted clients).  Inside a transaction.  0 or -1.
+ */
+int	 store_consent_sync_some(struct store *, time_t now,
+	    const char *how_changed, const char *how_new, long long *from,
+	    int max, char *err, size_t);
 
 /* One row handed to a store_rows() callback: column names and text values. */
 struct store_row {

@@ -7,7 +7,8 @@
  * (julianday(starts_at)), and adds:
  *   - the rows the plan_dirty triggers logged (any connection's inserts and
  *     updates of appointments; updated clients and cases, whose
- *     appointments inside the whole window are read again);
+ *     appointments inside the whole window are read again), as the pass
+ *     took them (store_dirty_take: plan_taken);
  *   - the appointments of pending rows already due (late passes: the
  *     overdue rules), and rows whose starts_at julianday() cannot read
  *     (NULL, first in the index), so they are reported.
@@ -84,7 +85,7 @@ win_changed(struct store *s, const struct store_pass *p, struct win_ids *w,
 	 * notices), and unreadable ones.  Others (a far booking, the past)
 	 * have nothing to plan until their band comes.
 	 */
-	if ((st = store_prep(s, "SELECT a.id FROM plan_dirty d JOIN appointments a"
+	if ((st = store_prep(s, "SELECT a.id FROM plan_taken d JOIN appointments a"
 	    " ON a.id = d.row_id WHERE d.tbl = 'a' AND (julianday(a.starts_at)"
 	    " IS NULL OR julianday(a.starts_at) BETWEEN ?1 AND ?2 OR EXISTS"
 	    " (SELECT 1 FROM messages m WHERE m.appointment_id = a.id))",
@@ -101,8 +102,8 @@ win_changed(struct store *s, const struct store_pass *p, struct win_ids *w,
 	if (p->whole)
 		return 0;
 	if ((st = store_prep(s, "SELECT id FROM appointments WHERE case_id IN"
-	    " (SELECT row_id FROM plan_dirty WHERE tbl = 'k' UNION SELECT case_id"
-	    " FROM case_members WHERE client_id IN (SELECT row_id FROM plan_dirty"
+	    " (SELECT row_id FROM plan_taken WHERE tbl = 'k' UNION SELECT case_id"
+	    " FROM case_members WHERE client_id IN (SELECT row_id FROM plan_taken"
 	    " WHERE tbl = 'c')) AND julianday(starts_at) BETWEEN ?1 AND ?2",
 	    err, errlen)) == NULL)
 		return -1;
@@ -190,7 +191,7 @@ store_dirty_any(struct store *s, const char *tbl, char *err, size_t errlen)
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((st = store_prep(s, "SELECT 1 FROM plan_dirty WHERE tbl = ?1 LIMIT 1",
+	if ((st = store_prep(s, "SELECT 1 FROM plan_taken WHERE tbl = ?1 LIMIT 1",
 	    err, errlen)) == NULL)
 		return -1;
 	bind_text(st, 1, tbl);
@@ -200,8 +201,17 @@ store_dirty_any(struct store *s, const char *tbl, char *err, size_t errlen)
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
+/*
+ * The pass takes the change log at its start, in its first transaction:
+ * what other programs log while its later transactions run stays in
+ * plan_dirty for the next pass (emptying plan_dirty at the end would
+ * lose it).  Taken rows stay in plan_taken until a pass completes
+ * (store_dirty_done), so an interrupted pass leaves them to the next.
+ * The window is saved now, not at the end, so that the triggers log what
+ * changes inside it while the pass runs, the first pass included.
+ */
 int
-store_dirty_clear(struct store *s, const struct store_pass *p, char *err,
+store_dirty_take(struct store *s, const struct store_pass *p, char *err,
     size_t errlen)
 {
 	static const char *const key[] = { "plan.from", "plan.upto" };
@@ -209,8 +219,11 @@ store_dirty_clear(struct store *s, const struct store_pass *p, char *err,
 	    win_jd(p->win_hi + p->tz_slack) };
 	sqlite3_stmt *st;
 
-	if ((st = store_prep(s, "DELETE FROM plan_dirty", err, errlen)) == NULL ||
-	    store_run(s, st, "clearing the change log", err, errlen) != 0)
+	if ((st = store_prep(s, "INSERT OR IGNORE INTO plan_taken (tbl, row_id)"
+	    " SELECT tbl, row_id FROM plan_dirty", err, errlen)) == NULL ||
+	    store_run(s, st, "taking the change log", err, errlen) != 0 ||
+	    (st = store_prep(s, "DELETE FROM plan_dirty", err, errlen)) == NULL ||
+	    store_run(s, st, "taking the change log", err, errlen) != 0)
 		return -1;
 	for (size_t i = 0; i < 2; i++) {
 		if ((st = store_prep(s, "INSERT INTO state (key, value) VALUES"
@@ -223,6 +236,16 @@ store_dirty_clear(struct store *s, const struct store_pass *p, char *err,
 			return -1;
 	}
 	return 0;
+}
+
+int
+store_dirty_done(struct store *s, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+
+	if ((st = store_prep(s, "DELETE FROM plan_taken", err, errlen)) == NULL)
+		return -1;
+	return store_run(s, st, "clearing the change log", err, errlen);
 }
 
 void

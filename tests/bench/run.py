@@ -31,7 +31,10 @@ stub answers SMS requests like Twilio's Messages API.  `make bench-deps`
               due: one `nudged --once` pass on a fresh copy, then again
               (nothing new), then 30 minutes later (nothing due: the
               service's steady state, a pass reading the horizon's new
-              band); wall time and peak RSS by /usr/bin/time.
+              band); wall time and peak RSS by /usr/bin/time.  During
+              the first pass a booking tool's thread writes in a loop on
+              its own connection (ToolWriter): the longest it waits for
+              the lock.
   latency     nudged as a service (real clock): a booking tool inserts
               couples whose reminders fall due over the next seconds; due
               -> received is the sink's receipt (the dump file's mtime;
@@ -173,6 +176,60 @@ def statuses(db):
 
 def median_run(runs, key="wall_s"):
     return sorted(runs, key=lambda r: r[key])[len(runs) // 2]
+
+
+class ToolWriter:
+    """A booking tool writing in a loop while nudged runs: small write
+    transactions (BEGIN IMMEDIATE; UPDATE; COMMIT) on its own connection,
+    one every ~2 ms, waiting for the lock as such tools do, with SQLite's
+    busy timeout (30 s; its handler retries after growing sleeps).  The
+    figure is the longest wait for the lock."""
+
+    def __init__(self, db):
+        self.db = db
+        self.waits = []
+        self.failed = 0
+        self.stop = threading.Event()
+        con = sqlite3.connect(db, isolation_level=None, timeout=30)
+        con.execute("CREATE TABLE IF NOT EXISTS bench_tool (n INTEGER)")
+        if con.execute("SELECT count(*) FROM bench_tool").fetchone()[0] == 0:
+            con.execute("INSERT INTO bench_tool VALUES (0)")
+        con.close()
+
+    def run(self):
+        con = sqlite3.connect(self.db, isolation_level=None, timeout=30,
+                              check_same_thread=False)
+        con.execute("PRAGMA synchronous=NORMAL")  # the tool's own fsyncs are not measured
+        while not self.stop.is_set():
+            t0 = time.perf_counter()
+            try:
+                con.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:
+                self.failed += 1
+                continue
+            # the wait is until the lock is ours (a checkpoint the tool's
+            # COMMIT may run is the tool's own work)
+            self.waits.append(time.perf_counter() - t0)
+            con.execute("UPDATE bench_tool SET n = n + 1")
+            con.execute("COMMIT")
+            time.sleep(0.002)
+        con.close()
+
+    def __enter__(self):
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        return False
+
+    def result(self):
+        w = sorted(self.waits)
+        return dict(writes=len(w), failed=self.failed,
+                    max_ms=round(w[-1] * 1000, 1) if w else None,
+                    p99_ms=round(pct(w, 99) * 1000, 1) if w else None)
 
 
 class Bench:
@@ -388,8 +445,11 @@ class Bench:
         write_conf(conf, conf_text(db, self.sink.url, self.stub.url, EMAIL_SMS))
         fresh_copy(template, db)
         m0, s0 = self.sink.messages(), self.stub.requests()
-        first = must(self.timed([self.nudged, "-c", conf, "--once", "--now", NOW_S], wd,
-                           "year-1"), "nudged --once (year)")
+        # A booking tool writing while the first pass runs: how long does
+        # it wait for the lock?
+        with ToolWriter(db) as tool:
+            first = must(self.timed([self.nudged, "-c", conf, "--once", "--now", NOW_S],
+                                    wd, "year-1"), "nudged --once (year)")
         got = (self.sink.wait_messages(m0 + data["due"] // 2) - m0
                + self.stub.requests() - s0)
         if got != data["due"]:
@@ -406,7 +466,7 @@ class Bench:
         if self.sink.messages() - m0 + self.stub.requests() - s0 != data["due"]:
             raise BenchError("year: the pass 30 min later sent something")
         keep = ("wall_s", "cpu_s", "user_s", "sys_s", "maxrss_kb")
-        return dict(data=data, first={k: first[k] for k in keep},
+        return dict(data=data, first={k: first[k] for k in keep}, writer=tool.result(),
                     again={k: again[k] for k in keep},
                     later={k: later[k] for k in keep}, statuses=statuses(db))
 
@@ -766,6 +826,15 @@ def table(res):
                      f"cpu {y['first']['cpu_s']:.2f} s / {y['again']['cpu_s']:.2f} s"
                      + (f" / {y['later']['cpu_s']:.2f} s" if "later" in y else ""),
                      "< 100 ms"))
+        w = y.get("writer")
+        if w and w["max_ms"] is not None:
+            rows.append(("a booking tool writing during the first pass",
+                         f"a writer waits at most {w['max_ms']:,.0f} ms "
+                         f"(p99 {w['p99_ms']:,.0f} ms)",
+                         f"{w['writes']:,} small write transactions, one every ~2 ms,"
+                         " busy timeout 30 s"
+                         + (f", {w['failed']} gave up after 30 s" if w["failed"] else ""),
+                         "< 100 ms"))
         rows.append(("peak RSS of that pass",
                      f"{mib(y['first']['maxrss_kb'])} / {mib(y['again']['maxrss_kb'])}"
                      + (f" / {mib(y['later']['maxrss_kb'])}" if "later" in y else ""),

@@ -4,7 +4,9 @@
  * see although it reads only the new band of appointments (changes made
  * by another program far ahead, moves after a reminder went, late
  * bookings inside the window, consent given later, homework), and that
- * the band is all it reads.
+ * the band is all it reads.  Every test plans two appointments per
+ * transaction (pass_plan_test_hook), so that chunks meet: what another
+ * program does between two of them, and a pass stopped or killed half-way.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "conf/conf.h"
 #include "engine/deliver.h"
@@ -55,6 +61,7 @@ group_setup(void **state)
 		fprintf(stderr, "%s\n", e.lines[i]);
 	conf_diag_free(&e);
 	free(path);
+	pass_plan_test_hook(2, NULL, NULL);
 	return rc;
 }
 
@@ -71,6 +78,7 @@ setup(void **state)
 {
 	(void)state;
 	fx_db_new();
+	pass_plan_test_hook(2, NULL, NULL);
 	return 0;
 }
 
@@ -78,6 +86,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
+	pass_plan_test_hook(2, NULL, NULL);
 	fx_db_remove(fx_db());
 	return 0;
 }
@@ -423,6 +432,369 @@ test_reads_only_the_band(void **state)
 	store_close(st);
 }
 
+/*
+ * A booking tool's write on its own connection, not waiting for the lock
+ * (busy timeout 0): SQLITE_OK, or SQLITE_BUSY while a pass holds it.
+ */
+static int
+tool_sql(const char *sql)
+{
+	sqlite3 *db;
+	int rc;
+
+	if (sqlite3_open(fx_db(), &db) != SQLITE_OK)
+		fail_msg("sqlite3_open %s", fx_db());
+	sqlite3_busy_timeout(db, 0);
+	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc;
+}
+
+/* What the hook between chunks does: after chunk `at`, run sql (or stop). */
+struct between {
+	int		 calls;
+	int		 at;		/* 0: every time */
+	const char	*sql;
+	int		 busy;		/* writes refused */
+	volatile sig_atomic_t *stop;
+	int		 die;		/* _exit() there, as kill -9 would */
+};
+
+static void
+between(void *arg)
+{
+	struct between *b = arg;
+
+	b->calls++;
+	if (b->at != 0 && b->calls != b->at)
+		return;
+	if (b->die)
+		_exit(0);
+	if (b->sql != NULL && tool_sql(b->sql) != SQLITE_OK)
+		b->busy++;
+	if (b->stop != NULL)
+		*b->stop = 1;
+}
+
+static void
+pass_between(struct store *st, time_t now, struct between *b)
+{
+	struct pass_plan_stats stats;
+	char err[512] = "";
+
+	memset(&stats, 0, sizeof(stats));
+	pass_plan_test_hook(2, between, b);
+	if (pass_plan_run(cf, st, now, DELIVER_HORIZON, 0, 0, b->stop, &stats,
+	    err, sizeof(err)) != 0)
+		fail_msg("pass_plan_run: %s", err);
+	pass_plan_test_hook(2, NULL, NULL);
+}
+
+/* Appointments 1..n, one a day from tomorrow at 10:00 (GMT): all planned. */
+static void
+book_days(struct store *st, long long n)
+{
+	for (long long i = 1; i <= n; i++)
+		book(st, i, NOW + i * DAY - 2 * HOUR);
+}
+
+/* Rows for one key more than once: the contract's invariant broken. */
+static long long
+dupes(struct store *st)
+{
+	return countf(st, "SELECT count(*) FROM (SELECT 1 FROM messages WHERE"
+	    " appointment_id IS NOT NULL GROUP BY appointment_id, appt_start,"
+	    " rule, client_id, channel HAVING count(*) > 1)");
+}
+
+/*
+ * A whole pass (the first, over an imported diary) lets another writer in
+ * between its chunks: the tool's write, with no busy timeout, is never
+ * refused.
+ */
+static void
+test_writer_gets_in_between_chunks(void **state)
+{
+	struct store *st = practice(1);
+	struct between b = { .sql = "BEGIN IMMEDIATE; UPDATE cases SET label ="
+	    " 'Sam T' WHERE id = 1; COMMIT" };
+
+	(void)state;
+	book_days(st, 7);
+	pass_between(st, NOW, &b);
+	assert_int_equal(b.calls, 3);		/* 4 chunks: 2, 2, 2, 1 */
+	assert_int_equal(b.busy, 0);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE status"
+	    " = 'pending'"), 7);
+	store_close(st);
+}
+
+/*
+ * What a booking tool changes between two chunks of the first pass,
+ * among appointments already planned (moved, cancelled) or not read
+ * (a new booking): the next pass plans it, because the change log the
+ * first pass took at its start is all it empties, and the window the
+ * triggers log in is saved at its start.
+ */
+static void
+test_changes_between_chunks_are_planned(void **state)
+{
+	struct store *st = practice(1);
+	char sql[512], t1[TZ_UTC_LEN], t7[TZ_UTC_LEN];
+	struct between b = { .at = 1, .sql = sql };
+
+	(void)state;
+	book_days(st, 6);
+	tz_format_utc(NOW + 5 * DAY + 3 * HOUR, t1);
+	tz_format_utc(NOW + 3 * DAY + HOUR, t7);
+	snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE;"
+	    " UPDATE appointments SET starts_at = '%s' WHERE id = 1;"
+	    " UPDATE appointments SET status = 'cancelled' WHERE id = 2;"
+	    " INSERT INTO appointments (id, case_id, starts_at) VALUES"
+	    " (7, 1, '%s'); COMMIT", t1, t7);
+	pass_between(st, NOW, &b);
+	assert_int_equal(b.busy, 0);
+	pass(st, NOW + 60);
+	assert_int_equal(rows(st, 1, NOW + 5 * DAY + 3 * HOUR, "reminder",
+	    "pending"), 1);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE"
+	    " appointment_id IN (1, 2) AND status = 'pending' AND purpose ="
+	    " 'reminder' AND appt_start <> '%s'", t1), 0);
+	assert_int_equal(rows(st, 7, NOW + 3 * DAY + HOUR, "reminder",
+	    "pending"), 1);
+	assert_int_equal(dupes(st), 0);
+	store_close(st);
+}
+
+/* Consent withdrawn between chunks: nothing stays pending for the client. */
+static void
+test_consent_withdrawn_between_chunks(void **state)
+{
+	struct store *st = practice(1);
+	struct between b = { .at = 1, .sql = "UPDATE clients SET email_consent"
+	    " = 0 WHERE id = 1" };
+
+	(void)state;
+	book_days(st, 6);
+	pass_between(st, NOW, &b);
+	assert_int_equal(b.busy, 0);
+	pass(st, NOW + 60);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE status"
+	    " = 'pending'"), 0);
+	store_close(st);
+}
+
+/*
+ * A pass stopped between chunks (SIGTERM) does not remember itself: the
+ * next one is whole again and plans everything, each message once.
+ */
+static void
+test_stopped_pass_is_done_again(void **state)
+{
+	struct store *st = practice(1);
+	volatile sig_atomic_t stop = 0;
+	struct between b = { .at = 1, .stop = &stop };
+	char buf[64];
+
+	(void)state;
+	book_days(st, 6);
+	pass_between(st, NOW, &b);
+	assert_int_equal(b.calls, 1);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages"), 2);
+	assert_string_equal(fx_sql_text(st, "SELECT value FROM state WHERE key ="
+	    " 'plan.pass'", buf, sizeof(buf)), "(none)");
+	pass(st, NOW + 60);
+	pass(st, NOW + 120);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE status"
+	    " = 'pending'"), 6);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages"), 6);
+	assert_int_equal(dupes(st), 0);
+	store_close(st);
+}
+
+/*
+ * A whole pass because the change log's triggers were missing, stopped
+ * half-way: the next pass is whole too (the last pass is forgotten at
+ * the start of a whole one), or the bookings nothing logged are missed.
+ */
+static void
+test_stopped_whole_pass_stays_whole(void **state)
+{
+	struct store *st = practice(1);
+	volatile sig_atomic_t stop = 0;
+	struct between b = { .at = 1, .stop = &stop };
+
+	(void)state;
+	book(st, 1, NOW + 20 * DAY);
+	pass(st, NOW);
+	fx_sql(st, "DROP TRIGGER plan_dirty_appt_ins");
+	for (long long i = 2; i <= 6; i++)		/* not logged */
+		book(st, i, NOW + i * DAY - 2 * HOUR);
+	pass_between(st, NOW + 60, &b);
+	assert_int_equal(b.calls, 1);
+	pass(st, NOW + 120);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE status"
+	    " = 'pending'"), 5);
+	store_close(st);
+}
+
+/*
+ * A later pass (bands and the change log) stopped half-way: what it took
+ * from the change log and did not reach is still planned by the next.
+ */
+static void
+test_stopped_pass_keeps_the_change_log(void **state)
+{
+	struct store *st = practice(1);
+	volatile sig_atomic_t stop = 0;
+	struct between b = { .at = 1, .stop = &stop };
+
+	(void)state;
+	book(st, 1, NOW + 20 * DAY);
+	pass(st, NOW);
+	book(st, 7, NOW + 2 * DAY);
+	book(st, 8, NOW + 3 * DAY);
+	book(st, 9, NOW + 4 * DAY);
+	pass_between(st, NOW + 60, &b);
+	assert_int_equal(b.calls, 1);
+	pass(st, NOW + 120);
+	for (long long i = 7; i <= 9; i++)
+		assert_int_equal(rows(st, i, NOW + (i - 5) * DAY, "reminder",
+		    "pending"), 1);
+	assert_int_equal(dupes(st), 0);
+	store_close(st);
+}
+
+/* Run a pass in a child that dies (as kill -9 would) after chunk 1. */
+static void
+pass_killed(time_t now)
+{
+	int status;
+	pid_t pid;
+
+	if ((pid = fork()) == 0) {
+		struct between b = { .at = 1, .die = 1 };
+
+		pass_between(fx_open(), now, &b);
+		_exit(3);	/* the hook did not run */
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/*
+ * Killed between chunks (no rollback, no clean-up), the first pass and
+ * then a later one: the next pass completes the plan, each message once.
+ */
+static void
+test_killed_pass_is_done_again(void **state)
+{
+	struct store *st = practice(1);
+
+	(void)state;
+	book_days(st, 6);
+	pass_killed(NOW);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages"), 2);
+	pass(st, NOW + 60);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE status"
+	    " = 'pending'"), 6);
+	book(st, 7, NOW + 2 * DAY + HOUR);
+	book(st, 8, NOW + 3 * DAY + HOUR);
+	book(st, 9, NOW + 4 * DAY + HOUR);
+	pass_killed(NOW + 120);
+	pass(st, NOW + 180);
+	for (long long i = 7; i <= 9; i++)
+		assert_int_equal(rows(st, i, NOW + (i - 5) * DAY + HOUR,
+		    "reminder", "pending"), 1);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages"), 9);
+	assert_int_equal(dupes(st), 0);
+	store_close(st);
+}
+
+/*
+ * A couple (one partner without consent), two reminder rules, bookings
+ * made late (both reminders overdue: only the closer goes), a cancelled
+ * one, homework bounded by the next session: what a pass plans two
+ * appointments per transaction is what it plans in one.
+ */
+static void
+couple_diary(struct store *st)
+{
+	fx_sql(st, "INSERT INTO clients (id, name, email, email_consent) VALUES"
+	    " (1, 'Sam Taylor', 'sam@example.org', 1),"
+	    " (2, 'Alex Taylor', 'alex@example.org', 0)");
+	fx_sql(st, "INSERT INTO cases (id, label) VALUES (1, 'Sam & Alex')");
+	fx_sql(st, "INSERT INTO case_members (case_id, client_id) VALUES (1, 1),"
+	    " (1, 2)");
+	for (long long i = 1; i <= 4; i++)	/* late: 48h and 24h overdue */
+		book(st, i, NOW + 20 * HOUR + i * HOUR);
+	for (long long i = 5; i <= 9; i++)
+		book(st, i, NOW + (i - 3) * DAY);
+	fx_sql(st, "UPDATE appointments SET status = 'cancelled' WHERE id = 7");
+	fx_sql(st, "INSERT INTO homework (id, case_id, title, prompt, starts_on,"
+	    " every_days) VALUES (1, 1, 'T', 'P', '2026-06-01', 1)");
+}
+
+static void
+plan_dump(size_t chunk, char *buf, size_t len)
+{
+	struct store *st;
+
+	fx_db_new();
+	st = fx_open();
+	couple_diary(st);
+	pass_plan_test_hook(chunk, NULL, NULL);
+	pass(st, NOW);
+	pass_plan_test_hook(2, NULL, NULL);
+	fx_sql_text(st, "SELECT count(*) || ':' || group_concat(purpose || '|' ||"
+	    " coalesce(appointment_id, '') || '|' || coalesce(homework_id, '') ||"
+	    " '|' || client_id || '|' || channel || '|' || due_at || '|' || status"
+	    " || '|' || coalesce(rule, '') || '|' || coalesce(occurrence, ''), ';')"
+	    " FROM (SELECT * FROM messages ORDER BY appointment_id, homework_id,"
+	    " occurrence, rule, client_id)", buf, len);
+	store_close(st);
+	fx_db_remove(fx_db());
+}
+
+static void
+test_chunks_plan_what_one_transaction_plans(void **state)
+{
+	static char one[16384], two[16384];
+	struct conf_diag e = { 0 };
+	struct conf *keep = cf, *q = NULL;
+	char *path;
+
+	(void)state;
+	path = fx_file("late.conf",
+	    "practice = { name = \"P\"; practitioner = \"Q\";"
+	    " email = \"q@example.org\"; };\n"
+	    "email = { enabled = true; url = \"smtp://127.0.0.1:9\"; tls = \"none\";"
+	    " from = \"P <p@example.org>\"; };\n"
+	    "reminders = ( { before = \"48h\"; channel = \"email\"; },"
+	    " { before = \"24h\"; channel = \"email\"; } );\n"
+	    "homework = { at = \"19:00\"; channels = [\"email\"]; };\n", 0600);
+	assert_int_equal(conf_load(path, &q, &e, NULL), 0);
+	conf_diag_free(&e);
+	free(path);
+	cf = q;
+	plan_dump(100000, one, sizeof(one));
+	plan_dump(2, two, sizeof(two));
+	cf = keep;
+	conf_free(q);
+	assert_string_equal(two, one);
+	/* and it is the plan the rules call for: the closer overdue one goes */
+	assert_non_null(strstr(one, "reminder|1||1|email|2026-06-01T09:00:00Z|"
+	    "pending|b86400|"));
+	assert_non_null(strstr(one, "reminder|1||1|email|2026-05-31T09:00:00Z|"
+	    "skipped|b172800|"));
+	assert_null(strstr(one, "|2|email|"));		/* Alex: no consent */
+	assert_null(strstr(one, "reminder|7|"));	/* cancelled */
+	assert_non_null(strstr(one, "homework||1|1|email|"));
+}
+
 int
 main(void)
 {
@@ -438,6 +810,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_missing_trigger_reads_the_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_rule_reads_the_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reads_only_the_band, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_gets_in_between_chunks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_changes_between_chunks_are_planned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_consent_withdrawn_between_chunks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stopped_pass_is_done_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stopped_pass_keeps_the_change_log, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stopped_whole_pass_stays_whole, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_killed_pass_is_done_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chunks_plan_what_one_transaction_plans, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -60,6 +60,46 @@ test_consent_diff(void **state)
 	store_close(s);
 }
 
+/*
+ * Issue 12: the same record a batch of clients per transaction, as a pass
+ * over a large imported diary makes it: every client once, the last batch
+ * forgets deleted clients, and a second round logs nothing.
+ */
+static void
+test_consent_in_batches(void **state)
+{
+	struct store *s = fx_open();
+	char err[512] = "";
+	int batches = 0;
+
+	(void)state;
+	fx_sql(s, "INSERT INTO clients (id, name) VALUES (2, 'A'), (3, 'B'),"
+	    " (5, 'C'), (8, 'D'), (13, 'E')");
+	fx_sql(s, "INSERT INTO consent_seen (client_id, email_consent,"
+	    " sms_consent, opted_out, discreet) VALUES (99, 1, 0, 0, 0)");
+	for (int round = 0; round < 2; round++) {
+		long long from = INT64_MIN;
+
+		batches = 0;
+		do {
+			assert_int_equal(store_begin(s, err, sizeof(err)), 0);
+			if (store_consent_sync_some(s, NOW, "x", "first", &from, 2,
+			    err, sizeof(err)) != 0)
+				fail_msg("sync: %s", err);
+			assert_int_equal(store_commit(s, err, sizeof(err)), 0);
+			batches++;
+		} while (from != INT64_MIN && batches < 10);
+		assert_int_equal(batches, 3);
+		assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM consent_log"),
+		    20);
+		assert_int_equal(fx_sql_int(s, "SELECT count(DISTINCT client_id)"
+		    " FROM consent_log"), 5);
+		assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM consent_seen"),
+		    5);
+	}
+	store_close(s);
+}
+
 static int
 forget(struct store *s, long long id, const char *const *scrub, size_t n)
 {
@@ -176,6 +216,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		FX_DB_TEST(test_consent_diff),
+		FX_DB_TEST(test_consent_in_batches),
 		FX_DB_TEST(test_forget_edges),
 		FX_DB_TEST(test_retain_boundaries),
 	};
