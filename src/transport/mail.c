@@ -33,25 +33,44 @@
 #include "transport/mail_int.h"
 #include "base/util.h"
 
+/*
+ * n random bytes from a per-thread pool filled 256 bytes at a time: a
+ * getrandom() per Message-ID was one system call in thirty per email.
+ * 0, or -1 when the kernel has none to give.
+ */
+static int
+mail_random(unsigned char *r, size_t n)
+{
+	static _Thread_local unsigned char pool[256];
+	static _Thread_local size_t left;
+	ssize_t k;
+
+	while (left < n) {
+		k = getrandom(pool, sizeof(pool), 0);
+		if (k == -1 && errno == EINTR)
+			continue;
+		if (k < (ssize_t)sizeof(pool))
+			return -1;
+		left = sizeof(pool);
+	}
+	/* each byte is handed out once, then forgotten */
+	memcpy(r, pool + sizeof(pool) - left, n);
+	explicit_bzero(pool + sizeof(pool) - left, n);
+	left -= n;
+	return 0;
+}
+
 char *
 mail_message_id(const char *from_addr, long long msg_id)
 {
+	static const char digits[] = "0123456789abcdef";
 	unsigned char r[16];
 	char hex[33], *addr;
 	const char *domain = "nudged.invalid";
-	size_t got = 0, i;
-	ssize_t n;
+	size_t i;
 	char *id;
 
-	while (got < sizeof(r)) {
-		n = getrandom(r + got, sizeof(r) - got, 0);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got < sizeof(r)) {
+	if (mail_random(r, sizeof(r)) != 0) {
 		/* No getrandom(): the clock and pid, unique with the row id. */
 		struct timespec ts;
 		uint64_t a, b;
@@ -62,8 +81,11 @@ mail_message_id(const char *from_addr, long long msg_id)
 		memcpy(r, &a, sizeof(a));
 		memcpy(r + 8, &b, sizeof(b));
 	}
-	for (i = 0; i < sizeof(r); i++)
-		snprintf(hex + 2 * i, 3, "%02x", r[i]);
+	for (i = 0; i < sizeof(r); i++) {
+		hex[2 * i] = digits[r[i] >> 4];
+		hex[2 * i + 1] = digits[r[i] & 0xf];
+	}
+	hex[2 * sizeof(r)] = '\0';
 	addr = mail_addr_of(from_addr);
 	if (addr != NULL)
 		domain = strchr(addr, '@') + 1;

@@ -303,6 +303,18 @@ test_message_id(void **state)
 	a = mail_message_id("broken", 7);
 	assert_non_null(strstr(a, ".7@"));
 	free(a);
+	/* drawn from a pool refilled every 16: still never the same twice */
+	{
+		char *ids[40];
+
+		for (i = 0; i < 40; i++)
+			ids[i] = mail_message_id("c@example.org", 1);
+		for (i = 0; i < 40; i++)
+			for (size_t j = 0; j < i; j++)
+				assert_string_not_equal(ids[i], ids[j]);
+		for (i = 0; i < 40; i++)
+			free(ids[i]);
+	}
 }
 
 static void
