@@ -714,6 +714,97 @@ test_killed_pass_is_done_again(void **state)
 	store_close(st);
 }
 
+/* The connection's PRAGMA synchronous: 1 NORMAL, 2 FULL. */
+static int
+sync_level(struct store *st)
+{
+	sqlite3_stmt *q;
+	int v = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(store_db(st), "PRAGMA synchronous",
+	    -1, &q, NULL), SQLITE_OK);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	return v;
+}
+
+struct sync_seen {
+	struct store	*st;
+	int		 calls, relaxed;
+	volatile sig_atomic_t *stop;
+};
+
+static void
+sync_between(void *arg)
+{
+	struct sync_seen *w = arg;
+
+	w->calls++;
+	w->relaxed += sync_level(w->st) == 1;
+	if (w->stop != NULL)
+		*w->stop = 1;
+}
+
+/*
+ * The chunks before the last commit with synchronous=NORMAL; every later
+ * transaction is durable again: the pass's last chunk (it remembers the
+ * pass), and after a pass stopped between chunks, the next transaction
+ * (a claim, a record, an alert: store_begin) and an upload mark.
+ */
+static void
+test_relaxed_chunks_leave_durable(void **state)
+{
+	struct store *st = practice(1);
+	volatile sig_atomic_t stop = 0;
+	struct sync_seen w = { .st = st };
+	struct pass_plan_stats stats;
+	char err[512] = "";
+
+	(void)state;
+	book_days(st, 6);
+	assert_int_equal(sync_level(st), 2);
+	pass_plan_test_hook(2, sync_between, &w);
+	memset(&stats, 0, sizeof(stats));
+	assert_int_equal(pass_plan_run(cf, st, NOW, DELIVER_HORIZON, 0, 0,
+	    NULL, &stats, err, sizeof(err)), 0);
+	assert_int_equal(w.calls, 2);
+	assert_int_equal(w.relaxed, 2);
+	assert_int_equal(sync_level(st), 2);	/* the last chunk was FULL */
+	assert_int_equal(countf(st, "SELECT count(*) FROM state WHERE key ="
+	    " 'plan.pass'"), 1);
+
+	/* stopped after the first chunk: still NORMAL, until the next begin */
+	book(st, 7, NOW + 2 * DAY + HOUR);
+	book(st, 8, NOW + 3 * DAY + HOUR);
+	book(st, 9, NOW + 4 * DAY + HOUR);
+	w.calls = w.relaxed = 0;
+	w.stop = &stop;
+	assert_int_equal(pass_plan_run(cf, st, NOW + 60, DELIVER_HORIZON, 0, 0,
+	    &stop, &stats, err, sizeof(err)), 0);
+	pass_plan_test_hook(2, NULL, NULL);
+	assert_int_equal(w.calls, 1);
+	assert_int_equal(store_begin(st, err, sizeof(err)), 0);
+	assert_int_equal(sync_level(st), 2);
+	assert_int_equal(store_commit(st, err, sizeof(err)), 0);
+
+	/* relaxed again, then an upload mark: FULL after it */
+	stop = 0;
+	w.calls = 0;
+	pass_plan_test_hook(2, sync_between, &w);
+	assert_int_equal(pass_plan_run(cf, st, NOW + 120, DELIVER_HORIZON, 0,
+	    0, &stop, &stats, err, sizeof(err)), 0);
+	pass_plan_test_hook(2, NULL, NULL);
+	assert_int_equal(w.calls, 1);
+	assert_int_equal(sync_level(st), 1);
+	fx_sql(st, "UPDATE messages SET status = 'sending' WHERE id ="
+	    " (SELECT min(id) FROM messages)");
+	assert_int_equal(store_mark_uploaded(st, countf(st, "SELECT min(id)"
+	    " FROM messages"), NULL, err, sizeof(err)), 0);
+	assert_int_equal(sync_level(st), 2);
+	store_close(st);
+}
+
 /*
  * A couple (one partner without consent), two reminder rules, bookings
  * made late (both reminders overdue: only the closer goes), a cancelled
@@ -818,6 +909,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stopped_whole_pass_stays_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_pass_is_done_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chunks_plan_what_one_transaction_plans, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relaxed_chunks_leave_durable, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
