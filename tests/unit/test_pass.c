@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -805,6 +806,57 @@ test_relaxed_chunks_leave_durable(void **state)
 	store_close(st);
 }
 
+/* Lines of path that contain needle. */
+static int
+lines_with(const char *path, const char *needle)
+{
+	char line[1024];
+	FILE *f = fopen(path, "r");
+	int n = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+/*
+ * A dry run (nudged --dry-run) reports every unreadable row, once: a
+ * client whose consent reads neither 0 nor 1 is in the snapshot of every
+ * chunk that reads one of its appointments, but is one row.
+ */
+static void
+test_dry_run_reports_a_bad_row_once(void **state)
+{
+	struct store *st = practice(1);
+	struct pass_plan_stats stats;
+	char err[512] = "", *log;
+	int keep, fd;
+
+	(void)state;
+	fx_sql(st, "UPDATE clients SET email_consent = 'yes' WHERE id = 1");
+	book_days(st, 6);			/* 3 chunks of 2 */
+	log = fx_file("dry.log", "", 0600);
+	fflush(stderr);
+	keep = dup(STDERR_FILENO);
+	assert_true((fd = open(log, O_WRONLY | O_TRUNC)) >= 0);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	memset(&stats, 0, sizeof(stats));
+	assert_int_equal(store_dry_begin(st, err, sizeof(err)), 0);
+	assert_int_equal(pass_plan_run(cf, st, NOW, DELIVER_HORIZON, 0, 1, NULL,
+	    &stats, err, sizeof(err)), 0);
+	store_dry_end(st);
+	fflush(stderr);
+	dup2(keep, STDERR_FILENO);
+	close(keep);
+	assert_int_equal(lines_with(log, "skipping clients row 1:"), 1);
+	assert_int_equal(stats.bad_rows, 1);
+	free(log);
+	store_close(st);
+}
+
 /*
  * A couple (one partner without consent), two reminder rules, bookings
  * made late (both reminders overdue: only the closer goes), a cancelled
@@ -910,6 +962,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_killed_pass_is_done_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chunks_plan_what_one_transaction_plans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relaxed_chunks_leave_durable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dry_run_reports_a_bad_row_once, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
