@@ -858,6 +858,58 @@ test_dry_run_reports_a_bad_row_once(void **state)
 }
 
 /*
+ * A version 6 database (one transaction per pass, full indexes on
+ * messages.appointment_id and homework_id) with a plan and a change
+ * logged: opened, it gets plan_taken and the partial indexes, and the
+ * next pass plans the logged change, each message once.
+ */
+static void
+test_version_6_upgrades(void **state)
+{
+	struct store *st = practice(1);
+	sqlite3 *db;
+	char buf[256];
+
+	(void)state;
+	book_days(st, 3);
+	pass(st, NOW);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages"), 3);
+	store_close(st);
+	assert_int_equal(sqlite3_open(fx_db(), &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE plan_taken;"
+	    " DROP INDEX messages_appt; DROP INDEX messages_hw;"
+	    " CREATE INDEX messages_appt ON messages (appointment_id);"
+	    " CREATE INDEX messages_hw ON messages (homework_id);"
+	    " PRAGMA user_version = 6;"
+	    " UPDATE appointments SET starts_at = '2026-06-03T15:00:00Z'"
+	    " WHERE id = 1", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	st = fx_open();
+	assert_int_equal(fx_sql_int(st, "PRAGMA user_version"),
+	    STORE_SCHEMA_VERSION);
+	assert_int_equal(countf(st, "SELECT count(*) FROM plan_dirty"), 1);
+	assert_int_equal(countf(st, "SELECT count(*) FROM plan_taken"), 0);
+	assert_non_null(strstr(fx_sql_text(st, "SELECT sql FROM sqlite_master"
+	    " WHERE name = 'messages_appt'", buf, sizeof(buf)),
+	    "WHERE appointment_id IS NOT NULL"));
+	assert_non_null(strstr(fx_sql_text(st, "SELECT sql FROM sqlite_master"
+	    " WHERE name = 'messages_hw'", buf, sizeof(buf)),
+	    "WHERE homework_id IS NOT NULL"));
+	pass(st, NOW + 60);
+	assert_int_equal(rows(st, 1, NOW + 2 * DAY + 3 * HOUR, "reminder",
+	    "pending"), 1);
+	assert_int_equal(rows(st, 1, NOW + DAY - 2 * HOUR, "reminder",
+	    "cancelled"), 1);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE"
+	    " appointment_id = 2"), 1);
+	assert_int_equal(countf(st, "SELECT count(*) FROM plan_dirty"), 0);
+	assert_int_equal(countf(st, "SELECT count(*) FROM plan_taken"), 0);
+	assert_int_equal(dupes(st), 0);
+	store_close(st);
+}
+
+/*
  * A couple (one partner without consent), two reminder rules, bookings
  * made late (both reminders overdue: only the closer goes), a cancelled
  * one, homework bounded by the next session: what a pass plans two
@@ -963,6 +1015,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_chunks_plan_what_one_transaction_plans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relaxed_chunks_leave_durable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dry_run_reports_a_bad_row_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_version_6_upgrades, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
