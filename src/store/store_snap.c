@@ -495,9 +495,18 @@ snap_appt_ids(struct store *s, const long long *want, size_t nwant, int homework
 		memcpy(ids, want, nwant * sizeof(*ids));
 	n = nwant;
 	if (homework) {
-		if ((st = store_prep(s, "SELECT id FROM appointments WHERE case_id"
-		    " IN (SELECT case_id FROM homework WHERE active = 1)", err,
-		    errlen)) == NULL) {
+		/*
+		 * The sessions the homework schedule needs: session days are
+		 * counted from starts_on and it ends before the first session
+		 * after that day, so none before it matters (two days' margin
+		 * for the zone; an unreadable start is read, to be reported).
+		 * A case's whole history was read on every pass, in the last
+		 * transaction (issue 12, item 3).
+		 */
+		if ((st = store_prep(s, "SELECT a.id FROM appointments a JOIN"
+		    " homework h ON h.case_id = a.case_id WHERE h.active = 1 AND"
+		    " (julianday(a.starts_at) IS NULL OR julianday(a.starts_at) >="
+		    " julianday(h.starts_on) - 2)", err, errlen)) == NULL) {
 			free(ids);
 			return -1;
 		}

@@ -910,6 +910,36 @@ test_version_6_upgrades(void **state)
 }
 
 /*
+ * The last chunk reads the sessions homework needs (its day numbers skip
+ * session days from starts_on, it ends before the next session), not a
+ * homework case's whole history: every pass held the lock for that
+ * (1,000,000 appointments, 500 cases with homework: 125 ms, every pass).
+ * A session a year before starts_on, unreadable, is not read, so not
+ * reported; the plan is the same.
+ */
+static void
+test_homework_reads_sessions_from_its_start(void **state)
+{
+	struct store *st = practice(1);
+
+	(void)state;
+	fx_sql(st, "INSERT INTO homework (id, case_id, title, prompt, starts_on,"
+	    " every_days) VALUES (1, 1, 'T', 'P', '2026-06-01', 1)");
+	fx_sql(st, "INSERT INTO appointments (id, case_id, starts_at, kind)"
+	    " VALUES (50, 1, '2025-06-01T10:00:00Z', 'massage')");
+	book(st, 51, NOW - 2 * DAY);		/* before starts_on: no effect */
+	book(st, 52, NOW + 2 * DAY - 2 * HOUR);	/* the next session */
+	pass(st, NOW);
+	assert_int_equal(countf(st, "SELECT count(*) FROM problems WHERE tbl ="
+	    " 'appointments' AND row_id = 50"), 0);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE"
+	    " homework_id = 1 AND status = 'pending'"), 2);	/* 1 and 2 June */
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE"
+	    " homework_id = 1 AND occurrence >= '2026-06-03'"), 0);
+	store_close(st);
+}
+
+/*
  * A couple (one partner without consent), two reminder rules, bookings
  * made late (both reminders overdue: only the closer goes), a cancelled
  * one, homework bounded by the next session: what a pass plans two
@@ -1016,6 +1046,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_relaxed_chunks_leave_durable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dry_run_reports_a_bad_row_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_version_6_upgrades, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_homework_reads_sessions_from_its_start, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
