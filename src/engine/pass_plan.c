@@ -284,17 +284,60 @@ pass_plan_scope(const struct conf *c, struct store *st, time_t now,
 	return 0;
 }
 
+/*
+ * The unreadable rows this pass reported.  A bad client is in the
+ * snapshot of every chunk that reads one of its appointments, a homework
+ * case's session in its own chunk and the last: one row, reported once
+ * (a dry run reports even known ones, so the problems table cannot tell).
+ * Nearly always empty.
+ */
+struct pass_plan_seen {
+	struct bad_row	*v;
+	size_t		 n, cap;
+};
+
+/* 1 when b is new to this pass (now remembered), 0 when reported already. */
+static int
+pass_plan_seen_add(struct pass_plan_seen *s, const struct bad_row *b)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].id == b->id && strcmp(s->v[i].table, b->table) == 0 &&
+		    strcmp(s->v[i].what, b->what) == 0)
+			return 0;
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 8;
+		s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
+	}
+	s->v[s->n].table = xstrdup(b->table);
+	s->v[s->n].id = b->id;
+	s->v[s->n].what = xstrdup(b->what);
+	s->n++;
+	return 1;
+}
+
+static void
+pass_plan_seen_free(struct pass_plan_seen *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->v[i].table);
+		free(s->v[i].what);
+	}
+	free(s->v);
+}
+
 /* Write one chunk's plan; 0 or -1. */
 static int
 pass_plan_write(struct store *st, time_t now, int dry,
-    const struct snapshot *snap, struct plan *p, struct pass_plan_stats *stats,
-    char *err, size_t errlen)
+    const struct snapshot *snap, struct plan *p, struct pass_plan_seen *seen,
+    struct pass_plan_stats *stats, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < snap->nbad; i++) {
 		enum store_rc r = store_note_bad(st, &snap->bad[i], now, err, errlen);
 
 		if (r == STORE_ERR)
 			return -1;
+		if (!pass_plan_seen_add(seen, &snap->bad[i]))
+			continue;
 		stats->bad_rows++;
 		if (r == STORE_NEW || dry)
 			log_warn("skipping %s row %lld: %s", snap->bad[i].table,
@@ -428,8 +471,8 @@ pass_plan_finish(struct store *st, time_t now, unsigned long fp, char *err,
 static int
 pass_plan_chunks(const struct conf *c, struct store *st, time_t now,
     long horizon, int dry, unsigned long fp, const long long *ids, size_t n,
-    volatile sig_atomic_t *stop, double *held, struct pass_plan_stats *stats,
-    int *done, char *err, size_t errlen)
+    volatile sig_atomic_t *stop, double *held, struct pass_plan_seen *seen,
+    struct pass_plan_stats *stats, int *done, char *err, size_t errlen)
 {
 	size_t at = 0, per = pass_plan_test_chunk ? pass_plan_test_chunk :
 	    PASS_PLAN_TXN;
@@ -456,7 +499,8 @@ pass_plan_chunks(const struct conf *c, struct store *st, time_t now,
 			return -1;
 		}
 		plan_run(c, &snap, now, horizon, &p);
-		w = pass_plan_write(st, now, dry, &snap, &p, stats, err, errlen);
+		w = pass_plan_write(st, now, dry, &snap, &p, seen, stats, err,
+		    errlen);
 		plan_free(&p);
 		snapshot_free(&snap);
 		if (w != 0 || (last && pass_plan_finish(st, now, fp, err,
@@ -557,6 +601,7 @@ pass_plan_run(const struct conf *c, struct store *st, time_t now, long horizon,
 	unsigned long fp = pass_plan_fingerprint(c, horizon);
 	time_t (*r)[2] = xcalloc(c->nrules * (PASS_PLAN_QDAYS + 1) + 1,
 	    sizeof(*r));
+	struct pass_plan_seen seen = { 0 };
 	struct store_pass sp;
 	long long *ids = NULL;
 	size_t n = 0;
@@ -585,7 +630,7 @@ pass_plan_run(const struct conf *c, struct store *st, time_t now, long horizon,
 		goto out;
 	if (!stopped)
 		rc = pass_plan_chunks(c, st, now, horizon, dry, fp, ids, n,
-		    stop, &held, stats, &done, err, errlen);
+		    stop, &held, &seen, stats, &done, err, errlen);
 	else
 		rc = 0;
 	if (rc == 0 && done)
@@ -596,6 +641,7 @@ pass_plan_run(const struct conf *c, struct store *st, time_t now, long horizon,
 		log_info("plan: stopped after part of the %zu appointments; the"
 		    " next pass plans them all again", n);
 out:
+	pass_plan_seen_free(&seen);
 	free(ids);
 	free(r);
 	return rc;

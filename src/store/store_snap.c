@@ -475,9 +475,21 @@ store_snapshot(struct store *s, time_t since, struct snapshot *sn, char *err,
 
 
 /*
+ * The sessions the homework schedule needs: session days are counted from
+ * starts_on and it ends before the first session after that day, so none
+ * before it matters (two days' margin for the zone; an unreadable start
+ * is read, to be reported).  A case's whole history was read on every
+ * pass, in its last transaction (issue 12, item 3).
+ */
+#define SNAP_HW_SESSIONS "SELECT a.id FROM appointments a JOIN homework h" \
+	" ON h.case_id = a.case_id WHERE h.active = 1 AND" \
+	" (julianday(a.starts_at) IS NULL OR julianday(a.starts_at) >=" \
+	" julianday(h.starts_on) - 2)"
+
+/*
  * Issue 12: the appointments a pass chose (store_pass_ids), read by id,
- * with (homework) the active homework and every session of its cases,
- * which bound and number its prompts.
+ * with (homework) the active homework and the sessions of its cases
+ * that bound and number its prompts (SNAP_HW_SESSIONS).
  */
 static int
 snap_appt_ids(struct store *s, const long long *want, size_t nwant, int homework,
@@ -495,9 +507,7 @@ snap_appt_ids(struct store *s, const long long *want, size_t nwant, int homework
 		memcpy(ids, want, nwant * sizeof(*ids));
 	n = nwant;
 	if (homework) {
-		if ((st = store_prep(s, "SELECT id FROM appointments WHERE case_id"
-		    " IN (SELECT case_id FROM homework WHERE active = 1)", err,
-		    errlen)) == NULL) {
+		if ((st = store_prep(s, SNAP_HW_SESSIONS, err, errlen)) == NULL) {
 			free(ids);
 			return -1;
 		}

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -714,6 +715,230 @@ test_killed_pass_is_done_again(void **state)
 	store_close(st);
 }
 
+/* The connection's PRAGMA synchronous: 1 NORMAL, 2 FULL. */
+static int
+sync_level(struct store *st)
+{
+	sqlite3_stmt *q;
+	int v = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(store_db(st), "PRAGMA synchronous",
+	    -1, &q, NULL), SQLITE_OK);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	return v;
+}
+
+struct sync_seen {
+	struct store	*st;
+	int		 calls, relaxed;
+	volatile sig_atomic_t *stop;
+};
+
+static void
+sync_between(void *arg)
+{
+	struct sync_seen *w = arg;
+
+	w->calls++;
+	w->relaxed += sync_level(w->st) == 1;
+	if (w->stop != NULL)
+		*w->stop = 1;
+}
+
+/*
+ * The chunks before the last commit with synchronous=NORMAL; every later
+ * transaction is durable again: the pass's last chunk (it remembers the
+ * pass), and after a pass stopped between chunks, the next transaction
+ * (a claim, a record, an alert: store_begin) and an upload mark.
+ */
+static void
+test_relaxed_chunks_leave_durable(void **state)
+{
+	struct store *st = practice(1);
+	volatile sig_atomic_t stop = 0;
+	struct sync_seen w = { .st = st };
+	struct pass_plan_stats stats;
+	char err[512] = "";
+
+	(void)state;
+	book_days(st, 6);
+	assert_int_equal(sync_level(st), 2);
+	pass_plan_test_hook(2, sync_between, &w);
+	memset(&stats, 0, sizeof(stats));
+	assert_int_equal(pass_plan_run(cf, st, NOW, DELIVER_HORIZON, 0, 0,
+	    NULL, &stats, err, sizeof(err)), 0);
+	assert_int_equal(w.calls, 2);
+	assert_int_equal(w.relaxed, 2);
+	assert_int_equal(sync_level(st), 2);	/* the last chunk was FULL */
+	assert_int_equal(countf(st, "SELECT count(*) FROM state WHERE key ="
+	    " 'plan.pass'"), 1);
+
+	/* stopped after the first chunk: still NORMAL, until the next begin */
+	book(st, 7, NOW + 2 * DAY + HOUR);
+	book(st, 8, NOW + 3 * DAY + HOUR);
+	book(st, 9, NOW + 4 * DAY + HOUR);
+	w.calls = w.relaxed = 0;
+	w.stop = &stop;
+	assert_int_equal(pass_plan_run(cf, st, NOW + 60, DELIVER_HORIZON, 0, 0,
+	    &stop, &stats, err, sizeof(err)), 0);
+	pass_plan_test_hook(2, NULL, NULL);
+	assert_int_equal(w.calls, 1);
+	assert_int_equal(store_begin(st, err, sizeof(err)), 0);
+	assert_int_equal(sync_level(st), 2);
+	assert_int_equal(store_commit(st, err, sizeof(err)), 0);
+
+	/* relaxed again, then an upload mark: FULL after it */
+	stop = 0;
+	w.calls = 0;
+	pass_plan_test_hook(2, sync_between, &w);
+	assert_int_equal(pass_plan_run(cf, st, NOW + 120, DELIVER_HORIZON, 0,
+	    0, &stop, &stats, err, sizeof(err)), 0);
+	pass_plan_test_hook(2, NULL, NULL);
+	assert_int_equal(w.calls, 1);
+	assert_int_equal(sync_level(st), 1);
+	fx_sql(st, "UPDATE messages SET status = 'sending' WHERE id ="
+	    " (SELECT min(id) FROM messages)");
+	assert_int_equal(store_mark_uploaded(st, countf(st, "SELECT min(id)"
+	    " FROM messages"), NULL, err, sizeof(err)), 0);
+	assert_int_equal(sync_level(st), 2);
+	store_close(st);
+}
+
+/* Lines of path that contain needle. */
+static int
+lines_with(const char *path, const char *needle)
+{
+	char line[1024];
+	FILE *f = fopen(path, "r");
+	int n = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+/*
+ * A dry run (nudged --dry-run) reports every unreadable row, once: a
+ * client whose consent reads neither 0 nor 1 is in the snapshot of every
+ * chunk that reads one of its appointments, but is one row.
+ */
+static void
+test_dry_run_reports_a_bad_row_once(void **state)
+{
+	struct store *st = practice(1);
+	struct pass_plan_stats stats;
+	char err[512] = "", *log;
+	int keep, fd;
+
+	(void)state;
+	fx_sql(st, "UPDATE clients SET email_consent = 'yes' WHERE id = 1");
+	book_days(st, 6);			/* 3 chunks of 2 */
+	log = fx_file("dry.log", "", 0600);
+	fflush(stderr);
+	keep = dup(STDERR_FILENO);
+	assert_true((fd = open(log, O_WRONLY | O_TRUNC)) >= 0);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	memset(&stats, 0, sizeof(stats));
+	assert_int_equal(store_dry_begin(st, err, sizeof(err)), 0);
+	assert_int_equal(pass_plan_run(cf, st, NOW, DELIVER_HORIZON, 0, 1, NULL,
+	    &stats, err, sizeof(err)), 0);
+	store_dry_end(st);
+	fflush(stderr);
+	dup2(keep, STDERR_FILENO);
+	close(keep);
+	assert_int_equal(lines_with(log, "skipping clients row 1:"), 1);
+	assert_int_equal(stats.bad_rows, 1);
+	free(log);
+	store_close(st);
+}
+
+/*
+ * A version 6 database (one transaction per pass, full indexes on
+ * messages.appointment_id and homework_id) with a plan and a change
+ * logged: opened, it gets plan_taken and the partial indexes, and the
+ * next pass plans the logged change, each message once.
+ */
+static void
+test_version_6_upgrades(void **state)
+{
+	struct store *st = practice(1);
+	sqlite3 *db;
+	char buf[256];
+
+	(void)state;
+	book_days(st, 3);
+	pass(st, NOW);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages"), 3);
+	store_close(st);
+	assert_int_equal(sqlite3_open(fx_db(), &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE plan_taken;"
+	    " DROP INDEX messages_appt; DROP INDEX messages_hw;"
+	    " CREATE INDEX messages_appt ON messages (appointment_id);"
+	    " CREATE INDEX messages_hw ON messages (homework_id);"
+	    " PRAGMA user_version = 6;"
+	    " UPDATE appointments SET starts_at = '2026-06-03T15:00:00Z'"
+	    " WHERE id = 1", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	st = fx_open();
+	assert_int_equal(fx_sql_int(st, "PRAGMA user_version"),
+	    STORE_SCHEMA_VERSION);
+	assert_int_equal(countf(st, "SELECT count(*) FROM plan_dirty"), 1);
+	assert_int_equal(countf(st, "SELECT count(*) FROM plan_taken"), 0);
+	assert_non_null(strstr(fx_sql_text(st, "SELECT sql FROM sqlite_master"
+	    " WHERE name = 'messages_appt'", buf, sizeof(buf)),
+	    "WHERE appointment_id IS NOT NULL"));
+	assert_non_null(strstr(fx_sql_text(st, "SELECT sql FROM sqlite_master"
+	    " WHERE name = 'messages_hw'", buf, sizeof(buf)),
+	    "WHERE homework_id IS NOT NULL"));
+	pass(st, NOW + 60);
+	assert_int_equal(rows(st, 1, NOW + 2 * DAY + 3 * HOUR, "reminder",
+	    "pending"), 1);
+	assert_int_equal(rows(st, 1, NOW + DAY - 2 * HOUR, "reminder",
+	    "cancelled"), 1);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE"
+	    " appointment_id = 2"), 1);
+	assert_int_equal(countf(st, "SELECT count(*) FROM plan_dirty"), 0);
+	assert_int_equal(countf(st, "SELECT count(*) FROM plan_taken"), 0);
+	assert_int_equal(dupes(st), 0);
+	store_close(st);
+}
+
+/*
+ * The last chunk reads the sessions homework needs (its day numbers skip
+ * session days from starts_on, it ends before the next session), not a
+ * homework case's whole history: every pass held the lock for that
+ * (1,000,000 appointments, 500 cases with homework: 125 ms, every pass).
+ * A session a year before starts_on, unreadable, is not read, so not
+ * reported; the plan is the same.
+ */
+static void
+test_homework_reads_sessions_from_its_start(void **state)
+{
+	struct store *st = practice(1);
+
+	(void)state;
+	fx_sql(st, "INSERT INTO homework (id, case_id, title, prompt, starts_on,"
+	    " every_days) VALUES (1, 1, 'T', 'P', '2026-06-01', 1)");
+	fx_sql(st, "INSERT INTO appointments (id, case_id, starts_at, kind)"
+	    " VALUES (50, 1, '2025-06-01T10:00:00Z', 'massage')");
+	book(st, 51, NOW - 2 * DAY);		/* before starts_on: no effect */
+	book(st, 52, NOW + 2 * DAY - 2 * HOUR);	/* the next session */
+	pass(st, NOW);
+	assert_int_equal(countf(st, "SELECT count(*) FROM problems WHERE tbl ="
+	    " 'appointments' AND row_id = 50"), 0);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE"
+	    " homework_id = 1 AND status = 'pending'"), 2);	/* 1 and 2 June */
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE"
+	    " homework_id = 1 AND occurrence >= '2026-06-03'"), 0);
+	store_close(st);
+}
+
 /*
  * A couple (one partner without consent), two reminder rules, bookings
  * made late (both reminders overdue: only the closer goes), a cancelled
@@ -818,6 +1043,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stopped_whole_pass_stays_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_pass_is_done_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chunks_plan_what_one_transaction_plans, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relaxed_chunks_leave_durable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dry_run_reports_a_bad_row_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_version_6_upgrades, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_homework_reads_sessions_from_its_start, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
