@@ -55,7 +55,10 @@
  * (only the closest overdue reminder goes) see all its rows.  All but
  * the last transaction commit without waiting for the disk
  * (store_begin_relaxed): a power cut can only undo a tail of them.
- * Memory is bounded by PASS_PLAN_TXN appointments, not by the window.
+ * Memory is bounded by PASS_PLAN_TXN appointments, not by the window,
+ * except in the last transaction: the active homework goes there with
+ * its cases' sessions from each homework's start on (store_snap.c), so
+ * it grows with the homework in progress and their cases' bookings.
  */
 #include <stdint.h>
 #include <stdio.h>
