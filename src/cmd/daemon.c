@@ -12,8 +12,10 @@
 #include <string.h>
 #include <sysexits.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +37,11 @@ static volatile sig_atomic_t daemon_hup_flag;
 static volatile sig_atomic_t daemon_stop;	/* polled by deliver_pass */
 static long long daemon_wd_usec;
 static struct timespec daemon_wd_last;
+/* In a pass's own process: the pipe to the service loop; -1 elsewhere. */
+static int daemon_pass_fd = -1;
+
+#define DAEMON_TICK	'w'	/* down the pipe: progress, feed the watchdog */
+#define DAEMON_DONE	'r'	/* then the pass's struct daemon_result */
 
 void
 daemon_notify(const char *msg)
@@ -81,7 +88,15 @@ daemon_watchdog(void)
 	    daemon_wd_usec / 2)
 		return;
 	daemon_wd_last = now;
-	daemon_notify("WATCHDOG=1");
+	/* A pass's process tells the loop, which alone may notify (NotifyAccess=main). */
+	if (daemon_pass_fd < 0)
+		daemon_notify("WATCHDOG=1");
+	else {
+		/* a full pipe: the loop has ticks enough */
+		ssize_t n = write(daemon_pass_fd, &(char){ DAEMON_TICK }, 1);
+
+		(void)n;
+	}
 }
 
 static void
@@ -268,50 +283,182 @@ struct daemon_loop {
 	sigset_t	 blocked, waitmask;
 	int		 ifd;		/* inotify on the database's folder; -1 */
 	char		*base;		/* the database's file name in it */
-	long long	 seen;		/* data_version before the last pass */
+	long long	 seen;		/* data_version after the last pass */
+	int		 again;		/* another program wrote during it: once more */
 	time_t		 cal_next;	/* the next feed fetch; 0: none */
 	int		 failures;	/* passes failed in a row */
 	long		 rescan;	/* the safety rescan, seconds */
 };
 
+/* What a pass tells the loop (from its own process, down the pipe). */
+struct daemon_result {
+	struct deliver_stats	 stats;
+	time_t			 cal_next;	/* the next feed fetch; 0: none */
+	int			 failed;	/* the pass failed (logged) */
+	int			 others;	/* another program wrote meanwhile */
+};
+
 /*
- * One pass: feeds whose time has come, the outbox, the daily retention;
- * then the memory the pass used goes back.  Signals are deliverable
- * during it so SIGTERM can end it early.
+ * The pass itself: feeds whose time has come, the outbox, the daily
+ * retention.  Signals are deliverable during it so SIGTERM can end it
+ * early.
+ */
+static void
+daemon_pass_run(struct daemon_loop *l, const struct conf *c,
+    struct daemon_result *res)
+{
+	long long seen = store_data_version(l->st);
+	char err[512];
+
+	memset(res, 0, sizeof(*res));
+	sigprocmask(SIG_SETMASK, &l->waitmask, NULL);
+	/* calendar feeds whose time has come (issue 10), before planning */
+	res->cal_next = cal_sync_due(c, l->st, time(NULL));
+	if (deliver_pass(c, l->st, time(NULL), 0, NULL, &daemon_stop,
+	    &res->stats, err, sizeof(err)) != 0) {
+		log_err("pass failed: %s", err);
+		res->failed = 1;
+	}
+	/* issue 14: outbox and diary reduced once a day */
+	if (!res->failed && !daemon_stop && retain_daily(c, l->st, time(NULL),
+	    err, sizeof(err)) != 0)
+		log_err("retention failed: %s", err);
+	sigprocmask(SIG_BLOCK, &l->blocked, NULL);
+	/* a booking tool's commit while a slow server held us: once more */
+	res->others = store_data_version(l->st) != seen;
+}
+
+/*
+ * The pass's process: its own connection (one must not cross a fork),
+ * its result down the pipe, then exit (the sanitizers' leak check runs
+ * there, over the pass).  It dies with the service, kill -9 included, so
+ * no sender outlives the deliverer's lock.
+ */
+static void __attribute__((noreturn))
+daemon_child(struct daemon_loop *l, const struct conf *c, pid_t parent,
+    int fd)
+{
+	char msg[1 + sizeof(struct daemon_result)] = { DAEMON_DONE };
+	struct daemon_result res = { .failed = 1 };
+	char err[512];
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+		_exit(EX_OSERR);
+	daemon_pass_fd = fd;
+	if (l->ifd >= 0)
+		close(l->ifd);
+	if (store_reconnect(l->st, err, sizeof(err)) != 0)
+		log_err("pass failed: %s", err);
+	else
+		daemon_pass_run(l, c, &res);
+	store_disconnect(l->st);
+	memcpy(msg + 1, &res, sizeof(res));
+	/* one write under PIPE_BUF: whole or not at all */
+	exit(write(fd, msg, sizeof(msg)) == (ssize_t)sizeof(msg) ? EX_OK :
+	    EX_IOERR);
+}
+
+/*
+ * Wait for the pass's process: feed the watchdog on its progress, pass a
+ * stop request on (systemd signals the whole unit; kill(1) only us), and
+ * read its result.  1 with *res, or 0 when it ended without one (logged).
+ */
+static int
+daemon_reap(struct daemon_loop *l, pid_t pid, int fd,
+    struct daemon_result *res)
+{
+	struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN },
+	    { .fd = l->ifd, .events = POLLIN } };
+	char buf[1 + sizeof(*res)];
+	size_t have = 0;
+	int told = 0, status;
+	ssize_t n;
+
+	for (;;) {
+		if (daemon_stop_flag && !told)
+			told = kill(pid, SIGTERM) == 0;
+		if (ppoll(pfd, l->ifd >= 0 ? 2 : 1, NULL, &l->waitmask) < 0)
+			continue;	/* a signal */
+		/* its own writes; another program's are in res->others */
+		if (pfd[1].revents & POLLIN)
+			daemon_drain(l->ifd, l->base);
+		if (pfd[0].revents == 0)
+			continue;
+		if ((n = read(fd, buf + have, have == 0 ? 1 : sizeof(buf) -
+		    have)) <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			break;		/* it is gone */
+		}
+		if (have == 0 && buf[0] == DAEMON_TICK)
+			daemon_watchdog();
+		else
+			have += (size_t)n;
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (have == sizeof(buf) && buf[0] == DAEMON_DONE) {
+		memcpy(res, buf + 1, sizeof(*res));
+		return 1;
+	}
+	if (WIFSIGNALED(status))
+		log_err("pass failed: its process was killed by signal %d",
+		    WTERMSIG(status));
+	else
+		log_err("pass failed: its process ended (exit %d) without a "
+		    "result", WEXITSTATUS(status));
+	return 0;
+}
+
+/*
+ * One pass, in a process of its own (issue 12): what it maps and
+ * allocates (libcurl, OpenSSL and libical once something is sent; the
+ * planner's snapshots) goes back to the system when it exits, so the
+ * service idles small however much it has sent.  Without a process (fork
+ * refused) it runs here.  Then the loop's connection is opened again.
  */
 static void
 daemon_pass(struct daemon_loop *l, const struct conf *c)
 {
-	struct deliver_stats stats;
+	struct daemon_result res = { .failed = 1 };
+	pid_t pid = -1, parent = getpid();
+	int fds[2] = { -1, -1 }, ran = 0;
 	char err[512];
 
-	/*
-	 * Taken before the pass: a booking tool's commit during the pass
-	 * (while a slow server holds us) must wake us after it.
-	 */
-	l->seen = store_data_version(l->st);
-	sigprocmask(SIG_SETMASK, &l->waitmask, NULL);
-	/* calendar feeds whose time has come (issue 10), before planning */
-	l->cal_next = cal_sync_due(c, l->st, time(NULL));
-	if (deliver_pass(c, l->st, time(NULL), 0, NULL, &daemon_stop, &stats,
-	    err, sizeof(err)) != 0) {
+	store_disconnect(l->st);
+	fflush(NULL);
+	if (pipe2(fds, O_CLOEXEC) == 0 && (pid = fork()) == 0) {
+		close(fds[0]);
+		daemon_child(l, c, parent, fds[1]);
+	}
+	if (pid < 0)
+		log_warn("cannot start a process for the pass (%s): running it "
+		    "in the service's own", strerror(errno));
+	if (fds[1] >= 0)
+		close(fds[1]);
+	if (pid > 0)
+		ran = daemon_reap(l, pid, fds[0], &res);
+	if (fds[0] >= 0)
+		close(fds[0]);
+	if (store_reconnect(l->st, err, sizeof(err)) != 0) {
 		log_err("pass failed: %s", err);
 		l->failures++;
-	} else
-		l->failures = 0;
-	/* issue 14: outbox and diary reduced once a day */
-	if (l->failures == 0 && !daemon_stop && retain_daily(c, l->st,
-	    time(NULL), err, sizeof(err)) != 0)
-		log_err("retention failed: %s", err);
-	sigprocmask(SIG_BLOCK, &l->blocked, NULL);
-	/*
-	 * Idle between passes on as little memory as we can (issue 12):
-	 * SQLite's page cache and the heap the pass freed go back to the
-	 * system.
-	 */
+		return;
+	}
+	if (pid < 0) {
+		daemon_pass_run(l, c, &res);
+		ran = 1;
+	}
+	l->failures = ran && !res.failed ? 0 : l->failures + 1;
+	l->cal_next = res.cal_next;
+	l->seen = store_data_version(l->st);
+	/* a change logged since the pass took the log (a booking tool) */
+	l->again = l->failures == 0 && (res.others ||
+	    store_dirty_pending(l->st, err, sizeof(err)) == 1);
+	/* and what the loop itself used goes back too */
 	store_release_memory(l->st);
 	malloc_trim(0);
-	daemon_status(l->st, &stats);
+	daemon_status(l->st, &res.stats);
 	daemon_watchdog();
 }
 
@@ -330,6 +477,10 @@ daemon_wait(struct daemon_loop *l)
 	/* monotonic: a clock that jumps does not stretch or skip it */
 	until = daemon_mono_now() + 1000000LL * (l->failures == 0 ?
 	    l->rescan : l->failures < 6 ? 1L << l->failures : 60);
+	if (l->again) {
+		l->again = 0;
+		return;
+	}
 	for (;;) {
 		if (daemon_stop_flag || daemon_hup_flag)
 			return;

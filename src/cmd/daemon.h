@@ -1,10 +1,15 @@
 /*
  * daemon: the service loop.
  *
- * One process, no forks.  It sleeps in ppoll() until the earliest due
- * message, a change to the database (inotify on its folder: the file and
- * its -wal, filtered by PRAGMA data_version so our own writes do not wake
- * us), a signal, or the safety rescan (DAEMON_RESCAN seconds).  Signal
+ * It never detaches.  Each pass runs in a child process of its own
+ * (daemon_pass: its own database connection, the lock shared, killed
+ * with us by PR_SET_PDEATHSIG), so what a pass maps and allocates --
+ * libcurl and OpenSSL, which cannot be unloaded, libical, the planner's
+ * memory -- is the system's again when it exits, and the service idles
+ * small (issue 12).  Between passes it sleeps in ppoll() until the
+ * earliest due message, a change to the database (inotify on its folder:
+ * the file and its -wal, filtered by PRAGMA data_version so our own
+ * writes do not wake us), a signal, or the safety rescan (DAEMON_RESCAN seconds).  Signal
  * handlers only set flags; they are blocked except inside ppoll() and
  * during a pass, where a stop request ends the pass after the message in
  * flight.

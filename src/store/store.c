@@ -278,6 +278,11 @@ store_prep_new(struct store *s, const char *sql, unsigned int flags, char *err,
 {
 	sqlite3_stmt *st = NULL;
 
+	if (s->db == NULL) {
+		/* between store_disconnect() and a store_reconnect() that failed */
+		errf(err, errlen, "%s: not connected", s->path);
+		return NULL;
+	}
 	if (sqlite3_prepare_v3(s->db, sql, -1, flags, &st, NULL) != SQLITE_OK) {
 		errf(err, errlen, "%s: %.40s%s: %s", s->path, sql,
 		    strlen(sql) > 40 ? "..." : "", sqlite3_errmsg(s->db));
@@ -620,44 +625,76 @@ store_open_error(struct store *s, char *err, size_t errlen)
 	free(copy);
 }
 
-struct store *
-store_open(const char *path, char *err, size_t errlen)
+/*
+ * The connection: opened, WAL, durable, foreign keys.  0, or -1 with err
+ * (s->db may then be a failed handle, closed by store_close()).
+ */
+static int
+store_connect(struct store *s, char *err, size_t errlen)
 {
-	struct store *s = xcalloc(1, sizeof(*s));
 	sqlite3_stmt *st;
 	const char *mode;
 	int ok;
 
-	s->lockfd = -1;
-	s->path = xstrdup(path);
-	/* 0660, so that -wal and -shm, which SQLite makes like it, are too. */
-	if (store_perm_create(path, err, errlen) == -1)
-		goto fail;
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-	    NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
 		store_open_error(s, err, errlen);
-		goto fail;
+		return -1;
 	}
 	sqlite3_extended_result_codes(s->db, 0);
 	sqlite3_busy_handler(s->db, store_busy, s);
 	if ((st = store_prep(s, "PRAGMA journal_mode=WAL", err, errlen)) == NULL)
-		goto fail;
+		return -1;
 	ok = sqlite3_step(st) == SQLITE_ROW && (mode = col_str(st, 0)) != NULL &&
 	    strcasecmp(mode, "wal") == 0;
 	if (!ok)
 		errf(err, errlen, "%s: cannot switch to WAL journal mode: %s",
-		    path, sqlite3_errmsg(s->db));
+		    s->path, sqlite3_errmsg(s->db));
 	store_done(s, st);
 	if (!ok)
-		goto fail;
-	if (store_exec(s, "PRAGMA synchronous=FULL", err, errlen) == -1 ||
-	    store_exec(s, "PRAGMA foreign_keys=ON", err, errlen) == -1 ||
-	    store_migrate(s, err, errlen) == -1)
-		goto fail;
+		return -1;
+	return store_exec(s, "PRAGMA synchronous=FULL", err, errlen) == -1 ||
+	    store_exec(s, "PRAGMA foreign_keys=ON", err, errlen) == -1 ? -1 : 0;
+}
+
+struct store *
+store_open(const char *path, char *err, size_t errlen)
+{
+	struct store *s = xcalloc(1, sizeof(*s));
+
+	s->lockfd = -1;
+	s->path = xstrdup(path);
+	/* 0660, so that -wal and -shm, which SQLite makes like it, are too. */
+	if (store_perm_create(path, err, errlen) == -1 ||
+	    store_connect(s, err, errlen) == -1 ||
+	    store_migrate(s, err, errlen) == -1) {
+		store_close(s);
+		return NULL;
+	}
 	return s;
-fail:
-	store_close(s);
-	return NULL;
+}
+
+void
+store_disconnect(struct store *s)
+{
+	for (size_t i = 0; i < s->ncache; i++)
+		sqlite3_finalize(s->cache[i].st);
+	s->ncache = 0;
+	if (s->db != NULL && !sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(s->db);
+	s->db = NULL;
+}
+
+int
+store_reconnect(struct store *s, char *err, size_t errlen)
+{
+	if (s->db != NULL)
+		return 0;
+	if (store_connect(s, err, errlen) == 0)
+		return 0;
+	store_disconnect(s);
+	return -1;
 }
 
 /*
@@ -795,18 +832,9 @@ store_lock(struct store *s, char *err, size_t errlen)
 void
 store_close(struct store *s)
 {
-	size_t i;
-
 	if (s == NULL)
 		return;
-	if (s->db != NULL) {
-		for (i = 0; i < s->ncache; i++)
-			sqlite3_finalize(s->cache[i].st);
-		s->ncache = 0;
-		if (!sqlite3_get_autocommit(s->db))
-			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		sqlite3_close(s->db);
-	}
+	store_disconnect(s);
 	/* After the connection: see store_lock(). */
 	if (s->lockfd >= 0)
 		close(s->lockfd);

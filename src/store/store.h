@@ -260,6 +260,18 @@ int	 store_msg_set_detail(struct store *, long long id, const char *detail,
 int	 store_told_start(struct store *, long long appt_id, long long client_id,
 	    time_t start, const char *detail, time_t *told, char *err, size_t);
 
+/*
+ * The service runs each pass in a child process (daemon.c), and an SQLite
+ * connection must not cross a fork: store_disconnect() closes the
+ * connection and keeps the rest (the path, the deliverer's lock);
+ * store_reconnect() opens it again (0, or -1 with err: still
+ * disconnected, and every query fails cleanly with "not connected").
+ */
+void	 store_disconnect(struct store *);
+int	 store_reconnect(struct store *, char *err, size_t);
+/* 1 when another program's change is logged and not yet planned, 0, -1. */
+int	 store_dirty_pending(struct store *, char *err, size_t);
+
 /* PRAGMA data_version: changes when another connection commits. -1 on error. */
 long long store_data_version(struct store *);
 

@@ -201,6 +201,21 @@ store_dirty_any(struct store *s, const char *tbl, char *err, size_t errlen)
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
+int
+store_dirty_pending(struct store *s, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = store_prep(s, "SELECT 1 FROM plan_dirty LIMIT 1", err,
+	    errlen)) == NULL)
+		return -1;
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW && rc != SQLITE_DONE)
+		store_dberr(s, err, errlen, "reading the change log");
+	store_done(s, st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 /*
  * The pass takes the change log at its start, in its first transaction:
  * what other programs log while its later transactions run stays in

@@ -11,6 +11,7 @@ test; NUDGED_KILL_SEED fixes its random kill moments (the seed is printed).
 
 import asyncio
 import datetime as dt
+import fcntl
 import os
 import random
 import shutil
@@ -613,6 +614,62 @@ def test_sigterm_finishes_the_message_in_flight(practice, tmp_path, services,
         assert len(practice.messages("status = 'pending'")) == 3 - len(sent)
     finally:
         srv.stop()
+
+
+def pass_processes(pid):
+    """The live child processes of pid (a pass under way: issue 12)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            kids = f.read().split()
+    except OSError:
+        return []
+    live = []
+    for k in kids:
+        try:
+            with open(f"/proc/{k}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    live.append(int(k))
+        except OSError:
+            pass
+    return live
+
+
+def test_kill_9_takes_the_pass_process_with_it(practice, tmp_path, services,
+                                              notify):
+    """Each pass runs in a process of its own, which holds the deliverer's
+    lock with the service: kill -9 of the service must end it too, or an
+    orphan would go on sending beside the restarted service."""
+    srv = SlowSmtp(tmp_path / "slow", delay=2.0).start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file),
+                            reminders=TWO_H, late_limit="1h")
+        practice.init()
+        add_many(practice, 3, fmt_utc(whole_second_after(2 * 3600 - 5)))
+        svc = services(practice, notify)
+        svc.ready()
+        srv.wait_in_data(1, 10)
+        [child] = pass_processes(svc.pid)
+        svc.signal(signal.SIGKILL)
+        svc.proc.wait(5)
+        wait_until(lambda: not pass_processes(svc.pid) and
+                   not os.path.exists(f"/proc/{child}/fd"), 5,
+                   "the pass's process gone with the service")
+        # the lock went with them: a new deliverer can start at once
+        with open(practice.db, "rb") as f:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        time.sleep(2.5)     # the slow reply it was waiting for: nothing more
+        assert len(srv.messages) <= 1, srv.messages
+    finally:
+        srv.stop()
+
+
+def test_idle_service_between_passes_has_no_pass_process(ready, services,
+                                                          notify):
+    svc = services(ready, notify)
+    svc.ready()
+    notify.wait("STATUS=", 5)
+    assert pass_processes(svc.pid) == []
 
 
 # ---------------------------------------------------------------------------
