@@ -5,8 +5,10 @@
  *   claim    a batch (deliver_run.c), in one transaction: BEGIN IMMEDIATE;
  *            record the previous batch's outcomes not yet recorded; then
  *            up to DL_BATCH due rows, each: re-read appointment, case,
- *            client; plan_recheck; render; mark 'sending' (or settle it
- *            without sending: skipped, held, ...); COMMIT
+ *            client; plan_recheck; compose; mark 'sending' (or settle it
+ *            without sending: skipped, held, ...); COMMIT (relaxed, then
+ *            synced with the lock let go); render the batch; all of it
+ *            while the batch before is being sent
  *   send     outside any transaction (a slow server never holds the lock):
  *            the batch's email over email.connections SMTP connections,
  *            its SMS with sms.concurrency requests in flight
@@ -19,7 +21,8 @@
  *            waited DL_FLUSH_MS while other transfers are under way
  *
  * So a crash can cost at most the messages in flight (handed to a
- * server, outcome not yet recorded): at most DL_BATCH, each resent once.
+ * server, outcome not yet recorded): at most 2 * DL_BATCH, each resent
+ * once.
  *
  * A message is never marked sent before the server or provider accepted
  * it, and always marked 'sending' (committed) before it is handed over.
@@ -82,6 +85,20 @@ dl_note_pass(struct dl *d, char *err, size_t errlen)
 	return store_commit(d->st, err, errlen);
 }
 
+/*
+ * What rendering reads from the database, read once: deliver_run.c
+ * renders a batch outside any transaction, while another thread may be
+ * using the connection.
+ */
+static void
+dl_render_state(struct dl *d)
+{
+	if (store_state_get(d->st, "installation_id", &d->inst) != 1) {
+		free(d->inst);
+		d->inst = NULL;
+	}
+}
+
 static void
 dl_close(struct dl *d)
 {
@@ -91,6 +108,7 @@ dl_close(struct dl *d)
 		sms_close(d->ss);
 	for (int ch = 0; ch < CHAN_N; ch++)
 		free(d->paused_why[ch]);
+	free(d->inst);
 }
 
 int
@@ -108,6 +126,7 @@ deliver_pass(const struct conf *c, struct store *st, time_t now, int dry,
 	if (dry && store_dry_begin(st, err, errlen) != 0)
 		return -1;
 	d.known = dry ? store_last_msg_id(st) : 0;
+	dl_render_state(&d);
 	/* A stop aborts a transfer whose message has not begun to go up. */
 	xfer_set_stop(stop);
 	if (dl_pause_load(&d, err, errlen) != 0 ||
@@ -149,6 +168,7 @@ deliver_upcoming(const struct conf *c, struct store *st, time_t now,
 	if (store_dry_begin(st, err, errlen) != 0)
 		return -1;
 	d.known = store_last_msg_id(st);
+	dl_render_state(&d);
 	/*
 	 * Walk the outbox up to until: each message is judged and rendered as
 	 * at its due time; the rollback below forgets it all.

@@ -1,7 +1,7 @@
 /*
  * deliver_claim: one due message claimed inside the batch's transaction
  * (see deliver_run.c): read fresh, re-checked against the data as it is
- * now (plan_recheck), composed, rendered and marked 'sending', or settled
+ * now (plan_recheck), composed and marked 'sending', or settled
  * without sending (held, skipped, cancelled, failed); --dry-run and
  * nudgectl upcoming print it instead.
  */
@@ -36,6 +36,7 @@ dl_item_free(struct dl_item *x)
 	free(x->rcpt);
 	free(x->data);
 	free(x->msgid);
+	free(x->bad);
 	memset(x, 0, sizeof(*x));
 }
 /* Fresh reads inside the claiming transaction.  -1 on a database error. */
@@ -190,17 +191,17 @@ dl_dry(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 }
 
 /*
- * The bytes that go: the email (and its Message-ID, kept across resends)
- * or the SMS text.  0, or -1 with why when it can never go.
+ * The bytes that go: the email (its Message-ID was given at the claim)
+ * or the SMS text.  0, or -1 with why when it can never go.  No database:
+ * deliver_run.c renders a batch outside the claim's transaction, while
+ * the batch before it is being sent.
  */
-static int
+int
 dl_render(struct dl *d, struct dl_item *x, char *why, size_t whylen)
 {
 	struct sms_count n;
 
 	if (x->m.channel == CHAN_EMAIL) {
-		x->msgid = x->m.provider_ref != NULL ? xstrdup(x->m.provider_ref) :
-		    mail_message_id(d->c->email.from, x->m.id);
 		x->data = dl_email(d, x, why, whylen);
 		return x->data != NULL ? 0 : -1;
 	}
@@ -217,8 +218,9 @@ dl_render(struct dl *d, struct dl_item *x, char *why, size_t whylen)
 
 /*
  * Claim the next due message inside the caller's open transaction (the
- * batch's, see deliver_run.c): re-check it, render it, mark it 'sending',
- * or settle it without sending.  x is filled in every case (free it with
+ * batch's, see deliver_run.c): re-check it, compose it, mark it 'sending'
+ * (dl_render makes its bytes after the commit), or settle it without
+ * sending (a preview renders and prints it here).  x is filled in every case (free it with
  * dl_item_free).  On DL_CLAIM_ERROR the caller rolls the transaction back.
  */
 enum dl_claimed
@@ -258,12 +260,16 @@ dl_claim_row(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 		if (r != 0)
 			return DL_CLAIM_ERROR;
 	}
-	if (dl_render(d, x, why, sizeof(why)) != 0) {
-		r = dl_fail(d, x, why, err, errlen);
-		goto settled;
-	}
+	/* kept across resends: a server that saw it once sees the same id */
+	if (x->m.channel == CHAN_EMAIL)
+		x->msgid = x->m.provider_ref != NULL ?
+		    xstrdup(x->m.provider_ref) :
+		    mail_message_id(d->c->email.from, x->m.id);
 	if (d->dry) {
-		r = dl_dry(d, x, err, errlen);
+		if (dl_render(d, x, why, sizeof(why)) != 0)
+			r = dl_fail(d, x, why, err, errlen);
+		else
+			r = dl_dry(d, x, err, errlen);
 		goto settled;
 	}
 	if (store_mark_sending(d->st, x->m.id, x->rcpt, x->msgid, d->now, err,

@@ -159,7 +159,7 @@ dl_ics(struct dl *d, struct dl_item *x, const char *from_addr)
 {
 	struct ics_event ev = { 0 };
 	const char *dom;
-	char *inst = NULL, *uid, *summary, *desc, *name, *org = NULL, *ical;
+	char *uid, *summary, *desc, *name, *org = NULL, *ical;
 	char err[256];
 	int discreet = x->has_cl && x->cl.discreet;
 
@@ -170,12 +170,7 @@ dl_ics(struct dl *d, struct dl_item *x, const char *from_addr)
 		return NULL;
 	dom = from_addr != NULL && strchr(from_addr, '@') != NULL ?
 	    strchr(from_addr, '@') + 1 : "nudged.invalid";
-	if (store_state_get(d->st, "installation_id", &inst) != 1) {
-		free(inst);
-		inst = NULL;
-	}
-	uid = ics_uid(x->a.id, inst, dom);
-	free(inst);
+	uid = ics_uid(x->a.id, d->inst, dom);
 	summary = dl_ics_summary(d, x, discreet);
 	name = x->has_cl ? compose_oneline(x->cl.name) : NULL;
 	ev.uid = uid;

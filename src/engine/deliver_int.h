@@ -36,6 +36,7 @@ struct dl {
 	volatile sig_atomic_t		*stop;		/* service shutdown: claim nothing more */
 	long long		 known;		/* preview: ids up to this are real rows */
 	double			 xfer_s;	/* deliver_run.c: the last exchange took; 0: none yet */
+	char			*inst;		/* state installation_id (calendar UIDs); NULL: none */
 };
 
 /* One claimed message with everything re-read for it, owned. */
@@ -52,6 +53,7 @@ struct dl_item {
 	char		*data;		/* email text or SMS text */
 	char		*msgid;		/* email Message-ID */
 	time_t		 when;		/* the moment it is judged at */
+	char		*bad;		/* dl_render failed: why; failed unsent */
 	int		 uploaded;	/* its whole upload is recorded */
 	int		 unmarked;	/* that record failed: not sent */
 	/* deliver_run.c: where its attempt stands */
@@ -68,11 +70,13 @@ enum {
 };
 
 /*
- * Messages claimed in one transaction; also the most that can be in
- * flight at once (handed to a server, outcome not yet recorded), so the
- * most a crash can send twice.  Documented in nudged(8).
+ * Messages claimed in one transaction.  Two batches at most are claimed
+ * at once (deliver_run.c: one sent while the one before is recorded), so
+ * 2 * DL_BATCH is the most that can be in flight (handed to a server,
+ * outcome not yet recorded), the most a crash can send twice: 32,
+ * documented in nudged(8).
  */
-#define DL_BATCH	32UL
+#define DL_BATCH	16UL
 /* An outcome waits at most this long for its record while others are sent. */
 #define DL_FLUSH_MS	50
 
@@ -92,6 +96,11 @@ enum dl_claimed {
 	DL_CLAIM_SETTLED	/* settled without sending (skipped, held, ...) */
 };
 enum dl_claimed dl_claim_row(struct dl *, struct dl_item *, char *err, size_t);
+/*
+ * The bytes of a claimed message (x->data): no database, so outside the
+ * claim's transaction.  0, or -1 with why when it can never go.
+ */
+int	 dl_render(struct dl *, struct dl_item *, char *why, size_t);
 /*
  * deliver_run.c: claim, send and record in batches until nothing is due
  * (or stop).  0, or -1 with err on a database failure.

@@ -1,13 +1,22 @@
 /*
- * deliver_run: the send loop with group commit (issue 12).
+ * deliver_run: the send loop with group commit (issue 12), pipelined.
  *
  * A cycle is one transaction: BEGIN IMMEDIATE; record the outcomes of the
- * batch just sent that are not yet recorded; claim the next batch (up to
- * DL_BATCH due rows, see dl_claim_row); COMMIT.  Then the batch is sent
- * outside any transaction: its email over email.connections SMTP
- * connections, its SMS with sms.concurrency requests in flight.  So the
- * outbox costs one durable commit per batch, not two or three per
- * message, and claims are never made for messages that are not due.
+ * batch sent before that are not yet recorded; claim the next batch (up
+ * to DL_BATCH due rows, see dl_claim_row); COMMIT.  The claimed batch is
+ * then rendered outside any transaction (dl_render: the .ics and MIME,
+ * most of a message's CPU), and sent: its email over email.connections
+ * SMTP connections in the mail session's threads, its SMS from here with
+ * sms.concurrency requests in flight.  The next cycle, its rendering and
+ * the SMS run here while the mail threads carry the batch's email
+ * (dl_run), so the outbox's bookkeeping and the rendering overlap the SMTP
+ * round trips instead of adding to them.
+ *
+ * The connection is shared: a cycle holds the mail session's lock, as
+ * every hook does (the uploaded mark, the records).  The cycle commits
+ * with synchronous=NORMAL and store_sync() then makes it durable with
+ * the lock let go, so a mail thread waits for the cycle's SQL, not for the
+ * disk.  A cycle's records are synced before anything later is recorded.
  *
  * While a batch is being sent, an outcome is kept in memory; when one has
  * waited DL_FLUSH_MS, or an exchange took longer than that (a slow
@@ -23,9 +32,12 @@
  *
  * The duplicate bound: a crash can resend only a row in 'sending' with
  * uploaded = 1 (store_recover), that is a message handed whole to its
- * server whose outcome was not yet recorded.  At most DL_BATCH rows are
- * claimed at once, so a crash costs at most DL_BATCH duplicates, each sent
- * twice, never three times (a second uncertain interruption fails it).
+ * server whose outcome was not yet recorded.  Two batches at most are
+ * claimed at once (the one being sent, and the one before it until its
+ * outcomes are recorded, or the next one, claimed but not started), so a
+ * crash, or a power cut before store_sync() returns, costs at most
+ * 2 * DL_BATCH duplicates, each sent twice, never three times (a second
+ * uncertain interruption fails it).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +52,20 @@
 #define DL_KEEP_ONCE_S		120	/* --once gives up after (no stop flag) */
 #define DL_FRESH_S		1.0	/* a claim's re-read is trusted this long */
 
+struct dl_batch;
+
+/*
+ * The hooks' argument: the batch and the transport's channel.  With the
+ * batch's email and SMS under way at once (email in the mail session's
+ * threads, SMS here), every hook runs under the mail session's lock: the
+ * mail threads take it themselves, the SMS side's hooks (locked) here.
+ */
+struct dl_side {
+	struct dl_batch	*b;
+	enum chan	 chan;
+	int		 locked;
+};
+
 struct dl_batch {
 	struct dl	*d;
 	struct dl_item	 x[DL_BATCH];
@@ -50,6 +76,9 @@ struct dl_batch {
 	struct sms_req	 sr[DL_BATCH];	/* its SMS */
 	size_t		 sm[DL_BATCH];
 	size_t		 nsm;
+	struct dl_side	 se, ss;		/* the hooks' arguments, email and SMS */
+	struct xfer_mark me, ms;
+	struct xfer_hooks he, hs;
 	int		 refused[CHAN_N];	/* CHANNEL came back in this batch */
 	int		 stalled;	/* the database refused a record just now */
 	double		 first_done;	/* oldest outcome not recorded; 0: none */
@@ -97,7 +126,12 @@ dl_outcome(struct dl_batch *b, size_t i, enum xfer_result *res,
 {
 	struct dl_item *x = &b->x[i];
 
-	if (x->m.channel == CHAN_EMAIL) {
+	if (x->bad != NULL) {
+		*res = XFER_PERMFAIL;
+		*ref = NULL;
+		*why = x->bad;
+		*sr = NULL;
+	} else if (x->m.channel == CHAN_EMAIL) {
 		*res = b->mr[x->req].res;
 		*ref = x->msgid;
 		*why = b->mr[x->req].err;
@@ -124,6 +158,10 @@ dl_record_item(struct dl_batch *b, size_t i, char *err, size_t errlen)
 	const char *ref, *why;
 	enum xfer_result res;
 
+	/* It could not be rendered: it never went, failed as before a try. */
+	if (x->bad != NULL)
+		return store_unclaim(d->st, x->m.id, err, errlen) != 0 ? -1 :
+		    dl_fail(d, x, x->bad, err, errlen);
 	dl_outcome(b, i, &res, &ref, &why, &sr);
 	if (x->unstarted && d->paused[x->m.channel] != 0) {
 		d->stats->retry++;
@@ -329,17 +367,6 @@ dl_flush(struct dl_batch *b, int nowait, char *err, size_t errlen)
 
 /* ---- the transports' hooks -------------------------------------------- */
 
-/*
- * The hooks' argument: the batch and the transport's channel.  With the
- * batch's email and SMS under way at once (email in the mail session's
- * threads, SMS here), every hook runs under the mail session's lock: the
- * mail threads take it themselves, the SMS side's hooks (locked) here.
- */
-struct dl_side {
-	struct dl_batch	*b;
-	enum chan	 chan;
-	int		 locked;
-};
 
 static struct dl_item *
 dl_item_of(struct dl_side *sd, size_t i)
@@ -481,26 +508,16 @@ out:
 	return r;
 }
 
-/*
- * Send the batch: its email in the mail session's threads (one per
- * connection) while its SMS go from here, so neither waits for the
- * other; with only one kind, in this thread as before.  Outcomes stay
- * in b.
- */
+/* The batch's requests: its email for the mail session, its SMS. */
 static void
-dl_send(struct dl *d, struct dl_batch *b)
+dl_requests(struct dl *d, struct dl_batch *b)
 {
-	struct dl_side se = { b, CHAN_EMAIL, 0 }, ss = { b, CHAN_SMS, 0 };
-	struct xfer_mark me = { dl_upload, &se }, ms = { dl_upload, &ss };
-	struct xfer_hooks he = { &me, dl_go, dl_done, dl_idle, &se };
-	struct xfer_hooks hs = { &ms, dl_go, dl_done, dl_idle, &ss };
-	int both;
-
-	b->claimed = dl_mono();	/* the cycle that claimed it just committed */
 	b->nem = b->nsm = 0;
 	for (size_t i = 0; i < b->n; i++) {
 		struct dl_item *x = &b->x[i];
 
+		if (x->state != DL_CLAIMED)
+			continue;	/* could not be rendered (x->bad) */
 		if (x->m.channel == CHAN_EMAIL) {
 			memset(&b->mr[b->nem], 0, sizeof(b->mr[0]));
 			b->mr[b->nem].to = x->rcpt;
@@ -516,18 +533,80 @@ dl_send(struct dl *d, struct dl_batch *b)
 			b->sm[b->nsm++] = i;
 		}
 	}
-	both = b->nem > 0 && b->nsm > 0;
+}
+
+/*
+ * Start the batch: its email in the mail session's threads (one per
+ * connection), which go on while this thread runs the next cycle, renders
+ * the next batch and sends this one's SMS (dl_send_sms); every hook then
+ * takes the session's lock.  Outcomes stay in b.
+ */
+static void
+dl_send_start(struct dl *d, struct dl_batch *b)
+{
+	dl_requests(d, b);
+	b->se = (struct dl_side){ b, CHAN_EMAIL, 0 };
+	b->ss = (struct dl_side){ b, CHAN_SMS, b->nem > 0 };
+	b->me = (struct xfer_mark){ dl_upload, &b->se };
+	b->ms = (struct xfer_mark){ dl_upload, &b->ss };
+	b->he = (struct xfer_hooks){ &b->me, dl_go, dl_done, dl_idle, &b->se };
+	b->hs = (struct xfer_hooks){ &b->ms, dl_go, dl_done, dl_idle, &b->ss };
 	if (b->nem > 0 && d->ms == NULL)
 		d->ms = mail_open(d->c);
 	if (b->nsm > 0 && d->ss == NULL)
 		d->ss = sms_open(d->c);
-	ss.locked = both;
 	if (b->nem > 0)
-		mail_batch_start(d->ms, b->mr, b->nem, &he, both);
+		mail_batch_start(d->ms, b->mr, b->nem, &b->he, 1);
+}
+
+static void
+dl_send_sms(struct dl *d, struct dl_batch *b)
+{
 	if (b->nsm > 0)
-		sms_send_batch(d->ss, b->sr, b->nsm, &hs);
+		sms_send_batch(d->ss, b->sr, b->nsm, &b->hs);
+}
+
+/* Wait for the batch's email, recording what is done meanwhile (dl_idle). */
+static void
+dl_send_wait(struct dl *d, struct dl_batch *b)
+{
 	if (b->nem > 0)
 		mail_batch_wait(d->ms);
+}
+
+/*
+ * The claimed messages' bytes, outside any transaction and without the
+ * session's lock (dl_render reads no database).  One that cannot be
+ * rendered is done: the next cycle fails it (dl_record_item).
+ */
+static void
+dl_render_batch(struct dl *d, struct dl_batch *b)
+{
+	char why[512];
+
+	for (size_t i = 0; i < b->n; i++) {
+		struct dl_item *x = &b->x[i];
+
+		if (x->state != DL_CLAIMED || x->data != NULL)
+			continue;
+		why[0] = '\0';
+		if (dl_render(d, x, why, sizeof(why)) != 0) {
+			x->bad = xstrdup(why[0] != '\0' ? why : "cannot be rendered");
+			x->state = DL_DONE;
+		}
+	}
+}
+
+/* The cycle shares the connection with the mail threads' hooks. */
+static void
+dl_hold(struct dl *d, int on)
+{
+	if (d->ms == NULL)
+		return;		/* no mail thread was ever started */
+	if (on)
+		mail_lock(d->ms);
+	else
+		mail_unlock(d->ms);
 }
 
 /*
@@ -575,7 +654,8 @@ dl_claim_alone(struct dl *d, struct dl_batch *b, int *more, char *err,
 {
 	struct deliver_stats s0 = *d->stats;
 
-	if (store_begin_or_stop(d->st, d->stop, err, errlen) != 0)
+	/* relaxed: dl_run syncs it (store_sync) with the lock let go */
+	if (store_begin_relaxed(d->st, d->stop, err, errlen) != 0)
 		return d->stop != NULL && *d->stop ? 0 : -1;
 	if (dl_claim_batch(d, b, more, err, errlen) == 0 &&
 	    store_commit(d->st, err, errlen) == 0)
@@ -606,7 +686,7 @@ dl_cycle(struct dl *d, struct dl_batch *sent, struct dl_batch *next,
 		return claim ? dl_claim_alone(d, next, more, err, errlen) : 0;
 	if (!claim)
 		return dl_flush(sent, 0, err, errlen);
-	if (store_begin_or_stop(d->st, d->stop, err, errlen) != 0)
+	if (store_begin_relaxed(d->st, d->stop, err, errlen) != 0)
 		goto alone;
 	dl_undo_save(d, &u);
 	for (k = 0; k < n; k++)
@@ -637,36 +717,70 @@ alone:
 	return r;
 }
 
+/*
+ * One turn of the pipeline: start cur's email; record done and claim
+ * next (the cycle, under the session's lock), sync it with the lock let
+ * go; render next; send cur's SMS; wait for cur's email.  0 or -1.
+ */
+static int
+dl_turn(struct dl *d, struct dl_batch *done, struct dl_batch *cur,
+    struct dl_batch *next, int claim, int *more, char *err, size_t errlen)
+{
+	char serr[256];
+	int r = 0, wrote = claim || done->n > 0;
+
+	dl_send_start(d, cur);
+	dl_hold(d, 1);
+	if (dl_cycle(d, done, next, claim, more, err, errlen) != 0)
+		r = -1;
+	dl_hold(d, 0);
+	next->claimed = dl_mono();
+	if (wrote && !d->dry && store_sync(d->st, serr, sizeof(serr)) != 0) {
+		/* committed, only not yet on the disk: claim no more */
+		snprintf(err, errlen, "%s", serr);
+		*more = 0;
+		r = -1;
+	}
+	dl_render_batch(d, next);
+	dl_send_sms(d, cur);
+	dl_send_wait(d, cur);
+	return r;
+}
+
 int
 dl_run(struct dl *d, volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
-	struct dl_batch *sent = xcalloc(1, sizeof(*sent));
+	/* done: sent, outcomes being recorded; cur: being sent; next: claimed */
+	struct dl_batch *done = xcalloc(1, sizeof(*done));
+	struct dl_batch *cur = xcalloc(1, sizeof(*cur));
 	struct dl_batch *next = xcalloc(1, sizeof(*next)), *t;
 	int r = 0, more = 1;
 
-	sent->d = next->d = d;
+	done->d = cur->d = next->d = d;
 	for (;;) {
 		/* A batch's outcomes can make new messages due (an SMS
 		 * reminder's fallback email): claiming goes on after it. */
-		int claim = (more || sent->n > 0) && r == 0 &&
+		int claim = (more || done->n > 0) && r == 0 &&
 		    (stop == NULL || !*stop);
 
-		if (dl_cycle(d, sent, next, claim, &more, err, errlen) != 0)
+		if (dl_turn(d, done, cur, next, claim, &more, err, errlen) != 0)
 			r = -1;
-		dl_batch_free(sent);
-		t = sent;
-		sent = next;
+		dl_batch_free(done);
+		t = done;
+		done = cur;
+		cur = next;
 		next = t;
-		if (sent->n == 0 && (!more || r != 0 ||
+		if (cur->n == 0 && done->n == 0 && (!more || r != 0 ||
 		    (stop != NULL && *stop)))
 			break;
 		/* In flight once claimed: what has not started when a stop
 		 * comes is settled unstarted and unclaimed by the next cycle. */
-		dl_send(d, sent);
 	}
-	dl_batch_free(sent);
+	dl_batch_free(done);
+	dl_batch_free(cur);
 	dl_batch_free(next);
-	free(sent);
+	free(done);
+	free(cur);
 	free(next);
 	return r;
 }

@@ -96,6 +96,12 @@ int	 store_begin_or_stop(struct store *, volatile sig_atomic_t *stop, char *err,
  */
 int	 store_begin_relaxed(struct store *, volatile sig_atomic_t *stop,
 	    char *err, size_t);
+/*
+ * Every commit so far made durable (as a synchronous=FULL commit is),
+ * without holding any lock: may run while another thread uses the
+ * connection (the send loop's relaxed cycles).  0, or -1 with err.
+ */
+int	 store_sync(struct store *, char *err, size_t);
 void	 store_rollback(struct store *);
 int	 store_dry_begin(struct store *, char *err, size_t);
 void	 store_dry_end(struct store *);

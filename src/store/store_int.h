@@ -39,6 +39,7 @@ struct store {
 	size_t	 ncache;
 	int	 lockfd;	/* store_lock(): held until store_close(); -1: none */
 	int	 relaxed;	/* synchronous=NORMAL for one commit (store_mark_uploaded) */
+	int	 walfd;		/* store_sync(): the -wal file, opened at its first call; -1 */
 };
 
 #define MSG_COLS "id, purpose, appointment_id, homework_id, client_id, channel," \

@@ -572,7 +572,7 @@ class HoldLock:
         self.t.join(10)
 
 
-BATCH = 32     # DL_BATCH: claimed at once, the most ever in flight (nudged(8))
+BATCH = 32     # 2 * DL_BATCH: the most ever in flight (nudged(8))
 
 
 @pytest.mark.slow

@@ -675,10 +675,11 @@ def test_idle_service_between_passes_has_no_pass_process(ready, services,
 # ---------------------------------------------------------------------------
 # 6. kill -9 at random moments: nothing lost, duplicates only from kills,
 # at most what each kill left in flight (issue 12: claims and records go in
-# batches of up to DL_BATCH, so that many can be in flight at once)
+# batches of up to DL_BATCH = 16, one batch ahead, so two batches, 32
+# messages, can be in flight at once)
 
 OUTCOME_UNKNOWN = ("interrupted", "outcome unknown", "uncertain")
-DL_BATCH = 32
+DL_BATCH = 32     # in flight at most: 2 * DL_BATCH (nudged(8))
 
 
 @pytest.mark.slow
