@@ -195,10 +195,14 @@ store_mark_uploaded(struct store *s, long long id, volatile sig_atomic_t *stop,
     char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
-	int r;
+	int was = s->relaxed, r;
 
-	/* Not cached: the pragma takes effect when it is prepared. */
-	if (!s->dry && sqlite3_get_autocommit(s->db)) {
+	/*
+	 * Not cached: the pragma takes effect when it is prepared.  Already
+	 * NORMAL (the send loop's relaxed cycles: deliver_run.c): no switch
+	 * either way, the connection is left as it was found.
+	 */
+	if (!s->dry && !was && sqlite3_get_autocommit(s->db)) {
 		if (store_exec(s, "PRAGMA synchronous=NORMAL", err, errlen) != 0)
 			return -1;
 		s->relaxed = 1;
@@ -215,7 +219,8 @@ store_mark_uploaded(struct store *s, long long id, volatile sig_atomic_t *stop,
 		s->stop = NULL;
 	}
 	/* On failure store_begin() tries again before the next transaction. */
-	if (s->relaxed && store_exec(s, "PRAGMA synchronous=FULL", NULL, 0) == 0)
+	if (!was && s->relaxed &&
+	    store_exec(s, "PRAGMA synchronous=FULL", NULL, 0) == 0)
 		s->relaxed = 0;
 	return r;
 }

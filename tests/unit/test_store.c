@@ -814,6 +814,24 @@ test_upload_mark_sync(void **state)
 	assert_int_equal(store_mark_sent(s, a, NULL, NOW, err, sizeof(err)), 0);
 	assert_int_equal(store_mark_uploaded(s, a, NULL, err, sizeof(err)), -1);
 	assert_int_equal(sync_level(s), 2);
+	/*
+	 * After a relaxed commit (the send loop's cycle, made durable by
+	 * store_sync) the mark finds NORMAL and leaves it so: no switch
+	 * either way.  The next durable transaction is FULL again.
+	 */
+	m = reminder(3, 1, CHAN_EMAIL, "r1", NOW);
+	a = insert(s, &m);
+	assert_int_equal(store_begin_relaxed(s, NULL, err, sizeof(err)), 0);
+	assert_int_equal(store_mark_sending(s, a, NULL, NULL, NOW, err, sizeof(err)), 0);
+	assert_int_equal(store_commit(s, err, sizeof(err)), 0);
+	assert_int_equal(store_sync(s, err, sizeof(err)), 0);
+	assert_int_equal(sync_level(s), 1);
+	assert_int_equal(store_mark_uploaded(s, a, NULL, err, sizeof(err)), 0);
+	assert_int_equal(sync_level(s), 1);
+	assert_int_equal(uploaded_of(s, a), 1);
+	assert_int_equal(store_begin(s, err, sizeof(err)), 0);
+	assert_int_equal(sync_level(s), 2);
+	store_rollback(s);
 	store_close(s);
 }
 
