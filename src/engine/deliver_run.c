@@ -15,8 +15,9 @@
  * The connection is shared: a cycle holds the mail session's lock, as
  * every hook does (the uploaded mark, the records).  The cycle commits
  * with synchronous=NORMAL and store_sync() then makes it durable with
- * the lock let go, so a mail thread waits for the cycle's SQL, not for the
- * disk.  A cycle's records are synced before anything later is recorded.
+ * the lock let go, in a thread of its own (dl_sync), so neither a mail
+ * thread nor the rendering waits for the disk; the next turn waits for it
+ * before anything more goes up or is recorded.
  *
  * While a batch is being sent, an outcome is kept in memory; when one has
  * waited DL_FLUSH_MS, or an exchange took longer than that (a slow
@@ -39,6 +40,8 @@
  * 2 * DL_BATCH duplicates, each sent twice, never three times (a second
  * uncertain interruption fails it).
  */
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -718,29 +721,82 @@ alone:
 }
 
 /*
- * One turn of the pipeline: start cur's email; record done and claim
- * next (the cycle, under the session's lock), sync it with the lock let
- * go; render next; send cur's SMS; wait for cur's email.  0 or -1.
+ * A cycle's commit made durable (store_sync) in a thread of its own, so
+ * the disk's wait overlaps the rendering and the SMS too; the next turn
+ * waits for it before anything more goes up, which keeps what a power
+ * cut can cost to the two batches of the bound.
+ */
+struct dl_sync {
+	struct store	*st;
+	pthread_t	 th;
+	int		 running;	/* th is to be joined */
+	int		 rc;
+	char		 err[256];
+};
+
+static void *
+dl_sync_run(void *arg)
+{
+	struct dl_sync *s = arg;
+
+	s->rc = store_sync(s->st, s->err, sizeof(s->err));
+	return NULL;
+}
+
+/* Start it; right here when no thread starts. */
+static void
+dl_sync_start(struct dl_sync *s)
+{
+	sigset_t all, old;
+
+	/* Signals stay with the main thread (the daemon's flags). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	s->running = pthread_create(&s->th, NULL, dl_sync_run, s) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!s->running)
+		dl_sync_run(s);
+}
+
+/* Wait for it: 0, or -1 with err (committed, not known to be on the disk). */
+static int
+dl_sync_end(struct dl_sync *s, char *err, size_t errlen)
+{
+	if (s->running)
+		pthread_join(s->th, NULL);
+	s->running = 0;
+	if (s->rc == 0)
+		return 0;
+	snprintf(err, errlen, "%s", s->err);
+	s->rc = 0;
+	return -1;
+}
+
+/*
+ * One turn of the pipeline: the last cycle's sync done; start cur's
+ * email; record done and claim next (the cycle, under the session's
+ * lock), its sync started with the lock let go; render next; send cur's
+ * SMS; wait for cur's email.  0 or -1.
  */
 static int
-dl_turn(struct dl *d, struct dl_batch *done, struct dl_batch *cur,
-    struct dl_batch *next, int claim, int *more, char *err, size_t errlen)
+dl_turn(struct dl *d, struct dl_sync *sy, struct dl_batch *done,
+    struct dl_batch *cur, struct dl_batch *next, int claim, int *more,
+    char *err, size_t errlen)
 {
-	char serr[256];
 	int r = 0, wrote = claim || done->n > 0;
 
+	if (dl_sync_end(sy, err, errlen) != 0) {
+		*more = 0;	/* the disk fails: claim no more */
+		r = -1;
+	}
 	dl_send_start(d, cur);
 	dl_hold(d, 1);
-	if (dl_cycle(d, done, next, claim, more, err, errlen) != 0)
+	if (dl_cycle(d, done, next, claim && r == 0, more, err, errlen) != 0)
 		r = -1;
 	dl_hold(d, 0);
 	next->claimed = dl_mono();
-	if (wrote && !d->dry && store_sync(d->st, serr, sizeof(serr)) != 0) {
-		/* committed, only not yet on the disk: claim no more */
-		snprintf(err, errlen, "%s", serr);
-		*more = 0;
-		r = -1;
-	}
+	if (wrote && !d->dry)
+		dl_sync_start(sy);
 	dl_render_batch(d, next);
 	dl_send_sms(d, cur);
 	dl_send_wait(d, cur);
@@ -754,6 +810,7 @@ dl_run(struct dl *d, volatile sig_atomic_t *stop, char *err, size_t errlen)
 	struct dl_batch *done = xcalloc(1, sizeof(*done));
 	struct dl_batch *cur = xcalloc(1, sizeof(*cur));
 	struct dl_batch *next = xcalloc(1, sizeof(*next)), *t;
+	struct dl_sync sy = { .st = d->st };
 	int r = 0, more = 1;
 
 	done->d = cur->d = next->d = d;
@@ -763,7 +820,8 @@ dl_run(struct dl *d, volatile sig_atomic_t *stop, char *err, size_t errlen)
 		int claim = (more || done->n > 0) && r == 0 &&
 		    (stop == NULL || !*stop);
 
-		if (dl_turn(d, done, cur, next, claim, &more, err, errlen) != 0)
+		if (dl_turn(d, &sy, done, cur, next, claim, &more, err,
+		    errlen) != 0)
 			r = -1;
 		dl_batch_free(done);
 		t = done;
@@ -776,6 +834,8 @@ dl_run(struct dl *d, volatile sig_atomic_t *stop, char *err, size_t errlen)
 		/* In flight once claimed: what has not started when a stop
 		 * comes is settled unstarted and unclaimed by the next cycle. */
 	}
+	if (dl_sync_end(&sy, err, errlen) != 0)
+		r = -1;
 	dl_batch_free(done);
 	dl_batch_free(cur);
 	dl_batch_free(next);
