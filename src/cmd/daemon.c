@@ -285,6 +285,7 @@ struct daemon_loop {
 	char		*base;		/* the database's file name in it */
 	long long	 seen;		/* data_version after the last pass */
 	int		 again;		/* another program wrote during it: once more */
+	int		 recover;	/* a pass's process died: recover 'sending' */
 	time_t		 cal_next;	/* the next feed fetch; 0: none */
 	int		 failures;	/* passes failed in a row */
 	long		 rescan;	/* the safety rescan, seconds */
@@ -411,6 +412,34 @@ daemon_reap(struct daemon_loop *l, pid_t pid, int fd,
 }
 
 /*
+ * The pass's process ended without a result (killed, crashed): what it
+ * left in 'sending' has no sender any more, as at start-up, when a crash
+ * of the whole service was followed by a restart (main_take_over).  Left
+ * there, it would wait for the next start, sent late or never.  We hold
+ * the deliverer's lock, so no other nudged sends meanwhile.  0 or -1.
+ */
+static int
+daemon_recover(struct store *st)
+{
+	struct store_recovery rec;
+	char err[512];
+
+	if (store_recover(st, time(NULL), &rec, err, sizeof(err)) != 0) {
+		log_err("after the pass's process ended: %s", err);
+		return -1;
+	}
+	if (rec.resent + rec.failed > 0)
+		log_warn("after the pass's process ended: %d message%s to "
+		    "resend, %d failed (outcome unknown)", rec.resent,
+		    rec.resent == 1 ? "" : "s", rec.failed);
+	if (rec.unstarted > 0)
+		log_info("after the pass's process ended: %d message%s had not "
+		    "started to go up; sending as planned", rec.unstarted,
+		    rec.unstarted == 1 ? "" : "s");
+	return 0;
+}
+
+/*
  * One pass, in a process of its own (issue 12): what it maps and
  * allocates (libcurl, OpenSSL and libical once something is sent; the
  * planner's snapshots) goes back to the system when it exits, so the
@@ -440,11 +469,16 @@ daemon_pass(struct daemon_loop *l, const struct conf *c)
 		ran = daemon_reap(l, pid, fds[0], &res);
 	if (fds[0] >= 0)
 		close(fds[0]);
+	if (pid > 0 && !ran)
+		l->recover = 1;
 	if (store_reconnect(l->st, err, sizeof(err)) != 0) {
 		log_err("pass failed: %s", err);
 		l->failures++;
 		return;
 	}
+	/* here, or after a reconnect that failed, before the next pass */
+	if (l->recover && daemon_recover(l->st) == 0)
+		l->recover = 0;
 	if (pid < 0) {
 		daemon_pass_run(l, c, &res);
 		ran = 1;

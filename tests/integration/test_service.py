@@ -664,6 +664,38 @@ def test_kill_9_takes_the_pass_process_with_it(practice, tmp_path, services,
         srv.stop()
 
 
+def test_pass_process_killed_mid_send_is_recovered(practice, tmp_path, services,
+                                                  notify):
+    """A pass's process that dies mid-send (a crash in a library, the OOM
+    killer) used to take the service with it, and the restart's recovery
+    put its row back.  Now the service lives on: it must recover the row
+    itself, not leave it 'sending' (never sent again) until a restart."""
+    srv = SlowSmtp(tmp_path / "slow", delay=1.0).start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file),
+                            reminders=TWO_H, late_limit="1h")
+        practice.init()
+        add_many(practice, 1, fmt_utc(whole_second_after(2 * 3600 - 5)))
+        svc = services(practice, notify)
+        svc.ready()
+        srv.wait_in_data(1, 10)
+        [child] = pass_processes(svc.pid)
+        os.kill(child, signal.SIGKILL)
+        # the retry of a failed pass comes after 2 s
+        wait_until(lambda: status_counts(practice) == {"sent": 1}, 10,
+                   f"the row left by the killed pass to be sent: "
+                   f"{practice.messages()}")
+        assert svc.alive(), svc.log
+        assert "killed by signal 9" in svc.log, svc.log
+        (row,) = practice.messages()
+        assert row["recovered"] == 1, row
+        rc, _ = svc.stop()
+        assert rc == 0, svc.log
+    finally:
+        srv.stop()
+
+
 def test_idle_service_between_passes_has_no_pass_process(ready, services,
                                                           notify):
     svc = services(ready, notify)
