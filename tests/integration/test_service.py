@@ -696,6 +696,64 @@ def test_pass_process_killed_mid_send_is_recovered(practice, tmp_path, services,
         srv.stop()
 
 
+def _pass_over(pid):
+    """The pass's process has made its last write: it is a zombie, or it
+    waits in read() for the service (its last look comes after that)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                return True
+        with open(f"/proc/{pid}/wchan") as f:
+            if f.read().endswith("pipe_read"):
+                return True
+        with open(f"/proc/{pid}/syscall") as f:
+            return f.read().startswith("0 ")      # read(2)
+    except OSError:
+        return False
+
+
+def test_change_after_the_pass_process_looked_last_is_not_missed(
+        practice, tmp_path, services, notify):
+    """A commit after the pass's process last read data_version, before the
+    service's own new connection takes its baseline, wakes the loop too.
+    The service is stopped (SIGSTOP) while its pass ends, so the commit
+    falls in that window for sure.  Homework has no change log and plans
+    no due row at once: only data_version can wake the loop (else the
+    rescan, two minutes later)."""
+    srv = SlowSmtp(tmp_path / "slow", delay=1.0).start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file),
+                            reminders=TWO_H, late_limit="1h")
+        practice.init()
+        add_many(practice, 1, fmt_utc(whole_second_after(2 * 3600 - 5)))
+        practice.set("INSERT INTO appointments (case_id, starts_at) VALUES (1, ?)",
+                     fmt_utc(whole_second_after(3 * 86400)))
+        svc = services(practice, notify)
+        svc.ready()
+        srv.wait_in_data(1, 10)
+        [child] = pass_processes(svc.pid)
+        svc.signal(signal.SIGSTOP)
+        try:
+            # the pass is over (its message sent, pass.last written)
+            wait_until(lambda: practice.query("SELECT 1 FROM state WHERE"
+                                              " key = 'pass.last'"), 10,
+                       "the pass to end")
+            wait_until(lambda: _pass_over(child), 10,
+                       "the pass's process to make its last write")
+            practice.set("INSERT INTO homework (case_id, title, prompt, starts_on,"
+                         " every_days) VALUES (1, 'Breathe', 'Three slow"
+                         " breaths.', ?, 1)", now_utc().strftime("%Y-%m-%d"))
+        finally:
+            svc.signal(signal.SIGCONT)
+        wait_until(lambda: practice.messages("homework_id IS NOT NULL"), 8,
+                   "the homework added meanwhile to be planned")
+        rc, _ = svc.stop()
+        assert rc == 0, svc.log
+    finally:
+        srv.stop()
+
+
 def test_idle_service_between_passes_has_no_pass_process(ready, services,
                                                           notify):
     svc = services(ready, notify)
