@@ -616,6 +616,37 @@ def test_sigterm_finishes_the_message_in_flight(practice, tmp_path, services,
         srv.stop()
 
 
+def test_sigterm_to_the_whole_unit_finishes_the_message_in_flight(
+        practice, tmp_path, services, notify):
+    """systemd stops a unit by signalling every process in it
+    (KillMode=control-group): the pass's process gets SIGTERM from systemd
+    and again from the service; still one message finishes, and exit 0."""
+    srv = SlowSmtp(tmp_path / "slow", delay=2.0).start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file),
+                            reminders=TWO_H, late_limit="1h")
+        practice.init()
+        add_many(practice, 3, fmt_utc(whole_second_after(2 * 3600 - 5)))
+        svc = services(practice, notify)
+        svc.ready()
+        srv.wait_in_data(1, 10)
+        [child] = pass_processes(svc.pid)
+        t = time.monotonic()
+        os.kill(child, signal.SIGTERM)
+        svc.signal(signal.SIGTERM)
+        rc = svc.proc.wait(STOP_LIMIT)
+        assert rc == 0, svc.log
+        assert time.monotonic() - t <= STOP_LIMIT
+        assert "pass failed" not in svc.log, svc.log
+        assert len(srv.messages) == 1, "the message in flight was abandoned"
+        assert practice.messages("status = 'sending'") == []
+        assert len(practice.messages("status = 'sent'")) == 1
+        assert len(practice.messages("status = 'pending'")) == 2
+    finally:
+        srv.stop()
+
+
 def pass_processes(pid):
     """The live child processes of pid (a pass under way: issue 12)."""
     try:
