@@ -100,6 +100,20 @@ daemon_watchdog(void)
 	}
 }
 
+/*
+ * A tick from the pass's process, which keeps the pace itself (every
+ * half period, counted from the same start): passed on as it comes.  Our
+ * own half-period check would count from when the last tick arrived, and
+ * drop one that arrived a little sooner after it than that one did after
+ * its own: a whole period without WATCHDOG=1, and systemd kills us.
+ */
+static void
+daemon_watchdog_tick(void)
+{
+	clock_gettime(CLOCK_MONOTONIC, &daemon_wd_last);
+	daemon_notify("WATCHDOG=1");
+}
+
 static void
 daemon_on_signal(int sig)
 {
@@ -438,7 +452,7 @@ daemon_reap(struct daemon_loop *l, pid_t pid, int fd, int *back,
 			break;		/* it is gone */
 		}
 		if (have == 0 && buf[0] == DAEMON_TICK)
-			daemon_watchdog();
+			daemon_watchdog_tick();
 		else
 			have += (size_t)n;
 		if (have >= full && !*based && *back >= 0)
