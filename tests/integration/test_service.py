@@ -1106,6 +1106,38 @@ def test_watchdog_fed_during_a_long_smtp_exchange(practice, tmp_path, services,
         srv.stop()
 
 
+def test_watchdog_not_fed_for_a_stuck_pass_process(practice, tmp_path, services,
+                                                  notify):
+    """The service feeds the watchdog only on its pass's progress: a pass
+    process that is stuck (stopped here) gets no WATCHDOG=1 from the
+    service, so systemd's watchdog still catches it."""
+    srv = SlowSmtp(tmp_path / "slow", delay=4.0).start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file),
+                            reminders=TWO_H, late_limit="1h")
+        practice.init()
+        add_many(practice, 1, fmt_utc(whole_second_after(2 * 3600 - 5)))
+        svc = services(practice, notify, env={"WATCHDOG_USEC": "1000000"})
+        svc.ready()
+        srv.wait_in_data(1, 10)
+        [child] = pass_processes(svc.pid)
+        os.kill(child, signal.SIGSTOP)
+        try:
+            t = time.monotonic()
+            time.sleep(2.5)
+            pings = [tm for tm, l in notify.lines
+                     if l == "WATCHDOG=1" and tm >= t + 0.3]
+            assert pings == [], f"{len(pings)} WATCHDOG=1 for a stuck pass"
+        finally:
+            os.kill(child, signal.SIGCONT)
+        srv.wait_for(1, 10)
+        rc, _ = svc.stop()
+        assert rc == 0, svc.log
+    finally:
+        srv.stop()
+
+
 @pytest.mark.slow
 def test_cancelled_behind_a_slow_server_is_not_sent(practice, tmp_path, services,
                                                    notify):
