@@ -684,6 +684,8 @@ store_disconnect(struct store *s)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	sqlite3_close(s->db);
 	s->db = NULL;
+	/* a new connection starts with synchronous=FULL (store_connect) */
+	s->relaxed = 0;
 }
 
 int
@@ -888,6 +890,11 @@ store_exec_wait(struct store *s, const char *sql, char *err, size_t errlen)
 	struct timespec nap = { 0, 50L * 1000 * 1000 };
 	int rc;
 
+	if (s->db == NULL) {
+		/* between store_disconnect() and a store_reconnect() that failed */
+		errf(err, errlen, "%s: not connected", s->path);
+		return -1;
+	}
 	for (;;) {
 		rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
 		if (rc == SQLITE_OK)
@@ -964,6 +971,8 @@ store_commit(struct store *s, char *err, size_t errlen)
 void
 store_rollback(struct store *s)
 {
+	if (s->db == NULL)
+		return;
 	if (s->dry) {
 		sqlite3_exec(s->db, "ROLLBACK TO nudged; RELEASE nudged", NULL, NULL, NULL);
 		return;
