@@ -583,6 +583,35 @@ def test_sighup_adds_a_rule(practice, smtp, services, notify):
     assert rc == 0, svc.log
 
 
+def test_sighup_during_a_pass(practice, tmp_path, services, notify):
+    """SIGHUP while the pass's process is sending: that pass goes on
+    undisturbed (the signal is the service's, not passed on), and the
+    reload follows it."""
+    srv = SlowSmtp(tmp_path / "slow", delay=1.5).start()
+    try:
+        practice.use_smtp(srv)
+        email = dict(PLAIN, url=srv.url, ca_file=srv.ca_file)
+        practice.write_conf(email=email, reminders=TWO_H, late_limit="1h")
+        practice.init()
+        add_many(practice, 1, fmt_utc(whole_second_after(2 * 3600 - 5)))
+        svc = services(practice, notify)
+        svc.ready()
+        srv.wait_in_data(1, 10)
+        [child] = pass_processes(svc.pid)
+        practice.write_conf(email=email, reminders=TWO_H, late_limit="2h")
+        svc.signal(signal.SIGHUP)
+        wait_until(lambda: "configuration reloaded" in svc.log, 10,
+                   "the reload after the pass")
+        assert status_counts(practice) == {"sent": 1}, practice.messages()
+        assert not os.path.exists(f"/proc/{child}/fd"), "pass process left"
+        assert "pass failed" not in svc.log, svc.log
+        assert len(srv.messages) == 1
+        rc, _ = svc.stop()
+        assert rc == 0, svc.log
+    finally:
+        srv.stop()
+
+
 # ---------------------------------------------------------------------------
 # 5. SIGTERM while a message is in flight
 
