@@ -42,6 +42,7 @@ static int daemon_pass_fd = -1;
 
 #define DAEMON_TICK	'w'	/* down the pipe: progress, feed the watchdog */
 #define DAEMON_DONE	'r'	/* then the pass's struct daemon_result */
+#define DAEMON_LATE	'l'	/* then 1: another program wrote after its last look */
 
 void
 daemon_notify(const char *msg)
@@ -97,6 +98,20 @@ daemon_watchdog(void)
 
 		(void)n;
 	}
+}
+
+/*
+ * A tick from the pass's process, which keeps the pace itself (every
+ * half period, counted from the same start): passed on as it comes.  Our
+ * own half-period check would count from when the last tick arrived, and
+ * drop one that arrived a little sooner after it than that one did after
+ * its own: a whole period without WATCHDOG=1, and systemd kills us.
+ */
+static void
+daemon_watchdog_tick(void)
+{
+	clock_gettime(CLOCK_MONOTONIC, &daemon_wd_last);
+	daemon_notify("WATCHDOG=1");
 }
 
 static void
@@ -285,6 +300,7 @@ struct daemon_loop {
 	char		*base;		/* the database's file name in it */
 	long long	 seen;		/* data_version after the last pass */
 	int		 again;		/* another program wrote during it: once more */
+	int		 recover;	/* a pass's process died: recover 'sending' */
 	time_t		 cal_next;	/* the next feed fetch; 0: none */
 	int		 failures;	/* passes failed in a row */
 	long		 rescan;	/* the safety rescan, seconds */
@@ -301,11 +317,11 @@ struct daemon_result {
 /*
  * The pass itself: feeds whose time has come, the outbox, the daily
  * retention.  Signals are deliverable during it so SIGTERM can end it
- * early.
+ * early.  *end: the connection's data_version at its last look.
  */
 static void
 daemon_pass_run(struct daemon_loop *l, const struct conf *c,
-    struct daemon_result *res)
+    struct daemon_result *res, long long *end)
 {
 	long long seen = store_data_version(l->st);
 	char err[512];
@@ -325,7 +341,8 @@ daemon_pass_run(struct daemon_loop *l, const struct conf *c,
 		log_err("retention failed: %s", err);
 	sigprocmask(SIG_BLOCK, &l->blocked, NULL);
 	/* a booking tool's commit while a slow server held us: once more */
-	res->others = store_data_version(l->st) != seen;
+	*end = store_data_version(l->st);
+	res->others = *end != seen;
 }
 
 /*
@@ -336,11 +353,13 @@ daemon_pass_run(struct daemon_loop *l, const struct conf *c,
  */
 static void __attribute__((noreturn))
 daemon_child(struct daemon_loop *l, const struct conf *c, pid_t parent,
-    int fd)
+    int fd, int back)
 {
 	char msg[1 + sizeof(struct daemon_result)] = { DAEMON_DONE };
+	char late[2] = { DAEMON_LATE, 0 }, ack, err[512];
 	struct daemon_result res = { .failed = 1 };
-	char err[512];
+	long long end = -1;
+	ssize_t n;
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
 		_exit(EX_OSERR);
@@ -350,26 +369,64 @@ daemon_child(struct daemon_loop *l, const struct conf *c, pid_t parent,
 	if (store_reconnect(l->st, err, sizeof(err)) != 0)
 		log_err("pass failed: %s", err);
 	else
-		daemon_pass_run(l, c, &res);
-	store_disconnect(l->st);
+		daemon_pass_run(l, c, &res, &end);
 	memcpy(msg + 1, &res, sizeof(res));
 	/* one write under PIPE_BUF: whole or not at all */
-	exit(write(fd, msg, sizeof(msg)) == (ssize_t)sizeof(msg) ? EX_OK :
-	    EX_IOERR);
+	if (write(fd, msg, sizeof(msg)) != (ssize_t)sizeof(msg))
+		exit(EX_IOERR);
+	/*
+	 * The loop opens its own connection and reads its data_version
+	 * baseline, then says so: another program's commit after our last
+	 * look and before that baseline would wake neither of us.  Our
+	 * connection, still open, sees it.
+	 */
+	if (end >= 0 && read(back, &ack, 1) == 1) {
+		late[1] = store_data_version(l->st) != end;
+		n = write(fd, late, sizeof(late));
+		(void)n;
+	}
+	store_disconnect(l->st);
+	exit(EX_OK);
+}
+
+/*
+ * The loop's connection again, with its data_version baseline (l->seen),
+ * while the pass's process still has its own; then it is told to take
+ * its last look (DAEMON_LATE).  *back is closed either way, so it never
+ * waits for us in vain.  1, or 0 when not connected (daemon_pass tries
+ * again and says why).
+ */
+static int
+daemon_baseline(struct daemon_loop *l, int *back)
+{
+	char err[512];
+	int ok = store_reconnect(l->st, err, sizeof(err)) == 0;
+	ssize_t n;
+
+	if (ok) {
+		l->seen = store_data_version(l->st);
+		n = write(*back, &(char){ 'k' }, 1);
+		(void)n;
+	}
+	close(*back);
+	*back = -1;
+	return ok;
 }
 
 /*
  * Wait for the pass's process: feed the watchdog on its progress, pass a
  * stop request on (systemd signals the whole unit; kill(1) only us), and
  * read its result.  1 with *res, or 0 when it ended without one (logged).
+ * *based: l->seen was taken (daemon_baseline).
  */
 static int
-daemon_reap(struct daemon_loop *l, pid_t pid, int fd,
-    struct daemon_result *res)
+daemon_reap(struct daemon_loop *l, pid_t pid, int fd, int *back,
+    struct daemon_result *res, int *based)
 {
 	struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN },
 	    { .fd = l->ifd, .events = POLLIN } };
-	char buf[1 + sizeof(*res)];
+	const size_t full = 1 + sizeof(*res);
+	char buf[1 + sizeof(*res) + 2];
 	size_t have = 0;
 	int told = 0, status;
 	ssize_t n;
@@ -377,10 +434,14 @@ daemon_reap(struct daemon_loop *l, pid_t pid, int fd,
 	for (;;) {
 		if (daemon_stop_flag && !told)
 			told = kill(pid, SIGTERM) == 0;
-		if (ppoll(pfd, l->ifd >= 0 ? 2 : 1, NULL, &l->waitmask) < 0)
+		/*
+		 * Its own writes; another program's are in res->others.  Not
+		 * after the baseline: what comes then is daemon_wait's.
+		 */
+		if (ppoll(pfd, l->ifd >= 0 && !*based ? 2 : 1, NULL,
+		    &l->waitmask) < 0)
 			continue;	/* a signal */
-		/* its own writes; another program's are in res->others */
-		if (pfd[1].revents & POLLIN)
+		if (!*based && (pfd[1].revents & POLLIN))
 			daemon_drain(l->ifd, l->base);
 		if (pfd[0].revents == 0)
 			continue;
@@ -391,14 +452,19 @@ daemon_reap(struct daemon_loop *l, pid_t pid, int fd,
 			break;		/* it is gone */
 		}
 		if (have == 0 && buf[0] == DAEMON_TICK)
-			daemon_watchdog();
+			daemon_watchdog_tick();
 		else
 			have += (size_t)n;
+		if (have >= full && !*based && *back >= 0)
+			*based = daemon_baseline(l, back);
 	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (have == sizeof(buf) && buf[0] == DAEMON_DONE) {
+	if (have >= full && buf[0] == DAEMON_DONE) {
 		memcpy(res, buf + 1, sizeof(*res));
+		if (have == sizeof(buf) && buf[full] == DAEMON_LATE &&
+		    buf[full + 1] != 0)
+			res->others = 1;
 		return 1;
 	}
 	if (WIFSIGNALED(status))
@@ -407,6 +473,34 @@ daemon_reap(struct daemon_loop *l, pid_t pid, int fd,
 	else
 		log_err("pass failed: its process ended (exit %d) without a "
 		    "result", WEXITSTATUS(status));
+	return 0;
+}
+
+/*
+ * The pass's process ended without a result (killed, crashed): what it
+ * left in 'sending' has no sender any more, as at start-up, when a crash
+ * of the whole service was followed by a restart (main_take_over).  Left
+ * there, it would wait for the next start, sent late or never.  We hold
+ * the deliverer's lock, so no other nudged sends meanwhile.  0 or -1.
+ */
+static int
+daemon_recover(struct store *st)
+{
+	struct store_recovery rec;
+	char err[512];
+
+	if (store_recover(st, time(NULL), &rec, err, sizeof(err)) != 0) {
+		log_err("after the pass's process ended: %s", err);
+		return -1;
+	}
+	if (rec.resent + rec.failed > 0)
+		log_warn("after the pass's process ended: %d message%s to "
+		    "resend, %d failed (outcome unknown)", rec.resent,
+		    rec.resent == 1 ? "" : "s", rec.failed);
+	if (rec.unstarted > 0)
+		log_info("after the pass's process ended: %d message%s had not "
+		    "started to go up; sending as planned", rec.unstarted,
+		    rec.unstarted == 1 ? "" : "s");
 	return 0;
 }
 
@@ -422,36 +516,53 @@ daemon_pass(struct daemon_loop *l, const struct conf *c)
 {
 	struct daemon_result res = { .failed = 1 };
 	pid_t pid = -1, parent = getpid();
-	int fds[2] = { -1, -1 }, ran = 0;
+	int fds[2] = { -1, -1 }, back[2] = { -1, -1 }, ran = 0, based = 0;
+	long long end;
 	char err[512];
 
 	store_disconnect(l->st);
 	fflush(NULL);
-	if (pipe2(fds, O_CLOEXEC) == 0 && (pid = fork()) == 0) {
+	if (pipe2(fds, O_CLOEXEC) == 0 && pipe2(back, O_CLOEXEC) == 0 &&
+	    (pid = fork()) == 0) {
 		close(fds[0]);
-		daemon_child(l, c, parent, fds[1]);
+		close(back[1]);
+		daemon_child(l, c, parent, fds[1], back[0]);
 	}
 	if (pid < 0)
 		log_warn("cannot start a process for the pass (%s): running it "
 		    "in the service's own", strerror(errno));
 	if (fds[1] >= 0)
 		close(fds[1]);
+	if (back[0] >= 0)
+		close(back[0]);
 	if (pid > 0)
-		ran = daemon_reap(l, pid, fds[0], &res);
+		ran = daemon_reap(l, pid, fds[0], &back[1], &res, &based);
 	if (fds[0] >= 0)
 		close(fds[0]);
+	if (back[1] >= 0)
+		close(back[1]);
+	if (pid > 0 && !ran)
+		l->recover = 1;
 	if (store_reconnect(l->st, err, sizeof(err)) != 0) {
 		log_err("pass failed: %s", err);
 		l->failures++;
 		return;
 	}
+	/* here, or after a reconnect that failed, before the next pass */
+	if (l->recover && daemon_recover(l->st) == 0)
+		l->recover = 0;
 	if (pid < 0) {
-		daemon_pass_run(l, c, &res);
+		daemon_pass_run(l, c, &res, &end);
 		ran = 1;
+		/* the same look: nothing falls between the two */
+		l->seen = end;
+		based = 1;
 	}
 	l->failures = ran && !res.failed ? 0 : l->failures + 1;
 	l->cal_next = res.cal_next;
-	l->seen = store_data_version(l->st);
+	/* after a pass's process that died: the retry comes anyway */
+	if (!based)
+		l->seen = store_data_version(l->st);
 	/* a change logged since the pass took the log (a booking tool) */
 	l->again = l->failures == 0 && (res.others ||
 	    store_dirty_pending(l->st, err, sizeof(err)) == 1);

@@ -687,6 +687,8 @@ store_disconnect(struct store *s)
 	if (s->walfd >= 0)
 		close(s->walfd);
 	s->walfd = -1;
+	/* a new connection starts with synchronous=FULL (store_connect) */
+	s->relaxed = 0;
 }
 
 int
@@ -891,6 +893,11 @@ store_exec_wait(struct store *s, const char *sql, char *err, size_t errlen)
 	struct timespec nap = { 0, 50L * 1000 * 1000 };
 	int rc;
 
+	if (s->db == NULL) {
+		/* between store_disconnect() and a store_reconnect() that failed */
+		errf(err, errlen, "%s: not connected", s->path);
+		return -1;
+	}
 	for (;;) {
 		rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
 		if (rc == SQLITE_OK)
@@ -1000,6 +1007,8 @@ store_commit(struct store *s, char *err, size_t errlen)
 void
 store_rollback(struct store *s)
 {
+	if (s->db == NULL)
+		return;
 	if (s->dry) {
 		sqlite3_exec(s->db, "ROLLBACK TO nudged; RELEASE nudged", NULL, NULL, NULL);
 		return;

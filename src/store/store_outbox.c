@@ -488,7 +488,8 @@ store_recover(struct store *s, time_t now, struct store_recovery *r,
 		    " claimed_at = NULL, updated_at = ?1 WHERE status = 'sending'"),
 	};
 	int *count[] = { &r->unstarted, &r->failed, &r->resent };
-	int own = sqlite3_get_autocommit(s->db);
+	/* not connected: store_begin says so */
+	int own = s->db == NULL || sqlite3_get_autocommit(s->db);
 
 	memset(r, 0, sizeof(*r));
 	if (own && store_begin(s, err, errlen) == -1)

@@ -583,6 +583,35 @@ def test_sighup_adds_a_rule(practice, smtp, services, notify):
     assert rc == 0, svc.log
 
 
+def test_sighup_during_a_pass(practice, tmp_path, services, notify):
+    """SIGHUP while the pass's process is sending: that pass goes on
+    undisturbed (the signal is the service's, not passed on), and the
+    reload follows it."""
+    srv = SlowSmtp(tmp_path / "slow", delay=1.5).start()
+    try:
+        practice.use_smtp(srv)
+        email = dict(PLAIN, url=srv.url, ca_file=srv.ca_file)
+        practice.write_conf(email=email, reminders=TWO_H, late_limit="1h")
+        practice.init()
+        add_many(practice, 1, fmt_utc(whole_second_after(2 * 3600 - 5)))
+        svc = services(practice, notify)
+        svc.ready()
+        srv.wait_in_data(1, 10)
+        [child] = pass_processes(svc.pid)
+        practice.write_conf(email=email, reminders=TWO_H, late_limit="2h")
+        svc.signal(signal.SIGHUP)
+        wait_until(lambda: "configuration reloaded" in svc.log, 10,
+                   "the reload after the pass")
+        assert status_counts(practice) == {"sent": 1}, practice.messages()
+        assert not os.path.exists(f"/proc/{child}/fd"), "pass process left"
+        assert "pass failed" not in svc.log, svc.log
+        assert len(srv.messages) == 1
+        rc, _ = svc.stop()
+        assert rc == 0, svc.log
+    finally:
+        srv.stop()
+
+
 # ---------------------------------------------------------------------------
 # 5. SIGTERM while a message is in flight
 
@@ -612,6 +641,37 @@ def test_sigterm_finishes_the_message_in_flight(practice, tmp_path, services,
         # nothing is left half-done after a clean stop
         assert practice.messages("status = 'sending'") == []
         assert len(practice.messages("status = 'pending'")) == 3 - len(sent)
+    finally:
+        srv.stop()
+
+
+def test_sigterm_to_the_whole_unit_finishes_the_message_in_flight(
+        practice, tmp_path, services, notify):
+    """systemd stops a unit by signalling every process in it
+    (KillMode=control-group): the pass's process gets SIGTERM from systemd
+    and again from the service; still one message finishes, and exit 0."""
+    srv = SlowSmtp(tmp_path / "slow", delay=2.0).start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file),
+                            reminders=TWO_H, late_limit="1h")
+        practice.init()
+        add_many(practice, 3, fmt_utc(whole_second_after(2 * 3600 - 5)))
+        svc = services(practice, notify)
+        svc.ready()
+        srv.wait_in_data(1, 10)
+        [child] = pass_processes(svc.pid)
+        t = time.monotonic()
+        os.kill(child, signal.SIGTERM)
+        svc.signal(signal.SIGTERM)
+        rc = svc.proc.wait(STOP_LIMIT)
+        assert rc == 0, svc.log
+        assert time.monotonic() - t <= STOP_LIMIT
+        assert "pass failed" not in svc.log, svc.log
+        assert len(srv.messages) == 1, "the message in flight was abandoned"
+        assert practice.messages("status = 'sending'") == []
+        assert len(practice.messages("status = 'sent'")) == 1
+        assert len(practice.messages("status = 'pending'")) == 2
     finally:
         srv.stop()
 
@@ -660,6 +720,96 @@ def test_kill_9_takes_the_pass_process_with_it(practice, tmp_path, services,
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         time.sleep(2.5)     # the slow reply it was waiting for: nothing more
         assert len(srv.messages) <= 1, srv.messages
+    finally:
+        srv.stop()
+
+
+def test_pass_process_killed_mid_send_is_recovered(practice, tmp_path, services,
+                                                  notify):
+    """A pass's process that dies mid-send (a crash in a library, the OOM
+    killer) used to take the service with it, and the restart's recovery
+    put its row back.  Now the service lives on: it must recover the row
+    itself, not leave it 'sending' (never sent again) until a restart."""
+    srv = SlowSmtp(tmp_path / "slow", delay=1.0).start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file),
+                            reminders=TWO_H, late_limit="1h")
+        practice.init()
+        add_many(practice, 1, fmt_utc(whole_second_after(2 * 3600 - 5)))
+        svc = services(practice, notify)
+        svc.ready()
+        srv.wait_in_data(1, 10)
+        [child] = pass_processes(svc.pid)
+        os.kill(child, signal.SIGKILL)
+        # the retry of a failed pass comes after 2 s
+        wait_until(lambda: status_counts(practice) == {"sent": 1}, 10,
+                   f"the row left by the killed pass to be sent: "
+                   f"{practice.messages()}")
+        assert svc.alive(), svc.log
+        assert "killed by signal 9" in svc.log, svc.log
+        (row,) = practice.messages()
+        assert row["recovered"] == 1, row
+        rc, _ = svc.stop()
+        assert rc == 0, svc.log
+    finally:
+        srv.stop()
+
+
+def _pass_over(pid):
+    """The pass's process has made its last write: it is a zombie, or it
+    waits in read() for the service (its last look comes after that)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                return True
+        with open(f"/proc/{pid}/wchan") as f:
+            if f.read().endswith("pipe_read"):
+                return True
+        with open(f"/proc/{pid}/syscall") as f:
+            return f.read().startswith("0 ")      # read(2)
+    except OSError:
+        return False
+
+
+def test_change_after_the_pass_process_looked_last_is_not_missed(
+        practice, tmp_path, services, notify):
+    """A commit after the pass's process last read data_version, before the
+    service's own new connection takes its baseline, wakes the loop too.
+    The service is stopped (SIGSTOP) while its pass ends, so the commit
+    falls in that window for sure.  Homework has no change log and plans
+    no due row at once: only data_version can wake the loop (else the
+    rescan, two minutes later)."""
+    srv = SlowSmtp(tmp_path / "slow", delay=1.0).start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file),
+                            reminders=TWO_H, late_limit="1h")
+        practice.init()
+        add_many(practice, 1, fmt_utc(whole_second_after(2 * 3600 - 5)))
+        practice.set("INSERT INTO appointments (case_id, starts_at) VALUES (1, ?)",
+                     fmt_utc(whole_second_after(3 * 86400)))
+        svc = services(practice, notify)
+        svc.ready()
+        srv.wait_in_data(1, 10)
+        [child] = pass_processes(svc.pid)
+        svc.signal(signal.SIGSTOP)
+        try:
+            # the pass is over (its message sent, pass.last written)
+            wait_until(lambda: practice.query("SELECT 1 FROM state WHERE"
+                                              " key = 'pass.last'"), 10,
+                       "the pass to end")
+            wait_until(lambda: _pass_over(child), 10,
+                       "the pass's process to make its last write")
+            practice.set("INSERT INTO homework (case_id, title, prompt, starts_on,"
+                         " every_days) VALUES (1, 'Breathe', 'Three slow"
+                         " breaths.', ?, 1)", now_utc().strftime("%Y-%m-%d"))
+        finally:
+            svc.signal(signal.SIGCONT)
+        wait_until(lambda: practice.messages("homework_id IS NOT NULL"), 8,
+                   "the homework added meanwhile to be planned")
+        rc, _ = svc.stop()
+        assert rc == 0, svc.log
     finally:
         srv.stop()
 
@@ -981,6 +1131,38 @@ def test_watchdog_fed_during_a_long_smtp_exchange(practice, tmp_path, services,
         assert done - t >= 4.0
         assert len(pings) >= 3, f"only {len(pings)} WATCHDOG=1 in {done - t:.1f} s"
         rc, _ = svc.stop(timeout=STOP_LIMIT)
+        assert rc == 0, svc.log
+    finally:
+        srv.stop()
+
+
+def test_watchdog_not_fed_for_a_stuck_pass_process(practice, tmp_path, services,
+                                                  notify):
+    """The service feeds the watchdog only on its pass's progress: a pass
+    process that is stuck (stopped here) gets no WATCHDOG=1 from the
+    service, so systemd's watchdog still catches it."""
+    srv = SlowSmtp(tmp_path / "slow", delay=4.0).start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file),
+                            reminders=TWO_H, late_limit="1h")
+        practice.init()
+        add_many(practice, 1, fmt_utc(whole_second_after(2 * 3600 - 5)))
+        svc = services(practice, notify, env={"WATCHDOG_USEC": "1000000"})
+        svc.ready()
+        srv.wait_in_data(1, 10)
+        [child] = pass_processes(svc.pid)
+        os.kill(child, signal.SIGSTOP)
+        try:
+            t = time.monotonic()
+            time.sleep(2.5)
+            pings = [tm for tm, l in notify.lines
+                     if l == "WATCHDOG=1" and tm >= t + 0.3]
+            assert pings == [], f"{len(pings)} WATCHDOG=1 for a stuck pass"
+        finally:
+            os.kill(child, signal.SIGCONT)
+        srv.wait_for(1, 10)
+        rc, _ = svc.stop()
         assert rc == 0, svc.log
     finally:
         srv.stop()

@@ -1069,6 +1069,49 @@ test_busy(void **state)
 	store_close(s);
 }
 
+/*
+ * The service closes its connection around each pass (store_disconnect)
+ * and a reopen can fail: every call must then fail cleanly, saying "not
+ * connected", never crash; a reconnect brings the same store back.
+ */
+static void
+test_disconnected(void **state)
+{
+	struct store_recovery rec;
+	struct store *s;
+	long long id;
+	char err[256];
+	struct msg m;
+
+	(void)state;
+	s = fx_open();
+	m = reminder(1, 1, CHAN_EMAIL, "r1", NOW + HOUR);
+	id = insert(s, &m);
+	assert_true(id > 0);
+	store_disconnect(s);
+	store_disconnect(s);		/* twice is fine */
+	assert_int_equal(store_next_wake(s), 0);
+	assert_int_equal(store_data_version(s), -1);
+	store_release_memory(s);
+	err[0] = '\0';
+	assert_int_equal(store_dirty_pending(s, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not connected"));
+	err[0] = '\0';
+	assert_int_equal(store_begin(s, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not connected"));
+	store_rollback(s);
+	err[0] = '\0';
+	assert_int_equal(store_recover(s, NOW, &rec, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not connected"));
+	assert_int_equal(store_reconnect(s, err, sizeof(err)), 0);
+	assert_int_equal(store_reconnect(s, err, sizeof(err)), 0);
+	assert_int_equal(store_next_wake(s), NOW + HOUR);
+	assert_true(store_data_version(s) >= 0);
+	assert_int_equal(store_dirty_pending(s, err, sizeof(err)), 0);
+	store_disconnect(s);
+	store_close(s);			/* after a disconnect: closes the rest */
+}
+
 int
 main(void)
 {
@@ -1095,6 +1138,7 @@ main(void)
 		FX_DB_TEST(test_dry),
 		FX_DB_TEST(test_rollback),
 		FX_DB_TEST(test_busy),
+		FX_DB_TEST(test_disconnected),
 		cmocka_unit_test_prestate_setup_teardown(test_busy, fx_db_setup,
 		    fx_db_teardown,
 		    (void *)"short"),
