@@ -301,6 +301,7 @@ struct daemon_loop {
 	long long	 seen;		/* data_version after the last pass */
 	int		 again;		/* another program wrote during it: once more */
 	int		 recover;	/* a pass's process died: recover 'sending' */
+	int		 crashed;	/* ... of this signal, a crash (daemon_crashed) */
 	time_t		 cal_next;	/* the next feed fetch; 0: none */
 	int		 failures;	/* passes failed in a row */
 	long		 rescan;	/* the safety rescan, seconds */
@@ -467,13 +468,42 @@ daemon_reap(struct daemon_loop *l, pid_t pid, int fd, int *back,
 			res->others = 1;
 		return 1;
 	}
-	if (WIFSIGNALED(status))
+	if (WIFSIGNALED(status)) {
 		log_err("pass failed: its process was killed by signal %d",
 		    WTERMSIG(status));
+		l->crashed = WTERMSIG(status);
+	}
 	else
 		log_err("pass failed: its process ended (exit %d) without a "
 		    "result", WEXITSTATUS(status));
 	return 0;
+}
+
+/*
+ * A pass's process that crashed (a bug: not a kill, which the next pass
+ * simply follows) takes the service down with the same signal once its
+ * rows are recovered, as when the pass ran in the service: systemd
+ * restarts it, and a crash at every pass reaches the unit's start limit
+ * and OnFailure, so the practitioner hears of it, instead of a loop of
+ * failed passes that ends, half an hour later, in a restart that starts
+ * it over.
+ */
+static void
+daemon_crashed(int sig)
+{
+	sigset_t one;
+
+	if (sig != SIGSEGV && sig != SIGBUS && sig != SIGILL &&
+	    sig != SIGFPE && sig != SIGABRT && sig != SIGSYS)
+		return;
+	log_err("stopping: a pass crashed (signal %d)", sig);
+	daemon_notify("STOPPING=1");
+	signal(sig, SIG_DFL);
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	sigprocmask(SIG_UNBLOCK, &one, NULL);
+	raise(sig);
+	_exit(EX_SOFTWARE);	/* not reached */
 }
 
 /*
@@ -502,6 +532,18 @@ daemon_recover(struct store *st)
 		    "started to go up; sending as planned", rec.unstarted,
 		    rec.unstarted == 1 ? "" : "s");
 	return 0;
+}
+
+/* After a pass's process that died: its rows recovered; a crash ends us. */
+static void
+daemon_aftermath(struct daemon_loop *l)
+{
+	/* here, or after a reconnect that failed, before the next pass */
+	if (l->recover && daemon_recover(l->st) == 0)
+		l->recover = 0;
+	if (l->crashed != 0)
+		daemon_crashed(l->crashed);
+	l->crashed = 0;
 }
 
 /*
@@ -548,9 +590,7 @@ daemon_pass(struct daemon_loop *l, const struct conf *c)
 		l->failures++;
 		return;
 	}
-	/* here, or after a reconnect that failed, before the next pass */
-	if (l->recover && daemon_recover(l->st) == 0)
-		l->recover = 0;
+	daemon_aftermath(l);
 	if (pid < 0) {
 		daemon_pass_run(l, c, &res, &end);
 		ran = 1;

@@ -756,6 +756,33 @@ def test_pass_process_killed_mid_send_is_recovered(practice, tmp_path, services,
         srv.stop()
 
 
+def test_pass_process_that_crashes_takes_the_service_down(practice, tmp_path,
+                                                          services, notify):
+    """A crash of the pass's process (here an abort, as a failed assert
+    gives) ends the service with the same signal once the row is
+    recovered, as when the pass ran in it: systemd restarts it and, if
+    every pass crashes, its start limit calls OnFailure.  A loop of failed
+    passes would go unheard for half an hour."""
+    srv = SlowSmtp(tmp_path / "slow", delay=1.0).start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file),
+                            reminders=TWO_H, late_limit="1h")
+        practice.init()
+        add_many(practice, 1, fmt_utc(whole_second_after(2 * 3600 - 5)))
+        svc = services(practice, notify)
+        svc.ready()
+        srv.wait_in_data(1, 10)
+        [child] = pass_processes(svc.pid)
+        os.kill(child, signal.SIGABRT)
+        assert svc.proc.wait(10) == -signal.SIGABRT, svc.log
+        assert "a pass crashed (signal 6)" in svc.log, svc.log
+        # recovered first: nothing left 'sending' for the restart to find
+        assert practice.messages("status = 'sending'") == []
+    finally:
+        srv.stop()
+
+
 def _pass_over(pid):
     """The pass's process has made its last write: it is a zombie, or it
     waits in read() for the service (its last look comes after that)."""
