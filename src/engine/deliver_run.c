@@ -7,10 +7,12 @@
  * then rendered outside any transaction (dl_render: the .ics and MIME,
  * most of a message's CPU), and sent: its email over email.connections
  * SMTP connections in the mail session's threads, its SMS from here with
- * sms.concurrency requests in flight.  The next cycle, its rendering and
- * the SMS run here while the mail threads carry the batch's email
- * (dl_run), so the outbox's bookkeeping and the rendering overlap the SMTP
- * round trips instead of adding to them.
+ * sms.concurrency requests in flight.  The SMS, then (once the batch's
+ * last email is on a connection, so that the next claim is still fresh
+ * when it starts) the next cycle and its rendering run here while the
+ * mail threads carry the batch's email (dl_turn), so the outbox's
+ * bookkeeping and the rendering overlap the SMTP round trips instead of
+ * adding to them.
  *
  * The connection is shared: a cycle holds the mail session's lock, as
  * every hook does (the uploaded mark, the records).  The cycle commits
@@ -537,9 +539,9 @@ dl_requests(struct dl *d, struct dl_batch *b)
 
 /*
  * Start the batch: its email in the mail session's threads (one per
- * connection), which go on while this thread runs the next cycle, renders
- * the next batch and sends this one's SMS (dl_send_sms); every hook then
- * takes the session's lock.  Outcomes stay in b.
+ * connection), which go on while this thread sends this one's SMS
+ * (dl_send_sms), runs the next cycle and renders the next batch; every
+ * hook then takes the session's lock.  Outcomes stay in b.
  */
 static void
 dl_send_start(struct dl *d, struct dl_batch *b)
@@ -572,6 +574,18 @@ dl_send_wait(struct dl *d, struct dl_batch *b)
 {
 	if (b->nem > 0)
 		mail_batch_wait(d->ms);
+}
+
+/*
+ * The same until every email of the batch has been taken by a connection
+ * (started, or settled unstarted by dl_go): at most one exchange per
+ * connection is left, so a batch claimed now is fresh when it starts.
+ */
+static void
+dl_send_taken(struct dl *d, struct dl_batch *b)
+{
+	if (b->nem > 0)
+		mail_batch_wait_taken(d->ms);
 }
 
 /*
@@ -668,34 +682,41 @@ dl_claim_alone(struct dl *d, struct dl_batch *b, int *more, char *err,
 }
 
 /*
- * One cycle: record what `sent` left unrecorded and claim the next batch
- * into `next`, in one transaction.  When that transaction fails, the
- * records go on their own (kept until they work) and the claim is tried
- * alone.  0 or -1.
+ * One cycle: record what `sent` left unrecorded and what is done of `cur`
+ * (the batch on the connections: above all what dl_go left unstarted, so
+ * that it is claimed again before any later row), and claim the next
+ * batch into `next`, in one transaction.  When that transaction fails,
+ * sent's records go on their own (kept until they work; cur's wait for
+ * dl_idle or the next cycle) and the claim is tried alone.  0 or -1.
  */
 static int
-dl_cycle(struct dl *d, struct dl_batch *sent, struct dl_batch *next,
-    int claim, int *more, char *err, size_t errlen)
+dl_cycle(struct dl *d, struct dl_batch *sent, struct dl_batch *cur,
+    struct dl_batch *next, int claim, int *more, char *err, size_t errlen)
 {
-	size_t idx[DL_BATCH], n = dl_done_list(sent, idx), k;
+	size_t idx[DL_BATCH], ci[DL_BATCH], n = dl_done_list(sent, idx), m, k;
 	struct dl_undo u;
-	int r = 0;
+	int r = 0, ok = 1;
 
 	*more = 0;
-	if (n == 0)
-		return claim ? dl_claim_alone(d, next, more, err, errlen) : 0;
 	if (!claim)
-		return dl_flush(sent, 0, err, errlen);
+		return n == 0 ? 0 : dl_flush(sent, 0, err, errlen);
+	if ((m = dl_done_list(cur, ci)) == 0 && n == 0)
+		return dl_claim_alone(d, next, more, err, errlen);
 	if (store_begin_relaxed(d->st, d->stop, err, errlen) != 0)
 		goto alone;
 	dl_undo_save(d, &u);
-	for (k = 0; k < n; k++)
-		if (dl_record_item(sent, idx[k], err, errlen) != 0)
-			break;
-	if (k == n && dl_claim_batch(d, next, more, err, errlen) == 0 &&
+	for (k = 0; ok && k < n; k++)
+		ok = dl_record_item(sent, idx[k], err, errlen) == 0;
+	for (k = 0; ok && k < m; k++)
+		ok = dl_record_item(cur, ci[k], err, errlen) == 0;
+	if (ok && dl_claim_batch(d, next, more, err, errlen) == 0 &&
 	    store_commit(d->st, err, errlen) == 0) {
 		for (k = 0; k < n; k++)
 			sent->x[idx[k]].state = DL_RECORDED;
+		for (k = 0; k < m; k++)
+			cur->x[ci[k]].state = DL_RECORDED;
+		if (m > 0)
+			cur->first_done = 0;	/* all of it: the lock is held */
 		dl_undo_end(d, &u, 0);
 		return 0;
 	}
@@ -718,9 +739,14 @@ alone:
 }
 
 /*
- * One turn of the pipeline: start cur's email; record done and claim
- * next (the cycle, under the session's lock), sync it with the lock let
- * go; render next; send cur's SMS; wait for cur's email.  0 or -1.
+ * One turn of the pipeline: start cur's email; send cur's SMS; once every
+ * email of cur is on a connection, record done and claim next (the cycle,
+ * under the session's lock), sync it with the lock let go; render next;
+ * wait for cur's email.  The cycle waits for cur's last email to be taken
+ * so that next is claimed at most one exchange (per connection) before it
+ * starts: claimed as cur started, behind a slow server it would be older
+ * than DL_FRESH_S by its turn, every row of it undone (dl_go) and claimed
+ * again behind later rows, for as long as a backlog lasts.  0 or -1.
  */
 static int
 dl_turn(struct dl *d, struct dl_batch *done, struct dl_batch *cur,
@@ -730,8 +756,10 @@ dl_turn(struct dl *d, struct dl_batch *done, struct dl_batch *cur,
 	int r = 0, wrote = claim || done->n > 0;
 
 	dl_send_start(d, cur);
+	dl_send_sms(d, cur);
+	dl_send_taken(d, cur);
 	dl_hold(d, 1);
-	if (dl_cycle(d, done, next, claim, more, err, errlen) != 0)
+	if (dl_cycle(d, done, cur, next, claim, more, err, errlen) != 0)
 		r = -1;
 	dl_hold(d, 0);
 	next->claimed = dl_mono();
@@ -742,7 +770,6 @@ dl_turn(struct dl *d, struct dl_batch *done, struct dl_batch *cur,
 		r = -1;
 	}
 	dl_render_batch(d, next);
-	dl_send_sms(d, cur);
 	dl_send_wait(d, cur);
 	return r;
 }

@@ -99,6 +99,35 @@ def test_connections_in_parallel_each_message_once(practice, tmp_path, conns):
         assert took < 2.4, took
 
 
+def test_slow_server_sends_in_due_order_each_claim_fresh(practice, tmp_path):
+    """One connection at 0.1 s a message: a batch of 16 takes 1.6 s, more
+    than a claim's re-read is trusted (DL_FRESH_S, 1 s).  The next batch
+    must be claimed when the one on the connection is nearly through, not
+    as it starts: claimed at the start, it was stale before its turn came,
+    was undone and claimed again behind later rows, for as long as a
+    backlog lasted (every other batch wasted, the earliest due sent last,
+    late)."""
+    n = 40
+    srv = SlowDataSmtp(tmp_path / "slow", delay=0.1).start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email={"connections": 1}, reminders=TWO_H,
+                            late_limit="1h")
+        practice.init()
+        add_many(practice, n, fmt_utc(whole_second_after(2 * 3600 - 3)))
+        r = practice.run("--once", timeout=60)
+        assert r.returncode == 0, r.stderr
+    finally:
+        srv.stop()
+    rows = practice.messages("purpose = 'reminder'")
+    assert [x["status"] for x in rows] == ["sent"] * n
+    assert all(x["attempts"] == 1 for x in rows), rows
+    # one connection: they arrive in the order they were due (and claimed)
+    by_rcpt = {x["recipient"].lower(): x["id"] for x in rows}
+    order = [by_rcpt[r.lower()] for m in srv.messages for r in m["rcpt_tos"]]
+    assert order == sorted(order), order
+
+
 @pytest.mark.parametrize("value", [0, 17, "4"])
 def test_connections_out_of_range_names_the_line(practice, value):
     r = check(practice, email=dict(OFFLINE, connections=value))
