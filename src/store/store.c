@@ -944,24 +944,27 @@ store_begin_relaxed(struct store *s, volatile sig_atomic_t *stop, char *err,
  * Checkpoints sync the WAL before they copy it, and the file stays the
  * same while our connection is open, so our own descriptor of it reaches
  * every frame committed so far.  Closing it drops no SQLite lock: those
- * are on the database and -shm files.
+ * are on the database and -shm files.  The file is the one SQLite names:
+ * it resolves a symbolic link and keeps the -wal beside the file the link
+ * points to, not beside the link.  Called after a commit, so the WAL
+ * exists: missing, it is not ours, and nothing is taken as synced.
  */
 int
 store_sync(struct store *s, char *err, size_t errlen)
 {
-	char *wal;
+	const char *db, *wal;
 
 	if (s->dry || s->db == NULL)
 		return 0;
 	if (s->walfd < 0) {
-		wal = xasprintf("%s-wal", s->path);
-		s->walfd = open(wal, O_RDONLY | O_CLOEXEC);
-		free(wal);
-		/* no WAL file: nothing committed since the last checkpoint */
-		if (s->walfd < 0 && errno == ENOENT)
-			return 0;
-		if (s->walfd < 0) {
-			errf(err, errlen, "%s-wal: %s", s->path, strerror(errno));
+		db = sqlite3_db_filename(s->db, "main");
+		wal = db != NULL && *db != '\0' ? sqlite3_filename_wal(db) : NULL;
+		if (wal == NULL || *wal == '\0') {
+			errf(err, errlen, "%s: SQLite names no WAL file", s->path);
+			return -1;
+		}
+		if ((s->walfd = open(wal, O_RDONLY | O_CLOEXEC)) < 0) {
+			errf(err, errlen, "%s: %s", wal, strerror(errno));
 			return -1;
 		}
 	}

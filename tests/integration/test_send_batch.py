@@ -185,3 +185,42 @@ def test_group_commit_syncs_per_batch_not_per_message(practice, tmp_path):
     assert own, text
     ours = len(re.findall(rf"fdatasync\({own[0]}<[^>]*nudged\.db-wal>\) = 0", text))
     assert ours >= n // 16, text
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+def test_store_sync_reaches_the_wal_behind_a_symlinked_database(practice,
+                                                                tmp_path):
+    """database names a symbolic link (the outbox on another disk): SQLite
+    keeps its -wal next to the file the link points to, so store_sync must
+    sync that one.  It opened the link's name + "-wal", found nothing and
+    took that for "nothing committed": no relaxed commit was ever synced."""
+    n = 20
+    srv = SmtpServer(tmp_path / "srv", tls="none", auth=None).start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email=dict(PLAIN, url=srv.url), reminders=TWO_H,
+                            late_limit="1h")
+        practice.init()
+        add_many(practice, n, fmt_utc(whole_second_after(2 * 3600 - 3)))
+        link = tmp_path / "elsewhere"
+        link.mkdir()
+        (link / "nudged.db").symlink_to(practice.db)
+        practice.write_conf(email=dict(PLAIN, url=srv.url), reminders=TWO_H,
+                            late_limit="1h", database=link / "nudged.db")
+        trace = tmp_path / "strace.txt"
+        env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "")
+                   .replace("detect_leaks=1", "detect_leaks=0"))
+        r = subprocess.run(["strace", "-f", "-qq", "-y", "-e",
+                            "trace=fdatasync,openat", "-o", str(trace), NUDGED,
+                            "-c", str(practice.conf), "--once"],
+                           capture_output=True, text=True, timeout=120, env=env)
+        assert r.returncode == 0, r.stderr
+        srv.wait_for(n)
+    finally:
+        srv.stop()
+    assert len(practice.messages("status = 'sent'")) == n
+    text = trace.read_text()
+    wal = re.escape(str(practice.db) + "-wal")
+    own = re.findall(rf'openat\(.*"{wal}", O_RDONLY\|O_CLOEXEC\) = (\d+)', text)
+    assert own, text
+    assert re.search(rf"fdatasync\({own[0]}<{wal}>\) = 0", text), text
