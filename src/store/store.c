@@ -872,7 +872,9 @@ store_busy(void *arg, int n)
 	struct store *s = arg;
 	struct timespec nap = { 0, 20L * 1000 * 1000 };
 
-	if ((s->stop != NULL && *s->stop) || (long)n * 20 >= STORE_BUSY)
+	/* atomic: a mail thread's upload mark waits here too (xfer_stopping) */
+	if ((s->stop != NULL && __atomic_load_n(s->stop, __ATOMIC_RELAXED)) ||
+	    (long)n * 20 >= STORE_BUSY)
 		return 0;
 	nanosleep(&nap, NULL);
 	return 1;
@@ -895,7 +897,8 @@ store_exec_wait(struct store *s, const char *sql, char *err, size_t errlen)
 		rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
 		if (rc == SQLITE_OK)
 			return 0;
-		if (s->stop != NULL && *s->stop) {
+		if (s->stop != NULL &&
+		    __atomic_load_n(s->stop, __ATOMIC_RELAXED)) {
 			errf(err, errlen, "%s: gave up waiting for the "
 			    "database: stopping", s->path);
 			return -1;
