@@ -275,6 +275,18 @@ dl_row_moved(struct dl *d, struct dl_item *x, enum xfer_result res)
 	return moved;
 }
 
+/* The cycle shares the connection with the mail threads' hooks. */
+static void
+dl_hold(struct dl *d, int on)
+{
+	if (d->ms == NULL)
+		return;		/* no mail thread was ever started */
+	if (on)
+		mail_lock(d->ms);
+	else
+		mail_unlock(d->ms);
+}
+
 /*
  * Keep item i's outcome until it is durably recorded (issue 13): a
  * database locked by another writer for longer than our wait, or a full
@@ -318,7 +330,16 @@ dl_keep(struct dl_batch *b, size_t i, char *err, size_t errlen)
 			    x->m.id, xfer_result_name(res), err);
 			said = dl_mono();
 		}
+		/*
+		 * Called in the cycle, the session's lock held: let it go
+		 * while napping, or an email already on its connection would
+		 * stop before its last bytes (its upload mark takes the lock)
+		 * for as long as the database refuses.  Nothing new starts:
+		 * the cycle runs once the batch's every email was taken.
+		 */
+		dl_hold(d, 0);
 		dl_nap(d, wait);
+		dl_hold(d, 1);
 		wait = wait * 2 > DL_KEEP_MAX_MS ? DL_KEEP_MAX_MS : wait * 2;
 		last = d->stop != NULL && *d->stop;
 	}
@@ -609,18 +630,6 @@ dl_render_batch(struct dl *d, struct dl_batch *b)
 			x->state = DL_DONE;
 		}
 	}
-}
-
-/* The cycle shares the connection with the mail threads' hooks. */
-static void
-dl_hold(struct dl *d, int on)
-{
-	if (d->ms == NULL)
-		return;		/* no mail thread was ever started */
-	if (on)
-		mail_lock(d->ms);
-	else
-		mail_unlock(d->ms);
 }
 
 /*

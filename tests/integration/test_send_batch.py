@@ -17,7 +17,8 @@ from conftest import NUDGED, fmt_utc
 from practice_conf import lc
 from smtp_server import SmtpServer, _CountingSMTP, _Handler
 from test_config_check import EX_CONFIG, OFFLINE, assert_error_at, check
-from test_service import PLAIN, TWO_H, add_many, whole_second_after
+from test_service import (PLAIN, TWO_H, add_many, fast_smtp,  # noqa: F401
+                          notify, services, wait_until, whole_second_after)
 
 
 class _SlowData(_Handler):
@@ -224,3 +225,65 @@ def test_store_sync_reaches_the_wal_behind_a_symlinked_database(practice,
     own = re.findall(rf'openat\(.*"{wal}", O_RDONLY\|O_CLOEXEC\) = (\d+)', text)
     assert own, text
     assert re.search(rf"fdatasync\({own[0]}<{wal}>\) = 0", text), text
+
+
+class _InData(_CountingSMTP):
+    """Counts the sessions between their DATA command and its answer: a
+    message whose body the client stopped sending half way stays there."""
+
+    async def smtp_DATA(self, arg):
+        o = self._owner
+        with o._cond:
+            o.in_data_cmd += 1
+        try:
+            return await super().smtp_DATA(arg)
+        finally:
+            with o._cond:
+                o.in_data_cmd -= 1
+
+
+class InDataSmtp(SmtpServer):
+    def __init__(self, workdir):
+        super().__init__(workdir, tls="none", auth=None)
+        self.in_data_cmd = 0
+
+    def _factory(self):
+        with self._cond:
+            self.connections += 1
+        return _InData(self, _Handler(self), hostname="localhost",
+                       decode_data=False, ident="nudged-test-smtpd")
+
+
+def test_waiting_to_record_never_holds_an_email_half_sent(practice, tmp_path,
+                                                          services, notify):
+    """An outcome the database refuses (a trigger stands in for a full
+    disk) is retried, sending nothing new meanwhile (dl_keep).  The retries
+    run in the cycle, which holds the mail session's lock; napping with it
+    held, an email already on its connection stopped before its last bytes
+    (its upload mark waits for the lock) for as long as the database said
+    no, its server left waiting for the end of the data."""
+    srv = InDataSmtp(tmp_path / "srv").start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email=dict(PLAIN, url=srv.url), reminders=TWO_H,
+                            late_limit="1h")
+        practice.init()
+        practice.set("CREATE TRIGGER block_sent BEFORE UPDATE OF status ON"
+                     " messages WHEN NEW.status = 'sent' AND NEW.id = 1 BEGIN"
+                     " SELECT RAISE(ABORT, 'simulated: database or disk is"
+                     " full'); END")
+        add_many(practice, 20, fmt_utc(whole_second_after(2 * 3600 - 3)))
+        svc = services(practice, notify)
+        svc.ready()
+        wait_until(lambda: "cannot record its outcome" in svc.log, 10,
+                   "the retry")
+        time.sleep(0.5)
+        wait_until(lambda: srv.in_data_cmd == 0, 5,
+                   "no email left half sent while the retries go on")
+        practice.set("DELETE FROM messages WHERE id = 1")
+        wait_until(lambda: not practice.messages("status = 'sending'"), 15,
+                   "the rest recorded")
+        rc, _ = svc.stop()
+        assert rc == 0, svc.log
+    finally:
+        srv.stop()
