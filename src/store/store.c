@@ -961,7 +961,9 @@ store_sync(struct store *s, char *err, size_t errlen)
 		return 0;
 	if (s->walfd < 0) {
 		db = sqlite3_db_filename(s->db, "main");
-		wal = db != NULL && *db != '\0' ? sqlite3_filename_wal(db) : NULL;
+		if (db == NULL || *db == '\0')
+			return 0;	/* a memory copy (store_open_copy) */
+		wal = sqlite3_filename_wal(db);
 		if (wal == NULL || *wal == '\0') {
 			errf(err, errlen, "%s: SQLite names no WAL file", s->path);
 			return -1;
