@@ -117,6 +117,7 @@ dl_batch_free(struct dl_batch *b)
 		dl_item_free(&b->x[i]);
 	b->n = b->nem = b->nsm = 0;
 	b->first_done = 0;
+	b->claimed = 0;
 	b->stalled = 0;
 	memset(b->refused, 0, sizeof(b->refused));
 }
@@ -446,7 +447,7 @@ dl_upload(void *arg, size_t i)
  * "just before a message goes" was made at the claim, and behind a slow
  * server a booking tool may since have cancelled, moved or withdrawn
  * consent.  Such a row is unclaimed, untried, and the next cycle claims
- * it again with a fresh re-read.
+ * it again with a fresh re-read.  No claim time: its sync failed (dl_turn).
  */
 static int
 dl_go(void *arg, size_t i)
@@ -458,7 +459,8 @@ dl_go(void *arg, size_t i)
 
 	dl_side_lock(sd, 1);
 	go = !b->refused[sd->chan] && b->d->paused[sd->chan] == 0 &&
-	    !b->stalled && (b->d->dry || dl_mono() - b->claimed <= DL_FRESH_S);
+	    !b->stalled && (b->d->dry || (b->claimed != 0 &&
+	    dl_mono() - b->claimed <= DL_FRESH_S));
 	if (!go)
 		x->unstarted = 1;
 	else
@@ -763,6 +765,7 @@ dl_turn(struct dl *d, struct dl_batch *done, struct dl_batch *cur,
 {
 	char serr[256];
 	int r = 0, wrote = claim || done->n > 0;
+	double claimed;
 
 	dl_send_start(d, cur);
 	dl_send_sms(d, cur);
@@ -771,13 +774,20 @@ dl_turn(struct dl *d, struct dl_batch *done, struct dl_batch *cur,
 	if (dl_cycle(d, done, cur, next, claim, more, err, errlen) != 0)
 		r = -1;
 	dl_hold(d, 0);
-	next->claimed = dl_mono();
+	claimed = dl_mono();
 	if (wrote && !d->dry && store_sync(d->st, serr, sizeof(serr)) != 0) {
-		/* committed, only not yet on the disk: claim no more */
+		/*
+		 * Committed, only not yet on the disk: claim no more, and send
+		 * none of next, whose claim a power cut could undo after its
+		 * messages went.  Its claim time stays 0, which dl_go refuses:
+		 * every row of it is settled unstarted, and the next cycle
+		 * undoes its claim, no attempt counted.
+		 */
 		snprintf(err, errlen, "%s", serr);
 		*more = 0;
 		r = -1;
-	}
+	} else
+		next->claimed = claimed;
 	dl_render_batch(d, next);
 	dl_send_wait(d, cur);
 	return r;

@@ -287,3 +287,68 @@ def test_waiting_to_record_never_holds_an_email_half_sent(practice, tmp_path,
         assert rc == 0, svc.log
     finally:
         srv.stop()
+
+
+_FAIL_OWN_WAL_SYNC = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* EIO for fdatasync on a read-only descriptor of a -wal: store_sync's own
+ * (SQLite's is read-write and syncs as usual). */
+int
+fdatasync(int fd)
+{
+	int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+	char p[64], t[4096];
+	int fl = fcntl(fd, F_GETFL);
+	ssize_t n;
+
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	n = readlink(p, t, sizeof(t) - 1);
+	if (fl >= 0 && (fl & O_ACCMODE) == O_RDONLY && n > 4 &&
+	    memcmp(t + n - 4, "-wal", 4) == 0) {
+		errno = EIO;
+		return -1;
+	}
+	return real(fd);
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+def test_claim_that_cannot_be_synced_is_not_sent(practice, tmp_path):
+    """The claim is committed without waiting for the disk and store_sync
+    then makes it durable.  When that sync fails (EIO), the claimed batch
+    must not go: after a power cut its rows could be back to pending with
+    the messages delivered.  It went all the same (only later claims were
+    stopped); now its rows are unclaimed untried and the pass fails."""
+    shim = tmp_path / "failsync.so"
+    src = tmp_path / "failsync.c"
+    src.write_text(_FAIL_OWN_WAL_SYNC)
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(shim), str(src), "-ldl"],
+                   check=True)
+    srv = SmtpServer(tmp_path / "srv", tls="none", auth=None).start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email=dict(PLAIN, url=srv.url), reminders=TWO_H,
+                            late_limit="1h")
+        practice.init()
+        add_many(practice, 3, fmt_utc(whole_second_after(2 * 3600 - 3)))
+        env = {"LD_PRELOAD": str(shim),
+               "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
+               ":verify_asan_link_order=0"}
+        r = practice.run("--once", timeout=60, env=env)
+        time.sleep(0.3)
+    finally:
+        srv.stop()
+    assert r.returncode != 0, r.stderr
+    assert "cannot sync" in r.stderr, r.stderr
+    assert srv.messages == [], [m["rcpt_tos"] for m in srv.messages]
+    rows = practice.messages("purpose = 'reminder'")
+    assert [x["status"] for x in rows] == ["pending"] * 3, rows
+    assert all(x["attempts"] == 0 and x["uploaded"] == 0 for x in rows), rows
