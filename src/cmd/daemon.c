@@ -121,7 +121,8 @@ daemon_on_signal(int sig)
 		daemon_hup_flag = 1;
 	else {
 		daemon_stop_flag = 1;
-		daemon_stop = 1;
+		/* atomic: the mail session's threads read it (xfer_stopping) */
+		__atomic_store_n(&daemon_stop, 1, __ATOMIC_RELAXED);
 		/* A transfer in flight gets its grace from now (xfer.h). */
 		xfer_stop_requested();
 	}

@@ -36,6 +36,7 @@ struct dl {
 	volatile sig_atomic_t		*stop;		/* service shutdown: claim nothing more */
 	long long		 known;		/* preview: ids up to this are real rows */
 	double			 xfer_s;	/* deliver_run.c: the last exchange took; 0: none yet */
+	double			 email_s;	/* the same, of email (dl_ahead) */
 	char			*inst;		/* state installation_id (calendar UIDs); NULL: none */
 };
 

@@ -7,10 +7,14 @@
  * then rendered outside any transaction (dl_render: the .ics and MIME,
  * most of a message's CPU), and sent: its email over email.connections
  * SMTP connections in the mail session's threads, its SMS from here with
- * sms.concurrency requests in flight.  The next cycle, its rendering and
- * the SMS run here while the mail threads carry the batch's email
- * (dl_run), so the outbox's bookkeeping and the rendering overlap the SMTP
- * round trips instead of adding to them.
+ * sms.concurrency requests in flight.  The SMS, then the next cycle and
+ * its rendering run here while the mail threads carry the batch's email
+ * (dl_turn), so the outbox's bookkeeping and the rendering overlap the
+ * SMTP round trips instead of adding to them.  The next cycle waits until
+ * what is left of the batch would take less than DL_AHEAD_S at the pace
+ * of the last email (dl_ahead): against a fast server it overlaps the
+ * whole batch, behind a slow one only its last exchanges, so that the
+ * next claim is still fresh when its batch starts (DL_FRESH_S).
  *
  * The connection is shared: a cycle holds the mail session's lock, as
  * every hook does (the uploaded mark, the records).  The cycle commits
@@ -54,6 +58,7 @@
 #define DL_KEEP_MAX_MS		5000	/* doubling up to */
 #define DL_KEEP_ONCE_S		120	/* --once gives up after (no stop flag) */
 #define DL_FRESH_S		1.0	/* a claim's re-read is trusted this long */
+#define DL_AHEAD_S		0.1	/* the next claim waits for less than this of cur */
 
 struct dl_batch;
 
@@ -118,6 +123,7 @@ dl_batch_free(struct dl_batch *b)
 		dl_item_free(&b->x[i]);
 	b->n = b->nem = b->nsm = 0;
 	b->first_done = 0;
+	b->claimed = 0;
 	b->stalled = 0;
 	memset(b->refused, 0, sizeof(b->refused));
 }
@@ -276,6 +282,18 @@ dl_row_moved(struct dl *d, struct dl_item *x, enum xfer_result res)
 	return moved;
 }
 
+/* The cycle shares the connection with the mail threads' hooks. */
+static void
+dl_hold(struct dl *d, int on)
+{
+	if (d->ms == NULL)
+		return;		/* no mail thread was ever started */
+	if (on)
+		mail_lock(d->ms);
+	else
+		mail_unlock(d->ms);
+}
+
 /*
  * Keep item i's outcome until it is durably recorded (issue 13): a
  * database locked by another writer for longer than our wait, or a full
@@ -319,7 +337,16 @@ dl_keep(struct dl_batch *b, size_t i, char *err, size_t errlen)
 			    x->m.id, xfer_result_name(res), err);
 			said = dl_mono();
 		}
+		/*
+		 * Called in the cycle, the session's lock held: let it go
+		 * while napping, or an email already on its connection would
+		 * stop before its last bytes (its upload mark takes the lock)
+		 * for as long as the database refuses.  Nothing new starts:
+		 * the cycle runs once the batch's every email was taken.
+		 */
+		dl_hold(d, 0);
 		dl_nap(d, wait);
+		dl_hold(d, 1);
 		wait = wait * 2 > DL_KEEP_MAX_MS ? DL_KEEP_MAX_MS : wait * 2;
 		last = d->stop != NULL && *d->stop;
 	}
@@ -426,7 +453,7 @@ dl_upload(void *arg, size_t i)
  * "just before a message goes" was made at the claim, and behind a slow
  * server a booking tool may since have cancelled, moved or withdrawn
  * consent.  Such a row is unclaimed, untried, and the next cycle claims
- * it again with a fresh re-read.
+ * it again with a fresh re-read.  No claim time: its sync failed (dl_turn).
  */
 static int
 dl_go(void *arg, size_t i)
@@ -438,7 +465,8 @@ dl_go(void *arg, size_t i)
 
 	dl_side_lock(sd, 1);
 	go = !b->refused[sd->chan] && b->d->paused[sd->chan] == 0 &&
-	    !b->stalled && (b->d->dry || dl_mono() - b->claimed <= DL_FRESH_S);
+	    !b->stalled && (b->d->dry || (b->claimed != 0 &&
+	    dl_mono() - b->claimed <= DL_FRESH_S));
 	if (!go)
 		x->unstarted = 1;
 	else
@@ -462,6 +490,8 @@ dl_done(void *arg, size_t i)
 	x->state = DL_DONE;
 	if (x->started != 0)
 		b->d->xfer_s = now - x->started;
+	if (x->started != 0 && sd->chan == CHAN_EMAIL)
+		b->d->email_s = b->d->xfer_s;
 	if (res == XFER_CHANNEL)
 		b->refused[sd->chan] = 1;
 	if (!began && res == XFER_TEMPFAIL && xfer_stopping())
@@ -540,9 +570,9 @@ dl_requests(struct dl *d, struct dl_batch *b)
 
 /*
  * Start the batch: its email in the mail session's threads (one per
- * connection), which go on while this thread runs the next cycle, renders
- * the next batch and sends this one's SMS (dl_send_sms); every hook then
- * takes the session's lock.  Outcomes stay in b.
+ * connection), which go on while this thread sends this one's SMS
+ * (dl_send_sms), runs the next cycle and renders the next batch; every
+ * hook then takes the session's lock.  Outcomes stay in b.
  */
 static void
 dl_send_start(struct dl *d, struct dl_batch *b)
@@ -578,6 +608,17 @@ dl_send_wait(struct dl *d, struct dl_batch *b)
 }
 
 /*
+ * The same until all but `left` emails of the batch have been taken by a
+ * connection (started, or settled unstarted by dl_go).
+ */
+static void
+dl_send_taken(struct dl *d, struct dl_batch *b, size_t left)
+{
+	if (b->nem > left)
+		mail_batch_wait_taken(d->ms, left);
+}
+
+/*
  * The claimed messages' bytes, outside any transaction and without the
  * session's lock (dl_render reads no database).  One that cannot be
  * rendered is done: the next cycle fails it (dl_record_item).
@@ -598,18 +639,6 @@ dl_render_batch(struct dl *d, struct dl_batch *b)
 			x->state = DL_DONE;
 		}
 	}
-}
-
-/* The cycle shares the connection with the mail threads' hooks. */
-static void
-dl_hold(struct dl *d, int on)
-{
-	if (d->ms == NULL)
-		return;		/* no mail thread was ever started */
-	if (on)
-		mail_lock(d->ms);
-	else
-		mail_unlock(d->ms);
 }
 
 /*
@@ -671,34 +700,41 @@ dl_claim_alone(struct dl *d, struct dl_batch *b, int *more, char *err,
 }
 
 /*
- * One cycle: record what `sent` left unrecorded and claim the next batch
- * into `next`, in one transaction.  When that transaction fails, the
- * records go on their own (kept until they work) and the claim is tried
- * alone.  0 or -1.
+ * One cycle: record what `sent` left unrecorded and what is done of `cur`
+ * (the batch on the connections: above all what dl_go left unstarted, so
+ * that it is claimed again before any later row), and claim the next
+ * batch into `next`, in one transaction.  When that transaction fails,
+ * sent's records go on their own (kept until they work; cur's wait for
+ * dl_idle or the next cycle) and the claim is tried alone.  0 or -1.
  */
 static int
-dl_cycle(struct dl *d, struct dl_batch *sent, struct dl_batch *next,
-    int claim, int *more, char *err, size_t errlen)
+dl_cycle(struct dl *d, struct dl_batch *sent, struct dl_batch *cur,
+    struct dl_batch *next, int claim, int *more, char *err, size_t errlen)
 {
-	size_t idx[DL_BATCH], n = dl_done_list(sent, idx), k;
+	size_t idx[DL_BATCH], ci[DL_BATCH], n = dl_done_list(sent, idx), m, k;
 	struct dl_undo u;
-	int r = 0;
+	int r = 0, ok = 1;
 
 	*more = 0;
-	if (n == 0)
-		return claim ? dl_claim_alone(d, next, more, err, errlen) : 0;
 	if (!claim)
-		return dl_flush(sent, 0, err, errlen);
+		return n == 0 ? 0 : dl_flush(sent, 0, err, errlen);
+	if ((m = dl_done_list(cur, ci)) == 0 && n == 0)
+		return dl_claim_alone(d, next, more, err, errlen);
 	if (store_begin_relaxed(d->st, d->stop, err, errlen) != 0)
 		goto alone;
 	dl_undo_save(d, &u);
-	for (k = 0; k < n; k++)
-		if (dl_record_item(sent, idx[k], err, errlen) != 0)
-			break;
-	if (k == n && dl_claim_batch(d, next, more, err, errlen) == 0 &&
+	for (k = 0; ok && k < n; k++)
+		ok = dl_record_item(sent, idx[k], err, errlen) == 0;
+	for (k = 0; ok && k < m; k++)
+		ok = dl_record_item(cur, ci[k], err, errlen) == 0;
+	if (ok && dl_claim_batch(d, next, more, err, errlen) == 0 &&
 	    store_commit(d->st, err, errlen) == 0) {
 		for (k = 0; k < n; k++)
 			sent->x[idx[k]].state = DL_RECORDED;
+		for (k = 0; k < m; k++)
+			cur->x[ci[k]].state = DL_RECORDED;
+		if (m > 0)
+			cur->first_done = 0;	/* all of it: the lock is held */
 		dl_undo_end(d, &u, 0);
 		return 0;
 	}
@@ -722,9 +758,10 @@ alone:
 
 /*
  * A cycle's commit made durable (store_sync) in a thread of its own, so
- * the disk's wait overlaps the rendering and the SMS too; the next turn
- * waits for it before anything more goes up, which keeps what a power
- * cut can cost to the two batches of the bound.
+ * the disk's wait overlaps the rendering and the last exchanges of the
+ * batch on the connections; the next turn waits for it before anything
+ * more goes up, which keeps what a power cut can cost to the two batches
+ * of the bound.
  */
 struct dl_sync {
 	struct store	*st;
@@ -773,10 +810,34 @@ dl_sync_end(struct dl_sync *s, char *err, size_t errlen)
 }
 
 /*
- * One turn of the pipeline: the last cycle's sync done; start cur's
- * email; record done and claim next (the cycle, under the session's
- * lock), its sync started with the lock let go; render next; send cur's
- * SMS; wait for cur's email.  0 or -1.
+ * How many of cur's emails may still wait for a connection when the next
+ * batch is claimed: as many as go in DL_AHEAD_S at the pace of the last
+ * email exchange.  Against a fast server that is the whole batch, so the cycle
+ * and the rendering overlap its exchanges; behind a slow one (0.1 s a
+ * message) none, so the claim is at most an exchange or two old when its
+ * batch starts, never stale (DL_FRESH_S: every row of it would be undone
+ * and claimed again behind later rows).  None before an exchange was timed.
+ */
+static size_t
+dl_ahead(struct dl *d)
+{
+	double x, k;
+
+	dl_hold(d, 1);
+	x = d->email_s;
+	dl_hold(d, 0);
+	if (x <= 0)
+		return 0;
+	k = DL_AHEAD_S / x;
+	return k >= (double)DL_BATCH ? DL_BATCH : (size_t)k;
+}
+
+/*
+ * One turn of the pipeline: the last cycle's sync done; start cur's email
+ * and send its SMS; once all but dl_ahead() of cur's emails are on a
+ * connection, record done (and what is done of cur) and claim next (the
+ * cycle, under the session's lock), its sync started with the lock let
+ * go; render next; wait for cur's email.  0 or -1.
  */
 static int
 dl_turn(struct dl *d, struct dl_sync *sy, struct dl_batch *done,
@@ -786,19 +847,29 @@ dl_turn(struct dl *d, struct dl_sync *sy, struct dl_batch *done,
 	int r = 0, wrote = claim || done->n > 0;
 
 	if (dl_sync_end(sy, err, errlen) != 0) {
-		*more = 0;	/* the disk fails: claim no more */
+		/*
+		 * Committed, only not known to be on the disk: claim no more,
+		 * and send none of cur, whose claim a power cut could undo
+		 * after its messages went.  A claim time of 0 is refused by
+		 * dl_go: every row of it is settled unstarted, and the next
+		 * cycle undoes its claim, no attempt counted.
+		 */
+		cur->claimed = 0;
+		*more = 0;
 		r = -1;
 	}
 	dl_send_start(d, cur);
+	dl_send_sms(d, cur);
+	dl_send_taken(d, cur, dl_ahead(d));
 	dl_hold(d, 1);
-	if (dl_cycle(d, done, next, claim && r == 0, more, err, errlen) != 0)
+	if (dl_cycle(d, done, cur, next, claim && r == 0, more, err,
+	    errlen) != 0)
 		r = -1;
 	dl_hold(d, 0);
 	next->claimed = dl_mono();
 	if (wrote && !d->dry)
 		dl_sync_start(sy);
 	dl_render_batch(d, next);
-	dl_send_sms(d, cur);
 	dl_send_wait(d, cur);
 	return r;
 }

@@ -874,7 +874,9 @@ store_busy(void *arg, int n)
 	struct store *s = arg;
 	struct timespec nap = { 0, 20L * 1000 * 1000 };
 
-	if ((s->stop != NULL && *s->stop) || (long)n * 20 >= STORE_BUSY)
+	/* atomic: a mail thread's upload mark waits here too (xfer_stopping) */
+	if ((s->stop != NULL && __atomic_load_n(s->stop, __ATOMIC_RELAXED)) ||
+	    (long)n * 20 >= STORE_BUSY)
 		return 0;
 	nanosleep(&nap, NULL);
 	return 1;
@@ -902,7 +904,8 @@ store_exec_wait(struct store *s, const char *sql, char *err, size_t errlen)
 		rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
 		if (rc == SQLITE_OK)
 			return 0;
-		if (s->stop != NULL && *s->stop) {
+		if (s->stop != NULL &&
+		    __atomic_load_n(s->stop, __ATOMIC_RELAXED)) {
 			errf(err, errlen, "%s: gave up waiting for the "
 			    "database: stopping", s->path);
 			return -1;
@@ -951,24 +954,29 @@ store_begin_relaxed(struct store *s, volatile sig_atomic_t *stop, char *err,
  * Checkpoints sync the WAL before they copy it, and the file stays the
  * same while our connection is open, so our own descriptor of it reaches
  * every frame committed so far.  Closing it drops no SQLite lock: those
- * are on the database and -shm files.
+ * are on the database and -shm files.  The file is the one SQLite names:
+ * it resolves a symbolic link and keeps the -wal beside the file the link
+ * points to, not beside the link.  Called after a commit, so the WAL
+ * exists: missing, it is not ours, and nothing is taken as synced.
  */
 int
 store_sync(struct store *s, char *err, size_t errlen)
 {
-	char *wal;
+	const char *db, *wal;
 
 	if (s->dry || s->db == NULL)
 		return 0;
 	if (s->walfd < 0) {
-		wal = xasprintf("%s-wal", s->path);
-		s->walfd = open(wal, O_RDONLY | O_CLOEXEC);
-		free(wal);
-		/* no WAL file: nothing committed since the last checkpoint */
-		if (s->walfd < 0 && errno == ENOENT)
-			return 0;
-		if (s->walfd < 0) {
-			errf(err, errlen, "%s-wal: %s", s->path, strerror(errno));
+		db = sqlite3_db_filename(s->db, "main");
+		if (db == NULL || *db == '\0')
+			return 0;	/* a memory copy (store_open_copy) */
+		wal = sqlite3_filename_wal(db);
+		if (wal == NULL || *wal == '\0') {
+			errf(err, errlen, "%s: SQLite names no WAL file", s->path);
+			return -1;
+		}
+		if ((s->walfd = open(wal, O_RDONLY | O_CLOEXEC)) < 0) {
+			errf(err, errlen, "%s: %s", wal, strerror(errno));
 			return -1;
 		}
 	}

@@ -137,6 +137,13 @@ void	 mail_send_batch(struct mail_session *, struct mail_req *, size_t n,
 void	 mail_batch_start(struct mail_session *, struct mail_req *, size_t n,
 	    const struct xfer_hooks *hooks, int background);
 void	 mail_batch_wait(struct mail_session *);
+/*
+ * Wait (calling hooks->idle meanwhile) until all but left messages of the
+ * batch started have been taken by a connection, its hooks->go asked:
+ * with left 0, what is left of the batch is at most one exchange per
+ * connection.
+ */
+void	 mail_batch_wait_taken(struct mail_session *, size_t left);
 void	 mail_lock(struct mail_session *);
 void	 mail_unlock(struct mail_session *);
 void	 mail_close(struct mail_session *);

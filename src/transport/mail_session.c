@@ -324,11 +324,14 @@ mail_thread(void *arg)
 	return NULL;
 }
 
-/* Wait for the threads, letting the caller record what is done (idle). */
+/*
+ * Wait for the threads, letting the caller record what is done (idle);
+ * with taken set, only until all but left requests have been taken.
+ */
 static void
-mail_wait(struct mail_session *s)
+mail_wait(struct mail_session *s, int taken, size_t left)
 {
-	while (s->workers > 0) {
+	while (s->workers > 0 && !(taken && s->next + left >= s->n)) {
 		long ms = xfer_idle(s->hooks);
 		struct timespec until;
 
@@ -339,7 +342,7 @@ mail_wait(struct mail_session *s)
 			until.tv_sec++;
 			until.tv_nsec -= 1000000000L;
 		}
-		if (s->workers > 0)
+		if (s->workers > 0 && !(taken && s->next + left >= s->n))
 			pthread_cond_timedwait(&s->cond, &s->lock, &until);
 		xfer_tick();
 	}
@@ -430,7 +433,7 @@ mail_batch_wait(struct mail_session *s)
 {
 	pthread_mutex_lock(&s->lock);
 	if (s->threaded)
-		mail_wait(s);
+		mail_wait(s, 0, 0);
 	s->hooks = NULL;
 	s->reqs = NULL;
 	s->n = 0;
@@ -439,6 +442,15 @@ mail_batch_wait(struct mail_session *s)
 		pthread_join(s->conns[i].th, NULL);
 	s->started = 0;
 	s->threaded = 0;
+}
+
+void
+mail_batch_wait_taken(struct mail_session *s, size_t left)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->threaded)
+		mail_wait(s, 1, left);
+	pthread_mutex_unlock(&s->lock);
 }
 
 void

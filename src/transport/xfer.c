@@ -142,10 +142,15 @@ xfer_stop_requested(void)
 	xfer_stop_ms = xfer_mono_ms();
 }
 
+/*
+ * Read by the mail session's threads while the signal handler may set it
+ * on the main thread: an atomic load (the handler stores atomically), so
+ * that the flag is shared without a data race (ThreadSanitizer).
+ */
 int
 xfer_stopping(void)
 {
-	return xfer_stop != NULL && *xfer_stop;
+	return xfer_stop != NULL && __atomic_load_n(xfer_stop, __ATOMIC_RELAXED);
 }
 
 /* libcurl calls this about once a second even while nothing moves. */

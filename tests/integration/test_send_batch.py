@@ -17,7 +17,8 @@ from conftest import NUDGED, fmt_utc
 from practice_conf import lc
 from smtp_server import SmtpServer, _CountingSMTP, _Handler
 from test_config_check import EX_CONFIG, OFFLINE, assert_error_at, check
-from test_service import PLAIN, TWO_H, add_many, whole_second_after
+from test_service import (PLAIN, TWO_H, add_many, fast_smtp,  # noqa: F401
+                          notify, services, wait_until, whole_second_after)
 
 
 class _SlowData(_Handler):
@@ -99,6 +100,35 @@ def test_connections_in_parallel_each_message_once(practice, tmp_path, conns):
         assert took < 2.4, took
 
 
+def test_slow_server_sends_in_due_order_each_claim_fresh(practice, tmp_path):
+    """One connection at 0.1 s a message: a batch of 16 takes 1.6 s, more
+    than a claim's re-read is trusted (DL_FRESH_S, 1 s).  The next batch
+    must be claimed when the one on the connection is nearly through, not
+    as it starts: claimed at the start, it was stale before its turn came,
+    was undone and claimed again behind later rows, for as long as a
+    backlog lasted (every other batch wasted, the earliest due sent last,
+    late)."""
+    n = 40
+    srv = SlowDataSmtp(tmp_path / "slow", delay=0.1).start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email={"connections": 1}, reminders=TWO_H,
+                            late_limit="1h")
+        practice.init()
+        add_many(practice, n, fmt_utc(whole_second_after(2 * 3600 - 3)))
+        r = practice.run("--once", timeout=60)
+        assert r.returncode == 0, r.stderr
+    finally:
+        srv.stop()
+    rows = practice.messages("purpose = 'reminder'")
+    assert [x["status"] for x in rows] == ["sent"] * n
+    assert all(x["attempts"] == 1 for x in rows), rows
+    # one connection: they arrive in the order they were due (and claimed)
+    by_rcpt = {x["recipient"].lower(): x["id"] for x in rows}
+    order = [by_rcpt[r.lower()] for m in srv.messages for r in m["rcpt_tos"]]
+    assert order == sorted(order), order
+
+
 @pytest.mark.parametrize("value", [0, 17, "4"])
 def test_connections_out_of_range_names_the_line(practice, value):
     r = check(practice, email=dict(OFFLINE, connections=value))
@@ -135,7 +165,9 @@ def test_group_commit_syncs_per_batch_not_per_message(practice, tmp_path):
         # LeakSanitizer cannot run under ptrace
         env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "")
                    .replace("detect_leaks=1", "detect_leaks=0"))
-        r = subprocess.run(["strace", "-f", "-qq", "-y", "-e", "trace=fsync,fdatasync,openat",
+        # -ff: a file per thread, so no call is split around another
+        # thread's (the sync runs in a thread of its own)
+        r = subprocess.run(["strace", "-ff", "-qq", "-y", "-e", "trace=fsync,fdatasync,openat",
                             "-o", str(trace), NUDGED, "-c", str(practice.conf),
                             "--once"], capture_output=True, text=True, timeout=120,
                            env=env)
@@ -143,7 +175,8 @@ def test_group_commit_syncs_per_batch_not_per_message(practice, tmp_path):
         srv.wait_for(n)
     finally:
         srv.stop()
-    syncs = sum(1 for line in trace.read_text().splitlines()
+    text = "".join(f.read_text() for f in tmp_path.glob("strace.txt.*"))
+    syncs = sum(1 for line in text.splitlines()
                 if "fsync(" in line or "fdatasync(" in line)
     assert len(practice.messages("status = 'sent'")) == n
     # before: 3 per message (claim, upload mark, record) and a few more;
@@ -151,8 +184,173 @@ def test_group_commit_syncs_per_batch_not_per_message(practice, tmp_path):
     assert syncs <= n // 2, syncs
     # nudged's own descriptor of the -wal: opened read-only (SQLite's is
     # read-write), synced after each batch's relaxed commit
-    text = trace.read_text()
     own = re.findall(r'openat\(.*nudged\.db-wal", O_RDONLY\|O_CLOEXEC\) = (\d+)', text)
     assert own, text
     ours = len(re.findall(rf"fdatasync\({own[0]}<[^>]*nudged\.db-wal>\) = 0", text))
     assert ours >= n // 16, text
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+def test_store_sync_reaches_the_wal_behind_a_symlinked_database(practice,
+                                                                tmp_path):
+    """database names a symbolic link (the outbox on another disk): SQLite
+    keeps its -wal next to the file the link points to, so store_sync must
+    sync that one.  It opened the link's name + "-wal", found nothing and
+    took that for "nothing committed": no relaxed commit was ever synced."""
+    n = 20
+    srv = SmtpServer(tmp_path / "srv", tls="none", auth=None).start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email=dict(PLAIN, url=srv.url), reminders=TWO_H,
+                            late_limit="1h")
+        practice.init()
+        add_many(practice, n, fmt_utc(whole_second_after(2 * 3600 - 3)))
+        link = tmp_path / "elsewhere"
+        link.mkdir()
+        (link / "nudged.db").symlink_to(practice.db)
+        practice.write_conf(email=dict(PLAIN, url=srv.url), reminders=TWO_H,
+                            late_limit="1h", database=link / "nudged.db")
+        trace = tmp_path / "strace.txt"
+        env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "")
+                   .replace("detect_leaks=1", "detect_leaks=0"))
+        r = subprocess.run(["strace", "-f", "-qq", "-y", "-e",
+                            "trace=fdatasync,openat", "-o", str(trace), NUDGED,
+                            "-c", str(practice.conf), "--once"],
+                           capture_output=True, text=True, timeout=120, env=env)
+        assert r.returncode == 0, r.stderr
+        srv.wait_for(n)
+    finally:
+        srv.stop()
+    assert len(practice.messages("status = 'sent'")) == n
+    text = trace.read_text()
+    wal = re.escape(str(practice.db) + "-wal")
+    own = re.findall(rf'openat\(.*"{wal}", O_RDONLY\|O_CLOEXEC\) = (\d+)', text)
+    assert own, text
+    assert re.search(rf"fdatasync\({own[0]}<{wal}>\) = 0", text), text
+
+
+class _InData(_CountingSMTP):
+    """Counts the sessions between their DATA command and its answer: a
+    message whose body the client stopped sending half way stays there."""
+
+    async def smtp_DATA(self, arg):
+        o = self._owner
+        with o._cond:
+            o.in_data_cmd += 1
+        try:
+            return await super().smtp_DATA(arg)
+        finally:
+            with o._cond:
+                o.in_data_cmd -= 1
+
+
+class InDataSmtp(SmtpServer):
+    def __init__(self, workdir):
+        super().__init__(workdir, tls="none", auth=None)
+        self.in_data_cmd = 0
+
+    def _factory(self):
+        with self._cond:
+            self.connections += 1
+        return _InData(self, _Handler(self), hostname="localhost",
+                       decode_data=False, ident="nudged-test-smtpd")
+
+
+def test_waiting_to_record_never_holds_an_email_half_sent(practice, tmp_path,
+                                                          services, notify):
+    """An outcome the database refuses (a trigger stands in for a full
+    disk) is retried, sending nothing new meanwhile (dl_keep).  The retries
+    run in the cycle, which holds the mail session's lock; napping with it
+    held, an email already on its connection stopped before its last bytes
+    (its upload mark waits for the lock) for as long as the database said
+    no, its server left waiting for the end of the data."""
+    srv = InDataSmtp(tmp_path / "srv").start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email=dict(PLAIN, url=srv.url), reminders=TWO_H,
+                            late_limit="1h")
+        practice.init()
+        practice.set("CREATE TRIGGER block_sent BEFORE UPDATE OF status ON"
+                     " messages WHEN NEW.status = 'sent' AND NEW.id = 1 BEGIN"
+                     " SELECT RAISE(ABORT, 'simulated: database or disk is"
+                     " full'); END")
+        add_many(practice, 20, fmt_utc(whole_second_after(2 * 3600 - 3)))
+        svc = services(practice, notify)
+        svc.ready()
+        wait_until(lambda: "cannot record its outcome" in svc.log, 10,
+                   "the retry")
+        time.sleep(0.5)
+        wait_until(lambda: srv.in_data_cmd == 0, 5,
+                   "no email left half sent while the retries go on")
+        practice.set("DELETE FROM messages WHERE id = 1")
+        wait_until(lambda: not practice.messages("status = 'sending'"), 15,
+                   "the rest recorded")
+        rc, _ = svc.stop()
+        assert rc == 0, svc.log
+    finally:
+        srv.stop()
+
+
+_FAIL_OWN_WAL_SYNC = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* EIO for fdatasync on a read-only descriptor of a -wal: store_sync's own
+ * (SQLite's is read-write and syncs as usual). */
+int
+fdatasync(int fd)
+{
+	int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+	char p[64], t[4096];
+	int fl = fcntl(fd, F_GETFL);
+	ssize_t n;
+
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	n = readlink(p, t, sizeof(t) - 1);
+	if (fl >= 0 && (fl & O_ACCMODE) == O_RDONLY && n > 4 &&
+	    memcmp(t + n - 4, "-wal", 4) == 0) {
+		errno = EIO;
+		return -1;
+	}
+	return real(fd);
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+def test_claim_that_cannot_be_synced_is_not_sent(practice, tmp_path):
+    """The claim is committed without waiting for the disk and store_sync
+    then makes it durable.  When that sync fails (EIO), the claimed batch
+    must not go: after a power cut its rows could be back to pending with
+    the messages delivered.  It went all the same (only later claims were
+    stopped); now its rows are unclaimed untried and the pass fails."""
+    shim = tmp_path / "failsync.so"
+    src = tmp_path / "failsync.c"
+    src.write_text(_FAIL_OWN_WAL_SYNC)
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(shim), str(src), "-ldl"],
+                   check=True)
+    srv = SmtpServer(tmp_path / "srv", tls="none", auth=None).start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email=dict(PLAIN, url=srv.url), reminders=TWO_H,
+                            late_limit="1h")
+        practice.init()
+        add_many(practice, 3, fmt_utc(whole_second_after(2 * 3600 - 3)))
+        env = {"LD_PRELOAD": str(shim),
+               "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
+               ":verify_asan_link_order=0"}
+        r = practice.run("--once", timeout=60, env=env)
+        time.sleep(0.3)
+    finally:
+        srv.stop()
+    assert r.returncode != 0, r.stderr
+    assert "cannot sync" in r.stderr, r.stderr
+    assert srv.messages == [], [m["rcpt_tos"] for m in srv.messages]
+    rows = practice.messages("purpose = 'reminder'")
+    assert [x["status"] for x in rows] == ["pending"] * 3, rows
+    assert all(x["attempts"] == 0 and x["uploaded"] == 0 for x in rows), rows

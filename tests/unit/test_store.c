@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 
 #include "store/store.h"
+#include "store/store_int.h"
 #include "base/util.h"
 #include "base/tz.h"
 #include "fixture.h"
@@ -836,6 +837,50 @@ test_upload_mark_sync(void **state)
 }
 
 /*
+ * store_sync (issue 12: the send loop's relaxed commits made durable with
+ * no lock held) syncs the -wal SQLite writes: through a symbolic link that
+ * is the one beside the link's target (SQLite resolves the link), not the
+ * link's name + "-wal", which does not exist (it took that for "nothing
+ * to sync").  A memory copy (--dry-run) has nothing to sync.
+ */
+static void
+test_sync(void **state)
+{
+	struct store *s, *c;
+	char *link, *real, *want, got[4096], fd[64], err[256];
+	ssize_t n;
+
+	(void)state;
+	link = xasprintf("%s/link-%d.db", fx_dir(), (int)getpid());
+	assert_int_equal(symlink(fx_db(), link), 0);
+	assert_non_null(s = store_open(link, err, sizeof(err)));
+	assert_int_equal(store_begin_relaxed(s, NULL, err, sizeof(err)), 0);
+	assert_int_equal(sync_level(s), 1);		/* NORMAL */
+	assert_int_equal(store_state_set(s, "k", "v", err, sizeof(err)), 0);
+	assert_int_equal(store_commit(s, err, sizeof(err)), 0);
+	assert_int_equal(store_sync(s, err, sizeof(err)), 0);
+	assert_true(s->walfd >= 0);
+	snprintf(fd, sizeof(fd), "/proc/self/fd/%d", s->walfd);
+	assert_true((n = readlink(fd, got, sizeof(got) - 1)) > 0);
+	got[n] = '\0';
+	assert_non_null(real = realpath(fx_db(), NULL));
+	want = xasprintf("%s-wal", real);
+	free(real);
+	assert_string_equal(got, want);
+	/* the next transaction is FULL again */
+	assert_int_equal(store_begin(s, err, sizeof(err)), 0);
+	assert_int_equal(sync_level(s), 2);
+	store_rollback(s);
+	assert_non_null(c = store_open_copy(fx_db(), err, sizeof(err)));
+	assert_int_equal(store_sync(c, err, sizeof(err)), 0);
+	store_close(c);
+	store_close(s);
+	unlink(link);
+	free(link);
+	free(want);
+}
+
+/*
  * Issue 13: a consent that is not 0 or 1 ('yes', 2, NULL) is an unreadable
  * row: reported, the client left out (nothing sent), never silently read
  * as "no"; once fixed it is forgotten, so breaking it again is news.
@@ -1132,6 +1177,7 @@ main(void)
 		FX_DB_TEST(test_next_due_unknown_purpose),
 		FX_DB_TEST(test_recover),
 		FX_DB_TEST(test_upload_mark_sync),
+		FX_DB_TEST(test_sync),
 		FX_DB_TEST(test_note_bad),
 		FX_DB_TEST(test_consent_not_0_or_1),
 		FX_DB_TEST(test_state),
