@@ -789,7 +789,10 @@ test_relaxed_chunks_leave_durable(void **state)
 	assert_int_equal(sync_level(st), 2);
 	assert_int_equal(store_commit(st, err, sizeof(err)), 0);
 
-	/* relaxed again, then an upload mark: FULL after it */
+	/*
+	 * relaxed again, then an upload mark: it leaves the connection as it
+	 * found it (store_mark_uploaded), and the next transaction is FULL
+	 */
 	stop = 0;
 	w.calls = 0;
 	pass_plan_test_hook(2, sync_between, &w);
@@ -802,7 +805,10 @@ test_relaxed_chunks_leave_durable(void **state)
 	    " (SELECT min(id) FROM messages)");
 	assert_int_equal(store_mark_uploaded(st, countf(st, "SELECT min(id)"
 	    " FROM messages"), NULL, err, sizeof(err)), 0);
+	assert_int_equal(sync_level(st), 1);
+	assert_int_equal(store_begin(st, err, sizeof(err)), 0);
 	assert_int_equal(sync_level(st), 2);
+	assert_int_equal(store_commit(st, err, sizeof(err)), 0);
 	store_close(st);
 }
 
