@@ -42,7 +42,10 @@ static int daemon_pass_fd = -1;
 
 #define DAEMON_TICK	'w'	/* down the pipe: progress, feed the watchdog */
 #define DAEMON_DONE	'r'	/* then the pass's struct daemon_result */
-#define DAEMON_LATE	'l'	/* then 1: another program wrote after its last look */
+#define DAEMON_LATE	'l'	/* then 1: another program wrote after its last look;
+				   then 1: it lingers for the next pass */
+#define DAEMON_PASS	'p'	/* up the other pipe: run another pass */
+#define DAEMON_LINGER	10	/* seconds a pass's process that sent waits for more */
 
 void
 daemon_notify(const char *msg)
@@ -303,6 +306,9 @@ struct daemon_loop {
 	int		 again;		/* another program wrote during it: once more */
 	int		 recover;	/* a pass's process died: recover 'sending' */
 	int		 crashed;	/* ... of this signal, a crash (daemon_crashed) */
+	pid_t		 child;		/* a pass's process lingering; 0: none */
+	int		 cfd, cback;	/* its pipes meanwhile */
+	long		 linger;	/* DAEMON_LINGER (or the test timing) */
 	time_t		 cal_next;	/* the next feed fetch; 0: none */
 	int		 failures;	/* passes failed in a row */
 	long		 rescan;	/* the safety rescan, seconds */
@@ -348,26 +354,21 @@ daemon_pass_run(struct daemon_loop *l, const struct conf *c,
 }
 
 /*
- * The pass's process: its own connection (one must not cross a fork),
- * its result down the pipe, then exit (the sanitizers' leak check runs
- * there, over the pass).  It dies with the service, kill -9 included, so
- * no sender outlives the deliverer's lock.
+ * One pass in the pass's process: its result down the pipe, then, once
+ * the loop has opened its own connection and read its data_version
+ * baseline (it says so), one more look: another program's commit after
+ * our last look and before that baseline would wake neither of us; our
+ * connection, still open, sees it.  1 when it lingers for another pass.
  */
-static void __attribute__((noreturn))
-daemon_child(struct daemon_loop *l, const struct conf *c, pid_t parent,
-    int fd, int back)
+static int
+daemon_child_pass(struct daemon_loop *l, const struct conf *c, int fd,
+    int back)
 {
 	char msg[1 + sizeof(struct daemon_result)] = { DAEMON_DONE };
-	char late[2] = { DAEMON_LATE, 0 }, ack, err[512];
+	char late[3] = { DAEMON_LATE, 0, 0 }, ack, err[512];
 	struct daemon_result res = { .failed = 1 };
 	long long end = -1;
-	ssize_t n;
 
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-		_exit(EX_OSERR);
-	daemon_pass_fd = fd;
-	if (l->ifd >= 0)
-		close(l->ifd);
 	if (store_reconnect(l->st, err, sizeof(err)) != 0)
 		log_err("pass failed: %s", err);
 	else
@@ -376,25 +377,77 @@ daemon_child(struct daemon_loop *l, const struct conf *c, pid_t parent,
 	/* one write under PIPE_BUF: whole or not at all */
 	if (write(fd, msg, sizeof(msg)) != (ssize_t)sizeof(msg))
 		exit(EX_IOERR);
-	/*
-	 * The loop opens its own connection and reads its data_version
-	 * baseline, then says so: another program's commit after our last
-	 * look and before that baseline would wake neither of us.  Our
-	 * connection, still open, sees it.
-	 */
-	if (end >= 0 && read(back, &ack, 1) == 1) {
-		late[1] = store_data_version(l->st) != end;
-		n = write(fd, late, sizeof(late));
-		(void)n;
-	}
+	if (end < 0 || read(back, &ack, 1) != 1)
+		return 0;
+	late[1] = store_data_version(l->st) != end;
+	/* what is worth keeping: libcurl and OpenSSL, 20-50 ms to open */
+	late[2] = l->linger > 0 && xfer_loaded() && !daemon_stop;
+	return write(fd, late, sizeof(late)) == (ssize_t)sizeof(late) &&
+	    late[2];
+}
+
+/*
+ * After a pass that opened libcurl: wait up to l->linger seconds for the
+ * loop's next pass (DAEMON_PASS), so that a burst of passes opens it
+ * once; then the memory goes back.  1: run another pass.
+ */
+static int
+daemon_child_linger(struct daemon_loop *l, int back)
+{
+	struct pollfd p = { .fd = back, .events = POLLIN };
+	struct timespec ts = { .tv_sec = l->linger };
+	char cmd;
+
+	if (ppoll(&p, 1, &ts, &l->waitmask) != 1 || daemon_stop)
+		return 0;
+	return read(back, &cmd, 1) == 1 && cmd == DAEMON_PASS;
+}
+
+/*
+ * The pass's process: its own connection (one must not cross a fork),
+ * its passes, then exit (the sanitizers' leak check runs there, over the
+ * passes).  It dies with the service, kill -9 included, so no sender
+ * outlives the deliverer's lock.
+ */
+static void __attribute__((noreturn))
+daemon_child(struct daemon_loop *l, const struct conf *c, pid_t parent,
+    int fd, int back)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+		_exit(EX_OSERR);
+	daemon_pass_fd = fd;
+	if (l->ifd >= 0)
+		close(l->ifd);
+	while (daemon_child_pass(l, c, fd, back) &&
+	    daemon_child_linger(l, back))
+		;
 	store_disconnect(l->st);
 	exit(EX_OK);
+}
+
+/* End a lingering pass's process (a reload, a stop, or it ended itself). */
+static void
+daemon_linger_end(struct daemon_loop *l)
+{
+	char b;
+	int status;
+
+	if (l->child <= 0)
+		return;
+	close(l->cback);
+	while (read(l->cfd, &b, 1) > 0)
+		;	/* until it is gone: it ends at once */
+	close(l->cfd);
+	while (waitpid(l->child, &status, 0) < 0 && errno == EINTR)
+		;
+	l->child = 0;
+	l->cfd = l->cback = -1;
 }
 
 /*
  * The loop's connection again, with its data_version baseline (l->seen),
  * while the pass's process still has its own; then it is told to take
- * its last look (DAEMON_LATE).  *back is closed either way, so it never
+ * its last look (DAEMON_LATE).  *back is closed when not, so it never
  * waits for us in vain.  1, or 0 when not connected (daemon_pass tries
  * again and says why).
  */
@@ -409,31 +462,30 @@ daemon_baseline(struct daemon_loop *l, int *back)
 		l->seen = store_data_version(l->st);
 		n = write(*back, &(char){ 'k' }, 1);
 		(void)n;
+	} else {
+		close(*back);
+		*back = -1;
 	}
-	close(*back);
-	*back = -1;
 	return ok;
 }
 
 /*
- * Wait for the pass's process: feed the watchdog on its progress, pass a
- * stop request on (systemd signals the whole unit; kill(1) only us), and
- * read its result.  1 with *res, or 0 when it ended without one (logged).
- * *based: l->seen was taken (daemon_baseline).
+ * What the pass's process says of one pass, until it is all said and
+ * the process lingers (the last byte), or it is gone: its watchdog ticks
+ * passed on, a stop request passed on (systemd signals the whole unit;
+ * kill(1) only us), the baseline taken once the result is in.  *have:
+ * the bytes in buf.  *based: l->seen was taken (daemon_baseline).
  */
-static int
-daemon_reap(struct daemon_loop *l, pid_t pid, int fd, int *back,
-    struct daemon_result *res, int *based)
+static void
+daemon_listen(struct daemon_loop *l, pid_t pid, int fd, int *back,
+    char *buf, size_t size, size_t *have, int *based)
 {
 	struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN },
 	    { .fd = l->ifd, .events = POLLIN } };
-	const size_t full = 1 + sizeof(*res);
-	char buf[1 + sizeof(*res) + 2];
-	size_t have = 0;
-	int told = 0, status;
+	int told = 0;
 	ssize_t n;
 
-	for (;;) {
+	while (*have < size || buf[size - 1] == 0) {
 		if (daemon_stop_flag && !told)
 			told = kill(pid, SIGTERM) == 0;
 		/*
@@ -447,21 +499,40 @@ daemon_reap(struct daemon_loop *l, pid_t pid, int fd, int *back,
 			daemon_drain(l->ifd, l->base);
 		if (pfd[0].revents == 0)
 			continue;
-		if ((n = read(fd, buf + have, have == 0 ? 1 : sizeof(buf) -
-		    have)) <= 0) {
+		if ((n = read(fd, buf + *have, *have == 0 ? 1 : size -
+		    *have)) <= 0) {
 			if (n < 0 && errno == EINTR)
 				continue;
 			break;		/* it is gone */
 		}
-		if (have == 0 && buf[0] == DAEMON_TICK)
+		if (*have == 0 && buf[0] == DAEMON_TICK)
 			daemon_watchdog_tick();
 		else
-			have += (size_t)n;
-		if (have >= full && !*based && *back >= 0)
+			*have += (size_t)n;
+		if (*have >= size - 3 && !*based && *back >= 0)
 			*based = daemon_baseline(l, back);
 	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+}
+
+/*
+ * Wait for the pass's process and read its result: 1 with *res, 0 when
+ * it ended without one (logged), -1 when it had ended its lingering as it
+ * was asked for a pass (nothing ran).  *stays: it lingers, not reaped.
+ */
+static int
+daemon_reap(struct daemon_loop *l, pid_t pid, int fd, int *back,
+    struct daemon_result *res, int *based, int *stays)
+{
+	const size_t full = 1 + sizeof(*res);
+	char buf[1 + sizeof(*res) + 3];
+	size_t have = 0;
+	int status = 0;
+
+	daemon_listen(l, pid, fd, back, buf, sizeof(buf), &have, based);
+	*stays = have == sizeof(buf) && buf[full + 2] != 0;
+	if (!*stays)
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
 	if (have >= full && buf[0] == DAEMON_DONE) {
 		memcpy(res, buf + 1, sizeof(*res));
 		if (have == sizeof(buf) && buf[full] == DAEMON_LATE &&
@@ -469,12 +540,13 @@ daemon_reap(struct daemon_loop *l, pid_t pid, int fd, int *back,
 			res->others = 1;
 		return 1;
 	}
+	if (have == 0 && WIFEXITED(status) && WEXITSTATUS(status) == EX_OK)
+		return -1;
 	if (WIFSIGNALED(status)) {
 		log_err("pass failed: its process was killed by signal %d",
 		    WTERMSIG(status));
 		l->crashed = WTERMSIG(status);
-	}
-	else
+	} else
 		log_err("pass failed: its process ended (exit %d) without a "
 		    "result", WEXITSTATUS(status));
 	return 0;
@@ -547,44 +619,103 @@ daemon_aftermath(struct daemon_loop *l)
 	l->crashed = 0;
 }
 
+/* A new pass's process: its pid and pipes, or -1 with errno. */
+static pid_t
+daemon_spawn(struct daemon_loop *l, const struct conf *c, int *fd,
+    int *back)
+{
+	int fds[2] = { -1, -1 }, bk[2] = { -1, -1 }, e;
+	pid_t pid = -1, parent = getpid();
+
+	store_disconnect(l->st);
+	fflush(NULL);
+	if (pipe2(fds, O_CLOEXEC) == 0 && pipe2(bk, O_CLOEXEC) == 0 &&
+	    (pid = fork()) == 0) {
+		close(fds[0]);
+		close(bk[1]);
+		daemon_child(l, c, parent, fds[1], bk[0]);
+	}
+	e = errno;
+	if (fds[1] >= 0)
+		close(fds[1]);
+	if (bk[0] >= 0)
+		close(bk[0]);
+	if (pid < 0) {
+		if (fds[0] >= 0)
+			close(fds[0]);
+		if (bk[1] >= 0)
+			close(bk[1]);
+		fds[0] = bk[1] = -1;
+	}
+	*fd = fds[0];
+	*back = bk[1];
+	errno = e;
+	return pid;
+}
+
+/*
+ * The pass in a process of its own: the one lingering since the last
+ * pass, or a new one.  1 with *res, 0 when it ended without one, -1 when
+ * none could start (errno).
+ */
+static int
+daemon_pass_child(struct daemon_loop *l, const struct conf *c,
+    struct daemon_result *res, int *based)
+{
+	int fd, back, r, stays, fresh;
+	pid_t pid;
+
+	for (;;) {
+		fresh = !(l->child > 0 &&
+		    write(l->cback, &(char){ DAEMON_PASS }, 1) == 1);
+		if (!fresh) {
+			pid = l->child;
+			fd = l->cfd;
+			back = l->cback;
+			l->child = 0;
+			l->cfd = l->cback = -1;
+		} else {
+			daemon_linger_end(l);	/* none, or gone */
+			if ((pid = daemon_spawn(l, c, &fd, &back)) < 0)
+				return -1;
+		}
+		r = daemon_reap(l, pid, fd, &back, res, based, &stays);
+		if (stays) {
+			l->child = pid;
+			l->cfd = fd;
+			l->cback = back;
+			return r;
+		}
+		close(fd);
+		if (back >= 0)
+			close(back);
+		/* it had ended its lingering as it was asked: a new one */
+		if (r >= 0 || fresh)
+			return r < 0 ? 0 : r;
+	}
+}
+
 /*
  * One pass, in a process of its own (issue 12): what it maps and
  * allocates (libcurl, OpenSSL and libical once something is sent; the
  * planner's snapshots) goes back to the system when it exits, so the
- * service idles small however much it has sent.  Without a process (fork
- * refused) it runs here.  Then the loop's connection is opened again.
+ * service idles small however much it has sent.  One that sent lingers
+ * DAEMON_LINGER seconds for the next pass, so a burst opens libcurl once.
+ * Without a process (fork refused) the pass runs here.  Then the loop's
+ * connection is opened again.
  */
 static void
 daemon_pass(struct daemon_loop *l, const struct conf *c)
 {
 	struct daemon_result res = { .failed = 1 };
-	pid_t pid = -1, parent = getpid();
-	int fds[2] = { -1, -1 }, back[2] = { -1, -1 }, ran = 0, based = 0;
+	int ran, based = 0;
 	long long end;
 	char err[512];
 
-	store_disconnect(l->st);
-	fflush(NULL);
-	if (pipe2(fds, O_CLOEXEC) == 0 && pipe2(back, O_CLOEXEC) == 0 &&
-	    (pid = fork()) == 0) {
-		close(fds[0]);
-		close(back[1]);
-		daemon_child(l, c, parent, fds[1], back[0]);
-	}
-	if (pid < 0)
+	if ((ran = daemon_pass_child(l, c, &res, &based)) < 0)
 		log_warn("cannot start a process for the pass (%s): running it "
 		    "in the service's own", strerror(errno));
-	if (fds[1] >= 0)
-		close(fds[1]);
-	if (back[0] >= 0)
-		close(back[0]);
-	if (pid > 0)
-		ran = daemon_reap(l, pid, fds[0], &back[1], &res, &based);
-	if (fds[0] >= 0)
-		close(fds[0]);
-	if (back[1] >= 0)
-		close(back[1]);
-	if (pid > 0 && !ran)
+	if (ran == 0)
 		l->recover = 1;
 	if (store_reconnect(l->st, err, sizeof(err)) != 0) {
 		log_err("pass failed: %s", err);
@@ -592,7 +723,7 @@ daemon_pass(struct daemon_loop *l, const struct conf *c)
 		return;
 	}
 	daemon_aftermath(l);
-	if (pid < 0) {
+	if (ran < 0) {
 		daemon_pass_run(l, c, &res, &end);
 		ran = 1;
 		/* the same look: nothing falls between the two */
@@ -621,10 +752,12 @@ daemon_pass(struct daemon_loop *l, const struct conf *c)
 static void
 daemon_wait(struct daemon_loop *l)
 {
-	struct pollfd pfd = { .fd = l->ifd, .events = POLLIN };
+	struct pollfd pfd[2] = { { .fd = l->ifd, .events = POLLIN },
+	    { .events = POLLIN } };
 	struct timespec ts;
 	time_t now, next;
 	long long until, cap;
+	int n;
 
 	/* monotonic: a clock that jumps does not stretch or skip it */
 	until = daemon_mono_now() + 1000000LL * (l->failures == 0 ?
@@ -648,8 +781,12 @@ daemon_wait(struct daemon_loop *l)
 		if (daemon_wd_usec > 0 && cap > daemon_wd_usec / 2)
 			cap = daemon_wd_usec / 2;
 		daemon_until(next, cap, &ts);
-		if (ppoll(l->ifd >= 0 ? &pfd : NULL, l->ifd >= 0 ? 1 : 0, &ts,
-		    &l->waitmask) > 0 && l->ifd >= 0 &&
+		/* a lingering pass's process: its end (poll skips fd -1) */
+		pfd[1].fd = l->cfd;
+		n = ppoll(pfd, 2, &ts, &l->waitmask);
+		if (n > 0 && pfd[1].revents != 0)
+			daemon_linger_end(l);
+		if (n > 0 && (pfd[0].revents & POLLIN) &&
 		    daemon_drain(l->ifd, l->base) &&
 		    store_data_version(l->st) != l->seen)
 			return;	/* another process wrote; our own writes do not count */
@@ -660,12 +797,13 @@ daemon_wait(struct daemon_loop *l)
 int
 daemon_run(struct conf **confp, struct store *st)
 {
-	struct daemon_loop l = { .st = st, .ifd = -1 };
+	struct daemon_loop l = { .st = st, .ifd = -1, .cfd = -1, .cback = -1 };
 	int rc = EX_OK;
 
 	daemon_wd_usec = daemon_wd_period();
 	/* test-only: a shorter safety rescan (nudged(8), ENVIRONMENT) */
 	l.rescan = util_test_timing("rescan", DAEMON_RESCAN);
+	l.linger = util_test_timing("linger", DAEMON_LINGER);
 	if (getenv("NUDGED_TEST_TIMING") != NULL)
 		log_warn("NUDGED_TEST_TIMING is set: test timings, not for production");
 	if (getenv("NUDGED_TEST_DL_MISSING") != NULL)
@@ -683,6 +821,8 @@ daemon_run(struct conf **confp, struct store *st)
 	while (!daemon_stop_flag) {
 		if (daemon_hup_flag) {
 			daemon_hup_flag = 0;
+			/* the next pass in a new process, with the new config */
+			daemon_linger_end(&l);
 			daemon_reload(confp);
 		}
 		daemon_pass(&l, *confp);
@@ -693,6 +833,7 @@ daemon_run(struct conf **confp, struct store *st)
 		}
 		daemon_wait(&l);
 	}
+	daemon_linger_end(&l);
 	daemon_notify("STOPPING=1");
 	log_info("stopping");
 	if (l.ifd >= 0)

@@ -46,6 +46,12 @@ xfer_global_init(char *err, size_t errlen)
 	return 0;
 }
 
+int
+xfer_loaded(void)
+{
+	return xfer_ready;
+}
+
 void
 xfer_global_cleanup(void)
 {

@@ -31,6 +31,8 @@ const char *xfer_result_name(enum xfer_result);	/* "ok", "tempfail", ... */
  */
 int	 xfer_global_init(char *err, size_t errlen);
 void	 xfer_global_cleanup(void);
+/* 1 once xfer_global_init() has opened libcurl in this process. */
+int	 xfer_loaded(void);
 
 /* Called (at most about once a second) while a transfer is under way. */
 void	 xfer_set_tick(void (*)(void));

@@ -146,3 +146,37 @@ def test_check_config_warns_of_a_missing_library(practice, smtp, lib):
     r = practice.run("--check-config", env={"NUDGED_TEST_DL_MISSING": lib})
     assert r.returncode == 0, r.stderr
     assert f"warning: cannot load {lib}:" in r.stderr, r.stderr
+
+
+def test_passes_close_together_share_one_process(practice, smtp, services,
+                                                 notify):
+    """A pass's process that sent lingers for the next pass (10 s; 2 s
+    here), so a burst opens libcurl and OpenSSL once, not at every pass
+    (20-50 ms each); then it ends, and what it opened with it."""
+    from test_service import pass_processes
+    practice.write_conf(reminders=TWO_H, late_limit="1h")
+    practice.init()
+    later = fmt_utc(dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=3))
+    _, _, case, _ = practice.couple(later)
+    svc = services(practice, notify, env={"NUDGED_TEST_TIMING": "linger=2"})
+    svc.ready()
+    notify.wait("STATUS=", 5)
+    # nothing sent: its process did not stay
+    assert pass_processes(svc.pid) == [], svc.log
+    practice.book(case, fmt_utc(whole_second_after(2 * 3600 + 1)))
+    smtp.wait_for(2, timeout=15)
+    wait_until(lambda: len(pass_processes(svc.pid)) == 1, 5,
+               "the sending pass's process to linger")
+    [first] = pass_processes(svc.pid)
+    assert any("libcurl" in m for m in lazy_maps(first)), svc.log
+    # the next pass, a moment later, runs in the same process
+    practice.book(case, fmt_utc(whole_second_after(2 * 3600 + 1)))
+    smtp.wait_for(4, timeout=15)
+    assert pass_processes(svc.pid) == [first], svc.log
+    # then it ends, and the service maps none of it
+    wait_until(lambda: pass_processes(svc.pid) == [], 6,
+               "the lingering process to end")
+    assert lazy_maps(svc.pid) == [], svc.log
+    assert status_counts(practice).get("sent") == 4
+    rc, _ = svc.stop()
+    assert rc == 0, svc.log
