@@ -1,0 +1,115 @@
+"""The pass's process that sent lingers for the next pass (issue 12).
+
+A reload, a stop and kill -9 of the service while it lingers: the next
+pass uses the new config, nothing is left behind, the loop's own file
+descriptors do not grow with the passes.
+"""
+
+import datetime as dt
+import fcntl
+import os
+import signal
+
+from conftest import fmt_utc
+from test_service import (TWO_H, _reload, notify, pass_processes,  # noqa: F401
+                          services, status_counts, wait_until,
+                          whole_second_after)
+
+LINGER = {"NUDGED_TEST_TIMING": "linger=30"}
+
+
+def _sent_pass_over(notify, after):
+    """The STATUS= of the pass that sent two, from index after on."""
+    wait_until(lambda: any("last pass: 2 sent" in m
+                           for _, m in notify.lines[after:]), 10,
+               "the sending pass to be over")
+
+
+def _lingering(practice, smtp, services, notify):
+    """A service whose pass sent two emails, its process lingering."""
+    practice.write_conf(reminders=TWO_H, late_limit="1h")
+    practice.init()
+    later = fmt_utc(dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=3))
+    _, _, case, _ = practice.couple(later)
+    svc = services(practice, notify, env=LINGER)
+    svc.ready()
+    notify.wait("STATUS=", 5)
+    after = len(notify.lines)
+    practice.book(case, fmt_utc(whole_second_after(2 * 3600 + 1)))
+    smtp.wait_for(2, timeout=15)
+    _sent_pass_over(notify, after)
+    wait_until(lambda: len(pass_processes(svc.pid)) == 1, 5,
+               "the sending pass's process to linger")
+    [child] = pass_processes(svc.pid)
+    return svc, case, child
+
+
+def _fds(pid):
+    d = f"/proc/{pid}/fd"
+    out = []
+    for n in sorted(os.listdir(d), key=int):
+        try:
+            out.append((n, os.readlink(f"{d}/{n}").split(":[")[0]))
+        except OSError:
+            pass
+    return out
+
+
+def test_sighup_while_it_lingers_the_next_pass_has_the_new_config(
+        practice, smtp, services, notify):
+    """The lingering process holds the config of its fork: a reload ends
+    it, so the next pass plans with the rule the reload added."""
+    svc, case, child = _lingering(practice, smtp, services, notify)
+    practice.write_conf(reminders=TWO_H + [{"before": "25h",
+                                            "channel": "email"}],
+                        late_limit="1h")
+    _reload(svc, notify)
+    assert not os.path.exists(f"/proc/{child}/fd"), "old process lingers"
+    # due at once under the new rule only
+    practice.book(case, fmt_utc(whole_second_after(25 * 3600 + 1)))
+    smtp.wait_for(4, timeout=15)
+    wait_until(lambda: status_counts(practice).get("sent") == 4, 10,
+               "the new rule's two emails 'sent'")
+    rc, _ = svc.stop()
+    assert rc == 0, svc.log
+
+
+def test_sigterm_while_it_lingers(practice, smtp, services, notify):
+    svc, _, child = _lingering(practice, smtp, services, notify)
+    rc, took = svc.stop()
+    assert rc == 0, svc.log
+    assert took < 5, svc.log
+    assert not os.path.exists(f"/proc/{child}/fd"), "pass process left"
+    assert "pass failed" not in svc.log, svc.log
+
+
+def test_kill_9_while_it_lingers_takes_it_along(practice, smtp, services,
+                                                notify):
+    svc, _, child = _lingering(practice, smtp, services, notify)
+    svc.signal(signal.SIGKILL)
+    svc.proc.wait(5)
+    wait_until(lambda: not os.path.exists(f"/proc/{child}/fd"), 5,
+               "the lingering process gone with the service")
+    with open(practice.db, "rb") as f:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_reused_process_keeps_the_loops_fds_steady(practice, smtp, services,
+                                                   notify):
+    """Passes in the lingering process, then in fresh ones once it ended:
+    the loop's descriptors are those it had, none left per pass."""
+    svc, case, child = _lingering(practice, smtp, services, notify)
+    before = _fds(svc.pid)
+    for i in range(3):
+        after = len(notify.lines)
+        practice.book(case, fmt_utc(whole_second_after(2 * 3600 + 1)))
+        smtp.wait_for(4 + 2 * i, timeout=15)
+        _sent_pass_over(notify, after)
+        wait_until(lambda: pass_processes(svc.pid) == [child], 5,
+                   "the same process to linger again")
+        wait_until(lambda: _fds(svc.pid) == before, 5,
+                   f"the loop's fds as they were: {before}, not "
+                   f"{_fds(svc.pid)}")
+    assert "pass failed" not in svc.log, svc.log
+    rc, _ = svc.stop()
+    assert rc == 0, svc.log
