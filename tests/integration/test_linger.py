@@ -9,9 +9,11 @@ import datetime as dt
 import fcntl
 import os
 import signal
+import time
 
 from conftest import fmt_utc
-from test_service import (TWO_H, _reload, notify, pass_processes,  # noqa: F401
+from test_service import (PLAIN, TWO_H, SlowSmtp, _reload,  # noqa: F401
+                          add_many, add_single, notify, pass_processes,
                           services, status_counts, wait_until,
                           whole_second_after)
 
@@ -113,3 +115,58 @@ def test_reused_process_keeps_the_loops_fds_steady(practice, smtp, services,
     assert "pass failed" not in svc.log, svc.log
     rc, _ = svc.stop()
     assert rc == 0, svc.log
+
+
+def _reused_sending(practice, tmp_path, services, notify, delay, env):
+    """A slow server; the second message goes up in the process that
+    sent the first and lingered.  The server, the service, that pid."""
+    srv = SlowSmtp(tmp_path / "slow", delay=delay).start()
+    practice.use_smtp(srv)
+    practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file),
+                        reminders=TWO_H, late_limit="1h")
+    practice.init()
+    add_many(practice, 1, fmt_utc(whole_second_after(2 * 3600 - 5)))
+    svc = services(practice, notify, env=dict(LINGER, **env))
+    svc.ready()
+    srv.wait_for(1, 15)
+    wait_until(lambda: status_counts(practice) == {"sent": 1}, 5, "sent")
+    [child] = pass_processes(svc.pid)
+    con = practice.connect()
+    with con:
+        add_single(con, 1, fmt_utc(whole_second_after(2 * 3600 - 5)))
+    con.close()
+    srv.wait_in_data(2, 10)
+    assert pass_processes(svc.pid) == [child], svc.log
+    return srv, svc, child
+
+
+def test_watchdog_fed_during_a_reused_process_long_exchange(
+        practice, tmp_path, services, notify):
+    srv, svc, _ = _reused_sending(practice, tmp_path, services, notify, 3.0,
+                                  {"WATCHDOG_USEC": "2000000"})
+    try:
+        t = time.monotonic()
+        srv.wait_for(2, 15)
+        done = time.monotonic()
+        pings = [tm for tm, m in notify.lines
+                 if m == "WATCHDOG=1" and t <= tm <= done]
+        assert done - t >= 2.0
+        assert len(pings) >= 2, f"only {len(pings)} WATCHDOG=1 in " \
+                                f"{done - t:.1f} s"
+        rc, _ = svc.stop()
+        assert rc == 0, svc.log
+    finally:
+        srv.stop()
+
+
+def test_reused_process_that_crashes_takes_the_service_down(
+        practice, tmp_path, services, notify):
+    srv, svc, child = _reused_sending(practice, tmp_path, services, notify,
+                                      1.5, {})
+    try:
+        os.kill(child, signal.SIGABRT)
+        assert svc.proc.wait(10) == -signal.SIGABRT, svc.log
+        assert "a pass crashed (signal 6)" in svc.log, svc.log
+        assert practice.messages("status = 'sending'") == []
+    finally:
+        srv.stop()
