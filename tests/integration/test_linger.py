@@ -13,7 +13,8 @@ import time
 
 from conftest import fmt_utc
 from test_service import (PLAIN, TWO_H, SlowSmtp, _reload,  # noqa: F401
-                          add_many, add_single, notify, pass_processes,
+                          _pass_over, add_many, add_single, notify,
+                          pass_processes,
                           services, status_counts, wait_until,
                           whole_second_after)
 
@@ -168,5 +169,35 @@ def test_reused_process_that_crashes_takes_the_service_down(
         assert svc.proc.wait(10) == -signal.SIGABRT, svc.log
         assert "a pass crashed (signal 6)" in svc.log, svc.log
         assert practice.messages("status = 'sending'") == []
+    finally:
+        srv.stop()
+
+
+def test_change_after_a_reused_process_looked_last_is_not_missed(
+        practice, tmp_path, services, notify):
+    """As test_change_after_the_pass_process_looked_last_is_not_missed,
+    in a pass that ran in the lingering process: the loop kept its own
+    connection through it, and the process its own since the last pass."""
+    srv, svc, child = _reused_sending(practice, tmp_path, services, notify,
+                                      1.0, {})
+    try:
+        practice.set("INSERT INTO appointments (case_id, starts_at) "
+                     "VALUES (1, ?)", fmt_utc(whole_second_after(3 * 86400)))
+        svc.signal(signal.SIGSTOP)
+        try:
+            wait_until(lambda: status_counts(practice) == {"sent": 2}, 10,
+                       "the reused pass to send")
+            wait_until(lambda: _pass_over(child), 10,
+                       "the reused pass's process to make its last write")
+            practice.set("INSERT INTO homework (case_id, title, prompt, "
+                         "starts_on, every_days) VALUES (1, 'Breathe', "
+                         "'Three slow breaths.', ?, 1)",
+                         time.strftime("%Y-%m-%d", time.gmtime()))
+        finally:
+            svc.signal(signal.SIGCONT)
+        wait_until(lambda: practice.messages("homework_id IS NOT NULL"), 8,
+                   "the homework added meanwhile to be planned")
+        rc, _ = svc.stop()
+        assert rc == 0, svc.log
     finally:
         srv.stop()
