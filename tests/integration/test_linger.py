@@ -201,3 +201,23 @@ def test_change_after_a_reused_process_looked_last_is_not_missed(
         assert rc == 0, svc.log
     finally:
         srv.stop()
+
+
+def test_sigterm_to_the_whole_unit_while_a_reused_process_sends(
+        practice, tmp_path, services, notify):
+    """KillMode=control-group during a pass in the lingering process: its
+    message in flight finishes, it does not linger again, exit 0."""
+    srv, svc, child = _reused_sending(practice, tmp_path, services, notify,
+                                      1.5, {})
+    try:
+        t = time.monotonic()
+        os.kill(child, signal.SIGTERM)
+        svc.signal(signal.SIGTERM)
+        assert svc.proc.wait(5) == 0, svc.log
+        assert time.monotonic() - t <= 5
+        assert not os.path.exists(f"/proc/{child}/fd"), "pass process left"
+        assert "pass failed" not in svc.log, svc.log
+        assert len(srv.messages) == 2, "the message in flight was abandoned"
+        assert practice.messages("status = 'sending'") == []
+    finally:
+        srv.stop()
