@@ -689,8 +689,12 @@ daemon_pass_child(struct daemon_loop *l, const struct conf *c,
 		close(fd);
 		if (back >= 0)
 			close(back);
-		/* it had ended its lingering as it was asked: a new one */
-		if (r >= 0 || fresh)
+		/*
+		 * It had ended its lingering as it was asked: a new one, but
+		 * not when a stop ended it (systemd signals the whole unit):
+		 * no pass starts after a stop.
+		 */
+		if (r >= 0 || fresh || daemon_stop_flag)
 			return r < 0 ? 0 : r;
 	}
 }

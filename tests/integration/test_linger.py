@@ -221,3 +221,30 @@ def test_sigterm_to_the_whole_unit_while_a_reused_process_sends(
         assert practice.messages("status = 'sending'") == []
     finally:
         srv.stop()
+
+
+def _in_listen(pid):
+    """The loop waits on the pass's process (ppoll with no timeout), not
+    in daemon_wait (a timeout)."""
+    with open(f"/proc/{pid}/syscall") as f:
+        s = f.read().split()
+    return s[0] == "271" and s[3] == "0x0"
+
+
+def test_stop_as_the_lingering_process_ends_starts_no_pass(
+        practice, smtp, services, notify):
+    """Asked for a pass just as a stop ends its lingering (systemd signals
+    the whole unit), the process ends without one: the service stops, it
+    does not start a new process for a pass."""
+    svc, case, child = _lingering(practice, smtp, services, notify)
+    os.kill(child, signal.SIGSTOP)
+    os.kill(child, signal.SIGTERM)      # its linger ends when it goes on
+    before = len(practice.messages())
+    practice.book(case, fmt_utc(whole_second_after(2 * 3600 + 1)))
+    wait_until(lambda: _in_listen(svc.pid), 5, "the loop to ask for a pass")
+    svc.signal(signal.SIGTERM)
+    time.sleep(0.2)
+    os.kill(child, signal.SIGCONT)
+    assert svc.proc.wait(5) == 0, svc.log
+    assert len(practice.messages()) == before, \
+        "a pass ran after the stop: " + svc.log
