@@ -248,3 +248,31 @@ def test_stop_as_the_lingering_process_ends_starts_no_pass(
     assert svc.proc.wait(5) == 0, svc.log
     assert len(practice.messages()) == before, \
         "a pass ran after the stop: " + svc.log
+
+
+def test_idle_cpu_while_it_lingers_and_after_it_ended(practice, smtp,
+                                                      services, notify):
+    """Waiting on the lingering process costs the loop nothing, nor does
+    its end (the loop reaps it and polls its pipe no more)."""
+    practice.write_conf(reminders=TWO_H, late_limit="1h")
+    practice.init()
+    later = fmt_utc(dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=3))
+    _, _, case, _ = practice.couple(later)
+    svc = services(practice, notify, env={"NUDGED_TEST_TIMING": "linger=3"})
+    svc.ready()
+    notify.wait("STATUS=", 5)
+    after = len(notify.lines)
+    practice.book(case, fmt_utc(whole_second_after(2 * 3600 + 1)))
+    smtp.wait_for(2, timeout=15)
+    _sent_pass_over(notify, after)
+    [child] = pass_processes(svc.pid)
+    before = svc.cpu_ticks()
+    wait_until(lambda: pass_processes(svc.pid) == [], 6,
+               "the lingering process to end")
+    assert svc.cpu_ticks() - before < 5, "busy while it lingered"
+    assert not os.path.exists(f"/proc/{child}"), "not reaped (a zombie)"
+    before = svc.cpu_ticks()
+    time.sleep(3.0)
+    assert svc.cpu_ticks() - before < 5, "busy polling after it ended"
+    rc, _ = svc.stop()
+    assert rc == 0, svc.log
