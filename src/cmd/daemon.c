@@ -39,6 +39,7 @@ static long long daemon_wd_usec;
 static struct timespec daemon_wd_last;
 /* In a pass's own process: the pipe to the service loop; -1 elsewhere. */
 static int daemon_pass_fd = -1;
+static long long daemon_born;	/* ... and when it started (monotonic, µs) */
 
 #define DAEMON_TICK	'w'	/* down the pipe: progress, feed the watchdog */
 #define DAEMON_DONE	'r'	/* then the pass's struct daemon_result */
@@ -46,6 +47,7 @@ static int daemon_pass_fd = -1;
 				   then 1: it lingers for the next pass */
 #define DAEMON_PASS	'p'	/* up the other pipe: run another pass */
 #define DAEMON_LINGER	10	/* seconds a pass's process that sent waits for more */
+#define DAEMON_REUSE	300	/* seconds after which it no longer waits (its heap) */
 
 void
 daemon_notify(const char *msg)
@@ -309,6 +311,7 @@ struct daemon_loop {
 	pid_t		 child;		/* a pass's process lingering; 0: none */
 	int		 cfd, cback;	/* its pipes meanwhile */
 	long		 linger;	/* DAEMON_LINGER (or the test timing) */
+	long		 reuse;		/* DAEMON_REUSE (or the test timing) */
 	time_t		 cal_next;	/* the next feed fetch; 0: none */
 	int		 failures;	/* passes failed in a row */
 	long		 rescan;	/* the safety rescan, seconds */
@@ -380,8 +383,13 @@ daemon_child_pass(struct daemon_loop *l, const struct conf *c, int fd,
 	if (end < 0 || read(back, &ack, 1) != 1)
 		return 0;
 	late[1] = store_data_version(l->st) != end;
-	/* what is worth keeping: libcurl and OpenSSL, 20-50 ms to open */
-	late[2] = l->linger > 0 && xfer_loaded() && !daemon_stop;
+	/*
+	 * What is worth keeping: libcurl and OpenSSL, 20-50 ms to open.  Not
+	 * for ever: passes closer than the linger (a booking tool writing
+	 * every few seconds) would keep one process, and its heap, all day.
+	 */
+	late[2] = l->linger > 0 && xfer_loaded() && !daemon_stop &&
+	    daemon_mono_now() - daemon_born < l->reuse * 1000000LL;
 	return write(fd, late, sizeof(late)) == (ssize_t)sizeof(late) &&
 	    late[2];
 }
@@ -415,6 +423,7 @@ daemon_child(struct daemon_loop *l, const struct conf *c, pid_t parent,
 {
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
 		_exit(EX_OSERR);
+	daemon_born = daemon_mono_now();
 	daemon_pass_fd = fd;
 	if (l->ifd >= 0)
 		close(l->ifd);
@@ -808,6 +817,7 @@ daemon_run(struct conf **confp, struct store *st)
 	/* test-only: a shorter safety rescan (nudged(8), ENVIRONMENT) */
 	l.rescan = util_test_timing("rescan", DAEMON_RESCAN);
 	l.linger = util_test_timing("linger", DAEMON_LINGER);
+	l.reuse = util_test_timing("reuse", DAEMON_REUSE);
 	if (getenv("NUDGED_TEST_TIMING") != NULL)
 		log_warn("NUDGED_TEST_TIMING is set: test timings, not for production");
 	if (getenv("NUDGED_TEST_DL_MISSING") != NULL)

@@ -10,8 +10,10 @@ NUDGED_TEST_DL_MISSING (nudged(8), ENVIRONMENT) makes a library "missing".
 """
 
 import datetime as dt
+import os
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -178,5 +180,37 @@ def test_passes_close_together_share_one_process(practice, smtp, services,
                "the lingering process to end")
     assert lazy_maps(svc.pid) == [], svc.log
     assert status_counts(practice).get("sent") == 4
+    rc, _ = svc.stop()
+    assert rc == 0, svc.log
+
+
+def test_pass_process_stops_lingering_once_it_has_lived_long(practice, smtp,
+                                                            services, notify):
+    """Passes closer together than the linger (a booking tool writing every
+    few seconds) must not keep one process, and its heap, all day: once
+    it has lived DAEMON_REUSE (300 s; 1 s here) it ends after its pass and
+    the next pass has a new one.  (Without the cap the same process runs
+    them all: test_passes_close_together_share_one_process.)"""
+    from test_service import pass_processes
+    practice.write_conf(reminders=TWO_H, late_limit="1h")
+    practice.init()
+    later = fmt_utc(dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=3))
+    _, _, case, _ = practice.couple(later)
+    svc = services(practice, notify,
+                   env={"NUDGED_TEST_TIMING": "linger=10,reuse=1"})
+    svc.ready()
+    notify.wait("STATUS=", 5)
+    practice.book(case, fmt_utc(whole_second_after(2 * 3600 + 1)))
+    smtp.wait_for(2, timeout=15)
+    wait_until(lambda: len(pass_processes(svc.pid)) == 1, 5,
+               "the sending pass's process to linger")
+    [first] = pass_processes(svc.pid)
+    time.sleep(1.2)
+    # its next pass, past reuse: it runs it, then ends (not 10 s later)
+    practice.book(case, fmt_utc(whole_second_after(2 * 3600 + 1)))
+    smtp.wait_for(4, timeout=15)
+    wait_until(lambda: not os.path.exists(f"/proc/{first}/fd"), 5,
+               "the old process to end after its pass")
+    assert first not in pass_processes(svc.pid), svc.log
     rc, _ = svc.stop()
     assert rc == 0, svc.log
