@@ -588,30 +588,23 @@ daemon_crashed(int sig)
 	_exit(EX_SOFTWARE);	/* not reached */
 }
 
-/*
- * The pass's process ended without a result (killed, crashed): what it
- * left in 'sending' has no sender any more, as at start-up, when a crash
- * of the whole service was followed by a restart (main_take_over).  Left
- * there, it would wait for the next start, sent late or never.  We hold
- * the deliverer's lock, so no other nudged sends meanwhile.  0 or -1.
- */
-static int
-daemon_recover(struct store *st)
+int
+daemon_recover(struct store *st, time_t now, const char *after)
 {
 	struct store_recovery rec;
 	char err[512];
 
-	if (store_recover(st, time(NULL), &rec, err, sizeof(err)) != 0) {
-		log_err("after the pass's process ended: %s", err);
+	if (store_recover(st, now, &rec, err, sizeof(err)) != 0) {
+		log_err("after %s: %s", after, err);
 		return -1;
 	}
 	if (rec.resent + rec.failed > 0)
-		log_warn("after the pass's process ended: %d message%s to "
-		    "resend, %d failed (outcome unknown)", rec.resent,
-		    rec.resent == 1 ? "" : "s", rec.failed);
+		log_warn("after %s: %d message%s to resend, %d failed (outcome "
+		    "unknown)", after, rec.resent, rec.resent == 1 ? "" : "s",
+		    rec.failed);
 	if (rec.unstarted > 0)
-		log_info("after the pass's process ended: %d message%s had not "
-		    "started to go up; sending as planned", rec.unstarted,
+		log_info("after %s: %d message%s had not started to go up; "
+		    "sending as planned", after, rec.unstarted,
 		    rec.unstarted == 1 ? "" : "s");
 	return 0;
 }
@@ -620,8 +613,15 @@ daemon_recover(struct store *st)
 static void
 daemon_aftermath(struct daemon_loop *l)
 {
-	/* here, or after a reconnect that failed, before the next pass */
-	if (l->recover && daemon_recover(l->st) == 0)
+	/*
+	 * What it left in 'sending' has no sender any more, as at start-up
+	 * after a crash of the whole service; left there, it would wait for
+	 * the next start.  We hold the deliverer's lock: no other nudged
+	 * sends meanwhile.  Here, or after a reconnect that failed, before
+	 * the next pass.
+	 */
+	if (l->recover && daemon_recover(l->st, time(NULL),
+	    "the pass's process ended") == 0)
 		l->recover = 0;
 	if (l->crashed != 0)
 		daemon_crashed(l->crashed);

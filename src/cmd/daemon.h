@@ -33,6 +33,12 @@
 
 /* Send one sd_notify message; silently nothing without $NOTIFY_SOCKET. */
 void	 daemon_notify(const char *msg);
+/*
+ * What a crash left in 'sending' recovered (store_recover) and said in
+ * the log as "after AFTER: ...": at start-up, and when a pass's process
+ * dies.  0, or -1 (logged).
+ */
+int	 daemon_recover(struct store *, time_t now, const char *after);
 
 /*
  * Run until SIGTERM/SIGINT.  *confp may be replaced on SIGHUP (the caller

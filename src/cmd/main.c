@@ -174,7 +174,6 @@ main_now(const struct main_opts *o, time_t *now)
 static int
 main_take_over(const struct conf *c, struct store *st, time_t now)
 {
-	struct store_recovery rec;
 	char err[512];
 	int r;
 
@@ -186,19 +185,7 @@ main_take_over(const struct conf *c, struct store *st, time_t now)
 		log_err("%s", err);
 		return r == STORE_HELD ? EX_TEMPFAIL : EX_IOERR;
 	}
-	if (store_recover(st, now, &rec, err, sizeof(err)) != 0) {
-		log_err("%s", err);
-		return EX_IOERR;
-	}
-	if (rec.resent + rec.failed > 0)
-		log_warn("after an interruption: %d message%s to resend, "
-		    "%d failed (outcome unknown)", rec.resent,
-		    rec.resent == 1 ? "" : "s", rec.failed);
-	if (rec.unstarted > 0)
-		log_info("after an interruption: %d message%s had not "
-		    "started to go up; sending as planned", rec.unstarted,
-		    rec.unstarted == 1 ? "" : "s");
-	return 0;
+	return daemon_recover(st, now, "an interruption") == 0 ? 0 : EX_IOERR;
 }
 
 /* --once and --dry-run: one pass, then retention.  The exit code. */
