@@ -12,9 +12,9 @@ import signal
 import time
 
 from conftest import fmt_utc
-from test_service import (PLAIN, TWO_H, SlowSmtp, _reload,  # noqa: F401
-                          _pass_over, add_many, add_single, notify,
-                          pass_processes,
+from test_service import (TWO_H, _reload,  # noqa: F401
+                          _pass_over, add_single, notify,
+                          pass_processes, slow_practice,
                           services, status_counts, wait_until,
                           whole_second_after)
 
@@ -121,12 +121,7 @@ def test_reused_process_keeps_the_loops_fds_steady(practice, smtp, services,
 def _reused_sending(practice, tmp_path, services, notify, delay, env):
     """A slow server; the second message goes up in the process that
     sent the first and lingered.  The server, the service, that pid."""
-    srv = SlowSmtp(tmp_path / "slow", delay=delay).start()
-    practice.use_smtp(srv)
-    practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file),
-                        reminders=TWO_H, late_limit="1h")
-    practice.init()
-    add_many(practice, 1, fmt_utc(whole_second_after(2 * 3600 - 5)))
+    srv = slow_practice(practice, tmp_path, 1, delay)
     svc = services(practice, notify, env=dict(LINGER, **env))
     svc.ready()
     srv.wait_for(1, 15)

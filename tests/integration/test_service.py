@@ -612,18 +612,31 @@ def test_sighup_during_a_pass(practice, tmp_path, services, notify):
         srv.stop()
 
 
+def slow_practice(practice, tmp_path, n, delay):
+    """A practice with n reminders due in a moment, its email going to a
+    server that takes `delay` s to answer each final dot.  The server,
+    started: the caller stops it."""
+    srv = SlowSmtp(tmp_path / "slow", delay=delay).start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email=dict(PLAIN, url=srv.url,
+                                       ca_file=srv.ca_file),
+                            reminders=TWO_H, late_limit="1h")
+        practice.init()
+        add_many(practice, n, fmt_utc(whole_second_after(2 * 3600 - 5)))
+    except BaseException:
+        srv.stop()
+        raise
+    return srv
+
+
 # ---------------------------------------------------------------------------
 # 5. SIGTERM while a message is in flight
 
 def test_sigterm_finishes_the_message_in_flight(practice, tmp_path, services,
                                                 notify):
-    srv = SlowSmtp(tmp_path / "slow", delay=2.0).start()
+    srv = slow_practice(practice, tmp_path, 3, 2.0)
     try:
-        practice.use_smtp(srv)
-        practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file),
-                            reminders=TWO_H, late_limit="1h")
-        practice.init()
-        add_many(practice, 3, fmt_utc(whole_second_after(2 * 3600 - 5)))
         svc = services(practice, notify)
         svc.ready()
         srv.wait_in_data(1, 10)
@@ -650,13 +663,8 @@ def test_sigterm_to_the_whole_unit_finishes_the_message_in_flight(
     """systemd stops a unit by signalling every process in it
     (KillMode=control-group): the pass's process gets SIGTERM from systemd
     and again from the service; still one message finishes, and exit 0."""
-    srv = SlowSmtp(tmp_path / "slow", delay=2.0).start()
+    srv = slow_practice(practice, tmp_path, 3, 2.0)
     try:
-        practice.use_smtp(srv)
-        practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file),
-                            reminders=TWO_H, late_limit="1h")
-        practice.init()
-        add_many(practice, 3, fmt_utc(whole_second_after(2 * 3600 - 5)))
         svc = services(practice, notify)
         svc.ready()
         srv.wait_in_data(1, 10)
@@ -699,13 +707,8 @@ def test_kill_9_takes_the_pass_process_with_it(practice, tmp_path, services,
     """Each pass runs in a process of its own, which holds the deliverer's
     lock with the service: kill -9 of the service must end it too, or an
     orphan would go on sending beside the restarted service."""
-    srv = SlowSmtp(tmp_path / "slow", delay=2.0).start()
+    srv = slow_practice(practice, tmp_path, 3, 2.0)
     try:
-        practice.use_smtp(srv)
-        practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file),
-                            reminders=TWO_H, late_limit="1h")
-        practice.init()
-        add_many(practice, 3, fmt_utc(whole_second_after(2 * 3600 - 5)))
         svc = services(practice, notify)
         svc.ready()
         srv.wait_in_data(1, 10)
@@ -730,13 +733,8 @@ def test_pass_process_killed_mid_send_is_recovered(practice, tmp_path, services,
     killer) used to take the service with it, and the restart's recovery
     put its row back.  Now the service lives on: it must recover the row
     itself, not leave it 'sending' (never sent again) until a restart."""
-    srv = SlowSmtp(tmp_path / "slow", delay=1.0).start()
+    srv = slow_practice(practice, tmp_path, 1, 1.0)
     try:
-        practice.use_smtp(srv)
-        practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file),
-                            reminders=TWO_H, late_limit="1h")
-        practice.init()
-        add_many(practice, 1, fmt_utc(whole_second_after(2 * 3600 - 5)))
         svc = services(practice, notify)
         svc.ready()
         srv.wait_in_data(1, 10)
@@ -763,13 +761,8 @@ def test_pass_process_that_crashes_takes_the_service_down(practice, tmp_path,
     recovered, as when the pass ran in it: systemd restarts it and, if
     every pass crashes, its start limit calls OnFailure.  A loop of failed
     passes would go unheard for half an hour."""
-    srv = SlowSmtp(tmp_path / "slow", delay=1.0).start()
+    srv = slow_practice(practice, tmp_path, 1, 1.0)
     try:
-        practice.use_smtp(srv)
-        practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file),
-                            reminders=TWO_H, late_limit="1h")
-        practice.init()
-        add_many(practice, 1, fmt_utc(whole_second_after(2 * 3600 - 5)))
         svc = services(practice, notify)
         svc.ready()
         srv.wait_in_data(1, 10)
@@ -807,13 +800,8 @@ def test_change_after_the_pass_process_looked_last_is_not_missed(
     falls in that window for sure.  Homework has no change log and plans
     no due row at once: only data_version can wake the loop (else the
     rescan, two minutes later)."""
-    srv = SlowSmtp(tmp_path / "slow", delay=1.0).start()
+    srv = slow_practice(practice, tmp_path, 1, 1.0)
     try:
-        practice.use_smtp(srv)
-        practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file),
-                            reminders=TWO_H, late_limit="1h")
-        practice.init()
-        add_many(practice, 1, fmt_utc(whole_second_after(2 * 3600 - 5)))
         practice.set("INSERT INTO appointments (case_id, starts_at) VALUES (1, ?)",
                      fmt_utc(whole_second_after(3 * 86400)))
         svc = services(practice, notify)
@@ -1140,13 +1128,8 @@ def test_watchdog_fed_during_a_long_smtp_exchange(practice, tmp_path, services,
                                                   notify):
     """A slow server is not a stuck loop: the transfer's progress keeps
     WATCHDOG=1 coming while nudged waits for the reply to the final dot."""
-    srv = SlowSmtp(tmp_path / "slow", delay=5.0).start()
+    srv = slow_practice(practice, tmp_path, 1, 5.0)
     try:
-        practice.use_smtp(srv)
-        practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file),
-                            reminders=TWO_H, late_limit="1h")
-        practice.init()
-        add_many(practice, 1, fmt_utc(whole_second_after(2 * 3600 - 5)))
         svc = services(practice, notify, env={"WATCHDOG_USEC": "2000000"})
         svc.ready()
         srv.wait_in_data(1, 10)
@@ -1168,13 +1151,8 @@ def test_watchdog_not_fed_for_a_stuck_pass_process(practice, tmp_path, services,
     """The service feeds the watchdog only on its pass's progress: a pass
     process that is stuck (stopped here) gets no WATCHDOG=1 from the
     service, so systemd's watchdog still catches it."""
-    srv = SlowSmtp(tmp_path / "slow", delay=4.0).start()
+    srv = slow_practice(practice, tmp_path, 1, 4.0)
     try:
-        practice.use_smtp(srv)
-        practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file),
-                            reminders=TWO_H, late_limit="1h")
-        practice.init()
-        add_many(practice, 1, fmt_utc(whole_second_after(2 * 3600 - 5)))
         svc = services(practice, notify, env={"WATCHDOG_USEC": "1000000"})
         svc.ready()
         srv.wait_in_data(1, 10)
@@ -1201,13 +1179,8 @@ def test_cancelled_behind_a_slow_server_is_not_sent(practice, tmp_path, services
     """Messages are claimed in batches, but the contract's re-read comes
     just before each one goes: an appointment a booking tool cancels while
     the message before it is stuck at a slow server gets no reminder."""
-    srv = SlowSmtp(tmp_path / "slow", delay=2.0).start()
+    srv = slow_practice(practice, tmp_path, 2, 2.0)
     try:
-        practice.use_smtp(srv)
-        practice.write_conf(email=dict(PLAIN, url=srv.url, ca_file=srv.ca_file),
-                            reminders=TWO_H, late_limit="1h")
-        practice.init()
-        add_many(practice, 2, fmt_utc(whole_second_after(2 * 3600 - 5)))
         svc = services(practice, notify)
         svc.ready()
         srv.wait_in_data(1, 10)
