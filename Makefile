@@ -69,7 +69,7 @@ DEB_PKGS   := gcc make pkg-config libcurl4-openssl-dev libconfig-dev \
               libsqlite3-dev libjansson-dev libcmocka-dev tzdata openssl \
               python3 python3-pytest python3-pytest-xdist python3-aiosmtpd sqlite3 ca-certificates \
               systemd clang libical-dev python3-icalendar libssl-dev \
-              cppcheck clang-tidy libclang-rt-14-dev
+              cppcheck clang-tidy libclang-rt-14-dev strace
 
 .PHONY: layers all check unit integration demo deps install bench bench-deps clean asan fuzz fuzz-build \
 	fuzz-replay lint
