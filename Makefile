@@ -105,8 +105,12 @@ $(B)/tests/%: tests/unit/%.c $(B)/tests/fixture.o $(B)/libnudged.a | $(B)/tests
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -o $@ $< $(B)/tests/fixture.o \
 	    $(B)/libnudged.a $(ALL_LDFLAGS) $(PKG_LIBS) -lcmocka
 
+# Two test programs at a time (test_store alone takes seconds); each one's
+# output goes to its .log, shown whole when it fails.
 unit: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; case $$t in /*) $$t;; *) ./$$t;; esac; done
+	@printf '%s\n' $(UNIT_BIN) | xargs -P2 -I{} sh -c 't={}; case $$t in /*) ;; *) t=./$$t;; esac; \
+	    if $$t >{}.log 2>&1; then echo "== {}: $$(grep -c "^\[       OK \]" {}.log) passed"; \
+	    else cat {}.log; echo "== {}: FAILED"; exit 1; fi'
 
 asan:
 	$(MAKE) -j2 SANITIZE=1 all $(UNIT_SRC:tests/unit/%.c=build-asan/tests/%)
