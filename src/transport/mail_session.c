@@ -142,7 +142,13 @@ fail:
 	return -1;
 }
 
-/* min(email.connections, n) easy handles, made once.  0 or -1. */
+/*
+ * min(email.connections, n) easy handles, made once.  The array has room
+ * for email.connections from the first call and never moves: each
+ * handle's callbacks (READDATA, DEBUGDATA) hold its element's address, so
+ * a batch that needs more connections than the one before must not
+ * reallocate it under them.  0 or -1.
+ */
 static int
 mail_setup(struct mail_session *s, size_t n, char *err, size_t errlen)
 {
@@ -156,16 +162,12 @@ mail_setup(struct mail_session *s, size_t n, char *err, size_t errlen)
 	if (s->url == NULL)
 		s->url = mail_url(s->conf->email.url, s->conf->email.helo,
 		    s->conf->email.from);
-	if (want > s->nconns) {
-		s->conns = xrealloc(s->conns, want * sizeof(*s->conns));
-		memset(s->conns + s->nconns, 0, (want - s->nconns) *
-		    sizeof(*s->conns));
-		while (s->nconns < want) {
-			if (mail_conn_setup(s, &s->conns[s->nconns], err,
-			    errlen) != 0)
-				return s->nconns > 0 ? 0 : -1;
-			s->nconns++;
-		}
+	if (s->conns == NULL)
+		s->conns = xcalloc((size_t)max, sizeof(*s->conns));
+	while (s->nconns < want) {
+		if (mail_conn_setup(s, &s->conns[s->nconns], err, errlen) != 0)
+			return s->nconns > 0 ? 0 : -1;
+		s->nconns++;
 	}
 	return 0;
 }

@@ -642,3 +642,31 @@ def test_send_test_through_twilio(practice, smtp, twilio):
     r = practice.ctl("send-test", "--to", "01384 000000")
     assert r.returncode != 0 and "landline" in r.stderr, r.stderr
     assert len(twilio.requests) == 1
+
+
+def test_connections_added_after_a_batch_with_one_email(practice, smtp, twilio):
+    """email.connections = 4, and the first batch of the pass holds one
+    email among SMS: one connection is made for it.  The next batch, all
+    email, makes three more.  The connections made first must keep working
+    (their libcurl callbacks hold the address of their slot: it must not
+    move when more are made; before, it did, and the first connection's
+    next email read freed memory, which the sanitizer build reports)."""
+    configure(practice, twilio, sms={"concurrency": 4}, email={"connections": 4},
+              reminders=[{"before": "3h", "channel": "email"},
+                         {"before": "3h", "channel": "sms"}], late_limit="2h")
+    _, case = person(practice, "Client E0", None, email="e0@example.org",
+                     sms_consent=0)
+    practice.book(case, T)
+    for i in range(15):
+        _, case = person(practice, f"Client S{i}", f"07700 9002{i:02d}")
+        practice.book(case, shift(T, minutes=1))
+    for i in range(20):
+        _, case = person(practice, f"Client E{i + 1}", None,
+                         email=f"e{i + 1}@example.org", sms_consent=0)
+        practice.book(case, shift(T, minutes=30))
+    once(practice, shift(DUE, minutes=35))
+    assert len(twilio.messages) == 15
+    got = sorted(r for m in smtp.messages for r in m["rcpt_tos"])
+    assert got == sorted(f"e{i}@example.org" for i in range(21)), got
+    rows = practice.messages("purpose = 'reminder'")
+    assert {x["status"] for x in rows} == {"sent"}, rows
