@@ -136,26 +136,79 @@ def fresh_copy(template, db):
     shutil.copyfile(template, db)
 
 
+def cpu_ticks():
+    """(busy, all) clock ticks of the whole machine so far (/proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]          # idle, iowait
+    return sum(v[:8]) - idle, sum(v[:8])
+
+
+class MainThread:
+    """The CPU time of the main thread of the program /usr/bin/time (pid)
+    runs, sampled every 10 ms (the last sample before it exits: within a
+    tick or so of the whole).  The threads a program starts for a while
+    (nudged's mail connection, a batch's disk sync) are not in it, so the
+    main thread's share of the wall time says whether it is the one that
+    bounds the run."""
+
+    def __init__(self, time_pid):
+        self.time_pid = time_pid
+        self.ticks = 0
+        self.done = threading.Event()
+        self.th = threading.Thread(target=self.run, daemon=True)
+        self.th.start()
+
+    def run(self):
+        pid = None
+        while not self.done.is_set():
+            try:
+                if pid is None:
+                    with open(f"/proc/{self.time_pid}/task/{self.time_pid}/children") as f:
+                        kids = f.read().split()
+                    pid = int(kids[0]) if kids else None
+                if pid is not None:
+                    with open(f"/proc/{pid}/task/{pid}/stat") as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
+                    self.ticks = int(fields[11]) + int(fields[12])
+            except (OSError, ValueError, IndexError):
+                pass
+            self.done.wait(0.01)
+
+    def stop(self):
+        self.done.set()
+        self.th.join()
+        return self.ticks / os.sysconf("SC_CLK_TCK")
+
+
 def timed(argv, workdir, name, timeout=RUN_TIMEOUT, env=None):
-    """Run argv under /usr/bin/time: dict(rc, wall_s, cpu_s, maxrss_kb, out, err).
-    On timeout the whole process group goes (time and the program under it)."""
+    """Run argv under /usr/bin/time: dict(rc, wall_s, cpu_s, maxrss_kb, out,
+    err, main_s: its main thread's CPU time, busy: the share of all the
+    machine's CPUs busy meanwhile, whoever used them).  On timeout the
+    whole process group goes (time and the program under it)."""
     tfile = os.path.join(workdir, name + ".time")
+    b0, a0 = cpu_ticks()
     t0 = time.perf_counter()
     p = subprocess.Popen(["/usr/bin/time", "-f", "%e %U %S %M", "-o", tfile, *argv],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+    main = MainThread(p.pid)
     try:
         out, err = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, signal.SIGKILL)
         p.communicate()
         raise
+    finally:
+        main_s = main.stop()
     wall = time.perf_counter() - t0
+    b1, a1 = cpu_ticks()
     with open(tfile) as f:
         last = f.read().strip().splitlines()[-1].split()
     return dict(rc=p.returncode, wall_s=wall, cpu_s=float(last[1]) + float(last[2]),
                 user_s=float(last[1]), sys_s=float(last[2]),
-                maxrss_kb=int(last[3]), out=out, err=err)
+                maxrss_kb=int(last[3]), out=out, err=err, main_s=main_s,
+                busy=(b1 - b0) / (a1 - a0) if a1 > a0 else 0.0)
 
 
 def must(r, what, ok=(0,)):
@@ -329,7 +382,8 @@ class Bench:
                         maxrss_kb=max(r["maxrss_kb"] for r in rs),
                         msgs=total, msgs_per_s=total / m["wall_s"],
                         walls=[round(r["wall_s"], 3) for r in rs],
-                        statuses=m["statuses"])
+                        statuses=m["statuses"], main_s=m["main_s"],
+                        busy=m["busy"])
 
         two = 2 * n
         res["nudged"] = summary(self.nudged_once(template, wd, "both", EMAIL_SMS,
@@ -822,6 +876,21 @@ def table(res):
                      per_n("nudged", lambda d: f"{d['cpu_s'] / d['msgs'] * 1e6:,.0f}") + " µs",
                      "naive: " + per_n("naive", lambda d: f"{d['cpu_s'] / d['msgs'] * 1e6:,.0f}")
                      + " µs (load changes CPU time little)", "-"))
+        n0 = ns[0]
+
+        def bound(key, label):
+            d = t[n0].get(key)
+            if d is None or "main_s" not in d:
+                return f"{label} -"
+            return f"{label} {d['main_s'] / d['wall_s']:.0%} / {d['busy']:.0%}"
+
+        rows.append((f"what bounds the wall time, N = {int(n0):,}: nudged's main "
+                     "thread on a CPU / the machine's two CPUs busy (every program)",
+                     "; ".join((bound("nudged", "email+SMS"),
+                                bound("nudged_email", "email alone"),
+                                bound("nudged_sms", "SMS alone"))),
+                     "the main thread plans, claims, renders, records and sends the "
+                     "SMS; the email goes from a thread of its own", "-"))
         rows.append(("peak RSS of the N-couple pass (email+SMS)",
                      per_n("nudged", lambda d: mib(d["maxrss_kb"])),
                      "naive: " + per_n("naive", lambda d: mib(d["maxrss_kb"])), "-"))
@@ -904,7 +973,9 @@ def details(res):
                          f" + {d['sys_s']:5.2f} s"
                          f"  {d['msgs_per_s']:8,.0f} msg/s"
                          f" ({d['msgs'] / max(d['cpu_s'], 0.01):,.0f} per cpu s)"
-                         f"  RSS {mib(d['maxrss_kb'])}  runs {d['walls']}")
+                         f"  RSS {mib(d['maxrss_kb'])}  runs {d['walls']}"
+                         + (f"  main thread {d['main_s'] / d['wall_s']:.0%},"
+                            f" machine {d['busy']:.0%} busy" if "main_s" in d else ""))
         for s in (1, 4):
             d = t[f"smtp_source_s{s}"]
             lines.append(f"  {'smtp-source -s%d -d' % s:<28} {d['wall_s']:7.2f} s"
