@@ -451,3 +451,32 @@ def test_fork_refused_watchdog_fed_during_an_in_process_pass(
         assert len(_warnings(svc)) >= 1, svc.log
     finally:
         srv.stop()
+
+
+def test_fork_refused_sighups_during_a_pass_interrupt_nothing(
+        practice, smtp, services, notify, nofork):
+    """A pass's process never gets the service's SIGHUP (systemd sends it
+    to the main process); a pass in the service does, at any point of its
+    work: a burst of them during one that sends over STARTTLS must fail
+    nothing (a system call cut short by the handler) and send each
+    reminder once."""
+    from test_service import add_many
+    practice.write_conf(reminders=TWO_H, late_limit="1h")
+    practice.init()
+    svc = services(practice, notify, env=nofork.env())
+    svc.ready()
+    notify.wait("STATUS=", 5)
+    add_many(practice, 20, fmt_utc(whole_second_after(2 * 3600 - 5)))
+    deadline = time.monotonic() + 15
+    while len(smtp.messages) < 20 and time.monotonic() < deadline:
+        svc.signal(signal.SIGHUP)
+        time.sleep(0.005)
+    wait_until(lambda: status_counts(practice) == {"sent": 20}, 10,
+               f"all twenty sent: {status_counts(practice)}")
+    assert len(smtp.messages) == 20
+    assert "pass failed" not in svc.log, svc.log
+    assert "tempfail" not in svc.log and "unknown" not in svc.log, svc.log
+    # the reloads asked for follow the pass
+    wait_until(lambda: "configuration reloaded" in svc.log, 5, "a reload")
+    rc, _ = svc.stop()
+    assert rc == 0, svc.log
