@@ -359,7 +359,7 @@ def test_fork_allowed_again_the_next_passes_run_in_a_process(
             assert nofork.refused() > n
         else:
             assert nofork.refused() == n, svc.log
-            assert nofork.forked() == forks + 1, svc.log
+            assert nofork.forked() > forks, svc.log
             # it is over, and does not linger
             wait_until(lambda: pass_processes(svc.pid) == [], 1,
                        "the pass's process to end, not linger")
