@@ -719,7 +719,12 @@ daemon_pass_child(struct daemon_loop *l, const struct conf *c,
  * planner's snapshots) goes back to the system when it exits, so the
  * service idles small however much it has sent.  One that sent lingers
  * DAEMON_LINGER seconds for the next pass, so a burst opens libcurl once.
- * Without a process (fork refused) the pass runs here.  Then the loop's
+ * Without a process (fork refused) the pass runs here, on the loop's own
+ * connection: what it opened stays mapped in the service (libcurl and
+ * OpenSSL, which cannot be unloaded; accepted for a system short of
+ * processes), the processes forked after it have it from the start and
+ * do not linger for it (daemon_child_pass), and what must not be shared
+ * with them is reset at the fork (mail_random's pool).  Then the loop's
  * connection is opened again.
  */
 static void
