@@ -250,6 +250,12 @@ def test_fork_refused_a_booking_made_meanwhile_is_picked_up(
         srv.wait_for(3, 10)
         assert srv.arrivals[2] - t <= 2.0 + srv.delay, srv.arrivals[2] - t
         notify.wait("STATUS=", 5, after)
+        # idle again, with what the passes opened still mapped: no CPU,
+        # and no thread of theirs left behind
+        before = svc.cpu_ticks()
+        time.sleep(1.5)
+        assert svc.cpu_ticks() - before < 5, "busy after in-process passes"
+        assert os.listdir(f"/proc/{svc.pid}/task") == [str(svc.pid)]
         assert nofork.refused() >= 2
         assert len(_warnings(svc)) == nofork.refused(), svc.log
         rc, _ = svc.stop()
