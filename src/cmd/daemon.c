@@ -40,6 +40,7 @@ static struct timespec daemon_wd_last;
 /* In a pass's own process: the pipe to the service loop; -1 elsewhere. */
 static int daemon_pass_fd = -1;
 static long long daemon_born;	/* ... and when it started (monotonic, µs) */
+static int daemon_born_loaded;	/* ... with libcurl open already (xfer_loaded) */
 
 #define DAEMON_TICK	'w'	/* down the pipe: progress, feed the watchdog */
 #define DAEMON_DONE	'r'	/* then the pass's struct daemon_result */
@@ -387,8 +388,11 @@ daemon_child_pass(struct daemon_loop *l, const struct conf *c, int fd,
 	 * What is worth keeping: libcurl and OpenSSL, 20-50 ms to open.  Not
 	 * for ever: passes closer than the linger (a booking tool writing
 	 * every few seconds) would keep one process, and its heap, all day.
+	 * Nor when the service had them open when it forked us (it ran a
+	 * pass itself, fork refused): the next process gets them the same way.
 	 */
-	late[2] = l->linger > 0 && xfer_loaded() && !daemon_stop &&
+	late[2] = l->linger > 0 && xfer_loaded() && !daemon_born_loaded &&
+	    !daemon_stop &&
 	    daemon_mono_now() - daemon_born < l->reuse * 1000000LL;
 	return write(fd, late, sizeof(late)) == (ssize_t)sizeof(late) &&
 	    late[2];
@@ -424,6 +428,7 @@ daemon_child(struct daemon_loop *l, const struct conf *c, pid_t parent,
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
 		_exit(EX_OSERR);
 	daemon_born = daemon_mono_now();
+	daemon_born_loaded = xfer_loaded();
 	daemon_pass_fd = fd;
 	if (l->ifd >= 0)
 		close(l->ifd);
@@ -714,7 +719,12 @@ daemon_pass_child(struct daemon_loop *l, const struct conf *c,
  * planner's snapshots) goes back to the system when it exits, so the
  * service idles small however much it has sent.  One that sent lingers
  * DAEMON_LINGER seconds for the next pass, so a burst opens libcurl once.
- * Without a process (fork refused) the pass runs here.  Then the loop's
+ * Without a process (fork refused) the pass runs here, on the loop's own
+ * connection: what it opened stays mapped in the service (libcurl and
+ * OpenSSL, which cannot be unloaded; accepted for a system short of
+ * processes), the processes forked after it have it from the start and
+ * do not linger for it (daemon_child_pass), and what must not be shared
+ * with them is reset at the fork (mail_random's pool).  Then the loop's
  * connection is opened again.
  */
 static void

@@ -37,26 +37,48 @@
  * n random bytes from a per-thread pool filled 256 bytes at a time: a
  * getrandom() per Message-ID was one system call in thirty per email.
  * 0, or -1 when the kernel has none to give.
+ *
+ * A process forked from one that drew would hand out the bytes its
+ * parent had left, as would every other process forked after it: the
+ * same Message-IDs' random parts, pass after pass, once the service had
+ * run a pass itself (fork refused, cmd/daemon.c).  The forking thread's
+ * pool, the only one the child has, is emptied in the child.
  */
+static _Thread_local unsigned char mail_pool[256];
+static _Thread_local size_t mail_left;
+static pthread_once_t mail_pool_once = PTHREAD_ONCE_INIT;
+
+static void
+mail_pool_forked(void)
+{
+	explicit_bzero(mail_pool, sizeof(mail_pool));
+	mail_left = 0;
+}
+
+static void
+mail_pool_init(void)
+{
+	(void)pthread_atfork(NULL, NULL, mail_pool_forked);
+}
+
 static int
 mail_random(unsigned char *r, size_t n)
 {
-	static _Thread_local unsigned char pool[256];
-	static _Thread_local size_t left;
 	ssize_t k;
 
-	while (left < n) {
-		k = getrandom(pool, sizeof(pool), 0);
+	(void)pthread_once(&mail_pool_once, mail_pool_init);
+	while (mail_left < n) {
+		k = getrandom(mail_pool, sizeof(mail_pool), 0);
 		if (k == -1 && errno == EINTR)
 			continue;
-		if (k < (ssize_t)sizeof(pool))
+		if (k < (ssize_t)sizeof(mail_pool))
 			return -1;
-		left = sizeof(pool);
+		mail_left = sizeof(mail_pool);
 	}
 	/* each byte is handed out once, then forgotten */
-	memcpy(r, pool + sizeof(pool) - left, n);
-	explicit_bzero(pool + sizeof(pool) - left, n);
-	left -= n;
+	memcpy(r, mail_pool + sizeof(mail_pool) - mail_left, n);
+	explicit_bzero(mail_pool + sizeof(mail_pool) - mail_left, n);
+	mail_left -= n;
 	return 0;
 }
 

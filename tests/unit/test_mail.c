@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -315,6 +317,44 @@ test_message_id(void **state)
 		for (i = 0; i < 40; i++)
 			free(ids[i]);
 	}
+}
+
+/*
+ * Two processes forked after this one drew (the service ran a pass
+ * itself, fork refused) must not hand out the bytes it had left: each
+ * child's next Message-ID is its own, and not the parent's next either.
+ */
+static void
+test_message_id_after_fork(void **state)
+{
+	char got[2][33], *mine;
+	int p[2];
+
+	(void)state;
+	free(mail_message_id("c@example.org", 1));	/* the pool is filled */
+	for (int k = 0; k < 2; k++) {
+		pid_t pid;
+		int status;
+
+		assert_int_equal(pipe(p), 0);
+		if ((pid = fork()) == 0) {
+			char *id = mail_message_id("c@example.org", 1);
+
+			_exit(write(p[1], id, 32) == 32 ? 0 : 1);
+		}
+		assert_true(pid > 0);
+		close(p[1]);
+		assert_int_equal(read(p[0], got[k], 32), 32);
+		got[k][32] = '\0';
+		close(p[0]);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	mine = mail_message_id("c@example.org", 1);
+	assert_string_not_equal(got[0], got[1]);
+	assert_memory_not_equal(got[0], mine, 32);
+	assert_memory_not_equal(got[1], mine, 32);
+	free(mine);
 }
 
 static void
@@ -908,6 +948,7 @@ main(void)
 		cmocka_unit_test(test_addr_valid),
 		cmocka_unit_test(test_addr_of),
 		cmocka_unit_test(test_message_id),
+		cmocka_unit_test(test_message_id_after_fork),
 		cmocka_unit_test(test_format_headers),
 		cmocka_unit_test(test_format_names),
 		cmocka_unit_test(test_format_subject),
