@@ -348,15 +348,19 @@ sms_setup(struct sms_session *s, size_t n, char *err, size_t errlen)
 		    (long)(s->conf->sms.concurrency > 0 ?
 		    s->conf->sms.concurrency : 1));
 	}
-	if (want > s->nslots) {
-		s->slots = xrealloc(s->slots, want * sizeof(*s->slots));
-		memset(s->slots + s->nslots, 0, (want - s->nslots) *
-		    sizeof(*s->slots));
-		for (i = s->nslots; i < want; i++) {
-			s->nslots = i + 1;
-			if ((s->slots[i].c = sms_easy(s, &s->slots[i])) == NULL)
-				return XFER_TEMPFAIL;
-		}
+	/*
+	 * Room for sms.concurrency slots from the first call, never moved:
+	 * each easy handle reads and writes through its slot's address, so
+	 * a batch needing more slots than the one before must not
+	 * reallocate the array under them.
+	 */
+	if (s->slots == NULL)
+		s->slots = xcalloc(s->conf->sms.concurrency > 0 ?
+		    (size_t)s->conf->sms.concurrency : 1, sizeof(*s->slots));
+	for (i = s->nslots; i < want; i++) {
+		s->nslots = i + 1;
+		if ((s->slots[i].c = sms_easy(s, &s->slots[i])) == NULL)
+			return XFER_TEMPFAIL;
 	}
 	return XFER_OK;
 }
