@@ -10,13 +10,16 @@
  *                                       the emails plus the bookkeeping the
  *                                       contract asks of each, and nothing
  *                                       else, in a fresh SQLite file DB
+ *   curl_floor http-db URL COUNT DB     the POSTs with the same bookkeeping
+ *                                       (the mark before the body goes)
  *
  * The bookkeeping is nudged's (deliver_run.c, store_mark_uploaded), minus
  * everything that decides what to send: per batch of 32, one transaction
  * (synchronous=FULL) that records the last batch 'sent' and claims the
  * next ('sending'); per message, just before the final dot, a commit of
  * its `uploaded` mark (synchronous=NORMAL).  No re-read, no rendering, no
- * planning.
+ * planning.  One request at a time: nudged keeps sms.concurrency in
+ * flight, so its SMS may go faster than this floor.
  *
  * Prints the wall seconds on stdout; exit 1 on the first failure.
  * nudged's own figures are read against it in tests/bench/run.py: what is
@@ -34,6 +37,8 @@
 #include <sqlite3.h>
 
 #define FLOOR_BATCH	32
+#define FLOOR_FORM	"To=%2B447700900123&From=%2B447700900000&Body=Hi%20Sam%2C%20a" \
+			"%20reminder%20of%20your%20appointment%20on%20Tuesday."
 
 struct floor_body {
 	const char	*p;
@@ -41,7 +46,19 @@ struct floor_body {
 	sqlite3		*db;		/* smtp-db: the outbox, else NULL */
 	sqlite3_stmt	*up;		/* its uploaded mark */
 	long		 id;		/* the message being sent */
+	int		 first;		/* mark before the first byte (HTTP) */
 };
+
+/* The uploaded mark, committed on its own (synchronous=NORMAL). */
+static int
+floor_upload(struct floor_body *b)
+{
+	sqlite3_bind_int64(b->up, 1, b->id);
+	if (sqlite3_step(b->up) != SQLITE_DONE)
+		return -1;
+	sqlite3_reset(b->up);
+	return 0;
+}
 
 static size_t
 floor_read(char *buf, size_t size, size_t n, void *arg)
@@ -51,13 +68,14 @@ floor_read(char *buf, size_t size, size_t n, void *arg)
 
 	if (k > b->len - b->off)
 		k = b->len - b->off;
-	/* the body is all up: the mark, committed, before the final dot */
-	if (k == 0 && b->db != NULL && b->up != NULL) {
-		sqlite3_bind_int64(b->up, 1, b->id);
-		if (sqlite3_step(b->up) != SQLITE_DONE)
-			return CURL_READFUNC_ABORT;
-		sqlite3_reset(b->up);
-	}
+	/*
+	 * The mark, committed: before the final dot (SMTP: the body is all
+	 * up), before the body (HTTP: from its first byte the request may
+	 * be complete).
+	 */
+	if (b->db != NULL && b->up != NULL &&
+	    (b->first ? b->off == 0 && k > 0 : k == 0) && floor_upload(b) != 0)
+		return CURL_READFUNC_ABORT;
 	memcpy(buf, b->p + b->off, k);
 	b->off += k;
 	return k;
@@ -197,9 +215,11 @@ main(int argc, char **argv)
 
 	if (argc < 4 || !((strcmp(argv[1], "smtp") == 0 && argc == 5) ||
 	    (strcmp(argv[1], "http") == 0 && argc == 4) ||
-	    (strcmp(argv[1], "smtp-db") == 0 && argc == 6))) {
+	    (strcmp(argv[1], "smtp-db") == 0 && argc == 6) ||
+	    (strcmp(argv[1], "http-db") == 0 && argc == 5))) {
 		fprintf(stderr, "usage: curl_floor smtp URL COUNT BYTES | "
-		    "http URL COUNT | smtp-db URL COUNT BYTES DB\n");
+		    "http URL COUNT | smtp-db URL COUNT BYTES DB | "
+		    "http-db URL COUNT DB\n");
 		return 2;
 	}
 	smtp = argv[1][0] == 's';
@@ -228,12 +248,28 @@ main(int argc, char **argv)
 			fprintf(stderr, "curl_floor: %s: cannot set up\n", argv[5]);
 			return 1;
 		}
-	} else {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS,
-		    "To=%2B447700900123&From=%2B447700900000&Body=Hi%20Sam%2C%20a"
-		    "%20reminder%20of%20your%20appointment%20on%20Tuesday.");
+	} else if (argc == 4) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, FLOOR_FORM);
 		curl_easy_setopt(c, CURLOPT_USERPWD, "AC0123:token");
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, floor_sink);
+	} else {
+		/* the body through the read hook, as nudged's SMS go */
+		b.p = FLOOR_FORM;
+		b.len = strlen(FLOOR_FORM);
+		b.first = 1;
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)b.len);
+		curl_easy_setopt(c, CURLOPT_READFUNCTION, floor_read);
+		curl_easy_setopt(c, CURLOPT_READDATA, &b);
+		curl_easy_setopt(c, CURLOPT_USERPWD, "AC0123:token");
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, floor_sink);
+		if ((b.db = floor_db(argv[4], count)) == NULL ||
+		    sqlite3_prepare_v2(b.db, "UPDATE m SET uploaded = 1 WHERE"
+		    " id = ?1 AND status = 'sending'", -1, &b.up, NULL) !=
+		    SQLITE_OK) {
+			fprintf(stderr, "curl_floor: %s: cannot set up\n", argv[4]);
+			return 1;
+		}
 	}
 	t0 = floor_now();
 	for (i = 0; i < count; i++) {

@@ -22,11 +22,13 @@ stub answers SMS requests like Twilio's Messages API.  `make bench-deps`
               and 4 connections against the stub; and the floor of the
               stack nudged is built on: libcurl alone (curl_floor.c), 2N
               such emails over one connection and 2N SMS-like POSTs over
-              one kept-alive connection, no database; and the emails again
+              one kept-alive connection, no database; and both again
               with only the outbox bookkeeping the contract asks for (a
               claim and a record per batch, durable; an uploaded mark per
-              message before its final dot) in a fresh SQLite file.  msg/s = messages the
-              servers received / wall time of the program.
+              message before its final dot, or before an SMS's body) in a
+              fresh SQLite file.  msg/s = messages the servers received /
+              wall time of the program.  Each nudged run also gives its
+              main thread's CPU time and how busy the machine was.
   year        1,000,000 appointments over a year around T, 100 messages
               due: one `nudged --once` pass on a fresh copy, then again
               (nothing new), then 30 minutes later (nothing due: the
@@ -428,7 +430,10 @@ class Bench:
                                   str(self.a.mail_size), db], self.sink.messages),
                 ("curl_http", [prog, "http", self.stub.url +
                                f"/2010-04-01/Accounts/{ACCOUNT}/Messages.json",
-                               str(count)], self.stub.requests)):
+                               str(count)], self.stub.requests),
+                ("curl_http_db", [prog, "http-db", self.stub.url +
+                                  f"/2010-04-01/Accounts/{ACCOUNT}/Messages.json",
+                                  str(count), db], self.stub.requests)):
             walls = []
             for _ in range(runs):
                 c0 = got()
@@ -442,7 +447,7 @@ class Bench:
                                      f"{r.stderr[-300:]}")
                 # both servers write a message down just after answering
                 # it: nginx's access-log line can land after curl_floor exits
-                (self.stub.wait_requests if kind == "curl_http"
+                (self.stub.wait_requests if kind.startswith("curl_http")
                  else self.sink.wait_messages)(c0 + count)
                 if got() - c0 != count:
                     raise BenchError(f"curl_floor {kind}: the server got "
@@ -853,11 +858,17 @@ def table(res):
                          + per_n("curl_smtp_db", lambda d: fmt_int(d["msgs_per_s"]))
                          + " emails/s (libcurl alone = "
                          + pct("curl_smtp", "smtp_source_s1") + " of -s1)", "-"))
-            rows.append(("SMS: libcurl alone, one kept-alive connection, 2N requests",
+            rows.append(("SMS: libcurl alone, one kept-alive connection; libcurl + the"
+                         " same durable bookkeeping (the mark before each body), one"
+                         " request at a time, 2N requests",
                          f"nudged SMS alone (sms.concurrency = 4) = "
-                         f"{pct('nudged_sms', 'curl_http')} of it",
-                         per_n("curl_http", lambda d: fmt_int(d["msgs_per_s"])) + " req/s",
-                         "-"))
+                         f"{pct('nudged_sms', 'curl_http')} of libcurl alone"
+                         + (f", {pct('nudged_sms', 'curl_http_db')} of libcurl +"
+                            " bookkeeping" if all("curl_http_db" in t[n] for n in ns)
+                            else ""),
+                         per_n("curl_http", lambda d: fmt_int(d["msgs_per_s"])) + "; "
+                         + per_n("curl_http_db", lambda d: fmt_int(d["msgs_per_s"]))
+                         + " req/s", "-"))
         for c in CONNS:
             rows.append((f"email.connections = {c}: email alone / email+SMS",
                          per_n(f"nudged_email_c{c}", lambda d: fmt_int(d["msgs_per_s"]))
@@ -982,7 +993,8 @@ def details(res):
                          f"  {'':>10}  {d['msgs_per_s']:8,.0f} msg/s  runs {d['walls']}")
         for k, label in (("curl_smtp", "libcurl alone, SMTP"),
                          ("curl_smtp_db", "  + durable bookkeeping"),
-                         ("curl_http", "libcurl alone, HTTP")):
+                         ("curl_http", "libcurl alone, HTTP"),
+                         ("curl_http_db", "  + durable bookkeeping")):
             if k in t:
                 d = t[k]
                 lines.append(f"  {label:<28} {d['wall_s']:7.2f} s  {'':>10}"
