@@ -1,10 +1,14 @@
 """Send sequences the other tests never drive (issue 12): batches whose
 email/SMS mix changes from one to the next, more connections or slots than
-messages, handles reused across batches.  Each ran into memory or state
-errors that the ASan/UBSan build reports (any report fails a test).
+messages, handles reused across batches, a stop in each phase.  Run
+against the ASan/UBSan build: any sanitizer report fails a test.
 """
 
-from conftest import shift
+import itertools
+
+import pytest
+
+from conftest import PRACTICE_EMAIL, Raw, mails_to, shift, text_body
 from test_sms import DUE, T, configure, once, person, twilio  # noqa: F401
 
 
@@ -33,3 +37,102 @@ def test_sms_slots_added_after_a_batch_with_one_sms(practice, smtp, twilio):
     assert got == sorted(f"e{i}@example.org" for i in range(15)), got
     rows = practice.messages("purpose = 'reminder'")
     assert {x["status"] for x in rows} == {"sent"}, rows
+
+
+_clients = itertools.count(1)
+
+
+def book_runs(practice, runs, start=0):
+    """Appointments whose reminders fall due in the order of runs, a list
+    of (channel, count), from start minutes after T: the pass claims them
+    in that order, DL_BATCH (16) at a time.  Returns the email addresses
+    and the numbers expected."""
+    emails, phones = [], []
+    for minute, (chan, count) in enumerate(runs, start):
+        for _ in range(count):
+            k = next(_clients)
+            if chan == "email":
+                addr = f"c{k}@example.org"
+                _, case = person(practice, f"Client {k}", None, email=addr,
+                                 sms_consent=0)
+                emails.append(addr)
+            else:
+                num = f"07700 9{k:05d}"
+                _, case = person(practice, f"Client {k}", num)
+                phones.append("+447700" + f"9{k:05d}")
+            practice.book(case, shift(T, minutes=minute))
+    return emails, phones
+
+
+def assert_each_once(practice, smtp, twilio, emails, phones, failed=0):
+    got = sorted(r for m in smtp.messages for r in m["rcpt_tos"]
+                 if r != PRACTICE_EMAIL)
+    assert got == sorted(emails), got
+    texts = sorted(m["To"] for m in twilio.messages)
+    assert texts == sorted(phones), texts
+    rows = practice.messages("purpose = 'reminder' AND status = 'sent'")
+    assert len(rows) == len(emails) + len(phones)
+    rows = practice.messages("purpose = 'reminder' AND status <> 'sent'")
+    assert len(rows) == failed, rows
+
+
+MIXES = {
+    # the batches' email/SMS mix changes from one to the next
+    "sms-then-email": [("sms", 16), ("email", 16), ("sms", 3)],
+    "email-then-one": [("email", 16), ("email", 1), ("sms", 15), ("email", 2)],
+    "alternating": [("email", 1), ("sms", 15), ("email", 15), ("sms", 1),
+                    ("sms", 2), ("email", 14), ("email", 1)],
+    # fewer messages than connections, in every batch
+    "few": [("email", 3)],
+    "few-each": [("email", 2), ("sms", 14), ("email", 5), ("sms", 11)],
+}
+
+
+@pytest.mark.parametrize("conns,conc", [(2, 3), (8, 8)])
+@pytest.mark.parametrize("mix", sorted(MIXES))
+def test_batches_whose_mix_changes(practice, smtp, twilio, mix, conns, conc):
+    """Batches of email only, SMS only, both, one of a kind, fewer than
+    the connections or slots: every message goes once, every row 'sent',
+    no sanitizer report (connections and slots made in one batch are
+    reused by the next ones)."""
+    configure(practice, twilio, sms={"concurrency": conc},
+              email={"connections": conns},
+              reminders=[{"before": "3h", "channel": "email"},
+                         {"before": "3h", "channel": "sms"}], late_limit="2h")
+    emails, phones = book_runs(practice, MIXES[mix])
+    once(practice, shift(DUE, minutes=40))
+    assert_each_once(practice, smtp, twilio, emails, phones)
+
+
+def test_render_failures_beside_messages_sent(practice, smtp, twilio):
+    """A text too long to go (x->bad: it fails unsent) in each of three
+    batches, beside email and SMS that go, each batch claimed and rendered
+    while the one before is on the connections: each fails once, with its
+    reason, no attempt counted; the others go once; the failure digest
+    goes after the batches over the same SMTP session (four connections)."""
+    prefix = "Hi {{first_name}}, "
+    filler = "a" * (160 - len("Hi Client, "))
+    configure(practice, twilio, sms={"concurrency": 3, "max_segments": 1},
+              email={"connections": 4},
+              reminders=[{"before": "3h", "channel": "email"},
+                         {"before": "3h", "channel": "sms"}], late_limit="2h",
+              extra="templates = { reminder = { sms = %s; }; };"
+              % Raw('"' + prefix + filler + '"'))
+    emails, phones = [], []
+    for b in range(3):
+        e, p = book_runs(practice, [("email", 6), ("sms", 5)], start=3 * b)
+        _, case = person(practice, f"Longername{b} Client", f"07701 90000{b}")
+        practice.book(case, shift(T, minutes=3 * b + 1))
+        e2, p2 = book_runs(practice, [("sms", 2), ("email", 2)],
+                           start=3 * b + 1)
+        emails += e + e2
+        phones += p + p2
+    once(practice, shift(DUE, minutes=40))
+    assert_each_once(practice, smtp, twilio, emails, phones, failed=3)
+    bad = practice.messages("purpose = 'reminder' AND status <> 'sent'")
+    for row in bad:
+        assert row["status"] == "failed" and row["attempts"] == 0, row
+        assert "2 segments" in row["last_error"], row
+    [digest] = mails_to(smtp, PRACTICE_EMAIL)
+    text = text_body(digest)
+    assert all(str(row["id"]) in text for row in bad), text
