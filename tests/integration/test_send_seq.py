@@ -4,11 +4,16 @@ messages, handles reused across batches, a stop in each phase.  Run
 against the ASan/UBSan build: any sanitizer report fails a test.
 """
 
+import asyncio
 import itertools
+import time
 
 import pytest
 
 from conftest import PRACTICE_EMAIL, Raw, mails_to, shift, text_body
+from smtp_server import SmtpServer, _CountingSMTP, _Handler
+from test_service import (PLAIN, SlowSmtp, fmt_utc, notify,  # noqa: F401
+                          services, wait_until, whole_second_after)
 from test_sms import DUE, T, configure, once, person, twilio  # noqa: F401
 
 
@@ -42,6 +47,23 @@ def test_sms_slots_added_after_a_batch_with_one_sms(practice, smtp, twilio):
 _clients = itertools.count(1)
 
 
+def _book_at(practice, chan, n, starts_at):
+    """n one-person cases of a channel (email, or SMS with consent),
+    each with an appointment at starts_at.  (emails, numbers)."""
+    emails, phones = [], []
+    for _ in range(n):
+        k = next(_clients)
+        if chan == "email":
+            emails.append(f"c{k}@example.org")
+            _, case = person(practice, f"Client {k}", None, email=emails[-1],
+                             sms_consent=0)
+        else:
+            phones.append("+447700" + f"9{k:05d}")
+            _, case = person(practice, f"Client {k}", f"07700 9{k:05d}")
+        practice.book(case, starts_at)
+    return emails, phones
+
+
 def book_runs(practice, runs, start=0):
     """Appointments whose reminders fall due in the order of runs, a list
     of (channel, count), from start minutes after T: the pass claims them
@@ -49,18 +71,9 @@ def book_runs(practice, runs, start=0):
     and the numbers expected."""
     emails, phones = [], []
     for minute, (chan, count) in enumerate(runs, start):
-        for _ in range(count):
-            k = next(_clients)
-            if chan == "email":
-                addr = f"c{k}@example.org"
-                _, case = person(practice, f"Client {k}", None, email=addr,
-                                 sms_consent=0)
-                emails.append(addr)
-            else:
-                num = f"07700 9{k:05d}"
-                _, case = person(practice, f"Client {k}", num)
-                phones.append("+447700" + f"9{k:05d}")
-            practice.book(case, shift(T, minutes=minute))
+        e, p = _book_at(practice, chan, count, shift(T, minutes=minute))
+        emails += e
+        phones += p
     return emails, phones
 
 
@@ -136,3 +149,119 @@ def test_render_failures_beside_messages_sent(practice, smtp, twilio):
     [digest] = mails_to(smtp, PRACTICE_EMAIL)
     text = text_body(digest)
     assert all(str(row["id"]) in text for row in bad), text
+
+
+class _OneMessage(_Handler):
+    """Drops a connection, without a word, at its second MAIL FROM: what a
+    kept connection that the server closed meanwhile looks like to a
+    client that did not see the close coming."""
+
+    async def handle_MAIL(self, server, session, envelope, address, opts):
+        if getattr(session, "nudged_sent", 0) >= 1:
+            with self.owner._cond:
+                self.owner.dropped_at_mail += 1
+            server.transport.abort()
+            await asyncio.sleep(3600)
+        return await super().handle_MAIL(server, session, envelope, address,
+                                         opts)
+
+    async def handle_DATA(self, server, session, envelope):
+        reply = await super().handle_DATA(server, session, envelope)
+        session.nudged_sent = getattr(session, "nudged_sent", 0) + 1
+        return reply
+
+
+class OneMessageSmtp(SmtpServer):
+    def __init__(self, workdir, idle=None):
+        super().__init__(workdir)
+        self.dropped_at_mail = 0
+        self.idle = idle
+
+    def _factory(self):
+        with self._cond:
+            self.connections += 1
+        kw = {} if self.idle is None else {"timeout": self.idle}
+        return _CountingSMTP(self, _OneMessage(self), hostname="localhost",
+                             decode_data=False, ident="nudged-one-smtpd",
+                             auth_require_tls=True, require_starttls=True,
+                             tls_context=self._ssl,
+                             authenticator=self._authenticate, **kw)
+
+
+@pytest.mark.parametrize("conns", [1, 3])
+def test_kept_connections_dropped_at_mail_from(practice, tmp_path, twilio,
+                                               conns):
+    """Every kept connection is dropped at the next MAIL FROM (the server
+    closed it while it idled): each message is sent again at once on a
+    fresh connection, and goes once; the digest after the batches too."""
+    srv = OneMessageSmtp(tmp_path / "one").start()
+    try:
+        practice.use_smtp(srv)
+        configure(practice, twilio, sms={"concurrency": 2},
+                  email={"connections": conns},
+                  reminders=[{"before": "3h", "channel": "email"},
+                             {"before": "3h", "channel": "sms"}],
+                  late_limit="2h")
+        emails, phones = book_runs(practice, [("email", 5), ("sms", 12),
+                                              ("email", 14), ("sms", 1)])
+        once(practice, shift(DUE, minutes=40))
+    finally:
+        srv.stop()
+    assert srv.dropped_at_mail > 0
+    assert_each_once(practice, srv, twilio, emails, phones)
+    rows = practice.messages("purpose = 'reminder' AND channel = 'email'")
+    assert all(x["attempts"] == 1 for x in rows), rows
+
+
+def copies(items):
+    got = {}
+    for x in items:
+        got[x] = got.get(x, 0) + 1
+    return got
+
+
+@pytest.mark.parametrize("after", [0.0, 0.1, 0.25, 0.5])
+def test_stop_in_each_phase(practice, tmp_path, twilio, services, notify,
+                            after):
+    """SIGTERM at moments that fall in different phases of the pipelined
+    turn (email on three connections, SMS two at a time, the next cycle,
+    the rendering, the digest): nudged exits in time, cleanly (no
+    sanitizer report, leaks included), leaves no row 'sending'; the next
+    pass sends the rest, each message once (twice only when its outcome
+    was unknown at the stop)."""
+    srv = SlowSmtp(tmp_path / "slow", delay=0.05).start()
+    try:
+        practice.use_smtp(srv)
+        configure(practice, twilio, sms={"concurrency": 2},
+                  email=dict(PLAIN, url=srv.url, connections=3),
+                  reminders=[{"before": "3h", "channel": "email"},
+                             {"before": "3h", "channel": "sms"}],
+                  late_limit="2h")
+        twilio.script([("slow", 0.05)] * 200)
+        start = whole_second_after(3 * 3600 - 2)
+        emails, phones = [], []
+        for i, (chan, n) in enumerate([("email", 10), ("sms", 10),
+                                       ("email", 12), ("sms", 4),
+                                       ("email", 12)]):
+            e, p = _book_at(practice, chan, n, fmt_utc(start))
+            emails += e
+            phones += p
+        svc = services(practice, notify)
+        svc.ready()
+        wait_until(lambda: srv.messages or twilio.requests, 15, "a send")
+        time.sleep(after)
+        rc, took = svc.stop()
+        assert rc == 0, svc.log
+        assert practice.messages("status = 'sending'") == []
+        r = practice.run("--once", timeout=60)
+        assert r.returncode == 0, r.stderr
+    finally:
+        srv.stop()
+    rows = practice.messages("purpose = 'reminder'")
+    assert {x["status"] for x in rows} == {"sent"}, rows
+    twice = {x["recipient"] for x in rows if x["recovered"]}
+    got = copies(r for m in srv.messages for r in m["rcpt_tos"])
+    assert sorted(got) == sorted(emails), got
+    got.update(copies(m["To"] for m in twilio.messages))
+    for who, n in got.items():
+        assert n == 1 or (n == 2 and who in twice), (who, n, twice)
