@@ -265,3 +265,31 @@ def test_stop_in_each_phase(practice, tmp_path, twilio, services, notify,
     got.update(copies(m["To"] for m in twilio.messages))
     for who, n in got.items():
         assert n == 1 or (n == 2 and who in twice), (who, n, twice)
+
+
+def test_sms_handles_reused_after_odd_answers(practice, smtp, twilio):
+    """An answer too large to keep, a request read and never answered, a
+    500, among forty texts over three slots and three batches: each odd
+    one is settled for what it is, and the handle it ran on carries the
+    next texts as before."""
+    configure(practice, twilio, sms={"concurrency": 3},
+              reminders=[{"before": "3h", "channel": "sms"}],
+              late_limit="2h")
+    odd = ["huge", "drop", "500"]
+    twilio.script(["201"] * 2 + odd + ["201"] * 12 + odd + ["201"] * 20)
+    _, phones = book_runs(practice, [("sms", 14), ("sms", 14), ("sms", 12)])
+    once(practice, shift(DUE, minutes=40), code=75)
+    rows = practice.messages("purpose = 'reminder'")
+    assert len(rows) == 40
+    sent = [x for x in rows if x["status"] == "sent"]
+    assert len(sent) == 34, [(x["status"], x["last_error"]) for x in rows]
+    left = [x["last_error"] for x in rows if x["status"] != "sent"]
+    assert sum("outcome unknown (HTTP 201: response too large" in e
+               for e in left) == 2, left
+    assert sum("outcome unknown (no answer after the whole request" in e
+               for e in left) == 2, left
+    assert sum("HTTP 500" in e for e in left) == 2, left
+    # the huge answers' texts were queued; the dropped ones' were not
+    assert len(twilio.messages) == 36
+    assert sorted({m["To"] for m in twilio.messages} | {
+        x["recipient"] for x in rows if x["status"] != "sent"}) == sorted(phones)
