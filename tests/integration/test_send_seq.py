@@ -293,3 +293,57 @@ def test_sms_handles_reused_after_odd_answers(practice, smtp, twilio):
     assert len(twilio.messages) == 36
     assert sorted({m["To"] for m in twilio.messages} | {
         x["recipient"] for x in rows if x["status"] != "sent"}) == sorted(phones)
+
+
+class _NoTlsOnSecond(_CountingSMTP):
+    """Refuses STARTTLS (454) on the server's second connection only."""
+
+    def __init__(self, owner, nth, *a, **kw):
+        super().__init__(owner, *a, **kw)
+        self._refuse = nth == 2
+
+    async def smtp_STARTTLS(self, arg):
+        if self._refuse:
+            await self.push("454 4.7.0 TLS not available right now")
+            return
+        await super().smtp_STARTTLS(arg)
+
+
+class NoTlsOnSecondSmtp(SmtpServer):
+    def _factory(self):
+        with self._cond:
+            self.connections += 1
+            nth = self.connections
+        return _NoTlsOnSecond(self, nth, _Handler(self), hostname="localhost",
+                              decode_data=False, ident="nudged-tls-smtpd",
+                              auth_require_tls=True, require_starttls=True,
+                              tls_context=self._ssl,
+                              authenticator=self._authenticate)
+
+
+def test_starttls_refused_on_one_of_several_connections(practice, tmp_path,
+                                                        twilio):
+    """One of four connections is refused STARTTLS (454, transient): its
+    message waits for a retry, nothing goes in clear, the channel is not
+    paused; the other connections carry the batches, and that connection's
+    handle makes a new one for its next message."""
+    srv = NoTlsOnSecondSmtp(tmp_path / "tls").start()
+    try:
+        practice.use_smtp(srv)
+        configure(practice, twilio, email={"connections": 4},
+                  reminders=[{"before": "3h", "channel": "email"},
+                             {"before": "3h", "channel": "sms"}],
+                  late_limit="2h")
+        emails, phones = book_runs(practice, [("email", 9), ("sms", 7),
+                                              ("email", 20)])
+        once(practice, shift(DUE, minutes=40), code=75)
+    finally:
+        srv.stop()
+    rows = practice.messages("purpose = 'reminder' AND status <> 'sent'")
+    [row] = rows
+    assert row["status"] == "pending" and "STARTTLS" in row["last_error"], row
+    assert row["attempts"] == 1, row
+    got = sorted(r for m in srv.messages for r in m["rcpt_tos"])
+    assert got == sorted(set(emails) - {row["recipient"]}), got
+    assert len(twilio.messages) == len(phones)
+    assert srv.connections >= 5, srv.connections
