@@ -345,3 +345,43 @@ def test_starttls_refused_on_one_of_several_connections(practice, tmp_path,
     assert got == sorted(set(emails) - {row["recipient"]}), got
     assert len(twilio.messages) == len(phones)
     assert srv.connections >= 5, srv.connections
+
+
+class IdleCloseSmtp(SmtpServer):
+    """Closes a connection idle for 0.3 s (aiosmtpd's timeout), as servers
+    do with kept connections."""
+
+    def _factory(self):
+        with self._cond:
+            self.connections += 1
+        return _CountingSMTP(self, _Handler(self), hostname="localhost",
+                             decode_data=False, ident="nudged-idle-smtpd",
+                             auth_require_tls=True, require_starttls=True,
+                             tls_context=self._ssl, timeout=0.3,
+                             authenticator=self._authenticate)
+
+
+@pytest.mark.parametrize("conns", [1, 4])
+def test_server_closes_idle_connections_between_batches(practice, tmp_path,
+                                                        twilio, conns):
+    """A batch of texts keeps the connections idle past the server's idle
+    timeout, which closes them: the next batches' email goes on new ones,
+    each message once and on its first attempt."""
+    srv = IdleCloseSmtp(tmp_path / "idle").start()
+    try:
+        practice.use_smtp(srv)
+        configure(practice, twilio, sms={"concurrency": 1},
+                  email={"connections": conns},
+                  reminders=[{"before": "3h", "channel": "email"},
+                             {"before": "3h", "channel": "sms"}],
+                  late_limit="2h")
+        twilio.script(["201"] * 3 + [("slow", 0.8)])
+        emails, phones = book_runs(practice, [("email", 6), ("sms", 10),
+                                              ("email", 16), ("email", 3)])
+        once(practice, shift(DUE, minutes=40))
+    finally:
+        srv.stop()
+    assert srv.connections >= 2 * conns, srv.connections
+    assert_each_once(practice, srv, twilio, emails, phones)
+    rows = practice.messages("purpose = 'reminder'")
+    assert all(x["attempts"] == 1 for x in rows), rows
