@@ -328,9 +328,10 @@ sms_finish(struct sms_session *s, struct sms_slot *sl, CURLcode rc)
 /*
  * The multi handle and min(sms.concurrency, n) slots.  The slots' array
  * has room for sms.concurrency from the first call and never moves: each
- * easy handle's callbacks (READDATA, WRITEDATA, SEEKDATA) and its error
- * buffer hold its slot's address, so a batch that needs more slots than
- * the one before must not reallocate it under them.  XFER_OK;
+ * easy handle's callbacks (READDATA, WRITEDATA, SEEKDATA, the progress
+ * hook's `began`) and its error buffer hold its slot's address, so a
+ * batch that needs more slots than the one before must not reallocate it
+ * under them.  XFER_OK;
  * XFER_CHANNEL when libcurl cannot be loaded (no SMS can go: the
  * messages stay pending); XFER_TEMPFAIL when no handle can be made.
  */
