@@ -95,6 +95,12 @@ MIXES = {
     "email-then-one": [("email", 16), ("email", 1), ("sms", 15), ("email", 2)],
     "alternating": [("email", 1), ("sms", 15), ("email", 15), ("sms", 1),
                     ("sms", 2), ("email", 14), ("email", 1)],
+    # a batch with one of a kind before a bigger one: the connections or
+    # slots made for the first are kept while more are made
+    "one-sms-then-many": [("email", 15), ("sms", 1), ("sms", 15),
+                          ("email", 1), ("email", 16)],
+    "one-email-then-many": [("sms", 15), ("email", 1), ("email", 16),
+                            ("sms", 3)],
     # fewer messages than connections, in every batch
     "few": [("email", 3)],
     "few-each": [("email", 2), ("sms", 14), ("email", 5), ("sms", 11)],
