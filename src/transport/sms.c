@@ -326,19 +326,22 @@ sms_finish(struct sms_session *s, struct sms_slot *sl, CURLcode rc)
 }
 
 /*
- * The multi handle and min(sms.concurrency, n) slots.  XFER_OK;
+ * The multi handle and min(sms.concurrency, n) slots.  The slots' array
+ * has room for sms.concurrency from the first call and never moves: each
+ * easy handle's callbacks (READDATA, WRITEDATA, SEEKDATA, the progress
+ * hook's `began`) and its error buffer hold its slot's address, so a
+ * batch that needs more slots than the one before must not reallocate it
+ * under them.  XFER_OK;
  * XFER_CHANNEL when libcurl cannot be loaded (no SMS can go: the
- * messages stay pending); XFER_TEMPFAIL when a handle cannot be made.
+ * messages stay pending); XFER_TEMPFAIL when no handle can be made.
  */
 static enum xfer_result
 sms_setup(struct sms_session *s, size_t n, char *err, size_t errlen)
 {
-	size_t i, want = (size_t)(s->conf->sms.concurrency > 0 ?
-	    s->conf->sms.concurrency : 1);
+	size_t max = (size_t)(s->conf->sms.concurrency > 0 ?
+	    s->conf->sms.concurrency : 1), want = max < n ? max : n;
 
 	snprintf(err, errlen, "cannot initialise libcurl");
-	if (want > n)
-		want = n;
 	if (s->multi == NULL) {
 		if (xfer_global_init(err, errlen) != 0)
 			return XFER_CHANNEL;
@@ -348,19 +351,14 @@ sms_setup(struct sms_session *s, size_t n, char *err, size_t errlen)
 		    (long)(s->conf->sms.concurrency > 0 ?
 		    s->conf->sms.concurrency : 1));
 	}
-	/*
-	 * Room for sms.concurrency slots from the first call, never moved:
-	 * each easy handle reads and writes through its slot's address, so
-	 * a batch needing more slots than the one before must not
-	 * reallocate the array under them.
-	 */
 	if (s->slots == NULL)
-		s->slots = xcalloc(s->conf->sms.concurrency > 0 ?
-		    (size_t)s->conf->sms.concurrency : 1, sizeof(*s->slots));
-	for (i = s->nslots; i < want; i++) {
-		s->nslots = i + 1;
-		if ((s->slots[i].c = sms_easy(s, &s->slots[i])) == NULL)
-			return XFER_TEMPFAIL;
+		s->slots = xcalloc(max, sizeof(*s->slots));
+	/* a slot counts once its handle is made: one that failed is retried */
+	while (s->nslots < want) {
+		if ((s->slots[s->nslots].c = sms_easy(s,
+		    &s->slots[s->nslots])) == NULL)
+			return s->nslots > 0 ? XFER_OK : XFER_TEMPFAIL;
+		s->nslots++;
 	}
 	return XFER_OK;
 }

@@ -271,3 +271,44 @@ def test_idle_cpu_while_it_lingers_and_after_it_ended(practice, smtp,
     assert svc.cpu_ticks() - before < 5, "busy polling after it ended"
     rc, _ = svc.stop()
     assert rc == 0, svc.log
+
+
+def test_passes_of_every_mix_in_one_lingering_process(practice, smtp,
+                                                      services, notify):
+    """One pass's process carries passes of email and SMS, then SMS only,
+    then email only, then one email among texts before a batch of email
+    (email.connections 4, sms.concurrency 3): each pass opens and closes
+    its sessions in the same process; every message goes once, and the
+    process's exit at the stop finds nothing leaked over the passes (the
+    sanitizer build's leak check)."""
+    from fake_sms import FakeTwilio
+    from test_send_seq import _book_at
+    from test_sms import configure
+    with FakeTwilio(token="tw-token-1") as twilio:
+        configure(practice, twilio, sms={"concurrency": 3},
+                  email={"connections": 4},
+                  reminders=[{"before": "3h", "channel": "email"},
+                             {"before": "3h", "channel": "sms"}],
+                  late_limit="2h")
+        svc = services(practice, notify, env=LINGER)
+        svc.ready()
+        emails, phones, child = [], [], None
+        for runs in ([("email", 5), ("sms", 3), ("email", 12)],
+                     [("sms", 10)], [("email", 20)],
+                     [("email", 1), ("sms", 15), ("email", 16)]):
+            at = fmt_utc(whole_second_after(3 * 3600 + 1))
+            for chan, n in runs:
+                e, p = _book_at(practice, chan, n, at)
+                emails += e
+                phones += p
+            wait_until(lambda: status_counts(practice).get("sent") ==
+                       len(emails) + len(phones), 15, "the pass's sends")
+            kids = pass_processes(svc.pid)
+            child = child or kids[0]
+            assert kids == [child], (kids, child)
+        rc, _ = svc.stop()
+        assert rc == 0, svc.log
+        assert "pass failed" not in svc.log, svc.log
+        got = sorted(r for m in smtp.messages for r in m["rcpt_tos"])
+        assert got == sorted(emails), got
+        assert sorted(m["To"] for m in twilio.messages) == sorted(phones)

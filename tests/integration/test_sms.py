@@ -671,26 +671,3 @@ def test_connections_added_after_a_batch_with_one_email(practice, smtp, twilio):
     rows = practice.messages("purpose = 'reminder'")
     assert {x["status"] for x in rows} == {"sent"}, rows
 
-
-def test_sms_slots_added_after_a_batch_with_one_sms(practice, smtp, twilio):
-    """The same for SMS: sms.concurrency = 4, the first batch holds one SMS
-    among emails (one request slot is made), the next is all SMS (three
-    more).  Each slot's libcurl handle reads and writes through its slot's
-    address, which must stay where it was."""
-    configure(practice, twilio, sms={"concurrency": 4},
-              reminders=[{"before": "3h", "channel": "email"},
-                         {"before": "3h", "channel": "sms"}], late_limit="2h")
-    _, case = person(practice, "Client S0", "07700 900300")
-    practice.book(case, T)
-    for i in range(15):
-        _, case = person(practice, f"Client E{i}", None,
-                         email=f"e{i}@example.org", sms_consent=0)
-        practice.book(case, shift(T, minutes=1))
-    for i in range(20):
-        _, case = person(practice, f"Client S{i + 1}", f"07700 9003{i + 1:02d}")
-        practice.book(case, shift(T, minutes=30))
-    once(practice, shift(DUE, minutes=35))
-    assert len(twilio.messages) == 21
-    assert len(client_mails(smtp)) == 15
-    rows = practice.messages("purpose = 'reminder'")
-    assert {x["status"] for x in rows} == {"sent"}, rows
