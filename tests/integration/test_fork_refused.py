@@ -220,6 +220,7 @@ def test_fork_refused_the_passes_run_in_the_service(practice, smtp, services,
 # ---------------------------------------------------------------------------
 # 2. changes by another program are seen after an in-process pass
 
+@pytest.mark.slow
 def test_fork_refused_a_booking_made_meanwhile_is_picked_up(
         practice, tmp_path, services, notify, nofork):
     """A booking committed while an in-process pass waits for a slow

@@ -150,6 +150,7 @@ def test_check_config_warns_of_a_missing_library(practice, smtp, lib):
     assert f"warning: cannot load {lib}:" in r.stderr, r.stderr
 
 
+@pytest.mark.slow
 def test_passes_close_together_share_one_process(practice, smtp, services,
                                                  notify):
     """A pass's process that sent lingers for the next pass (10 s; 2 s
@@ -184,6 +185,7 @@ def test_passes_close_together_share_one_process(practice, smtp, services,
     assert rc == 0, svc.log
 
 
+@pytest.mark.slow
 def test_pass_process_stops_lingering_once_it_has_lived_long(practice, smtp,
                                                             services, notify):
     """Passes closer together than the linger (a booking tool writing every

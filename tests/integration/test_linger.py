@@ -11,6 +11,8 @@ import os
 import signal
 import time
 
+import pytest
+
 from conftest import fmt_utc
 from test_service import (TWO_H, _reload,  # noqa: F401
                           _pass_over, add_single, notify,
@@ -97,6 +99,7 @@ def test_kill_9_while_it_lingers_takes_it_along(practice, smtp, services,
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
+@pytest.mark.slow
 def test_reused_process_keeps_the_loops_fds_steady(practice, smtp, services,
                                                    notify):
     """Passes in the lingering process, then in fresh ones once it ended:
@@ -136,6 +139,7 @@ def _reused_sending(practice, tmp_path, services, notify, delay, env):
     return srv, svc, child
 
 
+@pytest.mark.slow
 def test_watchdog_fed_during_a_reused_process_long_exchange(
         practice, tmp_path, services, notify):
     srv, svc, _ = _reused_sending(practice, tmp_path, services, notify, 3.0,
@@ -245,6 +249,7 @@ def test_stop_as_the_lingering_process_ends_starts_no_pass(
         "a pass ran after the stop: " + svc.log
 
 
+@pytest.mark.slow
 def test_idle_cpu_while_it_lingers_and_after_it_ended(practice, smtp,
                                                       services, notify):
     """Waiting on the lingering process costs the loop nothing, nor does
@@ -273,6 +278,7 @@ def test_idle_cpu_while_it_lingers_and_after_it_ended(practice, smtp,
     assert rc == 0, svc.log
 
 
+@pytest.mark.slow
 def test_passes_of_every_mix_in_one_lingering_process(practice, smtp,
                                                       services, notify):
     """One pass's process carries passes of email and SMS, then SMS only,

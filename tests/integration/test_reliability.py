@@ -316,6 +316,7 @@ def test_second_nudged_through_another_path_is_refused(practice, fast_smtp,
 # ---------------------------------------------------------------------------
 # Defect 4: each SMS of a batch is recorded as its answer comes
 
+@pytest.mark.slow
 def test_sms_recorded_as_each_answer_comes(practice, smtp):
     """Four texts in flight, one answer slow: the three answered are 'sent'
     before the slow one returns, so a kill -9 then duplicates at most the
