@@ -264,6 +264,21 @@ mail_check(struct mail_req *r, const char *from)
 }
 
 /*
+ * Whether to try a message once more at once, on a fresh connection: a
+ * kept connection failed at MAIL FROM, so nothing of the message reached
+ * the server.  Either the server had closed it while it idled (no reply at
+ * all), or it closes it now with a 421, as a server that takes only so
+ * many messages a connection does (Exim's smtp_accept_max_per_connection).
+ */
+static int
+mail_again(const struct mail_conn *k, const struct mail_req *r, int reused)
+{
+	return r->res == XFER_TEMPFAIL && reused && !k->refused &&
+	    (k->reply == 0 || k->reply == 421) &&
+	    k->phase <= MAIL_PHASE_MAIL && !xfer_stopping();
+}
+
+/*
  * One connection's share of the batch: take the next message, send it,
  * report it, until none is left.  Called with the lock held; returns with
  * it held.  The lock is let go only around the exchange itself.
@@ -289,15 +304,8 @@ mail_work(struct mail_conn *k)
 			else {
 				pthread_mutex_unlock(&s->lock);
 				r->res = mail_attempt(k, r, &reused);
-				/*
-				 * A kept connection the server closed while
-				 * idle fails on MAIL FROM with no reply;
-				 * nothing reached the server, so once more
-				 * afresh.
-				 */
-				if (r->res == XFER_TEMPFAIL && reused &&
-				    k->reply == 0 && !k->refused &&
-				    k->phase <= MAIL_PHASE_MAIL && !xfer_stopping())
+				/* libcurl closes the one that failed */
+				if (mail_again(k, r, reused))
 					r->res = mail_attempt(k, r, &reused);
 				pthread_mutex_lock(&s->lock);
 			}

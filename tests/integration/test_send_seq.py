@@ -166,7 +166,14 @@ class _OneMessage(_Handler):
         if getattr(session, "nudged_sent", 0) >= 1:
             with self.owner._cond:
                 self.owner.dropped_at_mail += 1
-            server.transport.abort()
+            if self.owner.say_421:
+                # Exim's smtp_accept_max_per_connection: a reply, then
+                # the close
+                await server.push("421 4.7.0 Too many messages on this"
+                                  " connection, closing")
+                server.transport.close()
+            else:
+                server.transport.abort()
             await asyncio.sleep(3600)
         return await super().handle_MAIL(server, session, envelope, address,
                                          opts)
@@ -178,9 +185,10 @@ class _OneMessage(_Handler):
 
 
 class OneMessageSmtp(SmtpServer):
-    def __init__(self, workdir):
+    def __init__(self, workdir, say_421=False):
         super().__init__(workdir)
         self.dropped_at_mail = 0
+        self.say_421 = say_421
 
     def _factory(self):
         with self._cond:
@@ -192,13 +200,17 @@ class OneMessageSmtp(SmtpServer):
                              authenticator=self._authenticate)
 
 
-@pytest.mark.parametrize("conns", [1, 3])
+@pytest.mark.parametrize("conns,say_421", [(1, False), (3, False), (1, True),
+                                          (3, True)],
+                         ids=["1-dropped", "3-dropped", "1-421", "3-421"])
 def test_kept_connections_dropped_at_mail_from(practice, tmp_path, twilio,
-                                               conns):
-    """Every kept connection is dropped at the next MAIL FROM (the server
-    closed it while it idled): each message is sent again at once on a
-    fresh connection, and goes once, its one attempt counted."""
-    srv = OneMessageSmtp(tmp_path / "one").start()
+                                               conns, say_421):
+    """Every kept connection is dropped at the next MAIL FROM, without a
+    word (the server closed it while it idled) or with a 421 (a server's
+    limit of messages per connection, Exim's smtp_accept_max_per_connection):
+    each message is sent again at once on a fresh connection, and goes
+    once, its one attempt counted.  Nothing of it had reached the server."""
+    srv = OneMessageSmtp(tmp_path / "one", say_421=say_421).start()
     try:
         practice.use_smtp(srv)
         configure(practice, twilio, sms={"concurrency": 2},
