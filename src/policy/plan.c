@@ -140,7 +140,8 @@ plan_revivable(const char *why)
 {
 	static const char *const causes[] = {
 		"appointment cancelled", "appointment moved", "client opted out",
-		"case closed", "no consent to email", "no consent to SMS", NULL
+		"case closed", "no consent to email", "no consent to SMS",
+		"client no longer in the case", NULL
 	};
 
 	for (size_t i = 0; why != NULL && causes[i] != NULL; i++)
@@ -466,6 +467,12 @@ plan_withdrawn(const struct conf *c, const struct snapshot *s, struct plan *p)
 
 			if (a != NULL)
 				k = plan_case(s, a->case_id);
+		}
+		/* one taken out of the case is not in the snapshot's clients */
+		if (k != NULL && !plan_member(k, m->client_id)) {
+			plan_change(p, m, MSG_PENDING, MSG_CANCELLED,
+			    "client no longer in the case");
+			continue;
 		}
 		if ((cl = plan_client(s, m->client_id)) == NULL)
 			continue;

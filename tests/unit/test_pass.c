@@ -281,6 +281,37 @@ test_consent_given_later(void **state)
 	store_close(st);
 }
 
+/*
+ * A partner taken out of the case between two passes (the second reads
+ * only bands and the change log): their pending reminder is cancelled;
+ * put back, it is pending again (one row per key, ever).
+ */
+static void
+test_partner_removed_between_passes(void **state)
+{
+	struct store *st = practice(1);
+
+	(void)state;
+	fx_sql(st, "INSERT INTO clients (id, name, email) VALUES"
+	    " (2, 'Alex Morgan', 'alex@example.org')");
+	fx_sql(st, "INSERT INTO case_members (case_id, client_id) VALUES (1, 2)");
+	book(st, 1, NOW + 3 * DAY);
+	pass(st, NOW);
+	assert_int_equal(rows(st, 1, NOW + 3 * DAY, "reminder", "pending"), 2);
+	fx_sql(st, "DELETE FROM case_members WHERE client_id = 2");
+	pass(st, NOW + HOUR);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE"
+	    " client_id = 2 AND status = 'cancelled' AND last_error ="
+	    " 'client no longer in the case'"), 1);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE"
+	    " client_id = 1 AND status = 'pending'"), 1);
+	fx_sql(st, "INSERT INTO case_members (case_id, client_id) VALUES (1, 2)");
+	pass(st, NOW + 2 * HOUR);
+	assert_int_equal(rows(st, 1, NOW + 3 * DAY, "reminder", "pending"), 2);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages"), 2);
+	store_close(st);
+}
+
 /* Homework keeps being planned day after day by later passes. */
 static void
 test_homework_still_planned(void **state)
@@ -1036,6 +1067,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reminded_then_moved_far, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_booking_inside_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_consent_given_later, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partner_removed_between_passes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_homework_still_planned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quiet_hours_bring_a_stretch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_trigger_reads_the_window, setup, teardown),

@@ -593,6 +593,70 @@ test_recheck(void **state)
 	assert_int_equal(hold, fx_utc("2026-12-03T08:00:00Z"));
 }
 
+/*
+ * A partner taken out of the case (case_members row deleted) after the
+ * reminders were planned: the pending ones for them are cancelled, the
+ * send-time re-check refuses them too, and put back in the case they
+ * come back (the key allows one row, ever).
+ */
+static void
+test_member_removed(void **state)
+{
+	struct world w;
+	struct plan p;
+	char *rcpt = NULL, why[128];
+	time_t hold = 0, now = fx_utc("2026-11-30T09:00:00Z");
+	size_t n2 = 0;
+
+	(void)state;
+	world(&w, "2026-12-03T14:00:00Z");
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	assert_int_equal(p.nadd, 4);
+	absorb(&w, &p);
+	plan_free(&p);
+	/* Alex (2) leaves the case: the snapshot reads members' clients only */
+	w.k.nmembers = 1;
+	w.s.nclients = 1;
+	plan_run(&cf, &w.s, now + H, 8 * D, &p);
+	assert_int_equal(p.nadd, 0);
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		n2 += w.m[i].client_id == 2;
+	assert_int_equal(n2, 2);
+	assert_int_equal(p.nchg, 2);
+	for (size_t i = 0; i < p.nchg; i++) {
+		const struct msg *m = NULL;
+
+		for (size_t j = 0; j < w.s.nmsgs; j++)
+			if (w.m[j].id == p.chg[i].id)
+				m = &w.m[j];
+		assert_non_null(m);
+		assert_int_equal(m->client_id, 2);
+		assert_int_equal(p.chg[i].to, MSG_CANCELLED);
+		assert_string_equal(p.chg[i].reason, "client no longer in the case");
+	}
+	/* the re-check at send time: Alex's reminder does not go */
+	assert_int_equal(plan_recheck(&cf, &w.m[1], &w.a, &w.k, &w.cl[1], NULL,
+	    w.m[1].due_at, &rcpt, &hold, why, sizeof(why)), PLAN_CANCEL);
+	assert_null(rcpt);
+	assert_string_equal(why, "client no longer in the case");
+	plan_free(&p);
+	/* Alex comes back: the cancelled rows are pending again, none added */
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		if (w.m[i].client_id == 2) {
+			w.m[i].status = MSG_CANCELLED;
+			w.m[i].last_error = xstrdup("client no longer in the case");
+		}
+	w.k.nmembers = 2;
+	w.s.nclients = 2;
+	plan_run(&cf, &w.s, now + 2 * H, 8 * D, &p);
+	assert_int_equal(p.nadd, 0);
+	assert_int_equal(p.nchg, 2);
+	for (size_t i = 0; i < p.nchg; i++)
+		assert_int_equal(p.chg[i].to, MSG_PENDING);
+	plan_free(&p);
+	free_world(&w);
+}
+
 static void
 test_retry_delay(void **state)
 {
@@ -626,6 +690,7 @@ main(void)
 		cmocka_unit_test_setup(test_dst_elapsed_before, setup),
 		cmocka_unit_test_setup(test_follow_up, setup),
 		cmocka_unit_test_setup(test_recheck, setup),
+		cmocka_unit_test_setup(test_member_removed, setup),
 		cmocka_unit_test_setup(test_retry_delay, setup),
 	};
 
