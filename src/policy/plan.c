@@ -134,22 +134,6 @@ plan_set(struct msg *n, enum msg_status status, const char *why)
 	n->last_error = xstrdup(why);
 }
 
-/* Why a row was cancelled, when that cause can go away again. */
-static int
-plan_revivable(const char *why)
-{
-	static const char *const causes[] = {
-		"appointment cancelled", "appointment moved", "client opted out",
-		"case closed", "no consent to email", "no consent to SMS",
-		"client no longer in the case", NULL
-	};
-
-	for (size_t i = 0; why != NULL && causes[i] != NULL; i++)
-		if (strcmp(why, causes[i]) == 0)
-			return 1;
-	return 0;
-}
-
 /* A 'moved' notice that no longer says how things are: 1 with why. */
 static int
 plan_moved_stale(const struct conf *c, const struct msg *m,

@@ -56,6 +56,22 @@ plan_chan_on(const struct conf *c, enum chan ch)
 	return ch == CHAN_EMAIL ? c->email.enabled : c->sms.enabled;
 }
 
+/* Why a row was cancelled, when that cause can go away again. */
+int
+plan_revivable(const char *why)
+{
+	static const char *const causes[] = {
+		"appointment cancelled", "appointment moved", "client opted out",
+		"case closed", "no consent to email", "no consent to SMS",
+		"client no longer in the case", NULL
+	};
+
+	for (size_t i = 0; why != NULL && causes[i] != NULL; i++)
+		if (strcmp(why, causes[i]) == 0)
+			return 1;
+	return 0;
+}
+
 int
 plan_member(const struct kase *k, long long client)
 {

@@ -657,6 +657,114 @@ test_member_removed(void **state)
 	free_world(&w);
 }
 
+/* The moved notices planned (to pending) by p, and revived ones. */
+static size_t
+count_moved(const struct world *w, const struct plan *p)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->nadd; i++)
+		n += p->add[i].purpose == PURPOSE_MOVED;
+	for (size_t i = 0; i < p->nchg; i++)
+		for (size_t j = 0; j < w->s.nmsgs; j++)
+			if (w->m[j].id == p->chg[i].id &&
+			    w->m[j].purpose == PURPOSE_MOVED &&
+			    p->chg[i].to == MSG_PENDING)
+				n++;
+	return n;
+}
+
+/* Apply p's status changes to the world's rows, as the store would. */
+static void
+apply(struct world *w, const struct plan *p)
+{
+	for (size_t i = 0; i < p->nchg; i++)
+		for (size_t j = 0; j < w->s.nmsgs; j++)
+			if (w->m[j].id == p->chg[i].id &&
+			    w->m[j].status == p->chg[i].from) {
+				w->m[j].status = p->chg[i].to;
+				free(w->m[j].last_error);
+				w->m[j].last_error = p->chg[i].reason ?
+				    xstrdup(p->chg[i].reason) : NULL;
+			}
+}
+
+/*
+ * Moved after the reminder went, moved again before the notice went, then
+ * back to the second time: the client still believes the first, so a
+ * notice for the second must go.  And moved there and back with both
+ * notices sent, then there again: a third notice.
+ */
+static void
+test_moved_back_and_forth(void **state)
+{
+	struct world w;
+	struct plan p;
+	time_t now = fx_utc("2026-12-02T09:00:00Z");
+	time_t t1 = fx_utc("2026-12-03T14:00:00Z");
+	time_t t2 = fx_utc("2026-12-10T14:00:00Z");
+	time_t t3 = fx_utc("2026-12-12T14:00:00Z");
+
+	(void)state;
+	cf.notify_move = 1;
+	world(&w, "2026-12-03T14:00:00Z");
+	w.s.nclients = 1;
+	w.k.nmembers = 1;
+	plan_run(&cf, &w.s, now, 12 * D, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		if (w.m[i].channel == CHAN_EMAIL) {
+			w.m[i].status = MSG_SENT;
+			w.m[i].sent_at = fx_utc("2026-12-01T14:00:00Z");
+		}
+	/* t1 -> t2 -> t3 -> t2, a pass after each, no notice sent between */
+	w.a.starts_at = t2;
+	plan_run(&cf, &w.s, now, 12 * D, &p);
+	assert_int_equal(count_moved(&w, &p), 1);
+	apply(&w, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	w.a.starts_at = t3;
+	plan_run(&cf, &w.s, now + 60, 12 * D, &p);
+	assert_int_equal(count_moved(&w, &p), 1);
+	apply(&w, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	w.a.starts_at = t2;
+	plan_run(&cf, &w.s, now + 120, 12 * D, &p);
+	assert_int_equal(count_moved(&w, &p), 1);
+	apply(&w, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	/* planned once: nothing more */
+	plan_run(&cf, &w.s, now + 180, 12 * D, &p);
+	assert_int_equal(count_moved(&w, &p), 0);
+	plan_free(&p);
+	/* the t2 notice goes; then back to t1 (notice sent), then t2 again */
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		if (w.m[i].purpose == PURPOSE_MOVED && w.m[i].status == MSG_PENDING) {
+			w.m[i].status = MSG_SENT;
+			w.m[i].sent_at = now + 200;
+		}
+	w.a.starts_at = t1;
+	plan_run(&cf, &w.s, now + 300, 12 * D, &p);
+	assert_int_equal(count_moved(&w, &p), 1);
+	apply(&w, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		if (w.m[i].purpose == PURPOSE_MOVED && w.m[i].status == MSG_PENDING) {
+			w.m[i].status = MSG_SENT;
+			w.m[i].sent_at = now + 400;
+		}
+	w.a.starts_at = t2;
+	plan_run(&cf, &w.s, now + 500, 12 * D, &p);
+	assert_int_equal(count_moved(&w, &p), 1);
+	plan_free(&p);
+	free_world(&w);
+}
+
 static void
 test_retry_delay(void **state)
 {
@@ -691,6 +799,7 @@ main(void)
 		cmocka_unit_test_setup(test_follow_up, setup),
 		cmocka_unit_test_setup(test_recheck, setup),
 		cmocka_unit_test_setup(test_member_removed, setup),
+		cmocka_unit_test_setup(test_moved_back_and_forth, setup),
 		cmocka_unit_test_setup(test_retry_delay, setup),
 	};
 
