@@ -765,6 +765,84 @@ test_moved_back_and_forth(void **state)
 	free_world(&w);
 }
 
+/* The cancellation notices p plans, on email. */
+static size_t
+count_cancel_notices(const struct plan *p)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->nadd; i++)
+		n += p->add[i].purpose == PURPOSE_CANCELLATION &&
+		    p->add[i].channel == CHAN_EMAIL;
+	return n;
+}
+
+/*
+ * Reminded for one time, moved, then cancelled: the client was told of
+ * the appointment (the reminder; or the moved notice) and is told it is
+ * cancelled, whether the move was announced or not.
+ */
+static void
+test_moved_then_cancelled(void **state)
+{
+	struct world w;
+	struct plan p;
+	time_t now = fx_utc("2026-12-02T09:00:00Z");
+
+	(void)state;
+	world(&w, "2026-12-03T14:00:00Z");
+	w.s.nclients = 1;
+	w.k.nmembers = 1;
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		if (w.m[i].channel == CHAN_EMAIL) {
+			w.m[i].status = MSG_SENT;
+			w.m[i].sent_at = fx_utc("2026-12-01T14:00:00Z");
+		}
+	/* moved and cancelled between two passes (no move notices) */
+	w.a.starts_at = fx_utc("2026-12-10T14:00:00Z");
+	w.a.cancelled = 1;
+	plan_run(&cf, &w.s, now, 10 * D, &p);
+	assert_int_equal(count_cancel_notices(&p), 1);
+	absorb(&w, &p);
+	plan_free(&p);
+	plan_run(&cf, &w.s, now + 60, 10 * D, &p);
+	assert_int_equal(p.nadd, 0);
+	plan_free(&p);
+	free_world(&w);
+
+	/* moved, the move notice sent, then cancelled */
+	cf.notify_move = 1;
+	world(&w, "2026-12-03T14:00:00Z");
+	w.s.nclients = 1;
+	w.k.nmembers = 1;
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		if (w.m[i].channel == CHAN_EMAIL) {
+			w.m[i].status = MSG_SENT;
+			w.m[i].sent_at = fx_utc("2026-12-01T14:00:00Z");
+		}
+	w.a.starts_at = fx_utc("2026-12-10T14:00:00Z");
+	plan_run(&cf, &w.s, now, 10 * D, &p);
+	apply(&w, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		if (w.m[i].purpose == PURPOSE_MOVED) {
+			w.m[i].status = MSG_SENT;
+			w.m[i].sent_at = now + 30;
+		}
+	w.a.cancelled = 1;
+	plan_run(&cf, &w.s, now + 60, 10 * D, &p);
+	assert_int_equal(count_cancel_notices(&p), 1);
+	plan_free(&p);
+	free_world(&w);
+}
+
 static void
 test_retry_delay(void **state)
 {
@@ -800,6 +878,7 @@ main(void)
 		cmocka_unit_test_setup(test_recheck, setup),
 		cmocka_unit_test_setup(test_member_removed, setup),
 		cmocka_unit_test_setup(test_moved_back_and_forth, setup),
+		cmocka_unit_test_setup(test_moved_then_cancelled, setup),
 		cmocka_unit_test_setup(test_retry_delay, setup),
 	};
 
