@@ -312,6 +312,37 @@ test_partner_removed_between_passes(void **state)
 	store_close(st);
 }
 
+/*
+ * A booking tool deletes the newest appointment and books another case's
+ * with no AUTOINCREMENT: SQLite gives it the same id.  The first case's
+ * client's pending reminder (that id, that start) must not go.
+ */
+static void
+test_reused_id_other_case(void **state)
+{
+	struct store *st = practice(1);
+
+	(void)state;
+	fx_sql(st, "INSERT INTO clients (id, name, email) VALUES"
+	    " (2, 'Alex Morgan', 'alex@example.org')");
+	fx_sql(st, "INSERT INTO cases (id, label) VALUES (2, 'Alex')");
+	fx_sql(st, "INSERT INTO case_members (case_id, client_id) VALUES (2, 2)");
+	book(st, 1, NOW + 3 * DAY);
+	pass(st, NOW);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE"
+	    " client_id = 1 AND status = 'pending'"), 1);
+	fx_sql(st, "DELETE FROM appointments WHERE id = 1");
+	sqlf(st, "INSERT INTO appointments (case_id, starts_at) SELECT 2,"
+	    " appt_start FROM messages WHERE client_id = 1");
+	assert_int_equal(countf(st, "SELECT max(id) FROM appointments"), 1);
+	pass(st, NOW + HOUR);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE"
+	    " client_id = 1 AND status = 'pending'"), 0);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE"
+	    " client_id = 2 AND status = 'pending'"), 1);
+	store_close(st);
+}
+
 /* Homework keeps being planned day after day by later passes. */
 static void
 test_homework_still_planned(void **state)
@@ -1068,6 +1099,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_late_booking_inside_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_consent_given_later, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partner_removed_between_passes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reused_id_other_case, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_homework_still_planned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quiet_hours_bring_a_stretch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_trigger_reads_the_window, setup, teardown),
