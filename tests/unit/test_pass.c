@@ -343,6 +343,43 @@ test_reused_id_other_case(void **state)
 	store_close(st);
 }
 
+/*
+ * Between passes: the case closed then opened again, the appointment
+ * cancelled then booked again (same id), the row moved back to its old
+ * time: the reminder is pending again each time, one row per key.
+ */
+static void
+test_undone_changes_between_passes(void **state)
+{
+	struct store *st = practice(1);
+
+	(void)state;
+	book(st, 1, NOW + 3 * DAY);
+	book(st, 2, NOW + 3 * DAY);	/* the same start: ties */
+	pass(st, NOW);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE"
+	    " status = 'pending'"), 2);
+	fx_sql(st, "UPDATE cases SET closed_at = '2026-06-01T12:30:00Z'");
+	pass(st, NOW + HOUR);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE"
+	    " status = 'cancelled' AND last_error = 'case closed'"), 2);
+	fx_sql(st, "UPDATE cases SET closed_at = NULL");
+	pass(st, NOW + 2 * HOUR);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE"
+	    " status = 'pending'"), 2);
+	fx_sql(st, "UPDATE appointments SET status = 'cancelled' WHERE id = 1");
+	move(st, 2, NOW + 4 * DAY);
+	pass(st, NOW + 3 * HOUR);
+	fx_sql(st, "UPDATE appointments SET status = 'booked' WHERE id = 1");
+	move(st, 2, NOW + 3 * DAY);
+	pass(st, NOW + 4 * HOUR);
+	assert_int_equal(rows(st, 1, NOW + 3 * DAY, "reminder", "pending"), 1);
+	assert_int_equal(rows(st, 2, NOW + 3 * DAY, "reminder", "pending"), 1);
+	assert_int_equal(rows(st, 2, NOW + 4 * DAY, "reminder", "cancelled"), 1);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages"), 3);
+	store_close(st);
+}
+
 /* Homework keeps being planned day after day by later passes. */
 static void
 test_homework_still_planned(void **state)
@@ -1100,6 +1137,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_consent_given_later, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partner_removed_between_passes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reused_id_other_case, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_undone_changes_between_passes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_homework_still_planned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quiet_hours_bring_a_stretch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_trigger_reads_the_window, setup, teardown),
