@@ -63,7 +63,10 @@ plan_revivable(const char *why)
 	static const char *const causes[] = {
 		"appointment cancelled", "appointment moved", "client opted out",
 		"case closed", "no consent to email", "no consent to SMS",
-		"client no longer in the case", NULL
+		"client no longer in the case",
+		"the appointment is for another member",
+		"its rule is no longer in the config",
+		"the email channel is off", "the sms channel is off", NULL
 	};
 
 	for (size_t i = 0; why != NULL && causes[i] != NULL; i++)

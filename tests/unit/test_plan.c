@@ -843,6 +843,88 @@ test_moved_then_cancelled(void **state)
 	free_world(&w);
 }
 
+/*
+ * The appointment made one member's (for_client), then the whole case's
+ * again before the reminders went: the other member's come back.
+ */
+static void
+test_for_client_undone(void **state)
+{
+	struct world w;
+	struct plan p;
+	time_t now = fx_utc("2026-11-30T09:00:00Z");
+	size_t back = 0;
+
+	(void)state;
+	world(&w, "2026-12-03T14:00:00Z");
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	assert_int_equal(p.nadd, 4);
+	absorb(&w, &p);
+	plan_free(&p);
+	w.a.for_client = 1;
+	plan_run(&cf, &w.s, now + H, 8 * D, &p);
+	assert_int_equal(p.nchg, 2);
+	apply(&w, &p);
+	plan_free(&p);
+	w.a.for_client = 0;
+	plan_run(&cf, &w.s, now + 2 * H, 8 * D, &p);
+	assert_int_equal(p.nadd, 0);
+	for (size_t i = 0; i < p.nchg; i++)
+		back += p.chg[i].to == MSG_PENDING;
+	assert_int_equal(back, 2);
+	plan_free(&p);
+	free_world(&w);
+}
+
+/*
+ * SMS switched off in the config, then on again (a provider's bad day);
+ * a rule taken out, then put back: the rows cancelled meanwhile come back
+ * (their keys allow no new ones).
+ */
+static void
+test_channel_and_rule_back(void **state)
+{
+	struct world w;
+	struct plan p;
+	time_t now = fx_utc("2026-11-30T09:00:00Z");
+	size_t back = 0;
+
+	(void)state;
+	world(&w, "2026-12-03T14:00:00Z");
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	assert_int_equal(p.nadd, 4);
+	absorb(&w, &p);
+	plan_free(&p);
+	cf.sms.enabled = 0;
+	plan_run(&cf, &w.s, now + H, 8 * D, &p);
+	assert_int_equal(p.nchg, 2);
+	apply(&w, &p);
+	plan_free(&p);
+	cf.sms.enabled = 1;
+	plan_run(&cf, &w.s, now + 2 * H, 8 * D, &p);
+	assert_int_equal(p.nadd, 0);
+	for (size_t i = 0; i < p.nchg; i++)
+		back += p.chg[i].to == MSG_PENDING;
+	assert_int_equal(back, 2);
+	apply(&w, &p);
+	plan_free(&p);
+	/* the 3h SMS rule out of the config, then back */
+	cf.nrules = 1;
+	plan_run(&cf, &w.s, now + 3 * H, 8 * D, &p);
+	assert_int_equal(p.nchg, 2);
+	apply(&w, &p);
+	plan_free(&p);
+	cf.nrules = 2;
+	back = 0;
+	plan_run(&cf, &w.s, now + 4 * H, 8 * D, &p);
+	assert_int_equal(p.nadd, 0);
+	for (size_t i = 0; i < p.nchg; i++)
+		back += p.chg[i].to == MSG_PENDING;
+	assert_int_equal(back, 2);
+	plan_free(&p);
+	free_world(&w);
+}
+
 static void
 test_retry_delay(void **state)
 {
@@ -879,6 +961,8 @@ main(void)
 		cmocka_unit_test_setup(test_member_removed, setup),
 		cmocka_unit_test_setup(test_moved_back_and_forth, setup),
 		cmocka_unit_test_setup(test_moved_then_cancelled, setup),
+		cmocka_unit_test_setup(test_for_client_undone, setup),
+		cmocka_unit_test_setup(test_channel_and_rule_back, setup),
 		cmocka_unit_test_setup(test_retry_delay, setup),
 	};
 
