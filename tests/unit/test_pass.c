@@ -380,6 +380,81 @@ test_undone_changes_between_passes(void **state)
 	store_close(st);
 }
 
+/*
+ * Band passes every 5 hours over the clock changes (Europe/London,
+ * 2026-03-29 and 2026-10-25 01:00 UTC) with quiet hours, a follow-up rule, appointments
+ * every 7 hours (some as bare local times, some at the same start):
+ * after each, a whole pass at the same moment finds nothing more to do.
+ */
+static void
+band_check(time_t t0)
+{
+	struct conf_diag e = { 0 };
+	struct conf *keep = cf, *q = NULL;
+	struct pass_plan_stats stats;
+	struct store *st;
+	char *path, err[512] = "", t[TZ_UTC_LEN];
+	long long id = 1;
+
+	path = fx_file("dst.conf",
+	    "practice = { name = \"P\"; practitioner = \"Q\";"
+	    " email = \"q@example.org\"; };\n"
+	    "email = { enabled = true; url = \"smtp://127.0.0.1:9\"; tls = \"none\";"
+	    " from = \"P <p@example.org>\"; };\n"
+	    "reminders = ( { before = \"48h\"; channel = \"email\"; },"
+	    " { before = \"3h\"; channel = \"email\"; },"
+	    " { after = \"1d\"; channel = \"email\"; } );\n"
+	    "quiet_hours = { from = \"21:00\"; to = \"08:00\";"
+	    " channels = [\"email\"]; };\n"
+	    "homework = { at = \"19:00\"; channels = [\"email\"]; };\n", 0600);
+	assert_int_equal(conf_load(path, &q, &e, NULL), 0);
+	conf_diag_free(&e);
+	free(path);
+	cf = q;
+	st = practice(1);
+	for (time_t a = t0 + 3 * DAY; a < t0 + 20 * DAY; a += 7 * HOUR) {
+		tz_format_utc(a, t);
+		if (id % 3 == 0) {
+			struct tm lt;
+
+			tz_to_local(a, &lt);
+			sqlf(st, "INSERT INTO appointments (id, case_id, starts_at)"
+			    " VALUES (%lld, 1, '%04d-%02d-%02dT%02d:%02d')", id,
+			    lt.tm_year + 1900, lt.tm_mon + 1, lt.tm_mday,
+			    lt.tm_hour, lt.tm_min);
+		} else
+			book(st, id, a);
+		id++;
+		if (id % 5 == 0)
+			book(st, id++, a);
+	}
+	for (time_t now = t0; now < t0 + 12 * DAY; now += 5 * HOUR) {
+		pass(st, now);
+		memset(&stats, 0, sizeof(stats));
+		if (pass_plan_run(cf, st, now, DELIVER_HORIZON, 1, 0, NULL,
+		    &stats, err, sizeof(err)) != 0)
+			fail_msg("pass_plan_run: %s", err);
+		if (stats.planned != 0 || stats.skipped != 0 ||
+		    stats.cancelled != 0)
+			fail_msg("at %ld: the whole pass planned %d more", (long)now,
+			    (int)stats.planned);
+	}
+	assert_true(countf(st, "SELECT count(*) FROM messages") > 100);
+	store_close(st);
+	conf_free(q);
+	cf = keep;
+}
+
+static void
+test_band_passes_miss_nothing_over_dst(void **state)
+{
+	(void)state;
+	band_check(1792152000);		/* 2026-10-19T12:00:00Z */
+	fx_db_remove(fx_db());
+	fx_db_new();
+	band_check(1774008000);		/* 2026-03-20T12:00:00Z */
+}
+
 /* Homework keeps being planned day after day by later passes. */
 static void
 test_homework_still_planned(void **state)
@@ -1138,6 +1213,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_partner_removed_between_passes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reused_id_other_case, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_undone_changes_between_passes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_band_passes_miss_nothing_over_dst, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_homework_still_planned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quiet_hours_bring_a_stretch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_trigger_reads_the_window, setup, teardown),
