@@ -91,11 +91,15 @@ plan_later(const struct msg *a, const struct msg *b)
 
 /*
  * A fresh reminder for the new time that goes now (the move brought it
- * due) already tells the client, calendar entry and all.
+ * due) already tells the client, calendar entry and all: one planned in
+ * this pass, or one an earlier pass planned that has not gone yet (held
+ * by quiet hours, or the pass came before the send), unless this pass
+ * settles it otherwise (skipped).
  */
 static int
-plan_reminder_now(const struct plan *p, size_t from, long long client,
-    enum chan ch, time_t now)
+plan_reminder_now(const struct plan *p, const struct plan_slice *old,
+    size_t from, const struct appt *a, long long client, enum chan ch,
+    time_t now)
 {
 	for (size_t j = from; j < p->nadd; j++)
 		if (p->add[j].client_id == client && p->add[j].channel == ch &&
@@ -103,6 +107,20 @@ plan_reminder_now(const struct plan *p, size_t from, long long client,
 		    p->add[j].status == MSG_PENDING &&
 		    p->add[j].due_at <= now + PLAN_OVERDUE_GRACE)
 			return 1;
+	for (size_t j = 0; j < old->n; j++) {
+		const struct msg *o = old->m[j];
+		int settled = 0;
+
+		if (o->client_id != client || o->channel != ch ||
+		    o->purpose != PURPOSE_REMINDER || o->status != MSG_PENDING ||
+		    o->appt_start != a->starts_at ||
+		    o->due_at > now + PLAN_OVERDUE_GRACE)
+			continue;
+		for (size_t k = 0; k < p->nchg && !settled; k++)
+			settled = p->chg[k].id == o->id;
+		if (!settled)
+			return 1;
+	}
 	return 0;
 }
 
@@ -236,7 +254,7 @@ plan_moves(const struct conf *c, const struct snapshot *s,
 		if (!plan_move_latest(old, m) || (m->appt_start == a->starts_at &&
 		    (m->detail == NULL || strcmp(m->detail, cur) == 0)))
 			continue;
-		if (plan_reminder_now(p, reminders_from, m->client_id,
+		if (plan_reminder_now(p, old, reminders_from, a, m->client_id,
 		    m->channel, now))
 			continue;
 		if ((cl = plan_client(s, m->client_id)) == NULL ||

@@ -925,6 +925,44 @@ test_channel_and_rule_back(void **state)
 	free_world(&w);
 }
 
+/*
+ * Moved after its reminder went, to a time whose reminder is due at once:
+ * that reminder tells the client, no notice, also in the next pass while
+ * it has not gone yet (held by quiet hours, or the pass came first).
+ */
+static void
+test_moved_reminder_pending_no_notice(void **state)
+{
+	struct world w;
+	struct plan p;
+	time_t now = fx_utc("2026-12-02T09:00:00Z");
+
+	(void)state;
+	cf.notify_move = 1;
+	world(&w, "2026-12-03T14:00:00Z");
+	w.s.nclients = 1;
+	w.k.nmembers = 1;
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		if (w.m[i].channel == CHAN_EMAIL) {
+			w.m[i].status = MSG_SENT;
+			w.m[i].sent_at = fx_utc("2026-12-01T14:00:00Z");
+		}
+	w.a.starts_at = fx_utc("2026-12-03T20:00:00Z");
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	assert_int_equal(count_moved(&w, &p), 0);
+	assert_int_equal(count(&p, "pending", CHAN_EMAIL), 1);
+	apply(&w, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	plan_run(&cf, &w.s, now + 60, 8 * D, &p);
+	assert_int_equal(count_moved(&w, &p), 0);
+	plan_free(&p);
+	free_world(&w);
+}
+
 static void
 test_retry_delay(void **state)
 {
@@ -963,6 +1001,7 @@ main(void)
 		cmocka_unit_test_setup(test_moved_then_cancelled, setup),
 		cmocka_unit_test_setup(test_for_client_undone, setup),
 		cmocka_unit_test_setup(test_channel_and_rule_back, setup),
+		cmocka_unit_test_setup(test_moved_reminder_pending_no_notice, setup),
 		cmocka_unit_test_setup(test_retry_delay, setup),
 	};
 
