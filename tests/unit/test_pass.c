@@ -449,7 +449,21 @@ band_check(time_t t0, int churn)
 		for (int k = 0; churn && k < 4; k++) {
 			long long a = 1 + (long long)(rnd() % (unsigned long)(id - 1));
 
-			switch (rnd() % 8) {
+			switch (rnd() % 11) {
+			case 8:
+				fx_sql(st, "UPDATE cases SET closed_at = CASE WHEN"
+				    " closed_at IS NULL THEN '2026-01-01T00:00:00Z' END");
+				break;
+			case 9:
+				sqlf(st, "UPDATE clients SET opted_out_at = CASE WHEN"
+				    " opted_out_at IS NULL THEN '2026-01-01T00:00:00Z'"
+				    " END WHERE id = %lu", 1 + rnd() % 2);
+				break;
+			case 10:
+				sqlf(st, "UPDATE appointments SET mode = CASE mode WHEN"
+				    " 'online' THEN 'in_person' ELSE 'online' END,"
+				    " video_url = 'https://v.example.org/x' WHERE id = %lld", a);
+				break;
 			case 0:
 				move(st, a, now + (time_t)(rnd() % 20) * 7 * HOUR);
 				break;
@@ -487,7 +501,8 @@ band_check(time_t t0, int churn)
 		if (churn)
 			sqlf(st, "UPDATE messages SET status = 'sent', attempts = 1,"
 			    " sent_at = '%s', detail = (SELECT mode || '|' ||"
-			    " duration_min || '|' FROM appointments a WHERE a.id ="
+			    " duration_min || '|' || CASE mode WHEN 'online' THEN"
+			    " video_url ELSE '' END FROM appointments a WHERE a.id ="
 			    " appointment_id) WHERE"
 			    " status = 'pending' AND due_at <= '%s'",
 			    (tz_format_utc(now, t), t), t);
@@ -520,8 +535,9 @@ test_band_passes_miss_nothing_over_dst(void **state)
 
 /*
  * The same with another program's changes before every pass (moves,
- * cancelled and booked again, consent, a partner out and back in,
- * for_client, duration) and what was due sent: fails without the
+ * cancelled and booked again, consent, opt-out, the case closed and
+ * opened, a partner out and back in, for_client, duration, mode) and
+ * what was due sent: fails without the
  * plan_notice.c fix of rev7 (a move notice planned by a second planning
  * of the same moment while the fresh reminder had not gone yet).
  */
