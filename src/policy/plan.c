@@ -134,21 +134,6 @@ plan_set(struct msg *n, enum msg_status status, const char *why)
 	n->last_error = xstrdup(why);
 }
 
-/* Why a row was cancelled, when that cause can go away again. */
-static int
-plan_revivable(const char *why)
-{
-	static const char *const causes[] = {
-		"appointment cancelled", "appointment moved", "client opted out",
-		"case closed", "no consent to email", "no consent to SMS", NULL
-	};
-
-	for (size_t i = 0; why != NULL && causes[i] != NULL; i++)
-		if (strcmp(why, causes[i]) == 0)
-			return 1;
-	return 0;
-}
-
 /* A 'moved' notice that no longer says how things are: 1 with why. */
 static int
 plan_moved_stale(const struct conf *c, const struct msg *m,
@@ -240,7 +225,27 @@ plan_reached(const struct msg *m)
 	    m->recovered > 0;
 }
 
-/* A notice on each channel a reminder already went out on. */
+/* A cancellation notice planned or sent after m (same client, channel). */
+static int
+plan_told_cancelled(const struct plan_slice *old, const struct msg *m)
+{
+	for (size_t j = 0; j < old->n; j++) {
+		const struct msg *o = old->m[j];
+
+		if (o->purpose == PURPOSE_CANCELLATION && o->id > m->id &&
+		    o->client_id == m->client_id && o->channel == m->channel &&
+		    o->status != MSG_CANCELLED)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * A notice on each channel a reminder already went out on.  A reminder
+ * for an earlier start (moved, then cancelled), or a move notice, told
+ * the client of the appointment too: they are told it is cancelled,
+ * unless a cancellation went to them after it.
+ */
 static void
 plan_notices(const struct conf *c, const struct snapshot *s,
     const struct appt *a, const struct kase *k, const struct plan_slice *old,
@@ -256,8 +261,10 @@ plan_notices(const struct conf *c, const struct snapshot *s,
 		const struct client *cl;
 		char *rcpt;
 
-		if (m->purpose != PURPOSE_REMINDER || !plan_reached(m) ||
-		    m->appt_start != a->starts_at)
+		if ((m->purpose != PURPOSE_REMINDER &&
+		    m->purpose != PURPOSE_MOVED) || !plan_reached(m) ||
+		    (m->appt_start != a->starts_at &&
+		    plan_told_cancelled(old, m)))
 			continue;
 		if (plan_has_key(old, p, first_new, a->starts_at, "cancel",
 		    m->client_id, m->channel))
@@ -466,6 +473,12 @@ plan_withdrawn(const struct conf *c, const struct snapshot *s, struct plan *p)
 
 			if (a != NULL)
 				k = plan_case(s, a->case_id);
+		}
+		/* one taken out of the case is not in the snapshot's clients */
+		if (k != NULL && !plan_member(k, m->client_id)) {
+			plan_change(p, m, MSG_PENDING, MSG_CANCELLED,
+			    "client no longer in the case");
+			continue;
 		}
 		if ((cl = plan_client(s, m->client_id)) == NULL)
 			continue;

@@ -31,6 +31,10 @@ const struct kase *plan_case(const struct snapshot *, long long id);
 
 /* Is channel ch enabled in the config? */
 int	 plan_chan_on(const struct conf *, enum chan);
+/* 1 when a row cancelled for why may come back once why has gone. */
+int	 plan_revivable(const char *why);
+/* 1 when client is a member of case k. */
+int	 plan_member(const struct kase *, long long client);
 /* May this client receive anything on ch now?  0, or -1 with why. */
 int	 plan_allowed(const struct conf *, const struct client *,
 	    const struct kase *, enum chan, char *why, size_t);

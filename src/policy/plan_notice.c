@@ -6,11 +6,13 @@
  * what a client was last sent (a reminder or an earlier notice) gets a
  * 'moved' notice for that client on each channel the last one went on,
  * when notify_move is on.  The row's rule is "moved-<hash of the new
- * details>" and its appt_start the new start, so the dedupe key allows one
- * notice per state of the appointment.  A client who was sent a
- * cancellation after that reminder learns of the rebooking from the fresh
- * reminders instead.  Pending notices whose appointment changed again are
- * cancelled (plan.c, plan_stale) and planned afresh.
+ * details>" (after an earlier notice, of the details and that notice's
+ * rule: plan_move_rule) and its appt_start the new start, so the dedupe
+ * key allows one notice per state of the appointment and step.  A client
+ * who was sent a cancellation after that reminder learns of the rebooking
+ * from the fresh reminders instead.  Pending notices whose appointment
+ * changed again are cancelled (plan.c, plan_stale) and planned afresh, or
+ * come back when it changes back before they went.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,11 +91,15 @@ plan_later(const struct msg *a, const struct msg *b)
 
 /*
  * A fresh reminder for the new time that goes now (the move brought it
- * due) already tells the client, calendar entry and all.
+ * due) already tells the client, calendar entry and all: one planned in
+ * this pass, or one an earlier pass planned that has not gone yet (held
+ * by quiet hours, or the pass came before the send), unless this pass
+ * settles it otherwise (skipped).
  */
 static int
-plan_reminder_now(const struct plan *p, size_t from, long long client,
-    enum chan ch, time_t now)
+plan_reminder_now(const struct plan *p, const struct plan_slice *old,
+    size_t from, const struct appt *a, long long client, enum chan ch,
+    time_t now)
 {
 	for (size_t j = from; j < p->nadd; j++)
 		if (p->add[j].client_id == client && p->add[j].channel == ch &&
@@ -101,6 +107,20 @@ plan_reminder_now(const struct plan *p, size_t from, long long client,
 		    p->add[j].status == MSG_PENDING &&
 		    p->add[j].due_at <= now + PLAN_OVERDUE_GRACE)
 			return 1;
+	for (size_t j = 0; j < old->n; j++) {
+		const struct msg *o = old->m[j];
+		int settled = 0;
+
+		if (o->client_id != client || o->channel != ch ||
+		    o->purpose != PURPOSE_REMINDER || o->status != MSG_PENDING ||
+		    o->appt_start != a->starts_at ||
+		    o->due_at > now + PLAN_OVERDUE_GRACE)
+			continue;
+		for (size_t k = 0; k < p->nchg && !settled; k++)
+			settled = p->chg[k].id == o->id;
+		if (!settled)
+			return 1;
+	}
 	return 0;
 }
 
@@ -128,19 +148,65 @@ plan_move_latest(const struct plan_slice *old, const struct msg *m)
 	return 1;
 }
 
-/* The key: one notice per client, channel and new state (rule). */
+/*
+ * The rule of a notice that follows m, what the client last had: the new
+ * details' hash after a reminder; after a notice, the hash of the details
+ * and m's rule, so that moving there and back and there again (each
+ * notice sent) makes a key of its own for each step, not the first
+ * notice's key again.
+ */
+static void
+plan_move_rule(const struct msg *m, const char *cur, char *rule, size_t len)
+{
+	size_t n;
+	char *chain;
+
+	if (m->purpose != PURPOSE_MOVED || m->rule == NULL) {
+		snprintf(rule, len, "moved-%08lx", plan_hash(cur));
+		return;
+	}
+	n = strlen(cur) + strlen(m->rule) + 2;
+	chain = xmalloc(n);
+	snprintf(chain, n, "%s<%s", cur, m->rule);
+	snprintf(rule, len, "moved-%08lx", plan_hash(chain));
+	free(chain);
+}
+
+/*
+ * Is a notice for this state already planned after m (what the client
+ * last had)?  1: yes, or its key is taken; 0: no.  A row with the key
+ * that was cancelled because the appointment changed again, and now says
+ * how things are once more (moved away and back before it went), is
+ * returned in *revive instead: the key allows no other row.
+ */
 static int
 plan_move_seen(const struct plan_slice *old, const struct plan *p,
-    size_t first_new, const struct appt *a, const char *rule,
-    long long client, enum chan ch)
+    size_t first_new, const struct appt *a, const struct msg *last,
+    const char *rule, const char *cur, const struct msg **revive)
 {
-	for (size_t j = 0; j < old->n; j++)
-		if (old->m[j]->appt_start == a->starts_at &&
-		    plan_is(old->m[j]->rule, rule) &&
-		    old->m[j]->client_id == client && old->m[j]->channel == ch)
+	*revive = NULL;
+	for (size_t j = 0; j < old->n; j++) {
+		const struct msg *o = old->m[j];
+
+		if (o->client_id != last->client_id || o->channel != last->channel ||
+		    o->appt_start != a->starts_at)
+			continue;
+		if (plan_is(o->rule, rule)) {
+			if (o->status == MSG_CANCELLED && o->purpose == PURPOSE_MOVED &&
+			    (plan_is(o->last_error, "appointment changed again") ||
+			    plan_revivable(o->last_error)))
+				*revive = o;
+			return *revive == NULL;
+		}
+		/* one for this state after m, under a rule of an older make */
+		if (o->purpose == PURPOSE_MOVED && o->id > last->id &&
+		    o->status != MSG_CANCELLED && o->detail != NULL &&
+		    strcmp(o->detail, cur) == 0)
 			return 1;
+	}
 	for (size_t j = first_new; j < p->nadd; j++)
-		if (p->add[j].client_id == client && p->add[j].channel == ch &&
+		if (p->add[j].client_id == last->client_id &&
+		    p->add[j].channel == last->channel &&
 		    plan_is(p->add[j].rule, rule))
 			return 1;
 	return 0;
@@ -177,9 +243,8 @@ plan_moves(const struct conf *c, const struct snapshot *s,
 	if (!c->notify_move || a->cancelled || a->starts_at <= now)
 		return;
 	cur = plan_detail(c, a);
-	snprintf(rule, sizeof(rule), "moved-%08lx", plan_hash(cur));
 	for (size_t i = 0; i < old->n; i++) {
-		const struct msg *m = old->m[i];
+		const struct msg *m = old->m[i], *rev;
 		const struct client *cl;
 		char *rcpt;
 
@@ -189,15 +254,20 @@ plan_moves(const struct conf *c, const struct snapshot *s,
 		if (!plan_move_latest(old, m) || (m->appt_start == a->starts_at &&
 		    (m->detail == NULL || strcmp(m->detail, cur) == 0)))
 			continue;
-		if (plan_reminder_now(p, reminders_from, m->client_id,
+		if (plan_reminder_now(p, old, reminders_from, a, m->client_id,
 		    m->channel, now))
 			continue;
 		if ((cl = plan_client(s, m->client_id)) == NULL ||
 		    !plan_for(a, cl->id) ||
 		    plan_allowed(c, cl, k, m->channel, why, sizeof(why)) != 0)
 			continue;
-		if (plan_move_seen(old, p, first_new, a, rule, cl->id, m->channel))
+		plan_move_rule(m, cur, rule, sizeof(rule));
+		if (plan_move_seen(old, p, first_new, a, m, rule, cur, &rev))
 			continue;
+		if (rev != NULL) {
+			plan_change(p, rev, MSG_CANCELLED, MSG_PENDING, NULL);
+			continue;
+		}
 		if ((rcpt = plan_recipient(c, cl, m->channel, why, sizeof(why))) == NULL)
 			continue;
 		plan_move_add(c, a, cl->id, m->channel, rcpt, rule, cur, now, p);

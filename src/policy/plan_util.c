@@ -56,6 +56,34 @@ plan_chan_on(const struct conf *c, enum chan ch)
 	return ch == CHAN_EMAIL ? c->email.enabled : c->sms.enabled;
 }
 
+/* Why a row was cancelled, when that cause can go away again. */
+int
+plan_revivable(const char *why)
+{
+	static const char *const causes[] = {
+		"appointment cancelled", "appointment moved", "client opted out",
+		"case closed", "no consent to email", "no consent to SMS",
+		"client no longer in the case",
+		"the appointment is for another member",
+		"its rule is no longer in the config",
+		"the email channel is off", "the sms channel is off", NULL
+	};
+
+	for (size_t i = 0; why != NULL && causes[i] != NULL; i++)
+		if (strcmp(why, causes[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int
+plan_member(const struct kase *k, long long client)
+{
+	for (size_t i = 0; i < k->nmembers; i++)
+		if (k->members[i] == client)
+			return 1;
+	return 0;
+}
+
 /* May this client receive anything on ch now?  0, or -1 with why. */
 int
 plan_allowed(const struct conf *c, const struct client *cl,
@@ -63,6 +91,13 @@ plan_allowed(const struct conf *c, const struct client *cl,
 {
 	if (cl->opted_out)
 		snprintf(why, len, "client opted out");
+	/*
+	 * A partner taken out of the case (case_members) gets nothing more
+	 * about its appointments or homework: rows planned while they were
+	 * in it are cancelled, by the pass or at send time.
+	 */
+	else if (k != NULL && !plan_member(k, cl->id))
+		snprintf(why, len, "client no longer in the case");
 	else if (k != NULL && k->closed)
 		snprintf(why, len, "case closed");
 	else if (!plan_chan_on(c, ch))

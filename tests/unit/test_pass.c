@@ -281,6 +281,278 @@ test_consent_given_later(void **state)
 	store_close(st);
 }
 
+/*
+ * A partner taken out of the case between two passes (the second reads
+ * only bands and the change log): their pending reminder is cancelled;
+ * put back, it is pending again (one row per key, ever).
+ */
+static void
+test_partner_removed_between_passes(void **state)
+{
+	struct store *st = practice(1);
+
+	(void)state;
+	fx_sql(st, "INSERT INTO clients (id, name, email) VALUES"
+	    " (2, 'Alex Morgan', 'alex@example.org')");
+	fx_sql(st, "INSERT INTO case_members (case_id, client_id) VALUES (1, 2)");
+	book(st, 1, NOW + 3 * DAY);
+	pass(st, NOW);
+	assert_int_equal(rows(st, 1, NOW + 3 * DAY, "reminder", "pending"), 2);
+	fx_sql(st, "DELETE FROM case_members WHERE client_id = 2");
+	pass(st, NOW + HOUR);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE"
+	    " client_id = 2 AND status = 'cancelled' AND last_error ="
+	    " 'client no longer in the case'"), 1);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE"
+	    " client_id = 1 AND status = 'pending'"), 1);
+	fx_sql(st, "INSERT INTO case_members (case_id, client_id) VALUES (1, 2)");
+	pass(st, NOW + 2 * HOUR);
+	assert_int_equal(rows(st, 1, NOW + 3 * DAY, "reminder", "pending"), 2);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages"), 2);
+	store_close(st);
+}
+
+/*
+ * A booking tool deletes the newest appointment and books another case's
+ * with no AUTOINCREMENT: SQLite gives it the same id.  The first case's
+ * client's pending reminder (that id, that start) must not go.
+ */
+static void
+test_reused_id_other_case(void **state)
+{
+	struct store *st = practice(1);
+
+	(void)state;
+	fx_sql(st, "INSERT INTO clients (id, name, email) VALUES"
+	    " (2, 'Alex Morgan', 'alex@example.org')");
+	fx_sql(st, "INSERT INTO cases (id, label) VALUES (2, 'Alex')");
+	fx_sql(st, "INSERT INTO case_members (case_id, client_id) VALUES (2, 2)");
+	book(st, 1, NOW + 3 * DAY);
+	pass(st, NOW);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE"
+	    " client_id = 1 AND status = 'pending'"), 1);
+	fx_sql(st, "DELETE FROM appointments WHERE id = 1");
+	sqlf(st, "INSERT INTO appointments (case_id, starts_at) SELECT 2,"
+	    " appt_start FROM messages WHERE client_id = 1");
+	assert_int_equal(countf(st, "SELECT max(id) FROM appointments"), 1);
+	pass(st, NOW + HOUR);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE"
+	    " client_id = 1 AND status = 'pending'"), 0);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE"
+	    " client_id = 2 AND status = 'pending'"), 1);
+	store_close(st);
+}
+
+/*
+ * Between passes: the case closed then opened again, the appointment
+ * cancelled then booked again (same id), the row moved back to its old
+ * time: the reminder is pending again each time, one row per key.
+ */
+static void
+test_undone_changes_between_passes(void **state)
+{
+	struct store *st = practice(1);
+
+	(void)state;
+	book(st, 1, NOW + 3 * DAY);
+	book(st, 2, NOW + 3 * DAY);	/* the same start: ties */
+	pass(st, NOW);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE"
+	    " status = 'pending'"), 2);
+	fx_sql(st, "UPDATE cases SET closed_at = '2026-06-01T12:30:00Z'");
+	pass(st, NOW + HOUR);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE"
+	    " status = 'cancelled' AND last_error = 'case closed'"), 2);
+	fx_sql(st, "UPDATE cases SET closed_at = NULL");
+	pass(st, NOW + 2 * HOUR);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE"
+	    " status = 'pending'"), 2);
+	fx_sql(st, "UPDATE appointments SET status = 'cancelled' WHERE id = 1");
+	move(st, 2, NOW + 4 * DAY);
+	pass(st, NOW + 3 * HOUR);
+	fx_sql(st, "UPDATE appointments SET status = 'booked' WHERE id = 1");
+	move(st, 2, NOW + 3 * DAY);
+	pass(st, NOW + 4 * HOUR);
+	assert_int_equal(rows(st, 1, NOW + 3 * DAY, "reminder", "pending"), 1);
+	assert_int_equal(rows(st, 2, NOW + 3 * DAY, "reminder", "pending"), 1);
+	assert_int_equal(rows(st, 2, NOW + 4 * DAY, "reminder", "cancelled"), 1);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages"), 3);
+	store_close(st);
+}
+
+/*
+ * Band passes every 5 hours over the clock changes (Europe/London,
+ * 2026-03-29 and 2026-10-25 01:00 UTC) with quiet hours, a follow-up rule, appointments
+ * every 7 hours (some as bare local times, some at the same start):
+ * after each, a whole pass at the same moment finds nothing more to do.
+ */
+static unsigned long rnd_state = 12345;
+
+static unsigned long
+rnd(void)
+{
+	rnd_state = (rnd_state * 1103515245UL + 12345UL) & 0x7fffffffUL;
+	return rnd_state >> 4;
+}
+
+static void
+band_check(time_t t0, int churn)
+{
+	struct conf_diag e = { 0 };
+	struct conf *keep = cf, *q = NULL;
+	struct pass_plan_stats stats;
+	struct store *st;
+	char *path, err[512] = "", t[TZ_UTC_LEN];
+	long long id = 1;
+
+	path = fx_file("dst.conf",
+	    "practice = { name = \"P\"; practitioner = \"Q\";"
+	    " email = \"q@example.org\"; };\n"
+	    "email = { enabled = true; url = \"smtp://127.0.0.1:9\"; tls = \"none\";"
+	    " from = \"P <p@example.org>\"; };\n"
+	    "reminders = ( { before = \"48h\"; channel = \"email\"; },"
+	    " { before = \"3h\"; channel = \"email\"; },"
+	    " { after = \"1d\"; channel = \"email\"; } );\n"
+	    "quiet_hours = { from = \"21:00\"; to = \"08:00\";"
+	    " channels = [\"email\"]; };\n"
+	    "homework = { at = \"19:00\"; channels = [\"email\"]; };\n", 0600);
+	assert_int_equal(conf_load(path, &q, &e, NULL), 0);
+	conf_diag_free(&e);
+	free(path);
+	cf = q;
+	st = practice(1);
+	for (time_t a = t0 + 3 * DAY; a < t0 + 20 * DAY; a += 7 * HOUR) {
+		tz_format_utc(a, t);
+		if (id % 3 == 0) {
+			struct tm lt;
+
+			tz_to_local(a, &lt);
+			sqlf(st, "INSERT INTO appointments (id, case_id, starts_at)"
+			    " VALUES (%lld, 1, '%04d-%02d-%02dT%02d:%02d')", id,
+			    lt.tm_year + 1900, lt.tm_mon + 1, lt.tm_mday,
+			    lt.tm_hour, lt.tm_min);
+		} else
+			book(st, id, a);
+		id++;
+		if (id % 5 == 0)
+			book(st, id++, a);
+	}
+	if (churn) {
+		fx_sql(st, "INSERT INTO clients (id, name, email, phone,"
+		    " sms_consent) VALUES (2, 'Alex Morgan', 'alex@example.org',"
+		    " '+447700900456', 1)");
+		fx_sql(st, "INSERT INTO case_members (case_id, client_id)"
+		    " VALUES (1, 2)");
+	}
+	for (time_t now = t0; now < t0 + 10 * DAY; now += 5 * HOUR) {
+		/* another program's changes since the last pass */
+		for (int k = 0; churn && k < 4; k++) {
+			long long a = 1 + (long long)(rnd() % (unsigned long)(id - 1));
+
+			switch (rnd() % 11) {
+			case 8:
+				fx_sql(st, "UPDATE cases SET closed_at = CASE WHEN"
+				    " closed_at IS NULL THEN '2026-01-01T00:00:00Z' END");
+				break;
+			case 9:
+				sqlf(st, "UPDATE clients SET opted_out_at = CASE WHEN"
+				    " opted_out_at IS NULL THEN '2026-01-01T00:00:00Z'"
+				    " END WHERE id = %lu", 1 + rnd() % 2);
+				break;
+			case 10:
+				sqlf(st, "UPDATE appointments SET mode = CASE mode WHEN"
+				    " 'online' THEN 'in_person' ELSE 'online' END,"
+				    " video_url = 'https://v.example.org/x' WHERE id = %lld", a);
+				break;
+			case 0:
+				move(st, a, now + (time_t)(rnd() % 20) * 7 * HOUR);
+				break;
+			case 1:
+				sqlf(st, "UPDATE appointments SET status = CASE status"
+				    " WHEN 'booked' THEN 'cancelled' ELSE 'booked' END"
+				    " WHERE id = %lld", a);
+				break;
+			case 2:
+				sqlf(st, "UPDATE clients SET email_consent = 1 -"
+				    " email_consent WHERE id = %lu", 1 + rnd() % 2);
+				break;
+			case 3:
+				if (countf(st, "SELECT count(*) FROM case_members") == 2)
+					fx_sql(st, "DELETE FROM case_members WHERE"
+					    " client_id = 2");
+				else
+					fx_sql(st, "INSERT INTO case_members VALUES"
+					    " (1, 2)");
+				break;
+			case 4:
+				sqlf(st, "UPDATE appointments SET for_client = CASE"
+				    " WHEN for_client IS NULL THEN 2 END WHERE id = %lld",
+				    a);
+				break;
+			case 5:
+				sqlf(st, "UPDATE appointments SET duration_min ="
+				    " duration_min + 15 WHERE id = %lld", a);
+				break;
+			default:
+				break;
+			}
+		}
+		/* what was due went out, with the details of that moment */
+		if (churn)
+			sqlf(st, "UPDATE messages SET status = 'sent', attempts = 1,"
+			    " sent_at = '%s', detail = (SELECT mode || '|' ||"
+			    " duration_min || '|' || CASE mode WHEN 'online' THEN"
+			    " video_url ELSE '' END FROM appointments a WHERE a.id ="
+			    " appointment_id) WHERE"
+			    " status = 'pending' AND due_at <= '%s'",
+			    (tz_format_utc(now, t), t), t);
+		pass(st, now);
+		memset(&stats, 0, sizeof(stats));
+		if (pass_plan_run(cf, st, now, DELIVER_HORIZON, 1, 0, NULL,
+		    &stats, err, sizeof(err)) != 0)
+			fail_msg("pass_plan_run: %s", err);
+		if (stats.planned != 0 || stats.skipped != 0 ||
+		    stats.cancelled != 0)
+			fail_msg("at %ld: the whole pass planned %d more, skipped"
+			    " %d, cancelled %d", (long)now, stats.planned,
+			    stats.skipped, stats.cancelled);
+	}
+	assert_true(countf(st, "SELECT count(*) FROM messages") > 100);
+	store_close(st);
+	conf_free(q);
+	cf = keep;
+}
+
+static void
+test_band_passes_miss_nothing_over_dst(void **state)
+{
+	(void)state;
+	band_check(1792152000, 0);	/* 2026-10-19T12:00:00Z */
+	fx_db_remove(fx_db());
+	fx_db_new();
+	band_check(1774008000, 0);	/* 2026-03-20T12:00:00Z */
+}
+
+/*
+ * The same with another program's changes before every pass (moves,
+ * cancelled and booked again, consent, opt-out, the case closed and
+ * opened, a partner out and back in, for_client, duration, mode) and
+ * what was due sent: fails without the
+ * plan_notice.c fix of rev7 (a move notice planned by a second planning
+ * of the same moment while the fresh reminder had not gone yet).
+ */
+static void
+test_band_passes_with_changes(void **state)
+{
+	(void)state;
+	rnd_state = 12345;
+	band_check(1792152000, 1);	/* autumn */
+	fx_db_remove(fx_db());
+	fx_db_new();
+	rnd_state = 7;
+	band_check(1774008000, 1);	/* spring */
+}
+
 /* Homework keeps being planned day after day by later passes. */
 static void
 test_homework_still_planned(void **state)
@@ -1036,6 +1308,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reminded_then_moved_far, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_booking_inside_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_consent_given_later, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partner_removed_between_passes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reused_id_other_case, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_undone_changes_between_passes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_band_passes_miss_nothing_over_dst, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_band_passes_with_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_homework_still_planned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quiet_hours_bring_a_stretch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_trigger_reads_the_window, setup, teardown),

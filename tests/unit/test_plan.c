@@ -593,6 +593,376 @@ test_recheck(void **state)
 	assert_int_equal(hold, fx_utc("2026-12-03T08:00:00Z"));
 }
 
+/*
+ * A partner taken out of the case (case_members row deleted) after the
+ * reminders were planned: the pending ones for them are cancelled, the
+ * send-time re-check refuses them too, and put back in the case they
+ * come back (the key allows one row, ever).
+ */
+static void
+test_member_removed(void **state)
+{
+	struct world w;
+	struct plan p;
+	char *rcpt = NULL, why[128];
+	time_t hold = 0, now = fx_utc("2026-11-30T09:00:00Z");
+	size_t n2 = 0;
+
+	(void)state;
+	world(&w, "2026-12-03T14:00:00Z");
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	assert_int_equal(p.nadd, 4);
+	absorb(&w, &p);
+	plan_free(&p);
+	/* Alex (2) leaves the case: the snapshot reads members' clients only */
+	w.k.nmembers = 1;
+	w.s.nclients = 1;
+	plan_run(&cf, &w.s, now + H, 8 * D, &p);
+	assert_int_equal(p.nadd, 0);
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		n2 += w.m[i].client_id == 2;
+	assert_int_equal(n2, 2);
+	assert_int_equal(p.nchg, 2);
+	for (size_t i = 0; i < p.nchg; i++) {
+		const struct msg *m = NULL;
+
+		for (size_t j = 0; j < w.s.nmsgs; j++)
+			if (w.m[j].id == p.chg[i].id)
+				m = &w.m[j];
+		assert_non_null(m);
+		assert_int_equal(m->client_id, 2);
+		assert_int_equal(p.chg[i].to, MSG_CANCELLED);
+		assert_string_equal(p.chg[i].reason, "client no longer in the case");
+	}
+	/* the re-check at send time: Alex's reminder does not go */
+	assert_int_equal(plan_recheck(&cf, &w.m[1], &w.a, &w.k, &w.cl[1], NULL,
+	    w.m[1].due_at, &rcpt, &hold, why, sizeof(why)), PLAN_CANCEL);
+	assert_null(rcpt);
+	assert_string_equal(why, "client no longer in the case");
+	plan_free(&p);
+	/* Alex comes back: the cancelled rows are pending again, none added */
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		if (w.m[i].client_id == 2) {
+			w.m[i].status = MSG_CANCELLED;
+			w.m[i].last_error = xstrdup("client no longer in the case");
+		}
+	w.k.nmembers = 2;
+	w.s.nclients = 2;
+	plan_run(&cf, &w.s, now + 2 * H, 8 * D, &p);
+	assert_int_equal(p.nadd, 0);
+	assert_int_equal(p.nchg, 2);
+	for (size_t i = 0; i < p.nchg; i++)
+		assert_int_equal(p.chg[i].to, MSG_PENDING);
+	plan_free(&p);
+	free_world(&w);
+}
+
+/* The moved notices planned (to pending) by p, and revived ones. */
+static size_t
+count_moved(const struct world *w, const struct plan *p)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->nadd; i++)
+		n += p->add[i].purpose == PURPOSE_MOVED;
+	for (size_t i = 0; i < p->nchg; i++)
+		for (size_t j = 0; j < w->s.nmsgs; j++)
+			if (w->m[j].id == p->chg[i].id &&
+			    w->m[j].purpose == PURPOSE_MOVED &&
+			    p->chg[i].to == MSG_PENDING)
+				n++;
+	return n;
+}
+
+/* Apply p's status changes to the world's rows, as the store would. */
+static void
+apply(struct world *w, const struct plan *p)
+{
+	for (size_t i = 0; i < p->nchg; i++)
+		for (size_t j = 0; j < w->s.nmsgs; j++)
+			if (w->m[j].id == p->chg[i].id &&
+			    w->m[j].status == p->chg[i].from) {
+				w->m[j].status = p->chg[i].to;
+				free(w->m[j].last_error);
+				w->m[j].last_error = p->chg[i].reason ?
+				    xstrdup(p->chg[i].reason) : NULL;
+			}
+}
+
+/*
+ * Moved after the reminder went, moved again before the notice went, then
+ * back to the second time: the client still believes the first, so a
+ * notice for the second must go.  And moved there and back with both
+ * notices sent, then there again: a third notice.
+ */
+static void
+test_moved_back_and_forth(void **state)
+{
+	struct world w;
+	struct plan p;
+	time_t now = fx_utc("2026-12-02T09:00:00Z");
+	time_t t1 = fx_utc("2026-12-03T14:00:00Z");
+	time_t t2 = fx_utc("2026-12-10T14:00:00Z");
+	time_t t3 = fx_utc("2026-12-12T14:00:00Z");
+
+	(void)state;
+	cf.notify_move = 1;
+	world(&w, "2026-12-03T14:00:00Z");
+	w.s.nclients = 1;
+	w.k.nmembers = 1;
+	plan_run(&cf, &w.s, now, 12 * D, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		if (w.m[i].channel == CHAN_EMAIL) {
+			w.m[i].status = MSG_SENT;
+			w.m[i].sent_at = fx_utc("2026-12-01T14:00:00Z");
+		}
+	/* t1 -> t2 -> t3 -> t2, a pass after each, no notice sent between */
+	w.a.starts_at = t2;
+	plan_run(&cf, &w.s, now, 12 * D, &p);
+	assert_int_equal(count_moved(&w, &p), 1);
+	apply(&w, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	w.a.starts_at = t3;
+	plan_run(&cf, &w.s, now + 60, 12 * D, &p);
+	assert_int_equal(count_moved(&w, &p), 1);
+	apply(&w, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	w.a.starts_at = t2;
+	plan_run(&cf, &w.s, now + 120, 12 * D, &p);
+	assert_int_equal(count_moved(&w, &p), 1);
+	apply(&w, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	/* planned once: nothing more */
+	plan_run(&cf, &w.s, now + 180, 12 * D, &p);
+	assert_int_equal(count_moved(&w, &p), 0);
+	plan_free(&p);
+	/* the t2 notice goes; then back to t1 (notice sent), then t2 again */
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		if (w.m[i].purpose == PURPOSE_MOVED && w.m[i].status == MSG_PENDING) {
+			w.m[i].status = MSG_SENT;
+			w.m[i].sent_at = now + 200;
+		}
+	w.a.starts_at = t1;
+	plan_run(&cf, &w.s, now + 300, 12 * D, &p);
+	assert_int_equal(count_moved(&w, &p), 1);
+	apply(&w, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		if (w.m[i].purpose == PURPOSE_MOVED && w.m[i].status == MSG_PENDING) {
+			w.m[i].status = MSG_SENT;
+			w.m[i].sent_at = now + 400;
+		}
+	w.a.starts_at = t2;
+	plan_run(&cf, &w.s, now + 500, 12 * D, &p);
+	assert_int_equal(count_moved(&w, &p), 1);
+	plan_free(&p);
+	free_world(&w);
+}
+
+/* The cancellation notices p plans, on email. */
+static size_t
+count_cancel_notices(const struct plan *p)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->nadd; i++)
+		n += p->add[i].purpose == PURPOSE_CANCELLATION &&
+		    p->add[i].channel == CHAN_EMAIL;
+	return n;
+}
+
+/*
+ * Reminded for one time, moved, then cancelled: the client was told of
+ * the appointment (the reminder; or the moved notice) and is told it is
+ * cancelled, whether the move was announced or not.
+ */
+static void
+test_moved_then_cancelled(void **state)
+{
+	struct world w;
+	struct plan p;
+	time_t now = fx_utc("2026-12-02T09:00:00Z");
+
+	(void)state;
+	world(&w, "2026-12-03T14:00:00Z");
+	w.s.nclients = 1;
+	w.k.nmembers = 1;
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		if (w.m[i].channel == CHAN_EMAIL) {
+			w.m[i].status = MSG_SENT;
+			w.m[i].sent_at = fx_utc("2026-12-01T14:00:00Z");
+		}
+	/* moved and cancelled between two passes (no move notices) */
+	w.a.starts_at = fx_utc("2026-12-10T14:00:00Z");
+	w.a.cancelled = 1;
+	plan_run(&cf, &w.s, now, 10 * D, &p);
+	assert_int_equal(count_cancel_notices(&p), 1);
+	absorb(&w, &p);
+	plan_free(&p);
+	plan_run(&cf, &w.s, now + 60, 10 * D, &p);
+	assert_int_equal(p.nadd, 0);
+	plan_free(&p);
+	free_world(&w);
+
+	/* moved, the move notice sent, then cancelled */
+	cf.notify_move = 1;
+	world(&w, "2026-12-03T14:00:00Z");
+	w.s.nclients = 1;
+	w.k.nmembers = 1;
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		if (w.m[i].channel == CHAN_EMAIL) {
+			w.m[i].status = MSG_SENT;
+			w.m[i].sent_at = fx_utc("2026-12-01T14:00:00Z");
+		}
+	w.a.starts_at = fx_utc("2026-12-10T14:00:00Z");
+	plan_run(&cf, &w.s, now, 10 * D, &p);
+	apply(&w, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		if (w.m[i].purpose == PURPOSE_MOVED) {
+			w.m[i].status = MSG_SENT;
+			w.m[i].sent_at = now + 30;
+		}
+	w.a.cancelled = 1;
+	plan_run(&cf, &w.s, now + 60, 10 * D, &p);
+	assert_int_equal(count_cancel_notices(&p), 1);
+	plan_free(&p);
+	free_world(&w);
+}
+
+/*
+ * The appointment made one member's (for_client), then the whole case's
+ * again before the reminders went: the other member's come back.
+ */
+static void
+test_for_client_undone(void **state)
+{
+	struct world w;
+	struct plan p;
+	time_t now = fx_utc("2026-11-30T09:00:00Z");
+	size_t back = 0;
+
+	(void)state;
+	world(&w, "2026-12-03T14:00:00Z");
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	assert_int_equal(p.nadd, 4);
+	absorb(&w, &p);
+	plan_free(&p);
+	w.a.for_client = 1;
+	plan_run(&cf, &w.s, now + H, 8 * D, &p);
+	assert_int_equal(p.nchg, 2);
+	apply(&w, &p);
+	plan_free(&p);
+	w.a.for_client = 0;
+	plan_run(&cf, &w.s, now + 2 * H, 8 * D, &p);
+	assert_int_equal(p.nadd, 0);
+	for (size_t i = 0; i < p.nchg; i++)
+		back += p.chg[i].to == MSG_PENDING;
+	assert_int_equal(back, 2);
+	plan_free(&p);
+	free_world(&w);
+}
+
+/*
+ * SMS switched off in the config, then on again (a provider's bad day);
+ * a rule taken out, then put back: the rows cancelled meanwhile come back
+ * (their keys allow no new ones).
+ */
+static void
+test_channel_and_rule_back(void **state)
+{
+	struct world w;
+	struct plan p;
+	time_t now = fx_utc("2026-11-30T09:00:00Z");
+	size_t back = 0;
+
+	(void)state;
+	world(&w, "2026-12-03T14:00:00Z");
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	assert_int_equal(p.nadd, 4);
+	absorb(&w, &p);
+	plan_free(&p);
+	cf.sms.enabled = 0;
+	plan_run(&cf, &w.s, now + H, 8 * D, &p);
+	assert_int_equal(p.nchg, 2);
+	apply(&w, &p);
+	plan_free(&p);
+	cf.sms.enabled = 1;
+	plan_run(&cf, &w.s, now + 2 * H, 8 * D, &p);
+	assert_int_equal(p.nadd, 0);
+	for (size_t i = 0; i < p.nchg; i++)
+		back += p.chg[i].to == MSG_PENDING;
+	assert_int_equal(back, 2);
+	apply(&w, &p);
+	plan_free(&p);
+	/* the 3h SMS rule out of the config, then back */
+	cf.nrules = 1;
+	plan_run(&cf, &w.s, now + 3 * H, 8 * D, &p);
+	assert_int_equal(p.nchg, 2);
+	apply(&w, &p);
+	plan_free(&p);
+	cf.nrules = 2;
+	back = 0;
+	plan_run(&cf, &w.s, now + 4 * H, 8 * D, &p);
+	assert_int_equal(p.nadd, 0);
+	for (size_t i = 0; i < p.nchg; i++)
+		back += p.chg[i].to == MSG_PENDING;
+	assert_int_equal(back, 2);
+	plan_free(&p);
+	free_world(&w);
+}
+
+/*
+ * Moved after its reminder went, to a time whose reminder is due at once:
+ * that reminder tells the client, no notice, also in the next pass while
+ * it has not gone yet (held by quiet hours, or the pass came first).
+ */
+static void
+test_moved_reminder_pending_no_notice(void **state)
+{
+	struct world w;
+	struct plan p;
+	time_t now = fx_utc("2026-12-02T09:00:00Z");
+
+	(void)state;
+	cf.notify_move = 1;
+	world(&w, "2026-12-03T14:00:00Z");
+	w.s.nclients = 1;
+	w.k.nmembers = 1;
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		if (w.m[i].channel == CHAN_EMAIL) {
+			w.m[i].status = MSG_SENT;
+			w.m[i].sent_at = fx_utc("2026-12-01T14:00:00Z");
+		}
+	w.a.starts_at = fx_utc("2026-12-03T20:00:00Z");
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	assert_int_equal(count_moved(&w, &p), 0);
+	assert_int_equal(count(&p, "pending", CHAN_EMAIL), 1);
+	apply(&w, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	plan_run(&cf, &w.s, now + 60, 8 * D, &p);
+	assert_int_equal(count_moved(&w, &p), 0);
+	plan_free(&p);
+	free_world(&w);
+}
+
 static void
 test_retry_delay(void **state)
 {
@@ -626,6 +996,12 @@ main(void)
 		cmocka_unit_test_setup(test_dst_elapsed_before, setup),
 		cmocka_unit_test_setup(test_follow_up, setup),
 		cmocka_unit_test_setup(test_recheck, setup),
+		cmocka_unit_test_setup(test_member_removed, setup),
+		cmocka_unit_test_setup(test_moved_back_and_forth, setup),
+		cmocka_unit_test_setup(test_moved_then_cancelled, setup),
+		cmocka_unit_test_setup(test_for_client_undone, setup),
+		cmocka_unit_test_setup(test_channel_and_rule_back, setup),
+		cmocka_unit_test_setup(test_moved_reminder_pending_no_notice, setup),
 		cmocka_unit_test_setup(test_retry_delay, setup),
 	};
 
