@@ -32,7 +32,7 @@ from test_lazy_libs import lazy_maps
 from test_service import (STOP_LIMIT, TEMPLATES, TWO_H,  # noqa: F401
                           add_single, notify, pass_processes, services,
                           slow_practice, status_counts, wait_until,
-                          whole_second_after)
+                          watchdog_pings, whole_second_after)
 
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None,
                                 reason="needs a C compiler")
@@ -446,8 +446,7 @@ def test_fork_refused_watchdog_fed_during_an_in_process_pass(
         t = time.monotonic()
         srv.wait_for(1, 10)
         done = time.monotonic()
-        pings = [tm for tm, m in notify.lines
-                 if m == "WATCHDOG=1" and t <= tm <= done]
+        pings = watchdog_pings(notify, t, done)
         assert done - t >= 2.0
         assert len(pings) >= 2, f"only {len(pings)} WATCHDOG=1 in " \
                                 f"{done - t:.1f} s"

@@ -18,7 +18,7 @@ from test_service import (TWO_H, _reload,  # noqa: F401
                           _pass_over, add_single, notify,
                           pass_processes, slow_practice,
                           services, status_counts, wait_until,
-                          whole_second_after)
+                          watchdog_pings, whole_second_after)
 
 LINGER = {"NUDGED_TEST_TIMING": "linger=30"}
 
@@ -148,8 +148,7 @@ def test_watchdog_fed_during_a_reused_process_long_exchange(
         t = time.monotonic()
         srv.wait_for(2, 15)
         done = time.monotonic()
-        pings = [tm for tm, m in notify.lines
-                 if m == "WATCHDOG=1" and t <= tm <= done]
+        pings = watchdog_pings(notify, t, done)
         assert done - t >= 2.0
         assert len(pings) >= 2, f"only {len(pings)} WATCHDOG=1 in " \
                                 f"{done - t:.1f} s"

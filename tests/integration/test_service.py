@@ -311,6 +311,11 @@ def add_many(practice, n, starts_at, domain="example.org"):
         con.close()
 
 
+def watchdog_pings(notify, t, done):
+    """When the service sent WATCHDOG=1 between t and done (monotonic)."""
+    return [tm for tm, l in notify.lines if l == "WATCHDOG=1" and t <= tm <= done]
+
+
 def wait_until(cond, timeout, what, step=0.05):
     deadline = time.monotonic() + timeout
     while True:
@@ -1139,8 +1144,7 @@ def test_watchdog_fed_during_a_long_smtp_exchange(practice, tmp_path, services,
         t = time.monotonic()
         srv.wait_for(1, 15)
         done = time.monotonic()
-        pings = [tm for tm, l in notify.lines
-                 if l == "WATCHDOG=1" and t <= tm <= done]
+        pings = watchdog_pings(notify, t, done)
         assert done - t >= 4.0
         assert len(pings) >= 3, f"only {len(pings)} WATCHDOG=1 in {done - t:.1f} s"
         rc, _ = svc.stop(timeout=STOP_LIMIT)
