@@ -38,6 +38,7 @@ struct dl {
 	double			 xfer_s;	/* deliver_run.c: the last exchange took; 0: none yet */
 	double			 email_s;	/* the same, of email (dl_ahead) */
 	char			*inst;		/* state installation_id (calendar UIDs); NULL: none */
+	int			 let_go;	/* deliver_run.c: an outcome left to recovery */
 };
 
 /* One claimed message with everything re-read for it, owned. */

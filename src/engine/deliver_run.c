@@ -354,6 +354,7 @@ dl_keep(struct dl_batch *b, size_t i, char *err, size_t errlen)
 	    "'sending' until the next start", x->m.id, xfer_result_name(res),
 	    err);
 	x->state = DL_RECORDED;		/* let go: start-up recovery has it */
+	d->let_go = 1;			/* and its mark, if it has one */
 	return -1;
 }
 
@@ -418,8 +419,10 @@ dl_side_lock(struct dl_side *sd, int on)
 }
 
 /*
- * Request i is about to go up whole: its row is marked uploaded first
- * (see store_mark_uploaded: no fsync, precise per message).
+ * Request i is about to go up whole: marked first, in the attempt its
+ * claim counted (store_inflight.c: one write, no database, so the mail
+ * threads never wait for the cycle's transaction between a body and its
+ * final dot).
  */
 static int
 dl_upload(void *arg, size_t i)
@@ -433,7 +436,7 @@ dl_upload(void *arg, size_t i)
 	if (d->dry)
 		return 0;
 	dl_side_lock(sd, 1);
-	if (store_mark_uploaded(d->st, x->m.id, d->stop, err,
+	if (store_inflight_mark(d->st, x->m.id, x->m.attempts + 1, err,
 	    sizeof(err)) != 0) {
 		log_err("msg=%lld not sent: its upload cannot be recorded: %s",
 		    x->m.id, err);
@@ -884,6 +887,12 @@ dl_run(struct dl *d, volatile sig_atomic_t *stop, char *err, size_t errlen)
 	struct dl_sync sy = { .st = d->st };
 	int r = 0, more = 1;
 
+	if (!d->dry && store_inflight_open(d->st, err, errlen) != 0) {
+		free(done);
+		free(cur);
+		free(next);
+		return -1;	/* nothing claimed: no mark could be kept */
+	}
 	done->d = cur->d = next->d = d;
 	for (;;) {
 		/* A batch's outcomes can make new messages due (an SMS
@@ -907,6 +916,13 @@ dl_run(struct dl *d, volatile sig_atomic_t *stop, char *err, size_t errlen)
 	}
 	if (dl_sync_end(&sy, err, errlen) != 0)
 		r = -1;
+	/*
+	 * Every outcome recorded and on the disk: no row of this pass is
+	 * 'sending', and the marks would only be read again.  Else they stay
+	 * for recovery.
+	 */
+	else if (r == 0 && !d->let_go && !d->dry)
+		(void)store_inflight_clear(d->st, NULL, 0);
 	dl_batch_free(done);
 	dl_batch_free(cur);
 	dl_batch_free(next);

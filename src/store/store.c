@@ -686,7 +686,7 @@ store_open(const char *path, char *err, size_t errlen)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
 
-	s->lockfd = s->walfd = -1;
+	s->lockfd = s->walfd = s->inflightfd = -1;
 	s->path = xstrdup(path);
 	/* 0660, so that -wal and -shm, which SQLite makes like it, are too. */
 	if (store_perm_create(path, err, errlen) == -1 ||
@@ -711,6 +711,7 @@ store_disconnect(struct store *s)
 	if (s->walfd >= 0)
 		close(s->walfd);
 	s->walfd = -1;
+	store_inflight_close(s);
 	/* a new connection starts with synchronous=FULL (store_connect) */
 	s->relaxed = 0;
 }
@@ -740,7 +741,7 @@ store_open_copy(const char *path, char *err, size_t errlen)
 	sqlite3_backup *b;
 	int rc;
 
-	s->lockfd = s->walfd = -1;
+	s->lockfd = s->walfd = s->inflightfd = -1;
 	s->path = xstrdup(path);
 	store_lib_once();
 	if (sqlite3_open_v2(path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {

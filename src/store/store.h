@@ -245,6 +245,20 @@ int	 store_recover(struct store *, time_t now, struct store_recovery *,
 	    char *err, size_t);
 
 /*
+ * The send loop's upload marks (store_inflight.c), outside the database:
+ * open DATABASE-inflight before the first mark (a memory copy has none);
+ * mark: one record for the row and its attempt (attempts as the claim
+ * left it), from any thread, without the connection; clear: the pass
+ * recorded every outcome, the file goes.  store_recover() reads what a
+ * crash left.  0, or -1 with err.
+ */
+int	 store_inflight_open(struct store *, char *err, size_t);
+int	 store_inflight_mark(struct store *, long long id, int attempt,
+	    char *err, size_t);
+int	 store_inflight_clear(struct store *, char *err, size_t);
+void	 store_inflight_close(struct store *);
+
+/*
  * Remember a bad row: STORE_NEW (report it), STORE_OK when already
  * known, STORE_ERR.  Bad rows that become readable are forgotten.
  */

@@ -40,7 +40,11 @@ struct store {
 	int	 lockfd;	/* store_lock(): held until store_close(); -1: none */
 	int	 relaxed;	/* synchronous=NORMAL for one commit (store_mark_uploaded) */
 	int	 walfd;		/* store_sync(): the -wal file, opened at its first call; -1 */
+	int	 inflightfd;	/* store_inflight_open(): DATABASE-inflight; -1 */
 };
+
+/* store_inflight.c: in recovery's transaction, the marks a crash left. */
+int	 store_inflight_apply(struct store *, int *applied, char *err, size_t);
 
 #define MSG_COLS "id, purpose, appointment_id, homework_id, client_id, channel," \
 	" recipient, due_at, status, attempts, last_error, provider_ref, sent_at," \

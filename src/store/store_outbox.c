@@ -489,11 +489,14 @@ store_recover(struct store *s, time_t now, struct store_recovery *r,
 	};
 	int *count[] = { &r->unstarted, &r->failed, &r->resent };
 	/* not connected: store_begin says so */
-	int own = s->db == NULL || sqlite3_get_autocommit(s->db);
+	int own = s->db == NULL || sqlite3_get_autocommit(s->db), marked;
 
 	memset(r, 0, sizeof(*r));
 	if (own && store_begin(s, err, errlen) == -1)
 		return -1;
+	/* The send loop's marks are in DATABASE-inflight (store_inflight.c). */
+	if (store_inflight_apply(s, &marked, err, errlen) != 0)
+		goto fail;
 	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
 		sqlite3_stmt *st;
 
@@ -506,6 +509,13 @@ store_recover(struct store *s, time_t now, struct store_recovery *r,
 	}
 	if (own && store_commit(s, err, errlen) == -1)
 		goto fail;
+	/*
+	 * Its marks are in the database now (durable: a FULL commit).  Left
+	 * behind, the file would only be read again: no harm, so a failure
+	 * to remove it is not one of recovery.
+	 */
+	if (own)
+		(void)store_inflight_clear(s, NULL, 0);
 	return 0;
 fail:
 	if (own)

@@ -290,6 +290,40 @@ class Practice:
         return self.query(f"SELECT * FROM messages WHERE {where} ORDER BY id",
                           *params)
 
+    def inflight(self):
+        """The send loop's upload marks (DATABASE-inflight, see
+        src/store/store_inflight.c): {(id, attempt)} of the valid records."""
+        return inflight_marks(f"{self.db}-inflight")
+
+    def sending(self):
+        """Rows in 'sending', each with uploaded = 1 when its whole message
+        went up in this attempt: marked in the database (the digest,
+        send-test) or in the -inflight file (the send loop)."""
+        marks = self.inflight()
+        rows = self.query("SELECT id, attempts, uploaded FROM messages"
+                          " WHERE status = 'sending' ORDER BY id")
+        for r in rows:
+            r["uploaded"] = int(bool(r["uploaded"]) or
+                                (r["id"], r["attempts"]) in marks)
+        return rows
+
+
+def inflight_marks(path):
+    """Records of 16 bytes: id (int64), attempt (int32), check (uint32),
+    native order; a record whose check fails is ignored, as nudged does."""
+    import struct
+    try:
+        data = open(path, "rb").read()
+    except FileNotFoundError:
+        return set()
+    marks = set()
+    for off in range(0, len(data) - 15, 16):
+        i, a, c = struct.unpack_from("=qiI", data, off)
+        h = (i * 0x9e3779b97f4a7c15 ^ (a & 0xffffffff)) & 0xffffffffffffffff
+        if i > 0 and c == ((h >> 32) ^ (h & 0xffffffff) ^ 0x6e756467):
+            marks.add((i, a))
+    return marks
+
 
 def _run(argv, timeout, env):
     assert os.access(argv[0], os.X_OK), \

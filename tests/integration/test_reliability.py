@@ -183,8 +183,8 @@ def test_stop_while_an_outcome_cannot_be_recorded(practice, fast_smtp, services,
     assert rc == 0, svc.log
     assert took < STOP_LIMIT
     assert "not recorded" in svc.log
-    r = rows(practice)[0]
-    assert r["status"] == "sending" and r["uploaded"] == 1
+    r = practice.sending()
+    assert len(r) == 1 and r[0]["uploaded"] == 1, r
 
 
 def test_uncertain_reminder_counts_for_the_cancellation_notice(ready, smtp):
@@ -610,7 +610,7 @@ def test_kill_9_everywhere(practice, tmp_path, services, notify, measurement,
             return practice.query(sql)
 
         def sending():
-            return q("SELECT id, uploaded FROM messages WHERE status = 'sending'")
+            return practice.sending()
 
         def settled():
             return q("SELECT count(*) AS c FROM messages WHERE status IN"

@@ -837,6 +837,86 @@ test_upload_mark_sync(void **state)
 }
 
 /*
+ * Issue 12: the send loop's upload marks live in DATABASE-inflight, one
+ * record per mark, written without the connection.  Recovery takes a
+ * record only for its row in the same attempt, ignores one torn or
+ * zeroed (a power cut), and removes the file once its marks are in.
+ */
+static void
+test_inflight_marks(void **state)
+{
+	struct store *s;
+	struct store_recovery r;
+	struct msg m, got;
+	long long a, b, c;
+	char err[256], path[256];
+	FILE *f;
+
+	(void)state;
+	s = fx_open();
+	snprintf(path, sizeof(path), "%s-inflight", sqlite3_db_filename(
+	    store_db(s), "main"));
+	/* not open: refused, nothing written */
+	assert_int_equal(store_inflight_mark(s, 1, 1, err, sizeof(err)), -1);
+	assert_int_equal(access(path, F_OK), -1);
+	m = reminder(1, 1, CHAN_EMAIL, "r1", NOW);
+	a = insert(s, &m);
+	m = reminder(2, 1, CHAN_EMAIL, "r1", NOW);
+	b = insert(s, &m);
+	m = reminder(3, 1, CHAN_EMAIL, "r1", NOW);
+	c = insert(s, &m);
+	assert_int_equal(store_inflight_open(s, err, sizeof(err)), 0);
+	/* a: its mark is of this attempt (the claim made it 1) */
+	assert_int_equal(store_mark_sending(s, a, NULL, NULL, NOW, err, sizeof(err)), 0);
+	assert_int_equal(store_inflight_mark(s, a, 1, err, sizeof(err)), 0);
+	/* b: marked in attempt 1, recorded for a retry, claimed again: 2 */
+	assert_int_equal(store_mark_sending(s, b, NULL, NULL, NOW, err, sizeof(err)), 0);
+	assert_int_equal(store_inflight_mark(s, b, 1, err, sizeof(err)), 0);
+	assert_int_equal(store_mark_retry(s, b, NOW, "4xx", err, sizeof(err)), 0);
+	assert_int_equal(store_mark_sending(s, b, NULL, NULL, NOW, err, sizeof(err)), 0);
+	/* c: marked, but the record is torn (a power cut): never taken */
+	assert_int_equal(store_mark_sending(s, c, NULL, NULL, NOW, err, sizeof(err)), 0);
+	store_inflight_close(s);
+	assert_non_null(f = fopen(path, "ab"));
+	{
+		/* c's record with a wrong check, then 8 zero bytes */
+		long long rec[2] = { c, 1 };
+		char zero[8] = { 0 };
+
+		assert_int_equal(fwrite(rec, sizeof(rec), 1, f), 1);
+		assert_int_equal(fwrite(zero, sizeof(zero), 1, f), 1);
+	}
+	fclose(f);
+	assert_int_equal(store_recover(s, NOW, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.resent, 1);		/* a: may have arrived */
+	assert_int_equal(r.unstarted, 2);	/* b (a stale mark) and c */
+	assert_int_equal(r.failed, 0);
+	assert_int_equal(store_get_msg(s, a, &got, err, sizeof(err)), 1);
+	assert_int_equal(got.recovered, 1);
+	assert_int_equal(got.attempts, 1);
+	msg_free(&got);
+	assert_int_equal(store_get_msg(s, b, &got, err, sizeof(err)), 1);
+	assert_string_equal(msg_status_name(got.status), "pending");
+	assert_int_equal(got.recovered, 0);
+	assert_int_equal(got.attempts, 1);	/* attempt 2 uncounted */
+	msg_free(&got);
+	assert_int_equal(store_get_msg(s, c, &got, err, sizeof(err)), 1);
+	assert_int_equal(got.recovered, 0);
+	assert_int_equal(got.attempts, 0);
+	msg_free(&got);
+	/* its marks are in the database: the file is gone */
+	assert_int_equal(access(path, F_OK), -1);
+	/* cleared by a pass that recorded everything */
+	assert_int_equal(store_inflight_open(s, err, sizeof(err)), 0);
+	assert_int_equal(store_inflight_mark(s, a, 2, err, sizeof(err)), 0);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(store_inflight_clear(s, err, sizeof(err)), 0);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(store_inflight_mark(s, a, 2, err, sizeof(err)), -1);
+	store_close(s);
+}
+
+/*
  * store_sync (issue 12: the send loop's relaxed commits made durable with
  * no lock held) syncs the -wal SQLite writes: through a symbolic link that
  * is the one beside the link's target (SQLite resolves the link), not the
@@ -1177,6 +1257,7 @@ main(void)
 		FX_DB_TEST(test_next_due_unknown_purpose),
 		FX_DB_TEST(test_recover),
 		FX_DB_TEST(test_upload_mark_sync),
+		FX_DB_TEST(test_inflight_marks),
 		FX_DB_TEST(test_sync),
 		FX_DB_TEST(test_note_bad),
 		FX_DB_TEST(test_consent_not_0_or_1),
