@@ -39,6 +39,7 @@ struct dl {
 	double			 email_s;	/* the same, of email (dl_ahead) */
 	char			*inst;		/* state installation_id (calendar UIDs); NULL: none */
 	int			 let_go;	/* deliver_run.c: an outcome left to recovery */
+	int			 gate[CHAN_N];	/* deliver_run.c: paused, as the mail threads see it */
 };
 
 /* One claimed message with everything re-read for it, owned. */

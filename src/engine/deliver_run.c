@@ -16,12 +16,16 @@
  * whole batch, behind a slow one only its last exchanges, so that the
  * next claim is still fresh when its batch starts (DL_FRESH_S).
  *
- * The connection is shared: a cycle holds the mail session's lock, as
- * every hook does (the uploaded mark, the records).  The cycle commits
- * with synchronous=NORMAL and store_sync() then makes it durable with
- * the lock let go, in a thread of its own (dl_sync), so neither a mail
- * thread nor the rendering waits for the disk; the next turn waits for it
- * before anything more goes up or is recorded.
+ * Only this thread uses the database connection: the mail threads'
+ * hooks touch memory and the upload marks' file (store_inflight.c), no
+ * more.  What they share with this thread (the items' states, the
+ * batch's flags, the gate) is under the mail session's lock, taken for
+ * a moment and never across a transaction (dl_hold), so no exchange
+ * waits between a body and its final dot, or between two messages, for
+ * the bookkeeping.  The cycle commits with synchronous=NORMAL and
+ * store_sync() then makes it durable in a thread of its own (dl_sync),
+ * so neither a mail thread nor the rendering waits for the disk; the
+ * next turn waits for it before anything more goes up or is recorded.
  *
  * While a batch is being sent, an outcome is kept in memory; when one has
  * waited DL_FLUSH_MS, or an exchange took longer than that (a slow
@@ -35,8 +39,8 @@
  * recorded or nudged is told to stop (issue 13: an outcome is never
  * forgotten).
  *
- * The duplicate bound: a crash can resend only a row in 'sending' with
- * uploaded = 1 (store_recover), that is a message handed whole to its
+ * The duplicate bound: a crash can resend only a row in 'sending' whose
+ * attempt is marked (store_recover), that is a message handed whole to its
  * server whose outcome was not yet recorded.  Two batches at most are
  * claimed at once (the one being sent, and the one before it until its
  * outcomes are recorded, or the next one, claimed but not started), so a
@@ -65,8 +69,10 @@ struct dl_batch;
 /*
  * The hooks' argument: the batch and the transport's channel.  With the
  * batch's email and SMS under way at once (email in the mail session's
- * threads, SMS here), every hook runs under the mail session's lock: the
- * mail threads take it themselves, the SMS side's hooks (locked) here.
+ * threads, SMS here), the mark, go and done hooks run under the mail
+ * session's lock: the mail session takes it for the email's, the SMS
+ * side's take it here (locked).  idle runs here without it and takes it
+ * only around what it shares (dl_idle).
  */
 struct dl_side {
 	struct dl_batch	*b;
@@ -151,6 +157,66 @@ dl_outcome(struct dl_batch *b, size_t i, enum xfer_result *res,
 		*why = b->sr[x->req].err;
 		*sr = &b->sr[x->req];
 	}
+}
+
+/*
+ * What this thread shares with the mail threads: the items' states and
+ * flags, the batch's first_done, stalled and refused, the timings, the
+ * gate.  Never held across database work (the mail threads never touch
+ * the database), so no exchange waits for a transaction.
+ */
+static void
+dl_hold(struct dl *d, int on)
+{
+	if (d->ms == NULL)
+		return;		/* no mail thread was ever started */
+	if (on)
+		mail_lock(d->ms);
+	else
+		mail_unlock(d->ms);
+}
+
+/* The pauses as dl_go sees them, after a record transaction (not held). */
+static void
+dl_gate(struct dl *d)
+{
+	dl_hold(d, 1);
+	for (int ch = 0; ch < CHAN_N; ch++)
+		d->gate[ch] = d->paused[ch] != 0;
+	dl_hold(d, 0);
+}
+
+/* The items whose outcome is known and not recorded.  Their count. */
+static size_t
+dl_done_list(struct dl_batch *b, size_t *idx)
+{
+	size_t n = 0;
+
+	dl_hold(b->d, 1);
+	for (size_t i = 0; i < b->n; i++)
+		if (b->x[i].state == DL_DONE)
+			idx[n++] = i;
+	dl_hold(b->d, 0);
+	return n;
+}
+
+/*
+ * Items idx[0..n) are recorded: so marked, and the batch's oldest
+ * unrecorded outcome is now one that came in meanwhile, if any.
+ */
+static void
+dl_settled(struct dl_batch *b, const size_t *idx, size_t n)
+{
+	size_t i;
+
+	dl_hold(b->d, 1);
+	for (i = 0; i < n; i++)
+		b->x[idx[i]].state = DL_RECORDED;
+	for (i = 0; i < b->n && b->x[i].state != DL_DONE; i++)
+		;
+	if (n > 0)
+		b->first_done = i < b->n ? dl_mono() : 0;
+	dl_hold(b->d, 0);
 }
 
 /*
@@ -250,9 +316,9 @@ dl_record_tx(struct dl_batch *b, const size_t *idx, size_t n, int nowait,
 		if (dl_record_item(b, idx[k], err, errlen) != 0)
 			break;
 	if (k == n && store_commit(d->st, err, errlen) == 0) {
-		for (k = 0; k < n; k++)
-			b->x[idx[k]].state = DL_RECORDED;
 		dl_undo_end(d, &u, 0);
+		dl_settled(b, idx, n);
+		dl_gate(d);
 		return 0;
 	}
 	store_rollback(d->st);
@@ -280,18 +346,6 @@ dl_row_moved(struct dl *d, struct dl_item *x, enum xfer_result res)
 		    "deleted" : "changed", xfer_result_name(res));
 	msg_free(&m);
 	return moved;
-}
-
-/* The cycle shares the connection with the mail threads' hooks. */
-static void
-dl_hold(struct dl *d, int on)
-{
-	if (d->ms == NULL)
-		return;		/* no mail thread was ever started */
-	if (on)
-		mail_lock(d->ms);
-	else
-		mail_unlock(d->ms);
 }
 
 /*
@@ -325,7 +379,7 @@ dl_keep(struct dl_batch *b, size_t i, char *err, size_t errlen)
 			return 0;
 		}
 		if (dl_row_moved(d, x, res)) {
-			x->state = DL_RECORDED;
+			dl_settled(b, &i, 1);
 			return 0;
 		}
 		if (last || (d->stop == NULL &&
@@ -337,43 +391,24 @@ dl_keep(struct dl_batch *b, size_t i, char *err, size_t errlen)
 			    x->m.id, xfer_result_name(res), err);
 			said = dl_mono();
 		}
-		/*
-		 * Called in the cycle, the session's lock held: let it go
-		 * while napping, or an email already on its connection would
-		 * stop before its last bytes (its upload mark takes the lock)
-		 * for as long as the database refuses.  Nothing new starts:
-		 * the cycle runs once the batch's every email was taken.
-		 */
-		dl_hold(d, 0);
+		/* Nothing new starts: dl_go sees the batch stalled. */
 		dl_nap(d, wait);
-		dl_hold(d, 1);
 		wait = wait * 2 > DL_KEEP_MAX_MS ? DL_KEEP_MAX_MS : wait * 2;
 		last = d->stop != NULL && *d->stop;
 	}
 	log_err("msg=%lld outcome (%s) not recorded: %s; the row stays "
 	    "'sending' until the next start", x->m.id, xfer_result_name(res),
 	    err);
-	x->state = DL_RECORDED;		/* let go: start-up recovery has it */
+	dl_settled(b, &i, 1);		/* let go: start-up recovery has it */
 	d->let_go = 1;			/* and its mark, if it has one */
 	return -1;
 }
 
-/* The items whose outcome is known and not recorded.  Their count. */
-static size_t
-dl_done_list(struct dl_batch *b, size_t *idx)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < b->n; i++)
-		if (b->x[i].state == DL_DONE)
-			idx[n++] = i;
-	return n;
-}
-
 /*
  * Record what is done.  nowait (during the sends): one try without
- * waiting for another writer; refused, it stays for later.  Otherwise
- * each outcome the group transaction could not take is kept (dl_keep).
+ * waiting for another writer; refused, it stays for later (-1).
+ * Otherwise each outcome the group transaction could not take is kept
+ * (dl_keep).
  */
 static int
 dl_flush(struct dl_batch *b, int nowait, char *err, size_t errlen)
@@ -381,18 +416,13 @@ dl_flush(struct dl_batch *b, int nowait, char *err, size_t errlen)
 	size_t idx[DL_BATCH], n = dl_done_list(b, idx);
 	int r = 0;
 
-	if (n == 0)
+	if (n == 0 || dl_record_tx(b, idx, n, nowait, err, errlen) == 0)
 		return 0;
-	if (dl_record_tx(b, idx, n, nowait, err, errlen) == 0) {
-		b->first_done = 0;
-		return 0;
-	}
 	if (nowait)
-		return 0;
+		return -1;
 	for (size_t k = 0; k < n; k++)
 		if (dl_keep(b, idx[k], err, errlen) != 0)
 			r = -1;
-	b->first_done = 0;
 	return r;
 }
 
@@ -467,7 +497,7 @@ dl_go(void *arg, size_t i)
 	int go;
 
 	dl_side_lock(sd, 1);
-	go = !b->refused[sd->chan] && b->d->paused[sd->chan] == 0 &&
+	go = !b->refused[sd->chan] && !b->d->gate[sd->chan] &&
 	    !b->stalled && (b->d->dry || (b->claimed != 0 &&
 	    dl_mono() - b->claimed <= DL_FRESH_S));
 	if (!go)
@@ -519,29 +549,30 @@ dl_idle(void *arg)
 {
 	struct dl_side *sd = arg;
 	struct dl_batch *b = sd->b;
-	double gap, age;
+	struct dl *d = b->d;
+	double gap, age, first;
 	char err[256];
-	long r = 1000;
+	int refused;
 
-	dl_side_lock(sd, 1);
-	gap = b->d->xfer_s * 1000;
-	if (b->first_done == 0)
-		goto out;
-	age = (dl_mono() - b->first_done) * 1000;
-	if (age < DL_FLUSH_MS && gap > 0 && gap < DL_FLUSH_MS) {
-		r = DL_FLUSH_MS - (long)age;
-		goto out;
-	}
+	/* Called without the lock, from this thread only (mail_wait lets it go). */
+	dl_hold(d, 1);
+	gap = d->xfer_s * 1000;
+	first = b->first_done;
+	dl_hold(d, 0);
+	if (first == 0)
+		return 1000;
+	age = (dl_mono() - first) * 1000;
+	if (age < DL_FLUSH_MS && gap > 0 && gap < DL_FLUSH_MS)
+		return DL_FLUSH_MS - (long)age;
 	/*
 	 * One try: waiting here for another writer would stall the transfers
 	 * in flight.  Refused, nothing new starts (dl_go) until it works.
 	 */
-	dl_flush(b, 1, err, sizeof(err));
-	b->stalled = b->first_done != 0;
-	r = b->stalled ? DL_FLUSH_MS : 1000;
-out:
-	dl_side_lock(sd, 0);
-	return r;
+	refused = dl_flush(b, 1, err, sizeof(err)) != 0;
+	dl_hold(d, 1);
+	b->stalled = refused;
+	dl_hold(d, 0);
+	return refused ? DL_FLUSH_MS : 1000;
 }
 
 /* The batch's requests: its email for the mail session, its SMS. */
@@ -721,6 +752,7 @@ dl_cycle(struct dl *d, struct dl_batch *sent, struct dl_batch *cur,
 	*more = 0;
 	if (!claim)
 		return n == 0 ? 0 : dl_flush(sent, 0, err, errlen);
+	/* cur's emails may be under way meanwhile: only its done ones */
 	if ((m = dl_done_list(cur, ci)) == 0 && n == 0)
 		return dl_claim_alone(d, next, more, err, errlen);
 	if (store_begin_relaxed(d->st, d->stop, err, errlen) != 0)
@@ -732,13 +764,10 @@ dl_cycle(struct dl *d, struct dl_batch *sent, struct dl_batch *cur,
 		ok = dl_record_item(cur, ci[k], err, errlen) == 0;
 	if (ok && dl_claim_batch(d, next, more, err, errlen) == 0 &&
 	    store_commit(d->st, err, errlen) == 0) {
-		for (k = 0; k < n; k++)
-			sent->x[idx[k]].state = DL_RECORDED;
-		for (k = 0; k < m; k++)
-			cur->x[ci[k]].state = DL_RECORDED;
-		if (m > 0)
-			cur->first_done = 0;	/* all of it: the lock is held */
 		dl_undo_end(d, &u, 0);
+		dl_settled(sent, idx, n);
+		dl_settled(cur, ci, m);
+		dl_gate(d);
 		return 0;
 	}
 	store_rollback(d->st);
@@ -864,11 +893,9 @@ dl_turn(struct dl *d, struct dl_sync *sy, struct dl_batch *done,
 	dl_send_start(d, cur);
 	dl_send_sms(d, cur);
 	dl_send_taken(d, cur, dl_ahead(d));
-	dl_hold(d, 1);
 	if (dl_cycle(d, done, cur, next, claim && r == 0, more, err,
 	    errlen) != 0)
 		r = -1;
-	dl_hold(d, 0);
 	next->claimed = dl_mono();
 	if (wrote && !d->dry)
 		dl_sync_start(sy);
@@ -894,6 +921,7 @@ dl_run(struct dl *d, volatile sig_atomic_t *stop, char *err, size_t errlen)
 		return -1;	/* nothing claimed: no mark could be kept */
 	}
 	done->d = cur->d = next->d = d;
+	dl_gate(d);
 	for (;;) {
 		/* A batch's outcomes can make new messages due (an SMS
 		 * reminder's fallback email): claiming goes on after it. */

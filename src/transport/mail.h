@@ -130,9 +130,10 @@ void	 mail_send_batch(struct mail_session *, struct mail_req *, size_t n,
  * The same in two halves, so the caller can do something else meanwhile
  * (send the batch's SMS): with background set the messages go in threads
  * (one per connection) and start returns at once; wait ends the batch,
- * calling hooks->idle while it waits.  Every hook is called with the
- * session locked (mail_lock): a caller that touches what its hooks touch
- * from elsewhere during the batch takes the same lock.
+ * calling hooks->idle while it waits.  mark, go and done are called with
+ * the session locked (mail_lock), idle without it (it runs on the
+ * caller's thread): a caller that touches what its hooks touch from
+ * elsewhere during the batch, idle included, takes the same lock.
  */
 void	 mail_batch_start(struct mail_session *, struct mail_req *, size_t n,
 	    const struct xfer_hooks *hooks, int background);

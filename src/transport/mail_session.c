@@ -279,6 +279,24 @@ mail_again(const struct mail_conn *k, const struct mail_req *r, int reused)
 }
 
 /*
+ * The caller's idle hook, called with the lock held and run without it:
+ * the caller records outcomes then (its database), and takes the lock
+ * itself for what it shares with the hooks (mail_lock), so that no
+ * exchange waits for its transaction.
+ */
+static long
+mail_idle(struct mail_session *s)
+{
+	const struct xfer_hooks *h = s->hooks;
+	long ms;
+
+	pthread_mutex_unlock(&s->lock);
+	ms = xfer_idle(h);
+	pthread_mutex_lock(&s->lock);
+	return ms;
+}
+
+/*
  * One connection's share of the batch: take the next message, send it,
  * report it, until none is left.  Called with the lock held; returns with
  * it held.  The lock is let go only around the exchange itself.
@@ -315,7 +333,7 @@ mail_work(struct mail_conn *k)
 		k->req = NULL;
 		/* one connection: the caller may record what is done now */
 		if (!s->threaded)
-			(void)xfer_idle(h);
+			mail_idle(s);
 		pthread_cond_signal(&s->cond);
 	}
 }
@@ -342,7 +360,7 @@ static void
 mail_wait(struct mail_session *s, int taken, size_t left)
 {
 	while (s->workers > 0 && !(taken && s->next + left >= s->n)) {
-		long ms = xfer_idle(s->hooks);
+		long ms = mail_idle(s);
 		struct timespec until;
 
 		clock_gettime(CLOCK_REALTIME, &until);
