@@ -145,13 +145,17 @@ store_inflight_apply(struct store *s, int *applied, char *err, size_t errlen)
 	struct inflight_rec r;
 	sqlite3_stmt *st;
 	char *path;
-	FILE *f;
-	int rc = 0;
+	FILE *f = NULL;
+	int fd, rc = 0;
 
 	*applied = 0;
 	if ((path = inflight_path(s)) == NULL)
 		return 0;
-	if ((f = fopen(path, "rbe")) == NULL) {
+	/* As it was made: never through a link someone put in its place. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0 &&
+	    (f = fdopen(fd, "rb")) == NULL)
+		close(fd);
+	if (f == NULL) {
 		if (errno != ENOENT) {
 			errf(err, errlen, "%s: cannot read: %s", path,
 			    strerror(errno));

@@ -146,6 +146,27 @@ def cpu_ticks():
     return sum(v[:8]) - idle, sum(v[:8])
 
 
+def tree_cpu(pid):
+    """CPU seconds (user + sys) used so far by a live process and its live
+    descendants (nginx's workers under their master)."""
+    ticks, todo, seen = 0, [pid], set()
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+            for t in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{t}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except (OSError, ValueError, IndexError):
+            pass
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 class MainThread:
     """The CPU time of the main thread of the program /usr/bin/time (pid)
     runs, sampled every 10 ms (the last sample before it exits: within a
@@ -302,9 +323,20 @@ class Bench:
         return self.a.budget - (time.monotonic() - self.t0)
 
     def timed(self, argv, workdir, name):
-        """timed(), stopped when the budget (and 30 s of grace) runs out."""
+        """timed(), stopped when the budget (and 30 s of grace) runs out;
+        with servers_s, the CPU time the servers (smtp-sink, nginx) used
+        meanwhile, read once they have received everything (the caller's
+        wait), so that the CPU a message costs on the machine is whole."""
+        self._srv0 = self.servers_cpu()
         return timed(argv, workdir, name,
                      timeout=max(5, min(RUN_TIMEOUT, self.left() + 30)))
+
+    def servers_cpu(self):
+        return sum(tree_cpu(x.proc.pid) for x in (self.sink, self.stub)
+                   if x.proc is not None)
+
+    def servers_since(self, r):
+        r["servers_s"] = self.servers_cpu() - self._srv0
 
     def step(self, name, need_s, fn, *args):
         if self.left() < need_s:
@@ -342,6 +374,7 @@ class Bench:
             r["emails"] = self.sink.wait_messages(m0 + st.get("sent", 0), 2) - m0
             r["sms"] = self.stub.requests() - s0
             r["statuses"] = st
+            self.servers_since(r)
             out.append(r)
         return out
 
@@ -360,6 +393,7 @@ class Bench:
             r["emails"] = self.sink.wait_messages(m0 + st.get("sent", 0) // 2, 2) - m0
             r["sms"] = self.stub.requests() - s0
             r["statuses"] = st
+            self.servers_since(r)
             out.append(r)
         return out
 
@@ -385,7 +419,7 @@ class Bench:
                         msgs=total, msgs_per_s=total / m["wall_s"],
                         walls=[round(r["wall_s"], 3) for r in rs],
                         statuses=m["statuses"], main_s=m["main_s"],
-                        busy=m["busy"])
+                        busy=m["busy"], servers_s=m["servers_s"])
 
         two = 2 * n
         res["nudged"] = summary(self.nudged_once(template, wd, "both", EMAIL_SMS,
@@ -434,14 +468,16 @@ class Bench:
                 ("curl_http_db", [prog, "http-db", self.stub.url +
                                   f"/2010-04-01/Accounts/{ACCOUNT}/Messages.json",
                                   str(count), db], self.stub.requests)):
-            walls = []
+            walls, cpus = [], []
             for _ in range(runs):
                 c0 = got()
                 for f in (db, db + "-wal", db + "-shm"):
                     if os.path.exists(f):
                         os.unlink(f)
+                t0, s0 = os.times(), self.servers_cpu()
                 r = subprocess.run(argv, capture_output=True, text=True,
                                    timeout=max(5, self.left() + 30))
+                t1 = os.times()
                 if r.returncode != 0:
                     raise BenchError(f"curl_floor {kind}: exit {r.returncode}: "
                                      f"{r.stderr[-300:]}")
@@ -453,9 +489,14 @@ class Bench:
                     raise BenchError(f"curl_floor {kind}: the server got "
                                      f"{got() - c0}, not {count}")
                 walls.append(float(r.stdout))
+                cpus.append((t1.children_user - t0.children_user
+                             + t1.children_system - t0.children_system,
+                             self.servers_cpu() - s0))
             w = statistics.median(walls)
             out[kind] = dict(wall_s=w, msgs=count, msgs_per_s=count / w,
-                             walls=[round(x, 3) for x in walls])
+                             walls=[round(x, 3) for x in walls],
+                             cpu_s=statistics.median(c for c, _ in cpus),
+                             servers_s=statistics.median(v for _, v in cpus))
         return out
 
     def mail_size(self):
@@ -887,6 +928,42 @@ def table(res):
                      per_n("nudged", lambda d: f"{d['cpu_s'] / d['msgs'] * 1e6:,.0f}") + " µs",
                      "naive: " + per_n("naive", lambda d: f"{d['cpu_s'] / d['msgs'] * 1e6:,.0f}")
                      + " µs (load changes CPU time little)", "-"))
+        def cpu_bound(key, n):
+            # every program's CPU per message, and what two CPUs allow at it
+            d = t[n].get(key)
+            if d is None or "servers_s" not in d:
+                return None
+            per = (d["cpu_s"] + d["servers_s"]) / d["msgs"]
+            return per, d["servers_s"] / d["msgs"], 2 / per, d["msgs_per_s"] * per / 2
+
+        if all(cpu_bound("nudged", n) and cpu_bound("naive", n) for n in ns):
+            def us(v):
+                return f"{v * 1e6:,.0f}"
+
+            def stack(n):
+                e, h = t[n]["curl_smtp"], t[n]["curl_http"]
+                per = (e["cpu_s"] + e["servers_s"] + h["cpu_s"] + h["servers_s"]) \
+                    / (e["msgs"] + h["msgs"])
+                return f"{us(per)} µs → at most {fmt_int(2 / per)} msg/s"
+
+            def said(key, n, with_servers):
+                per, srv, most, reached = cpu_bound(key, n)
+                return (f"{us(per)} µs" + (f" (servers {us(srv)})" if with_servers else "")
+                        + f" → at most {fmt_int(most)} msg/s"
+                        + (f"; reached {reached:.0%}" if with_servers else ""))
+
+            rows.append(("the machine's CPU per message, email+SMS: nudged + the servers"
+                         " (smtp-sink, nginx), and what two CPUs allow at that cost"
+                         " (2 CPUs ÷ CPU per message)",
+                         "nudged " + " / ".join(said("nudged", n, True) for n in ns),
+                         "naive " + " / ".join(said("naive", n, False) for n in ns)
+                         + (("; libcurl alone (curl_floor, no database, no"
+                             " rendering), one email and one SMS with the servers' share: "
+                             + " / ".join(stack(n) for n in ns))
+                            if all("cpu_s" in t[n].get("curl_http", {}) and
+                                   "cpu_s" in t[n].get("curl_smtp", {}) for n in ns)
+                            else ""),
+                         "5,000 msg/s needs ≤ 400 µs in all"))
         n0 = ns[0]
 
         def bound(key, label):
@@ -982,7 +1059,8 @@ def details(res):
             d = t[k]
             lines.append(f"  {label:<28} {d['wall_s']:7.2f} s  cpu {d['user_s']:5.2f}"
                          f" + {d['sys_s']:5.2f} s"
-                         f"  {d['msgs_per_s']:8,.0f} msg/s"
+                         + (f" (servers {d['servers_s']:4.2f} s)" if "servers_s" in d else "")
+                         + f"  {d['msgs_per_s']:8,.0f} msg/s"
                          f" ({d['msgs'] / max(d['cpu_s'], 0.01):,.0f} per cpu s)"
                          f"  RSS {mib(d['maxrss_kb'])}  runs {d['walls']}"
                          + (f"  main thread {d['main_s'] / d['wall_s']:.0%},"
@@ -998,7 +1076,10 @@ def details(res):
             if k in t:
                 d = t[k]
                 lines.append(f"  {label:<28} {d['wall_s']:7.2f} s  {'':>10}"
-                             f"  {d['msgs_per_s']:8,.0f} msg/s  runs {d['walls']}")
+                             f"  {d['msgs_per_s']:8,.0f} msg/s  runs {d['walls']}"
+                             + (f"  cpu {d['cpu_s'] / d['msgs'] * 1e6:,.0f} µs/msg"
+                                f" (servers {d['servers_s'] / d['msgs'] * 1e6:,.0f})"
+                                if "cpu_s" in d else ""))
     y = res.get("year")
     if y:
         lines.append(f"year: {y['data']['appointments']:,} appointments, "
