@@ -141,6 +141,19 @@ dl_hold(struct dl *d, struct dl_item *x, const struct dl_unread *u,
 	return store_mark_retry(d->st, x->m.id, x->m.next_at, why, err, errlen);
 }
 
+/* dl_load, then dl_hold when a row is unreadable: 0 loaded, 1 held, -1. */
+static int
+dl_fresh(struct dl *d, struct dl_item *x, char *err, size_t errlen)
+{
+	struct dl_unread u = { 0 };
+
+	if (dl_load(d, x, &u, err, errlen) != 0)
+		return -1;
+	if (u.table == NULL)
+		return 0;
+	return dl_hold(d, x, &u, err, errlen) == 0 ? 1 : -1;
+}
+
 static void
 dl_print(struct dl *d, const struct dl_item *x)
 {
@@ -284,7 +297,6 @@ dl_render(struct dl *d, struct dl_item *x, char *why, size_t whylen)
 enum dl_claimed
 dl_claim_row(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 {
-	struct dl_unread u = { 0 };
 	enum plan_verdict v;
 	char why[512] = "";
 	time_t hold = 0;
@@ -303,12 +315,8 @@ dl_claim_row(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 		d->stats->retry++;
 		goto settled;
 	}
-	if (dl_load(d, x, &u, err, errlen) != 0)
-		return DL_CLAIM_ERROR;
-	if (u.table != NULL) {
-		r = dl_hold(d, x, &u, err, errlen);
-		goto settled;
-	}
+	if ((r = dl_fresh(d, x, err, errlen)) != 0)
+		return r < 0 ? DL_CLAIM_ERROR : DL_CLAIM_SETTLED;
 	if ((v = dl_recheck(d, x, &hold, why, sizeof(why))) != PLAN_SEND) {
 		r = dl_settle(d, x, v, why, hold, err, errlen);
 		goto settled;
