@@ -266,6 +266,14 @@ int	 store_msg_set_detail(struct store *, long long id, const char *detail,
 	    char *err, size_t);
 int	 store_told_start(struct store *, long long appt_id, long long client_id,
 	    time_t start, const char *detail, time_t *told, char *err, size_t);
+/*
+ * The start time the client was last told of, whatever it was: that of
+ * the last reminder or move notice sent to them for the appointment (or
+ * that may have reached them: an uncertain attempt), on any channel; 0
+ * when none.  What a cancellation notice names.  0 or -1.
+ */
+int	 store_last_told(struct store *, long long appt_id, long long client_id,
+	    time_t *told, char *err, size_t);
 
 /*
  * The service runs each pass in a child process (daemon.c), and an SQLite
