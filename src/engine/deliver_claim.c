@@ -39,9 +39,34 @@ dl_item_free(struct dl_item *x)
 	free(x->bad);
 	memset(x, 0, sizeof(*x));
 }
+/*
+ * The first row a claimed message hangs on that exists but cannot be
+ * read (a booking tool's bad value): the message is held for it, never
+ * cancelled as if the row were gone (dl_hold).
+ */
+struct dl_unread {
+	const char	*table;		/* NULL: none */
+	long long	 id;
+	char		 what[256];
+};
+
+/* r from a store_get_* of table's row id; err holds why when unreadable. */
+static int
+dl_got(enum store_rc r, const char *table, long long id, struct dl_unread *u,
+    char *err)
+{
+	if (r == STORE_UNREADABLE && u->table == NULL) {
+		u->table = table;
+		u->id = id;
+		snprintf(u->what, sizeof(u->what), "%s", err);
+	}
+	return r == STORE_FOUND;
+}
+
 /* Fresh reads inside the claiming transaction.  -1 on a database error. */
 static int
-dl_load(struct dl *d, struct dl_item *x, char *err, size_t errlen)
+dl_load(struct dl *d, struct dl_item *x, struct dl_unread *u, char *err,
+    size_t errlen)
 {
 	long long case_id = 0;
 	int r;
@@ -50,16 +75,16 @@ dl_load(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 		r = store_get_appt(d->st, x->m.appointment_id, &x->a, err, errlen);
 		if (r < 0)
 			return -1;
-		x->has_a = r == 1;
-		if (r == 1)
+		x->has_a = dl_got(r, "appointments", x->m.appointment_id, u, err);
+		if (x->has_a)
 			case_id = x->a.case_id;
 	}
 	if (x->m.homework_id != 0) {
 		r = store_get_homework(d->st, x->m.homework_id, &x->hw, err, errlen);
 		if (r < 0)
 			return -1;
-		x->has_hw = r == 1;
-		if (r == 1)
+		x->has_hw = dl_got(r, "homework", x->m.homework_id, u, err);
+		if (x->has_hw)
 			case_id = x->hw.case_id;
 	}
 	if (case_id != 0) {
@@ -70,8 +95,9 @@ dl_load(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 	if (x->m.client_id != 0) {
 		if ((r = store_get_client(d->st, x->m.client_id, &x->cl, err, errlen)) < 0)
 			return -1;
-		x->has_cl = r == 1;
+		x->has_cl = dl_got(r, "clients", x->m.client_id, u, err);
 	}
+	/* An unreadable partner holds nothing: only partner_first_name is lost. */
 	if (x->has_k && x->k.nmembers == 2) {
 		long long other = x->k.members[0] == x->m.client_id ?
 		    x->k.members[1] : x->k.members[0];
@@ -80,7 +106,52 @@ dl_load(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 			return -1;
 		x->has_partner = r == 1;
 	}
+	err[0] = '\0';
 	return 0;
+}
+
+/*
+ * A message whose row went bad after the plan step read it (the plan step
+ * reports rows bad before it): the row is reported like the plan step's
+ * (problems, so the digest and nudgectl problems name it; the log once),
+ * and the message stays pending, held by that problem (STORE_NOT_HELD):
+ * not claimed again in this pass, due again once a pass reads the row
+ * fine, cancelled by the re-check if the row is deleted.  0 or -1.
+ */
+static int
+dl_hold(struct dl *d, struct dl_item *x, const struct dl_unread *u,
+    char *err, size_t errlen)
+{
+	struct bad_row b = { (char *)u->table, u->id, (char *)u->what };
+	enum store_rc r = store_note_bad(d->st, &b, d->now, err, errlen);
+	char why[128];
+
+	if (r == STORE_ERR)
+		return -1;
+	if (r == STORE_NEW || d->dry) {
+		d->stats->bad_rows++;
+		log_warn("skipping %s row %lld: %s", u->table, u->id, u->what);
+	}
+	snprintf(why, sizeof(why), "held: %s row %lld cannot be read", u->table,
+	    u->id);
+	if (d->until == 0)
+		log_info("msg=%lld purpose=%s channel=%s status=held why=\"%s\"",
+		    x->m.id, msg_purpose_name(x->m.purpose),
+		    chan_name(x->m.channel), why);
+	return store_mark_retry(d->st, x->m.id, x->m.next_at, why, err, errlen);
+}
+
+/* dl_load, then dl_hold when a row is unreadable: 0 loaded, 1 held, -1. */
+static int
+dl_fresh(struct dl *d, struct dl_item *x, char *err, size_t errlen)
+{
+	struct dl_unread u = { 0 };
+
+	if (dl_load(d, x, &u, err, errlen) != 0)
+		return -1;
+	if (u.table == NULL)
+		return 0;
+	return dl_hold(d, x, &u, err, errlen) == 0 ? 1 : -1;
 }
 
 static void
@@ -244,8 +315,8 @@ dl_claim_row(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 		d->stats->retry++;
 		goto settled;
 	}
-	if (dl_load(d, x, err, errlen) != 0)
-		return DL_CLAIM_ERROR;
+	if ((r = dl_fresh(d, x, err, errlen)) != 0)
+		return r < 0 ? DL_CLAIM_ERROR : DL_CLAIM_SETTLED;
 	if ((v = dl_recheck(d, x, &hold, why, sizeof(why))) != PLAN_SEND) {
 		r = dl_settle(d, x, v, why, hold, err, errlen);
 		goto settled;

@@ -38,6 +38,7 @@ dl_compose(struct dl *d, struct dl_item *x)
 		.parts = x->m.channel == CHAN_EMAIL ? COMPOSE_EMAIL : COMPOSE_SMS,
 	};
 	time_t *starts = NULL;
+	struct appt shown;
 	size_t n = 0;
 	char err[256];
 
@@ -60,6 +61,18 @@ dl_compose(struct dl *d, struct dl_item *x)
 	    store_told_start(d->st, x->a.id, x->m.client_id, x->a.starts_at,
 	    x->m.detail, &in.old_start, err, sizeof(err)) != 0)
 		in.old_start = 0;
+	/*
+	 * A cancellation names the time the client was told of, which is
+	 * not the appointment's when it moved without a notice reaching them.
+	 */
+	if (x->m.purpose == PURPOSE_CANCELLATION && x->has_a &&
+	    store_last_told(d->st, x->a.id, x->m.client_id, &x->told, err,
+	    sizeof(err)) == 0 && x->told != 0 && x->told != x->a.starts_at) {
+		shown = x->a;
+		shown.starts_at = x->told;
+		in.appt = &shown;
+	} else
+		x->told = 0;
 	compose_msg(d->c, &in, &x->w);
 }
 
@@ -175,7 +188,8 @@ dl_ics(struct dl *d, struct dl_item *x, const char *from_addr)
 	name = x->has_cl ? compose_oneline(x->cl.name) : NULL;
 	ev.uid = uid;
 	ev.stamp = d->now;
-	ev.start = x->a.starts_at;
+	/* a cancellation's: the entry the client has (dl_compose) */
+	ev.start = x->told != 0 ? x->told : x->a.starts_at;
 	ev.duration_min = x->a.duration_min;
 	ev.summary = summary;
 	dl_ics_place(d, x, discreet, &ev.location, &desc, &ev.url);

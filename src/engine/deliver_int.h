@@ -56,6 +56,8 @@ struct dl_item {
 	char		*data;		/* email text or SMS text */
 	char		*msgid;		/* email Message-ID */
 	time_t		 when;		/* the moment it is judged at */
+	time_t		 told;		/* a cancellation: the start its client was
+					   told of (dl_compose); 0: a.starts_at */
 	char		*bad;		/* dl_render failed: why; failed unsent */
 	int		 uploaded;	/* its whole upload is recorded */
 	int		 unmarked;	/* that record failed: not sent */

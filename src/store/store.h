@@ -166,15 +166,16 @@ int	 store_change_msg(struct store *, const struct msg_change *,
 
 /*
  * Inside a transaction: the next pending message due at or before now
- * (and whose next_at has come), oldest first.  STORE_FOUND, STORE_GONE
- * (none), STORE_ERR.  A row it cannot read is noted (store_note_bad) and
- * passed over.
+ * (and whose next_at has come), oldest first, not held by an unreadable
+ * appointment, client or homework row (a problem noted: store_int.h,
+ * STORE_NOT_HELD).  STORE_FOUND, STORE_GONE (none), STORE_ERR.  A row it
+ * cannot read is noted (store_note_bad) and passed over.
  */
 enum store_rc	 store_next_due(struct store *, time_t now, struct msg *, char *err,
 	    size_t);
 /* How many rows store_next_due() would still find. -1 on error. */
 long	 store_count_due(struct store *, time_t now, char *err, size_t);
-/* Earliest due_at/next_at among pending rows; 0 when none (or on error). */
+/* Earliest due_at/next_at among pending rows not held; 0 when none (or on error). */
 time_t	 store_next_wake(struct store *);
 
 /*
@@ -279,6 +280,14 @@ int	 store_msg_set_detail(struct store *, long long id, const char *detail,
 	    char *err, size_t);
 int	 store_told_start(struct store *, long long appt_id, long long client_id,
 	    time_t start, const char *detail, time_t *told, char *err, size_t);
+/*
+ * The start time the client was last told of, whatever it was: that of
+ * the last reminder or move notice sent to them for the appointment (or
+ * that may have reached them: an uncertain attempt), on any channel; 0
+ * when none.  What a cancellation notice names.  0 or -1.
+ */
+int	 store_last_told(struct store *, long long appt_id, long long client_id,
+	    time_t *told, char *err, size_t);
 
 /*
  * The service runs each pass in a child process (daemon.c), and an SQLite

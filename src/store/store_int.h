@@ -58,6 +58,23 @@ int	 store_inflight_apply(struct store *, int *applied, char *err, size_t);
 #define SQL_NOW "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
 
 /*
+ * A pending message whose appointment, client or homework row is noted
+ * as unreadable (problems) and still exists is held: not due, not
+ * counted as waiting (--once exits 0: "reported and skipped"), not a
+ * reason to wake.  It is never cancelled for it: the plan step forgets
+ * the problem once the row reads fine (store_snap.c), and the message is
+ * due again at once; a row deleted meanwhile no longer holds it, and the
+ * re-check at send time cancels it.  Used after a WHERE on messages.
+ */
+#define STORE_NOT_HELD " AND NOT EXISTS (SELECT 1 FROM problems p WHERE" \
+	" (p.tbl = 'appointments' AND p.row_id = messages.appointment_id" \
+	" AND EXISTS (SELECT 1 FROM appointments x WHERE x.id = p.row_id))" \
+	" OR (p.tbl = 'clients' AND p.row_id = messages.client_id" \
+	" AND EXISTS (SELECT 1 FROM clients x WHERE x.id = p.row_id))" \
+	" OR (p.tbl = 'homework' AND p.row_id = messages.homework_id" \
+	" AND EXISTS (SELECT 1 FROM homework x WHERE x.id = p.row_id)))"
+
+/*
  * Issue 12 (store_window.c): the change log a pass reads instead of the
  * whole table.  Triggers, so that every writer's change is seen: a booking
  * tool's, nudgectl's, a calendar sync's.  An inserted or updated

@@ -369,9 +369,13 @@ store_sms_unsubscribe(struct store *s, long long client_id, char *err,
 	    " (texted STOP; Twilio 21610)", STORE_HOW_FIRST, NULL, err, errlen);
 }
 
-/* A row with a channel we do not know must not wedge the queue: not due. */
+/*
+ * A row with a channel we do not know must not wedge the queue: not due.
+ * Nor is one held by an unreadable row (STORE_NOT_HELD).
+ */
 #define DUE_WHERE " WHERE status = 'pending' AND due_at <= ?1" \
-	" AND (next_at IS NULL OR next_at <= ?1) AND channel IN ('email', 'sms')"
+	" AND (next_at IS NULL OR next_at <= ?1) AND channel IN ('email', 'sms')" \
+	STORE_NOT_HELD
 
 /*
  * A due row nudged cannot read (a purpose or status it does not know,
@@ -429,8 +433,8 @@ store_count_due(struct store *s, time_t now, char *err, size_t errlen)
 
 	/* Due, whether or not a retry is already scheduled: what --once reports as 75. */
 	if ((st = store_prep(s, "SELECT count(*) FROM messages WHERE status = "
-	    "'pending' AND due_at <= ?1 AND channel IN ('email', 'sms')",
-	    err, errlen)) == NULL)
+	    "'pending' AND due_at <= ?1 AND channel IN ('email', 'sms')"
+	    STORE_NOT_HELD, err, errlen)) == NULL)
 		return -1;
 	bind_time(st, 1, now);
 	if (sqlite3_step(st) == SQLITE_ROW)
@@ -449,7 +453,7 @@ store_next_wake(struct store *s)
 	time_t t = 0;
 
 	if ((st = store_prep(s, "SELECT min(COALESCE(next_at, due_at)) FROM messages"
-	    " WHERE status = 'pending'", NULL, 0)) == NULL)
+	    " WHERE status = 'pending'" STORE_NOT_HELD, NULL, 0)) == NULL)
 		return 0;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		t = col_time(st, 0);

@@ -575,6 +575,53 @@ test_homework_still_planned(void **state)
 }
 
 /*
+ * A row a booking tool made unreadable (an appointment's start, a
+ * client's consent, a homework's every_days) is reported and skipped: a
+ * pass cancels none of the pending rows that hang on it, and once it is
+ * fixed they are all still there (the send loop's side: the integration
+ * tests in test_held_rows.py).
+ */
+static void
+test_unreadable_rows_cancel_nothing(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "UPDATE appointments SET starts_at = 'next tuesday'",
+		  "UPDATE appointments SET starts_at = '2026-06-05T12:00:00Z'" },
+		{ "UPDATE clients SET email_consent = 'yes'",
+		  "UPDATE clients SET email_consent = 1" },
+		{ "UPDATE homework SET every_days = 0",
+		  "UPDATE homework SET every_days = 1" },
+	};
+	struct store *st = practice(1);
+	long long pending;
+
+	(void)state;
+	book(st, 1, NOW + 4 * DAY);
+	/* ends before the session: a session it cannot read moves no prompt */
+	fx_sql(st, "INSERT INTO homework (id, case_id, title, prompt, starts_on,"
+	    " ends_on, every_days) VALUES (1, 1, 'T', 'P', '2026-06-02',"
+	    " '2026-06-04', 1)");
+	pass(st, NOW);
+	pending = countf(st, "SELECT count(*) FROM messages WHERE status ="
+	    " 'pending'");
+	assert_int_equal(pending, 4);
+	assert_int_equal(rows(st, 1, NOW + 4 * DAY, "reminder", "pending"), 1);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fx_sql(st, bad[i][0]);
+		pass(st, NOW + (long)(2 * i + 1) * 60);
+		assert_int_equal(countf(st, "SELECT count(*) FROM problems"), 1);
+		assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE"
+		    " status <> 'pending'"), 0);
+		fx_sql(st, bad[i][1]);
+		pass(st, NOW + (long)(2 * i + 2) * 60);
+		assert_int_equal(countf(st, "SELECT count(*) FROM problems"), 0);
+		assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE"
+		    " status = 'pending'"), pending);
+	}
+	store_close(st);
+}
+
+/*
  * Quiet hours move a due time inside them to a minute before they begin:
  * a reminder whose due time is still beyond the horizon comes inside it
  * when that minute does, and the next pass must read its appointment.
@@ -1330,6 +1377,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_dry_run_reports_a_bad_row_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_version_6_upgrades, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_homework_reads_sessions_from_its_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unreadable_rows_cancel_nothing, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

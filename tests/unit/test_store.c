@@ -1006,6 +1006,100 @@ test_consent_not_0_or_1(void **state)
 	store_close(s);
 }
 
+/*
+ * A message whose appointment, client or homework row is noted as
+ * unreadable (problems) is held: not due, not counted, no wake-up, until
+ * the problem is forgotten (the row reads fine) or the row is deleted
+ * (the re-check at send time then cancels it).  Others are not held.
+ */
+static void
+test_held_by_unreadable_row(void **state)
+{
+	struct bad_row appt = { "appointments", 20, "unreadable starts_at 'x'" };
+	struct bad_row cl = { "clients", 3, "email_consent 'yes' is not 0 or 1" };
+	struct store *s;
+	struct msg m, got;
+	long long a, b;
+	char err[256];
+
+	(void)state;
+	s = fx_open();
+	fill_people(s);
+	fx_sql(s, "INSERT INTO appointments (id, case_id, starts_at) VALUES"
+	    " (20, 1, '2026-06-03T10:00:00Z'), (21, 2, '2026-06-03T12:00:00Z')");
+	m = reminder(20, 1, CHAN_EMAIL, "r1", NOW - 100);
+	a = insert(s, &m);
+	m = reminder(21, 3, CHAN_EMAIL, "r1", NOW - 10);
+	b = insert(s, &m);
+	assert_int_equal(store_note_bad(s, &appt, NOW, err, sizeof(err)), 1);
+	assert_int_equal(store_next_due(s, NOW, &got, err, sizeof(err)), 1);
+	assert_int_equal(got.id, b);
+	msg_free(&got);
+	assert_int_equal(store_count_due(s, NOW, err, sizeof(err)), 1);
+	assert_int_equal(store_next_wake(s), NOW - 10);
+	assert_int_equal(store_note_bad(s, &cl, NOW, err, sizeof(err)), 1);
+	assert_int_equal(store_next_due(s, NOW, &got, err, sizeof(err)), 0);
+	assert_int_equal(store_count_due(s, NOW, err, sizeof(err)), 0);
+	assert_int_equal(store_next_wake(s), 0);
+	/* deleted: no longer holds it */
+	fx_sql(s, "DELETE FROM appointments WHERE id = 20");
+	assert_int_equal(store_next_due(s, NOW, &got, err, sizeof(err)), 1);
+	assert_int_equal(got.id, a);
+	msg_free(&got);
+	/* readable again: the plan step forgets the problem */
+	fx_sql(s, "DELETE FROM problems WHERE tbl = 'clients'");
+	assert_int_equal(store_count_due(s, NOW, err, sizeof(err)), 2);
+	store_close(s);
+}
+
+/*
+ * What a cancellation notice names: the start of the last reminder or
+ * move notice that reached the client (sent, or an uncertain attempt),
+ * on any channel; not a later one still pending or cancelled, nor
+ * another client's.
+ */
+static void
+test_last_told(void **state)
+{
+	struct store *s;
+	struct msg m;
+	time_t told;
+	long long r1, mv;
+	char err[256];
+
+	(void)state;
+	s = fx_open();
+	assert_int_equal(store_last_told(s, 1, 1, &told, err, sizeof(err)), 0);
+	assert_int_equal(told, 0);
+	m = reminder(1, 1, CHAN_EMAIL, "b172800", NOW);
+	r1 = insert(s, &m);
+	assert_int_equal(store_mark_sending(s, r1, NULL, NULL, NOW, err,
+	    sizeof(err)), 0);
+	assert_int_equal(store_mark_sent(s, r1, NULL, NOW, err, sizeof(err)), 0);
+	/* moved to NOW + 3 days: a move notice and a reminder, not yet sent */
+	m = reminder(1, 1, CHAN_EMAIL, "moved-1", NOW + HOUR);
+	m.purpose = PURPOSE_MOVED;
+	m.appt_start = NOW + 3 * DAY;
+	mv = insert(s, &m);
+	m = reminder(1, 1, CHAN_SMS, "b10800", NOW + DAY);
+	m.appt_start = NOW + 3 * DAY;
+	insert(s, &m);
+	m = reminder(1, 2, CHAN_EMAIL, "b172800", NOW);
+	m.appt_start = NOW + 3 * DAY;
+	m.status = MSG_SENT;
+	insert(s, &m);
+	assert_int_equal(store_last_told(s, 1, 1, &told, err, sizeof(err)), 0);
+	assert_int_equal(told, NOW + 2 * DAY);
+	/* the notice went: that is what the client knows now */
+	assert_int_equal(store_mark_sending(s, mv, NULL, NULL, NOW + HOUR, err,
+	    sizeof(err)), 0);
+	assert_int_equal(store_mark_sent(s, mv, NULL, NOW + HOUR, err,
+	    sizeof(err)), 0);
+	assert_int_equal(store_last_told(s, 1, 1, &told, err, sizeof(err)), 0);
+	assert_int_equal(told, NOW + 3 * DAY);
+	store_close(s);
+}
+
 static void
 test_note_bad(void **state)
 {
@@ -1260,6 +1354,8 @@ main(void)
 		FX_DB_TEST(test_inflight_marks),
 		FX_DB_TEST(test_sync),
 		FX_DB_TEST(test_note_bad),
+		FX_DB_TEST(test_held_by_unreadable_row),
+		FX_DB_TEST(test_last_told),
 		FX_DB_TEST(test_consent_not_0_or_1),
 		FX_DB_TEST(test_state),
 		FX_DB_TEST(test_dry),

@@ -1,0 +1,125 @@
+"""A row nudged cannot read at send time holds its messages, never cancels
+them: the contract's "reported and skipped", nothing lost.  The message
+stays pending, the row is reported (log, digest), the pass goes on, and
+the first pass after the row is fixed sends it (within late_limit).
+
+The row goes bad either before the pass (its plan step reports it) or
+between the plan step and the send loop: a trigger the test puts on the
+state table does that, at the plan step's last write (state plan.pass)."""
+
+from conftest import PRACTICE_EMAIL, mails_to, shift, text_body
+
+T = "2026-12-03T14:00:00Z"          # Thursday 14:00 GMT
+DUE_48H = shift(T, hours=-48)
+PLANNED = shift(DUE_48H, hours=-2)  # the rows exist, nothing is due
+SAM, ALEX = "sam@example.org", "alex@example.org"
+
+
+def corrupt_after_planning(practice, sql):
+    """sql runs inside the pass, after its plan step, before it sends."""
+    for op in ("INSERT", "UPDATE"):
+        practice.set(f"CREATE TRIGGER test_bad_{op.lower()} AFTER {op} ON state"
+                     f" WHEN NEW.key = 'plan.pass' BEGIN {sql}; END")
+
+
+def drop_trigger(practice):
+    practice.set("DROP TRIGGER test_bad_insert")
+    practice.set("DROP TRIGGER test_bad_update")
+
+
+def reminder(practice, client):
+    [row] = practice.messages("client_id = ? AND purpose = 'reminder'", client)
+    return row
+
+
+def assert_held(practice, r, client, table, row_id):
+    assert r.returncode == 0, r.stderr          # reported and skipped: 0, not 75
+    row = reminder(practice, client)
+    assert row["status"] == "pending", row
+    assert row["attempts"] == 0, row
+    assert f"skipping {table} row {row_id}:" in r.stderr, r.stderr
+    assert r.stderr.count(f"skipping {table} row {row_id}:") == 1, r.stderr
+    for addr in (SAM, ALEX):
+        assert addr not in r.stderr
+    [alert] = mails_to(practice.smtp, PRACTICE_EMAIL)
+    assert str(row_id) in text_body(alert)
+
+
+def test_start_unreadable_at_send_time_is_held_then_sent(ready, smtp):
+    sam, alex, case, appt = ready.couple(T)
+    assert ready.once(PLANNED).returncode == 0
+    corrupt_after_planning(ready, "UPDATE appointments SET starts_at ="
+                           f" 'next tuesday' WHERE id = {appt}")
+    r = ready.once(DUE_48H)
+    assert_held(ready, r, sam, "appointments", appt)
+    assert reminder(ready, alex)["status"] == "pending"
+    assert mails_to(smtp, SAM) == [] and mails_to(smtp, ALEX) == []
+    drop_trigger(ready)
+    ready.set("UPDATE appointments SET starts_at = ? WHERE id = ?", T, appt)
+    r = ready.once(shift(DUE_48H, minutes=1))
+    assert r.returncode == 0, r.stderr
+    assert len(mails_to(smtp, SAM)) == 1 and len(mails_to(smtp, ALEX)) == 1
+    assert reminder(ready, sam)["status"] == "sent"
+    assert reminder(ready, sam)["last_error"] is None
+
+
+def test_client_unreadable_at_send_time_is_held_then_sent(ready, smtp):
+    sam, alex, case, appt = ready.couple(T)
+    assert ready.once(PLANNED).returncode == 0
+    corrupt_after_planning(ready, "UPDATE clients SET email_consent = 'yes'"
+                           f" WHERE id = {sam}")
+    r = ready.once(DUE_48H)
+    assert_held(ready, r, sam, "clients", sam)
+    # the partner's message is not held with it
+    assert len(mails_to(smtp, ALEX)) == 1 and mails_to(smtp, SAM) == []
+    drop_trigger(ready)
+    ready.set("UPDATE clients SET email_consent = 1 WHERE id = ?", sam)
+    r = ready.once(shift(DUE_48H, minutes=1))
+    assert r.returncode == 0, r.stderr
+    assert len(mails_to(smtp, SAM)) == 1 and len(mails_to(smtp, ALEX)) == 1
+
+
+def test_unreadable_before_the_pass_is_held_not_cancelled(ready, smtp):
+    """The plan step meets it first: it cancels nothing, nor does the send loop."""
+    sam, alex, case, appt = ready.couple(T)
+    assert ready.once(PLANNED).returncode == 0
+    ready.set("UPDATE appointments SET starts_at = '3rd December' WHERE id = ?",
+              appt)
+    r = ready.once(DUE_48H)
+    assert_held(ready, r, sam, "appointments", appt)
+    # a later pass while it is still bad: still held, not reported again
+    r = ready.once(shift(DUE_48H, minutes=5))
+    assert r.returncode == 0, r.stderr
+    assert "skipping appointments row" not in r.stderr
+    assert reminder(ready, sam)["status"] == "pending"
+    assert len(mails_to(smtp, PRACTICE_EMAIL)) == 1
+    ready.set("UPDATE appointments SET starts_at = ? WHERE id = ?", T, appt)
+    assert ready.once(shift(DUE_48H, minutes=6)).returncode == 0
+    assert len(mails_to(smtp, SAM)) == 1 and len(mails_to(smtp, ALEX)) == 1
+
+
+def test_fixed_too_late_is_skipped(ready, smtp):
+    sam, alex, case, appt = ready.couple(T)
+    assert ready.once(PLANNED).returncode == 0
+    ready.set("UPDATE appointments SET starts_at = 'soon' WHERE id = ?", appt)
+    assert ready.once(DUE_48H).returncode == 0
+    ready.set("UPDATE appointments SET starts_at = ? WHERE id = ?", T, appt)
+    r = ready.once(shift(T, minutes=-30))       # inside late_limit (1h)
+    assert r.returncode == 0, r.stderr
+    assert mails_to(smtp, SAM) == []
+    assert reminder(ready, sam)["status"] == "skipped"
+
+
+def test_deleted_after_unreadable_is_cancelled(ready, smtp):
+    sam, alex, case, appt = ready.couple(T)
+    assert ready.once(PLANNED).returncode == 0
+    ready.set("UPDATE appointments SET starts_at = 'x' WHERE id = ?", appt)
+    assert ready.once(DUE_48H).returncode == 0
+    assert reminder(ready, sam)["status"] == "pending"
+    ready.set("DELETE FROM appointments WHERE id = ?", appt)
+    r = ready.once(shift(DUE_48H, minutes=1))
+    assert r.returncode == 0, r.stderr
+    row = reminder(ready, sam)
+    assert row["status"] == "cancelled", row
+    assert row["last_error"] == "appointment no longer exists"
+    assert mails_to(smtp, SAM) == []
