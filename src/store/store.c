@@ -711,7 +711,9 @@ store_disconnect(struct store *s)
 	if (s->walfd >= 0)
 		close(s->walfd);
 	s->walfd = -1;
-	store_inflight_close(s);
+	if (s->inflightfd >= 0)
+		close(s->inflightfd);
+	s->inflightfd = -1;
 	/* a new connection starts with synchronous=FULL (store_connect) */
 	s->relaxed = 0;
 }
