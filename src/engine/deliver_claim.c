@@ -301,6 +301,7 @@ dl_claim_row(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 	char why[512] = "";
 	time_t hold = 0;
 	enum store_rc due;
+	char *det;
 	int r;
 
 	memset(x, 0, sizeof(*x));
@@ -323,28 +324,28 @@ dl_claim_row(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 	}
 	dl_compose(d, x);
 	/* the details it goes out with: a later change is noticed (plan_moves) */
-	if (x->has_a) {
-		char *det = plan_detail(d->c, &x->a);
-
-		r = store_msg_set_detail(d->st, x->m.id, det, err, errlen);
-		free(det);
-		if (r != 0)
-			return DL_CLAIM_ERROR;
-	}
+	det = x->has_a ? plan_detail(d->c, &x->a) : NULL;
 	/* kept across resends: a server that saw it once sees the same id */
 	if (x->m.channel == CHAN_EMAIL)
 		x->msgid = x->m.provider_ref != NULL ?
 		    xstrdup(x->m.provider_ref) :
 		    mail_message_id(d->c->email.from, x->m.id);
 	if (d->dry) {
+		r = det != NULL ? store_msg_set_detail(d->st, x->m.id, det, err,
+		    errlen) : 0;
+		free(det);
+		if (r != 0)
+			return DL_CLAIM_ERROR;
 		if (dl_render(d, x, why, sizeof(why)) != 0)
 			r = dl_fail(d, x, why, err, errlen);
 		else
 			r = dl_dry(d, x, err, errlen);
 		goto settled;
 	}
-	if (store_mark_sending(d->st, x->m.id, x->rcpt, x->msgid, d->now, err,
-	    errlen) != 0)
+	r = store_mark_sending_with(d->st, x->m.id, x->rcpt, x->msgid, det,
+	    d->now, err, errlen);
+	free(det);
+	if (r != 0)
 		return DL_CLAIM_ERROR;
 	free(x->m.recipient);
 	x->m.recipient = xstrdup(x->rcpt);

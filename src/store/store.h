@@ -204,6 +204,10 @@ enum store_rc store_get_msg(struct store *, long long id, struct msg *,
  */
 int	 store_mark_sending(struct store *, long long id, const char *recipient,
 	    const char *provider_ref, time_t now, char *err, size_t);
+/* The same, with the details it goes out with (store_msg_set_detail; NULL: kept). */
+int	 store_mark_sending_with(struct store *, long long id,
+	    const char *recipient, const char *provider_ref, const char *detail,
+	    time_t now, char *err, size_t);
 int	 store_mark_sent(struct store *, long long id, const char *provider_ref,
 	    time_t now, char *err, size_t);
 /*
