@@ -79,6 +79,13 @@ store_inflight_open(struct store *s, char *err, size_t errlen)
 	    O_NOFOLLOW, 0660);
 	if (s->inflightfd < 0)
 		errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+	/*
+	 * Whatever the umask, as the database (store_perm.c): a --once run
+	 * by a practitioner in group nudged that is killed leaves it for the
+	 * service's recovery to read.  Not ours: its owner's mode stands.
+	 */
+	else
+		(void)fchmod(s->inflightfd, 0660);
 	free(path);
 	return s->inflightfd < 0 ? -1 : 0;
 }
