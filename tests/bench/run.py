@@ -964,6 +964,22 @@ def table(res):
                                    "cpu_s" in t[n].get("curl_smtp", {}) for n in ns)
                             else ""),
                          "5,000 msg/s needs ≤ 400 µs in all"))
+            conn = max(CONNS) if CONNS else None
+            if conn and all(cpu_bound(f"nudged_email_c{conn}", n) for n in ns):
+                rows.append((f"the same, email alone over {conn} connections, against"
+                             " `smtp-source -s4`'s pace",
+                             "nudged " + " / ".join(said(f"nudged_email_c{conn}", n, True)
+                                                    for n in ns),
+                             "libcurl alone, one connection, with smtp-sink's share: "
+                             + " / ".join(
+                                 f"{us((t[n]['curl_smtp']['cpu_s'] + t[n]['curl_smtp']['servers_s']) / t[n]['curl_smtp']['msgs'])} µs"
+                                 for n in ns if "cpu_s" in t[n].get("curl_smtp", {}))
+                             + "; 50% of -s4 = " + " / ".join(
+                                 fmt_int(t[n]["smtp_source_s4"]["msgs_per_s"] / 2)
+                                 for n in ns) + " msg/s",
+                             "50% of -s4 needs ≤ " + " / ".join(
+                                 us(2 / (t[n]["smtp_source_s4"]["msgs_per_s"] / 2))
+                                 for n in ns) + " µs in all"))
         n0 = ns[0]
 
         def bound(key, label):
