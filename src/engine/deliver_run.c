@@ -508,7 +508,13 @@ dl_go(void *arg, size_t i)
 	return go;
 }
 
-static void
+/*
+ * Outcome i is in: kept for the next record.  The waiting thread is woken
+ * (1) only when its idle hook has something to decide: the first outcome
+ * since the last record (it sets the DL_FLUSH_MS timer), or one whose
+ * exchange took longer than that (recorded at once).
+ */
+static int
 dl_done(void *arg, size_t i)
 {
 	struct dl_side *sd = arg;
@@ -518,9 +524,12 @@ dl_done(void *arg, size_t i)
 	    b->sr[i].res;
 	int began = sd->chan == CHAN_EMAIL ? b->mr[i].began : b->sr[i].began;
 	double now = dl_mono();
+	int wake;
 
 	dl_side_lock(sd, 1);
 	x->state = DL_DONE;
+	wake = b->first_done == 0 || (x->started != 0 &&
+	    (now - x->started) * 1000 >= DL_FLUSH_MS);
 	if (x->started != 0)
 		b->d->xfer_s = now - x->started;
 	if (x->started != 0 && sd->chan == CHAN_EMAIL)
@@ -532,6 +541,7 @@ dl_done(void *arg, size_t i)
 	if (b->first_done == 0)
 		b->first_done = now;
 	dl_side_lock(sd, 0);
+	return wake;
 }
 
 /*

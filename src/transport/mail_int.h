@@ -56,6 +56,8 @@ struct mail_session {
 	size_t			 n;
 	size_t			 next;		/* the next request to start */
 	size_t			 workers;	/* threads still running */
+	int			 wait_taken;	/* the caller waits for next + wait_left >= n */
+	size_t			 wait_left;
 	char			*from;		/* "<addr>", NULL: not valid */
 	int			 threaded;	/* the batch runs in threads */
 	size_t			 started;	/* threads to join */

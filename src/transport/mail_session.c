@@ -307,10 +307,13 @@ mail_work(struct mail_conn *k)
 	struct mail_session *s = k->s;
 	const struct xfer_hooks *h = s->hooks;
 	struct mail_req *r;
-	int reused = 0;
+	int reused = 0, wake;
 
 	while (s->next < s->n) {
 		k->idx = s->next++;
+		/* the moment the waiter asked for (mail_batch_wait_taken) */
+		if (s->wait_taken && s->next + s->wait_left >= s->n)
+			pthread_cond_signal(&s->cond);
 		r = &s->reqs[k->idx];
 		if (mail_check(r, s->from) == 0) {
 			/* Stopping: what has not started stays for the next start. */
@@ -328,13 +331,13 @@ mail_work(struct mail_conn *k)
 				pthread_mutex_lock(&s->lock);
 			}
 		}
-		if (h != NULL && h->done != NULL)
-			h->done(h->arg, k->idx);
+		wake = h != NULL && h->done != NULL && h->done(h->arg, k->idx);
 		k->req = NULL;
 		/* one connection: the caller may record what is done now */
 		if (!s->threaded)
 			mail_idle(s);
-		pthread_cond_signal(&s->cond);
+		else if (wake)
+			pthread_cond_signal(&s->cond);
 	}
 }
 
@@ -359,6 +362,8 @@ mail_thread(void *arg)
 static void
 mail_wait(struct mail_session *s, int taken, size_t left)
 {
+	s->wait_taken = taken;
+	s->wait_left = left;
 	while (s->workers > 0 && !(taken && s->next + left >= s->n)) {
 		long ms = mail_idle(s);
 		struct timespec until;
@@ -374,6 +379,7 @@ mail_wait(struct mail_session *s, int taken, size_t left)
 			pthread_cond_timedwait(&s->cond, &s->lock, &until);
 		xfer_tick();
 	}
+	s->wait_taken = 0;
 }
 
 void
@@ -438,7 +444,7 @@ mail_batch_start(struct mail_session *s, struct mail_req *reqs, size_t n,
 				    err);
 			}
 			if (h != NULL && h->done != NULL)
-				h->done(h->arg, i);
+				(void)h->done(h->arg, i);
 		}
 		pthread_mutex_unlock(&s->lock);
 		return;

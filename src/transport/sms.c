@@ -380,7 +380,7 @@ static void
 sms_done(const struct xfer_hooks *h, size_t i)
 {
 	if (h != NULL && h->done != NULL)
-		h->done(h->arg, i);
+		(void)h->done(h->arg, i);	/* the caller's own thread */
 }
 
 /* Start requests from *next in the free slots; returns how many started. */

@@ -72,7 +72,11 @@ struct xfer_mark {
  *   go    request i is next: 0 settles it unstarted (TEMPFAIL, began 0,
  *         "not sent"), e.g. its channel was refused a moment ago
  *   done  request i is settled (its outputs filled): the caller may
- *         record it (or keep it for a group commit)
+ *         record it (or keep it for a group commit); non-zero when it
+ *         wants its idle hook soon (a transport that runs the batch in
+ *         threads wakes the waiting caller for it, and only then: a
+ *         wake-up per message would cost the connection a context
+ *         switch per message)
  *   idle  the transport is about to wait for its servers: the caller may
  *         record what is done; returns the longest wait in ms before idle
  *         is called again (the transport waits at most 1000 ms anyway)
@@ -80,7 +84,7 @@ struct xfer_mark {
 struct xfer_hooks {
 	const struct xfer_mark	*mark;
 	int			(*go)(void *arg, size_t i);
-	void			(*done)(void *arg, size_t i);
+	int			(*done)(void *arg, size_t i);
 	long			(*idle)(void *arg);
 	void			*arg;
 };
