@@ -66,6 +66,25 @@ inflight_path(struct store *s)
 	return xasprintf("%s%s", db, INFLIGHT_SUFFIX);
 }
 
+/*
+ * A record torn by a full disk (a short write) would put every later one
+ * out of step: recovery would read them all as invalid, marks lost with
+ * no power cut.  Zeros up to the next record's place end it instead (a
+ * record of zeros fails its check); extending a file takes no block, so
+ * this works on the full disk that tore it.
+ */
+static void
+inflight_align(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && st.st_size % (off_t)sizeof(struct
+	    inflight_rec) != 0)
+		(void)ftruncate(fd, st.st_size - st.st_size %
+		    (off_t)sizeof(struct inflight_rec) +
+		    (off_t)sizeof(struct inflight_rec));
+}
+
 int
 store_inflight_open(struct store *s, char *err, size_t errlen)
 {
@@ -79,6 +98,8 @@ store_inflight_open(struct store *s, char *err, size_t errlen)
 	    O_NOFOLLOW, 0660);
 	if (s->inflightfd < 0)
 		errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+	else
+		inflight_align(s->inflightfd);	/* a tear a crash left */
 	free(path);
 	return s->inflightfd < 0 ? -1 : 0;
 }
@@ -101,10 +122,13 @@ store_inflight_mark(struct store *s, long long id, int attempt, char *err,
 		return 0;
 	/*
 	 * A short write (a full disk) leaves part of a record: its check
-	 * fails at recovery, and every later record is read out of step and
-	 * fails too; no record can be invented that way, only lost.  The
-	 * message does not go (the caller aborts its upload).
+	 * fails at recovery, and it is padded to a whole one so the later
+	 * records stay in step (the marks are written one at a time: the
+	 * mail session's lock or the main thread alone).  The message does
+	 * not go (the caller aborts its upload).
 	 */
+	if (n > 0)
+		inflight_align(s->inflightfd);
 	errf(err, errlen, "%s%s: cannot write: %s", s->path, INFLIGHT_SUFFIX,
 	    n < 0 ? strerror(errno) : "short write");
 	return -1;

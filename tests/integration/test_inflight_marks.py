@@ -11,14 +11,13 @@ import os
 import re
 import shutil
 import signal
-import stat
 import subprocess
 import time
 
 import pytest
 
-from conftest import fmt_utc, inflight_marks
-from test_send_batch import copies
+from conftest import NUDGED, fmt_utc
+from test_send_batch import SlowDataSmtp, copies
 from test_service import (PLAIN, TWO_H, add_many, fast_smtp,  # noqa: F401
                           services, wait_until, whole_second_after)
 
@@ -135,3 +134,35 @@ def test_marks_refused_send_nothing_say_once_then_send(practice, tmp_path,
     assert [x["status"] for x in practice.messages(
         "purpose = 'reminder'")] == ["sent"] * n
     assert not os.path.exists(f"{practice.db}-inflight")
+
+
+def test_torn_record_loses_no_later_mark(practice, tmp_path, full_shim,
+                                        services):
+    """The service: a full disk took part of a record (a short write), so
+    that pass stops.  The disk has room again, the next pass (same service,
+    same file: no recovery between) marks its first message, and the
+    service is killed before the final dot's answer.  Recovery must read
+    that mark (the torn record must not put every later one out of step,
+    taking them all for lost): the message counts as one that may have
+    arrived (recovered = 1), not as one that never started."""
+    flag = tmp_path / "full"
+    flag.write_text("short")
+    srv = SlowDataSmtp(tmp_path / "slow", delay=3).start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email={"connections": 1}, reminders=TWO_H,
+                            late_limit="1h")
+        practice.init()
+        add_many(practice, 2, fmt_utc(whole_second_after(2 * 3600 - 3)))
+        svc = services(practice, env=_env(full_shim, flag))
+        wait_until(lambda: "short write" in svc.log, 15, "the torn record")
+        flag.unlink()
+        wait_until(lambda: srv.in_data > 0, 30, "a message in DATA")
+        svc.proc.send_signal(signal.SIGKILL)
+        svc.proc.wait(10)
+    finally:
+        srv.stop()
+    # start-up recovery (nothing to send to: the server is gone)
+    practice.run("--once", timeout=15)
+    rows = practice.messages("purpose = 'reminder'")
+    assert sorted(x["recovered"] for x in rows) == [0, 1], rows
