@@ -85,6 +85,27 @@ inflight_align(int fd)
 		    (off_t)sizeof(struct inflight_rec));
 }
 
+/*
+ * Only a regular file holds marks: a device could swallow them (marks
+ * lost) or give recovery zeros for ever, a FIFO would block.  Opened with
+ * O_NONBLOCK for that reason (no effect on a regular file).
+ */
+static int
+inflight_regular(int fd, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0) {
+		errf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		errf(err, errlen, "%s: not a regular file", path);
+		return -1;
+	}
+	return 0;
+}
+
 int
 store_inflight_open(struct store *s, char *err, size_t errlen)
 {
@@ -95,9 +116,11 @@ store_inflight_open(struct store *s, char *err, size_t errlen)
 	if ((path = inflight_path(s)) == NULL)
 		return 0;	/* a memory copy: previews mark nothing */
 	s->inflightfd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW, 0660);
+	    O_NOFOLLOW | O_NONBLOCK, 0660);
 	if (s->inflightfd < 0)
 		errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+	else if (inflight_regular(s->inflightfd, path, err, errlen) != 0)
+		store_inflight_close(s);
 	else
 		inflight_align(s->inflightfd);	/* a tear a crash left */
 	free(path);
@@ -176,8 +199,13 @@ store_inflight_apply(struct store *s, int *applied, char *err, size_t errlen)
 	if ((path = inflight_path(s)) == NULL)
 		return 0;
 	/* As it was made: never through a link someone put in its place. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0 &&
-	    (f = fdopen(fd, "rb")) == NULL)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK)) >= 0 && inflight_regular(fd, path, err, errlen) != 0) {
+		close(fd);
+		free(path);
+		return -1;
+	}
+	if (fd >= 0 && (f = fdopen(fd, "rb")) == NULL)
 		close(fd);
 	if (f == NULL) {
 		if (errno != ENOENT) {

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import time
 
@@ -166,3 +167,38 @@ def test_torn_record_loses_no_later_mark(practice, tmp_path, full_shim,
     practice.run("--once", timeout=15)
     rows = practice.messages("purpose = 'reminder'")
     assert sorted(x["recovered"] for x in rows) == [0, 1], rows
+
+
+@pytest.mark.parametrize("kind", ["symlink", "device"])
+def test_marks_file_not_a_file(practice, tmp_path, fast_smtp, kind):
+    """DATABASE-inflight is a link someone put there, or not a regular
+    file (a device that takes every write, or gives zeros for ever): no
+    message goes, the file is named once, nothing is lost; once it is
+    removed, each message goes once."""
+    n = 3
+    practice.use_smtp(fast_smtp)
+    practice.write_conf(email=dict(PLAIN, connections=1), reminders=TWO_H,
+                        late_limit="1h")
+    practice.init()
+    add_many(practice, n, fmt_utc(whole_second_after(2 * 3600 - 3)))
+    path = f"{practice.db}-inflight"
+    if kind == "symlink":
+        os.symlink(tmp_path / "elsewhere", path)
+    else:
+        os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(1, 5))  # /dev/zero
+    r = practice.run("--once", timeout=15)
+    assert r.returncode != 0, r.stderr
+    assert fast_smtp.messages == [], copies(fast_smtp)
+    said = _mentions(r.stderr, "nudged.db-inflight")
+    assert len(said) == 1, r.stderr
+    assert not re.search(r"c\d+@example", r.stderr), r.stderr
+    # recovery refused to start: nothing planned yet, or all still to go
+    assert all((x["status"], x["attempts"]) == ("pending", 0)
+               for x in practice.messages()), practice.messages()
+    assert not (tmp_path / "elsewhere").exists()
+    os.unlink(path)
+    r = practice.run("--once", timeout=15)
+    assert r.returncode == 0, r.stderr
+    got = copies(fast_smtp)
+    assert sorted(got) == sorted(f"c{i}@example.org" for i in range(n)), got
+    assert set(got.values()) == {1}, got
