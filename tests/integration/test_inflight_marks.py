@@ -17,10 +17,11 @@ import time
 
 import pytest
 
-from conftest import NUDGED, fmt_utc
+from conftest import NUDGED, fmt_utc, shift
 from test_send_batch import SlowDataSmtp, copies
 from test_service import (PLAIN, TWO_H, add_many, fast_smtp,  # noqa: F401
                           services, wait_until, whole_second_after)
+from test_sms import DUE, T, configure, once, person, twilio  # noqa: F401
 
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None,
                                 reason="needs a C compiler")
@@ -202,3 +203,43 @@ def test_marks_file_not_a_file(practice, tmp_path, fast_smtp, kind):
     got = copies(fast_smtp)
     assert sorted(got) == sorted(f"c{i}@example.org" for i in range(n)), got
     assert set(got.values()) == {1}, got
+
+
+def test_kill_9_with_sms_in_flight(practice, twilio):
+    """sms.concurrency = 4, killed with four bodies at the provider (each
+    marked before its last bytes, from the one thread): recovery reads
+    the four marks, counts exactly those as uncertain (recovered = 1) and
+    resends them; the two that had not started go as planned, no attempt
+    counted; every text arrives, none more than twice."""
+    n = 6
+    configure(practice, twilio, sms={"concurrency": 4}, late_limit="2h")
+    phones = []
+    for k in range(n):
+        phones.append("+447700" + f"9{k:05d}")
+        _, case = person(practice, f"Client {k}", f"07700 9{k:05d}")
+        practice.book(case, T)
+    twilio.script([("slow", 2)] * 4)
+    p = subprocess.Popen([NUDGED, "-c", str(practice.conf), "--once",
+                          "--now", shift(DUE, minutes=40)],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: twilio._active >= 4, 15, "four bodies")
+        p.send_signal(signal.SIGKILL)
+    finally:
+        p.wait(10)
+    # the slow answers come after the kill: which four were up
+    wait_until(lambda: len(twilio.requests) >= 4, 10, "the slow answers")
+    first = [m["To"] for m in twilio.messages]
+    assert len(first) == 4, first
+    once(practice, shift(DUE, minutes=41))
+    got = {}
+    for m in twilio.messages:
+        got[m["To"]] = got.get(m["To"], 0) + 1
+    assert sorted(got) == sorted(phones), got
+    twice = sorted(k for k, v in got.items() if v == 2)
+    assert twice == sorted(first) and max(got.values()) == 2, got
+    rows = practice.messages("purpose = 'reminder'")
+    assert {x["status"] for x in rows} == {"sent"}, rows
+    again = sorted(x["recipient"] for x in rows if x["recovered"] == 1)
+    assert again == sorted(first), rows
