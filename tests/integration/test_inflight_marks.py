@@ -243,3 +243,28 @@ def test_kill_9_with_sms_in_flight(practice, twilio):
     assert {x["status"] for x in rows} == {"sent"}, rows
     again = sorted(x["recipient"] for x in rows if x["recovered"] == 1)
     assert again == sorted(first), rows
+
+
+def test_sms_marks_refused_send_nothing(practice, tmp_path, twilio,
+                                        full_shim):
+    """The same with SMS (sms.concurrency 4, marked from the one thread):
+    no text goes, the file is named once, no attempt is counted; each
+    text goes once when the file has room."""
+    n = 5
+    flag = tmp_path / "full"
+    flag.write_text("full")
+    configure(practice, twilio, sms={"concurrency": 4}, late_limit="2h")
+    for k in range(n):
+        _, case = person(practice, f"Client {k}", f"07700 9{k:05d}")
+        practice.book(case, T)
+    r = practice.once(shift(DUE, minutes=40), timeout=15,
+                      env=_env(full_shim, flag))
+    assert twilio.messages == [], twilio.messages
+    assert len(_mentions(r.stderr, "nudged.db-inflight")) == 1, r.stderr
+    assert "+447700" not in r.stderr and "07700" not in r.stderr, r.stderr
+    assert [(x["status"], x["attempts"]) for x in practice.messages(
+        "purpose = 'reminder'")] == [("pending", 0)] * n
+    flag.unlink()
+    once(practice, shift(DUE, minutes=41))
+    assert sorted(m["To"] for m in twilio.messages) == sorted(
+        "+447700" + f"9{k:05d}" for k in range(n))
