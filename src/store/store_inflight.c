@@ -106,15 +106,52 @@ inflight_regular(int fd, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Marks an earlier pass left (it did not record every outcome, or
+ * failed: the file stays for recovery) go into the database (uploaded)
+ * before this pass marks anything, and the file goes.  Left in the file,
+ * a record of a row deleted since (by another program) would name the
+ * row that reuses its id (no AUTOINCREMENT), in the same attempt: after
+ * a crash before that row's upload began, recovery would count it as one
+ * that may have arrived.  In the database a mark goes with its row, and
+ * the next claim of the row clears it.  Rare: one transaction then.
+ */
+static int
+inflight_fold(struct store *s, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int applied;
+
+	if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0 ||
+	    !sqlite3_get_autocommit(s->db))
+		return 0;	/* nothing there, or open() says why */
+	if (store_begin(s, err, errlen) != 0)
+		return -1;
+	if (store_inflight_apply(s, &applied, err, errlen) != 0 ||
+	    store_commit(s, err, errlen) != 0) {
+		store_rollback(s);
+		return -1;
+	}
+	return store_inflight_clear(s, err, errlen);
+}
+
 int
 store_inflight_open(struct store *s, char *err, size_t errlen)
 {
 	char *path;
 
-	if (s->inflightfd >= 0 || s->dry)
+	if (s->dry)
 		return 0;
 	if ((path = inflight_path(s)) == NULL)
 		return 0;	/* a memory copy: previews mark nothing */
+	if (inflight_fold(s, path, err, errlen) != 0) {
+		free(path);
+		return -1;
+	}
+	if (s->inflightfd >= 0) {
+		free(path);
+		return 0;	/* open, and empty */
+	}
 	s->inflightfd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
 	    O_NOFOLLOW | O_NONBLOCK, 0660);
 	if (s->inflightfd < 0)

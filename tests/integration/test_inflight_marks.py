@@ -7,6 +7,7 @@ again once the file can be written; recovery never reads a mark that a
 torn record put out of step as lost.
 """
 
+import asyncio
 import os
 import re
 import shutil
@@ -17,10 +18,14 @@ import time
 
 import pytest
 
+from aiosmtpd.smtp import SMTP
+
 from conftest import NUDGED, fmt_utc, shift
+from smtp_server import SmtpServer, _Handler
 from test_send_batch import SlowDataSmtp, copies
-from test_service import (PLAIN, TWO_H, add_many, fast_smtp,  # noqa: F401
-                          services, wait_until, whole_second_after)
+from test_service import (PLAIN, TWO_H, add_many, add_single,  # noqa: F401
+                          fast_smtp, services, wait_until,
+                          whole_second_after)
 from test_sms import DUE, T, configure, once, person, twilio  # noqa: F401
 
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None,
@@ -40,7 +45,8 @@ _SHIM = r"""
  * write(2) to a file whose name ends in "-inflight", while the file named
  * by $NUDGED_TEST_INFLIGHT_FULL exists: "full" refuses it (ENOSPC);
  * "short" writes 5 bytes of it the first time (what fitted on the disk),
- * refuses the rest, and writes whole again once the flag is gone.
+ * refuses the rest, and writes whole again once the flag is gone;
+ * "after1" lets the process's first one through and refuses the rest.
  */
 ssize_t
 write(int fd, const void *buf, size_t n)
@@ -48,7 +54,7 @@ write(int fd, const void *buf, size_t n)
 	static ssize_t (*real)(int, const void *, size_t);
 	const char *flag = getenv("NUDGED_TEST_INFLIGHT_FULL");
 	char link[64], path[4096], mode[16] = "";
-	static int torn;
+	static int torn, writes;
 	ssize_t len;
 	FILE *f;
 
@@ -63,6 +69,8 @@ write(int fd, const void *buf, size_t n)
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	len = readlink(link, path, sizeof(path) - 1);
 	if (len < 9 || memcmp(path + len - 9, "-inflight", 9) != 0)
+		return real(fd, buf, n);
+	if (strncmp(mode, "after1", 6) == 0 && writes++ == 0)
 		return real(fd, buf, n);
 	if (strncmp(mode, "short", 5) == 0 && !torn && n > 5) {
 		torn = 1;
@@ -268,3 +276,76 @@ def test_sms_marks_refused_send_nothing(practice, tmp_path, twilio,
     once(practice, shift(DUE, minutes=41))
     assert sorted(m["To"] for m in twilio.messages) == sorted(
         "+447700" + f"9{k:05d}" for k in range(n))
+
+
+class _StallRcpt(_Handler):
+    """Holds RCPT owner.stall seconds (when set): the message has not
+    begun to go up, so no mark may count for it."""
+
+    async def handle_RCPT(self, server, session, envelope, address,
+                          rcpt_options):
+        o = self.owner
+        if o.stall:
+            with o._cond:
+                o.in_rcpt += 1
+            await asyncio.sleep(o.stall)
+        return await super().handle_RCPT(server, session, envelope, address,
+                                         rcpt_options)
+
+
+class StallSmtp(SmtpServer):
+    def __init__(self, workdir):
+        super().__init__(workdir, tls="none", auth=None)
+        self.stall = 0
+        self.in_rcpt = 0
+
+    def _factory(self):
+        with self._cond:
+            self.connections += 1
+        return SMTP(_StallRcpt(self), hostname="localhost", decode_data=False,
+                    ident="nudged-stall-smtpd")
+
+
+def test_left_over_mark_never_counts_for_a_reused_id(practice, tmp_path,
+                                                    full_shim, services):
+    """The service: a pass marks message 1, sends it, and fails (the
+    next mark refused): its marks stay in DATABASE-inflight.  Another
+    program deletes the outbox's rows; a booking makes a new message,
+    which gets id 1 again (no AUTOINCREMENT), and the next pass claims it
+    in attempt 1, and is killed before its upload began (held at RCPT).
+    The left-over record (1, 1) must not make recovery count it as one
+    that may have arrived: it never started (recovered = 0)."""
+    flag = tmp_path / "full"
+    flag.write_text("after1")
+    srv = StallSmtp(tmp_path / "stall").start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email=dict(PLAIN, connections=1),
+                            reminders=TWO_H, late_limit="1h")
+        practice.init()
+        starts = fmt_utc(whole_second_after(2 * 3600 - 3))
+        add_many(practice, 2, starts)
+        svc = services(practice, env=_env(full_shim, flag))
+        wait_until(lambda: "cannot write" in svc.log, 15, "the refused mark")
+        assert practice.inflight() == {(1, 1)}, practice.inflight()
+        flag.unlink()
+        srv.stall = 30
+        con = practice.connect()
+        try:
+            with con:
+                con.execute("DELETE FROM messages")
+                add_single(con, 7, starts)
+        finally:
+            con.close()
+        wait_until(lambda: srv.in_rcpt > 0, 15, "the new message at RCPT")
+        assert practice.query("SELECT id, attempts FROM messages WHERE"
+                              " status = 'sending'") == \
+            [{"id": 1, "attempts": 1}]
+        svc.proc.send_signal(signal.SIGKILL)
+        svc.proc.wait(10)
+    finally:
+        srv.stop()
+    r = practice.run("--once", timeout=15)
+    assert "to resend" not in r.stderr, r.stderr
+    row = practice.messages("id = 1")[0]
+    assert row["recovered"] == 0, row
