@@ -923,6 +923,29 @@ dl_unmarkable(struct dl *d)
 	return r;
 }
 
+/*
+ * The pass's end: its last sync waited for; every outcome recorded and on
+ * the disk, no row of this pass is 'sending' and the marks would only be
+ * read again, so they go; else they stay for recovery.  A mark that
+ * could not be written is said here, once.
+ */
+static int
+dl_run_end(struct dl *d, struct dl_sync *sy, int r, char *err, size_t errlen)
+{
+	if (dl_sync_end(sy, err, errlen) != 0)
+		r = -1;
+	else if (dl_unmarkable(d)) {
+		/* every row it held back is pending again, no attempt counted */
+		snprintf(err, errlen, "%s; nothing more is sent until it can "
+		    "be written", d->unmarkable);
+		r = -1;
+	} else if (r == 0 && !d->let_go && !d->dry)
+		(void)store_inflight_clear(d->st, NULL, 0);
+	free(d->unmarkable);
+	d->unmarkable = NULL;
+	return r;
+}
+
 int
 dl_run(struct dl *d, volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
@@ -961,28 +984,12 @@ dl_run(struct dl *d, volatile sig_atomic_t *stop, char *err, size_t errlen)
 		/* In flight once claimed: what has not started when a stop
 		 * comes is settled unstarted and unclaimed by the next cycle. */
 	}
-	if (dl_sync_end(&sy, err, errlen) != 0)
-		r = -1;
-	else if (dl_unmarkable(d)) {
-		/* said once, here: every row it held back is pending again */
-		snprintf(err, errlen, "%s; nothing more is sent until it can "
-		    "be written", d->unmarkable);
-		r = -1;
-	}
-	/*
-	 * Every outcome recorded and on the disk: no row of this pass is
-	 * 'sending', and the marks would only be read again.  Else they stay
-	 * for recovery.
-	 */
-	else if (r == 0 && !d->let_go && !d->dry)
-		(void)store_inflight_clear(d->st, NULL, 0);
+	r = dl_run_end(d, &sy, r, err, errlen);
 	dl_batch_free(done);
 	dl_batch_free(cur);
 	dl_batch_free(next);
 	free(done);
 	free(cur);
 	free(next);
-	free(d->unmarkable);
-	d->unmarkable = NULL;
 	return r;
 }
