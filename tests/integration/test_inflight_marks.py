@@ -349,3 +349,54 @@ def test_left_over_mark_never_counts_for_a_reused_id(practice, tmp_path,
     assert "to resend" not in r.stderr, r.stderr
     row = practice.messages("id = 1")[0]
     assert row["recovered"] == 0, row
+
+
+_NOTHREAD = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+
+/* No thread can start (a unit's TasksMax reached counts threads too). */
+int
+pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *),
+    void *arg)
+{
+	(void)t; (void)a; (void)fn; (void)arg;
+	return EAGAIN;
+}
+"""
+
+
+def test_no_thread_can_start(practice, tmp_path, fast_smtp, twilio):
+    """pthread_create refused (email.connections 4): the email goes on one
+    connection from the main thread (the idle hook called there without
+    the session's lock), the sync runs in place; each email and text once,
+    every row sent, the marks' file gone."""
+    d = tmp_path / "nothread"
+    d.mkdir()
+    (d / "nothread.c").write_text(_NOTHREAD)
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(d / "nothread.so"),
+                    str(d / "nothread.c")], check=True)
+    configure(practice, twilio, sms={"concurrency": 4},
+              email=dict(PLAIN, connections=4, url=fast_smtp.url),
+              reminders=[{"before": "3h", "channel": "email"},
+                         {"before": "3h", "channel": "sms"}],
+              late_limit="2h")
+    for k in range(20):
+        _, case = person(practice, f"Client {k}", f"07700 9{k:05d}",
+                         email=f"c{k}@example.org")
+        practice.book(case, T)
+    r = practice.once(shift(DUE, minutes=40), timeout=30, env={
+        "LD_PRELOAD": str(d / "nothread.so"),
+        "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
+        ":verify_asan_link_order=0"})
+    assert r.returncode == 0, r.stderr
+    got = copies(fast_smtp)
+    assert sorted(got) == sorted(f"c{k}@example.org" for k in range(20)), got
+    assert set(got.values()) == {1}, got
+    # one connection: no thread of the mail session could start
+    assert fast_smtp.connections == 1, fast_smtp.connections
+    assert len(twilio.messages) == 20
+    assert {x["status"] for x in practice.messages(
+        "purpose = 'reminder'")} == {"sent"}
+    assert not os.path.exists(f"{practice.db}-inflight")
