@@ -400,3 +400,51 @@ def test_no_thread_can_start(practice, tmp_path, fast_smtp, twilio):
     assert {x["status"] for x in practice.messages(
         "purpose = 'reminder'")} == {"sent"}
     assert not os.path.exists(f"{practice.db}-inflight")
+
+
+class _HalfAuthSmtp(SlowDataSmtp):
+    """Takes the first `good` logins, refuses (535) the ones after."""
+
+    def __init__(self, workdir, good, delay):
+        super().__init__(workdir, delay=delay)
+        self.good = good
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data):
+        res = super()._authenticate(server, session, envelope, mechanism,
+                                    auth_data)
+        with self._cond:
+            if res.success and self.good <= 0:
+                self.auth_failures += 1
+                return type(res)(success=False, handled=False)
+            self.good -= 1
+        return res
+
+
+def test_login_refused_on_some_connections_mid_batch(practice, tmp_path):
+    """email.connections = 4, the server takes two logins and refuses the
+    other two while the first messages are in DATA: what went is recorded
+    sent once, the rest stays pending (the channel paused: the refusal
+    stops the batch), nothing in 'sending', nothing sent twice, no
+    marks' file left."""
+    n = 12
+    srv = _HalfAuthSmtp(tmp_path / "half", good=2, delay=0.3).start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email={"connections": 4}, reminders=TWO_H,
+                            late_limit="1h")
+        practice.init()
+        add_many(practice, n, fmt_utc(whole_second_after(2 * 3600 - 3)))
+        r = practice.run("--once", timeout=30)
+    finally:
+        srv.stop()
+    assert r.returncode == 75, r.stderr
+    assert srv.auth_failures >= 1
+    got = copies(srv)
+    assert set(got.values()) <= {1}, got
+    rows = practice.messages("purpose = 'reminder'")
+    sent = sorted(x["recipient"] for x in rows if x["status"] == "sent")
+    assert sent == sorted(got), (sent, got)
+    assert {x["status"] for x in rows} <= {"sent", "pending"}, rows
+    assert len(sent) < n, rows
+    assert all(x["attempts"] <= 1 for x in rows), rows
+    assert not os.path.exists(f"{practice.db}-inflight")
