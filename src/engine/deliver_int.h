@@ -40,6 +40,7 @@ struct dl {
 	char			*inst;		/* state installation_id (calendar UIDs); NULL: none */
 	int			 let_go;	/* deliver_run.c: an outcome left to recovery */
 	int			 gate[CHAN_N];	/* deliver_run.c: paused, as the mail threads see it */
+	char			*unmarkable;	/* deliver_run.c: an upload mark failed (why): nothing more goes */
 };
 
 /* One claimed message with everything re-read for it, owned. */

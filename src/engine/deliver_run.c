@@ -466,10 +466,17 @@ dl_upload(void *arg, size_t i)
 	if (d->dry)
 		return 0;
 	dl_side_lock(sd, 1);
-	if (store_inflight_mark(d->st, x->m.id, x->m.attempts + 1, err,
-	    sizeof(err)) != 0) {
-		log_err("msg=%lld not sent: its upload cannot be recorded: %s",
-		    x->m.id, err);
+	if (d->unmarkable != NULL || store_inflight_mark(d->st, x->m.id,
+	    x->m.attempts + 1, err, sizeof(err)) != 0) {
+		/*
+		 * The file will not take the next mark either (a full disk):
+		 * nothing more starts (dl_go) and nothing more is claimed
+		 * (dl_run, which says why once), or the pass would claim,
+		 * refuse and unclaim the same rows for ever.
+		 */
+		if (d->unmarkable == NULL)
+			d->unmarkable = xasprintf("msg=%lld not sent: its upload "
+			    "cannot be recorded: %s", x->m.id, err);
 		x->unmarked = 1;
 		r = -1;
 	} else
@@ -498,7 +505,7 @@ dl_go(void *arg, size_t i)
 
 	dl_side_lock(sd, 1);
 	go = !b->refused[sd->chan] && !b->d->gate[sd->chan] &&
-	    !b->stalled && (b->d->dry || (b->claimed != 0 &&
+	    !b->stalled && b->d->unmarkable == NULL && (b->d->dry || (b->claimed != 0 &&
 	    dl_mono() - b->claimed <= DL_FRESH_S));
 	if (!go)
 		x->unstarted = 1;
@@ -914,6 +921,41 @@ dl_turn(struct dl *d, struct dl_sync *sy, struct dl_batch *done,
 	return r;
 }
 
+/* An upload mark failed in this pass (dl_upload). */
+static int
+dl_unmarkable(struct dl *d)
+{
+	int r;
+
+	dl_hold(d, 1);
+	r = d->unmarkable != NULL;
+	dl_hold(d, 0);
+	return r;
+}
+
+/*
+ * The pass's end: its last sync waited for; every outcome recorded and on
+ * the disk, no row of this pass is 'sending' and the marks would only be
+ * read again, so they go; else they stay for recovery.  A mark that
+ * could not be written is said here, once.
+ */
+static int
+dl_run_end(struct dl *d, struct dl_sync *sy, int r, char *err, size_t errlen)
+{
+	if (dl_sync_end(sy, err, errlen) != 0)
+		r = -1;
+	else if (dl_unmarkable(d)) {
+		/* every row it held back is pending again, no attempt counted */
+		snprintf(err, errlen, "%s; nothing more is sent until it can "
+		    "be written", d->unmarkable);
+		r = -1;
+	} else if (r == 0 && !d->let_go && !d->dry)
+		(void)store_inflight_clear(d->st, NULL, 0);
+	free(d->unmarkable);
+	d->unmarkable = NULL;
+	return r;
+}
+
 int
 dl_run(struct dl *d, volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
@@ -936,7 +978,7 @@ dl_run(struct dl *d, volatile sig_atomic_t *stop, char *err, size_t errlen)
 		/* A batch's outcomes can make new messages due (an SMS
 		 * reminder's fallback email): claiming goes on after it. */
 		int claim = (more || done->n > 0) && r == 0 &&
-		    (stop == NULL || !*stop);
+		    (stop == NULL || !*stop) && !dl_unmarkable(d);
 
 		if (dl_turn(d, &sy, done, cur, next, claim, &more, err,
 		    errlen) != 0)
@@ -952,15 +994,7 @@ dl_run(struct dl *d, volatile sig_atomic_t *stop, char *err, size_t errlen)
 		/* In flight once claimed: what has not started when a stop
 		 * comes is settled unstarted and unclaimed by the next cycle. */
 	}
-	if (dl_sync_end(&sy, err, errlen) != 0)
-		r = -1;
-	/*
-	 * Every outcome recorded and on the disk: no row of this pass is
-	 * 'sending', and the marks would only be read again.  Else they stay
-	 * for recovery.
-	 */
-	else if (r == 0 && !d->let_go && !d->dry)
-		(void)store_inflight_clear(d->st, NULL, 0);
+	r = dl_run_end(d, &sy, r, err, errlen);
 	dl_batch_free(done);
 	dl_batch_free(cur);
 	dl_batch_free(next);

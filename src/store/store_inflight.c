@@ -66,26 +66,108 @@ inflight_path(struct store *s)
 	return xasprintf("%s%s", db, INFLIGHT_SUFFIX);
 }
 
+/*
+ * A record torn by a full disk (a short write) would put every later one
+ * out of step: recovery would read them all as invalid, marks lost with
+ * no power cut.  Zeros up to the next record's place end it instead (a
+ * record of zeros fails its check); extending a file takes no block, so
+ * this works on the full disk that tore it.
+ */
+static void
+inflight_align(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && st.st_size % (off_t)sizeof(struct
+	    inflight_rec) != 0)
+		(void)ftruncate(fd, st.st_size - st.st_size %
+		    (off_t)sizeof(struct inflight_rec) +
+		    (off_t)sizeof(struct inflight_rec));
+}
+
+/*
+ * Only a regular file holds marks: a device could swallow them (marks
+ * lost) or give recovery zeros for ever, a FIFO would block.  Opened with
+ * O_NONBLOCK for that reason (no effect on a regular file).
+ */
+static int
+inflight_regular(int fd, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0) {
+		errf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		errf(err, errlen, "%s: not a regular file", path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Marks an earlier pass left (it did not record every outcome, or
+ * failed: the file stays for recovery) go into the database (uploaded)
+ * before this pass marks anything, and the file goes.  Left in the file,
+ * a record of a row deleted since (by another program) would name the
+ * row that reuses its id (no AUTOINCREMENT), in the same attempt: after
+ * a crash before that row's upload began, recovery would count it as one
+ * that may have arrived.  In the database a mark goes with its row, and
+ * the next claim of the row clears it.  Rare: one transaction then.
+ */
+static int
+inflight_fold(struct store *s, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int applied;
+
+	if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0 ||
+	    !sqlite3_get_autocommit(s->db))
+		return 0;	/* nothing there, or open() says why */
+	if (store_begin(s, err, errlen) != 0)
+		return -1;
+	if (store_inflight_apply(s, &applied, err, errlen) != 0 ||
+	    store_commit(s, err, errlen) != 0) {
+		store_rollback(s);
+		return -1;
+	}
+	return store_inflight_clear(s, err, errlen);
+}
+
 int
 store_inflight_open(struct store *s, char *err, size_t errlen)
 {
 	char *path;
 
-	if (s->inflightfd >= 0 || s->dry)
+	if (s->dry)
 		return 0;
 	if ((path = inflight_path(s)) == NULL)
 		return 0;	/* a memory copy: previews mark nothing */
+	if (inflight_fold(s, path, err, errlen) != 0) {
+		free(path);
+		return -1;
+	}
+	if (s->inflightfd >= 0) {
+		free(path);
+		return 0;	/* open, and empty */
+	}
 	s->inflightfd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW, 0660);
+	    O_NOFOLLOW | O_NONBLOCK, 0660);
 	if (s->inflightfd < 0)
 		errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-	/*
-	 * Whatever the umask, as the database (store_perm.c): a --once run
-	 * by a practitioner in group nudged that is killed leaves it for the
-	 * service's recovery to read.  Not ours: its owner's mode stands.
-	 */
-	else
+	else if (inflight_regular(s->inflightfd, path, err, errlen) != 0)
+		store_inflight_close(s);
+	else {
+		inflight_align(s->inflightfd);	/* a tear a crash left */
+		/*
+		 * Whatever the umask, as the database (store_perm.c): a --once
+		 * run by a practitioner in group nudged that is killed leaves
+		 * it for the service's recovery to read.  Not ours: its
+		 * owner's mode stands.
+		 */
 		(void)fchmod(s->inflightfd, 0660);
+	}
 	free(path);
 	return s->inflightfd < 0 ? -1 : 0;
 }
@@ -108,10 +190,13 @@ store_inflight_mark(struct store *s, long long id, int attempt, char *err,
 		return 0;
 	/*
 	 * A short write (a full disk) leaves part of a record: its check
-	 * fails at recovery, and every later record is read out of step and
-	 * fails too; no record can be invented that way, only lost.  The
-	 * message does not go (the caller aborts its upload).
+	 * fails at recovery, and it is padded to a whole one so the later
+	 * records stay in step (the marks are written one at a time: the
+	 * mail session's lock or the main thread alone).  The message does
+	 * not go (the caller aborts its upload).
 	 */
+	if (n > 0)
+		inflight_align(s->inflightfd);
 	errf(err, errlen, "%s%s: cannot write: %s", s->path, INFLIGHT_SUFFIX,
 	    n < 0 ? strerror(errno) : "short write");
 	return -1;
@@ -159,8 +244,13 @@ store_inflight_apply(struct store *s, int *applied, char *err, size_t errlen)
 	if ((path = inflight_path(s)) == NULL)
 		return 0;
 	/* As it was made: never through a link someone put in its place. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0 &&
-	    (f = fdopen(fd, "rb")) == NULL)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK)) >= 0 && inflight_regular(fd, path, err, errlen) != 0) {
+		close(fd);
+		free(path);
+		return -1;
+	}
+	if (fd >= 0 && (f = fdopen(fd, "rb")) == NULL)
 		close(fd);
 	if (f == NULL) {
 		if (errno != ENOENT) {
