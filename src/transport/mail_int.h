@@ -25,7 +25,8 @@
 struct mail_conn {
 	struct mail_session	*s;
 	CURL			*curl;
-	pthread_t		 th;
+	pthread_t		 th;		/* its thread, once started (mail_spawn) */
+	unsigned		 seen;		/* the last batch it carried (s->gen) */
 	char			 errbuf[CURL_ERROR_SIZE];
 	struct mail_req		*req;		/* the message under way */
 	size_t			 idx;		/* req's index in the batch */
@@ -49,18 +50,21 @@ struct mail_session {
 	size_t			 nconns;
 	char			*url;		/* email.url with the EHLO name */
 	pthread_mutex_t		 lock;		/* hooks, the batch's queue, socks */
-	pthread_cond_t		 cond;		/* a message settled, a thread ended */
+	pthread_cond_t		 cond;		/* a message settled, a thread is through */
+	pthread_cond_t		 work;		/* a new batch (gen), or closing */
 	/* the batch under way */
 	const struct xfer_hooks	*hooks;
 	struct mail_req		*reqs;
 	size_t			 n;
 	size_t			 next;		/* the next request to start */
-	size_t			 workers;	/* threads still running */
+	size_t			 workers;	/* threads still on the batch */
 	int			 wait_taken;	/* the caller waits for next + wait_left >= n */
 	size_t			 wait_left;
 	char			*from;		/* "<addr>", NULL: not valid */
 	int			 threaded;	/* the batch runs in threads */
-	size_t			 started;	/* threads to join */
+	size_t			 nthreads;	/* conns[0..nthreads) have a thread */
+	unsigned		 gen;		/* batches handed to the threads */
+	int			 closing;	/* mail_close: the threads end */
 	/* every socket libcurl opened for us and has not closed (a stop shuts them) */
 	curl_socket_t		*socks;
 	size_t			 nsocks;

@@ -27,6 +27,7 @@ mail_open(const struct conf *conf)
 	s->conf = conf;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
+	pthread_cond_init(&s->work, NULL);
 	return s;
 }
 
@@ -37,6 +38,12 @@ mail_close(struct mail_session *s)
 
 	if (s == NULL)
 		return;
+	pthread_mutex_lock(&s->lock);
+	s->closing = 1;
+	pthread_cond_broadcast(&s->work);
+	pthread_mutex_unlock(&s->lock);
+	for (i = 0; i < s->nthreads; i++)
+		pthread_join(s->conns[i].th, NULL);
 	/*
 	 * Stopping: no polite QUIT that a silent server could hold up for
 	 * email.timeout; the connections are simply dropped.
@@ -48,6 +55,7 @@ mail_close(struct mail_session *s)
 	for (i = 0; i < s->nconns; i++)
 		if (s->conns[i].curl != NULL)
 			curl_easy_cleanup(s->conns[i].curl);
+	pthread_cond_destroy(&s->work);
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
 	free(s->conns);
@@ -341,6 +349,12 @@ mail_work(struct mail_conn *k)
 	}
 }
 
+/*
+ * A connection's thread, for the session's life: it carries its share of
+ * each batch handed over (gen), then waits for the next one.  Kept, not
+ * started per batch: a new thread waits for a CPU before its first
+ * command, and the connection idled that long between every two batches.
+ */
 static void *
 mail_thread(void *arg)
 {
@@ -348,9 +362,16 @@ mail_thread(void *arg)
 	struct mail_session *s = k->s;
 
 	pthread_mutex_lock(&s->lock);
-	mail_work(k);
-	s->workers--;
-	pthread_cond_signal(&s->cond);
+	for (;;) {
+		while (!s->closing && k->seen == s->gen)
+			pthread_cond_wait(&s->work, &s->lock);
+		if (s->closing)
+			break;
+		k->seen = s->gen;
+		mail_work(k);
+		s->workers--;
+		pthread_cond_signal(&s->cond);
+	}
 	pthread_mutex_unlock(&s->lock);
 	return NULL;
 }
@@ -394,24 +415,34 @@ mail_unlock(struct mail_session *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* Start the threads (called with the lock held): how many started. */
+/*
+ * Hand the batch to the connections' threads, starting those its
+ * connections do not have yet (called with the lock held): how many
+ * carry it.
+ */
 static size_t
 mail_spawn(struct mail_session *s)
 {
 	sigset_t all, old;
-	size_t i;
 
 	/* Signals stay with the main thread (the daemon's flags). */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	for (i = 0; i < s->nconns; i++) {
-		if (pthread_create(&s->conns[i].th, NULL, mail_thread,
-		    &s->conns[i]) != 0)
+	while (s->nthreads < s->nconns) {
+		struct mail_conn *k = &s->conns[s->nthreads];
+
+		k->seen = s->gen;	/* it carries the batches from now on */
+		if (pthread_create(&k->th, NULL, mail_thread, k) != 0)
 			break;
-		s->workers++;
+		s->nthreads++;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return i;
+	if (s->nthreads > 0) {
+		s->workers = s->nthreads;
+		s->gen++;
+		pthread_cond_broadcast(&s->work);
+	}
+	return s->nthreads;
 }
 
 void
@@ -426,7 +457,6 @@ mail_batch_start(struct mail_session *s, struct mail_req *reqs, size_t n,
 		reqs[i].err[0] = '\0';
 		reqs[i].began = 0;
 	}
-	s->started = 0;
 	s->threaded = 0;
 	if (n == 0)
 		return;
@@ -454,8 +484,7 @@ mail_batch_start(struct mail_session *s, struct mail_req *reqs, size_t n,
 	s->n = n;
 	s->next = 0;
 	if (background || (s->nconns > 1 && n > 1))
-		s->started = mail_spawn(s);
-	s->threaded = s->started > 0;
+		s->threaded = mail_spawn(s) > 0;
 	/* one connection (or no thread could start): right here */
 	if (!s->threaded)
 		mail_work(&s->conns[0]);
@@ -471,11 +500,8 @@ mail_batch_wait(struct mail_session *s)
 	s->hooks = NULL;
 	s->reqs = NULL;
 	s->n = 0;
-	pthread_mutex_unlock(&s->lock);
-	for (size_t i = 0; i < s->started; i++)
-		pthread_join(s->conns[i].th, NULL);
-	s->started = 0;
 	s->threaded = 0;
+	pthread_mutex_unlock(&s->lock);
 }
 
 void
