@@ -621,9 +621,9 @@ dl_requests(struct dl *d, struct dl_batch *b)
 
 /*
  * Start the batch: its email in the mail session's threads (one per
- * connection), which go on while this thread sends this one's SMS
- * (dl_send_sms), runs the next cycle and renders the next batch; every
- * hook then takes the session's lock.  Outcomes stay in b.
+ * connection), which go on while this thread runs the next cycle, sends
+ * this batch's SMS (dl_send_sms) and renders the next batch (dl_turn).
+ * Outcomes stay in b.
  */
 static void
 dl_send_start(struct dl *d, struct dl_batch *b)
@@ -643,11 +643,15 @@ dl_send_start(struct dl *d, struct dl_batch *b)
 		mail_batch_start(d->ms, b->mr, b->nem, &b->he, 1);
 }
 
+/* The batch's SMS: started (sms_batch_start), then finished if wait. */
 static void
-dl_send_sms(struct dl *d, struct dl_batch *b)
+dl_send_sms(struct dl *d, struct dl_batch *b, int wait)
 {
-	if (b->nsm > 0)
-		sms_send_batch(d->ss, b->sr, b->nsm, &b->hs);
+	if (b->nsm == 0)
+		return;
+	sms_batch_start(d->ss, b->sr, b->nsm, &b->hs);
+	if (wait)
+		sms_batch_finish(d->ss);
 }
 
 /* Wait for the batch's email, recording what is done meanwhile (dl_idle). */
@@ -672,16 +676,20 @@ dl_send_taken(struct dl *d, struct dl_batch *b, size_t left)
 /*
  * The claimed messages' bytes, outside any transaction and without the
  * session's lock (dl_render reads no database).  One that cannot be
- * rendered is done: the next cycle fails it (dl_record_item).
+ * rendered is done: the next cycle fails it (dl_record_item).  Between
+ * two, cur's SMS move on (sms_batch_step: no wait), so their round trips
+ * pass while this thread renders.
  */
 static void
-dl_render_batch(struct dl *d, struct dl_batch *b)
+dl_render_batch(struct dl *d, struct dl_batch *b, struct dl_batch *cur)
 {
 	char why[512];
 
 	for (size_t i = 0; i < b->n; i++) {
 		struct dl_item *x = &b->x[i];
 
+		if (cur->nsm > 0)
+			(void)sms_batch_step(d->ss);
 		if (x->state != DL_CLAIMED || x->data != NULL)
 			continue;
 		why[0] = '\0';
@@ -893,7 +901,8 @@ dl_turn(struct dl *d, struct dl_sync *sy, struct dl_batch *done,
     struct dl_batch *cur, struct dl_batch *next, int claim, int *more,
     char *err, size_t errlen)
 {
-	int r = 0, wrote = claim || done->n > 0;
+	int r = 0, wrote = claim || done->n > 0, early;
+	size_t ahead;
 
 	if (dl_sync_end(sy, err, errlen) != 0) {
 		/*
@@ -908,15 +917,29 @@ dl_turn(struct dl *d, struct dl_sync *sy, struct dl_batch *done,
 		r = -1;
 	}
 	dl_send_start(d, cur);
-	dl_send_sms(d, cur);
-	dl_send_taken(d, cur, dl_ahead(d));
+	/*
+	 * Behind a slow email server the cycle waits for the batch's emails
+	 * to be taken (dl_send_taken): its SMS go first, whole, as they would
+	 * alone.  Else they go after the cycle (which may wait for another
+	 * writer: no SMS is left unread meanwhile), while the next batch is
+	 * rendered, and the rest of them after it.
+	 */
+	ahead = dl_ahead(d);
+	early = cur->nem > ahead;
+	if (early)
+		dl_send_sms(d, cur, 1);
+	dl_send_taken(d, cur, ahead);
 	if (dl_cycle(d, done, cur, next, claim && r == 0, more, err,
 	    errlen) != 0)
 		r = -1;
 	next->claimed = dl_mono();
 	if (wrote && !d->dry)
 		dl_sync_start(sy);
-	dl_render_batch(d, next);
+	if (!early)
+		dl_send_sms(d, cur, 0);
+	dl_render_batch(d, next, cur);
+	if (cur->nsm > 0)
+		sms_batch_finish(d->ss);
 	dl_send_wait(d, cur);
 	return r;
 }

@@ -53,6 +53,12 @@ struct sms_session {
 	CURLM			*multi;
 	struct sms_slot		*slots;
 	size_t			 nslots;
+	/* the batch under way (sms_batch_start .. sms_batch_finish) */
+	struct sms_req		*reqs;
+	size_t			 n, next, active;
+	const struct xfer_hooks	*hooks;
+	int			 running;	/* libcurl's count after the last step */
+	int			 on;
 };
 
 struct sms_session *
@@ -472,15 +478,15 @@ sms_abandon(struct sms_session *s, struct sms_req *reqs, size_t n,
 }
 
 void
-sms_send_batch(struct sms_session *s, struct sms_req *reqs, size_t n,
+sms_batch_start(struct sms_session *s, struct sms_req *reqs, size_t n,
     const struct xfer_hooks *h)
 {
-	size_t i, next = 0, active = 0;
 	enum xfer_result res = XFER_CHANNEL;
 	char why[sizeof(reqs->err)] =
 	    "sms.provider is not twilio, vonage or generic";
-	int running;
+	size_t i;
 
+	s->on = 0;
 	for (i = 0; i < n; i++)
 		sms_reset_out(&reqs[i]);
 	if (n == 0)
@@ -495,17 +501,49 @@ sms_send_batch(struct sms_session *s, struct sms_req *reqs, size_t n,
 		}
 		return;
 	}
-	for (;;) {
-		active += sms_fill(s, reqs, n, &next, h);
-		if (active == 0 && next == n)
-			return;
-		if (curl_multi_perform(s->multi, &running) != CURLM_OK)
-			break;
-		active -= sms_reap(s, h);
-		if (active > 0 && running > 0)
-			curl_multi_poll(s->multi, NULL, 0, (int)xfer_idle(h),
-			    NULL);
+	s->reqs = reqs;
+	s->n = n;
+	s->next = s->active = 0;
+	s->hooks = h;
+	s->running = 0;
+	s->on = 1;
+	(void)sms_batch_step(s);
+}
+
+int
+sms_batch_step(struct sms_session *s)
+{
+	if (!s->on)
+		return 0;
+	s->active += sms_fill(s, s->reqs, s->n, &s->next, s->hooks);
+	if (s->active == 0 && s->next == s->n) {
+		s->on = 0;
+		return 0;
+	}
+	if (curl_multi_perform(s->multi, &s->running) != CURLM_OK) {
+		sms_abandon(s, s->reqs, s->n, s->next, s->hooks);
+		s->on = 0;
+		return 0;
+	}
+	s->active -= sms_reap(s, s->hooks);
+	return 1;
+}
+
+void
+sms_batch_finish(struct sms_session *s)
+{
+	while (sms_batch_step(s)) {
+		if (s->active > 0 && s->running > 0)
+			curl_multi_poll(s->multi, NULL, 0,
+			    (int)xfer_idle(s->hooks), NULL);
 		xfer_tick();
 	}
-	sms_abandon(s, reqs, n, next, h);
+}
+
+void
+sms_send_batch(struct sms_session *s, struct sms_req *reqs, size_t n,
+    const struct xfer_hooks *h)
+{
+	sms_batch_start(s, reqs, n, h);
+	sms_batch_finish(s);
 }

@@ -56,6 +56,17 @@ struct sms_session *sms_open(const struct conf *);
  */
 void	 sms_send_batch(struct sms_session *, struct sms_req *, size_t n,
 	    const struct xfer_hooks *hooks);
+/*
+ * The same in steps, on the caller's thread, so that the round trips
+ * overlap its own work: start sends what the slots take and returns;
+ * step moves the batch on without waiting (1 while it is under way); finish
+ * waits for the rest, calling hooks->idle meanwhile.  Every hook runs
+ * inside one of these calls.  One batch at a time.
+ */
+void	 sms_batch_start(struct sms_session *, struct sms_req *, size_t n,
+	    const struct xfer_hooks *hooks);
+int	 sms_batch_step(struct sms_session *);
+void	 sms_batch_finish(struct sms_session *);
 void	 sms_close(struct sms_session *);
 
 /*
