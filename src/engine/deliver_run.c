@@ -823,18 +823,51 @@ alone:
 struct dl_sync {
 	struct store	*st;
 	pthread_t	 th;
-	int		 running;	/* th is to be joined */
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	int		 thread;	/* th runs, for the pass's life */
+	int		 want;		/* a sync asked for, not done yet */
+	int		 quit;
 	int		 rc;
 	char		 err[256];
 };
 
+/*
+ * The syncing thread: kept for the pass, not started per cycle (a new
+ * thread waits for a CPU, and this one's work is a system call).
+ */
 static void *
-dl_sync_run(void *arg)
+dl_sync_main(void *arg)
 {
 	struct dl_sync *s = arg;
+	char err[sizeof(s->err)];
+	int rc;
 
-	s->rc = store_sync(s->st, s->err, sizeof(s->err));
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->want && !s->quit)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (!s->want)
+			break;
+		pthread_mutex_unlock(&s->mu);
+		rc = store_sync(s->st, err, sizeof(err));
+		pthread_mutex_lock(&s->mu);
+		if ((s->rc = rc) != 0)
+			snprintf(s->err, sizeof(s->err), "%s", err);
+		s->want = 0;
+		pthread_cond_broadcast(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
 	return NULL;
+}
+
+static void
+dl_sync_init(struct dl_sync *s, struct store *st)
+{
+	memset(s, 0, sizeof(*s));
+	s->st = st;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
 }
 
 /* Start it; right here when no thread starts. */
@@ -843,27 +876,52 @@ dl_sync_start(struct dl_sync *s)
 {
 	sigset_t all, old;
 
-	/* Signals stay with the main thread (the daemon's flags). */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	s->running = pthread_create(&s->th, NULL, dl_sync_run, s) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!s->running)
-		dl_sync_run(s);
+	if (!s->thread) {
+		/* Signals stay with the main thread (the daemon's flags). */
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		s->thread = pthread_create(&s->th, NULL, dl_sync_main, s) == 0;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	if (!s->thread) {
+		s->rc = store_sync(s->st, s->err, sizeof(s->err));
+		return;
+	}
+	pthread_mutex_lock(&s->mu);
+	s->want = 1;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
 }
 
 /* Wait for it: 0, or -1 with err (committed, not known to be on the disk). */
 static int
 dl_sync_end(struct dl_sync *s, char *err, size_t errlen)
 {
-	if (s->running)
-		pthread_join(s->th, NULL);
-	s->running = 0;
-	if (s->rc == 0)
-		return 0;
-	snprintf(err, errlen, "%s", s->err);
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	while (s->want)
+		pthread_cond_wait(&s->cv, &s->mu);
+	if ((rc = s->rc) != 0)
+		snprintf(err, errlen, "%s", s->err);
 	s->rc = 0;
-	return -1;
+	pthread_mutex_unlock(&s->mu);
+	return rc == 0 ? 0 : -1;
+}
+
+/* The thread ends (after dl_sync_end). */
+static void
+dl_sync_stop(struct dl_sync *s)
+{
+	if (s->thread) {
+		pthread_mutex_lock(&s->mu);
+		s->quit = 1;
+		pthread_cond_signal(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->th, NULL);
+	}
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
 }
 
 /*
@@ -986,7 +1044,7 @@ dl_run(struct dl *d, volatile sig_atomic_t *stop, char *err, size_t errlen)
 	struct dl_batch *done = xcalloc(1, sizeof(*done));
 	struct dl_batch *cur = xcalloc(1, sizeof(*cur));
 	struct dl_batch *next = xcalloc(1, sizeof(*next)), *t;
-	struct dl_sync sy = { .st = d->st };
+	struct dl_sync sy;
 	int r = 0, more = 1;
 
 	if (!d->dry && store_inflight_open(d->st, err, errlen) != 0) {
@@ -996,6 +1054,7 @@ dl_run(struct dl *d, volatile sig_atomic_t *stop, char *err, size_t errlen)
 		return -1;	/* nothing claimed: no mark could be kept */
 	}
 	done->d = cur->d = next->d = d;
+	dl_sync_init(&sy, d->st);
 	dl_gate(d);
 	for (;;) {
 		/* A batch's outcomes can make new messages due (an SMS
@@ -1018,6 +1077,7 @@ dl_run(struct dl *d, volatile sig_atomic_t *stop, char *err, size_t errlen)
 		 * comes is settled unstarted and unclaimed by the next cycle. */
 	}
 	r = dl_run_end(d, &sy, r, err, errlen);
+	dl_sync_stop(&sy);
 	dl_batch_free(done);
 	dl_batch_free(cur);
 	dl_batch_free(next);
