@@ -12,12 +12,17 @@ fixture fails the test when any report appeared, so every end-to-end test
 is also a memory-error test.
 """
 
+import atexit
 import datetime as dt
 import glob
 import os
+import re
+import shutil
 import sqlite3
+import stat
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -212,18 +217,24 @@ class Practice:
         return _run(argv, timeout, env)
 
     def init(self):
-        """Create the database the way the practitioner does: nudgectl init."""
+        """Create the database the way the practitioner does: nudgectl init
+        (a new one: a copy of what it made, see _init_template)."""
         if not self.conf.exists():
             self.write_conf()
-        # Set-up, run before nearly every test: under ASan and UBSan like
-        # every run, but without the leak check at exit, which costs as much
-        # again as the rest of the run (a tenth of the suite's time);
-        # test_nudgectl.py runs `nudgectl init` with it.
-        r = self.ctl("init", env={"ASAN_OPTIONS": os.environ.get(
-            "ASAN_OPTIONS", "").replace("detect_leaks=1", "detect_leaks=0")})
-        assert r.returncode == 0, f"nudgectl init failed: {r.stderr}"
+        if self._fresh_default_db():
+            _copy_db(_init_template(), self.db)
+            return None
+        r = _init(self.conf)
         assert self.db.exists()
         return r
+
+    def _fresh_default_db(self):
+        """The config names self.db (once, plainly) and there is no such
+        database yet: what nudgectl init would make is the template."""
+        with open(self.conf, encoding="utf-8", errors="replace") as f:
+            found = re.findall(r'^database = "(.*)";$', f.read(), re.M)
+        return (found == [str(self.db)] and not any(
+            os.path.exists(f"{self.db}{s}") for s in ("", "-wal", "-journal")))
 
     # ---- data, as a booking tool writes it --------------------------------
 
@@ -323,6 +334,76 @@ def inflight_marks(path):
         if i > 0 and c == ((h >> 32) ^ (h & 0xffffffff) ^ 0x6e756467):
             marks.add((i, a))
     return marks
+
+
+def _init(conf):
+    """nudgectl -c conf init, which must succeed.  Set-up: under ASan and
+    UBSan like every run, but without the leak check at exit, which costs
+    as much again as the rest of the run; test_nudgectl.py,
+    test_practice_access.py and test_ctl_week.py run `nudgectl init`
+    with it."""
+    r = _run([NUDGECTL, "-c", str(conf), "init"], TIMEOUT, {
+        "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "").replace(
+            "detect_leaks=1", "detect_leaks=0")})
+    assert r.returncode == 0, f"nudgectl init failed: {r.stderr}"
+    return r
+
+
+# A new database from `nudgectl init` is the same file whatever the config
+# (the schema holds none of it; the folder exists, so init only creates the
+# file and, as root, gives it to the service), but for one value: the
+# installation id, random per database.  So it is made once per test
+# process, by the real command, and copied with its mode and owner for
+# each test, with an id of its own.  Set-up ran init before nearly every
+# test, each time a sanitizer process start (a fifth of the suite's CPU
+# time).  A database that exists already (a migration) or elsewhere still
+# goes through nudgectl init.
+_TEMPLATE = {}
+
+
+def _init_template():
+    if NUDGECTL not in _TEMPLATE:
+        made = []
+        for _ in range(2):
+            d = tempfile.mkdtemp(prefix="nudged-init-")
+            atexit.register(shutil.rmtree, d, True)
+            db = os.path.join(d, "nudged.db")
+            conf = os.path.join(d, "nudged.conf")
+            practice_conf.write_conf(conf, practice_conf.conf_text(db, email=False))
+            _init(conf)
+            made.append(db)
+        # Two inits differ in the installation id only: anything else made
+        # afresh per database would need a fresh value in _copy_db too.
+        dumps = [_dump(db) for db in made]
+        differ = [line for line in dumps[0] if line not in dumps[1]]
+        assert len(differ) == 1 and "installation_id" in differ[0], differ
+        d = os.path.dirname(made[0])
+        assert sorted(os.listdir(d)) == ["nudged.conf", "nudged.db"], \
+            os.listdir(d)
+        _TEMPLATE[NUDGECTL] = made[0]
+    return _TEMPLATE[NUDGECTL]
+
+
+def _dump(db):
+    con = sqlite3.connect(db)
+    try:
+        return list(con.iterdump())
+    finally:
+        con.close()
+
+
+def _copy_db(src, dst):
+    st = os.stat(src)
+    shutil.copyfile(src, dst)
+    os.chmod(dst, stat.S_IMODE(st.st_mode))
+    os.chown(dst, st.st_uid, st.st_gid)
+    con = sqlite3.connect(dst)
+    try:
+        with con:
+            con.execute("UPDATE state SET value = lower(hex(randomblob(8)))"
+                        " WHERE key = 'installation_id'")
+    finally:
+        con.close()
 
 
 def _run(argv, timeout, env):

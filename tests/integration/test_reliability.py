@@ -22,8 +22,8 @@ from conftest import NUDGED, fmt_utc, shift
 from fake_sms import FakeTwilio
 from smtp_server import SmtpServer
 from test_service import (PLAIN, STOP_LIMIT, TWO_H, SlowSmtp, add_many,  # noqa: F401
-                          fast_smtp, notify, services, wait_until,
-                          whole_second_after)
+                          db_lock_free, fast_smtp, notify, services,
+                          wait_until, whole_second_after)
 from test_sms import FROM, sms_group
 
 
@@ -245,6 +245,8 @@ def test_kills_during_connect_never_fail_a_message(practice, silent, services,
                    rows(practice)[0]["status"] == "sending", 10, "the connection")
         svc.proc.send_signal(signal.SIGKILL)
         svc.proc.wait(10)
+        # and its pass's process with it, a moment later (test_service.py)
+        wait_until(lambda: db_lock_free(practice), 10, "the lock released")
     practice.use_smtp(fast_smtp)
     practice.write_conf(email=dict(PLAIN, url=fast_smtp.url,
                                    ca_file=fast_smtp.ca_file),
@@ -662,6 +664,8 @@ def test_kill_9_everywhere(practice, tmp_path, services, notify, measurement,
             assert svc.alive(), svc.log[-2000:]
             svc.proc.send_signal(signal.SIGKILL)
             svc.proc.wait(10)
+            # and its pass's process with it, a moment later (test_service.py)
+            wait_until(lambda: db_lock_free(practice), 10, "the lock released")
             # what this crash can cost: start-up resends exactly these
             inflight.append(sum(1 for r in sending() if r["uploaded"]))
             assert inflight[-1] <= BATCH, inflight

@@ -22,8 +22,9 @@ from test_service import (PLAIN, TWO_H, add_many, fast_smtp,  # noqa: F401
 
 
 class _SlowData(_Handler):
-    """Takes delay to answer each message's final dot, and counts how many
-    messages are between DATA and that answer at once."""
+    """Takes delay to answer each message's final dot, counts how many
+    messages are between DATA and that answer at once, and notes when the
+    first DATA came and the last answer went."""
 
     async def handle_DATA(self, server, session, envelope):
         o = self.owner
@@ -31,12 +32,15 @@ class _SlowData(_Handler):
             o.in_data += 1
             o.peak = max(o.peak, o.in_data)
             o.peers.add(session.peer)
+            if o.first_data is None:
+                o.first_data = time.monotonic()
         try:
             await asyncio.sleep(o.delay)
             return await super().handle_DATA(server, session, envelope)
         finally:
             with o._cond:
                 o.in_data -= 1
+                o.last_answer = time.monotonic()
 
 
 class SlowDataSmtp(SmtpServer):
@@ -46,6 +50,7 @@ class SlowDataSmtp(SmtpServer):
         self.in_data = 0
         self.peak = 0
         self.peers = set()
+        self.first_data = self.last_answer = None
 
     def _factory(self):
         with self._cond:
@@ -98,8 +103,12 @@ def test_connections_in_parallel_each_message_once(practice, tmp_path, conns):
     assert len(srv.peers) == conns, srv.peers
     assert srv.peak == conns, (srv.peak, took)
     if conns == 4:
-        # 24 x 0.1 s one at a time would take 2.4 s
-        assert took < 2.4, took
+        # 24 x 0.1 s one at a time would take 2.4 s.  Timed at the server,
+        # first DATA to last answer: the run's own start-up (sanitizer
+        # runtime, TLS) is no part of it, and on a loaded machine alone
+        # took it past 2.4 s.
+        span = srv.last_answer - srv.first_data
+        assert span < 2.4, (span, took)
 
 
 def test_slow_server_sends_in_due_order_each_claim_fresh(practice, tmp_path):

@@ -327,6 +327,16 @@ def wait_until(cond, timeout, what, step=0.05):
         time.sleep(step)
 
 
+def db_lock_free(practice):
+    """No deliverer holds the database's lock (store_lock)."""
+    with open(practice.db, "rb") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+    return True
+
+
 def status_counts(practice, where="purpose = 'reminder'"):
     rows = practice.query(f"SELECT status, count(*) AS n FROM messages WHERE {where}"
                           " GROUP BY status")
@@ -893,6 +903,11 @@ def test_kill_9_loses_nothing(practice, fast_smtp, services, notify, measurement
         if svc.alive():
             svc.proc.send_signal(signal.SIGKILL)
             svc.proc.wait(10)
+            # Its pass's process dies with it (PR_SET_PDEATHSIG), a moment
+            # later; the restart waits for both, as systemd does for the
+            # unit (started at once, it met the lock still held).
+            wait_until(lambda: db_lock_free(practice), 10,
+                       "the killed service's lock released")
             kills += 1
             inflight.append(in_flight())
         else:
