@@ -7,10 +7,11 @@
  * then rendered outside any transaction (dl_render: the .ics and MIME,
  * most of a message's CPU), and sent: its email over email.connections
  * SMTP connections in the mail session's threads, its SMS from here with
- * sms.concurrency requests in flight.  The SMS, then the next cycle and
- * its rendering run here while the mail threads carry the batch's email
- * (dl_turn), so the outbox's bookkeeping and the rendering overlap the
- * SMTP round trips instead of adding to them.  The next cycle waits until
+ * sms.concurrency requests in flight.  The next cycle, the batch's SMS
+ * and the next batch's rendering run here while the mail threads carry
+ * the batch's email (dl_turn), and the SMS move on between two renderings
+ * (sms_batch_step), so the outbox's bookkeeping and the rendering overlap
+ * the SMTP and HTTP round trips instead of adding to them.  The next cycle waits until
  * what is left of the batch would take less than DL_AHEAD_S at the pace
  * of the last email (dl_ahead): against a fast server it overlaps the
  * whole batch, behind a slow one only its last exchanges, so that the
