@@ -319,6 +319,26 @@ class Practice:
         return rows
 
 
+def build_shim(d, name, source):
+    """Compile an LD_PRELOAD shim (C source) into d/name.so; its path."""
+    src = d / f"{name}.c"
+    src.write_text(source)
+    shim = d / f"{name}.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(shim), str(src), "-ldl"],
+                   check=True)
+    return shim
+
+
+def preload_env(shim, **more):
+    """The environment that loads shim into a sanitizer build (ASan wants
+    to come first in the link order; a preloaded shim is not)."""
+    env = {"LD_PRELOAD": str(shim),
+           "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
+           ":verify_asan_link_order=0"}
+    env.update(more)
+    return env
+
+
 def inflight_marks(path):
     """Records of 16 bytes: id (int64), attempt (int32), check (uint32),
     native order; a record whose check fails is ignored, as nudged does."""

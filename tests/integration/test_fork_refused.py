@@ -22,12 +22,11 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import time
 
 import pytest
 
-from conftest import fmt_utc, mails_to
+from conftest import build_shim, fmt_utc, mails_to, preload_env
 from test_lazy_libs import lazy_maps
 from test_service import (STOP_LIMIT, TEMPLATES, TWO_H,  # noqa: F401
                           add_single, notify, pass_processes, services,
@@ -94,13 +93,7 @@ fork(void)
 
 @pytest.fixture(scope="module")
 def nofork_shim(tmp_path_factory):
-    d = tmp_path_factory.mktemp("nofork")
-    src = d / "nofork.c"
-    src.write_text(_NOFORK)
-    shim = d / "nofork.so"
-    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(shim), str(src),
-                    "-ldl"], check=True)
-    return shim
+    return build_shim(tmp_path_factory.mktemp("nofork"), "nofork", _NOFORK)
 
 
 class NoFork:
@@ -130,12 +123,8 @@ class NoFork:
         return self._count("forked")
 
     def env(self, **more):
-        e = {"LD_PRELOAD": str(self.shim),
-             "NUDGED_TEST_NOFORK": str(self.flag),
-             "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
-             ":verify_asan_link_order=0"}
-        e.update(more)
-        return e
+        return preload_env(self.shim, NUDGED_TEST_NOFORK=str(self.flag),
+                           **more)
 
 
 @pytest.fixture

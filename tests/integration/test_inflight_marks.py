@@ -20,7 +20,7 @@ import pytest
 
 from aiosmtpd.smtp import SMTP
 
-from conftest import NUDGED, fmt_utc, shift
+from conftest import NUDGED, build_shim, fmt_utc, preload_env, shift
 from smtp_server import SmtpServer, _Handler
 from test_send_batch import SlowDataSmtp, copies
 from test_service import (PLAIN, TWO_H, add_many, add_single,  # noqa: F401
@@ -84,20 +84,11 @@ write(int fd, const void *buf, size_t n)
 
 @pytest.fixture(scope="module")
 def full_shim(tmp_path_factory):
-    d = tmp_path_factory.mktemp("inflightfull")
-    src = d / "full.c"
-    src.write_text(_SHIM)
-    shim = d / "full.so"
-    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(shim), str(src),
-                    "-ldl"], check=True)
-    return shim
+    return build_shim(tmp_path_factory.mktemp("inflightfull"), "full", _SHIM)
 
 
 def _env(shim, flag):
-    return {"LD_PRELOAD": str(shim),
-            "NUDGED_TEST_INFLIGHT_FULL": str(flag),
-            "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
-            ":verify_asan_link_order=0"}
+    return preload_env(shim, NUDGED_TEST_INFLIGHT_FULL=str(flag))
 
 
 def _mentions(text, needle):
@@ -372,11 +363,7 @@ def test_no_thread_can_start(practice, tmp_path, fast_smtp, twilio):
     connection from the main thread (the idle hook called there without
     the session's lock), the sync runs in place; each email and text once,
     every row sent, the marks' file gone."""
-    d = tmp_path / "nothread"
-    d.mkdir()
-    (d / "nothread.c").write_text(_NOTHREAD)
-    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(d / "nothread.so"),
-                    str(d / "nothread.c")], check=True)
+    shim = build_shim(tmp_path, "nothread", _NOTHREAD)
     configure(practice, twilio, sms={"concurrency": 4},
               email=dict(PLAIN, connections=4, url=fast_smtp.url),
               reminders=[{"before": "3h", "channel": "email"},
@@ -386,10 +373,8 @@ def test_no_thread_can_start(practice, tmp_path, fast_smtp, twilio):
         _, case = person(practice, f"Client {k}", f"07700 9{k:05d}",
                          email=f"c{k}@example.org")
         practice.book(case, T)
-    r = practice.once(shift(DUE, minutes=40), timeout=30, env={
-        "LD_PRELOAD": str(d / "nothread.so"),
-        "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
-        ":verify_asan_link_order=0"})
+    r = practice.once(shift(DUE, minutes=40), timeout=30,
+                      env=preload_env(shim))
     assert r.returncode == 0, r.stderr
     got = copies(fast_smtp)
     assert sorted(got) == sorted(f"c{k}@example.org" for k in range(20)), got

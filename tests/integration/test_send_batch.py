@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import NUDGED, fmt_utc
+from conftest import NUDGED, build_shim, fmt_utc, preload_env
 from practice_conf import lc
 from smtp_server import SmtpServer, _CountingSMTP, _Handler
 from test_config_check import EX_CONFIG, OFFLINE, assert_error_at, check
@@ -342,11 +342,7 @@ def test_claim_that_cannot_be_synced_is_not_sent(practice, tmp_path):
     must not go: after a power cut its rows could be back to pending with
     the messages delivered.  It went all the same (only later claims were
     stopped); now its rows are unclaimed untried and the pass fails."""
-    shim = tmp_path / "failsync.so"
-    src = tmp_path / "failsync.c"
-    src.write_text(_FAIL_OWN_WAL_SYNC)
-    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(shim), str(src), "-ldl"],
-                   check=True)
+    shim = build_shim(tmp_path, "failsync", _FAIL_OWN_WAL_SYNC)
     srv = SmtpServer(tmp_path / "srv", tls="none", auth=None).start()
     try:
         practice.use_smtp(srv)
@@ -354,10 +350,7 @@ def test_claim_that_cannot_be_synced_is_not_sent(practice, tmp_path):
                             late_limit="1h")
         practice.init()
         add_many(practice, 3, fmt_utc(whole_second_after(2 * 3600 - 3)))
-        env = {"LD_PRELOAD": str(shim),
-               "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
-               ":verify_asan_link_order=0"}
-        r = practice.run("--once", timeout=60, env=env)
+        r = practice.run("--once", timeout=60, env=preload_env(shim))
         time.sleep(0.3)
     finally:
         srv.stop()
