@@ -122,6 +122,14 @@ cmd_send_test(struct ctx *c, int argc, char **argv)
 		return rc;
 	if ((rc = test_secrets(c, to)) != 0)
 		return rc;
+	/*
+	 * nudged's single-deliverer lock: a nudged starting while the test
+	 * message is 'sending' would take it for one a crash left behind
+	 * (store_recover), and nudged's exit for a held lock is 75.
+	 */
+	if ((r = store_lock(c->st, err, sizeof err)) != STORE_OK)
+		return ctl_fail(r == STORE_HELD ? EX_TEMPFAIL : EX_IOERR,
+		    "%s: %s; nothing was sent", c->cmd, err);
 	err[0] = '\0';
 	r = deliver_test(c->conf, c->st, to, time(NULL), err, sizeof err);
 	switch (r) {

@@ -615,6 +615,22 @@ def test_send_test_errors(ctl_env):
     ctl_env.fails(65, "send-test", "--to", "sam@example.org\r\nRCPT TO:<x@y>")
 
 
+def test_send_test_refused_while_a_deliverer_holds_the_lock(tmp_path):
+    """send-test takes nudged's single-deliverer lock: while another
+    process holds it (an flock on the database file, as nudged's), the
+    test message is not sent and not recorded, and the exit is nudged's
+    for the same case (75, the holder named)."""
+    import fcntl
+    c = Ctl(tmp_path)
+    c.ok("init")
+    with open(c.db, "rb") as f:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        line = c.fails(75, "send-test", "--to", "sam@example.org")
+    assert f"(pid {os.getpid()}) is already delivering" in line, line
+    assert "nothing was sent" in line, line
+    assert c.count("messages") == 0
+
+
 def test_send_test_delivers_through_smtp(tmp_path):
     aiosmtpd = pytest.importorskip("aiosmtpd.controller")
     got = []
