@@ -132,8 +132,7 @@ dl_hold(struct dl *d, struct dl_item *x, const struct dl_unread *u,
 		d->stats->bad_rows++;
 		log_warn("skipping %s row %lld: %s", u->table, u->id, u->what);
 	}
-	snprintf(why, sizeof(why), "held: %s row %lld cannot be read", u->table,
-	    u->id);
+	snprintf(why, sizeof(why), STORE_HELD_WHY, u->table, u->id);
 	if (d->until == 0)
 		log_info("msg=%lld purpose=%s channel=%s status=held why=\"%s\"",
 		    x->m.id, msg_purpose_name(x->m.purpose),

@@ -265,8 +265,12 @@ void	 store_inflight_close(struct store *);
 
 /*
  * Remember a bad row: STORE_NEW (report it), STORE_OK when already
- * known, STORE_ERR.  Bad rows that become readable are forgotten.
+ * known, STORE_ERR.  Bad rows that become readable are forgotten.  A new
+ * appointment, client or homework row also gives the pending messages it
+ * holds (STORE_NOT_HELD) their last_error, STORE_HELD_WHY: the same
+ * reason whether the plan step or the send loop met the row first.
  */
+#define STORE_HELD_WHY	"held: %s row %lld cannot be read"
 enum store_rc	 store_note_bad(struct store *, const struct bad_row *, time_t now,
 	    char *err, size_t);
 

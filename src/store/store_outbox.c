@@ -4,6 +4,7 @@
  * next, recovery after a crash, bad rows and the failure digest; and the
  * *_free() functions and client_first_name() of store.h's structs.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -540,6 +541,39 @@ fail:
 	return -1;
 }
 
+/*
+ * The pending messages a newly noted bad row holds get the reason: a
+ * practitioner reading the outbox (or upcoming) sees why one waits.  0/-1.
+ */
+static int
+note_bad_why(struct store *s, const struct bad_row *b, char *err,
+    size_t errlen)
+{
+	static const char *const tbl[][2] = {
+		{ "appointments", "UPDATE messages SET last_error = ?1 WHERE"
+		    " status = 'pending' AND appointment_id = ?2" },
+		{ "clients", "UPDATE messages SET last_error = ?1 WHERE"
+		    " status = 'pending' AND client_id = ?2" },
+		{ "homework", "UPDATE messages SET last_error = ?1 WHERE"
+		    " status = 'pending' AND homework_id = ?2" },
+	};
+	sqlite3_stmt *st;
+	char why[128];
+
+	for (size_t i = 0; i < sizeof(tbl) / sizeof(tbl[0]); i++) {
+		if (strcmp(b->table, tbl[i][0]) != 0)
+			continue;
+		if ((st = store_prep(s, tbl[i][1], err, errlen)) == NULL)
+			return -1;
+		snprintf(why, sizeof(why), STORE_HELD_WHY, b->table, b->id);
+		bind_text(st, 1, why);
+		sqlite3_bind_int64(st, 2, b->id);
+		return store_run(s, st, "noting why messages are held", err,
+		    errlen);
+	}
+	return 0;
+}
+
 enum store_rc
 store_note_bad(struct store *s, const struct bad_row *b, time_t now, char *err,
     size_t errlen)
@@ -560,6 +594,8 @@ store_note_bad(struct store *s, const struct bad_row *b, time_t now, char *err,
 	else
 		rc = store_dberr(s, err, errlen, "noting a bad row");
 	store_done(s, st);
+	if (rc == STORE_NEW && note_bad_why(s, b, err, errlen) != 0)
+		return STORE_ERR;
 	return rc;
 }
 
