@@ -126,6 +126,9 @@ status_counts(const struct store_status *s, time_t since)
 
 	printf("waiting:     %ld message%s", s->waiting, s->waiting == 1 ? "" :
 	    "s");
+	/* held ones go once their row is fixed: never named as the next */
+	if (s->held > 0)
+		printf(" (%ld held by an unreadable row)", s->held);
 	if (s->next_id != 0) {
 		tz_format_utc(s->next_at, stamp);
 		printf("; next: message %lld by %s, %s", s->next_id,

@@ -155,10 +155,46 @@ deliver_pass(const struct conf *c, struct store *st, time_t now, int dry,
 	return r;
 }
 
+/*
+ * upcoming: the messages an unreadable row holds are listed too, as any
+ * pending message (they are not rendered: the row they need cannot be
+ * read), with the reason, so that a practitioner sees what waits and why.
+ * The number listed, or -1.
+ */
+static long
+dl_print_held(struct dl *d, time_t until, char *err, size_t errlen)
+{
+	char due[TZ_UTC_LEN], mask[64], date[64], hm[16];
+	struct msg *v;
+	size_t n;
+
+	if (store_held_list(d->st, until, &v, &n, err, errlen) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct msg *m = &v[i];
+		const char *why = m->last_error != NULL &&
+		    strncmp(m->last_error, "held: ", 6) == 0 ?
+		    m->last_error + 6 : "a row it needs cannot be read";
+
+		tz_format_utc(m->due_at, due);
+		tz_format_date(m->due_at, date, sizeof(date));
+		tz_format_time(m->due_at, hm, sizeof(hm));
+		fprintf(d->out, "%s (%s %s) %s to %s: %s, msg=%lld\n", due, date,
+		    hm, chan_name(m->channel), log_mask(m->recipient, mask,
+		    sizeof(mask)), msg_purpose_name(m->purpose), m->id);
+		fprintf(d->out, "  HELD: %s; it goes at the first pass after "
+		    "the row is fixed (see nudgectl problems)\n\n", why);
+		msg_free(&v[i]);
+	}
+	free(v);
+	return (long)n;
+}
+
 int
 deliver_upcoming(const struct conf *c, struct store *st, time_t now,
     time_t until, FILE *out, char *err, size_t errlen)
 {
+	long held = 0;
 	struct deliver_stats stats;
 	struct dl d = { .c = c, .st = st, .now = now, .dry = 1, .out = out,
 	    .stats = &stats };
@@ -178,9 +214,12 @@ deliver_upcoming(const struct conf *c, struct store *st, time_t now,
 		r = -1;
 	if (r == 0)
 		r = dl_run(&d, NULL, err, errlen);
+	/* after the walk, in the copy: rows its plan step found bad count */
+	if (r == 0 && (held = dl_print_held(&d, until, err, errlen)) < 0)
+		r = -1;
 	dl_close(&d);
 	store_dry_end(st);
-	if (r == 0 && stats.sent == 0)
+	if (r == 0 && stats.sent == 0 && held == 0)
 		fprintf(out, "nothing to send until then\n");
 	return r;
 }

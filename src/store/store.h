@@ -175,6 +175,13 @@ enum store_rc	 store_next_due(struct store *, time_t now, struct msg *, char *er
 	    size_t);
 /* How many rows store_next_due() would still find. -1 on error. */
 long	 store_count_due(struct store *, time_t now, char *err, size_t);
+/*
+ * The pending messages due at or before until that an unreadable row
+ * holds (STORE_NOT_HELD), oldest first, last_error saying which row
+ * (STORE_HELD_WHY); caller frees each.  0 or -1.
+ */
+int	 store_held_list(struct store *, time_t until, struct msg **, size_t *,
+	    char *err, size_t);
 /* Earliest due_at/next_at among pending rows not held; 0 when none (or on error). */
 time_t	 store_next_wake(struct store *);
 
@@ -354,9 +361,10 @@ int	 store_perm_give(const char *path, const char *user, char *msg,
  */
 struct store_status {
 	long		 waiting;		/* pending or sending */
+	long		 held;			/* pending, held by an unreadable row */
 	long		 waiting_chan[CHAN_N];	/* pending, per channel */
 	time_t		 next_try[CHAN_N];	/* earliest due/next try, per channel */
-	long long	 next_id;		/* the next pending message; 0: none */
+	long long	 next_id;		/* the next pending message not held; 0: none */
 	enum chan	 next_chan;
 	time_t		 next_at;
 	long		 sent_since, failed_since;	/* since the time given */

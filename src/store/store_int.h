@@ -66,7 +66,9 @@ int	 store_inflight_apply(struct store *, int *applied, char *err, size_t);
  * due again at once; a row deleted meanwhile no longer holds it, and the
  * re-check at send time cancels it.  Used after a WHERE on messages.
  */
-#define STORE_NOT_HELD " AND NOT EXISTS (SELECT 1 FROM problems p WHERE" \
+#define STORE_NOT_HELD " AND NOT" STORE_HELD_BY
+/* The condition itself, true for a held message (nudgectl upcoming, status). */
+#define STORE_HELD_BY " EXISTS (SELECT 1 FROM problems p WHERE" \
 	" (p.tbl = 'appointments' AND p.row_id = messages.appointment_id" \
 	" AND EXISTS (SELECT 1 FROM appointments x WHERE x.id = p.row_id))" \
 	" OR (p.tbl = 'clients' AND p.row_id = messages.client_id" \

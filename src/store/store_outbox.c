@@ -474,6 +474,40 @@ store_next_wake(struct store *s)
 	return t;
 }
 
+int
+store_held_list(struct store *s, time_t until, struct msg **out, size_t *n,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	struct msg m;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((st = store_prep(s, "SELECT " MSG_COLS " FROM messages WHERE status"
+	    " = 'pending' AND due_at <= ?1 AND" STORE_HELD_BY " ORDER BY due_at,"
+	    " id", err, errlen)) == NULL)
+		return -1;
+	bind_time(st, 1, until);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		/* one nudged cannot read is a problem of its own (next_due_bad) */
+		if (store_read_msg(st, &m) != 0)
+			continue;
+		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+		(*out)[(*n)++] = m;
+	}
+	store_done(s, st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	store_dberr(s, err, errlen, "reading held messages");
+	for (size_t i = 0; i < *n; i++)
+		msg_free(&(*out)[i]);
+	free(*out);
+	*out = NULL;
+	*n = 0;
+	return -1;
+}
+
 /*
  * nudged runs as one service per database (systemd starts one), so at
  * start-up every row in 'sending' belongs to a process that is gone:

@@ -60,10 +60,14 @@ store_status_read(struct store *s, time_t since, struct store_status *out,
 	    status_count(s, "SELECT count(*) FROM problems WHERE alerted = 0"
 	    " AND tbl <> 'calendar'", 0, &out->bad_unreported, err, errlen) != 0)
 		return -1;
+	/* Held by an unreadable row: waiting, but not the next to go. */
+	if (status_count(s, "SELECT count(*) FROM messages WHERE status ="
+	    " 'pending' AND" STORE_HELD_BY, 0, &out->held, err, errlen) != 0)
+		return -1;
 	/* The next message due, and when each channel's next try is. */
 	if ((st = store_prep(s, "SELECT id, channel, due_at, "
 	    "COALESCE(next_at, due_at) FROM messages WHERE status = 'pending' "
-	    "ORDER BY COALESCE(next_at, due_at), id LIMIT 1", err,
+	    STORE_NOT_HELD " ORDER BY COALESCE(next_at, due_at), id LIMIT 1", err,
 	    errlen)) == NULL)
 		return -1;
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -125,3 +125,43 @@ def test_deleted_after_unreadable_is_cancelled(ready, smtp):
     assert row["status"] == "cancelled", row
     assert row["last_error"] == "appointment no longer exists"
     assert mails_to(smtp, SAM) == []
+
+
+
+def held_and_later(ready):
+    """Sam and Alex's reminders held by their appointment's bad start; a
+    later appointment's reminders pending.  (held ids, appt, next id)."""
+    sam, alex, case, appt = ready.couple(T)
+    later = ready.book(case, shift(T, hours=2))
+    assert ready.once(PLANNED).returncode == 0
+    ready.set("UPDATE appointments SET starts_at = '3rd December' WHERE id = ?",
+              appt)
+    assert ready.once(DUE_48H).returncode == 0
+    held = [m["id"] for m in ready.messages("appointment_id = ?", appt)]
+    [nxt, _] = [m["id"] for m in ready.messages("appointment_id = ?", later)]
+    assert len(held) == 2
+    return held, appt, nxt
+
+
+def test_held_shown_by_upcoming(ready, smtp):
+    """A held message waits: upcoming lists it with why (and no text: its
+    row cannot be read)."""
+    held, appt, nxt = held_and_later(ready)
+    r = ready.ctl("upcoming", "--now", shift(DUE_48H, minutes=1), "--days", "1")
+    assert r.returncode == 0, r.stderr
+    for mid in held:
+        assert f"reminder, msg={mid}\n  HELD: appointments row {appt} cannot" \
+            f" be read;" in r.stdout, r.stdout
+    assert "s***@example.org" in r.stdout and SAM not in r.stdout
+    # the other appointment's reminders are still rendered as before
+    assert f"msg={nxt}\n  Subject:" in r.stdout, r.stdout
+
+
+def test_held_not_named_next_by_status(ready, smtp):
+    """status counts a held message as held and names as the next message
+    the one that will actually go."""
+    held, appt, nxt = held_and_later(ready)
+    r = ready.ctl("status")
+    assert r.returncode == 1, r.stdout          # an unreadable row: attention
+    assert "waiting:     4 messages (2 held by an unreadable row); next:" \
+        f" message {nxt} by email" in r.stdout, r.stdout
