@@ -65,8 +65,8 @@ dl_got(enum store_rc r, const char *table, long long id, struct dl_unread *u,
 
 /* Fresh reads inside the claiming transaction.  -1 on a database error. */
 static int
-dl_load(struct dl *d, struct dl_item *x, struct dl_unread *u, char *err,
-    size_t errlen)
+dl_load(struct dl *d, struct dl_item *x, struct dl_unread *u,
+    struct dl_unread *pu, char *err, size_t errlen)
 {
 	long long case_id = 0;
 	int r;
@@ -97,14 +97,14 @@ dl_load(struct dl *d, struct dl_item *x, struct dl_unread *u, char *err,
 			return -1;
 		x->has_cl = dl_got(r, "clients", x->m.client_id, u, err);
 	}
-	/* An unreadable partner holds nothing: only partner_first_name is lost. */
+	/* An unreadable partner (pu) holds only words that name them (dl_fresh). */
 	if (x->has_k && x->k.nmembers == 2) {
 		long long other = x->k.members[0] == x->m.client_id ?
 		    x->k.members[1] : x->k.members[0];
 
 		if ((r = store_get_client(d->st, other, &x->partner, err, errlen)) < 0)
 			return -1;
-		x->has_partner = r == 1;
+		x->has_partner = dl_got(r, "clients", other, pu, err);
 	}
 	err[0] = '\0';
 	return 0;
@@ -144,10 +144,13 @@ dl_hold(struct dl *d, struct dl_item *x, const struct dl_unread *u,
 static int
 dl_fresh(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 {
-	struct dl_unread u = { 0 };
+	struct dl_unread u = { 0 }, pu = { 0 };
 
-	if (dl_load(d, x, &u, err, errlen) != 0)
+	if (dl_load(d, x, &u, &pu, err, errlen) != 0)
 		return -1;
+	/* {{partner_first_name}} would render empty: held as for its own rows */
+	if (u.table == NULL && pu.table != NULL && dl_partner_needed(d, x))
+		u = pu;
 	if (u.table == NULL)
 		return 0;
 	return dl_hold(d, x, &u, err, errlen) == 0 ? 1 : -1;

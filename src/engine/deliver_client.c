@@ -76,6 +76,54 @@ dl_compose(struct dl *d, struct dl_item *x)
 	compose_msg(d->c, &in, &x->w);
 }
 
+/* The words, for comparing: the channel's part(s) only. */
+static int
+dl_same_words(const struct composed *a, const struct composed *b)
+{
+	const char *const pa[] = { a->subject, a->text, a->sms, a->sms_exact };
+	const char *const pb[] = { b->subject, b->text, b->sms, b->sms_exact };
+
+	for (size_t i = 0; i < sizeof(pa) / sizeof(pa[0]); i++)
+		if ((pa[i] == NULL) != (pb[i] == NULL) ||
+		    (pa[i] != NULL && strcmp(pa[i], pb[i]) != 0))
+			return 0;
+	return 1;
+}
+
+/*
+ * Whether x's words depend on the partner (its template uses
+ * {{partner_first_name}}, in a value or a section): rendered without a
+ * partner and with a stand-in, compared.  Asked only when the partner's
+ * row cannot be read (rare): such a message is held like one whose own
+ * row cannot be read, while one that never names the partner goes.
+ */
+int
+dl_partner_needed(struct dl *d, struct dl_item *x)
+{
+	static char name[] = "Partner Stand-in", first[] = "Partner";
+	struct composed without;
+	int same;
+
+	x->has_partner = 0;
+	dl_compose(d, x);
+	without = x->w;
+	memset(&x->w, 0, sizeof(x->w));
+	memset(&x->partner, 0, sizeof(x->partner));
+	x->partner.name = name;
+	x->partner.first_name = first;
+	x->has_partner = 1;
+	dl_compose(d, x);
+	same = dl_same_words(&without, &x->w);
+	/* the stand-in's strings are not ours to free (dl_item_free) */
+	memset(&x->partner, 0, sizeof(x->partner));
+	x->has_partner = 0;
+	composed_free(&x->w);
+	composed_free(&without);
+	memset(&x->w, 0, sizeof(x->w));
+	x->told = 0;
+	return !same;
+}
+
 int
 dl_moot(struct dl *d, struct dl_item *x, char *why, size_t len)
 {

@@ -127,6 +127,8 @@ int	 dl_fail(struct dl *, struct dl_item *, const char *why, char *err, size_t);
 int	 dl_pause_load(struct dl *, char *err, size_t);
 /* deliver_client.c: the words, the email, the SMS text and sender (issue 9). */
 void	 dl_compose(struct dl *, struct dl_item *);
+/* 1 when x's words name the partner (asked when that row is unreadable). */
+int	 dl_partner_needed(struct dl *, struct dl_item *);
 /* The full email for x, or NULL with err (a permanent failure). */
 char	*dl_email(struct dl *, struct dl_item *, char *err, size_t);
 /* 1 with why when x no longer needs to go (a moot assessment follow-up). */

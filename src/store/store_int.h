@@ -59,7 +59,9 @@ int	 store_inflight_apply(struct store *, int *applied, char *err, size_t);
 
 /*
  * A pending message whose appointment, client or homework row is noted
- * as unreadable (problems) and still exists is held: not due, not
+ * as unreadable (problems) and still exists is held; so is one whose
+ * words name the partner whose client row it is (the send loop held it:
+ * last_error is STORE_HELD_WHY for that row, the same text).  Held: not due, not
  * counted as waiting (--once exits 0: "reported and skipped"), not a
  * reason to wake.  It is never cancelled for it: the plan step forgets
  * the problem once the row reads fine (store_snap.c), and the message is
@@ -74,7 +76,10 @@ int	 store_inflight_apply(struct store *, int *applied, char *err, size_t);
 	" OR (p.tbl = 'clients' AND p.row_id = messages.client_id" \
 	" AND EXISTS (SELECT 1 FROM clients x WHERE x.id = p.row_id))" \
 	" OR (p.tbl = 'homework' AND p.row_id = messages.homework_id" \
-	" AND EXISTS (SELECT 1 FROM homework x WHERE x.id = p.row_id)))"
+	" AND EXISTS (SELECT 1 FROM homework x WHERE x.id = p.row_id))" \
+	" OR (p.tbl = 'clients' AND messages.last_error = 'held: clients row '" \
+	" || p.row_id || ' cannot be read'" \
+	" AND EXISTS (SELECT 1 FROM clients x WHERE x.id = p.row_id)))"
 
 /*
  * Issue 12 (store_window.c): the change log a pass reads instead of the

@@ -165,3 +165,37 @@ def test_held_not_named_next_by_status(ready, smtp):
     assert r.returncode == 1, r.stdout          # an unreadable row: attention
     assert "waiting:     4 messages (2 held by an unreadable row); next:" \
         f" message {nxt} by email" in r.stdout, r.stdout
+
+
+def test_unreadable_partner_holds_words_that_name_them(ready, smtp):
+    """An assessment reminder names the partner ({{partner_first_name}}):
+    with Sam's row unreadable Alex's is held (not sent with the name left
+    out), reported once; the first pass after the fix sends it, naming Sam."""
+    sam, alex, case, appt = ready.couple(T, kind="assessment")
+    assert ready.once(PLANNED).returncode == 0
+    ready.set("UPDATE clients SET email_consent = 'yes' WHERE id = ?", sam)
+    r = ready.once(DUE_48H)
+    assert_held(ready, r, alex, "clients", sam)
+    assert mails_to(smtp, ALEX) == []
+    r = ready.once(shift(DUE_48H, minutes=5))       # still bad: still held
+    assert r.returncode == 0, r.stderr
+    assert "skipping clients row" not in r.stderr
+    assert reminder(ready, alex)["status"] == "pending"
+    ready.set("UPDATE clients SET email_consent = 1 WHERE id = ?", sam)
+    assert ready.once(shift(DUE_48H, minutes=6)).returncode == 0
+    [mail] = mails_to(smtp, ALEX)
+    assert "It is for you and Sam" in text_body(mail)
+    assert len(mails_to(smtp, SAM)) == 1
+
+
+def test_unreadable_partner_fixed_too_late_is_skipped(ready, smtp):
+    sam, alex, case, appt = ready.couple(T, kind="assessment")
+    assert ready.once(PLANNED).returncode == 0
+    ready.set("UPDATE clients SET email_consent = 'yes' WHERE id = ?", sam)
+    assert ready.once(DUE_48H).returncode == 0
+    assert reminder(ready, alex)["status"] == "pending"
+    ready.set("UPDATE clients SET email_consent = 1 WHERE id = ?", sam)
+    r = ready.once(shift(T, minutes=-30))           # inside late_limit (1h)
+    assert r.returncode == 0, r.stderr
+    assert mails_to(smtp, ALEX) == []
+    assert reminder(ready, alex)["status"] == "skipped"
