@@ -63,11 +63,15 @@ dl_compose(struct dl *d, struct dl_item *x)
 		in.old_start = 0;
 	/*
 	 * A cancellation names the time the client was told of, which is
-	 * not the appointment's when it moved without a notice reaching them.
+	 * not the appointment's when it moved without a notice reaching them;
+	 * but only while that time is still ahead: a notice cancelling a time
+	 * already gone reads as a mistake, and the appointment cancelled is
+	 * the one still to come (whoever moved it told the client somehow).
 	 */
 	if (x->m.purpose == PURPOSE_CANCELLATION && x->has_a &&
 	    store_last_told(d->st, x->a.id, x->m.client_id, &x->told, err,
-	    sizeof(err)) == 0 && x->told != 0 && x->told != x->a.starts_at) {
+	    sizeof(err)) == 0 && x->told != 0 && x->told != x->a.starts_at &&
+	    x->told > in.now) {
 		shown = x->a;
 		shown.starts_at = x->told;
 		in.appt = &shown;

@@ -81,3 +81,26 @@ def test_announced_move_names_the_new_time(practice, smtp):
                 if m["Subject"].startswith("Changed")]) == 1
     text = text_body(cancellation(smtp))
     assert "Friday 4 December 2026 at 15:00" in text, text
+
+
+def test_told_time_past_names_the_current_time(practice, smtp):
+    """Told of t1, moved to a later t2 with no notice, cancelled after t1
+    has passed: the notice names t2, the appointment that is cancelled,
+    not a time already gone (a cancellation of a past time reads as a
+    mistake); its calendar entry is the current one."""
+    t2 = "2026-12-07T10:00:00Z"     # Monday 7 December 10:00 GMT
+    practice.write_conf(reminders=rules("48h"), notify_move=False)
+    practice.init()
+    sam, alex, case, appt = practice.couple(T1)
+    assert practice.once(DUE_48H).returncode == 0
+    assert len(mails_to(smtp, SAM)) == 1                     # told T1
+    practice.set("UPDATE appointments SET starts_at = ? WHERE id = ?", t2, appt)
+    assert practice.once(shift(DUE_48H, hours=1)).returncode == 0
+    practice.set("UPDATE appointments SET status = 'cancelled' WHERE id = ?",
+                 appt)
+    assert practice.once(shift(T1, hours=1)).returncode == 0  # t1 has passed
+    m = cancellation(smtp)
+    text = m["Subject"] + "\n" + text_body(m)
+    assert "Monday 7 December 2026" in text and "10:00" in text, text
+    assert "Thursday 3 December" not in text and "14:00" not in text, text
+    assert "20261207T100000Z" in calendar_part(m)
