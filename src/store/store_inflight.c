@@ -217,6 +217,12 @@ store_inflight_clear(struct store *s, char *err, size_t errlen)
 	int r = 0;
 
 	store_inflight_close(s);
+	/*
+	 * Every outcome is recorded (or folded in, or recovered): no id this
+	 * process claimed is in flight any more, SQLite may give it again
+	 * (store_insert_msg).  Until then a deleted row's id stays ours.
+	 */
+	s->id_floor = 0;
 	if (path != NULL && unlink(path) != 0 && errno != ENOENT) {
 		errf(err, errlen, "%s: cannot remove: %s", path, strerror(errno));
 		r = -1;

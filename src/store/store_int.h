@@ -41,6 +41,9 @@ struct store {
 	int	 relaxed;	/* synchronous=NORMAL for one commit (store_mark_uploaded) */
 	int	 walfd;		/* store_sync(): the -wal file, opened at its first call; -1 */
 	int	 inflightfd;	/* store_inflight_open(): DATABASE-inflight; -1 */
+	long long id_floor;	/* the highest message id claimed since the
+				 * last store_inflight_clear(): new rows go
+				 * above it (store_insert_msg) */
 };
 
 /* store_inflight.c: in recovery's transaction, the marks a crash left. */

@@ -68,14 +68,24 @@ store_insert_msg(struct store *s, const struct msg *m, long long *id, char *err,
 	/*
 	 * ON CONFLICT DO NOTHING, not INSERT OR IGNORE: only the dedupe keys
 	 * may swallow a row; a NOT NULL violation must stay an error.
+	 *
+	 * The id: SQLite's next rowid (NULL), unless that would be one
+	 * claimed since the upload marks were last removed (no AUTOINCREMENT:
+	 * a row in flight that another program deleted gives its id back),
+	 * then the one above them all: the deleted row's late outcome, and
+	 * its upload mark, name no other row.
 	 */
-	if ((st = store_prep(s, "INSERT INTO messages (purpose, appointment_id,"
-	    " homework_id, client_id, channel, recipient, due_at, status, attempts,"
-	    " last_error, provider_ref, sent_at, rule, appt_start, occurrence,"
-	    " template, next_at, created_at, recovered, detail) VALUES (?1, ?2,"
+	if ((st = store_prep(s, "INSERT INTO messages (id, purpose,"
+	    " appointment_id, homework_id, client_id, channel, recipient, due_at,"
+	    " status, attempts, last_error, provider_ref, sent_at, rule,"
+	    " appt_start, occurrence, template, next_at, created_at, recovered,"
+	    " detail) VALUES (CASE WHEN ?20 >= COALESCE((SELECT max(id) FROM"
+	    " messages), 0) THEN ?20 + 1 END, ?1, ?2,"
 	    " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
 	    SQL_NOW ", ?18, ?19) ON CONFLICT DO NOTHING", err, errlen)) == NULL)
 		return -1;
+	/* 0 when nothing was claimed yet: max(id) >= 0 always, so NULL */
+	sqlite3_bind_int64(st, 20, s->id_floor > 0 ? s->id_floor : -1);
 	bind_text_kept(st, 1, msg_purpose_name(m->purpose));
 	bind_id(st, 2, m->appointment_id);
 	bind_id(st, 3, m->homework_id);
@@ -175,6 +185,9 @@ store_mark_sending_with(struct store *s, long long id, const char *recipient,
 	bind_time(st, 3, now);
 	sqlite3_bind_int64(st, 4, id);
 	bind_text(st, 5, detail);
+	/* never lent to a new row, even if deleted (store_insert_msg) */
+	if (id > s->id_floor)
+		s->id_floor = id;
 	return store_update_one(s, st, id, "claiming", err, errlen);
 }
 

@@ -1053,6 +1053,58 @@ test_held_by_unreadable_row(void **state)
 }
 
 /*
+ * Same-pass id reuse (messages has no AUTOINCREMENT: SQLite gives a new
+ * row the highest rowid + 1, so the id of a deleted last row comes back).
+ * A row in flight ('sending') that another program deletes must not lend
+ * its id to a message this process creates later in the pass (a fallback
+ * email): the deleted row's late outcome would be recorded on the new one
+ * (failed or sent without ever going: lost), and its upload mark
+ * (DATABASE-inflight, by id and attempt) would speak for the new row.
+ */
+static void
+test_no_id_reuse_after_delete_in_flight(void **state)
+{
+	struct store *s;
+	struct msg m, got;
+	long long a, b, c, d;
+	char err[256];
+
+	(void)state;
+	s = fx_open();
+	fill_people(s);
+	fx_sql(s, "INSERT INTO appointments (id, case_id, starts_at) VALUES"
+	    " (20, 1, '2026-06-03T10:00:00Z')");
+	m = reminder(20, 1, CHAN_EMAIL, "r1", NOW - 100);
+	a = insert(s, &m);
+	m = reminder(20, 1, CHAN_SMS, "r2", NOW - 10);
+	b = insert(s, &m);			/* the last row */
+	assert_true(b > a);
+	assert_int_equal(store_begin(s, err, sizeof(err)), 0);
+	assert_int_equal(store_mark_sending(s, b, NULL, NULL, NOW, err,
+	    sizeof(err)), 0);
+	assert_int_equal(store_commit(s, err, sizeof(err)), 0);
+	fx_sql(s, "DELETE FROM messages WHERE status = 'sending'");
+	/* the fallback email, created while b's outcome is still to come */
+	m = reminder(20, 1, CHAN_EMAIL, "r2", NOW - 10);
+	c = insert(s, &m);
+	assert_true(c > b);
+	/* b's outcome finds no row to record: the new one is untouched */
+	assert_int_equal(store_begin(s, err, sizeof(err)), 0);
+	assert_int_equal(store_mark_final(s, b, MSG_FAILED, "550 no such user",
+	    err, sizeof(err)), -1);
+	store_rollback(s);
+	assert_int_equal(store_get_msg(s, c, &got, err, sizeof(err)), 1);
+	assert_int_equal(got.status, MSG_PENDING);
+	assert_int_equal(got.attempts, 0);
+	msg_free(&got);
+	/* and the rows after it go on from there */
+	m = reminder(20, 2, CHAN_EMAIL, "r1", NOW - 10);
+	d = insert(s, &m);
+	assert_int_equal(d, c + 1);
+	store_close(s);
+}
+
+/*
  * What a cancellation notice names: the start of the last reminder or
  * move notice that reached the client (sent, or an uncertain attempt),
  * on any channel; not a later one still pending or cancelled, nor
@@ -1355,6 +1407,7 @@ main(void)
 		FX_DB_TEST(test_sync),
 		FX_DB_TEST(test_note_bad),
 		FX_DB_TEST(test_held_by_unreadable_row),
+		FX_DB_TEST(test_no_id_reuse_after_delete_in_flight),
 		FX_DB_TEST(test_last_told),
 		FX_DB_TEST(test_consent_not_0_or_1),
 		FX_DB_TEST(test_state),
