@@ -64,7 +64,8 @@ int	 store_inflight_apply(struct store *, int *applied, char *err, size_t);
  * A pending message whose appointment, client or homework row is noted
  * as unreadable (problems) and still exists is held; so is one whose
  * words name the partner whose client row it is (the send loop held it:
- * last_error is STORE_HELD_WHY for that row, the same text).  Held: not due, not
+ * last_error is STORE_HELD_WHY for that row, the same text) while that
+ * partner is still in the message's case.  Held: not due, not
  * counted as waiting (--once exits 0: "reported and skipped"), not a
  * reason to wake.  It is never cancelled for it: the plan step forgets
  * the problem once the row reads fine (store_snap.c), and the message is
@@ -82,7 +83,11 @@ int	 store_inflight_apply(struct store *, int *applied, char *err, size_t);
 	" AND EXISTS (SELECT 1 FROM homework x WHERE x.id = p.row_id))" \
 	" OR (p.tbl = 'clients' AND messages.last_error = 'held: clients row '" \
 	" || p.row_id || ' cannot be read'" \
-	" AND EXISTS (SELECT 1 FROM clients x WHERE x.id = p.row_id)))"
+	" AND EXISTS (SELECT 1 FROM clients x WHERE x.id = p.row_id)" \
+	" AND EXISTS (SELECT 1 FROM case_members cm WHERE cm.client_id =" \
+	" p.row_id AND cm.case_id IN (SELECT case_id FROM appointments WHERE" \
+	" id = messages.appointment_id UNION ALL SELECT case_id FROM homework" \
+	" WHERE id = messages.homework_id))))"
 
 /*
  * Issue 12 (store_window.c): the change log a pass reads instead of the

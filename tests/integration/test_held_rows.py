@@ -199,3 +199,15 @@ def test_unreadable_partner_fixed_too_late_is_skipped(ready, smtp):
     assert r.returncode == 0, r.stderr
     assert mails_to(smtp, ALEX) == []
     assert reminder(ready, alex)["status"] == "skipped"
+
+
+def test_unreadable_partner_taken_out_of_the_case_holds_no_more(ready, smtp):
+    sam, alex, case, appt = ready.couple(T, kind="assessment")
+    assert ready.once(PLANNED).returncode == 0
+    ready.set("UPDATE clients SET email_consent = 'yes' WHERE id = ?", sam)
+    assert ready.once(DUE_48H).returncode == 0
+    assert reminder(ready, alex)["status"] == "pending"
+    ready.set("DELETE FROM case_members WHERE client_id = ?", sam)
+    assert ready.once(shift(DUE_48H, minutes=1)).returncode == 0
+    [mail] = mails_to(smtp, ALEX)               # now for Alex alone
+    assert "Sam" not in text_body(mail)
