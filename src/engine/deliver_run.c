@@ -11,7 +11,10 @@
  * and the next batch's rendering run here while the mail threads carry
  * the batch's email (dl_turn), and the SMS move on between two renderings
  * (sms_batch_step), so the outbox's bookkeeping and the rendering overlap
- * the SMTP and HTTP round trips instead of adding to them.  The next cycle waits until
+ * the SMTP and HTTP round trips instead of adding to them.  Once
+ * rendered, the next batch's email is handed to the connections behind
+ * the batch's last exchanges, so a connection goes on from one batch to
+ * the next without waiting for this thread.  The next cycle waits until
  * what is left of the batch would take less than DL_AHEAD_S at the pace
  * of the last email (dl_ahead): against a fast server it overlaps the
  * whole batch, behind a slow one only its last exchanges, so that the
@@ -44,7 +47,8 @@
  * attempt is marked (store_recover), that is a message handed whole to its
  * server whose outcome was not yet recorded.  Two batches at most are
  * claimed at once (the one being sent, and the one before it until its
- * outcomes are recorded, or the next one, claimed but not started), so a
+ * outcomes are recorded, or the next one, claimed, then started behind
+ * the last exchanges of the one being sent), so a
  * crash, or a power cut before store_sync() returns, costs at most
  * 2 * DL_BATCH duplicates, each sent twice, never three times (a second
  * uncertain interruption fails it).
