@@ -72,17 +72,16 @@
 struct dl_batch;
 
 /*
- * The hooks' argument: the batch and the transport's channel.  With the
- * batch's email and SMS under way at once (email in the mail session's
- * threads, SMS here), the mark, go and done hooks run under the mail
- * session's lock: the mail session takes it for the email's, the SMS
- * side's take it here (locked).  idle runs here without it and takes it
- * only around what it shares (dl_idle).
+ * The hooks' argument: the batch and the transport's channel.  With email
+ * under way in the mail session's threads (this batch's or the next
+ * one's) while this thread sends SMS, the mark, go and done hooks run
+ * under the mail session's lock: the mail session takes it for the
+ * email's, the SMS side's take it here (dl_side_lock).  idle runs here
+ * without it and takes it only around what it shares (dl_idle).
  */
 struct dl_side {
 	struct dl_batch	*b;
 	enum chan	 chan;
-	int		 locked;
 };
 
 struct dl_batch {
@@ -446,15 +445,12 @@ dl_item_of(struct dl_side *sd, size_t i)
 	return &b->x[sd->chan == CHAN_EMAIL ? b->em[i] : b->sm[i]];
 }
 
+/* The SMS side's hooks run here: locked against the mail threads'. */
 static void
 dl_side_lock(struct dl_side *sd, int on)
 {
-	if (!sd->locked)
-		return;
-	if (on)
-		mail_lock(sd->b->d->ms);
-	else
-		mail_unlock(sd->b->d->ms);
+	if (sd->chan != CHAN_EMAIL)
+		dl_hold(sd->b->d, on);
 }
 
 /*
@@ -638,8 +634,8 @@ static void
 dl_send_start(struct dl *d, struct dl_batch *b)
 {
 	dl_requests(d, b);
-	b->se = (struct dl_side){ b, CHAN_EMAIL, 0 };
-	b->ss = (struct dl_side){ b, CHAN_SMS, b->nem > 0 };
+	b->se = (struct dl_side){ b, CHAN_EMAIL };
+	b->ss = (struct dl_side){ b, CHAN_SMS };
 	b->me = (struct xfer_mark){ dl_upload, &b->se };
 	b->ms = (struct xfer_mark){ dl_upload, &b->ss };
 	b->he = (struct xfer_hooks){ &b->me, dl_go, dl_done, dl_idle, &b->se };
