@@ -303,3 +303,77 @@ ics_format(const struct ics_event *e, char *err, size_t errlen)
 	free(raw);
 	return out;
 }
+
+static int
+ics_same_str(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/*
+ * Every field that ics_format writes, compared: the attendee only in a
+ * cancellation (PUBLISH names none), so both partners share one entry.
+ */
+static int
+ics_same(const struct ics_event *a, const struct ics_event *b)
+{
+	return a->stamp == b->stamp && a->start == b->start &&
+	    a->duration_min == b->duration_min && a->cancel == b->cancel &&
+	    ics_same_str(a->uid, b->uid) &&
+	    ics_same_str(a->summary, b->summary) &&
+	    ics_same_str(a->location, b->location) &&
+	    ics_same_str(a->description, b->description) &&
+	    ics_same_str(a->url, b->url) &&
+	    ics_same_str(a->organizer, b->organizer) &&
+	    ics_same_str(a->organizer_cn, b->organizer_cn) &&
+	    (!a->cancel || (ics_same_str(a->attendee, b->attendee) &&
+	    ics_same_str(a->attendee_cn, b->attendee_cn)));
+}
+
+static char *
+ics_dup(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+char *
+ics_format_memo(struct ics_memo *m, const struct ics_event *e, char *err,
+    size_t errlen)
+{
+	char *text;
+
+	if (m->text != NULL && ics_same(&m->ev, e))
+		return xstrdup(m->text);
+	if ((text = ics_format(e, err, errlen)) == NULL)
+		return NULL;
+	ics_memo_free(m);
+	m->ev = *e;
+	m->ev.uid = ics_dup(e->uid);
+	m->ev.summary = ics_dup(e->summary);
+	m->ev.location = ics_dup(e->location);
+	m->ev.description = ics_dup(e->description);
+	m->ev.url = ics_dup(e->url);
+	m->ev.organizer = ics_dup(e->organizer);
+	m->ev.organizer_cn = ics_dup(e->organizer_cn);
+	m->ev.attendee = ics_dup(e->attendee);
+	m->ev.attendee_cn = ics_dup(e->attendee_cn);
+	m->text = xstrdup(text);
+	return text;
+}
+
+void
+ics_memo_free(struct ics_memo *m)
+{
+	/* the strings are the memo's own copies (ics_format_memo) */
+	free((char *)m->ev.uid);
+	free((char *)m->ev.summary);
+	free((char *)m->ev.location);
+	free((char *)m->ev.description);
+	free((char *)m->ev.url);
+	free((char *)m->ev.organizer);
+	free((char *)m->ev.organizer_cn);
+	free((char *)m->ev.attendee);
+	free((char *)m->ev.attendee_cn);
+	free(m->text);
+	memset(m, 0, sizeof(*m));
+}

@@ -46,6 +46,22 @@ struct ics_event {
 /* The text/calendar object, CRLF line ends; caller frees.  NULL + err. */
 char	*ics_format(const struct ics_event *, char *err, size_t errlen);
 
+/*
+ * The last entry written and its text (ics_format_memo).  The two partners
+ * of a couple are sent the same entry for their appointment, and libical's
+ * writer is the largest part of an email's CPU (issue 12).  Caller-owned:
+ * zeroed to start, ics_memo_free at the end.
+ */
+struct ics_memo {
+	struct ics_event ev;		/* its strings owned */
+	char		*text;		/* NULL: nothing yet */
+};
+
+/* ics_format, or a copy of memo's text when e is the entry it holds. */
+char	*ics_format_memo(struct ics_memo *, const struct ics_event *,
+	    char *err, size_t errlen);
+void	 ics_memo_free(struct ics_memo *);
+
 /* SEQUENCE for an object written at stamp: minutes since 2020. */
 long	 ics_sequence(time_t stamp);
 

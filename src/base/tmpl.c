@@ -331,8 +331,9 @@ var_value(const struct tmpl_var *vars, size_t nvars, const char *name,
     size_t n)
 {
 	for (size_t i = 0; i < nvars; i++)
-		if (vars[i].name != NULL && strlen(vars[i].name) == n &&
-		    memcmp(vars[i].name, name, n) == 0)
+		/* no strlen: this runs for every tag of every message */
+		if (vars[i].name != NULL && strncmp(vars[i].name, name, n) == 0 &&
+		    vars[i].name[n] == '\0')
 			return vars[i].value != NULL ? vars[i].value : "";
 	return "";
 }

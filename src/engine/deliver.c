@@ -109,6 +109,7 @@ dl_close(struct dl *d)
 	for (int ch = 0; ch < CHAN_N; ch++)
 		free(d->paused_why[ch]);
 	free(d->inst);
+	ics_memo_free(&d->ics);
 }
 
 int

@@ -258,7 +258,7 @@ dl_ics(struct dl *d, struct dl_item *x, const char *from_addr)
 	ev.attendee = x->rcpt;
 	ev.attendee_cn = name;
 	ev.cancel = x->m.purpose == PURPOSE_CANCELLATION;
-	if ((ical = ics_format(&ev, err, sizeof(err))) == NULL)
+	if ((ical = ics_format_memo(&d->ics, &ev, err, sizeof(err))) == NULL)
 		log_warn("msg=%lld no calendar entry attached: %s", x->m.id, err);
 	free(uid);
 	free(summary);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "base/ics.h"
 #include "policy/compose.h"
 #include "conf/conf.h"
 #include "engine/deliver.h"
@@ -40,7 +41,9 @@ struct dl {
 	char			*inst;		/* state installation_id (calendar UIDs); NULL: none */
 	int			 let_go;	/* deliver_run.c: an outcome left to recovery */
 	int			 gate[CHAN_N];	/* deliver_run.c: paused, as the mail threads see it */
+	int			 stalled;	/* deliver_run.c: the database refused a record just now */
 	char			*unmarkable;	/* deliver_run.c: an upload mark failed (why): nothing more goes */
+	struct ics_memo		 ics;		/* deliver_client.c: the last calendar entry */
 };
 
 /* One claimed message with everything re-read for it, owned. */

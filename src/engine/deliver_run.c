@@ -11,7 +11,10 @@
  * and the next batch's rendering run here while the mail threads carry
  * the batch's email (dl_turn), and the SMS move on between two renderings
  * (sms_batch_step), so the outbox's bookkeeping and the rendering overlap
- * the SMTP and HTTP round trips instead of adding to them.  The next cycle waits until
+ * the SMTP and HTTP round trips instead of adding to them.  Once
+ * rendered, the next batch's email is handed to the connections behind
+ * the batch's last exchanges, so a connection goes on from one batch to
+ * the next without waiting for this thread.  The next cycle waits until
  * what is left of the batch would take less than DL_AHEAD_S at the pace
  * of the last email (dl_ahead): against a fast server it overlaps the
  * whole batch, behind a slow one only its last exchanges, so that the
@@ -44,7 +47,8 @@
  * attempt is marked (store_recover), that is a message handed whole to its
  * server whose outcome was not yet recorded.  Two batches at most are
  * claimed at once (the one being sent, and the one before it until its
- * outcomes are recorded, or the next one, claimed but not started), so a
+ * outcomes are recorded, or the next one, claimed, then started behind
+ * the last exchanges of the one being sent), so a
  * crash, or a power cut before store_sync() returns, costs at most
  * 2 * DL_BATCH duplicates, each sent twice, never three times (a second
  * uncertain interruption fails it).
@@ -68,17 +72,16 @@
 struct dl_batch;
 
 /*
- * The hooks' argument: the batch and the transport's channel.  With the
- * batch's email and SMS under way at once (email in the mail session's
- * threads, SMS here), the mark, go and done hooks run under the mail
- * session's lock: the mail session takes it for the email's, the SMS
- * side's take it here (locked).  idle runs here without it and takes it
- * only around what it shares (dl_idle).
+ * The hooks' argument: the batch and the transport's channel.  With email
+ * under way in the mail session's threads (this batch's or the next
+ * one's) while this thread sends SMS, the mark, go and done hooks run
+ * under the mail session's lock: the mail session takes it for the
+ * email's, the SMS side's take it here (dl_side_lock).  idle runs here
+ * without it and takes it only around what it shares (dl_idle).
  */
 struct dl_side {
 	struct dl_batch	*b;
 	enum chan	 chan;
-	int		 locked;
 };
 
 struct dl_batch {
@@ -95,7 +98,7 @@ struct dl_batch {
 	struct xfer_mark me, ms;
 	struct xfer_hooks he, hs;
 	int		 refused[CHAN_N];	/* CHANNEL came back in this batch */
-	int		 stalled;	/* the database refused a record just now */
+	int		 started;	/* its email is on the mail session */
 	double		 first_done;	/* oldest outcome not recorded; 0: none */
 	double		 claimed;	/* its claim committed (monotonic) */
 };
@@ -131,7 +134,7 @@ dl_batch_free(struct dl_batch *b)
 	b->n = b->nem = b->nsm = 0;
 	b->first_done = 0;
 	b->claimed = 0;
-	b->stalled = 0;
+	b->started = 0;
 	memset(b->refused, 0, sizeof(b->refused));
 }
 
@@ -162,8 +165,8 @@ dl_outcome(struct dl_batch *b, size_t i, enum xfer_result *res,
 
 /*
  * What this thread shares with the mail threads: the items' states and
- * flags, the batch's first_done, stalled and refused, the timings, the
- * gate.  Never held across database work (the mail threads never touch
+ * flags, the batch's first_done and refused, the timings, the gate and
+ * stalled.  Never held across database work (the mail threads never touch
  * the database), so no exchange waits for a transaction.
  */
 static void
@@ -184,6 +187,7 @@ dl_gate(struct dl *d)
 	dl_hold(d, 1);
 	for (int ch = 0; ch < CHAN_N; ch++)
 		d->gate[ch] = d->paused[ch] != 0;
+	d->stalled = 0;		/* every outcome so far is recorded */
 	dl_hold(d, 0);
 }
 
@@ -392,7 +396,10 @@ dl_keep(struct dl_batch *b, size_t i, char *err, size_t errlen)
 			    x->m.id, xfer_result_name(res), err);
 			said = dl_mono();
 		}
-		/* Nothing new starts: dl_go sees the batch stalled. */
+		/* Nothing new starts meanwhile (dl_go; dl_gate lifts it). */
+		dl_hold(d, 1);
+		d->stalled = 1;
+		dl_hold(d, 0);
 		dl_nap(d, wait);
 		wait = wait * 2 > DL_KEEP_MAX_MS ? DL_KEEP_MAX_MS : wait * 2;
 		last = d->stop != NULL && *d->stop;
@@ -438,15 +445,12 @@ dl_item_of(struct dl_side *sd, size_t i)
 	return &b->x[sd->chan == CHAN_EMAIL ? b->em[i] : b->sm[i]];
 }
 
+/* The SMS side's hooks run here: locked against the mail threads'. */
 static void
 dl_side_lock(struct dl_side *sd, int on)
 {
-	if (!sd->locked)
-		return;
-	if (on)
-		mail_lock(sd->b->d->ms);
-	else
-		mail_unlock(sd->b->d->ms);
+	if (sd->chan != CHAN_EMAIL)
+		dl_hold(sd->b->d, on);
 }
 
 /*
@@ -506,7 +510,7 @@ dl_go(void *arg, size_t i)
 
 	dl_side_lock(sd, 1);
 	go = !b->refused[sd->chan] && !b->d->gate[sd->chan] &&
-	    !b->stalled && b->d->unmarkable == NULL && (b->d->dry || (b->claimed != 0 &&
+	    !b->d->stalled && b->d->unmarkable == NULL && (b->d->dry || (b->claimed != 0 &&
 	    dl_mono() - b->claimed <= DL_FRESH_S));
 	if (!go)
 		x->unstarted = 1;
@@ -588,7 +592,7 @@ dl_idle(void *arg)
 	 */
 	refused = dl_flush(b, 1, err, sizeof(err)) != 0;
 	dl_hold(d, 1);
-	b->stalled = refused;
+	d->stalled = refused;
 	dl_hold(d, 0);
 	return refused ? DL_FLUSH_MS : 1000;
 }
@@ -630,8 +634,8 @@ static void
 dl_send_start(struct dl *d, struct dl_batch *b)
 {
 	dl_requests(d, b);
-	b->se = (struct dl_side){ b, CHAN_EMAIL, 0 };
-	b->ss = (struct dl_side){ b, CHAN_SMS, b->nem > 0 };
+	b->se = (struct dl_side){ b, CHAN_EMAIL };
+	b->ss = (struct dl_side){ b, CHAN_SMS };
 	b->me = (struct xfer_mark){ dl_upload, &b->se };
 	b->ms = (struct xfer_mark){ dl_upload, &b->ss };
 	b->he = (struct xfer_hooks){ &b->me, dl_go, dl_done, dl_idle, &b->se };
@@ -642,6 +646,7 @@ dl_send_start(struct dl *d, struct dl_batch *b)
 		d->ss = sms_open(d->c);
 	if (b->nem > 0)
 		mail_batch_start(d->ms, b->mr, b->nem, &b->he, 1);
+	b->started = 1;
 }
 
 /* The batch's SMS: started (sms_batch_start), then finished if wait. */
@@ -949,11 +954,36 @@ dl_ahead(struct dl *d)
 }
 
 /*
- * One turn of the pipeline: the last cycle's sync done; start cur's email
- * and send its SMS; once all but dl_ahead() of cur's emails are on a
- * connection, record done (and what is done of cur) and claim next (the
- * cycle, under the session's lock), its sync started with the lock let
- * go; render next; wait for cur's email.  0 or -1.
+ * b's claim is durable (the last cycle's sync done), then its email goes
+ * to the connections.  A sync that failed: committed, only not known to
+ * be on the disk; claim no more, and send none of b, whose claim a power
+ * cut could undo after its messages went.  A claim time of 0 is refused
+ * by dl_go: every row of it is settled unstarted, and the next cycle
+ * undoes its claim, no attempt counted.  0 or -1.
+ */
+static int
+dl_start(struct dl *d, struct dl_sync *sy, struct dl_batch *b, int *more,
+    char *err, size_t errlen)
+{
+	int r = 0;
+
+	if (dl_sync_end(sy, err, errlen) != 0) {
+		b->claimed = 0;
+		*more = 0;
+		r = -1;
+	}
+	dl_send_start(d, b);
+	return r;
+}
+
+/*
+ * One turn of the pipeline: cur's email on the connections (started at
+ * the end of the turn before, or now); its SMS; once all but dl_ahead()
+ * of cur's emails are on a connection, record done (and what is done of
+ * cur) and claim next (the cycle), its sync started; render next; then
+ * next's email handed to the connections behind cur's last exchanges, so
+ * that a connection goes from one batch to the next without waiting for
+ * this thread; wait for cur's email.  0 or -1.
  */
 static int
 dl_turn(struct dl *d, struct dl_sync *sy, struct dl_batch *done,
@@ -963,19 +993,8 @@ dl_turn(struct dl *d, struct dl_sync *sy, struct dl_batch *done,
 	int r = 0, wrote = claim || done->n > 0, early;
 	size_t ahead;
 
-	if (dl_sync_end(sy, err, errlen) != 0) {
-		/*
-		 * Committed, only not known to be on the disk: claim no more,
-		 * and send none of cur, whose claim a power cut could undo
-		 * after its messages went.  A claim time of 0 is refused by
-		 * dl_go: every row of it is settled unstarted, and the next
-		 * cycle undoes its claim, no attempt counted.
-		 */
-		cur->claimed = 0;
-		*more = 0;
+	if (!cur->started && dl_start(d, sy, cur, more, err, errlen) != 0)
 		r = -1;
-	}
-	dl_send_start(d, cur);
 	/*
 	 * Behind a slow email server the cycle waits for the batch's emails
 	 * to be taken (dl_send_taken): its SMS go first, whole, as they would
@@ -997,6 +1016,18 @@ dl_turn(struct dl *d, struct dl_sync *sy, struct dl_batch *done,
 	if (!early)
 		dl_send_sms(d, cur, 0);
 	dl_render_batch(d, next, cur);
+	/*
+	 * next's email goes once at most dl_ahead() of cur's wait for a
+	 * connection, as at the start of a turn, so its claim is as fresh
+	 * when its exchanges begin (DL_FRESH_S).  Two batches are then on
+	 * the connections: the bound (deliver_int.h) holds, as done's
+	 * outcomes are all recorded.
+	 */
+	if (next->n > 0) {
+		dl_send_taken(d, cur, dl_ahead(d));
+		if (dl_start(d, sy, next, more, err, errlen) != 0)
+			r = -1;
+	}
 	if (cur->nsm > 0)
 		sms_batch_finish(d->ss);
 	dl_send_wait(d, cur);

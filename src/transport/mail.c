@@ -401,8 +401,7 @@ size_t
 mail_read(char *buf, size_t size, size_t nmemb, void *arg)
 {
 	struct mail_conn *s = arg;
-	const struct xfer_mark *mark = s->s->hooks != NULL ?
-	    s->s->hooks->mark : NULL;
+	const struct xfer_mark *mark = s->hooks != NULL ? s->hooks->mark : NULL;
 	size_t n = size * nmemb;
 	int no;
 

@@ -129,8 +129,11 @@ void	 mail_send_batch(struct mail_session *, struct mail_req *, size_t n,
 /*
  * The same in two halves, so the caller can do something else meanwhile
  * (send the batch's SMS): with background set the messages go in threads
- * (one per connection) and start returns at once; wait ends the batch,
- * calling hooks->idle while it waits.  mark, go and done are called with
+ * (one per connection) and start returns at once; wait ends the oldest
+ * batch started, calling its hooks->idle while it waits.  Two batches
+ * may be under way: the connections take the second's messages as soon
+ * as the first's are all taken (a third start first ends the oldest).
+ * mark, go and done are called with
  * the session locked (mail_lock), idle without it (it runs on the
  * caller's thread): a caller that touches what its hooks touch from
  * elsewhere during the batch, idle included, takes the same lock.
@@ -140,7 +143,7 @@ void	 mail_batch_start(struct mail_session *, struct mail_req *, size_t n,
 void	 mail_batch_wait(struct mail_session *);
 /*
  * Wait (calling hooks->idle meanwhile) until all but left messages of the
- * batch started have been taken by a connection, its hooks->go asked:
+ * batch started last have been taken by a connection, its hooks->go asked:
  * with left 0, what is left of the batch is at most one exchange per
  * connection.
  */

@@ -26,10 +26,10 @@ struct mail_conn {
 	struct mail_session	*s;
 	CURL			*curl;
 	pthread_t		 th;		/* its thread, once started (mail_spawn) */
-	unsigned		 seen;		/* the last batch it carried (s->gen) */
 	char			 errbuf[CURL_ERROR_SIZE];
 	struct mail_req		*req;		/* the message under way */
-	size_t			 idx;		/* req's index in the batch */
+	size_t			 idx;		/* req's index in its batch */
+	const struct xfer_hooks	*hooks;		/* req's batch's (NULL: none) */
 	/* The exchange under way. */
 	const char		*data;
 	size_t			 len;
@@ -44,6 +44,21 @@ struct mail_conn {
 	int			 refused;	/* mark said no: no final dot sent */
 };
 
+/*
+ * A batch handed over (mail_batch_start) and not yet ended
+ * (mail_batch_wait).  Two at most: the caller hands over the next one
+ * while the connections still carry the last exchanges of the one
+ * before, so a connection goes from one to the next without waiting for
+ * the caller to see the first one end.
+ */
+struct mail_batch {
+	const struct xfer_hooks	*hooks;
+	struct mail_req		*reqs;
+	size_t			 n;
+	size_t			 next;		/* the next request to take */
+	size_t			 open;		/* requests not yet settled */
+};
+
 struct mail_session {
 	const struct conf	*conf;
 	struct mail_conn	*conns;
@@ -52,18 +67,16 @@ struct mail_session {
 	pthread_mutex_t		 lock;		/* hooks, the batch's queue, socks */
 	pthread_cond_t		 cond;		/* a message settled, a thread is through */
 	pthread_cond_t		 work;		/* a new batch (gen), or closing */
-	/* the batch under way */
-	const struct xfer_hooks	*hooks;
-	struct mail_req		*reqs;
-	size_t			 n;
-	size_t			 next;		/* the next request to start */
-	size_t			 workers;	/* threads still on the batch */
-	int			 wait_taken;	/* the caller waits for next + wait_left >= n */
+	/* the batches under way: q[first % 2], then q[(first + 1) % 2] */
+	struct mail_batch	 q[2];
+	size_t			 first;
+	size_t			 nq;
+	int			 wait_taken;	/* the caller waits for the newest's next + wait_left >= n */
 	size_t			 wait_left;
 	char			*from;		/* "<addr>", NULL: not valid */
-	int			 threaded;	/* the batch runs in threads */
+	int			 from_set;	/* from made (the first batch) */
+	int			 threaded;	/* the batches run in threads */
 	size_t			 nthreads;	/* conns[0..nthreads) have a thread */
-	unsigned		 gen;		/* batches handed to the threads */
 	int			 closing;	/* mail_close: the threads end */
 	/* every socket libcurl opened for us and has not closed (a stop shuts them) */
 	curl_socket_t		*socks;

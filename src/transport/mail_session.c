@@ -293,9 +293,8 @@ mail_again(const struct mail_conn *k, const struct mail_req *r, int reused)
  * exchange waits for its transaction.
  */
 static long
-mail_idle(struct mail_session *s)
+mail_idle(struct mail_session *s, const struct xfer_hooks *h)
 {
-	const struct xfer_hooks *h = s->hooks;
 	long ms;
 
 	pthread_mutex_unlock(&s->lock);
@@ -304,8 +303,28 @@ mail_idle(struct mail_session *s)
 	return ms;
 }
 
+/* The oldest batch under way with a request not yet taken, or NULL. */
+static struct mail_batch *
+mail_next_batch(struct mail_session *s)
+{
+	for (size_t i = 0; i < s->nq; i++) {
+		struct mail_batch *b = &s->q[(s->first + i) % 2];
+
+		if (b->next < b->n)
+			return b;
+	}
+	return NULL;
+}
+
+/* Whether all but left requests of b have been taken. */
+static int
+mail_taken(const struct mail_batch *b, size_t left)
+{
+	return b->next + left >= b->n;
+}
+
 /*
- * One connection's share of the batch: take the next message, send it,
+ * One connection's share of the batches: take the next message, send it,
  * report it, until none is left.  Called with the lock held; returns with
  * it held.  The lock is let go only around the exchange itself.
  */
@@ -313,16 +332,20 @@ static void
 mail_work(struct mail_conn *k)
 {
 	struct mail_session *s = k->s;
-	const struct xfer_hooks *h = s->hooks;
+	struct mail_batch *b;
 	struct mail_req *r;
 	int reused = 0, wake;
 
-	while (s->next < s->n) {
-		k->idx = s->next++;
+	while ((b = mail_next_batch(s)) != NULL) {
+		const struct xfer_hooks *h = b->hooks;
+
+		k->hooks = h;
+		k->idx = b->next++;
 		/* the moment the waiter asked for (mail_batch_wait_taken) */
-		if (s->wait_taken && s->next + s->wait_left >= s->n)
+		if (s->wait_taken && mail_taken(&s->q[(s->first + s->nq - 1) % 2],
+		    s->wait_left))
 			pthread_cond_signal(&s->cond);
-		r = &s->reqs[k->idx];
+		r = &b->reqs[k->idx];
 		if (mail_check(r, s->from) == 0) {
 			/* Stopping: what has not started stays for the next start. */
 			if (xfer_stopping() || (h != NULL && h->go != NULL &&
@@ -341,9 +364,13 @@ mail_work(struct mail_conn *k)
 		}
 		wake = h != NULL && h->done != NULL && h->done(h->arg, k->idx);
 		k->req = NULL;
+		k->hooks = NULL;
+		/* the batch is over: its waiter goes on */
+		if (--b->open == 0)
+			wake = 1;
 		/* one connection: the caller may record what is done now */
 		if (!s->threaded)
-			mail_idle(s);
+			mail_idle(s, h);
 		else if (wake)
 			pthread_cond_signal(&s->cond);
 	}
@@ -351,7 +378,7 @@ mail_work(struct mail_conn *k)
 
 /*
  * A connection's thread, for the session's life: it carries its share of
- * each batch handed over (gen), then waits for the next one.  Kept, not
+ * each batch handed over, then waits for the next one.  Kept, not
  * started per batch: a new thread waits for a CPU before its first
  * command, and the connection idled that long between every two batches.
  */
@@ -362,31 +389,29 @@ mail_thread(void *arg)
 	struct mail_session *s = k->s;
 
 	pthread_mutex_lock(&s->lock);
-	for (;;) {
-		while (!s->closing && k->seen == s->gen)
+	while (!s->closing) {
+		if (mail_next_batch(s) == NULL)
 			pthread_cond_wait(&s->work, &s->lock);
-		if (s->closing)
-			break;
-		k->seen = s->gen;
-		mail_work(k);
-		s->workers--;
-		pthread_cond_signal(&s->cond);
+		else
+			mail_work(k);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return NULL;
 }
 
 /*
- * Wait for the threads, letting the caller record what is done (idle);
- * with taken set, only until all but left requests have been taken.
+ * Wait for the threads to settle b, letting the caller record what is
+ * done (b's idle hook); with taken set, only until all but left of its
+ * requests have been taken.
  */
 static void
-mail_wait(struct mail_session *s, int taken, size_t left)
+mail_wait(struct mail_session *s, struct mail_batch *b, int taken,
+    size_t left)
 {
 	s->wait_taken = taken;
 	s->wait_left = left;
-	while (s->workers > 0 && !(taken && s->next + left >= s->n)) {
-		long ms = mail_idle(s);
+	while (b->open > 0 && !(taken && mail_taken(b, left))) {
+		long ms = mail_idle(s, b->hooks);
 		struct timespec until;
 
 		clock_gettime(CLOCK_REALTIME, &until);
@@ -396,7 +421,7 @@ mail_wait(struct mail_session *s, int taken, size_t left)
 			until.tv_sec++;
 			until.tv_nsec -= 1000000000L;
 		}
-		if (s->workers > 0 && !(taken && s->next + left >= s->n))
+		if (b->open > 0 && !(taken && mail_taken(b, left)))
 			pthread_cond_timedwait(&s->cond, &s->lock, &until);
 		xfer_tick();
 	}
@@ -416,9 +441,8 @@ mail_unlock(struct mail_session *s)
 }
 
 /*
- * Hand the batch to the connections' threads, starting those its
- * connections do not have yet (called with the lock held): how many
- * carry it.
+ * Start the threads the connections do not have yet and wake those
+ * waiting for a batch (called with the lock held): how many there are.
  */
 static size_t
 mail_spawn(struct mail_session *s)
@@ -431,25 +455,37 @@ mail_spawn(struct mail_session *s)
 	while (s->nthreads < s->nconns) {
 		struct mail_conn *k = &s->conns[s->nthreads];
 
-		k->seen = s->gen;	/* it carries the batches from now on */
 		if (pthread_create(&k->th, NULL, mail_thread, k) != 0)
 			break;
 		s->nthreads++;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (s->nthreads > 0) {
-		s->workers = s->nthreads;
-		s->gen++;
+	if (s->nthreads > 0)
 		pthread_cond_broadcast(&s->work);
-	}
 	return s->nthreads;
+}
+
+/* End the oldest batch under way (called with the lock held). */
+static void
+mail_end_oldest(struct mail_session *s)
+{
+	struct mail_batch *b = &s->q[s->first % 2];
+
+	if (s->nq == 0)
+		return;
+	if (s->threaded)
+		mail_wait(s, b, 0, 0);
+	memset(b, 0, sizeof(*b));
+	s->first++;
+	s->nq--;
 }
 
 void
 mail_batch_start(struct mail_session *s, struct mail_req *reqs, size_t n,
     const struct xfer_hooks *h, int background)
 {
-	char *faddr, err[256];
+	struct mail_batch *b;
+	char *faddr = NULL, err[256];
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -457,14 +493,15 @@ mail_batch_start(struct mail_session *s, struct mail_req *reqs, size_t n,
 		reqs[i].err[0] = '\0';
 		reqs[i].began = 0;
 	}
-	s->threaded = 0;
 	if (n == 0)
 		return;
 	pthread_mutex_lock(&s->lock);
-	free(s->from);
-	s->from = NULL;
-	if ((faddr = mail_addr_of(s->conf->email.from)) != NULL)
+	if (s->nq == 2)
+		mail_end_oldest(s);	/* two at most (mail_batch) */
+	/* once: the threads may be reading it for the batch before */
+	if (!s->from_set && (faddr = mail_addr_of(s->conf->email.from)) != NULL)
 		s->from = xasprintf("<%s>", faddr);
+	s->from_set = 1;
 	free(faddr);
 	if (mail_setup(s, n, err, sizeof(err)) != 0) {
 		for (i = 0; i < n; i++) {
@@ -479,11 +516,13 @@ mail_batch_start(struct mail_session *s, struct mail_req *reqs, size_t n,
 		pthread_mutex_unlock(&s->lock);
 		return;
 	}
-	s->hooks = h;
-	s->reqs = reqs;
-	s->n = n;
-	s->next = 0;
-	if (background || (s->nconns > 1 && n > 1))
+	b = &s->q[(s->first + s->nq++) % 2];
+	*b = (struct mail_batch){ h, reqs, n, 0, n };
+	/*
+	 * Once the connections have threads they carry every batch: the one
+	 * before may still be on them.
+	 */
+	if (s->nthreads > 0 || background || (s->nconns > 1 && n > 1))
 		s->threaded = mail_spawn(s) > 0;
 	/* one connection (or no thread could start): right here */
 	if (!s->threaded)
@@ -495,12 +534,7 @@ void
 mail_batch_wait(struct mail_session *s)
 {
 	pthread_mutex_lock(&s->lock);
-	if (s->threaded)
-		mail_wait(s, 0, 0);
-	s->hooks = NULL;
-	s->reqs = NULL;
-	s->n = 0;
-	s->threaded = 0;
+	mail_end_oldest(s);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -508,8 +542,8 @@ void
 mail_batch_wait_taken(struct mail_session *s, size_t left)
 {
 	pthread_mutex_lock(&s->lock);
-	if (s->threaded)
-		mail_wait(s, 1, left);
+	if (s->threaded && s->nq > 0)
+		mail_wait(s, &s->q[(s->first + s->nq - 1) % 2], 1, left);
 	pthread_mutex_unlock(&s->lock);
 }
 

@@ -66,10 +66,19 @@ fx_utc(const char *s)
 	return t;
 }
 
+/*
+ * Under /dev/shm when there is one: the store's tests commit thousands of
+ * transactions, and on a disk each fdatasync waits for it (test_pass took
+ * 8 s of wall time for 1.6 s of CPU).  Nothing here tests durability
+ * across a power cut; the file is a real SQLite database all the same.
+ */
 int
 fx_dir_make(const char *tag)
 {
-	snprintf(fx_tmp, sizeof(fx_tmp), "/tmp/nudged-%s-XXXXXX", tag);
+	const char *base = access("/dev/shm", W_OK | X_OK) == 0 ?
+	    "/dev/shm" : "/tmp";
+
+	snprintf(fx_tmp, sizeof(fx_tmp), "%s/nudged-%s-XXXXXX", base, tag);
 	return mkdtemp(fx_tmp) == NULL ? -1 : 0;
 }
 

@@ -241,6 +241,82 @@ test_uid(void **state)
 	free(u);
 }
 
+/*
+ * The memo gives back exactly what ics_format writes, for the same entry
+ * only: a field that differs (here each one in turn) is written anew.
+ */
+static void
+test_memo(void **state)
+{
+	struct ics_memo m = { 0 };
+	struct ics_event e = base(), f;
+	char err[256], *a, *b, *c;
+
+	(void)state;
+	e.location = "1 High Street";
+	a = ics_format(&e, err, sizeof(err));
+	assert_non_null(a);
+	b = ics_format_memo(&m, &e, err, sizeof(err));
+	c = ics_format_memo(&m, &e, err, sizeof(err));
+	assert_string_equal(a, b);
+	assert_string_equal(a, c);
+	assert_ptr_not_equal(b, c);	/* each caller owns its copy */
+	free(b);
+	free(c);
+	for (int k = 0; k < 6; k++) {
+		char *want;
+
+		f = e;
+		switch (k) {
+		case 0: f.start += 60; break;
+		case 1: f.stamp += 60; break;
+		case 2: f.location = NULL; break;
+		case 3: f.summary = "Appointment"; break;
+		case 4: f.cancel = 1; break;
+		default: f.cancel = 1; f.attendee = "alex@example.org"; break;
+		}
+		want = ics_format(&f, err, sizeof(err));
+		assert_non_null(want);
+		b = ics_format_memo(&m, &f, err, sizeof(err));
+		assert_string_equal(want, b);
+		free(want);
+		free(b);
+	}
+	/* PUBLISH names no attendee: another partner's entry is the same */
+	f = e;
+	f.attendee = "alex@example.org";
+	f.attendee_cn = "Alex Taylor";
+	b = ics_format_memo(&m, &e, err, sizeof(err));
+	free(b);
+	b = ics_format_memo(&m, &f, err, sizeof(err));
+	assert_string_equal(a, b);
+	assert_null(strstr(b, "alex"));
+	free(b);
+	/* a cancellation names its attendee: never another partner's */
+	f.cancel = 1;
+	b = ics_format_memo(&m, &f, err, sizeof(err));
+	free(b);
+	f.attendee = "sam@example.org";
+	b = ics_format_memo(&m, &f, err, sizeof(err));
+	assert_null(strstr(b, "alex"));
+	assert_non_null(strstr(b, "sam@example.org"));
+	free(b);
+	/* back to the first: written again, the same text */
+	b = ics_format_memo(&m, &e, err, sizeof(err));
+	assert_string_equal(a, b);
+	free(b);
+	/* a refused entry is refused, and the memo keeps what it had */
+	f = e;
+	f.organizer = NULL;
+	assert_null(ics_format_memo(&m, &f, err, sizeof(err)));
+	b = ics_format_memo(&m, &e, err, sizeof(err));
+	assert_string_equal(a, b);
+	free(b);
+	free(a);
+	ics_memo_free(&m);
+	ics_memo_free(&m);	/* zeroed: twice is harmless */
+}
+
 int
 main(void)
 {
@@ -252,6 +328,7 @@ main(void)
 		cmocka_unit_test(test_folding_utf8),
 		cmocka_unit_test(test_hostile_data),
 		cmocka_unit_test(test_uid),
+		cmocka_unit_test(test_memo),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
