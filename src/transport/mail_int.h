@@ -74,7 +74,6 @@ struct mail_session {
 	int			 wait_taken;	/* the caller waits for the newest's next + wait_left >= n */
 	size_t			 wait_left;
 	char			*from;		/* "<addr>", NULL: not valid */
-	int			 from_set;	/* from made (the first batch) */
 	int			 threaded;	/* the batches run in threads */
 	size_t			 nthreads;	/* conns[0..nthreads) have a thread */
 	int			 closing;	/* mail_close: the threads end */

@@ -485,7 +485,7 @@ mail_batch_start(struct mail_session *s, struct mail_req *reqs, size_t n,
     const struct xfer_hooks *h, int background)
 {
 	struct mail_batch *b;
-	char *faddr = NULL, err[256];
+	char *faddr, err[256];
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -498,11 +498,14 @@ mail_batch_start(struct mail_session *s, struct mail_req *reqs, size_t n,
 	pthread_mutex_lock(&s->lock);
 	if (s->nq == 2)
 		mail_end_oldest(s);	/* two at most (mail_batch) */
-	/* once: the threads may be reading it for the batch before */
-	if (!s->from_set && (faddr = mail_addr_of(s->conf->email.from)) != NULL)
-		s->from = xasprintf("<%s>", faddr);
-	s->from_set = 1;
-	free(faddr);
+	/* not while a batch is under way: its threads read it */
+	if (s->nq == 0) {
+		free(s->from);
+		s->from = NULL;
+		if ((faddr = mail_addr_of(s->conf->email.from)) != NULL)
+			s->from = xasprintf("<%s>", faddr);
+		free(faddr);
+	}
 	if (mail_setup(s, n, err, sizeof(err)) != 0) {
 		for (i = 0; i < n; i++) {
 			if (mail_check(&reqs[i], s->from) == 0) {
