@@ -331,9 +331,9 @@ var_value(const struct tmpl_var *vars, size_t nvars, const char *name,
     size_t n)
 {
 	for (size_t i = 0; i < nvars; i++)
-		/* no strlen: this runs for every tag of every message */
-		if (vars[i].name != NULL && strncmp(vars[i].name, name, n) == 0 &&
-		    vars[i].name[n] == '\0')
+		/* the first letter first: this runs for every tag of every message */
+		if (vars[i].name != NULL && vars[i].name[0] == name[0] &&
+		    strncmp(vars[i].name, name, n) == 0 && vars[i].name[n] == '\0')
 			return vars[i].value != NULL ? vars[i].value : "";
 	return "";
 }
