@@ -129,7 +129,8 @@ cmd_send_test(struct ctx *c, int argc, char **argv)
 	 */
 	if ((r = store_lock(c->st, err, sizeof err)) != STORE_OK)
 		return ctl_fail(r == STORE_HELD ? EX_TEMPFAIL : EX_IOERR,
-		    "%s: %s; nothing was sent", c->cmd, err);
+		    "%s: %s; nothing was sent: a test goes only while no "
+		    "nudged delivers (stop the service first)", c->cmd, err);
 	err[0] = '\0';
 	r = deliver_test(c->conf, c->st, to, time(NULL), err, sizeof err);
 	switch (r) {
