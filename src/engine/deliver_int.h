@@ -41,6 +41,7 @@ struct dl {
 	char			*inst;		/* state installation_id (calendar UIDs); NULL: none */
 	int			 let_go;	/* deliver_run.c: an outcome left to recovery */
 	int			 gate[CHAN_N];	/* deliver_run.c: paused, as the mail threads see it */
+	int			 refused[CHAN_N];	/* deliver_run.c: CHANNEL came back in this pass */
 	int			 stalled;	/* deliver_run.c: the database refused a record just now */
 	char			*unmarkable;	/* deliver_run.c: an upload mark failed (why): nothing more goes */
 	struct ics_memo		 ics;		/* deliver_client.c: the last calendar entry */

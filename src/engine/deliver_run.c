@@ -97,7 +97,6 @@ struct dl_batch {
 	struct dl_side	 se, ss;		/* the hooks' arguments, email and SMS */
 	struct xfer_mark me, ms;
 	struct xfer_hooks he, hs;
-	int		 refused[CHAN_N];	/* CHANNEL came back in this batch */
 	int		 started;	/* its email is on the mail session */
 	double		 first_done;	/* oldest outcome not recorded; 0: none */
 	double		 claimed;	/* its claim committed (monotonic) */
@@ -135,7 +134,6 @@ dl_batch_free(struct dl_batch *b)
 	b->first_done = 0;
 	b->claimed = 0;
 	b->started = 0;
-	memset(b->refused, 0, sizeof(b->refused));
 }
 
 /* What the transport said about item i. */
@@ -165,7 +163,7 @@ dl_outcome(struct dl_batch *b, size_t i, enum xfer_result *res,
 
 /*
  * What this thread shares with the mail threads: the items' states and
- * flags, the batch's first_done and refused, the timings, the gate and
+ * flags, the batch's first_done, the refusals, the timings, the gate and
  * stalled.  Never held across database work (the mail threads never touch
  * the database), so no exchange waits for a transaction.
  */
@@ -509,7 +507,7 @@ dl_go(void *arg, size_t i)
 	int go;
 
 	dl_side_lock(sd, 1);
-	go = !b->refused[sd->chan] && !b->d->gate[sd->chan] &&
+	go = !b->d->refused[sd->chan] && !b->d->gate[sd->chan] &&
 	    !b->d->stalled && b->d->unmarkable == NULL && (b->d->dry || (b->claimed != 0 &&
 	    dl_mono() - b->claimed <= DL_FRESH_S));
 	if (!go)
@@ -546,8 +544,13 @@ dl_done(void *arg, size_t i)
 		b->d->xfer_s = now - x->started;
 	if (x->started != 0 && sd->chan == CHAN_EMAIL)
 		b->d->email_s = b->d->xfer_s;
+	/*
+	 * For the pass, not only this batch: the next batch's email may
+	 * already be on the connections, and the gate follows the refusal
+	 * only once its record commits.
+	 */
 	if (res == XFER_CHANNEL)
-		b->refused[sd->chan] = 1;
+		b->d->refused[sd->chan] = 1;
 	if (!began && res == XFER_TEMPFAIL && xfer_stopping())
 		x->unstarted = 1;
 	if (b->first_done == 0)
