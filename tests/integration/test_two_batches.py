@@ -164,3 +164,49 @@ def test_kill_9_with_two_batches_on_the_connections(practice, tmp_path,
     assert set(dups) <= set(marked), (dups, marked)
     assert {x["status"] for x in practice.messages(
         "purpose = 'reminder'")} == {"sent"}
+
+
+def test_refusal_whose_row_is_deleted_in_flight_holds_nothing_after(
+        practice, tmp_path):
+    """The channel refused (530) at the 16th message, whose outcome the
+    database will not take (a trigger), and which another program then
+    deletes: the refusal is never recorded, so no pause is.  It held the
+    next batch while its record was pending, and holds nothing after it
+    is let go: the rest is sent, the pass ends (a refusal held for the
+    whole pass without a pause would unclaim and claim the held rows again
+    for ever)."""
+    n = 20
+    srv = SlowRefusalSmtp(tmp_path / "refuse", "c15@example.org",
+                          slow=0.2).start()
+    log = tmp_path / "nudged.log"
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email=dict(PLAIN, connections=1, url=srv.url),
+                            reminders=TWO_H, late_limit="1h")
+        practice.init()
+        practice.set("CREATE TRIGGER block16 BEFORE UPDATE ON messages"
+                     " WHEN OLD.id = 16 AND NEW.status <> 'sending' BEGIN"
+                     " SELECT RAISE(ABORT, 'simulated: database is locked');"
+                     " END")
+        add_many(practice, n, fmt_utc(whole_second_after(2 * 3600 - 3)))
+        with open(log, "w") as f:
+            p = subprocess.Popen([NUDGED, "-c", str(practice.conf),
+                                  "--once"], stdout=subprocess.DEVNULL,
+                                 stderr=f)
+        try:
+            wait_until(lambda: "msg=16 cannot record" in log.read_text(),
+                       10, "the refusal's record to be refused")
+            practice.set("DELETE FROM messages WHERE id = 16")
+            p.wait(timeout=10)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    finally:
+        srv.stop()
+    text = log.read_text()
+    assert "deleted by another program while in flight" in text, text
+    got = sorted(rc for m in srv.messages for rc in m["rcpt_tos"])
+    assert got == sorted(f"c{k}@example.org" for k in range(n) if k != 15)
+    assert {x["status"] for x in practice.messages(
+        "purpose = 'reminder'")} == {"sent"}
