@@ -210,3 +210,40 @@ def test_refusal_whose_row_is_deleted_in_flight_holds_nothing_after(
     assert got == sorted(f"c{k}@example.org" for k in range(n) if k != 15)
     assert {x["status"] for x in practice.messages(
         "purpose = 'reminder'")} == {"sent"}
+
+
+def test_database_locked_while_two_batches_are_queued(practice, fast_smtp):
+    """Another program holds the database's write lock for 1.5 s while
+    `nudged --once` has two batches on its connection (80 reminders, one
+    fast connection): no more than the two batches' worth goes while no
+    outcome can be recorded; once the lock clears, everything goes, each
+    message once, nothing lost, nothing left 'sending'."""
+    n = 80
+    practice.use_smtp(fast_smtp)
+    practice.write_conf(email=dict(PLAIN, connections=1, url=fast_smtp.url),
+                        reminders=TWO_H, late_limit="1h")
+    practice.init()
+    add_many(practice, n, fmt_utc(whole_second_after(2 * 3600 - 3)))
+    p = subprocess.Popen([NUDGED, "-c", str(practice.conf), "--once"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        fast_smtp.wait_for(8, 20)
+        con = practice.connect()
+        con.isolation_level = None
+        con.execute("BEGIN IMMEDIATE")
+        at_lock = len(fast_smtp.messages)
+        time.sleep(1.5)
+        during = len(fast_smtp.messages) - at_lock
+        con.execute("ROLLBACK")
+        con.close()
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    assert during <= 2 * 16, during
+    got = sorted(rc for m in fast_smtp.messages for rc in m["rcpt_tos"])
+    assert got == sorted(f"c{k}@example.org" for k in range(n)), got
+    assert {x["status"] for x in practice.messages(
+        "purpose = 'reminder'")} == {"sent"}
