@@ -11,11 +11,13 @@ import time
 
 import pytest
 
-from conftest import NUDGED, fmt_utc
+from conftest import NUDGED, PRACTICE_EMAIL, fmt_utc, shift
 from smtp_server import SmtpServer, _CountingSMTP, _Handler
 from test_send_batch import SlowDataSmtp, copies
+from test_send_seq import book_runs
 from test_service import (PLAIN, TWO_H, add_many, fast_smtp,  # noqa: F401
                           notify, services, wait_until, whole_second_after)
+from test_sms import DUE, configure, once, twilio  # noqa: F401
 
 
 class _SlowRefusal(_Handler):
@@ -247,3 +249,31 @@ def test_database_locked_while_two_batches_are_queued(practice, fast_smtp):
     assert got == sorted(f"c{k}@example.org" for k in range(n)), got
     assert {x["status"] for x in practice.messages(
         "purpose = 'reminder'")} == {"sent"}
+
+
+def test_sms_refused_while_the_next_batch_email_is_queued(practice, smtp,
+                                                          twilio):
+    """Batches of SMS and email in turn ("email, SMS, email, ..."), the
+    SMS provider refusing the login (401) at the 6th text: the SMS channel
+    pauses at once, in that batch and in every one after (one request
+    refused, no more), while the email, its next batch already on the
+    connection, goes on: every email once, nothing lost, nothing left
+    'sending'."""
+    configure(practice, twilio, email={"connections": 2},
+              reminders=[{"before": "3h", "channel": "email"},
+                         {"before": "3h", "channel": "sms"}],
+              late_limit="2h")
+    twilio.script(["201"] * 5 + ["401"] + ["201"] * 60)
+    emails, phones = book_runs(practice, [("email", 10), ("sms", 10),
+                                          ("email", 12), ("sms", 12),
+                                          ("email", 12)])
+    once(practice, shift(DUE, minutes=40), code=75)
+    got = sorted(r for m in smtp.messages for r in m["rcpt_tos"]
+                 if r != PRACTICE_EMAIL)
+    assert got == sorted(emails), got
+    assert len(twilio.requests) == 6, len(twilio.requests)
+    assert len(twilio.messages) == 5
+    rows = practice.messages("purpose = 'reminder' AND channel = 'sms'")
+    assert {x["status"] for x in rows} == {"sent", "pending"}, rows
+    pending = [x for x in rows if x["status"] == "pending"]
+    assert sorted(x["attempts"] for x in pending) == [0] * 16 + [1], rows
