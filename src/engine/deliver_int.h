@@ -41,6 +41,7 @@ struct dl {
 	char			*inst;		/* state installation_id (calendar UIDs); NULL: none */
 	int			 let_go;	/* deliver_run.c: an outcome left to recovery */
 	int			 gate[CHAN_N];	/* deliver_run.c: paused, as the mail threads see it */
+	int			 refused[CHAN_N];	/* deliver_run.c: CHANNEL outcomes not yet settled */
 	int			 stalled;	/* deliver_run.c: the database refused a record just now */
 	char			*unmarkable;	/* deliver_run.c: an upload mark failed (why): nothing more goes */
 	struct ics_memo		 ics;		/* deliver_client.c: the last calendar entry */
@@ -65,6 +66,7 @@ struct dl_item {
 	char		*bad;		/* dl_render failed: why; failed unsent */
 	int		 uploaded;	/* its whole upload is recorded */
 	int		 unmarked;	/* that record failed: not sent */
+	int		 refused;	/* deliver_run.c: CHANNEL, not yet settled (dl->refused) */
 	/* deliver_run.c: where its attempt stands */
 	int		 state;		/* DL_CLAIMED, DL_DONE, DL_RECORDED */
 	int		 unstarted;	/* the transport never began it */

@@ -71,6 +71,8 @@
 
 struct dl_batch;
 
+static void	 dl_hold(struct dl *, int);
+
 /*
  * The hooks' argument: the batch and the transport's channel.  With email
  * under way in the mail session's threads (this batch's or the next
@@ -97,7 +99,6 @@ struct dl_batch {
 	struct dl_side	 se, ss;		/* the hooks' arguments, email and SMS */
 	struct xfer_mark me, ms;
 	struct xfer_hooks he, hs;
-	int		 refused[CHAN_N];	/* CHANNEL came back in this batch */
 	int		 started;	/* its email is on the mail session */
 	double		 first_done;	/* oldest outcome not recorded; 0: none */
 	double		 claimed;	/* its claim committed (monotonic) */
@@ -129,13 +130,17 @@ dl_nap(struct dl *d, long ms)
 static void
 dl_batch_free(struct dl_batch *b)
 {
+	dl_hold(b->d, 1);
+	for (size_t i = 0; i < b->n; i++)
+		if (b->x[i].refused)	/* never settled: holds no more */
+			b->d->refused[b->x[i].m.channel]--;
+	dl_hold(b->d, 0);
 	for (size_t i = 0; i < b->n; i++)
 		dl_item_free(&b->x[i]);
 	b->n = b->nem = b->nsm = 0;
 	b->first_done = 0;
 	b->claimed = 0;
 	b->started = 0;
-	memset(b->refused, 0, sizeof(b->refused));
 }
 
 /* What the transport said about item i. */
@@ -165,7 +170,7 @@ dl_outcome(struct dl_batch *b, size_t i, enum xfer_result *res,
 
 /*
  * What this thread shares with the mail threads: the items' states and
- * flags, the batch's first_done and refused, the timings, the gate and
+ * flags, the batch's first_done, the refusals, the timings, the gate and
  * stalled.  Never held across database work (the mail threads never touch
  * the database), so no exchange waits for a transaction.
  */
@@ -215,8 +220,16 @@ dl_settled(struct dl_batch *b, const size_t *idx, size_t n)
 	size_t i;
 
 	dl_hold(b->d, 1);
-	for (i = 0; i < n; i++)
-		b->x[idx[i]].state = DL_RECORDED;
+	for (i = 0; i < n; i++) {
+		struct dl_item *x = &b->x[idx[i]];
+
+		x->state = DL_RECORDED;
+		/* its pause, if recorded, is in the gate now (dl_gate first) */
+		if (x->refused) {
+			x->refused = 0;
+			b->d->refused[x->m.channel]--;
+		}
+	}
 	for (i = 0; i < b->n && b->x[i].state != DL_DONE; i++)
 		;
 	if (n > 0)
@@ -322,8 +335,8 @@ dl_record_tx(struct dl_batch *b, const size_t *idx, size_t n, int nowait,
 			break;
 	if (k == n && store_commit(d->st, err, errlen) == 0) {
 		dl_undo_end(d, &u, 0);
-		dl_settled(b, idx, n);
 		dl_gate(d);
+		dl_settled(b, idx, n);
 		return 0;
 	}
 	store_rollback(d->st);
@@ -509,7 +522,7 @@ dl_go(void *arg, size_t i)
 	int go;
 
 	dl_side_lock(sd, 1);
-	go = !b->refused[sd->chan] && !b->d->gate[sd->chan] &&
+	go = !b->d->refused[sd->chan] && !b->d->gate[sd->chan] &&
 	    !b->d->stalled && b->d->unmarkable == NULL && (b->d->dry || (b->claimed != 0 &&
 	    dl_mono() - b->claimed <= DL_FRESH_S));
 	if (!go)
@@ -546,8 +559,17 @@ dl_done(void *arg, size_t i)
 		b->d->xfer_s = now - x->started;
 	if (x->started != 0 && sd->chan == CHAN_EMAIL)
 		b->d->email_s = b->d->xfer_s;
-	if (res == XFER_CHANNEL)
-		b->refused[sd->chan] = 1;
+	/*
+	 * Every batch, not only this one, until its record puts the pause in
+	 * the gate (dl_settled): the next batch's email may already be on the
+	 * connections.  Not for longer: a refusal whose row moved meanwhile
+	 * records no pause, and rows held back without one would be unclaimed
+	 * and claimed again for ever.
+	 */
+	if (res == XFER_CHANNEL && !x->refused) {
+		x->refused = 1;
+		b->d->refused[sd->chan]++;
+	}
 	if (!began && res == XFER_TEMPFAIL && xfer_stopping())
 		x->unstarted = 1;
 	if (b->first_done == 0)
@@ -796,9 +818,9 @@ dl_cycle(struct dl *d, struct dl_batch *sent, struct dl_batch *cur,
 	if (ok && dl_claim_batch(d, next, more, err, errlen) == 0 &&
 	    store_commit(d->st, err, errlen) == 0) {
 		dl_undo_end(d, &u, 0);
+		dl_gate(d);
 		dl_settled(sent, idx, n);
 		dl_settled(cur, ci, m);
-		dl_gate(d);
 		return 0;
 	}
 	store_rollback(d->st);
