@@ -102,6 +102,7 @@ struct dl_batch {
 	int		 started;	/* its email is on the mail session */
 	double		 first_done;	/* oldest outcome not recorded; 0: none */
 	double		 claimed;	/* its claim committed (monotonic) */
+	long long	 dv;		/* data_version at its claim (dl_start) */
 };
 
 static double
@@ -741,6 +742,8 @@ dl_claim_batch(struct dl *d, struct dl_batch *b, int *more, char *err,
 	size_t seen = 0;
 
 	*more = 0;
+	/* inside the claim's transaction: no other writer can commit now */
+	b->dv = store_data_version(d->st);
 	while (b->n < DL_BATCH) {
 		struct dl_item *x = &b->x[b->n];
 		enum dl_claimed r;
@@ -993,7 +996,15 @@ dl_start(struct dl *d, struct dl_sync *sy, struct dl_batch *b, int *more,
 		b->claimed = 0;
 		*more = 0;
 		r = -1;
-	}
+	} else if (b->n > 0 && b->dv >= 0 && store_data_version(d->st) == b->dv)
+		/*
+		 * No other program has written since the claim read its rows:
+		 * the re-read is as good as one made now.  Behind a disk whose
+		 * sync takes longer than DL_FRESH_S, every batch would
+		 * otherwise be stale before it starts, undone and claimed
+		 * again, for ever.
+		 */
+		b->claimed = dl_mono();
 	dl_send_start(d, b);
 	return r;
 }
