@@ -399,6 +399,21 @@ daemon_child_pass(struct daemon_loop *l, const struct conf *c, int fd,
 }
 
 /*
+ * Run now the handlers of signals that came with what ppoll returned for.
+ * ppoll reports a ready descriptor before a pending signal, and then puts
+ * the mask back: a stop systemd sent the whole unit at that moment would
+ * wait, blocked, while the event starts a pass.
+ */
+static void
+daemon_take_signals(const struct daemon_loop *l)
+{
+	sigset_t old;
+
+	sigprocmask(SIG_SETMASK, &l->waitmask, &old);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+/*
  * After a pass that opened libcurl: wait up to l->linger seconds for the
  * loop's next pass (DAEMON_PASS), so that a burst of passes opens it
  * once; then the memory goes back.  1: run another pass.
@@ -410,7 +425,11 @@ daemon_child_linger(struct daemon_loop *l, int back)
 	struct timespec ts = { .tv_sec = l->linger };
 	char cmd;
 
-	if (ppoll(&p, 1, &ts, &l->waitmask) != 1 || daemon_stop)
+	if (ppoll(&p, 1, &ts, &l->waitmask) != 1)
+		return 0;
+	/* asked for a pass and told to stop at once: no pass after a stop */
+	daemon_take_signals(l);
+	if (daemon_stop)
 		return 0;
 	return read(back, &cmd, 1) == 1 && cmd == DAEMON_PASS;
 }
@@ -807,6 +826,8 @@ daemon_wait(struct daemon_loop *l)
 		/* a lingering pass's process: its end (poll skips fd -1) */
 		pfd[1].fd = l->cfd;
 		n = ppoll(pfd, 2, &ts, &l->waitmask);
+		if (n > 0)
+			daemon_take_signals(l);
 		if (n > 0 && pfd[1].revents != 0)
 			daemon_linger_end(l);
 		if (n > 0 && (pfd[0].revents & POLLIN) &&
