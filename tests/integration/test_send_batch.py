@@ -304,75 +304,20 @@ def test_waiting_to_record_never_holds_an_email_half_sent(practice, tmp_path,
         srv.stop()
 
 
-_SLOW_OWN_WAL_SYNC = r"""
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-
-/* store_sync's own fdatasync (a read-only descriptor of the -wal) takes
- * 1.2 s, longer than a claim's re-read is trusted (DL_FRESH_S): a slow
- * disk, or one shared with a backup. */
-int
-fdatasync(int fd)
-{
-	int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
-	struct timespec slow = { 1, 200000000L };
-	char p[64], t[4096];
-	int fl = fcntl(fd, F_GETFL);
-	ssize_t n;
-
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-	n = readlink(p, t, sizeof(t) - 1);
-	if (fl >= 0 && (fl & O_ACCMODE) == O_RDONLY && n > 4 &&
-	    memcmp(t + n - 4, "-wal", 4) == 0)
-		nanosleep(&slow, NULL);
-	return real(fd);
-}
-"""
-
-
-@pytest.mark.slow
-def test_slow_disk_sync_still_sends_every_batch(practice, tmp_path):
-    """Each batch's claim is synced before its messages go, and behind a
-    disk whose sync takes 1.2 s every claim was older than the 1 s its
-    re-read is trusted when its batch could start: every row was refused,
-    undone and claimed again, for ever (the pass never ended).  Nobody
-    else writes here, so the re-read is as good as new: both batches go,
-    each message once."""
-    shim = build_shim(tmp_path, "slowsync", _SLOW_OWN_WAL_SYNC)
-    srv = SmtpServer(tmp_path / "srv", tls="none", auth=None).start()
-    try:
-        practice.use_smtp(srv)
-        practice.write_conf(email=dict(PLAIN, url=srv.url), reminders=TWO_H,
-                            late_limit="1h")
-        practice.init()
-        add_many(practice, 20, fmt_utc(whole_second_after(2 * 3600 - 3)))
-        r = practice.run("--once", timeout=25, env=preload_env(shim))
-    finally:
-        srv.stop()
-    assert r.returncode == 0, r.stderr
-    got = sorted(rc for m in srv.messages for rc in m["rcpt_tos"])
-    assert got == sorted(f"c{k}@example.org" for k in range(20)), got
-    rows = practice.messages("purpose = 'reminder'")
-    assert [(x["status"], x["attempts"]) for x in rows] == \
-        [("sent", 1)] * 20, rows
-
-
-_FAIL_OWN_WAL_SYNC = r"""
+def own_wal_sync_shim(action):
+    """An LD_PRELOAD shim's source: `action` (C statements; may return)
+    runs in fdatasync on a read-only descriptor of a -wal, which is
+    store_sync's own (SQLite's is read-write and syncs as usual)."""
+    return r"""
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-/* EIO for fdatasync on a read-only descriptor of a -wal: store_sync's own
- * (SQLite's is read-write and syncs as usual). */
 int
 fdatasync(int fd)
 {
@@ -385,12 +330,48 @@ fdatasync(int fd)
 	n = readlink(p, t, sizeof(t) - 1);
 	if (fl >= 0 && (fl & O_ACCMODE) == O_RDONLY && n > 4 &&
 	    memcmp(t + n - 4, "-wal", 4) == 0) {
-		errno = EIO;
-		return -1;
+		""" + action + r"""
 	}
 	return real(fd);
 }
 """
+
+
+def once_with_shim(practice, tmp_path, shim, n, timeout):
+    """n reminders due now to a plain local SMTP server, one `--once` pass
+    with shim preloaded: (its result, the server's messages)."""
+    srv = SmtpServer(tmp_path / "srv", tls="none", auth=None).start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email=dict(PLAIN, url=srv.url), reminders=TWO_H,
+                            late_limit="1h")
+        practice.init()
+        add_many(practice, n, fmt_utc(whole_second_after(2 * 3600 - 3)))
+        r = practice.run("--once", timeout=timeout, env=preload_env(shim))
+        time.sleep(0.3)
+    finally:
+        srv.stop()
+    return r, srv.messages
+
+
+@pytest.mark.slow
+def test_slow_disk_sync_still_sends_every_batch(practice, tmp_path):
+    """Each batch's claim is synced before its messages go, and behind a
+    disk whose sync takes 1.2 s (longer than a claim's re-read is trusted,
+    DL_FRESH_S: a slow disk, or one shared with a backup) every claim was
+    too old when its batch could start: every row was refused, undone and
+    claimed again, for ever (the pass never ended).  Nobody else writes
+    here, so the re-read is as good as new: both batches go, each message
+    once."""
+    shim = build_shim(tmp_path, "slowsync", own_wal_sync_shim(
+        "nanosleep(&(struct timespec){ 1, 200000000L }, NULL);"))
+    r, got = once_with_shim(practice, tmp_path, shim, 20, timeout=25)
+    assert r.returncode == 0, r.stderr
+    got = sorted(rc for m in got for rc in m["rcpt_tos"])
+    assert got == sorted(f"c{k}@example.org" for k in range(20)), got
+    rows = practice.messages("purpose = 'reminder'")
+    assert [(x["status"], x["attempts"]) for x in rows] == \
+        [("sent", 1)] * 20, rows
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
@@ -400,21 +381,12 @@ def test_claim_that_cannot_be_synced_is_not_sent(practice, tmp_path):
     must not go: after a power cut its rows could be back to pending with
     the messages delivered.  It went all the same (only later claims were
     stopped); now its rows are unclaimed untried and the pass fails."""
-    shim = build_shim(tmp_path, "failsync", _FAIL_OWN_WAL_SYNC)
-    srv = SmtpServer(tmp_path / "srv", tls="none", auth=None).start()
-    try:
-        practice.use_smtp(srv)
-        practice.write_conf(email=dict(PLAIN, url=srv.url), reminders=TWO_H,
-                            late_limit="1h")
-        practice.init()
-        add_many(practice, 3, fmt_utc(whole_second_after(2 * 3600 - 3)))
-        r = practice.run("--once", timeout=60, env=preload_env(shim))
-        time.sleep(0.3)
-    finally:
-        srv.stop()
+    shim = build_shim(tmp_path, "failsync",
+                      own_wal_sync_shim("errno = EIO;\n\t\treturn -1;"))
+    r, got = once_with_shim(practice, tmp_path, shim, 3, timeout=60)
     assert r.returncode != 0, r.stderr
     assert "cannot sync" in r.stderr, r.stderr
-    assert srv.messages == [], [m["rcpt_tos"] for m in srv.messages]
+    assert got == [], [m["rcpt_tos"] for m in got]
     rows = practice.messages("purpose = 'reminder'")
     assert [x["status"] for x in rows] == ["pending"] * 3, rows
     assert all(x["attempts"] == 0 and x["uploaded"] == 0 for x in rows), rows
