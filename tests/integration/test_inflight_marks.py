@@ -24,7 +24,7 @@ from conftest import NUDGED, build_shim, fmt_utc, preload_env, shift
 from smtp_server import SmtpServer, _Handler
 from test_send_batch import SlowDataSmtp, copies
 from test_service import (PLAIN, TWO_H, add_many, add_single,  # noqa: F401
-                          fast_smtp, services, wait_until,
+                          due_now, fast_smtp, services, wait_until,
                           whole_second_after)
 from test_sms import DUE, T, configure, once, person, twilio  # noqa: F401
 
@@ -107,11 +107,7 @@ def test_marks_refused_send_nothing_say_once_then_send(practice, tmp_path,
     n = 6
     flag = tmp_path / "full"
     flag.write_text("full")
-    practice.use_smtp(fast_smtp)
-    practice.write_conf(email=dict(PLAIN, connections=conns),
-                        reminders=TWO_H, late_limit="1h")
-    practice.init()
-    add_many(practice, n, fmt_utc(whole_second_after(2 * 3600 - 3)))
+    due_now(practice, fast_smtp, n, dict(PLAIN, connections=conns))
     t = time.monotonic()
     r = practice.run("--once", timeout=15, env=_env(full_shim, flag))
     took = time.monotonic() - t
@@ -150,11 +146,7 @@ def test_torn_record_loses_no_later_mark(practice, tmp_path, full_shim,
     flag.write_text("short")
     srv = SlowDataSmtp(tmp_path / "slow", delay=3).start()
     try:
-        practice.use_smtp(srv)
-        practice.write_conf(email={"connections": 1}, reminders=TWO_H,
-                            late_limit="1h")
-        practice.init()
-        add_many(practice, 2, fmt_utc(whole_second_after(2 * 3600 - 3)))
+        due_now(practice, srv, 2, {"connections": 1})
         svc = services(practice, env=_env(full_shim, flag))
         wait_until(lambda: "short write" in svc.log, 15, "the torn record")
         flag.unlink()
@@ -176,11 +168,7 @@ def test_marks_file_not_a_file(practice, tmp_path, fast_smtp, kind):
     message goes, the file is named once, nothing is lost; once it is
     removed, each message goes once."""
     n = 3
-    practice.use_smtp(fast_smtp)
-    practice.write_conf(email=dict(PLAIN, connections=1), reminders=TWO_H,
-                        late_limit="1h")
-    practice.init()
-    add_many(practice, n, fmt_utc(whole_second_after(2 * 3600 - 3)))
+    due_now(practice, fast_smtp, n, dict(PLAIN, connections=1))
     path = f"{practice.db}-inflight"
     if kind == "symlink":
         os.symlink(tmp_path / "elsewhere", path)
@@ -416,11 +404,7 @@ def test_login_refused_on_some_connections_mid_batch(practice, tmp_path):
     n = 12
     srv = _HalfAuthSmtp(tmp_path / "half", good=2, delay=0.3).start()
     try:
-        practice.use_smtp(srv)
-        practice.write_conf(email={"connections": 4}, reminders=TWO_H,
-                            late_limit="1h")
-        practice.init()
-        add_many(practice, n, fmt_utc(whole_second_after(2 * 3600 - 3)))
+        due_now(practice, srv, n, {"connections": 4})
         r = practice.run("--once", timeout=30)
     finally:
         srv.stop()

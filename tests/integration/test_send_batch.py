@@ -17,8 +17,9 @@ from conftest import NUDGED, build_shim, fmt_utc, preload_env
 from practice_conf import lc
 from smtp_server import SmtpServer, _CountingSMTP, _Handler
 from test_config_check import EX_CONFIG, OFFLINE, assert_error_at, check
-from test_service import (PLAIN, TWO_H, add_many, fast_smtp,  # noqa: F401
-                          notify, services, wait_until, whole_second_after)
+from test_service import (PLAIN, TWO_H, add_many, due_now,  # noqa: F401
+                          fast_smtp, notify, services, wait_until,
+                          whole_second_after)
 
 
 class _SlowData(_Handler):
@@ -78,11 +79,7 @@ def test_connections_in_parallel_each_message_once(practice, tmp_path, conns):
     n = 24
     srv = SlowDataSmtp(tmp_path / "slow", delay=0.1).start()
     try:
-        practice.use_smtp(srv)
-        practice.write_conf(email={"connections": conns}, reminders=TWO_H,
-                            late_limit="1h")
-        practice.init()
-        add_many(practice, n, fmt_utc(whole_second_after(2 * 3600 - 3)))
+        due_now(practice, srv, n, {"connections": conns})
         t = time.monotonic()
         r = practice.run("--once", timeout=60)
         took = time.monotonic() - t
@@ -122,11 +119,7 @@ def test_slow_server_sends_in_due_order_each_claim_fresh(practice, tmp_path):
     n = 40
     srv = SlowDataSmtp(tmp_path / "slow", delay=0.1).start()
     try:
-        practice.use_smtp(srv)
-        practice.write_conf(email={"connections": 1}, reminders=TWO_H,
-                            late_limit="1h")
-        practice.init()
-        add_many(practice, n, fmt_utc(whole_second_after(2 * 3600 - 3)))
+        due_now(practice, srv, n, {"connections": 1})
         r = practice.run("--once", timeout=60)
         assert r.returncode == 0, r.stderr
     finally:
@@ -167,11 +160,7 @@ def test_group_commit_syncs_per_batch_not_per_message(practice, tmp_path):
     n = 60
     srv = SmtpServer(tmp_path / "srv", tls="none", auth=None).start()
     try:
-        practice.use_smtp(srv)
-        practice.write_conf(email=dict(PLAIN, url=srv.url), reminders=TWO_H,
-                            late_limit="1h")
-        practice.init()
-        add_many(practice, n, fmt_utc(whole_second_after(2 * 3600 - 3)))
+        due_now(practice, srv, n, dict(PLAIN, url=srv.url))
         trace = tmp_path / "strace.txt"
         # LeakSanitizer cannot run under ptrace
         env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "")
@@ -211,11 +200,7 @@ def test_store_sync_reaches_the_wal_behind_a_symlinked_database(practice,
     n = 20
     srv = SmtpServer(tmp_path / "srv", tls="none", auth=None).start()
     try:
-        practice.use_smtp(srv)
-        practice.write_conf(email=dict(PLAIN, url=srv.url), reminders=TWO_H,
-                            late_limit="1h")
-        practice.init()
-        add_many(practice, n, fmt_utc(whole_second_after(2 * 3600 - 3)))
+        due_now(practice, srv, n, dict(PLAIN, url=srv.url))
         link = tmp_path / "elsewhere"
         link.mkdir()
         (link / "nudged.db").symlink_to(practice.db)
@@ -342,11 +327,7 @@ def once_with_shim(practice, tmp_path, shim, n, timeout):
     with shim preloaded: (its result, the server's messages)."""
     srv = SmtpServer(tmp_path / "srv", tls="none", auth=None).start()
     try:
-        practice.use_smtp(srv)
-        practice.write_conf(email=dict(PLAIN, url=srv.url), reminders=TWO_H,
-                            late_limit="1h")
-        practice.init()
-        add_many(practice, n, fmt_utc(whole_second_after(2 * 3600 - 3)))
+        due_now(practice, srv, n, dict(PLAIN, url=srv.url))
         r = practice.run("--once", timeout=timeout, env=preload_env(shim))
         time.sleep(0.3)
     finally:

@@ -311,6 +311,15 @@ def add_many(practice, n, starts_at, domain="example.org"):
         con.close()
 
 
+def due_now(practice, srv, n, email):
+    """The practice set up with the 2-hour rule and srv as its SMTP
+    server (email: the config's email section), and n reminders due now."""
+    practice.use_smtp(srv)
+    practice.write_conf(email=email, reminders=TWO_H, late_limit="1h")
+    practice.init()
+    add_many(practice, n, fmt_utc(whole_second_after(2 * 3600 - 3)))
+
+
 def watchdog_pings(notify, t, done):
     """When the service sent WATCHDOG=1 between t and done (monotonic)."""
     return [tm for tm, l in notify.lines if l == "WATCHDOG=1" and t <= tm <= done]

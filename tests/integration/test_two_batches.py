@@ -15,8 +15,9 @@ from conftest import NUDGED, PRACTICE_EMAIL, fmt_utc, shift
 from smtp_server import SmtpServer, _CountingSMTP, _Handler
 from test_send_batch import SlowDataSmtp, copies
 from test_send_seq import book_runs
-from test_service import (PLAIN, TWO_H, add_many, fast_smtp,  # noqa: F401
-                          notify, services, wait_until, whole_second_after)
+from test_service import (PLAIN, TWO_H, add_many, due_now,  # noqa: F401
+                          fast_smtp, notify, services, wait_until,
+                          whole_second_after)
 from test_sms import DUE, configure, once, twilio  # noqa: F401
 
 
@@ -61,11 +62,7 @@ def test_channel_refused_in_a_batch_stops_the_next_one_queued(practice,
     srv = SlowRefusalSmtp(tmp_path / "refuse", "c15@example.org",
                           slow=0.2).start()
     try:
-        practice.use_smtp(srv)
-        practice.write_conf(email=dict(PLAIN, connections=1, url=srv.url),
-                            reminders=TWO_H, late_limit="1h")
-        practice.init()
-        add_many(practice, n, fmt_utc(whole_second_after(2 * 3600 - 3)))
+        due_now(practice, srv, n, dict(PLAIN, connections=1, url=srv.url))
         r = practice.run("--once", timeout=30)
     finally:
         srv.stop()
@@ -129,11 +126,7 @@ def test_kill_9_with_two_batches_on_the_connections(practice, tmp_path,
     n = 20
     srv = SlowDataSmtp(tmp_path / "slow", delay=0.08).start()
     try:
-        practice.use_smtp(srv)
-        practice.write_conf(email={"connections": conns}, reminders=TWO_H,
-                            late_limit="1h")
-        practice.init()
-        add_many(practice, n, fmt_utc(whole_second_after(2 * 3600 - 3)))
+        due_now(practice, srv, n, {"connections": conns})
         p = subprocess.Popen([NUDGED, "-c", str(practice.conf), "--once"],
                              stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
@@ -221,11 +214,7 @@ def test_database_locked_while_two_batches_are_queued(practice, fast_smtp):
     outcome can be recorded; once the lock clears, everything goes, each
     message once, nothing lost, nothing left 'sending'."""
     n = 80
-    practice.use_smtp(fast_smtp)
-    practice.write_conf(email=dict(PLAIN, connections=1, url=fast_smtp.url),
-                        reminders=TWO_H, late_limit="1h")
-    practice.init()
-    add_many(practice, n, fmt_utc(whole_second_after(2 * 3600 - 3)))
+    due_now(practice, fast_smtp, n, dict(PLAIN, connections=1, url=fast_smtp.url))
     p = subprocess.Popen([NUDGED, "-c", str(practice.conf), "--once"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
