@@ -131,15 +131,27 @@ void
 sbuf_vprintf(struct sbuf *b, const char *fmt, va_list ap)
 {
 	va_list ap2;
+	size_t room;
 	int n;
 
+	/*
+	 * Into the room there is, and again only when it did not fit: most
+	 * fit, and formatting twice (once to measure) was a message's
+	 * largest share of vsnprintf (issue 12).
+	 */
+	sbuf_grow(b, 64);
+	room = b->cap - b->len;
 	va_copy(ap2, ap);
-	n = vsnprintf(NULL, 0, fmt, ap2);
+	n = vsnprintf(b->s + b->len, room, fmt, ap2);
 	va_end(ap2);
-	if (n < 0)
+	if (n >= 0 && (size_t)n >= room) {
+		sbuf_grow(b, (size_t)n);
+		n = vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+	}
+	if (n < 0) {
+		b->s[b->len] = '\0';	/* what a failed call wrote is not kept */
 		return;
-	sbuf_grow(b, (size_t)n);
-	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+	}
 	b->len += (size_t)n;
 }
 

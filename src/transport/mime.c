@@ -55,22 +55,24 @@ static const char b64chars[] =
 static char *
 utf8_clean(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *p = (const unsigned char *)s, *run = p;
 	struct sbuf b = { 0 };
 	size_t n;
 
+	/* Valid runs are copied whole: a copy per character cost more than the rest. */
 	while (*p != '\0') {
-		if ((n = utf8_len(p)) == 0) {
-			/* One U+FFFD for a cut sequence, not one per byte. */
-			sbuf_add(&b, "\xef\xbf\xbd");
-			for (n = 1; n < 4 && *p >= 0xc2 && (p[n] & 0xc0) == 0x80; n++)
-				;
+		if ((n = utf8_len(p)) != 0) {
 			p += n;
-		} else {
-			sbuf_addn(&b, (const char *)p, n);
-			p += n;
+			continue;
 		}
+		sbuf_addn(&b, (const char *)run, (size_t)(p - run));
+		/* One U+FFFD for a cut sequence, not one per byte. */
+		sbuf_add(&b, "\xef\xbf\xbd");
+		for (n = 1; n < 4 && *p >= 0xc2 && (p[n] & 0xc0) == 0x80; n++)
+			;
+		run = p += n;
 	}
+	sbuf_addn(&b, (const char *)run, (size_t)(p - run));
 	return sbuf_steal(&b);
 }
 
@@ -171,9 +173,10 @@ is_ascii(const char *s)
 static void
 b64_add(struct sbuf *b, const unsigned char *p, size_t n, int wrap)
 {
+	/* a line at a time: an append per four characters cost more than the encoding */
+	char q[MAIL_QP_MAX + 8];
 	size_t i, col = 0;
 	unsigned long v;
-	char q[4];
 
 	for (i = 0; i < n; i += 3) {
 		v = (unsigned long)p[i] << 16;
@@ -181,13 +184,16 @@ b64_add(struct sbuf *b, const unsigned char *p, size_t n, int wrap)
 			v |= (unsigned long)p[i + 1] << 8;
 		if (i + 2 < n)
 			v |= p[i + 2];
-		q[0] = b64chars[(v >> 18) & 63];
-		q[1] = b64chars[(v >> 12) & 63];
-		q[2] = i + 1 < n ? b64chars[(v >> 6) & 63] : '=';
-		q[3] = i + 2 < n ? b64chars[v & 63] : '=';
-		sbuf_addn(b, q, 4);
-		if (wrap && (col += 4) >= MAIL_QP_MAX && i + 3 < n) {
-			sbuf_add(b, "\r\n");
+		q[col++] = b64chars[(v >> 18) & 63];
+		q[col++] = b64chars[(v >> 12) & 63];
+		q[col++] = i + 1 < n ? b64chars[(v >> 6) & 63] : '=';
+		q[col++] = i + 2 < n ? b64chars[v & 63] : '=';
+		if (col >= MAIL_QP_MAX || i + 3 >= n) {
+			if (wrap && i + 3 < n) {
+				q[col++] = '\r';
+				q[col++] = '\n';
+			}
+			sbuf_addn(b, q, col);
 			col = 0;
 		}
 	}
