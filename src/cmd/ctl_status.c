@@ -83,10 +83,14 @@ channel(struct ctx *c, enum chan ch, const struct store_status *s)
 		why = why ? why + 1 : v;
 		/* As in the digest: a server's reply may quote an address. */
 		printf("PAUSED: %s", log_scrub(why, scrub, sizeof scrub));
+		if (s->waiting_chan[ch] > 0)
+			printf("; waiting: %ld", s->waiting_chan[ch]);
+		/* held ones are tried once their row is fixed, not at a time */
+		if (s->held_chan[ch] > 0)
+			printf(" (%ld held)", s->held_chan[ch]);
 		if (s->next_try[ch] != 0) {
 			tz_format_utc(s->next_try[ch], stamp);
-			printf("; waiting: %ld, next try %s",
-			    s->waiting_chan[ch], ctl_when_short(stamp, buf,
+			printf(", next try %s", ctl_when_short(stamp, buf,
 			    sizeof buf));
 		}
 		printf("\n");

@@ -46,20 +46,73 @@
 #include "base/util.h"
 
 
-/* The plan step (issue 12: what it reads, pass_plan.c). */
+/* The planner's gap, spent sending (dl_loop_gap). */
+struct dl_gap {
+	struct dl	*d;
+	struct dl_loop	*l;
+};
+
+static void
+dl_gap(void *arg, double ms, long long upto)
+{
+	struct dl_gap *g = arg;
+
+	/* only what the plan has judged: a later chunk may skip the rest */
+	g->d->planned = upto > 0 ? upto : -1;
+	dl_loop_gap(g->d, g->l, ms);
+	g->d->planned = 0;
+}
+
+/*
+ * The plan step (issue 12: what it reads, pass_plan.c).  With l, the
+ * planner's gaps between two chunks send what the chunks before made due.
+ */
 static int
-dl_plan(struct dl *d, long horizon, char *err, size_t errlen)
+dl_plan(struct dl *d, long horizon, struct dl_loop *l, char *err,
+    size_t errlen)
 {
 	struct pass_plan_stats n = { 0 };
+	struct dl_gap g = { d, l };
+	struct pass_plan_use use = { dl_gap, &g };
 	int r;
 
-	r = pass_plan_run(d->c, d->st, d->now, horizon, d->until != 0, d->dry,
-	    d->stop, &n, err, errlen);
+	r = pass_plan_run_using(d->c, d->st, d->now, horizon, d->until != 0,
+	    d->dry, d->stop, l != NULL ? &use : NULL, &n, err, errlen);
 	d->stats->planned += n.planned;
 	d->stats->skipped += n.skipped;
 	d->stats->cancelled += n.cancelled;
 	d->stats->bad_rows += n.bad_rows;
 	return r;
+}
+
+/*
+ * Plan, then send; the sending begins in the plan's gaps.  A large plan
+ * (an imported diary, a catch-up after an outage) is written in chunks
+ * with the lock left free between them, and what the first chunks made
+ * due goes meanwhile.  What a chunk planned later but due earlier goes
+ * behind it: each is still judged at its own claim.  A plan that failed
+ * sends nothing more; what is under way finishes and is recorded.  0 or
+ * -1.
+ */
+static int
+dl_plan_send(struct dl *d, volatile sig_atomic_t *stop, char *err,
+    size_t errlen)
+{
+	struct dl_loop *l;
+	char why[256];
+	size_t k;
+
+	if (d->dry)
+		return dl_plan(d, DELIVER_HORIZON, NULL, err, errlen) != 0 ||
+		    dl_run(d, stop, err, errlen) != 0 ? -1 : 0;
+	if ((l = dl_loop_open(d, err, errlen)) == NULL)
+		return -1;
+	if (dl_plan(d, DELIVER_HORIZON, l, err, errlen) == 0)
+		return dl_loop_close(d, l, stop, 1, err, errlen);
+	if (dl_loop_close(d, l, stop, 0, why, sizeof(why)) != 0 &&
+	    (k = strlen(err)) + 2 < errlen)
+		snprintf(err + k, errlen - k, "; %s", why);
+	return -1;
 }
 
 /*
@@ -109,6 +162,7 @@ dl_close(struct dl *d)
 	for (int ch = 0; ch < CHAN_N; ch++)
 		free(d->paused_why[ch]);
 	free(d->inst);
+	free(d->held_shown);
 	ics_memo_free(&d->ics);
 }
 
@@ -131,8 +185,7 @@ deliver_pass(const struct conf *c, struct store *st, time_t now, int dry,
 	/* A stop aborts a transfer whose message has not begun to go up. */
 	xfer_set_stop(stop);
 	if (dl_pause_load(&d, err, errlen) != 0 ||
-	    dl_plan(&d, DELIVER_HORIZON, err, errlen) != 0 ||
-	    dl_run(&d, stop, err, errlen) != 0)
+	    dl_plan_send(&d, stop, err, errlen) != 0)
 		r = -1;
 	if (r == 0 && !dry && (stop == NULL || !*stop) &&
 	    (dl_alert(&d, err, errlen) != 0 || dl_weekly(&d, err, errlen) != 0))
@@ -156,49 +209,14 @@ deliver_pass(const struct conf *c, struct store *st, time_t now, int dry,
 	return r;
 }
 
-/*
- * upcoming: the messages an unreadable row holds are listed too, as any
- * pending message (they are not rendered: the row they need cannot be
- * read), with the reason, so that a practitioner sees what waits and why.
- * The number listed, or -1.
- */
-static long
-dl_print_held(struct dl *d, time_t until, char *err, size_t errlen)
-{
-	char due[TZ_UTC_LEN], mask[64], date[64], hm[16];
-	struct msg *v;
-	size_t n;
-
-	if (store_held_list(d->st, until, &v, &n, err, errlen) != 0)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		const struct msg *m = &v[i];
-		const char *why = m->last_error != NULL &&
-		    strncmp(m->last_error, "held: ", 6) == 0 ?
-		    m->last_error + 6 : "a row it needs cannot be read";
-
-		tz_format_utc(m->due_at, due);
-		tz_format_date(m->due_at, date, sizeof(date));
-		tz_format_time(m->due_at, hm, sizeof(hm));
-		fprintf(d->out, "%s (%s %s) %s to %s: %s, msg=%lld\n", due, date,
-		    hm, chan_name(m->channel), log_mask(m->recipient, mask,
-		    sizeof(mask)), msg_purpose_name(m->purpose), m->id);
-		fprintf(d->out, "  HELD: %s; it goes at the first pass after "
-		    "the row is fixed (see nudgectl problems)\n\n", why);
-		msg_free(&v[i]);
-	}
-	free(v);
-	return (long)n;
-}
-
 int
 deliver_upcoming(const struct conf *c, struct store *st, time_t now,
     time_t until, FILE *out, char *err, size_t errlen)
 {
-	long held = 0;
 	struct deliver_stats stats;
 	struct dl d = { .c = c, .st = st, .now = now, .dry = 1, .out = out,
 	    .stats = &stats };
+	size_t n_held;
 	int r = 0;
 
 	memset(&stats, 0, sizeof(stats));
@@ -211,16 +229,21 @@ deliver_upcoming(const struct conf *c, struct store *st, time_t now,
 	 * at its due time; the rollback below forgets it all.
 	 */
 	d.until = until;
-	if (dl_plan(&d, until - now, err, errlen) != 0)
+	if (dl_plan(&d, until - now, NULL, err, errlen) != 0)
 		r = -1;
 	if (r == 0)
 		r = dl_run(&d, NULL, err, errlen);
-	/* after the walk, in the copy: rows its plan step found bad count */
-	if (r == 0 && (held = dl_print_held(&d, until, err, errlen)) < 0)
+	/*
+	 * The held ones due after the last message the walk listed (each
+	 * listed message brought those due before it: dl_print_held); in the
+	 * copy, so rows its plan step found bad count.
+	 */
+	if (r == 0 && dl_print_held(&d, until, err, errlen) != 0)
 		r = -1;
+	n_held = d.n_held_shown;
 	dl_close(&d);
 	store_dry_end(st);
-	if (r == 0 && stats.sent == 0 && held == 0)
+	if (r == 0 && stats.sent == 0 && n_held == 0)
 		fprintf(out, "nothing to send until then\n");
 	return r;
 }

@@ -194,6 +194,58 @@ dl_print(struct dl *d, const struct dl_item *x)
 	fputc('\n', d->out);
 }
 
+/* 1 when upcoming has listed held message id already. */
+static int
+dl_held_shown(const struct dl *d, long long id)
+{
+	for (size_t i = 0; i < d->n_held_shown; i++)
+		if (d->held_shown[i] == id)
+			return 1;
+	return 0;
+}
+
+/*
+ * upcoming lists the messages an unreadable row holds too, where their due
+ * time puts them among the others (a practitioner reads the list as a
+ * timeline), with the reason and without text: the row they need cannot
+ * be read.  Asked again before each listed message, not read once: the
+ * walk itself may hold more (a row that went bad after its plan step).
+ */
+int
+dl_print_held(struct dl *d, time_t upto, char *err, size_t errlen)
+{
+	char due[TZ_UTC_LEN], mask[64], date[64], hm[16];
+	struct msg *v;
+	size_t n;
+
+	if (store_held_list(d->st, upto, &v, &n, err, errlen) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct msg *m = &v[i];
+		const char *why = m->last_error != NULL &&
+		    strncmp(m->last_error, "held: ", 6) == 0 ?
+		    m->last_error + 6 : "a row it needs cannot be read";
+
+		if (!dl_held_shown(d, m->id)) {
+			d->held_shown = xrealloc(d->held_shown,
+			    (d->n_held_shown + 1) * sizeof(*d->held_shown));
+			d->held_shown[d->n_held_shown++] = m->id;
+			tz_format_utc(m->due_at, due);
+			tz_format_date(m->due_at, date, sizeof(date));
+			tz_format_time(m->due_at, hm, sizeof(hm));
+			fprintf(d->out, "%s (%s %s) %s to %s: %s, msg=%lld\n",
+			    due, date, hm, chan_name(m->channel),
+			    log_mask(m->recipient, mask, sizeof(mask)),
+			    msg_purpose_name(m->purpose), m->id);
+			fprintf(d->out, "  HELD: %s; it goes at the first pass "
+			    "after the row is fixed (see nudgectl problems)\n\n",
+			    why);
+		}
+		msg_free(&v[i]);
+	}
+	free(v);
+	return 0;
+}
 
 /*
  * A message the re-check will not send: held, failed (with the fallback),
@@ -254,6 +306,9 @@ dl_recheck(struct dl *d, struct dl_item *x, time_t *hold, char *why,
 static int
 dl_dry(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 {
+	/* upcoming: the held ones due by then go before it, in due order */
+	if (d->until != 0 && dl_print_held(d, x->when, err, errlen) != 0)
+		return -1;
 	dl_print(d, x);
 	d->stats->sent++;
 	/* Inside the dry run's rolled-back transaction: only to move on. */
@@ -307,8 +362,8 @@ dl_claim_row(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 	int r;
 
 	memset(x, 0, sizeof(*x));
-	due = store_next_due(d->st, d->until ? d->until : d->now, &x->m, err,
-	    errlen);
+	due = store_next_due_upto(d->st, d->until ? d->until : d->now,
+	    d->planned, &x->m, err, errlen);
 	if (due != STORE_FOUND)
 		return due == STORE_GONE ? DL_CLAIM_NONE : DL_CLAIM_ERROR;
 	if (d->paused[x->m.channel] != 0) {

@@ -36,8 +36,12 @@ struct dl {
 	time_t			 until;		/* upcoming: walk the outbox up to here */
 	volatile sig_atomic_t		*stop;		/* service shutdown: claim nothing more */
 	long long		 known;		/* preview: ids up to this are real rows */
+	long long		 planned;	/* in the planner's gaps: its appointments up to
+						 * this id are planned, only their rows are
+						 * claimed; 0: the plan is written */
 	double			 xfer_s;	/* deliver_run.c: the last exchange took; 0: none yet */
 	double			 email_s;	/* the same, of email (dl_ahead) */
+	double			 sms_s;		/* the same, of SMS (dl_loop_gap) */
 	char			*inst;		/* state installation_id (calendar UIDs); NULL: none */
 	int			 let_go;	/* deliver_run.c: an outcome left to recovery */
 	int			 gate[CHAN_N];	/* deliver_run.c: paused, as the mail threads see it */
@@ -45,6 +49,9 @@ struct dl {
 	int			 stalled;	/* deliver_run.c: the database refused a record just now */
 	char			*unmarkable;	/* deliver_run.c: an upload mark failed (why): nothing more goes */
 	struct ics_memo		 ics;		/* deliver_client.c: the last calendar entry */
+	long long		*held_shown;	/* upcoming: the held messages listed so far */
+	size_t			 n_held_shown;
+	double			 locked_s;	/* deliver_run.c: the cycles' transactions took */
 };
 
 /* One claimed message with everything re-read for it, owned. */
@@ -108,6 +115,11 @@ enum dl_claimed {
 };
 enum dl_claimed dl_claim_row(struct dl *, struct dl_item *, char *err, size_t);
 /*
+ * upcoming: list the held messages due at or before upto not listed yet
+ * (d->held_shown), in due order, each with why it waits.  0 or -1.
+ */
+int	 dl_print_held(struct dl *, time_t upto, char *err, size_t);
+/*
  * The bytes of a claimed message (x->data): no database, so outside the
  * claim's transaction.  0, or -1 with why when it can never go.
  */
@@ -117,6 +129,18 @@ int	 dl_render(struct dl *, struct dl_item *, char *why, size_t);
  * (or stop).  0, or -1 with err on a database failure.
  */
 int	 dl_run(struct dl *, volatile sig_atomic_t *stop, char *err, size_t);
+/*
+ * The same in parts, so that sending starts while the planner still
+ * writes (deliver.c): open (NULL with err), then gap in each of the
+ * planner's gaps (sends for about ms while the lock is free for ms, or
+ * sleeps ms), then close: the rest, claiming only if claim, and the end;
+ * it frees the loop.  0, or -1 with err.
+ */
+struct dl_loop;
+struct dl_loop *dl_loop_open(struct dl *, char *err, size_t);
+void	 dl_loop_gap(struct dl *, struct dl_loop *, double ms);
+int	 dl_loop_close(struct dl *, struct dl_loop *, volatile sig_atomic_t *stop,
+	    int claim, char *err, size_t);
 
 /*
  * Record one attempt's outcome, inside a transaction: sent, retry,

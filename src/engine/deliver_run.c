@@ -43,6 +43,19 @@
  * recorded or nudged is told to stop (issue 13: an outcome is never
  * forgotten).
  *
+ * The pipeline can start before the plan is written (dl_loop_gap): the
+ * planner leaves the lock free between two chunks about as long as it
+ * held it, and turns run meanwhile against servers that answer quickly;
+ * the free time grows by what their own transactions hold, so the lock
+ * is free half the time as before, and a booking tool waits no longer.
+ * A turn ends when its batch is sent, so behind a slow server the
+ * planner would wait a batch each time: there the gaps are slept and the
+ * plan comes first, as before.  The gaps claim only rows of
+ * appointments the chunks before planned (d->planned): a later chunk may
+ * still skip another's due rows (only the closest overdue reminder goes,
+ * a rule gone from the config), which the claim's re-check does not
+ * judge.
+ *
  * The duplicate bound: a crash can resend only a row in 'sending' whose
  * attempt is marked (store_recover), that is a message handed whole to its
  * server whose outcome was not yet recorded.  Two batches at most are
@@ -560,6 +573,8 @@ dl_done(void *arg, size_t i)
 		b->d->xfer_s = now - x->started;
 	if (x->started != 0 && sd->chan == CHAN_EMAIL)
 		b->d->email_s = b->d->xfer_s;
+	else if (x->started != 0)
+		b->d->sms_s = b->d->xfer_s;
 	/*
 	 * Every batch, not only this one, until its record puts the pause in
 	 * the gate (dl_settled): the next batch's email may already be on the
@@ -1025,6 +1040,7 @@ dl_turn(struct dl *d, struct dl_sync *sy, struct dl_batch *done,
 {
 	int r = 0, wrote = claim || done->n > 0, early;
 	size_t ahead;
+	double t;
 
 	if (!cur->started && dl_start(d, sy, cur, more, err, errlen) != 0)
 		r = -1;
@@ -1040,9 +1056,11 @@ dl_turn(struct dl *d, struct dl_sync *sy, struct dl_batch *done,
 	if (early)
 		dl_send_sms(d, cur, 1);
 	dl_send_taken(d, cur, ahead);
+	t = dl_mono();
 	if (dl_cycle(d, done, cur, next, claim && r == 0, more, err,
 	    errlen) != 0)
 		r = -1;
+	d->locked_s += dl_mono() - t;
 	next->claimed = dl_mono();
 	if (wrote && !d->dry)
 		dl_sync_start(sy);
@@ -1102,52 +1120,138 @@ dl_run_end(struct dl *d, struct dl_sync *sy, int r, char *err, size_t errlen)
 	return r;
 }
 
+/*
+ * The pipeline between turns: what dl_run, and the planner's gaps before
+ * it (dl_loop_gap), carry from one turn to the next.
+ */
+struct dl_loop {
+	/* done: sent, outcomes being recorded; cur: being sent; next: claimed */
+	struct dl_batch	*done, *cur, *next;
+	struct dl_sync	 sy;
+	int		 r;		/* a turn failed: err says why */
+	int		 more;		/* rows may still be due */
+	char		 err[512];
+};
+
+/* One turn, then the batches move on.  0 once the pipeline is empty. */
+static int
+dl_loop_turn(struct dl *d, struct dl_loop *l, volatile sig_atomic_t *stop,
+    int may_claim)
+{
+	/* A batch's outcomes can make new messages due (an SMS
+	 * reminder's fallback email): claiming goes on after it. */
+	int claim = may_claim && (l->more || l->done->n > 0) && l->r == 0 &&
+	    (stop == NULL || !*stop) && !dl_unmarkable(d);
+	struct dl_batch *t;
+
+	if (dl_turn(d, &l->sy, l->done, l->cur, l->next, claim, &l->more,
+	    l->err, sizeof(l->err)) != 0)
+		l->r = -1;
+	dl_batch_free(l->done);
+	t = l->done;
+	l->done = l->cur;
+	l->cur = l->next;
+	l->next = t;
+	/* In flight once claimed: what has not started when a stop comes
+	 * is settled unstarted and unclaimed by the next cycle. */
+	return !(l->cur->n == 0 && l->done->n == 0 && (!l->more || l->r != 0 ||
+	    (stop != NULL && *stop)));
+}
+
+struct dl_loop *
+dl_loop_open(struct dl *d, char *err, size_t errlen)
+{
+	struct dl_loop *l;
+
+	/* nothing claimed without a place for the marks */
+	if (!d->dry && store_inflight_open(d->st, err, errlen) != 0)
+		return NULL;
+	l = xcalloc(1, sizeof(*l));
+	l->done = xcalloc(1, sizeof(*l->done));
+	l->cur = xcalloc(1, sizeof(*l->cur));
+	l->next = xcalloc(1, sizeof(*l->next));
+	l->done->d = l->cur->d = l->next->d = d;
+	dl_sync_init(&l->sy, d->st);
+	dl_gate(d);
+	return l;
+}
+
+/*
+ * Whether a turn would end soon: it ends when cur's exchanges are done,
+ * so only while each channel cur uses was fast last time.  Behind a slow
+ * server a turn would hold the planner, and what it has not yet written,
+ * for a whole batch; that happens once at most, with the first batch (a
+ * channel not yet timed), which would have held everything behind it
+ * anyway.
+ */
+static int
+dl_loop_quick(struct dl *d, const struct dl_loop *l)
+{
+	double e, m;
+
+	dl_hold(d, 1);
+	e = d->email_s;
+	m = d->sms_s;
+	dl_hold(d, 0);
+	return (l->cur->nem == 0 || e * 1000 < DL_FLUSH_MS) &&
+	    (l->cur->nsm == 0 || m * 1000 < DL_FLUSH_MS);
+}
+
+void
+dl_loop_gap(struct dl *d, struct dl_loop *l, double ms)
+{
+	struct timespec nap;
+	double t0 = dl_mono(), spent;
+
+	/* what the planner's last chunk wrote may be due */
+	l->more = 1;
+	d->locked_s = 0;
+	while (l->r == 0 && (dl_mono() - t0) * 1000 < ms &&
+	    dl_loop_quick(d, l) && dl_loop_turn(d, l, d->stop, 1))
+		;
+	/*
+	 * The turns' own transactions held the lock too: the lock stays free
+	 * as long as the planner and they held it, so a booking tool's chance
+	 * of it is what the planner alone left.
+	 */
+	ms += 2 * d->locked_s * 1000;
+	spent = (dl_mono() - t0) * 1000;
+	if (spent >= ms)
+		return;
+	ms -= spent;
+	nap.tv_sec = (time_t)(ms / 1e3);
+	nap.tv_nsec = (long)((ms - (double)nap.tv_sec * 1e3) * 1e6);
+	nanosleep(&nap, NULL);
+}
+
+int
+dl_loop_close(struct dl *d, struct dl_loop *l, volatile sig_atomic_t *stop,
+    int claim, char *err, size_t errlen)
+{
+	int r;
+
+	l->more = 1;
+	while (dl_loop_turn(d, l, stop, claim))
+		;
+	r = l->r;
+	if (r != 0)
+		snprintf(err, errlen, "%s", l->err);
+	r = dl_run_end(d, &l->sy, r, err, errlen);
+	dl_sync_stop(&l->sy);
+	dl_batch_free(l->done);
+	dl_batch_free(l->cur);
+	dl_batch_free(l->next);
+	free(l->done);
+	free(l->cur);
+	free(l->next);
+	free(l);
+	return r;
+}
+
 int
 dl_run(struct dl *d, volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
-	/* done: sent, outcomes being recorded; cur: being sent; next: claimed */
-	struct dl_batch *done = xcalloc(1, sizeof(*done));
-	struct dl_batch *cur = xcalloc(1, sizeof(*cur));
-	struct dl_batch *next = xcalloc(1, sizeof(*next)), *t;
-	struct dl_sync sy;
-	int r = 0, more = 1;
+	struct dl_loop *l = dl_loop_open(d, err, errlen);
 
-	if (!d->dry && store_inflight_open(d->st, err, errlen) != 0) {
-		free(done);
-		free(cur);
-		free(next);
-		return -1;	/* nothing claimed: no mark could be kept */
-	}
-	done->d = cur->d = next->d = d;
-	dl_sync_init(&sy, d->st);
-	dl_gate(d);
-	for (;;) {
-		/* A batch's outcomes can make new messages due (an SMS
-		 * reminder's fallback email): claiming goes on after it. */
-		int claim = (more || done->n > 0) && r == 0 &&
-		    (stop == NULL || !*stop) && !dl_unmarkable(d);
-
-		if (dl_turn(d, &sy, done, cur, next, claim, &more, err,
-		    errlen) != 0)
-			r = -1;
-		dl_batch_free(done);
-		t = done;
-		done = cur;
-		cur = next;
-		next = t;
-		if (cur->n == 0 && done->n == 0 && (!more || r != 0 ||
-		    (stop != NULL && *stop)))
-			break;
-		/* In flight once claimed: what has not started when a stop
-		 * comes is settled unstarted and unclaimed by the next cycle. */
-	}
-	r = dl_run_end(d, &sy, r, err, errlen);
-	dl_sync_stop(&sy);
-	dl_batch_free(done);
-	dl_batch_free(cur);
-	dl_batch_free(next);
-	free(done);
-	free(cur);
-	free(next);
-	return r;
+	return l == NULL ? -1 : dl_loop_close(d, l, stop, 1, err, errlen);
 }

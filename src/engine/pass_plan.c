@@ -45,7 +45,8 @@
  *            plan_taken go with the last.
  *
  * Between two, the lock is left free about as long as it was held
- * (pass_plan_gap), so a waiting writer gets in.  Until the last commits,
+ * (pass_plan_gap), so a waiting writer gets in; between two chunks the
+ * delivery pass sends meanwhile (pass_plan_run_using).  Until the last commits,
  * the saved state is the one before the pass (plus the taken log), from
  * which the next pass does all of it again: after a crash, a SIGTERM
  * between chunks, or a lost relaxed commit.  Planning twice adds nothing
@@ -403,7 +404,8 @@ pass_plan_test_hook(size_t chunk, void (*between)(void *), void *arg)
  * a few short transactions (the usual one) does not sleep at all.
  */
 static void
-pass_plan_gap(double *held, double ms, int dry)
+pass_plan_gap(double *held, double ms, int dry, const struct pass_plan_use *use,
+    long long upto)
 {
 	static unsigned long seed;
 	struct timespec nap;
@@ -427,6 +429,10 @@ pass_plan_gap(double *held, double ms, int dry)
 	*held = 0;
 	if (ms < PASS_PLAN_GAP_MS)
 		ms = PASS_PLAN_GAP_MS;
+	if (use != NULL && use->gap != NULL) {
+		use->gap(use->arg, ms, upto);
+		return;
+	}
 	nap.tv_sec = (time_t)(ms / 1e3);
 	nap.tv_nsec = (long)((ms - (double)nap.tv_sec * 1e3) * 1e6);
 	nanosleep(&nap, NULL);
@@ -474,8 +480,9 @@ pass_plan_finish(struct store *st, time_t now, unsigned long fp, char *err,
 static int
 pass_plan_chunks(const struct conf *c, struct store *st, time_t now,
     long horizon, int dry, unsigned long fp, const long long *ids, size_t n,
-    volatile sig_atomic_t *stop, double *held, struct pass_plan_seen *seen,
-    struct pass_plan_stats *stats, int *done, char *err, size_t errlen)
+    volatile sig_atomic_t *stop, double *held, const struct pass_plan_use *use,
+    struct pass_plan_seen *seen, struct pass_plan_stats *stats, int *done,
+    char *err, size_t errlen)
 {
 	size_t at = 0, per = pass_plan_test_chunk ? pass_plan_test_chunk :
 	    PASS_PLAN_TXN;
@@ -519,7 +526,7 @@ pass_plan_chunks(const struct conf *c, struct store *st, time_t now,
 		at += k;
 		if (last)
 			break;
-		pass_plan_gap(held, ms, dry);
+		pass_plan_gap(held, ms, dry, use, ids[at - 1]);
 		if (pass_plan_test_between != NULL)
 			pass_plan_test_between(pass_plan_test_arg);
 		/* A stop between chunks: the next pass does all of it again. */
@@ -591,7 +598,7 @@ pass_plan_consent(struct store *st, time_t now, int dry,
 		}
 		if (store_commit(st, err, errlen) != 0)
 			return -1;
-		pass_plan_gap(held, pass_plan_ms(&t0), dry);
+		pass_plan_gap(held, pass_plan_ms(&t0), dry, NULL, 0);
 	} while (from != INT64_MIN);
 	return 0;
 }
@@ -599,6 +606,16 @@ pass_plan_consent(struct store *st, time_t now, int dry,
 int
 pass_plan_run(const struct conf *c, struct store *st, time_t now, long horizon,
     int whole, int dry, volatile sig_atomic_t *stop, struct pass_plan_stats *stats,
+    char *err, size_t errlen)
+{
+	return pass_plan_run_using(c, st, now, horizon, whole, dry, stop, NULL,
+	    stats, err, errlen);
+}
+
+int
+pass_plan_run_using(const struct conf *c, struct store *st, time_t now,
+    long horizon, int whole, int dry, volatile sig_atomic_t *stop,
+    const struct pass_plan_use *use, struct pass_plan_stats *stats,
     char *err, size_t errlen)
 {
 	unsigned long fp = pass_plan_fingerprint(c, horizon);
@@ -627,13 +644,13 @@ pass_plan_run(const struct conf *c, struct store *st, time_t now, long horizon,
 	if (store_commit(st, err, errlen) != 0)
 		goto out;
 	ms = pass_plan_ms(&t1);
-	pass_plan_gap(&held, ms, dry);
+	pass_plan_gap(&held, ms, dry, NULL, 0);
 	if (consent && pass_plan_consent(st, now, dry, stop, &held, &stopped,
 	    err, errlen) != 0)
 		goto out;
 	if (!stopped)
 		rc = pass_plan_chunks(c, st, now, horizon, dry, fp, ids, n,
-		    stop, &held, &seen, stats, &done, err, errlen);
+		    stop, &held, use, &seen, stats, &done, err, errlen);
 	else
 		rc = 0;
 	if (rc == 0 && done)

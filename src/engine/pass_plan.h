@@ -37,6 +37,25 @@ int	 pass_plan_run(const struct conf *, struct store *, time_t now,
 	    struct pass_plan_stats *, char *err, size_t);
 
 /*
+ * The same, with the lock's free time between two chunks given to
+ * use->gap(use->arg, ms) instead of slept (not the first transaction's,
+ * nor the consent batches': nothing is sent before consent is compared):
+ * gap must leave the lock free about ms in all, and may take it for
+ * moments of its own (deliver.c sends meanwhile, dl_loop_gap).  upto:
+ * the appointments up to this id are planned (the chunks go in id
+ * order); a later chunk may still skip or cancel another's due rows
+ * (the overdue rules, a rule gone from the config).
+ */
+struct pass_plan_use {
+	void	(*gap)(void *arg, double ms, long long upto);
+	void	*arg;
+};
+int	 pass_plan_run_using(const struct conf *, struct store *, time_t now,
+	    long horizon, int whole, int dry, volatile sig_atomic_t *stop,
+	    const struct pass_plan_use *, struct pass_plan_stats *, char *err,
+	    size_t);
+
+/*
  * Tests only: plan chunk appointments per transaction (0: the default)
  * and call between(arg) after each chunk's commit but the last.
  */

@@ -173,6 +173,13 @@ int	 store_change_msg(struct store *, const struct msg_change *,
  */
 enum store_rc	 store_next_due(struct store *, time_t now, struct msg *, char *err,
 	    size_t);
+/*
+ * The same, among the rows of appointments up to id upto only (no
+ * homework prompt, test or alert); 0: all.  A pass sending in its
+ * planner's gaps claims only what its plan has judged (deliver_run.c).
+ */
+enum store_rc	 store_next_due_upto(struct store *, time_t now, long long upto,
+	    struct msg *, char *err, size_t);
 /* How many rows store_next_due() would still find. -1 on error. */
 long	 store_count_due(struct store *, time_t now, char *err, size_t);
 /*
@@ -363,7 +370,9 @@ struct store_status {
 	long		 waiting;		/* pending or sending */
 	long		 held;			/* pending, held by an unreadable row */
 	long		 waiting_chan[CHAN_N];	/* pending, per channel */
-	time_t		 next_try[CHAN_N];	/* earliest due/next try, per channel */
+	long		 held_chan[CHAN_N];	/* of those, held by an unreadable row */
+	time_t		 next_try[CHAN_N];	/* earliest due/next try, per channel,
+						   of those not held; 0: none */
 	long long	 next_id;		/* the next pending message not held; 0: none */
 	enum chan	 next_chan;
 	time_t		 next_at;

@@ -424,15 +424,24 @@ enum store_rc
 store_next_due(struct store *s, time_t now, struct msg *m, char *err,
     size_t errlen)
 {
+	return store_next_due_upto(s, now, 0, m, err, errlen);
+}
+
+enum store_rc
+store_next_due_upto(struct store *s, time_t now, long long upto,
+    struct msg *m, char *err, size_t errlen)
+{
 	sqlite3_stmt *st;
 	enum store_rc r = STORE_GONE;
 	int rc;
 
 	memset(m, 0, sizeof(*m));
 	if ((st = store_prep(s, "SELECT " MSG_COLS " FROM messages" DUE_WHERE
+	    " AND (?2 = 0 OR (appointment_id <= ?2 AND homework_id IS NULL))"
 	    " ORDER BY due_at, id", err, errlen)) == NULL)
 		return STORE_ERR;
 	bind_time(st, 1, now);
+	sqlite3_bind_int64(st, 2, upto);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (store_read_msg(st, m) == 0) {
 			r = STORE_FOUND;

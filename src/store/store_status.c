@@ -34,6 +34,44 @@ status_count(struct store *s, const char *sql, time_t since, long *n,
 	    "reading the outbox");
 }
 
+/*
+ * Per channel: what waits and when the next try is.  A held message is
+ * not tried at its due time but at the first pass after its row is fixed:
+ * it is counted (held_chan), never the next try, so that status names no
+ * time at which nothing will be tried.
+ */
+static int
+status_channels(struct store *s, struct store_status *out, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = store_prep(s, "SELECT channel, count(*), sum(held), "
+	    "min(CASE WHEN NOT held THEN COALESCE(next_at, due_at) END) FROM "
+	    "(SELECT channel, next_at, due_at," STORE_HELD_BY " AS held FROM "
+	    "messages WHERE status = 'pending') GROUP BY channel", err,
+	    errlen)) == NULL)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		enum chan ch = CHAN_EMAIL;
+		time_t t;
+
+		/* anything but "sms" counts as email, as the sender reads it */
+		(void)chan_parse(col_str(st, 0), &ch);
+		/* += : so an unknown channel's group adds to email's, not replaces it */
+		out->waiting_chan[ch] += (long)sqlite3_column_int64(st, 1);
+		out->held_chan[ch] += (long)sqlite3_column_int64(st, 2);
+		t = col_time(st, 3);		/* 0: only held ones */
+		if (t != 0 && (out->next_try[ch] == 0 || t < out->next_try[ch]))
+			out->next_try[ch] = t;
+	}
+	store_done(s, st);
+	if (rc != SQLITE_DONE)
+		return store_dberr(s, err, errlen, "reading the outbox");
+	return 0;
+}
+
 int
 store_status_read(struct store *s, time_t since, struct store_status *out,
     char *err, size_t errlen)
@@ -80,22 +118,7 @@ store_status_read(struct store *s, time_t since, struct store_status *out,
 	store_done(s, st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return store_dberr(s, err, errlen, "reading the outbox");
-	if ((st = store_prep(s, "SELECT channel, count(*), "
-	    "min(COALESCE(next_at, due_at)) FROM messages WHERE status = "
-	    "'pending' GROUP BY channel", err, errlen)) == NULL)
-		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		enum chan ch = CHAN_EMAIL;
-
-		(void)chan_parse(col_str(st, 0), &ch);	/* else email, as above */
-
-		out->waiting_chan[ch] = (long)sqlite3_column_int64(st, 1);
-		out->next_try[ch] = col_time(st, 2);
-	}
-	store_done(s, st);
-	if (rc != SQLITE_DONE)
-		return store_dberr(s, err, errlen, "reading the outbox");
-	return 0;
+	return status_channels(s, out, err, errlen);
 }
 
 int

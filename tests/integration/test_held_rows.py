@@ -81,6 +81,26 @@ def test_client_unreadable_at_send_time_is_held_then_sent(ready, smtp):
     assert len(mails_to(smtp, SAM)) == 1 and len(mails_to(smtp, ALEX)) == 1
 
 
+def test_blank_name_is_held_not_sent_as_hello_comma(ready, smtp):
+    """A booking tool wrote a name of blanks: the reminder would open
+    "Hello ,".  The row cannot be read: reported once, the message held,
+    and sent by the first pass after the name is fixed."""
+    sam, alex, case, appt = ready.couple(T)
+    assert ready.once(PLANNED).returncode == 0
+    ready.set("UPDATE clients SET name = '   ', first_name = ' ' WHERE id = ?",
+              sam)
+    r = ready.once(DUE_48H)
+    assert_held(ready, r, sam, "clients", sam)
+    assert f"skipping clients row {sam}: name is blank" in r.stderr, r.stderr
+    assert len(mails_to(smtp, ALEX)) == 1 and mails_to(smtp, SAM) == []
+    ready.set("UPDATE clients SET name = 'Sam Jones', first_name = NULL"
+              " WHERE id = ?", sam)
+    r = ready.once(shift(DUE_48H, minutes=1))
+    assert r.returncode == 0, r.stderr
+    [m] = mails_to(smtp, SAM)
+    assert "Sam," in text_body(m) and " ," not in text_body(m)
+
+
 def test_unreadable_before_the_pass_is_held_not_cancelled(ready, smtp):
     """The plan step meets it first: it cancels nothing, nor does the send loop."""
     sam, alex, case, appt = ready.couple(T)
@@ -128,25 +148,27 @@ def test_deleted_after_unreadable_is_cancelled(ready, smtp):
 
 
 
-def held_and_later(ready):
-    """Sam and Alex's reminders held by their appointment's bad start; a
-    later appointment's reminders pending.  (held ids, appt, next id)."""
+def held_among(ready, hours, at=DUE_48H):
+    """Sam and Alex's reminders (appointment at T) held by its bad start,
+    noted by a pass at `at`; the case's other appointments, `hours` from T,
+    pending.  (held ids, appt, {hours: their message ids})."""
     sam, alex, case, appt = ready.couple(T)
-    later = ready.book(case, shift(T, hours=2))
+    others = {h: ready.book(case, shift(T, hours=h)) for h in hours}
     assert ready.once(PLANNED).returncode == 0
     ready.set("UPDATE appointments SET starts_at = '3rd December' WHERE id = ?",
               appt)
-    assert ready.once(DUE_48H).returncode == 0
+    assert ready.once(at).returncode == 0
     held = [m["id"] for m in ready.messages("appointment_id = ?", appt)]
-    [nxt, _] = [m["id"] for m in ready.messages("appointment_id = ?", later)]
     assert len(held) == 2
-    return held, appt, nxt
+    return held, appt, {h: [m["id"] for m in ready.messages(
+        "appointment_id = ?", a)] for h, a in others.items()}
 
 
 def test_held_shown_by_upcoming(ready, smtp):
     """A held message waits: upcoming lists it with why (and no text: its
     row cannot be read)."""
-    held, appt, nxt = held_and_later(ready)
+    held, appt, later = held_among(ready, [2])
+    nxt = later[2][0]
     r = ready.ctl("upcoming", "--now", shift(DUE_48H, minutes=1), "--days", "1")
     assert r.returncode == 0, r.stderr
     for mid in held:
@@ -160,11 +182,46 @@ def test_held_shown_by_upcoming(ready, smtp):
 def test_held_not_named_next_by_status(ready, smtp):
     """status counts a held message as held and names as the next message
     the one that will actually go."""
-    held, appt, nxt = held_and_later(ready)
+    held, appt, later = held_among(ready, [2])
+    nxt = later[2][0]
     r = ready.ctl("status")
     assert r.returncode == 1, r.stdout          # an unreadable row: attention
     assert "waiting:     4 messages (2 held by an unreadable row); next:" \
         f" message {nxt} by email" in r.stdout, r.stdout
+
+
+def test_held_listed_in_due_order_by_upcoming(ready, smtp):
+    """upcoming lists a held message where its due time puts it: after the
+    messages due before it, before those due after it (not after all)."""
+    held, appt, others = held_among(ready, [-1, 1],
+                                    at=shift(PLANNED, minutes=1))
+    r = ready.ctl("upcoming", "--now", shift(PLANNED, minutes=2), "--days", "1")
+    assert r.returncode == 0, r.stderr
+    due_order = others[-1] + held + others[1]
+    place = {mid: r.stdout.index(f", msg={mid}\n") for mid in due_order}
+    assert sorted(due_order, key=place.get) == due_order, r.stdout
+    for mid in held:            # still with why, and no text
+        assert f"reminder, msg={mid}\n  HELD: appointments row {appt} cannot" \
+            f" be read;" in r.stdout, r.stdout
+    assert r.stdout.count("  Subject:") == 4, r.stdout
+
+
+def test_held_not_a_paused_channels_next_try(ready, smtp):
+    """A paused channel's next try is when a message not held waits for:
+    a held one is not tried at its due time.  When only held ones wait,
+    status names no time at all."""
+    held, appt, later = held_among(ready, [2])
+    ready.set("INSERT INTO state (key, value) VALUES ('pause.email',"
+              " '1 authentication refused')")
+    r = ready.ctl("status")
+    assert ("email        PAUSED: authentication refused; waiting: 4"
+            " (2 held), next try 2026-12-01 16:00\n") in r.stdout, r.stdout
+    ready.set("UPDATE messages SET status = 'cancelled' WHERE id IN (?, ?)",
+              *later[2])
+    r = ready.ctl("status")
+    assert ("email        PAUSED: authentication refused; waiting: 2"
+            " (2 held)\n") in r.stdout, r.stdout
+    assert "next try" not in r.stdout and "; next:" not in r.stdout, r.stdout
 
 
 def test_unreadable_partner_holds_words_that_name_them(ready, smtp):
@@ -188,12 +245,19 @@ def test_unreadable_partner_holds_words_that_name_them(ready, smtp):
     assert len(mails_to(smtp, SAM)) == 1
 
 
-def test_unreadable_partner_fixed_too_late_is_skipped(ready, smtp):
+def partner_unreadable(ready):
+    """A couple's assessment (its reminder names the partner), planned;
+    then Sam's row goes bad and the pass at the due time holds Alex's."""
     sam, alex, case, appt = ready.couple(T, kind="assessment")
     assert ready.once(PLANNED).returncode == 0
     ready.set("UPDATE clients SET email_consent = 'yes' WHERE id = ?", sam)
     assert ready.once(DUE_48H).returncode == 0
     assert reminder(ready, alex)["status"] == "pending"
+    return sam, alex
+
+
+def test_unreadable_partner_fixed_too_late_is_skipped(ready, smtp):
+    sam, alex = partner_unreadable(ready)
     ready.set("UPDATE clients SET email_consent = 1 WHERE id = ?", sam)
     r = ready.once(shift(T, minutes=-30))           # inside late_limit (1h)
     assert r.returncode == 0, r.stderr
@@ -202,11 +266,7 @@ def test_unreadable_partner_fixed_too_late_is_skipped(ready, smtp):
 
 
 def test_unreadable_partner_taken_out_of_the_case_holds_no_more(ready, smtp):
-    sam, alex, case, appt = ready.couple(T, kind="assessment")
-    assert ready.once(PLANNED).returncode == 0
-    ready.set("UPDATE clients SET email_consent = 'yes' WHERE id = ?", sam)
-    assert ready.once(DUE_48H).returncode == 0
-    assert reminder(ready, alex)["status"] == "pending"
+    sam, alex = partner_unreadable(ready)
     ready.set("DELETE FROM case_members WHERE client_id = ?", sam)
     assert ready.once(shift(DUE_48H, minutes=1)).returncode == 0
     [mail] = mails_to(smtp, ALEX)               # now for Alex alone

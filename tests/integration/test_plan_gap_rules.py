@@ -1,0 +1,82 @@
+"""The planner's gaps send (issue 12, deliver_run.c: dl_loop_gap), but
+only what the plan has already judged: a due row whose appointment a
+later chunk plans may still be skipped or cancelled by it (the overdue
+rules, a rule gone from the config), which the claim's re-check alone
+does not do."""
+
+from conftest import as_utc, fmt_utc, mails_to, rules, shift
+from test_send_batch import copies
+from test_service import PLAIN, add_many, due_now, fast_smtp  # noqa: F401
+
+T = "2026-12-03T14:00:00Z"          # Thursday 14:00 GMT
+PLAN_TXN = 32                       # pass_plan.c: appointments per chunk
+N = 4 * PLAN_TXN                    # so that the plan has gaps
+
+
+def test_downtime_many_sends_only_closest_overdue(practice, smtp):
+    """Downtime over a diary of several chunks: each client gets the
+    reminder closest to the appointment only, whichever chunk plans it
+    (test_planner_rules' test_downtime_sends_only_closest_overdue, for a
+    plan that sends in its gaps)."""
+    practice.write_conf(reminders=rules("48h", "24h", "3h"), late_limit="1h")
+    practice.init()
+    add_many(practice, N, T)
+    r = practice.once(shift(T, hours=-72))
+    assert r.returncode == 0, r.stderr
+    assert len(practice.messages("status = 'pending'")) == 3 * N
+    # nudged was down from 72h before until 20h before
+    r = practice.once(shift(T, hours=-20))
+    assert r.returncode == 0, r.stderr
+    twice = [i for i in range(N)
+             if len(mails_to(smtp, f"c{i}@example.org")) != 1]
+    assert twice == [], f"{len(twice)} clients did not get exactly one"
+    rows = practice.messages("purpose = 'reminder' AND status = 'sent'")
+    assert len(rows) == N
+    assert {fmt_utc(as_utc(r["due_at"])) for r in rows} == {shift(T, hours=-24)}
+
+
+def test_rule_gone_from_config_sends_nothing_from_any_chunk(practice, smtp):
+    """A rule taken out of the config: its due reminders are cancelled by
+    the plan (its rule is no longer in the config), whichever chunk plans
+    their appointment; none goes in the gaps before."""
+    practice.write_conf(reminders=rules("48h", "24h"), late_limit="1h")
+    practice.init()
+    add_many(practice, N, T)
+    r = practice.once(shift(T, hours=-72))
+    assert r.returncode == 0, r.stderr
+    practice.write_conf(reminders=rules("24h"), late_limit="1h")
+    # the 48h reminders are an hour overdue, the 24h ones not yet due
+    r = practice.once(shift(T, hours=-47))
+    assert r.returncode == 0, r.stderr
+    assert [m["rcpt_tos"] for m in smtp.messages] == []
+    gone = practice.messages("status = 'cancelled'")
+    assert len(gone) == N, gone[:3]
+
+
+def test_plan_failing_half_way_keeps_what_its_gaps_sent(practice, fast_smtp):
+    """The plan fails in its fifth chunk (a booking tool's trigger refuses
+    an insert, as a full disk would) after its gaps sent what the chunks
+    before made due: the pass fails, saying why once; what went is
+    recorded sent, nothing is left 'sending' or claimed after; the next
+    pass sends the rest, each message once."""
+    n = 6 * PLAN_TXN
+    due_now(practice, fast_smtp, n, PLAIN)
+    practice.set("CREATE TRIGGER full BEFORE INSERT ON messages WHEN"
+                 f" NEW.appointment_id = {4 * PLAN_TXN + 3}"
+                 " BEGIN SELECT RAISE(ABORT, 'no room left'); END")
+    r = practice.run("--once", timeout=60)
+    assert r.returncode == 74, r.stderr
+    assert r.stderr.count("no room left") == 1, r.stderr
+    went = len(fast_smtp.messages)
+    assert 0 < went <= 4 * PLAN_TXN, went
+    by = {x["status"]: x["n"] for x in practice.query(
+        "SELECT status, count(*) AS n FROM messages GROUP BY status")}
+    # every row the four chunks wrote went, on a slow machine
+    want = {"sent": went, "pending": 4 * PLAN_TXN - went}
+    assert by == {k: v for k, v in want.items() if v}, by
+    practice.set("DROP TRIGGER full")
+    r = practice.run("--once", timeout=60)
+    assert r.returncode == 0, r.stderr
+    got = copies(fast_smtp)
+    assert sorted(got) == sorted(f"c{i}@example.org" for i in range(n))
+    assert set(got.values()) == {1}, got
