@@ -4,7 +4,11 @@
  * project must use).  No database, no templates, no checks: one easy handle
  * (so one connection, kept open), the same bytes again and again.
  *
- *   curl_floor smtp URL COUNT BYTES     COUNT emails of BYTES bytes
+ *   curl_floor smtp URL COUNT BYTES [CONNS]
+ *                                       COUNT emails of BYTES bytes, over
+ *                                       CONNS connections (default 1), a
+ *                                       thread each, as nudged's
+ *                                       email.connections go
  *   curl_floor http URL COUNT           COUNT form POSTs like a Twilio send
  *   curl_floor smtp-db URL COUNT BYTES DB
  *                                       the emails plus the bookkeeping the
@@ -21,13 +25,19 @@
  * planning.  One request at a time: nudged keeps sms.concurrency in
  * flight, so its SMS may go faster than this floor.
  *
- * Prints the wall seconds on stdout; exit 1 on the first failure.
+ * Prints the wall seconds on stdout, then its start and end on the
+ * monotonic clock (several run in parallel: the bench takes the span from
+ * the first start to the last end); exit 1 on the first failure.  With
+ * CURL_FLOOR_SYNC=1 in the environment it prints "ready" once set up and
+ * starts when a line comes on stdin, so that several start together and
+ * none is timed alone while another is still loading libcurl.
  * nudged's own figures are read against it in tests/bench/run.py: what is
  * left between smtp-db and nudged is nudged's work per message beyond
  * what the contract's durability costs, what is left between smtp and
  * smtp-source is libcurl's (four round trips per email, no PIPELINING, a
  * poll per step of its state machine).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +89,73 @@ floor_read(char *buf, size_t size, size_t n, void *arg)
 	memcpy(buf, b->p + b->off, k);
 	b->off += k;
 	return k;
+}
+
+/* One connection's share of a plain SMTP run (CONNS > 1), in a thread. */
+struct floor_conn {
+	pthread_t	 th;
+	const char	*url;
+	const char	*msg;
+	size_t		 len;
+	long		 count;
+	int		 rc;
+};
+
+static void *
+floor_conn_main(void *arg)
+{
+	struct floor_conn *k = arg;
+	struct floor_body b = { .p = k->msg, .len = k->len };
+	struct curl_slist *rcpt;
+	CURL *c;
+
+	k->rc = 1;
+	if ((c = curl_easy_init()) == NULL)
+		return NULL;
+	rcpt = curl_slist_append(NULL, "<client@example.org>");
+	curl_easy_setopt(c, CURLOPT_URL, k->url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_MAIL_FROM, "<appointments@example.org>");
+	curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
+	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(c, CURLOPT_READFUNCTION, floor_read);
+	curl_easy_setopt(c, CURLOPT_READDATA, &b);
+	for (long i = 0; i < k->count; i++) {
+		b.off = 0;
+		if (curl_easy_perform(c) != CURLE_OK)
+			goto out;
+	}
+	k->rc = 0;
+out:
+	curl_easy_cleanup(c);
+	curl_slist_free_all(rcpt);
+	return NULL;
+}
+
+/* count emails over conns connections, a thread each; 0 or -1. */
+static int
+floor_threads(const char *url, const char *msg, size_t len, long count,
+    long conns)
+{
+	struct floor_conn k[64];
+	long i, started;
+	int rc = 0;
+
+	for (started = 0; started < conns; started++) {
+		k[started] = (struct floor_conn){ .url = url, .msg = msg,
+		    .len = len, .count = count / conns + (started < count % conns) };
+		if (pthread_create(&k[started].th, NULL, floor_conn_main,
+		    &k[started]) != 0)
+			break;
+	}
+	for (i = 0; i < started; i++) {
+		pthread_join(k[i].th, NULL);
+		if (k[i].rc != 0) {
+			fprintf(stderr, "curl_floor: connection %ld failed\n", i);
+			rc = -1;
+		}
+	}
+	return started == conns ? rc : -1;
 }
 
 static size_t
@@ -208,16 +285,18 @@ main(int argc, char **argv)
 	struct curl_slist *rcpt = NULL;
 	struct floor_body b = { 0 };
 	char *msg = NULL, *url;
-	long count, i;
+	long count, conns = 1, i;
 	int smtp;
-	double t0;
+	double t0, t1;
 	CURL *c;
 
-	if (argc < 4 || !((strcmp(argv[1], "smtp") == 0 && argc == 5) ||
+	if (argc < 4 || !((strcmp(argv[1], "smtp") == 0 && (argc == 5 ||
+	    (argc == 6 && (conns = strtol(argv[5], NULL, 10)) >= 1 &&
+	    conns <= 64))) ||
 	    (strcmp(argv[1], "http") == 0 && argc == 4) ||
 	    (strcmp(argv[1], "smtp-db") == 0 && argc == 6) ||
 	    (strcmp(argv[1], "http-db") == 0 && argc == 5))) {
-		fprintf(stderr, "usage: curl_floor smtp URL COUNT BYTES | "
+		fprintf(stderr, "usage: curl_floor smtp URL COUNT BYTES [CONNS] | "
 		    "http URL COUNT | smtp-db URL COUNT BYTES DB | "
 		    "http-db URL COUNT DB\n");
 		return 2;
@@ -241,7 +320,7 @@ main(int argc, char **argv)
 		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(c, CURLOPT_READFUNCTION, floor_read);
 		curl_easy_setopt(c, CURLOPT_READDATA, &b);
-		if (argc == 6 && ((b.db = floor_db(argv[5], count)) == NULL ||
+		if (strcmp(argv[1], "smtp-db") == 0 && ((b.db = floor_db(argv[5], count)) == NULL ||
 		    sqlite3_prepare_v2(b.db, "UPDATE m SET uploaded = 1 WHERE"
 		    " id = ?1 AND status = 'sending'", -1, &b.up, NULL) !=
 		    SQLITE_OK)) {
@@ -271,8 +350,18 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (getenv("CURL_FLOOR_SYNC") != NULL) {
+		char go[8];
+
+		printf("ready\n");
+		fflush(stdout);
+		if (fgets(go, sizeof(go), stdin) == NULL)
+			return 1;
+	}
 	t0 = floor_now();
-	for (i = 0; i < count; i++) {
+	if (conns > 1 && floor_threads(url, msg, b.len, count, conns) != 0)
+		return 1;
+	for (i = 0; conns == 1 && i < count; i++) {
 		if (b.db != NULL && i % FLOOR_BATCH == 0 &&
 		    floor_cycle(b.db, i - (i > 0 ? FLOOR_BATCH : 0), i,
 		    i + FLOOR_BATCH < count ? i + FLOOR_BATCH : count) != 0)
@@ -287,7 +376,8 @@ main(int argc, char **argv)
 	if (b.db != NULL && floor_cycle(b.db, count - ((count - 1) %
 	    FLOOR_BATCH + 1), count, count) != 0)
 		return 1;
-	printf("%.4f\n", floor_now() - t0);
+	t1 = floor_now();
+	printf("%.4f %.6f %.6f\n", t1 - t0, t0, t1);
 	curl_easy_cleanup(c);
 	sqlite3_finalize(b.up);
 	sqlite3_close(b.db);

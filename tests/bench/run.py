@@ -453,47 +453,85 @@ class Bench:
     def curl_floor(self, count, runs):
         """libcurl alone (curl_floor.c): the same number of emails of the
         same size over one connection, and as many SMS-sized POSTs over
-        one kept-alive connection; no database, no rendering."""
+        one kept-alive connection; no database, no rendering.  Then the
+        same in parallel as nudged sends them: the emails over four
+        connections (a thread each), and the emails and the SMS together
+        (two programs, as nudged's mail thread and main thread), what
+        libcurl itself allows against the targets on this machine."""
         prog = os.path.join(self.build, "curl_floor")
         db = os.path.join(self.tmp, f"curl_floor-{count}.db")
+        sms_url = self.stub.url + f"/2010-04-01/Accounts/{ACCOUNT}/Messages.json"
+
+        def smtp(k, book=False):
+            return ([prog, "smtp-db" if book else "smtp", self.sink.url, str(k),
+                     str(self.a.mail_size)] + ([db] if book else []))
+
+        def http(k, book=False):
+            return [prog, "http-db" if book else "http", sms_url, str(k)] + \
+                ([db] if book else [])
+
         out = {}
-        for kind, argv, got in (
-                ("curl_smtp", [prog, "smtp", self.sink.url, str(count),
-                               str(self.a.mail_size)], self.sink.messages),
-                ("curl_smtp_db", [prog, "smtp-db", self.sink.url, str(count),
-                                  str(self.a.mail_size), db], self.sink.messages),
-                ("curl_http", [prog, "http", self.stub.url +
-                               f"/2010-04-01/Accounts/{ACCOUNT}/Messages.json",
-                               str(count)], self.stub.requests),
-                ("curl_http_db", [prog, "http-db", self.stub.url +
-                                  f"/2010-04-01/Accounts/{ACCOUNT}/Messages.json",
-                                  str(count), db], self.stub.requests)):
+        for kind, argvs in (
+                ("curl_smtp", [smtp(count)]),
+                ("curl_smtp_db", [smtp(count, True)]),
+                ("curl_http", [http(count)]),
+                ("curl_http_db", [http(count, True)]),
+                ("curl_smtp_c4", [smtp(count) + ["4"]]),
+                ("curl_both", [smtp(count), http(count)]),
+                ("curl_both_c4", [smtp(count) + ["4"], http(count)])):
+            emails = sum(int(a[3]) for a in argvs if a[1].startswith("smtp"))
+            posts = sum(int(a[3]) for a in argvs if a[1].startswith("http"))
             walls, cpus = [], []
             for _ in range(runs):
-                c0 = got()
+                e0, h0 = self.sink.messages(), self.stub.requests()
                 for f in (db, db + "-wal", db + "-shm"):
                     if os.path.exists(f):
                         os.unlink(f)
                 t0, s0 = os.times(), self.servers_cpu()
-                r = subprocess.run(argv, capture_output=True, text=True,
-                                   timeout=max(5, self.left() + 30))
+                procs = [subprocess.Popen(a, stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, text=True,
+                                          env=dict(os.environ, CURL_FLOOR_SYNC="1"))
+                         for a in argvs]
+                # all loaded and set up, then all go at once
+                unready = [p for p in procs if p.stdout.readline() != "ready\n"]
+                for p in procs:
+                    if p not in unready:
+                        p.stdin.write("go\n")
+                        p.stdin.flush()
+                spans, fails = [], []
+                for p in procs:
+                    try:
+                        o, e = p.communicate(timeout=max(5, self.left() + 30))
+                    except subprocess.TimeoutExpired:
+                        p.kill()
+                        o, e = p.communicate()
+                    if p.returncode != 0 or p in unready:
+                        fails.append(f"exit {p.returncode}: {e[-300:]}")
+                    else:
+                        spans.append([float(x) for x in o.split()])
                 t1 = os.times()
-                if r.returncode != 0:
-                    raise BenchError(f"curl_floor {kind}: exit {r.returncode}: "
-                                     f"{r.stderr[-300:]}")
+                if fails:
+                    raise BenchError(f"curl_floor {kind}: {fails[0]}")
                 # both servers write a message down just after answering
                 # it: nginx's access-log line can land after curl_floor exits
-                (self.stub.wait_requests if kind.startswith("curl_http")
-                 else self.sink.wait_messages)(c0 + count)
-                if got() - c0 != count:
-                    raise BenchError(f"curl_floor {kind}: the server got "
-                                     f"{got() - c0}, not {count}")
-                walls.append(float(r.stdout))
+                if emails:
+                    self.sink.wait_messages(e0 + emails)
+                if posts:
+                    self.stub.wait_requests(h0 + posts)
+                if (self.sink.messages() - e0, self.stub.requests() - h0) != (emails, posts):
+                    raise BenchError(f"curl_floor {kind}: the servers got "
+                                     f"{self.sink.messages() - e0} emails and "
+                                     f"{self.stub.requests() - h0} requests, not "
+                                     f"{emails} and {posts}")
+                # from the first start to the last end (no start-up)
+                walls.append(max(x[2] for x in spans) - min(x[1] for x in spans))
                 cpus.append((t1.children_user - t0.children_user
                              + t1.children_system - t0.children_system,
                              self.servers_cpu() - s0))
             w = statistics.median(walls)
-            out[kind] = dict(wall_s=w, msgs=count, msgs_per_s=count / w,
+            out[kind] = dict(wall_s=w, msgs=emails + posts,
+                             msgs_per_s=(emails + posts) / w,
                              walls=[round(x, 3) for x in walls],
                              cpu_s=statistics.median(c for c, _ in cpus),
                              servers_s=statistics.median(v for _, v in cpus))
@@ -919,6 +957,40 @@ def table(res):
                              f"{t[n][f'nudged_email_c{c}']['msgs_per_s'] / t[n]['smtp_source_s4']['msgs_per_s']:.0%}"
                              if f"nudged_email_c{c}" in t[n] else "-" for n in ns),
                          "≥ 50% of -s4 (four)" if c == 4 else "-"))
+        if all(k in t[n] for n in ns for k in ("curl_both", "curl_both_c4",
+                                                "curl_smtp_c4")):
+            def of(a, b):
+                return " / ".join(f"{t[n][a]['msgs_per_s'] / t[n][b]['msgs_per_s']:.0%}"
+                                  if a in t[n] else "-" for n in ns)
+
+            def times(a):
+                return " / ".join(f"{t[n][a]['msgs_per_s'] / t[n]['naive']['msgs_per_s']:.1f}x"
+                                  for n in ns)
+
+            conn = max(CONNS) if CONNS else None
+            rows.append(("libcurl alone in parallel as nudged sends (a thread per"
+                         " SMTP connection, the SMS beside them; no database, no"
+                         " rendering: tests/bench/curl_floor.c): what the stack"
+                         " itself allows against the targets, 2N emails and 2N SMS",
+                         "email+SMS = " + of("nudged", "curl_both")
+                         + " of libcurl alone's; "
+                         + (f"email alone over {conn} connections = "
+                            + of(f"nudged_email_c{conn}", "curl_smtp_c4")
+                            + f", email+SMS over {conn} = "
+                            + of(f"nudged_c{conn}", "curl_both_c4")
+                            if conn else ""),
+                         "email + SMS, one SMTP connection: "
+                         + per_n("curl_both", lambda d: fmt_int(d["msgs_per_s"]))
+                         + f" msg/s = {times('curl_both')} naive; four SMTP"
+                         " connections + SMS: "
+                         + per_n("curl_both_c4", lambda d: fmt_int(d["msgs_per_s"]))
+                         + f" msg/s = {times('curl_both_c4')} naive; email alone over"
+                         " four: "
+                         + per_n("curl_smtp_c4", lambda d: fmt_int(d["msgs_per_s"]))
+                         + " emails/s = " + of("curl_smtp_c4", "smtp_source_s4")
+                         + " of -s4",
+                         "a target above libcurl alone's figure is beyond the stack"
+                         " on this machine"))
         http = (f"wrk -c1: {fmt_int(lim['wrk_c1']['req_per_s'])} req/s; -c4: "
                 f"{fmt_int(lim['wrk_c4']['req_per_s'])}" if lim else "wrk: not run")
         rows.append(("SMS alone (sms.concurrency = 4), 2N SMS",
@@ -1088,7 +1160,10 @@ def details(res):
         for k, label in (("curl_smtp", "libcurl alone, SMTP"),
                          ("curl_smtp_db", "  + durable bookkeeping"),
                          ("curl_http", "libcurl alone, HTTP"),
-                         ("curl_http_db", "  + durable bookkeeping")):
+                         ("curl_http_db", "  + durable bookkeeping"),
+                         ("curl_smtp_c4", "libcurl alone, 4 SMTP conn."),
+                         ("curl_both", "libcurl alone, SMTP + HTTP"),
+                         ("curl_both_c4", "  4 SMTP conn. + HTTP")):
             if k in t:
                 d = t[k]
                 lines.append(f"  {label:<28} {d['wall_s']:7.2f} s  {'':>10}"
