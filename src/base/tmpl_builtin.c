@@ -66,9 +66,11 @@
  * phone call came before it.
  */
 #define ASSESSMENT_BODY(both, single) \
-	"{{#partner_first_name}}\n" both "\n{{/partner_first_name}}\n" \
-	"{{^partner_first_name}}\n" single "\n{{/partner_first_name}}\n" \
-	"\n" \
+	"{{^partner_first_name}}\n" single "\n\n{{/partner_first_name}}\n" \
+	ASSESSMENT_PAIR(both)
+/* The same with nothing for one alone in the case. */
+#define ASSESSMENT_PAIR(both) \
+	"{{#partner_first_name}}\n" both "\n\n{{/partner_first_name}}\n" \
 	"{{#duration}}It lasts {{duration}} and is{{/duration}}" \
 	"{{^duration}}It is{{/duration}} a chance to talk at more length " \
 	"about what brings you, and how you would like things to be. There " \
@@ -190,9 +192,13 @@ static const struct builtin builtins[] = {
 	    "Hello {{first_name}},\n\n"
 	    "Just a reminder of your first appointment" WHEN_REL ".\n\n"
 	    WHEN_WHERE "\n"
-	    ASSESSMENT_BODY("It is for you and {{partner_first_name}} "
-	    "together, so please both be there.",
-	    "If you are coming with your partner, please both come.") "\n"
+	    /*
+	     * Alone in the case: nothing about a partner.  A discreet
+	     * client may be one who comes alone because of the partner who
+	     * reads the phone; that one line would say what this is.
+	     */
+	    ASSESSMENT_PAIR("It is for you and {{partner_first_name}} "
+	    "together, so please both be there.") "\n"
 	    "If you need to rearrange, " REPLY_EMAIL ".\n\n" UNSIGNED,
 	    "Hi {{first_name}}, a reminder of your first appointment " WHEN_SMS
 	    "{{#duration}} ({{duration}}){{/duration}}{{#location}}, "
@@ -255,14 +261,14 @@ static const struct builtin builtins[] = {
 	{ "moved_discreet", {
 	    "Changed: your appointment is now on {{date}} at {{time}}",
 	    MOVED_BODY("") UNSIGNED,
-	    MOVED_SMS("") DISCREET_SMS("Questions?") } },
+	    MOVED_SMS("") DISCREET_SMS("If this does not suit you") } },
 	{ "homework", {
 	    "For today: {{homework_title}}",
 	    HOMEWORK_BODY("We can talk about it when we meet on")
 	    "Warm wishes,\n{{practitioner}}\n",
 	    HOMEWORK_SMS " {{practitioner}}" } },
 	{ "homework_discreet", {
-	    "For today: {{homework_title}}",
+	    "For today{{#homework_title}}: {{homework_title}}{{/homework_title}}",
 	    HOMEWORK_BODY("We can talk about it at your next appointment on")
 	    UNSIGNED,
 	    HOMEWORK_SMS } },

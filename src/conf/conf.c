@@ -83,6 +83,25 @@ load_closed(struct conf_ld *ld, const config_setting_t *g)
 			    "date YYYY-MM-DD", v);
 }
 
+/*
+ * A zone name for a fixed offset (GMT, UTC, Etc/GMT+1, ...): written for
+ * "UK time", it would keep winter time all summer.
+ */
+static int
+conf_fixed_zone(const char *tz)
+{
+	static const char *const fixed[] = { "GMT", "UTC", "UCT", "Universal",
+	    "Zulu", "Greenwich", NULL };
+
+	if (strncmp(tz, "Etc/", 4) == 0)
+		return 1;
+	for (size_t i = 0; fixed[i] != NULL; i++)
+		if (strncmp(tz, fixed[i], strlen(fixed[i])) == 0 &&
+		    strchr("+-0", tz[strlen(fixed[i])]) != NULL)
+			return 1;
+	return 0;
+}
+
 static void
 load_practice(struct conf_ld *ld, const config_setting_t *root)
 {
@@ -110,11 +129,42 @@ load_practice(struct conf_ld *ld, const config_setting_t *root)
 		s = conf_member(g, "timezone");
 		conf_err(ld, s, "unknown time zone \"%s\" (use a tz database "
 		    "name such as \"Europe/London\")", c->practice.timezone);
-	}
+	} else if (c->practice.timezone != NULL &&
+	    conf_fixed_zone(c->practice.timezone))
+		conf_warn(ld, conf_member(g, "timezone"), "practice.timezone "
+		    "\"%s\" never changes for summer time: times from April to "
+		    "October would be an hour off for a practice in the UK, "
+		    "which is \"Europe/London\"", c->practice.timezone);
 	conf_get_str(ld, g, "phone", &c->practice.phone);
 	conf_get_str(ld, g, "address", &c->practice.address);
-	conf_get_str(ld, g, "video_url", &c->practice.video_url);
+	if (conf_get_str(ld, g, "video_url", &c->practice.video_url) ==
+	    CONF_SET && ((!conf_has_scheme(c->practice.video_url, "https://") &&
+	    !conf_has_scheme(c->practice.video_url, "http://")) ||
+	    strpbrk(c->practice.video_url, " \t") != NULL))
+		/* as nudgectl book --video-url: the link clients click */
+		conf_err(ld, conf_member(g, "video_url"), "'video_url' must be "
+		    "an http(s):// link without spaces, such as "
+		    "\"https://meet.example.org/hughes\"");
 	load_closed(ld, g);
+}
+
+/* email.url: smtp:// or smtps://, nothing libcurl would refuse later. */
+static enum conf_got
+load_email_url(struct conf_ld *ld, const config_setting_t *g)
+{
+	struct conf *c = ld->c;
+	enum conf_got r = conf_get_str(ld, g, "url", &c->email.url);
+
+	if (r == CONF_ABSENT && c->email.enabled)
+		conf_missing(ld, "email.url", "email is enabled");
+	if (r == CONF_SET && !conf_has_scheme(c->email.url, "smtp://") &&
+	    !conf_has_scheme(c->email.url, "smtps://"))
+		conf_err(ld, conf_member(g, "url"), "'url' must start with "
+		    "smtp:// (STARTTLS) or smtps:// (implicit TLS), such as "
+		    "\"smtp://mail.example.org:587\"");
+	else
+		conf_no_blank(ld, g, "url", c->email.url);
+	return r;
 }
 
 static void
@@ -130,14 +180,7 @@ load_email(struct conf_ld *ld, const config_setting_t *root)
 		return;
 	}
 	conf_get_bool(ld, g, "enabled", &c->email.enabled);
-	r = conf_get_str(ld, g, "url", &c->email.url);
-	if (r == CONF_ABSENT && c->email.enabled)
-		conf_missing(ld, "email.url", "email is enabled");
-	if (r == CONF_SET && !conf_has_scheme(c->email.url, "smtp://") &&
-	    !conf_has_scheme(c->email.url, "smtps://"))
-		conf_err(ld, conf_member(g, "url"), "'url' must start with "
-		    "smtp:// (STARTTLS) or smtps:// (implicit TLS), such as "
-		    "\"smtp://mail.example.org:587\"");
+	r = load_email_url(ld, g);
 	if (conf_get_str(ld, g, "tls", &tls) == CONF_SET) {
 		if (strcmp(tls, "required") == 0)
 			c->email.tls_required = 1;
@@ -153,11 +196,13 @@ load_email(struct conf_ld *ld, const config_setting_t *root)
 	}
 	free(tls);
 	conf_get_str(ld, g, "ca_file", &c->email.ca_file);
+	conf_readable(ld, g, "ca_file", c->email.ca_file);
 	conf_get_str(ld, g, "username", &c->email.username);
+	conf_no_edge_blank(ld, g, "username", c->email.username);
 	if (conf_get_str(ld, g, "from", &c->email.from) == CONF_ABSENT &&
 	    c->email.enabled)
 		conf_missing(ld, "email.from", "email is enabled");
-	else if (c->email.from != NULL && strchr(c->email.from, '@') == NULL)
+	else if (conf_addr_trim(&c->email.from) != 0)
 		conf_err(ld, conf_member(g, "from"), "'from' must be an "
 		    "address, \"Name <address>\" or \"address\"");
 	conf_get_dur(ld, g, "timeout", &c->email.timeout);

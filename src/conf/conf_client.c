@@ -28,6 +28,7 @@
 #include <strings.h>
 
 #include "conf/conf_int.h"
+#include "base/address.h"
 #include "base/util.h"
 
 /*
@@ -118,12 +119,28 @@ conf_bare_addr(const char *v)
 	} else {
 		a = str_trim(v);
 	}
-	if (strchr(a, '@') == NULL || a[0] == '@' || a[strlen(a) - 1] == '@' ||
-	    strpbrk(a, " \t\r\n<>\"") != NULL || strchr(a, '@') != strrchr(a, '@')) {
+	/* the grammar mime.c sends with: what passes here can be sent from */
+	if (!address_valid(a)) {
 		free(a);
 		return NULL;
 	}
 	return a;
+}
+
+int
+conf_addr_trim(char **v)
+{
+	char *t, *a;
+
+	if (*v == NULL)
+		return 0;
+	t = str_trim(*v);
+	free(*v);
+	*v = t;
+	if ((a = conf_bare_addr(t)) == NULL)
+		return -1;
+	free(a);
+	return 0;
 }
 
 /*
@@ -145,14 +162,11 @@ static void
 conf_addr_key(struct conf_ld *ld, const config_setting_t *g, const char *key,
     char **out)
 {
-	char *a;
-
 	if (conf_empty_key(g, key) || conf_get_str(ld, g, key, out) != CONF_SET)
 		return;
-	if ((a = conf_bare_addr(*out)) == NULL)
+	if (conf_addr_trim(out) != 0)
 		conf_err(ld, conf_member(g, key), "'%s' must be an address, "
 		    "\"Name <address>\" or \"address\"", key);
-	free(a);
 }
 
 /* An optional text: empty means none. */
@@ -311,6 +325,8 @@ conf_load_client(struct conf_ld *ld, const config_setting_t *root)
 	if (c->sms.discreet_from != NULL && !conf_one_line(c->sms.discreet_from))
 		conf_err(ld, conf_member(s, "discreet_from"), "'discreet_from' "
 		    "must be one line");
+	else
+		conf_sms_sender(ld, s, "discreet_from", &c->sms.discreet_from);
 	conf_get_bool(ld, s, "transliterate", &c->sms.transliterate);
 	conf_get_bool(ld, root, "notify_move", &c->notify_move);
 	conf_check_senders(ld, root);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "conf/conf_int.h"
 #include "base/tz.h"
@@ -380,4 +381,40 @@ conf_diag_free(struct conf_diag *d)
 	free(d->lines);
 	d->lines = NULL;
 	d->n = 0;
+}
+
+void
+conf_no_blank(struct conf_ld *ld, const config_setting_t *g, const char *name,
+    const char *v)
+{
+	if (v != NULL && strpbrk(v, " \t") != NULL)
+		conf_err(ld, conf_member(g, name), "'%s' must not contain "
+		    "spaces or tabs", name);
+}
+
+void
+conf_no_edge_blank(struct conf_ld *ld, const config_setting_t *g,
+    const char *name, const char *v)
+{
+	size_t n = v != NULL ? strlen(v) : 0;
+
+	if (n > 0 && (strchr(" \t", v[0]) != NULL ||
+	    strchr(" \t", v[n - 1]) != NULL))
+		conf_err(ld, conf_member(g, name), "'%s' must not begin or "
+		    "end with a space or tab", name);
+}
+
+void
+conf_readable(struct conf_ld *ld, const config_setting_t *g, const char *name,
+    const char *path)
+{
+	/*
+	 * Not there is an error for whoever loads the config.  Not readable
+	 * by this user is not: nudgectl, run by the practitioner, loads the
+	 * service's config too, and the file may be the service's alone.
+	 */
+	if (path != NULL && access(path, R_OK) != 0 && errno != EACCES &&
+	    errno != EPERM)
+		conf_err(ld, conf_member(g, name), "'%s' \"%s\" cannot be "
+		    "read: %s", name, path, strerror(errno));
 }

@@ -76,6 +76,18 @@ enum conf_got conf_get_strlist(struct conf_ld *, const config_setting_t *g,
 /* "channels" = ["email", "sms"] into chans[] (replaced only when valid). */
 enum conf_got conf_get_chans(struct conf_ld *, const config_setting_t *g,
 	    int chans[CHAN_N]);
+/*
+ * Checks of values a message is sent with, so --check-config catches
+ * what would otherwise fail every message (each reports at g's member):
+ * no space or tab in v (a url); none at either end of v (a login name);
+ * a file this process can read (a ca_file).
+ */
+void	 conf_no_blank(struct conf_ld *, const config_setting_t *g,
+	    const char *name, const char *v);
+void	 conf_no_edge_blank(struct conf_ld *, const config_setting_t *g,
+	    const char *name, const char *v);
+void	 conf_readable(struct conf_ld *, const config_setting_t *g,
+	    const char *name, const char *path);
 
 /* ---- conf_secret.c ---- */
 
@@ -98,8 +110,17 @@ void	 conf_load_privacy(struct conf_ld *, const config_setting_t *root);
 /* ---- conf_sms.c ---- */
 
 void	 conf_load_sms(struct conf_ld *, const config_setting_t *root);
+/* sms.from / sms.discreet_from: a number in E.164, or a sender id. */
+void	 conf_sms_sender(struct conf_ld *, const config_setting_t *g,
+	    const char *key, char **val);
 
 /* ---- conf_client.c: issue 9's keys and the discreet-mode warnings ---- */
+
+/*
+ * An address key ("Name <addr>" or "addr"): *v trimmed of blanks in place;
+ * 0 when its address is one mime.c will send from, else -1.
+ */
+int	 conf_addr_trim(char **v);
 
 /* After every other group (the checks look at templates and senders). */
 void	 conf_load_client(struct conf_ld *, const config_setting_t *root);

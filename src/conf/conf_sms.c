@@ -252,6 +252,48 @@ load_region(struct conf_ld *ld, const config_setting_t *g)
 		    c->sms.region);
 }
 
+/*
+ * sms.from, sms.discreet_from: Twilio and Vonage take a number in E.164
+ * (Twilio refuses "07700 900000" with 21212, which pauses the channel) or
+ * an alphanumeric sender id of at most 11 characters (the phone's
+ * originator field), so a number however typed is rewritten in E.164 with
+ * sms.region, and anything else is checked at load time, not at the first
+ * send.  A generic gateway's sender is left as it is.
+ */
+void
+conf_sms_sender(struct conf_ld *ld, const config_setting_t *g,
+    const char *key, char **val)
+{
+	char e164[PHONE_E164_SIZE], why[160];
+	const char *v = *val, *p;
+	int letter = 0, odd = 0;
+
+	if (v == NULL || g == NULL || ld->c->sms.provider == NULL ||
+	    strcmp(ld->c->sms.provider, "generic") == 0)
+		return;
+	for (p = v; *p != '\0'; p++) {
+		if (isalpha((unsigned char)*p))
+			letter = 1;
+		else if (!isdigit((unsigned char)*p) && *p != ' ')
+			odd = 1;
+	}
+	if (letter) {
+		if (odd || strlen(v) > 11 || v[0] == ' ' || v[strlen(v) - 1] == ' ')
+			conf_err(ld, conf_member(g, key), "sms '%s' = \"%s\" is "
+			    "neither a phone number nor a sender id (at most 11 "
+			    "letters, digits and spaces, one a letter)", key, v);
+		return;
+	}
+	if (phone_e164(v, ld->c->sms.region, e164, sizeof(e164), why,
+	    sizeof(why)) != 0) {
+		conf_err(ld, conf_member(g, key), "sms '%s' = \"%s\" is not a "
+		    "number nudged can send from (%s)", key, v, why);
+		return;
+	}
+	free(*val);
+	*val = xstrdup(e164);
+}
+
 void
 conf_load_sms(struct conf_ld *ld, const config_setting_t *root)
 {
@@ -278,6 +320,8 @@ conf_load_sms(struct conf_ld *ld, const config_setting_t *root)
 		conf_err(ld, conf_member(g, "url"), "'url' must start with "
 		    "https:// (plain http:// only for a loopback host such as "
 		    "127.0.0.1 or localhost)");
+	else if (r == CONF_SET)
+		conf_no_blank(ld, g, "url", c->sms.url);
 	if (conf_get_str(ld, g, "account", &c->sms.account) == CONF_ABSENT && on &&
 	    (!generic || generic_uses(c, "{{account}}")))
 		conf_missing(ld, "sms.account", generic ?
@@ -285,7 +329,9 @@ conf_load_sms(struct conf_ld *ld, const config_setting_t *root)
 	if (conf_get_str(ld, g, "from", &c->sms.from) == CONF_ABSENT && on)
 		conf_missing(ld, "sms.from", "sms is enabled");
 	load_region(ld, g);
-	conf_get_str(ld, g, "ca_file", &c->sms.ca_file);
+	conf_sms_sender(ld, g, "from", &c->sms.from);
+	if (conf_get_str(ld, g, "ca_file", &c->sms.ca_file) == CONF_SET)
+		conf_readable(ld, g, "ca_file", c->sms.ca_file);
 	conf_get_long(ld, g, "max_segments", 1, 10, &c->sms.max_segments);
 	conf_get_long(ld, g, "concurrency", 1, 32, &c->sms.concurrency);
 	conf_get_bool(ld, g, "fallback_email", &c->sms.fallback_email);

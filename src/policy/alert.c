@@ -86,5 +86,8 @@ alert_summary(const struct alert_in *in)
 	if (in->nfailed > 0)
 		sbuf_printf(&b, "- To see why messages failed: nudgectl outbox "
 		    "--status failed\n");
+	/* the template puts the blank line after {{summary}}, not the list */
+	if (b.len > 0 && b.s[b.len - 1] == '\n')
+		b.s[--b.len] = '\0';
 	return sbuf_steal(&b);
 }

@@ -353,6 +353,39 @@ compose_msg_sms(const struct conf *c, const struct compose_in *in,
 	}
 }
 
+/*
+ * A discreet client's subject shows on a lock screen: a homework title
+ * holding a clinical or practice word (the practitioner's own words, which
+ * no config check sees) is left out of it, and kept in the text.  Returns
+ * the value it hid, for compose_msg to put back.
+ */
+static const char *
+compose_hide_title(const struct conf *c, const struct compose_in *in,
+    struct compose_vars *cv, int discreet)
+{
+	char w[64];
+
+	if (!discreet || in->hw == NULL ||
+	    !conf_clinical_word(c, in->hw->title, w, sizeof(w)))
+		return NULL;
+	for (size_t i = 0; i < cv->n; i++)
+		if (strcmp(cv->v[i].name, "homework_title") == 0) {
+			const char *v = cv->v[i].value;
+
+			cv->v[i].value = NULL;
+			return v;
+		}
+	return NULL;
+}
+
+static void
+compose_show_title(struct compose_vars *cv, const char *v)
+{
+	for (size_t i = 0; v != NULL && i < cv->n; i++)
+		if (strcmp(cv->v[i].name, "homework_title") == 0)
+			cv->v[i].value = v;
+}
+
 void
 compose_msg(const struct conf *c, const struct compose_in *in,
     struct composed *out)
@@ -372,9 +405,13 @@ compose_msg(const struct conf *c, const struct compose_in *in,
 	    in->template, discreet);
 	fallback = discreet ? xasprintf("%s_discreet", pg) : xstrdup(pg);
 	if (parts == 0 || (parts & COMPOSE_EMAIL)) {
+		const char *hidden;
+
 		compose_vars(c, in, &cv, bufs, 0);
+		hidden = compose_hide_title(c, in, &cv, discreet);
 		subject = tmpl_render(conf_tmpl_text(c, out->group,
 		    "email_subject", fallback), cv.v, cv.n);
+		compose_show_title(&cv, hidden);
 		out->subject = compose_oneline(subject);
 		free(subject);
 		out->text = tmpl_render(conf_tmpl_text(c, out->group,

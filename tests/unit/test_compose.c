@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/alert.h"
 #include "policy/compose.h"
 #include "conf/conf.h"
 #include "store/store.h"
@@ -143,6 +144,19 @@ test_values(void **state)
 	assert_null(strstr(w.subject, "Hughes"));
 	assert_null(strstr(w.sms, "Hughes"));
 	assert_non_null(strstr(w.subject, "2 July 2026"));
+	composed_free(&w);
+	/*
+	 * Alone in the case: no word about a partner or a couple, which is
+	 * what a partner reading the phone would learn from.
+	 */
+	in.partner = NULL;
+	compose_msg(&cf, &in, &w);
+	assert_string_equal(w.group, "assessment_discreet");
+	assert_null(strstr(w.text, "partner"));
+	assert_null(strstr(w.text, "couple"));
+	assert_null(strstr(w.sms, "partner"));
+	assert_null(strstr(w.sms, "both"));
+	assert_non_null(strstr(w.text, "first appointment"));
 	composed_free(&w);
 }
 
@@ -278,6 +292,71 @@ test_parts(void **state)
 	composed_free(&all);
 }
 
+/*
+ * A discreet client's homework subject (a lock screen, a shared inbox)
+ * never carries a clinical or practice word, though the title is the
+ * practitioner's own words: such a title stays in the text only.
+ */
+static void
+test_discreet_homework_subject(void **state)
+{
+	struct client cl = { .id = 1, .name = "Dana Whitfield",
+	    .email = "d@example.org", .email_consent = 1, .discreet = 1 };
+	struct homework hw = { .id = 3, .case_id = 1, .title = "Therapy journal",
+	    .prompt = "Write a line each evening.", .every_days = 2 };
+	struct compose_in in = { .purpose = PURPOSE_HOMEWORK, .client = &cl,
+	    .hw = &hw, .day_number = 1, .parts = COMPOSE_EMAIL };
+	struct composed w;
+
+	(void)state;
+	cf.ntmpls = 0;
+	compose_msg(&cf, &in, &w);
+	assert_string_equal(w.subject, "For today");
+	assert_non_null(strstr(w.text, "Therapy journal (day 1)"));
+	composed_free(&w);
+	/* a neutral title, or a client who is not discreet: as before */
+	hw.title = "Pause before replying";
+	compose_msg(&cf, &in, &w);
+	assert_string_equal(w.subject, "For today: Pause before replying");
+	composed_free(&w);
+	hw.title = "Therapy journal";
+	cl.discreet = 0;
+	compose_msg(&cf, &in, &w);
+	assert_string_equal(w.subject, "For today: Therapy journal");
+	composed_free(&w);
+	/* the practitioner's name is as telling as a clinical word */
+	cl.discreet = 1;
+	hw.title = "Hughes reading list";
+	compose_msg(&cf, &in, &w);
+	assert_string_equal(w.subject, "For today");
+	composed_free(&w);
+}
+
+/* The failure digest as the practitioner reads it: one blank line between
+ * its list and the closing line, as between every other paragraph. */
+static void
+test_alert_digest(void **state)
+{
+	struct msg m = { .id = 57, .purpose = PURPOSE_REMINDER,
+	    .channel = CHAN_SMS, .client_id = 9, .last_error = "refused" };
+	struct alert_in ai = { .failed = &m, .nfailed = 1 };
+	struct compose_in in = { .purpose = PURPOSE_ALERT,
+	    .parts = COMPOSE_EMAIL };
+	struct composed w;
+	char *sum;
+
+	(void)state;
+	cf.ntmpls = 0;
+	sum = alert_summary(&ai);
+	in.summary = sum;
+	compose_msg(&cf, &in, &w);
+	assert_non_null(strstr(w.text, "could not be delivered: refused\n"));
+	assert_non_null(strstr(w.text, "--status failed\n\nTo see the state"));
+	assert_null(strstr(w.text, "\n\n\n"));
+	composed_free(&w);
+	free(sum);
+}
+
 int
 main(void)
 {
@@ -289,6 +368,8 @@ main(void)
 		cmocka_unit_test_setup(test_issue9_values, setup),
 		cmocka_unit_test_setup(test_translit, setup),
 		cmocka_unit_test_setup(test_html, setup),
+		cmocka_unit_test_setup(test_alert_digest, setup),
+		cmocka_unit_test_setup(test_discreet_homework_subject, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -496,6 +496,104 @@ test_timezone(void **state)
 	ok(&r, "practice = { name = \"P\"; practitioner = \"Q\"; email = \"q@x\";\n"
 	    "  timezone = \"America/New_York\"; };\n");
 	assert_string_equal(r.c->practice.timezone, "America/New_York");
+	assert_int_equal(r.w.n, 0);
+	done(&r);
+	/*
+	 * "GMT" is a zone without summer time: a UK practice that writes it
+	 * tells clients 13:00 for a 14:00 BST appointment half the year.
+	 */
+	ok(&r, "practice = { name = \"P\"; practitioner = \"Q\"; email = \"q@x\";\n"
+	    "  timezone = \"GMT\"; };\n");
+	assert_true(has(&r, &r.w, 2, "warning: practice.timezone \"GMT\" never changes "
+	    "for summer time: times from April to October would be an hour "
+	    "off for a practice in the UK, which is \"Europe/London\""));
+	done(&r);
+	ok(&r, "practice = { name = \"P\"; practitioner = \"Q\"; email = \"q@x\";\n"
+	    "  timezone = \"Etc/UTC\"; };\n");
+	assert_int_equal(r.w.n, 1);
+	done(&r);
+}
+
+/*
+ * email.from as typed: what --check-config passes, every message can be
+ * sent from (it said OK to "Name <a@b>  " and to "Name < a@b >", and then
+ * every email failed with "sender has no valid address").
+ */
+static void
+test_email_from(void)
+{
+	struct res r;
+
+#define FROM(v) MIN "email = { url = \"smtp://m\";\n from = \"" v "\"; };\n"
+	ok(&r, FROM("  Christian Hughes <appointments@example.org>  "));
+	assert_string_equal(r.c->email.from,
+	    "Christian Hughes <appointments@example.org>");
+	done(&r);
+	ok(&r, FROM(" appointments@example.org "));
+	assert_string_equal(r.c->email.from, "appointments@example.org");
+	done(&r);
+	bad1(FROM("Christian Hughes < appointments@example.org >"), 3,
+	    "'from' must be an address, \"Name <address>\" or \"address\"");
+	bad1(FROM("Christian Hughes <appointments@example.org> x"), 3,
+	    "'from' must be an address, \"Name <address>\" or \"address\"");
+	bad1(FROM("a..b@example.org"), 3,
+	    "'from' must be an address, \"Name <address>\" or \"address\"");
+	bad1(FROM("a@example.org, b@example.org"), 3,
+	    "'from' must be an address, \"Name <address>\" or \"address\"");
+	/* the discreet sender and reply address, likewise */
+	ok(&r, MIN "email = { url = \"smtp://m\"; from = \"a@example.org\";\n"
+	    " discreet_from = \" Appointments <d@example.org> \"; };\n");
+	assert_string_equal(r.c->email.discreet_from,
+	    "Appointments <d@example.org>");
+	done(&r);
+	bad1(MIN "email = { url = \"smtp://m\"; from = \"a@example.org\";\n"
+	    " discreet_reply_to = \"d@exa_mple.org\"; };\n", 3,
+	    "'discreet_reply_to' must be an address, \"Name <address>\" or "
+	    "\"address\"");
+#undef FROM
+}
+
+/*
+ * Values --check-config passed that then failed every message: a blank
+ * in a server's url or around the login name, a ca_file that is not
+ * there, and a practice.video_url that is no link (nudgectl book
+ * --video-url already refused those).
+ */
+static void
+test_sent_values(void **state)
+{
+	struct res r;
+
+	(void)state;
+	bad1(MIN "email = { from = \"a@b\";\n url = \"smtp://m:587 \"; };\n", 3,
+	    "'url' must not contain spaces or tabs");
+	bad1(MIN "sms = { provider = \"twilio\"; account = \"AC1\"; "
+	    "from = \"x\"; token = \"t\";\n url = \"https://api.twilio.com \"; };\n",
+	    3, "'url' must not contain spaces or tabs");
+	bad1(MIN "email = { from = \"a@b\"; url = \"smtp://m\";\n "
+	    "username = \"nudged \"; password = \"p\"; };\n", 3,
+	    "'username' must not begin or end with a space or tab");
+	bad1(MIN "email = { from = \"a@b\"; url = \"smtp://m\";\n "
+	    "ca_file = \"/nonexistent/ca.crt\"; };\n", 3,
+	    "'ca_file' \"/nonexistent/ca.crt\" cannot be read: No such file or "
+	    "directory");
+	bad1(MIN "sms = { provider = \"twilio\"; account = \"AC1\"; "
+	    "from = \"x\"; token = \"t\"; url = \"https://x\";\n "
+	    "ca_file = \"/nonexistent/ca.crt\"; };\n", 3,
+	    "'ca_file' \"/nonexistent/ca.crt\" cannot be read: No such file or "
+	    "directory");
+	bad1("practice = { name = \"P\"; practitioner = \"Q\"; "
+	    "email = \"q@example.org\";\n video_url = \"meet.example.org/q\"; };\n",
+	    2, "'video_url' must be an http(s):// link without spaces, such as "
+	    "\"https://meet.example.org/hughes\"");
+	bad1("practice = { name = \"P\"; practitioner = \"Q\"; "
+	    "email = \"q@example.org\";\n video_url = \" https://meet.example.org/q\"; };\n",
+	    2, "'video_url' must be an http(s):// link without spaces, such as "
+	    "\"https://meet.example.org/hughes\"");
+	ok(&r, "practice = { name = \"P\"; practitioner = \"Q\"; "
+	    "email = \"q@example.org\"; video_url = \"https://zoom.us/j/1?pwd=a\"; };\n"
+	    "email = { from = \"a@b\"; url = \"smtp://m\"; username = \"a b\";\n"
+	    " password = \"p\"; ca_file = \"/etc/ssl/certs/ca-certificates.crt\"; };\n");
 	done(&r);
 }
 
@@ -511,6 +609,7 @@ test_email(void **state)
 	    "tls = \"none\" contradicts an smtps:// url, which is always TLS");
 	bad1(MIN "email = { url = \"smtp://m\";\n from = \"Appointments\"; };\n", 3,
 	    "'from' must be an address, \"Name <address>\" or \"address\"");
+	test_email_from();
 }
 
 static void
@@ -602,6 +701,55 @@ test_sms(void **state)
 	done(&r);
 #undef SMS
 #undef GEN
+}
+
+/*
+ * sms.from and sms.discreet_from as a practitioner types them: a number in
+ * the national or a spaced form goes to the provider in E.164 (Twilio
+ * refuses anything else, error 21212, which pauses the channel); a sender
+ * id longer than a phone's 11 characters, or a number nudged cannot read,
+ * is refused with its line instead of at the first send.
+ */
+static void
+test_sms_sender(void **state)
+{
+	struct res r;
+
+#define TW(from) MIN "sms = { provider = \"twilio\"; account = \"AC1\"; " \
+	"token = \"t\"; url = \"https://x\";\n" from " };\n"
+	(void)state;
+	ok(&r, TW("from = \"07700 900000\";"));
+	assert_string_equal(r.c->sms.from, "+447700900000");
+	done(&r);
+	ok(&r, TW("from = \"+44 (0)7700 900000\"; discreet_from = \"07700-900001\";"));
+	assert_string_equal(r.c->sms.from, "+447700900000");
+	assert_string_equal(r.c->sms.discreet_from, "+447700900001");
+	done(&r);
+	ok(&r, TW("region = \"IE\"; from = \"085 123 4567\";"));
+	assert_string_equal(r.c->sms.from, "+353851234567");
+	done(&r);
+	/* sender ids stay as they are */
+	ok(&r, TW("from = \"HughesRT\"; discreet_from = \"Appts 24\";"));
+	assert_string_equal(r.c->sms.from, "HughesRT");
+	assert_string_equal(r.c->sms.discreet_from, "Appts 24");
+	done(&r);
+	bad1(TW("from =\n \"Hughes Therapy\";"), 3,
+	    "sms 'from' = \"Hughes Therapy\" is neither a phone number nor a "
+	    "sender id (at most 11 letters, digits and spaces, one a letter)");
+	bad1(TW("from = \"x\";\n discreet_from = \"Appointments\";"), 4,
+	    "sms 'discreet_from' = \"Appointments\" is neither a phone number "
+	    "nor a sender id (at most 11 letters, digits and spaces, one a "
+	    "letter)");
+	bad1(TW("from =\n \"07700 90000\";"), 3,
+	    "sms 'from' = \"07700 90000\" is not a number nudged can send "
+	    "from ('07700 90000' is not a valid UK number: 9 digits after 0, "
+	    "expected 10)");
+	/* a generic gateway's sender is the gateway's business */
+	ok(&r, MIN "sms = { provider = \"generic\"; url = \"https://x/send\"; "
+	    "from = \"07700 900000\"; body = \"t={{text}}\"; };\n");
+	assert_string_equal(r.c->sms.from, "07700 900000");
+	done(&r);
+#undef TW
 }
 
 static void
@@ -1104,6 +1252,8 @@ main(void)
 		cmocka_unit_test(test_timezone),
 		cmocka_unit_test(test_email),
 		cmocka_unit_test(test_sms),
+		cmocka_unit_test(test_sms_sender),
+		cmocka_unit_test(test_sent_values),
 		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_quiet_homework),
 		cmocka_unit_test(test_templates),

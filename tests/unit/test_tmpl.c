@@ -578,8 +578,9 @@ test_sms_length(void **state)
 static void
 test_render_tidy(void **state)
 {
+	/* "?," and friends: a sentence's end glued to the next one's comma */
 	const char *bad[] = { "{{", "}}", "()", " .", " ,", "  ", ",.",
-	    "..", "\n\n\n", " \n" };
+	    "..", "\n\n\n", " \n", "?,", "?.", ".,", ":,", "!," };
 	struct tmpl_var v[32];
 	size_t g, k, i, n;
 	char *r;
