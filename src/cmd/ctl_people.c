@@ -122,9 +122,11 @@ client_parse(struct ctx *c, int argc, char **argv, struct client_opts *o)
  */
 static int
 client_warn(struct ctx *c, long long id, const char *new_name,
-    const char *new_email, const char *name, const char *email,
-    const char *phone)
+    const char *new_email, const struct client_row *r)
 {
+	int has_email = r->email != NULL && *r->email != '\0';
+	int has_phone = r->phone != NULL && *r->phone != '\0';
+
 	long long same_name, same_email;
 	char err[512];
 
@@ -138,10 +140,16 @@ client_warn(struct ctx *c, long long id, const char *new_name,
 	if (same_email > 0)
 		ctl_warn(c, "client %lld has the same email address: the same "
 		    "person twice?", same_email);
-	if ((email == NULL || *email == '\0') && (phone == NULL ||
-	    *phone == '\0'))
+	if (!has_email && !has_phone)
 		ctl_warn(c, "client %s has no email and no phone: nudged can "
-		    "never send them anything", name);
+		    "never send them anything", r->name);
+	/* an address or a number without consent to use it reaches nobody */
+	else if (!(has_email && r->email_consent) &&
+	    !(has_phone && r->sms_consent))
+		ctl_warn(c, "client %s has %s and %s: nudged can never send "
+		    "them anything", r->name, !has_email ? "no email" :
+		    "no consent to email", !has_phone ? "no phone" :
+		    "no consent to SMS");
 	return 0;
 }
 
@@ -164,14 +172,13 @@ cmd_client_add(struct ctx *c, int argc, char **argv)
 		return rc;
 	if (o.phone && (rc = phone_check(c, o.phone, o.sms == 1)) != 0)
 		return ctl_tx_end(c, rc);
-	if ((rc = client_warn(c, 0, o.name, o.email, o.name, o.email,
-	    o.phone)) != 0)
-		return ctl_tx_end(c, rc);
 	/* Email consent unless refused: an address given is for email. */
 	cl = (struct client_row){ .name = (char *)o.name,
 	    .first_name = (char *)o.first, .email = (char *)o.email,
 	    .phone = (char *)o.phone, .email_consent = o.email_ok != 0,
 	    .sms_consent = o.sms == 1, .discreet = o.discreet == 1 };
+	if ((rc = client_warn(c, 0, o.name, o.email, &cl)) != 0)
+		return ctl_tx_end(c, rc);
 	if (store_client_add(c->st, &cl, &id, err, sizeof err) != 0)
 		rc = ctl_ioerr(err);
 	else
@@ -254,9 +261,9 @@ cmd_client_edit(struct ctx *c, int argc, char **argv)
 	n = client_edited(&was, &o);
 	if (n.phone && (o.phone || o.sms == 1))
 		rc = phone_check(c, n.phone, n.sms_consent);
-	if (rc == 0 && (o.name || o.email || o.clr_email || o.clr_phone))
-		rc = client_warn(c, id, o.name, o.email, n.name, n.email,
-		    n.phone);
+	if (rc == 0 && (o.name || o.email || o.clr_email || o.clr_phone ||
+	    o.phone || o.sms >= 0 || o.email_ok >= 0))
+		rc = client_warn(c, id, o.name, o.email, &n);
 	if (rc == 0 && store_client_update(c->st, &n, err, sizeof err) != 0)
 		rc = ctl_ioerr(err);
 	client_changes(&o, &what);

@@ -65,6 +65,9 @@ int
 store_read_client(sqlite3_stmt *st, struct client *c, char *why,
     size_t whylen)
 {
+	char *first;
+	int blank;
+
 	memset(c, 0, sizeof(*c));
 	if (consent_ok(st, 5, "email_consent", why, whylen) != 0 ||
 	    consent_ok(st, 6, "sms_consent", why, whylen) != 0)
@@ -78,6 +81,18 @@ store_read_client(sqlite3_stmt *st, struct client *c, char *why,
 	c->sms_consent = sqlite3_column_int64(st, 6) == 1;
 	c->discreet = sqlite3_column_int64(st, 7) != 0;
 	c->opted_out = sqlite3_column_int(st, 8) != 0;
+	/*
+	 * A booking tool may write a name of blanks: every message would
+	 * open "Hello ," and the practitioner would never hear of it.
+	 */
+	first = client_first_name(c);
+	blank = *first == '\0';
+	free(first);
+	if (blank) {
+		client_free(c);
+		errf(why, whylen, "name is blank");
+		return -1;
+	}
 	return 0;
 }
 

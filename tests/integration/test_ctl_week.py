@@ -300,6 +300,14 @@ def test_client_warnings_change_still_made(c):
     assert "no email and no phone" in r.stderr
     r = c.run("client", "edit", "1", "--first-name", "Sammy")
     assert r.returncode == 0 and r.stderr == ""
+    # a number without consent to text it, and no email: nobody is reached
+    r = c.run("client", "add", "--name", "Pat Quinn", "--phone", "07700 900123")
+    assert r.returncode == 0 and "client 6 added" in r.stdout
+    assert "has no email and no consent to SMS: nudged can never" in r.stderr
+    r = c.run("client", "edit", "6", "--sms-consent")
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    r = c.run("client", "edit", "1", "--no-email-consent")
+    assert "has no consent to email and no phone" in r.stderr
 
 
 def test_double_booking_is_warned_but_booked(c):
