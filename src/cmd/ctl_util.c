@@ -208,6 +208,10 @@ ctl_text_ok(const struct ctx *c, const char *what, const char *s, size_t max)
 	if (*p == '\0')
 		return ctl_fail(EX_DATAERR, "%s: %s must not be empty", c->cmd,
 		    what);
+	/* nudged reads a name of blanks as a row it cannot use (store_read.c) */
+	if (s[strspn(s, " ")] == '\0')
+		return ctl_fail(EX_DATAERR, "%s: %s must not be only blanks",
+		    c->cmd, what);
 	if (strlen(s) > max)
 		return ctl_fail(EX_DATAERR, "%s: %s is longer than %zu bytes",
 		    c->cmd, what, max);

@@ -284,6 +284,10 @@ conf_sms_sender(struct conf_ld *ld, const config_setting_t *g,
 			    "letters, digits and spaces, one a letter)", key, v);
 		return;
 	}
+	/* a short code (UK five digits, US five or six) is sent as written */
+	if (strspn(v, "0123456789") == strlen(v) && strlen(v) >= 3 &&
+	    strlen(v) <= 8)
+		return;
 	if (phone_e164(v, ld->c->sms.region, e164, sizeof(e164), why,
 	    sizeof(why)) != 0) {
 		conf_err(ld, conf_member(g, key), "sms '%s' = \"%s\" is not a "

@@ -89,8 +89,9 @@ dl_plan(struct dl *d, long horizon, struct dl_loop *l, char *err,
  * Plan, then send; the sending begins in the plan's gaps.  A large plan
  * (an imported diary, a catch-up after an outage) is written in chunks
  * with the lock left free between them, and what the first chunks made
- * due goes meanwhile.  What a chunk planned later but due earlier goes
- * behind it: each is still judged at its own claim.  A plan that failed
+ * due goes meanwhile, in due order up to the first due row a later chunk
+ * has yet to judge.  A row a later chunk adds, due earlier, goes behind
+ * what went before it: each is still judged at its own claim.  A plan that failed
  * sends nothing more; what is under way finishes and is recorded.  0 or
  * -1.
  */
@@ -105,8 +106,13 @@ dl_plan_send(struct dl *d, volatile sig_atomic_t *stop, char *err,
 	if (d->dry)
 		return dl_plan(d, DELIVER_HORIZON, NULL, err, errlen) != 0 ||
 		    dl_run(d, stop, err, errlen) != 0 ? -1 : 0;
-	if ((l = dl_loop_open(d, err, errlen)) == NULL)
+	if ((l = dl_loop_open(d, err, errlen)) == NULL) {
+		/* nothing goes, but the plan's cancellations and problems do */
+		if (dl_plan(d, DELIVER_HORIZON, NULL, why, sizeof(why)) != 0 &&
+		    (k = strlen(err)) + 2 < errlen)
+			snprintf(err + k, errlen - k, "; %s", why);
 		return -1;
+	}
 	if (dl_plan(d, DELIVER_HORIZON, l, err, errlen) == 0)
 		return dl_loop_close(d, l, stop, 1, err, errlen);
 	if (dl_loop_close(d, l, stop, 0, why, sizeof(why)) != 0 &&

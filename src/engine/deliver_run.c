@@ -54,7 +54,10 @@
  * appointments the chunks before planned (d->planned): a later chunk may
  * still skip another's due rows (only the closest overdue reminder goes,
  * a rule gone from the config), which the claim's re-check does not
- * judge.
+ * judge; and they stop at the first due row that is not one of those
+ * (store_next_due_upto), so nothing goes before a row due earlier that
+ * the plan has yet to judge: an overdue reminder is never held back
+ * behind the catch-up's later ones.
  *
  * The duplicate bound: a crash can resend only a row in 'sending' whose
  * attempt is marked (store_recover), that is a message handed whole to its
@@ -1038,7 +1041,8 @@ dl_turn(struct dl *d, struct dl_sync *sy, struct dl_batch *done,
     struct dl_batch *cur, struct dl_batch *next, int claim, int *more,
     char *err, size_t errlen)
 {
-	int r = 0, wrote = claim || done->n > 0, early;
+	long long changes = store_changes(d->st);
+	int r = 0, early;
 	size_t ahead;
 	double t;
 
@@ -1062,7 +1066,8 @@ dl_turn(struct dl *d, struct dl_sync *sy, struct dl_batch *done,
 		r = -1;
 	d->locked_s += dl_mono() - t;
 	next->claimed = dl_mono();
-	if (wrote && !d->dry)
+	/* a cycle that found nothing to do (a planner's gap) costs no fsync */
+	if (store_changes(d->st) != changes && !d->dry)
 		dl_sync_start(sy);
 	if (!early)
 		dl_send_sms(d, cur, 0);

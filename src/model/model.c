@@ -166,6 +166,12 @@ word_len(const char *p, int stop_at_space)
 	return n;
 }
 
+int
+client_name_blank(const struct client *c)
+{
+	return *skip_space(c->name != NULL ? c->name : "") == '\0';
+}
+
 char *
 client_first_name(const struct client *c)
 {

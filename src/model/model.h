@@ -202,6 +202,8 @@ void	 bad_row_free(struct bad_row *);
 
 /* Greeting name: first_name, else the first word of name. Caller frees. */
 char	*client_first_name(const struct client *);
+/* 1 when name holds nothing but blanks (or nothing): no one to greet. */
+int	 client_name_blank(const struct client *);
 
 /* The weekly summary's numbers for messages due in [from, to). */
 struct week_reason {

@@ -1096,6 +1096,12 @@ store_data_version(struct store *s)
 	return v;
 }
 
+long long
+store_changes(struct store *s)
+{
+	return (long long)sqlite3_total_changes64(s->db);
+}
+
 enum store_rc
 store_state_get(struct store *s, const char *key, char **value)
 {

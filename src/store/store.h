@@ -174,9 +174,11 @@ int	 store_change_msg(struct store *, const struct msg_change *,
 enum store_rc	 store_next_due(struct store *, time_t now, struct msg *, char *err,
 	    size_t);
 /*
- * The same, among the rows of appointments up to id upto only (no
- * homework prompt, test or alert); 0: all.  A pass sending in its
- * planner's gaps claims only what its plan has judged (deliver_run.c).
+ * The same, but STORE_GONE when the first due row is not one of an
+ * appointment up to id upto (a homework prompt, a test or an alert, or a
+ * later appointment's); 0: any row.  A pass sending in its planner's gaps
+ * claims only what its plan has judged, and never before a row due
+ * earlier (deliver_run.c).
  */
 enum store_rc	 store_next_due_upto(struct store *, time_t now, long long upto,
 	    struct msg *, char *err, size_t);
@@ -325,6 +327,8 @@ int	 store_dirty_pending(struct store *, char *err, size_t);
 
 /* PRAGMA data_version: changes when another connection commits. -1 on error. */
 long long store_data_version(struct store *);
+/* Rows this connection has changed since it opened (to tell a write from none). */
+long long store_changes(struct store *);
 
 /*
  * The failure digest: failed messages (not alerts or tests) and bad rows

@@ -437,14 +437,21 @@ store_next_due_upto(struct store *s, time_t now, long long upto,
 
 	memset(m, 0, sizeof(*m));
 	if ((st = store_prep(s, "SELECT " MSG_COLS " FROM messages" DUE_WHERE
-	    " AND (?2 = 0 OR (appointment_id <= ?2 AND homework_id IS NULL))"
 	    " ORDER BY due_at, id", err, errlen)) == NULL)
 		return STORE_ERR;
 	bind_time(st, 1, now);
-	sqlite3_bind_int64(st, 2, upto);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (store_read_msg(st, m) == 0) {
-			r = STORE_FOUND;
+			/*
+			 * The first due row or none: passing over one not yet
+			 * judged would send later ones before it, and an
+			 * overdue reminder could go too late.
+			 */
+			r = upto == 0 || (m->appointment_id != 0 &&
+			    m->appointment_id <= upto && m->homework_id == 0) ?
+			    STORE_FOUND : STORE_GONE;
+			if (r == STORE_GONE)
+				msg_free(m);
 			break;
 		}
 		if (next_due_bad(s, m->id, now, err, errlen) == STORE_ERR) {
@@ -452,7 +459,7 @@ store_next_due_upto(struct store *s, time_t now, long long upto,
 			break;
 		}
 	}
-	if (r == STORE_GONE && rc != SQLITE_DONE)
+	if (r == STORE_GONE && rc != SQLITE_DONE && rc != SQLITE_ROW)
 		r = store_dberr(s, err, errlen, "reading due messages");
 	if (r != STORE_FOUND)
 		memset(m, 0, sizeof(*m));

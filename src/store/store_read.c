@@ -65,9 +65,6 @@ int
 store_read_client(sqlite3_stmt *st, struct client *c, char *why,
     size_t whylen)
 {
-	char *first;
-	int blank;
-
 	memset(c, 0, sizeof(*c));
 	if (consent_ok(st, 5, "email_consent", why, whylen) != 0 ||
 	    consent_ok(st, 6, "sms_consent", why, whylen) != 0)
@@ -83,12 +80,10 @@ store_read_client(sqlite3_stmt *st, struct client *c, char *why,
 	c->opted_out = sqlite3_column_int(st, 8) != 0;
 	/*
 	 * A booking tool may write a name of blanks: every message would
-	 * open "Hello ," and the practitioner would never hear of it.
+	 * open "Hello ," (or go to a blank name, when first_name is set),
+	 * and the practitioner would never hear of it.
 	 */
-	first = client_first_name(c);
-	blank = *first == '\0';
-	free(first);
-	if (blank) {
+	if (client_name_blank(c)) {
 		client_free(c);
 		errf(why, whylen, "name is blank");
 		return -1;

@@ -310,6 +310,20 @@ def test_client_warnings_change_still_made(c):
     assert "has no consent to email and no phone" in r.stderr
 
 
+def test_client_name_of_blanks_refused(c):
+    """A name of blanks would be a row nudged cannot use (every message
+    held): refused with one line, for a new client and an edit alike,
+    and nothing changed."""
+    line = c.fails(65, "client", "add", "--name", "   ", "--email",
+                   "s@example.org")
+    assert "name must not be only blanks" in line, line
+    assert "s@example.org" not in c.ok("client", "list")
+    c.ok("client", "add", "--name", "Sam Jones", "--email", "s@example.org")
+    line = c.fails(65, "client", "edit", "1", "--name", "  ")
+    assert "name must not be only blanks" in line, line
+    assert "Sam Jones" in c.ok("client", "list")
+
+
 def test_double_booking_is_warned_but_booked(c):
     c.ok("client", "add", "--name", "Sam Taylor", "--email", "s@example.org")
     c.ok("client", "add", "--name", "Kim Lee", "--email", "k@example.org")

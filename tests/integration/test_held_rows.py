@@ -93,6 +93,11 @@ def test_blank_name_is_held_not_sent_as_hello_comma(ready, smtp):
     assert_held(ready, r, sam, "clients", sam)
     assert f"skipping clients row {sam}: name is blank" in r.stderr, r.stderr
     assert len(mails_to(smtp, ALEX)) == 1 and mails_to(smtp, SAM) == []
+    # a first name does not make up for it: the To line would be blank
+    ready.set("UPDATE clients SET first_name = 'Sam' WHERE id = ?", sam)
+    r = ready.once(shift(DUE_48H, seconds=30))
+    assert r.returncode == 0, r.stderr
+    assert mails_to(smtp, SAM) == []
     ready.set("UPDATE clients SET name = 'Sam Jones', first_name = NULL"
               " WHERE id = ?", sam)
     r = ready.once(shift(DUE_48H, minutes=1))

@@ -161,6 +161,65 @@ def test_torn_record_loses_no_later_mark(practice, tmp_path, full_shim,
     assert sorted(x["recovered"] for x in rows) == [0, 1], rows
 
 
+_NOCREATE = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/types.h>
+
+/* Creating a file named *-inflight fails (EACCES); reading one does not. */
+int
+open(const char *path, int flags, ...)
+{
+	static int (*real)(const char *, int, ...);
+	size_t n = strlen(path);
+	mode_t mode = 0;
+	va_list ap;
+
+	if (real == NULL)
+		real = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, "open");
+	if (flags & O_CREAT) {
+		va_start(ap, flags);
+		mode = (mode_t)va_arg(ap, int);
+		va_end(ap);
+		if (n > 9 && strcmp(path + n - 9, "-inflight") == 0) {
+			errno = EACCES;
+			return -1;
+		}
+	}
+	return real(path, flags, mode);
+}
+"""
+
+
+def test_marks_file_that_cannot_be_made_still_plans(practice, tmp_path,
+                                                    fast_smtp):
+    """DATABASE-inflight cannot be created (the directory no longer
+    writable for it): no message goes, the file is named once, but the
+    plan is written all the same, as before the send loop opened first
+    (its cancellations, skips and problems must not wait for the marks);
+    once the file can be made, each message goes once."""
+    n = 3
+    due_now(practice, fast_smtp, n, dict(PLAIN, connections=1))
+    shim = build_shim(tmp_path, "nocreate", _NOCREATE)
+    r = practice.run("--once", timeout=15, env=preload_env(shim))
+    assert r.returncode != 0, r.stderr
+    assert fast_smtp.messages == [], copies(fast_smtp)
+    said = _mentions(r.stderr, "nudged.db-inflight")
+    assert len(said) == 1 and "Permission denied" in said[0], r.stderr
+    rows = practice.messages("purpose = 'reminder'")
+    assert [(x["status"], x["attempts"]) for x in rows] == \
+        [("pending", 0)] * n, rows
+    r = practice.run("--once", timeout=15)
+    assert r.returncode == 0, r.stderr
+    got = copies(fast_smtp)
+    assert sorted(got) == sorted(f"c{i}@example.org" for i in range(n)), got
+    assert set(got.values()) == {1}, got
+
+
 @pytest.mark.parametrize("kind", ["symlink", "device"])
 def test_marks_file_not_a_file(practice, tmp_path, fast_smtp, kind):
     """DATABASE-inflight is a link someone put there, or not a regular

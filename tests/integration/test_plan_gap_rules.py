@@ -6,7 +6,8 @@ does not do."""
 
 from conftest import as_utc, fmt_utc, mails_to, rules, shift
 from test_send_batch import copies
-from test_service import PLAIN, add_many, due_now, fast_smtp  # noqa: F401
+from test_service import (PLAIN, add_many, add_single, due_now,  # noqa: F401
+                          fast_smtp)
 
 T = "2026-12-03T14:00:00Z"          # Thursday 14:00 GMT
 PLAN_TXN = 32                       # pass_plan.c: appointments per chunk
@@ -80,3 +81,32 @@ def test_plan_failing_half_way_keeps_what_its_gaps_sent(practice, fast_smtp):
     got = copies(fast_smtp)
     assert sorted(got) == sorted(f"c{i}@example.org" for i in range(n))
     assert set(got.values()) == {1}, got
+
+
+def test_overdue_row_of_a_later_chunk_goes_before_the_gaps_sends(
+        practice, fast_smtp):
+    """After downtime, the most overdue reminder belongs to the diary's
+    last appointment, which the last chunk plans: the gaps send nothing
+    before it (they stop at the first due row the plan has yet to judge),
+    so it goes first, not behind the earlier chunks' reminders."""
+    n = 12 * PLAN_TXN              # chunks long enough to leave gaps
+    practice.use_smtp(fast_smtp)
+    practice.write_conf(email=PLAIN, reminders=rules("24h"), late_limit="1h")
+    practice.init()
+    add_many(practice, n, T)
+    con = practice.connect()
+    try:
+        with con:
+            add_single(con, n, shift(T, hours=-12))     # the last id
+    finally:
+        con.close()
+    r = practice.once(shift(T, hours=-72))
+    assert r.returncode == 0, r.stderr
+    assert len(practice.messages("status = 'pending'")) == n + 1
+    # down until 20 h before T: every reminder overdue, the last one most
+    r = practice.once(shift(T, hours=-20))
+    assert r.returncode == 0, r.stderr
+    order = [m["rcpt_tos"][0] for m in fast_smtp.messages]
+    assert len(order) == n + 1 and set(order) == \
+        {f"c{i}@example.org" for i in range(n + 1)}, order
+    assert order[0] == f"c{n}@example.org", order.index(f"c{n}@example.org")

@@ -371,3 +371,30 @@ def test_claim_that_cannot_be_synced_is_not_sent(practice, tmp_path):
     rows = practice.messages("purpose = 'reminder'")
     assert [x["status"] for x in rows] == ["pending"] * 3, rows
     assert all(x["attempts"] == 0 and x["uploaded"] == 0 for x in rows), rows
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+def test_planner_gaps_with_nothing_due_cost_no_sync(practice, tmp_path):
+    """A diary of twelve chunks, nothing due yet: the planner's gaps find
+    nothing to claim, so they open no cycle of their own that would be
+    synced (nudged's own fdatasync of the -wal, store_sync); the plan's
+    last transaction is made durable by SQLite as always."""
+    n = 12 * 32                         # pass_plan.c: PASS_PLAN_TXN
+    practice.write_conf(email=PLAIN, reminders=TWO_H, late_limit="1h")
+    practice.init()
+    add_many(practice, n, fmt_utc(whole_second_after(3 * 24 * 3600)))
+    trace = tmp_path / "strace.txt"
+    env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "")
+               .replace("detect_leaks=1", "detect_leaks=0"))
+    r = subprocess.run(["strace", "-ff", "-qq", "-y", "-e",
+                        "trace=fdatasync,openat", "-o", str(trace), NUDGED,
+                        "-c", str(practice.conf), "--once"],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    assert len(practice.messages("status = 'pending'")) == n
+    text = "".join(f.read_text() for f in tmp_path.glob("strace.txt.*"))
+    ours = re.findall(r'fdatasync\(\d+<[^>]*nudged\.db-wal>\) = 0', text)
+    own = re.findall(r'openat\(.*nudged\.db-wal", O_RDONLY\|O_CLOEXEC\) = (\d+)',
+                     text)
+    syncs = [x for x in ours if own and f"({own[0]}<" in x]
+    assert syncs == [], (len(syncs), len(ours))

@@ -728,6 +728,10 @@ test_sms_sender(void **state)
 	ok(&r, TW("region = \"IE\"; from = \"085 123 4567\";"));
 	assert_string_equal(r.c->sms.from, "+353851234567");
 	done(&r);
+	/* a short code stays as it is */
+	ok(&r, TW("from = \"60123\";"));
+	assert_string_equal(r.c->sms.from, "60123");
+	done(&r);
 	/* sender ids stay as they are */
 	ok(&r, TW("from = \"HughesRT\"; discreet_from = \"Appts 24\";"));
 	assert_string_equal(r.c->sms.from, "HughesRT");
