@@ -178,7 +178,7 @@ deliver_pass(const struct conf *c, struct store *st, time_t now, int dry,
     char *err, size_t errlen)
 {
 	struct dl d = { .c = c, .st = st, .now = now, .dry = dry, .out = out,
-	    .stats = stats, .stop = stop };
+	    .stats = stats, .stop = stop, .t0 = dry ? 0 : dl_mono() };
 	char why[256];
 	int r = 0;
 	long n;

@@ -280,6 +280,28 @@ dl_settle(struct dl *d, struct dl_item *x, enum plan_verdict v,
 	    v == PLAN_CANCEL ? MSG_CANCELLED : MSG_SKIPPED, why, err, errlen);
 }
 
+/* The monotonic clock, in seconds (deliver_run.c times its exchanges by it). */
+double
+dl_mono(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/*
+ * The pass's now, moved on by the time the pass has taken: behind a slow
+ * server a pass may send for hours, and the late limit, the appointment's
+ * start and quiet hours must be judged at the moment a message is claimed,
+ * not when the pass began.  Whole seconds, as every time nudged stores.
+ */
+time_t
+dl_clock(const struct dl *d)
+{
+	return d->t0 == 0 ? d->now : d->now + (time_t)(dl_mono() - d->t0);
+}
+
 /* The re-check against fresh data, at the moment the message would go. */
 static enum plan_verdict
 dl_recheck(struct dl *d, struct dl_item *x, time_t *hold, char *why,
@@ -288,7 +310,7 @@ dl_recheck(struct dl *d, struct dl_item *x, time_t *hold, char *why,
 	enum plan_verdict v;
 
 	/* upcoming judges each message at the moment it would go */
-	x->when = d->now;
+	x->when = dl_clock(d);
 	if (d->until != 0) {
 		x->when = x->m.due_at > x->when ? x->m.due_at : x->when;
 		x->when = x->m.next_at > x->when ? x->m.next_at : x->when;

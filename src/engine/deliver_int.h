@@ -52,6 +52,7 @@ struct dl {
 	long long		*held_shown;	/* upcoming: the held messages listed so far */
 	size_t			 n_held_shown;
 	double			 locked_s;	/* deliver_run.c: the cycles' transactions took */
+	double			 t0;		/* the pass's start, monotonic (dl_clock) */
 };
 
 /* One claimed message with everything re-read for it, owned. */
@@ -129,6 +130,9 @@ int	 dl_render(struct dl *, struct dl_item *, char *why, size_t);
  * (or stop).  0, or -1 with err on a database failure.
  */
 int	 dl_run(struct dl *, volatile sig_atomic_t *stop, char *err, size_t);
+/* deliver_claim.c: the monotonic clock in seconds; the pass's now moved on by its age. */
+double	 dl_mono(void);
+time_t	 dl_clock(const struct dl *);
 /*
  * The same in parts, so that sending starts while the planner still
  * writes (deliver.c): open (NULL with err), then gap in each of the

@@ -121,15 +121,6 @@ struct dl_batch {
 	long long	 dv;		/* data_version at its claim (dl_start) */
 };
 
-static double
-dl_mono(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* Sleep ms, in short naps that keep the watchdog fed and see a stop. */
 static void
 dl_nap(struct dl *d, long ms)

@@ -5,6 +5,7 @@ Against the real test SMTP server (STARTTLS + AUTH) on loopback.
 """
 
 import asyncio
+import datetime as dt
 import os
 import re
 import shutil
@@ -17,8 +18,8 @@ from conftest import NUDGED, build_shim, fmt_utc, preload_env
 from practice_conf import lc
 from smtp_server import SmtpServer, _CountingSMTP, _Handler
 from test_config_check import EX_CONFIG, OFFLINE, assert_error_at, check
-from test_service import (PLAIN, TWO_H, add_many, due_now,  # noqa: F401
-                          fast_smtp, notify, services, wait_until,
+from test_service import (PLAIN, TWO_H, SlowSmtp, add_many,  # noqa: F401
+                          due_now, fast_smtp, notify, services, wait_until,
                           whole_second_after)
 
 
@@ -398,3 +399,35 @@ def test_planner_gaps_with_nothing_due_cost_no_sync(practice, tmp_path):
                      text)
     syncs = [x for x in ours if own and f"({own[0]}<" in x]
     assert syncs == [], (len(syncs), len(ours))
+
+
+@pytest.mark.slow
+def test_long_pass_judges_the_late_limit_at_each_claim(practice, tmp_path):
+    """Behind a server that takes a second a message, a pass outlives the
+    late limit of its last reminders: each is judged at its own claim,
+    by the pass's clock moved on, not by the moment the pass began, so
+    the ones claimed once less than late_limit is left are skipped, not
+    sent late (before, all eight went)."""
+    srv = SlowSmtp(tmp_path / "slow", delay=1.0).start()
+    try:
+        practice.use_smtp(srv)
+        practice.write_conf(email=dict(PLAIN, url=srv.url),
+                            reminders=[{"before": "3h", "channel": "email"}],
+                            late_limit="2h")
+        practice.init()
+        now = whole_second_after(60)
+        # the 3h reminders are an hour overdue; 4 s left before the late limit
+        add_many(practice, 8, fmt_utc(now + dt.timedelta(hours=2, seconds=4)))
+        r = practice.once(fmt_utc(now), timeout=60)
+        assert r.returncode == 0, r.stderr
+    finally:
+        srv.stop()
+    rows = practice.messages("purpose = 'reminder'")
+    went = [x for x in rows if x["status"] == "sent"]
+    late = [x for x in rows if x["status"] == "skipped"]
+    # a claim at most DL_FRESH_S (1 s) before its message starts: by 6 s
+    # into the pass the limit has passed for whatever is claimed then
+    assert 1 <= len(went) <= 6 and len(went) + len(late) == 8, \
+        ([(x["status"], x["due_at"], x["last_error"]) for x in rows], r.stderr)
+    assert all("late_limit" in x["last_error"] for x in late), late
+    assert len(srv.messages) == len(went)
