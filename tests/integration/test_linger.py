@@ -15,7 +15,8 @@ import pytest
 
 from conftest import fmt_utc
 from test_service import (TWO_H, _reload,  # noqa: F401
-                          _pass_over, add_single, notify,
+                          _pass_over, add_homework_ahead, add_single,
+                          notify,
                           pass_processes, slow_practice,
                           services, status_counts, wait_until,
                           watchdog_pings, whole_second_after)
@@ -187,10 +188,7 @@ def test_change_after_a_reused_process_looked_last_is_not_missed(
                        "the reused pass to send")
             wait_until(lambda: _pass_over(child), 10,
                        "the reused pass's process to make its last write")
-            practice.set("INSERT INTO homework (case_id, title, prompt, "
-                         "starts_on, every_days) VALUES (1, 'Breathe', "
-                         "'Three slow breaths.', ?, 1)",
-                         time.strftime("%Y-%m-%d", time.gmtime()))
+            add_homework_ahead(practice, 1)
         finally:
             svc.signal(signal.SIGCONT)
         wait_until(lambda: practice.messages("homework_id IS NOT NULL"), 8,

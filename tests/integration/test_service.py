@@ -636,6 +636,18 @@ def test_sighup_during_a_pass(practice, tmp_path, services, notify):
         srv.stop()
 
 
+def add_homework_ahead(practice, case):
+    """Daily homework for case with a prompt to plan at any time of day:
+    from tomorrow to the day after, ends_on given (without it the next
+    session ends it, and a reminder's session two hours ahead falls on
+    tomorrow after 22:00 UTC, before the first prompt)."""
+    day = now_utc().date()
+    practice.set("INSERT INTO homework (case_id, title, prompt, starts_on,"
+                 " ends_on, every_days) VALUES (?, 'Breathe', 'Three slow"
+                 " breaths.', ?, ?, 1)", case, str(day + dt.timedelta(days=1)),
+                 str(day + dt.timedelta(days=2)))
+
+
 def slow_practice(practice, tmp_path, n, delay):
     """A practice with n reminders due in a moment, its email going to a
     server that takes `delay` s to answer each final dot.  The server,
@@ -840,9 +852,7 @@ def test_change_after_the_pass_process_looked_last_is_not_missed(
                        "the pass to end")
             wait_until(lambda: _pass_over(child), 10,
                        "the pass's process to make its last write")
-            practice.set("INSERT INTO homework (case_id, title, prompt, starts_on,"
-                         " every_days) VALUES (1, 'Breathe', 'Three slow"
-                         " breaths.', ?, 1)", now_utc().strftime("%Y-%m-%d"))
+            add_homework_ahead(practice, 1)
         finally:
             svc.signal(signal.SIGCONT)
         wait_until(lambda: practice.messages("homework_id IS NOT NULL"), 8,
