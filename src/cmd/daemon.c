@@ -342,7 +342,7 @@ daemon_pass_run(struct daemon_loop *l, const struct conf *c,
 	sigprocmask(SIG_SETMASK, &l->waitmask, NULL);
 	/* calendar feeds whose time has come (issue 10), before planning */
 	res->cal_next = cal_sync_due(c, l->st, time(NULL));
-	if (deliver_pass(c, l->st, time(NULL), 0, NULL, &daemon_stop,
+	if (deliver_pass(c, l->st, time(NULL), 1, 0, NULL, &daemon_stop,
 	    &res->stats, err, sizeof(err)) != 0) {
 		log_err("pass failed: %s", err);
 		res->failed = 1;

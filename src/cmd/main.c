@@ -190,13 +190,14 @@ main_take_over(const struct conf *c, struct store *st, time_t now)
 
 /* --once and --dry-run: one pass, then retention.  The exit code. */
 static int
-main_once(const struct conf *c, struct store *st, time_t now, int dry)
+main_once(const struct conf *c, struct store *st, time_t now, int live,
+    int dry)
 {
 	struct deliver_stats stats;
 	char err[512], paused[64] = "";
 	int rc;
 
-	if (deliver_pass(c, st, now, dry, stdout, NULL, &stats, err,
+	if (deliver_pass(c, st, now, live, dry, stdout, NULL, &stats, err,
 	    sizeof(err)) != 0) {
 		log_err("%s", err);
 		return EX_IOERR;
@@ -270,7 +271,7 @@ main(int argc, char **argv)
 	if (!o.dry && (rc = main_take_over(c, st, now)) != 0)
 		goto out;
 	if (o.once || o.dry)
-		rc = main_once(c, st, now, o.dry);
+		rc = main_once(c, st, now, o.nowarg == NULL, o.dry);
 	else
 		rc = daemon_run(&c, st);
 out:

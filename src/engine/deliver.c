@@ -173,12 +173,12 @@ dl_close(struct dl *d)
 }
 
 int
-deliver_pass(const struct conf *c, struct store *st, time_t now, int dry,
-    FILE *out, volatile sig_atomic_t *stop, struct deliver_stats *stats,
-    char *err, size_t errlen)
+deliver_pass(const struct conf *c, struct store *st, time_t now, int live,
+    int dry, FILE *out, volatile sig_atomic_t *stop,
+    struct deliver_stats *stats, char *err, size_t errlen)
 {
 	struct dl d = { .c = c, .st = st, .now = now, .dry = dry, .out = out,
-	    .stats = stats, .stop = stop, .t0 = dry ? 0 : dl_mono() };
+	    .stats = stats, .stop = stop, .t0 = live && !dry ? dl_mono() : 0 };
 	char why[256];
 	int r = 0;
 	long n;

@@ -29,14 +29,17 @@ struct deliver_stats {
 #define DELIVER_HORIZON	(8L * 86400)
 
 /*
- * One full pass at now.  dry: plan and render, print what would be sent to
- * out, write nothing, contact no server.  stop (may be NULL) is polled
- * between messages: when it becomes non-zero the pass ends after the message
- * in flight.  0, or -1 with err on a database failure.
+ * One full pass at now.  live: now is the clock's (not --now), so what
+ * must hold at the moment a message goes (the appointment not started, no
+ * quiet hours) is judged by the clock as the pass goes on.  dry: plan and
+ * render, print what would be sent to out, write nothing, contact no
+ * server.  stop (may be NULL) is polled between messages: when it becomes
+ * non-zero the pass ends after the message in flight.  0, or -1 with err
+ * on a database failure.
  */
-int	 deliver_pass(const struct conf *, struct store *, time_t now, int dry,
-	    FILE *out, volatile sig_atomic_t *stop, struct deliver_stats *,
-	    char *err, size_t);
+int	 deliver_pass(const struct conf *, struct store *, time_t now, int live,
+	    int dry, FILE *out, volatile sig_atomic_t *stop,
+	    struct deliver_stats *, char *err, size_t);
 
 /*
  * nudgectl upcoming: plan as of now (nothing written) and print every

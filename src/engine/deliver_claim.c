@@ -291,10 +291,8 @@ dl_mono(void)
 }
 
 /*
- * The pass's now, moved on by the time the pass has taken: behind a slow
- * server a pass may send for hours, and the late limit, the appointment's
- * start and quiet hours must be judged at the moment a message is claimed,
- * not when the pass began.  Whole seconds, as every time nudged stores.
+ * The pass's now moved on by the time the pass has taken (a live pass's
+ * clock; --now stands still).  Whole seconds, as every time nudged stores.
  */
 time_t
 dl_clock(const struct dl *d)
@@ -310,7 +308,7 @@ dl_recheck(struct dl *d, struct dl_item *x, time_t *hold, char *why,
 	enum plan_verdict v;
 
 	/* upcoming judges each message at the moment it would go */
-	x->when = dl_clock(d);
+	x->when = d->now;
 	if (d->until != 0) {
 		x->when = x->m.due_at > x->when ? x->m.due_at : x->when;
 		x->when = x->m.next_at > x->when ? x->m.next_at : x->when;
@@ -318,6 +316,18 @@ dl_recheck(struct dl *d, struct dl_item *x, time_t *hold, char *why,
 	v = plan_recheck(d->c, &x->m, x->has_a ? &x->a : NULL,
 	    x->has_k ? &x->k : NULL, x->has_cl ? &x->cl : NULL,
 	    x->has_hw ? &x->hw : NULL, x->when, &x->rcpt, hold, why, whylen);
+	/*
+	 * The contract judges lateness at the pass's start; but a pass
+	 * behind a slow server may send for hours, and no message may go
+	 * after its appointment began or inside quiet hours, whenever the
+	 * pass started.
+	 */
+	if (v == PLAN_SEND && d->t0 != 0 && (v = plan_recheck_live(d->c,
+	    &x->m, x->has_a ? &x->a : NULL, dl_clock(d), hold, why,
+	    whylen)) != PLAN_SEND) {
+		free(x->rcpt);
+		x->rcpt = NULL;
+	}
 	/* Sendable, but pointless now (dl_moot): skipped like the planner's. */
 	if (v == PLAN_SEND && dl_moot(d, x, why, whylen))
 		return PLAN_SKIP;

@@ -637,17 +637,45 @@ plan_recheck_client(const struct conf *c, const struct msg *m,
 	return PLAN_SEND;
 }
 
+/* 1 when a's appointment has started by now: *v says how it ends (why). */
+static int
+plan_started(const struct msg *m, const struct appt *a, time_t now,
+    char *why, size_t len, enum plan_verdict *v)
+{
+	if (now < a->starts_at)
+		return 0;
+	snprintf(why, len, "the appointment has already started");
+	*v = m->attempts > 0 ? PLAN_FAIL : PLAN_SKIP;
+	return 1;
+}
+
+/* 1 when now is inside quiet hours on m's channel: held until *hold. */
+static int
+plan_quiet_now(const struct conf *c, const struct msg *m, time_t now,
+    time_t *hold, char *why, size_t len)
+{
+	struct tm lt;
+
+	if (!conf_quiet_on(c, m->channel))
+		return 0;
+	tz_to_local(now, &lt);
+	if (!conf_quiet_at(c, m->channel, lt.tm_hour * 60 + lt.tm_min))
+		return 0;
+	*hold = plan_quiet(c, m->channel, now, now + 1);
+	snprintf(why, len, "held: quiet hours");
+	return 1;
+}
+
 /* Time before the appointment: already started, or within late_limit. */
 static enum plan_verdict
 plan_recheck_late(const struct conf *c, const struct msg *m,
     const struct appt *a, time_t now, char *why, size_t len)
 {
+	enum plan_verdict v;
 	time_t at;
 
-	if (now >= a->starts_at) {
-		snprintf(why, len, "the appointment has already started");
-		return m->attempts > 0 ? PLAN_FAIL : PLAN_SKIP;
-	}
+	if (plan_started(m, a, now, why, len, &v))
+		return v;
 	/*
 	 * The contract's late_limit: a message is judged by its due
 	 * time (or its retry's time), unless the pass reaches it late
@@ -672,7 +700,6 @@ plan_recheck(const struct conf *c, const struct msg *m, const struct appt *a,
 	int timed = m->purpose == PURPOSE_REMINDER ||
 	    m->purpose == PURPOSE_FOLLOW_UP;
 	enum plan_verdict v;
-	struct tm lt;
 
 	*recipient = NULL;
 	if (m->appointment_id != 0 &&
@@ -687,14 +714,8 @@ plan_recheck(const struct conf *c, const struct msg *m, const struct appt *a,
 	if (m->appointment_id != 0 && m->purpose != PURPOSE_FOLLOW_UP &&
 	    (v = plan_recheck_late(c, m, a, now, why, len)) != PLAN_SEND)
 		return v;
-	if (conf_quiet_on(c, m->channel)) {
-		tz_to_local(now, &lt);
-		if (conf_quiet_at(c, m->channel, lt.tm_hour * 60 + lt.tm_min)) {
-			*hold = plan_quiet(c, m->channel, now, now + 1);
-			snprintf(why, len, "held: quiet hours");
-			return PLAN_HOLD;
-		}
-	}
+	if (plan_quiet_now(c, m, now, hold, why, len))
+		return PLAN_HOLD;
 	if (m->client_id == 0) {
 		/* test and alert messages carry their own recipient */
 		*recipient = xstrdup(m->recipient);
@@ -703,4 +724,18 @@ plan_recheck(const struct conf *c, const struct msg *m, const struct appt *a,
 	if ((*recipient = plan_recipient(c, cl, m->channel, why, len)) == NULL)
 		return plan_has_address(cl, m->channel) ? PLAN_FAIL : PLAN_SKIP;
 	return PLAN_SEND;
+}
+
+enum plan_verdict
+plan_recheck_live(const struct conf *c, const struct msg *m,
+    const struct appt *a, time_t live, time_t *hold, char *why, size_t len)
+{
+	enum plan_verdict v;
+
+	/* a follow-up goes after its session, by design */
+	if (a != NULL && m->purpose != PURPOSE_FOLLOW_UP &&
+	    plan_started(m, a, live, why, len, &v))
+		return v;
+	return plan_quiet_now(c, m, live, hold, why, len) ? PLAN_HOLD :
+	    PLAN_SEND;
 }

@@ -67,6 +67,13 @@ enum plan_verdict plan_recheck(const struct conf *, const struct msg *,
 	    const struct appt *, const struct kase *, const struct client *,
 	    const struct homework *, time_t now, char **recipient,
 	    time_t *hold, char *why, size_t);
+/*
+ * What must hold at the moment a message goes, whenever its pass began:
+ * its appointment (a, or NULL) has not started, and its channel is not in
+ * quiet hours (PLAN_HOLD until *hold).  live: the clock now.
+ */
+enum plan_verdict plan_recheck_live(const struct conf *, const struct msg *,
+	    const struct appt *, time_t live, time_t *hold, char *why, size_t);
 
 /*
  * Homework: which prompt of its schedule an occurrence ("YYYY-MM-DD") is,
