@@ -148,6 +148,21 @@ def test_connections_default_and_range_accepted(practice):
         assert r.returncode == 0, r.stderr
 
 
+def traced_once(practice, tmp_path, calls):
+    """One `--once` pass under strace, tracing calls ("fdatasync,openat"):
+    (its result, the trace).  -ff: a file per thread, so no call is split
+    around another thread's (the sync runs in a thread of its own).
+    LeakSanitizer cannot run under ptrace."""
+    trace = tmp_path / "strace.txt"
+    env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "")
+               .replace("detect_leaks=1", "detect_leaks=0"))
+    r = subprocess.run(["strace", "-ff", "-qq", "-y", "-e", f"trace={calls}",
+                        "-o", str(trace), NUDGED, "-c", str(practice.conf),
+                        "--once"], capture_output=True, text=True, timeout=120,
+                       env=env)
+    return r, "".join(f.read_text() for f in tmp_path.glob("strace.txt.*"))
+
+
 @pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
 def test_group_commit_syncs_per_batch_not_per_message(practice, tmp_path):
     """60 emails: the outbox is synced once per batch of claims and
@@ -162,21 +177,11 @@ def test_group_commit_syncs_per_batch_not_per_message(practice, tmp_path):
     srv = SmtpServer(tmp_path / "srv", tls="none", auth=None).start()
     try:
         due_now(practice, srv, n, dict(PLAIN, url=srv.url))
-        trace = tmp_path / "strace.txt"
-        # LeakSanitizer cannot run under ptrace
-        env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "")
-                   .replace("detect_leaks=1", "detect_leaks=0"))
-        # -ff: a file per thread, so no call is split around another
-        # thread's (the sync runs in a thread of its own)
-        r = subprocess.run(["strace", "-ff", "-qq", "-y", "-e", "trace=fsync,fdatasync,openat",
-                            "-o", str(trace), NUDGED, "-c", str(practice.conf),
-                            "--once"], capture_output=True, text=True, timeout=120,
-                           env=env)
+        r, text = traced_once(practice, tmp_path, "fsync,fdatasync,openat")
         assert r.returncode == 0, r.stderr
         srv.wait_for(n)
     finally:
         srv.stop()
-    text = "".join(f.read_text() for f in tmp_path.glob("strace.txt.*"))
     syncs = sum(1 for line in text.splitlines()
                 if "fsync(" in line or "fdatasync(" in line)
     assert len(practice.messages("status = 'sent'")) == n
@@ -207,21 +212,12 @@ def test_store_sync_reaches_the_wal_behind_a_symlinked_database(practice,
         (link / "nudged.db").symlink_to(practice.db)
         practice.write_conf(email=dict(PLAIN, url=srv.url), reminders=TWO_H,
                             late_limit="1h", database=link / "nudged.db")
-        trace = tmp_path / "strace.txt"
-        env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "")
-                   .replace("detect_leaks=1", "detect_leaks=0"))
-        # -ff: a file per thread (the sync runs in one of its own), so no
-        # call is split around another thread's
-        r = subprocess.run(["strace", "-ff", "-qq", "-y", "-e",
-                            "trace=fdatasync,openat", "-o", str(trace), NUDGED,
-                            "-c", str(practice.conf), "--once"],
-                           capture_output=True, text=True, timeout=120, env=env)
+        r, text = traced_once(practice, tmp_path, "fdatasync,openat")
         assert r.returncode == 0, r.stderr
         srv.wait_for(n)
     finally:
         srv.stop()
     assert len(practice.messages("status = 'sent'")) == n
-    text = "".join(f.read_text() for f in tmp_path.glob("strace.txt.*"))
     wal = re.escape(str(practice.db) + "-wal")
     own = re.findall(rf'openat\(.*"{wal}", O_RDONLY\|O_CLOEXEC\) = (\d+)', text)
     assert own, text
@@ -384,16 +380,9 @@ def test_planner_gaps_with_nothing_due_cost_no_sync(practice, tmp_path):
     practice.write_conf(email=PLAIN, reminders=TWO_H, late_limit="1h")
     practice.init()
     add_many(practice, n, fmt_utc(whole_second_after(3 * 24 * 3600)))
-    trace = tmp_path / "strace.txt"
-    env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "")
-               .replace("detect_leaks=1", "detect_leaks=0"))
-    r = subprocess.run(["strace", "-ff", "-qq", "-y", "-e",
-                        "trace=fdatasync,openat", "-o", str(trace), NUDGED,
-                        "-c", str(practice.conf), "--once"],
-                       capture_output=True, text=True, timeout=120, env=env)
+    r, text = traced_once(practice, tmp_path, "fdatasync,openat")
     assert r.returncode == 0, r.stderr
     assert len(practice.messages("status = 'pending'")) == n
-    text = "".join(f.read_text() for f in tmp_path.glob("strace.txt.*"))
     ours = re.findall(r'fdatasync\(\d+<[^>]*nudged\.db-wal>\) = 0', text)
     own = re.findall(r'openat\(.*nudged\.db-wal", O_RDONLY\|O_CLOEXEC\) = (\d+)',
                      text)
