@@ -594,6 +594,44 @@ test_recheck(void **state)
 }
 
 /*
+ * What a live pass checks again by the clock at each claim, however late
+ * in the pass: the appointment not begun, no quiet hours; lateness is not
+ * judged here (the pass's start judges it, plan_recheck).
+ */
+static void
+test_recheck_live(void **state)
+{
+	struct world w;
+	struct msg m = { .id = 1, .purpose = PURPOSE_REMINDER, .appointment_id = 100,
+	    .client_id = 1, .channel = CHAN_EMAIL, .rule = "b172800" };
+	char why[128] = "";
+	time_t hold = 0;
+
+	(void)state;
+	world(&w, "2026-12-03T14:00:00Z");
+	m.due_at = w.a.starts_at - 48 * H;
+	/* inside late_limit, but not begun: the start of the pass judged that */
+	assert_int_equal(plan_recheck_live(&cf, &m, &w.a, w.a.starts_at - 60,
+	    &hold, why, sizeof(why)), PLAN_SEND);
+	assert_int_equal(plan_recheck_live(&cf, &m, &w.a, w.a.starts_at,
+	    &hold, why, sizeof(why)), PLAN_SKIP);
+	assert_string_equal(why, "the appointment has already started");
+	m.attempts = 1;
+	assert_int_equal(plan_recheck_live(&cf, &m, &w.a, w.a.starts_at + 1,
+	    &hold, why, sizeof(why)), PLAN_FAIL);
+	/* a follow-up goes after its session */
+	m.purpose = PURPOSE_FOLLOW_UP;
+	assert_int_equal(plan_recheck_live(&cf, &m, &w.a, w.a.starts_at + H,
+	    &hold, why, sizeof(why)), PLAN_SEND);
+	/* an SMS reached inside quiet hours is held to their end */
+	m.purpose = PURPOSE_REMINDER;
+	m.channel = CHAN_SMS;
+	assert_int_equal(plan_recheck_live(&cf, &m, &w.a,
+	    fx_utc("2026-12-02T22:00:00Z"), &hold, why, sizeof(why)), PLAN_HOLD);
+	assert_int_equal(hold, fx_utc("2026-12-03T08:00:00Z"));
+}
+
+/*
  * A partner taken out of the case (case_members row deleted) after the
  * reminders were planned: the pending ones for them are cancelled, the
  * send-time re-check refuses them too, and put back in the case they
@@ -996,6 +1034,7 @@ main(void)
 		cmocka_unit_test_setup(test_dst_elapsed_before, setup),
 		cmocka_unit_test_setup(test_follow_up, setup),
 		cmocka_unit_test_setup(test_recheck, setup),
+		cmocka_unit_test_setup(test_recheck_live, setup),
 		cmocka_unit_test_setup(test_member_removed, setup),
 		cmocka_unit_test_setup(test_moved_back_and_forth, setup),
 		cmocka_unit_test_setup(test_moved_then_cancelled, setup),
