@@ -431,7 +431,8 @@ def test_fork_refused_watchdog_fed_during_an_in_process_pass(
     srv = slow_practice(practice, tmp_path, 1, 3.0)
     try:
         svc = services(practice, notify,
-                       env=nofork.env(WATCHDOG_USEC="2000000"))
+                       # below 2 s: see test_watchdog_fed_during_a_long_smtp_exchange
+                       env=nofork.env(WATCHDOG_USEC="1500000"))
         svc.ready()
         srv.wait_in_data(1, 10)
         assert pass_processes(svc.pid) == []

@@ -144,7 +144,8 @@ def _reused_sending(practice, tmp_path, services, notify, delay, env):
 def test_watchdog_fed_during_a_reused_process_long_exchange(
         practice, tmp_path, services, notify):
     srv, svc, _ = _reused_sending(practice, tmp_path, services, notify, 3.0,
-                                  {"WATCHDOG_USEC": "2000000"})
+                                  # see test_service's long-exchange test
+                                  {"WATCHDOG_USEC": "1500000"})
     try:
         t = time.monotonic()
         srv.wait_for(2, 15)

@@ -1171,7 +1171,10 @@ def test_watchdog_fed_during_a_long_smtp_exchange(practice, tmp_path, services,
     WATCHDOG=1 coming while nudged waits for the reply to the final dot."""
     srv = slow_practice(practice, tmp_path, 1, 5.0)
     try:
-        svc = services(practice, notify, env={"WATCHDOG_USEC": "2000000"})
+        # 1.5 s: libcurl's progress calls, about a second apart, each
+        # clear the half period; with 2 s one that came a moment early
+        # fell short of it, and the pings went two seconds apart
+        svc = services(practice, notify, env={"WATCHDOG_USEC": "1500000"})
         svc.ready()
         srv.wait_in_data(1, 10)
         t = time.monotonic()
