@@ -421,3 +421,40 @@ def test_long_pass_sends_nothing_after_the_appointment_began(practice,
         ([(x["status"], x["due_at"], x["last_error"]) for x in rows], r.stderr)
     assert all("already started" in x["last_error"] for x in late), late
     assert len(srv.messages) == len(went)
+
+
+@pytest.mark.parametrize("conns", [1, 4])
+def test_email_that_cannot_be_formatted_fails_unsent(practice, tmp_path,
+                                                     conns):
+    """A batch's emails are rendered after their claim commits.  One whose
+    text cannot be made (here a Message-ID a booking tool broke, kept for
+    a resend) fails as before a try, with why and no attempt counted, and
+    nothing of it reaches the server; the messages around it in the same
+    batch go, each once."""
+    n = 6
+    srv = SlowDataSmtp(tmp_path / "fast", delay=0).start()
+    try:
+        due_now(practice, srv, n, {"connections": conns})
+        # planned an hour early: pending, not yet due
+        early = fmt_utc(dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1))
+        r = practice.once(early)
+        assert r.returncode == 0, r.stderr
+        rows = practice.messages("purpose = 'reminder'")
+        assert [x["status"] for x in rows] == ["pending"] * n, rows
+        bad = rows[2]["id"]
+        practice.set("UPDATE messages SET provider_ref = 'not a valid id' "
+                     "WHERE id = ?", bad)
+        r = practice.run("--once", timeout=60)
+    finally:
+        srv.stop()
+    assert r.returncode == 0, r.stderr
+    rows = {x["id"]: x for x in practice.messages("purpose = 'reminder'")}
+    assert rows[bad]["status"] == "failed", rows[bad]
+    assert "Message-ID is not valid" in rows[bad]["last_error"], rows[bad]
+    assert rows[bad]["attempts"] == 0, rows[bad]
+    assert [x["status"] for i, x in rows.items() if i != bad] == ["sent"] * (n - 1)
+    got = copies(srv)
+    clients = {k: v for k, v in got.items() if re.fullmatch(r"c\d+@example.org", k)}
+    assert len(clients) == n - 1 and set(clients.values()) == {1}, got
+    assert rows[bad]["recipient"].lower() not in got, got
+    assert not os.path.exists(f"{practice.db}-inflight")
