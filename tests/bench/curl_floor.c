@@ -17,12 +17,13 @@
  *   curl_floor http-db URL COUNT DB     the POSTs with the same bookkeeping
  *                                       (the mark before the body goes)
  *
- * The bookkeeping is nudged's (deliver_run.c, store_mark_uploaded), minus
+ * The bookkeeping is nudged's (deliver_run.c, store_inflight.c), minus
  * everything that decides what to send: per batch of 32, one transaction
  * (synchronous=FULL) that records the last batch 'sent' and claims the
- * next ('sending'); per message, just before the final dot, a commit of
- * its `uploaded` mark (synchronous=NORMAL).  No re-read, no rendering, no
- * planning.  One request at a time: nudged keeps sms.concurrency in
+ * next ('sending'); per message, just before the final dot, its upload
+ * mark: one record appended to DB-inflight by one write(2), as nudged
+ * marks.  No re-read, no rendering, no planning, and the batch's
+ * transaction is not overlapped with the sending as nudged's is.  One request at a time: nudged keeps sms.concurrency in
  * flight, so its SMS may go faster than this floor.
  *
  * Prints the wall seconds on stdout, then its start and end on the
@@ -37,11 +38,14 @@
  * smtp-source is libcurl's (four round trips per email, no PIPELINING, a
  * poll per step of its state machine).
  */
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <sqlite3.h>
@@ -54,20 +58,31 @@ struct floor_body {
 	const char	*p;
 	size_t		 len, off;
 	sqlite3		*db;		/* smtp-db: the outbox, else NULL */
-	sqlite3_stmt	*up;		/* its uploaded mark */
+	int		 marks;		/* DB-inflight, the upload marks; -1: none */
 	long		 id;		/* the message being sent */
 	int		 first;		/* mark before the first byte (HTTP) */
 };
 
-/* The uploaded mark, committed on its own (synchronous=NORMAL). */
+/* The upload mark: a record of nudged's size, appended in one write. */
 static int
 floor_upload(struct floor_body *b)
 {
-	sqlite3_bind_int64(b->up, 1, b->id);
-	if (sqlite3_step(b->up) != SQLITE_DONE)
-		return -1;
-	sqlite3_reset(b->up);
-	return 0;
+	struct { int64_t id; int32_t attempt; uint32_t check; } rec = {
+		b->id, 1, (uint32_t)b->id ^ 0x6e756467u };
+
+	return write(b->marks, &rec, sizeof(rec)) == (ssize_t)sizeof(rec) ?
+	    0 : -1;
+}
+
+/* DB-inflight, emptied, for the marks; -1 on failure. */
+static int
+floor_marks(const char *db)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s-inflight", db);
+	return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
+	    0600);
 }
 
 static size_t
@@ -83,7 +98,7 @@ floor_read(char *buf, size_t size, size_t n, void *arg)
 	 * up), before the body (HTTP: from its first byte the request may
 	 * be complete).
 	 */
-	if (b->db != NULL && b->up != NULL &&
+	if (b->db != NULL && b->marks >= 0 &&
 	    (b->first ? b->off == 0 && k > 0 : k == 0) && floor_upload(b) != 0)
 		return CURL_READFUNC_ABORT;
 	memcpy(buf, b->p + b->off, k);
@@ -105,7 +120,7 @@ static void *
 floor_conn_main(void *arg)
 {
 	struct floor_conn *k = arg;
-	struct floor_body b = { .p = k->msg, .len = k->len };
+	struct floor_body b = { .p = k->msg, .len = k->len, .marks = -1 };
 	struct curl_slist *rcpt;
 	CURL *c;
 
@@ -283,7 +298,7 @@ int
 main(int argc, char **argv)
 {
 	struct curl_slist *rcpt = NULL;
-	struct floor_body b = { 0 };
+	struct floor_body b = { .marks = -1 };
 	char *msg = NULL, *url;
 	long count, conns = 1, i;
 	int smtp;
@@ -321,9 +336,7 @@ main(int argc, char **argv)
 		curl_easy_setopt(c, CURLOPT_READFUNCTION, floor_read);
 		curl_easy_setopt(c, CURLOPT_READDATA, &b);
 		if (strcmp(argv[1], "smtp-db") == 0 && ((b.db = floor_db(argv[5], count)) == NULL ||
-		    sqlite3_prepare_v2(b.db, "UPDATE m SET uploaded = 1 WHERE"
-		    " id = ?1 AND status = 'sending'", -1, &b.up, NULL) !=
-		    SQLITE_OK)) {
+		    (b.marks = floor_marks(argv[5])) < 0)) {
 			fprintf(stderr, "curl_floor: %s: cannot set up\n", argv[5]);
 			return 1;
 		}
@@ -343,9 +356,7 @@ main(int argc, char **argv)
 		curl_easy_setopt(c, CURLOPT_USERPWD, "AC0123:token");
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, floor_sink);
 		if ((b.db = floor_db(argv[4], count)) == NULL ||
-		    sqlite3_prepare_v2(b.db, "UPDATE m SET uploaded = 1 WHERE"
-		    " id = ?1 AND status = 'sending'", -1, &b.up, NULL) !=
-		    SQLITE_OK) {
+		    (b.marks = floor_marks(argv[4])) < 0) {
 			fprintf(stderr, "curl_floor: %s: cannot set up\n", argv[4]);
 			return 1;
 		}
@@ -379,7 +390,8 @@ main(int argc, char **argv)
 	t1 = floor_now();
 	printf("%.4f %.6f %.6f\n", t1 - t0, t0, t1);
 	curl_easy_cleanup(c);
-	sqlite3_finalize(b.up);
+	if (b.marks >= 0)
+		close(b.marks);
 	sqlite3_close(b.db);
 	curl_slist_free_all(rcpt);
 	free(msg);
