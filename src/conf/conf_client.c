@@ -237,6 +237,17 @@ conf_check_senders(struct conf_ld *ld, const config_setting_t *root)
 			    "the reply address (practice.email)",
 			    "set email.discreet_reply_to to a neutral address");
 	}
+	/*
+	 * Their SMS give the place as it is: the meeting link of an online
+	 * session, and the address unless practice.discreet_address = false.
+	 */
+	conf_leak(ld, conf_member(p, "video_url"), c->practice.video_url,
+	    "the video link (practice.video_url)", "use a meeting link "
+	    "without it, or book their sessions with a neutral video_url");
+	if (c->practice.discreet_address)
+		conf_leak(ld, conf_member(p, "address"), c->practice.address,
+		    "the address (practice.address)", "set "
+		    "practice.discreet_address = false to leave it out for them");
 	if (c->sms.enabled) {
 		if (c->sms.discreet_from != NULL)
 			conf_leak(ld, conf_member(sm, "discreet_from"),

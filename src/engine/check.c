@@ -28,7 +28,7 @@ check_one(const struct conf *c, enum msg_purpose purpose, enum appt_kind kind,
 	struct appt a = {
 		.id = 1, .case_id = 1, .starts_at = 1790780400, /* Wed 30 Sep 2026 */
 		.duration_min = 90, .kind = kind, .mode = MODE_ONLINE,
-		.video_url = "https://meet.example.org/hughes/abcdefghij",
+		.video_url = "https://meet.example.org/room-4821/abcdefghij",
 	};
 	struct homework hw = {
 		.id = 1, .case_id = 1, .title = "Pause before replying",

@@ -114,9 +114,9 @@ def test_discreet_sms_sender(practice, smtp, twilio):  # noqa: F811
         assert w not in by_to["+447700900123"]["Body"].lower()
 
 
-def warnings(practice, **conf):
-    practice.write_conf(**conf)
-    r = practice.run("--check-config")
+def warnings(prac, /, **conf):
+    prac.write_conf(**conf)
+    r = prac.run("--check-config")
     assert r.returncode == 0, r.stderr
     return [l for l in r.stderr.splitlines() if "warning" in l]
 
@@ -133,10 +133,15 @@ def test_check_config_warns_of_leaking_senders(practice, twilio):  # noqa: F811
                for l in w), text
     assert any(f":{sms_line}:" in l and "sms.discreet_from" in l
                for l in w), text
-    # neutral senders for discreet clients: no such warnings
+    # the practice's meeting link names the practitioner: their SMS show it
+    link_line = practice.line_of("meet.example.org/hughes")
+    assert any(f":{link_line}:" in l and "practice.video_url" in l
+               for l in w), text
+    # neutral senders and link for discreet clients: no such warnings
     w = warnings(practice, email={"discreet_from": "diary@example.org",
                                   "discreet_reply_to": "diary@example.org"},
-                 sms=sms_group(twilio, **{"discreet_from": "+447700900999"}))
+                 sms=sms_group(twilio, **{"discreet_from": "+447700900999"}),
+                 practice={"video_url": "https://meet.example.org/r/4821"})
     assert not [l for l in w if "discreet" in l], w
 
 

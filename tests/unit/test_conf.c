@@ -204,6 +204,49 @@ test_example(void **state)
 	conf_diag_free(&w);
 }
 
+/*
+ * A discreet client's SMS gives the place as it is: the practice's meeting
+ * link, and its address unless discreet_address = false.  A name or a
+ * clinical word in either is warned of at its line, never refused.
+ */
+static void
+test_discreet_place_warned(void **state)
+{
+	struct res r;
+	const char *pre = "practice = { name = \"Hughes Relationship "
+	    "Therapy\"; practitioner = \"Christian Hughes\"; email = "
+	    "\"a@example.org\";\n";
+	char *text;
+
+	(void)state;
+	text = xasprintf("%s  video_url = "
+	    "\"https://meet.example.org/hughes\";\n"
+	    "  address = \"Therapy Rooms, 1 High Street\"; };\n", pre);
+	run(&r, text);
+	free(text);
+	assert_int_equal(r.rc, 0);
+	assert_true(has(&r, &r.w, 2, "warning: discreet clients would see the "
+	    "video link (practice.video_url) "
+	    "\"https://meet.example.org/hughes\", which contains \"Hughes\"; "
+	    "use a meeting link without it, or book their sessions with a "
+	    "neutral video_url"));
+	assert_true(has_sub(&r, &r.w, 3, "the address (practice.address) "
+	    "\"Therapy Rooms, 1 High Street\", which contains \"therap\"; set "
+	    "practice.discreet_address = false"));
+	done(&r);
+	/* neutral values, or the address kept from them: no warning */
+	text = xasprintf("%s  video_url = "
+	    "\"https://meet.example.org/r/4821\";\n"
+	    "  address = \"Therapy Rooms, 1 High Street\";\n"
+	    "  discreet_address = false; };\n", pre);
+	run(&r, text);
+	free(text);
+	assert_int_equal(r.rc, 0);
+	for (size_t i = 0; i < r.w.n; i++)
+		assert_null(strstr(r.w.lines[i], "discreet clients"));
+	done(&r);
+}
+
 static void
 test_defaults(void **state)
 {
@@ -1246,6 +1289,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_example),
+		cmocka_unit_test(test_discreet_place_warned),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_file_errors),
