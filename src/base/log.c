@@ -38,6 +38,16 @@ log_emit(int prio, const char *word, const char *fmt, va_list ap)
 }
 
 void
+log_line(int prio, const char *line)
+{
+	if (log_journal)
+		fprintf(stderr, "<%d>%s\n", prio, line);
+	else
+		fprintf(stderr, "%s\n", line);
+	fflush(stderr);
+}
+
+void
 log_err(const char *fmt, ...)
 {
 	va_list ap;

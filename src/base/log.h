@@ -20,6 +20,12 @@ void	log_err(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * A line that already says what it is ("FILE:LINE: warning: ..."), such
+ * as the config's diagnostics: as it is on a terminal, with the priority
+ * prefix (3 error, 4 warning) in the journal.
+ */
+void	log_line(int prio, const char *line);
 
 /* "sam@example.org" -> "s***@example.org"; "+447700900123" -> "+44******123" */
 const char *log_mask(const char *recipient, char *buf, size_t len);

@@ -47,13 +47,14 @@ load_conf(const char *path, struct conf **out)
 	struct conf_diag errs = { 0 }, warns = { 0 };
 	int rc = 0;
 
+	/* "FILE:LINE: ..." as the practitioner reads it, leveled in the journal */
 	if (conf_load(path, out, &errs, &warns) != 0) {
 		for (size_t i = 0; i < errs.n; i++)
-			fprintf(stderr, "%s\n", errs.lines[i]);
+			log_line(3, errs.lines[i]);
 		rc = EX_CONFIG;
 	}
 	for (size_t i = 0; i < warns.n; i++)
-		fprintf(stderr, "%s\n", warns.lines[i]);
+		log_line(4, warns.lines[i]);
 	conf_diag_free(&errs);
 	conf_diag_free(&warns);
 	return rc;
@@ -230,7 +231,7 @@ main(int argc, char **argv)
 	struct conf *c = NULL;
 	struct store *st = NULL;
 	time_t now;
-	char err[512];
+	char err[512], line[1024];
 	int rc, curl = 0;
 
 	if ((rc = main_args(argc, argv, &o)) != -1)
@@ -245,7 +246,8 @@ main(int argc, char **argv)
 	if ((rc = load_conf(o.path, &c)) != 0)
 		goto out;
 	if (tz_set(c->practice.timezone, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s: %s\n", o.path, err);
+		snprintf(line, sizeof(line), "%s: %s", o.path, err);
+		log_line(3, line);
 		rc = EX_CONFIG;
 		goto out;
 	}

@@ -86,6 +86,29 @@ def test_bad_time_zone(practice):
     assert_error_at(practice, r, "Mars/Olympus_Mons")
 
 
+def test_config_lines_keep_their_level_in_the_journal(practice):
+    """Under systemd (JOURNAL_STREAM set) the config's errors and warnings
+    at start carry sd-daemon priority prefixes, so the journal does not
+    file an exit-78 error at info level; on a terminal they stay plain
+    FILE:LINE: lines."""
+    practice.write_conf(email=dict(OFFLINE), practice={"colour": "blue"},
+                        extra='sms = { enabled = true; provider = "twilio";'
+                              ' account = "AC0123"; from = "+447700900000"; };\n')
+    env = dict(os.environ, JOURNAL_STREAM="8:12345")
+    r = subprocess.run([NUDGED, "-c", str(practice.conf), "--once"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == EX_CONFIG, r.stderr
+    line = practice.line_of("colour")
+    assert f"<3>{practice.conf}:{line}: unknown key 'colour'" in r.stderr, r.stderr
+    warned = [l for l in r.stderr.splitlines() if "warning:" in l]
+    assert warned and all(l.startswith(f"<4>{practice.conf}") for l in warned), r.stderr
+    assert all(l.startswith("<") for l in r.stderr.splitlines()), r.stderr
+    r = practice.run("--once")
+    assert r.returncode == EX_CONFIG
+    assert f"\n{practice.conf}:{line}: unknown key" in "\n" + r.stderr, r.stderr
+    assert "<3>" not in r.stderr and "<4>" not in r.stderr
+
+
 def test_rule_shorter_than_late_limit(practice):
     r = check(practice, reminders=rules("48h", "30m"), late_limit="1h")
     assert r.returncode == EX_CONFIG, r.stderr
