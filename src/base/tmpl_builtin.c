@@ -55,6 +55,12 @@
 #define WHEN_SMS	"{{#when_relative}}{{when_relative}}{{#relative_day}}" \
 	", {{date}},{{/relative_day}}{{/when_relative}}{{^when_relative}}on " \
 	"{{date}}{{/when_relative}} at {{time}}"
+/*
+ * After "to" or "is", no "on": "tomorrow, Friday 4 December 2026, at 14:00"
+ * or "Friday 11 December 2026 at 15:00".
+ */
+#define WHEN_TO		"{{#relative_day}}{{relative_day}}, {{date}}, " \
+	"{{/relative_day}}{{^relative_day}}{{date}} {{/relative_day}}at {{time}}"
 /* " tomorrow", " on Thursday 3 December 2026" (the When: line has the rest) */
 #define WHEN_REL	"{{#when_relative}} {{when_relative}}{{/when_relative}}"
 #define NEXT_SESSION	"{{#next_date}} Your next appointment is on " \
@@ -131,7 +137,7 @@
 	"Hello {{first_name}},\n\n" \
 	"{{#old_date}}\n" \
 	"Your appointment" with " on {{old_date}} at {{old_time}} has moved. " \
-	"The new time is " WHEN_SMS ".\n" \
+	"The new time is " WHEN_TO ".\n" \
 	"{{/old_date}}\n" \
 	"{{^old_date}}\n" \
 	"The details of your appointment" with " " WHEN_SMS " have changed. " \
@@ -141,7 +147,7 @@
 	"If this does not suit you, " REPLY_EMAIL ".\n\n"
 #define MOVED_SMS(with) \
 	"Hi {{first_name}}, {{#old_date}}your appointment" with " on " \
-	"{{old_date}} at {{old_time}} has moved to " WHEN_SMS "{{/old_date}}" \
+	"{{old_date}} at {{old_time}} has moved to " WHEN_TO "{{/old_date}}" \
 	"{{^old_date}}your appointment" with " " WHEN_SMS " has changed" \
 	"{{/old_date}}{{#location}}, {{location}}{{/location}}." VIDEO_SMS
 
@@ -356,7 +362,7 @@ static const struct tmpl_var samples[] = {
 	{ "kind",		"assessment" },
 	{ "mode",		"online" },
 	{ "location",		"online" },
-	{ "video_url",		"https://meet.example.org/hughes-room-042" },
+	{ "video_url",		"https://meet.example.org/room-042" },
 	{ "practice",		"Hughes Relationship Therapy" },
 	{ "practitioner",	"Christian Hughes" },
 	{ "practice_phone",	"01384 000000" },

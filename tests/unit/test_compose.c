@@ -226,6 +226,45 @@ test_issue9_values(void **state)
 	cf.practice.directions = NULL;
 }
 
+/*
+ * The built-in notice of a move says where the appointment went with no
+ * stray "on": "has moved to Thursday 2 July 2026 at 14:00", and with the
+ * day named when it is tomorrow.
+ */
+static void
+test_moved_builtin_wording(void **state)
+{
+	struct client cl = { .id = 1, .name = "Sam Taylor", .first_name = "Sam" };
+	struct appt a = { .id = 1, .case_id = 1, .duration_min = 60,
+	    .kind = KIND_SESSION, .mode = MODE_IN_PERSON };
+	struct compose_in in = { .purpose = PURPOSE_MOVED, .appt = &a,
+	    .client = &cl };
+	struct composed w;
+
+	(void)state;
+	cf.ntmpls = 0;
+	cf.practice.discreet_address = 1;
+	assert_int_equal(tz_parse_utc("2026-07-02T13:00:00Z", &a.starts_at), 0);
+	assert_int_equal(tz_parse_utc("2026-06-30T09:00:00Z", &in.old_start), 0);
+	assert_int_equal(tz_parse_utc("2026-06-25T12:00:00Z", &in.now), 0);
+	compose_msg(&cf, &in, &w);
+	assert_non_null(strstr(w.sms, "Tuesday 30 June 2026 at 10:00 has moved "
+	    "to Thursday 2 July 2026 at 14:00, 1 High Street."));
+	assert_non_null(strstr(w.text, "has moved. The new time is Thursday 2 "
+	    "July 2026 at 14:00.\n"));
+	assert_null(strstr(w.sms, "to on "));
+	assert_null(strstr(w.text, "is on "));
+	composed_free(&w);
+	assert_int_equal(tz_parse_utc("2026-07-01T12:00:00Z", &in.now), 0);
+	cl.discreet = 1;
+	compose_msg(&cf, &in, &w);
+	assert_non_null(strstr(w.sms, "has moved to tomorrow, Thursday 2 July "
+	    "2026, at 14:00"));
+	assert_non_null(strstr(w.text, "The new time is tomorrow, Thursday 2 "
+	    "July 2026, at 14:00.\n"));
+	composed_free(&w);
+}
+
 /* Letters GSM-7 lacks become plain; those it has, and other scripts, stay. */
 static void
 test_translit(void **state)
@@ -366,6 +405,7 @@ main(void)
 		cmocka_unit_test_setup(test_values, setup),
 		cmocka_unit_test_setup(test_parts, setup),
 		cmocka_unit_test_setup(test_issue9_values, setup),
+		cmocka_unit_test_setup(test_moved_builtin_wording, setup),
 		cmocka_unit_test_setup(test_translit, setup),
 		cmocka_unit_test_setup(test_html, setup),
 		cmocka_unit_test_setup(test_alert_digest, setup),
