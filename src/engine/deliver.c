@@ -249,7 +249,12 @@ deliver_upcoming(const struct conf *c, struct store *st, time_t now,
 	n_held = d.n_held_shown;
 	dl_close(&d);
 	store_dry_end(st);
-	if (r == 0 && stats.sent == 0 && n_held == 0)
-		fprintf(out, "nothing to send until then\n");
+	if (r == 0 && stats.sent == 0 && n_held == 0) {
+		char day[64], at[16];
+
+		tz_format_date(until, day, sizeof(day));
+		tz_format_time(until, at, sizeof(at));
+		fprintf(out, "nothing to send until %s at %s\n", day, at);
+	}
 	return r;
 }

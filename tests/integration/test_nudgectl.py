@@ -556,6 +556,13 @@ def test_upcoming_previews_and_writes_nothing(ctl_couple):
     assert "Sam" in r.stdout and "Alex" in r.stdout
     assert c.snapshot() == before
     c.fails(64, "upcoming", "--days", "0")
+    # nothing in the window: it says up to when it looked (local time)
+    quiet = t - dt.timedelta(days=20)
+    r = c.run("upcoming", "--now", utc_text(quiet), "--days", "2")
+    assert r.returncode == 0, r.stderr
+    end = (quiet.astimezone(UTC) + dt.timedelta(days=2)).astimezone(LONDON)
+    assert r.stdout == (f"nothing to send until {end:%A} {end.day} "
+                        f"{end:%B %Y at %H:%M}\n"), r.stdout
 
 
 def _add_message(c, **kw):
