@@ -11,6 +11,37 @@
 
 #define RETAIN_EVERY	86400L
 
+/*
+ * What retention did, or would do (dry: on out): only the parts whose
+ * privacy key is set, each with its own cut-off date.
+ */
+static void
+retain_say(FILE *out, int dry, time_t mcut, time_t acut,
+    const struct retain_counts *n)
+{
+	char d[32], m[192] = "", a[192] = "";
+
+	if (mcut != 0) {
+		tz_format_local_date(mcut, d, sizeof(d));
+		snprintf(m, sizeof(m), "%s%ld outbox row%s settled before %s%s",
+		    dry ? "addresses, provider references and error texts of " :
+		    "", n->messages, n->messages == 1 ? "" : "s", d,
+		    dry ? "" : " reduced to statistics");
+	}
+	if (acut != 0) {
+		tz_format_local_date(acut, d, sizeof(d));
+		snprintf(a, sizeof(a), "%s%ld appointment%s and %s%ld homework "
+		    "before %s%s", dry ? "video links of " : "", n->appointments,
+		    n->appointments == 1 ? "" : "s", dry ? "the words of " : "",
+		    n->homework, d, dry ? "" : " reduced");
+	}
+	if (dry && out != NULL)
+		fprintf(out, "retention (privacy.keep_messages, keep_appointments)"
+		    " would remove: %s%s%s\n", m, m[0] && a[0] ? "; " : "", a);
+	else if (!dry)
+		log_info("retention: %s%s%s", m, m[0] && a[0] ? ", " : "", a);
+}
+
 int
 retain_run(const struct conf *c, struct store *st, time_t now, int dry,
     FILE *out, char *err, size_t errlen)
@@ -19,7 +50,7 @@ retain_run(const struct conf *c, struct store *st, time_t now, int dry,
 	time_t mcut = c->privacy.keep_messages ? now - c->privacy.keep_messages : 0;
 	time_t acut = c->privacy.keep_appointments ?
 	    now - c->privacy.keep_appointments : 0;
-	char stamp[TZ_UTC_LEN], d1[32] = "-", d2[32] = "-";
+	char stamp[TZ_UTC_LEN];
 
 	if (mcut == 0 && acut == 0)
 		return 0;
@@ -32,25 +63,7 @@ retain_run(const struct conf *c, struct store *st, time_t now, int dry,
 		store_rollback(st);
 		return -1;
 	}
-	if (mcut != 0)
-		tz_format_local_date(mcut, d1, sizeof(d1));
-	if (acut != 0)
-		tz_format_local_date(acut, d2, sizeof(d2));
-	if (dry && out != NULL)
-		fprintf(out, "retention (privacy.keep_messages, keep_appointments)"
-		    " would remove: addresses, provider references and error texts "
-		    "of %ld outbox row%s settled before %s; video links of %ld "
-		    "appointment%s and the words of %ld homework before %s\n",
-		    n.messages, n.messages == 1 ? "" : "s", d1, n.appointments,
-		    n.appointments == 1 ? "" : "s", n.homework, d2);
-	if (!dry && acut == 0)
-		log_info("retention: %ld outbox row%s settled before %s reduced to "
-		    "statistics", n.messages, n.messages == 1 ? "" : "s", d1);
-	else if (!dry)
-		log_info("retention: %ld outbox row%s settled before %s reduced to "
-		    "statistics, %ld appointment%s and %ld homework before %s "
-		    "reduced", n.messages, n.messages == 1 ? "" : "s", d1,
-		    n.appointments, n.appointments == 1 ? "" : "s", n.homework, d2);
+	retain_say(out, dry, mcut, acut, &n);
 	return 0;
 }
 

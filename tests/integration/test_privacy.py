@@ -381,6 +381,24 @@ def test_retention_reduces_old_rows_and_dry_run_says_what(practice, smtp):
     assert len(smtp.messages) == 2
 
 
+def test_retention_names_only_what_is_set(practice):
+    """With one of the two privacy keys set, retention speaks of that one
+    alone, with its date (no "0 outbox rows settled before -")."""
+    practice.write_conf(email=False, privacy={"keep_messages": "",
+                                              "keep_appointments": "30d"})
+    practice.init()
+    r = ok(practice.run("--dry-run", "--now", T))
+    line = [l for l in r.stdout.splitlines() if l.startswith("retention")]
+    assert len(line) == 1, r.stdout
+    assert re.fullmatch(r"retention \(privacy\.keep_messages, keep_appointments\)"
+                        r" would remove: video links of 0 appointments and the"
+                        r" words of 0 homework before 2026-11-03", line[0]), line
+    r = ok(practice.once(T))
+    assert ("retention: 0 appointments and 0 homework before 2026-11-03 "
+            "reduced\n") in r.stderr, r.stderr
+    assert "outbox rows" not in r.stderr and " -" not in line[0]
+
+
 def test_retention_settings_are_checked(practice):
     practice.write_conf(email=False, privacy={"keep_messages": "3d"})
     r = practice.run("--check-config")
