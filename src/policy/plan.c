@@ -426,8 +426,10 @@ plan_overdue(const struct conf *c, const struct appt *a,
 		if (!x[i].overdue)
 			continue;
 		if (retry_too_late(c, a->starts_at, now)) {
-			plan_skip(p, &x[i], "overdue, and the appointment is "
-			    "less than late_limit away");
+			plan_skip(p, &x[i], a->starts_at <= now ?
+			    "overdue, and the appointment has already started" :
+			    "overdue, and the appointment is less than "
+			    "late_limit away");
 			continue;
 		}
 		for (size_t j = 0; j < n; j++)

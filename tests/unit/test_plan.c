@@ -293,7 +293,27 @@ test_too_late_all_skipped(void **state)
 	assert_int_equal(p.nadd, 4);
 	assert_int_equal(count(&p, "skipped", CHAN_EMAIL), 2);
 	assert_int_equal(count(&p, "skipped", CHAN_SMS), 2);
+	for (size_t i = 0; i < p.nadd; i++)
+		assert_string_equal(p.add[i].last_error, "overdue, and the "
+		    "appointment is less than late_limit away");
 	plan_free(&p);
+	/*
+	 * Planned days ahead, then nudged was down until after the start: the
+	 * rows still pending are skipped, and the reason says it began.
+	 */
+	world(&w, "2026-12-03T14:00:00Z");
+	plan_run(&cf, &w.s, fx_utc("2026-11-28T09:00:00Z"), 8 * D, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	plan_run(&cf, &w.s, fx_utc("2026-12-03T14:10:00Z"), 8 * D, &p);
+	assert_int_equal(p.nchg, 4);
+	for (size_t i = 0; i < p.nchg; i++) {
+		assert_int_equal(p.chg[i].to, MSG_SKIPPED);
+		assert_string_equal(p.chg[i].reason, "overdue, and the "
+		    "appointment has already started");
+	}
+	plan_free(&p);
+	free_world(&w);
 }
 
 static void
