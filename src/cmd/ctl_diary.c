@@ -561,6 +561,33 @@ hw_added(struct ctx *c, long long id, long long case_id, const char *label,
 		    c->conf->homework.at / 60, c->conf->homework.at % 60);
 }
 
+/*
+ * Homework without --ends-on lasts until the case's next session: with
+ * none booked from its first day on, the prompts would go on until one
+ * is, so say so (the command goes on).
+ */
+static void
+hw_open_ended(struct ctx *c, long long case_id, const char *sd, long every)
+{
+	time_t *starts = NULL;
+	size_t n = 0, i;
+	char day[32];
+
+	if (store_case_sessions(c->st, case_id, &starts, &n) != 0)
+		return;
+	for (i = 0; i < n; i++) {
+		tz_format_local_date(starts[i], day, sizeof(day));
+		if (strcmp(day, sd) >= 0)
+			break;
+	}
+	free(starts);
+	if (i == n)
+		ctl_warn(c, "no session of case %lld is booked from %s on: the "
+		    "prompts go every %ld day%s until one is, or until homework "
+		    "stop; --ends-on gives them an end", case_id, sd, every,
+		    every == 1 ? "" : "s");
+}
+
 /* What homework add was asked for. */
 struct hw_opts {
 	const char	*title, *prompt, *starts, *ends, *at;
@@ -647,6 +674,8 @@ cmd_homework_add(struct ctx *c, int argc, char **argv)
 	if (rc == 0)
 		hw_added(c, id, o.case_id, label, o.title, o.every, sd, o.ends,
 		    ed, h.at, hm);
+	if (rc == 0 && o.ends == NULL)
+		hw_open_ended(c, o.case_id, sd, o.every);
 	free(label);
 	return ctl_tx_end(c, rc);
 }

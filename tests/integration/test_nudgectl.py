@@ -513,6 +513,32 @@ def test_homework_add_list_stop(ctl_couple):
     c.fails(65, "homework", "stop", "3")
 
 
+def test_homework_without_an_end_or_a_next_session_is_warned_of(ctl_couple):
+    """Homework without --ends-on lasts until the next session: with none
+    booked from its first day on, nudgectl adds it and says the prompts
+    would go on; a session booked later (or --ends-on) ends that."""
+    c = ctl_couple
+    start = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+    add = ["homework", "add", "--case", "1", "--title", "T", "--prompt", "P",
+           "--starts-on", start]
+    r = c.run(*add)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == (f"nudgectl: homework add: warning: no session of case 1"
+                        f" is booked from {start} on: the prompts go every 2 days"
+                        " until one is, or until homework stop; --ends-on gives"
+                        " them an end\n"), r.stderr
+    # a session before the start does not end it either
+    c.ok("book", "--case", "1", "--at", at_arg(future_local(days=1)))
+    assert "warning: no session" in c.run(*add).stderr
+    c.ok("book", "--case", "1", "--at", at_arg(future_local(days=9)))
+    assert c.run(*add).stderr == ""
+    end = (dt.date.today() + dt.timedelta(days=5)).isoformat()
+    c.ok("case", "add", "--label", "Sam", "--client", "1")
+    r = c.run("homework", "add", "--case", "2", "--title", "T", "--prompt", "P",
+              "--starts-on", start, "--ends-on", end)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
 def test_homework_errors_write_nothing(ctl_couple):
     c = ctl_couple
     c.ok("client", "add", "--name", "Kim Lee")
