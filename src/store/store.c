@@ -747,8 +747,15 @@ store_open_copy(const char *path, char *err, size_t errlen)
 	s->path = xstrdup(path);
 	store_lib_once();
 	if (sqlite3_open_v2(path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		errf(err, errlen, "%s: cannot open database: %s", path,
-		    src != NULL ? sqlite3_errmsg(src) : "out of memory");
+		struct stat sb;
+
+		/* SQLite says only "unable to open database file" */
+		if (stat(path, &sb) == -1)
+			errf(err, errlen, "%s: cannot open database: %s", path,
+			    strerror(errno));
+		else
+			errf(err, errlen, "%s: cannot open database: %s", path,
+			    src != NULL ? sqlite3_errmsg(src) : "out of memory");
 		goto fail;
 	}
 	sqlite3_busy_timeout(src, (int)STORE_BUSY);

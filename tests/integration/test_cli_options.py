@@ -72,6 +72,19 @@ def test_leap_day_accepted(ready):
     assert r.returncode == 0, r.stderr
 
 
+def test_dry_run_on_a_missing_database_says_so(practice):
+    """--dry-run writes nothing, so it does not create the database: a
+    missing one is exit 74 with the reason, not SQLite's bare "unable to
+    open database file"."""
+    practice.write_conf()
+    assert not practice.db.exists()
+    r = practice.run("--dry-run", "--now", "2026-12-01T14:00:00Z")
+    assert r.returncode == 74, r.stderr
+    assert f"{practice.db}: cannot open database: No such file or directory" \
+        in r.stderr, r.stderr
+    assert not practice.db.exists()
+
+
 def test_once_creates_database(practice, smtp):
     practice.write_conf()
     assert not practice.db.exists()
