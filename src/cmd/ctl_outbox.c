@@ -4,7 +4,9 @@
  * through deliver.c as the daemon does; outbox only reads the messages.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
@@ -63,6 +65,30 @@ cmd_upcoming(struct ctx *c, int argc, char **argv)
 }
 
 /*
+ * Where the unit files load credential name from for this config:
+ * DIR/NAME for DIR/nudged.conf (nudged.service), DIR/INSTANCE.NAME for
+ * DIR/INSTANCE.conf (nudged@INSTANCE.service).  Into buf.
+ */
+static const char *
+test_cred_path(const char *conf, const char *name, char *buf, size_t len)
+{
+	const char *base = strrchr(conf, '/');
+	size_t dir = base != NULL ? (size_t)(base - conf) : 0, n;
+
+	base = base != NULL ? base + 1 : conf;
+	n = strlen(base);
+	if (n > 5 && strcmp(base + n - 5, ".conf") == 0)
+		n -= 5;
+	if (n == 6 && strncmp(base, "nudged", 6) == 0)
+		snprintf(buf, len, "%.*s%s%s", (int)dir, conf, dir ? "/" : "",
+		    name);
+	else
+		snprintf(buf, len, "%.*s%s%.*s.%s", (int)dir, conf,
+		    dir ? "/" : "", (int)n, base, name);
+	return buf;
+}
+
+/*
  * The service gets its password from systemd (LoadCredential); a
  * practitioner's shell has none, and the server's 535 would read as a
  * wrong password.  Say what is missing instead: 0, or EX_CONFIG.
@@ -70,6 +96,11 @@ cmd_upcoming(struct ctx *c, int argc, char **argv)
 static int
 test_secrets(const struct ctx *c, const char *to)
 {
+	char cred[1024], abs[PATH_MAX];
+	/* systemd-run's command runs from /: the config by its full path */
+	const char *conf = realpath(c->conf->path, abs) != NULL ? abs :
+	    c->conf->path;
+
 	if (strchr(to, '@') != NULL && c->conf->email.enabled &&
 	    c->conf->email.username != NULL && c->conf->email.password == NULL)
 		return ctl_fail(EX_CONFIG, "%s: no SMTP password was available "
@@ -78,9 +109,9 @@ test_secrets(const struct ctx *c, const char *to)
 		    "smtp-password: only the service gets that one); nothing "
 		    "was sent.  Either set email.password_file to a file "
 		    "readable by group nudged, or run: sudo systemd-run --pipe "
-		    "--wait -p LoadCredential=smtp-password:%s/nudged/"
-		    "smtp-password nudgectl send-test --to ADDRESS", c->cmd,
-		    NUDGED_SYSCONFDIR);
+		    "--wait -p LoadCredential=smtp-password:%s nudgectl -c %s "
+		    "send-test --to ADDRESS", c->cmd, test_cred_path(conf,
+		    "smtp-password", cred, sizeof(cred)), conf);
 	if (strchr(to, '@') == NULL && c->conf->sms.enabled &&
 	    c->conf->sms.token == NULL && c->conf->sms.provider != NULL &&
 	    strcmp(c->conf->sms.provider, "generic") != 0)
@@ -88,10 +119,11 @@ test_secrets(const struct ctx *c, const char *to)
 		    "nudgectl (the config gives no sms.token or token_file, "
 		    "and there is no systemd credential sms-token: only the "
 		    "service gets that one); nothing was sent.  Either set "
-		    "sms.token_file to a file readable by group nudged, or run "
-		    "it through sudo systemd-run --pipe --wait -p "
-		    "LoadCredential=sms-token:%s/nudged/sms-token", c->cmd,
-		    NUDGED_SYSCONFDIR);
+		    "sms.token_file to a file readable by group nudged, or run: "
+		    "sudo systemd-run --pipe --wait -p LoadCredential=sms-token:"
+		    "%s nudgectl -c %s send-test --to NUMBER", c->cmd,
+		    test_cred_path(conf, "sms-token", cred, sizeof(cred)),
+		    conf);
 	return 0;
 }
 

@@ -42,6 +42,16 @@ def test_send_test_without_any_password_says_so(tmp_path):
     assert "no SMTP password was available to nudgectl" in line
     assert "password_file" in line and "systemd-run" in line
     assert "LoadCredential=smtp-password:" in line
+    # the command to copy: this config, and the credential file its unit
+    # loads (DIR/smtp-password for nudged.conf, DIR/NAME.smtp-password
+    # for NAME.conf, as nudged@NAME.service)
+    conf = os.path.realpath(c.conf)
+    d, base = os.path.split(conf)
+    name = base[:-5] if base.endswith(".conf") else base
+    cred = os.path.join(d, "smtp-password" if name == "nudged"
+                        else f"{name}.smtp-password")
+    assert line.endswith(f"LoadCredential=smtp-password:{cred} nudgectl -c "
+                         f"{conf} send-test --to ADDRESS"), line
     assert c.count("messages") == 0         # nothing was tried
 
 
