@@ -562,30 +562,32 @@ hw_added(struct ctx *c, long long id, long long case_id, const char *label,
 }
 
 /*
- * Homework without --ends-on lasts until the case's next session: with
- * none booked from its first day on, the prompts would go on until one
- * is, so say so (the command goes on).
+ * Homework without --ends-on lasts until the case's next session on a day
+ * after its first (plan_homework.c), or 28 days without one.  With none
+ * booked, the last day into last ("YYYY-MM-DD") and 1, else 0.
  */
-static void
-hw_open_ended(struct ctx *c, long long case_id, const char *sd, long every)
+static int
+hw_open_ended(struct ctx *c, long long case_id, const struct homework *h,
+    const char *sd, char last[static 16])
 {
 	time_t *starts = NULL;
 	size_t n = 0, i;
 	char day[32];
+	int y = h->start_y, m = h->start_m, d = h->start_d;
 
 	if (store_case_sessions(c->st, case_id, &starts, &n) != 0)
-		return;
+		return 0;
 	for (i = 0; i < n; i++) {
 		tz_format_local_date(starts[i], day, sizeof(day));
-		if (strcmp(day, sd) >= 0)
+		if (strcmp(day, sd) > 0)
 			break;
 	}
 	free(starts);
-	if (i == n)
-		ctl_warn(c, "no session of case %lld is booked from %s on: the "
-		    "prompts go every %ld day%s until one is, or until homework "
-		    "stop; --ends-on gives them an end", case_id, sd, every,
-		    every == 1 ? "" : "s");
+	if (i < n)
+		return 0;
+	tz_date_add_days(&y, &m, &d, 27);
+	snprintf(last, 16, "%04d-%02d-%02d", y, m, d);
+	return 1;
 }
 
 /* What homework add was asked for. */
@@ -646,10 +648,10 @@ int
 cmd_homework_add(struct ctx *c, int argc, char **argv)
 {
 	struct hw_opts o;
-	char *label = NULL, sd[40], ed[40], hm[24], err[512];
+	char *label = NULL, sd[40], ed[40], hm[24], err[512], last[16];
 	struct homework h = { .at = -1 };
 	long long id;
-	int rc;
+	int rc, open_ended;
 
 	if ((rc = hw_opts(c, argc, argv, &o)) != 0)
 		return rc == DONE ? 0 : rc;
@@ -674,10 +676,15 @@ cmd_homework_add(struct ctx *c, int argc, char **argv)
 	if (rc == 0)
 		hw_added(c, id, o.case_id, label, o.title, o.every, sd, o.ends,
 		    ed, h.at, hm);
-	if (rc == 0 && o.ends == NULL)
-		hw_open_ended(c, o.case_id, sd, o.every);
+	open_ended = rc == 0 && o.ends == NULL &&
+	    hw_open_ended(c, o.case_id, &h, sd, last);
 	free(label);
-	return ctl_tx_end(c, rc);
+	/* said once the homework is there, as what was done is */
+	if ((rc = ctl_tx_end(c, rc)) == 0 && open_ended)
+		ctl_warn(c, "no session of case %lld is booked after %s: its "
+		    "prompts stop after %s (28 days) unless one is booked before; "
+		    "--ends-on gives them another end", o.case_id, sd, last);
+	return rc;
 }
 
 int

@@ -514,21 +514,27 @@ def test_homework_add_list_stop(ctl_couple):
 
 
 def test_homework_without_an_end_or_a_next_session_is_warned_of(ctl_couple):
-    """Homework without --ends-on lasts until the next session: with none
-    booked from its first day on, nudgectl adds it and says the prompts
-    would go on; a session booked later (or --ends-on) ends that."""
+    """Homework without --ends-on lasts until the case's next session on a
+    later day, or 28 days without one: with none booked, nudgectl adds it
+    and says when its prompts stop; a session booked on a later day (or
+    --ends-on) is an end.  A session on its first day is not (homework is
+    often set during a session, starting that day)."""
     c = ctl_couple
-    start = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+    first = dt.date.today() + dt.timedelta(days=3)
+    start = first.isoformat()
+    last = (first + dt.timedelta(days=27)).isoformat()
     add = ["homework", "add", "--case", "1", "--title", "T", "--prompt", "P",
            "--starts-on", start]
     r = c.run(*add)
     assert r.returncode == 0, r.stderr
     assert r.stderr == (f"nudgectl: homework add: warning: no session of case 1"
-                        f" is booked from {start} on: the prompts go every 2 days"
-                        " until one is, or until homework stop; --ends-on gives"
-                        " them an end\n"), r.stderr
-    # a session before the start does not end it either
+                        f" is booked after {start}: its prompts stop after"
+                        f" {last} (28 days) unless one is booked before;"
+                        " --ends-on gives them another end\n"), r.stderr
+    assert r.stdout.startswith("homework 1 added")
+    # sessions before it, or on its first day, do not end it
     c.ok("book", "--case", "1", "--at", at_arg(future_local(days=1)))
+    c.ok("book", "--case", "1", "--at", at_arg(future_local(days=3, hour=10)))
     assert "warning: no session" in c.run(*add).stderr
     c.ok("book", "--case", "1", "--at", at_arg(future_local(days=9)))
     assert c.run(*add).stderr == ""
