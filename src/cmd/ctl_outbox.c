@@ -6,10 +6,10 @@
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
+#include <unistd.h>
 
 
 #include "cmd/ctl.h"
@@ -88,6 +88,17 @@ test_cred_path(const char *conf, const char *name, char *buf, size_t len)
 	return buf;
 }
 
+/* s for a shell command line: as it is when plain, else in single quotes. */
+static void
+test_quote(const char *s, char *buf, size_t len)
+{
+	if (s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789/._-+@:,=")] == '\0' || strchr(s, '\'') != NULL)
+		snprintf(buf, len, "%s", s);
+	else
+		snprintf(buf, len, "'%s'", s);
+}
+
 /*
  * The service gets its password from systemd (LoadCredential); a
  * practitioner's shell has none, and the server's 535 would read as a
@@ -96,10 +107,20 @@ test_cred_path(const char *conf, const char *name, char *buf, size_t len)
 static int
 test_secrets(const struct ctx *c, const char *to)
 {
-	char cred[1024], abs[PATH_MAX];
-	/* systemd-run's command runs from /: the config by its full path */
-	const char *conf = realpath(c->conf->path, abs) != NULL ? abs :
-	    c->conf->path;
+	char cred[1024], abs[PATH_MAX], cwd[PATH_MAX], q[2][PATH_MAX + 8];
+	/*
+	 * systemd-run's command runs from /: the config by its full path, its
+	 * symlinks kept (the unit names the credential after the name used).
+	 */
+	const char *conf = c->conf->path;
+
+	if (conf[0] != '/' && getcwd(cwd, sizeof(cwd)) != NULL &&
+	    (size_t)snprintf(abs, sizeof(abs), "%s/%s", cwd, conf) < sizeof(abs))
+		conf = abs;
+	test_cred_path(conf, strchr(to, '@') != NULL ? "smtp-password" :
+	    "sms-token", cred, sizeof(cred));
+	test_quote(cred, q[0], sizeof(q[0]));
+	test_quote(conf, q[1], sizeof(q[1]));
 
 	if (strchr(to, '@') != NULL && c->conf->email.enabled &&
 	    c->conf->email.username != NULL && c->conf->email.password == NULL)
@@ -110,8 +131,7 @@ test_secrets(const struct ctx *c, const char *to)
 		    "was sent.  Either set email.password_file to a file "
 		    "readable by group nudged, or run: sudo systemd-run --pipe "
 		    "--wait -p LoadCredential=smtp-password:%s nudgectl -c %s "
-		    "send-test --to ADDRESS", c->cmd, test_cred_path(conf,
-		    "smtp-password", cred, sizeof(cred)), conf);
+		    "send-test --to ADDRESS", c->cmd, q[0], q[1]);
 	if (strchr(to, '@') == NULL && c->conf->sms.enabled &&
 	    c->conf->sms.token == NULL && c->conf->sms.provider != NULL &&
 	    strcmp(c->conf->sms.provider, "generic") != 0)
@@ -121,9 +141,8 @@ test_secrets(const struct ctx *c, const char *to)
 		    "service gets that one); nothing was sent.  Either set "
 		    "sms.token_file to a file readable by group nudged, or run: "
 		    "sudo systemd-run --pipe --wait -p LoadCredential=sms-token:"
-		    "%s nudgectl -c %s send-test --to NUMBER", c->cmd,
-		    test_cred_path(conf, "sms-token", cred, sizeof(cred)),
-		    conf);
+		    "%s nudgectl -c %s send-test --to NUMBER", c->cmd, q[0],
+		    q[1]);
 	return 0;
 }
 

@@ -45,7 +45,7 @@ def test_send_test_without_any_password_says_so(tmp_path):
     # the command to copy: this config, and the credential file its unit
     # loads (DIR/smtp-password for nudged.conf, DIR/NAME.smtp-password
     # for NAME.conf, as nudged@NAME.service)
-    conf = os.path.realpath(c.conf)
+    conf = os.path.abspath(c.conf)
     d, base = os.path.split(conf)
     name = base[:-5] if base.endswith(".conf") else base
     cred = os.path.join(d, "smtp-password" if name == "nudged"
