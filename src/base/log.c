@@ -40,10 +40,17 @@ log_emit(int prio, const char *word, const char *fmt, va_list ap)
 void
 log_line(int prio, const char *line)
 {
+	char buf[2048];
+
+	snprintf(buf, sizeof(buf), "%s", line);
+	/* One event, one line, as log_emit. */
+	for (char *p = buf; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
 	if (log_journal)
-		fprintf(stderr, "<%d>%s\n", prio, line);
+		fprintf(stderr, "<%d>%s\n", prio, buf);
 	else
-		fprintf(stderr, "%s\n", line);
+		fprintf(stderr, "%s\n", buf);
 	fflush(stderr);
 }
 

@@ -36,8 +36,10 @@ retain_say(FILE *out, int dry, time_t mcut, time_t acut,
 		    n->homework, d, dry ? "" : " reduced");
 	}
 	if (dry && out != NULL)
-		fprintf(out, "retention (privacy.keep_messages, keep_appointments)"
-		    " would remove: %s%s%s\n", m, m[0] && a[0] ? "; " : "", a);
+		fprintf(out, "retention (privacy.%s) would remove: %s%s%s\n",
+		    m[0] && a[0] ? "keep_messages, keep_appointments" : m[0] ?
+		    "keep_messages" : "keep_appointments", m,
+		    m[0] && a[0] ? "; " : "", a);
 	else if (!dry)
 		log_info("retention: %s%s%s", m, m[0] && a[0] ? ", " : "", a);
 }

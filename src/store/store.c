@@ -750,7 +750,7 @@ store_open_copy(const char *path, char *err, size_t errlen)
 		struct stat sb;
 
 		/* SQLite says only "unable to open database file" */
-		if (stat(path, &sb) == -1)
+		if (stat(path, &sb) == -1 || access(path, R_OK) == -1)
 			errf(err, errlen, "%s: cannot open database: %s", path,
 			    strerror(errno));
 		else

@@ -390,7 +390,7 @@ def test_retention_names_only_what_is_set(practice):
     r = ok(practice.run("--dry-run", "--now", T))
     line = [l for l in r.stdout.splitlines() if l.startswith("retention")]
     assert len(line) == 1, r.stdout
-    assert re.fullmatch(r"retention \(privacy\.keep_messages, keep_appointments\)"
+    assert re.fullmatch(r"retention \(privacy\.keep_appointments\)"
                         r" would remove: video links of 0 appointments and the"
                         r" words of 0 homework before 2026-11-03", line[0]), line
     r = ok(practice.once(T))
