@@ -520,9 +520,16 @@ def test_homework_without_an_end_or_a_next_session_is_warned_of(ctl_couple):
     --ends-on) is an end.  A session on its first day is not (homework is
     often set during a session, starting that day)."""
     c = ctl_couple
-    first = dt.date.today() + dt.timedelta(days=3)
+    # one London date for every day below, taken once
+    today = dt.datetime.now(LONDON).date()
+    first = today + dt.timedelta(days=3)
     start = first.isoformat()
     last = (first + dt.timedelta(days=27)).isoformat()
+
+    def at(days, hour=14):
+        d = today + dt.timedelta(days=days)
+        return f"{d.isoformat()} {hour:02d}:00"
+
     add = ["homework", "add", "--case", "1", "--title", "T", "--prompt", "P",
            "--starts-on", start]
     r = c.run(*add)
@@ -533,12 +540,12 @@ def test_homework_without_an_end_or_a_next_session_is_warned_of(ctl_couple):
                         " --ends-on gives them another end\n"), r.stderr
     assert r.stdout.startswith("homework 1 added")
     # sessions before it, or on its first day, do not end it
-    c.ok("book", "--case", "1", "--at", at_arg(future_local(days=1)))
-    c.ok("book", "--case", "1", "--at", at_arg(future_local(days=3, hour=10)))
+    c.ok("book", "--case", "1", "--at", at(1))
+    c.ok("book", "--case", "1", "--at", at(3, hour=10))
     assert "warning: no session" in c.run(*add).stderr
-    c.ok("book", "--case", "1", "--at", at_arg(future_local(days=9)))
+    c.ok("book", "--case", "1", "--at", at(9))
     assert c.run(*add).stderr == ""
-    end = (dt.date.today() + dt.timedelta(days=5)).isoformat()
+    end = (today + dt.timedelta(days=5)).isoformat()
     c.ok("case", "add", "--label", "Sam", "--client", "1")
     r = c.run("homework", "add", "--case", "2", "--title", "T", "--prompt", "P",
               "--starts-on", start, "--ends-on", end)
