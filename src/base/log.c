@@ -18,23 +18,35 @@ log_init(const char *prog, int verbose)
 	log_journal = getenv("JOURNAL_STREAM") != NULL;
 }
 
+/*
+ * One event, one line: a stray newline must not forge a second entry.
+ * The journal gets the priority prefix; a terminal "PROG: WORD: " before
+ * the line when prog is set.
+ */
+static void
+log_put(int prio, int prog, const char *word, char *line)
+{
+	for (char *p = line; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	if (log_journal)
+		fprintf(stderr, "<%d>%s\n", prio, line);
+	else if (prog && word != NULL)
+		fprintf(stderr, "%s: %s: %s\n", log_prog, word, line);
+	else if (prog)
+		fprintf(stderr, "%s: %s\n", log_prog, line);
+	else
+		fprintf(stderr, "%s\n", line);
+	fflush(stderr);
+}
+
 static void
 log_emit(int prio, const char *word, const char *fmt, va_list ap)
 {
 	char line[2048];
 
 	vsnprintf(line, sizeof(line), fmt, ap);
-	/* One event, one line: a stray newline must not forge a second entry. */
-	for (char *p = line; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
-	if (log_journal)
-		fprintf(stderr, "<%d>%s\n", prio, line);
-	else if (word != NULL)
-		fprintf(stderr, "%s: %s: %s\n", log_prog, word, line);
-	else
-		fprintf(stderr, "%s: %s\n", log_prog, line);
-	fflush(stderr);
+	log_put(prio, 1, word, line);
 }
 
 void
@@ -43,15 +55,7 @@ log_line(int prio, const char *line)
 	char buf[2048];
 
 	snprintf(buf, sizeof(buf), "%s", line);
-	/* One event, one line, as log_emit. */
-	for (char *p = buf; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
-	if (log_journal)
-		fprintf(stderr, "<%d>%s\n", prio, buf);
-	else
-		fprintf(stderr, "%s\n", buf);
-	fflush(stderr);
+	log_put(prio, 0, NULL, buf);
 }
 
 void

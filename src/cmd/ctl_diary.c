@@ -14,6 +14,7 @@
 
 #include "conf/conf.h"
 #include "cmd/ctl.h"
+#include "policy/plan.h"
 #include "base/tz.h"
 #include "base/util.h"
 
@@ -562,30 +563,26 @@ hw_added(struct ctx *c, long long id, long long case_id, const char *label,
 }
 
 /*
- * Homework without --ends-on lasts until the case's next session on a day
- * after its first (plan_homework.c), or 28 days without one.  With none
- * booked, the last day into last ("YYYY-MM-DD") and 1, else 0.
+ * Homework without --ends-on lasts until the case's next session, or
+ * PLAN_HW_OPEN days without one (the planner's rule).  With none booked,
+ * its last day into last ("YYYY-MM-DD") and 1, else 0.
  */
 static int
 hw_open_ended(struct ctx *c, long long case_id, const struct homework *h,
-    const char *sd, char last[static 16])
+    char last[static 16])
 {
 	time_t *starts = NULL;
-	size_t n = 0, i;
-	char day[32];
-	int y = h->start_y, m = h->start_m, d = h->start_d;
+	size_t n = 0;
+	long day;
+	int y = 1970, m = 1, d = 1, open;
 
 	if (store_case_sessions(c->st, case_id, &starts, &n) != 0)
 		return 0;
-	for (i = 0; i < n; i++) {
-		tz_format_local_date(starts[i], day, sizeof(day));
-		if (strcmp(day, sd) > 0)
-			break;
-	}
+	open = plan_hw_open_last(h, starts, n, &day);
 	free(starts);
-	if (i < n)
+	if (!open)
 		return 0;
-	tz_date_add_days(&y, &m, &d, 27);
+	tz_date_add_days(&y, &m, &d, day);
 	snprintf(last, 16, "%04d-%02d-%02d", y, m, d);
 	return 1;
 }
@@ -677,13 +674,14 @@ cmd_homework_add(struct ctx *c, int argc, char **argv)
 		hw_added(c, id, o.case_id, label, o.title, o.every, sd, o.ends,
 		    ed, h.at, hm);
 	open_ended = rc == 0 && o.ends == NULL &&
-	    hw_open_ended(c, o.case_id, &h, sd, last);
+	    hw_open_ended(c, o.case_id, &h, last);
 	free(label);
 	/* said once the homework is there, as what was done is */
 	if ((rc = ctl_tx_end(c, rc)) == 0 && open_ended)
 		ctl_warn(c, "no session of case %lld is booked after %s: its "
-		    "prompts stop after %s (28 days) unless one is booked before; "
-		    "--ends-on gives them another end", o.case_id, sd, last);
+		    "prompts stop after %s (%d days) unless one is booked before; "
+		    "--ends-on gives them another end", o.case_id, sd, last,
+		    PLAN_HW_OPEN);
 	return rc;
 }
 

@@ -88,7 +88,7 @@ test_cred_path(const char *conf, const char *name, char *buf, size_t len)
 	return buf;
 }
 
-/* s for a shell command line: as it is when plain, else in single quotes. */
+/* s for a shell command line: in single quotes unless plain (or holding one). */
 static void
 test_quote(const char *s, char *buf, size_t len)
 {

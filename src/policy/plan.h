@@ -80,6 +80,16 @@ enum plan_verdict plan_recheck_live(const struct conf *, const struct msg *,
  * from 1, session days not counted (starts: the case's booked sessions,
  * ascending); and when the prompt after it would go (0: unknown).
  */
+/* Days homework without ends_on lasts when no session follows its start. */
+#define PLAN_HW_OPEN	28
+/*
+ * The last local day number (tz_days_from_civil) of homework h as if it
+ * had no ends_on: the day before the case's first session on a day after
+ * its start (starts: booked sessions, ascending), else PLAN_HW_OPEN days
+ * on.  1 when no session ends it, else 0.
+ */
+int	 plan_hw_open_last(const struct homework *, const time_t *starts,
+	    size_t n, long *last);
 int	 plan_day_number(const struct conf *, const struct homework *,
 	    const char *occurrence, const time_t *starts, size_t n);
 time_t	 plan_hw_next(const struct conf *, const struct homework *,

@@ -20,7 +20,6 @@
 #include "base/tz.h"
 #include "base/util.h"
 
-#define PLAN_HW_OPEN	28		/* days, without an end or a next session */
 #define PLAN_HW_GONE	"no longer in the homework's schedule (a session was " \
 			"booked or moved)"
 
@@ -66,16 +65,26 @@ plan_schedule(const struct conf *c, const struct homework *h,
 		sc->last = tz_days_from_civil(h->end_y, h->end_m, h->end_d);
 		return;
 	}
+	(void)plan_hw_open_last(h, starts, n, &sc->last);
+}
+
+int
+plan_hw_open_last(const struct homework *h, const time_t *starts, size_t n,
+    long *last)
+{
+	long first = tz_days_from_civil(h->start_y, h->start_m, h->start_d);
+
 	/*
 	 * The next session is the first on a day after starts_on: homework is
 	 * often set during a session, with starts_on that day (no prompt then).
 	 */
-	sc->last = sc->first + PLAN_HW_OPEN - 1;
 	for (size_t i = 0; i < n; i++)
-		if (plan_day(starts[i]) > sc->first) {
-			sc->last = plan_day(starts[i]) - 1;
-			break;
+		if (plan_day(starts[i]) > first) {
+			*last = plan_day(starts[i]) - 1;
+			return 0;
 		}
+	*last = first + PLAN_HW_OPEN - 1;
+	return 1;
 }
 
 /* The UTC instant of a local day number at sc->at. */
