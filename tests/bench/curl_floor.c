@@ -10,10 +10,12 @@
  *                                       thread each, as nudged's
  *                                       email.connections go
  *   curl_floor http URL COUNT           COUNT form POSTs like a Twilio send
- *   curl_floor smtp-db URL COUNT BYTES DB
+ *   curl_floor smtp-db URL COUNT BYTES DB [CONNS]
  *                                       the emails plus the bookkeeping the
  *                                       contract asks of each, and nothing
- *                                       else, in a fresh SQLite file DB
+ *                                       else, in a fresh SQLite file DB;
+ *                                       over CONNS connections, each batch
+ *                                       is shared out among them
  *   curl_floor http-db URL COUNT DB     the POSTs with the same bookkeeping
  *                                       (the mark before the body goes)
  *
@@ -58,7 +60,7 @@ struct floor_body {
 	const char	*p;
 	size_t		 len, off;
 	sqlite3		*db;		/* smtp-db: the outbox, else NULL */
-	int		 marks;		/* DB-inflight, the upload marks; -1: none */
+	int		 marks;		/* DB-inflight, the upload marks; -1: none (no DB) */
 	long		 id;		/* the message being sent */
 	int		 first;		/* mark before the first byte (HTTP) */
 };
@@ -98,7 +100,7 @@ floor_read(char *buf, size_t size, size_t n, void *arg)
 	 * up), before the body (HTTP: from its first byte the request may
 	 * be complete).
 	 */
-	if (b->db != NULL && b->marks >= 0 &&
+	if (b->marks >= 0 &&
 	    (b->first ? b->off == 0 && k > 0 : k == 0) && floor_upload(b) != 0)
 		return CURL_READFUNC_ABORT;
 	memcpy(buf, b->p + b->off, k);
@@ -294,6 +296,102 @@ floor_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/*
+ * smtp-db over CONNS connections: each batch's transaction first (as over
+ * one), then its messages shared out among the connections, a thread
+ * each, and all of them done before the next transaction.  nudged
+ * overlaps the next claim with the sending; this floor does not, so its
+ * CPU per email is the floor's figure, not its wall time.
+ */
+struct floor_pool {
+	pthread_barrier_t go, done;
+	const char	*url;
+	const char	*msg;
+	size_t		 len;
+	int		 marks;
+	long		 conns, from, to;	/* the batch: ids [from, to) */
+	int		 quit;
+};
+
+struct floor_worker {
+	pthread_t		 th;
+	struct floor_pool	*p;
+	long			 k;		/* this connection's share: id % conns */
+	int			 rc;
+};
+
+static void *
+floor_worker_main(void *arg)
+{
+	struct floor_worker *w = arg;
+	struct floor_pool *p = w->p;
+	struct floor_body b = { .p = p->msg, .len = p->len, .marks = p->marks };
+	struct curl_slist *rcpt = curl_slist_append(NULL, "<client@example.org>");
+	CURL *c = curl_easy_init();
+
+	w->rc = c == NULL || rcpt == NULL;
+	if (c != NULL) {
+		curl_easy_setopt(c, CURLOPT_URL, p->url);
+		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(c, CURLOPT_MAIL_FROM, "<appointments@example.org>");
+		curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
+		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(c, CURLOPT_READFUNCTION, floor_read);
+		curl_easy_setopt(c, CURLOPT_READDATA, &b);
+	}
+	for (;;) {
+		pthread_barrier_wait(&p->go);
+		if (p->quit)
+			break;
+		for (long id = p->from; w->rc == 0 && id < p->to; id++) {
+			if (id % p->conns != w->k)
+				continue;
+			b.off = 0;
+			b.id = id + 1;
+			if (curl_easy_perform(c) != CURLE_OK)
+				w->rc = 1;
+		}
+		pthread_barrier_wait(&p->done);
+	}
+	curl_easy_cleanup(c);
+	curl_slist_free_all(rcpt);
+	return NULL;
+}
+
+/* count emails with the bookkeeping over conns connections; 0 or -1. */
+static int
+floor_db_threads(struct floor_pool *p, sqlite3 *db, long count)
+{
+	struct floor_worker w[64];
+	long i;
+	int rc = 0;
+
+	if (pthread_barrier_init(&p->go, NULL, (unsigned)p->conns + 1) != 0 ||
+	    pthread_barrier_init(&p->done, NULL, (unsigned)p->conns + 1) != 0)
+		return -1;
+	for (i = 0; i < p->conns; i++) {
+		w[i] = (struct floor_worker){ .p = p, .k = i };
+		if (pthread_create(&w[i].th, NULL, floor_worker_main, &w[i]) != 0)
+			return -1;	/* the process exits at once */
+	}
+	for (i = 0; rc == 0 && i < count; i += FLOOR_BATCH) {
+		p->from = i;
+		p->to = i + FLOOR_BATCH < count ? i + FLOOR_BATCH : count;
+		if (floor_cycle(db, i - (i > 0 ? FLOOR_BATCH : 0), p->from,
+		    p->to) != 0)
+			return -1;
+		pthread_barrier_wait(&p->go);
+		pthread_barrier_wait(&p->done);
+		for (long k = 0; k < p->conns; k++)
+			rc |= w[k].rc;
+	}
+	p->quit = 1;
+	pthread_barrier_wait(&p->go);
+	for (i = 0; i < p->conns; i++)
+		pthread_join(w[i].th, NULL);
+	return rc == 0 ? 0 : -1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -309,10 +407,11 @@ main(int argc, char **argv)
 	    (argc == 6 && (conns = strtol(argv[5], NULL, 10)) >= 1 &&
 	    conns <= 64))) ||
 	    (strcmp(argv[1], "http") == 0 && argc == 4) ||
-	    (strcmp(argv[1], "smtp-db") == 0 && argc == 6) ||
+	    (strcmp(argv[1], "smtp-db") == 0 && (argc == 6 || (argc == 7 &&
+	    (conns = strtol(argv[6], NULL, 10)) >= 1 && conns <= 64))) ||
 	    (strcmp(argv[1], "http-db") == 0 && argc == 5))) {
 		fprintf(stderr, "usage: curl_floor smtp URL COUNT BYTES [CONNS] | "
-		    "http URL COUNT | smtp-db URL COUNT BYTES DB | "
+		    "http URL COUNT | smtp-db URL COUNT BYTES DB [CONNS] | "
 		    "http-db URL COUNT DB\n");
 		return 2;
 	}
@@ -370,8 +469,18 @@ main(int argc, char **argv)
 			return 1;
 	}
 	t0 = floor_now();
-	if (conns > 1 && floor_threads(url, msg, b.len, count, conns) != 0)
+	if (conns > 1 && b.db == NULL &&
+	    floor_threads(url, msg, b.len, count, conns) != 0)
 		return 1;
+	if (conns > 1 && b.db != NULL) {
+		struct floor_pool p = { .url = url, .msg = msg, .len = b.len,
+		    .marks = b.marks, .conns = conns };
+
+		if (floor_db_threads(&p, b.db, count) != 0) {
+			fprintf(stderr, "curl_floor: a transfer failed\n");
+			return 1;
+		}
+	}
 	for (i = 0; conns == 1 && i < count; i++) {
 		if (b.db != NULL && i % FLOOR_BATCH == 0 &&
 		    floor_cycle(b.db, i - (i > 0 ? FLOOR_BATCH : 0), i,

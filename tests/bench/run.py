@@ -106,10 +106,11 @@ class BenchError(Exception):
     pass
 
 
-def conf_text(db, smtp_url, sms_url, reminders, extra="", connections=1):
+def conf_text(db, smtp_url, sms_url, reminders, extra="", connections=1,
+              calendar=True):
     """The practice's config (tests/practice_conf.py): plain SMTP to the
     sink over `connections` connections, SMS to the stub (or off);
-    reminders is libconfig text."""
+    reminders is libconfig text; calendar=False: no .ics attached."""
     sms = ({"enabled": False} if sms_url is None else
            {"enabled": True, "provider": "twilio", "url": sms_url,
             "account": ACCOUNT, "token": "bench-token", "from": "+447700900000"})
@@ -117,6 +118,8 @@ def conf_text(db, smtp_url, sms_url, reminders, extra="", connections=1):
              "from": practice_conf.FROM}
     if connections != 1:
         email["connections"] = connections
+    if not calendar:
+        email["calendar"] = False
     return practice_conf.conf_text(
         db, comment="nudged benchmark configuration (tests/bench/run.py)",
         email=email,
@@ -417,12 +420,14 @@ class Bench:
 
     # -- throughput ---------------------------------------------------------
 
-    def nudged_once(self, template, wd, name, reminders, sms, runs, connections=1):
+    def nudged_once(self, template, wd, name, reminders, sms, runs, connections=1,
+                    calendar=True):
         """Runs of nudged --once on fresh copies; each checked complete."""
         db = os.path.join(wd, name + ".db")
         conf = os.path.join(wd, name + ".conf")
         write_conf(conf, conf_text(db, self.sink.url, self.stub.url if sms else None,
-                                   reminders, connections=connections))
+                                   reminders, connections=connections,
+                                   calendar=calendar))
         out = []
         for i in range(runs):
             fresh_copy(template, db)
@@ -494,6 +499,11 @@ class Bench:
                 template, wd, f"email-c{c}", EMAIL_ONLY, False, runs, c), two, 0)
             res[f"nudged_c{c}"] = summary(self.nudged_once(
                 template, wd, f"both-c{c}", EMAIL_SMS, True, runs, c), two, two)
+        # what the .ics costs: the same emails without it (email.calendar)
+        c = self.a.email_connections[-1]
+        res[f"nudged_email_c{c}_nocal"] = summary(self.nudged_once(
+            template, wd, f"email-c{c}-nocal", EMAIL_ONLY, False, runs, c,
+            calendar=False), two, 0)
         for s, busy in ((1, False), (4, False), (1, True)):
             walls = []
             # A spin loop keeps one CPU from going idle: on a VM whose vCPUs
@@ -547,6 +557,7 @@ class Bench:
                 ("curl_http", [http(count)]),
                 ("curl_http_db", [http(count, True)]),
                 ("curl_smtp_c4", [smtp(count) + ["4"]]),
+                ("curl_smtp_db_c4", [smtp(count, True) + ["4"]]),
                 ("curl_both", [smtp(count), http(count)]),
                 ("curl_both_c4", [smtp(count) + ["4"], http(count)])):
             emails = sum(int(a[3]) for a in argvs if a[1].startswith("smtp"))
@@ -987,7 +998,7 @@ def table(res):
         return " / ".join(vals)
 
     CONNS = sorted({int(k[len("nudged_email_c"):]) for n in ns for k in t[n]
-                    if k.startswith("nudged_email_c")})
+                    if k.startswith("nudged_email_c") and k[-1].isdigit()})
     if ns:
         nlabel = " / ".join(f"{int(n):,}" for n in ns)
         ratio = " / ".join(f"{t[n]['nudged']['msgs_per_s'] / t[n]['naive']['msgs_per_s']:.1f}x"
@@ -1162,6 +1173,18 @@ def table(res):
                              " rendering), with smtp-sink's share: " + " / ".join(
                                  said(f"curl_smtp_c{conn}", n, True) for n in ns
                                  if cpu_bound(f"curl_smtp_c{conn}", n))
+                             + ("; libcurl + the durable bookkeeping (its CPU is the"
+                                " floor's; its batches are not overlapped with the"
+                                " sending as nudged's are): " + " / ".join(
+                                    said(f"curl_smtp_db_c{conn}", n, True) for n in ns)
+                                if all(cpu_bound(f"curl_smtp_db_c{conn}", n) for n in ns)
+                                else "")
+                             + (f"; nudged without the .ics (email.calendar = false): "
+                                + " / ".join(said(f"nudged_email_c{conn}_nocal", n, True)
+                                             + " = " + f"{t[n][f'nudged_email_c{conn}_nocal']['msgs_per_s'] / t[n]['smtp_source_s4']['msgs_per_s']:.0%} of -s4"
+                                             for n in ns)
+                                if all(cpu_bound(f"nudged_email_c{conn}_nocal", n)
+                                       for n in ns) else "")
                              + "; 50% of -s4 = " + " / ".join(
                                  fmt_int(t[n]["smtp_source_s4"]["msgs_per_s"] / 2)
                                  for n in ns) + " msg/s",
@@ -1255,7 +1278,7 @@ def details(res):
         lines.append(f"N = {int(n):,} couples ({t['data']['due']:,} messages due),"
                      f" {t['runs']} run(s) each, median wall time:")
         conns = sorted(int(k[len("nudged_email_c"):]) for k in t
-                       if k.startswith("nudged_email_c"))
+                       if k.startswith("nudged_email_c") and k[-1].isdigit())
         for k, label in (("nudged", "nudged --once, email+SMS"),
                          ("naive", "naive peer, email+SMS"),
                          ("nudged_email", "nudged --once, email only"),
@@ -1263,7 +1286,11 @@ def details(res):
                          *((f"nudged_email_c{c}", f"  email only, {c} conn.")
                            for c in conns),
                          *((f"nudged_c{c}", f"  email+SMS, {c} conn.")
-                           for c in conns)):
+                           for c in conns),
+                         *((f"nudged_email_c{c}_nocal", f"  email only, {c}, no .ics")
+                           for c in conns[-1:])):
+            if k not in t:
+                continue
             d = t[k]
             lines.append(f"  {label:<28} {d['wall_s']:7.2f} s  cpu {d['user_s']:5.2f}"
                          f" + {d['sys_s']:5.2f} s"
@@ -1287,6 +1314,7 @@ def details(res):
                          ("curl_http", "libcurl alone, HTTP"),
                          ("curl_http_db", "  + durable bookkeeping"),
                          ("curl_smtp_c4", "libcurl alone, 4 SMTP conn."),
+                         ("curl_smtp_db_c4", "  4 conn. + bookkeeping"),
                          ("curl_both", "libcurl alone, SMTP + HTTP"),
                          ("curl_both_c4", "  4 SMTP conn. + HTTP")):
             if k in t:
