@@ -61,15 +61,19 @@
  */
 #define WHEN_TO		"{{#relative_day}}{{relative_day}}, {{date}}, " \
 	"{{/relative_day}}{{^relative_day}}{{date}} {{/relative_day}}at {{time}}"
-/* " tomorrow", " on Thursday 3 December 2026" (the When: line has the rest) */
-#define WHEN_REL	"{{#when_relative}} {{when_relative}}{{/when_relative}}"
+/*
+ * " tomorrow", " today", or nothing: the When: line below gives the date
+ * and the length, so the opening sentence adds only what the date does
+ * not say at a glance (not "on Thursday 3 December 2026" twice in a row).
+ */
+#define WHEN_REL	"{{#relative_day}} {{relative_day}}{{/relative_day}}"
 #define NEXT_SESSION	"{{#next_date}} Your next appointment is on " \
 	"{{next_date}}{{#next_time}} at {{next_time}}{{/next_time}}." \
 	"{{/next_date}}"
 
 /*
  * The assessment: "first" once, and nothing that reads wrongly when a free
- * phone call came before it.
+ * phone call came before it.  Its length is on the When: line only.
  */
 #define ASSESSMENT_BODY(both, single) \
 	"{{^partner_first_name}}\n" single "\n\n{{/partner_first_name}}\n" \
@@ -77,9 +81,7 @@
 /* The same with nothing for one alone in the case. */
 #define ASSESSMENT_PAIR(both) \
 	"{{#partner_first_name}}\n" both "\n\n{{/partner_first_name}}\n" \
-	"{{#duration}}It lasts {{duration}} and is{{/duration}}" \
-	"{{^duration}}It is{{/duration}} a chance to talk at more length " \
-	"about what brings you, and how you would like things to be. There " \
+	"This is a chance to talk at more length about what brings you, and how you would like things to be. There " \
 	"is no need to prepare anything, and there will be time for any " \
 	"questions you have about how we work.\n"
 
@@ -92,6 +94,14 @@
 	"Please call {{#practice_phone}}{{practice_phone}}{{/practice_phone}}" \
 	"{{^practice_phone}}us{{/practice_phone}} at {{time}}.\n" \
 	"{{/calls_client}}\n"
+/*
+ * " with Christian Hughes", unless the next sentence names the practitioner
+ * already ("Christian Hughes will call you at 14:00").
+ */
+#define CALL_WITH	"{{^calls_client}} with {{practitioner}}{{/calls_client}}"
+/* The call's details line: its length here, as in every WHEN_WHERE. */
+#define CALL_WHEN \
+	"When: {{date}} at {{time}}{{#duration}} ({{duration}}){{/duration}}\n\n"
 #define CALL_WHO_SMS(who) \
 	"{{#calls_client}} " who " will call you at {{time}}.{{/calls_client}}" \
 	"{{^calls_client}} Please call{{#practice_phone}} {{practice_phone}}" \
@@ -214,27 +224,26 @@ static const struct builtin builtins[] = {
 	{ "call", {
 	    "Your phone call with {{practitioner}} on {{date}} at {{time}}",
 	    "Hello {{first_name}},\n\n"
-	    "Just a reminder of your free phone call with {{practitioner}}"
-	    WHEN_REL "{{#duration}} ({{duration}}){{/duration}}.\n\n"
+	    "Just a reminder of your free phone call" CALL_WITH WHEN_REL
+	    ".\n\n"
 	    CALL_WHO("{{practitioner}}")
 	    "\n"
-	    "When: {{date}} at {{time}}\n\n"
+	    CALL_WHEN
 	    "There is nothing to prepare: it is a chance to say a little about "
 	    "what you are looking for, and to ask any questions.\n\n"
 	    "If the time no longer suits you, " REPLY_EMAIL ".\n\n" SIGNED,
-	    "Hi {{first_name}}, a reminder of your free phone call "
-	    "{{#duration}}({{duration}}) {{/duration}}with {{practitioner}} "
-	    DAY_SMS "."
+	    "Hi {{first_name}}, a reminder of your free phone call"
+	    "{{#duration}} ({{duration}}){{/duration}}" CALL_WITH " " DAY_SMS
+	    "."
 	    CALL_WHO_SMS("{{practitioner}}") " Nothing to prepare. To "
 	    "rearrange, " CONTACT_SMS "." } },
 	{ "call_discreet", {
 	    "Reminder: your phone call on {{date}} at {{time}}",
 	    "Hello {{first_name}},\n\n"
-	    "Just a reminder of your phone call" WHEN_REL "{{#duration}} "
-	    "({{duration}}){{/duration}}.\n\n"
+	    "Just a reminder of your phone call" WHEN_REL ".\n\n"
 	    CALL_WHO("We")
 	    "\n"
-	    "When: {{date}} at {{time}}\n\n"
+	    CALL_WHEN
 	    "There is nothing to prepare.\n\n"
 	    "If the time no longer suits you, " REPLY_EMAIL ".\n\n" UNSIGNED,
 	    "Hi {{first_name}}, a reminder of your phone call "
