@@ -271,8 +271,8 @@ static const struct builtin builtins[] = {
 	    "Changed: your appointment with {{practitioner}} is now on "
 	    "{{date}} at {{time}}",
 	    MOVED_BODY(" with {{practitioner}}") SIGNED,
-	    MOVED_SMS(" with {{practitioner}}") " Questions? " CONTACT_SMS
-	    "." } },
+	    MOVED_SMS(" with {{practitioner}}") " If this does not suit you, "
+	    CONTACT_SMS "." } },
 	{ "moved_discreet", {
 	    "Changed: your appointment is now on {{date}} at {{time}}",
 	    MOVED_BODY("") UNSIGNED,

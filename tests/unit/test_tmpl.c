@@ -601,6 +601,15 @@ test_render_tidy(void **state)
 						    tmpl_keys[k], w, bad[i]);
 				if (strcmp(tmpl_keys[k], "email_text") != 0)
 					assert_null(strchr(r, '\n'));
+				/* a sentence starts with a capital */
+				for (const char *p = r; *p != '\0'; p++)
+					if (strchr(".?!", p[0]) != NULL &&
+					    p[1] == ' ' && islower(
+					    (unsigned char)p[2]))
+						fail_msg("%s.%s (variant %d): "
+						    "\"%.20s\"",
+						    tmpl_groups[g],
+						    tmpl_keys[k], w, p);
 				free(r);
 			}
 	}
