@@ -248,7 +248,8 @@ static const struct builtin builtins[] = {
 	    "If the time no longer suits you, " REPLY_EMAIL ".\n\n" UNSIGNED,
 	    "Hi {{first_name}}, a reminder of your phone call "
 	    DAY_SMS "."
-	    CALL_WHO_SMS("We") " Nothing to prepare." } },
+	    CALL_WHO_SMS("We") " Nothing to prepare."
+	    DISCREET_SMS("To rearrange") } },
 	{ "cancellation", {
 	    "Cancelled: your appointment on {{date}} at {{time}}",
 	    "Hello {{first_name}},\n\n"

@@ -675,6 +675,31 @@ test_said_once(void **state)
 	}
 }
 
+/*
+ * Every reminder SMS says how to rearrange, the discreet ones too (with the
+ * practice's phone, which names nobody): a client who cannot make it
+ * should not have to look for the number.
+ */
+static void
+test_reminder_sms_rearrange(void **state)
+{
+	const char *groups[] = { "reminder", "assessment", "call",
+	    "reminder_discreet", "assessment_discreet", "call_discreet" };
+	const struct tmpl_var *v;
+	size_t n;
+	char *r;
+
+	(void)state;
+	v = tmpl_sample(&n);
+	for (size_t g = 0; g < NVARS(groups); g++) {
+		r = tmpl_render(tmpl_builtin(groups[g], "sms"), v, n);
+		if (strstr(r, " To rearrange, call 01384 000000.") == NULL)
+			fail_msg("%s.sms says nothing of rearranging:\n%s",
+			    groups[g], r);
+		free(r);
+	}
+}
+
 static void
 test_reminder_render(void **state)
 {
@@ -751,6 +776,7 @@ main(void)
 		cmocka_unit_test(test_sms_length),
 		cmocka_unit_test(test_render_tidy),
 		cmocka_unit_test(test_said_once),
+		cmocka_unit_test(test_reminder_sms_rearrange),
 		cmocka_unit_test(test_reminder_render),
 	};
 
