@@ -200,8 +200,8 @@ static const struct builtin builtins[] = {
 	    "Hi {{first_name}}, a reminder of your first appointment with "
 	    "{{practitioner}} " WHEN_SMS "{{#duration}} ({{duration}})"
 	    "{{/duration}}{{#location}}, {{location}}{{/location}}." VIDEO_SMS
-	    "{{#partner_first_name}} It is for you both, so please both be "
-	    "there.{{/partner_first_name}} No need to prepare anything. To "
+	    "{{#partner_first_name}} Please both be there.{{/partner_first_name}}"
+	    " No need to prepare anything. To "
 	    "rearrange, " CONTACT_SMS "." } },
 	{ "assessment_discreet", {
 	    "Reminder: your first appointment on {{date}} at {{time}}",

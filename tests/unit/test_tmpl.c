@@ -630,7 +630,8 @@ count_of(const char *s, const char *what)
  * When: line below gives ("on Wednesday 30 September 2026." then "When:
  * Wednesday 30 September 2026 at 14:00"), a length is given once (not "(90
  * minutes)" and "It lasts 90 minutes"), and an SMS names the practitioner
- * once (not "with Christian Hughes ... Christian Hughes will call you").
+ * once (not "with Christian Hughes ... Christian Hughes will call you"),
+ * and "both" once (not "It is for you both, so please both be there").
  * A change notice is left out of the date count: its "The new time is"
  * is the news, the When: block the reference.
  */
@@ -665,6 +666,9 @@ test_said_once(void **state)
 				    strncmp(grp, "moved", 5) != 0 &&
 				    count_of(r, date) > 1)
 					fail_msg("%s.%s gives the date twice:"
+					    "\n%s", grp, key, r);
+				if (count_of(r, "both") > 1)
+					fail_msg("%s.%s says \"both\" twice:"
 					    "\n%s", grp, key, r);
 				if (strcmp(key, "sms") == 0 &&
 				    count_of(r, "Christian Hughes") > 1)
