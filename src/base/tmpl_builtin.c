@@ -119,9 +119,15 @@
 	"{{#day_number}} (day {{day_number}}){{/day_number}}. " \
 	"{{homework_prompt}} No need to reply."
 
+/*
+ * "today" for a follow-up sent on the appointment's day (an `after` of a
+ * few hours), else "on Thursday 3 December 2026": never "on" today's date.
+ */
+#define WHEN_PAST	"{{#when_relative}}{{when_relative}}{{/when_relative}}" \
+	"{{^when_relative}}on {{date}}{{/when_relative}}"
 #define FOLLOW_UP_BODY \
 	"Hello {{first_name}},\n\n" \
-	"Thank you for your time on {{date}}." NEXT_SESSION "\n\n" \
+	"Thank you for your time " WHEN_PAST "." NEXT_SESSION "\n\n" \
 	"If anything comes up in the meantime, " REPLY_EMAIL ".\n\n"
 
 #define DECIDE(extra) \
@@ -138,7 +144,7 @@
 	"If you would like to book, " REPLY_EMAIL ", and we will find a time " \
 	"that suits you.\n\n"
 #define DECIDE_SMS \
-	"Hi {{first_name}}, thank you for your time on {{date}}. When you " \
+	"Hi {{first_name}}, thank you for your time " WHEN_PAST ". When you " \
 	"are ready, decide{{#partner_first_name}} with {{partner_first_name}}" \
 	"{{/partner_first_name}} whether you would like to continue."
 
@@ -253,21 +259,21 @@ static const struct builtin builtins[] = {
 	{ "cancellation", {
 	    "Cancelled: your appointment on {{date}} at {{time}}",
 	    "Hello {{first_name}},\n\n"
-	    "Your appointment with {{practitioner}} on {{date}} at {{time}} "
-	    "has been cancelled.\n\n"
+	    "Your appointment with {{practitioner}} " WHEN_SMS " has been "
+	    "cancelled.\n\n"
 	    "If you would like to arrange another time, " REPLY_EMAIL ".\n\n"
 	    SIGNED,
-	    "Hi {{first_name}}, your appointment with {{practitioner}} on "
-	    "{{date}} at {{time}} has been cancelled. To arrange another "
-	    "time, " CONTACT_SMS "." } },
+	    "Hi {{first_name}}, your appointment with {{practitioner}} "
+	    WHEN_SMS " has been cancelled. To arrange another time, "
+	    CONTACT_SMS "." } },
 	{ "cancellation_discreet", {
 	    "Cancelled: your appointment on {{date}} at {{time}}",
 	    "Hello {{first_name}},\n\n"
-	    "Your appointment on {{date}} at {{time}} has been cancelled.\n\n"
+	    "Your appointment " WHEN_SMS " has been cancelled.\n\n"
 	    "If you would like to arrange another time, " REPLY_EMAIL ".\n\n"
 	    UNSIGNED,
-	    "Hi {{first_name}}, your appointment on {{date}} at {{time}} has "
-	    "been cancelled." DISCREET_SMS("To arrange another time") } },
+	    "Hi {{first_name}}, your appointment " WHEN_SMS " has been "
+	    "cancelled." DISCREET_SMS("To arrange another time") } },
 	{ "moved", {
 	    "Changed: your appointment with {{practitioner}} is now on "
 	    "{{date}} at {{time}}",
@@ -291,24 +297,24 @@ static const struct builtin builtins[] = {
 	{ "follow_up", {
 	    "Thank you for your time on {{date}}",
 	    FOLLOW_UP_BODY SIGNED,
-	    "Hi {{first_name}}, thank you for your time on {{date}}."
+	    "Hi {{first_name}}, thank you for your time " WHEN_PAST "."
 	    NEXT_SESSION " {{practitioner}}" } },
 	{ "follow_up_discreet", {
 	    "Following your appointment on {{date}}",
 	    FOLLOW_UP_BODY UNSIGNED,
-	    "Hi {{first_name}}, thank you for your time on {{date}}."
+	    "Hi {{first_name}}, thank you for your time " WHEN_PAST "."
 	    NEXT_SESSION } },
 	{ "assessment_follow_up", {
 	    "After your first appointment on {{date}}",
 	    "Hello {{first_name}},\n\n"
-	    "Thank you for your time on {{date}}.\n\n"
+	    "Thank you for your time " WHEN_PAST ".\n\n"
 	    DECIDE(" If you came as a couple, it helps to decide together.")
 	    SIGNED,
 	    DECIDE_SMS " To book, " CONTACT_SMS ". {{practitioner}}" } },
 	{ "assessment_follow_up_discreet", {
 	    "Following your first appointment on {{date}}",
 	    "Hello {{first_name}},\n\n"
-	    "Thank you for your time on {{date}}.\n\n"
+	    "Thank you for your time " WHEN_PAST ".\n\n"
 	    DECIDE("") UNSIGNED,
 	    DECIDE_SMS DISCREET_SMS("To book") } },
 	{ "alert", {
