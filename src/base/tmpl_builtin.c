@@ -61,15 +61,19 @@
  */
 #define WHEN_TO		"{{#relative_day}}{{relative_day}}, {{date}}, " \
 	"{{/relative_day}}{{^relative_day}}{{date}} {{/relative_day}}at {{time}}"
-/* " tomorrow", " on Thursday 3 December 2026" (the When: line has the rest) */
-#define WHEN_REL	"{{#when_relative}} {{when_relative}}{{/when_relative}}"
+/*
+ * " tomorrow", " today", or nothing: the When: line below gives the date
+ * and the length, so the opening sentence adds only what the date does
+ * not say at a glance (not "on Thursday 3 December 2026" twice in a row).
+ */
+#define WHEN_REL	"{{#relative_day}} {{relative_day}}{{/relative_day}}"
 #define NEXT_SESSION	"{{#next_date}} Your next appointment is on " \
 	"{{next_date}}{{#next_time}} at {{next_time}}{{/next_time}}." \
 	"{{/next_date}}"
 
 /*
  * The assessment: "first" once, and nothing that reads wrongly when a free
- * phone call came before it.
+ * phone call came before it.  Its length is on the When: line only.
  */
 #define ASSESSMENT_BODY(both, single) \
 	"{{^partner_first_name}}\n" single "\n\n{{/partner_first_name}}\n" \
@@ -77,9 +81,7 @@
 /* The same with nothing for one alone in the case. */
 #define ASSESSMENT_PAIR(both) \
 	"{{#partner_first_name}}\n" both "\n\n{{/partner_first_name}}\n" \
-	"{{#duration}}It lasts {{duration}} and is{{/duration}}" \
-	"{{^duration}}It is{{/duration}} a chance to talk at more length " \
-	"about what brings you, and how you would like things to be. There " \
+	"This is a chance to talk at more length about what brings you, and how you would like things to be. There " \
 	"is no need to prepare anything, and there will be time for any " \
 	"questions you have about how we work.\n"
 
@@ -92,6 +94,14 @@
 	"Please call {{#practice_phone}}{{practice_phone}}{{/practice_phone}}" \
 	"{{^practice_phone}}us{{/practice_phone}} at {{time}}.\n" \
 	"{{/calls_client}}\n"
+/*
+ * " with Christian Hughes", unless the next sentence names the practitioner
+ * already ("Christian Hughes will call you at 14:00").
+ */
+#define CALL_WITH	"{{^calls_client}} with {{practitioner}}{{/calls_client}}"
+/* The call's details line: its length here, as in every WHEN_WHERE. */
+#define CALL_WHEN \
+	"When: {{date}} at {{time}}{{#duration}} ({{duration}}){{/duration}}\n\n"
 #define CALL_WHO_SMS(who) \
 	"{{#calls_client}} " who " will call you at {{time}}.{{/calls_client}}" \
 	"{{^calls_client}} Please call{{#practice_phone}} {{practice_phone}}" \
@@ -109,9 +119,15 @@
 	"{{#day_number}} (day {{day_number}}){{/day_number}}. " \
 	"{{homework_prompt}} No need to reply."
 
+/*
+ * "today" for a follow-up sent on the appointment's day (an `after` of a
+ * few hours), else "on Thursday 3 December 2026": never "on" today's date.
+ */
+#define WHEN_PAST	"{{#when_relative}}{{when_relative}}{{/when_relative}}" \
+	"{{^when_relative}}on {{date}}{{/when_relative}}"
 #define FOLLOW_UP_BODY \
 	"Hello {{first_name}},\n\n" \
-	"Thank you for your time on {{date}}." NEXT_SESSION "\n\n" \
+	"Thank you for your time " WHEN_PAST "." NEXT_SESSION "\n\n" \
 	"If anything comes up in the meantime, " REPLY_EMAIL ".\n\n"
 
 #define DECIDE(extra) \
@@ -128,7 +144,7 @@
 	"If you would like to book, " REPLY_EMAIL ", and we will find a time " \
 	"that suits you.\n\n"
 #define DECIDE_SMS \
-	"Hi {{first_name}}, thank you for your time on {{date}}. When you " \
+	"Hi {{first_name}}, thank you for your time " WHEN_PAST ". When you " \
 	"are ready, decide{{#partner_first_name}} with {{partner_first_name}}" \
 	"{{/partner_first_name}} whether you would like to continue."
 
@@ -190,8 +206,8 @@ static const struct builtin builtins[] = {
 	    "Hi {{first_name}}, a reminder of your first appointment with "
 	    "{{practitioner}} " WHEN_SMS "{{#duration}} ({{duration}})"
 	    "{{/duration}}{{#location}}, {{location}}{{/location}}." VIDEO_SMS
-	    "{{#partner_first_name}} It is for you both, so please both be "
-	    "there.{{/partner_first_name}} No need to prepare anything. To "
+	    "{{#partner_first_name}} Please both be there.{{/partner_first_name}}"
+	    " No need to prepare anything. To "
 	    "rearrange, " CONTACT_SMS "." } },
 	{ "assessment_discreet", {
 	    "Reminder: your first appointment on {{date}} at {{time}}",
@@ -214,56 +230,56 @@ static const struct builtin builtins[] = {
 	{ "call", {
 	    "Your phone call with {{practitioner}} on {{date}} at {{time}}",
 	    "Hello {{first_name}},\n\n"
-	    "Just a reminder of your free phone call with {{practitioner}}"
-	    WHEN_REL "{{#duration}} ({{duration}}){{/duration}}.\n\n"
+	    "Just a reminder of your free phone call" CALL_WITH WHEN_REL
+	    ".\n\n"
 	    CALL_WHO("{{practitioner}}")
 	    "\n"
-	    "When: {{date}} at {{time}}\n\n"
+	    CALL_WHEN
 	    "There is nothing to prepare: it is a chance to say a little about "
 	    "what you are looking for, and to ask any questions.\n\n"
 	    "If the time no longer suits you, " REPLY_EMAIL ".\n\n" SIGNED,
-	    "Hi {{first_name}}, a reminder of your free phone call "
-	    "{{#duration}}({{duration}}) {{/duration}}with {{practitioner}} "
-	    DAY_SMS "."
+	    "Hi {{first_name}}, a reminder of your free phone call"
+	    "{{#duration}} ({{duration}}){{/duration}}" CALL_WITH " " DAY_SMS
+	    "."
 	    CALL_WHO_SMS("{{practitioner}}") " Nothing to prepare. To "
 	    "rearrange, " CONTACT_SMS "." } },
 	{ "call_discreet", {
 	    "Reminder: your phone call on {{date}} at {{time}}",
 	    "Hello {{first_name}},\n\n"
-	    "Just a reminder of your phone call" WHEN_REL "{{#duration}} "
-	    "({{duration}}){{/duration}}.\n\n"
+	    "Just a reminder of your phone call" WHEN_REL ".\n\n"
 	    CALL_WHO("We")
 	    "\n"
-	    "When: {{date}} at {{time}}\n\n"
+	    CALL_WHEN
 	    "There is nothing to prepare.\n\n"
 	    "If the time no longer suits you, " REPLY_EMAIL ".\n\n" UNSIGNED,
 	    "Hi {{first_name}}, a reminder of your phone call "
 	    DAY_SMS "."
-	    CALL_WHO_SMS("We") " Nothing to prepare." } },
+	    CALL_WHO_SMS("We") " Nothing to prepare."
+	    DISCREET_SMS("To rearrange") } },
 	{ "cancellation", {
 	    "Cancelled: your appointment on {{date}} at {{time}}",
 	    "Hello {{first_name}},\n\n"
-	    "Your appointment with {{practitioner}} on {{date}} at {{time}} "
-	    "has been cancelled.\n\n"
+	    "Your appointment with {{practitioner}} " WHEN_SMS " has been "
+	    "cancelled.\n\n"
 	    "If you would like to arrange another time, " REPLY_EMAIL ".\n\n"
 	    SIGNED,
-	    "Hi {{first_name}}, your appointment with {{practitioner}} on "
-	    "{{date}} at {{time}} has been cancelled. To arrange another "
-	    "time, " CONTACT_SMS "." } },
+	    "Hi {{first_name}}, your appointment with {{practitioner}} "
+	    WHEN_SMS " has been cancelled. To arrange another time, "
+	    CONTACT_SMS "." } },
 	{ "cancellation_discreet", {
 	    "Cancelled: your appointment on {{date}} at {{time}}",
 	    "Hello {{first_name}},\n\n"
-	    "Your appointment on {{date}} at {{time}} has been cancelled.\n\n"
+	    "Your appointment " WHEN_SMS " has been cancelled.\n\n"
 	    "If you would like to arrange another time, " REPLY_EMAIL ".\n\n"
 	    UNSIGNED,
-	    "Hi {{first_name}}, your appointment on {{date}} at {{time}} has "
-	    "been cancelled." DISCREET_SMS("To arrange another time") } },
+	    "Hi {{first_name}}, your appointment " WHEN_SMS " has been "
+	    "cancelled." DISCREET_SMS("To arrange another time") } },
 	{ "moved", {
 	    "Changed: your appointment with {{practitioner}} is now on "
 	    "{{date}} at {{time}}",
 	    MOVED_BODY(" with {{practitioner}}") SIGNED,
-	    MOVED_SMS(" with {{practitioner}}") " Questions? " CONTACT_SMS
-	    "." } },
+	    MOVED_SMS(" with {{practitioner}}") " If this does not suit you, "
+	    CONTACT_SMS "." } },
 	{ "moved_discreet", {
 	    "Changed: your appointment is now on {{date}} at {{time}}",
 	    MOVED_BODY("") UNSIGNED,
@@ -281,24 +297,24 @@ static const struct builtin builtins[] = {
 	{ "follow_up", {
 	    "Thank you for your time on {{date}}",
 	    FOLLOW_UP_BODY SIGNED,
-	    "Hi {{first_name}}, thank you for your time on {{date}}."
+	    "Hi {{first_name}}, thank you for your time " WHEN_PAST "."
 	    NEXT_SESSION " {{practitioner}}" } },
 	{ "follow_up_discreet", {
 	    "Following your appointment on {{date}}",
 	    FOLLOW_UP_BODY UNSIGNED,
-	    "Hi {{first_name}}, thank you for your time on {{date}}."
+	    "Hi {{first_name}}, thank you for your time " WHEN_PAST "."
 	    NEXT_SESSION } },
 	{ "assessment_follow_up", {
 	    "After your first appointment on {{date}}",
 	    "Hello {{first_name}},\n\n"
-	    "Thank you for your time on {{date}}.\n\n"
+	    "Thank you for your time " WHEN_PAST ".\n\n"
 	    DECIDE(" If you came as a couple, it helps to decide together.")
 	    SIGNED,
 	    DECIDE_SMS " To book, " CONTACT_SMS ". {{practitioner}}" } },
 	{ "assessment_follow_up_discreet", {
 	    "Following your first appointment on {{date}}",
 	    "Hello {{first_name}},\n\n"
-	    "Thank you for your time on {{date}}.\n\n"
+	    "Thank you for your time " WHEN_PAST ".\n\n"
 	    DECIDE("") UNSIGNED,
 	    DECIDE_SMS DISCREET_SMS("To book") } },
 	{ "alert", {

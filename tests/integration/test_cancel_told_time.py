@@ -69,7 +69,8 @@ def test_move_notice_held_by_quiet_hours_names_the_time_told(practice, smtp):
     [moved] = practice.messages("purpose = 'moved' AND client_id = ?", sam)
     assert moved["status"] == "cancelled"
     text = text_body(cancellation(smtp))
-    assert "Thursday 3 December 2026 at 14:00" in text, text
+    # sent at 08:00 on the 2nd: "tomorrow", as the reminder would say
+    assert "tomorrow, Thursday 3 December 2026, at 14:00" in text, text
 
 
 def test_announced_move_names_the_new_time(practice, smtp):

@@ -5,6 +5,7 @@ for who calls whom, today/tomorrow, a link never run into the next
 sentence, the assessment email, change notices from `nudgectl edit`, names
 transliterated for SMS, and `nudgectl templates`."""
 
+import pytest
 from icalendar import Calendar
 
 from conftest import mails_to, shift, text_body
@@ -87,8 +88,11 @@ def test_today_and_tomorrow(practice, smtp, twilio):  # noqa: F811
     for h in (48, 24, 3):
         assert practice.once(shift(T, hours=-h)).returncode == 0
     far, near = mails_to(smtp, SAM)
-    assert ("your appointment with Christian Hughes on Thursday 3 December 2026."
-            in text_body(far)), text_body(far)
+    # two days ahead: the When: line gives the date, the opening does not
+    # say it again
+    far_body = text_body(far).replace("\r\n", "\n")
+    assert "your appointment with Christian Hughes.\n" in far_body, far_body
+    assert far_body.count("Thursday 3 December 2026") == 1, far_body
     assert "your appointment with Christian Hughes tomorrow." in text_body(near)
     [req] = twilio.requests
     body = req["form"]["Body"]
@@ -107,7 +111,43 @@ def test_assessment_email_after_a_free_call(ready, smtp):
     assert "first meeting" not in body
     assert body.lower().count("first") == 1, body
     assert "It is for you and Alex together" in body
-    assert "It lasts 90 minutes" in body
+    # the length once, on the When: line (not "It lasts 90 minutes" too)
+    body = body.replace("\r\n", "\n")
+    assert "When: Thursday 3 December 2026 at 14:00 (90 minutes)\n" in body
+    assert body.count("90 minutes") == 1, body
+
+
+@pytest.mark.parametrize("calls", [True, False])
+def test_call_email_and_sms_say_each_thing_once(practice, smtp, twilio,  # noqa: F811
+                                                calls):
+    """The free call's reminder: the date once (on the When: line, with the
+    length), and the practitioner named once in the SMS."""
+    practice.write_conf(practice={"calls_client": calls}, sms=sms_group(twilio),
+                        reminders=[{"before": "48h", "channel": "email"},
+                                   {"before": "48h", "channel": "sms"}])
+    practice.init()
+    sam = practice.add_client("Sam Taylor", email=SAM, phone=SAM_PHONE,
+                              sms_consent=1)
+    case = practice.add_case("Sam", [sam])
+    practice.book(case, T, kind="call", mode="phone", duration=15)
+    assert practice.once(shift(T, hours=-48)).returncode == 0
+    [m] = mails_to(smtp, SAM)
+    body = text_body(m).replace("\r\n", "\n")
+    assert body.count("Thursday 3 December 2026") == 1, body
+    assert body.count("15 minutes") == 1, body
+    assert "When: Thursday 3 December 2026 at 14:00 (15 minutes)\n" in body
+    [req] = twilio.requests
+    sms = req["form"]["Body"]
+    assert sms.count("Christian Hughes") == 1, sms
+    if calls:
+        assert "Just a reminder of your free phone call.\n" in body, body
+        assert "(15 minutes) on Thursday 3 December 2026. Christian Hughes " \
+            "will call you at 14:00." in sms, sms
+    else:
+        assert ("Just a reminder of your free phone call with Christian "
+                "Hughes.\n") in body, body
+        assert "(15 minutes) with Christian Hughes on Thursday 3 December " \
+            "2026. Please call 01384 000000 at 14:00." in sms, sms
 
 
 def test_edit_sends_a_change_notice_not_a_cancellation(practice, smtp):

@@ -396,6 +396,72 @@ test_alert_digest(void **state)
 	free(sum);
 }
 
+/*
+ * A cancellation says "tomorrow" or "today" as the reminder it follows did
+ * ("your appointment tomorrow, Thursday 2 July 2026, at 14:00 has been
+ * cancelled"), and a follow-up sent on the appointment's day thanks for
+ * "your time today", never "on" today's date.
+ */
+static void
+test_relative_day_in_notices(void **state)
+{
+	struct client cl = { .id = 1, .name = "Sam Taylor", .first_name = "Sam" };
+	struct appt a = { .id = 1, .case_id = 1, .duration_min = 60,
+	    .kind = KIND_SESSION, .mode = MODE_IN_PERSON };
+	struct compose_in in = { .purpose = PURPOSE_CANCELLATION, .appt = &a,
+	    .client = &cl };
+	const char *tomorrow = "your appointment with Christian Hughes "
+	    "tomorrow, Thursday 2 July 2026, at 14:00 has been cancelled.";
+	struct composed w;
+
+	(void)state;
+	cf.ntmpls = 0;
+	assert_int_equal(tz_parse_utc("2026-07-02T13:00:00Z", &a.starts_at), 0);
+	assert_int_equal(tz_parse_utc("2026-07-01T16:00:00Z", &in.now), 0);
+	compose_msg(&cf, &in, &w);
+	assert_non_null(strstr(w.sms, tomorrow));
+	assert_non_null(strstr(w.text, "Your appointment with Christian Hughes "
+	    "tomorrow, Thursday 2 July 2026, at 14:00 has been cancelled.\n"));
+	/* the subject, read later in a list, keeps the date */
+	assert_string_equal(w.subject,
+	    "Cancelled: your appointment on Thursday 2 July 2026 at 14:00");
+	composed_free(&w);
+	cl.discreet = 1;
+	assert_int_equal(tz_parse_utc("2026-07-02T08:00:00Z", &in.now), 0);
+	compose_msg(&cf, &in, &w);
+	assert_non_null(strstr(w.sms, "your appointment today, Thursday 2 July "
+	    "2026, at 14:00 has been cancelled."));
+	assert_non_null(strstr(w.text, "Your appointment today, Thursday 2 "
+	    "July 2026, at 14:00 has been cancelled.\n"));
+	composed_free(&w);
+	/* a week ahead: the date, with no comma around it */
+	assert_int_equal(tz_parse_utc("2026-06-25T12:00:00Z", &in.now), 0);
+	compose_msg(&cf, &in, &w);
+	assert_non_null(strstr(w.sms, "your appointment on Thursday 2 July "
+	    "2026 at 14:00 has been cancelled."));
+	composed_free(&w);
+	/* follow-ups: the same evening, then the next day */
+	cl.discreet = 0;
+	in.purpose = PURPOSE_FOLLOW_UP;
+	assert_int_equal(tz_parse_utc("2026-07-02T17:00:00Z", &in.now), 0);
+	compose_msg(&cf, &in, &w);
+	assert_non_null(strstr(w.text, "Thank you for your time today."));
+	assert_non_null(strstr(w.sms, "thank you for your time today."));
+	assert_string_equal(w.subject,
+	    "Thank you for your time on Thursday 2 July 2026");
+	composed_free(&w);
+	in.template = "assessment_follow_up";
+	compose_msg(&cf, &in, &w);
+	assert_non_null(strstr(w.text, "Thank you for your time today."));
+	assert_non_null(strstr(w.sms, "thank you for your time today."));
+	composed_free(&w);
+	assert_int_equal(tz_parse_utc("2026-07-03T14:00:00Z", &in.now), 0);
+	compose_msg(&cf, &in, &w);
+	assert_non_null(strstr(w.text, "Thank you for your time on Thursday 2 "
+	    "July 2026."));
+	composed_free(&w);
+}
+
 int
 main(void)
 {
@@ -406,6 +472,7 @@ main(void)
 		cmocka_unit_test_setup(test_parts, setup),
 		cmocka_unit_test_setup(test_issue9_values, setup),
 		cmocka_unit_test_setup(test_moved_builtin_wording, setup),
+		cmocka_unit_test_setup(test_relative_day_in_notices, setup),
 		cmocka_unit_test_setup(test_translit, setup),
 		cmocka_unit_test_setup(test_html, setup),
 		cmocka_unit_test_setup(test_alert_digest, setup),

@@ -601,8 +601,106 @@ test_render_tidy(void **state)
 						    tmpl_keys[k], w, bad[i]);
 				if (strcmp(tmpl_keys[k], "email_text") != 0)
 					assert_null(strchr(r, '\n'));
+				/* a sentence starts with a capital */
+				for (const char *p = r; *p != '\0'; p++)
+					if (strchr(".?!", p[0]) != NULL &&
+					    p[1] == ' ' && islower(
+					    (unsigned char)p[2]))
+						fail_msg("%s.%s (variant %d): "
+						    "\"%.20s\"",
+						    tmpl_groups[g],
+						    tmpl_keys[k], w, p);
 				free(r);
 			}
+	}
+}
+
+static size_t
+count_of(const char *s, const char *what)
+{
+	size_t n = 0;
+
+	for (const char *p = s; (p = strstr(p, what)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/*
+ * Each thing said once: an email's opening sentence names no date the
+ * When: line below gives ("on Wednesday 30 September 2026." then "When:
+ * Wednesday 30 September 2026 at 14:00"), a length is given once (not "(90
+ * minutes)" and "It lasts 90 minutes"), and an SMS names the practitioner
+ * once (not "with Christian Hughes ... Christian Hughes will call you"),
+ * and "both" once (not "It is for you both, so please both be there").
+ * A change notice is left out of the date count: its "The new time is"
+ * is the news, the When: block the reference.
+ */
+static void
+test_said_once(void **state)
+{
+	const char *date = "Wednesday 30 September 2026";
+	struct tmpl_var v[32];
+	size_t g, k, n;
+	char *r;
+	int w, rel, calls;
+
+	(void)state;
+	for (w = 0; w < NVARIANT; w++)
+	for (rel = 0; rel < 2; rel++)
+	for (calls = 0; calls < 2; calls++) {
+		n = variant((enum variant)w, v, NVARS(v));
+		set_var(v, n, "when_relative", rel ? "tomorrow" :
+		    "on Wednesday 30 September 2026");
+		set_var(v, n, "relative_day", rel ? "tomorrow" : NULL);
+		set_var(v, n, "calls_client", calls ? "yes" : NULL);
+		for (g = 0; tmpl_groups[g] != NULL; g++)
+			for (k = 0; tmpl_keys[k] != NULL; k++) {
+				const char *grp = tmpl_groups[g];
+				const char *key = tmpl_keys[k];
+
+				r = tmpl_render(tmpl_builtin(grp, key), v, n);
+				if (count_of(r, "90 minutes") > 1)
+					fail_msg("%s.%s gives the length twice:"
+					    "\n%s", grp, key, r);
+				if (strcmp(key, "email_text") == 0 &&
+				    strncmp(grp, "moved", 5) != 0 &&
+				    count_of(r, date) > 1)
+					fail_msg("%s.%s gives the date twice:"
+					    "\n%s", grp, key, r);
+				if (count_of(r, "both") > 1)
+					fail_msg("%s.%s says \"both\" twice:"
+					    "\n%s", grp, key, r);
+				if (strcmp(key, "sms") == 0 &&
+				    count_of(r, "Christian Hughes") > 1)
+					fail_msg("%s.%s names the practitioner "
+					    "twice:\n%s", grp, key, r);
+				free(r);
+			}
+	}
+}
+
+/*
+ * Every reminder SMS says how to rearrange, the discreet ones too (with the
+ * practice's phone, which names nobody): a client who cannot make it
+ * should not have to look for the number.
+ */
+static void
+test_reminder_sms_rearrange(void **state)
+{
+	const char *groups[] = { "reminder", "assessment", "call",
+	    "reminder_discreet", "assessment_discreet", "call_discreet" };
+	const struct tmpl_var *v;
+	size_t n;
+	char *r;
+
+	(void)state;
+	v = tmpl_sample(&n);
+	for (size_t g = 0; g < NVARS(groups); g++) {
+		r = tmpl_render(tmpl_builtin(groups[g], "sms"), v, n);
+		if (strstr(r, " To rearrange, call 01384 000000.") == NULL)
+			fail_msg("%s.sms says nothing of rearranging:\n%s",
+			    groups[g], r);
+		free(r);
 	}
 }
 
@@ -681,6 +779,8 @@ main(void)
 		cmocka_unit_test(test_discreet_wording),
 		cmocka_unit_test(test_sms_length),
 		cmocka_unit_test(test_render_tidy),
+		cmocka_unit_test(test_said_once),
+		cmocka_unit_test(test_reminder_sms_rearrange),
 		cmocka_unit_test(test_reminder_render),
 	};
 
