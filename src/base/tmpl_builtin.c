@@ -81,7 +81,8 @@
 /* The same with nothing for one alone in the case. */
 #define ASSESSMENT_PAIR(both) \
 	"{{#partner_first_name}}\n" both "\n\n{{/partner_first_name}}\n" \
-	"This is a chance to talk at more length about what brings you, and how you would like things to be. There " \
+	"This is a chance to talk at more length about what brings you, and " \
+	"how you would like things to be. There " \
 	"is no need to prepare anything, and there will be time for any " \
 	"questions you have about how we work.\n"
 
