@@ -28,9 +28,23 @@ def ical_time(t):
     return t.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
+_began = None       # when the running test began (one_today)
+
+
+@pytest.fixture(autouse=True)
+def one_today():
+    """day() counts from the moment the test began, not from each call:
+    a test that runs across midnight (UTC) would otherwise book an event
+    on day(4) and then look for it, or move it, on another day(4)."""
+    global _began
+    _began = dt.datetime.now(dt.timezone.utc)
+    yield
+    _began = None
+
+
 def day(n, hour=10):
-    """n days from now at hour:00 UTC."""
-    d = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=n)
+    """n days after the test began (one_today), at hour:00 UTC."""
+    d = (_began or dt.datetime.now(dt.timezone.utc)) + dt.timedelta(days=n)
     return d.replace(hour=hour, minute=0, second=0, microsecond=0)
 
 
