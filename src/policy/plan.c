@@ -126,14 +126,6 @@ plan_fill(const struct conf *c, struct msg *n, enum msg_purpose purpose,
 	n->template = xstrdup(template);
 }
 
-static void
-plan_set(struct msg *n, enum msg_status status, const char *why)
-{
-	n->status = status;
-	free(n->last_error);
-	n->last_error = xstrdup(why);
-}
-
 /* A 'moved' notice that no longer says how things are: 1 with why. */
 static int
 plan_moved_stale(const struct conf *c, const struct msg *m,

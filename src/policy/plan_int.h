@@ -41,6 +41,8 @@ int	 plan_allowed(const struct conf *, const struct client *,
 
 /* A fresh zeroed row at the end of p->add. */
 struct msg *plan_add(struct plan *);
+/* A row planned in this pass settled as status, with why (copied). */
+void	 plan_set(struct msg *, enum msg_status, const char *why);
 /* A status change of m, from -> to, with reason (copied; may be NULL). */
 void	 plan_change(struct plan *, const struct msg *, enum msg_status from,
 	    enum msg_status to, const char *reason);

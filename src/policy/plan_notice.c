@@ -8,9 +8,10 @@
  * when notify_move is on.  The row's rule is "moved-<hash of the new
  * details>" (after an earlier notice, of the details and that notice's
  * rule: plan_move_rule) and its appt_start the new start, so the dedupe
- * key allows one notice per state of the appointment and step.  A client
- * who was sent a cancellation after that reminder learns of the rebooking
- * from the fresh reminders instead.  Pending notices whose appointment
+ * key allows one notice per state of the appointment and step.  A fresh
+ * reminder that the move brought due at once is skipped for the notice
+ * (plan_reminders_told).  A client who was sent a cancellation after that
+ * reminder learns of the rebooking from the fresh reminders instead.  Pending notices whose appointment
  * changed again are cancelled (plan.c, plan_stale) and planned afresh, or
  * come back when it changes back before they went.
  */
@@ -90,23 +91,29 @@ plan_later(const struct msg *a, const struct msg *b)
 }
 
 /*
- * A fresh reminder for the new time that goes now (the move brought it
- * due) already tells the client, calendar entry and all: one planned in
- * this pass, or one an earlier pass planned that has not gone yet (held
- * by quiet hours, or the pass came before the send), unless this pass
- * settles it otherwise (skipped).
+ * The fresh reminders for the new time that would go now (the move
+ * brought them due): one planned in this pass, or one an earlier pass
+ * planned that has not gone yet (the pass came before the send), unless
+ * this pass settles it otherwise.  The change notice that goes instead
+ * says what the client needs to know and a reminder cannot: that the
+ * time they were given is no longer right, with the calendar entry
+ * updated.  A reminder too, at the same moment, would only say it again.
  */
-static int
-plan_reminder_now(const struct plan *p, const struct plan_slice *old,
+static void
+plan_reminders_told(struct plan *p, const struct plan_slice *old,
     size_t from, const struct appt *a, long long client, enum chan ch,
     time_t now)
 {
+	static const char why[] = "the change notice that goes now gives the "
+	    "new details";
+	size_t nchg = p->nchg;
+
 	for (size_t j = from; j < p->nadd; j++)
 		if (p->add[j].client_id == client && p->add[j].channel == ch &&
 		    p->add[j].purpose == PURPOSE_REMINDER &&
 		    p->add[j].status == MSG_PENDING &&
 		    p->add[j].due_at <= now + PLAN_OVERDUE_GRACE)
-			return 1;
+			plan_set(&p->add[j], MSG_SKIPPED, why);
 	for (size_t j = 0; j < old->n; j++) {
 		const struct msg *o = old->m[j];
 		int settled = 0;
@@ -116,12 +123,11 @@ plan_reminder_now(const struct plan *p, const struct plan_slice *old,
 		    o->appt_start != a->starts_at ||
 		    o->due_at > now + PLAN_OVERDUE_GRACE)
 			continue;
-		for (size_t k = 0; k < p->nchg && !settled; k++)
+		for (size_t k = 0; k < nchg && !settled; k++)
 			settled = p->chg[k].id == o->id;
 		if (!settled)
-			return 1;
+			plan_change(p, o, MSG_PENDING, MSG_SKIPPED, why);
 	}
-	return 0;
 }
 
 /*
@@ -254,9 +260,6 @@ plan_moves(const struct conf *c, const struct snapshot *s,
 		if (!plan_move_latest(old, m) || (m->appt_start == a->starts_at &&
 		    (m->detail == NULL || strcmp(m->detail, cur) == 0)))
 			continue;
-		if (plan_reminder_now(p, old, reminders_from, a, m->client_id,
-		    m->channel, now))
-			continue;
 		if ((cl = plan_client(s, m->client_id)) == NULL ||
 		    !plan_for(a, cl->id) ||
 		    plan_allowed(c, cl, k, m->channel, why, sizeof(why)) != 0)
@@ -264,13 +267,16 @@ plan_moves(const struct conf *c, const struct snapshot *s,
 		plan_move_rule(m, cur, rule, sizeof(rule));
 		if (plan_move_seen(old, p, first_new, a, m, rule, cur, &rev))
 			continue;
-		if (rev != NULL) {
+		if (rev != NULL)
 			plan_change(p, rev, MSG_CANCELLED, MSG_PENDING, NULL);
+		else if ((rcpt = plan_recipient(c, cl, m->channel, why,
+		    sizeof(why))) != NULL)
+			plan_move_add(c, a, cl->id, m->channel, rcpt, rule, cur,
+			    now, p);
+		else
 			continue;
-		}
-		if ((rcpt = plan_recipient(c, cl, m->channel, why, sizeof(why))) == NULL)
-			continue;
-		plan_move_add(c, a, cl->id, m->channel, rcpt, rule, cur, now, p);
+		plan_reminders_told(p, old, reminders_from, a, cl->id,
+		    m->channel, now);
 	}
 	free(cur);
 }

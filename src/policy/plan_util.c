@@ -156,6 +156,14 @@ plan_add(struct plan *p)
 }
 
 void
+plan_set(struct msg *n, enum msg_status status, const char *why)
+{
+	n->status = status;
+	free(n->last_error);
+	n->last_error = xstrdup(why);
+}
+
+void
 plan_change(struct plan *p, const struct msg *m, enum msg_status from,
     enum msg_status to, const char *reason)
 {

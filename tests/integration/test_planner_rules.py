@@ -298,12 +298,27 @@ def test_move_closer_sends_closest_at_once(two_rules, smtp):
     r = p.once(now)
     assert r.returncode == 0, r.stderr
     assert len(client_mails(smtp)) == 4
+    # each partner, told Thursday 14:00, is told it moved (not only
+    # reminded of a time they may not notice is new); the 48h reminder
+    # the move brought due at once is skipped for the notice
     for addr in (SAM, ALEX):
         new = mails_to(smtp, addr)[-1]
         text = new["Subject"] + text_body(new)
         assert "Tuesday 1 December 2026" in text and "20:00" in text
+        assert "Thursday 3 December 2026 at 14:00 has moved" in text, text
+    assert len(p.messages("purpose = 'moved' AND status = 'sent'")) == 2
+    told = p.messages("purpose = 'reminder' AND appt_start = ? AND status = 'skipped'",
+                      T3)
+    assert len(told) == 2, p.messages()
+    assert {r["last_error"] for r in told} == {
+        "the change notice that goes now gives the new details"}
     assert not p.messages("purpose = 'cancellation'")
+    # the 3h reminder for the new time still goes, once
     assert p.once(shift(T3, hours=-3)).returncode == 0
+    assert len(client_mails(smtp)) == 6
+    for addr in (SAM, ALEX):
+        assert "has moved" not in text_body(mails_to(smtp, addr)[-1])
+    assert p.once(shift(T3, hours=-2)).returncode == 0
     assert len(client_mails(smtp)) == 6
 
 

@@ -983,13 +983,27 @@ test_channel_and_rule_back(void **state)
 	free_world(&w);
 }
 
+/* Email rows planned in p for purpose pu with status st. */
+static size_t
+count_purpose(const struct plan *p, enum msg_purpose pu, enum msg_status st)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->nadd; i++)
+		n += p->add[i].channel == CHAN_EMAIL &&
+		    p->add[i].purpose == pu && p->add[i].status == st;
+	return n;
+}
+
 /*
  * Moved after its reminder went, to a time whose reminder is due at once:
- * that reminder tells the client, no notice, also in the next pass while
- * it has not gone yet (held by quiet hours, or the pass came first).
+ * the client gets the notice (the time they were told no longer holds),
+ * and that reminder is skipped for it; the next pass, while the notice
+ * has not gone yet (quiet hours, or the pass came first), plans neither
+ * again.
  */
 static void
-test_moved_reminder_pending_no_notice(void **state)
+test_moved_notice_instead_of_reminder_due_now(void **state)
 {
 	struct world w;
 	struct plan p;
@@ -1010,13 +1024,22 @@ test_moved_reminder_pending_no_notice(void **state)
 		}
 	w.a.starts_at = fx_utc("2026-12-03T20:00:00Z");
 	plan_run(&cf, &w.s, now, 8 * D, &p);
-	assert_int_equal(count_moved(&w, &p), 0);
-	assert_int_equal(count(&p, "pending", CHAN_EMAIL), 1);
+	assert_int_equal(count_moved(&w, &p), 1);
+	assert_int_equal(count_purpose(&p, PURPOSE_REMINDER, MSG_PENDING), 0);
+	assert_int_equal(count_purpose(&p, PURPOSE_REMINDER, MSG_SKIPPED), 1);
+	for (size_t i = 0; i < p.nadd; i++)
+		if (p.add[i].channel == CHAN_EMAIL &&
+		    p.add[i].status == MSG_SKIPPED)
+			assert_string_equal(p.add[i].last_error, "the change "
+			    "notice that goes now gives the new details");
 	apply(&w, &p);
 	absorb(&w, &p);
 	plan_free(&p);
 	plan_run(&cf, &w.s, now + 60, 8 * D, &p);
 	assert_int_equal(count_moved(&w, &p), 0);
+	assert_int_equal(count_purpose(&p, PURPOSE_REMINDER, MSG_PENDING), 0);
+	for (size_t i = 0; i < p.nchg; i++)
+		assert_int_not_equal(p.chg[i].to, MSG_PENDING);
 	plan_free(&p);
 	free_world(&w);
 }
@@ -1060,7 +1083,7 @@ main(void)
 		cmocka_unit_test_setup(test_moved_then_cancelled, setup),
 		cmocka_unit_test_setup(test_for_client_undone, setup),
 		cmocka_unit_test_setup(test_channel_and_rule_back, setup),
-		cmocka_unit_test_setup(test_moved_reminder_pending_no_notice, setup),
+		cmocka_unit_test_setup(test_moved_notice_instead_of_reminder_due_now, setup),
 		cmocka_unit_test_setup(test_retry_delay, setup),
 	};
 
