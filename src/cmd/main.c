@@ -195,7 +195,7 @@ main_once(const struct conf *c, struct store *st, time_t now, int live,
     int dry)
 {
 	struct deliver_stats stats;
-	char err[512], paused[64] = "";
+	char err[512], paused[64] = "", held[96] = "";
 	int rc;
 
 	if (deliver_pass(c, st, now, live, dry, stdout, NULL, &stats, err,
@@ -209,11 +209,15 @@ main_once(const struct conf *c, struct store *st, time_t now, int live,
 			snprintf(paused + strlen(paused), sizeof(paused) -
 			    strlen(paused), "; %s channel PAUSED",
 			    chan_name((enum chan)k));
+	/* Not counted as pending (the exit code's), but not to be missed. */
+	if (stats.held_due > 0)
+		snprintf(held, sizeof(held), ", %ld held by a row that cannot "
+		    "be read (nudgectl problems)", stats.held_due);
 	log_info("pass done%s: %d planned, %d %s, %d failed, %d "
-	    "skipped, %d cancelled, %ld still pending%s",
+	    "skipped, %d cancelled, %ld still pending%s%s",
 	    dry ? " (dry run, nothing written)" : "", stats.planned,
 	    stats.sent, dry ? "would be sent" : "sent", stats.failed,
-	    stats.skipped, stats.cancelled, stats.pending_due, paused);
+	    stats.skipped, stats.cancelled, stats.pending_due, held, paused);
 	rc = (!dry && stats.pending_due > 0) ? EX_TEMPFAIL : EX_OK;
 	/* issue 14: retention runs in every --once (and says so in --dry-run) */
 	if (retain_run(c, st, now, dry, stdout, err, sizeof(err)) != 0) {

@@ -22,6 +22,7 @@ struct deliver_stats {
 	int	 retry;		/* left pending after a transient failure */
 	int	 bad_rows;	/* unreadable rows reported this pass */
 	long	 pending_due;	/* due now and still pending at the end */
+	long	 held_due;	/* due, but held by an unreadable row */
 	int	 paused[CHAN_N];/* the channel is paused at the end */
 };
 

@@ -184,6 +184,8 @@ enum store_rc	 store_next_due_upto(struct store *, time_t now, long long upto,
 	    struct msg *, char *err, size_t);
 /* How many rows store_next_due() would still find. -1 on error. */
 long	 store_count_due(struct store *, time_t now, char *err, size_t);
+/* Pending messages due by now that an unreadable row holds; -1 on error. */
+long	 store_count_held(struct store *, time_t now, char *err, size_t);
 /*
  * The pending messages due at or before until that an unreadable row
  * holds (STORE_NOT_HELD), oldest first, last_error saying which row

@@ -467,24 +467,45 @@ store_next_due_upto(struct store *s, time_t now, long long upto,
 	return r;
 }
 
-long
-store_count_due(struct store *s, time_t now, char *err, size_t errlen)
+/*
+ * Pending messages due by now, whether or not a retry is already
+ * scheduled, that an unreadable row holds or not (held is the SQL
+ * condition).  -1 on error.
+ */
+static long
+count_due(struct store *s, time_t now, const char *sql, const char *what,
+    char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
 	long n = -1;
 
-	/* Due, whether or not a retry is already scheduled: what --once reports as 75. */
-	if ((st = store_prep(s, "SELECT count(*) FROM messages WHERE status = "
-	    "'pending' AND due_at <= ?1 AND channel IN ('email', 'sms')"
-	    STORE_NOT_HELD, err, errlen)) == NULL)
+	if ((st = store_prep(s, sql, err, errlen)) == NULL)
 		return -1;
 	bind_time(st, 1, now);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		n = (long)sqlite3_column_int64(st, 0);
 	else
-		store_dberr(s, err, errlen, "counting due messages");
+		store_dberr(s, err, errlen, what);
 	store_done(s, st);
 	return n;
+}
+
+#define COUNT_DUE "SELECT count(*) FROM messages WHERE status = 'pending'" \
+	" AND due_at <= ?1 AND channel IN ('email', 'sms')"
+
+/* What --once reports as 75. */
+long
+store_count_due(struct store *s, time_t now, char *err, size_t errlen)
+{
+	return count_due(s, now, COUNT_DUE STORE_NOT_HELD,
+	    "counting due messages", err, errlen);
+}
+
+long
+store_count_held(struct store *s, time_t now, char *err, size_t errlen)
+{
+	return count_due(s, now, COUNT_DUE " AND" STORE_HELD_BY,
+	    "counting held messages", err, errlen);
 }
 
 /* On a database error 0 too: the caller's loop wakes on its own timer. */

@@ -43,6 +43,11 @@ def assert_held(practice, r, client, table, row_id):
     assert r.stderr.count(f"skipping {table} row {row_id}:") == 1, r.stderr
     for addr in (SAM, ALEX):
         assert addr not in r.stderr
+    # the pass's summary says what waits on the row (not "pending": exit 0)
+    held = len(practice.messages("status = 'pending' AND last_error LIKE 'held:%'"))
+    [done] = [l for l in r.stderr.splitlines() if "pass done" in l]
+    assert f"0 still pending, {held} held by a row that cannot be read" \
+        " (nudgectl problems)" in done, done
     [alert] = mails_to(practice.smtp, PRACTICE_EMAIL)
     assert str(row_id) in text_body(alert)
 
