@@ -91,42 +91,49 @@ plan_later(const struct msg *a, const struct msg *b)
 }
 
 /*
- * The fresh reminders for the new time that would go now (the move
- * brought them due): one planned in this pass, or one an earlier pass
- * planned that has not gone yet (the pass came before the send), unless
- * this pass settles it otherwise.  The change notice that goes instead
- * says what the client needs to know and a reminder cannot: that the
- * time they were given is no longer right, with the calendar entry
- * updated.  A reminder too, at the same moment, would only say it again.
+ * The fresh reminders for the new time that would go with the notice,
+ * due by the moment it goes (at: now, or when quiet hours end): planned
+ * in this pass, planned by an earlier pass and not gone yet, or revived
+ * by this pass (moved back), unless this pass settles them otherwise.
+ * The change notice that goes instead says what the client needs to know
+ * and a reminder cannot: that the time they were given no longer holds,
+ * with the calendar entry updated.  A reminder too, at the same moment,
+ * would only say it again.  (Should the notice fail for good on SMS, it
+ * goes by email like a reminder would: deliver_record.c.)
  */
 static void
 plan_reminders_told(struct plan *p, const struct plan_slice *old,
     size_t from, const struct appt *a, long long client, enum chan ch,
-    time_t now)
+    time_t at)
 {
 	static const char why[] = "the change notice that goes now gives the "
 	    "new details";
-	size_t nchg = p->nchg;
+	size_t nchg = p->nchg, k;
 
 	for (size_t j = from; j < p->nadd; j++)
 		if (p->add[j].client_id == client && p->add[j].channel == ch &&
 		    p->add[j].purpose == PURPOSE_REMINDER &&
 		    p->add[j].status == MSG_PENDING &&
-		    p->add[j].due_at <= now + PLAN_OVERDUE_GRACE)
+		    p->add[j].due_at <= at + PLAN_OVERDUE_GRACE)
 			plan_set(&p->add[j], MSG_SKIPPED, why);
 	for (size_t j = 0; j < old->n; j++) {
 		const struct msg *o = old->m[j];
-		int settled = 0;
 
 		if (o->client_id != client || o->channel != ch ||
-		    o->purpose != PURPOSE_REMINDER || o->status != MSG_PENDING ||
+		    o->purpose != PURPOSE_REMINDER ||
 		    o->appt_start != a->starts_at ||
-		    o->due_at > now + PLAN_OVERDUE_GRACE)
+		    o->due_at > at + PLAN_OVERDUE_GRACE)
 			continue;
-		for (size_t k = 0; k < nchg && !settled; k++)
-			settled = p->chg[k].id == o->id;
-		if (!settled)
+		for (k = 0; k < nchg && p->chg[k].id != o->id; k++)
+			;
+		if (k == nchg && o->status == MSG_PENDING)
 			plan_change(p, o, MSG_PENDING, MSG_SKIPPED, why);
+		else if (k < nchg && p->chg[k].to == MSG_PENDING) {
+			/* revived by this pass: settled skipped instead */
+			p->chg[k].to = MSG_SKIPPED;
+			free(p->chg[k].reason);
+			p->chg[k].reason = xstrdup(why);
+		}
 	}
 }
 
@@ -276,7 +283,7 @@ plan_moves(const struct conf *c, const struct snapshot *s,
 		else
 			continue;
 		plan_reminders_told(p, old, reminders_from, a, cl->id,
-		    m->channel, now);
+		    m->channel, plan_quiet(c, m->channel, now, now));
 	}
 	free(cur);
 }
