@@ -267,15 +267,15 @@ floor_mark(sqlite3 *db, long from, long to, const char *sql)
 }
 
 /*
- * One cycle: record [done, from) 'sent' and claim [from, to), one
+ * One cycle: record [done, upto) 'sent' and claim [from, to), one
  * transaction with an fsync.
  */
 static int
-floor_cycle(sqlite3 *db, long done, long from, long to)
+floor_cycle4(sqlite3 *db, long done, long upto, long from, long to)
 {
 	if (floor_sql(db, "PRAGMA synchronous=FULL") != 0 ||
 	    floor_sql(db, "BEGIN IMMEDIATE") != 0 ||
-	    floor_mark(db, done, from, "UPDATE m SET status = 'sent',"
+	    floor_mark(db, done, upto, "UPDATE m SET status = 'sent',"
 	    " updated_at = datetime('now') WHERE id = ?1 AND status ="
 	    " 'sending'") != 0 ||
 	    floor_mark(db, from, to, "UPDATE m SET status = 'sending',"
@@ -285,6 +285,13 @@ floor_cycle(sqlite3 *db, long done, long from, long to)
 	    floor_sql(db, "PRAGMA synchronous=NORMAL") != 0)
 		return -1;
 	return 0;
+}
+
+/* One connection: record the batch before [from, to), then claim it. */
+static int
+floor_cycle(sqlite3 *db, long done, long from, long to)
+{
+	return floor_cycle4(db, done, from, from, to);
 }
 
 static double
@@ -297,11 +304,11 @@ floor_now(void)
 }
 
 /*
- * smtp-db over CONNS connections: each batch's transaction first (as over
- * one), then its messages shared out among the connections, a thread
- * each, and all of them done before the next transaction.  nudged
- * overlaps the next claim with the sending; this floor does not, so its
- * CPU per email is the floor's figure, not its wall time.
+ * smtp-db over CONNS connections: a batch's messages shared out among the
+ * connections, a thread each, all of them done before the next batch
+ * goes; while they are sent, one transaction records the batch before
+ * them 'sent' and claims the batch after them, as nudged overlaps its
+ * cycle with the sending (two batches claimed at most).
  */
 struct floor_pool {
 	pthread_barrier_t go, done;
@@ -374,13 +381,19 @@ floor_db_threads(struct floor_pool *p, sqlite3 *db, long count)
 		if (pthread_create(&w[i].th, NULL, floor_worker_main, &w[i]) != 0)
 			return -1;	/* the process exits at once */
 	}
+	if (floor_cycle4(db, 0, 0, 0, FLOOR_BATCH < count ? FLOOR_BATCH :
+	    count) != 0)
+		return -1;
 	for (i = 0; rc == 0 && i < count; i += FLOOR_BATCH) {
+		long next = i + FLOOR_BATCH < count ? i + FLOOR_BATCH : count;
+
 		p->from = i;
-		p->to = i + FLOOR_BATCH < count ? i + FLOOR_BATCH : count;
-		if (floor_cycle(db, i - (i > 0 ? FLOOR_BATCH : 0), p->from,
-		    p->to) != 0)
-			return -1;
+		p->to = next;
 		pthread_barrier_wait(&p->go);
+		/* meanwhile: the batch before 'sent', the one after claimed */
+		if (floor_cycle4(db, i > 0 ? i - FLOOR_BATCH : 0, i, next,
+		    next + FLOOR_BATCH < count ? next + FLOOR_BATCH : count) != 0)
+			rc = -1;
 		pthread_barrier_wait(&p->done);
 		for (long k = 0; k < p->conns; k++)
 			rc |= w[k].rc;

@@ -1173,10 +1173,13 @@ def table(res):
                              " rendering), with smtp-sink's share: " + " / ".join(
                                  said(f"curl_smtp_c{conn}", n, True) for n in ns
                                  if cpu_bound(f"curl_smtp_c{conn}", n))
-                             + ("; libcurl + the durable bookkeeping (its CPU is the"
-                                " floor's; its batches are not overlapped with the"
-                                " sending as nudged's are): " + " / ".join(
-                                    said(f"curl_smtp_db_c{conn}", n, True) for n in ns)
+                             + ("; libcurl + the durable bookkeeping (claim and"
+                                " record per batch of 32, overlapped with the sending"
+                                " as nudged's; an upload mark per email): "
+                                + " / ".join(
+                                    said(f"curl_smtp_db_c{conn}", n, True) + " = "
+                                    + f"{t[n][f'curl_smtp_db_c{conn}']['msgs_per_s'] / t[n]['smtp_source_s4']['msgs_per_s']:.0%} of -s4"
+                                    for n in ns)
                                 if all(cpu_bound(f"curl_smtp_db_c{conn}", n) for n in ns)
                                 else "")
                              + (f"; nudged without the .ics (email.calendar = false): "
