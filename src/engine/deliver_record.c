@@ -103,11 +103,8 @@ dl_jitter(void)
 
 /*
  * An SMS reminder that failed for good goes by email in the same pass
- * (contract "Fallback"); so does a change notice, which may have gone
- * instead of the reminder the move brought due (plan_notice.c): the
- * client is told the new time on one channel or the other.  Returns the
- * new message's id, 0 when no fallback applies or an email for the same
- * rule exists already, -1 on error.
+ * (contract "Fallback").  Returns the new message's id, 0 when no fallback
+ * applies or an email for the same rule exists already, -1 on error.
  */
 static long long
 dl_fallback(struct dl *d, const struct dl_item *x, char *err, size_t errlen)
@@ -117,8 +114,7 @@ dl_fallback(struct dl *d, const struct dl_item *x, char *err, size_t errlen)
 	char *addr;
 
 	if (!d->c->sms.fallback_email || !d->c->email.enabled ||
-	    x->m.channel != CHAN_SMS || (x->m.purpose != PURPOSE_REMINDER &&
-	    x->m.purpose != PURPOSE_MOVED) ||
+	    x->m.channel != CHAN_SMS || x->m.purpose != PURPOSE_REMINDER ||
 	    !x->has_cl || !x->has_a || x->a.cancelled ||
 	    x->a.starts_at != x->m.appt_start ||
 	    retry_too_late(d->c, x->a.starts_at, d->now) ||
@@ -129,7 +125,7 @@ dl_fallback(struct dl *d, const struct dl_item *x, char *err, size_t errlen)
 		free(addr);
 		return 0;
 	}
-	m.purpose = x->m.purpose;
+	m.purpose = PURPOSE_REMINDER;
 	m.appointment_id = x->m.appointment_id;
 	m.client_id = x->m.client_id;
 	m.channel = CHAN_EMAIL;
@@ -139,13 +135,11 @@ dl_fallback(struct dl *d, const struct dl_item *x, char *err, size_t errlen)
 	m.rule = x->m.rule;
 	m.appt_start = x->m.appt_start;
 	m.template = x->m.template;
-	m.detail = x->m.detail;
 	if (store_insert_msg(d->st, &m, &id, err, errlen) != 0)
 		id = -1;
 	else if (id != 0)
-		log_info("msg=%lld fallback: the %s goes by email as msg=%lld",
-		    x->m.id, x->m.purpose == PURPOSE_MOVED ? "change notice" :
-		    "reminder", id);
+		log_info("msg=%lld fallback: the reminder goes by email as msg=%lld",
+		    x->m.id, id);
 	free(addr);
 	return id;
 }

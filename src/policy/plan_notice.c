@@ -9,8 +9,8 @@
  * details>" (after an earlier notice, of the details and that notice's
  * rule: plan_move_rule) and its appt_start the new start, so the dedupe
  * key allows one notice per state of the appointment and step.  A fresh
- * reminder that the move brought due at once is skipped for the notice
- * (plan_reminders_told).  A client who was sent a cancellation after that
+ * reminder that the move brought due at the notice's moment and the
+ * notice do not both go (plan_notice_or_reminder).  A client who was sent a cancellation after that
  * reminder learns of the rebooking from the fresh reminders instead.  Pending notices whose appointment
  * changed again are cancelled (plan.c, plan_stale) and planned afresh, or
  * come back when it changes back before they went.
@@ -91,30 +91,25 @@ plan_later(const struct msg *a, const struct msg *b)
 }
 
 /*
- * The fresh reminders for the new time that would go with the notice,
+ * The fresh reminders for the new time that would go with a notice on ch,
  * due by the moment it goes (at: now, or when quiet hours end): planned
  * in this pass, planned by an earlier pass and not gone yet, or revived
  * by this pass (moved back), unless this pass settles them otherwise.
- * The change notice that goes instead says what the client needs to know
- * and a reminder cannot: that the time they were given no longer holds,
- * with the calendar entry updated.  A reminder too, at the same moment,
- * would only say it again.  (Should the notice fail for good on SMS, it
- * goes by email like a reminder would: deliver_record.c.)
+ * How many; with skip, each is settled skipped for the notice.
  */
-static void
-plan_reminders_told(struct plan *p, const struct plan_slice *old,
-    size_t from, const struct appt *a, long long client, enum chan ch,
-    time_t at)
+static size_t
+plan_reminders_at(struct plan *p, const struct plan_slice *old, size_t from,
+    const struct appt *a, long long client, enum chan ch, time_t at, int skip)
 {
 	static const char why[] = "the change notice that goes now gives the "
 	    "new details";
-	size_t nchg = p->nchg, k;
+	size_t nchg = p->nchg, k, n = 0;
 
 	for (size_t j = from; j < p->nadd; j++)
 		if (p->add[j].client_id == client && p->add[j].channel == ch &&
 		    p->add[j].purpose == PURPOSE_REMINDER &&
 		    p->add[j].status == MSG_PENDING &&
-		    p->add[j].due_at <= at + PLAN_OVERDUE_GRACE)
+		    p->add[j].due_at <= at + PLAN_OVERDUE_GRACE && ++n && skip)
 			plan_set(&p->add[j], MSG_SKIPPED, why);
 	for (size_t j = 0; j < old->n; j++) {
 		const struct msg *o = old->m[j];
@@ -126,15 +121,43 @@ plan_reminders_told(struct plan *p, const struct plan_slice *old,
 			continue;
 		for (k = 0; k < nchg && p->chg[k].id != o->id; k++)
 			;
-		if (k == nchg && o->status == MSG_PENDING)
-			plan_change(p, o, MSG_PENDING, MSG_SKIPPED, why);
-		else if (k < nchg && p->chg[k].to == MSG_PENDING) {
-			/* revived by this pass: settled skipped instead */
-			p->chg[k].to = MSG_SKIPPED;
-			free(p->chg[k].reason);
-			p->chg[k].reason = xstrdup(why);
+		if (k == nchg && o->status == MSG_PENDING) {
+			n++;
+			if (skip)
+				plan_change(p, o, MSG_PENDING, MSG_SKIPPED, why);
+		} else if (k < nchg && p->chg[k].to == MSG_PENDING) {
+			n++;
+			if (skip) {	/* revived by this pass: skipped instead */
+				p->chg[k].to = MSG_SKIPPED;
+				free(p->chg[k].reason);
+				p->chg[k].reason = xstrdup(why);
+			}
 		}
 	}
+	return n;
+}
+
+/*
+ * A fresh reminder that a move brought due goes at the moment its notice
+ * would: only one of the two goes.  By email, the notice, and the
+ * reminder is skipped: it says what the client needs to know and a
+ * reminder cannot, that the time they were given no longer holds.  By
+ * SMS, the reminder, and no notice: its text is the shorter of the two
+ * (a notice can run over max_segments where the reminder fits), and a
+ * reminder that fails for good falls back to email (contract
+ * "Fallback"), a notice does not.  1: the notice is not wanted.
+ */
+static int
+plan_notice_or_reminder(struct plan *p, const struct conf *c,
+    const struct plan_slice *old, size_t from, const struct appt *a,
+    long long client, enum chan ch, time_t now)
+{
+	time_t at = plan_quiet(c, ch, now, now);
+
+	if (ch == CHAN_SMS)
+		return plan_reminders_at(p, old, from, a, client, ch, at, 0) > 0;
+	plan_reminders_at(p, old, from, a, client, ch, at, 1);
+	return 0;
 }
 
 /*
@@ -259,7 +282,7 @@ plan_moves(const struct conf *c, const struct snapshot *s,
 	for (size_t i = 0; i < old->n; i++) {
 		const struct msg *m = old->m[i], *rev;
 		const struct client *cl;
-		char *rcpt;
+		char *rcpt = NULL;
 
 		if (m->status != MSG_SENT || !(m->purpose == PURPOSE_REMINDER ||
 		    m->purpose == PURPOSE_MOVED))
@@ -274,16 +297,19 @@ plan_moves(const struct conf *c, const struct snapshot *s,
 		plan_move_rule(m, cur, rule, sizeof(rule));
 		if (plan_move_seen(old, p, first_new, a, m, rule, cur, &rev))
 			continue;
+		if (rev == NULL && (rcpt = plan_recipient(c, cl, m->channel,
+		    why, sizeof(why))) == NULL)
+			continue;
+		if (plan_notice_or_reminder(p, c, old, reminders_from, a,
+		    cl->id, m->channel, now)) {
+			free(rcpt);
+			continue;
+		}
 		if (rev != NULL)
 			plan_change(p, rev, MSG_CANCELLED, MSG_PENDING, NULL);
-		else if ((rcpt = plan_recipient(c, cl, m->channel, why,
-		    sizeof(why))) != NULL)
+		else
 			plan_move_add(c, a, cl->id, m->channel, rcpt, rule, cur,
 			    now, p);
-		else
-			continue;
-		plan_reminders_told(p, old, reminders_from, a, cl->id,
-		    m->channel, plan_quiet(c, m->channel, now, now));
 	}
 	free(cur);
 }
