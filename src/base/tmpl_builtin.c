@@ -162,11 +162,19 @@
 	"{{/old_date}}\n" \
 	"\n" WHEN_WHERE "\n" \
 	"If this does not suit you, " REPLY_EMAIL ".\n\n"
+/* Only the details changed (no old_date): what they are now, said so. */
 #define MOVED_SMS(with) \
 	"Hi {{first_name}}, {{#old_date}}your appointment" with " on " \
-	"{{old_date}} at {{old_time}} has moved to " WHEN_TO "{{/old_date}}" \
-	"{{^old_date}}your appointment" with " " WHEN_SMS " has changed" \
-	"{{/old_date}}{{#location}}, {{location}}{{/location}}." VIDEO_SMS
+	"{{old_date}} at {{old_time}} has moved to " WHEN_TO "{{#location}}, " \
+	"{{location}}{{/location}}.{{/old_date}}" \
+	"{{^old_date}}the details of your appointment" with " " WHEN_SMS \
+	" have changed.{{#location}} Where: {{location}}.{{/location}}" \
+	"{{/old_date}}" VIDEO_SMS
+/* The subject says "is now" only when the time moved. */
+#define MOVED_SUBJECT(with) \
+	"{{#old_date}}Changed: your appointment" with " is now on {{date}} " \
+	"at {{time}}{{/old_date}}{{^old_date}}Changed: the details of your " \
+	"appointment" with " on {{date}} at {{time}}{{/old_date}}"
 
 struct builtin {
 	const char	*group;
@@ -276,13 +284,12 @@ static const struct builtin builtins[] = {
 	    "Hi {{first_name}}, your appointment " WHEN_SMS " has been "
 	    "cancelled." DISCREET_SMS("To arrange another time") } },
 	{ "moved", {
-	    "Changed: your appointment with {{practitioner}} is now on "
-	    "{{date}} at {{time}}",
+	    MOVED_SUBJECT(" with {{practitioner}}"),
 	    MOVED_BODY(" with {{practitioner}}") SIGNED,
 	    MOVED_SMS(" with {{practitioner}}") " If this does not suit you, "
 	    CONTACT_SMS "." } },
 	{ "moved_discreet", {
-	    "Changed: your appointment is now on {{date}} at {{time}}",
+	    MOVED_SUBJECT(""),
 	    MOVED_BODY("") UNSIGNED,
 	    MOVED_SMS("") DISCREET_SMS("If this does not suit you") } },
 	{ "homework", {

@@ -167,6 +167,10 @@ def test_edit_sends_a_change_notice_not_a_cancellation(practice, smtp):
         first, notice = mails_to(smtp, addr)
         body = text_body(notice)
         assert "have changed" in body and f"Join: {LINK}" in body, body
+        # the time did not move: the subject does not say "is now on"
+        assert notice["Subject"] == ("Changed: the details of your appointment"
+                                     " with Christian Hughes on Thursday 4"
+                                     " March 2027 at 14:00"), notice["Subject"]
         assert "50 minutes" in body
         [p1] = [p for p in first.walk() if p.get_content_type() == "text/calendar"]
         [p2] = [p for p in notice.walk() if p.get_content_type() == "text/calendar"]

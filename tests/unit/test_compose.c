@@ -263,6 +263,19 @@ test_moved_builtin_wording(void **state)
 	assert_non_null(strstr(w.text, "The new time is tomorrow, Thursday 2 "
 	    "July 2026, at 14:00.\n"));
 	composed_free(&w);
+	/* only the details changed: said so, and no "is now on" */
+	cl.discreet = 0;
+	in.old_start = 0;
+	a.mode = MODE_ONLINE;
+	a.video_url = "https://meet.example.org/room-4821";
+	compose_msg(&cf, &in, &w);
+	assert_string_equal(w.subject, "Changed: the details of your "
+	    "appointment with Christian Hughes on Thursday 2 July 2026 at 14:00");
+	assert_non_null(strstr(w.sms, "Hi Sam, the details of your appointment "
+	    "with Christian Hughes tomorrow, Thursday 2 July 2026, at 14:00 have "
+	    "changed. Where: online. Join: https://meet.example.org/room-4821"));
+	assert_null(strstr(w.sms, "changed,"));
+	composed_free(&w);
 }
 
 /* Letters GSM-7 lacks become plain; those it has, and other scripts, stay. */
