@@ -70,18 +70,30 @@ static void
 edit_report(struct ctx *c, const struct appt_change *e,
     const struct appt_row *a)
 {
+	const char *sep = " ";
+
 	ctl_outf(c, "appointment %lld changed:", a->id);
-	if (e->set_mode)
-		ctl_outf(c, " mode %s -> %s", a->mode, appt_mode_name(e->mode));
-	if (e->duration_min != 0)
-		ctl_outf(c, " duration %d -> %ld minutes", a->duration_min,
+	if (e->set_mode) {
+		ctl_outf(c, "%smode %s -> %s", sep, a->mode,
+		    appt_mode_name(e->mode));
+		sep = ", ";
+	}
+	if (e->duration_min != 0) {
+		ctl_outf(c, "%sduration %d -> %ld minutes", sep, a->duration_min,
 		    e->duration_min);
-	if (e->video_url != NULL)
-		ctl_outf(c, " new video link");
-	if (e->for_client != 0)
-		ctl_outf(c, " for client %lld only", e->for_client);
+		sep = ", ";
+	}
+	/* shown whole: a mistyped link is seen before a client gets it */
+	if (e->video_url != NULL) {
+		ctl_outf(c, "%svideo link %s", sep, e->video_url);
+		sep = ", ";
+	}
+	if (e->for_client != 0) {
+		ctl_outf(c, "%sfor client %lld only", sep, e->for_client);
+		sep = ", ";
+	}
 	if (e->everyone)
-		ctl_outf(c, " for every member of the case");
+		ctl_outf(c, "%sfor every member of the case", sep);
 	ctl_outf(c, "\n");
 	if (c->conf->notify_move)
 		ctl_outf(c, "(clients already reminded get a change "

@@ -161,7 +161,8 @@ def test_edit_sends_a_change_notice_not_a_cancellation(practice, smtp):
     r = practice.ctl("edit", str(appt), "--mode", "online", "--video-url", LINK,
                      "--duration", "50")
     assert r.returncode == 0, r.stderr
-    assert "mode in_person -> online" in r.stdout
+    assert (f"changed: mode in_person -> online, duration 60 -> 50 minutes,"
+            f" video link {LINK}\n") in r.stdout, r.stdout
     assert practice.once(shift(F, hours=-47)).returncode == 0
     for addr in (SAM, ALEX):
         first, notice = mails_to(smtp, addr)
