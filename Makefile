@@ -215,7 +215,12 @@ install: all
 	@# On the real system: the nudged user and group, and the config readable by that group.
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v systemd-sysusers >/dev/null; then \
 	    systemd-sysusers /usr/lib/sysusers.d/nudged.conf && \
-	    chgrp nudged $(SYSCONFDIR)/nudged $(SYSCONFDIR)/nudged/nudged.conf*; fi
+	    chgrp nudged $(SYSCONFDIR)/nudged $(SYSCONFDIR)/nudged/nudged.conf*; \
+	else \
+	    echo "note: the nudged user and group were not created here; on the" \
+	        "system that runs nudged, as root: systemd-sysusers" \
+	        "/usr/lib/sysusers.d/nudged.conf && chgrp nudged" \
+	        "$(SYSCONFDIR)/nudged $(SYSCONFDIR)/nudged/nudged.conf*"; fi
 
 # ---- layers: `make layers` (part of `make check`) ----
 # Includes only point down the layers of src/README; no file-level circles;

@@ -5,6 +5,7 @@
  * command files, and they (and ctl.c) call down into this file.
  */
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -319,6 +320,24 @@ ctl_when_short(const char *stored, char *buf, size_t len)
 
 /* ---- configuration, database, transactions ---- */
 
+/*
+ * init as root before the install made the service's user: the folder
+ * and the database are root's, and the service could not open them.
+ */
+static void
+ctl_warn_no_user(const char *db)
+{
+	const char *slash = strrchr(db, '/');
+	int dirlen = slash == NULL ? 1 : slash == db ? 1 : (int)(slash - db);
+
+	fprintf(stderr, "nudgectl: warning: there is no %s user or group yet, "
+	    "so the folder and the database belong to root and the service "
+	    "cannot open them; create them (sudo make install, or "
+	    "systemd-sysusers with nudged.sysusers), then: chown -R %s:%s "
+	    "%.*s\n", CTL_GROUP, CTL_GROUP, CTL_GROUP, dirlen,
+	    slash == NULL ? "." : db);
+}
+
 int
 ctl_ctx_open(struct ctx *c)
 {
@@ -347,6 +366,9 @@ ctl_ctx_open(struct ctx *c)
 			return ctl_fail(EX_IOERR, "%s", err);
 		if (r == STORE_NEW)
 			printf("%s\n", err);
+		if (r == STORE_NEW && geteuid() == 0 &&
+		    getgrnam(CTL_GROUP) == NULL)
+			ctl_warn_no_user(c->conf->database);
 	}
 	created = c->init && access(c->conf->database, F_OK) == -1;
 	c->st = c->preview ? store_open_copy(c->conf->database, err, sizeof err) :

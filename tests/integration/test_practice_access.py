@@ -123,16 +123,32 @@ def test_wrong_mode_repaired_at_start_with_a_warning(tmp_path):
     assert "wrong mode" not in r.stderr
 
 
+def _group_exists():
+    try:
+        grp.getgrnam("nudged")
+        return True
+    except KeyError:
+        return False
+
+
 def test_init_creates_the_missing_state_folder(tmp_path):
     state = tmp_path / "state"
     db = str(state / "nudged.db")
     conf = write_conf(str(tmp_path), db)
+    before = _group_exists()
     r = run([CTL, "-c", conf, "init"])
+    after = _group_exists()                 # another test may make or remove it
     assert r.returncode == 0, r.stderr
     assert stat.S_ISDIR(os.stat(state).st_mode)
     assert mode(state) & 0o7777 == 0o2770, oct(mode(state))
     assert f"folder {state} created" in r.stdout
     assert mode(db) == 0o660
+    # root with no nudged user yet: told that the service could not open it
+    if os.geteuid() == 0 and before == after:
+        warned = "there is no nudged user or group yet" in r.stderr
+        assert warned == (not before), r.stderr
+        if warned:
+            assert f"chown -R nudged:nudged {state}\n" in r.stderr, r.stderr
 
 
 def test_error_names_the_database_path_once(tmp_path):
