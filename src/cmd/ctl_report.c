@@ -223,6 +223,12 @@ report_table(const struct report_row *r, size_t n, int w, const char *monday)
 	if (tot.failed > 0)
 		printf("Why they failed: nudgectl outbox --status failed --since "
 		    "%s\n", monday);
+	/* not cancellation notices: planned messages that were not needed */
+	if (tot.cancelled + tot.skipped > 0)
+		printf("Cancelled and skipped: planned messages not sent, because "
+		    "the appointment moved or was cancelled, consent changed, or "
+		    "another message said it (why: nudgectl outbox --status "
+		    "cancelled --since %s)\n", monday);
 }
 
 int
