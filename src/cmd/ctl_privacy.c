@@ -150,6 +150,19 @@ export_row(void *arg, const struct store_row *r)
 	}
 }
 
+/* The text form is read by the client: what the outbox's columns mean. */
+#define EXPORT_LEGEND "How to read it: times are UTC (an ending Z). Under " \
+	"messages, purpose is what the message was for (reminder, " \
+	"follow_up, homework, cancellation, moved: a change of time or " \
+	"details), channel email or sms, recipient where it went, due_at " \
+	"when it was to go, sent_at when it went, status what became of it " \
+	"and last_error why it was not sent; rule is the reminder rule " \
+	"(b172800: 172800 seconds, 48 hours, before the appointment; a...: " \
+	"after it), appt_start the appointment's start it was about, detail " \
+	"how the appointment was held (mode|minutes|video link), occurrence " \
+	"the day of a homework prompt, template the wording used. attempts, " \
+	"claimed_at, uploaded, recovered, next_at, alerted, provider_ref, " \
+	"created_at and updated_at are the delivery's bookkeeping."
 #define EXPORT_NOTE "Message texts are not stored: each message was " \
 	"written from the practice's templates at the moment it was sent. " \
 	"The outbox keeps what is listed under messages. Of the other member " \
@@ -221,8 +234,9 @@ cmd_client_export(struct ctx *c, int argc, char **argv)
 		json_object_set_new(x.root, "note", json_string(EXPORT_NOTE));
 	} else
 		sbuf_printf(&head, "Everything %s holds about client %lld, "
-		    "exported %s by nudgectl.\n%s\n", c->conf->practice.name, id,
-		    now, EXPORT_NOTE);
+		    "exported %s by nudgectl.\n%s\n%s\n",
+		    c->conf->practice.name, id, now, EXPORT_NOTE,
+		    EXPORT_LEGEND);
 	r = store_export(c->st, id, export_row, &x, err, sizeof err);
 	if (r == STORE_FOUND)
 		export_print(&x, &head);

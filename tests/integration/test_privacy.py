@@ -241,6 +241,12 @@ def test_export_holds_everything_about_the_client_and_only_the_partners_name(
     assert "== client" in t and f"email: {SAM['email']}" in t
     assert "== messages" in t and "== consent_log" in t
     assert ALEX_EMAIL not in t and "name: Alex Morgan" in t
+    # read by the client: every column under messages is explained
+    legend = [l for l in t.splitlines() if l.startswith("How to read it:")]
+    assert len(legend) == 1, t
+    cols = {row["name"] for row in practice.query("PRAGMA table_info(messages)")}
+    assert {c for c in cols if c not in legend[0]} <= {"id", "appointment_id",
+                                                      "homework_id", "client_id"}
 
     r = practice.ctl("client", "export", "99")
     assert r.returncode == 65 and "does not exist" in r.stderr
