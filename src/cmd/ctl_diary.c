@@ -340,11 +340,17 @@ cmd_cancel(struct ctx *c, int argc, char **argv)
 		    "already", c->cmd, id);
 	else if (store_appt_cancel(c->st, id, err, sizeof err) != 0)
 		rc = ctl_ioerr(err);
-	if (rc == 0)
+	if (rc == 0) {
 		ctl_outf(c, "appointment %lld cancelled: case %lld (%s), %s\n",
 		    id, a.case_id, a.case_label ? a.case_label : "?",
 		    tz_parse_any(a.starts_at, &t) == 0 ?
 		    when(t, buf, sizeof buf) : a.starts_at);
+		/* a cancel then a book tells the client "cancelled" first */
+		ctl_outf(c, "(%sto change the time instead: nudgectl move %lld "
+		    "--to 'YYYY-MM-DD HH:MM')\n", c->conf->notify_cancellation ?
+		    "clients already reminded get a cancellation notice; " : "",
+		    id);
+	}
 	appt_row_free(&a);
 	return ctl_tx_end(c, rc);
 }

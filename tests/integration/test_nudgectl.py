@@ -452,8 +452,13 @@ def test_cancel(ctl_couple):
     t = future_local(days=12, hour=10)
     c.ok("book", "--case", "1", "--at", at_arg(t))
     out = c.ok("cancel", "1")
-    assert out.startswith("appointment 1 cancelled: case 1 (Sam & Alex), ")
-    assert out.rstrip().endswith("at 10:00")
+    first, hint = out.splitlines()
+    assert first.startswith("appointment 1 cancelled: case 1 (Sam & Alex), ")
+    assert first.endswith("at 10:00")
+    # a cancel then a book would tell the client "cancelled" first
+    assert hint == ("(clients already reminded get a cancellation notice; to"
+                    " change the time instead: nudgectl move 1 --to"
+                    " 'YYYY-MM-DD HH:MM')"), hint
     assert c.q("SELECT status FROM appointments")[0]["status"] == "cancelled"
     assert "cancelled already" in c.fails(65, "cancel", "1")
     c.fails(65, "cancel", "5")
