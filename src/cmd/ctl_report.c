@@ -57,15 +57,29 @@ outbox_dates(struct ctx *c, const char *since, const char *until,
 	return 0;
 }
 
+/* The widest recipient, so that "sent ..." lines up after it (at most 40). */
+static int
+rcpt_width(const struct outbox_row *r, size_t n)
+{
+	size_t w = 9, x;
+
+	for (size_t i = 0; i < n; i++)
+		if (r[i].recipient != NULL &&
+		    (x = utf8_width(r[i].recipient)) > w)
+			w = x;
+	return w > 40 ? 40 : (int)w;
+}
+
 /* The outbox table: a header, then one line per row (and its error). */
 static void
 outbox_table(const struct outbox_row *r, size_t n)
 {
 	char due[32], sent[32];
 	size_t i;
-	int nw;
+	int nw, rw, pad;
 
 	nw = name_width(r, n);
+	rw = rcpt_width(r, n);
 	for (i = 0; i < n; i++) {
 		if (i == 0) {
 			printf("%-6s %-16s %-12s %-5s %-9s %5s  ", "ID", "DUE",
@@ -81,9 +95,12 @@ outbox_table(const struct outbox_row *r, size_t n)
 		ctl_pad(r[i].client_name ? r[i].client_name : "-", nw);
 		putchar(' ');
 		print_flat(r[i].recipient ? r[i].recipient : "");
-		if (r[i].sent_at != NULL)
-			printf("  sent %s", ctl_when_short(r[i].sent_at, sent,
-			    sizeof sent));
+		if (r[i].sent_at != NULL) {
+			pad = rw - (int)utf8_width(r[i].recipient ?
+			    r[i].recipient : "");
+			printf("%*s  sent %s", pad > 0 ? pad : 0, "",
+			    ctl_when_short(r[i].sent_at, sent, sizeof sent));
+		}
 		printf("\n");
 		if (r[i].last_error != NULL) {
 			printf("       why: ");

@@ -655,6 +655,12 @@ def test_outbox(ctl_env):
     c.fails(64, "outbox", "--since", "July")
     c.fails(64, "outbox", "--limit", "-1")
 
+    # the "sent" column lines up whatever the recipient's length
+    _add_message(c, due_at="2030-01-01T09:00:00Z", sent_at="2030-01-01T09:00:05Z",
+                 channel="sms", recipient="+447700900123")
+    rows = [l for l in c.ok("outbox").splitlines() if "  sent 20" in l]
+    assert len(rows) == 2 and len({l.index("  sent 20") for l in rows}) == 1, rows
+
 
 def test_send_test_unreachable_server_is_tempfail(ctl_env):
     line = ctl_env.fails(75, "send-test", "--to", "sam@example.org")
