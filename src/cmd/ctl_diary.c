@@ -483,8 +483,12 @@ cmd_appointments(struct ctx *c, int argc, char **argv)
 		printf("%-5lld %-16s %-5lld ", a->id,
 		    ctl_when_short(a->starts_at, buf, sizeof buf), a->case_id);
 		ctl_pad(a->case_label ? a->case_label : "", 20);
-		printf(" %-10s %-9s %4d  %s\n", a->kind, a->mode,
+		printf(" %-10s %-9s %4d  %s", a->kind, a->mode,
 		    a->duration_min, a->status);
+		/* who gets its messages, when not the whole case (book --for) */
+		if (a->for_client != 0)
+			printf(" (for client %lld only)", a->for_client);
+		putchar('\n');
 	}
 	appt_rows_free(v, nv);
 	if (n == 0)

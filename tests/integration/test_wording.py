@@ -63,6 +63,9 @@ def test_free_call_goes_to_the_member_it_is_for(practice, smtp):
     assert f"for client {sam} only" in r.stdout
     [row] = practice.query("SELECT id, for_client FROM appointments")
     assert row["for_client"] == sam
+    # the diary says so too, not only the booking
+    r = practice.ctl("appointments")
+    assert f"booked (for client {sam} only)" in r.stdout, r.stdout
     # not a member of the case: refused, nothing written
     r = practice.ctl("book", "--case", str(case), "--at", "2027-03-05 14:00",
                      "--kind", "call", "--for", "999")
