@@ -393,20 +393,6 @@ plan_overdue_cands(const struct appt *a, const struct plan_slice *old,
 	return x;
 }
 
-/* The candidate closest to the appointment for x[i]'s client and channel. */
-static size_t
-plan_closest(const struct plan_cand *x, size_t n, size_t i)
-{
-	size_t best = i;
-
-	for (size_t j = 0; j < n; j++)
-		if (x[j].client == x[i].client && x[j].ch == x[i].ch &&
-		    (x[j].before < x[best].before ||
-		    (j < best && x[j].before == x[best].before)))
-			best = j;
-	return best;
-}
-
 /*
  * Late booking and downtime: of the overdue first attempts for one client
  * and channel, only the one closest to the appointment may go, and only
@@ -423,20 +409,14 @@ plan_overdue(const struct conf *c, const struct appt *a,
 
 	/*
 	 * Rows due now take part in choosing the closest one (a 3h reminder
-	 * due this minute beats an overdue 48h one).  A row due now is skipped
-	 * only for a closer one due now too: quiet hours hold every reminder
-	 * that fell inside them to their end, and one SMS says it.
+	 * due this minute beats an overdue 48h one), but only overdue rows are
+	 * ever skipped here.
 	 */
 	for (size_t i = 0; i < n; i++) {
-		size_t best = plan_closest(x, n, i);
+		size_t best = i;
 
-		if (!x[i].overdue) {
-			if (best != i)
-				plan_skip(p, &x[i], "superseded by a reminder "
-				    "closer to the appointment, due at the same "
-				    "moment");
+		if (!x[i].overdue)
 			continue;
-		}
 		if (retry_too_late(c, a->starts_at, now)) {
 			plan_skip(p, &x[i], a->starts_at <= now ?
 			    "overdue, and the appointment has already started" :
@@ -444,6 +424,11 @@ plan_overdue(const struct conf *c, const struct appt *a,
 			    "late_limit away");
 			continue;
 		}
+		for (size_t j = 0; j < n; j++)
+			if (x[j].client == x[i].client && x[j].ch == x[i].ch &&
+			    (x[j].before < x[best].before ||
+			    (j < best && x[j].before == x[best].before)))
+				best = j;
 		if (best != i)
 			plan_skip(p, &x[i], "overdue, superseded by a reminder "
 			    "closer to the appointment");

@@ -529,27 +529,6 @@ def test_quiet_hours_late_booking_held_to_eight(practice, smtp, twilio):
     assert r.returncode == 0
 
 
-def test_quiet_hours_two_rules_held_to_eight_one_sms(practice, smtp, twilio):
-    """Booked at 22:00 for 10:00 the next day, rules 48h and 3h by SMS: the
-    48h one is overdue and waits for 08:00, and the 3h one (07:00) too.
-    One SMS at 08:00, the closer one; the other is skipped, saying why."""
-    configure(practice, twilio, reminders=[{"before": "48h", "channel": "sms"},
-                                           {"before": "3h", "channel": "sms"}])
-    solo(practice, starts_at="2026-12-02T10:00:00Z")
-    once(practice, "2026-12-01T22:00:00Z")
-    assert twilio.requests == []
-    once(practice, "2026-12-02T08:00:00Z")
-    assert len(twilio.requests) == 1
-    rows = {r["rule"]: r for r in sms_rows(practice)}
-    assert rows["b10800"]["status"] == "sent", rows
-    assert rows["b172800"]["status"] == "skipped", rows
-    assert rows["b172800"]["last_error"] == ("superseded by a reminder closer"
-                                             " to the appointment, due at the"
-                                             " same moment")
-    once(practice, "2026-12-02T09:00:00Z")
-    assert len(twilio.requests) == 1
-
-
 # ---------------------------------------------------------------------------
 # consent, wording, encodings, numbers
 
