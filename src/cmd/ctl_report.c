@@ -245,7 +245,7 @@ report_table(const struct report_row *r, size_t n, int w, const char *monday)
 		printf("Cancelled and skipped: planned messages not sent, because "
 		    "the appointment moved or was cancelled, consent changed, or "
 		    "another message said it (why: nudgectl outbox --status "
-		    "cancelled --since %s)\n", monday);
+		    "cancelled, or --status skipped, --since %s)\n", monday);
 }
 
 int
