@@ -108,6 +108,20 @@ floor_read(char *buf, size_t size, size_t n, void *arg)
 	return k;
 }
 
+/* An easy handle that sends b's bytes to rcpt at url over SMTP. */
+static void
+floor_smtp(CURL *c, const char *url, struct curl_slist *rcpt,
+    struct floor_body *b)
+{
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_MAIL_FROM, "<appointments@example.org>");
+	curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
+	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(c, CURLOPT_READFUNCTION, floor_read);
+	curl_easy_setopt(c, CURLOPT_READDATA, b);
+}
+
 /* One connection's share of a plain SMTP run (CONNS > 1), in a thread. */
 struct floor_conn {
 	pthread_t	 th;
@@ -130,13 +144,7 @@ floor_conn_main(void *arg)
 	if ((c = curl_easy_init()) == NULL)
 		return NULL;
 	rcpt = curl_slist_append(NULL, "<client@example.org>");
-	curl_easy_setopt(c, CURLOPT_URL, k->url);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_MAIL_FROM, "<appointments@example.org>");
-	curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
-	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(c, CURLOPT_READFUNCTION, floor_read);
-	curl_easy_setopt(c, CURLOPT_READDATA, &b);
+	floor_smtp(c, k->url, rcpt, &b);
 	for (long i = 0; i < k->count; i++) {
 		b.off = 0;
 		if (curl_easy_perform(c) != CURLE_OK)
@@ -337,15 +345,8 @@ floor_worker_main(void *arg)
 	CURL *c = curl_easy_init();
 
 	w->rc = c == NULL || rcpt == NULL;
-	if (c != NULL) {
-		curl_easy_setopt(c, CURLOPT_URL, p->url);
-		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(c, CURLOPT_MAIL_FROM, "<appointments@example.org>");
-		curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
-		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(c, CURLOPT_READFUNCTION, floor_read);
-		curl_easy_setopt(c, CURLOPT_READDATA, &b);
-	}
+	if (c != NULL)
+		floor_smtp(c, p->url, rcpt, &b);
 	for (;;) {
 		pthread_barrier_wait(&p->go);
 		if (p->quit)
@@ -442,11 +443,7 @@ main(int argc, char **argv)
 			return 1;
 		b.p = msg;
 		rcpt = curl_slist_append(NULL, "<client@example.org>");
-		curl_easy_setopt(c, CURLOPT_MAIL_FROM, "<appointments@example.org>");
-		curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
-		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(c, CURLOPT_READFUNCTION, floor_read);
-		curl_easy_setopt(c, CURLOPT_READDATA, &b);
+		floor_smtp(c, url, rcpt, &b);
 		if (strcmp(argv[1], "smtp-db") == 0 && ((b.db = floor_db(argv[5], count)) == NULL ||
 		    (b.marks = floor_marks(argv[5])) < 0)) {
 			fprintf(stderr, "curl_floor: %s: cannot set up\n", argv[5]);
