@@ -5,6 +5,7 @@
  * on Friday).  Read only; the SQL is in store_list.c.
  */
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,16 +27,23 @@ print_flat(const char *s)
 		putchar((unsigned char)*s < 0x20 ? ' ' : *s);
 }
 
+/*
+ * The display width of a text column of the rows (the field at offset
+ * off, a char *), at least min and at most max.
+ */
 static int
-name_width(const struct outbox_row *r, size_t n)
+col_width(const struct outbox_row *r, size_t n, size_t off, size_t min,
+    size_t max)
 {
-	size_t w = 6, x;
+	size_t w = min, x;
+	const char *v;
 
-	for (size_t i = 0; i < n; i++)
-		if (r[i].client_name != NULL &&
-		    (x = utf8_width(r[i].client_name)) > w)
+	for (size_t i = 0; i < n; i++) {
+		memcpy(&v, (const char *)&r[i] + off, sizeof(v));
+		if (v != NULL && (x = utf8_width(v)) > w)
 			w = x;
-	return w > 30 ? 30 : (int)w;
+	}
+	return w > max ? (int)max : (int)w;
 }
 
 /* --since and --until (local dates, --until inclusive) into f.  0 or an exit code. */
@@ -57,19 +65,6 @@ outbox_dates(struct ctx *c, const char *since, const char *until,
 	return 0;
 }
 
-/* The widest recipient, so that "sent ..." lines up after it (at most 40). */
-static int
-rcpt_width(const struct outbox_row *r, size_t n)
-{
-	size_t w = 9, x;
-
-	for (size_t i = 0; i < n; i++)
-		if (r[i].recipient != NULL &&
-		    (x = utf8_width(r[i].recipient)) > w)
-			w = x;
-	return w > 40 ? 40 : (int)w;
-}
-
 /* The outbox table: a header, then one line per row (and its error). */
 static void
 outbox_table(const struct outbox_row *r, size_t n)
@@ -78,8 +73,9 @@ outbox_table(const struct outbox_row *r, size_t n)
 	size_t i;
 	int nw, rw, pad;
 
-	nw = name_width(r, n);
-	rw = rcpt_width(r, n);
+	nw = col_width(r, n, offsetof(struct outbox_row, client_name), 6, 30);
+	/* the widest recipient, so that "sent ..." lines up after it */
+	rw = col_width(r, n, offsetof(struct outbox_row, recipient), 9, 40);
 	for (i = 0; i < n; i++) {
 		if (i == 0) {
 			printf("%-6s %-16s %-12s %-5s %-9s %5s  ", "ID", "DUE",
