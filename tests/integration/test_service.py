@@ -951,7 +951,7 @@ def test_kill_9_loses_nothing(practice, fast_smtp, services, notify, measurement
         r["status"] == "failed" and r["last_error"] and any(
             w in r["last_error"] for w in OUTCOME_UNKNOWN)))]
     summary = (f"seed {seed}: {n} messages, {runs} runs, {kills} kills, "
-               f"in flight at the kills {sum(inflight)} (at most "
+               f"in flight at the kills {sum(inflight)} (the most at one kill: "
                f"{max(inflight, default=0)}), duplicates: {dups}, lost: "
                f"{len(lost)}, {took:.1f} s")
     print(summary)
