@@ -10,8 +10,9 @@
  * rule: plan_move_rule) and its appt_start the new start, so the dedupe
  * key allows one notice per state of the appointment and step.  A fresh
  * reminder that the move brought due at the notice's moment and the
- * notice do not both go (plan_notice_or_reminder).  A client who was sent a cancellation after that
- * reminder learns of the rebooking from the fresh reminders instead.  Pending notices whose appointment
+ * notice do not both go (plan_notice_or_reminder).  A client who was
+ * sent a cancellation after that reminder learns of the rebooking from
+ * the fresh reminders instead.  Pending notices whose appointment
  * changed again are cancelled (plan.c, plan_stale) and planned afresh, or
  * come back when it changes back before they went.
  */
@@ -105,12 +106,16 @@ plan_reminders_at(struct plan *p, const struct plan_slice *old, size_t from,
 	    "new details";
 	size_t nchg = p->nchg, k, n = 0;
 
-	for (size_t j = from; j < p->nadd; j++)
-		if (p->add[j].client_id == client && p->add[j].channel == ch &&
-		    p->add[j].purpose == PURPOSE_REMINDER &&
-		    p->add[j].status == MSG_PENDING &&
-		    p->add[j].due_at <= at + PLAN_OVERDUE_GRACE && ++n && skip)
+	for (size_t j = from; j < p->nadd; j++) {
+		if (p->add[j].client_id != client || p->add[j].channel != ch ||
+		    p->add[j].purpose != PURPOSE_REMINDER ||
+		    p->add[j].status != MSG_PENDING ||
+		    p->add[j].due_at > at + PLAN_OVERDUE_GRACE)
+			continue;
+		n++;
+		if (skip)
 			plan_set(&p->add[j], MSG_SKIPPED, why);
+	}
 	for (size_t j = 0; j < old->n; j++) {
 		const struct msg *o = old->m[j];
 

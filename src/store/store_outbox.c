@@ -468,9 +468,9 @@ store_next_due_upto(struct store *s, time_t now, long long upto,
 }
 
 /*
- * Pending messages due by now, whether or not a retry is already
- * scheduled, that an unreadable row holds or not (held is the SQL
- * condition).  -1 on error.
+ * The count sql gives of the pending messages due by now (?1), whether
+ * or not a retry is already scheduled; what says what it counts in an
+ * error.  -1 on error.
  */
 static long
 count_due(struct store *s, time_t now, const char *sql, const char *what,
