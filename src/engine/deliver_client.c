@@ -144,8 +144,8 @@ dl_moot(struct dl *d, struct dl_item *x, char *why, size_t len)
 	 */
 	if (x->m.purpose == PURPOSE_REMINDER && x->m.attempts == 0 &&
 	    (before = plan_rule_before(x->m.rule)) > 0 &&
-	    store_closer_due(d->st, &x->m, before, x->m.due_at -
-	    PLAN_OVERDUE_GRACE, x->when + PLAN_OVERDUE_GRACE) == 1) {
+	    store_closer_due(d->st, &x->m, before, x->when +
+	    PLAN_OVERDUE_GRACE) == 1) {
 		snprintf(why, len, "superseded by a reminder closer to the "
 		    "appointment that goes at the same moment");
 		return 1;

@@ -510,18 +510,16 @@ store_count_held(struct store *s, time_t now, char *err, size_t errlen)
 
 int
 store_closer_due(struct store *s, const struct msg *m, long before,
-    time_t since, time_t upto)
+    time_t upto)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	/* pending, or gone already in this pass (claimed before m) */
 	if ((st = store_prep(s, "SELECT 1 FROM messages WHERE appointment_id"
 	    " = ?1 AND client_id = ?2 AND channel = ?3 AND id <> ?4 AND"
-	    " purpose = 'reminder' AND appt_start = ?5 AND due_at <= ?6 AND"
-	    " ((status = 'pending' AND attempts = 0 AND (next_at IS NULL OR"
-	    " next_at <= ?6)) OR (status IN ('sending', 'sent') AND"
-	    " due_at >= ?8)) AND rule LIKE 'b%' AND"
+	    " purpose = 'reminder' AND status = 'pending' AND attempts = 0"
+	    " AND appt_start = ?5 AND due_at <= ?6 AND (next_at IS NULL OR"
+	    " next_at <= ?6) AND rule LIKE 'b%' AND"
 	    " CAST(substr(rule, 2) AS INTEGER) BETWEEN 1 AND ?7 - 1"
 	    STORE_NOT_HELD " LIMIT 1", NULL, 0)) == NULL)
 		return -1;
@@ -532,7 +530,6 @@ store_closer_due(struct store *s, const struct msg *m, long before,
 	bind_time(st, 5, m->appt_start);
 	bind_time(st, 6, upto);
 	sqlite3_bind_int64(st, 7, before);
-	bind_time(st, 8, since);
 	rc = sqlite3_step(st);
 	store_done(s, st);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
