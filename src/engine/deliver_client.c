@@ -133,23 +133,8 @@ dl_moot(struct dl *d, struct dl_item *x, char *why, size_t len)
 {
 	time_t *starts = NULL;
 	size_t n = 0;
-	long before;
 	int moot = 0;
 
-	/*
-	 * Two reminders due at one moment (quiet hours held both to their
-	 * end: a booking made late in the evening): the closer one says it.
-	 * Judged now, on the rows as they are, so the closer one is pending
-	 * and will go in this pass; a database error sends this one.
-	 */
-	if (x->m.purpose == PURPOSE_REMINDER && x->m.attempts == 0 &&
-	    (before = plan_rule_before(x->m.rule)) > 0 &&
-	    store_closer_due(d->st, &x->m, before, x->when +
-	    PLAN_OVERDUE_GRACE) == 1) {
-		snprintf(why, len, "superseded by a reminder closer to the "
-		    "appointment that goes at the same moment");
-		return 1;
-	}
 	if (x->m.purpose != PURPOSE_FOLLOW_UP || !x->has_a || !x->has_k)
 		return 0;
 	if (store_case_sessions(d->st, x->k.id, &starts, &n) == 0)

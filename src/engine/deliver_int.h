@@ -164,10 +164,7 @@ void	 dl_compose(struct dl *, struct dl_item *);
 int	 dl_partner_needed(struct dl *, struct dl_item *);
 /* The full email for x, or NULL with err (a permanent failure). */
 char	*dl_email(struct dl *, struct dl_item *, char *err, size_t);
-/*
- * 1 with why when x no longer needs to go: a moot assessment follow-up,
- * or a reminder a closer one due at the same moment says.
- */
+/* 1 with why when x no longer needs to go (a moot assessment follow-up). */
 int	 dl_moot(struct dl *, struct dl_item *, char *why, size_t);
 /* The SMS text to send (x->w.sms or, when UCS-2 anyway, sms_exact). */
 const char *dl_sms_text(const struct dl_item *);

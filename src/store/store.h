@@ -187,14 +187,6 @@ long	 store_count_due(struct store *, time_t now, char *err, size_t);
 /* Pending messages due by now that an unreadable row holds; -1 on error. */
 long	 store_count_held(struct store *, time_t now, char *err, size_t);
 /*
- * 1 when another first attempt of a reminder for m's appointment (as
- * m's appt_start), client and channel, of a rule closer to it than
- * before seconds, is pending and due by upto, not held; 0 if not; -1 on
- * a database error.
- */
-int	 store_closer_due(struct store *, const struct msg *m, long before,
-	    time_t upto);
-/*
  * The pending messages due at or before until that an unreadable row
  * holds (STORE_NOT_HELD), oldest first, last_error saying which row
  * (STORE_HELD_WHY); caller frees each.  0 or -1.

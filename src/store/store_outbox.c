@@ -508,33 +508,6 @@ store_count_held(struct store *s, time_t now, char *err, size_t errlen)
 	    "counting held messages", err, errlen);
 }
 
-int
-store_closer_due(struct store *s, const struct msg *m, long before,
-    time_t upto)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((st = store_prep(s, "SELECT 1 FROM messages WHERE appointment_id"
-	    " = ?1 AND client_id = ?2 AND channel = ?3 AND id <> ?4 AND"
-	    " purpose = 'reminder' AND status = 'pending' AND attempts = 0"
-	    " AND appt_start = ?5 AND due_at <= ?6 AND (next_at IS NULL OR"
-	    " next_at <= ?6) AND rule LIKE 'b%' AND"
-	    " CAST(substr(rule, 2) AS INTEGER) BETWEEN 1 AND ?7 - 1"
-	    STORE_NOT_HELD " LIMIT 1", NULL, 0)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, m->appointment_id);
-	sqlite3_bind_int64(st, 2, m->client_id);
-	sqlite3_bind_text(st, 3, chan_name(m->channel), -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, m->id);
-	bind_time(st, 5, m->appt_start);
-	bind_time(st, 6, upto);
-	sqlite3_bind_int64(st, 7, before);
-	rc = sqlite3_step(st);
-	store_done(s, st);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
-}
-
 /* On a database error 0 too: the caller's loop wakes on its own timer. */
 time_t
 store_next_wake(struct store *s)

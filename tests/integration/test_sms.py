@@ -529,47 +529,6 @@ def test_quiet_hours_late_booking_held_to_eight(practice, smtp, twilio):
     assert r.returncode == 0
 
 
-def test_quiet_hours_two_rules_held_to_eight_one_sms(practice, smtp, twilio):
-    """Booked at 22:00 for 10:00 the next day, rules 48h and 3h by SMS: the
-    48h one is overdue and waits for 08:00, and the 3h one (07:00) too.
-    One SMS at 08:00, the closer one; the other is skipped, saying why;
-    nudgectl upcoming shows the same."""
-    configure(practice, twilio, reminders=[{"before": "48h", "channel": "sms"},
-                                           {"before": "3h", "channel": "sms"}])
-    solo(practice, starts_at="2026-12-02T10:00:00Z")
-    once(practice, "2026-12-01T22:00:00Z")
-    assert twilio.requests == []
-    r = practice.ctl("upcoming", "--days", "1", "--now", "2026-12-01T22:30:00Z")
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.count(" sms to ") == 1, r.stdout
-    once(practice, "2026-12-02T08:00:00Z")
-    assert len(twilio.requests) == 1
-    rows = {m["rule"]: m for m in sms_rows(practice)}
-    assert rows["b10800"]["status"] == "sent", rows
-    assert rows["b172800"]["status"] == "skipped", rows
-    assert rows["b172800"]["last_error"] == ("superseded by a reminder closer"
-                                             " to the appointment that goes at"
-                                             " the same moment")
-    once(practice, "2026-12-02T09:00:00Z")
-    assert len(twilio.requests) == 1
-
-
-def test_closer_rule_removed_meanwhile_farther_still_goes(practice, smtp, twilio):
-    """The same two held to 08:00, then the 3h rule is taken out of the
-    config before 08:00: its row is cancelled, so the 48h one goes (a
-    reminder is never skipped for one that will not go)."""
-    configure(practice, twilio, reminders=[{"before": "48h", "channel": "sms"},
-                                           {"before": "3h", "channel": "sms"}])
-    solo(practice, starts_at="2026-12-02T10:00:00Z")
-    once(practice, "2026-12-01T22:00:00Z")
-    practice.write_conf(sms=sms_group(twilio), retry=RETRY,
-                        reminders=[{"before": "48h", "channel": "sms"}])
-    once(practice, "2026-12-02T08:00:00Z")
-    assert len(twilio.requests) == 1
-    rows = {m["rule"]: m for m in sms_rows(practice)}
-    assert rows["b172800"]["status"] == "sent", rows
-
-
 # ---------------------------------------------------------------------------
 # consent, wording, encodings, numbers
 
