@@ -99,14 +99,6 @@ utf8_next(const unsigned char *s, uint32_t *cp)
 }
 
 size_t
-utf8_len(const unsigned char *s)
-{
-	uint32_t cp;
-
-	return utf8_next(s, &cp);
-}
-
-size_t
 utf8_floor(const unsigned char *s, size_t n)
 {
 	while (n > 0 && (s[n] & 0xc0) == 0x80)

@@ -19,7 +19,15 @@ size_t	 utf8_width(const char *);
  * same length without the code point.
  */
 size_t	 utf8_next(const unsigned char *s, uint32_t *cp);
-size_t	 utf8_len(const unsigned char *s);
+
+/* Inline for ASCII: MIME's checks call it once a byte (issue 12). */
+static inline size_t
+utf8_len(const unsigned char *s)
+{
+	uint32_t cp;
+
+	return s[0] < 0x80 ? 1 : utf8_next(s, &cp);
+}
 /*
  * Where to cut s at most n bytes in without splitting a sequence: n, or
  * less, back to the start of the character n falls inside.  s must hold
