@@ -47,7 +47,7 @@ dl_compose(struct dl *d, struct dl_item *x)
 	 * after the moment the message is due: for a reminder, usually its own
 	 * appointment) and a homework prompt's day_number.
 	 */
-	if (x->has_k && store_case_sessions(d->st, x->k.id, &starts, &n) == 0) {
+	if (x->has_k && dl_case_starts(d, x->k.id, &starts, &n) == 0) {
 		for (size_t i = 0; i < n && in.next_session == 0; i++)
 			if (starts[i] > x->m.due_at)
 				in.next_session = starts[i];
@@ -137,7 +137,7 @@ dl_moot(struct dl *d, struct dl_item *x, char *why, size_t len)
 
 	if (x->m.purpose != PURPOSE_FOLLOW_UP || !x->has_a || !x->has_k)
 		return 0;
-	if (store_case_sessions(d->st, x->k.id, &starts, &n) == 0)
+	if (dl_case_starts(d, x->k.id, &starts, &n) == 0)
 		moot = plan_followup_moot(&x->m, &x->a, starts, n, why, len);
 	free(starts);
 	return moot;

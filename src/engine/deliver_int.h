@@ -21,6 +21,25 @@
 #define DL_PAUSE_FIRST	300L		/* a refused channel rests 5 min, */
 #define DL_PAUSE_MAX	(6L * 3600)	/* doubling each time, up to 6 h */
 
+/*
+ * deliver_claim.c: the rows read for the messages of one claim's
+ * transaction, so that the next message of the same case (a couple's two,
+ * claimed one after the other) reads them once: nothing can change them
+ * before the commit (no other connection writes then, and a claim writes
+ * only messages and problems).  Only rows read fine are kept.  on: set by
+ * dl_claim_batch for its transaction; dl_reads_end() forgets them.
+ */
+struct dl_reads {
+	int			 on;
+	struct appt		 a;
+	struct kase		 k;
+	struct client		 cl[2];		/* the last two clients read */
+	int			 has_a, has_k, has_cl[2], next_cl;
+	long long		 starts_case;	/* 0: none kept */
+	time_t			*starts;
+	size_t			 nstarts;
+};
+
 struct dl {
 	const struct conf	*c;
 	struct store		*st;
@@ -49,6 +68,7 @@ struct dl {
 	int			 stalled;	/* deliver_run.c: the database refused a record just now */
 	char			*unmarkable;	/* deliver_run.c: an upload mark failed (why): nothing more goes */
 	struct ics_memo		 ics;		/* deliver_client.c: the last calendar entry */
+	struct dl_reads		 reads;		/* deliver_claim.c: in a claim's transaction */
 	long long		*held_shown;	/* upcoming: the held messages listed so far */
 	size_t			 n_held_shown;
 	double			 locked_s;	/* deliver_run.c: the cycles' transactions took */
@@ -158,6 +178,11 @@ int	 dl_record(struct dl *, struct dl_item *, enum xfer_result,
 int	 dl_fail(struct dl *, struct dl_item *, const char *why, char *err, size_t);
 /* Load and save the channels' pause state (kept across passes). */
 int	 dl_pause_load(struct dl *, char *err, size_t);
+/* A claim's transaction ends: the rows it read are forgotten (struct dl_reads). */
+void	 dl_reads_end(struct dl *);
+/* store_case_sessions, through the claim's reads; caller frees *starts. */
+int	 dl_case_starts(struct dl *, long long case_id, time_t **starts,
+	    size_t *n);
 /* deliver_client.c: the words, the email, the SMS text and sender (issue 9). */
 void	 dl_compose(struct dl *, struct dl_item *);
 /* 1 when x's words name the partner (asked when that row is unreadable). */

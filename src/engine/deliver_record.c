@@ -157,6 +157,7 @@ dl_failed(struct dl *d, struct dl_item *x, const char *why,
 	if (sr != NULL && sr->unsubscribed && x->m.client_id != 0) {
 		if (store_sms_unsubscribe(d->st, x->m.client_id, err, errlen) != 0)
 			return -1;
+		dl_reads_end(d);	/* a client row changed (none kept now) */
 		len = strlen(reason);
 		snprintf(reason + len, sizeof(reason) - len, "; the client "
 		    "unsubscribed at the provider, so their SMS consent is now off");

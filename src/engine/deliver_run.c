@@ -745,7 +745,7 @@ dl_render_batch(struct dl *d, struct dl_batch *b, struct dl_batch *cur)
  * rows, so one transaction never holds the lock for a whole backlog.
  */
 static int
-dl_claim_batch(struct dl *d, struct dl_batch *b, int *more, char *err,
+dl_claim_rows(struct dl *d, struct dl_batch *b, int *more, char *err,
     size_t errlen)
 {
 	size_t seen = 0;
@@ -776,6 +776,19 @@ dl_claim_batch(struct dl *d, struct dl_batch *b, int *more, char *err,
 	}
 	*more = 1;
 	return 0;
+}
+
+/* dl_claim_rows, sharing the rows read between its messages (dl_reads). */
+static int
+dl_claim_batch(struct dl *d, struct dl_batch *b, int *more, char *err,
+    size_t errlen)
+{
+	int rc;
+
+	d->reads.on = 1;
+	rc = dl_claim_rows(d, b, more, err, errlen);
+	dl_reads_end(d);
+	return rc;
 }
 
 /* Claim a batch in a transaction of its own.  0 or -1. */

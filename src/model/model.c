@@ -121,6 +121,36 @@ kase_free(struct kase *k)
 }
 
 void
+client_copy(struct client *dst, const struct client *c)
+{
+	*dst = *c;
+	dst->name = xstrdup(c->name);
+	dst->first_name = xstrdup(c->first_name);
+	dst->email = xstrdup(c->email);
+	dst->phone = xstrdup(c->phone);
+}
+
+void
+appt_copy(struct appt *dst, const struct appt *a)
+{
+	*dst = *a;
+	dst->video_url = xstrdup(a->video_url);
+}
+
+void
+kase_copy(struct kase *dst, const struct kase *k)
+{
+	*dst = *k;
+	dst->label = xstrdup(k->label);
+	dst->members = NULL;
+	if (k->nmembers > 0) {
+		dst->members = xcalloc(k->nmembers, sizeof(*dst->members));
+		memcpy(dst->members, k->members,
+		    k->nmembers * sizeof(*dst->members));
+	}
+}
+
+void
 homework_free(struct homework *h)
 {
 	if (h == NULL)

@@ -196,6 +196,10 @@ void	 snapshot_free(struct snapshot *);
 void	 client_free(struct client *);
 void	 appt_free(struct appt *);
 void	 kase_free(struct kase *);
+/* Deep copies into dst (its old contents are not freed); free dst with *_free. */
+void	 client_copy(struct client *dst, const struct client *);
+void	 appt_copy(struct appt *dst, const struct appt *);
+void	 kase_copy(struct kase *dst, const struct kase *);
 void	 homework_free(struct homework *);
 void	 msg_free(struct msg *);
 void	 bad_row_free(struct bad_row *);

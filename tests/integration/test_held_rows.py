@@ -281,3 +281,41 @@ def test_unreadable_partner_taken_out_of_the_case_holds_no_more(ready, smtp):
     assert ready.once(shift(DUE_48H, minutes=1)).returncode == 0
     [mail] = mails_to(smtp, ALEX)               # now for Alex alone
     assert "Sam" not in text_body(mail)
+
+
+def test_one_batch_names_each_client_and_their_own_partner(ready, smtp):
+    """Rows read for one message of a claim are shared with the next of the
+    same case (issue 12): in a batch of several couples, and a client who
+    also has a case alone, every email still greets its own client and
+    names their own partner, or none."""
+    pairs = [("Sam Taylor", "Alex Morgan"), ("Robin Shah", "Kim Lee"),
+             ("Jo Park", "Lee Brown")]
+    people = {}
+    for a, b in pairs:
+        ia = ready.add_client(a, email=a.split()[0].lower() + "@example.org")
+        ib = ready.add_client(b, email=b.split()[0].lower() + "@example.org")
+        case = ready.add_case(f"{a} & {b}", [ia, ib])
+        ready.book(case, T, kind="assessment")
+        people[a.split()[0]] = b.split()[0]
+        people[b.split()[0]] = a.split()[0]
+    sam = ready.query("SELECT id FROM clients WHERE name = 'Sam Taylor'")[0]["id"]
+    alone = ready.add_case("Sam alone", [sam])
+    ready.book(alone, shift(T, hours=2), kind="assessment")
+    assert ready.once(PLANNED).returncode == 0
+    r = ready.once(shift(DUE_48H, hours=2))
+    assert r.returncode == 0, r.stderr
+    for first, partner in people.items():
+        mails = mails_to(smtp, first.lower() + "@example.org")
+        texts = sorted(text_body(m) for m in mails)
+        assert len(texts) == (2 if first == "Sam" else 1), (first, texts)
+        together = [t for t in texts if "It is for you and" in t]
+        assert len(together) == 1, (first, texts)
+        assert f"Hello {first}," in together[0]
+        assert f"It is for you and {partner}" in together[0], together[0]
+        for t in texts:
+            assert f"Hello {first}," in t
+            others = set(people) - {first, partner}
+            assert not any(f" {o}" in t for o in others), (first, t)
+    [own] = [text_body(m) for m in mails_to(smtp, "sam@example.org")
+             if "It is for you and" not in text_body(m)]
+    assert "Alex" not in own, own
