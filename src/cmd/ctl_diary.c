@@ -187,6 +187,37 @@ book_check(struct ctx *c, struct book *k)
 }
 
 /*
+ * Said after a booking or a move whose wall time min the clocks change
+ * around: one in the spring gap means an hour later, one the autumn
+ * repeat brings twice means its first occurrence (contract "Time").
+ */
+static void
+clock_note(struct ctx *c, time_t t, int min)
+{
+	struct tm tm, later;
+	time_t again;
+
+	tz_to_local(t, &tm);
+	if (tm.tm_hour * 60 + tm.tm_min != min) {
+		ctl_outf(c, " (%02d:%02d does not exist that day: the "
+		    "clocks go forward)", min / 60, min % 60);
+		return;
+	}
+	/* The same wall time again once the clocks went back, if they do. */
+	tz_to_local(t + 12 * 3600L, &later);
+	if (later.tm_gmtoff >= tm.tm_gmtoff)
+		return;
+	again = t + (tm.tm_gmtoff - later.tm_gmtoff);
+	tz_to_local(again, &later);
+	if (later.tm_mday == tm.tm_mday && later.tm_hour == tm.tm_hour &&
+	    later.tm_min == tm.tm_min)
+		ctl_outf(c, " (%02d:%02d comes twice that day: the clocks go "
+		    "back; this is the first, %02d:%02d %s)", min / 60,
+		    min % 60, min / 60, min % 60,
+		    tm.tm_zone != NULL ? tm.tm_zone : "summer time");
+}
+
+/*
  * Book week i of the series (inside the transaction).  0 also when the
  * week was skipped for a closed day; an exit code (reported) stops the
  * series.
@@ -197,7 +228,6 @@ book_one(struct ctx *c, const struct book *k, long i, int series, time_t now)
 	int rc, y = k->y, mo = k->mo, d = k->d;
 	char buf[96], err[512];
 	struct appt a;
-	struct tm tm;
 	long long id;
 	time_t t;
 
@@ -233,10 +263,7 @@ book_one(struct ctx *c, const struct book *k, long i, int series, time_t now)
 	    when(t, buf, sizeof buf), k->dur, mode_words(k->mode));
 	if (k->forc != 0)
 		ctl_outf(c, ", for client %lld only", k->forc);
-	tz_to_local(t, &tm);
-	if (tm.tm_hour * 60 + tm.tm_min != k->min)
-		ctl_outf(c, " (%02d:%02d does not exist that day: the "
-		    "clocks go forward)", k->min / 60, k->min % 60);
+	clock_note(c, t, k->min);
 	ctl_outf(c, "\n");
 	return 0;
 }
@@ -356,13 +383,14 @@ cmd_cancel(struct ctx *c, int argc, char **argv)
 }
 
 /*
- * Move appointment a to t (in the transaction): refused when it is
- * cancelled, its case closed, t past or its own time, or t clashes.  0 or
- * an exit code (reported); old gets the time it had, as said.
+ * Move appointment a to t (in the transaction; min: the wall time typed):
+ * refused when it is cancelled, its case closed, t past or its own time,
+ * or t clashes.  0 or an exit code (reported); old gets the time it had,
+ * as said.
  */
 static int
-move_one(struct ctx *c, const struct appt_row *a, time_t t, char *old,
-    size_t oldlen)
+move_one(struct ctx *c, const struct appt_row *a, time_t t, int min,
+    char *old, size_t oldlen)
 {
 	char buf[96], err[512];
 	long dur;
@@ -394,9 +422,11 @@ move_one(struct ctx *c, const struct appt_row *a, time_t t, char *old,
 		return rc;
 	if (store_appt_move(c->st, a->id, t, err, sizeof err) != 0)
 		return ctl_ioerr(err);
-	ctl_outf(c, "appointment %lld moved: case %lld (%s), from %s to %s\n",
+	ctl_outf(c, "appointment %lld moved: case %lld (%s), from %s to %s",
 	    a->id, a->case_id, a->case_label ? a->case_label : "?", old,
 	    when(t, buf, sizeof buf));
+	clock_note(c, t, min);
+	ctl_outf(c, "\n");
 	return 0;
 }
 
@@ -434,7 +464,7 @@ cmd_move(struct ctx *c, int argc, char **argv)
 	if ((rc = ctl_found(c, store_appt_row(c->st, id, &a, err, sizeof err),
 	    "appointment", id, err)) != 0)
 		return ctl_tx_end(c, rc);
-	rc = move_one(c, &a, t, old, sizeof old);
+	rc = move_one(c, &a, t, min, old, sizeof old);
 	appt_row_free(&a);
 	return ctl_tx_end(c, rc);
 }

@@ -46,13 +46,17 @@ dl_weekly_send(struct dl *d, time_t slot, const char *last, char *err,
 	char *subject = NULL, *text = NULL;
 	char stamp[TZ_UTC_LEN], next[TZ_UTC_LEN];
 	enum xfer_result res;
+	time_t from;
 	int r = -1;
 
 	memset(&w, 0, sizeof(w));
-	if (store_week_stats(d->st, slot - 7 * 86400L, slot, slot + 7 * 86400L,
+	/* from the last weekly moment to this one: 7 x 24 hours but for the
+	 * weeks the clocks change */
+	from = weekly_shift(d->c, slot, -1);
+	if (store_week_stats(d->st, from, slot, weekly_shift(d->c, slot, 1),
 	    &w, err, errlen) != 0)
 		goto fail;
-	weekly_compose(d->c, &w, slot - 7 * 86400L, slot, &subject, &text);
+	weekly_compose(d->c, &w, from, slot, &subject, &text);
 	tz_format_utc(slot, stamp);
 	if (store_state_set(d->st, "weekly.last", stamp, err, errlen) != 0 ||
 	    store_state_set(d->st, "weekly.retry", NULL, err, errlen) != 0)

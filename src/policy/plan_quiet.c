@@ -5,6 +5,16 @@
 #include "policy/plan_quiet.h"
 #include "base/tz.h"
 
+/* 1 when the local minute holding t is inside quiet hours on ch. */
+static int
+plan_quiet_in(const struct conf *c, enum chan ch, time_t t)
+{
+	struct tm lt;
+
+	tz_to_local(t, &lt);
+	return conf_quiet_at(c, ch, lt.tm_hour * 60 + lt.tm_min);
+}
+
 time_t
 plan_quiet(const struct conf *c, enum chan ch, time_t due, time_t now)
 {
@@ -25,6 +35,15 @@ plan_quiet(const struct conf *c, enum chan ch, time_t due, time_t now)
 	if (tz_local_to_utc(y, mo, d, c->quiet.from / 60, c->quiet.from % 60, 0,
 	    &start) != 0)
 		return due;
+	/*
+	 * A from that falls in the spring gap never shows on the clock: these
+	 * quiet hours began when the clocks jumped past it, before the gap
+	 * rule's "an hour later" (and perhaps after due).  Walk back to that
+	 * jump: the gap's length in minutes; no step at all for any other
+	 * from, whose minute before is never quiet.
+	 */
+	for (int i = 0; i < 1440 && plan_quiet_in(c, ch, start - 60); i++)
+		start -= 60;
 	if (start - 60 >= now)
 		return start - 60;
 	/* Too late to go before: hold it to the end of quiet hours. */

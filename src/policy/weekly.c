@@ -40,6 +40,26 @@ weekly_slot(const struct conf *c, time_t now)
 	return now;	/* not reached: a week always holds the day */
 }
 
+time_t
+weekly_shift(const struct conf *c, time_t slot, int weeks)
+{
+	struct tm tm;
+	time_t t;
+	int y, m, d;
+
+	tz_to_local(slot, &tm);
+	y = tm.tm_year + 1900;
+	m = tm.tm_mon + 1;
+	d = tm.tm_mday;
+	tz_date_add_days(&y, &m, &d, 7L * weeks);
+	/* The same wall time, so a week that holds a clock change is 7 days
+	 * and an hour long, or an hour short, and the weeks meet. */
+	if (tz_local_to_utc(y, m, d, c->weekly.minute / 60,
+	    c->weekly.minute % 60, 0, &t) != 0)
+		return slot + 7L * 86400 * weeks;
+	return t;
+}
+
 static void
 when(time_t t, char *buf, size_t len)
 {

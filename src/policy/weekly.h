@@ -17,6 +17,12 @@
 
 /* The latest alerts.weekly moment at or before now (local day and time). */
 time_t	 weekly_slot(const struct conf *, time_t now);
+/*
+ * The weekly moment weeks weeks from slot (a weekly_slot): the same local
+ * day of the week and time, so consecutive summaries' weeks meet across
+ * the clock changes.
+ */
+time_t	 weekly_shift(const struct conf *, time_t slot, int weeks);
 /* Subject and text for the week [from, to); caller frees both. */
 void	 weekly_compose(const struct conf *, const struct week_stats *,
 	    time_t from, time_t to, char **subject, char **text);

@@ -409,6 +409,27 @@ def test_book_in_spring_gap_means_an_hour_later(ctl_couple):
         f"{gap}T01:30:00Z"
 
 
+def test_book_and_move_in_autumn_repeat_say_which_one(ctl_couple):
+    # 01:30 comes twice on the day the clocks go back: the first (BST) is
+    # meant, and the practitioner is told so, as for the spring gap
+    c = ctl_couple
+    repeat = last_sunday(next_year(), 10)
+    out = c.ok("book", "--case", "1", "--at", f"{repeat} 01:30")
+    assert " at 01:30," in out and "comes twice" in out and "01:30 BST" in out
+    assert c.q("SELECT starts_at FROM appointments")[0]["starts_at"] == \
+        f"{repeat}T00:30:00Z"
+    # an hour either side, and the day after, are said as they are
+    for at in (f"{repeat} 00:30", f"{repeat} 02:30",
+               f"{repeat + dt.timedelta(days=1)} 01:30"):
+        out = c.ok("move", "1", "--to", at)
+        assert "comes twice" not in out and "does not exist" not in out, out
+    out = c.ok("move", "1", "--to", f"{repeat} 01:00")
+    assert "comes twice" in out and "01:00 BST" in out
+    gap = last_sunday(next_year(), 3)
+    out = c.ok("move", "1", "--to", f"{gap} 01:15")
+    assert " at 02:15" in out and "does not exist" in out, out
+
+
 def test_book_series_is_all_or_nothing(ctl_couple):
     c = ctl_couple
     first = future_local(days=20, hour=18)

@@ -490,6 +490,42 @@ def test_weekly_summary_once_a_week(practice, smtp):
     assert len(weekly_mails(smtp)) == 3
 
 
+@pytest.mark.parametrize("fri1,fri2,due,session,booked", [
+    # autumn 2027: Fri 29 Oct 16:00 BST (15:00Z), Fri 5 Nov 16:00 GMT
+    # (16:00Z), 7 days and an hour apart: a message due at 16:30 BST on the
+    # first Friday is in the second summary's week, a session at 15:30 GMT
+    # on the second Friday in the first summary's coming week
+    ("2027-10-29T15:00:00Z", "2027-11-05T16:00:00Z", "2027-10-29T15:30:00Z",
+     "2027-11-05T15:30:00Z", [1, 0]),
+    # spring 2027: Fri 26 Mar 16:00 GMT, Fri 2 Apr 16:00 BST (15:00Z), an
+    # hour short of 7 days: a message due at 15:30 GMT on the first Friday
+    # is in the first summary's week only, a session at 16:30 BST on the
+    # second Friday in the second summary's coming week only
+    ("2027-03-26T16:00:00Z", "2027-04-02T15:00:00Z", "2027-03-26T15:30:00Z",
+     "2027-04-02T15:30:00Z", [0, 1]),
+])
+def test_weekly_summary_weeks_meet_across_the_clock_change(
+        practice, smtp, fri1, fri2, due, session, booked):
+    """Each message is counted in exactly one weekly summary, and each
+    session is listed in the coming week of exactly one, in the weeks
+    the clocks change: the weeks run from one Friday 16:00 (London) to
+    the next, not 7 x 24 hours back from the latest."""
+    practice.write_conf(reminders=[], alerts={"weekly": "Fri 16:00"})
+    practice.init()
+    sam, alex, case, _ = couple_with_phone(practice, starts_at=session)
+    insert_msg(practice, sam, "sent", due)
+    ok(practice.once(shift(fri1, minutes=5)))
+    ok(practice.once(shift(fri2, minutes=5)))
+    first, second = (text_body(w).replace("\r\n", "\n")
+                     for w in weekly_mails(smtp))
+    sent = [int(re.search(r"^- sent: (\d+)$", w, re.M).group(1))
+            for w in (first, second)]
+    listed = [int(re.search(r"coming week: (\d+)$", w, re.M).group(1))
+              for w in (first, second)]
+    assert sum(sent) == 1, (sent, first, second)
+    assert listed == booked, (listed, first, second)
+
+
 def test_weekly_summary_names_only_when_asked(practice, smtp):
     practice.write_conf(reminders=rules("48h"),
                         alerts={"weekly": "Fri 16:00", "names": True})

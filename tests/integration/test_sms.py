@@ -529,6 +529,27 @@ def test_quiet_hours_late_booking_held_to_eight(practice, smtp, twilio):
     assert r.returncode == 0
 
 
+def test_quiet_hours_from_in_the_spring_gap_begin_at_the_jump(practice, smtp,
+                                                               twilio):
+    # quiet_hours.from = 01:30, a wall time that does not exist on Sunday
+    # 28 March 2027: the clocks go from 00:59 GMT to 02:00 BST, and quiet
+    # hours begin then.  The 1h reminder of an appointment at 03:15 BST
+    # (02:15Z) is due at 02:15 BST, inside them: it goes at 00:59 GMT, not
+    # at 02:29 BST (inside quiet hours, after its due time), which the
+    # planner took for a minute before quiet hours and which left the
+    # reminder less than late_limit ahead, so it was never sent.
+    configure(practice, twilio, reminders=[{"before": "1h", "channel": "sms"}],
+              quiet_hours={"from": "01:30", "to": "07:00",
+                           "channels": ["sms"]}, late_limit="1h")
+    solo(practice, starts_at="2027-03-28T02:15:00Z")
+    once(practice, "2027-03-27T12:00:00Z")
+    row = one(sms_rows(practice))
+    assert (row["status"], row["due_at"]) == ("pending", "2027-03-28T00:59:00Z")
+    once(practice, "2027-03-28T00:59:00Z")
+    assert one(sms_rows(practice))["status"] == "sent"
+    assert len(twilio.requests) == 1
+
+
 # ---------------------------------------------------------------------------
 # consent, wording, encodings, numbers
 

@@ -532,6 +532,32 @@ test_quiet_hours(void **state)
 }
 
 static void
+test_quiet_from_in_the_gap(void **state)
+{
+	int from = cf.quiet.from, to = cf.quiet.to;
+
+	(void)state;
+	/*
+	 * Quiet from 01:30 (not on the clock on Sunday 28 March 2027: 00:59
+	 * GMT is followed by 02:00 BST) to 07:00: they begin at the jump.
+	 */
+	cf.quiet.from = 90;
+	cf.quiet.to = 7 * 60;
+	assert_int_equal(plan_quiet(&cf, CHAN_SMS, fx_utc("2027-03-28T01:15:00Z"),
+	    0), fx_utc("2027-03-28T00:59:00Z"));
+	assert_int_equal(plan_quiet(&cf, CHAN_SMS, fx_utc("2027-03-28T04:00:00Z"),
+	    0), fx_utc("2027-03-28T00:59:00Z"));
+	/* too late for that: held to 07:00 BST */
+	assert_int_equal(plan_quiet(&cf, CHAN_SMS, fx_utc("2027-03-28T01:15:00Z"),
+	    fx_utc("2027-03-28T01:05:00Z")), fx_utc("2027-03-28T06:00:00Z"));
+	/* the night before, an ordinary one */
+	assert_int_equal(plan_quiet(&cf, CHAN_SMS, fx_utc("2027-03-27T02:00:00Z"),
+	    0), fx_utc("2027-03-27T01:29:00Z"));
+	cf.quiet.from = from;
+	cf.quiet.to = to;
+}
+
+static void
 test_dst_elapsed_before(void **state)
 {
 	struct world w;
@@ -1074,6 +1100,7 @@ main(void)
 		cmocka_unit_test_setup(test_moved_notice, setup),
 		cmocka_unit_test_setup(test_for_client_and_moot_follow_up, setup),
 		cmocka_unit_test_setup(test_quiet_hours, setup),
+		cmocka_unit_test_setup(test_quiet_from_in_the_gap, setup),
 		cmocka_unit_test_setup(test_dst_elapsed_before, setup),
 		cmocka_unit_test_setup(test_follow_up, setup),
 		cmocka_unit_test_setup(test_recheck, setup),

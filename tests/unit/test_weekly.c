@@ -61,6 +61,32 @@ test_slot(void **state)
 }
 
 static void
+check_shift(const char *slot, int weeks, const char *want)
+{
+	char got[TZ_UTC_LEN];
+
+	tz_format_utc(weekly_shift(&cf, fx_utc(slot), weeks), got);
+	assert_string_equal(got, want);
+}
+
+static void
+test_shift(void **state)
+{
+	(void)state;
+	/* a week without a clock change: 7 x 24 hours */
+	check_shift("2026-12-04T16:00:00Z", -1, "2026-11-27T16:00:00Z");
+	check_shift("2026-12-04T16:00:00Z", 1, "2026-12-11T16:00:00Z");
+	/* spring 2027: Fri 26 March 16:00 GMT, Fri 2 April 16:00 BST */
+	check_shift("2027-04-02T15:00:00Z", -1, "2027-03-26T16:00:00Z");
+	check_shift("2027-03-26T16:00:00Z", 1, "2027-04-02T15:00:00Z");
+	/* autumn 2027: Fri 29 October 16:00 BST, Fri 5 November 16:00 GMT */
+	check_shift("2027-11-05T16:00:00Z", -1, "2027-10-29T15:00:00Z");
+	check_shift("2027-10-29T15:00:00Z", 1, "2027-11-05T16:00:00Z");
+	/* over the year end */
+	check_shift("2027-01-01T16:00:00Z", -1, "2026-12-25T16:00:00Z");
+}
+
+static void
 test_compose_names(void **state)
 {
 	struct week_session s = { 12, 3, 0, (char *)"Sam & Alex" };
@@ -100,6 +126,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_slot, setup),
+		cmocka_unit_test_setup(test_shift, setup),
 		cmocka_unit_test_setup(test_compose_names, setup),
 	};
 
