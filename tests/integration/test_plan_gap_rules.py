@@ -4,7 +4,8 @@ later chunk plans may still be skipped or cancelled by it (the overdue
 rules, a rule gone from the config), which the claim's re-check alone
 does not do."""
 
-from conftest import as_utc, fmt_utc, mails_to, rules, shift
+from conftest import as_utc, build_shim, fmt_utc, mails_to, preload_env, rules, shift
+from test_plan_overlap import SLOW_PLAN_SHIM
 from test_send_batch import copies
 from test_service import (PLAIN, add_many, add_single, due_now,  # noqa: F401
                           fast_smtp)
@@ -54,18 +55,22 @@ def test_rule_gone_from_config_sends_nothing_from_any_chunk(practice, smtp):
     assert len(gone) == N, gone[:3]
 
 
-def test_plan_failing_half_way_keeps_what_its_gaps_sent(practice, fast_smtp):
+def test_plan_failing_half_way_keeps_what_its_gaps_sent(practice, fast_smtp,
+                                                      tmp_path):
     """The plan fails in its fifth chunk (a booking tool's trigger refuses
     an insert, as a full disk would) after its gaps sent what the chunks
     before made due: the pass fails, saying why once; what went is
     recorded sent, nothing is left 'sending' or claimed after; the next
-    pass sends the rest, each message once."""
+    pass sends the rest, each message once.  The planner's inserts are
+    slowed (test_plan_overlap's SLOW_PLAN_SHIM), so that every chunk leaves
+    a gap however fast the build plans."""
     n = 6 * PLAN_TXN
     due_now(practice, fast_smtp, n, PLAIN)
     practice.set("CREATE TRIGGER full BEFORE INSERT ON messages WHEN"
                  f" NEW.appointment_id = {4 * PLAN_TXN + 3}"
                  " BEGIN SELECT RAISE(ABORT, 'no room left'); END")
-    r = practice.run("--once", timeout=60)
+    shim = build_shim(tmp_path, "slowplan", SLOW_PLAN_SHIM)
+    r = practice.run("--once", timeout=60, env=preload_env(shim))
     assert r.returncode == 74, r.stderr
     assert r.stderr.count("no room left") == 1, r.stderr
     went = len(fast_smtp.messages)
