@@ -52,5 +52,8 @@ plan_quiet(const struct conf *c, enum chan ch, time_t due, time_t now)
 	if (tz_local_to_utc(y, mo, d, c->quiet.to / 60, c->quiet.to % 60, 0,
 	    &end) != 0)
 		return due;
+	/* A to in the spring gap: they ended at the jump, as above. */
+	for (int i = 0; i < 1440 && !plan_quiet_in(c, ch, end - 60); i++)
+		end -= 60;
 	return end;
 }

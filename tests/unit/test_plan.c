@@ -553,6 +553,16 @@ test_quiet_from_in_the_gap(void **state)
 	/* the night before, an ordinary one */
 	assert_int_equal(plan_quiet(&cf, CHAN_SMS, fx_utc("2027-03-27T02:00:00Z"),
 	    0), fx_utc("2027-03-27T01:29:00Z"));
+	/*
+	 * Quiet from 21:00 to 01:30: that night they end at the jump (02:00
+	 * BST, 01:00 GMT), not at 02:30 BST; the night before at 01:30 GMT.
+	 */
+	cf.quiet.from = 21 * 60;
+	cf.quiet.to = 90;
+	assert_int_equal(plan_quiet(&cf, CHAN_SMS, fx_utc("2027-03-28T00:30:00Z"),
+	    fx_utc("2027-03-28T00:10:00Z")), fx_utc("2027-03-28T01:00:00Z"));
+	assert_int_equal(plan_quiet(&cf, CHAN_SMS, fx_utc("2027-03-27T00:30:00Z"),
+	    fx_utc("2027-03-27T00:10:00Z")), fx_utc("2027-03-27T01:30:00Z"));
 	cf.quiet.from = from;
 	cf.quiet.to = to;
 }
