@@ -80,3 +80,22 @@ def test_refused_sms_channel_couple_both_fall_back_once(practice, smtp, twilio):
     assert [r["status"] for r in rows] == ["failed", "failed"], rows
     for addr in ("sam@example.org", "alex@example.org"):
         assert len(mails_to(smtp, addr)) == 1, addr
+
+
+def test_address_a_server_quotes_in_a_url_is_masked(ready, smtp):
+    """A refusal that quotes the recipient inside a link (greylisting and
+    block-list replies do: '?to=sam%40example.org') keeps the address out
+    of the log and the practitioner's digest.  Before: only a bare '@'
+    was masked, the URL-encoded address went out whole."""
+    from conftest import text_body
+    ready.couple("2026-12-03T14:00:00Z")
+    smtp.script("sam@example.org", [
+        "550 5.7.1 Rejected, see https://rbl.example/lookup?to=sam%40example.org"])
+    r = ready.once(shift("2026-12-03T14:00:00Z", hours=-48))
+    assert r.returncode == 0, r.stderr
+    assert "Rejected" in r.stderr
+    assert "sam%40" not in r.stderr and "sam@" not in r.stderr, r.stderr
+    digest = mails_to(smtp, PRACTICE_EMAIL)
+    assert len(digest) == 1
+    body = text_body(digest[0])
+    assert "Rejected" in body and "sam%40" not in body, body
