@@ -99,3 +99,32 @@ def test_address_a_server_quotes_in_a_url_is_masked(ready, smtp):
     assert len(digest) == 1
     body = text_body(digest[0])
     assert "Rejected" in body and "sam%40" not in body, body
+
+
+@pytest.mark.parametrize("answer", [
+    {"code": 21211, "message": "The 'To' number is not a valid phone number.",
+     "status": 400},
+    {"sid": "SM0123", "status": "failed", "error_code": 30008,
+     "error_message": "Unknown error"},
+])
+def test_twilio_2xx_error_answer_is_not_sent(practice, smtp, answer):
+    """A Twilio answer with a 2xx status whose body is an error (its error
+    shape without a sid, or a message that failed at once): the text did
+    not go, so it is failed, falls back to email and is reported.  Before:
+    recorded 'sent' (with an empty provider id), nothing reported, no
+    fallback: the reminder was lost without a word."""
+    from hostile_http import HostileHttp, http
+    srv = HostileHttp([http(200, json.dumps(answer).encode(),
+                            ["Content-Type: application/json"])])
+    try:
+        srv.account, srv.token = "AC" + "0" * 32, "tok"
+        configure(practice, srv)
+        solo(practice)
+        practice.once(DUE)
+        row = one(sms_rows(practice))
+        assert row["status"] == "failed", row
+        assert "sent by email instead" in row["last_error"], row
+        assert len(mails_to(smtp, "sam@example.org")) == 1
+        assert len(mails_to(smtp, PRACTICE_EMAIL)) == 1
+    finally:
+        srv.close()
