@@ -138,14 +138,16 @@ log_is_addr_char(int c)
 const char *
 log_scrub(const char *text, char *buf, size_t len)
 {
-	size_t o = 0, i, j, digits;
+	size_t o = 0, i, j, digits, at;
 
 	if (len == 0)
 		return buf;
 	for (i = 0; text != NULL && text[i] != '\0' && o + 1 < len; ) {
 		unsigned char c = (unsigned char)text[i];
 
-		if (c == '@' && i > 0 && log_is_addr_char((unsigned char)text[i - 1])) {
+		/* "%40": an address inside a URL the server quotes */
+		at = c == '@' ? 1 : c == '%' && strncmp(text + i, "%40", 3) == 0 ? 3 : 0;
+		if (at > 0 && i > 0 && log_is_addr_char((unsigned char)text[i - 1])) {
 			/* Rewind over the local part already copied; keep its first char. */
 			size_t k = o;
 
@@ -156,7 +158,7 @@ log_scrub(const char *text, char *buf, size_t len)
 				memcpy(buf + o, "***@", 4);
 				o += 4;
 			}
-			i++;
+			i += at;
 			continue;
 		}
 		if (isdigit(c) || (c == '+' && isdigit((unsigned char)text[i + 1]))) {

@@ -499,8 +499,11 @@ dl_claim_row(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 	    d->planned, &x->m, err, errlen);
 	if (due != STORE_FOUND)
 		return due == STORE_GONE ? DL_CLAIM_NONE : DL_CLAIM_ERROR;
-	if (d->paused[x->m.channel] != 0) {
-		/* The channel refused us in this pass: no more tries for now. */
+	/*
+	 * The channel refused us in this pass: no more tries for now.  Too
+	 * late to wait: claimed, held back unstarted, given up (dl_paused).
+	 */
+	if (d->paused[x->m.channel] != 0 && !dl_pause_too_late(d, x)) {
 		r = store_mark_retry(d->st, x->m.id, d->paused[x->m.channel],
 		    x->m.last_error ? x->m.last_error : "channel paused", err, errlen);
 		d->stats->retry++;

@@ -176,6 +176,15 @@ int	 dl_record(struct dl *, struct dl_item *, enum xfer_result,
 	    char *err, size_t);
 /* A message that can never go (before any try): failed, then fallback. */
 int	 dl_fail(struct dl *, struct dl_item *, const char *why, char *err, size_t);
+/*
+ * A message of a channel paused in this pass: it waits for the pause's
+ * end, or, when that would come less than late_limit before its
+ * appointment, is given up now (then the fallback).  tried: 1 when the
+ * refusal was its own attempt.  dl_pause_too_late says which.
+ */
+int	 dl_paused(struct dl *, struct dl_item *, const char *why, int tried,
+	    char *err, size_t);
+int	 dl_pause_too_late(const struct dl *, const struct dl_item *);
 /* Load and save the channels' pause state (kept across passes). */
 int	 dl_pause_load(struct dl *, char *err, size_t);
 /* A claim's transaction ends: the rows it read are forgotten (struct dl_reads). */

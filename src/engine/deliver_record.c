@@ -202,6 +202,36 @@ dl_record_sent(struct dl *d, struct dl_item *x, const char *ref,
 	return store_mark_sent(d->st, x->m.id, ref, d->now, err, errlen);
 }
 
+int
+dl_pause_too_late(const struct dl *d, const struct dl_item *x)
+{
+	return d->paused[x->m.channel] != 0 &&
+	    x->m.purpose == PURPOSE_REMINDER && x->m.appt_start != 0 &&
+	    retry_too_late(d->c, x->m.appt_start, d->paused[x->m.channel]);
+}
+
+/*
+ * The contract's late_limit rule for retries holds for a pause too: a
+ * reminder whose next try would come after its last moment is given up
+ * while the fallback email may still go, not when nothing can go any more.
+ */
+int
+dl_paused(struct dl *d, struct dl_item *x, const char *why, int tried,
+    char *err, size_t errlen)
+{
+	char reason[800];
+
+	if (!dl_pause_too_late(d, x)) {
+		d->stats->retry++;
+		return store_mark_retry(d->st, x->m.id, d->paused[x->m.channel],
+		    why, err, errlen);
+	}
+	snprintf(reason, sizeof(reason), "gave up: the %s channel is refused "
+	    "and its next try would come less than late_limit before the "
+	    "appointment: %.600s", chan_name(x->m.channel), why);
+	return dl_failed(d, x, reason, NULL, tried, err, errlen);
+}
+
 /* CHANNEL: the message stays pending until the channel's pause ends. */
 static int
 dl_record_refused(struct dl *d, struct dl_item *x, const char *why,
@@ -211,7 +241,6 @@ dl_record_refused(struct dl *d, struct dl_item *x, const char *why,
 	enum chan ch = x->m.channel;
 	int first = d->paused[ch] == 0;
 
-	d->stats->retry++;
 	/*
 	 * A batch refused as a whole is one refusal, one pause, one line:
 	 * the rest of it (a missing libcurl refuses every message) repeats
@@ -224,8 +253,7 @@ dl_record_refused(struct dl *d, struct dl_item *x, const char *why,
 	    strcmp(d->paused_why[ch], why) != 0)
 		log_err("channel=%s refused: %s; its messages stay pending, "
 		    "next try %s", chan_name(ch), scrub, when);
-	return store_mark_retry(d->st, x->m.id, d->paused[x->m.channel], why,
-	    err, errlen);
+	return dl_paused(d, x, why, 1, err, errlen);
 }
 
 /*

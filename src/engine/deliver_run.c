@@ -264,13 +264,11 @@ dl_record_item(struct dl_batch *b, size_t i, char *err, size_t errlen)
 		return store_unclaim(d->st, x->m.id, err, errlen) != 0 ? -1 :
 		    dl_fail(d, x, x->bad, err, errlen);
 	dl_outcome(b, i, &res, &ref, &why, &sr);
-	if (x->unstarted && d->paused[x->m.channel] != 0) {
-		d->stats->retry++;
+	if (x->unstarted && d->paused[x->m.channel] != 0)
 		return store_unclaim(d->st, x->m.id, err, errlen) != 0 ? -1 :
-		    store_mark_retry(d->st, x->m.id, d->paused[x->m.channel],
-		    d->paused_why[x->m.channel] ? d->paused_why[x->m.channel] :
-		    "channel paused", err, errlen);
-	}
+		    dl_paused(d, x, d->paused_why[x->m.channel] ?
+		    d->paused_why[x->m.channel] : "channel paused", 0, err,
+		    errlen);
 	/* Stopped before it all went up: undo the claim, count no attempt. */
 	if (res == XFER_TEMPFAIL && !x->uploaded && !d->dry &&
 	    (x->unmarked || x->unstarted || xfer_stopping()))

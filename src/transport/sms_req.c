@@ -35,7 +35,11 @@
  *
  * Twilio (201 + JSON, errors as JSON {code, message, status}):
  *   2xx   any          OK        ref = sid; UNKNOWN when the answer is not
- *                                a JSON object (the text may have gone)
+ *                                a JSON object (the text may have gone);
+ *                                an error object (code, no sid) or a
+ *                                message "failed"/"undelivered" at once
+ *                                goes by the rows below with its own
+ *                                status (400 when none): never OK
  *   3xx   any          CHANNEL   redirect: sms.url is wrong, not followed
  *   any   20003        CHANNEL   authentication failed
  *   any   20005,30002  CHANNEL   account not active / suspended
@@ -187,13 +191,46 @@ sms_jcode(json_t *o, const char *key)
 	return SMS_ANY;
 }
 
+/*
+ * A 2xx that is an error answer all the same: Twilio's error shape
+ * ({code, message, status}, no sid), as a proxy or an edge of the API
+ * may send with 200, or a message resource that failed at once
+ * (status "failed" or "undelivered" with an error_code).  Neither text
+ * will arrive: judged as the error its code and own status say, never
+ * recorded as sent.  *status becomes that status (400 when it gives
+ * none), *code the error code, *msg its words.
+ */
+static int
+sms_twilio_refusal(json_t *j, long *status, long *code, const char **msg)
+{
+	const char *st = sms_jstr(j, "status");
+	long own;
+
+	if (*status / 100 != 2 || !json_is_object(j))
+		return 0;
+	if (sms_jstr(j, "sid") == NULL && *code != SMS_ANY) {
+		own = sms_jcode(j, "status");
+		*status = own >= 400 && own <= 599 ? own : 400;
+		return 1;
+	}
+	if (st == NULL || (strcmp(st, "failed") != 0 &&
+	    strcmp(st, "undelivered") != 0))
+		return 0;
+	*code = sms_jcode(j, "error_code");
+	*msg = sms_jstr(j, "error_message");
+	*status = 400;
+	return 1;
+}
+
 static void
 sms_classify_twilio(long status, json_t *j, struct sms_req *r)
 {
 	const struct sms_rule *rule;
 	char msg[SMS_PROVIDER_TEXT + 1];
-	long code = sms_jcode(j, "code");
+	long code = sms_jcode(j, "code"), http = status;
+	const char *words = sms_jstr(j, "message");
 
+	(void)sms_twilio_refusal(j, &status, &code, &words);
 	rule = sms_match(twilio_rules, NELEM(twilio_rules), status, code);
 	r->res = rule->res;
 	r->unsubscribed = (rule->flags & SMS_UNSUB) != 0;
@@ -211,14 +248,14 @@ sms_classify_twilio(long status, json_t *j, struct sms_req *r)
 			    "without a sid", status);
 		return;
 	}
-	sms_copy(msg, sizeof(msg), sms_jstr(j, "message"), SMS_PROVIDER_TEXT);
+	sms_copy(msg, sizeof(msg), words, SMS_PROVIDER_TEXT);
 	if (code != SMS_ANY)
 		snprintf(r->err, sizeof(r->err), "twilio: HTTP %ld, code %ld%s%s",
-		    status, code, msg[0] != '\0' ? ": " : "", msg);
+		    http, code, msg[0] != '\0' ? ": " : "", msg);
 	else
-		snprintf(r->err, sizeof(r->err), "twilio: HTTP %ld%s", status,
-		    status / 100 == 3 ? " (redirect not followed: check "
-		    "sms.url)" : "");
+		snprintf(r->err, sizeof(r->err), "twilio: HTTP %ld%s", http,
+		    http / 100 == 3 ? " (redirect not followed: check "
+		    "sms.url)" : http / 100 == 2 ? ", the message failed" : "");
 }
 
 /* A refused part of a Vonage answer: the first one's rule, code, text. */

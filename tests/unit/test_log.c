@@ -38,6 +38,9 @@ test_scrub(void **state)
 		"invalid number 07700.900.123",
 		"invalid number +44 (0)7700 900123",
 		"invalid number (07700) 900/123",
+		/* an address a server quotes inside a URL (transport audit) */
+		"450 4.2.0 Greylisted, see https://x.example/?to=sam.taylor%40example.org",
+		"450 4.2.0 see https://x.example/?rcpt=sam.taylor%40example.org&x=1",
 	};
 	char b[256];
 

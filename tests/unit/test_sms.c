@@ -152,6 +152,18 @@ static const struct ccase ccases[] = {
 	{ SMS_TWILIO, 200, "[\"SM1\"]", XFER_UNKNOWN, 0, 0, "", "cannot be read" },
 	{ SMS_TWILIO, 201, "{\"status\": \"queued\"}", XFER_OK, 0, 0, "",
 	    "without a sid" },
+	/* transport audit: a 2xx that is an error answer is never 'sent' */
+	{ SMS_TWILIO, 200, TW_ERR(400, 21211), XFER_PERMFAIL, 0, 0, "",
+	    "HTTP 200, code 21211: m21211" },
+	{ SMS_TWILIO, 200, TW_ERR(429, 20429), XFER_TEMPFAIL, 0, 0, "", NULL },
+	{ SMS_TWILIO, 200, TW_ERR(401, 20003), XFER_CHANNEL, 0, 0, "", NULL },
+	{ SMS_TWILIO, 201, TW_ERR(400, 21610), XFER_PERMFAIL, 1, 0, "", NULL },
+	{ SMS_TWILIO, 200, "{\"code\": 21614}", XFER_PERMFAIL, 0, 0, "", "21614" },
+	{ SMS_TWILIO, 201, "{\"sid\": \"SM9\", \"status\": \"failed\", "
+	    "\"error_code\": 30008, \"error_message\": \"Unknown error\"}",
+	    XFER_PERMFAIL, 0, 0, NULL, "code 30008: Unknown error" },
+	{ SMS_TWILIO, 201, "{\"sid\": \"SM9\", \"status\": \"undelivered\"}",
+	    XFER_PERMFAIL, 0, 0, NULL, "the message failed" },
 	{ SMS_TWILIO, 400, TW_ERR(400, 21211), XFER_PERMFAIL, 0, 0, "", "21211: m21211" },
 	{ SMS_TWILIO, 400, TW_ERR(400, 21614), XFER_PERMFAIL, 0, 0, NULL, "21614" },
 	{ SMS_TWILIO, 400, TW_ERR(400, 21408), XFER_PERMFAIL, 0, 0, NULL, "21408" },
