@@ -165,8 +165,10 @@ dl_close(struct dl *d)
 		mail_close(d->ms);
 	if (d->ss != NULL)
 		sms_close(d->ss);
-	for (int ch = 0; ch < CHAN_N; ch++)
+	for (int ch = 0; ch < CHAN_N; ch++) {
 		free(d->paused_why[ch]);
+		free(d->down_why[ch]);
+	}
 	free(d->inst);
 	free(d->held_shown);
 	ics_memo_free(&d->ics);

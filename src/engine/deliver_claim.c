@@ -63,107 +63,6 @@ dl_got(enum store_rc r, const char *table, long long id, struct dl_unread *u,
 	return r == STORE_FOUND;
 }
 
-void
-dl_reads_end(struct dl *d)
-{
-	struct dl_reads *r = &d->reads;
-
-	appt_free(&r->a);
-	kase_free(&r->k);
-	client_free(&r->cl[0]);
-	client_free(&r->cl[1]);
-	free(r->starts);
-	memset(r, 0, sizeof(*r));
-}
-
-static enum store_rc
-dl_get_appt(struct dl *d, long long id, struct appt *a, char *err,
-    size_t errlen)
-{
-	struct dl_reads *r = &d->reads;
-	enum store_rc rc;
-
-	if (r->on && r->has_a && r->a.id == id) {
-		appt_copy(a, &r->a);
-		return STORE_FOUND;
-	}
-	if ((rc = store_get_appt(d->st, id, a, err, errlen)) == STORE_FOUND &&
-	    r->on) {
-		appt_free(&r->a);
-		appt_copy(&r->a, a);
-		r->has_a = 1;
-	}
-	return rc;
-}
-
-static enum store_rc
-dl_get_case(struct dl *d, long long id, struct kase *k, char *err,
-    size_t errlen)
-{
-	struct dl_reads *r = &d->reads;
-	enum store_rc rc;
-
-	if (r->on && r->has_k && r->k.id == id) {
-		kase_copy(k, &r->k);
-		return STORE_FOUND;
-	}
-	if ((rc = store_get_case(d->st, id, k, err, errlen)) == STORE_FOUND &&
-	    r->on) {
-		kase_free(&r->k);
-		kase_copy(&r->k, k);
-		r->has_k = 1;
-	}
-	return rc;
-}
-
-static enum store_rc
-dl_get_client(struct dl *d, long long id, struct client *c, char *err,
-    size_t errlen)
-{
-	struct dl_reads *r = &d->reads;
-	enum store_rc rc;
-	int i;
-
-	for (i = 0; r->on && i < 2; i++)
-		if (r->has_cl[i] && r->cl[i].id == id) {
-			client_copy(c, &r->cl[i]);
-			return STORE_FOUND;
-		}
-	if ((rc = store_get_client(d->st, id, c, err, errlen)) == STORE_FOUND &&
-	    r->on) {
-		i = r->next_cl;
-		r->next_cl = !i;
-		client_free(&r->cl[i]);
-		client_copy(&r->cl[i], c);
-		r->has_cl[i] = 1;
-	}
-	return rc;
-}
-
-int
-dl_case_starts(struct dl *d, long long case_id, time_t **starts, size_t *n)
-{
-	struct dl_reads *r = &d->reads;
-
-	if (!r->on || r->starts_case != case_id) {
-		if (!r->on)
-			return store_case_sessions(d->st, case_id, starts, n);
-		free(r->starts);
-		r->starts_case = 0;
-		if (store_case_sessions(d->st, case_id, &r->starts,
-		    &r->nstarts) != 0)
-			return -1;
-		r->starts_case = case_id;
-	}
-	*n = r->nstarts;
-	*starts = NULL;
-	if (*n > 0) {
-		*starts = xcalloc(*n, sizeof(**starts));
-		memcpy(*starts, r->starts, *n * sizeof(**starts));
-	}
-	return 0;
-}
-
 /* Fresh reads inside the claiming transaction.  -1 on a database error. */
 static int
 dl_load(struct dl *d, struct dl_item *x, struct dl_unread *u,
@@ -478,6 +377,27 @@ dl_render(struct dl *d, struct dl_item *x, char *why, size_t whylen)
 }
 
 /*
+ * A due message of a channel that cannot take it in this pass waits
+ * without a try: 1 when so marked, 0 to claim it, -1.
+ */
+static int
+dl_wait(struct dl *d, struct dl_item *x, char *err, size_t errlen)
+{
+	/*
+	 * The channel refused us in this pass: no more tries for now.  Too
+	 * late to wait: claimed, held back unstarted, given up (dl_paused).
+	 */
+	if (d->paused[x->m.channel] != 0 && !dl_pause_too_late(d, x)) {
+		d->stats->retry++;
+		return store_mark_retry(d->st, x->m.id, d->paused[x->m.channel],
+		    x->m.last_error ? x->m.last_error : "channel paused", err,
+		    errlen) == 0 ? 1 : -1;
+	}
+	/* Its server gave no connection in this pass (dl_down_wait). */
+	return dl_down_wait(d, x, err, errlen);
+}
+
+/*
  * Claim the next due message inside the caller's open transaction (the
  * batch's, see deliver_run.c): re-check it, compose it, mark it 'sending'
  * (dl_render makes its bytes after the commit), or settle it without
@@ -499,17 +419,8 @@ dl_claim_row(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 	    d->planned, &x->m, err, errlen);
 	if (due != STORE_FOUND)
 		return due == STORE_GONE ? DL_CLAIM_NONE : DL_CLAIM_ERROR;
-	/*
-	 * The channel refused us in this pass: no more tries for now.  Too
-	 * late to wait: claimed, held back unstarted, given up (dl_paused).
-	 */
-	if (d->paused[x->m.channel] != 0 && !dl_pause_too_late(d, x)) {
-		r = store_mark_retry(d->st, x->m.id, d->paused[x->m.channel],
-		    x->m.last_error ? x->m.last_error : "channel paused", err, errlen);
-		d->stats->retry++;
-		goto settled;
-	}
-	if ((r = dl_fresh(d, x, err, errlen)) != 0)
+	if ((r = dl_wait(d, x, err, errlen)) != 0 ||
+	    (r = dl_fresh(d, x, err, errlen)) != 0)
 		return r < 0 ? DL_CLAIM_ERROR : DL_CLAIM_SETTLED;
 	if ((v = dl_recheck(d, x, &hold, why, sizeof(why))) != PLAN_SEND) {
 		r = dl_settle(d, x, v, why, hold, err, errlen);

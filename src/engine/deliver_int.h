@@ -51,6 +51,9 @@ struct dl {
 	struct sms_session	*ss;		/* opened at the first SMS */
 	time_t			 paused[CHAN_N];	/* refused in this pass: until */
 	char			*paused_why[CHAN_N];	/* refused now or in a recent pass */
+	time_t			 down[CHAN_N];	/* deliver_record.c: its server did not answer
+						 * in this pass: the rest wait until then; 0 */
+	char			*down_why[CHAN_N];
 	int			 pause_count[CHAN_N];	/* refusals in a row, from state */
 	time_t			 until;		/* upcoming: walk the outbox up to here */
 	volatile sig_atomic_t		*stop;		/* service shutdown: claim nothing more */
@@ -98,6 +101,8 @@ struct dl_item {
 	/* deliver_run.c: where its attempt stands */
 	int		 state;		/* DL_CLAIMED, DL_DONE, DL_RECORDED */
 	int		 unstarted;	/* the transport never began it */
+	int		 unreachable;	/* its TEMPFAIL came before the server took
+					 * anything of it (mail_req, sms_req) */
 	size_t		 req;		/* its request in the batch's mail or sms array */
 	double		 started;	/* its exchange began (monotonic) */
 };
@@ -185,10 +190,24 @@ int	 dl_fail(struct dl *, struct dl_item *, const char *why, char *err, size_t);
 int	 dl_paused(struct dl *, struct dl_item *, const char *why, int tried,
 	    char *err, size_t);
 int	 dl_pause_too_late(const struct dl *, const struct dl_item *);
+/*
+ * A message of a channel whose server did not answer in this pass: it
+ * waits for that retry's time without a try (no attempt counted), unless
+ * that time is too late for it (a reminder's late_limit): then it is tried
+ * now.  1 with x marked, 0 to go on with the claim, -1.
+ */
+int	 dl_down_wait(struct dl *, struct dl_item *, char *err, size_t);
 /* Load and save the channels' pause state (kept across passes). */
 int	 dl_pause_load(struct dl *, char *err, size_t);
-/* A claim's transaction ends: the rows it read are forgotten (struct dl_reads). */
+/* deliver_reads.c: a claim's transaction ends, its rows are forgotten. */
 void	 dl_reads_end(struct dl *);
+/* store_get_* through the claim's reads (struct dl_reads); the same results. */
+enum store_rc	 dl_get_appt(struct dl *, long long id, struct appt *, char *err,
+	    size_t);
+enum store_rc	 dl_get_case(struct dl *, long long id, struct kase *, char *err,
+	    size_t);
+enum store_rc	 dl_get_client(struct dl *, long long id, struct client *,
+	    char *err, size_t);
 /* store_case_sessions, through the claim's reads; caller frees *starts. */
 int	 dl_case_starts(struct dl *, long long case_id, time_t **starts,
 	    size_t *n);

@@ -257,6 +257,46 @@ dl_record_refused(struct dl *d, struct dl_item *x, const char *why,
 }
 
 /*
+ * No usable connection to the channel's server for an attempt (none, or
+ * no greeting, STARTTLS or login in time, or a temporary refusal before
+ * the message began): every other message would meet the same, one after
+ * the other, and a pass behind a silent server would take that many
+ * timeouts.  The rest of the pass's messages on it wait for this
+ * one's retry instead (dl_down_wait): one timeout a pass.  Not a pause:
+ * nothing refused us, and the next pass tries again.
+ */
+static void
+dl_down(struct dl *d, enum chan ch, time_t until, const char *why)
+{
+	char when[TZ_UTC_LEN], scrub[512];
+
+	if (d->down[ch] != 0)
+		return;
+	d->down[ch] = until;
+	log_scrub(why, scrub, sizeof(scrub));
+	d->down_why[ch] = xasprintf("not tried: no connection to the %s "
+	    "server for another message in this pass (%s)", chan_name(ch),
+	    scrub);
+	tz_format_utc(until, when);
+	log_warn("channel=%s: no usable connection to the server; this pass's "
+	    "other messages on it wait until %s", chan_name(ch), when);
+}
+
+int
+dl_down_wait(struct dl *d, struct dl_item *x, char *err, size_t errlen)
+{
+	time_t until = d->down[x->m.channel];
+
+	if (until <= d->now || (x->m.purpose == PURPOSE_REMINDER &&
+	    x->m.appt_start != 0 && retry_too_late(d->c, x->m.appt_start,
+	    until)))
+		return 0;
+	d->stats->retry++;
+	return store_mark_retry(d->st, x->m.id, until,
+	    d->down_why[x->m.channel], err, errlen) == 0 ? 1 : -1;
+}
+
+/*
  * TEMPFAIL or a first UNKNOWN: retry later, unless tries or time have run
  * out (retry_decide's verdict, whose reason the failure then records).
  */
@@ -299,6 +339,8 @@ dl_record_retry(struct dl *d, struct dl_item *x, enum xfer_result res,
 	    chan_name(x->m.channel),
 	    mask, res == XFER_UNKNOWN ? "unknown" : "tempfail", attempt, when,
 	    scrub);
+	if (x->unreachable)
+		dl_down(d, x->m.channel, next, why);
 	if (res == XFER_UNKNOWN)
 		return store_mark_uncertain(d->st, x->m.id, next, why, err, errlen);
 	return store_mark_retry(d->st, x->m.id, next, why, err, errlen);

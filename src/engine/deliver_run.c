@@ -264,6 +264,8 @@ dl_record_item(struct dl_batch *b, size_t i, char *err, size_t errlen)
 		return store_unclaim(d->st, x->m.id, err, errlen) != 0 ? -1 :
 		    dl_fail(d, x, x->bad, err, errlen);
 	dl_outcome(b, i, &res, &ref, &why, &sr);
+	x->unreachable = res == XFER_TEMPFAIL && (x->m.channel == CHAN_EMAIL ?
+	    b->mr[x->req].unreachable : b->sr[x->req].unreachable);
 	if (x->unstarted && d->paused[x->m.channel] != 0)
 		return store_unclaim(d->st, x->m.id, err, errlen) != 0 ? -1 :
 		    dl_paused(d, x, d->paused_why[x->m.channel] ?

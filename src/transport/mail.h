@@ -116,6 +116,12 @@ struct mail_req {
 	enum xfer_result res;
 	char		 err[512];	/* why, for last_error (no message text) */
 	int		 began;		/* its body started to go up */
+	/*
+	 * TEMPFAIL before the message itself began (no connection, greeting,
+	 * STARTTLS or login in time): the server's trouble, not this
+	 * message's, and the next would meet it too.
+	 */
+	int		 unreachable;
 };
 /*
  * Send n messages, up to email.connections at a time; fills each one's

@@ -249,6 +249,8 @@ mail_attempt(struct mail_conn *k, struct mail_req *r, int *reused)
 	*reused = nconn == 0;
 
 	res = mail_classify(rc, k->phase, k->reply);
+	r->unreachable = res == XFER_TEMPFAIL && k->phase < MAIL_PHASE_MAIL &&
+	    !k->refused && rc != CURLE_ABORTED_BY_CALLBACK;
 	return res == XFER_OK ? res : mail_why(k, r, rc, res);
 }
 
@@ -492,6 +494,7 @@ mail_batch_start(struct mail_session *s, struct mail_req *reqs, size_t n,
 		reqs[i].res = XFER_TEMPFAIL;
 		reqs[i].err[0] = '\0';
 		reqs[i].began = 0;
+		reqs[i].unreachable = 0;
 	}
 	if (n == 0)
 		return;

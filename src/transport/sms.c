@@ -324,6 +324,7 @@ sms_finish(struct sms_session *s, struct sms_slot *sl, CURLcode rc)
 		r->res = sms_trust_error(rc) || rc == CURLE_URL_MALFORMAT ||
 		    rc == CURLE_UNSUPPORTED_PROTOCOL ? XFER_CHANNEL :
 		    XFER_TEMPFAIL;
+		r->unreachable = r->res == XFER_TEMPFAIL && reqsize == 0;
 		snprintf(r->err, sizeof(r->err), "%s%s",
 		    sms_trust_error(rc) ? "certificate not trusted: " : "",
 		    detail);
@@ -373,6 +374,7 @@ static void
 sms_reset_out(struct sms_req *r)
 {
 	r->began = 0;
+	r->unreachable = 0;
 	r->res = XFER_TEMPFAIL;
 	r->ref[0] = '\0';
 	r->err[0] = '\0';

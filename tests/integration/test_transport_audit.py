@@ -2,12 +2,17 @@
 each test holds one defect a run against a misbehaving server found."""
 
 import json
+import socket
+import threading
+import time
 
 import pytest
 
-from conftest import PRACTICE_EMAIL, as_utc, mails_to, shift
+from conftest import PRACTICE_EMAIL, as_utc, fmt_utc, mails_to, shift
 from fake_sms import FakeTwilio
-from test_sms import SAM_PHONE, configure, one, sms_rows, solo
+from test_send_batch import copies
+from test_service import PLAIN, add_many, fast_smtp, whole_second_after  # noqa: F401
+from test_sms import configure, one, sms_rows, solo
 
 T = "2026-12-03T14:00:00Z"          # the appointment
 DUE = shift(T, hours=-3)            # its 3h SMS reminder
@@ -128,3 +133,111 @@ def test_twilio_2xx_error_answer_is_not_sent(practice, smtp, answer):
         assert len(mails_to(smtp, PRACTICE_EMAIL)) == 1
     finally:
         srv.close()
+
+
+class SilentSmtp:
+    """Accepts connections and never says a word (a server that hangs, or
+    a firewall in front of one): an SMTP client waits for the greeting."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"smtp://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.ca_file = None
+        self.conns = []
+        self.accepted = 0
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            self.conns.append(c)
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+@pytest.mark.parametrize("conns", [1, 4])
+def test_silent_smtp_server_costs_a_pass_one_timeout(practice, fast_smtp, conns):
+    """A server that accepts and never greets: before, every due email
+    waited out email.timeout in turn, so a pass took (emails / connections)
+    timeouts (100 emails: 50 minutes at the default 30 s), holding up the
+    service.  The server's silence concerns every message: after the first
+    attempts time out, the pass's other emails wait for their retry without
+    a try (no attempt counted), and the pass ends after one timeout.  The
+    next pass, the server back, sends each once."""
+    n = 12
+    silent = SilentSmtp()
+    try:
+        practice.use_smtp(silent)
+        email = dict(PLAIN, timeout="2s", connections=conns)
+        practice.write_conf(email=email, reminders=[{"before": "2h",
+                            "channel": "email"}], late_limit="1h")
+        practice.init()
+        start = whole_second_after(2 * 3600 - 3)
+        add_many(practice, n, fmt_utc(start))
+        now = fmt_utc(whole_second_after(0))
+        t = time.monotonic()
+        r = practice.once(now, timeout=60)
+        took = time.monotonic() - t
+    finally:
+        silent.close()
+    assert r.returncode == 75, r.stderr
+    assert took < 3 * 2 + 3, (took, r.stderr[-2000:])
+    assert "no usable connection to the server" in r.stderr, r.stderr[-2000:]
+    rows = practice.messages("purpose = 'reminder'")
+    assert [x["status"] for x in rows] == ["pending"] * n, rows
+    tried = [x for x in rows if x["attempts"] == 1]
+    waiting = [x for x in rows if x["attempts"] == 0]
+    assert 1 <= len(tried) <= conns and len(tried) + len(waiting) == n, rows
+    assert all(x["next_at"] for x in rows), rows
+    assert all("not tried: no connection to the email server" in x["last_error"]
+               for x in waiting), waiting[0]
+    # the server is back: the next pass, at the retry, sends each once
+    practice.use_smtp(fast_smtp)
+    practice.write_conf(email=dict(PLAIN, connections=conns),
+                        reminders=[{"before": "2h", "channel": "email"}],
+                        late_limit="1h")
+    later = max(x["next_at"] for x in rows)
+    r = practice.once(later)
+    assert r.returncode == 0, r.stderr
+    got = copies(fast_smtp)
+    assert sorted(got) == sorted(f"c{i}@example.org" for i in range(n)), got
+    assert set(got.values()) == {1}, got
+
+
+def test_silent_sms_provider_costs_a_pass_one_timeout(practice):
+    """The same for SMS: a provider whose TLS handshake never answers
+    (nothing of the request went).  Six reminders, one request at a time:
+    one times out, the five others wait for its retry without a try."""
+    n = 6
+    silent = SilentSmtp()          # any silent socket will do
+    silent.url = silent.url.replace("smtp://", "https://") + "/sms"
+    silent.account, silent.token = "AC" + "0" * 32, "tw-token-1"
+    try:
+        configure(practice, silent, sms={"timeout": "2s", "concurrency": 1},
+                  late_limit="1h")
+        for i in range(n):
+            practice.add_case(f"C{i}", [practice.add_client(
+                f"Client {i}", phone=f"07700 90{i:04d}", sms_consent=1)])
+        for case in range(1, n + 1):
+            practice.book(case, T)
+        t = time.monotonic()
+        r = practice.once(DUE, timeout=60)
+        took = time.monotonic() - t
+    finally:
+        silent.close()
+    assert r.returncode == 75, r.stderr
+    assert took < 2 * 2 + 3, (took, r.stderr[-2000:])
+    rows = sms_rows(practice)
+    assert [x["status"] for x in rows] == ["pending"] * n, rows
+    assert sorted(x["attempts"] for x in rows) == [0] * (n - 1) + [1], rows
+    assert all(x["next_at"] for x in rows), rows
