@@ -269,7 +269,7 @@ FUZZ_SAN     = -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 FUZZ_CFLAGS  = $(WARN) $(DEFS) $(PKG_CFLAGS) -Isrc $(FUZZ_SAN) -pthread \
                -fsanitize=fuzzer,address,undefined
 FUZZ_OBJ_FLAGS = $(WARN) $(DEFS) $(PKG_CFLAGS) $(FUZZ_SAN) \
-               -fsanitize=fuzzer-no-link,address,undefined
+               -fsanitize=fuzzer-no-link,address,undefined -MMD -MP
 
 fuzz-build: $(FUZZ_NAMES:%=$(FUZZ_DIR)/%)
 
@@ -310,4 +310,7 @@ fuzz: deps
 clean:
 	rm -rf build build-asan build-clang tests/integration/__pycache__ .pytest_cache
 
--include $(wildcard build/obj/*/*.d build-asan/obj/*/*.d build/tests/*.d build-asan/tests/*.d)
+# Every build's: make check also builds build-clang (B=build-clang) and
+# the fuzz targets (build/fuzz), and a header change must rebuild them too.
+-include $(sort $(wildcard build*/obj/*/*.d build/fuzz/obj/*/*.d \
+    $(B)/obj/*/*.d build*/tests/*.d))

@@ -257,11 +257,11 @@ dl_record_refused(struct dl *d, struct dl_item *x, const char *why,
 }
 
 /*
- * No usable connection to the channel's server for an attempt (none, or
- * no greeting, STARTTLS or login in time, or a temporary refusal before
- * the message began): every other message would meet the same, one after
- * the other, and a pass behind a silent server would take that many
- * timeouts.  The rest of the pass's messages on it wait for this
+ * No connection to the channel's server for an attempt (none, or no
+ * answer to the greeting, STARTTLS or login in time): every other message
+ * would wait as long, one after the other, and a pass behind a silent
+ * server would take that many timeouts.  (A refusal, such as a 454 to
+ * STARTTLS on one connection of four, is not this: the others may work.)  The rest of the pass's messages on it wait for this
  * one's retry instead (dl_down_wait): one timeout a pass.  Not a pause:
  * nothing refused us, and the next pass tries again.
  */

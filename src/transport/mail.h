@@ -117,9 +117,10 @@ struct mail_req {
 	char		 err[512];	/* why, for last_error (no message text) */
 	int		 began;		/* its body started to go up */
 	/*
-	 * TEMPFAIL before the message itself began (no connection, greeting,
-	 * STARTTLS or login in time): the server's trouble, not this
-	 * message's, and the next would meet it too.
+	 * TEMPFAIL before the message itself began, with no answer at all (no
+	 * connection, or none to the greeting, EHLO, STARTTLS or login in
+	 * time): the server's trouble, not this message's, and the next would
+	 * wait as long.
 	 */
 	int		 unreachable;
 };

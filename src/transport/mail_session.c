@@ -249,8 +249,10 @@ mail_attempt(struct mail_conn *k, struct mail_req *r, int *reused)
 	*reused = nconn == 0;
 
 	res = mail_classify(rc, k->phase, k->reply);
+	/* no answer at all, as opposed to a refusal (a 454 to STARTTLS) */
 	r->unreachable = res == XFER_TEMPFAIL && k->phase < MAIL_PHASE_MAIL &&
-	    !k->refused && rc != CURLE_ABORTED_BY_CALLBACK;
+	    k->reply == 0 && (rc == CURLE_OPERATION_TIMEDOUT ||
+	    rc == CURLE_COULDNT_CONNECT);
 	return res == XFER_OK ? res : mail_why(k, r, rc, res);
 }
 

@@ -324,7 +324,9 @@ sms_finish(struct sms_session *s, struct sms_slot *sl, CURLcode rc)
 		r->res = sms_trust_error(rc) || rc == CURLE_URL_MALFORMAT ||
 		    rc == CURLE_UNSUPPORTED_PROTOCOL ? XFER_CHANNEL :
 		    XFER_TEMPFAIL;
-		r->unreachable = r->res == XFER_TEMPFAIL && reqsize == 0;
+		r->unreachable = r->res == XFER_TEMPFAIL && reqsize == 0 &&
+		    (rc == CURLE_OPERATION_TIMEDOUT ||
+		    rc == CURLE_COULDNT_CONNECT);
 		snprintf(r->err, sizeof(r->err), "%s%s",
 		    sms_trust_error(rc) ? "certificate not trusted: " : "",
 		    detail);

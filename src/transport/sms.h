@@ -41,8 +41,8 @@ struct sms_req {
 	long		 retry_after;	/* seconds the provider asked us to wait, 0: none */
 	int		 partial;	/* a multi-part text partly accepted */
 	int		 began;		/* its body started to go up */
-	int		 unreachable;	/* TEMPFAIL before any of the request went
-					 * (no connection or TLS in time) */
+	int		 unreachable;	/* TEMPFAIL before any of the request went,
+					 * no answer (no connection or TLS in time) */
 };
 
 struct sms_session;

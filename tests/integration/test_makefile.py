@@ -66,3 +66,20 @@ def test_first_demo_run_installs_deps_then_links(tmp_path):
     assert os.access(tree / "build" / "nudged", os.X_OK)
     # the one compiled on this run read the flags after the install too
     assert "-c -o build/obj/cmd/main.o src/cmd/main.c" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("b", ["build", "build-asan", "build-clang",
+                               "build/fuzz"])
+def test_a_header_change_rebuilds_every_build(b):
+    """make check builds four trees (build, build-asan, build-clang with B=
+    on the command line, and the fuzz targets'); each must see its objects' header
+    dependencies, or a header-only change leaves stale objects that link
+    against a function the header now defines inline.  make -n -W: what
+    would be rebuilt if src/base/utf8.h were new."""
+    if not os.path.exists(os.path.join(ROOT, b, "obj", "base", "ics.d")):
+        pytest.skip(f"{b} is not built here")
+    r = subprocess.run(["make", "-n", "-W", "src/base/utf8.h", f"B={b}",
+                        "MAKEFLAGS=", f"{b}/obj/base/ics.o"],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert f"-o {b}/obj/base/ics.o" in r.stdout, r.stdout
