@@ -297,6 +297,27 @@ dl_down_wait(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 }
 
 /*
+ * Until when the pass's other messages wait for a server that gave no
+ * connection: a first retry's time (retry.first, out of quiet hours), or
+ * this message's own retry if sooner.  Never its own backoff alone: it
+ * may be at its 7th try (an hour away, or past the end of quiet hours),
+ * and messages that never had a try would go that late once the server
+ * is back.
+ */
+static time_t
+dl_down_until(const struct dl *d, const struct retry_in *ri, time_t next)
+{
+	struct retry_in first = { 0 };
+	time_t t;
+
+	first.channel = ri->channel;
+	first.attempt = 1;
+	first.rnd = ri->rnd;
+	(void)retry_decide(d->c, &first, d->now, &t);
+	return t < next ? t : next;
+}
+
+/*
  * TEMPFAIL or a first UNKNOWN: retry later, unless tries or time have run
  * out (retry_decide's verdict, whose reason the failure then records).
  */
@@ -340,7 +361,7 @@ dl_record_retry(struct dl *d, struct dl_item *x, enum xfer_result res,
 	    mask, res == XFER_UNKNOWN ? "unknown" : "tempfail", attempt, when,
 	    scrub);
 	if (x->unreachable)
-		dl_down(d, x->m.channel, next, why);
+		dl_down(d, x->m.channel, dl_down_until(d, &ri, next), why);
 	if (res == XFER_UNKNOWN)
 		return store_mark_uncertain(d->st, x->m.id, next, why, err, errlen);
 	return store_mark_retry(d->st, x->m.id, next, why, err, errlen);
