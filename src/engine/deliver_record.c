@@ -199,6 +199,13 @@ dl_record_sent(struct dl *d, struct dl_item *x, const char *ref,
 	    chan_name(x->m.channel), mask, attempt);
 	if (dl_unpause(d, x->m.channel, err, errlen) != 0)
 		return -1;
+	/*
+	 * Its server took a message: it is not down (one connection of
+	 * several refused at its greeting, a server back within the pass).
+	 */
+	d->down[x->m.channel] = 0;
+	free(d->down_why[x->m.channel]);
+	d->down_why[x->m.channel] = NULL;
 	return store_mark_sent(d->st, x->m.id, ref, d->now, err, errlen);
 }
 
@@ -274,6 +281,7 @@ dl_down(struct dl *d, enum chan ch, time_t until, const char *why)
 		return;
 	d->down[ch] = until;
 	log_scrub(why, scrub, sizeof(scrub));
+	free(d->down_why[ch]);
 	d->down_why[ch] = xasprintf("not tried: no connection to the %s "
 	    "server for another message in this pass (%s)", chan_name(ch),
 	    scrub);
