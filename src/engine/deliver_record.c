@@ -199,6 +199,13 @@ dl_record_sent(struct dl *d, struct dl_item *x, const char *ref,
 	    chan_name(x->m.channel), mask, attempt);
 	if (dl_unpause(d, x->m.channel, err, errlen) != 0)
 		return -1;
+	/*
+	 * Its server took a message: it is not down (one connection of
+	 * several refused at its greeting, a server back within the pass).
+	 */
+	d->down[x->m.channel] = 0;
+	free(d->down_why[x->m.channel]);
+	d->down_why[x->m.channel] = NULL;
 	return store_mark_sent(d->st, x->m.id, ref, d->now, err, errlen);
 }
 
@@ -274,6 +281,7 @@ dl_down(struct dl *d, enum chan ch, time_t until, const char *why)
 		return;
 	d->down[ch] = until;
 	log_scrub(why, scrub, sizeof(scrub));
+	free(d->down_why[ch]);
 	d->down_why[ch] = xasprintf("not tried: no connection to the %s "
 	    "server for another message in this pass (%s)", chan_name(ch),
 	    scrub);
@@ -294,6 +302,27 @@ dl_down_wait(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 	d->stats->retry++;
 	return store_mark_retry(d->st, x->m.id, until,
 	    d->down_why[x->m.channel], err, errlen) == 0 ? 1 : -1;
+}
+
+/*
+ * Until when the pass's other messages wait for a server that gave no
+ * connection: a first retry's time (retry.first, out of quiet hours), or
+ * this message's own retry if sooner.  Never its own backoff alone: it
+ * may be at its 7th try (an hour away, or past the end of quiet hours),
+ * and messages that never had a try would go that late once the server
+ * is back.
+ */
+static time_t
+dl_down_until(const struct dl *d, const struct retry_in *ri, time_t next)
+{
+	struct retry_in first = { 0 };
+	time_t t;
+
+	first.channel = ri->channel;
+	first.attempt = 1;
+	first.rnd = ri->rnd;
+	(void)retry_decide(d->c, &first, d->now, &t);
+	return t < next ? t : next;
 }
 
 /*
@@ -340,7 +369,7 @@ dl_record_retry(struct dl *d, struct dl_item *x, enum xfer_result res,
 	    mask, res == XFER_UNKNOWN ? "unknown" : "tempfail", attempt, when,
 	    scrub);
 	if (x->unreachable)
-		dl_down(d, x->m.channel, next, why);
+		dl_down(d, x->m.channel, dl_down_until(d, &ri, next), why);
 	if (res == XFER_UNKNOWN)
 		return store_mark_uncertain(d->st, x->m.id, next, why, err, errlen);
 	return store_mark_retry(d->st, x->m.id, next, why, err, errlen);

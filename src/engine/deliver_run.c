@@ -279,15 +279,17 @@ dl_record_item(struct dl_batch *b, size_t i, char *err, size_t errlen)
 }
 
 /*
- * What a record transaction changes in memory (counts, pauses and their
- * reasons): saved before it, put back when it does not commit, so the
- * next try starts clean.
+ * What a record transaction changes in memory (counts, pauses, a server
+ * found down, and their reasons): saved before it, put back when it does
+ * not commit, so the next try starts clean.
  */
 struct dl_undo {
 	struct deliver_stats	 stats;
 	time_t			 paused[CHAN_N];
 	int			 count[CHAN_N];
 	char			*why[CHAN_N];
+	time_t			 down[CHAN_N];
+	char			*down_why[CHAN_N];
 };
 
 static void
@@ -296,8 +298,12 @@ dl_undo_save(const struct dl *d, struct dl_undo *u)
 	u->stats = *d->stats;
 	memcpy(u->paused, d->paused, sizeof(u->paused));
 	memcpy(u->count, d->pause_count, sizeof(u->count));
-	for (int ch = 0; ch < CHAN_N; ch++)
+	memcpy(u->down, d->down, sizeof(u->down));
+	for (int ch = 0; ch < CHAN_N; ch++) {
 		u->why[ch] = d->paused_why[ch] ? xstrdup(d->paused_why[ch]) : NULL;
+		u->down_why[ch] = d->down_why[ch] ? xstrdup(d->down_why[ch]) :
+		    NULL;
+	}
 }
 
 /* Put it back (u's strings move to d), or with apply = 0 only free u. */
@@ -308,14 +314,20 @@ dl_undo_end(struct dl *d, struct dl_undo *u, int apply)
 		*d->stats = u->stats;
 		memcpy(d->paused, u->paused, sizeof(u->paused));
 		memcpy(d->pause_count, u->count, sizeof(u->count));
+		memcpy(d->down, u->down, sizeof(u->down));
 	}
 	for (int ch = 0; ch < CHAN_N; ch++) {
 		if (apply) {
 			free(d->paused_why[ch]);
 			d->paused_why[ch] = u->why[ch];
-		} else
+			free(d->down_why[ch]);
+			d->down_why[ch] = u->down_why[ch];
+		} else {
 			free(u->why[ch]);
+			free(u->down_why[ch]);
+		}
 		u->why[ch] = NULL;
+		u->down_why[ch] = NULL;
 	}
 }
 

@@ -655,7 +655,9 @@ plan_quiet_now(const struct conf *c, const struct msg *m, time_t now,
 	tz_to_local(now, &lt);
 	if (!conf_quiet_at(c, m->channel, lt.tm_hour * 60 + lt.tm_min))
 		return 0;
-	*hold = plan_quiet(c, m->channel, now, now + 1);
+	/* not past them already (a to in the autumn repeat: plan_quiet) */
+	if ((*hold = plan_quiet(c, m->channel, now, now + 1)) <= now)
+		return 0;
 	snprintf(why, len, "held: quiet hours");
 	return 1;
 }

@@ -44,9 +44,6 @@ plan_quiet(const struct conf *c, enum chan ch, time_t due, time_t now)
 	 */
 	for (int i = 0; i < 1440 && plan_quiet_in(c, ch, start - 60); i++)
 		start -= 60;
-	if (start - 60 >= now)
-		return start - 60;
-	/* Too late to go before: hold it to the end of quiet hours. */
 	if (c->quiet.from > c->quiet.to)
 		tz_date_add_days(&y, &mo, &d, 1);
 	if (tz_local_to_utc(y, mo, d, c->quiet.to / 60, c->quiet.to % 60, 0,
@@ -55,5 +52,16 @@ plan_quiet(const struct conf *c, enum chan ch, time_t due, time_t now)
 	/* A to in the spring gap: they ended at the jump, as above. */
 	for (int i = 0; i < 1440 && !plan_quiet_in(c, ch, end - 60); i++)
 		end -= 60;
+	/*
+	 * A to the autumn change brings twice means its first occurrence:
+	 * due in the repeated hour after it is past these quiet hours, though
+	 * the clock reads inside them again.  Held "to the end", it would be
+	 * held to a time already gone, due again at once, for ever.
+	 */
+	if (due >= end)
+		return due;
+	if (start - 60 >= now)
+		return start - 60;
+	/* Too late to go before: hold it to the end of quiet hours. */
 	return end;
 }

@@ -269,6 +269,19 @@ sms_trust_error(CURLcode rc)
 	    rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH;
 }
 
+/* No answer and not the whole request sent: it did not go. */
+static void
+sms_unsent(struct sms_req *r, CURLcode rc, long reqsize, const char *detail)
+{
+	r->res = sms_trust_error(rc) || rc == CURLE_URL_MALFORMAT ||
+	    rc == CURLE_UNSUPPORTED_PROTOCOL ? XFER_CHANNEL : XFER_TEMPFAIL;
+	/* nothing of it went, and no answer: the provider's trouble */
+	r->unreachable = r->res == XFER_TEMPFAIL && reqsize == 0 &&
+	    (rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_COULDNT_CONNECT);
+	snprintf(r->err, sizeof(r->err), "%s%s",
+	    sms_trust_error(rc) ? "certificate not trusted: " : "", detail);
+}
+
 static void
 sms_finish(struct sms_session *s, struct sms_slot *sl, CURLcode rc)
 {
@@ -320,17 +333,8 @@ sms_finish(struct sms_session *s, struct sms_slot *sl, CURLcode rc)
 			snprintf(r->err, sizeof(r->err), "no answer after the "
 			    "whole request was sent; the provider may have "
 			    "queued it: %.200s", detail);
-	} else {
-		r->res = sms_trust_error(rc) || rc == CURLE_URL_MALFORMAT ||
-		    rc == CURLE_UNSUPPORTED_PROTOCOL ? XFER_CHANNEL :
-		    XFER_TEMPFAIL;
-		r->unreachable = r->res == XFER_TEMPFAIL && reqsize == 0 &&
-		    (rc == CURLE_OPERATION_TIMEDOUT ||
-		    rc == CURLE_COULDNT_CONNECT);
-		snprintf(r->err, sizeof(r->err), "%s%s",
-		    sms_trust_error(rc) ? "certificate not trusted: " : "",
-		    detail);
-	}
+	} else
+		sms_unsent(r, rc, reqsize, detail);
 	sms_guard_err(s->conf, r);
 }
 

@@ -241,3 +241,39 @@ def test_silent_sms_provider_costs_a_pass_one_timeout(practice):
     assert [x["status"] for x in rows] == ["pending"] * n, rows
     assert sorted(x["attempts"] for x in rows) == [0] * (n - 1) + [1], rows
     assert all(x["next_at"] for x in rows), rows
+
+
+def test_silent_server_wait_is_a_first_retry_not_anothers_backoff(practice):
+    """Review of ec70e31: a message that waits for a silent server without
+    a try (dl_down_wait) must wait for a first retry (retry.first), not for
+    the backoff of whichever message met the silence first.  That one may
+    be at its 7th try (about an hour away, or past the end of quiet hours
+    on SMS), and a reminder that never had a try then went out up to an
+    hour late after the server came back a minute later."""
+    silent = SilentSmtp()
+    try:
+        practice.use_smtp(silent)
+        practice.write_conf(email=dict(PLAIN, timeout="2s"),
+                            reminders=[{"before": "24h", "channel": "email"}],
+                            late_limit="1h", retry=DEFAULT_RETRY)
+        practice.init()
+        appt = "2026-12-04T14:00:00Z"
+        for i in range(2):
+            c = practice.add_client(f"Client {i}", email=f"c{i}@example.org")
+            practice.book(practice.add_case(f"C{i}", [c]), appt)
+        now = "2026-12-03T14:00:00Z"
+        practice.once(now, timeout=60)
+        a, b = practice.messages("purpose = 'reminder'")
+        # a has been failing for a while: its 7th try is the next one
+        practice.set("UPDATE messages SET attempts = 6 WHERE id = ?", a["id"])
+        later = shift(now, minutes=30)
+        practice.set("UPDATE messages SET next_at = ? WHERE purpose = "
+                     "'reminder'", later)
+        r = practice.once(later, timeout=60)
+    finally:
+        silent.close()
+    assert r.returncode == 75, r.stderr
+    a, b = practice.messages("purpose = 'reminder'")
+    assert (a["attempts"], b["attempts"]) == (7, 0), (a, b)
+    wait = (as_utc(b["next_at"]) - as_utc(later)).total_seconds()
+    assert wait <= 75, (wait, b["last_error"])

@@ -568,6 +568,32 @@ test_quiet_from_in_the_gap(void **state)
 }
 
 static void
+test_quiet_to_in_the_autumn_repeat(void **state)
+{
+	int from = cf.quiet.from, to = cf.quiet.to;
+
+	(void)state;
+	/*
+	 * Quiet 21:00 to 01:30 on Sunday 25 October 2026: 01:30 comes twice
+	 * (00:30 and 01:30 UTC) and means its first occurrence.  01:10 GMT,
+	 * the repeat, reads 01:10 again but is past them: never held to
+	 * 00:30 UTC, a time already gone (the send-time check held it there
+	 * for ever).  Before the change, 00:10 UTC (01:10 BST) is inside.
+	 */
+	cf.quiet.from = 21 * 60;
+	cf.quiet.to = 90;
+	assert_int_equal(plan_quiet(&cf, CHAN_SMS, fx_utc("2026-10-25T01:10:00Z"),
+	    fx_utc("2026-10-25T01:10:01Z")), fx_utc("2026-10-25T01:10:00Z"));
+	assert_int_equal(plan_quiet(&cf, CHAN_SMS, fx_utc("2026-10-25T00:10:00Z"),
+	    fx_utc("2026-10-25T00:10:01Z")), fx_utc("2026-10-25T00:30:00Z"));
+	/* planned ahead, it is not moved to the evening before either */
+	assert_int_equal(plan_quiet(&cf, CHAN_SMS, fx_utc("2026-10-25T01:10:00Z"),
+	    fx_utc("2026-10-24T12:00:00Z")), fx_utc("2026-10-25T01:10:00Z"));
+	cf.quiet.from = from;
+	cf.quiet.to = to;
+}
+
+static void
 test_dst_elapsed_before(void **state)
 {
 	struct world w;
@@ -1111,6 +1137,7 @@ main(void)
 		cmocka_unit_test_setup(test_for_client_and_moot_follow_up, setup),
 		cmocka_unit_test_setup(test_quiet_hours, setup),
 		cmocka_unit_test_setup(test_quiet_from_in_the_gap, setup),
+		cmocka_unit_test_setup(test_quiet_to_in_the_autumn_repeat, setup),
 		cmocka_unit_test_setup(test_dst_elapsed_before, setup),
 		cmocka_unit_test_setup(test_follow_up, setup),
 		cmocka_unit_test_setup(test_recheck, setup),
