@@ -2,14 +2,14 @@
 each test holds one defect a run against a misbehaving server found."""
 
 import json
-import socket
-import threading
 import time
+import types
 
 import pytest
 
 from conftest import PRACTICE_EMAIL, as_utc, fmt_utc, mails_to, shift
 from fake_sms import FakeTwilio
+from test_reliability import SilentServer
 from test_send_batch import copies
 from test_service import PLAIN, add_many, fast_smtp, whole_second_after  # noqa: F401
 from test_sms import configure, one, sms_rows, solo
@@ -135,36 +135,6 @@ def test_twilio_2xx_error_answer_is_not_sent(practice, smtp, answer):
         srv.close()
 
 
-class SilentSmtp:
-    """Accepts connections and never says a word (a server that hangs, or
-    a firewall in front of one): an SMTP client waits for the greeting."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.url = f"smtp://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.ca_file = None
-        self.conns = []
-        self.accepted = 0
-        self._t = threading.Thread(target=self._run, daemon=True)
-        self._t.start()
-
-    def _run(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            self.conns.append(c)
-
-    def close(self):
-        self.sock.close()
-        for c in self.conns:
-            c.close()
-
-
 @pytest.mark.parametrize("conns", [1, 4])
 def test_silent_smtp_server_costs_a_pass_one_timeout(practice, fast_smtp, conns):
     """A server that accepts and never greets: before, every due email
@@ -175,10 +145,10 @@ def test_silent_smtp_server_costs_a_pass_one_timeout(practice, fast_smtp, conns)
     a try (no attempt counted), and the pass ends after one timeout.  The
     next pass, the server back, sends each once."""
     n = 12
-    silent = SilentSmtp()
+    silent = SilentServer()
     try:
-        practice.use_smtp(silent)
-        email = dict(PLAIN, timeout="2s", connections=conns)
+        email = dict(PLAIN, url=silent.url, ca_file=None, timeout="2s",
+                     connections=conns)
         practice.write_conf(email=email, reminders=[{"before": "2h",
                             "channel": "email"}], late_limit="1h")
         practice.init()
@@ -219,11 +189,12 @@ def test_silent_sms_provider_costs_a_pass_one_timeout(practice):
     (nothing of the request went).  Six reminders, one request at a time:
     one times out, the five others wait for its retry without a try."""
     n = 6
-    silent = SilentSmtp()          # any silent socket will do
-    silent.url = silent.url.replace("smtp://", "https://") + "/sms"
-    silent.account, silent.token = "AC" + "0" * 32, "tw-token-1"
+    silent = SilentServer()        # any silent socket will do
+    provider = types.SimpleNamespace(
+        url=f"https://127.0.0.1:{silent.port}/sms", account="AC" + "0" * 32,
+        token="tw-token-1")
     try:
-        configure(practice, silent, sms={"timeout": "2s", "concurrency": 1},
+        configure(practice, provider, sms={"timeout": "2s", "concurrency": 1},
                   late_limit="1h")
         for i in range(n):
             practice.add_case(f"C{i}", [practice.add_client(
@@ -250,10 +221,10 @@ def test_silent_server_wait_is_a_first_retry_not_anothers_backoff(practice):
     be at its 7th try (about an hour away, or past the end of quiet hours
     on SMS), and a reminder that never had a try then went out up to an
     hour late after the server came back a minute later."""
-    silent = SilentSmtp()
+    silent = SilentServer()
     try:
-        practice.use_smtp(silent)
-        practice.write_conf(email=dict(PLAIN, timeout="2s"),
+        practice.write_conf(email=dict(PLAIN, url=silent.url, ca_file=None,
+                                       timeout="2s"),
                             reminders=[{"before": "24h", "channel": "email"}],
                             late_limit="1h", retry=DEFAULT_RETRY)
         practice.init()
