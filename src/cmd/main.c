@@ -2,6 +2,7 @@
  * nudged: options and exit codes (sysexits.h), nothing else.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,34 @@ main_take_over(const struct conf *c, struct store *st, time_t now)
 	return daemon_recover(st, now, "an interruption") == 0 ? 0 : EX_IOERR;
 }
 
+static volatile sig_atomic_t main_stop;	/* polled by deliver_pass */
+
+static void
+main_on_signal(int sig)
+{
+	(void)sig;
+	/* atomic: the mail session's threads read it (xfer_stopping) */
+	__atomic_store_n(&main_stop, 1, __ATOMIC_RELAXED);
+	xfer_stop_requested();
+}
+
+/*
+ * SIGTERM or SIGINT (a timer unit stopped, ^C) ends a --once pass as it
+ * ends the service's: nothing more is claimed, what is on its way gets its
+ * grace (xfer.h), and no row is left 'sending' for recovery to guess at.
+ */
+static void
+main_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = main_on_signal;
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
+}
+
 /* --once and --dry-run: one pass, then retention.  The exit code. */
 static int
 main_once(const struct conf *c, struct store *st, time_t now, int live,
@@ -198,7 +227,8 @@ main_once(const struct conf *c, struct store *st, time_t now, int live,
 	char err[512], paused[64] = "", held[96] = "";
 	int rc;
 
-	if (deliver_pass(c, st, now, live, dry, stdout, NULL, &stats, err,
+	main_signals();
+	if (deliver_pass(c, st, now, live, dry, stdout, &main_stop, &stats, err,
 	    sizeof(err)) != 0) {
 		log_err("%s", err);
 		return EX_IOERR;
@@ -219,6 +249,11 @@ main_once(const struct conf *c, struct store *st, time_t now, int live,
 	    stats.sent, dry ? "would be sent" : "sent", stats.failed,
 	    stats.skipped, stats.cancelled, stats.pending_due, held, paused);
 	rc = (!dry && stats.pending_due > 0) ? EX_TEMPFAIL : EX_OK;
+	if (main_stop) {
+		log_info("stopped by a signal: what was not sent stays pending "
+		    "for the next pass");
+		return rc;
+	}
 	/* issue 14: retention runs in every --once (and says so in --dry-run) */
 	if (retain_run(c, st, now, dry, stdout, err, sizeof(err)) != 0) {
 		log_err("retention: %s", err);

@@ -198,7 +198,8 @@ deliver_pass(const struct conf *c, struct store *st, time_t now, int live,
 	if (r == 0 && !dry && (stop == NULL || !*stop) &&
 	    (dl_alert(&d, err, errlen) != 0 || dl_weekly(&d, err, errlen) != 0))
 		r = -1;
-	if (r == 0 && (stop == NULL || !*stop)) {
+	/* also when stopped: what waits is --once's exit status */
+	if (r == 0) {
 		if ((n = store_count_due(st, now, err, errlen)) < 0 ||
 		    (stats->held_due = store_count_held(st, now, err,
 		    errlen)) < 0)

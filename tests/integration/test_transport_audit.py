@@ -2,16 +2,19 @@
 each test holds one defect a run against a misbehaving server found."""
 
 import json
+import signal
+import subprocess
 import time
 import types
 
 import pytest
 
-from conftest import PRACTICE_EMAIL, as_utc, fmt_utc, mails_to, shift
+from conftest import NUDGED, PRACTICE_EMAIL, as_utc, fmt_utc, mails_to, shift
 from fake_sms import FakeTwilio
 from test_reliability import SilentServer
 from test_send_batch import copies
-from test_service import PLAIN, add_many, fast_smtp, whole_second_after  # noqa: F401
+from test_service import (PLAIN, SlowSmtp, add_many, fast_smtp,  # noqa: F401
+                          whole_second_after)
 from test_sms import configure, one, sms_rows, solo
 
 T = "2026-12-03T14:00:00Z"          # the appointment
@@ -248,3 +251,42 @@ def test_silent_server_wait_is_a_first_retry_not_anothers_backoff(practice):
     assert (a["attempts"], b["attempts"]) == (7, 0), (a, b)
     wait = (as_utc(b["next_at"]) - as_utc(later)).total_seconds()
     assert wait <= 75, (wait, b["last_error"])
+
+
+def test_once_stopped_by_sigterm_leaves_nothing_sending(practice, tmp_path):
+    """SIGTERM to `nudged --once` (a timer unit stopped, ^C) ends it as it
+    ends the service: nothing more is claimed, what is on its way finishes
+    within its grace, no row is left 'sending' for recovery to guess at,
+    and the exit status says messages wait (75).  Before, --once had no
+    handler: it died at once, mid-exchange."""
+    n = 20
+    slow = SlowSmtp(tmp_path / "slow", delay=0.3).start()
+    try:
+        practice.write_conf(email=dict(PLAIN, url=slow.url, ca_file=None),
+                            reminders=[{"before": "2h", "channel": "email"}],
+                            late_limit="1h")
+        practice.init()
+        add_many(practice, n, fmt_utc(whole_second_after(2 * 3600 - 3)))
+        p = subprocess.Popen([NUDGED, "-c", str(practice.conf), "--once"],
+                             stderr=subprocess.PIPE, text=True)
+        slow.wait_in_data(2, 20)
+        t = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=20)
+        took = time.monotonic() - t
+    finally:
+        slow.stop()
+    assert p.returncode == 75, err
+    assert took < 6, took
+    assert "stopped by a signal" in err, err[-2000:]
+    rows = practice.messages("purpose = 'reminder'")
+    by = {}
+    for x in rows:
+        by[x["status"]] = by.get(x["status"], 0) + 1
+    assert "sending" not in by, by
+    assert 2 <= by.get("sent", 0) < n and by["sent"] + by["pending"] == n, by
+    # what the server got is exactly what is recorded sent
+    got = copies(slow)
+    assert set(got.values()) == {1}, got
+    assert sorted(got) == sorted(x["recipient"] for x in rows
+                                 if x["status"] == "sent"), got
