@@ -384,6 +384,28 @@ scrub_everywhere(struct store *s, const char *v, char *err, size_t errlen)
 }
 
 /*
+ * A calendar feed's last body (a BLOB, which scrub_everywhere() does not
+ * search) holds the diary as fetched: attendees' names and addresses.
+ * One that quotes v is dropped with its validators, so the next fetch is
+ * a full one.  How many, or -1.
+ */
+static int
+forget_feed_cache(struct store *s, const char *v, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+
+	if ((st = store_prep(s, "UPDATE calendar_feeds SET body = NULL, etag ="
+	    " NULL, last_modified = NULL WHERE body IS NOT NULL AND"
+	    " instr(lower(CAST(body AS TEXT)), lower(?1)) > 0", err,
+	    errlen)) == NULL)
+		return -1;
+	bind_text(st, 1, v);
+	if (store_run(s, st, "forgetting a calendar's copy", err, errlen) != 0)
+		return -1;
+	return sqlite3_changes(s->db);
+}
+
+/*
  * The client's outbox rows: pending ones cancelled, recipients and
  * provider references emptied.  STORE_HELD (nothing done) while one is
  * being sent, STORE_OK, STORE_ERR.
@@ -490,6 +512,9 @@ store_forget(struct store *s, long long id, time_t now,
 		if (scrub[i] == NULL || strlen(scrub[i]) < SCRUB_MIN)
 			continue;
 		if ((r = scrub_everywhere(s, scrub[i], err, errlen)) < 0)
+			return STORE_ERR;
+		fs->replaced += r;
+		if ((r = forget_feed_cache(s, scrub[i], err, errlen)) < 0)
 			return STORE_ERR;
 		fs->replaced += r;
 	}

@@ -88,8 +88,9 @@ struct forget_stats {
  * anonymised and opted out, and every text value of every other table
  * that contains one of the strings in scrub (name, address, phone as typed
  * and in E.164) replaced by "[forgotten]" (the whole value when it differs
- * only in letter case).  The clients table itself is not searched: a
- * partner may share an address.  STORE_OK done, STORE_HELD (nothing
+ * only in letter case); a calendar feed's cached body that contains one
+ * is dropped (the next fetch is a full one).  The clients table itself is
+ * not searched: a partner may share an address.  STORE_OK done, STORE_HELD (nothing
  * done) while a message to this client is being sent ('sending'),
  * STORE_ERR.
  */

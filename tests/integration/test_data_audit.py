@@ -1,0 +1,119 @@
+"""Data care under hostile inputs (data audit): subject access export of a
+client in two cases, odd data in export and erasure, client delete and a
+re-used id, the calendar cache and old outbox details after erasure and
+retention."""
+
+import json
+import os
+import sqlite3
+
+from conftest import ROOT, mails_to, rules, shift, text_body
+
+T = "2026-12-03T14:00:00Z"
+DUE_48H = shift(T, hours=-48)
+
+
+def ok(r):
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    return r
+
+
+def two_cases(practice):
+    """Sam in a couple with Alex and in a case of their own; Alex in a case
+    of their own too, with a call booked for Alex alone in the couple's."""
+    sam = practice.add_client("Sam Taylor", email="sam@example.org",
+                              phone="07700 900123", sms_consent=1)
+    alex = practice.add_client("Alex Morgan", email="alex.m@example.org",
+                               phone="07700 900456", sms_consent=1)
+    couple = practice.add_case("Sam & Alex", [sam, alex])
+    solo = practice.add_case("Sam (individual)", [sam])
+    alex_solo = practice.add_case("Alex alone", [alex])
+    a1 = practice.book(couple, T)
+    a2 = practice.book(solo, shift(T, days=1))
+    a3 = practice.book(alex_solo, shift(T, days=2), mode="online",
+                       video_url="https://meet.example.org/alex-private")
+    call = practice.book(couple, shift(T, days=3), kind="call")
+    practice.set("UPDATE appointments SET for_client = ? WHERE id = ?",
+                 alex, call)
+    return sam, alex, couple, solo, alex_solo, (a1, a2, a3, call)
+
+
+def test_export_of_a_client_in_two_cases_holds_nothing_of_the_partner(
+        practice, smtp):
+    practice.write_conf(reminders=rules("48h"))
+    practice.init()
+    sam, alex, couple, solo, alex_solo, (a1, a2, a3, call) = \
+        two_cases(practice)
+    ok(practice.once(DUE_48H))
+    ok(practice.once(shift(T, days=2, hours=-48)))
+    assert mails_to(smtp, "alex.m@example.org")
+    for fmt in ("json", "text"):
+        out = ok(practice.ctl("client", "export", str(sam), "--format",
+                              fmt)).stdout
+        for needle in ("alex.m@example.org", "07700 900456", "+447700900456",
+                       "alex-private", "Alex alone"):
+            assert needle not in out, (fmt, needle)
+    data = json.loads(ok(practice.ctl("client", "export", str(sam))).stdout)
+    assert sorted(c["id"] for c in data["cases"]) == [couple, solo]
+    assert sorted(a["id"] for a in data["appointments"]) == [a1, a2]
+    assert all(m["client_id"] == sam for m in data["messages"])
+
+
+ODD_NAME = 'O\'Brien "Jo" \u202eevil\u202c \U0001F600 line\nbreak'
+LONG = "x" * 20000
+
+
+def odd_client(practice):
+    c = practice.add_client(ODD_NAME, email="jo@example.org",
+                            phone="07700 900789", first_name="Jo\tJo")
+    # a booking tool wrote bytes that are not UTF-8 (Latin-1 "Zoë")
+    practice.set("UPDATE clients SET first_name = CAST(x'5a6febff' AS TEXT)"
+                 " WHERE id = ?", c)
+    case = practice.add_case(ODD_NAME + LONG, [c])
+    practice.set("INSERT INTO homework (case_id, title, prompt, starts_on)"
+                 " VALUES (?, ?, CAST(x'4b6565702063616c6d20e2809420' ||"
+                 " x'f09f9880' || x'c0' AS TEXT), '2026-12-01')", case,
+                 "Pause \U0001F600")
+    return c, case
+
+
+
+def file_has(practice, needle):
+    """needle (any case) in the database file or its -wal, byte for byte."""
+    n = needle.lower().encode()
+    for suffix in ("", "-wal"):
+        p = f"{practice.db}{suffix}"
+        if os.path.exists(p) and n in open(p, "rb").read().lower():
+            return p
+    return None
+
+
+def test_forget_odd_names_leaves_no_trace(practice):
+    practice.write_conf(email=False)
+    practice.init()
+    c, case = odd_client(practice)
+    practice.set("INSERT INTO homework (case_id, title, prompt, starts_on)"
+                 " VALUES (?, 'Notes', ?, '2026-12-01')", case,
+                 "Ask " + ODD_NAME + " about jo@example.org")
+    ok(practice.ctl("client", "forget", str(c), "--yes"))
+    for needle in (ODD_NAME, "jo@example.org", "07700 900789",
+                   "+447700900789", "Zo\u00eb"):
+        assert not file_has(practice, needle), needle
+    assert not file_has(practice, "line\nbreak")
+
+
+def test_forget_reaches_the_calendar_cache(practice):
+    practice.write_conf(email=False)
+    practice.init()
+    sam = practice.add_client("Sam Taylor", email="sam@example.org")
+    practice.add_case("Sam", [sam])
+    body = (b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:1\r\nSUMMARY:Sam Taylor"
+            b"\r\nATTENDEE:mailto:SAM@example.org\r\nEND:VEVENT\r\n"
+            b"END:VCALENDAR\r\n")
+    practice.set("INSERT INTO calendar_feeds (name, etag, body, last_ok)"
+                 " VALUES ('diary', '\"e1\"', ?, '2026-12-01T00:00:00Z')",
+                 sqlite3.Binary(body))
+    ok(practice.ctl("client", "forget", str(sam), "--yes"))
+    for needle in ("Sam Taylor", "sam@example.org"):
+        assert not file_has(practice, needle), needle
+
