@@ -21,6 +21,7 @@
 #include "base/phone.h"
 #include "store/store_privacy.h"
 #include "base/tz.h"
+#include "base/utf8.h"
 #include "base/util.h"
 #include "transport/xfer.h"
 
@@ -71,21 +72,42 @@ struct export {
 	struct sbuf text[NSECTIONS];	/* text: one per section */
 };
 
-/* Text as JSON wants it: valid UTF-8 (a tool may have written bytes). */
+/*
+ * v onto b as valid UTF-8 (a tool may have written other bytes): only the
+ * bytes that are not UTF-8 become U+FFFD, the rest is exported as it is
+ * held.  oneline (the text form): a newline becomes a space and another
+ * control character '?', so one value stays one line.
+ */
+static void
+add_utf8(struct sbuf *b, const char *v, int oneline)
+{
+	const unsigned char *p = (const unsigned char *)v;
+	size_t n;
+
+	while (*p != '\0') {
+		if ((n = utf8_len(p)) == 0) {
+			sbuf_add(b, "\xef\xbf\xbd");
+			p++;
+		} else if (oneline && *p < 0x20) {
+			sbuf_addc(b, *p++ == '\n' ? ' ' : '?');
+		} else
+			while (n-- > 0)
+				sbuf_addc(b, (char)*p++);
+	}
+}
+
+/* Text as JSON wants it: valid UTF-8. */
 static json_t *
 jstr(const char *v)
 {
 	json_t *j = json_string(v);
-	char *copy, *p;
+	struct sbuf b = { 0 };
 
 	if (j != NULL)
 		return j;
-	copy = xstrdup(v);
-	for (p = copy; *p; p++)
-		if ((unsigned char)*p >= 0x80)
-			*p = '?';
-	j = json_string(copy);
-	free(copy);
+	add_utf8(&b, v, 0);
+	j = json_string(sbuf_str(&b));
+	sbuf_free(&b);
 	return j != NULL ? j : json_null();
 }
 
@@ -142,9 +164,7 @@ export_row(void *arg, const struct store_row *r)
 			if (v == NULL)
 				sbuf_add(b, "(none)");
 			else
-				for (; *v; v++)	/* one value, one line */
-					sbuf_addc(b, *v == '\n' ? ' ' :
-				    (unsigned char)*v < 0x20 ? '?' : *v);
+				add_utf8(b, v, 1);
 			sbuf_addc(b, '\n');
 		}
 	}

@@ -78,6 +78,29 @@ def odd_client(practice):
 
 
 
+def test_export_of_odd_data_is_valid_and_faithful(practice):
+    practice.write_conf(email=False)
+    practice.init()
+    c, case = odd_client(practice)
+    r = ok(practice.ctl("client", "export", str(c)))
+    data = json.loads(r.stdout)
+    assert data["client"]["name"] == ODD_NAME
+    assert data["cases"][0]["label"] == ODD_NAME + LONG
+    assert data["homework"][0]["title"] == "Pause \U0001F600"
+    # the valid part of a partly invalid value is kept as it was
+    assert "\u2014" in data["homework"][0]["prompt"]
+    assert "\U0001F600" in data["homework"][0]["prompt"]
+    assert data["homework"][0]["prompt"].endswith("\U0001F600\ufffd")
+    assert data["client"]["first_name"] == "Zo\ufffd\ufffd"
+    t = ok(practice.ctl("client", "export", str(c), "--format", "text"))
+    lines = t.stdout.splitlines()
+    assert any(l.startswith("  name: O'Brien") for l in lines)
+    assert any(len(l) > 20000 for l in lines)
+    # text for the client to read: valid UTF-8 too, one value a line
+    assert "  first_name: Zo\ufffd\ufffd" in lines
+    assert any(l.endswith("line break") for l in lines)
+
+
 def file_has(practice, needle):
     """needle (any case) in the database file or its -wal, byte for byte."""
     n = needle.lower().encode()
