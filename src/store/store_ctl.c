@@ -193,7 +193,8 @@ store_case_reopen(struct store *s, long long case_id, char *err,
  * Delete a client typed by mistake: only one with no appointments in
  * any of their cases and nothing in the outbox (their history stays).
  * STORE_OK deleted (cases left without members are deleted too, when they have
- * no homework), STORE_REFUSED (why says why), STORE_ERR.
+ * no homework, and so are the client's consent record and problems: a
+ * new client may get the same id), STORE_REFUSED (why says why), STORE_ERR.
  */
 enum store_rc
 store_client_delete(struct store *s, long long id, char *why, size_t whylen,
@@ -209,6 +210,13 @@ store_client_delete(struct store *s, long long id, char *why, size_t whylen,
 		    " AND NOT EXISTS (SELECT 1 FROM homework h"
 		    " WHERE h.case_id = k.id))",
 		"DELETE FROM clients WHERE id = ?1",
+		/*
+		 * SQLite gives the next client the highest id + 1, which may
+		 * be this one: nothing recorded under the id may pass to them.
+		 */
+		"DELETE FROM consent_log WHERE client_id = ?1",
+		"DELETE FROM consent_seen WHERE client_id = ?1",
+		"DELETE FROM problems WHERE tbl = 'clients' AND row_id = ?1",
 	};
 	sqlite3_stmt *st;
 	long na = 0, nm = 0;

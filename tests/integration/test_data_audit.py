@@ -140,3 +140,24 @@ def test_forget_reaches_the_calendar_cache(practice):
     for needle in ("Sam Taylor", "sam@example.org"):
         assert not file_has(practice, needle), needle
 
+
+def test_delete_leaves_nothing_for_a_new_client_with_the_same_id(practice):
+    practice.write_conf(email=False)
+    practice.init()
+    ok(practice.ctl("client", "add", "--name", "Wrong Person",
+                    "--email", "wrong@example.org"))
+    [w] = practice.query("SELECT id FROM clients")
+    ok(practice.ctl("client", "edit", str(w["id"]), "--no-email-consent"))
+    ok(practice.ctl("client", "delete", str(w["id"])))
+    for needle in ("Wrong Person", "wrong@example.org"):
+        assert not file_has(practice, needle), needle
+    ok(practice.ctl("client", "add", "--name", "Right Person",
+                    "--email", "wrong@example.org"))
+    [r] = practice.query("SELECT id FROM clients")
+    data = json.loads(ok(practice.ctl("client", "export",
+                                      str(r["id"]))).stdout)
+    # the new client never withdrew consent: no history of someone else's
+    assert all(e["what"] != "email_consent" or e["new_value"] == 1
+               for e in data["consent_log"]), data["consent_log"]
+    show = ok(practice.ctl("client", "show", str(r["id"]))).stdout
+    assert "1 -> 0" not in show, show
