@@ -540,35 +540,47 @@ store_vacuum(struct store *s, char *err, size_t errlen)
 
 /* ---------------------------------------------------------- retention */
 
+/*
+ * detail: how the appointment was held, with its video link
+ * (plan_detail); kept while the appointment is ahead, for a change notice.
+ */
+#define RETAIN_DETAIL_OLD "(appt_start IS NULL OR appt_start < ?1)"
 #define RETAIN_MSG_WHERE " WHERE status IN ('sent', 'failed', 'skipped'," \
 	" 'cancelled') AND COALESCE(sent_at, due_at) < ?1 AND (recipient <> ''" \
-	" OR provider_ref IS NOT NULL OR last_error IS NOT NULL)"
+	" OR provider_ref IS NOT NULL OR last_error IS NOT NULL OR" \
+	" (detail IS NOT NULL AND " RETAIN_DETAIL_OLD "))"
 
+/* Run update, then also (NULL: none), for each id (?1).  0 or -1. */
 static int
-retain_ids(struct store *s, const char *update, long long *ids, size_t n,
-    int dry, long *count, char *err, size_t errlen)
+retain_ids(struct store *s, const char *update, const char *also,
+    long long *ids, size_t n, int dry, long *count, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
 
 	*count = (long)n;
-	for (size_t i = 0; !dry && i < n; i++) {
-		if ((st = store_prep(s, update, err, errlen)) == NULL)
-			return -1;
-		sqlite3_bind_int64(st, 1, ids[i]);
-		if (store_run(s, st, "retention", err, errlen) != 0)
-			return -1;
-	}
+	for (size_t i = 0; !dry && i < n; i++)
+		for (int k = 0; k < 2; k++) {
+			const char *sql = k == 0 ? update : also;
+
+			if (sql == NULL)
+				continue;
+			if ((st = store_prep(s, sql, err, errlen)) == NULL)
+				return -1;
+			sqlite3_bind_int64(st, 1, ids[i]);
+			if (store_run(s, st, "retention", err, errlen) != 0)
+				return -1;
+		}
 	return 0;
 }
 
+/* Appointments that started before cutoff lose their video link. */
 static int
-retain_appts(struct store *s, time_t cutoff, int dry, struct retain_counts *rc,
+retain_links(struct store *s, time_t cutoff, int dry, struct retain_counts *rc,
     char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
 	long long *ids = NULL;
 	size_t n = 0;
-	char day[16];
 	int r;
 
 	if ((st = store_prep(s, "SELECT id, starts_at FROM appointments WHERE"
@@ -588,16 +600,28 @@ retain_appts(struct store *s, time_t cutoff, int dry, struct retain_counts *rc,
 		free(ids);
 		return store_dberr(s, err, errlen, "reading appointments");
 	}
+	/* The outbox's copy of the link (messages.detail) goes with it. */
 	r = retain_ids(s, "UPDATE appointments SET video_url = NULL WHERE id = ?1",
-	    ids, n, dry, &rc->appointments, err, errlen);
+	    "UPDATE messages SET detail = NULL WHERE appointment_id = ?1 AND"
+	    " status NOT IN ('pending', 'sending')", ids, n, dry,
+	    &rc->appointments, err, errlen);
 	free(ids);
-	if (r != 0)
-		return -1;
+	return r;
+}
+
+/* Homework that ended (or stopped) before cutoff loses its words. */
+static int
+retain_homework(struct store *s, time_t cutoff, int dry,
+    struct retain_counts *rc, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	long long *ids = NULL;
+	size_t n = 0;
+	char day[16];
+	int r;
 
 	/* Homework: dates are local 'YYYY-MM-DD', the same form compares as text. */
 	tz_format_local_date(cutoff, day, sizeof(day));
-	ids = NULL;
-	n = 0;
 	if ((st = store_prep(s, "SELECT id, starts_on, ends_on, active FROM"
 	    " homework WHERE title <> '' OR prompt <> ''", err, errlen)) == NULL)
 		return -1;
@@ -619,9 +643,18 @@ retain_appts(struct store *s, time_t cutoff, int dry, struct retain_counts *rc,
 		return store_dberr(s, err, errlen, "reading homework");
 	}
 	r = retain_ids(s, "UPDATE homework SET title = '', prompt = '', active = 0"
-	    " WHERE id = ?1", ids, n, dry, &rc->homework, err, errlen);
+	    " WHERE id = ?1", NULL, ids, n, dry, &rc->homework, err, errlen);
 	free(ids);
 	return r;
+}
+
+static int
+retain_appts(struct store *s, time_t cutoff, int dry, struct retain_counts *rc,
+    char *err, size_t errlen)
+{
+	if (retain_links(s, cutoff, dry, rc, err, errlen) != 0)
+		return -1;
+	return retain_homework(s, cutoff, dry, rc, err, errlen);
 }
 
 int
@@ -635,7 +668,9 @@ store_retain(struct store *s, time_t msg_cutoff, time_t appt_cutoff, int dry,
 	if (msg_cutoff != 0) {
 		if ((st = store_prep(s, dry ? "SELECT count(*) FROM messages"
 		    RETAIN_MSG_WHERE : "UPDATE messages SET recipient = '',"
-		    " provider_ref = NULL, last_error = NULL" RETAIN_MSG_WHERE,
+		    " provider_ref = NULL, last_error = NULL, detail = CASE WHEN"
+		    RETAIN_DETAIL_OLD " THEN NULL ELSE detail END"
+		    RETAIN_MSG_WHERE,
 		    err, errlen)) == NULL)
 			return -1;
 		bind_time(st, 1, msg_cutoff);

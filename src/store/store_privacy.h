@@ -114,8 +114,10 @@ struct retain_counts {
 
 /*
  * Retention, inside a transaction: outbox rows settled before msg_cutoff
- * lose recipient (set to ''), provider_ref and last_error; with
- * appt_cutoff != 0, appointments that started before it lose video_url and
+ * lose recipient (set to ''), provider_ref, last_error and, when their
+ * appointment started before msg_cutoff too, detail (its video link); with
+ * appt_cutoff != 0, appointments that started before it lose video_url
+ * (their messages' detail too) and
  * homework that ended (or stopped) before it loses title and prompt (set
  * to '').  Rows already reduced are not counted again.  dry: count only.
  * 0 or -1.

@@ -161,3 +161,57 @@ def test_delete_leaves_nothing_for_a_new_client_with_the_same_id(practice):
                for e in data["consent_log"]), data["consent_log"]
     show = ok(practice.ctl("client", "show", str(r["id"]))).stdout
     assert "1 -> 0" not in show, show
+
+
+def test_retention_takes_the_video_link_from_the_outbox_too(practice, smtp):
+    link = "https://meet.example.org/room-sam-taylor"
+    practice.write_conf(reminders=rules("48h"),
+                        privacy={"keep_messages": "400d",
+                                 "keep_appointments": "30d"})
+    practice.init()
+    sam = practice.add_client("Sam Taylor", email="sam@example.org")
+    case = practice.add_case("Sam", [sam])
+    appt = practice.book(case, T, mode="online", video_url=link)
+    later = practice.book(case, shift(T, days=60), mode="online",
+                          video_url=link + "-2")
+    ok(practice.once(DUE_48H))
+    [m] = practice.messages("status = 'sent'")
+    assert link in m["detail"]          # what the reminder said
+    ok(practice.once(shift(T, days=35)))
+    assert practice.query("SELECT video_url FROM appointments WHERE id = ?",
+                          appt)[0]["video_url"] is None
+    for t, c, v in every_text_value(practice.db):
+        assert link not in v or (t == "appointments" and v == link + "-2"), \
+            (t, c, v)
+    assert later
+
+
+def test_retention_of_messages_leaves_no_link(practice, smtp):
+    link = "https://meet.example.org/room-sam-taylor"
+    practice.write_conf(reminders=rules("48h"),
+                        privacy={"keep_messages": "400d"})
+    practice.init()
+    sam = practice.add_client("Sam Taylor", email="sam@example.org")
+    case = practice.add_case("Sam", [sam])
+    practice.book(case, T, mode="online", video_url=link)
+    ok(practice.once(DUE_48H))
+    practice.set("UPDATE appointments SET video_url = NULL")  # a tool's tidy
+    ok(practice.once(shift(T, days=401)))
+    for t, c, v in every_text_value(practice.db):
+        assert link not in v, (t, c, v)
+
+
+def every_text_value(db):
+    con = sqlite3.connect(str(db))
+    try:
+        out = []
+        for (t,) in con.execute("SELECT name FROM sqlite_master WHERE"
+                                " type = 'table'").fetchall():
+            cur = con.execute(f'SELECT * FROM "{t}"')
+            cols = [d[0] for d in cur.description]
+            for row in cur:
+                out += [(t, c, str(v)) for c, v in zip(cols, row)
+                        if v is not None]
+        return out
+    finally:
+        con.close()
