@@ -683,8 +683,14 @@ store_connect(struct store *s, char *err, size_t errlen)
 	store_done(s, st);
 	if (!ok)
 		return -1;
+	/*
+	 * Health data: what a delete, erasure or retention removes is
+	 * overwritten, not left in free space (SQLite's own default is off;
+	 * some distributions build it on).
+	 */
 	return store_exec(s, "PRAGMA synchronous=FULL", err, errlen) == -1 ||
-	    store_exec(s, "PRAGMA foreign_keys=ON", err, errlen) == -1 ? -1 : 0;
+	    store_exec(s, "PRAGMA foreign_keys=ON", err, errlen) == -1 ||
+	    store_exec(s, "PRAGMA secure_delete=ON", err, errlen) == -1 ? -1 : 0;
 }
 
 struct store *

@@ -7,7 +7,8 @@ import json
 import os
 import sqlite3
 
-from conftest import ROOT, mails_to, rules, shift, text_body
+from conftest import (ROOT, build_shim, mails_to, preload_env, rules, shift,
+                      text_body)
 
 T = "2026-12-03T14:00:00Z"
 DUE_48H = shift(T, hours=-48)
@@ -215,3 +216,52 @@ def every_text_value(db):
         return out
     finally:
         con.close()
+
+
+# SQLite's own default is secure_delete off (Debian builds it on): a deleted
+# or overwritten value then stays in the file's free space.  The shim makes
+# every connection nudged opens start as upstream SQLite's would.
+NO_SECURE_DELETE = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <sqlite3.h>
+int sqlite3_open_v2(const char *f, sqlite3 **db, int fl, const char *vfs)
+{
+	int (*real)(const char *, sqlite3 **, int, const char *) =
+	    (int (*)(const char *, sqlite3 **, int, const char *))
+	    dlsym(RTLD_NEXT, "sqlite3_open_v2");
+	int r = real(f, db, fl, vfs);
+	if (r == SQLITE_OK)
+		sqlite3_exec(*db, "PRAGMA secure_delete = OFF", 0, 0, 0);
+	return r;
+}
+"""
+
+
+def test_delete_and_retention_overwrite_what_they_remove(practice, smtp,
+                                                         tmp_path):
+    shim = build_shim(tmp_path, "nosecdel", NO_SECURE_DELETE)
+    env = preload_env(shim)
+    practice.write_conf(reminders=rules("48h"),
+                        privacy={"keep_messages": "400d"})
+    practice.init()
+    ok(practice.ctl("client", "add", "--name", "Wrong Person", "--email",
+                    "wrong.person@example.org", env=env))
+    [w] = practice.query("SELECT id FROM clients")
+    ok(practice.ctl("client", "delete", str(w["id"]), env=env))
+    for needle in ("Wrong Person", "wrong.person@example.org"):
+        assert not file_has(practice, needle), needle
+
+    sam = practice.add_client("Sam Taylor", email="old.address@example.org")
+    practice.book(practice.add_case("Sam", [sam]), T)
+    ok(practice.once(DUE_48H, env=env))
+    # Sam moves address (a booking tool with SQLite's default, like ours)
+    con = sqlite3.connect(str(practice.db))
+    con.execute("PRAGMA secure_delete = ON")
+    with con:
+        con.execute("UPDATE clients SET email = 'new@example.org'")
+    con.close()
+    assert file_has(practice, "old.address@example.org")  # the outbox's
+    ok(practice.once(shift(T, days=401), env=env))
+    assert practice.messages("recipient <> ''") == []
+    assert not file_has(practice, "old.address@example.org")
