@@ -268,6 +268,8 @@ struct cal_events {
 	size_t		 n;
 	struct cal_bad	*bad;
 	size_t		 nbad;
+	size_t		 nall;		/* iCalendar: the VEVENTs in the text, in
+					   the window or not, read or not */
 };
 
 void	 cal_events_free(struct cal_events *);

@@ -635,8 +635,10 @@ ical_calendar(struct rd *r, icalcomponent *cal)
 	ical_overrides(r, cal);
 	for (ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
 	    ev != NULL; ev = icalcomponent_get_next_component(cal,
-	    ICAL_VEVENT_COMPONENT))
+	    ICAL_VEVENT_COMPONENT)) {
+		r->out->nall++;
 		ical_event(r, ev);
+	}
 	free(r->ovr);
 	r->ovr = NULL;
 	r->novr = 0;

@@ -59,7 +59,7 @@ static void
 run(struct cal_event *v, size_t n, const struct cal_appt *as, size_t nas,
     const struct cal_match_opts *o, struct cal_plan *p)
 {
-	struct cal_events evs = { v, n, NULL, 0 };
+	struct cal_events evs = { v, n, NULL, 0, n };
 
 	cal_match(&evs, cases, 3, as, nas, o, p);
 }
@@ -159,7 +159,7 @@ test_move_cancel_missing(void **state)
 		  NULL, 0, 1, 0 },
 	};
 	struct cal_bad bad = { "bad", "unknown zone" };
-	struct cal_events evs = { v, 5, &bad, 1 };
+	struct cal_events evs = { v, 5, &bad, 1, 6 };
 	struct cal_plan p;
 
 	(void)state;
