@@ -256,6 +256,8 @@ struct cal_event {
 	size_t		 nattendees;
 	enum cal_status	 status;
 	int		 line;		/* CSV: the record's first line; 0 for iCalendar */
+	int		 beyond;	/* starts after the window: it only moves
+					   an appointment already booked from it */
 };
 
 struct cal_bad {

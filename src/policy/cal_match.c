@@ -290,6 +290,8 @@ cal_one(const struct cal_event *e, const struct cal_case *cs, size_t ncs,
 	for (size_t i = 0; i < p->n; i++)
 		if (strcmp(p->v[i].key, key) == 0)
 			goto out;	/* the same UID twice: the first counts */
+	if (e->beyond && (a == NULL || a->cancelled))
+		goto out;	/* booked once it comes into the window */
 	if (a != NULL && a->other && !o->full) {
 		/* a feed's appointment: the feed keeps it up to date */
 		d = cal_add(p, CAL_KEEP, e, key);

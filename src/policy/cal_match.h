@@ -28,6 +28,8 @@
  *   other duration, mode or link       -> UPDATE
  *   now matching no case (declined)    -> CANCEL
  *   matching another case              -> UNMATCHED (left as it is)
+ * An event after the window (cal_event.beyond) only moves (or cancels) an
+ * appointment booked from it: a session moved months ahead is not gone.
  * A new instance of a series on the same local day (same case) as a
  * booked instance the calendar no longer has is that instance moved: the
  * series was moved as a whole, which changes every RECURRENCE-ID (MOVE,

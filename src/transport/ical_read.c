@@ -594,8 +594,11 @@ ical_event(struct rd *r, icalcomponent *ev)
 	} else if (icalcomponent_get_first_property(ev, ICAL_RRULE_PROPERTY) != NULL ||
 	    icalcomponent_get_first_property(ev, ICAL_RDATE_PROPERTY) != NULL)
 		ical_series(r, ev, &base, dt, &z, uid);
-	else if (start >= r->from && start < r->to)
+	else if (start >= r->from) {
+		/* after the window: a booked session moved far ahead, not gone */
+		base.beyond = start >= r->to;
 		ical_emit(r, &base, start, 0, 0);
+	}
 	cal_event_free(&base);
 }
 
