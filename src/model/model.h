@@ -298,7 +298,9 @@ struct cal_appt {
 	char		*video_url;
 	int		 cancelled;
 	int		 misses;	/* good syncs it has been missing from */
-	int		 other;		/* booked by another source (see below) */
+	int		 other;		/* booked by another source (see
+					   cal_match.h): 1 an import (or, for an
+					   import, a feed), 2 another feed */
 };
 
 enum cal_act {

@@ -292,6 +292,15 @@ cal_one(const struct cal_event *e, const struct cal_case *cs, size_t ncs,
 			goto out;	/* the same UID twice: the first counts */
 	if (e->beyond && (a == NULL || a->cancelled))
 		goto out;	/* booked once it comes into the window */
+	if (a != NULL && a->other == 2 && a->cancelled)
+		a = NULL;	/* another feed let it go: this one books it */
+	if (a != NULL && a->other == 2) {
+		/* the same event in two feeds: the feed that booked it keeps it */
+		d = cal_add(p, CAL_KEEP, e, key);
+		d->appt_id = a->id;
+		d->start = e->start;
+		goto out;
+	}
 	if (a != NULL && a->other && !o->full) {
 		/* a feed's appointment: the feed keeps it up to date */
 		d = cal_add(p, CAL_KEEP, e, key);

@@ -44,7 +44,11 @@
  * One event is one appointment, whichever way it came in: a feed is given
  * the appointments an import booked (other = 1) and takes over those its
  * events name (never counting the rest missing); an import is given the
- * feeds' appointments and leaves those its events name alone (KEEP).
+ * feeds' appointments and leaves those its events name alone (KEEP).  A
+ * feed is given the other feeds' appointments too (other = 2: the same
+ * invitation in the practitioner's calendar and a shared one) and leaves
+ * those its events name to the feed that booked them (KEEP), unless that
+ * one cancelled it.
  */
 #ifndef NUDGED_CAL_MATCH_H
 #define NUDGED_CAL_MATCH_H
