@@ -25,6 +25,7 @@
 #include "base/ical_dl.h"
 #include "transport/ical_read.h"
 #include "base/tz.h"
+#include "base/utf8.h"
 #include "base/util.h"
 
 /* Instances looked at per rule before giving up (daily for ~270 years). */
@@ -297,7 +298,8 @@ ical_base(struct rd *r, icalcomponent *ev, const char *uid, int minutes,
 	memset(e, 0, sizeof(*e));
 	e->uid = xstrdup(uid);
 	e->duration_min = minutes;
-	e->summary = xstrdup(icalcomponent_get_summary(ev));
+	/* printed by nudgectl and kept: no terminal escape, no bad UTF-8 */
+	e->summary = utf8_scrub(icalcomponent_get_summary(ev));
 	e->location = xstrdup(icalcomponent_get_location(ev));
 	e->url = ical_meeting_link(r, ev);
 	e->status = icalcomponent_get_status(ev) == ICAL_STATUS_CANCELLED ?
