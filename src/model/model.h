@@ -254,6 +254,7 @@ struct cal_event {
 	char		*case_label;	/* CSV only: a case named outright; else NULL */
 	char		**attendees;	/* lower-case email addresses, not declined */
 	size_t		 nattendees;
+	int		 declined;	/* attendees who declined (not in attendees) */
 	enum cal_status	 status;
 	int		 line;		/* CSV: the record's first line; 0 for iCalendar */
 	int		 beyond;	/* starts after the window: it only moves

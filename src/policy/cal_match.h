@@ -26,7 +26,11 @@
  *                                         it may have been cancelled with
  *                                         nudgectl)
  *   other duration, mode or link       -> UPDATE
- *   now matching no case (declined)    -> CANCEL
+ *   now matching no case, an attendee
+ *   declined                           -> CANCEL
+ *   now matching no case otherwise     -> UNMATCHED (kept: a client's
+ *                                         address changed in nudged, the
+ *                                         label left the summary)
  *   matching another case              -> UNMATCHED (left as it is)
  * An event after the window (cal_event.beyond) only moves (or cancels) an
  * appointment booked from it: a session moved months ahead is not gone.

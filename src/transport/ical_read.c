@@ -312,8 +312,10 @@ ical_base(struct rd *r, icalcomponent *ev, const char *uid, int minutes,
 		const char *v;
 
 		if (ps != NULL &&
-		    icalparameter_get_partstat(ps) == ICAL_PARTSTAT_DECLINED)
+		    icalparameter_get_partstat(ps) == ICAL_PARTSTAT_DECLINED) {
+			e->declined++;
 			continue;
+		}
 		v = icalproperty_get_attendee(p);
 		if (v != NULL && strncasecmp(v, "mailto:", 7) == 0 &&
 		    strchr(v + 7, '@') != NULL)

@@ -263,11 +263,33 @@ test_declined(void **state)
 	struct cal_plan p;
 
 	(void)state;
+	v[0].declined = 1;
 	run(v, 1, as, 1, &opts, &p);
 	assert_int_equal(p.n, 1);
 	assert_int_equal(p.v[0].act, CAL_CANCEL);
 	assert_non_null(strstr(p.v[0].why, "no longer matches"));
 	cal_plan_free(&p);
+}
+
+/*
+ * No longer matching without a decline (the client's address changed in
+ * nudged, the label left the summary): kept, and listed as unmatched.
+ */
+static void
+test_unmatched_kept(void **state)
+{
+	struct cal_event v[] = { ev("x", "Session", T0, 60, "old@example.org") };
+	struct cal_appt as[] = { { 20, 2, "x", T0, 60, MODE_IN_PERSON, NULL, 0, 0, 0 } };
+	struct cal_plan p;
+
+	(void)state;
+	run(v, 1, as, 1, &opts, &p);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.v[0].act, CAL_UNMATCHED);
+	assert_int_equal(p.v[0].appt_id, 20);
+	assert_non_null(strstr(p.v[0].why, "kept as it is"));
+	cal_plan_free(&p);
+	free_events(v, 1);
 }
 
 int
@@ -278,6 +300,7 @@ main(void)
 		cmocka_unit_test(test_match_modes_off),
 		cmocka_unit_test(test_move_cancel_missing),
 		cmocka_unit_test(test_declined),
+		cmocka_unit_test(test_unmatched_kept),
 		cmocka_unit_test(test_sources),
 		cmocka_unit_test(test_series_moved),
 	};
