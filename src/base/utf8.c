@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "base/utf8.h"
+#include "base/util.h"
 
 static int
 utf8_cp_width(unsigned cp)
@@ -104,4 +105,29 @@ utf8_floor(const unsigned char *s, size_t n)
 	while (n > 0 && (s[n] & 0xc0) == 0x80)
 		n--;
 	return n;
+}
+
+char *
+utf8_scrub(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	struct sbuf b = { 0 };
+	uint32_t cp;
+	size_t n;
+
+	if (s == NULL)
+		return NULL;
+	while (*p != '\0') {
+		if ((n = utf8_next(p, &cp)) == 0) {
+			sbuf_add(&b, "\xef\xbf\xbd");
+			p++;
+		} else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f)) {
+			sbuf_addc(&b, ' ');
+			p += n;
+		} else {
+			sbuf_addn(&b, (const char *)p, n);
+			p += n;
+		}
+	}
+	return sbuf_steal(&b);
 }

@@ -35,4 +35,12 @@ utf8_len(const unsigned char *s)
  */
 size_t	 utf8_floor(const unsigned char *s, size_t n);
 
+/*
+ * Text from outside (a calendar's summary) made safe to print and store:
+ * a copy with each invalid sequence as U+FFFD and each control character
+ * (C0, DEL, C1: line breaks, tabs, terminal escapes) as a space.  NULL in,
+ * NULL out; the caller frees.
+ */
+char	*utf8_scrub(const char *s);
+
 #endif

@@ -133,6 +133,45 @@ out:
 
 /* ---------------------------------------------------------------- feeds */
 
+/*
+ * 1 when a feed that holds no event at all would take appointments away:
+ * a calendar app that exports an empty calendar (a broken export, the
+ * wrong calendar shared, an account signed out) is far likelier than a
+ * practice whose every session went at once, and missing events cancel
+ * appointments and tell clients.  Such a fetch counts as a failure (kept
+ * as they were, in the digest); what is really gone is cancelled with
+ * nudgectl.  why gets the reason.
+ */
+static int
+cal_feed_empty(const struct conf *c, const struct conf_feed *f,
+    struct store *st, const struct cal_events *ev, time_t now, char *why,
+    size_t whylen)
+{
+	struct cal_appt *as = NULL;
+	size_t nas = 0, ahead = 0;
+	char *source, err[256];
+
+	if (ev->nall > 0)
+		return 0;
+	source = xasprintf("feed:%s", f->name);
+	if (store_cal_appts(st, source, &as, &nas, err, sizeof(err)) != 0)
+		nas = 0;	/* the apply will meet the database's error */
+	for (size_t i = 0; i < nas; i++) {
+		if (!as[i].other && !as[i].cancelled && as[i].start >= now &&
+		    as[i].start < now + c->calendar.window)
+			ahead++;
+		cal_appt_free(&as[i]);
+	}
+	free(as);
+	free(source);
+	if (ahead > 0)
+		snprintf(why, whylen, "the calendar holds no events at all, but "
+		    "%zu booked appointment%s came from it (an empty export?): "
+		    "cancel with nudgectl what is really gone", ahead,
+		    ahead == 1 ? "" : "s");
+	return ahead > 0;
+}
+
 static enum cal_sync_result
 cal_feed_failed(const struct conf_feed *f, struct store *st, time_t now,
     const char *why, char *err, size_t errlen)
@@ -242,7 +281,8 @@ cal_sync_feed(const struct conf *c, const struct conf_feed *f,
 	body = fr == FEED_SAME ? prev.body : got.body;
 	len = fr == FEED_SAME ? prev.len : got.len;
 	if (ical_read(body, len, c->practice.timezone, c->practice.video_url, now,
-	    now + c->calendar.window, &ev, why, sizeof(why)) != 0) {
+	    now + c->calendar.window, &ev, why, sizeof(why)) != 0 ||
+	    cal_feed_empty(c, f, st, &ev, now, why, sizeof(why))) {
 		res = cal_feed_failed(f, st, now, why, err, errlen);
 		goto out;
 	}

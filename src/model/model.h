@@ -254,8 +254,11 @@ struct cal_event {
 	char		*case_label;	/* CSV only: a case named outright; else NULL */
 	char		**attendees;	/* lower-case email addresses, not declined */
 	size_t		 nattendees;
+	int		 declined;	/* attendees who declined (not in attendees) */
 	enum cal_status	 status;
 	int		 line;		/* CSV: the record's first line; 0 for iCalendar */
+	int		 beyond;	/* starts after the window: it only moves
+					   an appointment already booked from it */
 };
 
 struct cal_bad {
@@ -268,6 +271,8 @@ struct cal_events {
 	size_t		 n;
 	struct cal_bad	*bad;
 	size_t		 nbad;
+	size_t		 nall;		/* iCalendar: the VEVENTs in the text, in
+					   the window or not, read or not */
 };
 
 void	 cal_events_free(struct cal_events *);
@@ -294,7 +299,9 @@ struct cal_appt {
 	char		*video_url;
 	int		 cancelled;
 	int		 misses;	/* good syncs it has been missing from */
-	int		 other;		/* booked by another source (see below) */
+	int		 other;		/* booked by another source (see
+					   cal_match.h): 1 an import (or, for an
+					   import, a feed), 2 another feed */
 };
 
 enum cal_act {

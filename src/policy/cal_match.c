@@ -290,6 +290,17 @@ cal_one(const struct cal_event *e, const struct cal_case *cs, size_t ncs,
 	for (size_t i = 0; i < p->n; i++)
 		if (strcmp(p->v[i].key, key) == 0)
 			goto out;	/* the same UID twice: the first counts */
+	if (e->beyond && (a == NULL || a->cancelled))
+		goto out;	/* booked once it comes into the window */
+	if (a != NULL && a->other == 2 && a->cancelled)
+		a = NULL;	/* another feed let it go: this one books it */
+	if (a != NULL && a->other == 2) {
+		/* the same event in two feeds: the feed that booked it keeps it */
+		d = cal_add(p, CAL_KEEP, e, key);
+		d->appt_id = a->id;
+		d->start = e->start;
+		goto out;
+	}
 	if (a != NULL && a->other && !o->full) {
 		/* a feed's appointment: the feed keeps it up to date */
 		d = cal_add(p, CAL_KEEP, e, key);
@@ -300,10 +311,17 @@ cal_one(const struct cal_event *e, const struct cal_case *cs, size_t ncs,
 			cal_cancel(p, e, key, a,
 			    xstrdup("cancelled in the calendar"));
 	} else if (cal_find_case(e, cs, ncs, o, &id, &why) != 0) {
-		if (a != NULL && !a->cancelled)
-			cal_cancel(p, e, key, a, xasprintf("no longer matches "
-			    "its case: %s", why));
-		else if (a == NULL) {
+		if (a != NULL && !a->cancelled && e->declined > 0)
+			cal_cancel(p, e, key, a, xasprintf("declined: no longer "
+			    "matches its case: %s", why));
+		else if (a != NULL && !a->cancelled) {
+			/* a changed address or summary is no cancellation */
+			d = cal_add(p, CAL_UNMATCHED, e, key);
+			d->start = e->start;
+			d->appt_id = a->id;
+			d->why = xasprintf("booked as appointment %lld, but no "
+			    "longer matches its case (%s): kept as it is", a->id, why);
+		} else if (a == NULL) {
 			d = cal_add(p, CAL_UNMATCHED, e, key);
 			d->start = e->start;
 			d->why = why;

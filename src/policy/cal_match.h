@@ -26,8 +26,14 @@
  *                                         it may have been cancelled with
  *                                         nudgectl)
  *   other duration, mode or link       -> UPDATE
- *   now matching no case (declined)    -> CANCEL
+ *   now matching no case, an attendee
+ *   declined                           -> CANCEL
+ *   now matching no case otherwise     -> UNMATCHED (kept: a client's
+ *                                         address changed in nudged, the
+ *                                         label left the summary)
  *   matching another case              -> UNMATCHED (left as it is)
+ * An event after the window (cal_event.beyond) only moves (or cancels) an
+ * appointment booked from it: a session moved months ahead is not gone.
  * A new instance of a series on the same local day (same case) as a
  * booked instance the calendar no longer has is that instance moved: the
  * series was moved as a whole, which changes every RECURRENCE-ID (MOVE,
@@ -42,7 +48,11 @@
  * One event is one appointment, whichever way it came in: a feed is given
  * the appointments an import booked (other = 1) and takes over those its
  * events name (never counting the rest missing); an import is given the
- * feeds' appointments and leaves those its events name alone (KEEP).
+ * feeds' appointments and leaves those its events name alone (KEEP).  A
+ * feed is given the other feeds' appointments too (other = 2: the same
+ * invitation in the practitioner's calendar and a shared one) and leaves
+ * those its events name to the feed that booked them (KEEP), unless that
+ * one cancelled it.
  */
 #ifndef NUDGED_CAL_MATCH_H
 #define NUDGED_CAL_MATCH_H

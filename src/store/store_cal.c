@@ -67,17 +67,21 @@ store_cal_appts(struct store *s, const char *source, struct cal_appt **out,
 	*out = NULL;
 	*n = 0;
 	/*
-	 * A feed also sees what imports booked, and an import what feeds
-	 * booked (cal_match.h: one event, one appointment); a source's own
-	 * rows come first, then booked before cancelled, newest first.
+	 * A feed also sees what imports and the other feeds booked, and an
+	 * import what feeds booked (cal_match.h: one event, one
+	 * appointment); a source's own rows come first, then booked before
+	 * cancelled, newest first.
 	 */
 	if ((st = store_prep(s, "SELECT a.id, a.case_id, a.source_uid, a.starts_at,"
 	    " a.duration_min, a.mode, a.video_url, a.status = 'cancelled',"
-	    " COALESCE(m.misses, 0), a.source <> ?1 FROM appointments a"
+	    " COALESCE(m.misses, 0), CASE WHEN a.source = ?1 THEN 0"
+	    " WHEN ?1 = 'import' OR a.source = 'import' THEN 1 ELSE 2 END"
+	    " FROM appointments a"
 	    " LEFT JOIN calendar_missing m ON m.source = a.source AND"
 	    " m.source_uid = a.source_uid WHERE a.source_uid IS NOT NULL AND"
 	    " (a.source = ?1 OR (?1 = 'import' AND a.source LIKE 'feed:%') OR"
-	    " (?1 LIKE 'feed:%' AND a.source = 'import'))"
+	    " (?1 LIKE 'feed:%' AND (a.source = 'import' OR"
+	    " a.source LIKE 'feed:%')))"
 	    " ORDER BY a.source = ?1 DESC, a.status = 'booked' DESC, a.id DESC",
 	    err, errlen)) == NULL)
 		return -1;

@@ -15,6 +15,7 @@
 #include "base/cal_link.h"
 #include "transport/csv_read.h"
 #include "base/tz.h"
+#include "base/utf8.h"
 #include "base/util.h"
 
 enum { C_START, C_END, C_DURATION, C_EMAIL, C_CASE, C_SUMMARY, C_LOCATION,
@@ -404,7 +405,7 @@ csv_event(struct row *r, const int idx[C_N], const char *video_url,
 		    "cancelled", r->line, csv_field(r, idx, C_STATUS));
 		return -1;
 	}
-	e->summary = xstrdup(csv_field(r, idx, C_SUMMARY));
+	e->summary = utf8_scrub(csv_field(r, idx, C_SUMMARY));
 	e->location = xstrdup(csv_field(r, idx, C_LOCATION));
 	if ((v = csv_field(r, idx, C_CASE)) != NULL)
 		e->case_label = xstrdup(csv_trim((char *)v));

@@ -25,6 +25,7 @@
 #include "base/ical_dl.h"
 #include "transport/ical_read.h"
 #include "base/tz.h"
+#include "base/utf8.h"
 #include "base/util.h"
 
 /* Instances looked at per rule before giving up (daily for ~270 years). */
@@ -297,7 +298,8 @@ ical_base(struct rd *r, icalcomponent *ev, const char *uid, int minutes,
 	memset(e, 0, sizeof(*e));
 	e->uid = xstrdup(uid);
 	e->duration_min = minutes;
-	e->summary = xstrdup(icalcomponent_get_summary(ev));
+	/* printed by nudgectl and kept: no terminal escape, no bad UTF-8 */
+	e->summary = utf8_scrub(icalcomponent_get_summary(ev));
 	e->location = xstrdup(icalcomponent_get_location(ev));
 	e->url = ical_meeting_link(r, ev);
 	e->status = icalcomponent_get_status(ev) == ICAL_STATUS_CANCELLED ?
@@ -310,8 +312,10 @@ ical_base(struct rd *r, icalcomponent *ev, const char *uid, int minutes,
 		const char *v;
 
 		if (ps != NULL &&
-		    icalparameter_get_partstat(ps) == ICAL_PARTSTAT_DECLINED)
+		    icalparameter_get_partstat(ps) == ICAL_PARTSTAT_DECLINED) {
+			e->declined++;
 			continue;
+		}
 		v = icalproperty_get_attendee(p);
 		if (v != NULL && strncasecmp(v, "mailto:", 7) == 0 &&
 		    strchr(v + 7, '@') != NULL)
@@ -594,8 +598,11 @@ ical_event(struct rd *r, icalcomponent *ev)
 	} else if (icalcomponent_get_first_property(ev, ICAL_RRULE_PROPERTY) != NULL ||
 	    icalcomponent_get_first_property(ev, ICAL_RDATE_PROPERTY) != NULL)
 		ical_series(r, ev, &base, dt, &z, uid);
-	else if (start >= r->from && start < r->to)
+	else if (start >= r->from) {
+		/* after the window: a booked session moved far ahead, not gone */
+		base.beyond = start >= r->to;
 		ical_emit(r, &base, start, 0, 0);
+	}
 	cal_event_free(&base);
 }
 
@@ -635,8 +642,10 @@ ical_calendar(struct rd *r, icalcomponent *cal)
 	ical_overrides(r, cal);
 	for (ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
 	    ev != NULL; ev = icalcomponent_get_next_component(cal,
-	    ICAL_VEVENT_COMPONENT))
+	    ICAL_VEVENT_COMPONENT)) {
+		r->out->nall++;
 		ical_event(r, ev);
+	}
 	free(r->ovr);
 	r->ovr = NULL;
 	r->novr = 0;

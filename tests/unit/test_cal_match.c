@@ -59,7 +59,7 @@ static void
 run(struct cal_event *v, size_t n, const struct cal_appt *as, size_t nas,
     const struct cal_match_opts *o, struct cal_plan *p)
 {
-	struct cal_events evs = { v, n, NULL, 0 };
+	struct cal_events evs = { v, n, NULL, 0, n };
 
 	cal_match(&evs, cases, 3, as, nas, o, p);
 }
@@ -159,7 +159,7 @@ test_move_cancel_missing(void **state)
 		  NULL, 0, 1, 0 },
 	};
 	struct cal_bad bad = { "bad", "unknown zone" };
-	struct cal_events evs = { v, 5, &bad, 1 };
+	struct cal_events evs = { v, 5, &bad, 1, 6 };
 	struct cal_plan p;
 
 	(void)state;
@@ -263,11 +263,33 @@ test_declined(void **state)
 	struct cal_plan p;
 
 	(void)state;
+	v[0].declined = 1;
 	run(v, 1, as, 1, &opts, &p);
 	assert_int_equal(p.n, 1);
 	assert_int_equal(p.v[0].act, CAL_CANCEL);
 	assert_non_null(strstr(p.v[0].why, "no longer matches"));
 	cal_plan_free(&p);
+}
+
+/*
+ * No longer matching without a decline (the client's address changed in
+ * nudged, the label left the summary): kept, and listed as unmatched.
+ */
+static void
+test_unmatched_kept(void **state)
+{
+	struct cal_event v[] = { ev("x", "Session", T0, 60, "old@example.org") };
+	struct cal_appt as[] = { { 20, 2, "x", T0, 60, MODE_IN_PERSON, NULL, 0, 0, 0 } };
+	struct cal_plan p;
+
+	(void)state;
+	run(v, 1, as, 1, &opts, &p);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.v[0].act, CAL_UNMATCHED);
+	assert_int_equal(p.v[0].appt_id, 20);
+	assert_non_null(strstr(p.v[0].why, "kept as it is"));
+	cal_plan_free(&p);
+	free_events(v, 1);
 }
 
 int
@@ -278,6 +300,7 @@ main(void)
 		cmocka_unit_test(test_match_modes_off),
 		cmocka_unit_test(test_move_cancel_missing),
 		cmocka_unit_test(test_declined),
+		cmocka_unit_test(test_unmatched_kept),
 		cmocka_unit_test(test_sources),
 		cmocka_unit_test(test_series_moved),
 	};
