@@ -277,6 +277,30 @@ cal_decide(struct cal_plan *p, const struct cal_event *e, const char *key,
 	d->duration_min = tmp.duration_min;
 }
 
+/*
+ * The same event in two feeds: the feed that booked *a keeps it (1, KEEP).
+ * Cancelled there or with nudgectl, at this time, it stays cancelled: this
+ * feed's copy may only be older.  Back at a new time, this feed books it
+ * (0, *a NULL); 0 too when *a is not another feed's.
+ */
+static int
+cal_other_feed(struct cal_plan *p, const struct cal_event *e, const char *key,
+    const struct cal_appt **a)
+{
+	struct cal_dec *d;
+
+	if (*a == NULL || (*a)->other != 2)
+		return 0;
+	if ((*a)->cancelled && (*a)->start != e->start) {
+		*a = NULL;
+		return 0;
+	}
+	d = cal_add(p, CAL_KEEP, e, key);
+	d->appt_id = (*a)->id;
+	d->start = e->start;
+	return 1;
+}
+
 static void
 cal_one(const struct cal_event *e, const struct cal_case *cs, size_t ncs,
     const struct cal_appt *as, size_t nas, const struct cal_match_opts *o,
@@ -292,15 +316,8 @@ cal_one(const struct cal_event *e, const struct cal_case *cs, size_t ncs,
 			goto out;	/* the same UID twice: the first counts */
 	if (e->beyond && (a == NULL || a->cancelled))
 		goto out;	/* booked once it comes into the window */
-	if (a != NULL && a->other == 2 && a->cancelled)
-		a = NULL;	/* another feed let it go: this one books it */
-	if (a != NULL && a->other == 2) {
-		/* the same event in two feeds: the feed that booked it keeps it */
-		d = cal_add(p, CAL_KEEP, e, key);
-		d->appt_id = a->id;
-		d->start = e->start;
+	if (cal_other_feed(p, e, key, &a))
 		goto out;
-	}
 	if (a != NULL && a->other && !o->full) {
 		/* a feed's appointment: the feed keeps it up to date */
 		d = cal_add(p, CAL_KEEP, e, key);

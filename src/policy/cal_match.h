@@ -51,8 +51,9 @@
  * feeds' appointments and leaves those its events name alone (KEEP).  A
  * feed is given the other feeds' appointments too (other = 2: the same
  * invitation in the practitioner's calendar and a shared one) and leaves
- * those its events name to the feed that booked them (KEEP), unless that
- * one cancelled it.
+ * those its events name to the feed that booked them (KEEP); one that
+ * was cancelled (in that feed, or with nudgectl) stays cancelled unless
+ * this feed has it at another time (then this one books it).
  */
 #ifndef NUDGED_CAL_MATCH_H
 #define NUDGED_CAL_MATCH_H

@@ -1,0 +1,64 @@
+"""Review of the calendar audit: a session the practitioner cancelled stays
+cancelled, whichever feed or command cancelled it."""
+
+import pytest
+
+from conftest import Raw
+from feed_server import FeedServer
+# feed is the fixture of test_calendar_feeds
+from test_calendar_feeds import (appts, calendar, day, feed,  # noqa: F401,F811
+                                 people, vevent)
+
+
+@pytest.fixture
+def feed2(tmp_path):
+    srv = FeedServer(tmp_path / "feed2").start()
+    yield srv
+    srv.stop()
+
+
+def two_feeds(p, feed, feed2):
+    from conftest import lc
+    f1 = {"name": "own", "url": feed.url, "ca_file": feed.ca_file}
+    f2 = {"name": "shared", "url": feed2.url, "ca_file": feed2.ca_file}
+    p.write_conf(email=False, calendar=Raw(
+        "{ feeds = ( " + lc(f1) + ", " + lc(f2) + " ); }"))
+
+
+def sync(p):
+    r = p.ctl("calendar", "sync")
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+def test_cancelled_with_nudgectl_not_booked_again_by_second_feed(ready, feed, feed2):
+    """The same invitation in two feeds; the practitioner cancels the session
+    with nudgectl (as the empty-feed digest tells them to): the other feed
+    must not book it again, with fresh reminders to the clients."""
+    p = ready
+    people(p)
+    two_feeds(p, feed, feed2)
+    feed.body = feed2.body = calendar(
+        vevent("shared-uid@google.com", day(3), "[Sam & Alex] Session"))
+    sync(p)
+    [a] = appts(p)
+    r = p.ctl("cancel", str(a["id"]))
+    assert r.returncode == 0, r.stderr
+    for _ in range(2):
+        r = sync(p)
+    assert appts(p, "status = 'booked'") == [], r.stdout
+
+
+def test_cancelled_in_one_feed_not_booked_again_by_the_other(ready, feed, feed2):
+    """The feed that booked it shows it cancelled; the other feed still has
+    the old copy (it is fetched less often, or updates later): the session
+    stays cancelled, it is not booked again at the same time."""
+    p = ready
+    people(p)
+    two_feeds(p, feed, feed2)
+    ev = vevent("shared-uid@google.com", day(3), "[Sam & Alex] Session")
+    feed.body = feed2.body = calendar(ev)
+    sync(p)
+    feed.body = calendar(ev.replace("SUMMARY:", "STATUS:CANCELLED\r\nSUMMARY:"))
+    r = sync(p)
+    assert appts(p, "status = 'booked'") == [], r.stdout
