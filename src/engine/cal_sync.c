@@ -172,9 +172,13 @@ cal_feed_empty(const struct conf *c, const struct conf_feed *f,
 	return ahead > 0;
 }
 
+/*
+ * The digest's line for a feed that is not applied: line (the whole of it
+ * after the feed's name), or NULL for one that could not be read.
+ */
 static enum cal_sync_result
 cal_feed_failed(const struct conf_feed *f, struct store *st, time_t now,
-    const char *why, char *err, size_t errlen)
+    const char *why, const char *line, char *err, size_t errlen)
 {
 	/*
 	 * The digest's line names the kind of failure only ("Timeout was
@@ -182,7 +186,8 @@ cal_feed_failed(const struct conf_feed *f, struct store *st, time_t now,
 	 * the same problem, reported once; the details are in the log.
 	 */
 	const char *cut = strstr(why, ": ");
-	char *what = xasprintf("feed %s: could not be read: %.*s (its "
+	char *what = line != NULL ? xasprintf("feed %s: %s", f->name, line) :
+	    xasprintf("feed %s: could not be read: %.*s (its "
 	    "appointments are kept as they were)", f->name,
 	    cut != NULL ? (int)(cut - why) : (int)strlen(why), why);
 	struct bad_row b = { "calendar", 0, what };
@@ -255,7 +260,7 @@ cal_sync_feed(const struct conf *c, const struct conf_feed *f,
 	memset(k, 0, sizeof(*k));
 	if (f->url == NULL) {
 		res = cal_feed_failed(f, st, now, "no url (url, url_file, or the "
-		    "credential calendar-<name>)", err, errlen);
+		    "credential calendar-<name>)", NULL, err, errlen);
 		goto out;
 	}
 	if (store_feed_get(st, f->name, &prev, err, errlen) < 0)
@@ -269,21 +274,28 @@ cal_sync_feed(const struct conf *c, const struct conf_feed *f,
 		goto out;
 	}
 	if (fr == FEED_FAIL) {
-		res = cal_feed_failed(f, st, now, why, err, errlen);
+		res = cal_feed_failed(f, st, now, why, NULL, err, errlen);
 		goto out;
 	}
 	if (fr == FEED_SAME && prev.body == NULL) {
 		res = cal_feed_failed(f, st, now, "the server answered 304 Not "
-		    "Modified to a first request", err, errlen);
+		    "Modified to a first request", NULL, err, errlen);
 		goto out;
 	}
 	k->not_modified = fr == FEED_SAME;
 	body = fr == FEED_SAME ? prev.body : got.body;
 	len = fr == FEED_SAME ? prev.len : got.len;
 	if (ical_read(body, len, c->practice.timezone, c->practice.video_url, now,
-	    now + c->calendar.window, &ev, why, sizeof(why)) != 0 ||
-	    cal_feed_empty(c, f, st, &ev, now, why, sizeof(why))) {
-		res = cal_feed_failed(f, st, now, why, err, errlen);
+	    now + c->calendar.window, &ev, why, sizeof(why)) != 0) {
+		res = cal_feed_failed(f, st, now, why, NULL, err, errlen);
+		goto out;
+	}
+	if (cal_feed_empty(c, f, st, &ev, now, why, sizeof(why))) {
+		/* no count in it: one problem until all of them are settled */
+		res = cal_feed_failed(f, st, now, why, "holds no events at all, "
+		    "but booked appointments ahead came from it (an empty "
+		    "export?): kept as they were; if they are really gone, "
+		    "nudgectl cancel them", err, errlen);
 		goto out;
 	}
 	res = cal_feed_apply(c, f, st, &ev, &got, fr == FEED_OK, now, out, k,

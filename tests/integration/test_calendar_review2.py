@@ -62,3 +62,23 @@ def test_cancelled_in_one_feed_not_booked_again_by_the_other(ready, feed, feed2)
     feed.body = calendar(ev.replace("SUMMARY:", "STATUS:CANCELLED\r\nSUMMARY:"))
     r = sync(p)
     assert appts(p, "status = 'booked'") == [], r.stdout
+
+
+def test_empty_feed_problem_says_what_to_do(ready, feed):
+    """The practitioner whose last session really went (an export that holds
+    only future events) reads in the digest how to get out of the 'failing
+    feed' state: it is not a feed that 'could not be read', and the
+    instruction to cancel with nudgectl is part of the line."""
+    p = ready
+    people(p)
+    from test_calendar_feeds import feed_conf
+    feed_conf(p, feed)
+    feed.body = calendar(vevent("a", day(3), "[Robin] Session"))
+    sync(p)
+    feed.body = calendar()
+    p.ctl("calendar", "sync")
+    [what] = [r["what"] for r in
+              p.query("SELECT what FROM problems WHERE tbl = 'calendar'")]
+    print(what)
+    assert "nudgectl cancel" in what, what
+    assert "could not be read" not in what, what
