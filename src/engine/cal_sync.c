@@ -85,15 +85,56 @@ cal_counts_line(const struct cal_counts *k, struct sbuf *out)
 	    k->n[CAL_UNMATCHED], k->n[CAL_MISSING]);
 }
 
+/* A feed's lines for the digest (problems), each its own. */
+struct cal_probs {
+	char	**v;
+	size_t	  n;
+};
+
+static void
+cal_probs_add(struct cal_probs *pr, char *what)
+{
+	pr->v = xrealloc(pr->v, (pr->n + 1) * sizeof(*pr->v));
+	pr->v[pr->n++] = what;
+}
+
+/*
+ * A booked appointment whose event no longer matches its case is kept
+ * (an address changed in nudged, a label edited), so its reminders still
+ * go; but the practitioner may have taken the client off the invitation
+ * to cancel it: the digest says so until the calendar settles it.  Ids
+ * and dates only (no label or summary: they may name the client).
+ */
+static void
+cal_probs_kept(const struct cal_plan *p, const char *feed,
+    struct cal_probs *pr)
+{
+	char when[64];
+
+	for (size_t i = 0; pr != NULL && i < p->n; i++) {
+		const struct cal_dec *d = &p->v[i];
+
+		if (d->act != CAL_UNMATCHED || d->appt_id == 0)
+			continue;
+		cal_local(d->start, when, sizeof(when));
+		cal_probs_add(pr, xasprintf("feed %s: appointment %lld: its "
+		    "event (%s) no longer matches its case (a client taken off "
+		    "the invitation? an address changed?): kept, its reminders "
+		    "still go; if the session is off, nudgectl cancel %lld",
+		    feed, d->appt_id, when, d->appt_id));
+	}
+}
+
 /*
  * Match ev against the database and apply (unless dry), inside the
- * transaction the caller opened.  0 or -1 (database).
+ * transaction the caller opened; pr (NULL: none) gets the feed's lines
+ * for the digest.  0 or -1 (database).
  */
 static int
 cal_apply(const struct conf *c, struct store *st, const char *source,
     const struct cal_events *ev, int full, int by_label, int by_attendee,
-    int dry, time_t now, struct sbuf *out, struct cal_counts *k, char *err,
-    size_t errlen)
+    int dry, time_t now, struct sbuf *out, struct cal_counts *k,
+    struct cal_probs *pr, char *err, size_t errlen)
 {
 	struct cal_case *cs = NULL;
 	struct cal_appt *as = NULL;
@@ -119,6 +160,7 @@ cal_apply(const struct conf *c, struct store *st, const char *source,
 	if (!dry && store_cal_apply(st, source, &p, full, now, err, errlen) != 0)
 		goto out;
 	cal_print(&p, out);
+	cal_probs_kept(&p, source + strlen("feed:"), pr);
 	rc = 0;
 out:
 	for (size_t i = 0; i < ncs; i++)
@@ -220,25 +262,25 @@ cal_feed_apply(const struct conf *c, const struct conf_feed *f,
 {
 	enum cal_sync_result res = CAL_SYNC_DBERR;
 	char *source = xasprintf("feed:%s", f->name);
-	char **whats = xcalloc(ev->nbad + 1, sizeof(*whats));
+	struct cal_probs pr = { 0 };
 
 	for (size_t i = 0; i < ev->nbad; i++)
-		whats[i] = xasprintf("feed %s: %s (left as it was)", f->name,
-		    ev->bad[i].what);
+		cal_probs_add(&pr, xasprintf("feed %s: %s (left as it was)",
+		    f->name, ev->bad[i].what));
 	if (store_begin(st, err, errlen) == 0) {
 		if (cal_apply(c, st, source, ev, 1, f->by_label,
-		    f->by_attendee, 0, now, out, k, err, errlen) != 0 ||
+		    f->by_attendee, 0, now, out, k, &pr, err, errlen) != 0 ||
 		    store_feed_ok(st, f->name, got->etag, got->last_modified,
 		    fresh ? got->body : NULL, got->len, now, err, errlen) != 0 ||
-		    store_feed_problems(st, f->name, whats, ev->nbad, now, err,
+		    store_feed_problems(st, f->name, pr.v, pr.n, now, err,
 		    errlen) != 0 || store_commit(st, err, errlen) != 0)
 			store_rollback(st);
 		else
 			res = CAL_SYNC_OK;
 	}
-	for (size_t i = 0; i < ev->nbad; i++)
-		free(whats[i]);
-	free(whats);
+	for (size_t i = 0; i < pr.n; i++)
+		free(pr.v[i]);
+	free(pr.v);
 	free(source);
 	return res;
 }
@@ -429,8 +471,8 @@ cal_import(const struct conf *c, struct store *st, const char *path,
 	if (store_begin(st, err, errlen) != 0)
 		goto out;
 	/* both ways of matching: the practitioner chose this file */
-	if (cal_apply(c, st, "import", &ev, 0, 1, 1, dry, now, out, k, err,
-	    errlen) != 0) {
+	if (cal_apply(c, st, "import", &ev, 0, 1, 1, dry, now, out, k, NULL,
+	    err, errlen) != 0) {
 		store_rollback(st);
 		goto out;
 	}

@@ -82,3 +82,34 @@ def test_empty_feed_problem_says_what_to_do(ready, feed):
     print(what)
     assert "nudgectl cancel" in what, what
     assert "could not be read" not in what, what
+
+
+def test_client_taken_off_the_invitation_is_reported(ready, feed):
+    """The practitioner cancels Robin's session by taking Robin off the
+    invitation (Google tells Robin it is cancelled).  The appointment is
+    kept (an address changed in nudged looks the same), so its reminders
+    would still go: the practitioner must hear of it in the digest, not
+    only in 'nudgectl calendar unmatched'."""
+    p = ready
+    people(p)
+    from test_calendar_feeds import feed_conf
+    feed_conf(p, feed)
+    org = "ORGANIZER:mailto:christian@example.org\r\n"
+    feed.body = calendar(vevent(
+        "b", day(5), "Session", extra=org +
+        "ATTENDEE;PARTSTAT=ACCEPTED:mailto:robin@example.org\r\n"))
+    assert "1 booked" in sync(p).stdout
+    feed.body = calendar(vevent("b", day(5), "Session", extra=org))
+    r = sync(p)
+    [a] = appts(p)
+    assert a["status"] == "booked", r.stdout
+    what = [x["what"] for x in
+            p.query("SELECT what FROM problems WHERE tbl = 'calendar'")]
+    assert any(f"appointment {a['id']}" in w and "nudgectl cancel" in w
+               for w in what), (what, r.stdout)
+    # and it goes when the event is cancelled in the calendar
+    feed.body = calendar(vevent("b", day(5), "Session",
+                                extra=org + "STATUS:CANCELLED\r\n"))
+    sync(p)
+    assert appts(p)[0]["status"] == "cancelled"
+    assert not p.query("SELECT what FROM problems WHERE tbl = 'calendar'")
