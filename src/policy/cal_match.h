@@ -53,7 +53,8 @@
  * invitation in the practitioner's calendar and a shared one) and leaves
  * those its events name to the feed that booked them (KEEP); one that
  * was cancelled (in that feed, or with nudgectl) stays cancelled unless
- * this feed has it at another time (then this one books it).
+ * this feed has it at another time (then this one books it), and one that
+ * this feed has cancelled is cancelled (CANCEL: the feed takes it over).
  */
 #ifndef NUDGED_CAL_MATCH_H
 #define NUDGED_CAL_MATCH_H

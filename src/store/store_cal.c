@@ -210,18 +210,23 @@ store_cal_note(struct store *s, const char *source, const struct cal_dec *d,
 	return store_run(s, st, "listing an unmatched event", err, errlen);
 }
 
-/* A feed takes over an appointment an import booked from the same event. */
+/*
+ * A feed takes over an appointment an import booked from the same event,
+ * and (feed: 1) one another feed booked that this one cancels.
+ */
 static int
-store_cal_claim(struct store *s, const char *source, long long id, char *err,
-    size_t errlen)
+store_cal_claim(struct store *s, const char *source, long long id, int feed,
+    char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
 
 	if ((st = store_prep(s, "UPDATE appointments SET source = ?1 WHERE id = ?2"
-	    " AND source = 'import'", err, errlen)) == NULL)
+	    " AND (source = 'import' OR (?3 AND source LIKE 'feed:%'))", err,
+	    errlen)) == NULL)
 		return -1;
 	bind_text(st, 1, source);
 	sqlite3_bind_int64(st, 2, id);
+	sqlite3_bind_int(st, 3, feed);
 	return store_run(s, st, "taking over an imported appointment", err, errlen);
 }
 
@@ -253,7 +258,8 @@ store_cal_apply(struct store *s, const char *source, const struct cal_plan *p,
 		const struct cal_dec *d = &p->v[i];
 
 		if (full && d->appt_id != 0 && d->act != CAL_UNMATCHED &&
-		    store_cal_claim(s, source, d->appt_id, err, errlen) != 0)
+		    store_cal_claim(s, source, d->appt_id, d->act == CAL_CANCEL,
+		    err, errlen) != 0)
 			return -1;
 		switch (d->act) {
 		case CAL_BOOK:

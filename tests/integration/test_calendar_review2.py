@@ -113,3 +113,39 @@ def test_client_taken_off_the_invitation_is_reported(ready, feed):
     sync(p)
     assert appts(p)[0]["status"] == "cancelled"
     assert not p.query("SELECT what FROM problems WHERE tbl = 'calendar'")
+
+
+def test_cancelled_in_the_feed_that_did_not_book_it(ready, feed, feed2):
+    """The session is cancelled; the shared calendar already shows it
+    cancelled, the practitioner's own (which booked it) still has the old
+    copy: a cancellation in the calendar is no glitch, it cancels."""
+    p = ready
+    people(p)
+    two_feeds(p, feed, feed2)
+    ev = vevent("shared-uid@google.com", day(3), "[Sam & Alex] Session")
+    feed.body = feed2.body = calendar(ev)
+    sync(p)
+    assert appts(p)[0]["source"] == "feed:own"
+    feed2.body = calendar(ev.replace("SUMMARY:", "STATUS:CANCELLED\r\nSUMMARY:"))
+    r = sync(p)
+    assert appts(p, "status = 'booked'") == [], r.stdout
+    # the stale copy does not book it again
+    r = sync(p)
+    assert appts(p, "status = 'booked'") == [], r.stdout
+
+
+def test_cancelled_after_the_booking_feed_was_removed(ready, feed, feed2):
+    """The practitioner stops syncing the calendar that booked the session
+    and keeps the shared one: a cancellation there still cancels."""
+    from conftest import lc
+    p = ready
+    people(p)
+    two_feeds(p, feed, feed2)
+    ev = vevent("shared-uid@google.com", day(3), "[Sam & Alex] Session")
+    feed.body = feed2.body = calendar(ev)
+    sync(p)
+    f2 = {"name": "shared", "url": feed2.url, "ca_file": feed2.ca_file}
+    p.write_conf(email=False, calendar=Raw("{ feeds = ( " + lc(f2) + " ); }"))
+    feed2.body = calendar(ev.replace("SUMMARY:", "STATUS:CANCELLED\r\nSUMMARY:"))
+    r = sync(p)
+    assert appts(p, "status = 'booked'") == [], r.stdout
