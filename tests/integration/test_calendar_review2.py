@@ -149,3 +149,27 @@ def test_cancelled_after_the_booking_feed_was_removed(ready, feed, feed2):
     feed2.body = calendar(ev.replace("SUMMARY:", "STATUS:CANCELLED\r\nSUMMARY:"))
     r = sync(p)
     assert appts(p, "status = 'booked'") == [], r.stdout
+
+
+def test_one_instance_of_a_series_moved_beyond_the_window(ready, feed):
+    """One session of a weekly series moved three months on (an override
+    whose RECURRENCE-ID is in the window): moved, not cancelled."""
+    from test_calendar_feeds import feed_conf, ical_time
+    p = ready
+    people(p)
+    feed_conf(p, feed)
+    s = day(2, 10)
+    master = vevent("w", s, "[Robin] Session",
+                    extra="RRULE:FREQ=WEEKLY;COUNT=2\r\n")
+    feed.body = calendar(master)
+    assert "2 booked" in sync(p).stdout
+    import datetime as dt
+    far = day(100, 10)
+    ovr = vevent("w", far, "[Robin] Session",
+                 extra=f"RECURRENCE-ID:{ical_time(s + dt.timedelta(days=7))}\r\n")
+    feed.body = calendar(master, ovr)
+    for _ in range(3):
+        r = sync(p)
+    assert appts(p, "status = 'cancelled'") == [], r.stdout
+    from conftest import fmt_utc
+    assert fmt_utc(far) in [a["starts_at"] for a in appts(p)], r.stdout
