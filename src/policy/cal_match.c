@@ -305,6 +305,25 @@ cal_other_feed(struct cal_plan *p, const struct cal_event *e, const char *key,
 	return 1;
 }
 
+/*
+ * Event e no longer matches the case of a, which is kept: a changed address
+ * or summary is no cancellation.  It is the same event (one key), so it
+ * still moves or updates a; and it is listed as unmatched.
+ */
+static void
+cal_kept(struct cal_plan *p, const struct cal_event *e, const char *key,
+    const struct cal_appt *a, const char *why, const struct cal_match_opts *o)
+{
+	struct cal_dec *d;
+
+	cal_decide(p, e, key, a, a->case_id, o);
+	d = cal_add(p, CAL_UNMATCHED, e, key);
+	d->start = e->start;
+	d->appt_id = a->id;
+	d->why = xasprintf("booked as appointment %lld, but no longer matches "
+	    "its case (%s): kept as it is", a->id, why);
+}
+
 static void
 cal_one(const struct cal_event *e, const struct cal_case *cs, size_t ncs,
     const struct cal_appt *as, size_t nas, const struct cal_match_opts *o,
@@ -335,14 +354,9 @@ cal_one(const struct cal_event *e, const struct cal_case *cs, size_t ncs,
 		if (a != NULL && !a->cancelled && e->declined > 0)
 			cal_cancel(p, e, key, a, xasprintf("declined: no longer "
 			    "matches its case: %s", why));
-		else if (a != NULL && !a->cancelled) {
-			/* a changed address or summary is no cancellation */
-			d = cal_add(p, CAL_UNMATCHED, e, key);
-			d->start = e->start;
-			d->appt_id = a->id;
-			d->why = xasprintf("booked as appointment %lld, but no "
-			    "longer matches its case (%s): kept as it is", a->id, why);
-		} else if (a == NULL) {
+		else if (a != NULL && !a->cancelled)
+			cal_kept(p, e, key, a, why, o);
+		else if (a == NULL) {
 			d = cal_add(p, CAL_UNMATCHED, e, key);
 			d->start = e->start;
 			d->why = why;

@@ -30,7 +30,8 @@
  *   declined                           -> CANCEL
  *   now matching no case otherwise     -> UNMATCHED (kept: a client's
  *                                         address changed in nudged, the
- *                                         label left the summary)
+ *                                         label left the summary), after
+ *                                         the MOVE or UPDATE it still makes
  *   matching another case              -> UNMATCHED (left as it is)
  * An event after the window (cal_event.beyond) only moves (or cancels) an
  * appointment booked from it: a session moved months ahead is not gone.

@@ -173,3 +173,25 @@ def test_one_instance_of_a_series_moved_beyond_the_window(ready, feed):
     assert appts(p, "status = 'cancelled'") == [], r.stdout
     from conftest import fmt_utc
     assert fmt_utc(far) in [a["starts_at"] for a in appts(p)], r.stdout
+
+
+def test_unmatched_booked_event_still_moves_its_appointment(ready, feed):
+    """Robin's address changed in nudged (the event no longer matches, the
+    appointment is kept); then the practitioner moves the session in the
+    calendar: the appointment moves too, Robin is not reminded of the old
+    time."""
+    from conftest import fmt_utc
+    p = ready
+    people(p)
+    from test_calendar_feeds import feed_conf
+    feed_conf(p, feed)
+    att = "ATTENDEE;PARTSTAT=ACCEPTED:mailto:robin@example.org\r\n"
+    feed.body = calendar(vevent("b", day(5), "Session", extra=att))
+    assert "1 booked" in sync(p).stdout
+    p.set("UPDATE clients SET email = 'robin.lee@example.net' WHERE email = "
+          "'robin@example.org'")
+    sync(p)
+    feed.body = calendar(vevent("b", day(6, 15), "Session", extra=att))
+    r = sync(p)
+    [a] = appts(p)
+    assert a["status"] == "booked" and a["starts_at"] == fmt_utc(day(6, 15)), r.stdout

@@ -284,10 +284,52 @@ test_unmatched_kept(void **state)
 
 	(void)state;
 	run(v, 1, as, 1, &opts, &p);
-	assert_int_equal(p.n, 1);
-	assert_int_equal(p.v[0].act, CAL_UNMATCHED);
+	assert_int_equal(p.n, 2);
+	assert_int_equal(p.v[0].act, CAL_KEEP);
+	assert_int_equal(p.v[1].act, CAL_UNMATCHED);
+	assert_int_equal(p.v[1].appt_id, 20);
+	assert_non_null(strstr(p.v[1].why, "kept as it is"));
+	cal_plan_free(&p);
+	/* the same event moved: it still moves its appointment */
+	v[0].start = T0 + 3600;
+	run(v, 1, as, 1, &opts, &p);
+	assert_int_equal(p.n, 2);
+	assert_int_equal(p.v[0].act, CAL_MOVE);
 	assert_int_equal(p.v[0].appt_id, 20);
-	assert_non_null(strstr(p.v[0].why, "kept as it is"));
+	assert_int_equal(p.v[0].case_id, 2);
+	assert_int_equal(p.v[1].act, CAL_UNMATCHED);
+	cal_plan_free(&p);
+	free_events(v, 1);
+}
+
+/*
+ * The same event in two feeds (other = 2): cancelled there (or with
+ * nudgectl) it stays cancelled at the same time; cancelled here, it is
+ * cancelled.
+ */
+static void
+test_other_feed(void **state)
+{
+	struct cal_event v[] = { ev("x", "[Robin]", T0, 60, NULL) };
+	struct cal_appt as[] = { { 20, 2, "x", T0, 60, MODE_IN_PERSON, NULL, 1, 0, 2 } };
+	struct cal_plan p;
+
+	(void)state;
+	run(v, 1, as, 1, &opts, &p);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.v[0].act, CAL_KEEP);
+	cal_plan_free(&p);
+	v[0].start = T0 + 86400;	/* back at a new time: booked here */
+	run(v, 1, as, 1, &opts, &p);
+	assert_int_equal(p.v[0].act, CAL_BOOK);
+	cal_plan_free(&p);
+	v[0].start = T0;
+	as[0].cancelled = 0;
+	v[0].status = CAL_CANCELLED;
+	run(v, 1, as, 1, &opts, &p);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.v[0].act, CAL_CANCEL);
+	assert_int_equal(p.v[0].appt_id, 20);
 	cal_plan_free(&p);
 	free_events(v, 1);
 }
@@ -301,6 +343,7 @@ main(void)
 		cmocka_unit_test(test_move_cancel_missing),
 		cmocka_unit_test(test_declined),
 		cmocka_unit_test(test_unmatched_kept),
+		cmocka_unit_test(test_other_feed),
 		cmocka_unit_test(test_sources),
 		cmocka_unit_test(test_series_moved),
 	};
