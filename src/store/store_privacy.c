@@ -387,7 +387,9 @@ scrub_everywhere(struct store *s, const char *v, char *err, size_t errlen)
  * A calendar feed's last body (a BLOB, which scrub_everywhere() does not
  * search) holds the diary as fetched: attendees' names and addresses.
  * One that quotes v is dropped with its validators, so the next fetch is
- * a full one.  How many, or -1.
+ * a full one.  Searched unfolded: iCalendar folds lines at 75 octets
+ * (CRLF or LF, then a space or tab), which long ATTENDEE lines cut
+ * inside a name or an address.  How many, or -1.
  */
 static int
 forget_feed_cache(struct store *s, const char *v, char *err, size_t errlen)
@@ -396,8 +398,9 @@ forget_feed_cache(struct store *s, const char *v, char *err, size_t errlen)
 
 	if ((st = store_prep(s, "UPDATE calendar_feeds SET body = NULL, etag ="
 	    " NULL, last_modified = NULL WHERE body IS NOT NULL AND"
-	    " instr(lower(CAST(body AS TEXT)), lower(?1)) > 0", err,
-	    errlen)) == NULL)
+	    " instr(lower(replace(replace(replace(replace(CAST(body AS TEXT),"
+	    " char(13, 10, 32), ''), char(13, 10, 9), ''), char(10, 32), ''),"
+	    " char(10, 9), '')), lower(?1)) > 0", err, errlen)) == NULL)
 		return -1;
 	bind_text(st, 1, v);
 	if (store_run(s, st, "forgetting a calendar's copy", err, errlen) != 0)
