@@ -278,12 +278,15 @@ cal_decide(struct cal_plan *p, const struct cal_event *e, const char *key,
 }
 
 /*
- * The same event in two feeds: the feed that booked *a keeps it (1, KEEP).
- * Cancelled there or with nudgectl, at this time, it stays cancelled: this
- * feed's copy may only be older.  Back at a new time, this feed books it
- * (0, *a NULL).  Cancelled in this feed, it is cancelled (0: a calendar's
- * cancellation is no glitch, and the other feed may lag, or be gone from
- * the config).  0 too when *a is not another feed's.
+ * The same event in two feeds: the feed that booked *a keeps it (1, KEEP,
+ * with no appt_id: nothing to take over).  Cancelled there or with
+ * nudgectl, at this time, it stays cancelled: this feed's copy may only be
+ * older.  Back at a new time, this feed books it (0, *a NULL).  0, and
+ * this feed takes it over (store_cal_apply), when it cancels it (a
+ * calendar's cancellation is no glitch; the other feed may lag, or be
+ * gone from the config) and when the other feed found it missing (the
+ * event moved from that calendar to this one).  0 too when *a is not
+ * another feed's.
  */
 static int
 cal_other_feed(struct cal_plan *p, const struct cal_event *e, const char *key,
@@ -297,10 +300,10 @@ cal_other_feed(struct cal_plan *p, const struct cal_event *e, const char *key,
 		*a = NULL;
 		return 0;
 	}
-	if (!(*a)->cancelled && e->status == CAL_CANCELLED)
+	if (!(*a)->cancelled && (e->status == CAL_CANCELLED ||
+	    (*a)->misses >= 1))
 		return 0;
 	d = cal_add(p, CAL_KEEP, e, key);
-	d->appt_id = (*a)->id;
 	d->start = e->start;
 	return 1;
 }

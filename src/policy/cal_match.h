@@ -54,8 +54,10 @@
  * invitation in the practitioner's calendar and a shared one) and leaves
  * those its events name to the feed that booked them (KEEP); one that
  * was cancelled (in that feed, or with nudgectl) stays cancelled unless
- * this feed has it at another time (then this one books it), and one that
- * this feed has cancelled is cancelled (CANCEL: the feed takes it over).
+ * this feed has it at another time (then this one books it).  The feed
+ * takes one over (its decisions carry the appt_id) when it cancels it, or
+ * when the feed that booked it found it missing (moved from that calendar
+ * to this one).
  */
 #ifndef NUDGED_CAL_MATCH_H
 #define NUDGED_CAL_MATCH_H

@@ -211,22 +211,22 @@ store_cal_note(struct store *s, const char *source, const struct cal_dec *d,
 }
 
 /*
- * A feed takes over an appointment an import booked from the same event,
- * and (feed: 1) one another feed booked that this one cancels.
+ * A feed takes over an appointment an import or another feed booked from
+ * the same event (cal_match.h says when); the other feed's count of misses
+ * (calendar_missing) no longer applies to it.
  */
 static int
-store_cal_claim(struct store *s, const char *source, long long id, int feed,
-    char *err, size_t errlen)
+store_cal_claim(struct store *s, const char *source, long long id, char *err,
+    size_t errlen)
 {
 	sqlite3_stmt *st;
 
 	if ((st = store_prep(s, "UPDATE appointments SET source = ?1 WHERE id = ?2"
-	    " AND (source = 'import' OR (?3 AND source LIKE 'feed:%'))", err,
+	    " AND (source = 'import' OR source LIKE 'feed:%')", err,
 	    errlen)) == NULL)
 		return -1;
 	bind_text(st, 1, source);
 	sqlite3_bind_int64(st, 2, id);
-	sqlite3_bind_int(st, 3, feed);
 	return store_run(s, st, "taking over an imported appointment", err, errlen);
 }
 
@@ -258,8 +258,7 @@ store_cal_apply(struct store *s, const char *source, const struct cal_plan *p,
 		const struct cal_dec *d = &p->v[i];
 
 		if (full && d->appt_id != 0 && d->act != CAL_UNMATCHED &&
-		    store_cal_claim(s, source, d->appt_id, d->act == CAL_CANCEL,
-		    err, errlen) != 0)
+		    store_cal_claim(s, source, d->appt_id, err, errlen) != 0)
 			return -1;
 		switch (d->act) {
 		case CAL_BOOK:

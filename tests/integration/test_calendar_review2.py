@@ -195,3 +195,22 @@ def test_unmatched_booked_event_still_moves_its_appointment(ready, feed):
     r = sync(p)
     [a] = appts(p)
     assert a["status"] == "booked" and a["starts_at"] == fmt_utc(day(6, 15)), r.stdout
+
+
+def test_event_moved_to_the_other_calendar_is_not_lost(ready, feed, feed2):
+    """The practitioner moves a session from one configured calendar to the
+    other (Google's 'change calendar' keeps the UID): the session is still
+    booked, not cancelled (no cancellation notice) nor lost."""
+    p = ready
+    people(p)
+    two_feeds(p, feed, feed2)
+    ev = vevent("moved-uid@google.com", day(3), "[Sam & Alex] Session")
+    feed.body = calendar(ev)
+    feed2.body = calendar()
+    sync(p)
+    feed.body = calendar(vevent("other", day(9), "[Robin] Session"))
+    feed2.body = calendar(ev)
+    for _ in range(3):
+        r = sync(p)
+    rows = appts(p, "source_uid = 'moved-uid@google.com'")
+    assert [a["status"] for a in rows] == ["booked"], (rows, r.stdout)

@@ -331,6 +331,14 @@ test_other_feed(void **state)
 	assert_int_equal(p.v[0].act, CAL_CANCEL);
 	assert_int_equal(p.v[0].appt_id, 20);
 	cal_plan_free(&p);
+	/* missing from the feed that booked it, here: taken over (appt_id) */
+	v[0].status = CAL_BOOKED;
+	as[0].misses = 1;
+	run(v, 1, as, 1, &opts, &p);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.v[0].act, CAL_KEEP);
+	assert_int_equal(p.v[0].appt_id, 20);
+	cal_plan_free(&p);
 	free_events(v, 1);
 }
 
