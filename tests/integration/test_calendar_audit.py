@@ -33,6 +33,18 @@ def sync(p, *args):
     return r
 
 
+def reminded_diary(p, feed):
+    """A practice with email reminders 48h ahead and the feed as its
+    diary, its people added; now, for its passes."""
+    from conftest import lc
+    f = {"name": "diary", "url": feed.url, "ca_file": feed.ca_file}
+    p.write_conf(reminders=[{"before": "48h", "channel": "email"}],
+                 calendar=Raw("{ feeds = ( " + lc(f) + " ); }"))
+    p.init()
+    people(p)
+    return fmt_utc(dt.datetime.now(dt.timezone.utc))
+
+
 # ------------------------------------------------------- real exports
 
 def test_outlook_weekly_series_with_exdate_override_and_cancelled(ready, feed):
@@ -222,13 +234,7 @@ def test_feed_suddenly_empty_cancels_nothing(ready, feed):
 
 def test_deleted_event_cancelled_and_clients_told(practice, feed, smtp):
     p = practice
-    f = {"name": "diary", "url": feed.url, "ca_file": feed.ca_file}
-    from conftest import lc
-    p.write_conf(reminders=[{"before": "48h", "channel": "email"}],
-                 calendar=Raw("{ feeds = ( " + lc(f) + " ); }"))
-    p.init()
-    people(p)
-    now = fmt_utc(dt.datetime.now(dt.timezone.utc))
+    now = reminded_diary(p, feed)
     feed.body = calendar(vevent("a", day(1, 12), "[Sam & Alex] Session"),
                          vevent("keep", day(3), "[Robin] Session"))
     assert sync(p).returncode == 0
@@ -248,13 +254,7 @@ def test_deleted_event_cancelled_and_clients_told(practice, feed, smtp):
 
 def test_moved_event_sends_moved_notice(practice, feed, smtp):
     p = practice
-    f = {"name": "diary", "url": feed.url, "ca_file": feed.ca_file}
-    from conftest import lc
-    p.write_conf(reminders=[{"before": "48h", "channel": "email"}],
-                 calendar=Raw("{ feeds = ( " + lc(f) + " ); }"))
-    p.init()
-    people(p)
-    now = fmt_utc(dt.datetime.now(dt.timezone.utc))
+    now = reminded_diary(p, feed)
     feed.body = calendar(vevent("a", day(1, 12), "[Sam & Alex] Session"))
     assert sync(p).returncode == 0
     assert p.once(now).returncode == 0

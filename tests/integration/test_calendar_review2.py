@@ -31,6 +31,17 @@ def sync(p):
     return r
 
 
+def shared_session(p, feed, feed2):
+    """The couple's session in both feeds (one UID), synced once: the
+    event, for a later version of it."""
+    people(p)
+    two_feeds(p, feed, feed2)
+    ev = vevent("shared-uid@google.com", day(3), "[Sam & Alex] Session")
+    feed.body = feed2.body = calendar(ev)
+    sync(p)
+    return ev
+
+
 def test_cancelled_with_nudgectl_not_booked_again_by_second_feed(ready, feed, feed2):
     """The same invitation in two feeds; the practitioner cancels the session
     with nudgectl (as the empty-feed digest tells them to): the other feed
@@ -54,11 +65,7 @@ def test_cancelled_in_one_feed_not_booked_again_by_the_other(ready, feed, feed2)
     the old copy (it is fetched less often, or updates later): the session
     stays cancelled, it is not booked again at the same time."""
     p = ready
-    people(p)
-    two_feeds(p, feed, feed2)
-    ev = vevent("shared-uid@google.com", day(3), "[Sam & Alex] Session")
-    feed.body = feed2.body = calendar(ev)
-    sync(p)
+    ev = shared_session(p, feed, feed2)
     feed.body = calendar(ev.replace("SUMMARY:", "STATUS:CANCELLED\r\nSUMMARY:"))
     r = sync(p)
     assert appts(p, "status = 'booked'") == [], r.stdout
@@ -120,11 +127,7 @@ def test_cancelled_in_the_feed_that_did_not_book_it(ready, feed, feed2):
     cancelled, the practitioner's own (which booked it) still has the old
     copy: a cancellation in the calendar is no glitch, it cancels."""
     p = ready
-    people(p)
-    two_feeds(p, feed, feed2)
-    ev = vevent("shared-uid@google.com", day(3), "[Sam & Alex] Session")
-    feed.body = feed2.body = calendar(ev)
-    sync(p)
+    ev = shared_session(p, feed, feed2)
     assert appts(p)[0]["source"] == "feed:own"
     feed2.body = calendar(ev.replace("SUMMARY:", "STATUS:CANCELLED\r\nSUMMARY:"))
     r = sync(p)
@@ -139,11 +142,7 @@ def test_cancelled_after_the_booking_feed_was_removed(ready, feed, feed2):
     and keeps the shared one: a cancellation there still cancels."""
     from conftest import lc
     p = ready
-    people(p)
-    two_feeds(p, feed, feed2)
-    ev = vevent("shared-uid@google.com", day(3), "[Sam & Alex] Session")
-    feed.body = feed2.body = calendar(ev)
-    sync(p)
+    ev = shared_session(p, feed, feed2)
     f2 = {"name": "shared", "url": feed2.url, "ca_file": feed2.ca_file}
     p.write_conf(email=False, calendar=Raw("{ feeds = ( " + lc(f2) + " ); }"))
     feed2.body = calendar(ev.replace("SUMMARY:", "STATUS:CANCELLED\r\nSUMMARY:"))
