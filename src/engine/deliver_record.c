@@ -209,12 +209,19 @@ dl_record_sent(struct dl *d, struct dl_item *x, const char *ref,
 	return store_mark_sent(d->st, x->m.id, ref, d->now, err, errlen);
 }
 
+/* 1 when x is a reminder that may not wait until at (late_limit). */
+static int
+dl_late_at(const struct dl *d, const struct dl_item *x, time_t at)
+{
+	return x->m.purpose == PURPOSE_REMINDER && x->m.appt_start != 0 &&
+	    retry_too_late(d->c, x->m.appt_start, at);
+}
+
 int
 dl_pause_too_late(const struct dl *d, const struct dl_item *x)
 {
 	return d->paused[x->m.channel] != 0 &&
-	    x->m.purpose == PURPOSE_REMINDER && x->m.appt_start != 0 &&
-	    retry_too_late(d->c, x->m.appt_start, d->paused[x->m.channel]);
+	    dl_late_at(d, x, d->paused[x->m.channel]);
 }
 
 /*
@@ -268,9 +275,10 @@ dl_record_refused(struct dl *d, struct dl_item *x, const char *why,
  * answer to the greeting, STARTTLS or login in time): every other message
  * would wait as long, one after the other, and a pass behind a silent
  * server would take that many timeouts.  (A refusal, such as a 454 to
- * STARTTLS on one connection of four, is not this: the others may work.)  The rest of the pass's messages on it wait for this
- * one's retry instead (dl_down_wait): one timeout a pass.  Not a pause:
- * nothing refused us, and the next pass tries again.
+ * STARTTLS on one connection of four, is not this: the others may work.)
+ * The rest of the pass's messages on it wait for a first retry instead
+ * (dl_down_wait): one timeout a pass.  Not a pause: nothing refused us,
+ * and the next pass tries again.
  */
 static void
 dl_down(struct dl *d, enum chan ch, time_t until, const char *why)
@@ -295,9 +303,7 @@ dl_down_wait(struct dl *d, struct dl_item *x, char *err, size_t errlen)
 {
 	time_t until = d->down[x->m.channel];
 
-	if (until <= d->now || (x->m.purpose == PURPOSE_REMINDER &&
-	    x->m.appt_start != 0 && retry_too_late(d->c, x->m.appt_start,
-	    until)))
+	if (until <= d->now || dl_late_at(d, x, until))
 		return 0;
 	d->stats->retry++;
 	return store_mark_retry(d->st, x->m.id, until,
