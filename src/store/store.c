@@ -652,6 +652,34 @@ store_lib_once(void)
 	pthread_once(&once, store_lib_setup);
 }
 
+/* SQL_NOW: the connection's store is the function's user data. */
+static void
+store_now_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct store *s = sqlite3_user_data(ctx);
+	time_t t = time(NULL);
+
+	(void)argc;
+	(void)argv;
+	if (t != s->now_at) {
+		tz_format_utc(t, s->now_text);
+		s->now_at = t;
+	}
+	sqlite3_result_text(ctx, s->now_text, -1, SQLITE_TRANSIENT);
+}
+
+/* Our SQL functions, on every connection (SQL_NOW).  0 or -1. */
+static int
+store_functions(struct store *s, char *err, size_t errlen)
+{
+	/* not SQLITE_DETERMINISTIC: its value moves with the clock */
+	if (sqlite3_create_function(s->db, "nudged_now", 0, SQLITE_UTF8 |
+	    SQLITE_DIRECTONLY, s, store_now_fn, NULL, NULL) == SQLITE_OK)
+		return 0;
+	errf(err, errlen, "%s: %s", s->path, sqlite3_errmsg(s->db));
+	return -1;
+}
+
 static int
 store_connect(struct store *s, char *err, size_t errlen)
 {
@@ -673,6 +701,8 @@ store_connect(struct store *s, char *err, size_t errlen)
 	}
 	sqlite3_extended_result_codes(s->db, 0);
 	sqlite3_busy_handler(s->db, store_busy, s);
+	if (store_functions(s, err, errlen) != 0)
+		return -1;
 	if ((st = store_prep(s, "PRAGMA journal_mode=WAL", err, errlen)) == NULL)
 		return -1;
 	ok = sqlite3_step(st) == SQLITE_ROW && (mode = col_str(st, 0)) != NULL &&
@@ -777,6 +807,8 @@ store_open_copy(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 0);
+	if (store_functions(s, err, errlen) != 0)
+		goto fail;
 	if ((b = sqlite3_backup_init(s->db, "main", src, "main")) == NULL) {
 		store_dberr(s, err, errlen, "cannot copy the database");
 		goto fail;

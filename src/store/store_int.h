@@ -37,6 +37,8 @@ struct store {
 	volatile sig_atomic_t *stop;	/* during store_begin_or_stop(): give up when set */
 	struct store_stmt cache[STORE_NCACHE];
 	size_t	 ncache;
+	time_t	 now_at;	/* store_now_fn: now_text is this second's; 0: none */
+	char	 now_text[TZ_UTC_LEN];
 	int	 lockfd;	/* store_lock(): held until store_close(); -1: none */
 	int	 relaxed;	/* synchronous=NORMAL for one commit (store_mark_uploaded) */
 	int	 walfd;		/* store_sync(): the -wal file, opened at its first call; -1 */
@@ -58,7 +60,12 @@ int	 store_inflight_apply(struct store *, int *applied, char *err, size_t);
 	" status, for_client"
 #define HW_COLS "id, case_id, title, prompt, starts_on, ends_on, every_days," \
 	" at_time, active"
-#define SQL_NOW "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
+/*
+ * The moment a row is written (created_at, updated_at): the wall clock,
+ * by a function of our own (store_now_fn) that formats it once a second.
+ * SQLite's strftime('now') was a sixth of each outbox UPDATE (issue 12).
+ */
+#define SQL_NOW "nudged_now()"
 
 /*
  * A pending message whose appointment, client or homework row is noted

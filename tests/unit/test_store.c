@@ -558,6 +558,11 @@ test_transitions(void **state)
 	assert_null(got.last_error);
 	assert_string_equal(got.provider_ref, "abc@host");	/* kept */
 	msg_free(&got);
+	/* updated_at is the wall clock when it was written (SQL_NOW), not NOW */
+	assert_int_equal(fx_sql_int(s, "SELECT abs(strftime('%s', updated_at) -"
+	    " strftime('%s', 'now')) < 5 AND updated_at GLOB"
+	    " '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z'"
+	    " FROM messages WHERE id = 1"), 1);
 
 	/* Nothing moves a sent row. */
 	assert_int_equal(store_mark_final(s, id, MSG_CANCELLED, "x", err, sizeof(err)), -1);
