@@ -77,14 +77,17 @@ tag_blank(const char *p, const char *end)
 /*
  * The next "{{" or "}}" at or after p.  Not strstr(): sanitizer builds
  * measure the whole rest of the text on every strstr() call, which turns
- * a long template quadratic.
+ * a long template quadratic.  strchr() stops at the first brace, and
+ * skips the text between braces faster than a loop here (issue 12).
  */
 static const char *
 find_pair(const char *p, char c)
 {
-	for (; *p != '\0'; p++)
-		if (p[0] == c && p[1] == c)
+	while ((p = strchr(p, c)) != NULL) {
+		if (p[1] == c)
 			return p;
+		p++;
+	}
 	return NULL;
 }
 

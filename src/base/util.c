@@ -99,7 +99,12 @@ sbuf_grow(struct sbuf *b, size_t more)
 		return;
 	if (need < b->len)
 		xoom();
-	b->cap = b->cap ? b->cap : 64;
+	/*
+	 * What is built here (words, headers, a message, its calendar entry)
+	 * runs to hundreds of bytes or a few kilobytes: from 64 bytes it took
+	 * a reallocation per doubling, 30 per email (issue 12).
+	 */
+	b->cap = b->cap ? b->cap : 512;
 	while (b->cap < need)
 		b->cap *= 2;
 	b->s = xrealloc(b->s, b->cap);

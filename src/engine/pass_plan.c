@@ -21,7 +21,9 @@
  *            appointments are read too.
  *   always   what another connection (or nudgectl) changed since the last
  *            pass (plan_dirty, kept by triggers), the appointments of
- *            pending rows already due (the overdue rules), unreadable
+ *            pending rows overdue by more than PLAN_OVERDUE_GRACE (the
+ *            overdue rules: a row due inside it was judged by the pass
+ *            that planned it, and its claim re-checks it), unreadable
  *            rows, the active homework with its cases' sessions.  The
  *            consent record (issue 14) compares every client, so only a
  *            whole pass or a changed client runs it.
@@ -262,7 +264,13 @@ pass_plan_scope(const struct conf *c, struct store *st, time_t now,
 	p->ranges = (const time_t (*)[2])r;
 	p->win_lo = now - pass_plan_since(c);
 	p->win_hi = now + horizon + pass_plan_lead(c);
-	p->due_by = now;
+	/*
+	 * Only overdue rows bring their appointment back (plan_overdue): one
+	 * due inside the grace was judged by the pass that planned it, and
+	 * the claim re-checks it.  A service's pass runs as rows fall due,
+	 * and re-reading each due row's appointment was most of its plan.
+	 */
+	p->due_by = now - PLAN_OVERDUE_GRACE;
 	p->tz_slack = pass_plan_tz_slack(now);
 	if ((rc = store_dirty_check(st, err, errlen)) < 0)
 		return -1;

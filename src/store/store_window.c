@@ -9,9 +9,9 @@
  *     updates of appointments; updated clients and cases, whose
  *     appointments inside the whole window are read again), as the pass
  *     took them (store_dirty_take: plan_taken);
- *   - the appointments of pending rows already due (late passes: the
- *     overdue rules), and rows whose starts_at julianday() cannot read
- *     (NULL, first in the index), so they are reported.
+ *   - the appointments of pending rows due by the caller's due_by (late
+ *     passes: the overdue rules), and rows whose starts_at julianday()
+ *     cannot read (NULL, first in the index), so they are reported.
  * julianday() reads "Z" and "+HH:MM" times exactly and a bare local time
  * as if it were UTC: every range is widened by the caller's tz_slack.
  */

@@ -178,18 +178,16 @@ b64_add(struct sbuf *b, const unsigned char *p, size_t n, int wrap)
 	size_t i, col = 0;
 	unsigned long v;
 
-	for (i = 0; i < n; i += 3) {
-		v = (unsigned long)p[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned long)p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= p[i + 2];
+	/* whole groups of three without a test per byte (issue 12) */
+	for (i = 0; i + 3 <= n; i += 3) {
+		v = (unsigned long)p[i] << 16 | (unsigned long)p[i + 1] << 8 |
+		    p[i + 2];
 		q[col++] = b64chars[(v >> 18) & 63];
 		q[col++] = b64chars[(v >> 12) & 63];
-		q[col++] = i + 1 < n ? b64chars[(v >> 6) & 63] : '=';
-		q[col++] = i + 2 < n ? b64chars[v & 63] : '=';
-		if (col >= MAIL_QP_MAX || i + 3 >= n) {
-			if (wrap && i + 3 < n) {
+		q[col++] = b64chars[(v >> 6) & 63];
+		q[col++] = b64chars[v & 63];
+		if (col >= MAIL_QP_MAX && i + 3 < n) {
+			if (wrap) {
 				q[col++] = '\r';
 				q[col++] = '\n';
 			}
@@ -197,6 +195,17 @@ b64_add(struct sbuf *b, const unsigned char *p, size_t n, int wrap)
 			col = 0;
 		}
 	}
+	if (i < n) {
+		v = (unsigned long)p[i] << 16;
+		if (i + 1 < n)
+			v |= (unsigned long)p[i + 1] << 8;
+		q[col++] = b64chars[(v >> 18) & 63];
+		q[col++] = b64chars[(v >> 12) & 63];
+		q[col++] = i + 1 < n ? b64chars[(v >> 6) & 63] : '=';
+		q[col++] = '=';
+	}
+	if (col > 0)
+		sbuf_addn(b, q, col);
 	if (wrap)
 		sbuf_add(b, "\r\n");
 }
@@ -259,12 +268,18 @@ static void
 hdr_address(struct sbuf *b, const char *field, const char *name,
     const char *addr)
 {
-	sbuf_printf(b, "%s: ", field);
+	/* appends, not printf: a header's printf cost more than its bytes */
+	sbuf_add(b, field);
+	sbuf_add(b, ": ");
 	if (name != NULL && name[0] != '\0') {
 		hdr_phrase(b, name);
-		sbuf_printf(b, " <%s>\r\n", addr);
-	} else
-		sbuf_printf(b, "%s\r\n", addr);
+		sbuf_add(b, " <");
+		sbuf_add(b, addr);
+		sbuf_add(b, ">\r\n");
+	} else {
+		sbuf_add(b, addr);
+		sbuf_add(b, "\r\n");
+	}
 }
 
 /* The longest run of non-blank characters in s. */
@@ -324,7 +339,8 @@ hdr_unstructured(struct sbuf *b, const char *field, const char *text)
 {
 	struct sbuf plain = { 0 };
 
-	sbuf_printf(b, "%s: ", field);
+	sbuf_add(b, field);
+	sbuf_add(b, ": ");
 	if (is_ascii(text) && strstr(text, "=?") == NULL &&
 	    longest_word(text) <= 900 &&
 	    hdr_fold(&plain, strlen(field) + 2, text) <= MAIL_LINE_MAX)
@@ -344,11 +360,39 @@ hdr_unstructured(struct sbuf *b, const char *field, const char *text)
  * go as they are are appended a run at a time (a byte at a time was a
  * twentieth of a reminder's CPU).
  */
+/*
+ * Whether the byte at p goes as it is, col bytes into its line: printable
+ * ASCII but '=', a '.' but at a line's start, a blank but at a line's end
+ * (RFC 2045 6.7 rule 3).
+ */
+static inline int
+qp_asis(const unsigned char *p, size_t col)
+{
+	if (*p >= 33 && *p <= 126 && *p != '=')
+		return *p != '.' || col > 0;
+	return (*p == ' ' || *p == '\t') &&
+	    p[1] != '\0' && p[1] != '\r' && p[1] != '\n';
+}
+
+/*
+ * The end of the bytes from p on that go as they are, short of the line's
+ * last column (where a soft break may be due); *col moves with them.
+ */
+static const unsigned char *
+qp_run(const unsigned char *p, size_t *col)
+{
+	while (*col < MAIL_QP_MAX - 1 && qp_asis(p, *col)) {
+		p++;
+		(*col)++;
+	}
+	return p;
+}
+
 static void
 qp_add(struct sbuf *b, const char *text)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *p = (const unsigned char *)text, *run = NULL;
+	const unsigned char *p = (const unsigned char *)text, *run = NULL, *q;
 	char rep[3] = { '=' };
 	size_t col = 0, rlen, start = b->len;
 	int eol, plain;
@@ -361,6 +405,13 @@ qp_add(struct sbuf *b, const char *text)
 			p += (p[0] == '\r' && p[1] == '\n') ? 2 : 1;
 			sbuf_add(b, "\r\n");
 			col = 0;
+			continue;
+		}
+		/* the common case first; the rest below, a byte at a time */
+		if ((q = qp_run(p, &col)) != p) {
+			if (run == NULL)
+				run = p;
+			p = q;
 			continue;
 		}
 		eol = p[1] == '\0' || p[1] == '\r' || p[1] == '\n';
@@ -404,8 +455,10 @@ part_text(struct sbuf *b, const char *subtype, const char *text)
 {
 	char *clean = utf8_clean(text);
 
-	sbuf_printf(b, "Content-Type: text/%s; charset=UTF-8\r\n"
-	    "Content-Transfer-Encoding: quoted-printable\r\n\r\n", subtype);
+	sbuf_add(b, "Content-Type: text/");
+	sbuf_add(b, subtype);
+	sbuf_add(b, "; charset=UTF-8\r\n"
+	    "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
 	qp_add(b, clean);
 	free(clean);
 }
@@ -501,8 +554,10 @@ part_ics(struct sbuf *b, const struct mail_msg *m)
 	ics_method(m->ics, method, sizeof(method));
 	sbuf_add(b, "--" MAIL_BOUND_MIX "\r\n"
 	    "Content-Type: text/calendar; charset=UTF-8");
-	if (method[0] != '\0')
-		sbuf_printf(b, "; method=%s", method);
+	if (method[0] != '\0') {
+		sbuf_add(b, "; method=");
+		sbuf_add(b, method);
+	}
 	sbuf_add(b, "; name=\"invite.ics\"\r\n"
 	    "Content-Disposition: attachment; filename=\"invite.ics\"\r\n"
 	    "Content-Transfer-Encoding: base64\r\n\r\n");
@@ -548,7 +603,9 @@ mail_format(const struct mail_msg *m, char *err, size_t errlen)
 	if (m->reply_to != NULL)
 		hdr_address(&b, "Reply-To", NULL, m->reply_to);
 	hdr_unstructured(&b, "Subject", m->subject);
-	sbuf_printf(&b, "Message-ID: <%s>\r\n", m->message_id);
+	sbuf_add(&b, "Message-ID: <");
+	sbuf_add(&b, m->message_id);
+	sbuf_add(&b, ">\r\n");
 	sbuf_add(&b, "MIME-Version: 1.0\r\n"
 	    "Auto-Submitted: auto-generated\r\n"
 	    "X-Auto-Response-Suppress: All\r\n");

@@ -812,6 +812,40 @@ pass_between(struct store *st, time_t now, struct between *b)
 	pass_plan_test_hook(2, NULL, NULL);
 }
 
+/*
+ * A pass as a row falls due (a service wakes for it) does not read its
+ * appointment again: that pass's plan was made when the row was.  Once
+ * the row is overdue (PLAN_OVERDUE_GRACE) it does, for the overdue rules.
+ * One appointment per transaction: between() counts the chunks but one.
+ */
+static void
+test_due_rows_read_again_only_when_overdue(void **state)
+{
+	struct store *st = practice(1);
+	struct between b = { 0 };
+	/* appointment 3's 48h reminder: due a day from now, 08:00 GMT */
+	time_t due = NOW + DAY - 2 * HOUR;
+
+	(void)state;
+	for (long long i = 2; i <= 6; i++)
+		book(st, i, NOW + i * DAY - 2 * HOUR);
+	pass(st, NOW);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE"
+	    " status = 'pending'"), 5);
+	pass(st, due - HOUR);
+	pass_plan_test_hook(1, between, &b);
+	pass(st, due + 30);
+	/* appointment 2 alone: its reminder is a day overdue */
+	assert_int_equal(b.calls, 0);
+	pass(st, due + 90);
+	/* 2 and 3: 3's reminder is overdue too */
+	assert_int_equal(b.calls, 1);
+	pass_plan_test_hook(2, NULL, NULL);
+	assert_int_equal(countf(st, "SELECT count(*) FROM messages WHERE"
+	    " status = 'pending'"), 5);
+	store_close(st);
+}
+
 /* Appointments 1..n, one a day from tomorrow at 10:00 (GMT): all planned. */
 static void
 book_days(struct store *st, long long n)
@@ -1365,6 +1399,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_missing_trigger_reads_the_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_rule_reads_the_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reads_only_the_band, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_due_rows_read_again_only_when_overdue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_gets_in_between_chunks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changes_between_chunks_are_planned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_consent_withdrawn_between_chunks, setup, teardown),
