@@ -52,12 +52,12 @@
  * planner would wait a batch each time: there the gaps are slept and the
  * plan comes first, as before.  The gaps claim only rows of
  * appointments the chunks before planned (d->planned): a later chunk may
- * still skip another's due rows (only the closest overdue reminder goes,
- * a rule gone from the config), which the claim's re-check does not
- * judge; and they stop at the first due row that is not one of those
- * (store_next_due_upto), so nothing goes before a row due earlier that
- * the plan has yet to judge: an overdue reminder is never held back
- * behind the catch-up's later ones.
+ * still skip another's due rows (only the closest overdue reminder
+ * goes), which the claim's re-check does not judge; and they stop at
+ * the first due row that is not one of those (store_next_due_upto), so
+ * nothing goes before a row due earlier that the plan has yet to judge:
+ * an overdue reminder is never held back behind the catch-up's later
+ * ones.
  *
  * The duplicate bound: a crash can resend only a row in 'sending' whose
  * attempt is marked (store_recover), that is a message handed whole to its

@@ -575,6 +575,17 @@ plan_recheck_appt(const struct conf *c, const struct msg *m,
 		snprintf(why, len, "appointment moved");
 		return PLAN_CANCEL;
 	}
+	/*
+	 * As plan_stale: a pass reads a row's appointment again only once
+	 * the row is overdue (pass_plan.c), and one far ahead lies beyond
+	 * the window a reload's whole pass reads, so the rule may have gone
+	 * with no pass to see it.
+	 */
+	if (timed && m->attempts == 0 && m->rule != NULL &&
+	    !plan_rule_exists(c, m->rule)) {
+		snprintf(why, len, "its rule is no longer in the config");
+		return PLAN_CANCEL;
+	}
 	if (m->purpose == PURPOSE_CANCELLATION && !a->cancelled) {
 		snprintf(why, len, "appointment booked again");
 		return PLAN_CANCEL;

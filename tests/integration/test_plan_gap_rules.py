@@ -1,10 +1,10 @@
 """The planner's gaps send (issue 12, deliver_run.c: dl_loop_gap), but
 only what the plan has already judged: a due row whose appointment a
-later chunk plans may still be skipped or cancelled by it (the overdue
-rules, a rule gone from the config), which the claim's re-check alone
-does not do."""
+later chunk plans may still be skipped by it (the overdue rules), which
+the claim's re-check alone does not do."""
 
-from conftest import as_utc, build_shim, fmt_utc, mails_to, preload_env, rules, shift
+from conftest import (as_utc, build_shim, client_mails, fmt_utc, mails_to,
+                      preload_env, rules, shift)
 from test_plan_overlap import SLOW_PLAN_SHIM
 from test_send_batch import copies
 from test_service import (PLAIN, add_many, add_single, due_now,  # noqa: F401
@@ -115,3 +115,31 @@ def test_overdue_row_of_a_later_chunk_goes_before_the_gaps_sends(
     assert len(order) == n + 1 and set(order) == \
         {f"c{i}@example.org" for i in range(n + 1)}, order
     assert order[0] == f"c{n}@example.org", order.index(f"c{n}@example.org")
+
+
+def test_rule_gone_from_config_far_ahead_not_sent_when_due(practice, smtp):
+    """A 14-day rule taken out of the config while its reminder waits
+    (planned 8 days ahead): the appointment is beyond the window the
+    reload's whole pass reads (now + horizon + the longest lead of the
+    rules left) and beyond every band until after the reminder falls due.
+    When it falls due it is cancelled (its rule is no longer in the
+    config), not sent: also by a pass that reaches it inside the minute's
+    grace, as a service does, whose plan does not read its appointment
+    again (pass_plan.c: due_by = now - PLAN_OVERDUE_GRACE)."""
+    practice.write_conf(reminders=rules("14d", "48h"), late_limit="1h")
+    practice.init()
+    sam, alex, case, appt = practice.couple(T)
+    r = practice.once(shift(T, days=-20))
+    assert r.returncode == 0, r.stderr
+    assert len(practice.messages("status = 'pending'")) == 2    # 14d, each
+    practice.write_conf(reminders=rules("48h"), late_limit="1h")
+    r = practice.once(shift(T, days=-18))                       # the reload
+    assert r.returncode == 0, r.stderr
+    assert len(practice.messages("status = 'pending'")) == 2    # not read
+    r = practice.once(shift(T, days=-14, seconds=30))           # 30 s after due
+    assert r.returncode == 0, r.stderr
+    assert client_mails(smtp) == [], [m["rcpt_tos"] for m in smtp.messages]
+    gone = practice.messages("status = 'cancelled'")
+    assert len(gone) == 2, practice.messages()
+    assert {m["last_error"] for m in gone} == \
+        {"its rule is no longer in the config"}, gone

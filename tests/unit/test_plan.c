@@ -668,6 +668,21 @@ test_recheck(void **state)
 	    w.a.starts_at, &rcpt, &hold, why, sizeof(why)), PLAN_SKIP);
 	assert_int_equal(plan_recheck(&cf, &m, &w.a, &w.k, &w.cl[0], NULL,
 	    w.a.starts_at - 30 * 60, &rcpt, &hold, why, sizeof(why)), PLAN_SKIP);
+	/*
+	 * A rule gone from the config, as plan_stale judges it: a pass need
+	 * not have read the appointment since (one far ahead, due inside the
+	 * grace).  A retry already begun goes on.
+	 */
+	m.rule = "b1209600";
+	assert_int_equal(plan_recheck(&cf, &m, &w.a, &w.k, &w.cl[0], NULL,
+	    m.due_at, &rcpt, &hold, why, sizeof(why)), PLAN_CANCEL);
+	assert_string_equal(why, "its rule is no longer in the config");
+	m.attempts = 1;
+	assert_int_equal(plan_recheck(&cf, &m, &w.a, &w.k, &w.cl[0], NULL,
+	    m.due_at, &rcpt, &hold, why, sizeof(why)), PLAN_SEND);
+	free(rcpt);
+	m.attempts = 0;
+	m.rule = "b172800";
 	/* SMS inside quiet hours is held to their end */
 	m.channel = CHAN_SMS;
 	assert_int_equal(plan_recheck(&cf, &m, &w.a, &w.k, &w.cl[0], NULL,
