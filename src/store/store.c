@@ -661,7 +661,7 @@ store_now_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 	(void)argc;
 	(void)argv;
-	if (t != s->now_at) {
+	if (t != s->now_at || s->now_text[0] == '\0') {
 		tz_format_utc(t, s->now_text);
 		s->now_at = t;
 	}

@@ -37,7 +37,7 @@ struct store {
 	volatile sig_atomic_t *stop;	/* during store_begin_or_stop(): give up when set */
 	struct store_stmt cache[STORE_NCACHE];
 	size_t	 ncache;
-	time_t	 now_at;	/* store_now_fn: now_text is this second's; 0: none */
+	time_t	 now_at;	/* store_now_fn: now_text is this second's ("": none yet) */
 	char	 now_text[TZ_UTC_LEN];
 	int	 lockfd;	/* store_lock(): held until store_close(); -1: none */
 	int	 relaxed;	/* synchronous=NORMAL for one commit (store_mark_uploaded) */
