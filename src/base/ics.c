@@ -44,27 +44,37 @@ static char *
 ics_clean(const char *s, int lines, int param)
 {
 	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
+	const unsigned char *run = NULL;
 	struct sbuf b = { 0 };
 	size_t n;
 
+	/* what goes as it is is appended a run at a time (issue 12) */
 	while (*p != '\0') {
+		n = utf8_len(p);
+		if (n != 0 && !(lines && (*p == '\r' || *p == '\n')) &&
+		    !(n == 1 && (*p < 0x20 || *p == 0x7f || (param && *p == '"'))) &&
+		    !(n == 2 && p[0] == 0xc2 && p[1] < 0xa0)) {
+			if (run == NULL)
+				run = p;
+			p += n;
+			continue;
+		}
+		if (run != NULL)
+			sbuf_addn(&b, (const char *)run, (size_t)(p - run));
+		run = NULL;
 		if (lines && (*p == '\r' || *p == '\n')) {
 			p += (p[0] == '\r' && p[1] == '\n') ? 2 : 1;
 			sbuf_addc(&b, '\n');
-			continue;
-		}
-		if ((n = utf8_len(p)) == 0) {
+		} else if (n == 0) {
 			sbuf_add(&b, "\xef\xbf\xbd");
 			p++;
-			continue;
-		}
-		if ((n == 1 && (*p < 0x20 || *p == 0x7f || (param && *p == '"'))) ||
-		    (n == 2 && p[0] == 0xc2 && p[1] < 0xa0))
+		} else {
 			sbuf_addc(&b, ' ');
-		else
-			sbuf_addn(&b, (const char *)p, n);
-		p += n;
+			p += n;
+		}
 	}
+	if (run != NULL)
+		sbuf_addn(&b, (const char *)run, (size_t)(p - run));
 	return sbuf_steal(&b);
 }
 

@@ -17,7 +17,7 @@
 char *
 compose_oneline(const char *s)
 {
-	const unsigned char *p;
+	const unsigned char *p, *run = NULL;
 	struct sbuf b = { 0 };
 	size_t end;
 	int blank = 1;		/* drops leading blanks and squeezes runs */
@@ -33,28 +33,36 @@ compose_oneline(const char *s)
 	 * never costs a client a message.
 	 */
 	end = strcspn(s, "\r\n");
+	/* what goes as it is is appended a run at a time (issue 12) */
 	for (p = (const unsigned char *)s; p < (const unsigned char *)s + end; ) {
 		size_t n = utf8_len(p);
 		int space = n == 1 && (*p < 0x20 || *p == 0x7f || *p == ' ');
 
 		if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0)
 			space = 1;			/* C1 controls */
+		if (n != 0 && !space && p + n <= (const unsigned char *)s + end) {
+			if (run == NULL)
+				run = p;
+			blank = 0;
+			p += n;
+			continue;
+		}
+		if (run != NULL)
+			sbuf_addn(&b, (const char *)run, (size_t)(p - run));
+		run = NULL;
 		if (n == 0 || p + n > (const unsigned char *)s + end) {
 			sbuf_add(&b, "\xef\xbf\xbd");	/* U+FFFD */
 			blank = 0;
 			p++;
 			continue;
 		}
-		if (space) {
-			if (!blank)
-				sbuf_addc(&b, ' ');
-			blank = 1;
-		} else {
-			sbuf_addn(&b, (const char *)p, n);
-			blank = 0;
-		}
+		if (!blank)
+			sbuf_addc(&b, ' ');
+		blank = 1;
 		p += n;
 	}
+	if (run != NULL)
+		sbuf_addn(&b, (const char *)run, (size_t)(p - run));
 	if (b.len > 0 && b.s[b.len - 1] == ' ')
 		b.s[--b.len] = '\0';
 	return sbuf_steal(&b);
