@@ -25,6 +25,7 @@
 struct mail_conn {
 	struct mail_session	*s;
 	CURL			*curl;
+	CURLU			*uh;		/* its URL, parsed once (NULL: CURLOPT_URL) */
 	pthread_t		 th;		/* its thread, once started (mail_spawn) */
 	char			 errbuf[CURL_ERROR_SIZE];
 	struct mail_req		*req;		/* the message under way */

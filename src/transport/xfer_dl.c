@@ -51,7 +51,12 @@
 	F(struct curl_slist *, curl_slist_append, \
 	    (struct curl_slist *a, const char *b), \
 	    (a, b)) \
-	V(curl_slist_free_all, (struct curl_slist *a), (a))
+	V(curl_slist_free_all, (struct curl_slist *a), (a)) \
+	F(CURLU *, curl_url, (void), ()) \
+	V(curl_url_cleanup, (CURLU *a), (a)) \
+	F(CURLUcode, curl_url_set, \
+	    (CURLU *a, CURLUPart b, const char *c, unsigned int d), \
+	    (a, b, c, d))
 
 /* the same, libssl's (no void function yet) */
 #define XFER_SSL(F) \
