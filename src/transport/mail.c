@@ -292,8 +292,11 @@ mail_saw_reply(struct mail_conn *s, const char *d, size_t n)
 		if (len < 3 || line[0] < '2' || line[0] > '5' ||
 		    line[1] < '0' || line[1] > '9' || line[2] < '0' || line[2] > '9')
 			continue;
-		if (!s->in_reply)
-			snprintf(s->cur, sizeof(s->cur), "%.3s", line);
+		/* the code, three digits (checked above): no snprintf a line */
+		if (!s->in_reply) {
+			memcpy(s->cur, line, 3);
+			s->cur[3] = '\0';
+		}
 		/* One line of text, whatever the server put in it. */
 		if (len > 4) {
 			size_t o = strlen(s->cur);
