@@ -292,7 +292,7 @@ mail_saw_reply(struct mail_conn *s, const char *d, size_t n)
 		if (len < 3 || line[0] < '2' || line[0] > '5' ||
 		    line[1] < '0' || line[1] > '9' || line[2] < '0' || line[2] > '9')
 			continue;
-		/* the code, three digits (checked above): no snprintf a line */
+		/* the code: three digits (checked above), copied without a printf */
 		if (!s->in_reply) {
 			memcpy(s->cur, line, 3);
 			s->cur[3] = '\0';
