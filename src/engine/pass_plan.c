@@ -10,7 +10,9 @@
  *            horizon (its fingerprint), the clock went back, the last
  *            pass is older than the horizon, or the change log's
  *            triggers were missing: every appointment from the follow-up
- *            look-back to now + horizon + the longest lead.
+ *            look-back to now + horizon + the longest lead, and those of
+ *            every pending row (a rule taken out may have had the
+ *            longest lead).
  *   bands    otherwise, for each rule, the appointments whose message for
  *            that rule came inside the horizon since the last pass: starts
  *            in [last + horizon + before, now + horizon + before]; for a
@@ -80,6 +82,7 @@
 #define PASS_PLAN_CLIENTS	512		/* clients per consent batch */
 #define PASS_PLAN_GAP_MS	2.0		/* the lock left free, at least */
 #define PASS_PLAN_VERSION	1		/* bump when what a pass plans changes */
+#define PASS_PLAN_EVER		((time_t)253402300799)	/* 9999-12-31T23:59:59Z */
 #define PASS_PLAN_MAXDUR	86400L		/* duration_min is at most 1440 */
 #define PASS_PLAN_KEY		"plan.pass"
 #define PASS_PLAN_QDAYS		9		/* local days a band can span (< horizon) */
@@ -279,6 +282,12 @@ pass_plan_scope(const struct conf *c, struct store *st, time_t now,
 		r[0][1] = p->win_hi;
 		p->nranges = 1;
 		p->whole = 1;
+		/*
+		 * And every pending row's appointment: after a reload, one of a
+		 * rule taken out (the longest lead, say) may lie beyond the
+		 * window, and is cancelled now, not when it falls due.
+		 */
+		p->due_by = PASS_PLAN_EVER;
 		return 0;
 	}
 	for (size_t i = 0; i < c->nrules; i++) {
