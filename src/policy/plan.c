@@ -78,12 +78,25 @@ plan_rule_applies(const struct conf_rule *r, enum appt_kind kind)
 	return 0;
 }
 
+/*
+ * m's rule is still in the config: its lead on its channel (nudged.conf(5):
+ * a rule is known by both).  An email row may also be an SMS rule's
+ * fallback (dl_fallback gives it that rule's key), which nothing marks:
+ * with fallback_email on, an SMS rule of its lead keeps it too, so an
+ * email rule taken out beside an SMS rule of the same lead still goes.
+ */
 static int
-plan_rule_exists(const struct conf *c, const char *key)
+plan_rule_exists(const struct conf *c, const struct msg *m)
 {
-	for (size_t i = 0; i < c->nrules; i++)
-		if (strcmp(c->rules[i].key, key) == 0)
+	for (size_t i = 0; i < c->nrules; i++) {
+		const struct conf_rule *u = &c->rules[i];
+
+		if (m->rule != NULL && strcmp(u->key, m->rule) == 0 &&
+		    (u->channel == m->channel ||
+		    (m->channel == CHAN_EMAIL && u->channel == CHAN_SMS &&
+		    c->sms.fallback_email)))
 			return 1;
+	}
 	return 0;
 }
 
@@ -176,7 +189,7 @@ plan_stale(const struct conf *c, const struct snapshot *s, const struct appt *a,
 				plan_change(p, m, MSG_PENDING, MSG_CANCELLED,
 				    "appointment moved");
 			else if (timed && m->attempts == 0 &&
-			    !plan_rule_exists(c, m->rule))
+			    !plan_rule_exists(c, m))
 				plan_change(p, m, MSG_PENDING, MSG_CANCELLED,
 				    "its rule is no longer in the config");
 			else if (m->purpose == PURPOSE_CANCELLATION &&
@@ -192,7 +205,7 @@ plan_stale(const struct conf *c, const struct snapshot *s, const struct appt *a,
 				    "the appointment is for another member");
 		} else if (m->status == MSG_CANCELLED && timed &&
 		    !a->cancelled && m->appt_start == a->starts_at &&
-		    (m->rule == NULL || plan_rule_exists(c, m->rule)) &&
+		    (m->rule == NULL || plan_rule_exists(c, m)) &&
 		    plan_revivable(m->last_error) && k != NULL &&
 		    plan_for(a, m->client_id) &&
 		    (m->purpose == PURPOSE_FOLLOW_UP || a->starts_at > now) &&
@@ -582,7 +595,7 @@ plan_recheck_appt(const struct conf *c, const struct msg *m,
 	 * with no pass to see it.
 	 */
 	if (timed && m->attempts == 0 && m->rule != NULL &&
-	    !plan_rule_exists(c, m->rule)) {
+	    !plan_rule_exists(c, m)) {
 		snprintf(why, len, "its rule is no longer in the config");
 		return PLAN_CANCEL;
 	}

@@ -682,7 +682,26 @@ test_recheck(void **state)
 	    m.due_at, &rcpt, &hold, why, sizeof(why)), PLAN_SEND);
 	free(rcpt);
 	m.attempts = 0;
+	/*
+	 * A rule is its lead and its channel: the 48h rule is email's, so an
+	 * SMS row of it is gone; an email row of the 3h SMS rule is that
+	 * rule's fallback while fallback_email is on.
+	 */
 	m.rule = "b172800";
+	m.channel = CHAN_SMS;
+	assert_int_equal(plan_recheck(&cf, &m, &w.a, &w.k, &w.cl[0], NULL,
+	    m.due_at, &rcpt, &hold, why, sizeof(why)), PLAN_CANCEL);
+	assert_string_equal(why, "its rule is no longer in the config");
+	m.rule = "b10800";
+	m.channel = CHAN_EMAIL;
+	cf.sms.fallback_email = 1;
+	assert_int_equal(plan_recheck(&cf, &m, &w.a, &w.k, &w.cl[0], NULL,
+	    m.due_at, &rcpt, &hold, why, sizeof(why)), PLAN_SEND);
+	free(rcpt);
+	rcpt = NULL;
+	cf.sms.fallback_email = 0;
+	assert_int_equal(plan_recheck(&cf, &m, &w.a, &w.k, &w.cl[0], NULL,
+	    m.due_at, &rcpt, &hold, why, sizeof(why)), PLAN_CANCEL);
 	/* SMS inside quiet hours is held to their end */
 	m.channel = CHAN_SMS;
 	assert_int_equal(plan_recheck(&cf, &m, &w.a, &w.k, &w.cl[0], NULL,
