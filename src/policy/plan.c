@@ -78,23 +78,52 @@ plan_rule_applies(const struct conf_rule *r, enum appt_kind kind)
 	return 0;
 }
 
+/* A rule of that lead on that channel is in the config. */
+static int
+plan_rule_on(const struct conf *c, const char *key, enum chan ch)
+{
+	for (size_t i = 0; i < c->nrules; i++)
+		if (c->rules[i].channel == ch && strcmp(c->rules[i].key, key) == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * m's rule is still in the config: its lead on its channel (nudged.conf(5):
- * a rule is known by both).  An email row may also be an SMS rule's
- * fallback (dl_fallback gives it that rule's key), which nothing marks:
- * with fallback_email on, an SMS rule of its lead keeps it too, so an
- * email rule taken out beside an SMS rule of the same lead still goes.
+ * a rule is known by both).  An email row may also stand in for a failed
+ * SMS (dl_fallback gives it that SMS rule's key), which the row itself
+ * does not say: with fallback_email on, an SMS rule of its lead keeps it
+ * too.  plan_rule_kept, which has the appointment's rows, tells the two
+ * apart.
  */
 static int
 plan_rule_exists(const struct conf *c, const struct msg *m)
 {
-	for (size_t i = 0; i < c->nrules; i++) {
-		const struct conf_rule *u = &c->rules[i];
+	return m->rule != NULL && (plan_rule_on(c, m->rule, m->channel) ||
+	    (m->channel == CHAN_EMAIL && c->sms.fallback_email &&
+	    plan_rule_on(c, m->rule, CHAN_SMS)));
+}
 
-		if (m->rule != NULL && strcmp(u->key, m->rule) == 0 &&
-		    (u->channel == m->channel ||
-		    (m->channel == CHAN_EMAIL && u->channel == CHAN_SMS &&
-		    c->sms.fallback_email)))
+/*
+ * plan_rule_exists, but an email row that only an SMS rule keeps must
+ * be that rule's fallback: its SMS row (same client, start and rule)
+ * failed.  Else it is an email rule's row, and that rule is gone.
+ */
+static int
+plan_rule_kept(const struct conf *c, const struct msg *m,
+    const struct plan_slice *old)
+{
+	if (!plan_rule_exists(c, m))
+		return 0;
+	if (m->channel != CHAN_EMAIL || plan_rule_on(c, m->rule, CHAN_EMAIL))
+		return 1;
+	for (size_t j = 0; j < old->n; j++) {
+		const struct msg *o = old->m[j];
+
+		if (o->channel == CHAN_SMS && o->status == MSG_FAILED &&
+		    o->client_id == m->client_id &&
+		    o->appt_start == m->appt_start && o->rule != NULL &&
+		    strcmp(o->rule, m->rule) == 0)
 			return 1;
 	}
 	return 0;
@@ -189,7 +218,7 @@ plan_stale(const struct conf *c, const struct snapshot *s, const struct appt *a,
 				plan_change(p, m, MSG_PENDING, MSG_CANCELLED,
 				    "appointment moved");
 			else if (timed && m->attempts == 0 &&
-			    !plan_rule_exists(c, m))
+			    !plan_rule_kept(c, m, old))
 				plan_change(p, m, MSG_PENDING, MSG_CANCELLED,
 				    "its rule is no longer in the config");
 			else if (m->purpose == PURPOSE_CANCELLATION &&
@@ -205,7 +234,7 @@ plan_stale(const struct conf *c, const struct snapshot *s, const struct appt *a,
 				    "the appointment is for another member");
 		} else if (m->status == MSG_CANCELLED && timed &&
 		    !a->cancelled && m->appt_start == a->starts_at &&
-		    (m->rule == NULL || plan_rule_exists(c, m)) &&
+		    (m->rule == NULL || plan_rule_kept(c, m, old)) &&
 		    plan_revivable(m->last_error) && k != NULL &&
 		    plan_for(a, m->client_id) &&
 		    (m->purpose == PURPOSE_FOLLOW_UP || a->starts_at > now) &&

@@ -332,6 +332,72 @@ test_overdue_within_grace_not_skipped(void **state)
 	plan_free(&p);
 }
 
+/* A pending first attempt of rule on ch for client c, as a reload leaves it. */
+static struct msg *
+left(struct world *w, long long c, enum chan ch, const char *rule)
+{
+	struct msg *m = &w->m[w->s.nmsgs];
+
+	*m = (struct msg){ .id = 2000 + (long long)w->s.nmsgs,
+	    .purpose = PURPOSE_REMINDER, .appointment_id = w->a.id,
+	    .client_id = c, .channel = ch, .status = MSG_PENDING,
+	    .recipient = xstrdup(ch == CHAN_SMS ? "+447700900123" :
+	    "sam@example.org"), .rule = xstrdup(rule),
+	    .appt_start = w->a.starts_at, .due_at = w->a.starts_at - 3 * H };
+	w->s.nmsgs++;
+	return m;
+}
+
+/* Whether the plan cancels row id because its rule left the config. */
+static int
+gone(const struct plan *p, long long id)
+{
+	for (size_t i = 0; i < p->nchg; i++)
+		if (p->chg[i].id == id && p->chg[i].to == MSG_CANCELLED &&
+		    strcmp(p->chg[i].reason, "its rule is no longer in the "
+		    "config") == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A rule is its lead and its channel (nudged.conf(5)): with rules 48h
+ * email and 3h SMS, a 48h SMS row is a rule's that is gone, and an email
+ * row of the 3h lead is kept only as a failed 3h SMS's fallback
+ * (dl_fallback gives it that rule's key), while fallback_email is on.
+ */
+static void
+test_rule_gone_by_channel(void **state)
+{
+	struct world w;
+	struct plan p;
+	time_t now = fx_utc("2026-12-01T09:00:00Z");
+	long long sms48, fb, email3;
+
+	(void)state;
+	world(&w, "2026-12-03T14:00:00Z");
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		if (w.m[i].channel == CHAN_SMS && w.m[i].client_id == 1)
+			w.m[i].status = MSG_FAILED;	/* its fallback below */
+	sms48 = left(&w, 1, CHAN_SMS, "b172800")->id;
+	fb = left(&w, 1, CHAN_EMAIL, "b10800")->id;
+	email3 = left(&w, 2, CHAN_EMAIL, "b10800")->id;
+	cf.sms.fallback_email = 1;
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	assert_true(gone(&p, sms48));
+	assert_false(gone(&p, fb));
+	assert_true(gone(&p, email3));
+	plan_free(&p);
+	cf.sms.fallback_email = 0;
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	assert_true(gone(&p, fb));
+	plan_free(&p);
+	free_world(&w);
+}
+
 static void
 test_cancel_and_notice(void **state)
 {
@@ -1158,6 +1224,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_couple_each_partner, setup),
+		cmocka_unit_test_setup(test_rule_gone_by_channel, setup),
 		cmocka_unit_test_setup(test_idempotent, setup),
 		cmocka_unit_test_setup(test_consent_and_optout, setup),
 		cmocka_unit_test_setup(test_landline_gets_no_sms, setup),
