@@ -28,7 +28,7 @@ dl_compose(struct dl *d, struct dl_item *x)
 {
 	struct compose_in in = {
 		.purpose = x->m.purpose,
-		.template = x->m.template,
+		.template = plan_template(d->c, &x->m, x->has_a ? &x->a : NULL),
 		.appt = x->has_a ? &x->a : NULL,
 		.client = x->has_cl ? &x->cl : NULL,
 		.partner = x->has_partner ? &x->partner : NULL,

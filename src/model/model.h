@@ -169,6 +169,7 @@ struct msg_change {
 	enum msg_status	 from;		/* e.g. MSG_PENDING */
 	enum msg_status	 to;		/* e.g. MSG_CANCELLED, MSG_SKIPPED */
 	char		*reason;	/* last_error; NULL clears it */
+	time_t		 due;		/* its new due_at (pending -> pending); 0: kept */
 };
 
 /*

@@ -78,30 +78,43 @@ plan_rule_applies(const struct conf_rule *r, enum appt_kind kind)
 	return 0;
 }
 
-/* A rule of that lead on that channel is in the config. */
-static int
-plan_rule_on(const struct conf *c, const char *key, enum chan ch)
+/* The rule of that lead on that channel for that kind, or NULL. */
+static const struct conf_rule *
+plan_rule_find(const struct conf *c, const char *key, enum chan ch,
+    enum appt_kind kind)
 {
 	for (size_t i = 0; i < c->nrules; i++)
-		if (c->rules[i].channel == ch && strcmp(c->rules[i].key, key) == 0)
-			return 1;
-	return 0;
+		if (c->rules[i].channel == ch &&
+		    strcmp(c->rules[i].key, key) == 0 &&
+		    plan_rule_applies(&c->rules[i], kind))
+			return &c->rules[i];
+	return NULL;
+}
+
+static int
+plan_rule_on(const struct conf *c, const char *key, enum chan ch,
+    enum appt_kind kind)
+{
+	return plan_rule_find(c, key, ch, kind) != NULL;
 }
 
 /*
  * m's rule is still in the config: its lead on its channel (nudged.conf(5):
- * a rule is known by both).  An email row may also stand in for a failed
+ * a rule is known by both), for a's kind (a rule whose kinds were narrowed
+ * is gone for the others).  An email row may also stand in for a failed
  * SMS (dl_fallback gives it that SMS rule's key), which the row itself
  * does not say: with fallback_email on, an SMS rule of its lead keeps it
  * too.  plan_rule_kept, which has the appointment's rows, tells the two
  * apart.
  */
 static int
-plan_rule_exists(const struct conf *c, const struct msg *m)
+plan_rule_exists(const struct conf *c, const struct msg *m,
+    const struct appt *a)
 {
-	return m->rule != NULL && (plan_rule_on(c, m->rule, m->channel) ||
+	return m->rule != NULL &&
+	    (plan_rule_on(c, m->rule, m->channel, a->kind) ||
 	    (m->channel == CHAN_EMAIL && c->sms.fallback_email &&
-	    plan_rule_on(c, m->rule, CHAN_SMS)));
+	    plan_rule_on(c, m->rule, CHAN_SMS, a->kind)));
 }
 
 /*
@@ -111,11 +124,12 @@ plan_rule_exists(const struct conf *c, const struct msg *m)
  */
 static int
 plan_rule_kept(const struct conf *c, const struct msg *m,
-    const struct plan_slice *old)
+    const struct appt *a, const struct plan_slice *old)
 {
-	if (!plan_rule_exists(c, m))
+	if (!plan_rule_exists(c, m, a))
 		return 0;
-	if (m->channel != CHAN_EMAIL || plan_rule_on(c, m->rule, CHAN_EMAIL))
+	if (m->channel != CHAN_EMAIL ||
+	    plan_rule_on(c, m->rule, CHAN_EMAIL, a->kind))
 		return 1;
 	for (size_t j = 0; j < old->n; j++) {
 		const struct msg *o = old->m[j];
@@ -127,6 +141,21 @@ plan_rule_kept(const struct conf *c, const struct msg *m,
 			return 1;
 	}
 	return 0;
+}
+
+const char *
+plan_template(const struct conf *c, const struct msg *m, const struct appt *a)
+{
+	const struct conf_rule *u;
+
+	if ((m->purpose != PURPOSE_REMINDER && m->purpose != PURPOSE_FOLLOW_UP) ||
+	    m->rule == NULL || a == NULL)
+		return m->template;
+	/* its own channel's rule, else the SMS rule it stands in for */
+	if ((u = plan_rule_find(c, m->rule, m->channel, a->kind)) == NULL &&
+	    m->channel == CHAN_EMAIL)
+		u = plan_rule_find(c, m->rule, CHAN_SMS, a->kind);
+	return u != NULL ? u->template : m->template;
 }
 
 static int
@@ -190,6 +219,32 @@ plan_moved_stale(const struct conf *c, const struct msg *m,
 }
 
 /*
+ * A pending first attempt's due time as its rule and the quiet hours give
+ * it now, as plan_rules would plan it: quiet hours added, moved or taken
+ * out since (or the appointment's length, for a follow-up) move it.  The
+ * contract: inside quiet hours a message goes a minute before they begin,
+ * never later; kept where it was, a reminder due inside new quiet hours
+ * was held to their end, and then could be too late to go at all.  One
+ * already due is left to the claim (held, or judged overdue).
+ */
+static void
+plan_requiet(const struct conf *c, const struct appt *a, const struct msg *m,
+    time_t now, struct plan *p)
+{
+	const struct conf_rule *u;
+	time_t due;
+
+	if (m->attempts != 0 || m->due_at <= now || m->rule == NULL ||
+	    (u = plan_rule_find(c, m->rule, m->channel, a->kind)) == NULL)
+		return;
+	due = u->before > 0 ? a->starts_at - u->before :
+	    a->starts_at + (time_t)a->duration_min * 60 + u->after;
+	due = plan_quiet(c, m->channel, due, now);
+	if (due != m->due_at)
+		plan_retime(p, m, due);
+}
+
+/*
  * Pending rows whose appointment was cancelled, moved, or whose rule is
  * gone are cancelled.  A row cancelled for a cause that has gone again
  * (booked again, moved back, opted back in) comes back: the row is the one
@@ -218,7 +273,7 @@ plan_stale(const struct conf *c, const struct snapshot *s, const struct appt *a,
 				plan_change(p, m, MSG_PENDING, MSG_CANCELLED,
 				    "appointment moved");
 			else if (timed && m->attempts == 0 &&
-			    !plan_rule_kept(c, m, old))
+			    !plan_rule_kept(c, m, a, old))
 				plan_change(p, m, MSG_PENDING, MSG_CANCELLED,
 				    "its rule is no longer in the config");
 			else if (m->purpose == PURPOSE_CANCELLATION &&
@@ -232,9 +287,11 @@ plan_stale(const struct conf *c, const struct snapshot *s, const struct appt *a,
 			else if (timed && !plan_for(a, m->client_id))
 				plan_change(p, m, MSG_PENDING, MSG_CANCELLED,
 				    "the appointment is for another member");
+			else if (timed)
+				plan_requiet(c, a, m, now, p);
 		} else if (m->status == MSG_CANCELLED && timed &&
 		    !a->cancelled && m->appt_start == a->starts_at &&
-		    (m->rule == NULL || plan_rule_kept(c, m, old)) &&
+		    (m->rule == NULL || plan_rule_kept(c, m, a, old)) &&
 		    plan_revivable(m->last_error) && k != NULL &&
 		    plan_for(a, m->client_id) &&
 		    (m->purpose == PURPOSE_FOLLOW_UP || a->starts_at > now) &&
@@ -624,7 +681,7 @@ plan_recheck_appt(const struct conf *c, const struct msg *m,
 	 * with no pass to see it.
 	 */
 	if (timed && m->attempts == 0 && m->rule != NULL &&
-	    !plan_rule_exists(c, m)) {
+	    !plan_rule_exists(c, m, a)) {
 		snprintf(why, len, "its rule is no longer in the config");
 		return PLAN_CANCEL;
 	}

@@ -47,6 +47,15 @@ void	 plan_run(const struct conf *, const struct snapshot *, time_t now,
 	    long horizon, struct plan *);
 void	 plan_free(struct plan *);
 
+/*
+ * The template group m's words come from now: its rule's in the config as
+ * it is (a rule's template may have changed since m was planned; for an
+ * email standing in for a failed SMS, that SMS rule's), else the one m
+ * was planned with (messages.template).  a: m's appointment, or NULL.
+ */
+const char *plan_template(const struct conf *, const struct msg *m,
+	    const struct appt *a);
+
 /* The recipient for channel ch as the client's data stands now; caller frees; NULL: none. */
 char	*plan_recipient(const struct conf *, const struct client *, enum chan,
 	    char *why, size_t);

@@ -44,6 +44,8 @@ struct msg *plan_add(struct plan *);
 /* A row planned in this pass settled as status, with why (copied). */
 void	 plan_set(struct msg *, enum msg_status, const char *why);
 /* A status change of m, from -> to, with reason (copied; may be NULL). */
+/* A pending row's due time moved (quiet hours changed since it was planned). */
+void	 plan_retime(struct plan *, const struct msg *, time_t due);
 void	 plan_change(struct plan *, const struct msg *, enum msg_status from,
 	    enum msg_status to, const char *reason);
 

@@ -175,4 +175,12 @@ plan_change(struct plan *p, const struct msg *m, enum msg_status from,
 	ch->from = from;
 	ch->to = to;
 	ch->reason = xstrdup(reason);
+	ch->due = 0;
+}
+
+void
+plan_retime(struct plan *p, const struct msg *m, time_t due)
+{
+	plan_change(p, m, MSG_PENDING, MSG_PENDING, NULL);
+	p->chg[p->nchg - 1].due = due;
 }

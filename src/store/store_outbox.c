@@ -128,11 +128,12 @@ store_change_msg(struct store *s, const struct msg_change *c, char *err,
 	}
 	/* No row changed is fine: another process may have moved it first. */
 	if ((st = store_prep(s, "UPDATE messages SET status = ?1, last_error = ?2,"
-	    " updated_at = " SQL_NOW " WHERE id = ?3 AND status = ?4",
-	    err, errlen)) == NULL)
+	    " due_at = COALESCE(?5, due_at), updated_at = " SQL_NOW
+	    " WHERE id = ?3 AND status = ?4", err, errlen)) == NULL)
 		return -1;
 	bind_text(st, 1, msg_status_name(c->to));
 	bind_text(st, 2, c->reason);
+	bind_time(st, 5, c->due);
 	sqlite3_bind_int64(st, 3, c->id);
 	bind_text(st, 4, msg_status_name(c->from));
 	return store_run(s, st, "changing a message", err, errlen);

@@ -398,6 +398,61 @@ test_rule_gone_by_channel(void **state)
 	free_world(&w);
 }
 
+/* The due times the plan moves, and to what: how many, each *due. */
+static size_t
+retimed(const struct plan *p, time_t *due)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->nchg; i++)
+		if (p->chg[i].due != 0) {
+			assert_int_equal(p->chg[i].to, MSG_PENDING);
+			*due = p->chg[i].due;
+			n++;
+		}
+	return n;
+}
+
+/*
+ * Quiet hours added after a reminder was planned: it goes a minute before
+ * they begin, as if planned under them, not held to their end (then too
+ * close to an 08:30 appointment to go at all).  Planning again moves
+ * nothing; nor does it move a row already held to their end.
+ */
+static void
+test_quiet_hours_added_move_pending(void **state)
+{
+	struct world w;
+	struct plan p;
+	time_t due = 0;
+
+	(void)state;
+	world(&w, "2026-12-03T08:30:00Z");	/* the 3h SMS: 05:30 */
+	cf.quiet.channels[CHAN_SMS] = 0;
+	plan_run(&cf, &w.s, fx_utc("2026-12-01T09:00:00Z"), 8 * D, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	cf.quiet.channels[CHAN_SMS] = 1;
+	plan_run(&cf, &w.s, fx_utc("2026-12-02T12:30:00Z"), 8 * D, &p);
+	assert_int_equal(retimed(&p, &due), 2);
+	assert_int_equal(due, fx_utc("2026-12-02T20:59:00Z"));
+	plan_free(&p);
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		if (w.m[i].channel == CHAN_SMS)
+			w.m[i].due_at = due;
+	plan_run(&cf, &w.s, fx_utc("2026-12-02T12:31:00Z"), 8 * D, &p);
+	assert_int_equal(retimed(&p, &due), 0);
+	plan_free(&p);
+	/* planned after 20:59: held to 08:00, and left there */
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		if (w.m[i].channel == CHAN_SMS)
+			w.m[i].due_at = fx_utc("2026-12-03T08:00:00Z");
+	plan_run(&cf, &w.s, fx_utc("2026-12-02T22:00:00Z"), 8 * D, &p);
+	assert_int_equal(retimed(&p, &due), 0);
+	plan_free(&p);
+	free_world(&w);
+}
+
 static void
 test_cancel_and_notice(void **state)
 {
@@ -1225,6 +1280,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_couple_each_partner, setup),
 		cmocka_unit_test_setup(test_rule_gone_by_channel, setup),
+		cmocka_unit_test_setup(test_quiet_hours_added_move_pending, setup),
 		cmocka_unit_test_setup(test_idempotent, setup),
 		cmocka_unit_test_setup(test_consent_and_optout, setup),
 		cmocka_unit_test_setup(test_landline_gets_no_sms, setup),

@@ -586,6 +586,7 @@ test_transitions(void **state)
 	ch.from = MSG_SENDING;
 	ch.to = MSG_CANCELLED;
 	ch.reason = "appointment cancelled";
+	ch.due = 0;
 	assert_int_equal(store_change_msg(s, &ch, err, sizeof(err)), 0);
 	assert_int_equal(fx_sql_int(s, "SELECT count(*) FROM messages WHERE status = 'cancelled'"), 0);
 	ch.from = MSG_PENDING;

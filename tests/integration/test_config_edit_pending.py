@@ -1,0 +1,97 @@
+"""The practitioner edits the config while reminders are already planned
+and pending (an audit's cases).  Each case plans under the old config,
+reloads (a --once under the new file: a whole pass, the config's
+fingerprint changed), then runs when the row falls due.  Before the fix
+each failed:
+
+- a rule's `kinds` narrowed: nudged.conf(5) "kinds ... Limit the rule to
+  some appointment kinds"; a pending row of a kind the rule no longer
+  covered still went (the rule was judged by lead and channel only);
+- a rule's `template` changed: the row kept the group it was planned
+  with (messages.template), so the old wording went (plan_template now
+  takes the rule's group at send time);
+- quiet hours added: CONTRACT.md "A message on a quiet-hours channel that
+  would fall inside quiet hours goes earlier, one minute before quiet
+  hours begin ..., never later"; a pending row due inside the new quiet
+  hours was not moved earlier: held to their end, then skipped by
+  late_limit, the reminder never went (plan.c plan_requiet now moves it
+  at the reload)."""
+
+from conftest import mails_to, shift
+from test_sms import RETRY, configure, reqs_to, sms_group, solo, SAM_E164
+from test_sms import twilio  # noqa: F401  (fixture)
+
+T = "2026-12-03T14:00:00Z"          # Thursday 14:00 GMT
+
+
+def test_kinds_narrowed_pending_row_of_a_kind_no_longer_covered(practice, smtp, twilio):  # noqa: F811
+    configure(practice, twilio, reminders=[{"before": "48h", "channel": "email"}])
+    _, appt = solo(practice)
+    practice.set("UPDATE appointments SET kind = 'call' WHERE id = ?", appt)
+    r = practice.once(shift(T, hours=-72))
+    assert r.returncode == 0, r.stderr
+    assert len(practice.messages("status = 'pending'")) == 1, practice.messages()
+    # 48h emails now only for sessions: a call gets none
+    practice.write_conf(sms=sms_group(twilio), retry=RETRY,
+                        reminders=[{"before": "48h", "channel": "email",
+                                    "kinds": ["session"]}])
+    r = practice.once(shift(T, hours=-60))                  # the reload
+    assert r.returncode == 0, r.stderr
+    r = practice.once(shift(T, hours=-48, seconds=30))
+    assert r.returncode == 0, r.stderr
+    sent = mails_to(smtp, "sam@example.org")
+    assert sent == [], [m["Subject"] for m in sent]
+    [row] = practice.messages()
+    assert row["status"] == "cancelled", row
+
+
+TEMPLATES = """templates = {{
+  {name} = {{ email_subject = "{subject} {{{{date}}}}"; }};
+}};"""
+
+
+def test_template_changed_pending_row_uses_the_new_group(practice, smtp, twilio):  # noqa: F811
+    configure(practice, twilio,
+              reminders=[{"before": "48h", "channel": "email", "template": "warm"}],
+              extra=TEMPLATES.format(name="warm", subject="Warm greetings for"))
+    solo(practice)
+    r = practice.once(shift(T, hours=-72))
+    assert r.returncode == 0, r.stderr
+    practice.write_conf(sms=sms_group(twilio), retry=RETRY,
+                        reminders=[{"before": "48h", "channel": "email",
+                                    "template": "crisp"}],
+                        extra=TEMPLATES.format(name="crisp", subject="Crisp note for"))
+    r = practice.once(shift(T, hours=-60))                  # the reload
+    assert r.returncode == 0, r.stderr
+    r = practice.once(shift(T, hours=-48, seconds=30))
+    assert r.returncode == 0, r.stderr
+    [m] = mails_to(smtp, "sam@example.org")
+    assert m["Subject"].startswith("Crisp note for"), m["Subject"]
+
+
+A = "2026-12-03T08:30:00Z"          # Thursday 08:30 GMT: the 3h SMS is due 05:30
+
+
+def test_quiet_hours_added_pending_sms_goes_before_them(practice, smtp, twilio):  # noqa: F811
+    configure(practice, twilio, reminders=[{"before": "3h", "channel": "sms"}],
+              quiet_hours={"channels": []})
+    solo(practice, starts_at=A)
+    r = practice.once(shift(A, hours=-72))
+    assert r.returncode == 0, r.stderr
+    assert len(practice.messages("status = 'pending'")) == 1, practice.messages()
+    # quiet hours for SMS 21:00-08:00 from now on (reloaded Wednesday 12:30)
+    practice.write_conf(sms=sms_group(twilio), retry=RETRY,
+                        reminders=[{"before": "3h", "channel": "sms"}],
+                        quiet_hours={"from": "21:00", "to": "08:00",
+                                     "channels": ["sms"]})
+    r = practice.once(shift(A, hours=-20))                  # the reload
+    assert r.returncode == 0, r.stderr
+    # the contract: it goes earlier, at 20:59 on Wednesday, never later
+    for now in (shift(A, hours=-11, minutes=-31, seconds=30),   # 20:59:30
+                shift(A, hours=-3, seconds=30),                 # 05:30:30
+                shift(A, minutes=-30, seconds=30)):             # 08:00:30
+        r = practice.once(now)
+        assert r.returncode == 0, r.stderr
+    rows = [(m["status"], m["due_at"], m["last_error"]) for m in practice.messages()]
+    assert len(reqs_to(twilio, SAM_E164)) == 1, rows
+    assert [r[0] for r in rows] == ["sent"], rows
