@@ -453,6 +453,40 @@ test_quiet_hours_added_move_pending(void **state)
 	free_world(&w);
 }
 
+/*
+ * A row the claim held for quiet hours (store_mark_hold: its due time is
+ * their end, CONTRACT.md "Quiet hours") stays held: its rule's time, 20:00
+ * (nudged was down then), is past, and moving it back there made it due
+ * again at once, for the claim to hold it again: every pass that read the
+ * appointment changed the row twice ("planning any number of times
+ * changes nothing that is already planned").
+ */
+static void
+test_requiet_leaves_claim_held_row(void **state)
+{
+	struct world w;
+	struct plan p;
+	time_t due = 0;
+
+	(void)state;
+	world(&w, "2026-12-03T10:00:00Z");
+	rule(1, 14 * H, 0, CHAN_SMS);		/* 20:00 Wednesday */
+	plan_run(&cf, &w.s, fx_utc("2026-12-01T09:00:00Z"), 8 * D, &p);
+	absorb(&w, &p);
+	plan_free(&p);
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		if (w.m[i].channel == CHAN_SMS) {
+			assert_int_equal(w.m[i].due_at,
+			    fx_utc("2026-12-02T20:00:00Z"));
+			/* claimed at 22:00 (down till then): held to 08:00 */
+			w.m[i].due_at = fx_utc("2026-12-03T08:00:00Z");
+		}
+	plan_run(&cf, &w.s, fx_utc("2026-12-02T22:10:00Z"), 8 * D, &p);
+	assert_int_equal(retimed(&p, &due), 0);
+	plan_free(&p);
+	free_world(&w);
+}
+
 static void
 test_cancel_and_notice(void **state)
 {
@@ -1281,6 +1315,7 @@ main(void)
 		cmocka_unit_test_setup(test_couple_each_partner, setup),
 		cmocka_unit_test_setup(test_rule_gone_by_channel, setup),
 		cmocka_unit_test_setup(test_quiet_hours_added_move_pending, setup),
+		cmocka_unit_test_setup(test_requiet_leaves_claim_held_row, setup),
 		cmocka_unit_test_setup(test_idempotent, setup),
 		cmocka_unit_test_setup(test_consent_and_optout, setup),
 		cmocka_unit_test_setup(test_landline_gets_no_sms, setup),
