@@ -95,3 +95,33 @@ def test_quiet_hours_added_pending_sms_goes_before_them(practice, smtp, twilio):
     rows = [(m["status"], m["due_at"], m["last_error"]) for m in practice.messages()]
     assert len(reqs_to(twilio, SAM_E164)) == 1, rows
     assert [r[0] for r in rows] == ["sent"], rows
+
+
+F = "2026-12-03T14:00:00Z"          # Thursday 14:00 GMT, an assessment of 90 minutes
+
+
+def test_template_changed_to_assessment_follow_up_moot_with_the_new_group(practice, smtp):
+    """The moot rule (plan_followup_moot: an assessment follow-up, "decide
+    whether to continue", is skipped when a later session is booked)
+    judged the group the row was planned with while plan_template sent
+    the rule's group now: a follow-up rule given template
+    assessment_follow_up after planning asked a client with a session
+    already booked whether they wanted to continue."""
+    practice.write_conf(reminders=[{"after": "1d", "channel": "email",
+                                    "kinds": ["assessment"]}])
+    practice.init()
+    _, _, case, _ = practice.couple(F, kind="assessment", duration=90)
+    practice.book(case, shift(F, days=7))
+    r = practice.once(shift(F, hours=-1))
+    assert r.returncode == 0, r.stderr
+    assert len(practice.messages("purpose = 'follow_up'")) == 2
+    practice.write_conf(reminders=[{"after": "1d", "channel": "email",
+                                    "kinds": ["assessment"],
+                                    "template": "assessment_follow_up"}])
+    r = practice.once(shift(F, minutes=90, days=1, seconds=30))
+    assert r.returncode == 0, r.stderr
+    sent = mails_to(smtp, "sam@example.org")
+    assert sent == [], [m["Subject"] for m in sent]
+    for row in practice.messages("purpose = 'follow_up'"):
+        assert row["status"] == "skipped", row
+        assert "later session is already booked" in row["last_error"], row
