@@ -225,7 +225,11 @@ plan_moved_stale(const struct conf *c, const struct msg *m,
  * contract: inside quiet hours a message goes a minute before they begin,
  * never later; kept where it was, a reminder due inside new quiet hours
  * was held to their end, and then could be too late to go at all.  One
- * already due is left to the claim (held, or judged overdue).
+ * already due is left to the claim (held, or judged overdue), and so is
+ * one whose time now would be past: a row the claim held to the end of
+ * quiet hours (its rule's time went by while nudged was down) would be
+ * moved back there, due at once, held again, on every pass that reads
+ * its appointment.
  */
 static void
 plan_requiet(const struct conf *c, const struct appt *a, const struct msg *m,
@@ -240,7 +244,7 @@ plan_requiet(const struct conf *c, const struct appt *a, const struct msg *m,
 	due = u->before > 0 ? a->starts_at - u->before :
 	    a->starts_at + (time_t)a->duration_min * 60 + u->after;
 	due = plan_quiet(c, m->channel, due, now);
-	if (due != m->due_at)
+	if (due != m->due_at && due > now)
 		plan_retime(p, m, due);
 }
 
