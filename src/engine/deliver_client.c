@@ -134,11 +134,15 @@ dl_moot(struct dl *d, struct dl_item *x, char *why, size_t len)
 	time_t *starts = NULL;
 	size_t n = 0;
 	int moot = 0;
+	struct msg m;
 
 	if (x->m.purpose != PURPOSE_FOLLOW_UP || !x->has_a || !x->has_k)
 		return 0;
+	/* judged by the group it goes with (dl_compose), not the planned one */
+	m = x->m;
+	m.template = (char *)plan_template(d->c, &x->m, &x->a);
 	if (dl_case_starts(d, x->k.id, &starts, &n) == 0)
-		moot = plan_followup_moot(&x->m, &x->a, starts, n, why, len);
+		moot = plan_followup_moot(&m, &x->a, starts, n, why, len);
 	free(starts);
 	return moot;
 }
