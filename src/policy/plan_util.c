@@ -181,6 +181,7 @@ plan_change(struct plan *p, const struct msg *m, enum msg_status from,
 void
 plan_retime(struct plan *p, const struct msg *m, time_t due)
 {
-	plan_change(p, m, MSG_PENDING, MSG_PENDING, NULL);
+	/* the row's last_error stays: only its time moves */
+	plan_change(p, m, MSG_PENDING, MSG_PENDING, m->last_error);
 	p->chg[p->nchg - 1].due = due;
 }
