@@ -166,9 +166,10 @@ pass_plan_fingerprint(const struct conf *c, long horizon)
 	char buf[256];
 	unsigned long h = 2166136261UL;
 
-	snprintf(buf, sizeof(buf), "v%d h%ld e%d s%d l%ld n%d m%d hw%d,%d,%d"
-	    " q%d,%d,%d,%d", PASS_PLAN_VERSION, horizon, c->email.enabled,
-	    c->sms.enabled, c->late_limit, c->notify_cancellation,
+	snprintf(buf, sizeof(buf), "v%d h%ld e%d s%d f%d l%ld n%d m%d"
+	    " hw%d,%d,%d q%d,%d,%d,%d", PASS_PLAN_VERSION, horizon,
+	    c->email.enabled, c->sms.enabled, c->sms.fallback_email,
+	    c->late_limit, c->notify_cancellation,
 	    c->notify_move, c->homework.at, c->homework.channels[CHAN_EMAIL],
 	    c->homework.channels[CHAN_SMS], c->quiet.from, c->quiet.to,
 	    c->quiet.channels[CHAN_EMAIL], c->quiet.channels[CHAN_SMS]);

@@ -118,6 +118,23 @@ plan_rule_exists(const struct conf *c, const struct msg *m,
 }
 
 /*
+ * Why m's rule does not keep it: its lead and channel are still a rule
+ * for other kinds (the appointment's kind changed, or the rule's kinds
+ * were narrowed), or not at all.  Both causes can go again (plan_revivable).
+ * A fallback email whose SMS rule was narrowed reads "gone": the row does
+ * not say it stood in for an SMS (plan_rule_exists).
+ */
+static const char *
+plan_rule_gone(const struct conf *c, const struct msg *m)
+{
+	for (size_t i = 0; m->rule != NULL && i < c->nrules; i++)
+		if (strcmp(c->rules[i].key, m->rule) == 0 &&
+		    c->rules[i].channel == m->channel)
+			return PLAN_RULE_KIND;
+	return PLAN_RULE_GONE;
+}
+
+/*
  * plan_rule_exists, but an email row that only an SMS rule keeps must
  * be that rule's fallback: its SMS row (same client, start and rule)
  * failed.  Else it is an email rule's row, and that rule is gone.
@@ -219,6 +236,28 @@ plan_moved_stale(const struct conf *c, const struct msg *m,
 }
 
 /*
+ * A cancellation or change notice whose switch (notify_cancellation,
+ * notify_move) the practitioner has turned off since it was planned: one
+ * still pending (held by quiet hours, or waiting for a retry) does not go
+ * either.  1 with why.
+ */
+static int
+plan_notice_off(const struct conf *c, const struct msg *m, char *why,
+    size_t len)
+{
+	const char *key;
+
+	if (m->purpose == PURPOSE_CANCELLATION && !c->notify_cancellation)
+		key = "notify_cancellation";
+	else if (m->purpose == PURPOSE_MOVED && !c->notify_move)
+		key = "notify_move";
+	else
+		return 0;
+	snprintf(why, len, "%s is off", key);
+	return 1;
+}
+
+/*
  * A pending first attempt's due time as its rule and the quiet hours give
  * it now, as plan_rules would plan it: quiet hours added, moved or taken
  * out since (or the appointment's length, for a follow-up) move it.  The
@@ -279,15 +318,16 @@ plan_stale(const struct conf *c, const struct snapshot *s, const struct appt *a,
 			else if (timed && m->attempts == 0 &&
 			    !plan_rule_kept(c, m, a, old))
 				plan_change(p, m, MSG_PENDING, MSG_CANCELLED,
-				    "its rule is no longer in the config");
+				    plan_rule_gone(c, m));
+			else if (plan_notice_off(c, m, why, sizeof(why)) ||
+			    (m->purpose == PURPOSE_MOVED &&
+			    plan_moved_stale(c, m, a, why, sizeof(why))))
+				plan_change(p, m, MSG_PENDING, MSG_CANCELLED,
+				    why);
 			else if (m->purpose == PURPOSE_CANCELLATION &&
 			    !a->cancelled)
 				plan_change(p, m, MSG_PENDING, MSG_CANCELLED,
 				    "appointment booked again");
-			else if (m->purpose == PURPOSE_MOVED &&
-			    plan_moved_stale(c, m, a, why, sizeof(why)))
-				plan_change(p, m, MSG_PENDING, MSG_CANCELLED,
-				    why);
 			else if (timed && !plan_for(a, m->client_id))
 				plan_change(p, m, MSG_PENDING, MSG_CANCELLED,
 				    "the appointment is for another member");
@@ -686,9 +726,11 @@ plan_recheck_appt(const struct conf *c, const struct msg *m,
 	 */
 	if (timed && m->attempts == 0 && m->rule != NULL &&
 	    !plan_rule_exists(c, m, a)) {
-		snprintf(why, len, "its rule is no longer in the config");
+		snprintf(why, len, "%s", plan_rule_gone(c, m));
 		return PLAN_CANCEL;
 	}
+	if (plan_notice_off(c, m, why, len))
+		return PLAN_CANCEL;
 	if (m->purpose == PURPOSE_CANCELLATION && !a->cancelled) {
 		snprintf(why, len, "appointment booked again");
 		return PLAN_CANCEL;

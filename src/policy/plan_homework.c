@@ -191,20 +191,44 @@ plan_hw_key(const struct plan_slice *old, const struct plan *p, size_t first_new
 }
 
 /*
- * Pending prompts the schedule no longer has (a session moved) are
- * cancelled; cancelled ones it has again (moved back) come back.
+ * A pending first prompt not yet due goes at the time its schedule gives
+ * now: homework.at or the homework's at_time (or the quiet hours) may
+ * have changed since it was planned, and the occurrence's key keeps
+ * plan_hw_prompts from planning it again.  As plan_requiet: one already
+ * due, or whose time now would be past, is left where it is.
  */
 static void
-plan_hw_resync(const struct plan_sched *sc, const struct plan_slice *old,
-    time_t now, struct plan *p)
+plan_hw_retime(const struct conf *c, const struct plan_sched *sc,
+    const struct msg *m, long day, time_t now, struct plan *p)
+{
+	time_t due;
+
+	if (m->attempts != 0 || m->due_at <= now)
+		return;
+	due = plan_quiet(c, m->channel, plan_sched_at(sc, day), now);
+	if (due != m->due_at && due > now)
+		plan_retime(p, m, due);
+}
+
+/*
+ * Pending prompts the schedule no longer has (a session moved) are
+ * cancelled, the others follow its time; cancelled ones it has again
+ * (moved back) come back.
+ */
+static void
+plan_hw_resync(const struct conf *c, const struct plan_sched *sc,
+    const struct plan_slice *old, time_t now, struct plan *p)
 {
 	for (size_t i = 0; i < old->n; i++) {
 		const struct msg *m = old->m[i];
-		int has = plan_sched_has(sc, plan_occ_day(m->occurrence));
+		long day = plan_occ_day(m->occurrence);
+		int has = plan_sched_has(sc, day);
 
 		if (m->status == MSG_PENDING && !has)
 			plan_change(p, m, MSG_PENDING, MSG_CANCELLED,
 			    PLAN_HW_GONE);
+		else if (m->status == MSG_PENDING)
+			plan_hw_retime(c, sc, m, day, now, p);
 		else if (m->status == MSG_CANCELLED && has &&
 		    plan_is(m->last_error, PLAN_HW_GONE) &&
 		    m->due_at >= now - PLAN_HW_LATE)
@@ -268,7 +292,7 @@ plan_homework(const struct conf *c, const struct snapshot *s,
 	starts = plan_sessions(s, h->case_id, &n);
 	plan_schedule(c, h, starts, n, &sc);
 	free(starts);
-	plan_hw_resync(&sc, old, now, p);
+	plan_hw_resync(c, &sc, old, now, p);
 	for (long day = sc.first; day <= sc.last; day += sc.step) {
 		time_t t = plan_sched_at(&sc, day);
 		char occ[16];

@@ -16,6 +16,10 @@
 /* A homework prompt missed by more than this is not sent. */
 #define PLAN_HW_LATE	(3L * 3600)
 
+/* Why a reminder's rule no longer keeps it (plan.c plan_rule_gone). */
+#define PLAN_RULE_GONE	"its rule is no longer in the config"
+#define PLAN_RULE_KIND	"its rule does not cover this kind of appointment"
+
 /* Messages of one appointment or homework: a slice of pointers into the snapshot. */
 struct plan_slice {
 	const struct msg **m;
@@ -43,9 +47,9 @@ int	 plan_allowed(const struct conf *, const struct client *,
 struct msg *plan_add(struct plan *);
 /* A row planned in this pass settled as status, with why (copied). */
 void	 plan_set(struct msg *, enum msg_status, const char *why);
-/* A status change of m, from -> to, with reason (copied; may be NULL). */
 /* A pending row's due time moved (quiet hours changed since it was planned). */
 void	 plan_retime(struct plan *, const struct msg *, time_t due);
+/* A status change of m, from -> to, with reason (copied; may be NULL). */
 void	 plan_change(struct plan *, const struct msg *, enum msg_status from,
 	    enum msg_status to, const char *reason);
 

@@ -65,7 +65,7 @@ plan_revivable(const char *why)
 		"case closed", "no consent to email", "no consent to SMS",
 		"client no longer in the case",
 		"the appointment is for another member",
-		"its rule is no longer in the config",
+		PLAN_RULE_GONE, PLAN_RULE_KIND,
 		"the email channel is off", "the sms channel is off", NULL
 	};
 

@@ -15,7 +15,9 @@ each failed:
   hours begin ..., never later"; a pending row due inside the new quiet
   hours was not moved earlier: held to their end, then skipped by
   late_limit, the reminder never went (plan.c plan_requiet now moves it
-  at the reload)."""
+  at the reload);
+- notify_cancellation or notify_move turned off while a notice waits
+  (held by quiet hours): it still went (plan.c plan_notice_off)."""
 
 from conftest import mails_to, shift
 from test_sms import RETRY, configure, reqs_to, sms_group, solo, SAM_E164
@@ -125,3 +127,52 @@ def test_template_changed_to_assessment_follow_up_moot_with_the_new_group(practi
     for row in practice.messages("purpose = 'follow_up'"):
         assert row["status"] == "skipped", row
         assert "later session is already booked" in row["last_error"], row
+
+
+Q = {"from": "21:00", "to": "08:00", "channels": ["sms"]}
+SMS_48 = [{"before": "48h", "channel": "sms"}]
+
+
+def notice_held(practice, twilio, change):
+    """Sam reminded by SMS on Tuesday 14:00; at 22:00 the booking changes
+    (change(appointment)) and the notice waits for the end of quiet hours."""
+    configure(practice, twilio, reminders=SMS_48, quiet_hours=Q)
+    _, appt = solo(practice)
+    r = practice.once(shift(T, hours=-48))
+    assert r.returncode == 0, r.stderr
+    assert len(reqs_to(twilio, SAM_E164)) == 1
+    change(appt)
+    r = practice.once("2026-12-01T22:00:00Z")
+    assert r.returncode == 0, r.stderr
+    [n] = practice.messages("purpose IN ('cancellation', 'moved')")
+    assert n["status"] == "pending", n
+    return n
+
+
+def turned_off_before_it_goes(practice, twilio, key, n):
+    practice.write_conf(sms=sms_group(twilio), retry=RETRY, reminders=SMS_48,
+                        quiet_hours=Q, **{key: False})
+    r = practice.once("2026-12-01T23:00:00Z")               # the reload
+    assert r.returncode == 0, r.stderr
+    r = practice.once("2026-12-02T08:00:30Z")
+    assert r.returncode == 0, r.stderr
+    assert len(reqs_to(twilio, SAM_E164)) == 1, [m["Body"] for m in twilio.messages]
+    [row] = practice.messages("id = ?", n["id"])
+    assert (row["status"], row["last_error"]) == ("cancelled", f"{key} is off"), row
+
+
+def test_notify_cancellation_turned_off_while_the_notice_waits(practice, smtp, twilio):  # noqa: F811
+    """nudged.conf(5): notify_cancellation false sends no cancellation
+    notice.  One already planned, held by quiet hours, went anyway."""
+    n = notice_held(practice, twilio, lambda appt: practice.set(
+        "UPDATE appointments SET status = 'cancelled' WHERE id = ?", appt))
+    turned_off_before_it_goes(practice, twilio, "notify_cancellation", n)
+
+
+def test_notify_move_turned_off_while_the_notice_waits(practice, smtp, twilio):  # noqa: F811
+    """The same for a change notice (notify_move): moved a week on at
+    22:00, the notice waits; turned off, it does not go."""
+    n = notice_held(practice, twilio, lambda appt: practice.set(
+        "UPDATE appointments SET starts_at = ? WHERE id = ?",
+        shift(T, days=7), appt))
+    turned_off_before_it_goes(practice, twilio, "notify_move", n)

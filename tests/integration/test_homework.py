@@ -276,6 +276,30 @@ def test_downtime_missed_prompts(practice, smtp):
         assert f"{TITLE} (day 4)" in text_body(m["message"])
 
 
+def test_prompt_time_changed_pending_prompts_follow(practice, smtp):
+    """The week's prompts are planned at 19:00 (homework.at).  The
+    practitioner moves homework.at to 20:00 (a reload), later a booking
+    tool sets this homework's own at_time to 18:30: the prompts already
+    planned go at the new time, as prompts planned afterwards would
+    (each occurrence's key kept them from being planned again, so they
+    went at 19:00)."""
+    week(practice)
+    once_ok(practice, "2026-11-03T12:00:00Z")
+    assert len(hw_rows(practice, "status = 'pending'")) == 12
+    practice.write_conf(reminders=[], homework={"at": "20:00"})
+    once_ok(practice, "2026-11-04T12:00:00Z")               # the reload
+    once_ok(practice, "2026-11-04T19:00:30Z")
+    assert client_mails(smtp) == []
+    once_ok(practice, "2026-11-04T20:00:30Z")
+    assert sorted(mail_rcpt(m) for m in client_mails(smtp)) == [ALEX, SAM]
+    practice.set("UPDATE homework SET at_time = '18:30'")
+    once_ok(practice, "2026-11-05T12:00:00Z")
+    once_ok(practice, "2026-11-05T18:30:30Z")
+    assert len(client_mails(smtp)) == 4
+    due = {r["due_at"] for r in hw_rows(practice, "status = 'pending'")}
+    assert due == {f"2026-11-0{d}T18:30:00Z" for d in (6, 7, 8, 9)}, due
+
+
 def test_homework_starting_on_a_session_day(practice, smtp):
     # Set during session 1 to start that day: that day has no prompt, and
     # the homework runs until the NEXT session, not the one it was set in.

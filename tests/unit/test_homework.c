@@ -524,6 +524,76 @@ test_idempotent_and_stopped(void **state)
 	free_world(&w);
 }
 
+/*
+ * Apply the plan's re-timings to the world's rows; how many there were.
+ * Each moves a row to want's wall-clock minute of its own day (UTC in
+ * November).
+ */
+static size_t
+retime(struct world *w, const struct plan *p, int want)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->nchg; i++) {
+		const struct msg_change *c = &p->chg[i];
+
+		if (c->due == 0)
+			continue;
+		assert_int_equal(c->to, MSG_PENDING);
+		assert_int_equal(c->due % D, (time_t)want * 60);
+		for (size_t j = 0; j < w->s.nmsgs; j++)
+			if (w->m[j].id == c->id) {
+				assert_int_equal(c->due / D, w->m[j].due_at / D);
+				w->m[j].due_at = c->due;
+			}
+		n++;
+	}
+	return n;
+}
+
+/*
+ * homework.at, or the homework's own at_time, changed after its prompts
+ * were planned: the pending ones go at the new time (the occurrence's key
+ * kept them from being planned again, so they went at the old one).  One
+ * already due, or tried once, stays; planning again moves nothing.
+ */
+static void
+test_prompt_time_changed(void **state)
+{
+	struct world w;
+	struct plan p;
+	time_t now = fx_utc("2026-11-04T08:00:00Z");
+
+	(void)state;
+	world(&w, "2026-11-04", "2026-11-06", 1);
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	assert_int_equal(p.nadd, 12);
+	absorb(&w, &p);
+	plan_free(&p);
+	cf.homework.at = 20 * 60;
+	plan_run(&cf, &w.s, now + H, 8 * D, &p);
+	assert_int_equal(p.nadd, 0);
+	assert_int_equal(retime(&w, &p, 20 * 60), 12);
+	assert_int_equal(p.nchg, 12);
+	plan_free(&p);
+	plan_run(&cf, &w.s, now + H, 8 * D, &p);
+	assert_int_equal(p.nchg, 0);
+	plan_free(&p);
+	/* the homework's own time wins over homework.at */
+	w.hw.at = 18 * 60 + 30;
+	w.m[11].attempts = 1;		/* waiting for a retry: stays */
+	plan_run(&cf, &w.s, now + H, 8 * D, &p);
+	assert_int_equal(retime(&w, &p, 18 * 60 + 30), 11);
+	plan_free(&p);
+	/* at 18:45 on the first day its prompts (18:30) are due: they stay */
+	w.hw.at = 19 * 60;
+	plan_run(&cf, &w.s, fx_utc("2026-11-04T18:45:00Z"), 8 * D, &p);
+	assert_int_equal(retime(&w, &p, 19 * 60), 7);
+	plan_free(&p);
+	cf.homework.at = 19 * 60;
+	free_world(&w);
+}
+
 static void
 test_horizon(void **state)
 {
@@ -554,6 +624,7 @@ main(void)
 		cmocka_unit_test_setup(test_discreet_and_consent, setup),
 		cmocka_unit_test_setup(test_idempotent_and_stopped, setup),
 		cmocka_unit_test_setup(test_horizon, setup),
+		cmocka_unit_test_setup(test_prompt_time_changed, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -716,6 +716,33 @@ test_new_rule_reads_the_window(void **state)
 	store_close(st);
 }
 
+/*
+ * The fingerprint of the last pass (plan.pass: "TIME FINGERPRINT") moves
+ * with sms.fallback_email: whether an email row of an SMS rule's lead is
+ * kept is the plan's to judge (plan.c plan_rule_exists), so turning it
+ * off must bring a whole pass, as any other setting the plan reads.
+ */
+static void
+test_fallback_email_in_the_fingerprint(void **state)
+{
+	struct store *st = practice(1);
+	char *a = NULL, *b = NULL;
+
+	(void)state;
+	pass(st, NOW);
+	assert_int_equal(store_state_get(st, "plan.pass", &a), STORE_FOUND);
+	cf->sms.fallback_email = !cf->sms.fallback_email;
+	pass(st, NOW);
+	cf->sms.fallback_email = !cf->sms.fallback_email;
+	assert_int_equal(store_state_get(st, "plan.pass", &b), STORE_FOUND);
+	assert_non_null(strchr(a, ' '));
+	assert_non_null(strchr(b, ' '));
+	assert_string_not_equal(strchr(a, ' '), strchr(b, ' '));
+	free(a);
+	free(b);
+	store_close(st);
+}
+
 /* What a later pass reads: the band and the changes, not the table. */
 static void
 test_reads_only_the_band(void **state)
@@ -1406,6 +1433,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stopped_pass_is_done_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stopped_pass_keeps_the_change_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stopped_whole_pass_stays_whole, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fallback_email_in_the_fingerprint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_pass_is_done_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chunks_plan_what_one_transaction_plans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relaxed_chunks_leave_durable, setup, teardown),

@@ -230,6 +230,36 @@ test_landline_gets_no_sms(void **state)
 	}
 }
 
+/*
+ * A pass over w after its appointment's kind changed: both email rows
+ * change from -> to (why: the reason, NULL none), applied to w.
+ */
+static void
+kind_changed(struct world *w, enum msg_status from, enum msg_status to,
+    const char *why)
+{
+	struct plan p;
+
+	plan_run(&cf, &w->s, fx_utc("2026-11-30T10:00:00Z"), 8 * D, &p);
+	assert_int_equal(p.nadd, 0);
+	assert_int_equal(p.nchg, 2);
+	for (size_t i = 0; i < p.nchg; i++) {
+		assert_int_equal(p.chg[i].from, from);
+		assert_int_equal(p.chg[i].to, to);
+		if (why == NULL)
+			assert_null(p.chg[i].reason);
+		else
+			assert_string_equal(p.chg[i].reason, why);
+		for (size_t j = 0; j < w->s.nmsgs; j++)
+			if (w->m[j].id == p.chg[i].id) {
+				w->m[j].status = to;
+				free(w->m[j].last_error);
+				w->m[j].last_error = why ? xstrdup(why) : NULL;
+			}
+	}
+	plan_free(&p);
+}
+
 static void
 test_kinds_limit_rules(void **state)
 {
@@ -247,7 +277,19 @@ test_kinds_limit_rules(void **state)
 	w.a.kind = KIND_ASSESSMENT;
 	plan_run(&cf, &w.s, fx_utc("2026-11-30T09:00:00Z"), 8 * D, &p);
 	assert_int_equal(count(&p, "pending", CHAN_EMAIL), 2);
+	absorb(&w, &p);
 	plan_free(&p);
+	/*
+	 * Booked as a session after all: the rule is still in the config,
+	 * for assessments, and the reason says so; as an assessment again,
+	 * the rows come back.
+	 */
+	w.a.kind = KIND_SESSION;
+	kind_changed(&w, MSG_PENDING, MSG_CANCELLED,
+	    "its rule does not cover this kind of appointment");
+	w.a.kind = KIND_ASSESSMENT;
+	kind_changed(&w, MSG_CANCELLED, MSG_PENDING, NULL);
+	free_world(&w);
 	rules[0].kinds = NULL;
 	rules[0].nkinds = 0;
 }
@@ -524,7 +566,20 @@ test_cancel_and_notice(void **state)
 	assert_int_equal(p.nadd, 0);
 	plan_free(&p);
 
+	/* turned off while the notices wait (held by quiet hours): they stay */
 	cf.notify_cancellation = 0;
+	plan_run(&cf, &w.s, now, 8 * D, &p);
+	cancelled = 0;
+	for (size_t i = 0; i < p.nchg; i++) {
+		assert_int_equal(p.chg[i].to, MSG_CANCELLED);
+		if (strcmp(p.chg[i].reason, "notify_cancellation is off") == 0)
+			cancelled++;
+		else	/* absorb keeps the SMS pending: cancelled again */
+			assert_string_equal(p.chg[i].reason,
+			    "appointment cancelled");
+	}
+	assert_int_equal(cancelled, 2);
+	plan_free(&p);
 	for (size_t i = w.s.nmsgs; i-- > 0; )
 		if (w.m[i].purpose == PURPOSE_CANCELLATION) {
 			msg_free(&w.m[i]);
