@@ -257,6 +257,9 @@ plan_notice_off(const struct conf *c, const struct msg *m, char *why,
 	return 1;
 }
 
+static int plan_quiet_now(const struct conf *, const struct msg *, time_t,
+	    time_t *, char *, size_t);
+
 /*
  * A pending first attempt's due time as its rule and the quiet hours give
  * it now, as plan_rules would plan it: quiet hours added, moved or taken
@@ -264,18 +267,20 @@ plan_notice_off(const struct conf *c, const struct msg *m, char *why,
  * contract: inside quiet hours a message goes a minute before they begin,
  * never later; kept where it was, a reminder due inside new quiet hours
  * was held to their end, and then could be too late to go at all.  One
- * already due is left to the claim (held, or judged overdue), and so is
- * one whose time now would be past: a row the claim held to the end of
- * quiet hours (its rule's time went by while nudged was down) would be
- * moved back there, due at once, held again, on every pass that reads
- * its appointment.
+ * already due is left to the claim (held, or judged overdue).  One whose
+ * rule's time has passed was held to the end of quiet hours (booked late,
+ * or claimed while nudged was down): while its channel is quiet now it
+ * stays there (moved back, it would be due at once, held again, on every
+ * pass that reads its appointment); quiet hours taken out or ended
+ * earlier, it goes now, not at the end they no longer have.
  */
 static void
 plan_requiet(const struct conf *c, const struct appt *a, const struct msg *m,
     time_t now, struct plan *p)
 {
 	const struct conf_rule *u;
-	time_t due;
+	time_t due, hold;
+	char why[32];
 
 	if (m->attempts != 0 || m->due_at <= now || m->rule == NULL ||
 	    (u = plan_rule_find(c, m->rule, m->channel, a->kind)) == NULL)
@@ -283,7 +288,12 @@ plan_requiet(const struct conf *c, const struct appt *a, const struct msg *m,
 	due = u->before > 0 ? a->starts_at - u->before :
 	    a->starts_at + (time_t)a->duration_min * 60 + u->after;
 	due = plan_quiet(c, m->channel, due, now);
-	if (due != m->due_at && due > now)
+	if (due <= now) {
+		if (plan_quiet_now(c, m, now, &hold, why, sizeof(why)))
+			return;
+		due = now;
+	}
+	if (due != m->due_at)
 		plan_retime(p, m, due);
 }
 

@@ -17,7 +17,9 @@ each failed:
   late_limit, the reminder never went (plan.c plan_requiet now moves it
   at the reload);
 - notify_cancellation or notify_move turned off while a notice waits
-  (held by quiet hours): it still went (plan.c plan_notice_off)."""
+  (held by quiet hours): it still went (plan.c plan_notice_off);
+- quiet hours taken out while an SMS is held to their end: it waited for
+  an end they no longer had (plan_requiet now lets it go)."""
 
 from conftest import mails_to, shift
 from test_sms import RETRY, configure, reqs_to, sms_group, solo, SAM_E164
@@ -176,3 +178,27 @@ def test_notify_move_turned_off_while_the_notice_waits(practice, smtp, twilio): 
         "UPDATE appointments SET starts_at = ? WHERE id = ?",
         shift(T, days=7), appt))
     turned_off_before_it_goes(practice, twilio, "notify_move", n)
+
+
+def test_quiet_hours_taken_out_held_sms_goes_now(practice, smtp, twilio):  # noqa: F811
+    """Booked late, at 22:00 on Wednesday, for Thursday 10:00: the 24h SMS
+    is overdue, and inside quiet hours it is held to 08:00.  The
+    practitioner takes the quiet hours out at 23:00: it goes at that
+    reload, not at the end of quiet hours that are no longer there.  (A
+    reminder whose rule's time is still ahead, say a 3h one, moves back
+    to that time: plan_requiet did that before.)"""
+    sms24 = [{"before": "24h", "channel": "sms"}]
+    configure(practice, twilio, reminders=sms24, quiet_hours=Q)
+    solo(practice, starts_at="2026-12-03T10:00:00Z")
+    r = practice.once("2026-12-02T22:00:00Z")
+    assert r.returncode == 0, r.stderr
+    [row] = practice.messages()
+    assert (row["status"], row["due_at"]) == ("pending", "2026-12-03T08:00:00Z"), row
+    practice.write_conf(sms=sms_group(twilio), retry=RETRY, reminders=sms24,
+                        quiet_hours={"channels": []})
+    r = practice.once("2026-12-02T23:00:00Z")               # the reload
+    assert r.returncode == 0, r.stderr
+    assert len(reqs_to(twilio, SAM_E164)) == 1, practice.messages()
+    r = practice.once("2026-12-03T08:00:30Z")
+    assert r.returncode == 0, r.stderr
+    assert len(reqs_to(twilio, SAM_E164)) == 1
