@@ -505,14 +505,18 @@ plan_skip(struct plan *p, struct plan_cand *x, const char *why)
 
 /*
  * The overdue pass's candidates: the appointment's pending first attempts
- * due by now (old rows, rows revived this pass, rows planned this pass).
- * A follow-up takes no part in choosing: it is skipped here on its own
- * once stale.  Returns the reminders (caller frees), their count in *n.
+ * due by the time they can go, goes[channel]: now, or inside quiet hours
+ * their end (old rows, rows revived this pass, rows planned this pass).
+ * An overdue reminder is held to that end (CONTRACT.md "Quiet hours":
+ * "the rules above apply to that due time"), so one closer to the
+ * appointment due by then goes in its place, not beside it.  A follow-up
+ * takes no part in choosing: it is skipped here on its own once stale.
+ * Returns the reminders (caller frees), their count in *n.
  */
 static struct plan_cand *
 plan_overdue_cands(const struct appt *a, const struct plan_slice *old,
     const struct plan_slice *rev, size_t first_new, time_t now,
-    struct plan *p, size_t *n)
+    const time_t *goes, struct plan *p, size_t *n)
 {
 	struct plan_cand *x = NULL;
 	size_t nold = old->n + rev->n;
@@ -528,7 +532,7 @@ plan_overdue_cands(const struct appt *a, const struct plan_slice *old,
 
 		if (!pending || m->attempts != 0 ||
 		    m->appt_start != a->starts_at || a->cancelled ||
-		    m->due_at > now)
+		    m->due_at > goes[m->channel])
 			continue;
 		if (m->purpose == PURPOSE_FOLLOW_UP) {
 			if (now > m->due_at + PLAN_OVERDUE_GRACE &&
@@ -554,16 +558,16 @@ plan_overdue_cands(const struct appt *a, const struct plan_slice *old,
 static void
 plan_overdue(const struct conf *c, const struct appt *a,
     const struct plan_slice *old, const struct plan_slice *rev,
-    size_t first_new, time_t now, struct plan *p)
+    size_t first_new, time_t now, const time_t *goes, struct plan *p)
 {
 	size_t n;
 	struct plan_cand *x = plan_overdue_cands(a, old, rev, first_new, now,
-	    p, &n);
+	    goes, p, &n);
 
 	/*
-	 * Rows due now take part in choosing the closest one (a 3h reminder
-	 * due this minute beats an overdue 48h one), but only overdue rows are
-	 * ever skipped here.
+	 * Rows due now (or when quiet hours end) take part in choosing the
+	 * closest one (a 3h reminder due this minute beats an overdue 48h
+	 * one), but only overdue rows are ever skipped here.
 	 */
 	for (size_t i = 0; i < n; i++) {
 		size_t best = i;
@@ -653,8 +657,11 @@ plan_run(const struct conf *c, const struct snapshot *s, time_t now,
 	const struct msg **by, **revbuf = NULL;
 	struct plan_slice rev = { 0 };
 	size_t nby = 0, at = 0;
+	time_t goes[CHAN_N];
 
 	memset(p, 0, sizeof(*p));
+	for (int ch = 0; ch < CHAN_N; ch++)
+		goes[ch] = plan_quiet_end(c, (enum chan)ch, now);
 	by = xcalloc(s->nmsgs + 1, sizeof(const struct msg *));
 	for (size_t i = 0; i < s->nmsgs; i++)
 		if (s->msgs[i].appointment_id != 0)
@@ -683,7 +690,7 @@ plan_run(const struct conf *c, const struct snapshot *s, time_t now,
 			continue;
 		first_new = p->nadd;
 		plan_rules(c, s, a, k, &old, now, horizon, p);
-		plan_overdue(c, a, &old, &rev, first_new, now, p);
+		plan_overdue(c, a, &old, &rev, first_new, now, goes, p);
 		plan_moves(c, s, a, k, &old, first_new, now, p);
 	}
 	free(by);

@@ -65,3 +65,11 @@ plan_quiet(const struct conf *c, enum chan ch, time_t due, time_t now)
 	/* Too late to go before: hold it to the end of quiet hours. */
 	return end;
 }
+
+time_t
+plan_quiet_end(const struct conf *c, enum chan ch, time_t now)
+{
+	time_t end = plan_quiet(c, ch, now, now + 1);
+
+	return end > now ? end : now;
+}

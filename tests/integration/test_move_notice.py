@@ -51,9 +51,9 @@ def test_quiet_hours_sms_reminder_not_a_notice_too(practice, smtp, twilio):  # n
     moved to Wednesday 10:00: a notice would wait for 08:00, and so do the
     new time's reminders (the 48h one overdue, the 3h one at 07:00, inside
     quiet hours).  At 08:00 the reminders go with the new time, and no
-    notice beside them, nor in a pass meanwhile.  (That both reminders go
-    at 08:00, not only the closer one, is an older matter: a booking made
-    in quiet hours does the same, move or not.)"""
+    notice beside them, nor in a pass meanwhile; and of the two held to
+    08:00 only the closer one (test_planner_rules.py
+    test_quiet_hours_late_booking_only_the_closest_goes)."""
     configure(practice, twilio, reminders=SMS_48_3,
               quiet_hours={"from": "21:00", "to": "08:00", "channels": ["sms"]})
     sam, appt = solo(practice)
@@ -66,8 +66,8 @@ def test_quiet_hours_sms_reminder_not_a_notice_too(practice, smtp, twilio):  # n
     assert len(twilio.messages) == 1
     once(practice, "2026-12-02T08:00:00Z")
     bodies = [m["Body"] for m in twilio.messages[1:]]
-    assert bodies and all("Wednesday 2 December 2026" in b and "has moved" not in b
-                          for b in bodies), bodies
+    assert len(bodies) == 1 and all("Wednesday 2 December 2026" in b and
+                                    "has moved" not in b for b in bodies), bodies
     assert not practice.messages("purpose = 'moved'"), rows(practice)
     n = len(twilio.messages)
     once(practice, "2026-12-02T09:00:00Z")

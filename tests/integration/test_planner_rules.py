@@ -512,6 +512,28 @@ def test_quiet_hours_hold_late_booking(quiet_email, smtp):
     assert len(client_mails(smtp)) == 2
 
 
+def test_quiet_hours_late_booking_only_the_closest_goes(practice, smtp):
+    """Email 48h and 3h, quiet for email 21:00-08:00; booked at 22:30 for
+    10:00 the next day.  The 48h reminder is overdue and held to 08:00;
+    the 3h one (07:00, too late for 20:59) is held to 08:00 as well.
+    CONTRACT.md: the held message's due time is the end of quiet hours
+    "and the rules above apply to that due time": of the two due at 08:00
+    for one client and channel only the closer goes.  Before, each
+    partner got two reminders at 08:00."""
+    practice.write_conf(reminders=rules("48h", "3h"),
+                        quiet_hours={"from": "21:00", "to": "08:00",
+                                     "channels": ["email"]})
+    practice.init()
+    practice.couple("2026-12-03T10:00:00Z")
+    for now in ("2026-12-02T22:30:00Z", "2026-12-03T08:00:30Z",
+                "2026-12-03T09:00:00Z"):
+        r = practice.once(now)
+        assert r.returncode == 0, r.stderr
+    assert len(mails_to(smtp, SAM)) == 1 and len(mails_to(smtp, ALEX)) == 1
+    got = {(r["rule"], r["status"]) for r in practice.messages("purpose = 'reminder'")}
+    assert got == {("b172800", "skipped"), ("b10800", "sent")}, got
+
+
 def test_quiet_hours_do_not_touch_other_channels(ready, smtp):
     # default quiet hours are for SMS only: a 22:00 email goes at 22:00
     ready.couple("2026-12-03T22:00:00Z")

@@ -323,6 +323,46 @@ test_late_booking_closest_goes(void **state)
 	setup(state);
 }
 
+/*
+ * Booked at 22:00 on Wednesday for Thursday 10:00, SMS 48h and 3h, quiet
+ * 21:00-08:00: the 48h one is overdue and held to 08:00, when the 3h one
+ * (07:00, too late for 20:59) goes too.  CONTRACT.md "Quiet hours": the
+ * late booking rules apply to that due time, so only the closer one goes;
+ * before, the client got both at 08:00.  Out of quiet hours, as before.
+ */
+static void
+test_late_booking_in_quiet_hours_closest_goes(void **state)
+{
+	struct world w;
+	struct plan p;
+
+	(void)state;
+	rule(0, 48 * H, 0, CHAN_SMS);
+	rule(1, 3 * H, 0, CHAN_SMS);
+	world(&w, "2026-12-03T10:00:00Z");
+	w.s.nclients = 1;
+	w.k.nmembers = 1;
+	plan_run(&cf, &w.s, fx_utc("2026-12-02T22:00:00Z"), 8 * D, &p);
+	assert_int_equal(p.nadd, 2);
+	for (size_t i = 0; i < p.nadd; i++) {
+		if (strcmp(p.add[i].rule, "b172800") == 0) {
+			assert_string_equal(msg_status_name(p.add[i].status),
+			    "skipped");
+			assert_string_equal(p.add[i].last_error, "overdue, "
+			    "superseded by a reminder closer to the appointment");
+			continue;
+		}
+		assert_string_equal(msg_status_name(p.add[i].status), "pending");
+		assert_int_equal(p.add[i].due_at, fx_utc("2026-12-03T08:00:00Z"));
+	}
+	plan_free(&p);
+	/* booked at 20:00: the 48h one goes now, the 3h one at 20:59 */
+	plan_run(&cf, &w.s, fx_utc("2026-12-02T20:00:00Z"), 8 * D, &p);
+	assert_int_equal(count(&p, "pending", CHAN_SMS), 2);
+	plan_free(&p);
+	setup(state);
+}
+
 static void
 test_too_late_all_skipped(void **state)
 {
@@ -1396,6 +1436,7 @@ main(void)
 		cmocka_unit_test_setup(test_landline_gets_no_sms, setup),
 		cmocka_unit_test_setup(test_kinds_limit_rules, setup),
 		cmocka_unit_test_setup(test_late_booking_closest_goes, setup),
+		cmocka_unit_test_setup(test_late_booking_in_quiet_hours_closest_goes, setup),
 		cmocka_unit_test_setup(test_too_late_all_skipped, setup),
 		cmocka_unit_test_setup(test_overdue_within_grace_not_skipped, setup),
 		cmocka_unit_test_setup(test_cancel_and_notice, setup),
