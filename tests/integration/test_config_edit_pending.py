@@ -202,3 +202,59 @@ def test_quiet_hours_taken_out_held_sms_goes_now(practice, smtp, twilio):  # noq
     r = practice.once("2026-12-03T08:00:30Z")
     assert r.returncode == 0, r.stderr
     assert len(reqs_to(twilio, SAM_E164)) == 1
+
+
+def test_quiet_hours_taken_out_two_held_only_the_closest_goes(practice, smtp, twilio):  # noqa: F811
+    """Review (b0b56b5): booked at 22:00 on Wednesday for Thursday 10:00
+    with a 24h and a 12h SMS rule, both are held to 08:00.  Quiet hours
+    taken out at 23:00: both rules' times have passed, so both reminders
+    are overdue at once, and only the closest (12h) may go (CONTRACT
+    "Late booking and downtime").  plan_requiet moved both to now, past
+    plan_overdue, and both went."""
+    rules = [{"before": "24h", "channel": "sms"}, {"before": "12h", "channel": "sms"}]
+    configure(practice, twilio, reminders=rules, quiet_hours=Q)
+    solo(practice, starts_at="2026-12-03T10:00:00Z")
+    r = practice.once("2026-12-02T22:00:00Z")
+    assert r.returncode == 0, r.stderr
+    assert {m["due_at"] for m in practice.messages()} == {"2026-12-03T08:00:00Z"}
+    practice.write_conf(sms=sms_group(twilio), retry=RETRY, reminders=rules,
+                        quiet_hours={"channels": []})
+    r = practice.once("2026-12-02T23:00:00Z")               # the reload
+    assert r.returncode == 0, r.stderr
+    assert len(reqs_to(twilio, SAM_E164)) == 1, [m["Body"] for m in twilio.messages]
+    by_rule = {m["rule"]: m for m in practice.messages()}
+    assert by_rule["b43200"]["status"] == "sent", by_rule
+    assert by_rule["b86400"]["status"] == "skipped", by_rule
+
+
+def turned_off_and_on_again(practice, twilio, key):
+    """The switch turned off (the waiting notice is cancelled), then on
+    again before the appointment: the notice goes after all, as a rule
+    taken out and put back brings its reminders back."""
+    for on, at in ((False, "2026-12-01T23:00:00Z"), (True, "2026-12-01T23:30:00Z")):
+        practice.write_conf(sms=sms_group(twilio), retry=RETRY, reminders=SMS_48,
+                            quiet_hours=Q, **{key: on})
+        r = practice.once(at)                               # a reload
+        assert r.returncode == 0, r.stderr
+    r = practice.once("2026-12-02T08:00:30Z")
+    assert r.returncode == 0, r.stderr
+    assert len(reqs_to(twilio, SAM_E164)) == 2, [m["Body"] for m in twilio.messages]
+
+
+def test_notify_cancellation_off_and_on_again_the_notice_goes(practice, smtp, twilio):  # noqa: F811
+    """Review (067e85c): the notice cancelled as "notify_cancellation is
+    off" kept its key (plan_notices: plan_has_key) and never came back:
+    Sam, reminded, was never told the appointment is cancelled."""
+    notice_held(practice, twilio, lambda appt: practice.set(
+        "UPDATE appointments SET status = 'cancelled' WHERE id = ?", appt))
+    turned_off_and_on_again(practice, twilio, "notify_cancellation")
+
+
+def test_notify_move_off_and_on_again_the_notice_goes(practice, smtp, twilio):  # noqa: F811
+    """The same for a change notice: plan_move_seen found the cancelled
+    row's key ("notify_move is off" is not a cause that can go again) and
+    planned nothing."""
+    notice_held(practice, twilio, lambda appt: practice.set(
+        "UPDATE appointments SET starts_at = ? WHERE id = ?",
+        shift(T, days=7), appt))
+    turned_off_and_on_again(practice, twilio, "notify_move")
