@@ -239,21 +239,22 @@ plan_moved_stale(const struct conf *c, const struct msg *m,
  * A cancellation or change notice whose switch (notify_cancellation,
  * notify_move) the practitioner has turned off since it was planned: one
  * still pending (held by quiet hours, or waiting for a retry) does not go
- * either.  1 with why.
+ * either; turned on again, it comes back (plan_notices, plan_moves).
+ * 1 with why.
  */
 static int
 plan_notice_off(const struct conf *c, const struct msg *m, char *why,
     size_t len)
 {
-	const char *key;
+	const char *off;
 
 	if (m->purpose == PURPOSE_CANCELLATION && !c->notify_cancellation)
-		key = "notify_cancellation";
+		off = PLAN_CANCEL_OFF;
 	else if (m->purpose == PURPOSE_MOVED && !c->notify_move)
-		key = "notify_move";
+		off = PLAN_MOVE_OFF;
 	else
 		return 0;
-	snprintf(why, len, "%s is off", key);
+	snprintf(why, len, "%s", off);
 	return 1;
 }
 
@@ -272,7 +273,8 @@ static int plan_quiet_now(const struct conf *, const struct msg *, time_t,
  * or claimed while nudged was down): while its channel is quiet now it
  * stays there (moved back, it would be due at once, held again, on every
  * pass that reads its appointment); quiet hours taken out or ended
- * earlier, it goes now, not at the end they no longer have.
+ * earlier, it is due at its rule's time, overdue, and goes now if
+ * plan_overdue lets it, not at the end they no longer have.
  */
 static void
 plan_requiet(const struct conf *c, const struct appt *a, const struct msg *m,
@@ -288,13 +290,28 @@ plan_requiet(const struct conf *c, const struct appt *a, const struct msg *m,
 	due = u->before > 0 ? a->starts_at - u->before :
 	    a->starts_at + (time_t)a->duration_min * 60 + u->after;
 	due = plan_quiet(c, m->channel, due, now);
-	if (due <= now) {
-		if (plan_quiet_now(c, m, now, &hold, why, sizeof(why)))
-			return;
-		due = now;
-	}
+	/*
+	 * Released, it is due when the rule says, already past: plan_overdue
+	 * judges it in this pass with the others (plan_due), so that of two
+	 * held reminders only the closest goes.
+	 */
+	if (due <= now && plan_quiet_now(c, m, now, &hold, why, sizeof(why)))
+		return;
 	if (due != m->due_at)
 		plan_retime(p, m, due);
+}
+
+/* m's due time, moved if a re-timing in p (changes from on) moved it. */
+static time_t
+plan_due(const struct plan *p, size_t from, const struct msg *m)
+{
+	time_t due = m->due_at;
+
+	for (size_t k = from; k < p->nchg; k++)
+		if (p->chg[k].id == m->id && p->chg[k].to == MSG_PENDING &&
+		    p->chg[k].due != 0)
+			due = p->chg[k].due;
+	return due;
 }
 
 /*
@@ -386,6 +403,32 @@ plan_told_cancelled(const struct plan_slice *old, const struct msg *m)
 }
 
 /*
+ * The cancellation notice for m's client and channel that was cancelled
+ * because notify_cancellation was off (plan_notice_off), not yet brought
+ * back in this pass: turned on again, it goes after all (its key allows
+ * no other row).  NULL: none.
+ */
+static const struct msg *
+plan_off_notice(const struct plan_slice *old, const struct plan *p,
+    time_t start, const struct msg *m)
+{
+	for (size_t j = 0; j < old->n; j++) {
+		const struct msg *o = old->m[j];
+
+		if (o->purpose != PURPOSE_CANCELLATION ||
+		    o->status != MSG_CANCELLED || o->appt_start != start ||
+		    o->client_id != m->client_id || o->channel != m->channel ||
+		    !plan_notice_was_off(o))
+			continue;
+		for (size_t k = 0; k < p->nchg; k++)
+			if (p->chg[k].id == o->id)
+				return NULL;
+		return o;
+	}
+	return NULL;
+}
+
+/*
  * A notice on each channel a reminder already went out on.  A reminder
  * for an earlier start (moved, then cancelled), or a move notice, told
  * the client of the appointment too: they are told it is cancelled,
@@ -402,7 +445,7 @@ plan_notices(const struct conf *c, const struct snapshot *s,
 	if (!a->cancelled || !c->notify_cancellation || a->starts_at <= now)
 		return;
 	for (size_t i = 0; i < old->n; i++) {
-		const struct msg *m = old->m[i];
+		const struct msg *m = old->m[i], *o;
 		const struct client *cl;
 		char *rcpt;
 
@@ -411,12 +454,17 @@ plan_notices(const struct conf *c, const struct snapshot *s,
 		    (m->appt_start != a->starts_at &&
 		    plan_told_cancelled(old, m)))
 			continue;
-		if (plan_has_key(old, p, first_new, a->starts_at, "cancel",
+		if ((o = plan_off_notice(old, p, a->starts_at, m)) == NULL &&
+		    plan_has_key(old, p, first_new, a->starts_at, "cancel",
 		    m->client_id, m->channel))
 			continue;
 		if ((cl = plan_client(s, m->client_id)) == NULL ||
 		    plan_allowed(c, cl, k, m->channel, why, sizeof(why)) != 0)
 			continue;
+		if (o != NULL) {
+			plan_change(p, o, MSG_CANCELLED, MSG_PENDING, NULL);
+			continue;
+		}
 		if ((rcpt = plan_recipient(c, cl, m->channel, why, sizeof(why))) == NULL)
 			continue;
 		plan_fill(c, plan_add(p), PURPOSE_CANCELLATION, a, cl, m->channel,
@@ -509,14 +557,16 @@ plan_skip(struct plan *p, struct plan_cand *x, const char *why)
  * their end (old rows, rows revived this pass, rows planned this pass).
  * An overdue reminder is held to that end (CONTRACT.md "Quiet hours":
  * "the rules above apply to that due time"), so one closer to the
- * appointment due by then goes in its place, not beside it.  A follow-up
- * takes no part in choosing: it is skipped here on its own once stale.
- * Returns the reminders (caller frees), their count in *n.
+ * appointment due by then goes in its place, not beside it.  An old row's
+ * due time is the one this pass's re-timing gave it, if any (changes from
+ * first_chg on: plan_due).  A follow-up takes no part in choosing: it is
+ * skipped here on its own once stale.  Returns the reminders (caller
+ * frees), their count in *n.
  */
 static struct plan_cand *
 plan_overdue_cands(const struct appt *a, const struct plan_slice *old,
-    const struct plan_slice *rev, size_t first_new, time_t now,
-    const time_t *goes, struct plan *p, size_t *n)
+    const struct plan_slice *rev, size_t first_new, size_t first_chg,
+    time_t now, const time_t *goes, struct plan *p, size_t *n)
 {
 	struct plan_cand *x = NULL;
 	size_t nold = old->n + rev->n;
@@ -529,21 +579,22 @@ plan_overdue_cands(const struct appt *a, const struct plan_slice *old,
 		struct plan_cand one = { .client = m->client_id,
 		    .ch = m->channel, .old = i < nold ? m : NULL,
 		    .new = i < nold ? NULL : (struct msg *)m };
+		time_t due = i < old->n ? plan_due(p, first_chg, m) : m->due_at;
 
 		if (!pending || m->attempts != 0 ||
 		    m->appt_start != a->starts_at || a->cancelled ||
-		    m->due_at > goes[m->channel])
+		    due > goes[m->channel])
 			continue;
 		if (m->purpose == PURPOSE_FOLLOW_UP) {
-			if (now > m->due_at + PLAN_OVERDUE_GRACE &&
-			    now - m->due_at > FOLLOW_UP_STALE)
+			if (now > due + PLAN_OVERDUE_GRACE &&
+			    now - due > FOLLOW_UP_STALE)
 				plan_skip(p, &one, "too late for a follow-up");
 			continue;
 		}
 		if (m->purpose != PURPOSE_REMINDER)
 			continue;
 		one.before = plan_rule_before(m->rule);
-		one.overdue = now > m->due_at + PLAN_OVERDUE_GRACE;
+		one.overdue = now > due + PLAN_OVERDUE_GRACE;
 		x = xrealloc(x, (*n + 1) * sizeof(*x));
 		x[(*n)++] = one;
 	}
@@ -558,11 +609,12 @@ plan_overdue_cands(const struct appt *a, const struct plan_slice *old,
 static void
 plan_overdue(const struct conf *c, const struct appt *a,
     const struct plan_slice *old, const struct plan_slice *rev,
-    size_t first_new, time_t now, const time_t *goes, struct plan *p)
+    size_t first_new, size_t first_chg, time_t now, const time_t *goes,
+    struct plan *p)
 {
 	size_t n;
-	struct plan_cand *x = plan_overdue_cands(a, old, rev, first_new, now,
-	    goes, p, &n);
+	struct plan_cand *x = plan_overdue_cands(a, old, rev, first_new,
+	    first_chg, now, goes, p, &n);
 
 	/*
 	 * Rows due now (or when quiet hours end) take part in choosing the
@@ -672,7 +724,7 @@ plan_run(const struct conf *c, const struct snapshot *s, time_t now,
 		const struct appt *a = &s->appts[i];
 		const struct kase *k = plan_case(s, a->case_id);
 		struct plan_slice old;
-		size_t first_new;
+		size_t first_new, first_chg;
 
 		while (at < nby && by[at]->appointment_id < a->id)
 			at++;
@@ -682,6 +734,7 @@ plan_run(const struct conf *c, const struct snapshot *s, time_t now,
 			;
 		revbuf = xrealloc(revbuf, (old.n + 1) * sizeof(const struct msg *));
 		rev.m = revbuf;
+		first_chg = p->nchg;
 		plan_stale(c, s, a, k, &old, now, p, &rev);
 		if (k == NULL)
 			continue;
@@ -690,7 +743,7 @@ plan_run(const struct conf *c, const struct snapshot *s, time_t now,
 			continue;
 		first_new = p->nadd;
 		plan_rules(c, s, a, k, &old, now, horizon, p);
-		plan_overdue(c, a, &old, &rev, first_new, now, goes, p);
+		plan_overdue(c, a, &old, &rev, first_new, first_chg, now, goes, p);
 		plan_moves(c, s, a, k, &old, first_new, now, p);
 	}
 	free(by);

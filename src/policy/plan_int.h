@@ -20,6 +20,10 @@
 #define PLAN_RULE_GONE	"its rule is no longer in the config"
 #define PLAN_RULE_KIND	"its rule does not cover this kind of appointment"
 
+/* Why a pending notice did not go (plan.c plan_notice_off). */
+#define PLAN_CANCEL_OFF	"notify_cancellation is off"
+#define PLAN_MOVE_OFF	"notify_move is off"
+
 /* Messages of one appointment or homework: a slice of pointers into the snapshot. */
 struct plan_slice {
 	const struct msg **m;
@@ -37,6 +41,8 @@ const struct kase *plan_case(const struct snapshot *, long long id);
 int	 plan_chan_on(const struct conf *, enum chan);
 /* 1 when a row cancelled for why may come back once why has gone. */
 int	 plan_revivable(const char *why);
+/* 1 when notice m was cancelled because its switch was off: it comes back. */
+int	 plan_notice_was_off(const struct msg *m);
 /* 1 when client is a member of case k. */
 int	 plan_member(const struct kase *, long long client);
 /* May this client receive anything on ch now?  0, or -1 with why. */

@@ -235,7 +235,8 @@ plan_move_seen(const struct plan_slice *old, const struct plan *p,
 		if (plan_is(o->rule, rule)) {
 			if (o->status == MSG_CANCELLED && o->purpose == PURPOSE_MOVED &&
 			    (plan_is(o->last_error, "appointment changed again") ||
-			    plan_revivable(o->last_error)))
+			    plan_revivable(o->last_error) ||
+			    plan_notice_was_off(o)))
 				*revive = o;
 			return *revive == NULL;
 		}

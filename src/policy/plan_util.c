@@ -76,6 +76,15 @@ plan_revivable(const char *why)
 }
 
 int
+plan_notice_was_off(const struct msg *m)
+{
+	return m->status == MSG_CANCELLED &&
+	    ((m->purpose == PURPOSE_CANCELLATION &&
+	    plan_is(m->last_error, PLAN_CANCEL_OFF)) ||
+	    (m->purpose == PURPOSE_MOVED && plan_is(m->last_error, PLAN_MOVE_OFF)));
+}
+
+int
 plan_member(const struct kase *k, long long client)
 {
 	for (size_t i = 0; i < k->nmembers; i++)
