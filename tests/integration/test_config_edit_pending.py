@@ -206,17 +206,21 @@ def test_quiet_hours_taken_out_held_sms_goes_now(practice, smtp, twilio):  # noq
 
 def test_quiet_hours_taken_out_two_held_only_the_closest_goes(practice, smtp, twilio):  # noqa: F811
     """Review (b0b56b5): booked at 22:00 on Wednesday for Thursday 10:00
-    with a 24h and a 12h SMS rule, both are held to 08:00.  Quiet hours
-    taken out at 23:00: both rules' times have passed, so both reminders
-    are overdue at once, and only the closest (12h) may go (CONTRACT
-    "Late booking and downtime").  plan_requiet moved both to now, past
-    plan_overdue, and both went."""
+    with a 24h and a 12h SMS rule.  The 12h one is held to 08:00 and the
+    24h one, overdue and due by then too, is skipped at once (e9c0bf8).
+    Quiet hours taken out at 23:00: the 12h rule's time has passed, so it
+    is overdue and goes now, once; the 24h one stays skipped (CONTRACT
+    "Late booking and downtime").  Before the review's fix, plan_requiet
+    moved every held row to now past plan_overdue; test_plan.c
+    test_released_rows_judged_overdue_together has two held rows."""
     rules = [{"before": "24h", "channel": "sms"}, {"before": "12h", "channel": "sms"}]
     configure(practice, twilio, reminders=rules, quiet_hours=Q)
     solo(practice, starts_at="2026-12-03T10:00:00Z")
     r = practice.once("2026-12-02T22:00:00Z")
     assert r.returncode == 0, r.stderr
-    assert {m["due_at"] for m in practice.messages()} == {"2026-12-03T08:00:00Z"}
+    got = {(m["rule"], m["status"], m["due_at"]) for m in practice.messages()}
+    assert got == {("b86400", "skipped", "2026-12-02T10:00:00Z"),
+                   ("b43200", "pending", "2026-12-03T08:00:00Z")}, got
     practice.write_conf(sms=sms_group(twilio), retry=RETRY, reminders=rules,
                         quiet_hours={"channels": []})
     r = practice.once("2026-12-02T23:00:00Z")               # the reload

@@ -592,6 +592,59 @@ test_requiet_leaves_claim_held_row(void **state)
 	free_world(&w);
 }
 
+/*
+ * Two reminders both held to 08:00 (claimed inside quiet hours while
+ * nudged was down), then the quiet hours taken out at 23:00: both rules'
+ * times have passed, so they are overdue at once and only the closer
+ * goes (CONTRACT.md "Late booking and downtime").  The re-timing moves
+ * both back to their rules' times, and plan_overdue sees those times in
+ * the same pass (plan_due).
+ */
+static void
+test_released_rows_judged_overdue_together(void **state)
+{
+	struct world w;
+	struct plan p;
+	size_t skipped = 0, retimed = 0;
+
+	(void)state;
+	rule(0, 24 * H, 0, CHAN_SMS);
+	rule(1, 12 * H, 0, CHAN_SMS);
+	world(&w, "2026-12-03T10:00:00Z");
+	w.s.nclients = 1;
+	w.k.nmembers = 1;
+	plan_run(&cf, &w.s, fx_utc("2026-12-01T09:00:00Z"), 8 * D, &p);
+	assert_int_equal(p.nadd, 2);
+	absorb(&w, &p);
+	plan_free(&p);
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		w.m[i].due_at = fx_utc("2026-12-03T08:00:00Z");
+	cf.quiet.channels[CHAN_SMS] = 0;
+	plan_run(&cf, &w.s, fx_utc("2026-12-02T23:00:00Z"), 8 * D, &p);
+	for (size_t i = 0; i < p.nchg; i++) {
+		const struct msg *m = NULL;
+
+		for (size_t j = 0; j < w.s.nmsgs; j++)
+			if (w.m[j].id == p.chg[i].id)
+				m = &w.m[j];
+		assert_non_null(m);
+		if (p.chg[i].to == MSG_SKIPPED) {
+			assert_string_equal(m->rule, "b86400");
+			skipped++;
+		} else {
+			assert_int_equal(p.chg[i].to, MSG_PENDING);
+			assert_int_equal(p.chg[i].due, w.a.starts_at -
+			    plan_rule_before(m->rule));
+			retimed++;
+		}
+	}
+	assert_int_equal(skipped, 1);
+	assert_int_equal(retimed, 2);
+	plan_free(&p);
+	free_world(&w);
+	setup(state);
+}
+
 static void
 test_cancel_and_notice(void **state)
 {
@@ -1440,6 +1493,7 @@ main(void)
 		cmocka_unit_test_setup(test_kinds_limit_rules, setup),
 		cmocka_unit_test_setup(test_late_booking_closest_goes, setup),
 		cmocka_unit_test_setup(test_late_booking_in_quiet_hours_closest_goes, setup),
+		cmocka_unit_test_setup(test_released_rows_judged_overdue_together, setup),
 		cmocka_unit_test_setup(test_too_late_all_skipped, setup),
 		cmocka_unit_test_setup(test_overdue_within_grace_not_skipped, setup),
 		cmocka_unit_test_setup(test_cancel_and_notice, setup),
