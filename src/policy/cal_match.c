@@ -421,12 +421,49 @@ cal_same_day(time_t a, time_t b)
 }
 
 /*
+ * Google Calendar's "this and following events" ends the series (UNTIL)
+ * and carries the rest on as a new one whose UID is the old one with
+ * "_R" and the first new start before the "@": "abc@google.com" becomes
+ * "abc_R20261215T100000@google.com".  1 when uid is that of a series
+ * carried on from the series whose UID is the first n bytes of key.
+ */
+static int
+cal_split_of(const char *uid, const char *key, size_t n)
+{
+	const char *at = memchr(key, '@', n);
+	size_t local = at != NULL ? (size_t)(at - key) : n, stamp;
+
+	if (local == 0 || strncmp(uid, key, local) != 0 ||
+	    strncmp(uid + local, "_R", 2) != 0)
+		return 0;
+	uid += local + 2;
+	stamp = strspn(uid, "0123456789TZ");
+	return stamp >= 8 && strlen(uid + stamp) == n - local &&
+	    strncmp(uid + stamp, key + local, n - local) == 0;
+}
+
+/* 1 when the appointment's key is an instance of series uid, or of the one uid carries on. */
+static int
+cal_same_series(const char *key, const char *uid)
+{
+	const char *rid = strstr(key, ";RECURRENCE-ID=");
+	size_t n = strlen(uid);
+
+	if (rid == NULL)
+		return 0;
+	if ((size_t)(rid - key) == n && strncmp(key, uid, n) == 0)
+		return 1;
+	return cal_split_of(uid, key, (size_t)(rid - key));
+}
+
+/*
  * A series moved as a whole ("all events" at 11:00 instead of 10:00)
  * gives every instance a new RECURRENCE-ID: a new instance of the same
  * UID on the same local day as a booked one the calendar no longer has,
  * for the same case, moves it (and takes its key) instead of booking a
- * second appointment and cancelling the first.  paired[] marks the
- * appointments so used.
+ * second appointment and cancelling the first.  So does an instance of
+ * the series Google carries on after "this and following events"
+ * (cal_split_of).  paired[] marks the appointments so used.
  */
 static void
 cal_pair_series(const struct cal_events *ev, const struct cal_appt *as,
@@ -434,18 +471,15 @@ cal_pair_series(const struct cal_events *ev, const struct cal_appt *as,
 {
 	for (size_t i = 0; i < p->n; i++) {
 		struct cal_dec *d = &p->v[i];
-		size_t n;
 
 		if (d->act != CAL_BOOK || d->ev == NULL || d->ev->rid[0] == '\0')
 			continue;
-		n = strlen(d->ev->uid);
 		for (size_t j = 0; j < nas; j++) {
 			const struct cal_appt *a = &as[j];
 
 			if (paired[j] || a->cancelled || a->other || a->key == NULL ||
 			    a->case_id != d->case_id ||
-			    strncmp(a->key, d->ev->uid, n) != 0 ||
-			    strncmp(a->key + n, ";RECURRENCE-ID=", 15) != 0 ||
+			    !cal_same_series(a->key, d->ev->uid) ||
 			    cal_key_seen(ev, a->key) || !cal_same_day(a->start, d->start))
 				continue;
 			paired[j] = 1;

@@ -38,7 +38,8 @@
  * A new instance of a series on the same local day (same case) as a
  * booked instance the calendar no longer has is that instance moved: the
  * series was moved as a whole, which changes every RECURRENCE-ID (MOVE,
- * and the appointment takes the new key).  Local days come from the zone
+ * and the appointment takes the new key); so is one of the series Google's
+ * "this and following events" carries it on as (UID "x_R<start>@d").  Local days come from the zone
  * chosen with tz_set().
  * A booked appointment of the source that starts in [now, until) and whose
  * key is in no event: MISSING, or CANCEL once it was missing from the

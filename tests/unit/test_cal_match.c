@@ -254,6 +254,61 @@ test_series_moved(void **state)
 	free_events(v, 2);
 }
 
+/*
+ * Google's "this and following events": the series carried on under
+ * "<local part>_R<first start>@<domain>" moves the appointments it takes
+ * over.  A look-alike (another domain, no stamp, another base, a mere
+ * prefix of the UID) books afresh.
+ */
+static void
+test_series_carried_on(void **state)
+{
+	static const char *const uid[] = {
+		"abc_R20261215T100000@google.com",	/* carried on */
+		"abc_R20261215T100000@example.org",	/* another domain */
+		"abc_Rx@google.com",			/* no stamp */
+		"abcd_R20261215T100000@google.com",	/* another series */
+		"ab_R20261215T100000@google.com",	/* a prefix */
+	};
+
+	(void)state;
+	assert_int_equal(fx_tz_london(), 0);
+	for (size_t i = 0; i < sizeof(uid) / sizeof(uid[0]); i++) {
+		struct cal_event v[] = { ev(uid[i], "[Robin]", T0 + 3600, 60, NULL) };
+		struct cal_appt as[] = {
+			{ 40, 2, "abc@google.com;RECURRENCE-ID=A", T0, 60,
+			  MODE_IN_PERSON, NULL, 0, 0, 0 },
+		};
+		struct cal_plan p;
+
+		v[0].rid = "C";
+		run(v, 1, as, 1, &opts, &p);
+		assert_int_equal(p.n, i == 0 ? 1 : 2);
+		assert_int_equal(p.v[0].act, i == 0 ? CAL_MOVE : CAL_BOOK);
+		if (i == 0)
+			assert_int_equal(p.v[0].appt_id, 40);
+		cal_plan_free(&p);
+		free_events(v, 1);
+	}
+	/* a UID without a domain carries on likewise */
+	{
+		struct cal_event v[] = { ev("s_R20261215T100000", "[Robin]",
+		    T0 + 3600, 60, NULL) };
+		struct cal_appt as[] = {
+			{ 40, 2, "s;RECURRENCE-ID=A", T0, 60, MODE_IN_PERSON,
+			  NULL, 0, 0, 0 },
+		};
+		struct cal_plan p;
+
+		v[0].rid = "C";
+		run(v, 1, as, 1, &opts, &p);
+		assert_int_equal(p.n, 1);
+		assert_int_equal(p.v[0].act, CAL_MOVE);
+		cal_plan_free(&p);
+		free_events(v, 1);
+	}
+}
+
 /* A client who declined: the event no longer matches, its booking is cancelled. */
 static void
 test_declined(void **state)
@@ -354,6 +409,7 @@ main(void)
 		cmocka_unit_test(test_other_feed),
 		cmocka_unit_test(test_sources),
 		cmocka_unit_test(test_series_moved),
+		cmocka_unit_test(test_series_carried_on),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
