@@ -1466,6 +1466,117 @@ test_moved_notice_instead_of_reminder_due_now(void **state)
 	free_world(&w);
 }
 
+/* The change p makes to row id's status (to), or -1 when none. */
+static int
+chg_to(const struct plan *p, long long id)
+{
+	int to = -1;
+
+	for (size_t i = 0; i < p->nchg; i++)
+		if (p->chg[i].id == id && p->chg[i].to != p->chg[i].from)
+			to = (int)p->chg[i].to;
+	return to;
+}
+
+/*
+ * Review 2: nudged down from Monday to Wednesday 23:00 (quiet hours),
+ * SMS 48h (overdue since Tuesday) and 3h (planned for 20:59, overdue too),
+ * and the 3h rule taken out of the config meanwhile.  The 3h row is
+ * cancelled in this very pass: it cannot supersede the 48h one, which is
+ * now the closest and must go (held to 08:00), not be skipped.
+ */
+static void
+test_overdue_rival_cancelled_same_pass(void **state)
+{
+	struct world w;
+	struct plan p;
+	long long far = 0, near = 0;
+
+	(void)state;
+	rule(0, 48 * H, 0, CHAN_SMS);
+	rule(1, 3 * H, 0, CHAN_SMS);
+	world(&w, "2026-12-03T10:00:00Z");
+	w.s.nclients = 1;
+	w.k.nmembers = 1;
+	plan_run(&cf, &w.s, fx_utc("2026-11-30T09:00:00Z"), 8 * D, &p);
+	assert_int_equal(p.nadd, 2);
+	absorb(&w, &p);
+	plan_free(&p);
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		if (strcmp(w.m[i].rule, "b172800") == 0)
+			far = w.m[i].id;
+		else
+			near = w.m[i].id;
+	cf.nrules = 1;
+	plan_run(&cf, &w.s, fx_utc("2026-12-02T23:00:00Z"), 8 * D, &p);
+	assert_int_equal(chg_to(&p, near), MSG_CANCELLED);
+	assert_int_equal(chg_to(&p, far), -1);
+	plan_free(&p);
+	free_world(&w);
+	setup(state);
+}
+
+/*
+ * Review 2: booked at 22:30 for 10:00 the next day, SMS 48h and 3h: the
+ * 48h one is skipped for the 3h one, due at 08:00.  At 23:00 the 3h rule
+ * is taken out (or the appointment's kind changed so that it no longer
+ * covers it): the 3h row is cancelled, and the client would get nothing,
+ * though the 48h one could still go at 08:00, 2h ahead.  The skipped row
+ * comes back (once: planning again changes nothing); with the 3h rule
+ * back before it went, nothing flips.
+ */
+static void
+test_superseded_rival_cancelled_later(void **state)
+{
+	struct world w;
+	struct plan p;
+	long long far = 0, near = 0;
+
+	(void)state;
+	rule(0, 48 * H, 0, CHAN_SMS);
+	rule(1, 3 * H, 0, CHAN_SMS);
+	world(&w, "2026-12-03T10:00:00Z");
+	w.s.nclients = 1;
+	w.k.nmembers = 1;
+	plan_run(&cf, &w.s, fx_utc("2026-12-02T22:30:00Z"), 8 * D, &p);
+	assert_int_equal(p.nadd, 2);
+	absorb(&w, &p);
+	plan_free(&p);
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		if (strcmp(w.m[i].rule, "b172800") == 0)
+			far = w.m[i].id;
+		else
+			near = w.m[i].id;
+	/* 23:00, same config: nothing changes */
+	plan_run(&cf, &w.s, fx_utc("2026-12-02T23:00:00Z"), 8 * D, &p);
+	assert_int_equal(p.nchg, 0);
+	assert_int_equal(p.nadd, 0);
+	plan_free(&p);
+	/* 23:30, the 3h rule taken out */
+	cf.nrules = 1;
+	plan_run(&cf, &w.s, fx_utc("2026-12-02T23:30:00Z"), 8 * D, &p);
+	assert_int_equal(chg_to(&p, near), MSG_CANCELLED);
+	assert_int_equal(chg_to(&p, far), MSG_PENDING);
+	apply(&w, &p);
+	plan_free(&p);
+	plan_run(&cf, &w.s, fx_utc("2026-12-03T00:30:00Z"), 8 * D, &p);
+	assert_int_equal(p.nchg, 0);
+	plan_free(&p);
+	/*
+	 * The 3h rule back at 01:00: its row comes back too (as its key
+	 * allows no other), and the 48h one, revived, is judged again: the
+	 * claim held it to 08:00 meanwhile, so it is not overdue, and both
+	 * would go.  Skipped again here as long as it is overdue.
+	 */
+	cf.nrules = 2;
+	plan_run(&cf, &w.s, fx_utc("2026-12-03T01:00:00Z"), 8 * D, &p);
+	assert_int_equal(chg_to(&p, near), MSG_PENDING);
+	assert_int_equal(chg_to(&p, far), MSG_SKIPPED);
+	plan_free(&p);
+	free_world(&w);
+	setup(state);
+}
+
 static void
 test_retry_delay(void **state)
 {
@@ -1494,6 +1605,8 @@ main(void)
 		cmocka_unit_test_setup(test_late_booking_closest_goes, setup),
 		cmocka_unit_test_setup(test_late_booking_in_quiet_hours_closest_goes, setup),
 		cmocka_unit_test_setup(test_released_rows_judged_overdue_together, setup),
+		cmocka_unit_test_setup(test_overdue_rival_cancelled_same_pass, setup),
+		cmocka_unit_test_setup(test_superseded_rival_cancelled_later, setup),
 		cmocka_unit_test_setup(test_too_late_all_skipped, setup),
 		cmocka_unit_test_setup(test_overdue_within_grace_not_skipped, setup),
 		cmocka_unit_test_setup(test_cancel_and_notice, setup),
