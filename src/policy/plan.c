@@ -301,17 +301,26 @@ plan_requiet(const struct conf *c, const struct appt *a, const struct msg *m,
 		plan_retime(p, m, due);
 }
 
-/* m's due time, moved if a re-timing in p (changes from on) moved it. */
-static time_t
-plan_due(const struct plan *p, size_t from, const struct msg *m)
+/*
+ * m's status and due time once p's changes (from on: this appointment's)
+ * are made, as the store makes them: in order, each only from the status
+ * it names.  A row cancelled in this pass (its rule gone, the appointment
+ * for another member) is no longer pending.
+ */
+static enum msg_status
+plan_due(const struct plan *p, size_t from, const struct msg *m, time_t *due)
 {
-	time_t due = m->due_at;
+	enum msg_status st = m->status;
 
-	for (size_t k = from; k < p->nchg; k++)
-		if (p->chg[k].id == m->id && p->chg[k].to == MSG_PENDING &&
-		    p->chg[k].due != 0)
-			due = p->chg[k].due;
-	return due;
+	*due = m->due_at;
+	for (size_t k = from; k < p->nchg; k++) {
+		if (p->chg[k].id != m->id || p->chg[k].from != st)
+			continue;
+		st = p->chg[k].to;
+		if (st == MSG_PENDING && p->chg[k].due != 0)
+			*due = p->chg[k].due;
+	}
+	return st;
 }
 
 /*
@@ -538,17 +547,79 @@ struct plan_cand {
 	enum chan	 ch;
 	long		 before;
 	int		 overdue;
+	int		 revive;	/* old: skipped as superseded, may come back */
 	const struct msg *old;	/* an existing row, or */
 	struct msg	*new;	/* a row planned in this pass */
 };
 
+#define PLAN_SUPERSEDED	"overdue, superseded by a reminder closer to the appointment"
+
 static void
 plan_skip(struct plan *p, struct plan_cand *x, const char *why)
 {
+	if (x->revive)
+		return;		/* skipped already: it stays so */
 	if (x->new != NULL)
 		plan_set(x->new, MSG_SKIPPED, why);
 	else
 		plan_change(p, x->old, MSG_PENDING, MSG_SKIPPED, why);
+}
+
+/*
+ * A reminder closer to the appointment than m (same client and channel)
+ * that went, may have gone, or is still to go later than goes: m, skipped
+ * for one like it, stays skipped.  Cancelled and skipped rows never go;
+ * pending ones due by goes are candidates, judged with m.
+ */
+static int
+plan_closer_alive(const struct plan_slice *old, const struct plan *p,
+    size_t first_chg, const struct msg *m, long before, time_t goes)
+{
+	for (size_t j = 0; j < old->n; j++) {
+		const struct msg *o = old->m[j];
+		enum msg_status st;
+		time_t due;
+
+		if (o == m || o->purpose != PURPOSE_REMINDER ||
+		    o->client_id != m->client_id || o->channel != m->channel ||
+		    o->appt_start != m->appt_start ||
+		    plan_rule_before(o->rule) >= before)
+			continue;
+		st = plan_due(p, first_chg, o, &due);
+		if (o->recovered > 0 || st == MSG_SENT || st == MSG_SENDING ||
+		    st == MSG_FAILED ||
+		    (st == MSG_PENDING && (o->attempts != 0 || due > goes)))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * An old reminder skipped as superseded, whose closer rivals have all
+ * been cancelled since (their rule taken out, the appointment's kind
+ * changed) or are judged again now: it takes part in choosing once more,
+ * and comes back if it is the closest (CONTRACT.md "Late booking and
+ * downtime": the closest one goes; a skip decided while the closer one was
+ * held to the end of quiet hours must not leave the client with none).
+ */
+static int
+plan_superseded_back(const struct conf *c, const struct snapshot *s,
+    const struct appt *a, const struct kase *k, const struct plan_slice *old,
+    const struct plan *p, size_t first_chg, const struct msg *m, time_t goes)
+{
+	const struct client *cl;
+	char why[160];
+
+	return m->status == MSG_SKIPPED && m->purpose == PURPOSE_REMINDER &&
+	    m->attempts == 0 && m->recovered == 0 &&
+	    plan_is(m->last_error, PLAN_SUPERSEDED) &&
+	    plan_due(p, first_chg, m, &(time_t){ 0 }) == MSG_SKIPPED &&
+	    k != NULL && plan_for(a, m->client_id) &&
+	    plan_rule_kept(c, m, a, old) &&
+	    (cl = plan_client(s, m->client_id)) != NULL &&
+	    plan_allowed(c, cl, k, m->channel, why, sizeof(why)) == 0 &&
+	    !plan_closer_alive(old, p, first_chg, m, plan_rule_before(m->rule),
+	    goes);
 }
 
 /*
@@ -564,7 +635,8 @@ plan_skip(struct plan *p, struct plan_cand *x, const char *why)
  * frees), their count in *n.
  */
 static struct plan_cand *
-plan_overdue_cands(const struct appt *a, const struct plan_slice *old,
+plan_overdue_cands(const struct conf *c, const struct snapshot *s,
+    const struct appt *a, const struct kase *k, const struct plan_slice *old,
     const struct plan_slice *rev, size_t first_new, size_t first_chg,
     time_t now, const time_t *goes, struct plan *p, size_t *n)
 {
@@ -575,12 +647,19 @@ plan_overdue_cands(const struct appt *a, const struct plan_slice *old,
 	for (size_t i = 0; i < nold + (p->nadd - first_new); i++) {
 		const struct msg *m = i < old->n ? old->m[i] : i < nold ?
 		    rev->m[i - old->n] : &p->add[first_new + i - nold];
-		int pending = i >= old->n || m->status == MSG_PENDING;
 		struct plan_cand one = { .client = m->client_id,
 		    .ch = m->channel, .old = i < nold ? m : NULL,
 		    .new = i < nold ? NULL : (struct msg *)m };
-		time_t due = i < old->n ? plan_due(p, first_chg, m) : m->due_at;
+		time_t due = m->due_at;
+		int pending = i >= old->n ||
+		    plan_due(p, first_chg, m, &due) == MSG_PENDING;
 
+		if (!pending && i < old->n && !a->cancelled &&
+		    m->appt_start == a->starts_at &&
+		    now > m->due_at + PLAN_OVERDUE_GRACE &&
+		    plan_superseded_back(c, s, a, k, old, p, first_chg, m,
+		    goes[m->channel]))
+			pending = one.revive = 1;
 		if (!pending || m->attempts != 0 ||
 		    m->appt_start != a->starts_at || a->cancelled ||
 		    due > goes[m->channel])
@@ -607,14 +686,14 @@ plan_overdue_cands(const struct appt *a, const struct plan_slice *old,
  * while the appointment is still late_limit away.
  */
 static void
-plan_overdue(const struct conf *c, const struct appt *a,
-    const struct plan_slice *old, const struct plan_slice *rev,
-    size_t first_new, size_t first_chg, time_t now, const time_t *goes,
-    struct plan *p)
+plan_overdue(const struct conf *c, const struct snapshot *s,
+    const struct appt *a, const struct kase *k, const struct plan_slice *old,
+    const struct plan_slice *rev, size_t first_new, size_t first_chg,
+    time_t now, const time_t *goes, struct plan *p)
 {
 	size_t n;
-	struct plan_cand *x = plan_overdue_cands(a, old, rev, first_new,
-	    first_chg, now, goes, p, &n);
+	struct plan_cand *x = plan_overdue_cands(c, s, a, k, old, rev,
+	    first_new, first_chg, now, goes, p, &n);
 
 	/*
 	 * Rows due now (or when quiet hours end) take part in choosing the
@@ -639,8 +718,9 @@ plan_overdue(const struct conf *c, const struct appt *a,
 			    (j < best && x[j].before == x[best].before)))
 				best = j;
 		if (best != i)
-			plan_skip(p, &x[i], "overdue, superseded by a reminder "
-			    "closer to the appointment");
+			plan_skip(p, &x[i], PLAN_SUPERSEDED);
+		else if (x[i].revive)
+			plan_change(p, x[i].old, MSG_SKIPPED, MSG_PENDING, NULL);
 	}
 	free(x);
 }
@@ -743,7 +823,8 @@ plan_run(const struct conf *c, const struct snapshot *s, time_t now,
 			continue;
 		first_new = p->nadd;
 		plan_rules(c, s, a, k, &old, now, horizon, p);
-		plan_overdue(c, a, &old, &rev, first_new, first_chg, now, goes, p);
+		plan_overdue(c, s, a, k, &old, &rev, first_new, first_chg, now,
+		    goes, p);
 		plan_moves(c, s, a, k, &old, first_new, now, p);
 	}
 	free(by);
