@@ -1577,6 +1577,42 @@ test_superseded_rival_cancelled_later(void **state)
 	setup(state);
 }
 
+/*
+ * Review 2: booked at 22:30 for 08:45 the next day, SMS 48h, 12h and 3h.
+ * The 3h one is held to 08:00, less than late_limit ahead: skipped when
+ * planned.  A row skipped at planning never goes, so it supersedes
+ * nothing; whatever the first pass decides, the next one (23:00) changes
+ * nothing.
+ */
+static void
+test_skipped_new_row_supersedes_nothing(void **state)
+{
+	struct world w;
+	struct plan p;
+
+	(void)state;
+	rule(0, 48 * H, 0, CHAN_SMS);
+	rule(1, 12 * H, 0, CHAN_SMS);
+	rule(2, 3 * H, 0, CHAN_SMS);
+	cf.nrules = 3;
+	world(&w, "2026-12-03T08:45:00Z");
+	w.s.nclients = 1;
+	w.k.nmembers = 1;
+	plan_run(&cf, &w.s, fx_utc("2026-12-02T22:30:00Z"), 8 * D, &p);
+	assert_int_equal(p.nadd, 3);
+	for (size_t i = 0; i < p.nadd; i++)
+		if (strcmp(p.add[i].rule, "b43200") == 0)
+			assert_string_equal(msg_status_name(p.add[i].status),
+			    "pending");
+	absorb(&w, &p);
+	plan_free(&p);
+	plan_run(&cf, &w.s, fx_utc("2026-12-02T23:00:00Z"), 8 * D, &p);
+	assert_int_equal(p.nchg, 0);
+	plan_free(&p);
+	free_world(&w);
+	setup(state);
+}
+
 static void
 test_retry_delay(void **state)
 {
@@ -1607,6 +1643,7 @@ main(void)
 		cmocka_unit_test_setup(test_released_rows_judged_overdue_together, setup),
 		cmocka_unit_test_setup(test_overdue_rival_cancelled_same_pass, setup),
 		cmocka_unit_test_setup(test_superseded_rival_cancelled_later, setup),
+		cmocka_unit_test_setup(test_skipped_new_row_supersedes_nothing, setup),
 		cmocka_unit_test_setup(test_too_late_all_skipped, setup),
 		cmocka_unit_test_setup(test_overdue_within_grace_not_skipped, setup),
 		cmocka_unit_test_setup(test_cancel_and_notice, setup),
