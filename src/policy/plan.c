@@ -548,6 +548,7 @@ struct plan_cand {
 	long		 before;
 	int		 overdue;
 	int		 revive;	/* old: skipped as superseded, may come back */
+	int		 dead;		/* new: planned skipped (too late), never goes */
 	const struct msg *old;	/* an existing row, or */
 	struct msg	*new;	/* a row planned in this pass */
 };
@@ -673,6 +674,7 @@ plan_overdue_cands(const struct conf *c, const struct snapshot *s,
 		if (m->purpose != PURPOSE_REMINDER)
 			continue;
 		one.before = plan_rule_before(m->rule);
+		one.dead = i >= nold && m->status != MSG_PENDING;
 		one.overdue = now > due + PLAN_OVERDUE_GRACE;
 		x = xrealloc(x, (*n + 1) * sizeof(*x));
 		x[(*n)++] = one;
@@ -712,8 +714,10 @@ plan_overdue(const struct conf *c, const struct snapshot *s,
 			    "late_limit away");
 			continue;
 		}
+		/* one that never goes supersedes nothing */
 		for (size_t j = 0; j < n; j++)
-			if (x[j].client == x[i].client && x[j].ch == x[i].ch &&
+			if (!x[j].dead &&
+			    x[j].client == x[i].client && x[j].ch == x[i].ch &&
 			    (x[j].before < x[best].before ||
 			    (j < best && x[j].before == x[best].before)))
 				best = j;
