@@ -262,3 +262,28 @@ def test_notify_move_off_and_on_again_the_notice_goes(practice, smtp, twilio):  
         "UPDATE appointments SET starts_at = ? WHERE id = ?",
         shift(T, days=7), appt))
     turned_off_and_on_again(practice, twilio, "notify_move")
+
+
+def test_closer_rule_taken_out_overnight_the_skipped_one_goes(practice, smtp, twilio):  # noqa: F811
+    """Review 2 (e9c0bf8): booked at 22:30 on Wednesday for Thursday 10:00
+    with a 24h and a 12h SMS rule: the 24h one is skipped for the 12h one,
+    held to 08:00.  At 23:00 the 12h rule is taken out: its row is
+    cancelled, and Sam would get no reminder at all, though one could go
+    at 08:00, two hours ahead.  The skipped one comes back and goes at
+    08:00, once."""
+    rules = [{"before": "24h", "channel": "sms"}, {"before": "12h", "channel": "sms"}]
+    configure(practice, twilio, reminders=rules, quiet_hours=Q)
+    solo(practice, starts_at="2026-12-03T10:00:00Z")
+    r = practice.once("2026-12-02T22:30:00Z")
+    assert r.returncode == 0, r.stderr
+    practice.write_conf(sms=sms_group(twilio), retry=RETRY, reminders=rules[:1],
+                        quiet_hours=Q)
+    r = practice.once("2026-12-02T23:00:00Z")               # the reload
+    assert r.returncode == 0, r.stderr
+    assert len(reqs_to(twilio, SAM_E164)) == 0
+    r = practice.once("2026-12-03T08:00:30Z")
+    assert r.returncode == 0, r.stderr
+    by_rule = {m["rule"]: m for m in practice.messages()}
+    assert by_rule["b43200"]["status"] == "cancelled", by_rule
+    assert by_rule["b86400"]["status"] == "sent", by_rule
+    assert len(reqs_to(twilio, SAM_E164)) == 1, [m["Body"] for m in twilio.messages]
