@@ -1613,6 +1613,44 @@ test_skipped_new_row_supersedes_nothing(void **state)
 	setup(state);
 }
 
+/*
+ * Review 3: a reminder cancelled with its appointment comes back when the
+ * appointment is booked again (plan_stale), overdue by then.  It is the
+ * only one for its client and channel: it goes at once (CONTRACT.md "Late
+ * booking and downtime"), not skipped as superseded by itself (the old
+ * slice and rev both hold it once plan_due reads it as pending).
+ */
+static void
+test_revived_overdue_not_superseded_by_itself(void **state)
+{
+	struct world w;
+	struct plan p;
+	long long id;
+
+	(void)state;
+	cf.nrules = 1;		/* email 48h */
+	world(&w, "2026-12-03T10:00:00Z");
+	w.s.nclients = 1;
+	w.k.nmembers = 1;
+	plan_run(&cf, &w.s, fx_utc("2026-11-29T09:00:00Z"), 8 * D, &p);
+	assert_int_equal(p.nadd, 1);
+	absorb(&w, &p);
+	plan_free(&p);
+	id = w.m[0].id;
+	w.a.cancelled = 1;
+	plan_run(&cf, &w.s, fx_utc("2026-11-30T09:00:00Z"), 8 * D, &p);
+	assert_int_equal(chg_to(&p, id), MSG_CANCELLED);
+	apply(&w, &p);
+	plan_free(&p);
+	/* booked again on the 2nd, the 48h reminder overdue by a day */
+	w.a.cancelled = 0;
+	plan_run(&cf, &w.s, fx_utc("2026-12-02T09:00:00Z"), 8 * D, &p);
+	assert_int_equal(chg_to(&p, id), MSG_PENDING);
+	plan_free(&p);
+	free_world(&w);
+	setup(state);
+}
+
 static void
 test_retry_delay(void **state)
 {
@@ -1643,6 +1681,7 @@ main(void)
 		cmocka_unit_test_setup(test_released_rows_judged_overdue_together, setup),
 		cmocka_unit_test_setup(test_overdue_rival_cancelled_same_pass, setup),
 		cmocka_unit_test_setup(test_superseded_rival_cancelled_later, setup),
+		cmocka_unit_test_setup(test_revived_overdue_not_superseded_by_itself, setup),
 		cmocka_unit_test_setup(test_skipped_new_row_supersedes_nothing, setup),
 		cmocka_unit_test_setup(test_too_late_all_skipped, setup),
 		cmocka_unit_test_setup(test_overdue_within_grace_not_skipped, setup),
