@@ -1651,6 +1651,48 @@ test_revived_overdue_not_superseded_by_itself(void **state)
 	setup(state);
 }
 
+/*
+ * Review 3: booked at 22:30 for 10:00 the next day, SMS 48h and 3h: the
+ * 48h one is skipped for the 3h one (both held to 08:00).  At 23:30 the
+ * 3h rule becomes 90min: the 3h row is cancelled and a 90min row planned
+ * for 08:30, after quiet hours end.  A closer reminder still goes, so the
+ * 48h one stays skipped (plan_closer_alive's rule, for a row planned in
+ * this pass too): revived, it would go at 08:00 and the 90min one at
+ * 08:30, two SMS half an hour apart where the client had one.
+ */
+static void
+test_superseded_stays_for_closer_rule_added(void **state)
+{
+	struct world w;
+	struct plan p;
+	long long far = 0;
+
+	(void)state;
+	rule(0, 48 * H, 0, CHAN_SMS);
+	rule(1, 3 * H, 0, CHAN_SMS);
+	world(&w, "2026-12-03T10:00:00Z");
+	w.s.nclients = 1;
+	w.k.nmembers = 1;
+	plan_run(&cf, &w.s, fx_utc("2026-12-02T22:30:00Z"), 8 * D, &p);
+	assert_int_equal(p.nadd, 2);
+	absorb(&w, &p);
+	plan_free(&p);
+	for (size_t i = 0; i < w.s.nmsgs; i++)
+		if (strcmp(w.m[i].rule, "b172800") == 0) {
+			far = w.m[i].id;
+			assert_int_equal(w.m[i].status, MSG_SKIPPED);
+		}
+	rule(1, 90 * 60, 0, CHAN_SMS);
+	plan_run(&cf, &w.s, fx_utc("2026-12-02T23:30:00Z"), 8 * D, &p);
+	assert_int_equal(p.nadd, 1);
+	assert_int_equal(p.add[0].status, MSG_PENDING);
+	assert_int_equal(p.add[0].due_at, fx_utc("2026-12-03T08:30:00Z"));
+	assert_int_equal(chg_to(&p, far), -1);
+	plan_free(&p);
+	free_world(&w);
+	setup(state);
+}
+
 static void
 test_retry_delay(void **state)
 {
@@ -1682,6 +1724,7 @@ main(void)
 		cmocka_unit_test_setup(test_overdue_rival_cancelled_same_pass, setup),
 		cmocka_unit_test_setup(test_superseded_rival_cancelled_later, setup),
 		cmocka_unit_test_setup(test_revived_overdue_not_superseded_by_itself, setup),
+		cmocka_unit_test_setup(test_superseded_stays_for_closer_rule_added, setup),
 		cmocka_unit_test_setup(test_skipped_new_row_supersedes_nothing, setup),
 		cmocka_unit_test_setup(test_too_late_all_skipped, setup),
 		cmocka_unit_test_setup(test_overdue_within_grace_not_skipped, setup),
