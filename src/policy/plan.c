@@ -652,8 +652,13 @@ plan_overdue_cands(const struct conf *c, const struct snapshot *s,
 		    .ch = m->channel, .old = i < nold ? m : NULL,
 		    .new = i < nold ? NULL : (struct msg *)m };
 		time_t due = m->due_at;
-		int pending = i >= old->n ||
-		    plan_due(p, first_chg, m, &due) == MSG_PENDING;
+		/*
+		 * An old row pending still after this pass's changes; one
+		 * brought back from cancelled in this pass is in rev, and is
+		 * judged there only (twice, it would supersede itself).
+		 */
+		int pending = i >= old->n || (m->status == MSG_PENDING &&
+		    plan_due(p, first_chg, m, &due) == MSG_PENDING);
 
 		if (!pending && i < old->n && !a->cancelled &&
 		    m->appt_start == a->starts_at &&
