@@ -570,12 +570,24 @@ plan_skip(struct plan *p, struct plan_cand *x, const char *why)
  * A reminder closer to the appointment than m (same client and channel)
  * that went, may have gone, or is still to go later than goes: m, skipped
  * for one like it, stays skipped.  Cancelled and skipped rows never go;
- * pending ones due by goes are candidates, judged with m.
+ * pending ones due by goes are candidates, judged with m.  Rows planned
+ * in this pass (from first_new on: a closer rule added) count too.
  */
 static int
 plan_closer_alive(const struct plan_slice *old, const struct plan *p,
-    size_t first_chg, const struct msg *m, long before, time_t goes)
+    size_t first_new, size_t first_chg, const struct msg *m, long before,
+    time_t goes)
 {
+	for (size_t j = first_new; j < p->nadd; j++) {
+		const struct msg *o = &p->add[j];
+
+		if (o->purpose == PURPOSE_REMINDER &&
+		    o->client_id == m->client_id && o->channel == m->channel &&
+		    o->appt_start == m->appt_start &&
+		    plan_rule_before(o->rule) < before &&
+		    o->status == MSG_PENDING && o->due_at > goes)
+			return 1;
+	}
 	for (size_t j = 0; j < old->n; j++) {
 		const struct msg *o = old->m[j];
 		enum msg_status st;
@@ -606,7 +618,8 @@ plan_closer_alive(const struct plan_slice *old, const struct plan *p,
 static int
 plan_superseded_back(const struct conf *c, const struct snapshot *s,
     const struct appt *a, const struct kase *k, const struct plan_slice *old,
-    const struct plan *p, size_t first_chg, const struct msg *m, time_t goes)
+    const struct plan *p, size_t first_new, size_t first_chg,
+    const struct msg *m, time_t goes)
 {
 	const struct client *cl;
 	char why[160];
@@ -619,8 +632,8 @@ plan_superseded_back(const struct conf *c, const struct snapshot *s,
 	    plan_rule_kept(c, m, a, old) &&
 	    (cl = plan_client(s, m->client_id)) != NULL &&
 	    plan_allowed(c, cl, k, m->channel, why, sizeof(why)) == 0 &&
-	    !plan_closer_alive(old, p, first_chg, m, plan_rule_before(m->rule),
-	    goes);
+	    !plan_closer_alive(old, p, first_new, first_chg, m,
+	    plan_rule_before(m->rule), goes);
 }
 
 /*
@@ -663,8 +676,8 @@ plan_overdue_cands(const struct conf *c, const struct snapshot *s,
 		if (!pending && i < old->n && !a->cancelled &&
 		    m->appt_start == a->starts_at &&
 		    now > m->due_at + PLAN_OVERDUE_GRACE &&
-		    plan_superseded_back(c, s, a, k, old, p, first_chg, m,
-		    goes[m->channel]))
+		    plan_superseded_back(c, s, a, k, old, p, first_new,
+		    first_chg, m, goes[m->channel]))
 			pending = one.revive = 1;
 		if (!pending || m->attempts != 0 ||
 		    m->appt_start != a->starts_at || a->cancelled ||
