@@ -287,3 +287,48 @@ def test_closer_rule_taken_out_overnight_the_skipped_one_goes(practice, smtp, tw
     assert by_rule["b43200"]["status"] == "cancelled", by_rule
     assert by_rule["b86400"]["status"] == "sent", by_rule
     assert len(reqs_to(twilio, SAM_E164)) == 1, [m["Body"] for m in twilio.messages]
+
+
+def test_rebooked_overdue_reminder_goes_at_once(practice, smtp, twilio):  # noqa: F811
+    """Review 3: a 48h email planned, the appointment cancelled (the row
+    cancelled with it), then booked again a day before: the row comes back
+    (its key allows no other), overdue, the only one: CONTRACT.md "Late
+    booking and downtime" sends it at once.  On 033fee2 it was skipped as
+    "superseded" by itself (plan_overdue_cands counted it twice)."""
+    configure(practice, twilio, reminders=[{"before": "48h", "channel": "email"}])
+    _, appt = solo(practice)
+    r = practice.once(shift(T, hours=-72))
+    assert r.returncode == 0, r.stderr
+    practice.set("UPDATE appointments SET status = 'cancelled' WHERE id = ?", appt)
+    r = practice.once(shift(T, hours=-60))
+    assert r.returncode == 0, r.stderr
+    assert practice.messages()[0]["status"] == "cancelled", practice.messages()
+    practice.set("UPDATE appointments SET status = 'booked' WHERE id = ?", appt)
+    r = practice.once(shift(T, hours=-24))
+    assert r.returncode == 0, r.stderr
+    [row] = practice.messages("purpose = 'reminder'")
+    assert row["status"] == "sent", row
+    assert len(mails_to(smtp, "sam@example.org")) == 1
+
+
+def test_closer_rule_replaced_overnight_one_sms_only(practice, smtp, twilio):  # noqa: F811
+    """Review 3: as above, but the 12h rule is replaced by a 90min one at
+    23:00: its row goes at 08:30, so the 24h one, skipped for the 12h one,
+    stays skipped.  On 033fee2 it came back and went at 08:00 too: two
+    SMS half an hour apart where Sam had one."""
+    rules = [{"before": "24h", "channel": "sms"}, {"before": "12h", "channel": "sms"}]
+    configure(practice, twilio, reminders=rules, quiet_hours=Q)
+    solo(practice, starts_at="2026-12-03T10:00:00Z")
+    r = practice.once("2026-12-02T22:30:00Z")
+    assert r.returncode == 0, r.stderr
+    practice.write_conf(sms=sms_group(twilio), retry=RETRY, quiet_hours=Q,
+                        reminders=[rules[0], {"before": "90m", "channel": "sms"}])
+    r = practice.once("2026-12-02T23:00:00Z")               # the reload
+    assert r.returncode == 0, r.stderr
+    for at in ("2026-12-03T08:00:30Z", "2026-12-03T08:30:30Z"):
+        r = practice.once(at)
+        assert r.returncode == 0, r.stderr
+    by_rule = {m["rule"]: m for m in practice.messages()}
+    assert by_rule["b86400"]["status"] == "skipped", by_rule
+    assert by_rule["b5400"]["status"] == "sent", by_rule
+    assert len(reqs_to(twilio, SAM_E164)) == 1, [m["Body"] for m in twilio.messages]
