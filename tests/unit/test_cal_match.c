@@ -309,6 +309,42 @@ test_series_carried_on(void **state)
 	}
 }
 
+/*
+ * Review 3: a series carried on twice.  After the first split the
+ * appointments carry "abc_R1...@google.com"; a second "this and following"
+ * on that series is carried on as "abc_R1..._R2...@google.com" (a
+ * suffix on the UID it splits) or as "abc_R2...@google.com" (Google
+ * builds the new UID from the recurring event's base id): either moves
+ * the appointment, as the first split did.
+ */
+static void
+test_series_carried_on_twice(void **state)
+{
+	static const char *const uid[] = {
+		"abc_R20261215T100000_R20270112T100000@google.com",
+		"abc_R20270112T100000@google.com",
+	};
+
+	(void)state;
+	assert_int_equal(fx_tz_london(), 0);
+	for (size_t i = 0; i < sizeof(uid) / sizeof(uid[0]); i++) {
+		struct cal_event v[] = { ev(uid[i], "[Robin]", T0 + 3600, 60, NULL) };
+		struct cal_appt as[] = {
+			{ 40, 2, "abc_R20261215T100000@google.com;RECURRENCE-ID=A",
+			  T0, 60, MODE_IN_PERSON, NULL, 0, 0, 0 },
+		};
+		struct cal_plan p;
+
+		v[0].rid = "C";
+		run(v, 1, as, 1, &opts, &p);
+		assert_int_equal(p.n, 1);
+		assert_int_equal(p.v[0].act, CAL_MOVE);
+		assert_int_equal(p.v[0].appt_id, 40);
+		cal_plan_free(&p);
+		free_events(v, 1);
+	}
+}
+
 /* A client who declined: the event no longer matches, its booking is cancelled. */
 static void
 test_declined(void **state)
@@ -410,6 +446,7 @@ main(void)
 		cmocka_unit_test(test_sources),
 		cmocka_unit_test(test_series_moved),
 		cmocka_unit_test(test_series_carried_on),
+		cmocka_unit_test(test_series_carried_on_twice),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
