@@ -428,18 +428,39 @@ cal_same_day(time_t a, time_t b)
  * carried on from the series whose UID is the first n bytes of key.
  */
 static int
-cal_split_of(const char *uid, const char *key, size_t n)
+cal_split_at(const char *uid, const char *key, size_t n, size_t base,
+    size_t local)
 {
-	const char *at = memchr(key, '@', n);
-	size_t local = at != NULL ? (size_t)(at - key) : n, stamp;
+	size_t stamp;
 
-	if (local == 0 || strncmp(uid, key, local) != 0 ||
-	    strncmp(uid + local, "_R", 2) != 0)
+	if (base == 0 || strncmp(uid, key, base) != 0 ||
+	    strncmp(uid + base, "_R", 2) != 0)
 		return 0;
-	uid += local + 2;
+	uid += base + 2;
 	stamp = strspn(uid, "0123456789TZ");
 	return stamp >= 8 && strlen(uid + stamp) == n - local &&
 	    strncmp(uid + stamp, key + local, n - local) == 0;
+}
+
+/*
+ * The same, also when key's series was itself carried on ("abc_R1@d"):
+ * split again, Google builds the new UID from the base ("abc_R2@d"), or
+ * adds to it ("abc_R1_R2@d").
+ */
+static int
+cal_split_of(const char *uid, const char *key, size_t n)
+{
+	const char *at = memchr(key, '@', n);
+	size_t local = at != NULL ? (size_t)(at - key) : n, base;
+
+	if (cal_split_at(uid, key, n, local, local))
+		return 1;
+	for (base = local; base >= 2; base--)
+		if (key[base - 2] == '_' && key[base - 1] == 'R')
+			break;
+	return base >= 2 && local - base >= 8 &&
+	    strspn(key + base, "0123456789TZ") == local - base &&
+	    cal_split_at(uid, key, n, base - 2, local);
 }
 
 /* 1 when the appointment's key is an instance of series uid, or of the one uid carries on. */
