@@ -593,6 +593,35 @@ test_requiet_leaves_claim_held_row(void **state)
 }
 
 /*
+ * Sam alone, one appointment at start, SMS rules of lead far (rule 0) and
+ * near (rule 1), planned at planned and absorbed into w.  *far_id and
+ * *near_id (may be NULL) get the two rows' ids.
+ */
+static void
+sms_pair(struct world *w, const char *start, long far, long near,
+    const char *planned, long long *far_id, long long *near_id)
+{
+	struct plan p;
+
+	rule(0, far, 0, CHAN_SMS);
+	rule(1, near, 0, CHAN_SMS);
+	world(w, start);
+	w->s.nclients = 1;
+	w->k.nmembers = 1;
+	plan_run(&cf, &w->s, fx_utc(planned), 8 * D, &p);
+	assert_int_equal(p.nadd, 2);
+	absorb(w, &p);
+	plan_free(&p);
+	for (size_t i = 0; i < w->s.nmsgs; i++) {
+		long long *id = plan_rule_before(w->m[i].rule) == far ? far_id :
+		    near_id;
+
+		if (id != NULL)
+			*id = w->m[i].id;
+	}
+}
+
+/*
  * Two reminders both held to 08:00 (claimed inside quiet hours while
  * nudged was down), then the quiet hours taken out at 23:00: both rules'
  * times have passed, so they are overdue at once and only the closer
@@ -608,15 +637,8 @@ test_released_rows_judged_overdue_together(void **state)
 	size_t skipped = 0, retimed = 0;
 
 	(void)state;
-	rule(0, 24 * H, 0, CHAN_SMS);
-	rule(1, 12 * H, 0, CHAN_SMS);
-	world(&w, "2026-12-03T10:00:00Z");
-	w.s.nclients = 1;
-	w.k.nmembers = 1;
-	plan_run(&cf, &w.s, fx_utc("2026-12-01T09:00:00Z"), 8 * D, &p);
-	assert_int_equal(p.nadd, 2);
-	absorb(&w, &p);
-	plan_free(&p);
+	sms_pair(&w, "2026-12-03T10:00:00Z", 24 * H, 12 * H,
+	    "2026-12-01T09:00:00Z", NULL, NULL);
 	for (size_t i = 0; i < w.s.nmsgs; i++)
 		w.m[i].due_at = fx_utc("2026-12-03T08:00:00Z");
 	cf.quiet.channels[CHAN_SMS] = 0;
@@ -1493,20 +1515,8 @@ test_overdue_rival_cancelled_same_pass(void **state)
 	long long far = 0, near = 0;
 
 	(void)state;
-	rule(0, 48 * H, 0, CHAN_SMS);
-	rule(1, 3 * H, 0, CHAN_SMS);
-	world(&w, "2026-12-03T10:00:00Z");
-	w.s.nclients = 1;
-	w.k.nmembers = 1;
-	plan_run(&cf, &w.s, fx_utc("2026-11-30T09:00:00Z"), 8 * D, &p);
-	assert_int_equal(p.nadd, 2);
-	absorb(&w, &p);
-	plan_free(&p);
-	for (size_t i = 0; i < w.s.nmsgs; i++)
-		if (strcmp(w.m[i].rule, "b172800") == 0)
-			far = w.m[i].id;
-		else
-			near = w.m[i].id;
+	sms_pair(&w, "2026-12-03T10:00:00Z", 48 * H, 3 * H,
+	    "2026-11-30T09:00:00Z", &far, &near);
 	cf.nrules = 1;
 	plan_run(&cf, &w.s, fx_utc("2026-12-02T23:00:00Z"), 8 * D, &p);
 	assert_int_equal(chg_to(&p, near), MSG_CANCELLED);
@@ -1533,20 +1543,8 @@ test_superseded_rival_cancelled_later(void **state)
 	long long far = 0, near = 0;
 
 	(void)state;
-	rule(0, 48 * H, 0, CHAN_SMS);
-	rule(1, 3 * H, 0, CHAN_SMS);
-	world(&w, "2026-12-03T10:00:00Z");
-	w.s.nclients = 1;
-	w.k.nmembers = 1;
-	plan_run(&cf, &w.s, fx_utc("2026-12-02T22:30:00Z"), 8 * D, &p);
-	assert_int_equal(p.nadd, 2);
-	absorb(&w, &p);
-	plan_free(&p);
-	for (size_t i = 0; i < w.s.nmsgs; i++)
-		if (strcmp(w.m[i].rule, "b172800") == 0)
-			far = w.m[i].id;
-		else
-			near = w.m[i].id;
+	sms_pair(&w, "2026-12-03T10:00:00Z", 48 * H, 3 * H,
+	    "2026-12-02T22:30:00Z", &far, &near);
 	/* 23:00, same config: nothing changes */
 	plan_run(&cf, &w.s, fx_utc("2026-12-02T23:00:00Z"), 8 * D, &p);
 	assert_int_equal(p.nchg, 0);
@@ -1668,20 +1666,11 @@ test_superseded_stays_for_closer_rule_added(void **state)
 	long long far = 0;
 
 	(void)state;
-	rule(0, 48 * H, 0, CHAN_SMS);
-	rule(1, 3 * H, 0, CHAN_SMS);
-	world(&w, "2026-12-03T10:00:00Z");
-	w.s.nclients = 1;
-	w.k.nmembers = 1;
-	plan_run(&cf, &w.s, fx_utc("2026-12-02T22:30:00Z"), 8 * D, &p);
-	assert_int_equal(p.nadd, 2);
-	absorb(&w, &p);
-	plan_free(&p);
+	sms_pair(&w, "2026-12-03T10:00:00Z", 48 * H, 3 * H,
+	    "2026-12-02T22:30:00Z", &far, NULL);
 	for (size_t i = 0; i < w.s.nmsgs; i++)
-		if (strcmp(w.m[i].rule, "b172800") == 0) {
-			far = w.m[i].id;
+		if (w.m[i].id == far)
 			assert_int_equal(w.m[i].status, MSG_SKIPPED);
-		}
 	rule(1, 90 * 60, 0, CHAN_SMS);
 	plan_run(&cf, &w.s, fx_utc("2026-12-02T23:30:00Z"), 8 * D, &p);
 	assert_int_equal(p.nadd, 1);
