@@ -1,8 +1,9 @@
 /*
  * plan: the contract's delivery rules as pure functions.  See plan.h.
- * This file owns reminders and follow-ups, cancel and move, overdue rows,
- * quiet hours, withdrawn consent, the recheck before sending and retry
- * delays; the homework schedule is in plan_homework.c.
+ * This file owns reminders and follow-ups, cancel and move, quiet hours,
+ * withdrawn consent, the recheck before sending and retry delays; the
+ * choice among overdue reminders is in plan_overdue.c, the homework
+ * schedule in plan_homework.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,6 @@
 #include "base/tz.h"
 #include "base/util.h"
 
-#define FOLLOW_UP_STALE	(2L * 86400)	/* a follow-up later than this is pointless */
 
 static int
 plan_cmp_appt(const void *k, const void *e)
@@ -44,15 +44,6 @@ plan_hw(const struct snapshot *s, long long id)
 	return bsearch(&id, s->hw, s->nhw, sizeof(*s->hw), plan_cmp_hw);
 }
 
-long
-plan_rule_before(const char *key)
-{
-	long v;
-
-	if (key == NULL || key[0] != 'b' || parse_long(key + 1, 1, 366L * 86400, &v) != 0)
-		return -1;
-	return v;
-}
 
 /* 1 when the client has something (valid or not) in the channel's field. */
 static int
@@ -65,99 +56,6 @@ plan_has_address(const struct client *cl, enum chan ch)
 	while (*v == ' ' || *v == '\t')
 		v++;
 	return *v != '\0';
-}
-
-static int
-plan_rule_applies(const struct conf_rule *r, enum appt_kind kind)
-{
-	if (r->kinds == NULL)
-		return 1;
-	for (size_t i = 0; i < r->nkinds; i++)
-		if (r->kinds[i] == kind)
-			return 1;
-	return 0;
-}
-
-/* The rule of that lead on that channel for that kind, or NULL. */
-static const struct conf_rule *
-plan_rule_find(const struct conf *c, const char *key, enum chan ch,
-    enum appt_kind kind)
-{
-	for (size_t i = 0; i < c->nrules; i++)
-		if (c->rules[i].channel == ch &&
-		    strcmp(c->rules[i].key, key) == 0 &&
-		    plan_rule_applies(&c->rules[i], kind))
-			return &c->rules[i];
-	return NULL;
-}
-
-static int
-plan_rule_on(const struct conf *c, const char *key, enum chan ch,
-    enum appt_kind kind)
-{
-	return plan_rule_find(c, key, ch, kind) != NULL;
-}
-
-/*
- * m's rule is still in the config: its lead on its channel (nudged.conf(5):
- * a rule is known by both), for a's kind (a rule whose kinds were narrowed
- * is gone for the others).  An email row may also stand in for a failed
- * SMS (dl_fallback gives it that SMS rule's key), which the row itself
- * does not say: with fallback_email on, an SMS rule of its lead keeps it
- * too.  plan_rule_kept, which has the appointment's rows, tells the two
- * apart.
- */
-static int
-plan_rule_exists(const struct conf *c, const struct msg *m,
-    const struct appt *a)
-{
-	return m->rule != NULL &&
-	    (plan_rule_on(c, m->rule, m->channel, a->kind) ||
-	    (m->channel == CHAN_EMAIL && c->sms.fallback_email &&
-	    plan_rule_on(c, m->rule, CHAN_SMS, a->kind)));
-}
-
-/*
- * Why m's rule does not keep it: its lead and channel are still a rule
- * for other kinds (the appointment's kind changed, or the rule's kinds
- * were narrowed), or not at all.  Both causes can go again (plan_revivable).
- * A fallback email whose SMS rule was narrowed reads "gone": the row does
- * not say it stood in for an SMS (plan_rule_exists).
- */
-static const char *
-plan_rule_gone(const struct conf *c, const struct msg *m)
-{
-	for (size_t i = 0; m->rule != NULL && i < c->nrules; i++)
-		if (strcmp(c->rules[i].key, m->rule) == 0 &&
-		    c->rules[i].channel == m->channel)
-			return PLAN_RULE_KIND;
-	return PLAN_RULE_GONE;
-}
-
-/*
- * plan_rule_exists, but an email row that only an SMS rule keeps must
- * be that rule's fallback: its SMS row (same client, start and rule)
- * failed.  Else it is an email rule's row, and that rule is gone.
- */
-static int
-plan_rule_kept(const struct conf *c, const struct msg *m,
-    const struct appt *a, const struct plan_slice *old)
-{
-	if (!plan_rule_exists(c, m, a))
-		return 0;
-	if (m->channel != CHAN_EMAIL ||
-	    plan_rule_on(c, m->rule, CHAN_EMAIL, a->kind))
-		return 1;
-	for (size_t j = 0; j < old->n; j++) {
-		const struct msg *o = old->m[j];
-
-		if (o->channel == CHAN_SMS && o->status == MSG_FAILED &&
-		    o->client_id == m->client_id &&
-		    o->appt_start == m->appt_start && o->rule != NULL &&
-		    strcmp(o->rule, m->rule) == 0)
-			return 1;
-	}
-	return 0;
 }
 
 const char *
@@ -299,28 +197,6 @@ plan_requiet(const struct conf *c, const struct appt *a, const struct msg *m,
 		return;
 	if (due != m->due_at)
 		plan_retime(p, m, due);
-}
-
-/*
- * m's status and due time once p's changes (from on: this appointment's)
- * are made, as the store makes them: in order, each only from the status
- * it names.  A row cancelled in this pass (its rule gone, the appointment
- * for another member) is no longer pending.
- */
-static enum msg_status
-plan_due(const struct plan *p, size_t from, const struct msg *m, time_t *due)
-{
-	enum msg_status st = m->status;
-
-	*due = m->due_at;
-	for (size_t k = from; k < p->nchg; k++) {
-		if (p->chg[k].id != m->id || p->chg[k].from != st)
-			continue;
-		st = p->chg[k].to;
-		if (st == MSG_PENDING && p->chg[k].due != 0)
-			*due = p->chg[k].due;
-	}
-	return st;
 }
 
 /*
@@ -542,211 +418,6 @@ plan_rules(const struct conf *c, const struct snapshot *s,
 	}
 }
 
-struct plan_cand {
-	long long	 client;
-	enum chan	 ch;
-	long		 before;
-	int		 overdue;
-	int		 revive;	/* old: skipped as superseded, may come back */
-	int		 dead;		/* new: planned skipped (too late), never goes */
-	const struct msg *old;	/* an existing row, or */
-	struct msg	*new;	/* a row planned in this pass */
-};
-
-#define PLAN_SUPERSEDED	"overdue, superseded by a reminder closer to the appointment"
-
-static void
-plan_skip(struct plan *p, struct plan_cand *x, const char *why)
-{
-	if (x->revive)
-		return;		/* skipped already: it stays so */
-	if (x->new != NULL)
-		plan_set(x->new, MSG_SKIPPED, why);
-	else
-		plan_change(p, x->old, MSG_PENDING, MSG_SKIPPED, why);
-}
-
-/*
- * A reminder closer to the appointment than m (same client and channel)
- * that went, may have gone, or is still to go later than goes: m, skipped
- * for one like it, stays skipped.  Cancelled and skipped rows never go;
- * pending ones due by goes are candidates, judged with m.  Rows planned
- * in this pass (from first_new on: a closer rule added) count too.
- */
-static int
-plan_closer_alive(const struct plan_slice *old, const struct plan *p,
-    size_t first_new, size_t first_chg, const struct msg *m, long before,
-    time_t goes)
-{
-	for (size_t j = first_new; j < p->nadd; j++) {
-		const struct msg *o = &p->add[j];
-
-		if (o->purpose == PURPOSE_REMINDER &&
-		    o->client_id == m->client_id && o->channel == m->channel &&
-		    o->appt_start == m->appt_start &&
-		    plan_rule_before(o->rule) < before &&
-		    o->status == MSG_PENDING && o->due_at > goes)
-			return 1;
-	}
-	for (size_t j = 0; j < old->n; j++) {
-		const struct msg *o = old->m[j];
-		enum msg_status st;
-		time_t due;
-
-		if (o == m || o->purpose != PURPOSE_REMINDER ||
-		    o->client_id != m->client_id || o->channel != m->channel ||
-		    o->appt_start != m->appt_start ||
-		    plan_rule_before(o->rule) >= before)
-			continue;
-		st = plan_due(p, first_chg, o, &due);
-		if (o->recovered > 0 || st == MSG_SENT || st == MSG_SENDING ||
-		    st == MSG_FAILED ||
-		    (st == MSG_PENDING && (o->attempts != 0 || due > goes)))
-			return 1;
-	}
-	return 0;
-}
-
-/*
- * An old reminder skipped as superseded, whose closer rivals have all
- * been cancelled since (their rule taken out, the appointment's kind
- * changed) or are judged again now: it takes part in choosing once more,
- * and comes back if it is the closest (CONTRACT.md "Late booking and
- * downtime": the closest one goes; a skip decided while the closer one was
- * held to the end of quiet hours must not leave the client with none).
- */
-static int
-plan_superseded_back(const struct conf *c, const struct snapshot *s,
-    const struct appt *a, const struct kase *k, const struct plan_slice *old,
-    const struct plan *p, size_t first_new, size_t first_chg,
-    const struct msg *m, time_t goes)
-{
-	const struct client *cl;
-	char why[160];
-
-	return m->status == MSG_SKIPPED && m->purpose == PURPOSE_REMINDER &&
-	    m->attempts == 0 && m->recovered == 0 &&
-	    plan_is(m->last_error, PLAN_SUPERSEDED) &&
-	    plan_due(p, first_chg, m, &(time_t){ 0 }) == MSG_SKIPPED &&
-	    k != NULL && plan_for(a, m->client_id) &&
-	    plan_rule_kept(c, m, a, old) &&
-	    (cl = plan_client(s, m->client_id)) != NULL &&
-	    plan_allowed(c, cl, k, m->channel, why, sizeof(why)) == 0 &&
-	    !plan_closer_alive(old, p, first_new, first_chg, m,
-	    plan_rule_before(m->rule), goes);
-}
-
-/*
- * The overdue pass's candidates: the appointment's pending first attempts
- * due by the time they can go, goes[channel]: now, or inside quiet hours
- * their end (old rows, rows revived this pass, rows planned this pass).
- * An overdue reminder is held to that end (CONTRACT.md "Quiet hours":
- * "the rules above apply to that due time"), so one closer to the
- * appointment due by then goes in its place, not beside it.  An old row's
- * due time is the one this pass's re-timing gave it, if any (changes from
- * first_chg on: plan_due).  A follow-up takes no part in choosing: it is
- * skipped here on its own once stale.  Returns the reminders (caller
- * frees), their count in *n.
- */
-static struct plan_cand *
-plan_overdue_cands(const struct conf *c, const struct snapshot *s,
-    const struct appt *a, const struct kase *k, const struct plan_slice *old,
-    const struct plan_slice *rev, size_t first_new, size_t first_chg,
-    time_t now, const time_t *goes, struct plan *p, size_t *n)
-{
-	struct plan_cand *x = NULL;
-	size_t nold = old->n + rev->n;
-
-	*n = 0;
-	for (size_t i = 0; i < nold + (p->nadd - first_new); i++) {
-		const struct msg *m = i < old->n ? old->m[i] : i < nold ?
-		    rev->m[i - old->n] : &p->add[first_new + i - nold];
-		struct plan_cand one = { .client = m->client_id,
-		    .ch = m->channel, .old = i < nold ? m : NULL,
-		    .new = i < nold ? NULL : (struct msg *)m };
-		time_t due = m->due_at;
-		/*
-		 * An old row pending still after this pass's changes; one
-		 * brought back from cancelled in this pass is in rev, and is
-		 * judged there only (twice, it would supersede itself).
-		 */
-		int pending = i >= old->n || (m->status == MSG_PENDING &&
-		    plan_due(p, first_chg, m, &due) == MSG_PENDING);
-
-		if (!pending && i < old->n && !a->cancelled &&
-		    m->appt_start == a->starts_at &&
-		    now > m->due_at + PLAN_OVERDUE_GRACE &&
-		    plan_superseded_back(c, s, a, k, old, p, first_new,
-		    first_chg, m, goes[m->channel]))
-			pending = one.revive = 1;
-		if (!pending || m->attempts != 0 ||
-		    m->appt_start != a->starts_at || a->cancelled ||
-		    due > goes[m->channel])
-			continue;
-		if (m->purpose == PURPOSE_FOLLOW_UP) {
-			if (now > due + PLAN_OVERDUE_GRACE &&
-			    now - due > FOLLOW_UP_STALE)
-				plan_skip(p, &one, "too late for a follow-up");
-			continue;
-		}
-		if (m->purpose != PURPOSE_REMINDER)
-			continue;
-		one.before = plan_rule_before(m->rule);
-		one.dead = i >= nold && m->status != MSG_PENDING;
-		one.overdue = now > due + PLAN_OVERDUE_GRACE;
-		x = xrealloc(x, (*n + 1) * sizeof(*x));
-		x[(*n)++] = one;
-	}
-	return x;
-}
-
-/*
- * Late booking and downtime: of the overdue first attempts for one client
- * and channel, only the one closest to the appointment may go, and only
- * while the appointment is still late_limit away.
- */
-static void
-plan_overdue(const struct conf *c, const struct snapshot *s,
-    const struct appt *a, const struct kase *k, const struct plan_slice *old,
-    const struct plan_slice *rev, size_t first_new, size_t first_chg,
-    time_t now, const time_t *goes, struct plan *p)
-{
-	size_t n;
-	struct plan_cand *x = plan_overdue_cands(c, s, a, k, old, rev,
-	    first_new, first_chg, now, goes, p, &n);
-
-	/*
-	 * Rows due now (or when quiet hours end) take part in choosing the
-	 * closest one (a 3h reminder due this minute beats an overdue 48h
-	 * one), but only overdue rows are ever skipped here.
-	 */
-	for (size_t i = 0; i < n; i++) {
-		size_t best = i;
-
-		if (!x[i].overdue)
-			continue;
-		if (retry_too_late(c, a->starts_at, now)) {
-			plan_skip(p, &x[i], a->starts_at <= now ?
-			    "overdue, and the appointment has already started" :
-			    "overdue, and the appointment is less than "
-			    "late_limit away");
-			continue;
-		}
-		/* one that never goes supersedes nothing */
-		for (size_t j = 0; j < n; j++)
-			if (!x[j].dead &&
-			    x[j].client == x[i].client && x[j].ch == x[i].ch &&
-			    (x[j].before < x[best].before ||
-			    (j < best && x[j].before == x[best].before)))
-				best = j;
-		if (best != i)
-			plan_skip(p, &x[i], PLAN_SUPERSEDED);
-		else if (x[i].revive)
-			plan_change(p, x[i].old, MSG_SKIPPED, MSG_PENDING, NULL);
-	}
-	free(x);
-}
-
 /*
  * Pending messages whose client opted out or withdrew consent, whose case
  * closed, or whose homework stopped: cancelled at once, not at send time.
@@ -812,6 +483,8 @@ plan_run(const struct conf *c, const struct snapshot *s, time_t now,
 	struct plan_slice rev = { 0 };
 	size_t nby = 0, at = 0;
 	time_t goes[CHAN_N];
+	struct plan_appt pa = { .c = c, .s = s, .rev = &rev, .now = now,
+	    .goes = goes };
 
 	memset(p, 0, sizeof(*p));
 	for (int ch = 0; ch < CHAN_N; ch++)
@@ -845,8 +518,12 @@ plan_run(const struct conf *c, const struct snapshot *s, time_t now,
 			continue;
 		first_new = p->nadd;
 		plan_rules(c, s, a, k, &old, now, horizon, p);
-		plan_overdue(c, s, a, k, &old, &rev, first_new, first_chg, now,
-		    goes, p);
+		pa.a = a;
+		pa.k = k;
+		pa.old = &old;
+		pa.first_new = first_new;
+		pa.first_chg = first_chg;
+		plan_overdue(&pa, p);
 		plan_moves(c, s, a, k, &old, first_new, now, p);
 	}
 	free(by);

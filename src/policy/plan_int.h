@@ -1,7 +1,8 @@
 /*
  * Private to plan*.c: what plan.c (appointments, quiet hours, recheck),
- * plan_homework.c (the homework schedule) and plan_notice.c share; the
- * shared helpers are in plan_util.c.  Pure, like all of plan.
+ * plan_overdue.c (late booking and downtime), plan_homework.c (the
+ * homework schedule) and plan_notice.c share; the shared helpers are in
+ * plan_util.c.  Pure, like all of plan.
  */
 #ifndef NUDGED_PLAN_INT_H
 #define NUDGED_PLAN_INT_H
@@ -24,11 +25,52 @@
 #define PLAN_CANCEL_OFF	"notify_cancellation is off"
 #define PLAN_MOVE_OFF	"notify_move is off"
 
+/* A follow-up later than this is pointless. */
+#define FOLLOW_UP_STALE	(2L * 86400)
+
 /* Messages of one appointment or homework: a slice of pointers into the snapshot. */
 struct plan_slice {
 	const struct msg **m;
 	size_t		 n;
 };
+
+/* One appointment's turn in plan_run, as plan_overdue needs it. */
+struct plan_appt {
+	const struct conf	*c;
+	const struct snapshot	*s;
+	const struct appt	*a;
+	const struct kase	*k;
+	const struct plan_slice	*old;	/* its rows as the pass found them */
+	const struct plan_slice	*rev;	/* those plan_stale brought back */
+	size_t			 first_new;	/* its rows planned now: p->add[first_new..] */
+	size_t			 first_chg;	/* its changes: p->chg[first_chg..] */
+	time_t			 now;
+	const time_t		*goes;	/* per channel: the earliest a message may go */
+};
+
+/*
+ * plan_overdue.c: late booking and downtime.  Of a client's overdue
+ * reminders for one appointment and channel only the closest goes (rows
+ * due by goes[channel], the end of quiet hours now is in, are rivals).
+ */
+void	 plan_overdue(const struct plan_appt *, struct plan *);
+/* plan_rule.c: which configured rule a message row belongs to. */
+/* Rule r covers appointments of this kind. */
+int	 plan_rule_applies(const struct conf_rule *r, enum appt_kind);
+/* The rule of that lead (key) on that channel for that kind, or NULL. */
+const struct conf_rule *plan_rule_find(const struct conf *, const char *key,
+	    enum chan, enum appt_kind);
+/* m's rule (or, for an email, the SMS rule it may stand in for) is in the config for a's kind. */
+int	 plan_rule_exists(const struct conf *, const struct msg *m,
+	    const struct appt *a);
+/*
+ * plan_rule_exists, and an email row that only an SMS rule keeps must
+ * stand in for that rule's failed SMS (old: a's rows).
+ */
+int	 plan_rule_kept(const struct conf *, const struct msg *m,
+	    const struct appt *a, const struct plan_slice *old);
+/* Why m's rule does not keep it: PLAN_RULE_KIND or PLAN_RULE_GONE. */
+const char *plan_rule_gone(const struct conf *, const struct msg *m);
 
 /* a and b equal; a may be NULL. */
 int	 plan_is(const char *a, const char *b);
